@@ -1,0 +1,87 @@
+"""The engine interface: where Ibis expressions are executed.
+
+Silver and gold are written once as Ibis expressions over the tables an engine hands out; the
+engine decides where they run (embedded DuckDB by default, PySpark for clusters). The few
+operations Ibis cannot express portably live here, one method each, so no transformation needs
+to know which engine it runs on.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from types import TracebackType
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from retail_lakehouse.lake import Lake
+
+
+class Engine(ABC):
+    """Executes Ibis expressions over one lake."""
+
+    name: str
+
+    def __init__(self, lake: Lake) -> None:
+        self.lake = lake
+        self.versions: dict[str, int | None] = {}
+
+    @property
+    @abstractmethod
+    def backend(self) -> ibis.BaseBackend:
+        """The Ibis backend expressions are compiled for."""
+
+    @abstractmethod
+    def table(self, qualified: str, version: int | None = None) -> ir.Table:
+        """A lake table as an Ibis table over one committed snapshot (empty when missing)."""
+
+    @abstractmethod
+    def arrow_table(self, data: pa.Table, name: str) -> ir.Table:
+        """Make an in-memory Arrow table usable in expressions on this engine."""
+
+    def to_arrow(self, expr: ir.Table) -> pa.Table:
+        """Execute an expression and collect the result."""
+        result: pa.Table = self.backend.to_pyarrow(expr)
+        return result
+
+    def to_batches(self, expr: ir.Table, chunk_size: int = 1_000_000) -> pa.RecordBatchReader:
+        """Execute an expression and stream the result in bounded memory."""
+        reader: pa.RecordBatchReader = self.backend.to_pyarrow_batches(expr, chunk_size=chunk_size)
+        return reader
+
+    def materialize(self, expr: ir.Table, name: str) -> ir.Table:
+        """Compute an intermediate result once so several outputs can reuse it."""
+        table: ir.Table = self.backend.create_table(name, expr, temp=True, overwrite=True)
+        return table
+
+    @abstractmethod
+    def try_timestamp(self, value: ir.StringValue, strftime_format: str) -> ir.TimestampValue:
+        """Parse text with a strftime-style format; NULL (never an error) when it does not fit."""
+
+    def close(self) -> None:
+        """Release the engine's resources."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def open_engine(lake: Lake, name: str = "duckdb") -> Engine:
+    """Open the named engine (``duckdb`` or ``spark``) on a lake."""
+    if name == "duckdb":
+        from retail_lakehouse.engines.duckdb import DuckDBEngine
+
+        return DuckDBEngine(lake)
+    if name == "spark":
+        from retail_lakehouse.engines.spark import SparkEngine
+
+        return SparkEngine(lake)
+    raise ValueError(f"unknown engine {name!r}: use duckdb or spark")

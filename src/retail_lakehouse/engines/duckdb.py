@@ -1,0 +1,65 @@
+"""The default engine: Ibis on embedded DuckDB, reading Delta snapshots as Parquet files."""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from datetime import datetime
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from retail_lakehouse.engines.base import Engine
+from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.query import snapshot_relation_sql
+
+
+@ibis.udf.scalar.builtin(name="try_strptime")  # type: ignore[untyped-decorator]
+def _try_strptime(value: str, fmt: str) -> datetime:  # type: ignore[empty-body]
+    """DuckDB's own non-raising parser."""
+
+
+class DuckDBEngine(Engine):
+    """Ibis over an in-memory DuckDB database that spills to a temporary folder."""
+
+    name = "duckdb"
+
+    def __init__(self, lake: Lake, *, memory_limit: str | None = None) -> None:
+        super().__init__(lake)
+        self._tmp = tempfile.TemporaryDirectory(prefix="retail-duckdb-")
+        self._con = ibis.duckdb.connect()
+        raw = self._con.con
+        raw.execute("SET TimeZone = 'UTC'")
+        raw.execute(f"SET temp_directory = '{self._tmp.name}'")
+        raw.execute("SET preserve_insertion_order = false")
+        if memory_limit:
+            raw.execute(f"SET memory_limit = '{memory_limit}'")
+        self._ids = itertools.count()
+
+    @property
+    def backend(self) -> ibis.BaseBackend:
+        return self._con
+
+    def table(self, qualified: str, version: int | None = None) -> ir.Table:
+        view = f"lake_{qualified.replace('.', '__')}_{next(self._ids)}"
+        dt_ = self.lake.delta(qualified, version)
+        files = list(dt_.file_uris()) if dt_ is not None else []
+        self.versions[qualified] = dt_.version() if dt_ is not None else None
+        if files:
+            self._con.con.execute(
+                f'CREATE OR REPLACE VIEW "{view}" AS SELECT * FROM {snapshot_relation_sql(files)}'
+            )
+            return self._con.table(view)
+        return self.arrow_table(self.lake.arrow_schema(qualified).empty_table(), view)
+
+    def arrow_table(self, data: pa.Table, name: str) -> ir.Table:
+        return self._con.create_table(name, data, temp=True, overwrite=True)
+
+    def try_timestamp(self, value: ir.StringValue, strftime_format: str) -> ir.TimestampValue:
+        result: ir.TimestampValue = _try_strptime(value, strftime_format)
+        return result
+
+    def close(self) -> None:
+        self._con.disconnect()
+        self._tmp.cleanup()

@@ -1,0 +1,62 @@
+"""The data contracts: every lake table's name and Arrow schema, defined once.
+
+Writers cast every batch to these schemas before committing (an engine may hand back a wider
+integer or decimal type than declared, and delta-rs would write it silently wrong), and readers
+rely on them for empty tables. Adding a table means adding it here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+STR = pa.string()
+TS = pa.timestamp("us", tz="UTC")
+LOCAL_TS = pa.timestamp("us")
+MONEY = pa.decimal128(18, 4)
+PRICE = pa.decimal128(18, 4)
+
+
+@dataclass(frozen=True)
+class TableContract:
+    """A lake table: ``layer.name``, its schema, and whether it only ever grows."""
+
+    layer: str
+    name: str
+    schema: pa.Schema
+    append_only: bool = False
+    evolves: bool = False  # True when extra columns may be added (schema drift is kept)
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+
+_REGISTRY: dict[str, TableContract] = {}
+
+
+def register(contract: TableContract) -> TableContract:
+    """Add a contract to the registry (layers call this at import time)."""
+    _REGISTRY[contract.qualified] = contract
+    return contract
+
+
+def contract(qualified: str) -> TableContract:
+    """Look up a table contract by ``layer.name``."""
+    _load_all()
+    try:
+        return _REGISTRY[qualified]
+    except KeyError:
+        raise KeyError(f"unknown table {qualified!r}; known: {sorted(_REGISTRY)}") from None
+
+
+def contracts() -> list[TableContract]:
+    """All registered contracts, in registration order."""
+    _load_all()
+    return list(_REGISTRY.values())
+
+
+def _load_all() -> None:
+    # Importing the layer modules registers their contracts.
+    from retail_lakehouse.lake.contracts import bronze, gold, meta, silver  # noqa: F401

@@ -1,0 +1,97 @@
+"""Bronze contracts: raw lines as read, rejects, and the ingestion manifest."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from retail_lakehouse.lake.contracts.base import STR, TS, TableContract, register
+
+RAW_COLUMNS: tuple[str, ...] = (
+    "invoice_no",
+    "stock_code",
+    "description",
+    "quantity",
+    "invoice_date",
+    "unit_price",
+    "customer_id",
+    "country",
+)
+"""Canonical raw columns of bronze, in order; all strings exactly as read."""
+
+LINEAGE_COLUMNS: tuple[str, ...] = (
+    "_source_file",
+    "_source_sha256",
+    "_batch_id",
+    "_batch_seq",
+    "_row_number",
+    "_ingested_at",
+    "_record_hash",
+    "_schema_version",
+)
+
+BRONZE_SALES_LINES = TableContract(
+    "bronze",
+    "sales_lines",
+    pa.schema(
+        [pa.field(c, STR) for c in RAW_COLUMNS]
+        + [
+            pa.field("_source_file", STR, nullable=False),
+            pa.field("_source_sha256", STR, nullable=False),
+            pa.field("_batch_id", STR, nullable=False),
+            pa.field("_batch_seq", pa.int64(), nullable=False),
+            pa.field("_row_number", pa.int64(), nullable=False),
+            pa.field("_ingested_at", TS, nullable=False),
+            pa.field("_record_hash", STR, nullable=False),
+            pa.field("_schema_version", pa.int32(), nullable=False),
+        ]
+    ),
+    append_only=True,
+    evolves=True,
+)
+
+BRONZE_REJECTS = TableContract(
+    "bronze",
+    "rejects",
+    pa.schema(
+        [
+            pa.field("_source_file", STR, nullable=False),
+            pa.field("_source_sha256", STR, nullable=False),
+            pa.field("_batch_id", STR, nullable=False),
+            pa.field("_batch_seq", pa.int64(), nullable=False),
+            pa.field("line_number", pa.int64()),
+            pa.field("raw_line", STR),
+            pa.field("reason", STR, nullable=False),
+            pa.field("_ingested_at", TS, nullable=False),
+        ]
+    ),
+    append_only=True,
+)
+
+BRONZE_FILES = TableContract(
+    "bronze",
+    "files",
+    pa.schema(
+        [
+            pa.field("_batch_id", STR, nullable=False),
+            pa.field("_batch_seq", pa.int64(), nullable=False),
+            pa.field("_source_file", STR, nullable=False),
+            pa.field("_source_sha256", STR, nullable=False),
+            pa.field("format", STR, nullable=False),
+            pa.field("encoding", STR),
+            pa.field("delimiter", STR),
+            pa.field("size_bytes", pa.int64(), nullable=False),
+            pa.field("rows_ingested", pa.int64(), nullable=False),
+            pa.field("rows_rejected", pa.int64(), nullable=False),
+            pa.field("extra_columns", pa.list_(STR)),
+            pa.field("run_id", STR, nullable=False),
+            pa.field("_ingested_at", TS, nullable=False),
+        ]
+    ),
+    append_only=True,
+)
+"""The ingestion manifest. Its commit is the last step of ingesting a file: a file is in bronze
+exactly when its hash is here, so a crash mid-file is cleaned up and retried, never doubled."""
+
+
+for _contract in (BRONZE_SALES_LINES, BRONZE_REJECTS, BRONZE_FILES):
+    register(_contract)

@@ -1,0 +1,88 @@
+"""Silver contracts: one typed, standardised, scored line per distinct bronze line."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from retail_lakehouse.lake.contracts.base import (
+    LOCAL_TS,
+    MONEY,
+    PRICE,
+    STR,
+    TS,
+    TableContract,
+    register,
+)
+
+_TYPED_FIELDS = [
+    pa.field("invoice_no", STR),
+    pa.field("stock_code", STR),
+    pa.field("description", STR),
+    pa.field("quantity", pa.int64()),
+    pa.field("unit_price", PRICE),
+    pa.field("invoice_ts", LOCAL_TS),  # shop-local wall-clock time, as exported
+    pa.field("customer_id", STR),
+    pa.field("country", STR),
+    pa.field("country_code", STR),
+    pa.field("line_amount", MONEY),
+    pa.field("is_cancellation", pa.bool_()),
+    pa.field("is_return", pa.bool_()),
+    pa.field("is_adjustment", pa.bool_()),
+    pa.field("is_non_product", pa.bool_()),
+    pa.field("is_guest", pa.bool_()),
+    pa.field("quality_score", pa.int32()),
+    pa.field("quality_flags", pa.list_(STR)),
+]
+_LINEAGE_FIELDS = [
+    pa.field("_line_key", STR, nullable=False),  # sha256 of the standardised business columns
+    pa.field("_batch_id", STR, nullable=False),
+    pa.field("_batch_seq", pa.int64(), nullable=False),
+    pa.field("_row_number", pa.int64(), nullable=False),
+    pa.field("_record_hash", STR, nullable=False),
+    pa.field("_source_file", STR, nullable=False),
+    pa.field("_run_id", STR, nullable=False),
+    pa.field("_processed_at", TS, nullable=False),
+]
+
+SILVER_SALES_LINES = TableContract(
+    "silver",
+    "sales_lines",
+    pa.schema(_TYPED_FIELDS + _LINEAGE_FIELDS),
+)
+
+SILVER_QUARANTINE = TableContract(
+    "silver",
+    "quarantine",
+    pa.schema(
+        _TYPED_FIELDS
+        + [
+            pa.field("quarantine_reasons", pa.list_(STR)),  # the quarantine rules it failed
+            pa.field("raw_quantity", STR),
+            pa.field("raw_unit_price", STR),
+            pa.field("raw_invoice_date", STR),
+            pa.field("raw_country", STR),
+        ]
+        + _LINEAGE_FIELDS
+    ),
+)
+
+SILVER_DUPLICATES = TableContract(
+    "silver",
+    "duplicates",
+    pa.schema(
+        [
+            pa.field("_batch_seq", pa.int64(), nullable=False),
+            pa.field("_batch_id", STR, nullable=False),
+            pa.field("_row_number", pa.int64(), nullable=False),
+            pa.field("_line_key", STR, nullable=False),
+            pa.field("kept_batch_seq", pa.int64(), nullable=False),
+            pa.field("kept_row_number", pa.int64(), nullable=False),
+            pa.field("_run_id", STR, nullable=False),
+        ]
+    ),
+)
+"""Every removed exact duplicate, pointing at the line that was kept: the third term of the
+accounting identity bronze = silver + quarantine + duplicates, and the proof of each removal."""
+
+for _contract in (SILVER_SALES_LINES, SILVER_QUARANTINE, SILVER_DUPLICATES):
+    register(_contract)

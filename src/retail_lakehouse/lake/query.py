@@ -1,0 +1,113 @@
+"""Read-only SQL over every lake table, addressed as ``layer.table`` (DuckDB, in-process).
+
+Each table becomes a view over the Parquet files of one committed Delta snapshot, taken when the
+connection opens: a query sees a consistent state even while a pipeline run commits, and holds no
+lock a writer needs. Tables that do not exist yet (or are empty) appear with their contract
+schema so queries over a fresh lake still work.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from retail_lakehouse.lake.contracts import contracts
+from retail_lakehouse.lake.store import Lake
+
+_ALLOWED_STATEMENTS = {"SELECT", "EXPLAIN"}
+
+
+class ReadOnlyQueryError(ValueError):
+    """A statement that would change something was refused."""
+
+
+def snapshot_relation_sql(files: list[str]) -> str:
+    """SQL text reading one snapshot; file paths come from the Delta log, never from users."""
+    quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    return f"read_parquet([{quoted}], union_by_name = true)"
+
+
+class LakeSQL:
+    """A DuckDB connection with one view per lake table."""
+
+    def __init__(self, lake: Lake, *, threads: int | None = None) -> None:
+        self.lake = lake
+        self.con = duckdb.connect(":memory:")
+        self.con.execute("SET TimeZone = 'UTC'")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        self.versions: dict[str, int | None] = {}
+        self._register_all()
+
+    def _register_all(self) -> None:
+        on_disk = set(self.lake.tables())
+        names = on_disk | {c.qualified for c in contracts()}
+        for layer in sorted({n.split(".")[0] for n in names}):
+            self.con.execute(f'CREATE SCHEMA IF NOT EXISTS "{layer}"')
+        for name in sorted(names):
+            self.register(name, present=name in on_disk)
+
+    def register(self, qualified: str, *, present: bool = True, version: int | None = None) -> None:
+        layer, table = qualified.split(".", 1)
+        target = f'"{layer}"."{table}"'
+        dt = self.lake.delta(qualified, version) if present else None
+        files = list(dt.file_uris()) if dt is not None else []
+        self.versions[qualified] = dt.version() if dt is not None else None
+        if files:
+            self.con.execute(
+                f"CREATE OR REPLACE VIEW {target} AS SELECT * FROM {snapshot_relation_sql(files)}"
+            )
+            return
+        schema = self.lake.arrow_schema(qualified) if dt is not None else None
+        if schema is None:
+            schema = self.lake.arrow_schema(qualified)
+        empty = schema.empty_table()
+        self.con.register(f"__empty_{layer}_{table}", empty)
+        self.con.execute(
+            f'CREATE OR REPLACE VIEW {target} AS SELECT * FROM "__empty_{layer}_{table}"'
+        )
+
+    # -- querying --------------------------------------------------------------------------
+    def arrow(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:
+        """Run trusted SQL (project code) with bound parameters and return Arrow."""
+        result = self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+        return result.fetch_arrow_table()
+
+    def user_query(self, sql: str) -> pa.Table:
+        """Run SQL typed by a user: one read-only statement, refused otherwise."""
+        check_read_only(sql)
+        return self.arrow(sql)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> LakeSQL:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def check_read_only(sql: str) -> None:
+    """Refuse anything but a single SELECT (or EXPLAIN of one)."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as error:
+        raise ReadOnlyQueryError(f"cannot parse SQL: {error}") from None
+    if len(statements) != 1:
+        raise ReadOnlyQueryError("exactly one statement is allowed")
+    kind = statements[0].type.name
+    if kind not in _ALLOWED_STATEMENTS:
+        raise ReadOnlyQueryError(f"only read-only queries are allowed, not {kind}")
+    lowered = sql.lower()
+    for forbidden in ("copy ", "attach ", "install ", "load ", "export "):
+        if forbidden in lowered and kind != "SELECT":
+            raise ReadOnlyQueryError(f"{forbidden.strip().upper()} is not allowed")

@@ -1,0 +1,193 @@
+"""Delta table access for the whole lake: paths, snapshots, schema-safe writes, the writer lock.
+
+Every write in the project goes through :meth:`Lake.write`, which casts data to the table's
+contract first. One writer at a time is enforced with a file lock (concurrent delta-rs writers on
+a local file system can lose commits); readers never take it and always see a committed snapshot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import TableNotFoundError
+from filelock import FileLock, Timeout
+
+from retail_lakehouse.lake.contracts import TableContract, contract
+
+WriteMode = Literal["append", "overwrite"]
+LAYERS: tuple[str, ...] = ("bronze", "silver", "gold", "meta")
+
+
+class LakeBusyError(RuntimeError):
+    """Another process holds the writer lock."""
+
+
+def cast_batch(batch: pa.RecordBatch | pa.Table, target: TableContract) -> pa.Table:
+    """Shape data to the contract: contract columns in order (missing ones as nulls), declared
+    types, and, for tables that evolve, any extra columns kept as strings after them."""
+    table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+    n = table.num_rows
+    columns: list[pa.ChunkedArray] = []
+    fields: list[pa.Field] = []
+    for field in target.schema:
+        if field.name in table.column_names:
+            columns.append(table.column(field.name).cast(field.type))
+        else:
+            columns.append(pa.nulls(n, field.type))
+        fields.append(field.with_nullable(True))
+    if target.evolves:
+        known = set(target.schema.names)
+        for name in table.column_names:
+            if name not in known:
+                columns.append(table.column(name).cast(pa.string()))
+                fields.append(pa.field(name, pa.string()))
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+class Lake:
+    """A lake root folder (or URI) holding ``<layer>/<table>`` Delta tables."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).expanduser().absolute()
+
+    # -- locations -------------------------------------------------------------------------
+    def path(self, qualified: str) -> Path:
+        layer, _, name = qualified.partition(".")
+        if layer not in LAYERS or not name or not name.replace("_", "").isalnum():
+            raise ValueError(f"not a lake table name: {qualified!r} (expected layer.table)")
+        return self.root / layer / name
+
+    def exists(self, qualified: str) -> bool:
+        return (self.path(qualified) / "_delta_log").is_dir()
+
+    def tables(self) -> list[str]:
+        """Every Delta table present on disk, as ``layer.table``, sorted by layer order."""
+        found: list[str] = []
+        for layer in LAYERS:
+            folder = self.root / layer
+            if folder.is_dir():
+                found += [
+                    f"{layer}.{p.name}"
+                    for p in sorted(folder.iterdir())
+                    if (p / "_delta_log").is_dir()
+                ]
+        return found
+
+    # -- snapshots -------------------------------------------------------------------------
+    def delta(self, qualified: str, version: int | None = None) -> DeltaTable | None:
+        try:
+            return DeltaTable(str(self.path(qualified)), version=version)
+        except TableNotFoundError:
+            return None
+
+    def version(self, qualified: str) -> int | None:
+        table = self.delta(qualified)
+        return None if table is None else table.version()
+
+    def versions(self) -> dict[str, int | None]:
+        return {name: self.version(name) for name in self.tables()}
+
+    def snapshot_files(self, qualified: str, version: int | None = None) -> list[str]:
+        """Parquet files of one committed snapshot (what readers scan)."""
+        table = self.delta(qualified, version)
+        return [] if table is None else list(table.file_uris())
+
+    def arrow_schema(self, qualified: str) -> pa.Schema:
+        """The table's schema on disk, or its contract's when the table does not exist yet."""
+        table = self.delta(qualified)
+        if table is not None:
+            return pa.schema(table.schema().to_arrow())
+        return contract(qualified).schema
+
+    def read(self, qualified: str, columns: Sequence[str] | None = None) -> pa.Table:
+        """Whole-table read for small tables (meta, dimensions); big ones go through engines."""
+        from retail_lakehouse.lake.query import LakeSQL
+
+        cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+        with LakeSQL(self) as sql:
+            return sql.arrow(f"SELECT {cols} FROM {qualified}")
+
+    # -- writes ----------------------------------------------------------------------------
+    def write(
+        self,
+        qualified: str,
+        data: pa.Table | pa.RecordBatchReader,
+        *,
+        mode: WriteMode = "append",
+        predicate: str | None = None,
+        commit_properties: dict[str, str] | None = None,
+    ) -> int:
+        """Commit ``data`` as one Delta transaction and return the new table version.
+
+        ``predicate`` with ``mode="overwrite"`` replaces only the rows it matches (replaceWhere):
+        the way layers rewrite the batches or keys they own without touching the rest."""
+        target = contract(qualified)
+        if target.append_only and mode != "append":
+            raise ValueError(f"{qualified} is append-only")
+        if isinstance(data, pa.RecordBatchReader):
+            data = _cast_reader(data, target)
+        else:
+            data = cast_batch(data, target)
+        path = self.path(qualified)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_deltalake(
+            str(path),
+            data,
+            mode=mode,
+            predicate=predicate,
+            schema_mode="merge" if target.evolves and mode == "append" else None,
+            commit_properties=_commit_properties(commit_properties),
+        )
+        version = self.version(qualified)
+        assert version is not None
+        return version
+
+    def ensure(self, qualified: str) -> None:
+        """Create an empty table from its contract if it does not exist yet."""
+        if not self.exists(qualified):
+            self.write(qualified, contract(qualified).schema.empty_table())
+
+    def delete(self, qualified: str, predicate: str) -> None:
+        table = self.delta(qualified)
+        if table is not None:
+            table.delete(predicate)
+
+    @contextlib.contextmanager
+    def writer_lock(self, timeout: float = 600.0) -> Iterator[None]:
+        """Hold the lake's single-writer lock for the duration of a command."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.root / ".writer.lock"))
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout:
+            raise LakeBusyError(
+                f"another retail process is writing to {self.root}; try again when it finishes"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+
+def _cast_reader(reader: pa.RecordBatchReader, target: TableContract) -> pa.RecordBatchReader:
+    schema = cast_batch(reader.schema.empty_table(), target).schema
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            yield from cast_batch(batch, target).to_batches()
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _commit_properties(extra: dict[str, str] | None) -> Any:
+    if not extra:
+        return None
+    from deltalake import CommitProperties
+
+    return CommitProperties(custom_metadata={k: json.dumps(v) for k, v in extra.items()})
