@@ -136,14 +136,19 @@ class Lake:
             data = cast_batch(data, target)
         path = self.path(qualified)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_deltalake(
-            str(path),
-            data,
-            mode=mode,
-            predicate=predicate,
-            schema_mode="merge" if target.evolves and mode == "append" else None,
-            commit_properties=_commit_properties(commit_properties),
-        )
+        properties = _commit_properties(commit_properties)
+        if mode == "append":
+            write_deltalake(
+                str(path),
+                data,
+                mode="append",
+                schema_mode="merge" if target.evolves else None,
+                commit_properties=properties,
+            )
+        else:
+            write_deltalake(
+                str(path), data, mode="overwrite", predicate=predicate, commit_properties=properties
+            )
         version = self.version(qualified)
         assert version is not None
         return version
