@@ -61,5 +61,72 @@ Layer writes are idempotent overwrites keyed by batch, so a crash between a laye
 its watermark commit only means the same batches are processed again with the same result."""
 
 
-for _contract in (META_RUNS, META_SCHEMA_HISTORY, META_WATERMARKS):
+META_QUALITY_RESULTS = TableContract(
+    "meta",
+    "quality_results",
+    pa.schema(
+        [
+            pa.field("run_id", STR, nullable=False),
+            pa.field("table_name", STR, nullable=False),
+            pa.field("rule", STR, nullable=False),
+            pa.field("dimension", STR, nullable=False),
+            pa.field("action", STR, nullable=False),  # warn | quarantine | fail
+            pa.field("weight", pa.float64()),
+            pa.field("lines_checked", pa.int64(), nullable=False),
+            pa.field("lines_failed", pa.int64(), nullable=False),
+            pa.field("score", pa.float64(), nullable=False),  # % of checked lines passing
+            pa.field("checked_at", TS, nullable=False),
+        ]
+    ),
+    append_only=True,
+)
+"""Per-rule results of every run: the history behind trends, alerts and reports."""
+
+META_QUALITY_SCORES = TableContract(
+    "meta",
+    "quality_scores",
+    pa.schema(
+        [
+            pa.field("run_id", STR, nullable=False),
+            pa.field("table_name", STR, nullable=False),
+            pa.field("scope", STR, nullable=False),  # overall | dimension
+            pa.field("name", STR, nullable=False),  # "overall" or the dimension name
+            pa.field("score", pa.float64(), nullable=False),  # 0-100
+            pa.field("grade", STR),
+            pa.field("lines_checked", pa.int64(), nullable=False),
+            pa.field("computed_at", TS, nullable=False),
+        ]
+    ),
+    append_only=True,
+)
+"""Per-run overall and per-dimension scores (derived from quality_results, kept for history)."""
+
+META_ALERTS = TableContract(
+    "meta",
+    "alerts",
+    pa.schema(
+        [
+            pa.field("alert_id", STR, nullable=False),
+            pa.field("run_id", STR, nullable=False),
+            pa.field("raised_at", TS, nullable=False),
+            pa.field("kind", STR, nullable=False),  # e.g. quality_score_drop
+            pa.field("severity", STR, nullable=False),
+            pa.field("message", STR, nullable=False),
+            pa.field("value", pa.float64()),
+            pa.field("baseline", pa.float64()),
+            pa.field("delivered", pa.bool_()),
+            pa.field("delivery_error", STR),
+        ]
+    ),
+    append_only=True,
+)
+
+for _contract in (
+    META_RUNS,
+    META_SCHEMA_HISTORY,
+    META_WATERMARKS,
+    META_QUALITY_RESULTS,
+    META_QUALITY_SCORES,
+    META_ALERTS,
+):
     register(_contract)

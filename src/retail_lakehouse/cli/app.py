@@ -1,0 +1,97 @@
+"""The ``retail`` command: global options, command registration and exit codes.
+
+Exit codes are part of the interface: 0 success, 1 the pipeline ran and failed (a quality gate,
+a busy lake), 2 bad usage or refused input. Users never see a Python traceback unless they ask
+for one with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from retail_lakehouse import __version__
+from retail_lakehouse.cli import generate_cmd, ingest_cmd, project_cmd, run_cmd, sql_cmd, status_cmd
+from retail_lakehouse.cli.context import AppState, PipelineFailure, UsageProblem, err_console
+from retail_lakehouse.config import load_settings
+from retail_lakehouse.lake import LakeBusyError
+
+app = typer.Typer(
+    name="retail",
+    help="Turn raw retail sales exports into a trustworthy Delta Lake warehouse.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"retail-lakehouse {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    lake: Annotated[
+        Path | None,
+        typer.Option("--lake", envvar="RETAIL_LAKE", help="Lake root folder [default: ./lake]."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
+    ] = False,
+) -> None:
+    """Turn raw retail sales exports into a trustworthy Delta Lake warehouse."""
+    ctx.obj = AppState(settings=load_settings(lake=lake), debug=debug)
+
+
+app.command("init")(project_cmd.init)
+app.command("ingest")(ingest_cmd.ingest)
+app.command("run")(run_cmd.run)
+app.command("status")(status_cmd.status)
+app.command("sql")(sql_cmd.sql)
+app.command("generate")(generate_cmd.generate)
+app.command("demo")(project_cmd.demo)
+# --- further commands register below this line (one line each) ---
+
+
+def main() -> None:
+    """Console-script entry point: run the app and map failures to exit codes."""
+    debug = "--debug" in sys.argv
+    try:
+        app(prog_name="retail", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except click.ClickException as usage:
+        usage.show()
+        sys.exit(2)
+    except UsageProblem as problem:
+        _fail(problem, 2, debug)
+    except (PipelineFailure, LakeBusyError) as failure:
+        _fail(failure, 1, debug)
+    except Exception as error:  # noqa: BLE001 - the last line of defence for users
+        if debug:
+            traceback.print_exc()
+        err_console.print(
+            f"[red]internal error:[/] {type(error).__name__}: {error}\n"
+            "Run again with --debug for the traceback, and report it if it persists."
+        )
+        sys.exit(1)
+    sys.exit(0)
+
+
+def _fail(error: Exception, code: int, debug: bool) -> None:
+    if debug:
+        traceback.print_exc()
+    err_console.print(f"[red]error:[/] {error}", highlight=False)
+    sys.exit(code)

@@ -1,0 +1,52 @@
+"""What every command needs from the global options: the settings, the lake, the console."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from retail_lakehouse.config import Settings
+from retail_lakehouse.lake import Lake
+
+
+@dataclass
+class AppState:
+    """Global options, resolved once in the app callback."""
+
+    settings: Settings
+    debug: bool = False
+
+    @property
+    def lake(self) -> Lake:
+        return Lake(self.settings.lake)
+
+    @property
+    def landing(self) -> Path:
+        return self.settings.landing
+
+
+console = Console()
+"""Progress and tables go to stdout; Rich drops colours and animation when not on a terminal."""
+err_console = Console(stderr=True)
+
+
+def state_from(ctx: typer.Context) -> AppState:
+    state = ctx.find_root().obj
+    if not isinstance(state, AppState):
+        raise RuntimeError("the retail app callback did not run")
+    return state
+
+
+def lake_from(ctx: typer.Context) -> Lake:
+    return state_from(ctx).lake
+
+
+class UsageProblem(Exception):
+    """Bad usage or refused input: printed without a traceback, exit code 2."""
+
+
+class PipelineFailure(Exception):
+    """The pipeline ran and failed (a quality gate, for example): exit code 1."""

@@ -1,0 +1,43 @@
+"""``retail run``: move everything pending through every layer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from retail_lakehouse.cli.context import PipelineFailure, UsageProblem, console, state_from
+
+
+def run(
+    ctx: typer.Context,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild silver and gold from bronze.")
+    ] = False,
+    rules: Annotated[
+        list[Path] | None,
+        typer.Option("--rules", help="Extra quality-rule YAML file (repeatable)."),
+    ] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="duckdb (default) or spark.")
+    ] = None,
+) -> None:
+    """Process new bronze batches into silver and gold (incremental and idempotent)."""
+    from retail_lakehouse.pipeline.runner import GateFailed, run_pipeline
+
+    state = state_from(ctx)
+    for path in rules or []:
+        if not path.is_file():
+            raise UsageProblem(f"rules file not found: {path}")
+    try:
+        report = run_pipeline(
+            state.lake,
+            state.settings,
+            full_refresh=full_refresh,
+            extra_rules=list(rules or []),
+            engine_name=engine or state.settings.engine,
+        )
+    except GateFailed as gate:
+        raise PipelineFailure(str(gate)) from None
+    console.print(report.render())

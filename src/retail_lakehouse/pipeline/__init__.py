@@ -1,0 +1,1 @@
+"""The data flow: bronze (raw) -> silver (clean) -> gold (star schema and marts)."""

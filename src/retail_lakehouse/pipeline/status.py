@@ -1,0 +1,49 @@
+"""The state of a lake in one dictionary: tables, line accounting, recent runs.
+
+Shared by ``retail status``, the API and the demo, so they can never disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.query import LakeSQL
+
+
+def lake_status(lake: Lake, *, last_runs: int = 10) -> dict[str, Any]:
+    """Row count and version of every table on disk, the accounting identity, the last runs."""
+    with LakeSQL(lake) as sql:
+        tables: dict[str, dict[str, int | None]] = {}
+        for name in lake.tables():
+            rows = sql.arrow(f"SELECT count(*) AS n FROM {name}").column("n")[0].as_py()
+            tables[name] = {"rows": rows, "version": sql.versions.get(name)}
+        runs = sql.arrow(
+            "SELECT run_id, command, status, started_at, finished_at, seconds, rows, error "
+            "FROM meta.runs ORDER BY started_at DESC LIMIT ?",
+            [last_runs],
+        ).to_pylist()
+        accounting = line_accounting(sql)
+    return {"lake": str(lake.root), "tables": tables, "accounting": accounting, "runs": runs}
+
+
+def line_accounting(sql: LakeSQL) -> dict[str, Any]:
+    """bronze = silver + quarantine + duplicates (+ lines of batches not yet processed)."""
+    counts = sql.arrow(
+        """
+        WITH mark AS (
+            SELECT coalesce(max(batch_seq), -1) AS seq FROM meta.watermarks
+            WHERE consumer = 'silver'
+        )
+        SELECT
+            (SELECT count(*) FROM bronze.sales_lines) AS bronze,
+            (SELECT count(*) FROM bronze.sales_lines, mark WHERE _batch_seq > mark.seq) AS pending,
+            (SELECT count(*) FROM silver.sales_lines) AS silver,
+            (SELECT count(*) FROM silver.quarantine) AS quarantine,
+            (SELECT count(*) FROM silver.duplicates) AS duplicates
+        """
+    ).to_pylist()[0]
+    counts["balanced"] = counts["bronze"] == (
+        counts["silver"] + counts["quarantine"] + counts["duplicates"] + counts["pending"]
+    )
+    return counts
