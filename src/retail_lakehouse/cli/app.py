@@ -16,7 +16,15 @@ import click
 import typer
 
 from retail_lakehouse import __version__
-from retail_lakehouse.cli import generate_cmd, ingest_cmd, project_cmd, run_cmd, sql_cmd, status_cmd
+from retail_lakehouse.cli import (
+    generate_cmd,
+    ingest_cmd,
+    project_cmd,
+    quality_cmd,
+    run_cmd,
+    sql_cmd,
+    status_cmd,
+)
 from retail_lakehouse.cli.context import AppState, PipelineFailure, UsageProblem, err_console
 from retail_lakehouse.config import load_settings
 from retail_lakehouse.lake import LakeBusyError
@@ -60,6 +68,7 @@ app.command("sql")(sql_cmd.sql)
 app.command("generate")(generate_cmd.generate)
 app.command("demo")(project_cmd.demo)
 # --- further commands register below this line (one line each) ---
+app.add_typer(quality_cmd.app, name="quality")
 
 
 def main() -> None:

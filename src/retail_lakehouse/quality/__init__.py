@@ -1,0 +1,1 @@
+"""Data quality: declarative rules, their scores and history, alerts and reports."""

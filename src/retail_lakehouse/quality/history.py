@@ -1,0 +1,211 @@
+"""Reading quality history back out of the lake: scores per run, rule results, failing lines.
+
+Every run appends its results to ``meta.quality_results`` and ``meta.quality_scores``; reports
+and alerts only ever read those tables (and the current silver tables for examples), so what a
+report says is exactly what the lake recorded. All queries take the table name and run id as
+bound parameters: both may come from the command line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from retail_lakehouse.lake.query import LakeSQL
+
+DEFAULT_TABLE = "silver.sales_lines"
+
+EXAMPLE_COLUMNS: tuple[str, ...] = (
+    "invoice_no",
+    "stock_code",
+    "description",
+    "quantity",
+    "unit_price",
+    "invoice_ts",
+    "customer_id",
+    "country",
+)
+"""Business columns shown for an example failing line (raw values are added for quarantine)."""
+
+_RAW_COLUMNS: tuple[str, ...] = ("raw_quantity", "raw_unit_price", "raw_invoice_date")
+
+
+@dataclass(frozen=True)
+class RunScores:
+    """One run's overall score and per-dimension scores for one table."""
+
+    run_id: str
+    computed_at: datetime
+    overall: float
+    grade: str | None
+    lines_checked: int
+    dimensions: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """How one rule did in one run."""
+
+    rule: str
+    dimension: str
+    action: str
+    weight: float | None
+    lines_checked: int
+    lines_failed: int
+    score: float
+
+    @property
+    def share_failed(self) -> float:
+        """Percentage of checked lines that failed (0 when nothing was checked)."""
+        return 100.0 * self.lines_failed / self.lines_checked if self.lines_checked else 0.0
+
+
+@dataclass(frozen=True)
+class FailingLine:
+    """An example line that failed a rule: where it came from and what it held."""
+
+    table: str  # silver.sales_lines (kept, flagged) or silver.quarantine
+    source_file: str
+    row_number: int
+    run_id: str
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ReasonCount:
+    """How many quarantined lines name a rule, in total and for the selected run."""
+
+    reason: str
+    lines: int
+    lines_in_run: int
+
+
+def score_history(sql: LakeSQL, table: str = DEFAULT_TABLE) -> list[RunScores]:
+    """Every run that scored ``table``, oldest first.
+
+    A run id written twice (a retried write) keeps its latest rows, so a run counts once."""
+    rows: list[dict[str, Any]] = sql.arrow(
+        """
+        SELECT run_id, scope, name, score, grade, lines_checked, computed_at
+        FROM meta.quality_scores
+        WHERE table_name = ?
+        ORDER BY computed_at, run_id
+        """,
+        [table],
+    ).to_pylist()
+    overall: dict[str, dict[str, Any]] = {}
+    dimensions: dict[str, dict[str, float]] = {}
+    for row in rows:
+        if row["scope"] == "overall":
+            overall[row["run_id"]] = row
+        else:
+            dimensions.setdefault(row["run_id"], {})[row["name"]] = float(row["score"])
+    history = [
+        RunScores(
+            run_id=run_id,
+            computed_at=row["computed_at"],
+            overall=float(row["score"]),
+            grade=row["grade"],
+            lines_checked=int(row["lines_checked"]),
+            dimensions=dict(sorted(dimensions.get(run_id, {}).items())),
+        )
+        for run_id, row in overall.items()
+    ]
+    history.sort(key=lambda r: (r.computed_at, r.run_id))
+    return history
+
+
+def rule_results(sql: LakeSQL, run_id: str, table: str = DEFAULT_TABLE) -> list[RuleResult]:
+    """Every rule's result in one run, most failed lines first."""
+    rows: list[dict[str, Any]] = sql.arrow(
+        """
+        SELECT rule, any_value(dimension) AS dimension, any_value(action) AS action,
+               any_value(weight) AS weight, max(lines_checked) AS lines_checked,
+               max(lines_failed) AS lines_failed, min(score) AS score
+        FROM meta.quality_results
+        WHERE run_id = ? AND table_name = ?
+        GROUP BY rule
+        ORDER BY lines_failed DESC, rule
+        """,
+        [run_id, table],
+    ).to_pylist()
+    return [
+        RuleResult(
+            rule=row["rule"],
+            dimension=row["dimension"],
+            action=row["action"],
+            weight=None if row["weight"] is None else float(row["weight"]),
+            lines_checked=int(row["lines_checked"]),
+            lines_failed=int(row["lines_failed"]),
+            score=float(row["score"]),
+        )
+        for row in rows
+    ]
+
+
+def failing_lines(
+    sql: LakeSQL, rule: str, *, run_id: str | None = None, limit: int = 5
+) -> list[FailingLine]:
+    """Example lines that failed ``rule``, from silver and the quarantine.
+
+    Lines written by ``run_id`` come first (they are what that run judged); older lines fill in
+    when the run added none, so a report on a quiet rerun still shows what the rule catches."""
+    columns = ", ".join(EXAMPLE_COLUMNS)
+    raw_nulls = ", ".join(f"NULL::VARCHAR AS {c}" for c in _RAW_COLUMNS)
+    raw = ", ".join(_RAW_COLUMNS)
+    result: pa.Table = sql.arrow(
+        f"""
+        SELECT * FROM (
+            SELECT 'silver.sales_lines' AS lake_table, _source_file, _row_number, _run_id,
+                   {columns}, {raw_nulls}
+            FROM silver.sales_lines
+            WHERE list_contains(quality_flags, $rule)
+            UNION ALL
+            SELECT 'silver.quarantine' AS lake_table, _source_file, _row_number, _run_id,
+                   {columns}, {raw}
+            FROM silver.quarantine
+            WHERE list_contains(quarantine_reasons, $rule) OR list_contains(quality_flags, $rule)
+        )
+        ORDER BY (_run_id = $run) DESC NULLS LAST, _source_file, _row_number
+        LIMIT $limit
+        """,
+        {"rule": rule, "run": run_id, "limit": limit},
+    )
+    examples: list[FailingLine] = []
+    for row in result.to_pylist():
+        values = {c: row[c] for c in EXAMPLE_COLUMNS}
+        values.update({c: row[c] for c in _RAW_COLUMNS if row[c] is not None})
+        examples.append(
+            FailingLine(
+                table=row["lake_table"],
+                source_file=row["_source_file"],
+                row_number=int(row["_row_number"]),
+                run_id=row["_run_id"],
+                values=values,
+            )
+        )
+    return examples
+
+
+def quarantine_reasons(sql: LakeSQL, run_id: str | None = None) -> list[ReasonCount]:
+    """Quarantined lines per reason (a line with two reasons counts for both), most first."""
+    rows: list[dict[str, Any]] = sql.arrow(
+        """
+        SELECT reason, count(*) AS lines,
+               count(*) FILTER (WHERE _run_id = $run) AS lines_in_run
+        FROM (SELECT unnest(quarantine_reasons) AS reason, _run_id FROM silver.quarantine)
+        GROUP BY reason
+        ORDER BY lines DESC, reason
+        """,
+        {"run": run_id},
+    ).to_pylist()
+    return [ReasonCount(str(r["reason"]), int(r["lines"]), int(r["lines_in_run"])) for r in rows]
+
+
+def quarantined_lines(sql: LakeSQL) -> int:
+    """Lines currently held in the quarantine."""
+    count: int = sql.arrow("SELECT count(*) AS n FROM silver.quarantine").column("n")[0].as_py()
+    return count

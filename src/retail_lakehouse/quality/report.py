@@ -1,0 +1,172 @@
+"""The quality report: one run's scores, worst rules, failing lines and history, as data and HTML.
+
+:func:`build_report` gathers everything from the lake once into a :class:`QualityReport`; the
+terminal (``retail quality report``) and the HTML page (``--html``) both render that object, so
+they always tell the same story. The HTML is a single self-contained file: inline CSS, charts as
+inline SVG drawn here, no scripts and no external requests, so it can be mailed or archived and
+still open offline years later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from retail_lakehouse import __version__
+from retail_lakehouse.lake.query import LakeSQL
+from retail_lakehouse.lake.store import Lake
+from retail_lakehouse.quality import report_charts
+from retail_lakehouse.quality.alerts import recent_alerts
+from retail_lakehouse.quality.history import (
+    DEFAULT_TABLE,
+    FailingLine,
+    ReasonCount,
+    RuleResult,
+    RunScores,
+    failing_lines,
+    quarantine_reasons,
+    quarantined_lines,
+    rule_results,
+    score_history,
+)
+
+_TEMPLATES = Path(__file__).parent / "templates"
+
+
+class NoQualityHistory(LookupError):
+    """No run has scored the table yet: there is nothing to report."""
+
+
+class UnknownRun(LookupError):
+    """The requested run id has no quality scores for the table."""
+
+
+@dataclass(frozen=True)
+class WorstRule:
+    """A rule that failed lines in the reported run, with examples of those lines."""
+
+    result: RuleResult
+    examples: list[FailingLine]
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """Everything a quality report shows, read from the lake in one go."""
+
+    lake: str
+    table: str
+    run: RunScores
+    previous: RunScores | None
+    history: list[RunScores]
+    rules: list[RuleResult]
+    worst: list[WorstRule]
+    reasons: list[ReasonCount]
+    quarantined: int
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def change(self) -> float | None:
+        """Overall score change since the previous run (None for the first run)."""
+        return None if self.previous is None else self.run.overall - self.previous.overall
+
+    @property
+    def failing_rules(self) -> int:
+        return sum(1 for r in self.rules if r.lines_failed)
+
+
+def build_report(
+    lake: Lake,
+    *,
+    run_id: str | None = None,
+    table: str = DEFAULT_TABLE,
+    top: int = 10,
+    examples: int = 3,
+) -> QualityReport:
+    """Read one run's report (the latest by default) from the lake.
+
+    Raises :class:`NoQualityHistory` when no run scored ``table`` and :class:`UnknownRun` when
+    ``run_id`` is not among the runs that did."""
+    with LakeSQL(lake) as sql:
+        history = score_history(sql, table)
+        if not history:
+            raise NoQualityHistory(
+                f"no quality scores for {table} yet: run `retail ingest FILES` then `retail run`"
+            )
+        position = len(history) - 1
+        if run_id is not None:
+            ids = [r.run_id for r in history]
+            if run_id not in ids:
+                recent = ", ".join(ids[-5:])
+                raise UnknownRun(
+                    f"run {run_id!r} has no quality scores for {table}; recent runs: {recent}"
+                )
+            position = ids.index(run_id)
+        run = history[position]
+        rules = rule_results(sql, run.run_id, table)
+        worst = [
+            WorstRule(result, failing_lines(sql, result.rule, run_id=run.run_id, limit=examples))
+            for result in [r for r in rules if r.lines_failed][:top]
+        ]
+        reasons = quarantine_reasons(sql, run.run_id)
+        quarantined = quarantined_lines(sql)
+        alerts = recent_alerts(sql, [r.run_id for r in history])
+    return QualityReport(
+        lake=str(lake.root),
+        table=table,
+        run=run,
+        previous=history[position - 1] if position > 0 else None,
+        history=history,
+        rules=rules,
+        worst=worst,
+        reasons=reasons,
+        quarantined=quarantined,
+        alerts=alerts,
+    )
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(_TEMPLATES),
+        autoescape=select_autoescape(["html", "j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["colour"] = report_charts.score_colour
+    env.filters["value"] = format_value
+    return env
+
+
+def format_value(value: Any) -> str:
+    """A cell value as a person reads it: empty for NULL, no microseconds on times."""
+    if value is None:
+        return "∅"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return str(value)
+
+
+def render_html(report: QualityReport) -> str:
+    """The whole report as one self-contained HTML document."""
+    template = _environment().get_template("report.html.j2")
+    return template.render(
+        report=report,
+        version=__version__,
+        gauge=report_charts.gauge(report.run.overall, report.run.grade or "–"),
+        history_chart=report_charts.history_chart(report.history, report.run.run_id),
+        reasons_chart=report_charts.reasons_chart(report.reasons),
+        # a reader-friendly order: the most recent runs first in the table under the chart
+        recent_runs=list(reversed(report.history))[:15],
+    )
+
+
+def write_html(report: QualityReport, path: Path) -> Path:
+    """Write the report page, creating parent folders; returns the path written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(report), encoding="utf-8")
+    return path
