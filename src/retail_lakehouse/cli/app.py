@@ -88,7 +88,7 @@ def main() -> None:
         _fail(problem, 2, debug)
     except (PipelineFailure, LakeBusyError) as failure:
         _fail(failure, 1, debug)
-    except Exception as error:  # noqa: BLE001 - the last line of defence for users
+    except Exception as error:
         if debug:
             traceback.print_exc()
         err_console.print(

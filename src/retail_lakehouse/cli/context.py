@@ -28,9 +28,15 @@ class AppState:
         return self.settings.landing
 
 
-console = Console()
+def _console(stderr: bool = False) -> Console:
+    probe = Console(stderr=stderr)
+    # Wide output in pipes and CI logs instead of Rich's 80-column default.
+    return probe if probe.is_terminal else Console(stderr=stderr, width=160)
+
+
+console = _console()
 """Progress and tables go to stdout; Rich drops colours and animation when not on a terminal."""
-err_console = Console(stderr=True)
+err_console = _console(stderr=True)
 
 
 def state_from(ctx: typer.Context) -> AppState:

@@ -1,0 +1,275 @@
+"""Bronze: land source files in ``bronze.sales_lines`` exactly as read, with lineage.
+
+Ingesting a file is: parse it in bounded chunks, commit its lines in ONE Delta transaction, then
+its rejects, then its manifest row in ``bronze.files``. The manifest is the commit point: a file
+is in bronze exactly when its content hash is there. A crash before it leaves lines whose
+``_batch_seq`` is above the manifest's highest one; :func:`remove_orphans` deletes them before the
+next ingest or run, so nothing is ever doubled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.contracts.bronze import (
+    BRONZE_FILES,
+    BRONZE_REJECTS,
+    BRONZE_SALES_LINES,
+    RAW_COLUMNS,
+)
+from retail_lakehouse.lake.contracts.meta import META_SCHEMA_HISTORY
+from retail_lakehouse.lake.query import LakeSQL
+from retail_lakehouse.lake.runs import RunContext
+from retail_lakehouse.sources.errors import FileRefused
+from retail_lakehouse.sources.readers import SUPPORTED_SUFFIXES, open_source
+from retail_lakehouse.sources.records import SourceChunk, SourceLayout
+
+__all__ = ["FileRefused", "IngestReport", "discover", "ingest_file", "remove_orphans"]
+
+LINES = BRONZE_SALES_LINES.qualified
+
+
+@dataclass
+class IngestReport:
+    """What happened to one file."""
+
+    path: Path
+    status: str  # "ingested" or "skipped"
+    rows_ingested: int = 0
+    rows_rejected: int = 0
+    blank_lines: int = 0
+    batch_seq: int | None = None
+    note: str = ""
+
+
+def discover(paths: Iterable[Path]) -> list[Path]:
+    """Expand folders (recursively, sorted) into supported files; keep named files as given."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in SUPPORTED_SUFFIXES
+                and not p.name.startswith(".")
+            )
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise FileRefused(path, "no such file or folder")
+    return list(dict.fromkeys(found))
+
+
+def ingest_file(lake: Lake, path: Path, run: RunContext) -> IngestReport:
+    """Ingest one file (or skip it when its content is already in bronze)."""
+    facts, source = open_source(path)
+    with LakeSQL(lake) as sql:
+        known = sql.arrow(
+            "SELECT _batch_seq FROM bronze.files WHERE _source_sha256 = ?", [facts.sha256]
+        )
+        if known.num_rows:
+            seq = known.column("_batch_seq")[0].as_py()
+            return IngestReport(path, "skipped", note=f"same content already in batch {seq}")
+        seq = sql.arrow("SELECT coalesce(max(_batch_seq), 0) + 1 AS s FROM bronze.files")
+        batch_seq: int = seq.column("s")[0].as_py()
+        schema_version = _schema_version(sql)
+    batch_id = f"b{batch_seq:06d}-{facts.sha256[:12]}"
+    now = datetime.now(UTC)
+    new_columns = _new_columns(lake, source.layout)
+    if new_columns or schema_version == 0:
+        schema_version += 1
+    lineage = _Lineage(str(path), facts.sha256, batch_id, batch_seq, now, schema_version)
+
+    rejected: list[pl.DataFrame] = []
+    counted = [0]
+    batches = _lineage_batches(source.chunks, source.layout, lineage, rejected, counted)
+    schema = _bronze_schema(source.layout)
+    lake.write(LINES, pa.RecordBatchReader.from_batches(schema, batches))
+    rejects = pl.concat(rejected) if rejected else pl.DataFrame()
+    if rejects.height:
+        lake.write(BRONZE_REJECTS.qualified, _reject_table(rejects, lineage))
+    if new_columns or schema_version == 1:
+        _record_schema_change(lake, run, lineage, source.layout, new_columns)
+    lake.write(
+        BRONZE_FILES.qualified,
+        pa.table(
+            {
+                "_batch_id": [batch_id],
+                "_batch_seq": [batch_seq],
+                "_source_file": [str(path)],
+                "_source_sha256": [facts.sha256],
+                "format": [source.layout.format],
+                "encoding": [source.layout.encoding],
+                "delimiter": [source.layout.delimiter],
+                "size_bytes": [facts.size],
+                "rows_ingested": [counted[0]],
+                "rows_rejected": [rejects.height],
+                "extra_columns": [source.layout.extra_columns],
+                "run_id": [run.run_id],
+                "_ingested_at": [now],
+            }
+        ),
+    )
+    run.count(LINES, rows_out=counted[0])
+    run.count(BRONZE_REJECTS.qualified, rows_out=rejects.height)
+    run.changed = True
+    notes = []
+    if source.blank_lines[0]:
+        notes.append(f"{source.blank_lines[0]} blank line(s) skipped")
+    if new_columns:
+        notes.append(f"new column(s) kept: {', '.join(new_columns)}")
+    return IngestReport(
+        path,
+        "ingested",
+        counted[0],
+        rejects.height,
+        source.blank_lines[0],
+        batch_seq,
+        "; ".join(notes),
+    )
+
+
+def remove_orphans(lake: Lake) -> int:
+    """Delete lines and rejects of ingests that crashed before their manifest commit."""
+    with LakeSQL(lake) as sql:
+        top = sql.arrow("SELECT coalesce(max(_batch_seq), 0) AS s FROM bronze.files")
+        high: int = top.column("s")[0].as_py()
+        orphans = sql.arrow(
+            "SELECT count(*) AS n FROM bronze.sales_lines WHERE _batch_seq > ?", [high]
+        )
+        count: int = orphans.column("n")[0].as_py()
+        stray_rejects = sql.arrow(
+            "SELECT count(*) AS n FROM bronze.rejects WHERE _batch_seq > ?", [high]
+        )
+    if count:
+        lake.delete(LINES, f"_batch_seq > {int(high)}")
+    if stray_rejects.column("n")[0].as_py():
+        lake.delete(BRONZE_REJECTS.qualified, f"_batch_seq > {int(high)}")
+    return count
+
+
+@dataclass(frozen=True)
+class _Lineage:
+    source_file: str
+    sha256: str
+    batch_id: str
+    batch_seq: int
+    ingested_at: datetime
+    schema_version: int
+
+
+def _bronze_schema(layout: SourceLayout) -> pa.Schema:
+    extra = [pa.field(name, pa.string()) for name in layout.extra_columns]
+    fields = list(BRONZE_SALES_LINES.schema)
+    return pa.schema([f.with_nullable(True) for f in fields] + extra)
+
+
+def _lineage_batches(
+    chunks: Iterator[SourceChunk],
+    layout: SourceLayout,
+    lineage: _Lineage,
+    rejected: list[pl.DataFrame],
+    counted: list[int],
+) -> Iterator[pa.RecordBatch]:
+    """Add lineage and the record hash to each parsed chunk (DuckDB, vectorised)."""
+    con = duckdb.connect()
+    raw = ", ".join(f"coalesce({c}, '\\N')" for c in RAW_COLUMNS)
+    columns = [*RAW_COLUMNS, *layout.extra_columns]
+    schema = _bronze_schema(layout)
+    for chunk in chunks:
+        if chunk.rejects.height:
+            rejected.append(chunk.rejects)
+        rows = chunk.rows
+        for name in columns:
+            if name not in rows.columns:
+                rows = rows.with_columns(pl.lit(None, dtype=pl.String).alias(name))
+        source_file = lineage.source_file + (f"#{chunk.part}" if chunk.part else "")
+        chunk_rows = rows  # noqa: F841 - read by DuckDB below
+        table = con.execute(
+            f"""
+            SELECT {", ".join(columns)},
+                   ?::VARCHAR AS _source_file, ?::VARCHAR AS _source_sha256,
+                   ?::VARCHAR AS _batch_id, ?::BIGINT AS _batch_seq,
+                   _row_number::BIGINT AS _row_number, ?::TIMESTAMPTZ AS _ingested_at,
+                   md5(concat_ws(chr(31), {raw})) AS _record_hash,
+                   ?::INTEGER AS _schema_version
+            FROM chunk_rows
+            """,
+            [
+                source_file,
+                lineage.sha256,
+                lineage.batch_id,
+                lineage.batch_seq,
+                lineage.ingested_at,
+                lineage.schema_version,
+            ],
+        ).fetch_arrow_table()
+        counted[0] += table.num_rows
+        yield from (
+            pa.Table.from_batches(table.to_batches(), table.schema)
+            .select(schema.names)
+            .cast(schema)
+            .to_batches()
+        )
+
+
+def _reject_table(rejects: pl.DataFrame, lineage: _Lineage) -> pa.Table:
+    n = rejects.height
+    return pa.table(
+        {
+            "_source_file": [lineage.source_file] * n,
+            "_source_sha256": [lineage.sha256] * n,
+            "_batch_id": [lineage.batch_id] * n,
+            "_batch_seq": pa.array([lineage.batch_seq] * n, pa.int64()),
+            "line_number": rejects.get_column("line_number").to_arrow(),
+            "raw_line": rejects.get_column("raw_line").to_arrow(),
+            "reason": rejects.get_column("reason").to_arrow(),
+            "_ingested_at": pa.array([lineage.ingested_at] * n, pa.timestamp("us", tz="UTC")),
+        }
+    )
+
+
+def _schema_version(sql: LakeSQL) -> int:
+    result = sql.arrow(
+        "SELECT coalesce(max(schema_version), 0) AS v FROM meta.schema_history "
+        "WHERE table_name = 'bronze.sales_lines'"
+    )
+    version: int = result.column("v")[0].as_py()
+    return version
+
+
+def _new_columns(lake: Lake, layout: SourceLayout) -> list[str]:
+    existing = set(lake.arrow_schema(LINES).names)
+    return [c for c in layout.extra_columns if c not in existing]
+
+
+def _record_schema_change(
+    lake: Lake, run: RunContext, lineage: _Lineage, layout: SourceLayout, new_columns: list[str]
+) -> None:
+    change = "added_columns" if new_columns else "initial"
+    columns = new_columns or list(_bronze_schema(layout).names)
+    detail = f"source header: {', '.join(layout.source_header)}"
+    lake.write(
+        META_SCHEMA_HISTORY.qualified,
+        pa.table(
+            {
+                "changed_at": [lineage.ingested_at],
+                "run_id": [run.run_id],
+                "table_name": [LINES],
+                "source_file": [lineage.source_file],
+                "change": [change],
+                "columns": [columns],
+                "schema_version": pa.array([lineage.schema_version], pa.int32()),
+                "detail": [detail],
+            }
+        ),
+    )

@@ -1,0 +1,1 @@
+"""Readers that turn source files of every supported format into raw string columns."""

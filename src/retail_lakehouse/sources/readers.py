@@ -1,0 +1,35 @@
+"""Pick the reader for a file by its extension, after checking what the bytes are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from retail_lakehouse.sources.delimited import open_delimited
+from retail_lakehouse.sources.errors import FileRefused
+from retail_lakehouse.sources.jsonl import open_json
+from retail_lakehouse.sources.records import OpenedSource
+from retail_lakehouse.sources.sniff import FileFacts, file_facts
+from retail_lakehouse.sources.tabular import open_excel, open_parquet
+
+TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".json", ".ndjson", ".jsonl"}
+BINARY_SUFFIXES = {".xlsx", ".xls", ".parquet"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | BINARY_SUFFIXES
+
+
+def open_source(path: Path) -> tuple[FileFacts, OpenedSource]:
+    """Facts about the file and a stream of its parsed chunks; FileRefused when unreadable."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise FileRefused(path, f"unsupported file type {suffix or '(none)'}")
+    facts = file_facts(path)
+    if facts.size == 0:
+        raise FileRefused(path, "the file is empty")
+    if suffix in TEXT_SUFFIXES and facts.looks_binary:
+        raise FileRefused(path, "binary content in a text file (NUL or control bytes)", line=1)
+    if suffix in {".json", ".ndjson", ".jsonl"}:
+        return facts, open_json(path, facts)
+    if suffix in {".xlsx", ".xls"}:
+        return facts, open_excel(path)
+    if suffix == ".parquet":
+        return facts, open_parquet(path)
+    return facts, open_delimited(path, facts)
