@@ -15,7 +15,8 @@ from retail_lakehouse.cli.progress import progress_bar
 def ingest(
     ctx: typer.Context,
     paths: Annotated[
-        list[Path], typer.Argument(help="Files or folders (csv, tsv, xlsx/xls, json, ndjson, parquet).")
+        list[Path],
+        typer.Argument(help="Files or folders (csv, tsv, xlsx/xls, json, ndjson, parquet)."),
     ],
 ) -> None:
     """Append source files to bronze.sales_lines; files already ingested are skipped."""

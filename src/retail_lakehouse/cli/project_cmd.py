@@ -47,5 +47,5 @@ def demo(
         console.print(section)
     console.print(
         f"demo finished in {time.perf_counter() - started:.1f}s: lake at {state.lake.root}; "
-        f"try: retail --lake {state.lake.root} sql \"SELECT * FROM gold.mart_daily_sales LIMIT 5\""
+        f'try: retail --lake {state.lake.root} sql "SELECT * FROM gold.mart_daily_sales LIMIT 5"'
     )

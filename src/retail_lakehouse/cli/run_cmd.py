@@ -19,9 +19,7 @@ def run(
         list[Path] | None,
         typer.Option("--rules", help="Extra quality-rule YAML file (repeatable)."),
     ] = None,
-    engine: Annotated[
-        str | None, typer.Option(help="duckdb (default) or spark.")
-    ] = None,
+    engine: Annotated[str | None, typer.Option(help="duckdb (default) or spark.")] = None,
 ) -> None:
     """Process new bronze batches into silver and gold (incremental and idempotent)."""
     from retail_lakehouse.pipeline.runner import GateFailed, run_pipeline
