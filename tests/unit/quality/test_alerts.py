@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from quality_history_builder import write_run
 
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.quality.alerts import KIND_SCORE_DROP, check_score_drop
+from tests.unit.quality.quality_history_builder import write_run
 
 
 def lake_with_runs(root: Path, scores: list[float], table: str = "silver.sales_lines") -> Lake:

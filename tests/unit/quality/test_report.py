@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from quality_history_builder import sample_lake, write_run
 
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.query import LakeSQL
@@ -22,6 +19,8 @@ from retail_lakehouse.quality.report import (
     render_html,
 )
 from retail_lakehouse.quality.report_terminal import sparkline
+from tests.conftest import run_retail
+from tests.unit.quality.quality_history_builder import sample_lake, write_run, write_silver
 
 SCORES = [96.0, 95.5, 97.1, 94.0, 96.2, 93.8, 81.0]
 
@@ -100,8 +99,6 @@ def test_unknown_run_and_empty_lake_are_reported_as_such(
 
 def test_examples_prefer_the_reported_run(tmp_path: Path) -> None:
     lake, runs = sample_lake(tmp_path, [90.0, 91.0])
-    from quality_history_builder import write_silver
-
     write_silver(lake, "another-run", [{"flags": ["missing_customer"], "row": 1, "file": "a.csv"}])
     with LakeSQL(lake) as sql:
         first = failing_lines(sql, "missing_customer", run_id=runs[-1], limit=1)
@@ -177,24 +174,13 @@ def test_score_colours_and_sparkline() -> None:
 # -- the command -------------------------------------------------------------------------------
 
 
-def retail(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from retail_lakehouse.cli.app import main; main()", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_cli_report_prints_and_writes_html(
     lake_and_runs: tuple[Lake, list[str]], tmp_path: Path
 ) -> None:
     lake, runs = lake_and_runs
     out = tmp_path / "out" / "r.html"
-    done = retail("--lake", str(lake.root), "quality", "report", "--html", str(out), cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
+    done = run_retail("--lake", str(lake.root), "quality", "report", "--html", str(out))
+    assert done.code == 0, done.stderr
     for text in ("81.0", "grade C", "missing_customer", "zero_quantity", "missing_quantity"):
         assert text in done.stdout
     assert runs[0] in done.stdout  # history
@@ -206,17 +192,15 @@ def test_cli_report_on_an_earlier_run(
     lake_and_runs: tuple[Lake, list[str]], tmp_path: Path
 ) -> None:
     lake, runs = lake_and_runs
-    done = retail("--lake", str(lake.root), "quality", "report", "--run", runs[2], cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
+    done = run_retail("--lake", str(lake.root), "quality", "report", "--run", runs[2])
+    assert done.code == 0, done.stderr
     assert "97.1" in done.stdout
 
 
 def test_cli_report_without_runs_exits_2(tmp_path: Path) -> None:
     out = tmp_path / "r.html"
-    done = retail(
-        "--lake", str(tmp_path / "lake"), "quality", "report", "--html", str(out), cwd=tmp_path
-    )
-    assert done.returncode == 2
+    done = run_retail("--lake", str(tmp_path / "lake"), "quality", "report", "--html", str(out))
+    assert done.code == 2
     assert "no quality scores" in done.stderr
     assert not out.exists()
 
@@ -225,7 +209,7 @@ def test_cli_report_refuses_unknown_run_and_bad_table(
     lake_and_runs: tuple[Lake, list[str]], tmp_path: Path
 ) -> None:
     lake, _ = lake_and_runs
-    done = retail("--lake", str(lake.root), "quality", "report", "--run", "nope", cwd=tmp_path)
-    assert done.returncode == 2 and "nope" in done.stderr
-    done = retail("--lake", str(lake.root), "quality", "report", "--table", "x; drop", cwd=tmp_path)
-    assert done.returncode == 2 and "not a lake table" in done.stderr
+    done = run_retail("--lake", str(lake.root), "quality", "report", "--run", "nope")
+    assert done.code == 2 and "nope" in done.stderr
+    done = run_retail("--lake", str(lake.root), "quality", "report", "--table", "x; drop")
+    assert done.code == 2 and "not a lake table" in done.stderr
