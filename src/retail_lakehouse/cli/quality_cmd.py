@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from retail_lakehouse.cli.context import UsageProblem, console, lake_from
+from retail_lakehouse.cli.context import UsageProblem, console, state_from
 from retail_lakehouse.quality.history import DEFAULT_TABLE
 
 app = typer.Typer(
@@ -52,13 +52,20 @@ def report(
         NoQualityHistory,
         UnknownRun,
         build_report,
+        describe_rules,
         write_html,
     )
     from retail_lakehouse.quality.report_terminal import render_terminal
 
+    state = state_from(ctx)
     try:
         built = build_report(
-            lake_from(ctx), run_id=run, table=_checked_table(table), top=top, examples=examples
+            state.lake,
+            run_id=run,
+            table=_checked_table(table),
+            top=top,
+            examples=examples,
+            rule_info=describe_rules(state.settings.rules),
         )
     except (NoQualityHistory, UnknownRun) as missing:
         raise UsageProblem(str(missing)) from None

@@ -9,6 +9,7 @@ still open offline years later.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,11 +47,21 @@ class UnknownRun(LookupError):
 
 
 @dataclass(frozen=True)
+class RuleInfo:
+    """What a rule checks, as currently defined: shown next to its results."""
+
+    expression: str
+    description: str | None
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class WorstRule:
     """A rule that failed lines in the reported run, with examples of those lines."""
 
     result: RuleResult
     examples: list[FailingLine]
+    info: RuleInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,35 @@ class QualityReport:
         return sum(1 for r in self.rules if r.lines_failed)
 
 
+def describe_rules(extra: Sequence[Path] = ()) -> dict[str, RuleInfo]:
+    """Expression, description and columns of every rule in effect (defaults + ``extra``).
+
+    Results in the lake name rules, not what they check; this reads the current definitions so
+    a report can say *which columns* fail. A rules file that no longer loads only costs the
+    report that detail, never the report itself."""
+    try:
+        from sqlglot import exp, parse_one
+        from sqlglot.errors import ParseError, TokenError
+
+        from retail_lakehouse.pipeline.errors import RulesError
+        from retail_lakehouse.quality.rules import load_rules
+    except ImportError:  # the rules package is optional for reading history
+        return {}
+    try:
+        ruleset = load_rules(list(extra), validate=False)
+    except (RulesError, OSError):
+        return {}
+    described: dict[str, RuleInfo] = {}
+    for rule in ruleset:
+        try:
+            tree = parse_one(rule.expression, read="duckdb")
+            columns = tuple(dict.fromkeys(c.name.lower() for c in tree.find_all(exp.Column)))
+        except (ParseError, TokenError):  # an unparsable expression just lists no columns
+            columns = ()
+        described[rule.name] = RuleInfo(rule.expression, rule.description, columns)
+    return described
+
+
 def build_report(
     lake: Lake,
     *,
@@ -86,11 +126,13 @@ def build_report(
     table: str = DEFAULT_TABLE,
     top: int = 10,
     examples: int = 3,
+    rule_info: dict[str, RuleInfo] | None = None,
 ) -> QualityReport:
     """Read one run's report (the latest by default) from the lake.
 
     Raises :class:`NoQualityHistory` when no run scored ``table`` and :class:`UnknownRun` when
-    ``run_id`` is not among the runs that did."""
+    ``run_id`` is not among the runs that did. ``rule_info`` (from :func:`describe_rules`) adds
+    what each failing rule checks."""
     with LakeSQL(lake) as sql:
         history = score_history(sql, table)
         if not history:
@@ -109,7 +151,11 @@ def build_report(
         run = history[position]
         rules = rule_results(sql, run.run_id, table)
         worst = [
-            WorstRule(result, failing_lines(sql, result.rule, run_id=run.run_id, limit=examples))
+            WorstRule(
+                result,
+                failing_lines(sql, result.rule, run_id=run.run_id, limit=examples),
+                (rule_info or {}).get(result.rule),
+            )
             for result in [r for r in rules if r.lines_failed][:top]
         ]
         reasons = quarantine_reasons(sql, run.run_id)

@@ -35,6 +35,10 @@ def sparkline(values: list[float]) -> str:
     return "".join(_SPARKS[round((v - low) / span * (len(_SPARKS) - 1))] for v in values)
 
 
+def _short(text: str, width: int = 24) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _change(value: float | None) -> Text:
     if value is None:
         return Text("first run", style="dim")
@@ -101,11 +105,14 @@ def _worst(report: QualityReport) -> Table:
         r = item.result
         examples = "\n".join(
             f"{ex.source_file}:{ex.row_number} "
-            + " ".join(f"{k}={format_value(v)}" for k, v in ex.values.items())
+            + " ".join(f"{k}={_short(format_value(v))}" for k, v in ex.values.items())
             for ex in item.examples
         )
+        rule = Text(r.rule)
+        if item.info and item.info.columns:
+            rule.append("\n" + ", ".join(item.info.columns), style="dim")
         table.add_row(
-            r.rule,
+            rule,
             r.dimension,
             r.action,
             f"{r.lines_failed:,}",
