@@ -24,6 +24,35 @@ class ReadOnlyQueryError(ValueError):
     """A statement that would change something was refused."""
 
 
+_SIMPLE_TYPES = {
+    "string": "VARCHAR",
+    "large_string": "VARCHAR",
+    "int64": "BIGINT",
+    "int32": "INTEGER",
+    "int16": "SMALLINT",
+    "int8": "TINYINT",
+    "double": "DOUBLE",
+    "float": "FLOAT",
+    "bool": "BOOLEAN",
+    "date32[day]": "DATE",
+    "timestamp[us]": "TIMESTAMP",
+    "timestamp[us, tz=UTC]": "TIMESTAMPTZ",
+    "timestamp[us, tz=Etc/UTC]": "TIMESTAMPTZ",
+}
+
+
+def duckdb_type(arrow_type: pa.DataType) -> str:
+    """The DuckDB SQL type of an Arrow type used in the contracts."""
+    if pa.types.is_decimal(arrow_type):
+        return f"DECIMAL({arrow_type.precision}, {arrow_type.scale})"
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return duckdb_type(arrow_type.value_type) + "[]"
+    name = str(arrow_type)
+    if name not in _SIMPLE_TYPES:
+        raise TypeError(f"no DuckDB type for Arrow type {name}")
+    return _SIMPLE_TYPES[name]
+
+
 def snapshot_relation_sql(files: list[str]) -> str:
     """SQL text reading one snapshot; file paths come from the Delta log, never from users."""
     quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
@@ -61,14 +90,13 @@ class LakeSQL:
                 f"CREATE OR REPLACE VIEW {target} AS SELECT * FROM {snapshot_relation_sql(files)}"
             )
             return
-        schema = self.lake.arrow_schema(qualified) if dt is not None else None
-        if schema is None:
-            schema = self.lake.arrow_schema(qualified)
-        empty = schema.empty_table()
-        self.con.register(f"__empty_{layer}_{table}", empty)
-        self.con.execute(
-            f'CREATE OR REPLACE VIEW {target} AS SELECT * FROM "__empty_{layer}_{table}"'
+        columns = ", ".join(
+            f'CAST(NULL AS {duckdb_type(f.type)}) AS "{f.name}"'
+            for f in self.lake.arrow_schema(qualified)
         )
+        # Plain DDL, not a registered Arrow object: registering one makes DuckDB import pandas,
+        # which costs more than a second on every command.
+        self.con.execute(f"CREATE OR REPLACE VIEW {target} AS SELECT {columns} WHERE false")
 
     # -- querying --------------------------------------------------------------------------
     def arrow(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:

@@ -1,0 +1,46 @@
+# Two commands on a fresh machine with Python 3.11+: `make demo` and `make test`.
+# Both bootstrap uv (with pip, into .uv/) when it is not on PATH, then install the locked
+# dependencies into .venv.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+UV ?= $(shell command -v uv || echo .uv/bin/uv)
+LAKE ?= lake
+PYTEST_ARGS ?=
+
+.PHONY: install demo test lint typecheck unit system-deps benchmark clean
+
+.uv/bin/uv:
+	$(PYTHON) -m venv .uv
+	.uv/bin/python -m pip install --quiet --disable-pip-version-check uv
+
+install: $(if $(filter .uv/bin/uv,$(UV)),.uv/bin/uv)
+	$(UV) sync --frozen --all-extras --quiet
+
+demo: install
+	$(UV) run retail --lake $(LAKE) demo
+
+# Debian's Chromium (browser tests) and a Java runtime (Spark parity tests); skipped if present.
+system-deps:
+	@command -v chromium >/dev/null 2>&1 && command -v java >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      chromium default-jre-headless >/dev/null; \
+	  else echo "install chromium and a Java 17 runtime to run every test" >&2; exit 1; fi; }
+
+lint: install
+	$(UV) run ruff check src tests
+
+typecheck: install
+	$(UV) run mypy --strict src
+
+unit: install
+	$(UV) run pytest $(PYTEST_ARGS)
+
+test: install system-deps lint typecheck
+	$(UV) run pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+benchmark: install
+	$(UV) run retail benchmark
+
+clean:
+	rm -rf .venv .uv lake landing .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,66 @@
+"""Fixtures shared by every test: the real sample files and the real ``retail`` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_DATA = REPO.parent / "shared" / "data" / "real"
+if not REAL_DATA.is_dir():  # a checkout without shared/ next to it: use the bundled copies
+    REAL_DATA = REPO / "src" / "retail_lakehouse" / "samples"
+REAL_FILES = {
+    "online_retail_head_1071.csv": 1071,
+    "online_retail_head_999_short_dates.csv": 999,
+    "online_retail_ii_head_99_bom.csv": 99,
+}
+RETAIL = str(Path(sys.executable).with_name("retail"))
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+RetailCli = Callable[..., CliResult]
+
+
+@pytest.fixture(scope="session")
+def real_files() -> list[Path]:
+    return [REAL_DATA / name for name in REAL_FILES]
+
+
+def run_retail(*args: str | Path, lake: Path | None = None, timeout: float = 600) -> CliResult:
+    """Run the installed ``retail`` console script, as a user would."""
+    command = [RETAIL]
+    if lake is not None:
+        command += ["--lake", str(lake)]
+    command += [str(a) for a in args]
+    env = {**os.environ, "COLUMNS": "200"}
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, env=env, check=False
+    )
+    return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture
+def retail() -> RetailCli:
+    return run_retail
+
+
+@pytest.fixture
+def lake_dir(tmp_path: Path) -> Path:
+    return tmp_path / "lake"
