@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 	.uv/bin/python -m pip install --quiet --disable-pip-version-check uv
 
 install: $(if $(filter .uv/bin/uv,$(UV)),.uv/bin/uv)
-	$(UV) sync --frozen --all-extras --quiet
+	$(UV) sync --frozen --all-extras --compile-bytecode --quiet
 
 demo: install
 	$(UV) run retail --lake $(LAKE) demo

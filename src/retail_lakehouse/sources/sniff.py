@@ -42,7 +42,8 @@ def file_facts(path: Path) -> FileFacts:
     broken = 0
     has_bom = False
     head = b""
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    analysing = False
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
     with path.open("rb") as handle:
         while block := handle.read(BLOCK):
             if size == 0:
@@ -50,9 +51,19 @@ def file_facts(path: Path) -> FileFacts:
                 head = block[:8192]
             digest.update(block)
             size += len(block)
+            if not analysing:
+                try:  # the common case, at C speed: the file is clean UTF-8 so far
+                    decoder.decode(block)
+                    continue
+                except UnicodeDecodeError:
+                    analysing = True  # count good and bad sequences from here on
             valid_multibyte += len(_VALID_MULTIBYTE.findall(block))
-            broken += decoder.decode(block).count("\ufffd")
-        broken += decoder.decode(b"", final=True).count("\ufffd")
+            broken += block.decode("utf-8", errors="replace").count("\ufffd")
+    if not analysing:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            broken += 1  # the file ends inside a multi-byte sequence
     looks_binary = b"\x00" in head or _control_share(head) > 0.05
     if has_bom:
         encoding = "utf-8-sig"
