@@ -1,0 +1,64 @@
+"""The lake-changing work behind the admin endpoints, as plain functions for the job queue.
+
+They call the same pipeline functions as ``retail ingest`` and ``retail run``, under the same
+writer lock and run recording, so a run started through the API is indistinguishable in the
+lake from one started at the command line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from retail_lakehouse.config import Settings
+from retail_lakehouse.lake import Lake
+
+
+def as_detail(report: Any) -> dict[str, Any]:
+    """A JSON-safe dictionary of whatever report a pipeline function returned."""
+    if dataclasses.is_dataclass(report) and not isinstance(report, type):
+        raw: Any = dataclasses.asdict(report)
+    elif hasattr(report, "as_dict"):
+        raw = report.as_dict()
+    elif isinstance(report, dict):
+        raw = report
+    else:
+        raw = {"summary": str(report)}
+    loaded: dict[str, Any] = json.loads(json.dumps(raw, default=str))
+    return loaded
+
+
+def ingest_upload(lake: Lake, path: Path) -> dict[str, Any]:
+    """Ingest one uploaded file into bronze (as ``retail ingest`` would).
+
+    A refused file is removed from landing/: left there, every later ``retail ingest landing/``
+    would refuse it again."""
+    from retail_lakehouse.lake.runs import recorded_run
+    from retail_lakehouse.pipeline.bronze import FileRefused
+    from retail_lakehouse.pipeline.bronze import ingest_file as bronze_ingest
+
+    try:
+        with recorded_run(lake, "ingest") as run:
+            report = bronze_ingest(lake, path, run)
+    except FileRefused:
+        path.unlink(missing_ok=True)
+        raise
+    detail = as_detail(report)
+    detail.setdefault("run_id", run.run_id)
+    return detail
+
+
+def run_pipeline(lake: Lake, settings: Settings, full_refresh: bool) -> dict[str, Any]:
+    """Move pending bronze batches through silver and gold (as ``retail run`` would)."""
+    from retail_lakehouse.pipeline.runner import run_pipeline as runner
+
+    report = runner(
+        lake,
+        settings,
+        full_refresh=full_refresh,
+        extra_rules=list(settings.rules),
+        engine_name=settings.engine,
+    )
+    return as_detail(report)

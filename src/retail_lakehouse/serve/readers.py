@@ -1,0 +1,291 @@
+"""Snapshot-cached reads: what every API request queries, without ever touching the writer lock.
+
+A :class:`Snapshot` is one in-memory DuckDB database holding the tables the API serves, copied
+from one committed Delta version of each. Copying (rather than viewing the Parquet files) makes
+a snapshot immune to later commits, overwrites and vacuums, and makes queries cost a few
+milliseconds. Everything derived from a snapshot (the product search index, the known
+countries, finished JSON responses) hangs off it, so it is all replaced at once and never mixes
+two versions.
+
+A :class:`SnapshotReader` owns the current snapshot. A background thread polls the ``_delta_log``
+folders (a directory listing, no table opened) and builds the next snapshot beside the current
+one, swapping a single reference when it is ready: requests never wait for a rebuild. It waits
+for a command to finish (``meta.runs`` changes last) or for the lake to be quiet for
+``settle_seconds`` before rebuilding, so it does not serve a pipeline run's half-written gold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.query import LakeSQL
+from retail_lakehouse.serve.search import ProductIndex
+from retail_lakehouse.serve.vocab import CountryNames
+
+log = logging.getLogger(__name__)
+
+MATERIALIZED: tuple[str, ...] = (
+    "gold.dim_country",
+    "gold.dim_product",
+    "gold.dim_customer",
+    "gold.mart_daily_sales",
+    "gold.mart_customer_rfm",
+    "gold.mart_product_performance",
+    "gold.mart_cohort_retention",
+    "silver.quarantine",
+    "meta.runs",
+    "meta.quality_scores",
+    "meta.quality_results",
+    "meta.alerts",
+)
+"""Tables copied into every snapshot (all small next to the fact table)."""
+
+SOURCES: tuple[str, ...] = (*MATERIALIZED, "gold.fact_sales")
+"""Tables a snapshot is built from; a new version of any of them means a new snapshot."""
+
+_SALE_ORDERS_SQL = """
+CREATE TABLE serve_mem.sale_orders AS
+SELECT CAST(invoice_ts AS DATE) AS sale_date, country, invoice_no, customer_id
+FROM gold.fact_sales
+WHERE is_sale
+GROUP BY ALL
+"""
+"""One row per (day, country, invoice, customer) of sale lines: distinct order and customer
+counts over any period and set of countries are exact and fast over this, whereas summing the
+daily mart's counts would count a customer once per day."""
+
+
+def latest_log_version(table_dir: Path) -> int | None:
+    """Newest committed version of a Delta table from its log folder, without opening it."""
+    try:
+        names = os.listdir(table_dir / "_delta_log")
+    except FileNotFoundError:
+        return None
+    versions = [int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit()]
+    return max(versions) if versions else None
+
+
+class ResponseCache:
+    """Finished response bodies of one snapshot, LRU-bounded, computed once per key.
+
+    A snapshot never changes, so a cached body is exactly what a query would return. Concurrent
+    requests for the same missing key wait for the first one instead of all running the query
+    (50 dashboards opening at once after a refresh would otherwise do the same work 50 times)."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self._data: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._inflight: dict[Hashable, Future[bytes]] = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable) -> bytes | None:
+        with self._lock:
+            body = self._data.get(key)
+            if body is not None:
+                self._data.move_to_end(key)
+                self.hits += 1
+            return body
+
+    def compute(self, key: Hashable, produce: Callable[[], bytes]) -> bytes:
+        with self._lock:
+            body = self._data.get(key)
+            if body is not None:
+                self.hits += 1
+                return body
+            pending = self._inflight.get(key)
+            owner = pending is None
+            if pending is None:
+                pending = self._inflight[key] = Future()
+                self.misses += 1
+        if not owner:
+            return pending.result()
+        try:
+            body = produce()
+        except BaseException as error:
+            with self._lock:
+                self._inflight.pop(key, None)
+            pending.set_exception(error)
+            raise
+        with self._lock:
+            self._data[key] = body
+            while len(self._data) > self.max_entries:
+                self._data.popitem(last=False)
+            self._inflight.pop(key, None)
+        pending.set_result(body)
+        return body
+
+
+@dataclass
+class Snapshot:
+    """One consistent, immutable view of the served tables."""
+
+    sql: LakeSQL
+    versions: dict[str, int | None]
+    built_at: datetime
+    build_seconds: float
+    countries: CountryNames
+    products: ProductIndex
+    cache: ResponseCache = field(default_factory=ResponseCache)
+
+    @property
+    def id(self) -> str:
+        text = ",".join(f"{k}={self.versions.get(k)}" for k in SOURCES)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+        """Run project SQL with bound parameters on a cursor of its own (thread-safe)."""
+        cursor = self.sql.con.cursor()
+        try:
+            result = cursor.execute(sql, params) if params else cursor.execute(sql)
+            table: pa.Table = result.fetch_arrow_table()
+        finally:
+            cursor.close()
+        return table
+
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = self.arrow(sql, params).to_pylist()
+        return rows
+
+    def scalar_row(self, sql: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        rows = self.rows(sql, params)
+        return rows[0] if rows else {}
+
+
+def build_snapshot(lake: Lake, *, threads: int | None = None) -> Snapshot:
+    """Copy the served tables of the lake's current versions into a new in-memory database."""
+    clock = time.perf_counter()
+    sql = LakeSQL(lake, threads=threads)
+    con: duckdb.DuckDBPyConnection = sql.con
+    con.execute("CREATE SCHEMA serve_mem")
+    for name in MATERIALIZED:
+        layer, table = name.split(".")
+        copy = f'serve_mem."{layer}__{table}"'
+        con.execute(f'CREATE TABLE {copy} AS SELECT * FROM "{layer}"."{table}"')
+        con.execute(f'CREATE OR REPLACE VIEW "{layer}"."{table}" AS SELECT * FROM {copy}')
+    con.execute(_SALE_ORDERS_SQL)
+    products: pa.Table = con.execute(
+        "SELECT stock_code, description, category, is_non_product FROM gold.dim_product "
+        "WHERE stock_code IS NOT NULL ORDER BY stock_code"
+    ).fetch_arrow_table()
+    gold_countries: pa.Table = con.execute(
+        "SELECT country FROM gold.dim_country UNION SELECT country FROM gold.mart_daily_sales"
+    ).fetch_arrow_table()
+    versions = {name: sql.versions.get(name) for name in SOURCES}
+    return Snapshot(
+        sql=sql,
+        versions=versions,
+        built_at=datetime.now(UTC),
+        build_seconds=round(time.perf_counter() - clock, 3),
+        countries=CountryNames.from_gold(gold_countries.column("country").to_pylist()),
+        products=ProductIndex.from_arrow(products),
+    )
+
+
+Warmer = Callable[[Snapshot], None]
+
+
+class SnapshotReader:
+    """Holds the current snapshot and replaces it in the background when the lake changes."""
+
+    def __init__(
+        self,
+        lake: Lake,
+        *,
+        poll_seconds: float = 1.0,
+        settle_seconds: float = 30.0,
+        threads: int | None = None,
+        warm: Warmer | None = None,
+    ) -> None:
+        self.lake = lake
+        self.poll_seconds = poll_seconds
+        self.settle_seconds = settle_seconds
+        self.threads = threads
+        self.warm = warm
+        self._snapshot: Snapshot | None = None
+        self._build_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._seen: dict[str, int | None] = {}
+        self._seen_since = time.monotonic()
+        self.last_error: str | None = None
+        self.refreshes = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Build the first snapshot now (so the server starts ready), then poll in background."""
+        self.refresh(force=True)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._poll, name="snapshot-reader", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def current(self) -> Snapshot:
+        snapshot = self._snapshot
+        if snapshot is None:
+            self.refresh(force=True)
+            snapshot = self._snapshot
+        assert snapshot is not None
+        return snapshot
+
+    # -- refreshing ------------------------------------------------------------------------
+    def on_disk(self) -> dict[str, int | None]:
+        return {name: latest_log_version(self.lake.path(name)) for name in SOURCES}
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Build and publish a new snapshot if the lake changed (or always, with ``force``)."""
+        with self._build_lock:
+            disk = self.on_disk()
+            now = time.monotonic()
+            if disk != self._seen:
+                self._seen, self._seen_since = disk, now
+            current = self._snapshot
+            if current is not None and not force:
+                if disk == current.versions:
+                    return False
+                command_finished = disk["meta.runs"] != current.versions["meta.runs"]
+                quiet = now - self._seen_since >= self.settle_seconds
+                if not (command_finished or quiet):
+                    return False
+            try:
+                snapshot = build_snapshot(self.lake, threads=self.threads)
+                if self.warm is not None:
+                    self.warm(snapshot)
+            except Exception as error:
+                self.last_error = f"{type(error).__name__}: {error}"
+                log.exception("snapshot refresh failed; still serving the previous one")
+                if current is None:
+                    raise
+                return False
+            self._snapshot = snapshot
+            self.last_error = None
+            self.refreshes += 1
+            return True
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            try:
+                self.refresh()
+            except Exception:
+                continue

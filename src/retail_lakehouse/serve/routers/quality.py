@@ -1,0 +1,76 @@
+"""Data quality: the score trend (viewer); rule details and quarantine (analyst)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from starlette.responses import Response
+
+from retail_lakehouse.serve.auth.deps import require_analyst, require_viewer
+from retail_lakehouse.serve.filters import Paging, paging_query
+from retail_lakehouse.serve.models import (
+    QualityHistory,
+    QualityLatest,
+    QualityTrend,
+    QuarantinePage,
+)
+from retail_lakehouse.serve.queries import quality as queries
+from retail_lakehouse.serve.respond import cached_json
+from retail_lakehouse.serve.routers.common import AUTH_ERRORS, SnapshotDep
+
+viewer_router = APIRouter(
+    prefix="/api/v1",
+    tags=["quality"],
+    dependencies=[Depends(require_viewer)],
+    responses=AUTH_ERRORS,
+)
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["quality"],
+    dependencies=[Depends(require_analyst)],
+    responses=AUTH_ERRORS,
+)
+LimitQ = Annotated[int, Query(ge=1, le=1000, description="How many runs, newest kept.")]
+
+
+@viewer_router.get("/quality/trend", response_model=QualityTrend)
+async def quality_trend(snapshot: SnapshotDep, limit: LimitQ = 100) -> Response:
+    """The overall quality score of silver per run, oldest first (for the dashboard)."""
+    return await cached_json(snapshot, ("trend", limit), lambda: queries.trend(snapshot, limit))
+
+
+@router.get("/quality/latest", response_model=QualityLatest)
+async def quality_latest(snapshot: SnapshotDep) -> Response:
+    """The latest run's overall, per-dimension and per-rule quality results."""
+    return await cached_json(snapshot, ("q_latest",), lambda: queries.latest(snapshot))
+
+
+@router.get("/quality/history", response_model=QualityHistory)
+async def quality_history(snapshot: SnapshotDep, limit: LimitQ = 100) -> Response:
+    """Overall and per-dimension scores of recent runs, oldest first."""
+    return await cached_json(
+        snapshot, ("q_history", limit), lambda: queries.history(snapshot, limit)
+    )
+
+
+@router.get("/quarantine", response_model=QuarantinePage)
+async def quarantine(
+    snapshot: SnapshotDep,
+    paging: Annotated[Paging, Depends(paging_query)],
+    rule: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=64,
+            pattern=r"^[A-Za-z0-9_.:-]+$",
+            description="Only lines that failed this rule.",
+        ),
+    ] = None,
+) -> Response:
+    """Quarantined silver lines with the rules they failed and their raw values."""
+    return await cached_json(
+        snapshot,
+        ("quarantine", rule, paging),
+        lambda: queries.quarantine(snapshot, rule, paging),
+    )

@@ -1,0 +1,120 @@
+"""Uploaded files into ``landing/``: size-limited, safely named, written atomically.
+
+The body is counted as it streams in and refused (413) as soon as it passes the limit, and the
+name a client sends is reduced to a plain file name (no folders, no dot files, a small
+character set, a known extension) that is then checked to resolve inside ``landing/``. The file
+appears under its final name only once complete, so a ``retail ingest landing/`` running at the
+same moment never reads half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import unicodedata
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from starlette.datastructures import Headers, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+INGESTIBLE = (".csv", ".tsv", ".txt", ".xlsx", ".xls", ".json", ".ndjson", ".jsonl", ".parquet")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_NAME = 120
+
+
+class UploadRefused(ValueError):
+    """The upload cannot be accepted; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def safe_name(raw: str | None) -> str:
+    """A harmless file name derived from what the client sent, keeping its extension."""
+    if not raw:
+        raise UploadRefused("the upload has no file name")
+    base = re.split(r"[\\/]", raw)[-1]
+    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
+    base = _UNSAFE.sub("_", base).strip("._-")
+    stem, dot, ext = base.rpartition(".")
+    if not dot or not stem:
+        stem, ext = base, ""
+    ext = ext.lower()
+    if f".{ext}" not in INGESTIBLE:
+        raise UploadRefused(
+            f"unsupported file type {('.' + ext) if ext else '(none)'}; "
+            f"send one of {', '.join(INGESTIBLE)}",
+            415,
+        )
+    stem = stem[: MAX_NAME - len(ext) - 1] or "upload"
+    return f"{stem}.{ext}"
+
+
+def confined(landing: Path, name: str) -> Path:
+    """``landing/name``, checked to be directly inside ``landing`` after resolving links."""
+    root = landing.resolve()
+    target = (root / name).resolve()
+    if target.parent != root:
+        raise UploadRefused("file name escapes the landing folder")
+    return target
+
+
+@dataclass(frozen=True)
+class Stored:
+    path: Path
+    size_bytes: int
+
+
+async def limited(stream: AsyncIterator[bytes], max_bytes: int) -> AsyncGenerator[bytes, None]:
+    """Pass the request body through, failing once more than ``max_bytes`` arrived."""
+    seen = 0
+    async for chunk in stream:
+        seen += len(chunk)
+        if seen > max_bytes:
+            raise UploadRefused(f"upload larger than the {max_bytes // 2**20} MB limit", 413)
+        yield chunk
+
+
+async def receive_file(
+    headers: Headers, stream: AsyncIterator[bytes], max_bytes: int
+) -> UploadFile:
+    """The single ``file`` part of a multipart body, spooled to a temporary file."""
+    declared = headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes + 64 * 1024:
+        raise UploadRefused(f"upload larger than the {max_bytes // 2**20} MB limit", 413)
+    if not headers.get("content-type", "").startswith("multipart/form-data"):
+        raise UploadRefused("send the file as multipart/form-data in a field named 'file'")
+    parser = MultiPartParser(headers, limited(stream, max_bytes), max_files=1, max_fields=10)
+    try:
+        form = await parser.parse()
+    except MultiPartException as error:
+        raise UploadRefused(f"malformed multipart body: {error.message}") from None
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise UploadRefused("no file in the form field 'file'")
+    return upload
+
+
+def store(upload: BinaryIO, landing: Path, name: str) -> Stored:
+    """Copy the spooled upload to ``landing/`` under a name no other file has."""
+    landing.mkdir(parents=True, exist_ok=True)
+    target = confined(landing, name)
+    if target.exists():
+        stem, _, ext = name.rpartition(".")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        target = confined(landing, f"{stem}-{stamp}-{secrets.token_hex(2)}.{ext}")
+    partial = landing.resolve() / f".upload-{secrets.token_hex(8)}.part"
+    upload.seek(0)
+    with partial.open("wb") as out:
+        shutil.copyfileobj(upload, out, 1024 * 1024)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(partial, target)
+    return Stored(target, target.stat().st_size)
