@@ -22,12 +22,18 @@ def run(
     engine: Annotated[str | None, typer.Option(help="duckdb (default) or spark.")] = None,
 ) -> None:
     """Process new bronze batches into silver and gold (incremental and idempotent)."""
+    from retail_lakehouse.pipeline.errors import RulesError
     from retail_lakehouse.pipeline.runner import GateFailed, run_pipeline
+    from retail_lakehouse.quality.rules import load_rules
 
     state = state_from(ctx)
     for path in rules or []:
         if not path.is_file():
             raise UsageProblem(f"rules file not found: {path}")
+    try:  # a bad rules file is a usage error: refuse it before taking the lake's writer lock
+        load_rules([*state.settings.rules, *(rules or [])])
+    except RulesError as bad:
+        raise UsageProblem(str(bad)) from None
     try:
         report = run_pipeline(
             state.lake,
@@ -38,4 +44,6 @@ def run(
         )
     except GateFailed as gate:
         raise PipelineFailure(str(gate)) from None
+    except RulesError as bad:
+        raise UsageProblem(str(bad)) from None
     console.print(report.render())

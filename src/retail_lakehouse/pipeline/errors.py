@@ -9,3 +9,10 @@ class PipelineError(Exception):
 
 class GateFailed(PipelineError):
     """A ``fail`` quality rule went over its threshold: the run stops before any commit."""
+
+
+class RulesError(ValueError):
+    """A quality-rules file is invalid (bad YAML, unknown column, refused function, ...).
+
+    A usage error, not a pipeline failure: the CLI maps it to exit code 2. The message names the
+    file, the rule and the problem."""

@@ -64,7 +64,7 @@ def run_pipeline(
         rules = [*settings.rules, *(extra_rules or [])]
         with open_engine(lake, engine_name) as engine:
             report.layers["silver"] = silver.process(
-                lake, engine, run, extra_rules=rules, full_refresh=full_refresh
+                lake, engine, run, extra_rules=rules, full_refresh=full_refresh, settings=settings
             )
             report.layers["gold"] = gold.process(
                 lake, engine, run, full_refresh=full_refresh, settings=settings

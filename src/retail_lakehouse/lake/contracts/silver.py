@@ -14,6 +14,37 @@ from retail_lakehouse.lake.contracts.base import (
     register,
 )
 
+NON_PRODUCT_STOCK_CODES: tuple[str, ...] = (
+    "POST",
+    "DOT",
+    "M",
+    "C2",
+    "D",
+    "CRUK",
+    "BANK CHARGES",
+    "AMAZONFEE",
+    "S",
+    "PADS",
+    "B",
+)
+"""Stock codes that are not merchandise (postage, manual entries, fees, discounts, bad debt).
+
+Defined once here: silver sets ``is_non_product`` from it and gold reuses it for
+``dim_product``. Codes are compared after trimming and upper-casing."""
+
+BUSINESS_COLUMNS: tuple[str, ...] = (
+    "invoice_no",
+    "stock_code",
+    "description",
+    "quantity",
+    "unit_price",
+    "invoice_ts",
+    "customer_id",
+    "country",
+)
+"""The columns that define a sale: two lines equal in all of them (after standardisation) are
+exact duplicates, and ``_line_key`` is the SHA-256 of them."""
+
 _TYPED_FIELDS = [
     pa.field("invoice_no", STR),
     pa.field("stock_code", STR),

@@ -1,0 +1,139 @@
+"""Silver: typed, standardised, deduplicated and quality-scored lines, from new bronze batches.
+
+:func:`process` is what ``retail run`` calls. It reads only the bronze batches above the
+``silver`` watermark, computes everything in one pass (:mod:`.transform`), stops with
+:class:`~retail_lakehouse.pipeline.errors.GateFailed` *before any commit* when a ``fail`` rule
+is over its threshold, and otherwise commits silver, quarantine and duplicates idempotently,
+records the quality results, and advances the watermark last.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from retail_lakehouse.config import Settings
+from retail_lakehouse.engines import Engine
+from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.contracts.silver import (
+    SILVER_DUPLICATES,
+    SILVER_QUARANTINE,
+    SILVER_SALES_LINES,
+)
+from retail_lakehouse.lake.runs import RunContext
+from retail_lakehouse.pipeline.errors import GateFailed
+from retail_lakehouse.pipeline.silver.commit import advance_watermark, commit_tables
+from retail_lakehouse.pipeline.silver.summary import SilverReport
+from retail_lakehouse.pipeline.silver.transform import (
+    SilverPass,
+    bronze_batches,
+    build_pass,
+    pending_batches,
+)
+from retail_lakehouse.quality.results import QualityOutcome, write_results
+from retail_lakehouse.quality.rules import load_rules
+
+__all__ = ["SilverReport", "gate_message", "process"]
+
+log = logging.getLogger(__name__)
+
+
+def process(
+    lake: Lake,
+    engine: Engine,
+    run: RunContext,
+    *,
+    extra_rules: Sequence[Path],
+    full_refresh: bool = False,
+    settings: Settings | None = None,
+    now: datetime | None = None,
+) -> SilverReport:
+    """Move pending bronze batches (all of them with ``full_refresh``) into silver.
+
+    ``extra_rules`` are rule files layered over the defaults in order (the runner passes
+    ``retail.toml``'s ``rules`` then ``--rules``). Raises RulesError for a bad rules file (a
+    usage error) and GateFailed when a ``fail`` rule fires; neither commits anything."""
+    started = time.perf_counter()
+    ruleset = load_rules(list(extra_rules))
+    batches = bronze_batches(lake) if full_refresh else pending_batches(lake)
+    if not batches:
+        return SilverReport(full_refresh=full_refresh)
+    silver_pass = build_pass(
+        engine, ruleset, batches=batches, existing=not full_refresh, now=now or datetime.now()
+    )
+    if silver_pass.outcome.gate_failures:
+        raise GateFailed(gate_message(silver_pass.outcome))
+    written = commit_tables(lake, silver_pass, run.run_id, full_refresh=full_refresh)
+    write_results(lake, run.run_id, silver_pass.outcome)
+    alerts = _score_alerts(lake, run.run_id, settings)
+    advance_watermark(lake, max(batches), run.run_id)
+    _count(run, silver_pass, written)
+    report = _report(silver_pass, full_refresh=full_refresh)
+    report.alerts = alerts
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def gate_message(outcome: QualityOutcome) -> str:
+    """Names each failed gate, how many lines failed, and example lines (file, line number)."""
+    parts = [failure.describe() for failure in outcome.gate_failures]
+    parts.append("nothing was committed to silver or gold")
+    return "\n".join(parts)
+
+
+def _count(run: RunContext, silver_pass: SilverPass, written: dict[str, int]) -> None:
+    run.count(
+        SILVER_SALES_LINES.qualified,
+        rows_in=silver_pass.bronze_lines,
+        rows_out=written[SILVER_SALES_LINES.qualified],
+    )
+    run.count(SILVER_QUARANTINE.qualified, rows_out=written[SILVER_QUARANTINE.qualified])
+    run.count(SILVER_DUPLICATES.qualified, rows_out=written[SILVER_DUPLICATES.qualified])
+
+
+def _report(silver_pass: SilverPass, *, full_refresh: bool) -> SilverReport:
+    outcome = silver_pass.outcome
+    report = SilverReport(
+        batches=list(silver_pass.batches),
+        bronze_lines=silver_pass.bronze_lines,
+        silver_lines=silver_pass.silver_lines,
+        quarantined=silver_pass.quarantined,
+        duplicates=silver_pass.duplicates,
+        overall_score=outcome.overall_score,
+        grade=outcome.grade,
+        outcome=outcome,
+        full_refresh=full_refresh,
+    )
+    if not report.balanced:  # cannot happen by construction; say so loudly if it ever does
+        report.warnings.append(
+            f"line accounting does not balance: bronze {report.bronze_lines:,} != silver "
+            f"{report.silver_lines:,} + quarantine {report.quarantined:,} + duplicates "
+            f"{report.duplicates:,}"
+        )
+    for result in outcome.rules:
+        if result.rule.action == "fail" and result.lines_failed:
+            report.warnings.append(
+                f"rule {result.name!r}: {result.lines_failed:,} lines failed, within its "
+                f"threshold of {100 * result.rule.allowed_share:.2f}%"
+            )
+    return report
+
+
+def _score_alerts(lake: Lake, run_id: str, settings: Settings | None) -> list[str]:
+    """Score-drop alerts against the recent baseline (logged, stored, posted by the alerts
+    module); an alert never fails the run."""
+    try:
+        from retail_lakehouse.quality.alerts import check_score_drop
+    except ImportError:  # pragma: no cover - the alerts module ships with the package
+        return []
+    try:
+        alerts = check_score_drop(
+            lake, run_id, webhook_url=settings.webhook_url if settings else None
+        )
+    except Exception as error:
+        log.warning("quality alert check failed: %s", error)
+        return [f"alert check failed: {error}"]
+    return [alert.message for alert in alerts]

@@ -1,0 +1,307 @@
+"""Evaluating the rules over lines, in one vectorised pass, and summarising the outcome.
+
+:func:`evaluate` adds, for every rule, a boolean column that is TRUE when the line fails, plus
+``quality_score``, ``quality_flags``, ``quarantine_reasons`` and ``_quarantined``. Statistics the
+rules need are grouped aggregates joined back to the lines (one aggregate per partition, shared by
+every rule that uses it). :func:`summarise` turns the evaluated lines into per-rule, per-dimension
+and overall counts with a single aggregate query: no Python per line, no repeated scans.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+from sqlglot import exp
+
+from retail_lakehouse.engines import Engine
+from retail_lakehouse.lake import Lake
+from retail_lakehouse.quality.compile import (
+    CompiledRule,
+    StatSpec,
+    Translator,
+    parse_rule,
+)
+from retail_lakehouse.quality.results import (
+    CheckResult,
+    Example,
+    GateFailure,
+    QualityOutcome,
+    outcome_from_counts,
+)
+from retail_lakehouse.quality.rules import DIMENSIONS, RuleSet
+from retail_lakehouse.quality.scoring import failed_names, line_score
+
+_MAD_SCALE = 1.4826  # MAD -> standard deviation of a normal distribution
+_MEAN_AD_SCALE = 1.2533  # mean absolute deviation -> standard deviation (when MAD is 0)
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """Lines with one ``_fail_<n>`` column per rule and the score columns."""
+
+    table: ir.Table
+    ruleset: RuleSet
+    compiled: tuple[CompiledRule, ...]
+    rule_columns: dict[str, str]  # rule name -> its failed-flag column
+
+    @property
+    def fail_columns(self) -> list[str]:
+        return list(self.rule_columns.values())
+
+
+def evaluate(lines: ir.Table, ruleset: RuleSet, *, now: datetime) -> Evaluated:
+    """Add the rule columns and scores to ``lines`` (an expression; nothing runs yet)."""
+    compiled = tuple(parse_rule(rule) for rule in ruleset)
+    specs = list(dict.fromkeys(spec for item in compiled for spec in item.stats))
+    with_stats = add_statistics(lines, specs, now=now)
+    translate = Translator(with_stats, now=now, stat=lambda spec: with_stats[spec.column])
+    rule_columns = {item.name: f"_fail_{i}" for i, item in enumerate(compiled)}
+    failed = {
+        rule_columns[item.name]: (~item.passes(translate)).fill_null(False) for item in compiled
+    }
+    flagged = with_stats.mutate(**failed)
+    pairs = [(flagged[rule_columns[r.name]], r) for r in ruleset]
+    scored = flagged.mutate(
+        quality_score=line_score([(col, rule.weight) for col, rule in pairs]),
+        quality_flags=failed_names([(col, rule.name) for col, rule in pairs]),
+        quarantine_reasons=failed_names(
+            [(col, rule.name) for col, rule in pairs if rule.action == "quarantine"]
+        ),
+        _quarantined=_any([col for col, rule in pairs if rule.action == "quarantine"]),
+    )
+    stat_columns = [c for c in scored.columns if c.startswith("_stat_")]
+    table = scored.drop(*stat_columns) if stat_columns else scored
+    return Evaluated(table, ruleset, compiled, rule_columns)
+
+
+def _any(columns: Sequence[ir.BooleanValue]) -> ir.BooleanValue:
+    if not columns:
+        return ibis.literal(False)
+    result = columns[0]
+    for column in columns[1:]:
+        result = result | column
+    return result
+
+
+# -- statistics ------------------------------------------------------------------------------
+
+
+def add_statistics(lines: ir.Table, specs: Sequence[StatSpec], *, now: datetime) -> ir.Table:
+    """Join every statistic the rules need onto the lines, as ``spec.column``.
+
+    Simple aggregates are computed per partition in one grouped query each; ``robust_z`` needs
+    the median first, then the median (and mean) absolute deviation from it: two stages."""
+    if not specs:
+        return lines
+
+    def arg(table: ir.Table, spec: StatSpec) -> ir.Value:
+        return Translator(table, now=now, stat=_no_nesting)(spec.arg_ast)
+
+    stage1: dict[tuple[str, ...], dict[str, ir.Scalar]] = defaultdict(dict)
+    robust = [s for s in specs if s.kind == "robust_z"]
+    for spec in specs:
+        if spec.kind == "robust_z":
+            stage1[spec.partition][f"{spec.column}_med"] = (
+                arg(lines, spec).cast("float64").median()
+            )
+        else:
+            value = lines.count() if spec.arg == "*" else _reduce(spec.kind, arg(lines, spec))
+            stage1[spec.partition][spec.column] = value
+    table = _join_aggregates(lines, lines, stage1)
+    if robust:
+        stage2: dict[tuple[str, ...], dict[str, ir.Scalar]] = defaultdict(dict)
+        for spec in robust:
+            deviation = (arg(table, spec).cast("float64") - table[f"{spec.column}_med"]).abs()
+            stage2[spec.partition][f"{spec.column}_mad"] = deviation.median()
+            stage2[spec.partition][f"{spec.column}_mean_ad"] = deviation.mean()
+        table = _join_aggregates(table, table, stage2)
+        for spec in robust:
+            table = table.mutate(**{spec.column: _robust_z(table, spec, arg(table, spec))}).drop(
+                f"{spec.column}_med", f"{spec.column}_mad", f"{spec.column}_mean_ad"
+            )
+    return table
+
+
+def _no_nesting(spec: StatSpec) -> ir.Value:
+    raise ValueError(f"statistics cannot be nested ({spec.kind})")
+
+
+def _reduce(kind: str, value: ir.Value) -> ir.Scalar:
+    if kind == "count":
+        result: ir.Scalar = value.count()
+    elif kind == "median":
+        result = value.cast("float64").median()
+    elif kind == "avg":
+        result = value.cast("float64").mean()
+    elif kind == "stddev":
+        result = value.cast("float64").std()
+    elif kind == "sum":
+        result = value.sum()
+    elif kind == "min":
+        result = value.min()
+    elif kind == "max":
+        result = value.max()
+    else:
+        raise ValueError(f"unknown statistic {kind}")
+    return result
+
+
+def _robust_z(table: ir.Table, spec: StatSpec, value: ir.Value) -> ir.FloatingValue:
+    """Modified z-score (Iglewicz & Hoaglin): (x - median) / (1.4826 MAD), with the mean
+    absolute deviation standing in when more than half the values equal the median."""
+    x = value.cast("float64")
+    median = table[f"{spec.column}_med"]
+    mad = table[f"{spec.column}_mad"]
+    mean_ad = table[f"{spec.column}_mean_ad"]
+    deviation = x - median
+    result: ir.FloatingValue = ibis.cases(
+        (deviation == 0, 0.0),
+        (mad > 0, deviation / (mad * _MAD_SCALE)),
+        (mean_ad > 0, deviation / (mean_ad * _MEAN_AD_SCALE)),
+        else_=ibis.null("float64"),
+    )
+    return result
+
+
+def _join_aggregates(
+    table: ir.Table, base: ir.Table, groups: dict[tuple[str, ...], dict[str, ir.Scalar]]
+) -> ir.Table:
+    """Join to ``table`` one grouped aggregate of ``base`` per partition (aggregates are
+    expressions over ``base``)."""
+    for partition, aggregates in groups.items():
+        if not partition:
+            stats = base.aggregate(**aggregates)
+            table = table.cross_join(stats)
+            continue
+        keys = {f"_pk{i}": base[column] for i, column in enumerate(partition)}
+        stats = base.group_by(**keys).aggregate(**aggregates)
+        predicates = [table[column] == stats[f"_pk{i}"] for i, column in enumerate(partition)]
+        table = table.left_join(stats, predicates).drop(*keys)
+    return table
+
+
+# -- summaries -------------------------------------------------------------------------------
+
+
+def summary_aggregates(evaluated: Evaluated) -> dict[str, ir.Scalar]:
+    """Named aggregates of the one summary query (counts per rule, dimension, and overall)."""
+    t = evaluated.table
+    aggregates: dict[str, ir.Scalar] = {
+        "_lines": t.count(),
+        "_quarantined": t._quarantined.sum(),
+        "_score_sum": t.quality_score.cast("int64").sum(),
+    }
+    for column in evaluated.fail_columns:
+        aggregates[column] = t[column].sum()
+    for dimension in DIMENSIONS:
+        columns = [
+            t[evaluated.rule_columns[r.name]] for r in evaluated.ruleset if r.dimension == dimension
+        ]
+        if columns:
+            aggregates[f"_dim_{dimension}"] = _any(columns).sum()
+    return aggregates
+
+
+def summarise(engine: Engine, evaluated: Evaluated, *, examples: int = 5) -> QualityOutcome:
+    """Counts for every rule and dimension, the overall score, and the gates that fire."""
+    row = _one_row(engine, evaluated.table.aggregate(**summary_aggregates(evaluated)))
+    outcome = outcome_from_counts(evaluated.ruleset, row, evaluated.rule_columns)
+    return with_gate_failures(engine, evaluated, outcome, examples=examples)
+
+
+def _one_row(engine: Engine, expr: ir.Table) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = engine.to_arrow(expr).to_pylist()
+    return rows[0] if rows else {}
+
+
+def with_gate_failures(
+    engine: Engine, evaluated: Evaluated, outcome: QualityOutcome, *, examples: int = 5
+) -> QualityOutcome:
+    """Attach the ``fail`` rules over their threshold, each with a few example lines."""
+    failures = tuple(
+        GateFailure(
+            r.rule,
+            r.lines_failed,
+            r.lines_checked,
+            failing_examples(engine, evaluated, r.name, limit=examples),
+        )
+        for r in outcome.rules
+        if r.gate_fires
+    )
+    return QualityOutcome(
+        lines_checked=outcome.lines_checked,
+        quarantined=outcome.quarantined,
+        rules=outcome.rules,
+        dimensions=outcome.dimensions,
+        overall_score=outcome.overall_score,
+        gate_failures=failures,
+    )
+
+
+def failing_examples(
+    engine: Engine, evaluated: Evaluated, rule_name: str, *, limit: int = 5
+) -> tuple[Example, ...]:
+    """The first failing lines of a rule (by file order), with the columns the rule reads."""
+    t = evaluated.table
+    compiled = next(c for c in evaluated.compiled if c.name == rule_name)
+    shown = _columns_shown(compiled, t.columns)
+    expr = (
+        t.filter(t[evaluated.rule_columns[rule_name]])
+        .order_by(["_batch_seq", "_row_number"])
+        .limit(limit)
+        .select("_source_file", "_row_number", "_batch_seq", *shown)
+    )
+    rows: list[dict[str, Any]] = engine.to_arrow(expr).to_pylist()
+    return tuple(
+        Example(
+            source_file=str(row.pop("_source_file")),
+            row_number=int(row.pop("_row_number")),
+            batch_seq=int(row.pop("_batch_seq")),
+            values={k: _plain(v) for k, v in row.items()},
+        )
+        for row in rows
+    )
+
+
+def _columns_shown(compiled: CompiledRule, available: Sequence[str]) -> list[str]:
+    names = ["invoice_no", "stock_code"]
+    for column in compiled.tree.find_all(exp.Column):
+        name = column.name.lower()
+        raw = f"raw_{'invoice_date' if name == 'invoice_ts' else name}"
+        names += [name, raw]
+    present = [n for n in dict.fromkeys(names) if n in available and not n.startswith("_")]
+    return present[:8]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+# -- retail quality check --------------------------------------------------------------------
+
+
+def check_current(
+    lake: Lake, engine: Engine, rules: RuleSet, *, now: datetime | None = None
+) -> CheckResult:
+    """Evaluate ``rules`` over the lines currently in silver (and quarantine), writing nothing.
+
+    The lines are re-derived from the bronze batches silver has processed (up to its
+    watermark), exactly as a run would see them, so rules may use the raw text columns and the
+    result matches what ``retail run --full-refresh`` with these rules would decide."""
+    from retail_lakehouse.pipeline.silver.transform import build_pass, processed_batches
+
+    batches = processed_batches(lake)
+    if not batches:
+        return QualityOutcome(0, 0, (), (), None)
+    silver_pass = build_pass(
+        engine, rules, batches=batches, existing=False, now=now or datetime.now()
+    )
+    return silver_pass.outcome

@@ -1,0 +1,59 @@
+"""Quality scores: per line, per rule, per dimension, overall, and the letter grade.
+
+- A line's ``quality_score`` is 100 minus the weights of the rules it fails, floored at 0.
+- A rule's score is the share of checked lines that pass it (0-100).
+- A dimension's score is the share of checked lines that pass *every* rule of the dimension.
+- The overall score is the mean line ``quality_score`` over the checked lines: the rule weights
+  decide how much each kind of problem costs, and the number reads as "the average line scores
+  92 out of 100".
+
+Grades (documented in docs/quality-rules.md): A >= 90, B >= 80, C >= 70, D >= 60, F below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ibis
+import ibis.expr.types as ir
+
+GRADE_SCALE: tuple[tuple[float, str], ...] = ((90.0, "A"), (80.0, "B"), (70.0, "C"), (60.0, "D"))
+
+
+def grade(score: float | None) -> str | None:
+    """Letter grade of a 0-100 score (None when nothing was checked)."""
+    if score is None:
+        return None
+    for floor, letter in GRADE_SCALE:
+        if score >= floor:
+            return letter
+    return "F"
+
+
+def share_passing(checked: int, failed: int) -> float:
+    """Percentage of checked lines that pass (100 when nothing was checked)."""
+    if checked <= 0:
+        return 100.0
+    return round(100.0 * (checked - failed) / checked, 4)
+
+
+def line_score(failed: Sequence[tuple[ir.BooleanValue, float]]) -> ir.IntegerValue:
+    """``quality_score`` expression: 100 minus the weights of the failed rules, at least 0."""
+    penalty: ir.FloatingValue = ibis.literal(0.0)
+    for is_failed, weight in failed:
+        if weight:
+            penalty = penalty + ibis.ifelse(is_failed, weight, 0.0)
+    score: ir.IntegerValue = (100.0 - penalty).clip(lower=0.0).round().cast("int32")
+    return score
+
+
+def failed_names(failed: Sequence[tuple[ir.BooleanValue, str]]) -> ir.ArrayValue:
+    """An array of the names of the failed rules (empty, never NULL, when none failed)."""
+    if not failed:
+        empty: ir.ArrayValue = ibis.literal([], type="array<string>")
+        return empty
+    names = ibis.array(
+        [ibis.ifelse(is_failed, name, ibis.null("string")) for is_failed, name in failed]
+    )
+    result: ir.ArrayValue = names.filter(lambda name: name.notnull())
+    return result
