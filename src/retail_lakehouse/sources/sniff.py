@@ -2,7 +2,8 @@
 
 Encodings seen in retail exports are UTF-8 (with or without BOM) and Windows-1252/Latin-1 from
 older tills and Excel. A file that is valid UTF-8 is UTF-8. A file that is not is legacy-encoded
-when it has no valid multi-byte UTF-8 sequences at all (or fewer than broken ones); otherwise it
+when valid multi-byte UTF-8 sequences are rare next to broken ones (legacy text forms them only
+by accident: fewer than one per ten broken bytes); otherwise it
 is UTF-8 with some corrupt lines, which are rejected line by line rather than guessed at.
 """
 
@@ -67,7 +68,7 @@ def file_facts(path: Path) -> FileFacts:
     looks_binary = b"\x00" in head or _control_share(head) > 0.05
     if has_bom:
         encoding = "utf-8-sig"
-    elif broken == 0 or valid_multibyte > broken:
+    elif broken == 0 or valid_multibyte * 10 > broken:
         encoding = "utf-8"
     else:
         encoding = "cp1252"
