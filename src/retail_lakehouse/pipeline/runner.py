@@ -35,6 +35,7 @@ class PipelineReport:
     seconds: float = 0.0
     orphans_removed: int = 0
     layers: dict[str, Any] = field(default_factory=dict)
+    layer_seconds: dict[str, float] = field(default_factory=dict)
 
     def render(self) -> Group:
         parts: list[Any] = []
