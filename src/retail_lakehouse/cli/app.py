@@ -17,11 +17,14 @@ import typer
 
 from retail_lakehouse import __version__
 from retail_lakehouse.cli import (
+    benchmark_cmd,
     generate_cmd,
     ingest_cmd,
+    keys_cmd,
     project_cmd,
     quality_cmd,
     run_cmd,
+    serve_cmd,
     sql_cmd,
     status_cmd,
 )
@@ -68,7 +71,10 @@ app.command("sql")(sql_cmd.sql)
 app.command("generate")(generate_cmd.generate)
 app.command("demo")(project_cmd.demo)
 # --- further commands register below this line (one line each) ---
+app.command("serve")(serve_cmd.serve)
+app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(quality_cmd.app, name="quality")
+app.command("benchmark")(benchmark_cmd.benchmark)
 
 
 def main() -> None:

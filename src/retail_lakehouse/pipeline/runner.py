@@ -8,6 +8,7 @@ same layer functions as separate assets.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ def run_pipeline(
     full_refresh: bool = False,
     extra_rules: list[Path] | None = None,
     engine_name: str = "duckdb",
+    on_layer_done: Callable[[str], None] | None = None,
 ) -> PipelineReport:
     """Process everything pending through silver and gold; raise GateFailed on a failed gate."""
     command = "run --full-refresh" if full_refresh else "run"
@@ -64,11 +66,19 @@ def run_pipeline(
         report.orphans_removed = remove_orphans(lake)
         rules = [*settings.rules, *(extra_rules or [])]
         with open_engine(lake, engine_name) as engine:
+            clock = time.perf_counter()
             report.layers["silver"] = silver.process(
                 lake, engine, run, extra_rules=rules, full_refresh=full_refresh, settings=settings
             )
+            report.layer_seconds["silver"] = time.perf_counter() - clock
+            if on_layer_done:
+                on_layer_done("silver")
+            clock = time.perf_counter()
             report.layers["gold"] = gold.process(
                 lake, engine, run, full_refresh=full_refresh, settings=settings
             )
+            report.layer_seconds["gold"] = time.perf_counter() - clock
+            if on_layer_done:
+                on_layer_done("gold")
     report.seconds = time.perf_counter() - started
     return report
