@@ -58,7 +58,6 @@ def run_pipeline(lake: Lake, settings: Settings, full_refresh: bool) -> dict[str
         lake,
         settings,
         full_refresh=full_refresh,
-        extra_rules=list(settings.rules),
         engine_name=settings.engine,
     )
     return as_detail(report)

@@ -60,14 +60,17 @@ SOURCES: tuple[str, ...] = (*MATERIALIZED, "gold.fact_sales")
 
 _SALE_ORDERS_SQL = """
 CREATE TABLE serve_mem.sale_orders AS
-SELECT CAST(invoice_ts AS DATE) AS sale_date, country, invoice_no, customer_id
+SELECT CAST(invoice_ts AS DATE) AS sale_date, country, invoice_no,
+       CASE WHEN coalesce(is_guest, false) THEN NULL ELSE customer_id END AS customer_id
 FROM gold.fact_sales
 WHERE is_sale
 GROUP BY ALL
 """
 """One row per (day, country, invoice, customer) of sale lines: distinct order and customer
 counts over any period and set of countries are exact and fast over this, whereas summing the
-daily mart's counts would count a customer once per day."""
+daily mart's counts would count a customer once per day. Same definitions as
+``pipeline.gold.definitions.KPI_SQL`` (orders: distinct invoices of sale lines; customers:
+distinct non-guest customers of sale lines)."""
 
 
 def latest_log_version(table_dir: Path) -> int | None:

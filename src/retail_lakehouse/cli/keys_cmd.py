@@ -1,0 +1,73 @@
+"""``retail keys``: create, list and revoke the API keys ``retail serve`` accepts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from retail_lakehouse.cli.context import UsageProblem, console, lake_from
+from retail_lakehouse.serve.auth.keys import KeyStore, KeyStoreError, keys_path
+from retail_lakehouse.serve.auth.roles import Role
+
+app = typer.Typer(
+    help="Manage API keys (viewer reads gold; analyst also quality and quarantine; admin all).",
+    no_args_is_help=True,
+)
+
+
+def _store(ctx: typer.Context) -> KeyStore:
+    return KeyStore(keys_path(lake_from(ctx).root))
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    role: Annotated[Role, typer.Option("--role", help="viewer, analyst or admin.")],
+    name: Annotated[str | None, typer.Option("--name", help="A label to recognise it.")] = None,
+) -> None:
+    """Create a key and print it once, as the last line (only a salted hash is stored)."""
+    try:
+        record, secret = _store(ctx).create(role, name)
+    except KeyStoreError as error:
+        raise UsageProblem(str(error)) from None
+    console.print(
+        f"created key [bold]{record.key_id}[/] ({record.role.value}, {record.name!r}); "
+        "copy it now, it cannot be shown again:",
+        highlight=False,
+    )
+    sys.stdout.flush()
+    typer.echo(secret)
+
+
+@app.command("list")
+def list_keys(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Every key with its role and state (never the secret)."""
+    keys = _store(ctx).list()
+    if as_json:
+        sys.stdout.write(json.dumps([k.public() for k in keys], indent=2) + "\n")
+        return
+    table = Table("id", "name", "role", "created", "state", title="API keys")
+    for key in keys:
+        state = f"[red]revoked {key.revoked_at}[/]" if key.revoked_at else "[green]active[/]"
+        table.add_row(key.key_id, key.name, key.role.value, key.created_at, state)
+    console.print(table)
+
+
+@app.command("revoke")
+def revoke(
+    ctx: typer.Context,
+    key_id: Annotated[str, typer.Argument(help="The key's id (see `retail keys list`).")],
+) -> None:
+    """Revoke a key: it and every token issued for it stop working immediately."""
+    try:
+        record = _store(ctx).revoke(key_id)
+    except KeyStoreError as error:
+        raise UsageProblem(str(error)) from None
+    console.print(f"revoked key {record.key_id} ({record.name!r}) at {record.revoked_at}")

@@ -1,0 +1,50 @@
+"""``retail serve``: the REST API and dashboard over the lake, in one process."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from retail_lakehouse.cli.context import UsageProblem, console, state_from
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
+    ] = False,
+) -> None:
+    """Serve the REST API (docs at /docs) and the dashboard (at /) until interrupted."""
+    try:
+        import uvicorn
+
+        from retail_lakehouse.serve.app import create_app
+    except ImportError as missing:
+        raise UsageProblem(
+            f"serving needs the [serve] extra ({missing.name} is missing): "
+            "pip install 'retail-lakehouse[serve]'"
+        ) from None
+    state = state_from(ctx)
+    app = create_app(state.settings)
+    console.print(
+        f"serving lake [bold]{state.lake.root}[/] at http://{host}:{port}/ "
+        f"(API docs at http://{host}:{port}/docs); Ctrl+C to stop"
+    )
+    if host not in _LOOPBACK:
+        console.print(
+            "[yellow]note:[/] listening beyond this machine without TLS: API keys travel in "
+            "clear text; put a TLS-terminating proxy in front."
+        )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        access_log=access_log,
+        log_level="info",
+        server_header=False,
+    )
