@@ -1067,7 +1067,7 @@ class _XlsxWriter(_Writer):
     is therefore slow.
     """
 
-    def __init__(self, path: Path, layout: Layout) -> None:
+    def __init__(self, path: Path, layout: Layout, sheet_rows: int = _XLSX_MAX_ROWS) -> None:
         self._book = xlsxwriter.Workbook(
             str(path),
             {
@@ -1079,8 +1079,9 @@ class _XlsxWriter(_Writer):
             },
         )
         self._layout = layout
+        self._sheet_rows = sheet_rows
         self._sheets = 0
-        self._row = _XLSX_MAX_ROWS  # forces a first sheet
+        self._row = sheet_rows  # forces a first sheet
         self._sheet: Any = None
 
     def _next_sheet(self) -> None:
@@ -1106,7 +1107,7 @@ class _XlsxWriter(_Writer):
         price = (chunk.price / 1000).tolist()
         customer = chunk.customer.tolist()
         for i in range(len(frame)):
-            if self._row >= _XLSX_MAX_ROWS:
+            if self._row >= self._sheet_rows:
                 self._next_sheet()
             self._row += 1
             self._sheet.write_row(
@@ -1130,7 +1131,7 @@ class _XlsxWriter(_Writer):
         self._book.close()
 
 
-def _open_writer(fmt: Format, path: Path, layout: Layout) -> _Writer:
+def _open_writer(fmt: Format, path: Path, layout: Layout, sheet_rows: int) -> _Writer:
     if fmt == "csv":
         return _CsvWriter(path, layout)
     if fmt == "json":
@@ -1138,7 +1139,7 @@ def _open_writer(fmt: Format, path: Path, layout: Layout) -> _Writer:
     if fmt == "parquet":
         return _ParquetWriter(path, layout)
     if fmt == "xlsx":
-        return _XlsxWriter(path, layout)
+        return _XlsxWriter(path, layout, sheet_rows)
     raise ValueError(f"unknown format {fmt!r}; expected csv, xlsx, json or parquet")
 
 
@@ -1164,8 +1165,27 @@ def generate(
     The file is written under a temporary name and renamed at the end, so a watcher
     never sees half a file. Same arguments, same bytes.
     """
+    return _generate(
+        rows, out, seed=seed, layout=layout, fmt=fmt, chunk_rows=chunk_rows, progress=progress
+    )
+
+
+def _generate(
+    rows: int,
+    out: Path,
+    *,
+    seed: int,
+    layout: Layout,
+    fmt: Format,
+    chunk_rows: int,
+    progress: Callable[[int], None] | None,
+    sheet_rows: int = _XLSX_MAX_ROWS,
+) -> GenerateResult:
+    """:func:`generate` with the Excel sheet size exposed, so tests can split sheets cheaply."""
     if rows < 0:
         raise ValueError(f"rows must be >= 0, got {rows}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
     if chunk_rows < 1000:
         raise ValueError(f"chunk_rows must be >= 1000, got {chunk_rows}")
     if layout not in HEADERS:
@@ -1174,19 +1194,20 @@ def generate(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
-    writer = _open_writer(fmt, partial, layout)
+    writer = _open_writer(fmt, partial, layout, sheet_rows)
     try:
-        if rows:
-            cat = _catalog(rows, seed)
-            cur = _Cursor()
-            for index, begin in enumerate(range(0, rows, chunk_rows)):
-                rng = np.random.default_rng([seed, index, 0x5EED])
-                writer.write(_chunk(cat, rng, cur, min(chunk_rows, rows - begin), layout))
-                if progress is not None:
-                    progress(cur.row)
-        writer.close()
-    except BaseException:
-        writer.close()
+        try:
+            if rows:
+                cat = _catalog(rows, seed)
+                cur = _Cursor()
+                for index, begin in enumerate(range(0, rows, chunk_rows)):
+                    rng = np.random.default_rng([seed, index, 0x5EED])
+                    writer.write(_chunk(cat, rng, cur, min(chunk_rows, rows - begin), layout))
+                    if progress is not None:
+                        progress(cur.row)
+        finally:
+            writer.close()
+    except BaseException:  # including Ctrl-C: never leave a half-written file behind
         partial.unlink(missing_ok=True)
         raise
     os.replace(partial, out)
