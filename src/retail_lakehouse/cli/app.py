@@ -12,8 +12,8 @@ import traceback
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
+from typer.exceptions import TyperException
 
 from retail_lakehouse import __version__
 from retail_lakehouse.cli import (
@@ -82,13 +82,17 @@ def main() -> None:
     debug = "--debug" in sys.argv
     try:
         app(prog_name="retail", standalone_mode=False)
-    except click.exceptions.Exit as done:
+    except typer.Exit as done:
         sys.exit(done.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         err_console.print("aborted")
         sys.exit(130)
-    except click.ClickException as usage:
-        usage.show()
+    except TyperException as usage:  # bad options, unknown commands, missing arguments
+        show = getattr(usage, "show", None)
+        if callable(show):
+            show()
+        else:
+            err_console.print(f"[red]error:[/] {usage}")
         sys.exit(2)
     except UsageProblem as problem:
         _fail(problem, 2, debug)
