@@ -48,7 +48,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final, Literal
+from typing import IO, Any, Final, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -565,11 +565,11 @@ def _catalog(rows: int, seed: int) -> _Catalog:
     inv_weights = np.array([_LINE_SHARE[t] / _MEAN_LINES[t] for t in types])
     inv_share = inv_weights / inv_weights.sum()
     n_invoices = rows * inv_weights.sum()  # expected invoices = rows / mean lines
-    # Size the streams a little below expectation so all their strata get used.
     n_cust_inv = n_invoices * (inv_share[_SALE] + inv_share[_CANCEL] * (1 - _CANCEL_GUEST_SHARE))
     n_guest_inv = n_invoices * inv_share[_GUEST]
 
     def stream(n: float, name: int) -> _Stratified:
+        # Sized a little below expectation so that all strata do get used.
         return _Stratified(int(n * 0.985), key=seed * 1_000_003 + name)
 
     profile = np.array([row[1:] for row in COUNTRY_PROFILE], dtype=np.float64)
@@ -616,7 +616,7 @@ def _catalog(rows: int, seed: int) -> _Catalog:
     if n_movers:
         movers = rng.choice(candidates, size=n_movers, replace=False)
         target_w = np.where(real_customers > 0, real_customers, 0.0)
-        target_w[_UK] = target_w[1:].sum() * 0.5  # moving to the UK is as likely as abroad
+        target_w[_UK] = target_w[1:].sum() * 0.5  # one mover in three moves to the UK
         targets = _pick(_cdf(target_w), rng.random(n_movers))
         clash = targets == home[movers]
         targets[clash] = np.where(home[movers][clash] == _UK, 1, _UK)  # Germany or UK
@@ -722,6 +722,8 @@ def _plan(
             m = int((n_rows - int(lines.sum())) / mean * 1.25) + 16
             k = np.arange(cur.invoice + used, cur.invoice + used + m, dtype=np.int64)
             more = _pick(cat.type_cdf, cat.type_stream.uniforms(k, rng))
+            if k[0] == 0:  # the file opens with a sale, like the real one
+                more[0] = _SALE
             types = np.concatenate([types, more])
             lines = np.concatenate([lines, _line_counts(rng, more)])
             used += m
@@ -729,6 +731,7 @@ def _plan(
     fill()
     local = cat.bad_debt_row - cur.row
     if 0 <= local < n_rows:
+        local = min(local, n_rows - 2)  # both one-line invoices must fit in this chunk
         starts = np.cumsum(lines) - lines
         at = int(np.searchsorted(starts, local, side="left"))
         if at > 0:  # shorten the previous invoice so the A invoices start on ``local``
@@ -1006,17 +1009,15 @@ def _format(
 # ============================================================================= writers
 
 
-class _Writer:
-    """Incremental writer interface: one ``write`` per chunk, then ``close``."""
+class _Writer(Protocol):
+    """Incremental writer: one ``write`` per chunk, then ``close``; memory stays flat."""
 
-    def write(self, chunk: _Chunk) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    def write(self, chunk: _Chunk) -> None: ...
 
-    def close(self) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    def close(self) -> None: ...
 
 
-class _CsvWriter(_Writer):
+class _CsvWriter:
     """Minimal quoting like the real export (only fields with a comma or quote)."""
 
     def __init__(self, path: Path, layout: Layout) -> None:
@@ -1030,7 +1031,7 @@ class _CsvWriter(_Writer):
         self._fh.close()
 
 
-class _JsonWriter(_Writer):
+class _JsonWriter:
     """NDJSON, one object per line with the CSV text as string values."""
 
     def __init__(self, path: Path) -> None:
@@ -1043,7 +1044,7 @@ class _JsonWriter(_Writer):
         self._fh.close()
 
 
-class _ParquetWriter(_Writer):
+class _ParquetWriter:
     """All-string Parquet, one row group per chunk."""
 
     def __init__(self, path: Path, layout: Layout) -> None:
@@ -1057,7 +1058,7 @@ class _ParquetWriter(_Writer):
         self._writer.close()
 
 
-class _XlsxWriter(_Writer):
+class _XlsxWriter:
     """Excel workbook like the UCI original: typed cells, sheets of <= 1,000,000 rows.
 
     Invoice numbers and stock codes are numbers when they are all digits and text
