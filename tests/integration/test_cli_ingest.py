@@ -82,7 +82,11 @@ def test_lineage_columns_are_filled(
 
 
 def test_sql_refuses_writes_and_reports_bad_sql(retail: RetailCli, lake_dir: Path) -> None:
-    for statement in ("DELETE FROM bronze.sales_lines", "DROP TABLE meta.runs", "SELECT 1; SELECT 2"):
+    for statement in (
+        "DELETE FROM bronze.sales_lines",
+        "DROP TABLE meta.runs",
+        "SELECT 1; SELECT 2",
+    ):
         result = retail("sql", statement, lake=lake_dir)
         assert result.code == 2
         assert "refused" in result.stderr

@@ -11,24 +11,38 @@ from tests.conftest import RETAIL, RetailCli
 
 def test_init_scaffolds_a_project_and_its_settings_are_used(tmp_path: Path) -> None:
     project = tmp_path / "shop"
-    done = subprocess.run([RETAIL, "init", str(project)], capture_output=True, text=True)
+    done = subprocess.run(
+        [RETAIL, "init", str(project)], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert (project / "landing").is_dir() and (project / "lake").is_dir()
     toml = (project / "retail.toml").read_text()
     assert 'lake = "lake"' in toml and "# rules = " in toml
-    again = subprocess.run([RETAIL, "init", str(project)], capture_output=True, text=True)
+    again = subprocess.run(
+        [RETAIL, "init", str(project)], capture_output=True, text=True, check=False
+    )
     assert again.returncode == 2 and "--force" in again.stderr
 
     (project / "retail.toml").write_text('lake = "warehouse"\n')
     env = {k: v for k, v in os.environ.items() if k != "RETAIL_LAKE"}
     status = subprocess.run(
-        [RETAIL, "status", "--json"], cwd=project, capture_output=True, text=True, env=env
+        [RETAIL, "status", "--json"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert status.returncode == 0, status.stderr
     assert '"lake": "' + str(project / "warehouse") in status.stdout
     env["RETAIL_LAKE"] = str(tmp_path / "from_env")
     status = subprocess.run(
-        [RETAIL, "status", "--json"], cwd=project, capture_output=True, text=True, env=env
+        [RETAIL, "status", "--json"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert str(tmp_path / "from_env") in status.stdout
 

@@ -13,12 +13,26 @@ import xlsxwriter
 from tests.conftest import RetailCli
 
 ROWS = [
-    {"InvoiceNo": "536365", "StockCode": "85123A", "Description": "WHITE HANGING HEART",
-     "Quantity": "6", "InvoiceDate": "12/1/2010 8:26", "UnitPrice": "2.55",
-     "CustomerID": "17850", "Country": "United Kingdom"},
-    {"InvoiceNo": "C536379", "StockCode": "D", "Description": "Discount", "Quantity": "-1",
-     "InvoiceDate": "12/1/2010 9:41", "UnitPrice": "27.5", "CustomerID": "14527",
-     "Country": "United Kingdom"},
+    {
+        "InvoiceNo": "536365",
+        "StockCode": "85123A",
+        "Description": "WHITE HANGING HEART",
+        "Quantity": "6",
+        "InvoiceDate": "12/1/2010 8:26",
+        "UnitPrice": "2.55",
+        "CustomerID": "17850",
+        "Country": "United Kingdom",
+    },
+    {
+        "InvoiceNo": "C536379",
+        "StockCode": "D",
+        "Description": "Discount",
+        "Quantity": "-1",
+        "InvoiceDate": "12/1/2010 9:41",
+        "UnitPrice": "27.5",
+        "CustomerID": "14527",
+        "Country": "United Kingdom",
+    },
 ]
 
 
@@ -35,36 +49,51 @@ def test_ndjson_with_a_bad_line(retail: RetailCli, lake_dir: Path, tmp_path: Pat
     path.write_text("\n".join(lines) + "\n")
     result = retail("ingest", path, lake=lake_dir)
     assert result.code == 0, result.stderr
-    got = query(retail, lake_dir, "SELECT invoice_no, quantity, _row_number FROM bronze.sales_lines "
-                "ORDER BY _row_number")
+    got = query(
+        retail,
+        lake_dir,
+        "SELECT invoice_no, quantity, _row_number FROM bronze.sales_lines ORDER BY _row_number",
+    )
     assert got == [
         {"invoice_no": "536365", "quantity": "6", "_row_number": 1},
         {"invoice_no": "C536379", "quantity": "-1", "_row_number": 3},
     ]
     bad = query(retail, lake_dir, "SELECT line_number, reason FROM bronze.rejects ORDER BY 1")
-    assert bad == [{"line_number": 2, "reason": "invalid JSON"},
-                   {"line_number": 4, "reason": "not a JSON object"}]
+    assert bad == [
+        {"line_number": 2, "reason": "invalid JSON"},
+        {"line_number": 4, "reason": "not a JSON object"},
+    ]
 
 
 def test_json_array(retail: RetailCli, lake_dir: Path, tmp_path: Path) -> None:
     path = tmp_path / "export.json"
     path.write_text(json.dumps(ROWS))
     assert retail("ingest", path, lake=lake_dir).code == 0
-    got = query(retail, lake_dir, "SELECT invoice_no, unit_price FROM bronze.sales_lines ORDER BY 1")
-    assert got == [{"invoice_no": "536365", "unit_price": "2.55"},
-                   {"invoice_no": "C536379", "unit_price": "27.5"}]
+    got = query(
+        retail, lake_dir, "SELECT invoice_no, unit_price FROM bronze.sales_lines ORDER BY 1"
+    )
+    assert got == [
+        {"invoice_no": "536365", "unit_price": "2.55"},
+        {"invoice_no": "C536379", "unit_price": "27.5"},
+    ]
 
 
 def test_parquet(retail: RetailCli, lake_dir: Path, tmp_path: Path) -> None:
     path = tmp_path / "export.parquet"
     pq.write_table(pa.Table.from_pylist(ROWS), path)
     assert retail("ingest", path, lake=lake_dir).code == 0
-    got = query(retail, lake_dir, "SELECT invoice_no, _row_number FROM bronze.sales_lines ORDER BY 2")
-    assert got == [{"invoice_no": "536365", "_row_number": 1},
-                   {"invoice_no": "C536379", "_row_number": 2}]
+    got = query(
+        retail, lake_dir, "SELECT invoice_no, _row_number FROM bronze.sales_lines ORDER BY 2"
+    )
+    assert got == [
+        {"invoice_no": "536365", "_row_number": 1},
+        {"invoice_no": "C536379", "_row_number": 2},
+    ]
 
 
-def test_xlsx_every_sheet_with_real_dates(retail: RetailCli, lake_dir: Path, tmp_path: Path) -> None:
+def test_xlsx_every_sheet_with_real_dates(
+    retail: RetailCli, lake_dir: Path, tmp_path: Path
+) -> None:
     path = tmp_path / "workbook.xlsx"
     book = xlsxwriter.Workbook(str(path))
     date_format = book.add_format({"num_format": "m/d/yyyy h:mm"})
@@ -72,18 +101,31 @@ def test_xlsx_every_sheet_with_real_dates(retail: RetailCli, lake_dir: Path, tmp
 
     for sheet_name, row in (("Year 2009-2010", ROWS[0]), ("Year 2010-2011", ROWS[1])):
         sheet = book.add_worksheet(sheet_name)
-        header = ["Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price",
-                  "Customer ID", "Country"]
+        header = [
+            "Invoice",
+            "StockCode",
+            "Description",
+            "Quantity",
+            "InvoiceDate",
+            "Price",
+            "Customer ID",
+            "Country",
+        ]
         sheet.write_row(0, 0, header)
-        sheet.write_row(1, 0, [row["InvoiceNo"], row["StockCode"], row["Description"],
-                               int(row["Quantity"])])
+        sheet.write_row(
+            1, 0, [row["InvoiceNo"], row["StockCode"], row["Description"], int(row["Quantity"])]
+        )
         sheet.write_datetime(1, 4, dt.datetime(2010, 12, 1, 8, 26), date_format)
         sheet.write_row(1, 5, [float(row["UnitPrice"]), int(row["CustomerID"]), row["Country"]])
     book.close()
     result = retail("ingest", path, lake=lake_dir)
     assert result.code == 0, result.stderr
-    got = query(retail, lake_dir, "SELECT invoice_no, invoice_date, _row_number, _source_file "
-                "FROM bronze.sales_lines ORDER BY invoice_no")
+    got = query(
+        retail,
+        lake_dir,
+        "SELECT invoice_no, invoice_date, _row_number, _source_file "
+        "FROM bronze.sales_lines ORDER BY invoice_no",
+    )
     assert [g["invoice_no"] for g in got] == ["536365", "C536379"]
     assert {g["invoice_date"] for g in got} == {"2010-12-01 08:26:00"}
     assert all(g["_row_number"] == 2 for g in got)
@@ -98,14 +140,23 @@ def test_generated_files_of_every_format_ingest_completely(
         made = retail("generate", "--rows", "3000", "--format", fmt, "--seed", "7", "--out", out)
         assert made.code == 0, made.stderr
         assert retail("ingest", out, lake=lake_dir).code == 0
-    counts = query(retail, lake_dir, "SELECT _source_file, count(*) AS n FROM bronze.sales_lines "
-                   "GROUP BY 1 ORDER BY 1")
+    counts = query(
+        retail,
+        lake_dir,
+        "SELECT _source_file, count(*) AS n FROM bronze.sales_lines GROUP BY 1 ORDER BY 1",
+    )
     assert [c["n"] for c in counts] == [3000, 3000, 3000]
     # the same lines whatever the container format
     frames = [
-        pl.DataFrame(query(retail, lake_dir, "SELECT invoice_no, stock_code, quantity, unit_price "
-                           f"FROM bronze.sales_lines WHERE _source_file LIKE '%.{fmt}' "
-                           "ORDER BY _row_number"))
+        pl.DataFrame(
+            query(
+                retail,
+                lake_dir,
+                "SELECT invoice_no, stock_code, quantity, unit_price "
+                f"FROM bronze.sales_lines WHERE _source_file LIKE '%.{fmt}' "
+                "ORDER BY _row_number",
+            )
+        )
         for fmt in ("csv", "json", "parquet")
     ]
     assert frames[0].equals(frames[1]) and frames[0].equals(frames[2])

@@ -47,8 +47,12 @@ def assert_clean_failure(result: object) -> None:
     ("name", "content", "needle"),
     [
         ("empty.csv", b"", "empty"),
-        ("missing_column.csv", b"InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,"
-         b"Country\n536365,85123A,X,6,12/1/2010 8:26,2.55,United Kingdom\n", "customer_id"),
+        (
+            "missing_column.csv",
+            b"InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,"
+            b"Country\n536365,85123A,X,6,12/1/2010 8:26,2.55,United Kingdom\n",
+            "customer_id",
+        ),
         ("binary.csv", bytes(range(256)) * 40, "binary"),
         ("notes.txt.pdf", b"%PDF-1.4", "unsupported"),
     ],
@@ -133,8 +137,9 @@ def test_crlf_and_latin1_are_read_correctly(
     ).json()
     assert [r["country"] for r in rows] == ["United Kingdom"] * 3  # no stray \r
     assert rows[2]["description"].startswith("CAFÉ CRÈME")
-    encodings = retail("sql", "SELECT encoding FROM bronze.files ORDER BY _batch_seq", "-f", "json",
-                       lake=lake_dir).json()
+    encodings = retail(
+        "sql", "SELECT encoding FROM bronze.files ORDER BY _batch_seq", "-f", "json", lake=lake_dir
+    ).json()
     assert [e["encoding"] for e in encodings] == ["utf-8", "cp1252"]
 
 
@@ -157,14 +162,23 @@ def test_semicolon_and_tab_delimiters_and_header_variants(
 ) -> None:
     semi = write(
         tmp_path / "semi.csv",
-        ("\ufeffinvoice no;STOCKCODE;description;Quantity;Invoice Date;Price;customer_id;COUNTRY\n"
-         + GOOD.replace(",", ";") + "\n").encode(),
+        (
+            "\ufeffinvoice no;STOCKCODE;description;Quantity;Invoice Date;Price;"
+            "customer_id;COUNTRY\n"
+            + GOOD.replace(",", ";")
+            + "\n"
+        ).encode(),
     )
-    tab = write(tmp_path / "tab.tsv", (HEADER.replace(",", "\t") + "\n" + GOOD.replace(",", "\t")).encode())
+    tab = write(
+        tmp_path / "tab.tsv", (HEADER.replace(",", "\t") + "\n" + GOOD.replace(",", "\t")).encode()
+    )
     result = retail("ingest", semi, tab, lake=lake_dir)
     assert result.code == 0, result.stderr
     rows = retail(
-        "sql", "SELECT invoice_no, unit_price, country FROM bronze.sales_lines", "-f", "json",
+        "sql",
+        "SELECT invoice_no, unit_price, country FROM bronze.sales_lines",
+        "-f",
+        "json",
         lake=lake_dir,
     ).json()
     assert rows == [{"invoice_no": "536365", "unit_price": "2.55", "country": "United Kingdom"}] * 2
@@ -201,16 +215,23 @@ def test_extra_columns_are_kept_and_recorded(
     assert result.code == 0, result.stderr
     assert "x_channel" in result.stdout
     rows = retail(
-        "sql", "SELECT invoice_no, x_channel, x_store_id, _schema_version FROM bronze.sales_lines "
-        "ORDER BY invoice_no", "-f", "json", lake=lake_dir,
+        "sql",
+        "SELECT invoice_no, x_channel, x_store_id, _schema_version FROM bronze.sales_lines "
+        "ORDER BY invoice_no",
+        "-f",
+        "json",
+        lake=lake_dir,
     ).json()
     assert rows == [
         {"invoice_no": "536365", "x_channel": None, "x_store_id": None, "_schema_version": 1},
         {"invoice_no": "536370", "x_channel": "web", "x_store_id": "42", "_schema_version": 2},
     ]
     history = retail(
-        "sql", "SELECT change, columns, schema_version FROM meta.schema_history ORDER BY schema_version",
-        "-f", "json", lake=lake_dir,
+        "sql",
+        "SELECT change, columns, schema_version FROM meta.schema_history ORDER BY schema_version",
+        "-f",
+        "json",
+        lake=lake_dir,
     ).json()
     assert [h["change"] for h in history] == ["initial", "added_columns"]
     assert history[1]["columns"] == ["x_channel", "x_store_id"]

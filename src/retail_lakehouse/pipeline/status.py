@@ -29,7 +29,7 @@ def lake_status(lake: Lake, *, last_runs: int = 10) -> dict[str, Any]:
 
 def line_accounting(sql: LakeSQL) -> dict[str, Any]:
     """bronze = silver + quarantine + duplicates (+ lines of batches not yet processed)."""
-    counts = sql.arrow(
+    counts: dict[str, Any] = sql.arrow(
         """
         WITH mark AS (
             SELECT coalesce(max(batch_seq), -1) AS seq FROM meta.watermarks
