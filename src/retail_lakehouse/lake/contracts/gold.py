@@ -221,6 +221,8 @@ MART_PRODUCT_PERFORMANCE = TableContract(
             _f("revenue", MONEY),
             _f("units", I64),
             _f("orders", I64),
+            _f("returned_units", I64),
+            _f("returns_amount", MONEY),
             _f("return_rate", F64),
             _f("revenue_rank", I32),
             _f("abc_class", STR),

@@ -1,0 +1,342 @@
+"""One gold run: new silver batches -> dimensions -> fact -> marts -> watermark.
+
+Order of commits, and why:
+
+1. dimensions (small; each written as one snapshot, and only when its content changed);
+2. ``fact_sales``: the rows of the processed batches, replaced by a ``_batch_seq`` predicate;
+3. marts, computed from the committed fact (affected rows recomputed, written as one snapshot);
+4. the ``gold`` watermark, last.
+
+Every step is an idempotent overwrite, so a crash anywhere before step 4 means the next run
+processes the same batches again and ends in the same state. A run with no new silver batch
+commits nothing at all.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from retail_lakehouse.config import Settings
+from retail_lakehouse.engines import Engine
+from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.contracts import TableContract
+from retail_lakehouse.lake.contracts.gold import (
+    DIM_COUNTRY,
+    DIM_CUSTOMER,
+    DIM_DATE,
+    DIM_INVOICE,
+    DIM_PRODUCT,
+    DIM_TIME,
+    FACT_SALES,
+    GOLD_TABLES,
+    MART_COHORT_RETENTION,
+    MART_CUSTOMER_RFM,
+    MART_DAILY_SALES,
+    MART_PRODUCT_PERFORMANCE,
+)
+from retail_lakehouse.lake.contracts.silver import SILVER_SALES_LINES
+from retail_lakehouse.lake.runs import RunContext
+from retail_lakehouse.lake.store import cast_batch
+from retail_lakehouse.pipeline.gold.categories import category_rules
+from retail_lakehouse.pipeline.gold.dim_country import build_dim_country
+from retail_lakehouse.pipeline.gold.dim_customer import build_dim_customer, check_scd2
+from retail_lakehouse.pipeline.gold.dim_date import build_dim_date
+from retail_lakehouse.pipeline.gold.dim_invoice import build_dim_invoice
+from retail_lakehouse.pipeline.gold.dim_product import build_dim_product
+from retail_lakehouse.pipeline.gold.dim_time import build_dim_time
+from retail_lakehouse.pipeline.gold.fact_sales import Dimensions, fact_rows, rekeyed_batches
+from retail_lakehouse.pipeline.gold.marts.cohorts import build_cohorts
+from retail_lakehouse.pipeline.gold.marts.daily_sales import build_daily_sales, touched_days
+from retail_lakehouse.pipeline.gold.marts.product_performance import (
+    build_product_performance,
+    touched_months,
+)
+from retail_lakehouse.pipeline.gold.marts.rfm import build_rfm
+from retail_lakehouse.pipeline.gold.report import GoldReport
+from retail_lakehouse.pipeline.gold.watermarks import (
+    GOLD_CONSUMER,
+    SILVER_CONSUMER,
+    read_watermark,
+    write_watermark,
+)
+
+_NAMES = itertools.count()
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    """What one scan of silver tells the run."""
+
+    first_ts: datetime | None
+    last_ts: datetime | None
+    new_lines: int
+
+
+def process(
+    lake: Lake,
+    engine: Engine,
+    run: RunContext,
+    *,
+    full_refresh: bool = False,
+    settings: Settings | None = None,
+) -> GoldReport:
+    """Bring gold up to date with silver: only new batches, or everything on ``full_refresh``.
+
+    Returns a :class:`GoldReport`; ``nothing_to_do`` (and no commit at all) when silver has no
+    batch beyond the gold watermark."""
+    return _GoldRun(lake, engine, run, full_refresh, settings).execute()
+
+
+class _GoldRun:
+    def __init__(
+        self,
+        lake: Lake,
+        engine: Engine,
+        run: RunContext,
+        full_refresh: bool,
+        settings: Settings | None,
+    ) -> None:
+        self.lake = lake
+        self.engine = engine
+        self.run = run
+        self.full_refresh = full_refresh
+        self.settings = settings
+        self.report = GoldReport(full_refresh=full_refresh)
+        self._clock = time.perf_counter()
+        self._step_clock = self._clock
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def _step(self, name: str) -> None:
+        now = time.perf_counter()
+        self.report.steps[name] = round(now - self._step_clock, 4)
+        self._step_clock = now
+
+    def _name(self, base: str) -> str:
+        return f"gold_{base}_{next(_NAMES)}"
+
+    def _write(self, target: TableContract, data: pa.Table) -> None:
+        """Replace a small table with one new snapshot."""
+        self.lake.write(target.qualified, data, mode="overwrite")
+        self.report.tables[target.qualified] = data.num_rows
+        self.run.count(target.qualified, rows_out=data.num_rows)
+
+    def _write_if_changed(self, target: TableContract, data: pa.Table, key: str) -> None:
+        """Commit a small table only when its content differs (keeps idle versions stable)."""
+        data = cast_batch(data, target)
+        if not self.rebuild and self.lake.exists(target.qualified):
+            current = cast_batch(self.lake.read(target.qualified), target)
+            if current.sort_by(key).equals(data.sort_by(key)):
+                self.report.unchanged.append(target.qualified)
+                return
+        self._write(target, data)
+
+    # -- the run -------------------------------------------------------------------------------
+    def execute(self) -> GoldReport:
+        gold_mark = read_watermark(self.lake, GOLD_CONSUMER)
+        if not self.lake.exists(SILVER_SALES_LINES.qualified):
+            self.report.nothing_to_do = True
+            return self._done()
+        silver_mark = read_watermark(self.lake, SILVER_CONSUMER)
+        if silver_mark is None:
+            silver_mark = self._max_silver_batch()
+        self.rebuild = (
+            self.full_refresh
+            or gold_mark is None
+            or not all(self.lake.exists(t.qualified) for t in GOLD_TABLES)
+        )
+        if silver_mark is None or (not self.rebuild and silver_mark <= (gold_mark or -1)):
+            self.report.nothing_to_do = True
+            return self._done()
+        self.report.full_refresh = self.rebuild
+        self.mark = -1 if self.rebuild or gold_mark is None else gold_mark
+        self.upper = silver_mark
+        self.report.batches = (self.mark + 1, self.upper)
+
+        silver_all = self.engine.table(SILVER_SALES_LINES.qualified)
+        self.silver = silver_all.filter(silver_all._batch_seq <= self.upper)
+        self.new = self.silver.filter(self.silver._batch_seq > self.mark)
+        bounds = self._bounds()
+        self.report.lines_in = bounds.new_lines
+        self.run.count(SILVER_SALES_LINES.qualified, rows_in=bounds.new_lines)
+        self._step("read")
+        if bounds.new_lines or self.rebuild:
+            self._dimensions(bounds)
+            self._fact()
+            self._marts(bounds)
+        write_watermark(self.lake, GOLD_CONSUMER, self.upper, self.run.run_id)
+        self._step("watermark")
+        return self._done()
+
+    def _done(self) -> GoldReport:
+        self.report.seconds = round(time.perf_counter() - self._clock, 3)
+        return self.report
+
+    def _max_silver_batch(self) -> int | None:
+        """Fallback when silver has written no watermark: its highest batch."""
+        table = self.engine.table(SILVER_SALES_LINES.qualified)
+        result = self.engine.to_arrow(table.aggregate(top=table._batch_seq.max()))
+        value: int | None = result.column("top")[0].as_py()
+        return value
+
+    def _bounds(self) -> _Bounds:
+        silver = self.silver
+        stats = self.engine.to_arrow(
+            silver.aggregate(
+                first_ts=silver.invoice_ts.min(),
+                last_ts=silver.invoice_ts.max(),
+                new_lines=silver._batch_seq.count(where=silver._batch_seq > self.mark),
+            )
+        ).to_pylist()[0]
+        return _Bounds(stats["first_ts"], stats["last_ts"], int(stats["new_lines"] or 0))
+
+    def _previous(self, target: TableContract) -> ir.Table | None:
+        return None if self.rebuild else self.engine.table(target.qualified)
+
+    def _affected(self, column: str) -> ir.Table | None:
+        if self.rebuild:
+            return None
+        new = self.new
+        return self.engine.materialize(
+            new.filter(new[column].notnull()).select(column).distinct(), self._name(column)
+        )
+
+    # -- dimensions ------------------------------------------------------------------------------
+    def _dimensions(self, bounds: _Bounds) -> None:
+        if bounds.first_ts is not None and bounds.last_ts is not None:
+            dim_date = build_dim_date(bounds.first_ts.date(), bounds.last_ts.date())
+        else:
+            dim_date = build_dim_date(date.today(), date.today()).slice(0, 1)
+        self._write_if_changed(DIM_DATE, dim_date, "date_key")
+        self._write_if_changed(DIM_TIME, build_dim_time(), "time_key")
+        self.countries = self.engine.materialize(
+            build_dim_country(self.engine, self.silver), self._name("dim_country")
+        )
+        self._write_if_changed(DIM_COUNTRY, self.engine.to_arrow(self.countries), "country_key")
+        self._step("dim_date_time_country")
+
+        user_csv = self.settings.product_categories if self.settings else None
+        product = build_dim_product(
+            self.engine,
+            self.silver,
+            self._affected("stock_code"),
+            self._previous(DIM_PRODUCT),
+            category_rules(user_csv),
+        )
+        self.products = self.engine.materialize(product, self._name("dim_product"))
+        self._write(DIM_PRODUCT, self.engine.to_arrow(self.products))
+        self._step("dim_product")
+
+        self.affected_customers = self._affected("customer_id")
+        customer = build_dim_customer(
+            self.engine, self.silver, self.affected_customers, self._previous(DIM_CUSTOMER)
+        )
+        self.customers = self.engine.materialize(customer, self._name("dim_customer"))
+        customers = self.engine.to_arrow(self.customers)
+        check_scd2(customers)
+        self._step("dim_customer")
+
+        invoice = build_dim_invoice(
+            self.engine, self.silver, self._affected("invoice_no"), self._previous(DIM_INVOICE)
+        )
+        self.invoices = self.engine.materialize(invoice, self._name("dim_invoice"))
+        invoices = self.engine.to_arrow(self.invoices)
+        self._step("dim_invoice")
+        self._rekey()
+        self._write(DIM_CUSTOMER, customers)
+        self._write(DIM_INVOICE, invoices)
+        self._step("write_dims")
+
+    def _rekey(self) -> None:
+        """Earlier batches whose customer keys the new SCD2 history changes."""
+        self.rekeyed: list[int] = []
+        if self.rebuild or self.affected_customers is None:
+            return
+        fact = self.engine.table(FACT_SALES.qualified)
+        old = fact.filter(fact._batch_seq <= self.mark).semi_join(
+            self.affected_customers, "customer_id"
+        )
+        batches = self.engine.to_arrow(rekeyed_batches(old, self.customers))
+        self.rekeyed = sorted(batches.column("_batch_seq").to_pylist())
+        self.report.rekeyed_batches = self.rekeyed
+
+    # -- fact ----------------------------------------------------------------------------------
+    def _fact(self) -> None:
+        silver = self.silver
+        chosen = silver._batch_seq > self.mark
+        predicate = f"_batch_seq > {int(self.mark)}"
+        if self.rekeyed:
+            listed = ", ".join(str(int(seq)) for seq in self.rekeyed)
+            chosen = chosen | silver._batch_seq.isin(self.rekeyed)
+            predicate = f"({predicate}) OR _batch_seq IN ({listed})"
+        dims = Dimensions(self.customers, self.products, self.invoices, self.countries)
+        rows = fact_rows(silver.filter(chosen), dims, self.run.run_id)
+        counter = _RowCounter(self.engine.to_batches(rows))
+        exists = self.lake.exists(FACT_SALES.qualified)
+        self.lake.write(
+            FACT_SALES.qualified,
+            counter.reader(),
+            mode="overwrite",
+            predicate=predicate if exists and not self.rebuild else None,
+        )
+        self.report.tables[FACT_SALES.qualified] = counter.rows
+        self.run.count(FACT_SALES.qualified, rows_out=counter.rows)
+        self._step("fact_sales")
+
+    # -- marts ---------------------------------------------------------------------------------
+    def _marts(self, bounds: _Bounds) -> None:
+        fact = self.engine.table(FACT_SALES.qualified)
+        new_fact = fact.filter(fact._batch_seq > self.mark)
+        incremental = not self.rebuild
+        daily = build_daily_sales(
+            fact,
+            self.engine.materialize(touched_days(new_fact), self._name("days"))
+            if incremental
+            else None,
+            self._previous(MART_DAILY_SALES),
+        )
+        self._write(MART_DAILY_SALES, self.engine.to_arrow(daily))
+        self._step("mart_daily_sales")
+
+        performance = build_product_performance(
+            fact,
+            self.products,
+            self.engine.materialize(touched_months(new_fact), self._name("months"))
+            if incremental
+            else None,
+            self._previous(MART_PRODUCT_PERFORMANCE),
+        )
+        self._write(MART_PRODUCT_PERFORMANCE, self.engine.to_arrow(performance))
+        self._step("mart_product_performance")
+
+        last = bounds.last_ts.date() if bounds.last_ts else date.today()
+        first = bounds.first_ts.date() if bounds.first_ts else last
+        rfm = build_rfm(fact, self.customers, last + timedelta(days=1))
+        self._write(MART_CUSTOMER_RFM, self.engine.to_arrow(rfm))
+        self._step("mart_customer_rfm")
+
+        cohorts = build_cohorts(self.engine, fact, first.replace(day=1), last.replace(day=1))
+        self._write(MART_COHORT_RETENTION, self.engine.to_arrow(cohorts))
+        self._step("mart_cohort_retention")
+
+
+class _RowCounter:
+    """Counts the rows of a stream on its way to the writer."""
+
+    def __init__(self, reader: pa.RecordBatchReader) -> None:
+        self._reader = reader
+        self.rows = 0
+
+    def reader(self) -> pa.RecordBatchReader:
+        def batches() -> Iterator[pa.RecordBatch]:
+            for batch in self._reader:
+                self.rows += batch.num_rows
+                yield batch
+
+        return pa.RecordBatchReader.from_batches(self._reader.schema, batches())

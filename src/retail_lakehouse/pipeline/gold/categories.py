@@ -1,0 +1,102 @@
+"""Product categories from description keywords: a documented, user-overridable mapping.
+
+The shipped mapping is ``categories.csv`` next to this module (``keyword,category``, checked in
+file order, first match wins). A user CSV of the same shape (``Settings.product_categories``) is
+checked *before* the shipped rows, so it can add keywords and re-route existing ones without
+copying the whole file. Matching is on whole-word prefixes of the normalised description
+(upper case, every run of non-alphanumeric characters turned into one space): ``BAG`` matches
+"JUMBO BAG RED" and "BAGS", not "HANDBAG" (which has its own keyword). Descriptions that match no
+keyword are ``Other``; non-product codes (postage, fees, adjustments) are ``Non-product``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+OTHER = "Other"
+NON_PRODUCT = "Non-product"
+_NON_ALNUM = r"[^A-Z0-9]+"
+
+
+class CategoryMappingError(ValueError):
+    """The user's category CSV cannot be used."""
+
+
+@dataclass(frozen=True)
+class CategoryRule:
+    keyword: str
+    category: str
+
+
+def normalise_keyword(text: str) -> str:
+    """Keywords are normalised exactly like descriptions (see the module docstring)."""
+    return re.sub(_NON_ALNUM, " ", text.upper()).strip()
+
+
+def _read_rules(data: bytes, origin: str) -> list[CategoryRule]:
+    try:
+        table: pa.Table = pacsv.read_csv(
+            pa.BufferReader(data),
+            convert_options=pacsv.ConvertOptions(
+                column_types={"keyword": pa.string(), "category": pa.string()},
+                strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as error:
+        raise CategoryMappingError(f"{origin}: {error}") from None
+    missing = {"keyword", "category"} - set(table.column_names)
+    if missing:
+        raise CategoryMappingError(f"{origin}: needs the columns keyword,category")
+    rules: list[CategoryRule] = []
+    for keyword, category in zip(
+        table.column("keyword").to_pylist(), table.column("category").to_pylist(), strict=True
+    ):
+        word = normalise_keyword(keyword)
+        if not word or not category.strip():
+            raise CategoryMappingError(f"{origin}: empty keyword or category in {keyword!r}")
+        rules.append(CategoryRule(word, category.strip()))
+    return rules
+
+
+def shipped_rules() -> list[CategoryRule]:
+    """The mapping shipped with the package."""
+    data = resources.files(__package__).joinpath("categories.csv").read_bytes()
+    return _read_rules(data, "categories.csv")
+
+
+def category_rules(user_csv: Path | None = None) -> list[CategoryRule]:
+    """The effective mapping: the user's rules first, then the shipped ones; first keyword wins."""
+    rules = _read_rules(user_csv.read_bytes(), str(user_csv)) if user_csv else []
+    rules += shipped_rules()
+    seen: set[str] = set()
+    unique: list[CategoryRule] = []
+    for rule in rules:
+        if rule.keyword not in seen:
+            seen.add(rule.keyword)
+            unique.append(rule)
+    return unique
+
+
+def category_of(
+    description: ir.StringValue, is_non_product: ir.BooleanValue, rules: list[CategoryRule]
+) -> ir.StringValue:
+    """The category expression of a product row."""
+    normalised = " " + description.upper().re_replace(_NON_ALNUM, " ") + " "
+    branches = [(normalised.contains(" " + rule.keyword), rule.category) for rule in rules]
+    by_keyword: ir.StringValue = (
+        ibis.cases(*branches, else_=OTHER) if branches else ibis.literal(OTHER)
+    )
+    result: ir.StringValue = ibis.cases(
+        (is_non_product.fill_null(False), NON_PRODUCT),
+        (description.isnull(), OTHER),
+        else_=by_keyword,
+    )
+    return result

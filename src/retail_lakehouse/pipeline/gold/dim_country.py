@@ -1,0 +1,57 @@
+"""``gold.dim_country``: the shipped country reference, plus any country seen only in the data.
+
+Silver has already mapped raw spellings (``EIRE``, ``RSA``) to canonical names, so the dimension
+holds one row per canonical name, keyed by the hash of that name. A name silver could not map
+still gets a row (with whatever ISO code silver found), so every fact row resolves; a missing
+country resolves to the unknown member.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+import polars as pl
+import pyarrow as pa
+
+from retail_lakehouse.engines import Engine
+from retail_lakehouse.lake.contracts.gold import DIM_COUNTRY
+from retail_lakehouse.lake.store import cast_batch
+from retail_lakehouse.pipeline.gold.frames import conform
+from retail_lakehouse.pipeline.gold.keys import UNKNOWN_KEY, surrogate_key
+from retail_lakehouse.reference import countries
+
+
+def canonical_countries() -> pa.Table:
+    """One reference row per canonical name (the reference has one per raw spelling)."""
+    frame = pl.from_arrow(countries())
+    assert isinstance(frame, pl.DataFrame)
+    unique = frame.unique(subset="name", keep="first", maintain_order=True)
+    return (
+        unique.drop("raw_name").rename({"name": "country", "eu_member": "is_eu_member"}).to_arrow()
+    )
+
+
+def build_dim_country(engine: Engine, silver: ir.Table) -> ir.Table:
+    """Reference countries and the data's unmapped ones, keyed, with the unknown member."""
+    reference = engine.arrow_table(canonical_countries(), "gold_reference_countries")
+    seen = (
+        silver.filter(silver.country.notnull())
+        .group_by("country")
+        .agg(iso2=silver.country_code.max())
+    )
+    extra = seen.anti_join(reference, seen.country == reference.country).select(
+        country=seen.country,
+        iso2=seen.iso2,
+        iso3=ibis.null("string"),
+        region=ibis.null("string"),
+        continent=ibis.null("string"),
+        currency=ibis.null("string"),
+        is_eu_member=ibis.null("boolean"),
+    )
+    rows = reference.select(*extra.columns).union(extra)
+    unknown = engine.arrow_table(
+        cast_batch(pa.table({"country_key": [UNKNOWN_KEY], "country": ["Unknown"]}), DIM_COUNTRY),
+        "gold_unknown_country",
+    )
+    keyed = conform(rows.mutate(country_key=surrogate_key(rows.country)), DIM_COUNTRY)
+    return keyed.union(conform(unknown, DIM_COUNTRY))

@@ -1,0 +1,131 @@
+"""``gold.dim_product`` (SCD1): one row per stock code with its current attributes.
+
+- ``description``: the most recent non-empty description (latest ``invoice_ts``; on a tie the
+  greatest text, so every engine picks the same one);
+- ``category``: from the description keywords (:mod:`.categories`), ``Non-product`` for
+  non-product codes;
+- ``is_non_product``: any of the code's lines was flagged non-product by silver;
+- ``typical_price``: the median ``unit_price`` of the code's charged lines (quantity > 0, not
+  cancelled, not an adjustment, price > 0; for product codes these are exactly the sale lines).
+  With an even count it is the lower of the two middle prices, so it is always a price that
+  was actually charged and needs no engine-specific rounding;
+- ``first_sold`` / ``last_sold``: dates of the first and last charged line.
+
+Incremental runs recompute the statistics only for the stock codes in the new batches (from all
+of their silver lines) and keep the other rows; categories are re-derived for every row, so a
+changed mapping applies everywhere, as a full rebuild would.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from retail_lakehouse.engines import Engine
+from retail_lakehouse.lake.contracts.gold import DIM_PRODUCT
+from retail_lakehouse.lake.store import cast_batch
+from retail_lakehouse.pipeline.gold.categories import CategoryRule, category_of
+from retail_lakehouse.pipeline.gold.frames import conform
+from retail_lakehouse.pipeline.gold.keys import UNKNOWN_KEY, surrogate_key
+
+STAT_COLUMNS: tuple[str, ...] = (
+    "stock_code",
+    "description",
+    "is_non_product",
+    "typical_price",
+    "first_sold",
+    "last_sold",
+)
+
+
+def _charged(lines: ir.Table) -> ir.BooleanValue:
+    result: ir.BooleanValue = (
+        (lines.quantity > 0)
+        & ~lines.is_cancellation.fill_null(False)
+        & ~lines.is_adjustment.fill_null(False)
+    ).fill_null(False)
+    return result
+
+
+def product_stats(lines: ir.Table) -> ir.Table:
+    """Per stock code: current description, non-product flag, typical price, first/last sold."""
+    lines = lines.filter(lines.stock_code.notnull())
+    described = lines.filter(lines.description.notnull())
+    latest = ibis.window(
+        group_by=described.stock_code,
+        order_by=[ibis.desc(described.invoice_ts), ibis.desc(described.description)],
+    )
+    descriptions = (
+        described.mutate(rn=ibis.row_number().over(latest))
+        .filter(ibis._.rn == 0)
+        .select("stock_code", "description")
+    )
+    priced = lines.filter(_charged(lines) & (lines.unit_price > 0))
+    by_price = ibis.window(group_by=priced.stock_code, order_by=priced.unit_price)
+    ranked = priced.mutate(
+        rn=ibis.row_number().over(by_price),
+        n=priced.unit_price.count().over(ibis.window(group_by=priced.stock_code)),
+    )
+    # lower median: 0-based position p with 2(p + 1) >= n and 2p < n
+    medians = ranked.filter((2 * (ranked.rn + 1) >= ranked.n) & (2 * ranked.rn < ranked.n)).select(
+        "stock_code", typical_price=ranked.unit_price
+    )
+    charged = _charged(lines)
+    stats = lines.group_by("stock_code").agg(
+        is_non_product=lines.is_non_product.fill_null(False).any(),
+        first_sold=lines.invoice_ts.min(where=charged).date(),
+        last_sold=lines.invoice_ts.max(where=charged).date(),
+    )
+    joined = stats.left_join(descriptions, "stock_code").left_join(medians, "stock_code")
+    return joined.select(
+        stats.stock_code,
+        descriptions.description,
+        stats.is_non_product,
+        typical_price=medians.typical_price.cast(DIM_PRODUCT.schema.field("typical_price").type),
+        first_sold=stats.first_sold,
+        last_sold=stats.last_sold,
+    )
+
+
+def build_dim_product(
+    engine: Engine,
+    silver: ir.Table,
+    affected: ir.Table | None,
+    previous: ir.Table | None,
+    rules: list[CategoryRule],
+) -> ir.Table:
+    """The whole dimension: recomputed rows for ``affected`` stock codes (all codes when None),
+    previous rows for the others, categories for all, and the unknown member."""
+    if affected is None or previous is None:
+        stats = product_stats(silver)
+    else:
+        recomputed = product_stats(silver.semi_join(affected, "stock_code"))
+        kept = previous.filter(previous.product_key != UNKNOWN_KEY).anti_join(
+            affected, "stock_code"
+        )
+        stats = _stat_columns(kept).union(_stat_columns(recomputed))
+    keyed = stats.mutate(
+        product_key=surrogate_key(stats.stock_code),
+        category=category_of(stats.description, stats.is_non_product, rules),
+    )
+    unknown = engine.arrow_table(
+        cast_batch(
+            pa.table(
+                {
+                    "product_key": [UNKNOWN_KEY],
+                    "description": ["Unknown"],
+                    "category": ["Unknown"],
+                    "is_non_product": [False],
+                }
+            ),
+            DIM_PRODUCT,
+        ),
+        "gold_unknown_product",
+    )
+    return conform(keyed, DIM_PRODUCT).union(conform(unknown, DIM_PRODUCT))
+
+
+def _stat_columns(table: ir.Table) -> ir.Table:
+    schema = ibis.Schema.from_pyarrow(DIM_PRODUCT.schema)
+    return table.select(*[table[c].cast(schema[c]).name(c) for c in STAT_COLUMNS])

@@ -1,0 +1,134 @@
+"""``gold.mart_customer_rfm``: recency, frequency, monetary scores and segments per customer.
+
+One row per customer with at least one sale line, as of the day after the last invoice in the
+data (``as_of_date``):
+
+- ``recency_days``: days from the date of the customer's last sale line to ``as_of_date`` (>= 1);
+- ``frequency``: distinct invoices among the customer's sale lines;
+- ``monetary``: sum of ``line_amount`` over all the customer's product lines, returns included;
+- ``r_score``/``f_score``/``m_score``: quintiles 1-5 (5 = best: most recent, most frequent,
+  highest spend), ``ntile(5)`` over all customers with a full tie-breaker so every engine and run
+  agrees: recency ties are broken by frequency, then monetary, then customer id (frequency ties
+  by monetary, recency, id; monetary ties by frequency, recency, id), i.e. the better customer on
+  the other measures gets the higher score;
+- ``rfm_segment``: from ``r_score`` and the combined score ``fm = round_half_up((f + m) / 2)``:
+
+  ===========  ==================  ==================  ===============
+  r_score      fm 1                fm 2-3              fm 4-5
+  ===========  ==================  ==================  ===============
+  5            New Customers       Potential Loyalists Champions
+  4            Promising           Potential Loyalists Loyal Customers
+  3            About to Sleep      About to Sleep (2), Loyal Customers
+                                   Need Attention (3)
+  2            Hibernating         Hibernating (2),    At Risk (4),
+                                   At Risk (3)         Cannot Lose Them (5)
+  1            Lost                Lost (2),           At Risk (4),
+                                   At Risk (3)         Cannot Lose Them (5)
+  ===========  ==================  ==================  ===============
+
+- ``lifetime_value``: the customer's observed spend rate projected over three years:
+  ``monetary * 3 * 365 / max(tenure_days, 365)`` with ``tenure_days`` = days from the first
+  purchase to ``as_of_date`` (customers known for less than a year are not extrapolated
+  beyond their actual spend). Negative when returns exceed purchases.
+
+Recency moves for everyone when the data's last date moves, so the mart is recomputed in full
+from the fact on every run that has new lines (one group-by over the fact).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+
+from retail_lakehouse.lake.contracts.gold import MART_CUSTOMER_RFM
+from retail_lakehouse.pipeline.gold.definitions import is_product_line
+from retail_lakehouse.pipeline.gold.frames import conform
+
+HORIZON_DAYS = 3 * 365
+MIN_TENURE_DAYS = 365
+
+SEGMENTS: dict[tuple[int, int], str] = {}
+"""(r_score, fm) -> segment; the table in the module docstring, filled below."""
+for _fm in range(1, 6):
+    SEGMENTS[(5, _fm)] = (
+        "New Customers" if _fm == 1 else "Potential Loyalists" if _fm <= 3 else "Champions"
+    )
+    SEGMENTS[(4, _fm)] = (
+        "Promising" if _fm == 1 else "Potential Loyalists" if _fm <= 3 else "Loyal Customers"
+    )
+    SEGMENTS[(3, _fm)] = (
+        "About to Sleep" if _fm <= 2 else "Need Attention" if _fm == 3 else "Loyal Customers"
+    )
+    SEGMENTS[(2, _fm)] = (
+        "Hibernating" if _fm <= 2 else "At Risk" if _fm <= 4 else "Cannot Lose Them"
+    )
+    SEGMENTS[(1, _fm)] = "Lost" if _fm <= 2 else "At Risk" if _fm <= 4 else "Cannot Lose Them"
+
+
+def fm_score(f_score: int, m_score: int) -> int:
+    """The combined frequency-monetary score: the mean of the two, halves rounded up."""
+    return (f_score + m_score + 1) // 2
+
+
+def segment_expr(r: ir.IntegerValue, f: ir.IntegerValue, m: ir.IntegerValue) -> ir.StringValue:
+    """:data:`SEGMENTS` as an expression (``fm`` compared through ``f + m``, integers only)."""
+    total = f + m
+    branches = [
+        ((r == r_score) & (total >= 2 * fm - 1) & (total <= 2 * fm), name)
+        for (r_score, fm), name in SEGMENTS.items()
+    ]
+    result: ir.StringValue = ibis.cases(*branches, else_="Unscored")
+    return result
+
+
+def build_rfm(fact: ir.Table, customers: ir.Table, as_of: date) -> ir.Table:
+    """The mart over the whole fact; ``as_of`` is the day after the last invoice."""
+    rows = fact.filter(fact.customer_id.notnull() & is_product_line(fact))
+    per_customer = rows.group_by("customer_id").agg(
+        first_purchase=rows.invoice_ts.min(where=rows.is_sale),
+        last_purchase=rows.invoice_ts.max(where=rows.is_sale),
+        frequency=rows.invoice_no.nunique(where=rows.is_sale).cast("int64"),
+        monetary=rows.line_amount.sum(),
+    )
+    buyers = per_customer.filter(per_customer.frequency > 0)
+    as_of_date = ibis.date(as_of.isoformat())
+    scored = buyers.mutate(
+        recency_days=as_of_date.delta(buyers.last_purchase.date(), unit="day").cast("int32"),
+        tenure_days=as_of_date.delta(buyers.first_purchase.date(), unit="day"),
+    )
+    r_order = [
+        ibis.desc(scored.recency_days),
+        scored.frequency,
+        scored.monetary,
+        scored.customer_id,
+    ]
+    f_order = [
+        scored.frequency,
+        scored.monetary,
+        ibis.desc(scored.recency_days),
+        scored.customer_id,
+    ]
+    m_order = [
+        scored.monetary,
+        scored.frequency,
+        ibis.desc(scored.recency_days),
+        scored.customer_id,
+    ]
+    scored = scored.mutate(
+        r_score=ibis.ntile(5).over(ibis.window(order_by=r_order)) + 1,
+        f_score=ibis.ntile(5).over(ibis.window(order_by=f_order)) + 1,
+        m_score=ibis.ntile(5).over(ibis.window(order_by=m_order)) + 1,
+    )
+    current = customers.filter(customers.is_current & customers.customer_id.notnull()).select(
+        "customer_id", "country"
+    )
+    joined = scored.left_join(current, "customer_id").select(scored, current.country)
+    tenure = ibis.greatest(joined.tenure_days, MIN_TENURE_DAYS).cast("float64")
+    result = joined.mutate(
+        rfm_segment=segment_expr(joined.r_score, joined.f_score, joined.m_score),
+        lifetime_value=joined.monetary.cast("float64") * float(HORIZON_DAYS) / tenure,
+        as_of_date=as_of_date,
+    )
+    return conform(result, MART_CUSTOMER_RFM)

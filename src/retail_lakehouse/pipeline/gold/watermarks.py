@@ -1,0 +1,51 @@
+"""Where gold stands: the ``meta.watermarks`` rows of silver (its input) and of gold itself.
+
+Gold processes the silver batches in ``(gold watermark, silver watermark]`` and advances its own
+watermark last, after every gold table is committed: a crash in between only means the same
+batches are processed again, and every gold write is an idempotent overwrite, so the result is
+the same.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.contracts.meta import META_WATERMARKS
+
+GOLD_CONSUMER = "gold"
+SILVER_CONSUMER = "silver"
+
+
+def read_watermark(lake: Lake, consumer: str) -> int | None:
+    """Highest bronze batch sequence ``consumer`` has processed, or None before its first run."""
+    table = lake.delta(META_WATERMARKS.qualified)
+    if table is None:
+        return None
+    rows: pa.Table = table.to_pyarrow_table(columns=["consumer", "batch_seq"])
+    mine = rows.filter(pc.equal(rows.column("consumer"), consumer))
+    if mine.num_rows == 0:
+        return None
+    value: int | None = pc.max(mine.column("batch_seq")).as_py()
+    return value
+
+
+def write_watermark(lake: Lake, consumer: str, batch_seq: int, run_id: str) -> None:
+    """Replace ``consumer``'s watermark row (one small Delta commit)."""
+    row = pa.table(
+        {
+            "consumer": [consumer],
+            "batch_seq": [batch_seq],
+            "run_id": [run_id],
+            "updated_at": [datetime.now(UTC)],
+        }
+    )
+    if lake.exists(META_WATERMARKS.qualified):
+        lake.write(
+            META_WATERMARKS.qualified, row, mode="overwrite", predicate=f"consumer = '{consumer}'"
+        )
+    else:
+        lake.write(META_WATERMARKS.qualified, row)
