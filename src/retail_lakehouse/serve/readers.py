@@ -157,7 +157,7 @@ class Snapshot:
         cursor = self.sql.con.cursor()
         try:
             result = cursor.execute(sql, params) if params else cursor.execute(sql)
-            table: pa.Table = result.fetch_arrow_table()
+            table: pa.Table = result.to_arrow_table()
         finally:
             cursor.close()
         return table
@@ -186,10 +186,10 @@ def build_snapshot(lake: Lake, *, threads: int | None = None) -> Snapshot:
     products: pa.Table = con.execute(
         "SELECT stock_code, description, category, is_non_product FROM gold.dim_product "
         "WHERE stock_code IS NOT NULL ORDER BY stock_code"
-    ).fetch_arrow_table()
+    ).to_arrow_table()
     gold_countries: pa.Table = con.execute(
         "SELECT country FROM gold.dim_country UNION SELECT country FROM gold.mart_daily_sales"
-    ).fetch_arrow_table()
+    ).to_arrow_table()
     versions = {name: sql.versions.get(name) for name in SOURCES}
     return Snapshot(
         sql=sql,

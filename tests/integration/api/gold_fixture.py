@@ -162,7 +162,7 @@ def build_gold_lake(root: Path, seed: int = 7) -> Lake:
     con.register("fact", fact)
     con.register("products", products)
     for table, sql in _MARTS.items():
-        lake.write(table, con.execute(sql).fetch_arrow_table())
+        lake.write(table, con.execute(sql).to_arrow_table())
     lake.write(
         "gold.dim_product",
         pa.table(
@@ -201,7 +201,7 @@ def build_gold_lake(root: Path, seed: int = 7) -> Lake:
         QUALIFY customer_id = '12005' OR row_number() OVER (
             PARTITION BY customer_id ORDER BY count(*) DESC, country) = 1
         """
-    ).fetch_arrow_table()
+    ).to_arrow_table()
     lake.write("gold.dim_customer", customers)
     _quality(lake)
     return lake

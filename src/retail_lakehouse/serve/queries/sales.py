@@ -36,7 +36,9 @@ def kpis(snapshot: Snapshot, period: Period) -> Kpis:
         WITH m AS (SELECT {_SUMS} FROM gold.mart_daily_sales WHERE {period_where("sale_date")}),
         o AS (SELECT {_DISTINCT} FROM serve_mem.sale_orders WHERE {period_where("sale_date")})
         SELECT m.*, o.*,
-               CASE WHEN o.orders > 0 THEN m.gross_revenue / o.orders END AS avg_order_value
+               CASE WHEN o.orders > 0
+                    THEN round(CAST(m.gross_revenue AS DOUBLE) / o.orders, 4) END
+                   AS avg_order_value
         FROM m, o
         """,
         period.params(),
@@ -62,7 +64,9 @@ def _grouped(key: str, key_expr: str, grouping: Grouping) -> str:
         SELECT {group}{"" if by_country else ", CAST(NULL AS VARCHAR) AS country"},
                m.gross_revenue, m.returns_amount, m.net_revenue, m.units,
                coalesce(o.orders, 0) AS orders, coalesce(o.customers, 0) AS customers,
-               CASE WHEN o.orders > 0 THEN m.gross_revenue / o.orders END AS avg_order_value
+               CASE WHEN o.orders > 0
+                    THEN round(CAST(m.gross_revenue AS DOUBLE) / o.orders, 4) END
+                   AS avg_order_value
         FROM m LEFT JOIN o {join}
     """
 

@@ -1,0 +1,123 @@
+"""A real lake and a real ``retail serve`` for API tests, built the way a user builds them.
+
+The lake comes from generated data through the real CLI (``generate``, ``ingest``, ``run``) once
+per test process and is copied for tests that change it. Servers are the real ``retail serve``
+command in a subprocess on a free loopback port; keys come from ``retail keys create``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import RETAIL, run_retail
+
+ROWS = 20_000
+ROLES = ("viewer", "analyst", "admin")
+
+
+def _ok(*args: str | Path, lake: Path | None = None) -> str:
+    done = run_retail(*args, lake=lake)
+    assert done.code == 0, f"retail {' '.join(map(str, args))} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@functools.cache
+def template_lake() -> Path:
+    """A lake built from ``ROWS`` generated lines through the real CLI, once per process."""
+    root = Path(tempfile.mkdtemp(prefix="api-lake-"))
+    source = root / "sales.csv"
+    lake = root / "lake"
+    _ok("generate", "--rows", str(ROWS), "--out", source)
+    _ok("ingest", source, lake=lake)
+    _ok("run", lake=lake)
+    return lake
+
+
+def copy_lake(dest: Path) -> Path:
+    """A private copy of the template lake (for tests that write to it)."""
+    shutil.copytree(template_lake(), dest)
+    return dest
+
+
+def create_key(lake: Path, role: str, name: str | None = None) -> str:
+    """A new key through ``retail keys create``: the key is the last line printed."""
+    args = ["keys", "create", "--role", role] + (["--name", name] if name else [])
+    return _ok(*args, lake=lake).strip().splitlines()[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    """A running ``retail serve`` and what tests need to talk to it."""
+
+    url: str
+    lake: Path
+    landing: Path
+    process: subprocess.Popen[bytes]
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def client(self, role: str | None = None, **kwargs: object) -> httpx.Client:
+        headers = {"X-API-Key": self.keys[role]} if role else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)  # type: ignore[arg-type]
+
+
+@contextmanager
+def serve(lake: Path, *, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """Start ``retail serve`` on ``lake``, wait until healthy, stop it afterwards."""
+    port = free_port()
+    landing = lake.parent / "landing"
+    environment = {
+        **os.environ,
+        "RETAIL_LANDING": str(landing),
+        "RETAIL_API_RATE_LIMIT_PER_MINUTE": "100000",
+        **(env or {}),
+    }
+    log = (lake.parent / f"serve-{port}.log").open("wb")
+    process = subprocess.Popen(
+        [RETAIL, "--lake", str(lake), "serve", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=environment,
+    )
+    url = f"http://127.0.0.1:{port}"
+    server = Server(url, lake, landing, process)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"retail serve exited: {Path(log.name).read_text()}")
+            try:
+                if httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("retail serve did not become healthy within 60 s")
+            time.sleep(0.2)
+        server.keys = {role: create_key(lake, role, f"test-{role}") for role in ROLES}
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
