@@ -7,12 +7,14 @@ safe to run while a pipeline runs and useful after editing a rules file.
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from retail_lakehouse.cli.context import UsageProblem, console, state_from
+from retail_lakehouse.cli.context import PipelineFailure, UsageProblem, console, state_from
 from retail_lakehouse.quality.history import DEFAULT_TABLE
 
 app = typer.Typer(
@@ -82,9 +84,42 @@ def check(
         list[Path] | None,
         typer.Option("--rules", help="Extra quality-rule YAML file (repeatable)."),
     ] = None,
+    engine: Annotated[str | None, typer.Option(help="duckdb (default) or spark.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Evaluate the rules on the current silver table without writing; exit 1 if a gate fails."""
+    """Evaluate the rules on the current silver lines without writing; exit 1 if a gate fails.
+
+    The lines are re-derived from the bronze batches silver has processed, so the answer is
+    what ``retail run --full-refresh`` with these rules would decide. Exits 2 when silver has
+    no lines yet or a rules file is invalid."""
+    from retail_lakehouse.engines import open_engine
+    from retail_lakehouse.pipeline.errors import RulesError
+    from retail_lakehouse.quality.check_view import check_as_dict, render_check
+    from retail_lakehouse.quality.evaluate import check_current
+    from retail_lakehouse.quality.rules import load_rules
+
+    state = state_from(ctx)
     for path in rules or []:
         if not path.is_file():
             raise UsageProblem(f"rules file not found: {path}")
-    raise UsageProblem("retail quality check is not available yet")
+    try:
+        ruleset = load_rules([*state.settings.rules, *(rules or [])])
+    except RulesError as bad:
+        raise UsageProblem(str(bad)) from None
+    try:
+        with open_engine(state.lake, engine or state.settings.engine) as opened:
+            outcome = check_current(state.lake, opened, ruleset)
+    except ValueError as bad:  # an unknown engine name, or RulesError raised while compiling
+        raise UsageProblem(str(bad)) from None
+    if not outcome.lines_checked:
+        raise UsageProblem(
+            "nothing to check: silver has no lines yet (run `retail ingest FILES` then "
+            "`retail run`)"
+        )
+    if as_json:
+        sys.stdout.write(json.dumps(check_as_dict(outcome), default=str, indent=2) + "\n")
+    else:
+        render_check(outcome, console)
+    if not outcome.passed:
+        names = ", ".join(repr(g.rule.name) for g in outcome.gate_failures)
+        raise PipelineFailure(f"quality gate would fail: {names}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import PurePath
 from typing import Any
 
 import pyarrow as pa
@@ -72,6 +73,11 @@ class FailingLine:
     row_number: int
     run_id: str
     values: dict[str, Any]
+
+    @property
+    def file_name(self) -> str:
+        """The file's name without its folder: what a person recognises in a table."""
+        return PurePath(self.source_file).name or self.source_file
 
 
 @dataclass(frozen=True)

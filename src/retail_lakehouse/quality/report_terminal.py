@@ -101,10 +101,11 @@ def _worst(report: QualityReport) -> Table:
         title_justify="left",
         show_lines=True,
     )
+    table.columns[0].max_width = 30
     for item in report.worst:
         r = item.result
         examples = "\n".join(
-            f"{ex.source_file}:{ex.row_number} "
+            f"{ex.file_name}:{ex.row_number} "
             + " ".join(f"{k}={_short(format_value(v))}" for k, v in ex.values.items())
             for ex in item.examples
         )
