@@ -112,7 +112,8 @@ def describe_rules(extra: Sequence[Path] = ()) -> dict[str, RuleInfo]:
     for rule in ruleset:
         try:
             tree = parse_one(rule.expression, read="duckdb")
-            columns = tuple(dict.fromkeys(c.name.lower() for c in tree.find_all(exp.Column)))
+            in_order = (n for n in tree.walk(bfs=False) if isinstance(n, exp.Column))
+            columns = tuple(dict.fromkeys(c.name.lower() for c in in_order))
         except (ParseError, TokenError):  # an unparsable expression just lists no columns
             columns = ()
         described[rule.name] = RuleInfo(rule.expression, rule.description, columns)

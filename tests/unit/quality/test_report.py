@@ -16,6 +16,7 @@ from retail_lakehouse.quality.report import (
     NoQualityHistory,
     UnknownRun,
     build_report,
+    describe_rules,
     render_html,
 )
 from retail_lakehouse.quality.report_terminal import sparkline
@@ -213,3 +214,33 @@ def test_cli_report_refuses_unknown_run_and_bad_table(
     assert done.code == 2 and "nope" in done.stderr
     done = run_retail("--lake", str(lake.root), "quality", "report", "--table", "x; drop")
     assert done.code == 2 and "not a lake table" in done.stderr
+
+
+# -- what each rule checks ---------------------------------------------------------------------
+
+
+def test_rules_are_described_with_their_columns(tmp_path: Path) -> None:
+    extra = tmp_path / "rules.yaml"
+    extra.write_text(
+        "rules:\n"
+        "  - name: big_spender\n"
+        "    dimension: accuracy\n"
+        "    expression: quantity * unit_price < 10000 OR is_adjustment\n"
+        "    weight: 1\n"
+        "    action: warn\n"
+        "    description: Lines worth more than 10k are checked by hand.\n",
+        encoding="utf-8",
+    )
+    info = describe_rules([extra])
+    assert info["big_spender"].columns == ("quantity", "unit_price", "is_adjustment")
+    assert info["big_spender"].description == "Lines worth more than 10k are checked by hand."
+    assert "customer_id" in info["customer_present"].columns  # the shipped defaults too
+
+
+def test_a_broken_rules_file_only_costs_the_descriptions(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("rules: [", encoding="utf-8")
+    assert describe_rules([broken]) == {}
+    lake, _ = sample_lake(tmp_path / "lake", [90.0, 80.0])
+    report = build_report(lake, rule_info=describe_rules([broken]))
+    assert all(w.info is None for w in report.worst)
