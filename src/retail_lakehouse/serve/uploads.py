@@ -53,7 +53,7 @@ def safe_name(raw: str | None) -> str:
             f"send one of {', '.join(INGESTIBLE)}",
             415,
         )
-    stem = stem[: MAX_NAME - len(ext) - 1] or "upload"
+    stem = stem.strip("._-")[: MAX_NAME - len(ext) - 1] or "upload"
     return f"{stem}.{ext}"
 
 

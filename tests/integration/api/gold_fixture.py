@@ -215,35 +215,80 @@ def _quality(lake: Lake) -> None:
     results: list[dict[str, object]] = []
     for run, stamp, score in zip(runs, stamps, overall, strict=True):
         scores.append(
-            {"run_id": run, "table_name": "silver.sales_lines", "scope": "overall",
-             "name": "overall", "score": score, "grade": "A", "lines_checked": 1000,
-             "computed_at": stamp}
+            {
+                "run_id": run,
+                "table_name": "silver.sales_lines",
+                "scope": "overall",
+                "name": "overall",
+                "score": score,
+                "grade": "A",
+                "lines_checked": 1000,
+                "computed_at": stamp,
+            }
         )
         for dim, value in (("completeness", score - 1), ("validity", score + 1)):
             scores.append(
-                {"run_id": run, "table_name": "silver.sales_lines", "scope": "dimension",
-                 "name": dim, "score": value, "grade": "A", "lines_checked": 1000,
-                 "computed_at": stamp}
+                {
+                    "run_id": run,
+                    "table_name": "silver.sales_lines",
+                    "scope": "dimension",
+                    "name": dim,
+                    "score": value,
+                    "grade": "A",
+                    "lines_checked": 1000,
+                    "computed_at": stamp,
+                }
             )
         results.append(
-            {"run_id": run, "table_name": "silver.sales_lines", "rule": "price_positive",
-             "dimension": "validity", "action": "quarantine", "weight": 1.0,
-             "lines_checked": 1000, "lines_failed": 12, "score": 98.8, "checked_at": stamp}
+            {
+                "run_id": run,
+                "table_name": "silver.sales_lines",
+                "rule": "price_positive",
+                "dimension": "validity",
+                "action": "quarantine",
+                "weight": 1.0,
+                "lines_checked": 1000,
+                "lines_failed": 12,
+                "score": 98.8,
+                "checked_at": stamp,
+            }
         )
     lake.write("meta.quality_scores", pa.Table.from_pylist(scores))
     lake.write("meta.quality_results", pa.Table.from_pylist(results))
     quarantine = [
-        {"invoice_no": "536999", "stock_code": "22423", "quantity": 3, "country": "France",
-         "quarantine_reasons": ["price_positive"], "raw_unit_price": "-1",
-         "_line_key": f"q{i}", "_batch_id": "b1", "_batch_seq": 1, "_row_number": i,
-         "_record_hash": f"h{i}", "_source_file": "x.csv", "_run_id": "r1",
-         "_processed_at": stamps[0]}
+        {
+            "invoice_no": "536999",
+            "stock_code": "22423",
+            "quantity": 3,
+            "country": "France",
+            "quarantine_reasons": ["price_positive"],
+            "raw_unit_price": "-1",
+            "_line_key": f"q{i}",
+            "_batch_id": "b1",
+            "_batch_seq": 1,
+            "_row_number": i,
+            "_record_hash": f"h{i}",
+            "_source_file": "x.csv",
+            "_run_id": "r1",
+            "_processed_at": stamps[0],
+        }
         for i in range(5)
     ] + [
-        {"invoice_no": "537000", "stock_code": "X", "quantity": None, "country": None,
-         "quarantine_reasons": ["quantity_parses", "country_known"], "raw_quantity": "abc",
-         "_line_key": "q9", "_batch_id": "b1", "_batch_seq": 1, "_row_number": 9,
-         "_record_hash": "h9", "_source_file": "x.csv", "_run_id": "r1",
-         "_processed_at": stamps[0]}
+        {
+            "invoice_no": "537000",
+            "stock_code": "X",
+            "quantity": None,
+            "country": None,
+            "quarantine_reasons": ["quantity_parses", "country_known"],
+            "raw_quantity": "abc",
+            "_line_key": "q9",
+            "_batch_id": "b1",
+            "_batch_seq": 1,
+            "_row_number": 9,
+            "_record_hash": "h9",
+            "_source_file": "x.csv",
+            "_run_id": "r1",
+            "_processed_at": stamps[0],
+        }
     ]
     lake.write("silver.quarantine", pa.Table.from_pylist(quarantine))

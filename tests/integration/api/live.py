@@ -29,7 +29,9 @@ ROLES = ("viewer", "analyst", "admin")
 
 def _ok(*args: str | Path, lake: Path | None = None) -> str:
     done = run_retail(*args, lake=lake)
-    assert done.code == 0, f"retail {' '.join(map(str, args))} failed:\n{done.stdout}\n{done.stderr}"
+    assert done.code == 0, (
+        f"retail {' '.join(map(str, args))} failed:\n{done.stdout}\n{done.stderr}"
+    )
     return done.stdout
 
 
@@ -74,9 +76,12 @@ class Server:
     process: subprocess.Popen[bytes]
     keys: dict[str, str] = field(default_factory=dict)
 
-    def client(self, role: str | None = None, **kwargs: object) -> httpx.Client:
-        headers = {"X-API-Key": self.keys[role]} if role else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)  # type: ignore[arg-type]
+    def client(
+        self, role: str | None = None, headers: dict[str, str] | None = None
+    ) -> httpx.Client:
+        """An HTTP client for the server, sending ``role``'s key (none when ``role`` is None)."""
+        sent = {"X-API-Key": self.keys[role]} if role else {}
+        return httpx.Client(base_url=self.url, headers={**sent, **(headers or {})}, timeout=60)
 
 
 @contextmanager

@@ -41,7 +41,12 @@ def test_kpis_need_a_key_and_equal_the_gold_sums(
     assert response.status_code == 200
     kpis = response.json()
     assert set(kpis) == {
-        "gross_revenue", "returns_amount", "net_revenue", "orders", "customers", "units",
+        "gross_revenue",
+        "returns_amount",
+        "net_revenue",
+        "orders",
+        "customers",
+        "units",
         "avg_order_value",
     }
     mart = one(
@@ -98,7 +103,10 @@ def test_country_accepts_codes_and_spellings_and_refuses_unknown_ones(
     assert refused.status_code == 422
     message = refused.json()["detail"][0]["msg"]
     assert "unknown country 'Atlantis'" in message and "/api/v1/countries" in message
-    assert viewer.get("/api/v1/kpis", params={"from": "2011-02-01", "to": "2011-01-01"}).status_code == 422
+    assert (
+        viewer.get("/api/v1/kpis", params={"from": "2011-02-01", "to": "2011-01-01"}).status_code
+        == 422
+    )
     assert viewer.get("/api/v1/kpis", params={"from": "yesterday"}).status_code == 422
 
 
@@ -185,7 +193,9 @@ def test_daily_sales_are_mart_rows_paginated_and_sorted(
     revenue = [r["gross_revenue"] for r in ranked]
     assert revenue == sorted(revenue, reverse=True)
     assert viewer.get("/api/v1/sales/daily", params={"page_size": 5000}).status_code == 422
-    assert viewer.get("/api/v1/sales/daily", params={"sort": "gross_revenue; --"}).status_code == 422
+    assert (
+        viewer.get("/api/v1/sales/daily", params={"sort": "gross_revenue; --"}).status_code == 422
+    )
 
 
 def test_totals_and_monthly_roll_ups_add_up_to_the_kpis(viewer: httpx.Client) -> None:
@@ -206,9 +216,7 @@ def test_totals_and_monthly_roll_ups_add_up_to_the_kpis(viewer: httpx.Client) ->
     assert {r["country"] for r in uk} == {"United Kingdom"}
 
 
-def test_customer_segments_and_one_customer(
-    viewer: httpx.Client, lake_sql: LakeSQL
-) -> None:
+def test_customer_segments_and_one_customer(viewer: httpx.Client, lake_sql: LakeSQL) -> None:
     segments = viewer.get("/api/v1/customers/segments").json()
     customers = one(lake_sql, "SELECT count(*) AS n FROM gold.mart_customer_rfm")["n"]
     assert segments["total_customers"] == customers
@@ -229,7 +237,9 @@ def test_top_products_and_cohorts(viewer: httpx.Client, lake_sql: LakeSQL) -> No
     revenue = [p["revenue"] for p in top["products"]]
     assert len(revenue) == 5 and revenue == sorted(revenue, reverse=True)
     assert [p["rank"] for p in top["products"]] == [1, 2, 3, 4, 5]
-    month = one(lake_sql, "SELECT strftime(max(month), '%Y-%m') AS m FROM gold.mart_product_performance")["m"]
+    month = one(
+        lake_sql, "SELECT strftime(max(month), '%Y-%m') AS m FROM gold.mart_product_performance"
+    )["m"]
     by_units = viewer.get("/api/v1/products/top", params={"metric": "units", "month": month}).json()
     units = [p["units"] for p in by_units["products"]]
     assert units == sorted(units, reverse=True) and by_units["month"] == month
@@ -258,7 +268,9 @@ def test_product_search_is_case_insensitive_and_typo_tolerant(
     ).json()["results"]
     assert in_category and {r["category"] for r in in_category} == {product["category"]}
     assert viewer.get("/api/v1/products/search").status_code == 422
-    assert viewer.get("/api/v1/products/search", params={"category": "Spaceships"}).status_code == 422
+    assert (
+        viewer.get("/api/v1/products/search", params={"category": "Spaceships"}).status_code == 422
+    )
 
 
 def test_quality_endpoints_follow_meta_tables(server: Server, lake_sql: LakeSQL) -> None:
@@ -291,7 +303,9 @@ def test_health_metrics_and_snapshot_header(server: Server, viewer: httpx.Client
     assert response.headers["X-Snapshot"] == health["snapshot"]["id"]
     metrics = server.client().get("/metrics")
     assert metrics.status_code == 200
-    assert 'retail_api_requests_total{method="GET",route="/api/v1/kpis",status="200"}' in metrics.text
+    assert (
+        'retail_api_requests_total{method="GET",route="/api/v1/kpis",status="200"}' in metrics.text
+    )
     assert "retail_api_request_seconds_bucket" in metrics.text
     assert server.client().get("/docs").status_code == 200
     schema = server.client().get("/openapi.json").json()

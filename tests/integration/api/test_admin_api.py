@@ -1,0 +1,157 @@
+"""Operating the lake through the API: uploads into landing/, queued runs, their outcomes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.api.live import Server, _ok, copy_lake, serve
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    lake = copy_lake(tmp_path_factory.mktemp("admin") / "lake")
+    with serve(lake, env={"RETAIL_MAX_UPLOAD_MB": "1"}) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def admin(server: Server) -> Iterator[httpx.Client]:
+    with server.client("admin") as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def new_sales(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("upload") / "new sales (march).csv"
+    _ok("generate", "--rows", "2000", "--seed", "99", "--out", path)
+    return path
+
+
+def wait_for(client: httpx.Client, job: dict[str, Any], timeout: float = 300) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        state: dict[str, Any] = client.get(job["status_url"]).json()
+        if state["status"] in ("succeeded", "failed"):
+            return state
+        assert time.monotonic() < deadline, state
+        time.sleep(0.2)
+
+
+def upload(client: httpx.Client, name: str, content: bytes) -> httpx.Response:
+    return client.post("/api/v1/files", files={"file": (name, content, "text/csv")})
+
+
+def test_upload_ingests_then_a_run_publishes_new_numbers(
+    server: Server, admin: httpx.Client, new_sales: Path
+) -> None:
+    before = admin.get("/api/v1/kpis")
+    response = upload(admin, new_sales.name, new_sales.read_bytes())
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["file"] == "new_sales_march.csv"
+    assert (server.landing / body["file"]).read_bytes() == new_sales.read_bytes()
+    assert body["job"]["kind"] == "ingest" and body["job"]["status"] == "succeeded"
+    assert body["job"]["detail"]["rows_ingested"] == 2000
+
+    again = upload(admin, "again.csv", new_sales.read_bytes())
+    assert again.status_code == 201
+    assert again.json()["job"]["detail"]["status"] == "skipped"  # same content: not doubled
+
+    started = admin.post("/api/v1/runs")
+    assert started.status_code == 202
+    job = started.json()
+    assert started.headers["Location"] == job["status_url"] == f"/api/v1/runs/{job['id']}"
+    assert job["status"] in ("queued", "running")
+    done = wait_for(admin, job)
+    assert done["status"] == "succeeded", done
+    assert done["detail"]["run_id"] and done["finished_at"] >= done["started_at"]
+    after = admin.get("/api/v1/kpis")
+    assert after.headers["X-Snapshot"] != before.headers["X-Snapshot"]
+    assert after.json()["gross_revenue"] > before.json()["gross_revenue"]
+    listed = admin.get("/api/v1/runs").json()
+    assert listed[0]["id"] == job["id"]
+
+
+def test_runs_queue_one_at_a_time(admin: httpx.Client) -> None:
+    first = admin.post("/api/v1/runs", json={"full_refresh": True}).json()
+    second = admin.post("/api/v1/runs").json()
+    assert admin.get(second["status_url"]).json()["status"] == "queued"
+    one, two = wait_for(admin, first), wait_for(admin, second)
+    assert one["status"] == two["status"] == "succeeded", (one, two)
+    assert two["started_at"] >= one["finished_at"]
+
+
+def test_upload_names_are_sanitised_and_confined_to_landing(
+    server: Server, admin: httpx.Client
+) -> None:
+    content = b"InvoiceNo,StockCode\n1,2\n"
+    response = upload(admin, "../../../../tmp/evil name.csv", content)
+    stored = response.json()["file"]
+    assert stored == "evil_name.csv"
+    assert not (server.landing.parent.parent / "tmp" / "evil name.csv").exists()
+    assert response.status_code == 422  # refused by ingestion: required columns are missing
+    assert "FileRefused" in response.json()["job"]["reason"]
+    assert not (server.landing / stored).exists()  # a refused upload does not stay in landing/
+    assert upload(admin, ".bashrc", content).status_code == 415
+    assert upload(admin, "report.exe", content).status_code == 415
+    assert upload(admin, "..\\..\\x.csv.exe", content).status_code == 415
+    assert admin.post("/api/v1/files").status_code == 422
+    assert admin.post("/api/v1/files", data={"note": "no file"}).status_code == 422
+    assert sorted(
+        p.name for p in server.landing.iterdir() if not p.name.startswith("new_sales")
+    ) == ["again.csv"]
+
+
+def test_uploads_over_the_size_limit_are_refused(server: Server, admin: httpx.Client) -> None:
+    too_big = b"InvoiceNo,StockCode,Description\n" + b"536365,85123A,WHITE HEART\n" * 60_000
+    response = upload(admin, "big.csv", too_big)
+    assert response.status_code == 413
+    assert "1 MB" in response.json()["detail"]
+    assert not (server.landing / "big.csv").exists()
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams
+        boundary = b"--b0undary"
+        yield (
+            boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="s.csv"\r\n\r\n'
+        )
+        for _ in range(40):
+            yield b"x" * 65536
+        yield b"\r\n" + boundary + b"--\r\n"
+
+    streamed = admin.post(
+        "/api/v1/files",
+        content=chunks(),
+        headers={"Content-Type": "multipart/form-data; boundary=b0undary"},
+    )
+    assert streamed.status_code == 413
+    assert admin.get("/api/v1/runs/ffffffffffffffff").status_code == 404
+
+
+def test_a_failing_run_reports_why(tmp_path: Path, new_sales: Path) -> None:
+    rules = tmp_path / "strict.yaml"
+    rules.write_text(
+        "rules:\n"
+        "  - name: no_big_quantities\n"
+        "    dimension: validity\n"
+        "    action: fail\n"
+        "    threshold: 0\n"
+        "    weight: 1\n"
+        "    expression: quantity < 10\n"
+    )
+    lake = copy_lake(tmp_path / "lake")
+    with (
+        serve(lake, env={"RETAIL_RULES": f'["{rules}"]'}) as running,
+        running.client("admin") as admin,
+    ):
+        assert upload(admin, "more.csv", new_sales.read_bytes()).status_code == 201
+        done = wait_for(admin, admin.post("/api/v1/runs").json())
+        assert done["status"] == "failed"
+        assert "GateFailed" in done["reason"] and "no_big_quantities" in done["reason"]

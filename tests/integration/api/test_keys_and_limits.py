@@ -1,0 +1,57 @@
+"""``retail keys`` from the user's side, and the per-key rate limit of a running server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import run_retail
+from tests.integration.api.live import copy_lake, create_key, serve
+
+pytestmark = pytest.mark.slow
+
+
+def test_keys_create_prints_the_key_last_and_list_never_shows_it(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    created = run_retail("keys", "create", "--role", "analyst", "--name", "finance team", lake=lake)
+    assert created.code == 0, created.stderr
+    key = created.stdout.strip().splitlines()[-1]
+    assert key.startswith("rlk_") and " " not in key
+    listed = run_retail("keys", "list", "--json", lake=lake)
+    assert listed.code == 0
+    [entry] = json.loads(listed.stdout)
+    assert entry["name"] == "finance team" and entry["role"] == "analyst"
+    assert entry["revoked_at"] is None
+    assert key not in listed.stdout and "hash" not in listed.stdout and "salt" not in listed.stdout
+    table = run_retail("keys", "list", lake=lake)
+    assert "finance team" in table.stdout and key not in table.stdout
+    assert key.split("_")[2] not in (lake / "_serve" / "api_keys.json").read_text()
+
+    revoked = run_retail("keys", "revoke", entry["key_id"], lake=lake)
+    assert revoked.code == 0 and "revoked" in revoked.stdout
+    assert json.loads(run_retail("keys", "list", "--json", lake=lake).stdout)[0]["revoked_at"]
+    assert run_retail("keys", "revoke", "ffffffffffff", lake=lake).code == 2
+    assert run_retail("keys", "create", "--role", "owner", lake=lake).code == 2
+    assert (
+        run_retail("keys", "create", "--role", "viewer", "--name", "<script>", lake=lake).code == 2
+    )
+
+
+def test_rate_limit_is_per_key_with_retry_after(tmp_path: Path) -> None:
+    lake = copy_lake(tmp_path / "lake")
+    with serve(lake, env={"RETAIL_API_RATE_LIMIT_PER_MINUTE": "5"}) as server:
+        with server.client("viewer") as viewer:
+            statuses = [viewer.get("/api/v1/kpis").status_code for _ in range(6)]
+            assert statuses == [200] * 5 + [429]
+            limited = viewer.get("/api/v1/kpis")
+            assert limited.status_code == 429
+            assert 1 <= int(limited.headers["Retry-After"]) <= 12
+            assert "rate limit" in limited.json()["detail"]
+        other = create_key(lake, "viewer", "other")
+        with httpx.Client(base_url=server.url, headers={"X-API-Key": other}) as client:
+            assert client.get("/api/v1/kpis").status_code == 200  # its own bucket
+        with server.client() as anonymous:  # health and metrics are not limited
+            assert {anonymous.get("/api/v1/health").status_code for _ in range(8)} == {200}
