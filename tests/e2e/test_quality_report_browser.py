@@ -116,8 +116,29 @@ def recorded_scores(lake: Lake) -> dict[str, Any]:
             .column("n")[0]
             .as_py()
         )
-    [overall] = [r for r in rows if r["scope"] == "overall"]
+        [overall] = [r for r in rows if r["scope"] == "overall"]
+        failed: dict[str, int] = {
+            r["rule"]: r["lines_failed"]
+            for r in sql.arrow(
+                "SELECT rule, lines_failed FROM meta.quality_results "
+                "WHERE run_id = ? AND lines_failed > 0",
+                [overall["run_id"]],
+            ).to_pylist()
+        }
+        reasons: dict[str, int] = {
+            r["reason"]: r["n"]
+            for r in sql.arrow(
+                "SELECT reason, count(*) AS n FROM "
+                "(SELECT unnest(quarantine_reasons) AS reason FROM silver.quarantine) GROUP BY 1"
+            ).to_pylist()
+        }
+        alerts: list[dict[str, Any]] = sql.arrow(
+            "SELECT run_id, message FROM meta.alerts"
+        ).to_pylist()
     return {
+        "failed": failed,
+        "reasons": reasons,
+        "alerts": alerts,
         "run_id": overall["run_id"],
         "overall": overall["score"],
         "grade": overall["grade"],
@@ -163,6 +184,20 @@ def test_report_renders_without_errors_and_shows_the_recorded_scores(
             for heading in ("Scores by dimension", "Score history", "Worst rules"):
                 assert page.get_by_role("heading", name=heading).is_visible()
             assert page.get_by_role("heading", name="Quarantine reasons").is_visible()
+            # worst rules, quarantine reasons and alerts agree with the lake too
+            shown_failed = {
+                rule.get_attribute("data-rule"): rule.get_by_test_id("rule-failed").inner_text()
+                for rule in page.locator("div.rule[data-rule]").all()
+            }
+            worst = sorted(expected["failed"].items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+            assert shown_failed == {rule: f"{n:,}" for rule, n in worst}
+            for reason, lines in expected["reasons"].items():
+                row = page.locator(f'tr[data-reason="{reason}"]')
+                assert row.get_by_test_id("reason-lines").inner_text() == f"{lines:,}"
+            # the messy export drags the score far below the three clean runs: one alert
+            [alert] = expected["alerts"]
+            assert alert["run_id"] == expected["run_id"]
+            assert alert["message"] in page.locator("#alerts").inner_text()
 
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             height = min(SCREENSHOT_HEIGHT, page.evaluate("document.body.scrollHeight"))
