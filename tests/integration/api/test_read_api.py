@@ -245,6 +245,7 @@ def test_top_products_and_cohorts(viewer: httpx.Client, lake_sql: LakeSQL) -> No
     assert units == sorted(units, reverse=True) and by_units["month"] == month
     assert all(p["return_rate"] is not None for p in by_units["products"])
     assert viewer.get("/api/v1/products/top", params={"month": "2011-13"}).status_code == 422
+    assert viewer.get("/api/v1/products/top", params={"month": "0000-01"}).status_code == 422
     cohorts = viewer.get("/api/v1/cohorts", params={"max_months": 2}).json()
     assert cohorts and all(0 <= c["retention"] <= 1 and c["months_since"] <= 2 for c in cohorts)
 

@@ -25,7 +25,7 @@ from retail_lakehouse.serve.models import (
     RunRequest,
     Upload,
 )
-from retail_lakehouse.serve.routers.common import AUTH_ERRORS, NOT_FOUND
+from retail_lakehouse.serve.routers.common import AUTH_ERRORS, BAD_BODY, NOT_FOUND
 from retail_lakehouse.serve.uploads import UploadRefused, receive_file, safe_name, store
 
 router = APIRouter(
@@ -112,7 +112,7 @@ async def upload_file(
     return Response(body.model_dump_json(), status_code=status, media_type="application/json")
 
 
-@router.post("/runs", response_model=JobOut, status_code=202)
+@router.post("/runs", response_model=JobOut, status_code=202, responses=BAD_BODY)
 async def start_run(context: ContextDep, body: RunRequest | None = None) -> Response:
     """Queue a pipeline run (one runs at a time; later requests wait their turn)."""
     options = body or RunRequest()
@@ -156,7 +156,12 @@ async def list_keys(context: ContextDep) -> list[KeyInfo]:
     return [key_info(k) for k in context.keys.list()]
 
 
-@router.post("/keys", response_model=NewKey, status_code=201, responses={422: {"model": ErrorOut}})
+@router.post(
+    "/keys",
+    response_model=NewKey,
+    status_code=201,
+    responses={**BAD_BODY, 422: {"model": ErrorOut}},
+)
 async def create_key(context: ContextDep, body: KeyRequest) -> NewKey:
     """Create a key; the response is the only time its secret is shown."""
     try:

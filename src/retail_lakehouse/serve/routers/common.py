@@ -18,3 +18,6 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     429: {"model": ErrorOut, "description": "Rate limit exceeded; see Retry-After."},
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "Not found."}}
+BAD_BODY: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "The body is not valid JSON."}
+}

@@ -30,7 +30,7 @@ async def top_products(
     month: Annotated[
         str | None,
         Query(
-            pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+            pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$",
             description="A month as YYYY-MM; all months when omitted.",
         ),
     ] = None,

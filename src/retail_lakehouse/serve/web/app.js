@@ -174,13 +174,15 @@
     const points = trend.points;
     const scores = points.map((p) => p.score);
     const low = Math.max(0, Math.floor((Math.min(...scores, 100) - 2) / 5) * 5);
+    const days = new Set(points.map((p) => p.computed_at.slice(0, 10)));
+    const sameDay = days.size === 1;
     Charts.line($("chart-quality"), points.map((p) => new Date(p.computed_at)), [
       { name: "Quality score", color: COLORS.quality, values: scores },
     ], {
       height: 220, yMin: low, yMax: 100, label: "Quality score per run",
       format: (v) => v.toFixed(v % 1 ? 1 : 0),
-      xKey: (d) => d.toISOString().slice(0, 10),
-      xLabel: (d) => dayName.format(d).replace(/ \d{4}$/, ""),
+      xKey: (d) => (sameDay ? d.toISOString().slice(0, 16) : d.toISOString().slice(0, 10)),
+      xLabel: (d) => (sameDay ? d.toISOString().slice(11, 16) : dayName.format(d).replace(/ \d{4}$/, "")),
       tipLabel: (d) => d.toISOString().replace("T", " ").slice(0, 16) + " UTC",
     });
   }

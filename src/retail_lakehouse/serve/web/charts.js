@@ -78,12 +78,21 @@
       lastX = x(i);
       text(axis, x(i), height - 8, opts.xLabel ? opts.xLabel(d) : key, { "text-anchor": "middle" });
     });
-    series.forEach((s) => {
+    series.forEach((s, index) => {
       let path = "";
       s.values.forEach((v, i) => {
         if (v === null || !isFinite(v)) return;
         path += (path ? "L" : "M") + x(i).toFixed(1) + "," + y(v).toFixed(1);
       });
+      if (index === 0 && opts.area !== false && path) {
+        const first = s.values.findIndex((v) => v !== null && isFinite(v));
+        const last = s.values.length - 1 - [...s.values].reverse().findIndex((v) => v !== null && isFinite(v));
+        const base = y(Math.max(lo, 0)).toFixed(1);
+        el("path", {
+          d: `${path}L${x(last).toFixed(1)},${base}L${x(first).toFixed(1)},${base}Z`,
+          fill: s.color, class: "area",
+        }, svg);
+      }
       el("path", { d: path, class: "series", stroke: s.color, fill: "none" }, svg);
       if (n <= 40) {
         s.values.forEach((v, i) => {
