@@ -21,6 +21,8 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from retail_lakehouse.engines import Engine
+
 OTHER = "Other"
 NON_PRODUCT = "Non-product"
 _NON_ALNUM = r"[^A-Z0-9]+"
@@ -85,18 +87,38 @@ def category_rules(user_csv: Path | None = None) -> list[CategoryRule]:
     return unique
 
 
-def category_of(
-    description: ir.StringValue, is_non_product: ir.BooleanValue, rules: list[CategoryRule]
-) -> ir.StringValue:
-    """The category expression of a product row."""
-    normalised = " " + description.upper().re_replace(_NON_ALNUM, " ") + " "
-    branches = [(normalised.contains(" " + rule.keyword), rule.category) for rule in rules]
-    by_keyword: ir.StringValue = (
-        ibis.cases(*branches, else_=OTHER) if branches else ibis.literal(OTHER)
+def rules_table(rules: list[CategoryRule]) -> pa.Table:
+    """The mapping as data: priority (file order), `` KEYWORD`` as matched, category."""
+    return pa.table(
+        {
+            "rule_priority": pa.array(range(len(rules)), pa.int32()),
+            "rule_keyword": [" " + rule.keyword for rule in rules],
+            "rule_category": [rule.category for rule in rules],
+        }
     )
-    result: ir.StringValue = ibis.cases(
-        (is_non_product.fill_null(False), NON_PRODUCT),
-        (description.isnull(), OTHER),
-        else_=by_keyword,
+
+
+def with_category(
+    engine: Engine, table: ir.Table, key: str, rules: list[CategoryRule]
+) -> ir.Table:
+    """``table`` (unique ``key``, ``description``, ``is_non_product``) plus ``category``.
+
+    The mapping is joined as a table (every row against every keyword, the first matching rule
+    wins) rather than compiled into a CASE of one branch per rule: the same answer, while the
+    query stays small however many keywords a user adds."""
+    mapping = engine.arrow_table(rules_table(rules), "gold_category_rules")
+    normalised = table.select(
+        key, _normalised=" " + table.description.upper().re_replace(_NON_ALNUM, " ") + " "
     )
-    return result
+    matches = normalised.cross_join(mapping).filter(
+        normalised._normalised.contains(mapping.rule_keyword)
+    )
+    first = matches.group_by(key).agg(rule_priority=matches.rule_priority.min())
+    chosen = first.join(mapping, "rule_priority").select(key, "rule_category")
+    joined = table.left_join(chosen, key)
+    category: ir.StringValue = ibis.cases(
+        (joined.is_non_product.fill_null(False), NON_PRODUCT),
+        (joined.rule_category.isnull(), OTHER),
+        else_=joined.rule_category,
+    )
+    return joined.select(*[table[c] for c in table.columns], category=category)

@@ -3,7 +3,9 @@
 A customer's lines, ordered by ``invoice_ts``, form versions: a new version starts at the first
 instant the country differs from the previous instant's (when one instant carries two countries,
 the alphabetically first counts, so every engine agrees). ``valid_from`` is that instant,
-``valid_to`` the next version's ``valid_from`` (exclusive) or 9999-12-31 for the current version;
+``valid_to`` the next version's ``valid_from`` (exclusive), NULL for the current version (a
+far-future date such as 9999-12-31 does not fit pandas' nanosecond timestamps, so PySpark and
+pandas readers would fail on it);
 ``version`` counts from 1. The key hashes ``customer_id`` and ``valid_from``, so appending a new
 version never changes the keys of older ones. ``first_purchase``/``last_purchase`` are the
 customer's first and last sale line (the same on every version row).
@@ -27,12 +29,7 @@ from retail_lakehouse.lake.store import cast_batch
 from retail_lakehouse.pipeline.errors import PipelineError
 from retail_lakehouse.pipeline.gold.definitions import is_sale_line
 from retail_lakehouse.pipeline.gold.frames import conform
-from retail_lakehouse.pipeline.gold.keys import (
-    OPEN_END,
-    UNKNOWN_KEY,
-    surrogate_key,
-    ts_key_text,
-)
+from retail_lakehouse.pipeline.gold.keys import UNKNOWN_KEY, surrogate_key, ts_key_text
 
 UNKNOWN_VALID_FROM = "1900-01-01"
 
@@ -67,7 +64,7 @@ def customer_versions(lines: ir.Table) -> ir.Table:
         country_key=surrogate_key(joined.country),
         country=joined.country,
         valid_from=joined.invoice_ts,
-        valid_to=joined.next_from.fill_null(ibis.literal(OPEN_END)),
+        valid_to=joined.next_from,
         is_current=joined.next_from.isnull(),
         version=joined.version,
         first_purchase=joined.first_purchase,
@@ -95,7 +92,6 @@ def build_dim_customer(
                     "customer_key": [UNKNOWN_KEY],
                     "country_key": [UNKNOWN_KEY],
                     "valid_from": pa.array([UNKNOWN_VALID_FROM]).cast(pa.timestamp("us")),
-                    "valid_to": pa.array([OPEN_END], pa.timestamp("us")),
                     "is_current": [True],
                     "version": pa.array([1], pa.int32()),
                 }
@@ -110,7 +106,7 @@ def build_dim_customer(
 def check_scd2(dim: pa.Table) -> None:
     """Raise :class:`SCD2InvariantError` unless every customer has exactly one current row,
     versions 1..n, and contiguous validity (each version ends where the next begins, the last
-    one is open-ended). Runs before the dimension is committed."""
+    one is current and open-ended). Runs before the dimension is committed."""
     frame = pl.from_arrow(dim)
     assert isinstance(frame, pl.DataFrame)
     rows = frame.filter(pl.col("customer_id").is_not_null()).sort("customer_id", "version")
@@ -134,9 +130,9 @@ def check_scd2(dim: pa.Table) -> None:
         problems.append(f"{bad.height} customers without exactly one current row (e.g. {sample})")
     following = pl.col("valid_from").shift(-1).over("customer_id")
     gaps = rows.filter(
-        (pl.col("valid_from") >= pl.col("valid_to"))
-        | (following.is_not_null() & (following != pl.col("valid_to")))
-        | (following.is_null() & ~pl.col("is_current"))
+        (pl.col("valid_from") >= pl.col("valid_to")).fill_null(False)
+        | (following.is_not_null() & (following != pl.col("valid_to")).fill_null(True))
+        | (following.is_null() & (~pl.col("is_current") | pl.col("valid_to").is_not_null()))
         | (following.is_not_null() & pl.col("is_current"))
     )
     if gaps.height:

@@ -46,11 +46,11 @@ def build_dim_date(first: date, last: date) -> pa.Table:
     assert isinstance(holidays, pl.DataFrame)
     days = pl.DataFrame({"date": pl.date_range(start, end, interval="1d", eager=True)})
     d = pl.col("date")
-    month = d.dt.month()
+    month = d.dt.month().cast(pl.Int32)  # Int8 would overflow in month * 100
     frame = (
         days.join(holidays.rename({"name": "bank_holiday_name"}), on="date", how="left")
         .with_columns(
-            date_key=(d.dt.year() * 10000 + month * 100 + d.dt.day()).cast(pl.Int32),
+            date_key=d.dt.year().cast(pl.Int32) * 10000 + month * 100 + d.dt.day().cast(pl.Int32),
             year=d.dt.year().cast(pl.Int32),
             quarter=d.dt.quarter().cast(pl.Int32),
             month=month.cast(pl.Int32),

@@ -25,7 +25,7 @@ import pyarrow as pa
 from retail_lakehouse.engines import Engine
 from retail_lakehouse.lake.contracts.gold import DIM_PRODUCT
 from retail_lakehouse.lake.store import cast_batch
-from retail_lakehouse.pipeline.gold.categories import CategoryRule, category_of
+from retail_lakehouse.pipeline.gold.categories import CategoryRule, with_category
 from retail_lakehouse.pipeline.gold.frames import conform
 from retail_lakehouse.pipeline.gold.keys import UNKNOWN_KEY, surrogate_key
 
@@ -49,29 +49,35 @@ def _charged(lines: ir.Table) -> ir.BooleanValue:
 
 
 def product_stats(lines: ir.Table) -> ir.Table:
-    """Per stock code: current description, non-product flag, typical price, first/last sold."""
+    """Per stock code: current description, non-product flag, typical price, first/last sold.
+
+    Only group-bys and joins over the lines (a window over every line costs a sort); the
+    median's window runs over one row per code and price."""
     lines = lines.filter(lines.stock_code.notnull())
-    described = lines.filter(lines.description.notnull())
-    latest = ibis.window(
-        group_by=described.stock_code,
-        order_by=[ibis.desc(described.invoice_ts), ibis.desc(described.description)],
-    )
-    descriptions = (
-        described.mutate(rn=ibis.row_number().over(latest))
-        .filter(ibis._.rn == 0)
-        .select("stock_code", "description")
-    )
-    priced = lines.filter(_charged(lines) & (lines.unit_price > 0))
-    by_price = ibis.window(group_by=priced.stock_code, order_by=priced.unit_price)
-    ranked = priced.mutate(
-        rn=ibis.row_number().over(by_price),
-        n=priced.unit_price.count().over(ibis.window(group_by=priced.stock_code)),
-    )
-    # lower median: 0-based position p with 2(p + 1) >= n and 2p < n
-    medians = ranked.filter((2 * (ranked.rn + 1) >= ranked.n) & (2 * ranked.rn < ranked.n)).select(
-        "stock_code", typical_price=ranked.unit_price
-    )
     charged = _charged(lines)
+    described = lines.filter(lines.description.notnull())
+    last_seen = described.group_by("stock_code").agg(last_ts=described.invoice_ts.max())
+    at_last = described.join(
+        last_seen,
+        [
+            described.stock_code == last_seen.stock_code,
+            described.invoice_ts == last_seen.last_ts,
+        ],
+    )
+    descriptions = at_last.group_by(described.stock_code).agg(
+        description=at_last.description.max()
+    )
+    priced = lines.filter(charged & (lines.unit_price > 0))
+    prices = priced.group_by("stock_code", "unit_price").agg(n=priced.count())
+    by_price = ibis.window(group_by=prices.stock_code, order_by=prices.unit_price, rows=(None, 0))
+    cumulative = prices.mutate(
+        upto=prices.n.sum().over(by_price),
+        total=prices.n.sum().over(ibis.window(group_by=prices.stock_code)),
+    )
+    # lower median: the price at 1-based position ceil(total / 2), i.e. the first price whose
+    # cumulative count reaches half the lines
+    reaching = cumulative.filter(2 * cumulative.upto >= cumulative.total)
+    medians = reaching.group_by("stock_code").agg(typical_price=reaching.unit_price.min())
     stats = lines.group_by("stock_code").agg(
         is_non_product=lines.is_non_product.fill_null(False).any(),
         first_sold=lines.invoice_ts.min(where=charged).date(),
@@ -105,9 +111,8 @@ def build_dim_product(
             affected, "stock_code"
         )
         stats = _stat_columns(kept).union(_stat_columns(recomputed))
-    keyed = stats.mutate(
-        product_key=surrogate_key(stats.stock_code),
-        category=category_of(stats.description, stats.is_non_product, rules),
+    keyed = with_category(
+        engine, stats.mutate(product_key=surrogate_key(stats.stock_code)), "stock_code", rules
     )
     unknown = engine.arrow_table(
         cast_batch(

@@ -16,6 +16,7 @@ lines get new keys, and :func:`rekeyed_batches` finds them so they are rewritten
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import ibis
 import ibis.expr.types as ir
@@ -30,6 +31,8 @@ from retail_lakehouse.pipeline.gold.keys import (
     time_key,
 )
 
+_FAR_FUTURE = datetime(9999, 12, 31)
+
 
 def _known(dim: ir.Table, key: str) -> ir.Table:
     """A dimension without its unknown member (whose label could collide with a real name)."""
@@ -37,8 +40,13 @@ def _known(dim: ir.Table, key: str) -> ir.Table:
 
 
 def _versions(customers: ir.Table) -> ir.Table:
+    """Customer versions with a non-NULL end, so the lookup is a plain range condition (an
+    ``OR valid_to IS NULL`` turns DuckDB's hash join into a nested loop)."""
     return customers.filter(customers.customer_id.notnull()).select(
-        "customer_id", "customer_key", "valid_from", "valid_to"
+        "customer_id",
+        "customer_key",
+        "valid_from",
+        valid_to=customers.valid_to.fill_null(ibis.literal(_FAR_FUTURE)),
     )
 
 

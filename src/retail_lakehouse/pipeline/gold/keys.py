@@ -13,8 +13,6 @@ dimensions, ``date_key`` 0 and ``time_key`` -1 for the calendar ones (``0`` is a
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import ibis
 import ibis.expr.types as ir
 
@@ -27,10 +25,6 @@ KEY_LENGTH = 16
 SEPARATOR = "\x1f"
 TS_KEY_FORMAT = "%Y-%m-%d %H:%M:%S"
 """How a timestamp enters a natural key (second precision, the precision of the sources)."""
-
-OPEN_END = datetime(9999, 12, 31)
-"""``valid_to`` of the current SCD2 version: a far-future bound keeps ``ts < valid_to`` lookups
-simple in every SQL tool (a NULL bound needs an ``OR``)."""
 
 
 def surrogate_key(*parts: ir.Value) -> ir.StringValue:

@@ -1,0 +1,74 @@
+"""Incremental runs on hand-made batches equal a full rebuild; an idle run commits nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.contracts.gold import GOLD_TABLES
+from retail_lakehouse.pipeline.gold.watermarks import GOLD_CONSUMER, read_watermark
+from tests.unit.gold.silver_rows import UNRESOLVED_KEYS_SQL, line, rows, run_gold, write_batch
+
+UK, FR, DE = "United Kingdom", "France", "Germany"
+BATCH_1 = [
+    line("1", "A1", 2, "1.50", "2011-01-03 10:00", "c1", UK, "RED BAG"),
+    line("1", "A2", 1, "4.00", "2011-01-03 10:00", "c1", UK, "TEA CUP"),
+    line("2", "A1", 5, "1.40", "2011-01-04 09:00", "c2", FR, "RED BAG"),
+    line("3", "A2", 1, "4.00", "2011-01-10 15:00", None, UK, "TEA CUP"),
+    line("C4", "A1", -1, "1.50", "2011-01-11 12:00", "c1", UK, "RED BAG"),
+    line("5", "A3", 3, "2.00", "2011-02-01 11:00", "c3", DE, "CANDLE"),  # invoice 5 continues
+]
+BATCH_2 = [
+    line("5", "A1", 1, "1.50", "2011-02-01 11:00", "c3", DE, "RED BAG"),
+    line("6", "A1", 1, "1.60", "2011-02-02 11:00", "c1", FR, "RED BAG, NEW"),  # c1 moves
+    line("7", "POST", 1, "18.00", "2011-02-02 11:30", "c2", FR, "POSTAGE"),
+    line("8", "A3", 2, "2.00", "2011-03-07 08:00", "c4", "Narnia", None),  # unmapped country
+]
+
+
+def snapshot(lake: Lake) -> dict[str, list[dict[str, Any]]]:
+    out = {}
+    for table in GOLD_TABLES:
+        data = rows(lake, f"SELECT * FROM {table.qualified}")
+        for row in data:
+            row.pop("_run_id", None)
+        out[table.qualified] = sorted(data, key=repr)
+    return out
+
+
+def test_incremental_equals_full_rebuild(lake: Lake) -> None:
+    write_batch(lake, 1, BATCH_1)
+    first = run_gold(lake)
+    assert first.full_refresh and not first.nothing_to_do
+    write_batch(lake, 2, BATCH_2)
+    second = run_gold(lake)
+    assert not second.full_refresh and second.lines_in == len(BATCH_2)
+    assert second.tables["gold.fact_sales"] == len(BATCH_2)
+    assert "gold.dim_time" in second.unchanged
+    incremental = snapshot(lake)
+    run_gold(lake, full_refresh=True)
+    assert snapshot(lake) == incremental
+    invoice_5 = rows(lake, "SELECT line_count FROM gold.dim_invoice WHERE invoice_no = '5'")
+    assert invoice_5 == [{"line_count": 2}]
+    product = rows(lake, "SELECT description FROM gold.dim_product WHERE stock_code = 'A1'")
+    assert product == [{"description": "RED BAG, NEW"}]
+    narnia = rows(lake, "SELECT iso3 FROM gold.dim_country WHERE country = 'Narnia'")
+    assert narnia == [{"iso3": None}]
+
+
+def test_idle_run_changes_no_table_version(lake: Lake) -> None:
+    write_batch(lake, 1, BATCH_1)
+    run_gold(lake)
+    before = lake.versions()
+    report = run_gold(lake)
+    assert report.nothing_to_do
+    assert lake.versions() == before
+    assert read_watermark(lake, GOLD_CONSUMER) == 1
+
+
+def test_every_fact_key_resolves(lake: Lake) -> None:
+    write_batch(lake, 1, BATCH_1)
+    write_batch(lake, 2, BATCH_2)
+    run_gold(lake)
+    missing = rows(lake, UNRESOLVED_KEYS_SQL)
+    assert missing == [dict.fromkeys(missing[0], 0)]

@@ -1,0 +1,46 @@
+"""Surrogate keys: SHA-256 prefixes of the natural key, the same in Python and in the engine."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+import pyarrow as pa
+
+from retail_lakehouse.engines import Engine
+from retail_lakehouse.pipeline.gold.keys import (
+    SEPARATOR,
+    UNKNOWN_DATE_KEY,
+    UNKNOWN_KEY,
+    UNKNOWN_TIME_KEY,
+    date_key,
+    surrogate_key,
+    time_key,
+    ts_key_text,
+)
+
+
+def py_key(*parts: str) -> str:
+    return hashlib.sha256(SEPARATOR.join(parts).encode()).hexdigest()[:16]
+
+
+def test_keys_match_a_plain_sha256(engine: Engine) -> None:
+    data = pa.table(
+        {
+            "code": ["85123A", None, "POST"],
+            "ts": [datetime(2011, 1, 2, 8, 26), datetime(2011, 5, 1), None],
+        }
+    )
+    t = engine.arrow_table(data, "keys_input")
+    out = engine.to_arrow(
+        t.select(
+            single=surrogate_key(t.code),
+            pair=surrogate_key(t.code, ts_key_text(t.ts)),
+            date_key=date_key(t.ts),
+            time_key=time_key(t.ts),
+        )
+    ).to_pydict()
+    assert out["single"] == [py_key("85123A"), UNKNOWN_KEY, py_key("POST")]
+    assert out["pair"] == [py_key("85123A", "2011-01-02 08:26:00"), UNKNOWN_KEY, py_key("POST", "")]
+    assert out["date_key"] == [20110102, 20110501, UNKNOWN_DATE_KEY]
+    assert out["time_key"] == [826, 0, UNKNOWN_TIME_KEY]
