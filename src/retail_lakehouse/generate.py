@@ -853,7 +853,7 @@ def _chunk(
     price[sale & (u[4] < _FREE_LINE_SHARE)] = 0
     price[adjust] = 0
 
-    # descriptions: 0 = product's own, else index into the notes (last entry = null)
+    # description index: the product's own, an adjustment note, or the final null entry
     n_products = len(cat.product_price)
     n_notes = len(_ADJUSTMENT_NOTES)
     description = product.copy()
