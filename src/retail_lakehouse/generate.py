@@ -62,7 +62,7 @@ import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
-import xlsxwriter  # type: ignore[import-untyped]  # no stubs or py.typed upstream
+import xlsxwriter
 
 from retail_lakehouse.reference import bank_holidays
 
