@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -115,3 +118,68 @@ def test_report_matches_the_recorded_scores(built_lake: Path, tmp_path: Path) ->
     html = page.read_text(encoding="utf-8")
     assert f'data-testid="overall-score">{overall["score"]:.1f}<' in html
     assert "customer_present" in html and "customer_id" in html
+
+
+# -- a score drop during `retail run` reaches the configured webhook ---------------------------
+
+MESSY = """InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country
+581001,85123A,WHITE HANGING HEART T-LIGHT HOLDER,0,12/9/2011 9:01,2.95,12680,France
+581001,,MYSTERY ITEM,4,12/9/2011 9:01,1.25,12680,France
+581002,47566,PARTY BUNTING,three,12/9/2011 9:05,4.95,,United Kingdom
+581002,22720,SET OF 3 CAKE TINS PANTRY DESIGN,3,someday,4.95,,United Kingdom
+581003,22457,NATURAL SLATE HEART CHALKBOARD,6,12/9/2011 9:10,n/a,,EIRE
+581004,23298,SPOTTY BUNTING,4,12/9/2011 9:15,0,,Unspecified
+"""
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        type(self).received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_a_score_drop_in_a_run_is_stored_and_posted_to_the_webhook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("RETAIL_WEBHOOK_URL", f"http://127.0.0.1:{server.server_address[1]}/")
+        lake = tmp_path / "lake"
+        generated = tmp_path / "generated.csv"
+        messy = tmp_path / "messy.csv"
+        messy.write_text(MESSY, encoding="utf-8")
+        steps: list[tuple[str | Path, ...]] = [
+            ("ingest", SAMPLE),
+            ("run",),
+            ("generate", "--rows", "500", "--seed", "3", "--out", generated),
+            ("ingest", generated),
+            ("run",),
+            ("ingest", messy),
+            ("run",),
+        ]
+        outputs = []
+        for step in steps:
+            done = run_retail(*step, lake=None if step[0] == "generate" else lake)
+            assert done.code == 0, done.stderr
+            outputs.append(done.stdout)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert "alert:" in outputs[-1] and "alert:" not in "".join(outputs[:-1])
+    [posted] = _Hook.received
+    [stored] = Lake(lake).read("meta.alerts").to_pylist()
+    assert posted["kind"] == stored["kind"] == "quality_score_drop"
+    assert posted["run_id"] == stored["run_id"]
+    assert posted["message"] == stored["message"]
+    assert stored["delivered"] is True and stored["delivery_error"] is None
+    assert stored["value"] < stored["baseline"] - 10
