@@ -34,7 +34,7 @@ def _checked_table(table: str) -> str:
 def report(
     ctx: typer.Context,
     run: Annotated[
-        str | None, typer.Option("--run", help="Run id to report on [default: the latest].")
+        str | None, typer.Option("--run", help="Run id to report on (default: the latest run).")
     ] = None,
     html: Annotated[
         Path | None,
