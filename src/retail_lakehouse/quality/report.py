@@ -96,14 +96,12 @@ def describe_rules(extra: Sequence[Path] = ()) -> dict[str, RuleInfo]:
     Results in the lake name rules, not what they check; this reads the current definitions so
     a report can say *which columns* fail. A rules file that no longer loads only costs the
     report that detail, never the report itself."""
-    try:
-        from sqlglot import exp, parse_one
-        from sqlglot.errors import ParseError, TokenError
+    from sqlglot import exp, parse_one
+    from sqlglot.errors import ParseError, TokenError
 
-        from retail_lakehouse.pipeline.errors import RulesError
-        from retail_lakehouse.quality.rules import load_rules
-    except ImportError:  # the rules package is optional for reading history
-        return {}
+    from retail_lakehouse.pipeline.errors import RulesError
+    from retail_lakehouse.quality.rules import load_rules
+
     try:
         ruleset = load_rules(list(extra), validate=False)
     except (RulesError, OSError):
@@ -190,7 +188,8 @@ def _environment() -> Environment:
 
 
 def format_value(value: Any) -> str:
-    """A cell value as a person reads it: empty for NULL, no microseconds on times."""
+    """A cell value as a person reads it: ∅ for NULL (unlike "", it cannot be mistaken for an
+    empty string), minutes for times."""
     if value is None:
         return "∅"
     if isinstance(value, datetime):
