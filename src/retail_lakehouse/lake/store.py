@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 from filelock import FileLock, Timeout
 
@@ -144,10 +144,16 @@ class Lake:
                 mode="append",
                 schema_mode="merge" if target.evolves else None,
                 commit_properties=properties,
+                writer_properties=_WRITER_PROPERTIES,
             )
         else:
             write_deltalake(
-                str(path), data, mode="overwrite", predicate=predicate, commit_properties=properties
+                str(path),
+                data,
+                mode="overwrite",
+                predicate=predicate,
+                commit_properties=properties,
+                writer_properties=_WRITER_PROPERTIES,
             )
         version = self.version(qualified)
         assert version is not None
@@ -178,6 +184,13 @@ class Lake:
             yield
         finally:
             lock.release()
+
+
+ROW_GROUP_ROWS = 131_072
+"""Parquet row-group size of every lake file. Readers parallelise per row group (DuckDB runs one
+thread per row group), so a 500k-line batch written as one row group is scanned by one core."""
+
+_WRITER_PROPERTIES = WriterProperties(max_row_group_size=ROW_GROUP_ROWS, compression="SNAPPY")
 
 
 def _cast_reader(reader: pa.RecordBatchReader, target: TableContract) -> pa.RecordBatchReader:

@@ -34,8 +34,13 @@ from retail_lakehouse.quality.rules import Rule, RuleSet
 
 _NOT_FOR_RULES = {"quality_score", "quality_flags", "_line_key", "_batch_id", "_record_hash",
                   "_run_id", "_processed_at"}
-RAW_TEXT_COLUMNS = ("raw_invoice_no", "raw_stock_code", "raw_description", "raw_quantity",
-                    "raw_invoice_date", "raw_unit_price", "raw_customer_id", "raw_country")
+RAW_TEXT_COLUMNS = (
+    "raw_quantity",
+    "raw_unit_price",
+    "raw_invoice_date",
+    "raw_country",
+    "raw_customer_id",
+)
 
 
 def rule_schema() -> ibis.Schema:
@@ -171,6 +176,7 @@ _INTERVAL_UNITS = {"DAY": "days", "DAYS": "days", "HOUR": "hours", "HOURS": "hou
                    "MINUTE": "minutes", "MINUTES": "minutes", "SECOND": "seconds",
                    "SECONDS": "seconds", "WEEK": "weeks", "WEEKS": "weeks"}
 _TRIM = "^[ \\t\\r\\n\\f]+|[ \\t\\r\\n\\f]+$"
+_NOT_BLANK = "[^ \\t\\r\\n\\f]"
 
 FUNCTIONS_HELP = (
     "length, upper, lower, trim, abs, coalesce, nullif, year, month, day, "
@@ -390,7 +396,7 @@ class Translator:
                 return ibis.timestamp(self.now)
             if name == "is_blank" and len(args) == 1:
                 text = self.visit(args[0]).cast("string")
-                return text.isnull() | (text.re_replace(_TRIM, "") == "")
+                return text.isnull() | ~text.re_search(_NOT_BLANK)
             if name == "regexp_matches" and len(args) == 2:
                 return self.visit(args[0]).re_search(self._regex(args[1], node))
             raise _Refused(f"unknown function {node.name}(); available: {FUNCTIONS_HELP}", node)

@@ -10,7 +10,7 @@ and overall counts with a single aggregate query: no Python per line, no repeate
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -55,11 +55,20 @@ class Evaluated:
         return list(self.rule_columns.values())
 
 
-def evaluate(lines: ir.Table, ruleset: RuleSet, *, now: datetime) -> Evaluated:
-    """Add the rule columns and scores to ``lines`` (an expression; nothing runs yet)."""
+Materializer = Callable[[ir.Table], ir.Table]
+"""Computes a (small) intermediate table once, e.g. ``lambda t: engine.materialize(t, name)``."""
+
+
+def evaluate(
+    lines: ir.Table, ruleset: RuleSet, *, now: datetime, materialize: Materializer | None = None
+) -> Evaluated:
+    """Add the rule columns and scores to ``lines`` (an expression; nothing runs yet).
+
+    With ``materialize``, the statistics tables are computed once up front, so every query over
+    the evaluated lines (counts, silver, quarantine) only joins small ready tables."""
     compiled = tuple(parse_rule(rule) for rule in ruleset)
     specs = list(dict.fromkeys(spec for item in compiled for spec in item.stats))
-    with_stats = add_statistics(lines, specs, now=now)
+    with_stats = add_statistics(lines, specs, now=now, materialize=materialize)
     translate = Translator(with_stats, now=now, stat=lambda spec: with_stats[spec.column])
     rule_columns = {item.name: f"_fail_{i}" for i, item in enumerate(compiled)}
     failed = {
@@ -67,14 +76,21 @@ def evaluate(lines: ir.Table, ruleset: RuleSet, *, now: datetime) -> Evaluated:
     }
     flagged = with_stats.mutate(**failed)
     pairs = [(flagged[rule_columns[r.name]], r) for r in ruleset]
+    quarantine_pairs = [(col, rule.name) for col, rule in pairs if rule.action == "quarantine"]
     scored = flagged.mutate(
         quality_score=line_score([(col, rule.weight) for col, rule in pairs]),
-        quality_flags=failed_names([(col, rule.name) for col, rule in pairs]),
-        quarantine_reasons=failed_names(
-            [(col, rule.name) for col, rule in pairs if rule.action == "quarantine"]
-        ),
-        _quarantined=_any([col for col, rule in pairs if rule.action == "quarantine"]),
+        _quarantined=_any([col for col, _ in quarantine_pairs]),
+        _any_failed=_any([col for col, _ in pairs]),
     )
+    scored = scored.mutate(
+        quality_flags=failed_names(
+            [(scored[rule_columns[r.name]], r.name) for r in ruleset], scored._any_failed
+        ),
+        quarantine_reasons=failed_names(
+            [(scored[rule_columns[name]], name) for _, name in quarantine_pairs],
+            scored._quarantined,
+        ),
+    ).drop("_any_failed")
     stat_columns = [c for c in scored.columns if c.startswith("_stat_")]
     table = scored.drop(*stat_columns) if stat_columns else scored
     return Evaluated(table, ruleset, compiled, rule_columns)
@@ -92,40 +108,91 @@ def _any(columns: Sequence[ir.BooleanValue]) -> ir.BooleanValue:
 # -- statistics ------------------------------------------------------------------------------
 
 
-def add_statistics(lines: ir.Table, specs: Sequence[StatSpec], *, now: datetime) -> ir.Table:
+def add_statistics(
+    lines: ir.Table,
+    specs: Sequence[StatSpec],
+    *,
+    now: datetime,
+    materialize: Materializer | None = None,
+) -> ir.Table:
     """Join every statistic the rules need onto the lines, as ``spec.column``.
 
-    Simple aggregates are computed per partition in one grouped query each; ``robust_z`` needs
-    the median first, then the median (and mean) absolute deviation from it: two stages."""
+    One small table per partition (e.g. per ``stock_code``) holds every statistic over that
+    partition and is joined once. ``robust_z`` needs the median first and then the median (and
+    mean) absolute deviation from it, so its partition table is built in two grouped steps."""
     if not specs:
         return lines
-
-    def arg(table: ir.Table, spec: StatSpec) -> ir.Value:
-        return Translator(table, now=now, stat=_no_nesting)(spec.arg_ast)
-
-    stage1: dict[tuple[str, ...], dict[str, ir.Scalar]] = defaultdict(dict)
-    robust = [s for s in specs if s.kind == "robust_z"]
+    by_partition: dict[tuple[str, ...], list[StatSpec]] = defaultdict(list)
+    for spec in specs:
+        by_partition[spec.partition].append(spec)
+    table = lines
+    for partition, group in by_partition.items():
+        stats = partition_statistics(lines, partition, group, now=now)
+        if materialize is not None:
+            stats = materialize(stats)
+        table = _attach(table, stats, partition)
     for spec in specs:
         if spec.kind == "robust_z":
-            stage1[spec.partition][f"{spec.column}_med"] = (
-                arg(lines, spec).cast("float64").median()
-            )
-        else:
-            value = lines.count() if spec.arg == "*" else _reduce(spec.kind, arg(lines, spec))
-            stage1[spec.partition][spec.column] = value
-    table = _join_aggregates(lines, lines, stage1)
-    if robust:
-        stage2: dict[tuple[str, ...], dict[str, ir.Scalar]] = defaultdict(dict)
-        for spec in robust:
-            deviation = (arg(table, spec).cast("float64") - table[f"{spec.column}_med"]).abs()
-            stage2[spec.partition][f"{spec.column}_mad"] = deviation.median()
-            stage2[spec.partition][f"{spec.column}_mean_ad"] = deviation.mean()
-        table = _join_aggregates(table, table, stage2)
-        for spec in robust:
-            table = table.mutate(**{spec.column: _robust_z(table, spec, arg(table, spec))}).drop(
+            value = _arg(table, spec, now)
+            table = table.mutate(**{spec.column: _robust_z(table, spec, value)}).drop(
                 f"{spec.column}_med", f"{spec.column}_mad", f"{spec.column}_mean_ad"
             )
     return table
+
+
+def partition_statistics(
+    lines: ir.Table, partition: tuple[str, ...], specs: Sequence[StatSpec], *, now: datetime
+) -> ir.Table:
+    """The statistics of ``specs`` per value of ``partition`` (keys named ``_pk0``, ...)."""
+    first: dict[str, ir.Scalar] = {}
+    for spec in specs:
+        if spec.kind == "robust_z":
+            first[f"{spec.column}_med"] = _arg(lines, spec, now).cast("float64").median()
+        elif spec.arg == "*":
+            first[spec.column] = lines.count()
+        else:
+            first[spec.column] = _reduce(spec.kind, _arg(lines, spec, now))
+    stage1 = _grouped(lines, partition, first)
+    robust = [s for s in specs if s.kind == "robust_z"]
+    if not robust:
+        return stage1
+    joined = _attach(lines, stage1.select(*_keys(partition), *[f"{s.column}_med" for s in robust]),
+                     partition)
+    second: dict[str, ir.Scalar] = {}
+    for spec in robust:
+        deviation = (_arg(joined, spec, now).cast("float64") - joined[f"{spec.column}_med"]).abs()
+        second[f"{spec.column}_mad"] = deviation.median()
+        second[f"{spec.column}_mean_ad"] = deviation.mean()
+    stage2 = _grouped(joined, partition, second)
+    if not partition:
+        return stage1.cross_join(stage2)
+    right = stage2.rename({f"_r{k}": k for k in _keys(partition)})
+    predicates = [stage1[k] == right[f"_r{k}"] for k in _keys(partition)]
+    return stage1.left_join(right, predicates).drop(*[f"_r{k}" for k in _keys(partition)])
+
+
+def _keys(partition: tuple[str, ...]) -> list[str]:
+    return [f"_pk{i}" for i in range(len(partition))]
+
+
+def _grouped(table: ir.Table, partition: tuple[str, ...], aggregates: dict[str, ir.Scalar]
+             ) -> ir.Table:
+    if not partition:
+        return table.aggregate(**aggregates)
+    keys = {f"_pk{i}": table[column] for i, column in enumerate(partition)}
+    return table.group_by(**keys).aggregate(**aggregates)
+
+
+def _attach(table: ir.Table, stats: ir.Table, partition: tuple[str, ...]) -> ir.Table:
+    """Left-join a partition's statistics onto the lines (lines with a NULL key get NULLs)."""
+    if not partition:
+        return table.cross_join(stats)
+    predicates = [table[column] == stats[f"_pk{i}"] for i, column in enumerate(partition)]
+    return table.left_join(stats, predicates).drop(*_keys(partition))
+
+
+def _arg(table: ir.Table, spec: StatSpec, now: datetime) -> ir.Value:
+    return Translator(table, now=now, stat=_no_nesting)(spec.arg_ast)
 
 
 def _no_nesting(spec: StatSpec) -> ir.Value:
@@ -167,23 +234,6 @@ def _robust_z(table: ir.Table, spec: StatSpec, value: ir.Value) -> ir.FloatingVa
         else_=ibis.null("float64"),
     )
     return result
-
-
-def _join_aggregates(
-    table: ir.Table, base: ir.Table, groups: dict[tuple[str, ...], dict[str, ir.Scalar]]
-) -> ir.Table:
-    """Join to ``table`` one grouped aggregate of ``base`` per partition (aggregates are
-    expressions over ``base``)."""
-    for partition, aggregates in groups.items():
-        if not partition:
-            stats = base.aggregate(**aggregates)
-            table = table.cross_join(stats)
-            continue
-        keys = {f"_pk{i}": base[column] for i, column in enumerate(partition)}
-        stats = base.group_by(**keys).aggregate(**aggregates)
-        predicates = [table[column] == stats[f"_pk{i}"] for i, column in enumerate(partition)]
-        table = table.left_join(stats, predicates).drop(*keys)
-    return table
 
 
 # -- summaries -------------------------------------------------------------------------------
@@ -304,4 +354,4 @@ def check_current(
     silver_pass = build_pass(
         engine, rules, batches=batches, existing=False, now=now or datetime.now()
     )
-    return silver_pass.outcome
+    return silver_pass.outcome()

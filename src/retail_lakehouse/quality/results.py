@@ -159,6 +159,48 @@ def outcome_from_counts(
     )
 
 
+EXACT_DUPLICATES = Rule(
+    name="no_exact_duplicates",
+    dimension="uniqueness",
+    expression="(built in) the line is not an exact copy of an earlier line",
+    weight=0.0,
+    action="warn",
+    description=(
+        "Exact duplicates (equal in every business column after standardisation) are removed "
+        "before the rules run and recorded in silver.duplicates; this counts them, over every "
+        "bronze line of the run."
+    ),
+    source="<built-in>",
+)
+"""Not a YAML rule: the deduplication step reported like one, so uniqueness has a score."""
+
+
+def with_uniqueness(outcome: QualityOutcome, bronze_lines: int, duplicates: int) -> QualityOutcome:
+    """Add the exact-duplicate result and fold it into the uniqueness dimension.
+
+    The uniqueness dimension then counts, over every bronze line, the lines removed as exact
+    duplicates plus the kept lines failing any uniqueness rule."""
+    builtin = RuleOutcome(EXACT_DUPLICATES, bronze_lines, duplicates)
+    dimensions = [d for d in outcome.dimensions if d.name != "uniqueness"]
+    ruled = next((d for d in outcome.dimensions if d.name == "uniqueness"), None)
+    uniqueness = DimensionOutcome(
+        "uniqueness",
+        bronze_lines,
+        duplicates + (ruled.lines_failed if ruled else 0),
+        1 + (ruled.rules if ruled else 0),
+    )
+    dimensions.append(uniqueness)
+    dimensions.sort(key=lambda d: DIMENSIONS.index(d.name))
+    return QualityOutcome(
+        lines_checked=outcome.lines_checked,
+        quarantined=outcome.quarantined,
+        rules=(*outcome.rules, builtin),
+        dimensions=tuple(dimensions),
+        overall_score=outcome.overall_score,
+        gate_failures=outcome.gate_failures,
+    )
+
+
 def write_results(lake: Lake, run_id: str, outcome: QualityOutcome) -> None:
     """Append this run's per-rule rows and overall/per-dimension score rows."""
     now = datetime.now(UTC)

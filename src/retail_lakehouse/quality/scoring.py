@@ -47,13 +47,20 @@ def line_score(failed: Sequence[tuple[ir.BooleanValue, float]]) -> ir.IntegerVal
     return score
 
 
-def failed_names(failed: Sequence[tuple[ir.BooleanValue, str]]) -> ir.ArrayValue:
-    """An array of the names of the failed rules (empty, never NULL, when none failed)."""
+def failed_names(
+    failed: Sequence[tuple[ir.BooleanValue, str]], any_failed: ir.BooleanValue | None = None
+) -> ir.ArrayValue:
+    """An array of the names of the failed rules (empty, never NULL, when none failed).
+
+    Built as comma-joined text split once (rule names cannot contain commas), and only for lines
+    that failed something (``any_failed``): most lines pass everything, and building a list per
+    line is the expensive part."""
+    empty: ir.ArrayValue = ibis.literal([], type="array<string>")
     if not failed:
-        empty: ir.ArrayValue = ibis.literal([], type="array<string>")
         return empty
-    names = ibis.array(
+    joined = ibis.literal(",").join(
         [ibis.ifelse(is_failed, name, ibis.null("string")) for is_failed, name in failed]
     )
-    result: ir.ArrayValue = names.filter(lambda name: name.notnull())
+    condition = any_failed if any_failed is not None else joined != ""
+    result: ir.ArrayValue = ibis.ifelse(condition, joined.split(","), empty)
     return result

@@ -43,7 +43,7 @@ BUSINESS_COLUMNS: tuple[str, ...] = (
     "country",
 )
 """The columns that define a sale: two lines equal in all of them (after standardisation) are
-exact duplicates, and ``_line_key`` is the SHA-256 of them."""
+exact duplicates, and ``_line_key`` is the MD5 (hex) of them."""
 
 _TYPED_FIELDS = [
     pa.field("invoice_no", STR),
@@ -65,7 +65,7 @@ _TYPED_FIELDS = [
     pa.field("quality_flags", pa.list_(STR)),
 ]
 _LINEAGE_FIELDS = [
-    pa.field("_line_key", STR, nullable=False),  # sha256 of the standardised business columns
+    pa.field("_line_key", STR, nullable=False),  # md5 hex of the standardised business columns
     pa.field("_batch_id", STR, nullable=False),
     pa.field("_batch_seq", pa.int64(), nullable=False),
     pa.field("_row_number", pa.int64(), nullable=False),

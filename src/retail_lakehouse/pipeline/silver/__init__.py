@@ -24,16 +24,19 @@ from retail_lakehouse.lake.contracts.silver import (
     SILVER_SALES_LINES,
 )
 from retail_lakehouse.lake.runs import RunContext
-from retail_lakehouse.pipeline.errors import GateFailed
-from retail_lakehouse.pipeline.silver.commit import advance_watermark, commit_tables
+from retail_lakehouse.pipeline.silver.commit import (
+    Committed,
+    advance_watermark,
+    commit_pass,
+    gate_message,
+)
 from retail_lakehouse.pipeline.silver.summary import SilverReport
 from retail_lakehouse.pipeline.silver.transform import (
-    SilverPass,
     bronze_batches,
     build_pass,
     pending_batches,
 )
-from retail_lakehouse.quality.results import QualityOutcome, write_results
+from retail_lakehouse.quality.results import write_results
 from retail_lakehouse.quality.rules import load_rules
 
 __all__ = ["SilverReport", "gate_message", "process"]
@@ -64,44 +67,31 @@ def process(
     silver_pass = build_pass(
         engine, ruleset, batches=batches, existing=not full_refresh, now=now or datetime.now()
     )
-    if silver_pass.outcome.gate_failures:
-        raise GateFailed(gate_message(silver_pass.outcome))
-    written = commit_tables(lake, silver_pass, run.run_id, full_refresh=full_refresh)
-    write_results(lake, run.run_id, silver_pass.outcome)
+    committed = commit_pass(lake, silver_pass, run.run_id, full_refresh=full_refresh)
+    write_results(lake, run.run_id, committed.outcome)
     alerts = _score_alerts(lake, run.run_id, settings)
     advance_watermark(lake, max(batches), run.run_id)
-    _count(run, silver_pass, written)
-    report = _report(silver_pass, full_refresh=full_refresh)
+    run.count(
+        SILVER_SALES_LINES.qualified,
+        rows_in=committed.bronze_lines,
+        rows_out=committed.silver_lines,
+    )
+    run.count(SILVER_QUARANTINE.qualified, rows_out=committed.quarantined)
+    run.count(SILVER_DUPLICATES.qualified, rows_out=committed.duplicates)
+    report = _report(silver_pass.batches, committed, full_refresh=full_refresh)
     report.alerts = alerts
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
 
-def gate_message(outcome: QualityOutcome) -> str:
-    """Names each failed gate, how many lines failed, and example lines (file, line number)."""
-    parts = [failure.describe() for failure in outcome.gate_failures]
-    parts.append("nothing was committed to silver or gold")
-    return "\n".join(parts)
-
-
-def _count(run: RunContext, silver_pass: SilverPass, written: dict[str, int]) -> None:
-    run.count(
-        SILVER_SALES_LINES.qualified,
-        rows_in=silver_pass.bronze_lines,
-        rows_out=written[SILVER_SALES_LINES.qualified],
-    )
-    run.count(SILVER_QUARANTINE.qualified, rows_out=written[SILVER_QUARANTINE.qualified])
-    run.count(SILVER_DUPLICATES.qualified, rows_out=written[SILVER_DUPLICATES.qualified])
-
-
-def _report(silver_pass: SilverPass, *, full_refresh: bool) -> SilverReport:
-    outcome = silver_pass.outcome
+def _report(batches: list[int], committed: Committed, *, full_refresh: bool) -> SilverReport:
+    outcome = committed.outcome
     report = SilverReport(
-        batches=list(silver_pass.batches),
-        bronze_lines=silver_pass.bronze_lines,
-        silver_lines=silver_pass.silver_lines,
-        quarantined=silver_pass.quarantined,
-        duplicates=silver_pass.duplicates,
+        batches=list(batches),
+        bronze_lines=committed.bronze_lines,
+        silver_lines=committed.silver_lines,
+        quarantined=committed.quarantined,
+        duplicates=committed.duplicates,
         overall_score=outcome.overall_score,
         grade=outcome.grade,
         outcome=outcome,

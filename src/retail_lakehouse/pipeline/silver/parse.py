@@ -4,8 +4,13 @@ Every parser is *total*: text that does not fit becomes NULL (and fails the matc
 rule), it never raises. Engines disagree on lenient casts (``try_cast('3.0' as int)`` is 3 on
 DuckDB and NULL on Spark; DuckDB's ``%Y`` accepts ``10``), so each parser first checks the text
 against a regular expression that both engines read the same way (no ``\\s``, ``\\v`` or
-possessive syntax: RE2 and java.util.regex differ there), and only then casts text that is
-known to be well formed.
+back-references: RE2 and java.util.regex differ there), and only then casts text that is known
+to be well formed.
+
+Speed matters (half a million lines in well under a second): the parsers take text that was
+cleaned in an earlier projection (:func:`clean_text`), so the trimming is not repeated inside
+every branch, and each has a cheap fast path for the common layout, with the general handling
+evaluated only for the lines that miss it.
 """
 
 from __future__ import annotations
@@ -21,25 +26,27 @@ _WS = "[ \\t\\r\\n\\f]"
 EXCEL_EPOCH_UNIX_DAYS = 25569
 """Days from Excel's day zero (1899-12-30, the 1900 leap-year bug included) to 1970-01-01."""
 
-# (guard regex on the normalised text, strftime format) in the order they are tried.
-DATE_LAYOUTS: tuple[tuple[str, str], ...] = (
+US_DATE_LAYOUTS: tuple[tuple[str, str], ...] = (
     (r"^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}$", "%m/%d/%Y %H:%M"),
-    (r"^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}:\d{2}$", "%m/%d/%Y %H:%M:%S"),
     (r"^\d{1,2}/\d{1,2}/\d{2} \d{1,2}:\d{2}$", "%m/%d/%y %H:%M"),
+    (r"^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}:\d{2}$", "%m/%d/%Y %H:%M:%S"),
     (r"^\d{1,2}/\d{1,2}/\d{2} \d{1,2}:\d{2}:\d{2}$", "%m/%d/%y %H:%M:%S"),
     (r"^\d{1,2}/\d{1,2}/\d{4}$", "%m/%d/%Y"),
-    (r"^\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2}:\d{2}$", "%Y-%m-%d %H:%M:%S"),
-    (r"^\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2}$", "%Y-%m-%d %H:%M"),
-    (r"^\d{4}-\d{1,2}-\d{1,2}$", "%Y-%m-%d"),
 )
-"""Layouts of ``invoice_date`` seen in the real exports: US month-first with 4- or 2-digit
-years and optional zero-padded hours, ISO (``T`` or space, optional fraction and ``Z``)."""
+"""Month-first layouts of the real exports, most common first; each is tried only when its guard
+matches, so a two-digit year is never read as year 10 (DuckDB's ``%Y`` would)."""
+
+ISO_DATE = r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?Z?)?$"
+"""ISO 8601 as spreadsheets and JSON write it: ``2010-12-01 08:26:00``, ``2010-12-01T08:26``,
+optional fraction and ``Z`` (dropped: exports carry wall-clock minutes)."""
 
 EXCEL_SERIAL = r"^\d{1,7}(\.\d+)?$"
 """An Excel date serial as text (days since 1899-12-30, the time as the fraction)."""
 
-_QUANTITY = r"^[+-]?(\d{1,3}(,\d{3})+|\d{1,18})(\.0*)?$"
-_PRICE = r"^[+-]?((\d{1,3}(,\d{3}){1,3}|\d{1,12})(\.\d{0,12})?|\.\d{1,12})$"
+_INT_FAST = r"^-?\d{1,18}$"
+_INT_FULL = r"^[+-]?(\d{1,3}(,\d{3})+|\d{1,18})(\.0*)?$"
+_DEC_FAST = r"^-?\d{1,12}(\.\d{1,12})?$"
+_DEC_FULL = r"^[+-]?((\d{1,3}(,\d{3}){1,3}|\d{1,12})(\.\d{0,12})?|\.\d{1,12})$"
 _CURRENCY_AND_SPACES = "[£$€ \\t\\r\\n\\f]"
 
 
@@ -49,18 +56,16 @@ def clean_text(raw: ir.StringValue) -> ir.StringValue:
     return trimmed.nullif("")
 
 
-def clean_code(raw: ir.StringValue) -> ir.StringValue:
-    """Identifiers (invoice numbers, stock codes): trimmed, upper case, NULL when empty."""
-    return clean_text(raw).upper()
-
-
 def parse_quantity(text: ir.StringValue) -> ir.IntegerValue:
-    """Whole numbers only: ``3``, ``-3``, ``+3``, ``3.0``, ``1,000`` (after trimming).
+    """Whole numbers only: ``3``, ``-3``, ``+3``, ``3.0``, ``1,000`` (``text`` is cleaned).
 
     ``3.5`` is refused (NULL): a fractional quantity is a data error, not something to round."""
-    valid = text.re_search(_QUANTITY)
-    digits = text.re_replace(r"[,+]|\.0*$", "")
-    result: ir.IntegerValue = ibis.ifelse(valid, digits.try_cast("int64"), ibis.null("int64"))
+    general = text.re_replace(r"[,+]|\.0*$", "").try_cast("int64")
+    result: ir.IntegerValue = ibis.cases(
+        (text.re_search(_INT_FAST), text.try_cast("int64")),
+        (text.re_search(_INT_FULL), general),
+        else_=ibis.null("int64"),
+    )
     return result
 
 
@@ -70,10 +75,13 @@ def parse_price(text: ir.StringValue) -> ir.DecimalValue:
     A comma that is not a thousands separator (``2,55``) makes the value unparseable rather than
     silently a hundred times larger."""
     stripped = text.re_replace(_CURRENCY_AND_SPACES, "")
-    valid = stripped.re_search(_PRICE)
-    number = stripped.re_replace(r"[,+]", "")
+    general = ibis.ifelse(
+        stripped.re_search(_DEC_FULL),
+        stripped.re_replace(r"[,+]", "").try_cast("decimal(18, 4)"),
+        ibis.null("decimal(18, 4)"),
+    )
     result: ir.DecimalValue = ibis.ifelse(
-        valid, number.try_cast("decimal(18, 4)"), ibis.null("decimal(18, 4)")
+        text.re_search(_DEC_FAST), text.try_cast("decimal(18, 4)"), general
     )
     return result
 
@@ -81,24 +89,30 @@ def parse_price(text: ir.StringValue) -> ir.DecimalValue:
 def normalise_customer_id(text: ir.StringValue) -> ir.StringValue:
     """``17850.0`` (a number that went through a spreadsheet) becomes ``17850``."""
     result: ir.StringValue = ibis.ifelse(
-        text.re_search(r"^\d+\.0+$"), text.re_replace(r"\.0+$", ""), text
+        text.contains(".") & text.re_search(r"^\d+\.0+$"), text.re_replace(r"\.0+$", ""), text
     )
     return result
 
 
 def parse_invoice_ts(engine: Engine, text: ir.StringValue) -> ir.TimestampValue:
-    """Wall-clock timestamp from any supported layout, or NULL.
+    """Wall-clock timestamp from any supported layout, or NULL (``text`` is cleaned).
 
-    ISO text is normalised first (``T`` to a space, fractional seconds and a trailing ``Z``
-    dropped: exports carry minute precision). Each layout is tried only when its guard regex
-    matches, so both engines accept exactly the same texts."""
-    iso = text.re_replace(r"^(\d{4}-\d{1,2}-\d{1,2})T", "$1 ").re_replace(
-        r"^(\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2}:\d{2})\.\d+", "$1"
-    )
-    iso = iso.re_replace(r"^(\d{4}-\d{1,2}-\d{1,2} [0-9:]+)Z$", "$1")
+    Each layout is tried only when its guard regex matches, so both engines accept exactly the
+    same texts; the common layout is tested first, so most lines cost one regex and one parse."""
     branches: list[tuple[ir.BooleanValue, ir.TimestampValue]] = [
-        (iso.re_search(guard), engine.try_timestamp(iso, fmt)) for guard, fmt in DATE_LAYOUTS
+        (text.re_search(guard), engine.try_timestamp(text, fmt)) for guard, fmt in US_DATE_LAYOUTS
     ]
+    iso = text.replace("T", " ").replace("Z", "").substr(0, 19)
+    branches.append(
+        (
+            text.re_search(ISO_DATE),
+            ibis.coalesce(
+                engine.try_timestamp(iso, "%Y-%m-%d %H:%M:%S"),
+                engine.try_timestamp(iso, "%Y-%m-%d %H:%M"),
+                engine.try_timestamp(iso, "%Y-%m-%d"),
+            ),
+        )
+    )
     branches.append((text.re_search(EXCEL_SERIAL), excel_serial_to_ts(text)))
     result: ir.TimestampValue = ibis.cases(*branches, else_=ibis.null("timestamp"))
     return result

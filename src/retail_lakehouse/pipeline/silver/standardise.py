@@ -1,8 +1,10 @@
-"""Bronze text to typed, standardised silver columns, flags and lineage: one Ibis projection.
+"""Bronze text to typed, standardised silver columns, flags and lineage.
 
-The raw text of every business column is kept beside the typed value (``raw_*``) for as long as
-the pass runs, so quality rules can tell "missing" from "present but unparseable" and the
-quarantine can show what was actually received.
+Three projections, so that each expensive expression runs once per line: (1) clean the text
+(trim, empty to NULL, upper-case codes), (2) parse the cleaned text into types, (3) join the
+country reference and derive the amount and the flags. The raw text of the columns that can fail
+to parse travels along (``raw_*``), so quality rules can tell "missing" from "present but
+unparseable" and the quarantine shows what was actually received.
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from retail_lakehouse.engines import Engine
-from retail_lakehouse.lake.contracts.bronze import RAW_COLUMNS
 from retail_lakehouse.lake.contracts.silver import NON_PRODUCT_STOCK_CODES
 from retail_lakehouse.pipeline.silver import parse
 from retail_lakehouse.reference import countries
 
 LINEAGE = ("_batch_id", "_batch_seq", "_row_number", "_record_hash", "_source_file")
 """Bronze lineage carried into silver, quarantine and duplicates."""
+
+RAW_KEPT = ("raw_quantity", "raw_unit_price", "raw_invoice_date", "raw_country",
+            "raw_customer_id")
+"""Raw text kept next to the typed values (what failed parsing is shown and checked)."""
 
 ADJUSTMENT_DESCRIPTION = "ADJUST BAD DEBT"
 
@@ -49,35 +54,42 @@ def country_lookup() -> pa.Table:
 
 
 def standardise(engine: Engine, bronze: ir.Table) -> ir.Table:
-    """Typed business columns, derived amount and flags, raw text and bronze lineage."""
-    raw = bronze.select(
-        *[bronze[c].cast("string").name(raw_name(c)) for c in RAW_COLUMNS],
-        *[bronze[c] for c in LINEAGE],
+    """Typed business columns, derived amount and flags, kept raw text and bronze lineage."""
+    cleaned = bronze.select(
+        invoice_no=parse.clean_text(bronze.invoice_no.cast("string")).upper(),
+        stock_code=parse.clean_text(bronze.stock_code.cast("string")).upper(),
+        description=parse.clean_text(bronze.description.cast("string")),
+        _quantity_text=parse.clean_text(bronze.quantity.cast("string")),
+        _price_text=parse.clean_text(bronze.unit_price.cast("string")),
+        _date_text=parse.clean_text(bronze.invoice_date.cast("string")),
+        _customer_text=parse.clean_text(bronze.customer_id.cast("string")),
+        _country_text=parse.clean_text(bronze.country.cast("string")),
+        raw_quantity=bronze.quantity.cast("string"),
+        raw_unit_price=bronze.unit_price.cast("string"),
+        raw_invoice_date=bronze.invoice_date.cast("string"),
+        raw_country=bronze.country.cast("string"),
+        raw_customer_id=bronze.customer_id.cast("string"),
+        **{c: bronze[c] for c in LINEAGE},
     )
-    quantity_text = parse.clean_text(raw.raw_quantity)
-    customer = parse.clean_text(raw.raw_customer_id)
-    typed = raw.mutate(
-        invoice_no=parse.clean_code(raw.raw_invoice_no),
-        stock_code=parse.clean_code(raw.raw_stock_code),
-        description=parse.clean_text(raw.raw_description),
-        quantity=parse.parse_quantity(quantity_text),
-        unit_price=parse.parse_price(raw.raw_unit_price),
-        invoice_ts=parse.parse_invoice_ts(engine, parse.clean_text(raw.raw_invoice_date)),
-        customer_id=parse.normalise_customer_id(customer),
-        _country_text=parse.clean_text(raw.raw_country),
-    )
+    typed = cleaned.mutate(
+        quantity=parse.parse_quantity(cleaned._quantity_text),
+        unit_price=parse.parse_price(cleaned._price_text),
+        invoice_ts=parse.parse_invoice_ts(engine, cleaned._date_text),
+        customer_id=parse.normalise_customer_id(cleaned._customer_text),
+        _country_lower=cleaned._country_text.lower(),
+    ).drop("_quantity_text", "_price_text", "_date_text", "_customer_text")
     lookup = engine.arrow_table(country_lookup(), f"silver_country_lookup_{id(typed):x}")
-    joined = typed.left_join(lookup, typed._country_text.lower() == lookup._country_key)
+    joined = typed.left_join(lookup, typed._country_lower == lookup._country_key)
     located = joined.mutate(
         country=ibis.coalesce(joined._country_name, joined._country_text),
         country_code=joined._iso2,
-    ).drop("_country_key", "_country_name", "_iso2", "_country_text")
+    ).drop("_country_key", "_country_name", "_iso2", "_country_text", "_country_lower")
     return add_derived(located)
 
 
 def add_derived(t: ir.Table) -> ir.Table:
     """``line_amount`` and the flags of the contract (never NULL: unknown means False)."""
-    exact = t.quantity.cast("decimal(38, 4)") * t.unit_price
+    exact = t.quantity * t.unit_price
     approx = t.quantity.cast("float64") * t.unit_price.cast("float64")
     line_amount = ibis.ifelse(
         approx.abs() < _MAX_LINE_AMOUNT, exact.cast("decimal(18, 4)"), ibis.null("decimal(18, 4)")

@@ -30,10 +30,10 @@ from retail_lakehouse.lake.contracts.silver import (
     SILVER_SALES_LINES,
 )
 from retail_lakehouse.lake.query import LakeSQL
-from retail_lakehouse.pipeline.silver.dedup import line_key, mark_duplicates
+from retail_lakehouse.pipeline.silver.dedup import find_duplicates, line_key
 from retail_lakehouse.pipeline.silver.standardise import standardise
 from retail_lakehouse.quality.evaluate import Evaluated, evaluate, summarise
-from retail_lakehouse.quality.results import QualityOutcome
+from retail_lakehouse.quality.results import QualityOutcome, with_uniqueness
 from retail_lakehouse.quality.rules import RuleSet
 
 CONSUMER = "silver"
@@ -91,53 +91,77 @@ def processed_batches(lake: Lake) -> list[int]:
 
 @dataclass
 class SilverPass:
-    """The materialised results of one silver pass and what the rules decided about them."""
+    """One silver pass, ready to stream: the evaluated lines (an expression over the single
+    materialised table) and the removed duplicates (a small materialised table)."""
 
     engine: Engine
     batches: list[int]
-    marked: ir.Table
-    evaluated: Evaluated
-    outcome: QualityOutcome
-    bronze_lines: int
+    duplicates_table: ir.Table  # the lines removed as duplicates, with the kept line
+    evaluated: Evaluated  # the kept lines with rule results and scores
     duplicates: int
 
-    @property
-    def quarantined(self) -> int:
-        return self.outcome.quarantined
-
-    @property
-    def silver_lines(self) -> int:
-        return self.outcome.lines_checked - self.outcome.quarantined
+    def dimension_columns(self) -> dict[str, list[str]]:
+        """Failed-flag columns of the rules of each dimension."""
+        columns: dict[str, list[str]] = {}
+        for rule in self.evaluated.ruleset:
+            columns.setdefault(rule.dimension, []).append(self.evaluated.rule_columns[rule.name])
+        return columns
 
     # -- outputs (expressions; the caller streams them to Delta) ----------------------------
+    def evaluated_rows(self, run_id: str, processed_at: datetime) -> ir.Table:
+        """Every kept line with the columns of silver *and* quarantine, the failed-rule flags
+        and ``_quarantined``: one stream the writer splits. Quarantine-only columns are NULL on
+        silver lines (they cost nothing to carry then)."""
+        t = self.evaluated.table
+        names = list(
+            dict.fromkeys(SILVER_SALES_LINES.schema.names + SILVER_QUARANTINE.schema.names)
+        )
+        only_quarantine = set(SILVER_QUARANTINE.schema.names) - set(SILVER_SALES_LINES.schema.names)
+        columns: list[Any] = []
+        for name in names:
+            if name in only_quarantine:
+                columns.append(
+                    ibis.ifelse(t._quarantined, t[name], ibis.null(t[name].type())).name(name)
+                )
+            else:
+                columns.append(_column(t, name, run_id, processed_at))
+        columns += [t[c] for c in self.evaluated.fail_columns]
+        columns.append(t._quarantined)
+        return t.select(*columns)
+
     def silver_rows(self, run_id: str, processed_at: datetime) -> ir.Table:
         t = self.evaluated.table
-        return _project(t.filter(~t._quarantined), SILVER_SALES_LINES.schema.names, run_id,
-                        processed_at)
+        return _project(
+            t.filter(~t._quarantined), SILVER_SALES_LINES.schema.names, run_id, processed_at
+        )
 
     def quarantine_rows(self, run_id: str, processed_at: datetime) -> ir.Table:
         t = self.evaluated.table
-        return _project(t.filter(t._quarantined), SILVER_QUARANTINE.schema.names, run_id,
-                        processed_at)
+        return _project(
+            t.filter(t._quarantined), SILVER_QUARANTINE.schema.names, run_id, processed_at
+        )
 
     def duplicate_rows(self, run_id: str) -> ir.Table:
-        t = self.marked
-        return _project(t.filter(t._is_duplicate), SILVER_DUPLICATES.schema.names, run_id, None)
+        return _project(self.duplicates_table, SILVER_DUPLICATES.schema.names, run_id, None)
+
+    def outcome(self) -> QualityOutcome:
+        """Rule counts with one aggregate query (``retail quality check``; the run itself tallies
+        them while streaming)."""
+        lines = summarise(self.engine, self.evaluated)
+        return with_uniqueness(lines, lines.lines_checked + self.duplicates, self.duplicates)
 
 
-def _project(
-    t: ir.Table, names: list[str], run_id: str, processed_at: datetime | None
-) -> ir.Table:
-    columns: list[Any] = []
-    for name in names:
-        if name == "_run_id":
-            columns.append(ibis.literal(run_id, type="string").name(name))
-        elif name == "_processed_at":
-            stamp = (processed_at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
-            columns.append(ibis.timestamp(stamp).name(name))
-        else:
-            columns.append(t[name])
-    return t.select(*columns)
+def _column(t: ir.Table, name: str, run_id: str, processed_at: datetime | None) -> Any:
+    if name == "_run_id":
+        return ibis.literal(run_id, type="string").name(name)
+    if name == "_processed_at":
+        stamp = (processed_at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+        return ibis.timestamp(stamp).name(name)
+    return t[name]
+
+
+def _project(t: ir.Table, names: list[str], run_id: str, processed_at: datetime | None) -> ir.Table:
+    return t.select(*[_column(t, name, run_id, processed_at) for name in names])
 
 
 def source_lines(engine: Engine, batches: list[int]) -> ir.Table:
@@ -151,11 +175,11 @@ def existing_keys(engine: Engine, before: int) -> ir.Table:
     parts = []
     for qualified in ("silver.sales_lines", "silver.quarantine"):
         table = engine.table(qualified)
-        parts.append(
-            table.filter(table._batch_seq < before).select("_line_key", "_batch_seq",
-                                                           "_row_number")
-        )
+        parts.append(table.filter(table._batch_seq < before).select(*_DEDUP_COLUMNS))
     return parts[0].union(parts[1])
+
+
+_DEDUP_COLUMNS = ("_line_key", "_batch_seq", "_row_number", "_batch_id")
 
 
 def build_pass(
@@ -166,39 +190,42 @@ def build_pass(
     existing: bool,
     now: datetime,
 ) -> SilverPass:
-    """Standardise, deduplicate and evaluate ``batches``; materialise; count. Writes nothing.
+    """Standardise, deduplicate and set up the evaluation of ``batches``. Writes nothing.
 
     ``existing`` dedupes against lines already kept from batches before ``min(batches)`` (an
-    incremental run); a full refresh passes False and starts from nothing."""
+    incremental run); a full refresh passes False and starts from nothing.
+
+    One wide table is materialised: the standardised, keyed lines. Duplicates and statistics are
+    small tables computed from it; the evaluated lines are an expression over it joined with
+    those small tables, streamed once by the commit (copying half a million wide rows again
+    would cost more than everything the rules do)."""
     n = next(_ids)
-    lines = standardise(engine, source_lines(engine, batches))
-    keyed = lines.mutate(_line_key=line_key(lines))
-    earlier = existing_keys(engine, min(batches)) if existing else None
-    marked = engine.materialize(mark_duplicates(keyed, earlier), f"silver_marked_{n}")
-    counts = engine.to_arrow(
-        marked.aggregate(lines=marked.count(), duplicates=marked._is_duplicate.sum())
-    ).to_pylist()[0]
-    kept = marked.filter(~marked._is_duplicate).drop(
-        "_is_duplicate", "kept_batch_seq", "kept_row_number"
+    standardised = standardise(engine, source_lines(engine, batches))
+    lines = engine.materialize(
+        standardised.mutate(_line_key=line_key(standardised)), f"silver_lines_{n}"
     )
-    evaluated = evaluate(kept, ruleset, now=now)
-    keep = [c for c in evaluated.table.columns if c in _EVALUATED_COLUMNS or c.startswith("_fail_")]
-    table = engine.materialize(evaluated.table.select(*keep), f"silver_evaluated_{n}")
-    evaluated = Evaluated(table, evaluated.ruleset, evaluated.compiled, evaluated.rule_columns)
-    outcome = summarise(engine, evaluated)
+    earlier = existing_keys(engine, min(batches)) if existing else None
+    found = find_duplicates(lines.select(*_DEDUP_COLUMNS), earlier)
+    duplicates = engine.materialize(
+        found.filter(found._batch_seq.isin(batches)), f"silver_duplicates_{n}"
+    )
+    kept = lines.anti_join(duplicates, ["_batch_seq", "_row_number"])
+    stats_ids = itertools.count()
+    evaluated = evaluate(
+        kept,
+        ruleset,
+        now=now,
+        materialize=lambda t: engine.materialize(t, f"silver_stats_{n}_{next(stats_ids)}"),
+    )
     return SilverPass(
         engine=engine,
         batches=list(batches),
-        marked=marked,
+        duplicates_table=duplicates,
         evaluated=evaluated,
-        outcome=outcome,
-        bronze_lines=int(counts["lines"] or 0),
-        duplicates=int(counts["duplicates"] or 0),
+        duplicates=_count(engine, duplicates),
     )
 
 
-_EVALUATED_COLUMNS = (
-    set(SILVER_SALES_LINES.schema.names)
-    | set(SILVER_QUARANTINE.schema.names)
-    | {"_quarantined", "raw_invoice_no", "raw_stock_code", "raw_customer_id", "raw_description"}
-)
+def _count(engine: Engine, table: ir.Table) -> int:
+    rows = engine.to_arrow(table.aggregate(n=table.count())).to_pylist()
+    return int(rows[0]["n"] or 0) if rows else 0
