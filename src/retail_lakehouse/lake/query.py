@@ -102,7 +102,7 @@ class LakeSQL:
     def arrow(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:
         """Run trusted SQL (project code) with bound parameters and return Arrow."""
         result = self.con.execute(sql, params) if params is not None else self.con.execute(sql)
-        return result.fetch_arrow_table()
+        return result.to_arrow_table()
 
     def user_query(self, sql: str) -> pa.Table:
         """Run SQL typed by a user: one read-only statement, refused otherwise."""

@@ -212,7 +212,7 @@ def _lineage_batches(
                 lineage.ingested_at,
                 lineage.schema_version,
             ],
-        ).fetch_arrow_table()
+        ).to_arrow_table()
         counted[0] += table.num_rows
         yield from (
             pa.Table.from_batches(table.to_batches(), table.schema)

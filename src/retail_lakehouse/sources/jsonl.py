@@ -36,7 +36,7 @@ def _open_array(path: Path) -> OpenedSource:
     con = duckdb.connect()
     try:
         relation = con.read_json(str(path), format="array", records="true")
-        table = relation.fetch_arrow_table()
+        table = relation.to_arrow_table()
     except duckdb.Error as error:
         raise FileRefused(path, f"invalid JSON array ({str(error).splitlines()[0]})") from None
     frame = pl.from_arrow(table)
@@ -90,7 +90,7 @@ def _open_ndjson(path: Path, facts: FileFacts) -> OpenedSource:
                     "SELECT line_number, raw, CASE WHEN NOT json_valid(raw) THEN 'invalid JSON' "
                     "WHEN json_type(raw) <> 'OBJECT' THEN 'not a JSON object' END AS reason "
                     "FROM lines"
-                ).fetch_arrow_table()
+                ).to_arrow_table()
             )
             assert isinstance(checked, pl.DataFrame)
             good = checked.filter(pl.col("reason").is_null())
@@ -102,7 +102,7 @@ def _open_ndjson(path: Path, facts: FileFacts) -> OpenedSource:
             values = pl.from_arrow(
                 con.execute(
                     f"SELECT line_number, {select} FROM good_lines", paths
-                ).fetch_arrow_table()
+                ).to_arrow_table()
             )
             assert isinstance(values, pl.DataFrame)
             values.columns = ["_row_number", *names]
