@@ -36,6 +36,7 @@ from retail_lakehouse.pipeline.silver.transform import (
     build_pass,
     pending_batches,
 )
+from retail_lakehouse.quality.alerts import check_score_drop
 from retail_lakehouse.quality.results import write_results
 from retail_lakehouse.quality.rules import load_rules
 
@@ -115,10 +116,6 @@ def _report(batches: list[int], committed: Committed, *, full_refresh: bool) -> 
 def _score_alerts(lake: Lake, run_id: str, settings: Settings | None) -> list[str]:
     """Score-drop alerts against the recent baseline (logged, stored, posted by the alerts
     module); an alert never fails the run."""
-    try:
-        from retail_lakehouse.quality.alerts import check_score_drop
-    except ImportError:  # pragma: no cover - the alerts module ships with the package
-        return []
     try:
         alerts = check_score_drop(
             lake, run_id, webhook_url=settings.webhook_url if settings else None

@@ -21,6 +21,8 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from retail_lakehouse.engines import Engine
 from retail_lakehouse.lake import Lake
@@ -29,7 +31,6 @@ from retail_lakehouse.lake.contracts.silver import (
     SILVER_QUARANTINE,
     SILVER_SALES_LINES,
 )
-from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.pipeline.silver.dedup import find_duplicates, line_key
 from retail_lakehouse.pipeline.silver.standardise import standardise
 from retail_lakehouse.quality.evaluate import Evaluated, evaluate, summarise
@@ -45,13 +46,12 @@ _ids = itertools.count()
 
 def watermark(lake: Lake, consumer: str = CONSUMER) -> int | None:
     """Highest bronze ``_batch_seq`` the consumer has fully processed (None: nothing yet)."""
-    if not lake.exists("meta.watermarks"):
+    table = lake.delta("meta.watermarks")
+    if table is None:
         return None
-    with LakeSQL(lake) as sql:
-        rows = sql.arrow(
-            "SELECT max(batch_seq) AS seq FROM meta.watermarks WHERE consumer = ?", [consumer]
-        ).to_pylist()
-    value = rows[0]["seq"] if rows else None
+    rows: pa.Table = table.to_pyarrow_table(columns=["consumer", "batch_seq"])
+    mine = rows.filter(pc.equal(rows.column("consumer"), consumer))
+    value = pc.max(mine.column("batch_seq")).as_py() if mine.num_rows else None
     return None if value is None else int(value)
 
 
@@ -60,19 +60,18 @@ def bronze_batches(lake: Lake, *, after: int | None = None, upto: int | None = N
 
     A batch is committed when the ingestion manifest (``bronze.files``) lists it; lines of an
     ingestion that crashed before its manifest commit are not a batch yet and are left alone.
-    Lakes written without a manifest fall back to the batches present in the lines."""
-    table = "bronze.files" if lake.exists("bronze.files") else "bronze.sales_lines"
-    if not lake.exists(table):
+    Lakes written without a manifest fall back to the batches present in the lines. (Small
+    reads straight from the Delta snapshot: no SQL session needed.)"""
+    table = lake.delta("bronze.files")
+    if table is None:
+        table = lake.delta("bronze.sales_lines")
+    if table is None:
         return []
+    seqs = pc.unique(table.to_pyarrow_table(columns=["_batch_seq"]).column("_batch_seq"))
     low = -1 if after is None else after
     high = 2**62 if upto is None else upto
-    with LakeSQL(lake) as sql:
-        rows = sql.arrow(
-            f"SELECT DISTINCT _batch_seq AS seq FROM {table} "
-            "WHERE _batch_seq > ? AND _batch_seq <= ? ORDER BY 1",
-            [low, high],
-        ).to_pylist()
-    return [int(r["seq"]) for r in rows]
+    chosen = pc.filter(seqs, pc.and_(pc.greater(seqs, low), pc.less_equal(seqs, high)))
+    return sorted(int(v) for v in chosen.to_pylist())
 
 
 def pending_batches(lake: Lake) -> list[int]:

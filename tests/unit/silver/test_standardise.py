@@ -1,0 +1,196 @@
+"""Parsing and standardisation of raw bronze text, one column at a time, on DuckDB."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from retail_lakehouse.engines import Engine
+from retail_lakehouse.lake.contracts.bronze import RAW_COLUMNS
+from retail_lakehouse.pipeline.silver.standardise import standardise
+from tests.unit.silver.support import Row, raw
+
+_names = itertools.count()
+
+
+def run(engine: Engine, rows: list[Row]) -> list[dict[str, Any]]:
+    n = len(rows)
+    table = pa.table(
+        {
+            **{c: pa.array([r[c] for r in rows], pa.string()) for c in RAW_COLUMNS},
+            "_batch_id": ["b"] * n,
+            "_batch_seq": pa.array([1] * n, pa.int64()),
+            "_row_number": pa.array(range(2, n + 2), pa.int64()),
+            "_record_hash": ["h"] * n,
+            "_source_file": ["f.csv"] * n,
+        }
+    )
+    bronze = engine.arrow_table(table, f"bronze_{next(_names)}")
+    out: list[dict[str, Any]] = (
+        engine.to_arrow(standardise(engine, bronze).order_by("_row_number")).to_pylist()
+    )
+    return out
+
+
+def one(engine: Engine, **fields: str | None) -> dict[str, Any]:
+    return run(engine, [raw(**fields)])[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("12/1/2010 8:26", datetime(2010, 12, 1, 8, 26)),
+        ("12/1/10 8:26", datetime(2010, 12, 1, 8, 26)),
+        ("12/1/2010 08:26", datetime(2010, 12, 1, 8, 26)),
+        ("12/01/2010 08:26:30", datetime(2010, 12, 1, 8, 26, 30)),
+        ("12/9/11 12:50", datetime(2011, 12, 9, 12, 50)),
+        ("2010-12-01 08:26:00", datetime(2010, 12, 1, 8, 26)),
+        ("2010-12-01T08:26:00", datetime(2010, 12, 1, 8, 26)),
+        ("2010-12-01T08:26:00.000Z", datetime(2010, 12, 1, 8, 26)),
+        ("2010-12-01 08:26", datetime(2010, 12, 1, 8, 26)),
+        ("2010-12-01", datetime(2010, 12, 1)),
+        ("40513.35138888889", datetime(2010, 12, 1, 8, 26)),
+        ("40513", datetime(2010, 12, 1)),
+        ("  12/1/2010 8:26 ", datetime(2010, 12, 1, 8, 26)),
+        ("13/1/2010 8:26", None),
+        ("12/1/2010 25:00", None),
+        ("yesterday", None),
+        ("", None),
+        (None, None),
+        ("12", None),  # an Excel serial before 1900-03-01 is ambiguous
+    ],
+)
+def test_invoice_dates_in_every_layout(engine: Engine, text: str | None, expected: Any) -> None:
+    assert one(engine, invoice_date=text)["invoice_ts"] == expected
+
+
+def test_the_raw_text_stays_next_to_the_parsed_value(engine: Engine) -> None:
+    line = one(engine, invoice_date="garbage", quantity="3.5", unit_price="2,55")
+    assert (line["invoice_ts"], line["quantity"], line["unit_price"]) == (None, None, None)
+    assert (line["raw_invoice_date"], line["raw_quantity"], line["raw_unit_price"]) == (
+        "garbage",
+        "3.5",
+        "2,55",
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("3", 3),
+        ("-3", -3),
+        (" 3 ", 3),
+        ("3.0", 3),
+        ("+3", 3),
+        ("1,000", 1000),
+        ("-12", -12),
+        ("3.5", None),
+        ("three", None),
+        ("1,00", None),
+        ("", None),
+        (None, None),
+        ("99999999999999999999", None),
+    ],
+)
+def test_quantity_is_a_whole_number(engine: Engine, text: str | None, expected: Any) -> None:
+    assert one(engine, quantity=text)["quantity"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2.55", Decimal("2.5500")),
+        ("0", Decimal("0.0000")),
+        ("-11062.06", Decimal("-11062.0600")),
+        ("£2.55", Decimal("2.5500")),
+        ("$ 2.55", Decimal("2.5500")),
+        ("€3", Decimal("3.0000")),
+        ("1,234.50", Decimal("1234.5000")),
+        ("£1,234.50", Decimal("1234.5000")),
+        (" 2.55 ", Decimal("2.5500")),
+        (".5", Decimal("0.5000")),
+        ("2.55555", Decimal("2.5556")),
+        ("2,55", None),
+        ("two", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_price_strips_symbols_and_separators(
+    engine: Engine, text: str | None, expected: Any
+) -> None:
+    assert one(engine, unit_price=text)["unit_price"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("17850", "17850"), ("17850.0", "17850"), (" 17850 ", "17850"), ("", None), (None, None)],
+)
+def test_customer_ids(engine: Engine, text: str | None, expected: str | None) -> None:
+    line = one(engine, customer_id=text)
+    assert line["customer_id"] == expected
+    assert line["is_guest"] is (expected is None)
+
+
+def test_codes_are_trimmed_and_upper_cased_descriptions_trimmed(engine: Engine) -> None:
+    line = one(engine, invoice_no=" c536379 ", stock_code=" 85123a ", description=" LANTERN  ")
+    assert (line["invoice_no"], line["stock_code"], line["description"]) == (
+        "C536379",
+        "85123A",
+        "LANTERN",
+    )
+    assert one(engine, description="   ")["description"] is None
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "code"),
+    [
+        ("United Kingdom", "United Kingdom", "GB"),
+        ("EIRE", "Ireland", "IE"),
+        ("RSA", "South Africa", "ZA"),
+        ("USA", "United States", "US"),
+        (" united kingdom ", "United Kingdom", "GB"),
+        ("Channel Islands", "Channel Islands", "XC"),
+        ("European Community", "European Community", "EU"),
+        ("Unspecified", "Unspecified", "XX"),
+        ("Atlantis", "Atlantis", None),
+        ("", None, None),
+    ],
+)
+def test_countries_from_the_reference(
+    engine: Engine, text: str, name: str | None, code: str | None
+) -> None:
+    line = one(engine, country=text)
+    assert (line["country"], line["country_code"]) == (name, code)
+
+
+def test_flags_and_amount(engine: Engine) -> None:
+    rows = [
+        raw(),
+        raw(invoice_no="C536379", stock_code="D", description="Discount", quantity="-1"),
+        raw(invoice_no="A563185", stock_code="B", description="Adjust bad debt", quantity="1",
+            unit_price="-11062.06", customer_id=""),
+        raw(stock_code="POST", description="POSTAGE", quantity="3", unit_price="18"),
+        raw(quantity="-10", unit_price="0", customer_id=None, description=None),
+    ]
+    sale, cancel, adjust, post, damage = run(engine, rows)
+    assert sale["line_amount"] == Decimal("15.3000")
+    assert not any(sale[f] for f in ("is_cancellation", "is_return", "is_adjustment",
+                                     "is_non_product", "is_guest"))
+    assert cancel["is_cancellation"] and cancel["is_return"] and cancel["is_non_product"]
+    assert adjust["is_adjustment"] and adjust["is_guest"] and adjust["is_non_product"]
+    assert adjust["line_amount"] == Decimal("-11062.0600")
+    assert post["is_non_product"] and post["line_amount"] == Decimal("54.0000")
+    assert damage["is_return"] and not damage["is_cancellation"] and damage["is_guest"]
+
+
+def test_unparseable_values_give_nulls_not_errors(engine: Engine) -> None:
+    line = one(engine, quantity="x", unit_price="y", invoice_date="z", invoice_no="")
+    assert line["line_amount"] is None
+    assert line["invoice_no"] is None
+    assert line["is_return"] is False and line["is_cancellation"] is False
