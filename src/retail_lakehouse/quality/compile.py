@@ -32,8 +32,15 @@ from retail_lakehouse.lake.contracts.silver import SILVER_SALES_LINES
 from retail_lakehouse.pipeline.errors import RulesError
 from retail_lakehouse.quality.rules import Rule, RuleSet
 
-_NOT_FOR_RULES = {"quality_score", "quality_flags", "_line_key", "_batch_id", "_record_hash",
-                  "_run_id", "_processed_at"}
+_NOT_FOR_RULES = {
+    "quality_score",
+    "quality_flags",
+    "_line_key",
+    "_batch_id",
+    "_record_hash",
+    "_run_id",
+    "_processed_at",
+}
 RAW_TEXT_COLUMNS = (
     "raw_quantity",
     "raw_unit_price",
@@ -172,9 +179,18 @@ _UNARY_FUNCTIONS: dict[type[exp.Expr], Callable[[Any], Any]] = {
     exp.Month: lambda v: v.month(),
     exp.Day: lambda v: v.day(),
 }
-_INTERVAL_UNITS = {"DAY": "days", "DAYS": "days", "HOUR": "hours", "HOURS": "hours",
-                   "MINUTE": "minutes", "MINUTES": "minutes", "SECOND": "seconds",
-                   "SECONDS": "seconds", "WEEK": "weeks", "WEEKS": "weeks"}
+_INTERVAL_UNITS = {
+    "DAY": "days",
+    "DAYS": "days",
+    "HOUR": "hours",
+    "HOURS": "hours",
+    "MINUTE": "minutes",
+    "MINUTES": "minutes",
+    "SECOND": "seconds",
+    "SECONDS": "seconds",
+    "WEEK": "weeks",
+    "WEEKS": "weeks",
+}
 _TRIM = "^[ \\t\\r\\n\\f]+|[ \\t\\r\\n\\f]+$"
 _NOT_BLANK = "[^ \\t\\r\\n\\f]"
 
@@ -305,12 +321,16 @@ class Translator:
         target = node.to.this
         inner = node.this
         if not (isinstance(inner, exp.Literal) and inner.is_string):
-            raise _Refused("CAST is only supported for typed literals: DATE '...', TIMESTAMP '...'",
-                           node)
+            raise _Refused(
+                "CAST is only supported for typed literals: DATE '...', TIMESTAMP '...'", node
+            )
         if target == exp.DataType.Type.DATE:
             return ibis.date(_parse_date(inner.this, node))
-        if target in (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ,
-                      exp.DataType.Type.DATETIME):
+        if target in (
+            exp.DataType.Type.TIMESTAMP,
+            exp.DataType.Type.TIMESTAMPNTZ,
+            exp.DataType.Type.DATETIME,
+        ):
             return ibis.timestamp(_parse_timestamp(inner.this, node))
         raise _Refused("only DATE '...' and TIMESTAMP '...' literals are supported", node)
 
@@ -324,8 +344,9 @@ class Translator:
             if len(parts) == 2:
                 text, unit_name = parts[0], parts[1].upper()
         if text is None or not re.fullmatch(r"\d+", str(text)) or unit_name not in _INTERVAL_UNITS:
-            raise _Refused("intervals look like INTERVAL '1' DAY (second, minute, hour, day, week)",
-                           node)
+            raise _Refused(
+                "intervals look like INTERVAL '1' DAY (second, minute, hour, day, week)", node
+            )
         return ibis.interval(**{_INTERVAL_UNITS[unit_name]: int(text)})
 
     # -- composites ------------------------------------------------------------------------
@@ -406,8 +427,11 @@ class Translator:
                 "OVER (PARTITION BY column, ...)",
                 node,
             )
-        raise _Refused(f"{type(node).__name__} is not allowed in a rule; available functions: "
-                       f"{FUNCTIONS_HELP}", node)
+        raise _Refused(
+            f"{type(node).__name__} is not allowed in a rule; available functions: "
+            f"{FUNCTIONS_HELP}",
+            node,
+        )
 
 
 def _is_text_literal(node: exp.Expr) -> bool:
@@ -498,8 +522,9 @@ def validate_rules(ruleset: RuleSet, *, now: datetime | None = None) -> list[Com
         except _Refused as refused:
             raise _rule_error(rule, str(refused)) from None
         except (TypeError, ValueError, AttributeError, IbisError) as error:
-            raise _rule_error(rule, f"the expression does not type-check: {_first_line(error)}"
-                              ) from None
+            raise _rule_error(
+                rule, f"the expression does not type-check: {_first_line(error)}"
+            ) from None
         if not isinstance(value, ir.Value) or not value.type().is_boolean():
             kind = value.type() if isinstance(value, ir.Value) else type(value).__name__
             raise _rule_error(rule, f"must be a condition (TRUE when a line passes), got {kind}")

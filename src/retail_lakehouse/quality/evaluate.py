@@ -156,8 +156,9 @@ def partition_statistics(
     robust = [s for s in specs if s.kind == "robust_z"]
     if not robust:
         return stage1
-    joined = _attach(lines, stage1.select(*_keys(partition), *[f"{s.column}_med" for s in robust]),
-                     partition)
+    joined = _attach(
+        lines, stage1.select(*_keys(partition), *[f"{s.column}_med" for s in robust]), partition
+    )
     second: dict[str, ir.Scalar] = {}
     for spec in robust:
         deviation = (_arg(joined, spec, now).cast("float64") - joined[f"{spec.column}_med"]).abs()
@@ -175,8 +176,9 @@ def _keys(partition: tuple[str, ...]) -> list[str]:
     return [f"_pk{i}" for i in range(len(partition))]
 
 
-def _grouped(table: ir.Table, partition: tuple[str, ...], aggregates: dict[str, ir.Scalar]
-             ) -> ir.Table:
+def _grouped(
+    table: ir.Table, partition: tuple[str, ...], aggregates: dict[str, ir.Scalar]
+) -> ir.Table:
     if not partition:
         return table.aggregate(**aggregates)
     keys = {f"_pk{i}": table[column] for i, column in enumerate(partition)}

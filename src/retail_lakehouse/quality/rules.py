@@ -41,8 +41,16 @@ ACTIONS: tuple[Action, ...] = ("warn", "quarantine", "fail")
 DEFAULTS_SOURCE = "<default rules>"
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-_KEYS = {"name", "dimension", "expression", "weight", "action", "threshold", "description",
-         "enabled"}
+_KEYS = {
+    "name",
+    "dimension",
+    "expression",
+    "weight",
+    "action",
+    "threshold",
+    "description",
+    "enabled",
+}
 _REQUIRED = ("dimension", "expression", "weight", "action")
 
 
@@ -109,11 +117,7 @@ def load_rules(
             raise RulesError(f"{path}: cannot read rules file: {error.strerror or error}") from None
         _overlay(merged, _entries(text, str(path)), str(path))
         sources.append(str(path))
-    rules = [
-        _build(entry)
-        for entry in merged.values()
-        if entry.get("enabled", True) is not False
-    ]
+    rules = [_build(entry) for entry in merged.values() if entry.get("enabled", True) is not False]
     ruleset = RuleSet(tuple(rules), tuple(sources))
     if validate:
         from retail_lakehouse.quality.compile import validate_rules

@@ -28,9 +28,7 @@ SILVER_TABLES = ("silver.sales_lines", "silver.quarantine", "silver.duplicates")
 
 def process(lake: Lake, engine: Engine, *rules: Path, full_refresh: bool = False) -> SilverReport:
     with recorded_run(lake, "test") as run:
-        return silver.process(
-            lake, engine, run, extra_rules=list(rules), full_refresh=full_refresh
-        )
+        return silver.process(lake, engine, run, extra_rules=list(rules), full_refresh=full_refresh)
 
 
 def content(lake: Lake, table: str) -> list[dict[str, Any]]:
@@ -56,8 +54,14 @@ FIRST = [
     raw(stock_code="71053", description="WHITE METAL LANTERN", unit_price="3.39"),
     raw(),  # exact duplicate of the first line, in the same batch
     raw(quantity="abc"),  # unparseable quantity: quarantined
-    raw(invoice_no="C536379", stock_code="D", description="Discount", quantity="-1",
-        unit_price="27.50", customer_id="14527"),
+    raw(
+        invoice_no="C536379",
+        stock_code="D",
+        description="Discount",
+        quantity="-1",
+        unit_price="27.50",
+        customer_id="14527",
+    ),
 ]
 
 
@@ -71,7 +75,11 @@ def test_lines_add_up_and_go_to_the_right_table(lake: Lake, engine: Engine) -> N
     write_batch(lake, FIRST, seq=1)
     report = process(lake, engine)
     assert (report.bronze_lines, report.silver_lines, report.quarantined, report.duplicates) == (
-        5, 3, 1, 1)
+        5,
+        3,
+        1,
+        1,
+    )
     assert report.balanced and report.batches == [1]
     quarantine = content(lake, "silver.quarantine")
     assert [q["_row_number"] for q in quarantine] == [5]
@@ -102,9 +110,15 @@ def test_the_same_sale_in_another_layout_is_a_duplicate_across_runs(
     write_batch(lake, again, seq=2)
     report = process(lake, engine)
     assert (report.bronze_lines, report.silver_lines, report.quarantined, report.duplicates) == (
-        5, 1, 1, 3)
-    kept = {(d["_batch_seq"], d["_row_number"]): (d["kept_batch_seq"], d["kept_row_number"])
-            for d in content(lake, "silver.duplicates")}
+        5,
+        1,
+        1,
+        3,
+    )
+    kept = {
+        (d["_batch_seq"], d["_row_number"]): (d["kept_batch_seq"], d["kept_row_number"])
+        for d in content(lake, "silver.duplicates")
+    }
     assert kept[(2, 2)] == (1, 2) and kept[(2, 3)] == (1, 2) and kept[(2, 4)] == (1, 5)
     assert lake_status(lake)["accounting"]["balanced"]
 
@@ -215,8 +229,10 @@ def test_a_gate_on_a_second_batch_keeps_the_first(
     assert snapshot(lake) == before
     assert {k: v for k, v in lake.versions().items() if not k.startswith("meta.runs")} == {
         k: v for k, v in versions.items() if not k.startswith("meta.runs")
-    } | {"bronze.sales_lines": versions["bronze.sales_lines"] + 1,
-         "bronze.files": versions["bronze.files"] + 1}
+    } | {
+        "bronze.sales_lines": versions["bronze.sales_lines"] + 1,
+        "bronze.files": versions["bronze.files"] + 1,
+    }
 
 
 def test_a_bad_rules_file_is_refused_before_any_work(

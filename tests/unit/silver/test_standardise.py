@@ -31,9 +31,9 @@ def run(engine: Engine, rows: list[Row]) -> list[dict[str, Any]]:
         }
     )
     bronze = engine.arrow_table(table, f"bronze_{next(_names)}")
-    out: list[dict[str, Any]] = (
-        engine.to_arrow(standardise(engine, bronze).order_by("_row_number")).to_pylist()
-    )
+    out: list[dict[str, Any]] = engine.to_arrow(
+        standardise(engine, bronze).order_by("_row_number")
+    ).to_pylist()
     return out
 
 
@@ -173,15 +173,23 @@ def test_flags_and_amount(engine: Engine) -> None:
     rows = [
         raw(),
         raw(invoice_no="C536379", stock_code="D", description="Discount", quantity="-1"),
-        raw(invoice_no="A563185", stock_code="B", description="Adjust bad debt", quantity="1",
-            unit_price="-11062.06", customer_id=""),
+        raw(
+            invoice_no="A563185",
+            stock_code="B",
+            description="Adjust bad debt",
+            quantity="1",
+            unit_price="-11062.06",
+            customer_id="",
+        ),
         raw(stock_code="POST", description="POSTAGE", quantity="3", unit_price="18"),
         raw(quantity="-10", unit_price="0", customer_id=None, description=None),
     ]
     sale, cancel, adjust, post, damage = run(engine, rows)
     assert sale["line_amount"] == Decimal("15.3000")
-    assert not any(sale[f] for f in ("is_cancellation", "is_return", "is_adjustment",
-                                     "is_non_product", "is_guest"))
+    assert not any(
+        sale[f]
+        for f in ("is_cancellation", "is_return", "is_adjustment", "is_non_product", "is_guest")
+    )
     assert cancel["is_cancellation"] and cancel["is_return"] and cancel["is_non_product"]
     assert adjust["is_adjustment"] and adjust["is_guest"] and adjust["is_non_product"]
     assert adjust["line_amount"] == Decimal("-11062.0600")

@@ -146,5 +146,3 @@ def advance_watermark(lake: Lake, batch_seq: int, run_id: str, consumer: str = C
         )
     else:
         lake.write(META_WATERMARKS.qualified, row)
-
-

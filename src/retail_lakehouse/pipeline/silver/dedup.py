@@ -22,8 +22,11 @@ from retail_lakehouse.lake.contracts.silver import BUSINESS_COLUMNS
 SEPARATOR = "\x1f"
 """ASCII unit separator between key parts: cannot occur in trimmed CSV/Excel text."""
 
-_PARSED = {"quantity": "raw_quantity", "unit_price": "raw_unit_price",
-           "invoice_ts": "raw_invoice_date"}
+_PARSED = {
+    "quantity": "raw_quantity",
+    "unit_price": "raw_unit_price",
+    "invoice_ts": "raw_invoice_date",
+}
 """Columns that may be NULL because their text did not parse: their raw text joins the key, so
 two lines with different garbage are not merged into one."""
 

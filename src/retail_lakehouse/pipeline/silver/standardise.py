@@ -24,9 +24,6 @@ from retail_lakehouse.reference import countries
 LINEAGE = ("_batch_id", "_batch_seq", "_row_number", "_record_hash", "_source_file")
 """Bronze lineage carried into silver, quarantine and duplicates."""
 
-RAW_KEPT = ("raw_quantity", "raw_unit_price", "raw_invoice_date", "raw_country",
-            "raw_customer_id")
-"""Raw text kept next to the typed values (what failed parsing is shown and checked)."""
 
 ADJUSTMENT_DESCRIPTION = "ADJUST BAD DEBT"
 
