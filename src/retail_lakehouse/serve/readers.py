@@ -34,6 +34,7 @@ import pyarrow as pa
 
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.query import LakeSQL
+from retail_lakehouse.serve.lookup import CustomerIndex
 from retail_lakehouse.serve.search import ProductIndex
 from retail_lakehouse.serve.vocab import CountryNames
 
@@ -58,19 +59,64 @@ MATERIALIZED: tuple[str, ...] = (
 SOURCES: tuple[str, ...] = (*MATERIALIZED, "gold.fact_sales")
 """Tables a snapshot is built from; a new version of any of them means a new snapshot."""
 
-_SALE_ORDERS_SQL = """
-CREATE TABLE serve_mem.sale_orders AS
-SELECT CAST(invoice_ts AS DATE) AS sale_date, country, invoice_no,
-       CASE WHEN coalesce(is_guest, false) THEN NULL ELSE customer_id END AS customer_id
-FROM gold.fact_sales
-WHERE is_sale
-GROUP BY ALL
-"""
-"""One row per (day, country, invoice, customer) of sale lines: distinct order and customer
-counts over any period and set of countries are exact and fast over this, whereas summing the
-daily mart's counts would count a customer once per day. Same definitions as
-``pipeline.gold.definitions.KPI_SQL`` (orders: distinct invoices of sale lines; customers:
-distinct non-guest customers of sale lines)."""
+DERIVED_SQL: tuple[str, ...] = (
+    # One row per (day, country, customer) who bought: exact distinct-customer counts over any
+    # period and countries, fast because customers are small integers (orders need no such
+    # table: an invoice has one day and one country, so the mart's daily orders add up).
+    """
+    CREATE TABLE serve_mem.customer_days AS
+    SELECT sale_date, country, CAST(dense_rank() OVER (ORDER BY customer_id) AS INTEGER)
+               AS customer
+    FROM (
+        SELECT DISTINCT CAST(invoice_ts AS DATE) AS sale_date, country, customer_id
+        FROM gold.fact_sales
+        WHERE is_sale AND NOT coalesce(is_guest, false) AND customer_id IS NOT NULL
+    )
+    ORDER BY sale_date, country
+    """,
+    # The same counts already made for the common groupings, per country and (all_countries)
+    # over all countries: whole days, whole months, all time. Used when a request's period
+    # covers whole days/months; other periods count from customer_days.
+    """
+    CREATE TABLE serve_mem.customers_by_day AS
+    SELECT sale_date, country, grouping(country) = 1 AS all_countries,
+           count(DISTINCT customer) AS customers
+    FROM serve_mem.customer_days GROUP BY GROUPING SETS ((sale_date, country), (sale_date))
+    """,
+    """
+    CREATE TABLE serve_mem.customers_by_month AS
+    SELECT CAST(date_trunc('month', sale_date) AS DATE) AS month, country,
+           grouping(country) = 1 AS all_countries, count(DISTINCT customer) AS customers
+    FROM serve_mem.customer_days GROUP BY GROUPING SETS ((month, country), (month))
+    """,
+    """
+    CREATE TABLE serve_mem.customers_by_country AS
+    SELECT country, grouping(country) = 1 AS all_countries,
+           count(DISTINCT customer) AS customers
+    FROM serve_mem.customer_days GROUP BY GROUPING SETS ((country), ())
+    """,
+    # Products with their non-product flag, by month and over all months: top-N lists are a
+    # sort of one small table instead of a join and aggregation per request.
+    """
+    CREATE TABLE serve_mem.product_months AS
+    SELECT m.*, coalesce(d.is_non_product, false) AS is_non_product
+    FROM gold.mart_product_performance AS m
+    LEFT JOIN gold.dim_product AS d ON d.stock_code = m.stock_code
+    ORDER BY m.month, m.revenue DESC
+    """,
+    """
+    CREATE TABLE serve_mem.product_totals AS
+    SELECT stock_code,
+           arg_max(description, month) AS description,
+           arg_max(category, month) AS category,
+           bool_or(is_non_product) AS is_non_product,
+           sum(revenue) AS revenue, sum(units) AS units, sum(orders) AS orders
+    FROM serve_mem.product_months
+    GROUP BY stock_code
+    """,
+)
+"""Tables derived once per snapshot so every request is a small query. Distinct counts follow
+``pipeline.gold.definitions.KPI_SQL`` (customers: distinct non-guest customers of sale lines)."""
 
 
 def latest_log_version(table_dir: Path) -> int | None:
@@ -145,6 +191,7 @@ class Snapshot:
     build_seconds: float
     countries: CountryNames
     products: ProductIndex
+    customers: CustomerIndex
     cache: ResponseCache = field(default_factory=ResponseCache)
 
     @property
@@ -163,7 +210,16 @@ class Snapshot:
         return table
 
     def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = self.arrow(sql, params).to_pylist()
+        """Result rows as dictionaries, decimals as floats (what the API serves; building a
+        Python ``Decimal`` per value would cost more than the query)."""
+        table = self.arrow(sql, params)
+        for index, column in enumerate(table.schema):
+            if pa.types.is_decimal(column.type):
+                # Through text: Arrow's direct cast scales in binary (583433.69 would become
+                # 583433.6900000001); parsing the exact decimal text rounds correctly.
+                exact = table.column(index).cast(pa.string()).cast(pa.float64())
+                table = table.set_column(index, column.name, exact)
+        rows: list[dict[str, Any]] = table.to_pylist()
         return rows
 
     def scalar_row(self, sql: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -182,7 +238,8 @@ def build_snapshot(lake: Lake, *, threads: int | None = None) -> Snapshot:
         copy = f'serve_mem."{layer}__{table}"'
         con.execute(f'CREATE TABLE {copy} AS SELECT * FROM "{layer}"."{table}"')
         con.execute(f'CREATE OR REPLACE VIEW "{layer}"."{table}" AS SELECT * FROM {copy}')
-    con.execute(_SALE_ORDERS_SQL)
+    for statement in DERIVED_SQL:
+        con.execute(statement)
     products: pa.Table = con.execute(
         "SELECT stock_code, description, category, is_non_product FROM gold.dim_product "
         "WHERE stock_code IS NOT NULL ORDER BY stock_code"
@@ -190,6 +247,15 @@ def build_snapshot(lake: Lake, *, threads: int | None = None) -> Snapshot:
     gold_countries: pa.Table = con.execute(
         "SELECT country FROM gold.dim_country UNION SELECT country FROM gold.mart_daily_sales"
     ).to_arrow_table()
+    rfm: pa.Table = con.execute(
+        "SELECT * FROM gold.mart_customer_rfm WHERE customer_id IS NOT NULL"
+    ).to_arrow_table()
+    history: pa.Table = con.execute(
+        "SELECT * FROM gold.dim_customer WHERE customer_id IS NOT NULL "
+        "ORDER BY customer_id, version, valid_from"
+    ).to_arrow_table()
+    # Requests are many small queries in parallel: one thread each beats splitting each one.
+    con.execute("SET threads = 1")
     versions = {name: sql.versions.get(name) for name in SOURCES}
     return Snapshot(
         sql=sql,
@@ -198,6 +264,7 @@ def build_snapshot(lake: Lake, *, threads: int | None = None) -> Snapshot:
         build_seconds=round(time.perf_counter() - clock, 3),
         countries=CountryNames.from_gold(gold_countries.column("country").to_pylist()),
         products=ProductIndex.from_arrow(products),
+        customers=CustomerIndex.from_arrow(rfm, history),
     )
 
 

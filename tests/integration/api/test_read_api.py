@@ -331,3 +331,61 @@ def test_tokens_work_until_the_key_is_revoked(server: Server) -> None:
         assert client.get("/api/v1/kpis", headers=bearer).status_code == 401
         wrong = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
         assert client.get("/api/v1/kpis", headers={"X-API-Key": wrong}).status_code == 401
+
+
+def _truth(
+    sql: LakeSQL, key: str, where: str = "", params: list[Any] | None = None
+) -> dict[Any, int]:
+    """Distinct customers of sale lines per ``key`` straight from the fact (gold definition)."""
+    rows = sql.arrow(
+        f"SELECT {key} AS k, count(DISTINCT customer_id) FILTER "
+        f"(WHERE is_sale AND NOT is_guest) AS c FROM gold.fact_sales {where} GROUP BY ALL",
+        params,
+    ).to_pylist()
+    return {str(r["k"]) if not isinstance(r["k"], tuple) else r["k"]: r["c"] for r in rows}
+
+
+@pytest.mark.parametrize(
+    "period",
+    [{}, {"from": "2011-03-01", "to": "2011-06-30"}, {"from": "2011-03-15", "to": "2011-06-10"}],
+    ids=["all-time", "whole-months", "part-months"],
+)
+def test_distinct_customers_are_exact_for_every_grouping_and_period(
+    viewer: httpx.Client, lake_sql: LakeSQL, period: dict[str, str]
+) -> None:
+    where, params = "", None
+    if period:
+        where = "WHERE CAST(invoice_ts AS DATE) BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)"
+        params = [period["from"], period["to"]]
+    month = "CAST(date_trunc('month', invoice_ts) AS DATE)"
+    by_month_country = _truth(lake_sql, f"{month} || '|' || country", where, params)
+    rows = viewer.get("/api/v1/sales/monthly", params={**period, "page_size": 1000}).json()["rows"]
+    got = {f"{r['month']}|{r['country']}": r["customers"] for r in rows}
+    assert got == {k: v for k, v in by_month_country.items() if k in got}
+    assert set(got) == {k for k, v in by_month_country.items()}
+    totals = viewer.get(
+        "/api/v1/sales/monthly", params={**period, "by": "total", "page_size": 1000}
+    ).json()["rows"]
+    assert {r["month"]: r["customers"] for r in totals} == _truth(lake_sql, month, where, params)
+    uk = viewer.get(
+        "/api/v1/sales/monthly", params={**period, "by": "total", "country": "GB"}
+    ).json()["rows"]
+    uk_where = (where + " AND " if where else "WHERE ") + "country = 'United Kingdom'"
+    assert {r["month"]: r["customers"] for r in uk} == _truth(lake_sql, month, uk_where, params)
+    days = viewer.get(
+        "/api/v1/sales/daily", params={**period, "by": "total", "page_size": 1000}
+    ).json()["rows"]
+    day_truth = _truth(lake_sql, "CAST(invoice_ts AS DATE)", where, params)
+    assert {r["sale_date"]: r["customers"] for r in days} == day_truth
+    countries = viewer.get("/api/v1/sales/countries", params=period).json()
+    assert {c["country"]: c["customers"] for c in countries} == _truth(
+        lake_sql, "country", where, params
+    )
+    kpis = viewer.get("/api/v1/kpis", params=period).json()
+    everyone = one(
+        lake_sql,
+        "SELECT count(DISTINCT customer_id) FILTER (WHERE is_sale AND NOT is_guest) AS c "
+        f"FROM gold.fact_sales {where}",
+        params,
+    )
+    assert kpis["customers"] == everyone["c"]

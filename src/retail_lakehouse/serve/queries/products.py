@@ -26,30 +26,36 @@ def top(
     include_non_product: bool,
 ) -> TopProducts:
     """Best products by ``metric``; ``month`` is ``YYYY-MM`` (validated by the route)."""
-    first_day = date.fromisoformat(f"{month}-01") if month else None
-    rows = snapshot.rows(
-        f"""
-        WITH p AS (
-            SELECT m.stock_code,
-                   arg_max(m.description, m.month) AS description,
-                   arg_max(m.category, m.month) AS category,
-                   sum(m.revenue) AS revenue,
-                   sum(m.units) AS units,
-                   sum(m.orders) AS orders,
-                   CASE WHEN count(*) = 1 THEN any_value(m.return_rate) END AS return_rate
-            FROM gold.mart_product_performance AS m
-            LEFT JOIN gold.dim_product AS d ON d.stock_code = m.stock_code
-            WHERE (CAST($month AS DATE) IS NULL OR m.month = CAST($month AS DATE))
-              AND (CAST($non_product AS BOOLEAN) OR NOT coalesce(d.is_non_product, false))
-            GROUP BY m.stock_code
+    if month:
+        rows = snapshot.rows(
+            f"""
+            SELECT stock_code, description, category, revenue, units, orders, return_rate
+            FROM serve_mem.product_months
+            WHERE month = CAST($month AS DATE)
+              AND (CAST($non_product AS BOOLEAN) OR NOT is_non_product)
+            ORDER BY {_ORDER[metric]}, stock_code LIMIT $limit
+            """,
+            {
+                "month": date.fromisoformat(f"{month}-01"),
+                "non_product": include_non_product,
+                "limit": limit,
+            },
         )
-        SELECT row_number() OVER (ORDER BY {_ORDER[metric]}, stock_code) AS rank, *
-        FROM p ORDER BY rank LIMIT $limit
-        """,
-        {"month": first_day, "non_product": include_non_product, "limit": limit},
-    )
+    else:
+        rows = snapshot.rows(
+            f"""
+            SELECT stock_code, description, category, revenue, units, orders,
+                   CAST(NULL AS DOUBLE) AS return_rate
+            FROM serve_mem.product_totals
+            WHERE CAST($non_product AS BOOLEAN) OR NOT is_non_product
+            ORDER BY {_ORDER[metric]}, stock_code LIMIT $limit
+            """,
+            {"non_product": include_non_product, "limit": limit},
+        )
     return TopProducts(
-        metric=metric, month=month, products=[TopProduct.model_validate(r) for r in rows]
+        metric=metric,
+        month=month,
+        products=[TopProduct.model_validate({**r, "rank": n}) for n, r in enumerate(rows, 1)],
     )
 
 

@@ -1,14 +1,16 @@
 """Sales figures from the gold marts, with the gold definitions.
 
-Sums (revenue, returns, units) come from ``mart_daily_sales`` so they always equal what the
-mart says; distinct counts (orders, customers) come from the snapshot's ``sale_orders`` (one
-row per day, country and invoice of sale lines in ``fact_sales``), because adding up daily
-distinct counts would count a returning customer once per day.
+Sums come from ``mart_daily_sales`` so they always equal what the mart says: revenue, returns,
+units, and orders too (an invoice has one day and one country, so daily distinct invoices add
+up). Distinct customers cannot be added up (a returning customer would count once per day), so
+they come from the snapshot's customer tables (see :mod:`..readers`): counts made in advance for
+whole days, whole months and all time, or a count over ``customer_days`` for other periods.
 """
 
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from typing import Any
 
 from retail_lakehouse.serve.filters import Grouping, Paging, Period, SalesSort, period_where
@@ -25,60 +27,87 @@ _SUMS = """
     coalesce(sum(gross_revenue), 0) AS gross_revenue,
     coalesce(sum(returns_amount), 0) AS returns_amount,
     coalesce(sum(net_revenue), 0) AS net_revenue,
-    coalesce(sum(units), 0) AS units
+    coalesce(sum(units), 0) AS units,
+    coalesce(sum(orders), 0) AS orders
 """
-_DISTINCT = "count(DISTINCT invoice_no) AS orders, count(DISTINCT customer_id) AS customers"
+_AVG = """CASE WHEN m.orders > 0 THEN round(CAST(m.gross_revenue AS DOUBLE) / m.orders, 4) END
+       AS avg_order_value"""
+_COUNTRY_IS = (  # the row for the requested country, or the all-countries row when none is
+    "(CASE WHEN CAST($country AS VARCHAR) IS NULL THEN all_countries "
+    "ELSE NOT all_countries AND country = CAST($country AS VARCHAR) END)"
+)
+_MONTHS_IN = (
+    "(CAST($start AS DATE) IS NULL OR month >= CAST($start AS DATE)) "
+    "AND (CAST($end AS DATE) IS NULL OR month <= CAST($end AS DATE))"
+)
+
+
+def whole_months(period: Period) -> bool:
+    """True when the period starts on a 1st and ends on a month's last day (or is open)."""
+    starts = period.start is None or period.start.day == 1
+    ends = period.end is None or (period.end + timedelta(days=1)).day == 1
+    return starts and ends
 
 
 def kpis(snapshot: Snapshot, period: Period) -> Kpis:
+    if period.start is None and period.end is None:
+        customers = f"SELECT customers FROM serve_mem.customers_by_country WHERE {_COUNTRY_IS}"
+    else:
+        customers = (
+            "SELECT count(DISTINCT customer) AS customers FROM serve_mem.customer_days "
+            f"WHERE {period_where('sale_date')}"
+        )
     row = snapshot.scalar_row(
         f"""
-        WITH m AS (SELECT {_SUMS} FROM gold.mart_daily_sales WHERE {period_where("sale_date")}),
-        o AS (SELECT {_DISTINCT} FROM serve_mem.sale_orders WHERE {period_where("sale_date")})
-        SELECT m.*, o.*,
-               CASE WHEN o.orders > 0
-                    THEN round(CAST(m.gross_revenue AS DOUBLE) / o.orders, 4) END
-                   AS avg_order_value
-        FROM m, o
+        WITH m AS (SELECT {_SUMS} FROM gold.mart_daily_sales WHERE {period_where("sale_date")})
+        SELECT m.*, coalesce((SELECT customers FROM ({customers})), 0) AS customers, {_AVG}
+        FROM m
         """,
         period.params(),
     )
     return Kpis.model_validate(row)
 
 
-def _grouped(key: str, key_expr: str, grouping: Grouping) -> str:
-    """Mart sums joined with exact distinct counts, per ``key`` (and per country)."""
+def _rows_sql(key: str, key_expr: str, grouping: Grouping, customers: str) -> str:
+    """Mart sums per ``key`` (and country) joined with ``customers`` (same keys)."""
     by_country = grouping is Grouping.country
     keys = f"{key_expr} AS {key}" + (", country" if by_country else "")
-    group = f"{key}" + (", country" if by_country else "")
-    join = f"USING ({group})"
+    group = key + (", country" if by_country else "")
+    country = "" if by_country else ", CAST(NULL AS VARCHAR) AS country"
     return f"""
         WITH m AS (
             SELECT {keys}, {_SUMS} FROM gold.mart_daily_sales
             WHERE {period_where("sale_date")} GROUP BY ALL
         ),
-        o AS (
-            SELECT {keys}, {_DISTINCT} FROM serve_mem.sale_orders
-            WHERE {period_where("sale_date")} GROUP BY ALL
-        )
-        SELECT {group}{"" if by_country else ", CAST(NULL AS VARCHAR) AS country"},
-               m.gross_revenue, m.returns_amount, m.net_revenue, m.units,
-               coalesce(o.orders, 0) AS orders, coalesce(o.customers, 0) AS customers,
-               CASE WHEN o.orders > 0
-                    THEN round(CAST(m.gross_revenue AS DOUBLE) / o.orders, 4) END
-                   AS avg_order_value
-        FROM m LEFT JOIN o {join}
+        c AS ({customers})
+        SELECT {group}{country}, m.gross_revenue, m.returns_amount, m.net_revenue, m.units,
+               m.orders, coalesce(c.customers, 0) AS customers, {_AVG}
+        FROM m LEFT JOIN c USING ({group})
     """
+
+
+def _counted(key: str, key_expr: str, grouping: Grouping) -> str:
+    """Distinct customers per ``key`` (and country) counted from ``customer_days``."""
+    keys = f"{key_expr} AS {key}" + (", country" if grouping is Grouping.country else "")
+    return (
+        f"SELECT {keys}, count(DISTINCT customer) AS customers FROM serve_mem.customer_days "
+        f"WHERE {period_where('sale_date')} GROUP BY ALL"
+    )
 
 
 def _page(
     snapshot: Snapshot, rows_sql: str, period: Period, paging: Paging, order_by: str
 ) -> tuple[list[dict[str, Any]], int]:
     params = {**period.params(), **paging.params()}
-    total = snapshot.scalar_row(f"SELECT count(*) AS n FROM ({rows_sql})", period.params())["n"]
     rows = snapshot.rows(
-        f"SELECT * FROM ({rows_sql}) ORDER BY {order_by} LIMIT $limit OFFSET $offset", params
+        f"SELECT *, count(*) OVER () AS total_rows__ FROM ({rows_sql}) "
+        f"ORDER BY {order_by} LIMIT $limit OFFSET $offset",
+        params,
     )
+    if rows:
+        total = rows[0]["total_rows__"]
+    else:  # past the last page: count separately
+        total = snapshot.scalar_row(f"SELECT count(*) AS n FROM ({rows_sql})", period.params())["n"]
     return rows, int(total)
 
 
@@ -98,8 +127,11 @@ def daily(
 ) -> Page[DailySales]:
     if grouping is Grouping.country:
         rows_sql = f"SELECT * FROM gold.mart_daily_sales WHERE {period_where('sale_date')}"
-    else:
-        rows_sql = _grouped("sale_date", "sale_date", grouping)
+    else:  # whole days, so the counts made in advance always apply
+        customers = (
+            f"SELECT sale_date, customers FROM serve_mem.customers_by_day WHERE {_COUNTRY_IS}"
+        )
+        rows_sql = _rows_sql("sale_date", "sale_date", grouping, customers)
     rows, total = _page(snapshot, rows_sql, period, paging, sort.order_by("sale_date"))
     return Page[DailySales].model_validate(_wrap(rows, total, paging, sort))
 
@@ -107,27 +139,48 @@ def daily(
 def monthly(
     snapshot: Snapshot, period: Period, paging: Paging, sort: SalesSort, grouping: Grouping
 ) -> Page[MonthlySales]:
-    rows_sql = _grouped("month", "CAST(date_trunc('month', sale_date) AS DATE)", grouping)
+    month = "CAST(date_trunc('month', sale_date) AS DATE)"
+    if whole_months(period):
+        by_country = grouping is Grouping.country
+        customers = (
+            f"SELECT month{', country' if by_country else ''}, customers "
+            f"FROM serve_mem.customers_by_month WHERE {_MONTHS_IN} AND "
+            + (
+                "NOT all_countries AND (CAST($country AS VARCHAR) IS NULL "
+                "OR country = CAST($country AS VARCHAR))"
+                if by_country
+                else _COUNTRY_IS
+            )
+        )
+    else:
+        customers = _counted("month", month, grouping)
+    rows_sql = _rows_sql("month", month, grouping, customers)
     rows, total = _page(snapshot, rows_sql, period, paging, sort.order_by("month"))
     return Page[MonthlySales].model_validate(_wrap(rows, total, paging, sort))
 
 
 def by_country(snapshot: Snapshot, period: Period) -> list[CountrySales]:
+    if period.start is None and period.end is None:
+        customers = (
+            "SELECT country, customers FROM serve_mem.customers_by_country WHERE NOT all_countries"
+        )
+    else:
+        customers = (
+            "SELECT country, count(DISTINCT customer) AS customers FROM serve_mem.customer_days "
+            f"WHERE {period_where('sale_date')} GROUP BY country"
+        )
     rows = snapshot.rows(
         f"""
         WITH m AS (
             SELECT country, {_SUMS} FROM gold.mart_daily_sales
             WHERE {period_where("sale_date")} GROUP BY country
         ),
-        o AS (
-            SELECT country, {_DISTINCT} FROM serve_mem.sale_orders
-            WHERE {period_where("sale_date")} GROUP BY country
-        )
+        c AS ({customers})
         SELECT m.country, m.gross_revenue, m.returns_amount, m.net_revenue, m.units,
-               coalesce(o.orders, 0) AS orders, coalesce(o.customers, 0) AS customers,
+               m.orders, coalesce(c.customers, 0) AS customers,
                coalesce(m.gross_revenue / nullif(sum(m.gross_revenue) OVER (), 0), 0)
                    AS revenue_share
-        FROM m LEFT JOIN o USING (country)
+        FROM m LEFT JOIN c USING (country)
         ORDER BY m.gross_revenue DESC, m.country
         """,
         period.params(),
