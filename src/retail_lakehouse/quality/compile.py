@@ -420,16 +420,26 @@ class Translator:
                 return text.isnull() | ~text.re_search(_NOT_BLANK)
             if name == "regexp_matches" and len(args) == 2:
                 return self.visit(args[0]).re_search(self._regex(args[1], node))
-            raise _Refused(f"unknown function {node.name}(); available: {FUNCTIONS_HELP}", node)
+            raise _Refused(
+                f"function {node.name.lower()}() is not available in rules; available: "
+                f"{FUNCTIONS_HELP}",
+                node,
+            )
         if isinstance(node, exp.AggFunc):
             raise _Refused(
                 f"{node.key.upper()} needs a window: {node.sql(dialect='duckdb')} "
                 "OVER (PARTITION BY column, ...)",
                 node,
             )
+        if isinstance(node, exp.Func):
+            raise _Refused(
+                f"function {node.sql_name().lower()}() is not available in rules; available: "
+                f"{FUNCTIONS_HELP}",
+                node,
+            )
         raise _Refused(
-            f"{type(node).__name__} is not allowed in a rule; available functions: "
-            f"{FUNCTIONS_HELP}",
+            f"{type(node).__name__} is not allowed in a rule (columns, literals, operators and "
+            f"these functions are: {FUNCTIONS_HELP})",
             node,
         )
 
@@ -472,13 +482,37 @@ class CompiledRule:
         return result
 
 
+_STATEMENTS: tuple[type[exp.Expr], ...] = tuple(
+    kind
+    for name in (
+        "Query",
+        "DDL",
+        "DML",
+        "Command",
+        "Drop",
+        "Alter",
+        "Use",
+        "Set",
+        "Pragma",
+        "Transaction",
+        "Commit",
+        "Rollback",
+        "Copy",
+        "Describe",
+        "Create",
+        "Insert",
+    )
+    if isinstance(kind := getattr(exp, name, None), type)
+)
+
+
 def parse_rule(rule: Rule) -> CompiledRule:
     """Parse and statically check one rule (syntax, whitelist); raise RulesError."""
     try:
         tree = parse_one(rule.expression, read="duckdb")
     except (ParseError, TokenError) as error:
         raise _rule_error(rule, f"cannot parse expression: {_first_line(error)}") from None
-    if isinstance(tree, exp.Query | exp.DDL | exp.DML | exp.Command):
+    if isinstance(tree, _STATEMENTS):
         raise _rule_error(rule, "must be an expression, not a statement")
     try:
         stats = tuple(collect_stats(tree))

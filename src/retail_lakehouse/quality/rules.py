@@ -217,6 +217,8 @@ def _build(entry: Mapping[str, Any]) -> Rule:
     if action not in ACTIONS:
         raise problem(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
     expression = entry.get("expression")
+    if isinstance(expression, bool):  # YAML reads a bare `true` as a boolean
+        expression = "TRUE" if expression else "FALSE"
     if not isinstance(expression, str) or not expression.strip():
         raise problem("expression must be non-empty text (a boolean SQL expression)")
     weight = entry.get("weight")
