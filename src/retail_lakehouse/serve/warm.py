@@ -7,14 +7,12 @@ here must match the routes' keys; ``tests/integration/api`` checks that they do.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
-
-from pydantic import BaseModel
+from collections.abc import Callable, Hashable
 
 from retail_lakehouse.serve.filters import Grouping, Paging, Period, SalesSort
 from retail_lakehouse.serve.queries import customers, products, quality, sales
 from retail_lakehouse.serve.readers import Snapshot
-from retail_lakehouse.serve.respond import encode
+from retail_lakehouse.serve.respond import Body, encode
 
 DASHBOARD_DAYS = Paging(page=1, page_size=1000)
 DASHBOARD_TOP = 10
@@ -23,7 +21,7 @@ DASHBOARD_TREND = 100
 
 def dashboard_requests(
     snapshot: Snapshot,
-) -> list[tuple[Hashable, Callable[[], BaseModel | Sequence[BaseModel]]]]:
+) -> list[tuple[Hashable, Callable[[], Body]]]:
     everything = Period()
     return [
         (("kpis", everything), lambda: sales.kpis(snapshot, everything)),

@@ -9,18 +9,12 @@ whole days, whole months and all time, or a count over ``customer_days`` for oth
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import timedelta
-from typing import Any
 
 from retail_lakehouse.serve.filters import Grouping, Paging, Period, SalesSort, period_where
-from retail_lakehouse.serve.models import (
-    CountrySales,
-    DailySales,
-    Kpis,
-    MonthlySales,
-    Page,
-)
+from retail_lakehouse.serve.models import CountrySales, Kpis
 from retail_lakehouse.serve.readers import Snapshot
 
 _SUMS = """
@@ -36,6 +30,13 @@ _COUNTRY_IS = (  # the row for the requested country, or the all-countries row w
     "(CASE WHEN CAST($country AS VARCHAR) IS NULL THEN all_countries "
     "ELSE NOT all_countries AND country = CAST($country AS VARCHAR) END)"
 )
+_DAILY_FIELDS = """
+    sale_date, country, gross_revenue, returns_amount, net_revenue, orders, customers, units,
+    avg_order_value,
+    CASE WHEN isfinite(gross_revenue_dod_pct) THEN gross_revenue_dod_pct END
+        AS gross_revenue_dod_pct,
+    gross_revenue_7d_avg
+"""
 _MONTHS_IN = (
     "(CAST($start AS DATE) IS NULL OR month >= CAST($start AS DATE)) "
     "AND (CAST($end AS DATE) IS NULL OR month <= CAST($end AS DATE))"
@@ -96,49 +97,61 @@ def _counted(key: str, key_expr: str, grouping: Grouping) -> str:
 
 
 def _page(
-    snapshot: Snapshot, rows_sql: str, period: Period, paging: Paging, order_by: str
-) -> tuple[list[dict[str, Any]], int]:
+    snapshot: Snapshot,
+    rows_sql: str,
+    period: Period,
+    paging: Paging,
+    sort: SalesSort,
+    date_column: str,
+) -> bytes:
+    """One page of ``rows_sql`` as the JSON of a :class:`Page`, rows serialised by DuckDB.
+
+    ``rows_sql`` selects exactly the row model's fields; doubles that are not finite become
+    null (JSON has no NaN)."""
     params = {**period.params(), **paging.params()}
-    rows = snapshot.rows(
-        f"SELECT *, count(*) OVER () AS total_rows__ FROM ({rows_sql}) "
-        f"ORDER BY {order_by} LIMIT $limit OFFSET $offset",
+    rows = snapshot.json_rows(
+        f"SELECT * FROM ({rows_sql}) ORDER BY {sort.order_by(date_column)} "
+        "LIMIT $limit OFFSET $offset",
         params,
     )
-    if rows:
-        total = rows[0]["total_rows__"]
-    else:  # past the last page: count separately
-        total = snapshot.scalar_row(f"SELECT count(*) AS n FROM ({rows_sql})", period.params())["n"]
-    return rows, int(total)
-
-
-def _wrap(rows: list[Any], total: int, paging: Paging, sort: SalesSort) -> dict[str, Any]:
-    return {
-        "rows": rows,
+    total = int(
+        snapshot.scalar_row(f"SELECT count(*) AS n FROM ({rows_sql})", period.params())["n"]
+    )
+    head = {
         "page": paging.page,
         "page_size": paging.page_size,
         "total_rows": total,
         "total_pages": math.ceil(total / paging.page_size) if total else 0,
         "sort": sort.value,
     }
+    return b'{"rows":[' + b",".join(rows) + b"]," + json.dumps(head).encode()[1:]
 
 
 def daily(
     snapshot: Snapshot, period: Period, paging: Paging, sort: SalesSort, grouping: Grouping
-) -> Page[DailySales]:
+) -> bytes:
+    """A page of daily rows, as the JSON of ``Page[DailySales]``."""
     if grouping is Grouping.country:
-        rows_sql = f"SELECT * FROM gold.mart_daily_sales WHERE {period_where('sale_date')}"
+        rows_sql = (
+            f"SELECT {_DAILY_FIELDS} FROM gold.mart_daily_sales WHERE {period_where('sale_date')}"
+        )
     else:  # whole days, so the counts made in advance always apply
         customers = (
             f"SELECT sale_date, customers FROM serve_mem.customers_by_day WHERE {_COUNTRY_IS}"
         )
-        rows_sql = _rows_sql("sale_date", "sale_date", grouping, customers)
-    rows, total = _page(snapshot, rows_sql, period, paging, sort.order_by("sale_date"))
-    return Page[DailySales].model_validate(_wrap(rows, total, paging, sort))
+        rows_sql = (
+            "SELECT *, CAST(NULL AS DOUBLE) AS gross_revenue_dod_pct, "
+            "CAST(NULL AS DOUBLE) AS gross_revenue_7d_avg FROM ("
+            + _rows_sql("sale_date", "sale_date", grouping, customers)
+            + ")"
+        )
+    return _page(snapshot, rows_sql, period, paging, sort, "sale_date")
 
 
 def monthly(
     snapshot: Snapshot, period: Period, paging: Paging, sort: SalesSort, grouping: Grouping
-) -> Page[MonthlySales]:
+) -> bytes:
+    """A page of monthly roll-ups, as the JSON of ``Page[MonthlySales]``."""
     month = "CAST(date_trunc('month', sale_date) AS DATE)"
     if whole_months(period):
         by_country = grouping is Grouping.country
@@ -155,8 +168,7 @@ def monthly(
     else:
         customers = _counted("month", month, grouping)
     rows_sql = _rows_sql("month", month, grouping, customers)
-    rows, total = _page(snapshot, rows_sql, period, paging, sort.order_by("month"))
-    return Page[MonthlySales].model_validate(_wrap(rows, total, paging, sort))
+    return _page(snapshot, rows_sql, period, paging, sort, "month")
 
 
 def by_country(snapshot: Snapshot, period: Period) -> list[CountrySales]:
