@@ -68,6 +68,8 @@ from retail_lakehouse.pipeline.gold.watermarks import (
 )
 
 _NAMES = itertools.count()
+FACT_CHUNK_ROWS = 131_072
+"""Rows per batch streamed from the engine to the fact writer: bounded memory at any scale."""
 
 
 @dataclass(frozen=True)
@@ -277,7 +279,7 @@ class _GoldRun:
             predicate = f"({predicate}) OR _batch_seq IN ({listed})"
         dims = Dimensions(self.customers, self.products, self.invoices, self.countries)
         rows = fact_rows(silver.filter(chosen), dims, self.run.run_id)
-        counter = _RowCounter(self.engine.to_batches(rows))
+        counter = _RowCounter(self.engine.to_batches(rows, chunk_size=FACT_CHUNK_ROWS))
         exists = self.lake.exists(FACT_SALES.qualified)
         self.lake.write(
             FACT_SALES.qualified,

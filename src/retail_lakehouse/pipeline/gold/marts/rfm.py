@@ -11,21 +11,12 @@ data (``as_of_date``):
   agrees: recency ties are broken by frequency, then monetary, then customer id (frequency ties
   by monetary, recency, id; monetary ties by frequency, recency, id), i.e. the better customer on
   the other measures gets the higher score;
-- ``rfm_segment``: from ``r_score`` and the combined score ``fm = round_half_up((f + m) / 2)``:
-
-  ===========  ==================  ==================  ===============
-  r_score      fm 1                fm 2-3              fm 4-5
-  ===========  ==================  ==================  ===============
-  5            New Customers       Potential Loyalists Champions
-  4            Promising           Potential Loyalists Loyal Customers
-  3            About to Sleep      About to Sleep (2), Loyal Customers
-                                   Need Attention (3)
-  2            Hibernating         Hibernating (2),    At Risk (4),
-                                   At Risk (3)         Cannot Lose Them (5)
-  1            Lost                Lost (2),           At Risk (4),
-                                   At Risk (3)         Cannot Lose Them (5)
-  ===========  ==================  ==================  ===============
-
+- ``rfm_segment``: from ``r_score`` and ``fm = (f_score + m_score + 1) // 2`` (the mean of the two,
+  halves rounded up), by :data:`SEGMENTS` (the grid is in ``docs/gold.md``): r 5: fm 1 New
+  Customers, 2-3 Potential Loyalists, 4-5 Champions; r 4: Promising, Potential Loyalists, Loyal
+  Customers; r 3: fm 1-2 About to Sleep, 3 Need Attention, 4-5 Loyal Customers; r 2: fm 1-2
+  Hibernating, 3-4 At Risk, 5 Cannot Lose Them; r 1: fm 1-2 Lost, 3-4 At Risk, 5 Cannot Lose
+  Them;
 - ``lifetime_value``: the customer's observed spend rate projected over three years:
   ``monetary * 3 * 365 / max(tenure_days, 365)`` with ``tenure_days`` = days from the first
   purchase to ``as_of_date`` (customers known for less than a year are not extrapolated
