@@ -98,9 +98,7 @@ def rules_table(rules: list[CategoryRule]) -> pa.Table:
     )
 
 
-def with_category(
-    engine: Engine, table: ir.Table, key: str, rules: list[CategoryRule]
-) -> ir.Table:
+def with_category(engine: Engine, table: ir.Table, key: str, rules: list[CategoryRule]) -> ir.Table:
     """``table`` (unique ``key``, ``description``, ``is_non_product``) plus ``category``.
 
     The mapping is joined as a table (every row against every keyword, the first matching rule

@@ -64,9 +64,7 @@ def product_stats(lines: ir.Table) -> ir.Table:
             described.invoice_ts == last_seen.last_ts,
         ],
     )
-    descriptions = at_last.group_by(described.stock_code).agg(
-        description=at_last.description.max()
-    )
+    descriptions = at_last.group_by(described.stock_code).agg(description=at_last.description.max())
     priced = lines.filter(charged & (lines.unit_price > 0))
     prices = priced.group_by("stock_code", "unit_price").agg(n=priced.count())
     by_price = ibis.window(group_by=prices.stock_code, order_by=prices.unit_price, rows=(None, 0))
