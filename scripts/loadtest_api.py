@@ -160,6 +160,17 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def get(self, path: str) -> int:
+        """GET ``path``; a kept-alive connection the server closed meanwhile is reopened once."""
+        reused = self.writer is not None
+        try:
+            return await self._get(path)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            await self.close()
+            if not reused:
+                raise
+            return await self._get(path)
+
+    async def _get(self, path: str) -> int:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
             sock = self.writer.get_extra_info("socket")

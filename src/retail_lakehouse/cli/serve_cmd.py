@@ -47,4 +47,5 @@ def serve(
         access_log=access_log,
         log_level="info",
         server_header=False,
+        timeout_keep_alive=30,  # dashboards pause between clicks; keep their connection
     )

@@ -16,6 +16,7 @@ for a command to finish (``meta.runs`` changes last) or for the lake to be quiet
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import os
@@ -34,7 +35,6 @@ import pyarrow as pa
 
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.query import LakeSQL
-from retail_lakehouse.serve.lookup import CustomerIndex
 from retail_lakehouse.serve.search import ProductIndex
 from retail_lakehouse.serve.vocab import CountryNames
 
@@ -49,7 +49,6 @@ MATERIALIZED: tuple[str, ...] = (
     "gold.mart_product_performance",
     "gold.mart_cohort_retention",
     "silver.quarantine",
-    "meta.runs",
     "meta.quality_scores",
     "meta.quality_results",
     "meta.alerts",
@@ -58,6 +57,10 @@ MATERIALIZED: tuple[str, ...] = (
 
 SOURCES: tuple[str, ...] = (*MATERIALIZED, "gold.fact_sales")
 """Tables a snapshot is built from; a new version of any of them means a new snapshot."""
+
+COMMAND_LOG = "meta.runs"
+"""Written last by every lake-changing command: a new version means a command finished."""
+
 
 DERIVED_SQL: tuple[str, ...] = (
     # One row per (day, country, customer) who bought: exact distinct-customer counts over any
@@ -191,7 +194,7 @@ class Snapshot:
     build_seconds: float
     countries: CountryNames
     products: ProductIndex
-    customers: CustomerIndex
+    runs_version: int | None
     cache: ResponseCache = field(default_factory=ResponseCache)
 
     @property
@@ -246,6 +249,7 @@ class Snapshot:
 def build_snapshot(lake: Lake, *, threads: int | None = None) -> Snapshot:
     """Copy the served tables of the lake's current versions into a new in-memory database."""
     clock = time.perf_counter()
+    runs_version = latest_log_version(lake.path(COMMAND_LOG))
     sql = LakeSQL(lake, threads=threads)
     con: duckdb.DuckDBPyConnection = sql.con
     con.execute("CREATE SCHEMA serve_mem")
@@ -263,13 +267,6 @@ def build_snapshot(lake: Lake, *, threads: int | None = None) -> Snapshot:
     gold_countries: pa.Table = con.execute(
         "SELECT country FROM gold.dim_country UNION SELECT country FROM gold.mart_daily_sales"
     ).to_arrow_table()
-    rfm: pa.Table = con.execute(
-        "SELECT * FROM gold.mart_customer_rfm WHERE customer_id IS NOT NULL"
-    ).to_arrow_table()
-    history: pa.Table = con.execute(
-        "SELECT * FROM gold.dim_customer WHERE customer_id IS NOT NULL "
-        "ORDER BY customer_id, version, valid_from"
-    ).to_arrow_table()
     # Requests are many small queries in parallel: one thread each beats splitting each one.
     con.execute("SET threads = 1")
     versions = {name: sql.versions.get(name) for name in SOURCES}
@@ -280,7 +277,7 @@ def build_snapshot(lake: Lake, *, threads: int | None = None) -> Snapshot:
         build_seconds=round(time.perf_counter() - clock, 3),
         countries=CountryNames.from_gold(gold_countries.column("country").to_pylist()),
         products=ProductIndex.from_arrow(products),
-        customers=CustomerIndex.from_arrow(rfm, history),
+        runs_version=runs_version,
     )
 
 
@@ -350,7 +347,8 @@ class SnapshotReader:
             if current is not None and not force:
                 if disk == current.versions:
                     return False
-                command_finished = disk["meta.runs"] != current.versions["meta.runs"]
+                runs = latest_log_version(self.lake.path(COMMAND_LOG))
+                command_finished = runs != current.runs_version
                 quiet = now - self._seen_since >= self.settle_seconds
                 if not (command_finished or quiet):
                     return False
@@ -367,6 +365,13 @@ class SnapshotReader:
             self._snapshot = snapshot
             self.last_error = None
             self.refreshes += 1
+            # A snapshot holds hundreds of thousands of long-lived Python objects (indexes,
+            # cached bodies); leaving them to the cyclic GC makes every full collection scan
+            # them all, a pause of tens of milliseconds under load. Freeze what exists now
+            # (after collecting what earlier snapshots left behind).
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
             return True
 
     def _poll(self) -> None:

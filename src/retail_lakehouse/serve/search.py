@@ -59,9 +59,12 @@ class ProductIndex:
 
     @classmethod
     def from_arrow(cls, table: pa.Table) -> ProductIndex:
-        rows: list[dict[str, Any]] = table.to_pylist()
-        return cls(
-            [
+        products: list[Product] = []
+        # Batch by batch: one huge to_pylist() would hold the GIL (and stall requests) for the
+        # whole table while a snapshot is built in the background.
+        for batch in table.to_batches(max_chunksize=2048):
+            rows: list[dict[str, Any]] = batch.to_pylist()
+            products += [
                 Product(
                     stock_code=str(r["stock_code"]),
                     description=r["description"] or "",
@@ -70,7 +73,7 @@ class ProductIndex:
                 )
                 for r in rows
             ]
-        )
+        return cls(products)
 
     def resolve_category(self, value: str) -> str | None:
         return self.categories.get(value.strip().lower())

@@ -40,13 +40,17 @@ def segments(snapshot: Snapshot) -> Segments:
 
 def customer(snapshot: Snapshot, customer_id: str) -> Customer | None:
     """The customer's RFM row and SCD2 versions, or None when neither exists."""
-    rfm = snapshot.customers.rfm.get(customer_id)
-    history = snapshot.customers.history.get(customer_id, [])
-    if rfm is None and not history:
+    params = {"id": customer_id}
+    rfm = snapshot.rows("SELECT * FROM gold.mart_customer_rfm WHERE customer_id = $id", params)
+    history = snapshot.rows(
+        "SELECT * FROM gold.dim_customer WHERE customer_id = $id ORDER BY version, valid_from",
+        params,
+    )
+    if not rfm and not history:
         return None
     return Customer(
         customer_id=customer_id,
-        rfm=CustomerRfm.model_validate(rfm) if rfm else None,
+        rfm=CustomerRfm.model_validate(rfm[0]) if rfm else None,
         history=[CustomerVersion.model_validate(r) for r in history],
     )
 
