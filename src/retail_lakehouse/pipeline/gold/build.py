@@ -79,6 +79,7 @@ class _Bounds:
     first_ts: datetime | None
     last_ts: datetime | None
     new_lines: int
+    first_batch: int | None
 
 
 def process(
@@ -132,8 +133,10 @@ class _GoldRun:
     def _write_if_changed(self, target: TableContract, data: pa.Table, key: str) -> None:
         """Commit a small table only when its content differs (keeps idle versions stable)."""
         data = cast_batch(data, target)
-        if not self.rebuild and self.lake.exists(target.qualified):
-            current = cast_batch(self.lake.read(target.qualified), target)
+        table = None if self.rebuild else self.lake.delta(target.qualified)
+        if table is not None:
+            # a whole small snapshot, read directly (LakeSQL would register every lake table)
+            current = cast_batch(table.to_pyarrow_table(), target)
             if current.sort_by(key).equals(data.sort_by(key)):
                 self.report.unchanged.append(target.qualified)
                 return
@@ -159,14 +162,14 @@ class _GoldRun:
         self.report.full_refresh = self.rebuild
         self.mark = -1 if self.rebuild or gold_mark is None else gold_mark
         self.upper = silver_mark
-        self.report.batches = (self.mark + 1, self.upper)
 
         silver_all = self.engine.table(SILVER_SALES_LINES.qualified)
         self.silver = silver_all.filter(silver_all._batch_seq <= self.upper)
         self.new = self.silver.filter(self.silver._batch_seq > self.mark)
         bounds = self._bounds()
+        self.report.batches = (bounds.first_batch or self.upper, self.upper)
         self.report.lines_in = bounds.new_lines
-        self.run.count(SILVER_SALES_LINES.qualified, rows_in=bounds.new_lines)
+        self.run.count(FACT_SALES.qualified, rows_in=bounds.new_lines)
         self._step("read")
         if bounds.new_lines or self.rebuild:
             self._dimensions(bounds)
@@ -194,9 +197,15 @@ class _GoldRun:
                 first_ts=silver.invoice_ts.min(),
                 last_ts=silver.invoice_ts.max(),
                 new_lines=silver._batch_seq.count(where=silver._batch_seq > self.mark),
+                first_batch=silver._batch_seq.min(where=silver._batch_seq > self.mark),
             )
         ).to_pylist()[0]
-        return _Bounds(stats["first_ts"], stats["last_ts"], int(stats["new_lines"] or 0))
+        return _Bounds(
+            stats["first_ts"],
+            stats["last_ts"],
+            int(stats["new_lines"] or 0),
+            stats["first_batch"],
+        )
 
     def _previous(self, target: TableContract) -> ir.Table | None:
         return None if self.rebuild else self.engine.table(target.qualified)
@@ -211,18 +220,8 @@ class _GoldRun:
 
     # -- dimensions ------------------------------------------------------------------------------
     def _dimensions(self, bounds: _Bounds) -> None:
-        if bounds.first_ts is not None and bounds.last_ts is not None:
-            dim_date = build_dim_date(bounds.first_ts.date(), bounds.last_ts.date())
-        else:
-            dim_date = build_dim_date(date.today(), date.today()).slice(0, 1)
-        self._write_if_changed(DIM_DATE, dim_date, "date_key")
-        self._write_if_changed(DIM_TIME, build_dim_time(), "time_key")
-        self.countries = self.engine.materialize(
-            build_dim_country(self.engine, self.silver), self._name("dim_country")
-        )
-        self._write_if_changed(DIM_COUNTRY, self.engine.to_arrow(self.countries), "country_key")
-        self._step("dim_date_time_country")
-
+        """Build every dimension, check SCD2, then commit them (nothing is written before the
+        check passes)."""
         user_csv = self.settings.product_categories if self.settings else None
         product = build_dim_product(
             self.engine,
@@ -232,7 +231,7 @@ class _GoldRun:
             category_rules(user_csv),
         )
         self.products = self.engine.materialize(product, self._name("dim_product"))
-        self._write(DIM_PRODUCT, self.engine.to_arrow(self.products))
+        products = self.engine.to_arrow(self.products)
         self._step("dim_product")
 
         self.affected_customers = self._affected("customer_id")
@@ -250,7 +249,22 @@ class _GoldRun:
         self.invoices = self.engine.materialize(invoice, self._name("dim_invoice"))
         invoices = self.engine.to_arrow(self.invoices)
         self._step("dim_invoice")
+
+        self.countries = self.engine.materialize(
+            build_dim_country(self.engine, self.silver), self._name("dim_country")
+        )
+        countries = self.engine.to_arrow(self.countries)
+        if bounds.first_ts is not None and bounds.last_ts is not None:
+            dim_date = build_dim_date(bounds.first_ts.date(), bounds.last_ts.date())
+        else:  # no dated line yet: only the unknown member
+            dim_date = build_dim_date(date.today(), date.today()).slice(0, 1)
+        self._step("dim_date_time_country")
+
         self._rekey()
+        self._write_if_changed(DIM_DATE, dim_date, "date_key")
+        self._write_if_changed(DIM_TIME, build_dim_time(), "time_key")
+        self._write_if_changed(DIM_COUNTRY, countries, "country_key")
+        self._write(DIM_PRODUCT, products)
         self._write(DIM_CUSTOMER, customers)
         self._write(DIM_INVOICE, invoices)
         self._step("write_dims")

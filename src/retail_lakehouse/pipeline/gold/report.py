@@ -36,7 +36,8 @@ class GoldReport:
             return "gold: nothing to do (no new silver batches)"
         title = "gold: full rebuild" if self.full_refresh else "gold: incremental run"
         if self.batches:
-            title += f" of batches {self.batches[0]}-{self.batches[1]}"
+            first, last = self.batches
+            title += f" of batch {last}" if first == last else f" of batches {first}-{last}"
         table = Table(title=f"{title} ({self.seconds:.2f} s)")
         table.add_column("table")
         table.add_column("rows written", justify="right")
