@@ -2,15 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Callable, Hashable, Sequence
+from typing import TypeVar
 
+import anyio
+import anyio.to_thread
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from retail_lakehouse.serve.readers import Snapshot
 
 JSON = "application/json"
+
+T = TypeVar("T")
+
+QUERY_THREADS = 8
+"""Queries computed at once. More threads than cores only fight over the GIL with the event
+loop, which then answers even cached requests late; extra misses wait in the loop instead."""
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def query_limiter() -> anyio.CapacityLimiter:
+    """The running event loop's limiter (asyncio primitives belong to one loop)."""
+    loop = asyncio.get_running_loop()
+    limiter = _limiters.get(loop)
+    if limiter is None:
+        limiter = _limiters[loop] = anyio.CapacityLimiter(QUERY_THREADS)
+    return limiter
+
+
+async def in_thread(function: Callable[..., T], *args: object) -> T:
+    """Run blocking query work in a worker thread, at most ``QUERY_THREADS`` at once."""
+    return await anyio.to_thread.run_sync(function, *args, limiter=query_limiter())
 
 
 Body = BaseModel | Sequence[BaseModel] | bytes
@@ -32,5 +59,5 @@ async def cached_json(snapshot: Snapshot, key: Hashable, produce: Callable[[], B
     Responses carry ``X-Snapshot`` so clients (and tests) can tell which data they saw."""
     body = snapshot.cache.get(key)
     if body is None:
-        body = await run_in_threadpool(snapshot.cache.compute, key, lambda: encode(produce()))
+        body = await in_thread(snapshot.cache.compute, key, lambda: encode(produce()))
     return Response(body, media_type=JSON, headers={"X-Snapshot": snapshot.id})

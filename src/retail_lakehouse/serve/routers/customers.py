@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from retail_lakehouse.serve.auth.deps import require_viewer
 from retail_lakehouse.serve.models import Customer, Segments
 from retail_lakehouse.serve.queries import customers as queries
-from retail_lakehouse.serve.respond import JSON, cached_json
+from retail_lakehouse.serve.respond import JSON, cached_json, in_thread
 from retail_lakehouse.serve.routers.common import AUTH_ERRORS, NOT_FOUND, SnapshotDep
 
 router = APIRouter(
@@ -42,7 +41,7 @@ async def customer(
     ],
 ) -> Response:
     """A customer's RFM scores and the history of their SCD2 versions."""
-    found = await run_in_threadpool(queries.customer, snapshot, customer_id)
+    found = await in_thread(queries.customer, snapshot, customer_id)
     if found is None:
         raise HTTPException(status_code=404, detail=f"no customer {customer_id!r}")
     return Response(found.model_dump_json(), media_type=JSON, headers={"X-Snapshot": snapshot.id})
