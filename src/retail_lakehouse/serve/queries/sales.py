@@ -124,7 +124,12 @@ def _page(
         "total_pages": math.ceil(total / paging.page_size) if total else 0,
         "sort": sort.value,
     }
-    return b'{"rows":[' + b",".join(rows) + b"]," + json.dumps(head).encode()[1:]
+    return (
+        b'{"rows":['
+        + b",".join(rows)
+        + b"],"
+        + json.dumps(head, separators=(",", ":")).encode()[1:]
+    )
 
 
 def daily(
