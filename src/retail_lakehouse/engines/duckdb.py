@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import tempfile
 from datetime import datetime
 
@@ -20,6 +21,10 @@ def _try_strptime(value: str, fmt: str) -> datetime:  # type: ignore[empty-body]
     """DuckDB's own non-raising parser."""
 
 
+DEFAULT_MEMORY_LIMIT = "1536MB"
+"""DuckDB's buffer pool when neither the caller nor ``RETAIL_DUCKDB_MEMORY_LIMIT`` says."""
+
+
 class DuckDBEngine(Engine):
     """Ibis over an in-memory DuckDB database that spills to a temporary folder."""
 
@@ -33,8 +38,10 @@ class DuckDBEngine(Engine):
         raw.execute("SET TimeZone = 'UTC'")
         raw.execute(f"SET temp_directory = '{self._tmp.name}'")
         raw.execute("SET preserve_insertion_order = false")
-        if memory_limit:
-            raw.execute(f"SET memory_limit = '{memory_limit}'")
+        # Bounded by default so big batches spill to the temp folder instead of growing the
+        # process (10M lines of silver peak at ~2.2 GB RSS with 1.5 GB here, 8 GB without).
+        limit = memory_limit or os.environ.get("RETAIL_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
+        raw.execute(f"SET memory_limit = '{limit}'")
         self._ids = itertools.count()
 
     @property
