@@ -225,21 +225,33 @@ class Snapshot:
         rows: list[dict[str, Any]] = table.to_pylist()
         return rows
 
-    def json_rows(self, sql: str, params: dict[str, Any] | None = None) -> list[bytes]:
-        """Each result row as a JSON object, made by DuckDB (no Python object per value).
+    def json_page(self, sql: str, order_by: str, params: dict[str, Any]) -> tuple[list[bytes], int]:
+        """One page (``$limit``/``$offset``) of ``sql`` as JSON objects, and the total count.
 
-        For large pages: DuckDB writes dates as ISO strings and decimals with their exact
-        digits, and releases the GIL while it does, so other requests keep being served."""
+        The JSON is written by DuckDB (dates as ISO strings, decimals with their exact digits)
+        while it does not hold the GIL, so large pages cost Python almost nothing and other
+        requests keep being served. ``order_by`` is project text, never user input."""
         cursor = self.sql.con.cursor()
         try:
             result = cursor.execute(
-                f"SELECT CAST(to_json(r) AS VARCHAR) FROM ({sql}) AS r",
+                f"""
+                WITH q AS MATERIALIZED ({sql}),
+                page AS (SELECT * FROM q ORDER BY {order_by} LIMIT $limit OFFSET $offset)
+                SELECT CAST(to_json(page) AS VARCHAR) AS j, (SELECT count(*) FROM q) AS n
+                FROM page
+                """,
                 params,
             )
-            rows: list[tuple[str]] = result.fetchall()
+            rows: list[tuple[str, int]] = result.fetchall()
+            if rows:
+                return [row[0].encode() for row in rows], int(rows[0][1])
+            counted = cursor.execute(
+                f"SELECT count(*) FROM ({sql})",
+                {k: v for k, v in params.items() if k not in ("limit", "offset")},
+            ).fetchall()
         finally:
             cursor.close()
-        return [row[0].encode() for row in rows]
+        return [], int(counted[0][0])
 
     def scalar_row(self, sql: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         rows = self.rows(sql, params)

@@ -109,14 +109,7 @@ def _page(
     ``rows_sql`` selects exactly the row model's fields; doubles that are not finite become
     null (JSON has no NaN)."""
     params = {**period.params(), **paging.params()}
-    rows = snapshot.json_rows(
-        f"SELECT * FROM ({rows_sql}) ORDER BY {sort.order_by(date_column)} "
-        "LIMIT $limit OFFSET $offset",
-        params,
-    )
-    total = int(
-        snapshot.scalar_row(f"SELECT count(*) AS n FROM ({rows_sql})", period.params())["n"]
-    )
+    rows, total = snapshot.json_page(rows_sql, sort.order_by(date_column), params)
     head = {
         "page": paging.page,
         "page_size": paging.page_size,
