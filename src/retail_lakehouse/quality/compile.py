@@ -46,7 +46,6 @@ RAW_TEXT_COLUMNS = (
     "raw_unit_price",
     "raw_invoice_date",
     "raw_country",
-    "raw_customer_id",
 )
 
 

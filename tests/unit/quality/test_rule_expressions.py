@@ -49,7 +49,6 @@ def line(**values: Any) -> dict[str, Any]:
         "raw_unit_price": "2.55",
         "raw_invoice_date": "12/1/2010 8:26",
         "raw_country": "United Kingdom",
-        "raw_customer_id": "17850",
         "_source_file": "f.csv",
     }
     base.update(values)

@@ -67,7 +67,6 @@ def standardise(engine: Engine, bronze: ir.Table) -> ir.Table:
         raw_unit_price=bronze.unit_price.cast("string"),
         raw_invoice_date=bronze.invoice_date.cast("string"),
         raw_country=bronze.country.cast("string"),
-        raw_customer_id=bronze.customer_id.cast("string"),
         **{c: bronze[c] for c in LINEAGE},
     )
     typed = cleaned.mutate(

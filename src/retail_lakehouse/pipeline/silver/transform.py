@@ -23,6 +23,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from retail_lakehouse.engines import Engine
 from retail_lakehouse.lake import Lake
@@ -44,12 +45,26 @@ _ids = itertools.count()
 # -- which batches ---------------------------------------------------------------------------
 
 
-def watermark(lake: Lake, consumer: str = CONSUMER) -> int | None:
-    """Highest bronze ``_batch_seq`` the consumer has fully processed (None: nothing yet)."""
-    table = lake.delta("meta.watermarks")
+def _small_read(lake: Lake, qualified: str, columns: list[str]) -> pa.Table | None:
+    """A few columns of a small table's current snapshot, file by file.
+
+    Reading the snapshot's Parquet files directly costs milliseconds; going through a
+    ``pyarrow.dataset`` (``DeltaTable.to_pyarrow_table``) costs half a second to start, which
+    would be a quarter of a silver run. (Lake tables have no deletion vectors.)"""
+    table = lake.delta(qualified)
     if table is None:
         return None
-    rows: pa.Table = table.to_pyarrow_table(columns=["consumer", "batch_seq"])
+    parts = [pq.ParquetFile(uri).read(columns=columns) for uri in table.file_uris()]
+    if not parts:
+        return pa.table({c: pa.array([], pa.int64()) for c in columns})
+    return pa.concat_tables(parts, promote_options="default")
+
+
+def watermark(lake: Lake, consumer: str = CONSUMER) -> int | None:
+    """Highest bronze ``_batch_seq`` the consumer has fully processed (None: nothing yet)."""
+    rows = _small_read(lake, "meta.watermarks", ["consumer", "batch_seq"])
+    if rows is None or not rows.num_rows:
+        return None
     mine = rows.filter(pc.equal(rows.column("consumer"), consumer))
     value = pc.max(mine.column("batch_seq")).as_py() if mine.num_rows else None
     return None if value is None else int(value)
@@ -60,14 +75,13 @@ def bronze_batches(lake: Lake, *, after: int | None = None, upto: int | None = N
 
     A batch is committed when the ingestion manifest (``bronze.files``) lists it; lines of an
     ingestion that crashed before its manifest commit are not a batch yet and are left alone.
-    Lakes written without a manifest fall back to the batches present in the lines. (Small
-    reads straight from the Delta snapshot: no SQL session needed.)"""
-    table = lake.delta("bronze.files")
-    if table is None:
-        table = lake.delta("bronze.sales_lines")
-    if table is None:
+    Lakes written without a manifest fall back to the batches present in the lines."""
+    rows = _small_read(lake, "bronze.files", ["_batch_seq"])
+    if rows is None:
+        rows = _small_read(lake, "bronze.sales_lines", ["_batch_seq"])
+    if rows is None:
         return []
-    seqs = pc.unique(table.to_pyarrow_table(columns=["_batch_seq"]).column("_batch_seq"))
+    seqs = pc.unique(rows.column("_batch_seq"))
     low = -1 if after is None else after
     high = 2**62 if upto is None else upto
     chosen = pc.filter(seqs, pc.and_(pc.greater(seqs, low), pc.less_equal(seqs, high)))
@@ -178,7 +192,10 @@ def existing_keys(engine: Engine, before: int) -> ir.Table:
     return parts[0].union(parts[1])
 
 
-_DEDUP_COLUMNS = ("_line_key", "_batch_seq", "_row_number", "_batch_id")
+_DEDUP_COLUMNS = ("_line_key", "_batch_seq", "_row_number")
+_PER_BATCH = ("_batch_id", "_source_file")
+"""Lineage that is constant within a batch: kept once per batch, not once per line, in the
+materialised lines (half a gigabyte less at 10M lines) and joined back on output."""
 
 
 def build_pass(
@@ -199,16 +216,22 @@ def build_pass(
     those small tables, streamed once by the commit (copying half a million wide rows again
     would cost more than everything the rules do)."""
     n = next(_ids)
-    standardised = standardise(engine, source_lines(engine, batches))
+    source = source_lines(engine, batches)
+    standardised = standardise(engine, source)
+    per_batch = engine.materialize(
+        source.select("_batch_seq", *_PER_BATCH).distinct(), f"silver_batches_{n}"
+    )
     lines = engine.materialize(
-        standardised.mutate(_line_key=line_key(standardised)), f"silver_lines_{n}"
+        standardised.mutate(_line_key=line_key(standardised)).drop(*_PER_BATCH),
+        f"silver_lines_{n}",
     )
     earlier = existing_keys(engine, min(batches)) if existing else None
     found = find_duplicates(lines.select(*_DEDUP_COLUMNS), earlier)
     duplicates = engine.materialize(
-        found.filter(found._batch_seq.isin(batches)), f"silver_duplicates_{n}"
+        _with_batch(found.filter(found._batch_seq.isin(batches)), per_batch),
+        f"silver_duplicates_{n}",
     )
-    kept = lines.anti_join(duplicates, ["_batch_seq", "_row_number"])
+    kept = _with_batch(lines.anti_join(duplicates, ["_batch_seq", "_row_number"]), per_batch)
     stats_ids = itertools.count()
     evaluated = evaluate(
         kept,
@@ -223,6 +246,12 @@ def build_pass(
         evaluated=evaluated,
         duplicates=_count(engine, duplicates),
     )
+
+
+def _with_batch(lines: ir.Table, per_batch: ir.Table) -> ir.Table:
+    """Join the per-batch lineage back onto lines (a tiny build side)."""
+    renamed = per_batch.rename(_seq="_batch_seq")
+    return lines.inner_join(renamed, lines._batch_seq == renamed._seq).drop("_seq")
 
 
 def _count(engine: Engine, table: ir.Table) -> int:
