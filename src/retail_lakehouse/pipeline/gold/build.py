@@ -45,6 +45,7 @@ from retail_lakehouse.lake.contracts.silver import SILVER_SALES_LINES
 from retail_lakehouse.lake.runs import RunContext
 from retail_lakehouse.lake.store import cast_batch
 from retail_lakehouse.pipeline.gold.categories import category_rules
+from retail_lakehouse.pipeline.gold.committer import Committer
 from retail_lakehouse.pipeline.gold.dim_country import build_dim_country
 from retail_lakehouse.pipeline.gold.dim_customer import build_dim_customer, check_scd2
 from retail_lakehouse.pipeline.gold.dim_date import build_dim_date
@@ -125,8 +126,8 @@ class _GoldRun:
         return f"gold_{base}_{next(_NAMES)}"
 
     def _write(self, target: TableContract, data: pa.Table) -> None:
-        """Replace a small table with one new snapshot."""
-        self.lake.write(target.qualified, data, mode="overwrite")
+        """Replace a small table with one new snapshot (committed in the background)."""
+        self.committer.overwrite(target.qualified, data)
         self.report.tables[target.qualified] = data.num_rows
         self.run.count(target.qualified, rows_out=data.num_rows)
 
@@ -172,9 +173,11 @@ class _GoldRun:
         self.run.count(FACT_SALES.qualified, rows_in=bounds.new_lines)
         self._step("read")
         if bounds.new_lines or self.rebuild:
-            self._dimensions(bounds)
-            self._fact()
-            self._marts(bounds)
+            with Committer(self.lake) as self.committer:
+                self._dimensions(bounds)
+                self._fact()
+                self._marts(bounds)
+            self._step("commits")
         write_watermark(self.lake, GOLD_CONSUMER, self.upper, self.run.run_id)
         self._step("watermark")
         return self._done()
@@ -284,6 +287,8 @@ class _GoldRun:
 
     # -- fact ----------------------------------------------------------------------------------
     def _fact(self) -> None:
+        """Stream the fact rows of the chosen batches to their replaceWhere commit (on this
+        thread: the stream comes from the engine)."""
         silver = self.silver
         chosen = silver._batch_seq > self.mark
         predicate = f"_batch_seq > {int(self.mark)}"
@@ -303,6 +308,7 @@ class _GoldRun:
         )
         self.report.tables[FACT_SALES.qualified] = counter.rows
         self.run.count(FACT_SALES.qualified, rows_out=counter.rows)
+        self.committer.wait()  # the marts read the committed fact and previous mart snapshots
         self._step("fact_sales")
 
     # -- marts ---------------------------------------------------------------------------------

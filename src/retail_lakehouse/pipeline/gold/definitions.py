@@ -96,7 +96,7 @@ KPI_SQL: dict[str, str] = {
     ),
     "orders": "count(DISTINCT invoice_no) FILTER (WHERE is_sale)",
     "customers": "count(DISTINCT customer_id) FILTER (WHERE is_sale AND NOT is_guest)",
-    "units": "coalesce(sum(quantity) FILTER (WHERE is_sale), 0)",
+    "units": "CAST(coalesce(sum(quantity) FILTER (WHERE is_sale), 0) AS BIGINT)",
     "avg_order_value": (
         "CAST(sum(line_amount) FILTER (WHERE is_sale) AS DOUBLE)"
         " / nullif(count(DISTINCT invoice_no) FILTER (WHERE is_sale), 0)"
