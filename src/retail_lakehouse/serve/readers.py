@@ -133,14 +133,17 @@ def latest_log_version(table_dir: Path) -> int | None:
 
 
 class ResponseCache:
-    """Finished response bodies of one snapshot, LRU-bounded, computed once per key.
+    """Finished response bodies of one snapshot, LRU-bounded (entries and bytes), computed once
+    per key.
 
     A snapshot never changes, so a cached body is exactly what a query would return. Concurrent
     requests for the same missing key wait for the first one instead of all running the query
     (50 dashboards opening at once after a refresh would otherwise do the same work 50 times)."""
 
-    def __init__(self, max_entries: int = 4096) -> None:
+    def __init__(self, max_entries: int = 4096, max_bytes: int = 256 * 2**20) -> None:
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.size = 0
         self._data: OrderedDict[Hashable, bytes] = OrderedDict()
         self._inflight: dict[Hashable, Future[bytes]] = {}
         self._lock = threading.Lock()
@@ -177,8 +180,12 @@ class ResponseCache:
             raise
         with self._lock:
             self._data[key] = body
-            while len(self._data) > self.max_entries:
-                self._data.popitem(last=False)
+            self.size += len(body)
+            while len(self._data) > 1 and (
+                len(self._data) > self.max_entries or self.size > self.max_bytes
+            ):
+                _, dropped = self._data.popitem(last=False)
+                self.size -= len(dropped)
             self._inflight.pop(key, None)
         pending.set_result(body)
         return body

@@ -145,6 +145,10 @@ def test_cache_computes_each_key_once_under_concurrency() -> None:
     cache.compute("a", lambda: b"a")
     cache.compute("b", lambda: b"b")
     assert cache.get("k") is None  # least recently used, evicted
+    small = ResponseCache(max_entries=100, max_bytes=10)
+    small.compute("x", lambda: b"12345678")
+    small.compute("y", lambda: b"1234")
+    assert small.get("x") is None and small.get("y") == b"1234" and small.size == 4
 
 
 def test_jobs_run_one_at_a_time_in_order_and_report_failures() -> None:
