@@ -389,3 +389,28 @@ def test_distinct_customers_are_exact_for_every_grouping_and_period(
         params,
     )
     assert kpis["customers"] == everyone["c"]
+
+
+DASHBOARD_REQUESTS = [  # what serve/web/app.js asks for on first load
+    ("/api/v1/kpis", {}),
+    ("/api/v1/sales/daily", {"by": "total", "page_size": 1000}),
+    ("/api/v1/sales/countries", {}),
+    ("/api/v1/products/top", {"metric": "revenue", "limit": 10}),
+    ("/api/v1/customers/segments", {}),
+    ("/api/v1/quality/trend", {"limit": 100}),
+]
+
+
+def cache_misses(server: Server) -> float:
+    metrics = server.client().get("/metrics").text
+    line = next(x for x in metrics.splitlines() if x.startswith("retail_api_cache_misses "))
+    return float(line.split()[1])
+
+
+def test_the_dashboard_first_load_is_answered_from_the_warmed_cache(
+    server: Server, viewer: httpx.Client
+) -> None:
+    before = cache_misses(server)
+    for path, params in DASHBOARD_REQUESTS:
+        assert viewer.get(path, params=params).status_code == 200
+    assert cache_misses(server) == before
