@@ -59,6 +59,14 @@ class Engine(ABC):
     def try_timestamp(self, value: ir.StringValue, strftime_format: str) -> ir.TimestampValue:
         """Parse text with a strftime-style format; NULL (never an error) when it does not fit."""
 
+    def strip_whitespace(self, value: ir.StringValue) -> ir.StringValue:
+        """Trim spaces, tabs, line breaks, vertical tabs and form feeds at both ends.
+
+        Ibis' ``strip()`` means exactly that on Spark, but only spaces on DuckDB, which
+        overrides this with its two-argument ``trim``."""
+        result: ir.StringValue = value.strip()
+        return result
+
     def close(self) -> None:
         """Release the engine's resources."""
 

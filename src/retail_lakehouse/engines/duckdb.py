@@ -21,6 +21,14 @@ def _try_strptime(value: str, fmt: str) -> datetime:  # type: ignore[empty-body]
     """DuckDB's own non-raising parser."""
 
 
+@ibis.udf.scalar.builtin(name="trim")  # type: ignore[untyped-decorator]
+def _trim_chars(value: str, characters: str) -> str:  # type: ignore[empty-body]
+    """DuckDB's ``trim(string, characters)``."""
+
+
+WHITESPACE = " \t\n\r\v\f"
+"""What Spark's ``TRIM`` (and Ibis' ``strip`` there) removes."""
+
 DEFAULT_MEMORY_LIMIT = "1536MB"
 """DuckDB's buffer pool when neither the caller nor ``RETAIL_DUCKDB_MEMORY_LIMIT`` says."""
 
@@ -65,6 +73,10 @@ class DuckDBEngine(Engine):
 
     def try_timestamp(self, value: ir.StringValue, strftime_format: str) -> ir.TimestampValue:
         result: ir.TimestampValue = _try_strptime(value, strftime_format)
+        return result
+
+    def strip_whitespace(self, value: ir.StringValue) -> ir.StringValue:
+        result: ir.StringValue = _trim_chars(value, WHITESPACE)
         return result
 
     def close(self) -> None:

@@ -145,6 +145,8 @@ def test_codes_are_trimmed_and_upper_cased_descriptions_trimmed(engine: Engine) 
         "LANTERN",
     )
     assert one(engine, description="   ")["description"] is None
+    assert one(engine, description="\tLANTERN\x0b\r\n")["description"] == "LANTERN"
+    assert one(engine, quantity="\t6\n")["quantity"] == 6
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,9 @@ back-references: RE2 and java.util.regex differ there), and only then casts text
 to be well formed.
 
 Speed matters (half a million lines in well under a second): the parsers take text that was
-cleaned in an earlier projection (:func:`clean_text`), so the trimming is not repeated inside
-every branch, and each has a cheap fast path for the common layout, with the general handling
-evaluated only for the lines that miss it.
+cleaned in an earlier projection (:func:`clean_text`, the engine's own trim), so the trimming
+is not repeated inside every branch, and each has a cheap fast path for the common layout, with
+the general handling evaluated only for the lines that miss it.
 """
 
 from __future__ import annotations
@@ -19,9 +19,6 @@ import ibis
 import ibis.expr.types as ir
 
 from retail_lakehouse.engines import Engine
-
-_WS = "[ \\t\\r\\n\\f]"
-"""Whitespace trimmed from every value (explicit, so RE2 and Java agree)."""
 
 EXCEL_EPOCH_UNIX_DAYS = 25569
 """Days from Excel's day zero (1899-12-30, the 1900 leap-year bug included) to 1970-01-01."""
@@ -47,12 +44,12 @@ _INT_FAST = r"^-?\d{1,18}$"
 _INT_FULL = r"^[+-]?(\d{1,3}(,\d{3})+|\d{1,18})(\.0*)?$"
 _DEC_FAST = r"^-?\d{1,12}(\.\d{1,12})?$"
 _DEC_FULL = r"^[+-]?((\d{1,3}(,\d{3}){1,3}|\d{1,12})(\.\d{0,12})?|\.\d{1,12})$"
-_CURRENCY_AND_SPACES = "[£$€ \\t\\r\\n\\f]"
+_CURRENCY_AND_SPACES = "[£$€ \\t\\r\\n\\f\\x0B]"
 
 
-def clean_text(raw: ir.StringValue) -> ir.StringValue:
+def clean_text(engine: Engine, raw: ir.StringValue) -> ir.StringValue:
     """Trim surrounding whitespace; empty text becomes NULL (a missing value)."""
-    trimmed: ir.StringValue = raw.re_replace(f"^{_WS}+|{_WS}+$", "")
+    trimmed: ir.StringValue = engine.strip_whitespace(raw)
     return trimmed.nullif("")
 
 
