@@ -64,3 +64,5 @@ def test_bad_user_file_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("word,group\nbag,Bags\n")
     with pytest.raises(CategoryMappingError, match="keyword,category"):
         category_rules(path)
+    with pytest.raises(CategoryMappingError, match=r"missing\.csv"):
+        category_rules(tmp_path / "missing.csv")

@@ -22,14 +22,15 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from retail_lakehouse.engines import Engine
+from retail_lakehouse.pipeline.errors import PipelineError
 
 OTHER = "Other"
 NON_PRODUCT = "Non-product"
 _NON_ALNUM = r"[^A-Z0-9]+"
 
 
-class CategoryMappingError(ValueError):
-    """The user's category CSV cannot be used."""
+class CategoryMappingError(PipelineError):
+    """The user's category CSV cannot be used (nothing is committed)."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,13 @@ def shipped_rules() -> list[CategoryRule]:
 
 def category_rules(user_csv: Path | None = None) -> list[CategoryRule]:
     """The effective mapping: the user's rules first, then the shipped ones; first keyword wins."""
-    rules = _read_rules(user_csv.read_bytes(), str(user_csv)) if user_csv else []
+    rules: list[CategoryRule] = []
+    if user_csv is not None:
+        try:
+            data = user_csv.read_bytes()
+        except OSError as error:
+            raise CategoryMappingError(f"product categories file {user_csv}: {error}") from None
+        rules = _read_rules(data, str(user_csv))
     rules += shipped_rules()
     seen: set[str] = set()
     unique: list[CategoryRule] = []

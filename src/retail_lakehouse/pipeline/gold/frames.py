@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ibis
-import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from retail_lakehouse.lake.contracts import TableContract
@@ -25,12 +24,3 @@ def conform(expr: ir.Table, target: TableContract) -> ir.Table:
             columns.append(column.cast(dtype).name(name))
     return expr.select(*columns)
 
-
-def empty_like(target: TableContract) -> ir.Table:
-    """An empty in-memory table with the contract's schema (for unions with nothing)."""
-    return ibis.memtable(target.schema.empty_table())
-
-
-def null_of(type_: dt.DataType | str) -> ir.Value:
-    """A typed NULL literal."""
-    return ibis.null(type_)
