@@ -208,3 +208,24 @@ def test_duplicates_match_an_independent_count(tmp_path: Path, lines: int) -> No
     assert accounting["bronze"] == lines and accounting["balanced"]
     assert accounting["duplicates"] == independent_duplicates(data)
     assert accounting["duplicates"] > 0
+
+
+@pytest.mark.parametrize(
+    ("fmt", "layout"), [("xlsx", "uci2"), ("json", "uci"), ("parquet", "uci2")]
+)
+def test_every_date_parses_from_every_format(tmp_path: Path, fmt: str, layout: str) -> None:
+    """xlsx dates reach bronze as ISO text or Excel serial numbers; json and parquet as text."""
+    data = tmp_path / f"generated.{fmt}"
+    args = ("generate", "--rows", "1500", "--out", data, "--format", fmt, "--layout", layout)
+    ok(*args, lake=tmp_path / "unused")
+    lake = tmp_path / "lake"
+    ok("ingest", data, lake=lake)
+    ok("run", lake=lake)
+    lines = rows(lake, "silver.sales_lines") + rows(lake, "silver.quarantine")
+    assert len(lines) + len(rows(lake, "silver.duplicates")) == 1500
+    assert all(line["invoice_ts"] is not None for line in lines)
+    assert not [
+        q
+        for q in rows(lake, "silver.quarantine")
+        if "invoice_date_parseable" in q["quarantine_reasons"]
+    ]
