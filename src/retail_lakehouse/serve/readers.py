@@ -63,40 +63,45 @@ COMMAND_LOG = "meta.runs"
 
 
 DERIVED_SQL: tuple[str, ...] = (
-    # One row per (day, country, customer) who bought: exact distinct-customer counts over any
-    # period and countries, fast because customers are small integers (orders need no such
-    # table: an invoice has one day and one country, so the mart's daily orders add up).
+    # One row per (day, country, invoice) of sale lines, with its customer (NULL for guests),
+    # both as dense integers: exact distinct orders and customers over any period and
+    # countries, fast. (Summing the mart's daily counts would count a returning customer once
+    # per day, and an invoice number seen on several days, as in merged exports, more than once.)
     """
-    CREATE TABLE serve_mem.customer_days AS
-    SELECT sale_date, country, CAST(dense_rank() OVER (ORDER BY customer_id) AS INTEGER)
-               AS customer
+    CREATE TABLE serve_mem.sale_keys AS
+    SELECT sale_date, country,
+           CAST(dense_rank() OVER (ORDER BY invoice_no) AS INTEGER) AS invoice,
+           CASE WHEN customer_id IS NOT NULL
+                THEN CAST(dense_rank() OVER (ORDER BY customer_id) AS INTEGER) END AS customer
     FROM (
-        SELECT DISTINCT CAST(invoice_ts AS DATE) AS sale_date, country, customer_id
+        SELECT DISTINCT CAST(invoice_ts AS DATE) AS sale_date, country, invoice_no,
+               CASE WHEN coalesce(is_guest, false) THEN NULL ELSE customer_id END AS customer_id
         FROM gold.fact_sales
-        WHERE is_sale AND NOT coalesce(is_guest, false) AND customer_id IS NOT NULL
+        WHERE is_sale
     )
     ORDER BY sale_date, country
     """,
     # The same counts already made for the common groupings, per country and (all_countries)
     # over all countries: whole days, whole months, all time. Used when a request's period
-    # covers whole days/months; other periods count from customer_days.
+    # covers whole days/months; other periods count from sale_keys.
     """
-    CREATE TABLE serve_mem.customers_by_day AS
+    CREATE TABLE serve_mem.counts_by_day AS
     SELECT sale_date, country, grouping(country) = 1 AS all_countries,
-           count(DISTINCT customer) AS customers
-    FROM serve_mem.customer_days GROUP BY GROUPING SETS ((sale_date, country), (sale_date))
+           count(DISTINCT invoice) AS orders, count(DISTINCT customer) AS customers
+    FROM serve_mem.sale_keys GROUP BY GROUPING SETS ((sale_date, country), (sale_date))
     """,
     """
-    CREATE TABLE serve_mem.customers_by_month AS
+    CREATE TABLE serve_mem.counts_by_month AS
     SELECT CAST(date_trunc('month', sale_date) AS DATE) AS month, country,
-           grouping(country) = 1 AS all_countries, count(DISTINCT customer) AS customers
-    FROM serve_mem.customer_days GROUP BY GROUPING SETS ((month, country), (month))
+           grouping(country) = 1 AS all_countries,
+           count(DISTINCT invoice) AS orders, count(DISTINCT customer) AS customers
+    FROM serve_mem.sale_keys GROUP BY GROUPING SETS ((month, country), (month))
     """,
     """
-    CREATE TABLE serve_mem.customers_by_country AS
+    CREATE TABLE serve_mem.counts_by_country AS
     SELECT country, grouping(country) = 1 AS all_countries,
-           count(DISTINCT customer) AS customers
-    FROM serve_mem.customer_days GROUP BY GROUPING SETS ((country), ())
+           count(DISTINCT invoice) AS orders, count(DISTINCT customer) AS customers
+    FROM serve_mem.sale_keys GROUP BY GROUPING SETS ((country), ())
     """,
     # Products with their non-product flag, by month and over all months: top-N lists are a
     # sort of one small table instead of a join and aggregation per request.

@@ -23,7 +23,9 @@ import httpx
 
 from tests.conftest import RETAIL, run_retail
 
-ROWS = 20_000
+BATCHES = ((16_000, 42), (4_000, 7))
+"""Generated files (lines, seed), each ingested and run in turn: incremental runs, and invoice
+numbers that repeat across files, as in merged real exports."""
 ROLES = ("viewer", "analyst", "admin")
 
 
@@ -37,13 +39,14 @@ def _ok(*args: str | Path, lake: Path | None = None) -> str:
 
 @functools.cache
 def template_lake() -> Path:
-    """A lake built from ``ROWS`` generated lines through the real CLI, once per process."""
+    """A lake built from generated files through the real CLI, once per process."""
     root = Path(tempfile.mkdtemp(prefix="api-lake-"))
-    source = root / "sales.csv"
     lake = root / "lake"
-    _ok("generate", "--rows", str(ROWS), "--out", source)
-    _ok("ingest", source, lake=lake)
-    _ok("run", lake=lake)
+    for rows, seed in BATCHES:
+        source = root / f"sales-{seed}.csv"
+        _ok("generate", "--rows", str(rows), "--seed", str(seed), "--out", source)
+        _ok("ingest", source, lake=lake)
+        _ok("run", lake=lake)
     return lake
 
 

@@ -1,10 +1,10 @@
 """Sales figures from the gold marts, with the gold definitions.
 
-Sums come from ``mart_daily_sales`` so they always equal what the mart says: revenue, returns,
-units, and orders too (an invoice has one day and one country, so daily distinct invoices add
-up). Distinct customers cannot be added up (a returning customer would count once per day), so
-they come from the snapshot's customer tables (see :mod:`..readers`): counts made in advance for
-whole days, whole months and all time, or a count over ``customer_days`` for other periods.
+Sums (revenue, returns, units) come from ``mart_daily_sales`` so they always equal what the
+mart says. Orders and customers are distinct counts over the whole period
+(``pipeline.gold.definitions.KPI_SQL``), which cannot be added up from daily rows, so they come
+from the snapshot's key tables (see :mod:`..readers`): counts made in advance for whole days,
+whole months and all time, or a count over ``sale_keys`` for other periods.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ _SUMS = """
     coalesce(sum(gross_revenue), 0) AS gross_revenue,
     coalesce(sum(returns_amount), 0) AS returns_amount,
     coalesce(sum(net_revenue), 0) AS net_revenue,
-    coalesce(sum(units), 0) AS units,
-    coalesce(sum(orders), 0) AS orders
+    coalesce(sum(units), 0) AS units
 """
-_AVG = """CASE WHEN m.orders > 0 THEN round(CAST(m.gross_revenue AS DOUBLE) / m.orders, 4) END
+_COUNTED = "count(DISTINCT invoice) AS orders, count(DISTINCT customer) AS customers"
+_AVG = """CASE WHEN c.orders > 0 THEN round(CAST(m.gross_revenue AS DOUBLE) / c.orders, 4) END
        AS avg_order_value"""
+_COUNTS = "coalesce(c.orders, 0) AS orders, coalesce(c.customers, 0) AS customers"
 _COUNTRY_IS = (  # the row for the requested country, or the all-countries row when none is
     "(CASE WHEN CAST($country AS VARCHAR) IS NULL THEN all_countries "
     "ELSE NOT all_countries AND country = CAST($country AS VARCHAR) END)"
@@ -50,27 +51,35 @@ def whole_months(period: Period) -> bool:
     return starts and ends
 
 
+def _counted(keys: str = "") -> str:
+    """Distinct orders and customers per ``keys`` over the period, from ``sale_keys``."""
+    select = f"{keys}, " if keys else ""
+    group = " GROUP BY ALL" if keys else ""
+    return (
+        f"SELECT {select}{_COUNTED} FROM serve_mem.sale_keys "
+        f"WHERE {period_where('sale_date')}{group}"
+    )
+
+
 def kpis(snapshot: Snapshot, period: Period) -> Kpis:
     if period.start is None and period.end is None:
-        customers = f"SELECT customers FROM serve_mem.customers_by_country WHERE {_COUNTRY_IS}"
+        counts = f"SELECT orders, customers FROM serve_mem.counts_by_country WHERE {_COUNTRY_IS}"
     else:
-        customers = (
-            "SELECT count(DISTINCT customer) AS customers FROM serve_mem.customer_days "
-            f"WHERE {period_where('sale_date')}"
-        )
+        counts = _counted()
     row = snapshot.scalar_row(
         f"""
-        WITH m AS (SELECT {_SUMS} FROM gold.mart_daily_sales WHERE {period_where("sale_date")})
-        SELECT m.*, coalesce((SELECT customers FROM ({customers})), 0) AS customers, {_AVG}
-        FROM m
+        WITH m AS (SELECT {_SUMS} FROM gold.mart_daily_sales WHERE {period_where("sale_date")}),
+        c AS ({counts})
+        SELECT m.*, {_COUNTS}, {_AVG}
+        FROM m LEFT JOIN c ON true
         """,
         period.params(),
     )
     return Kpis.model_validate(row)
 
 
-def _rows_sql(key: str, key_expr: str, grouping: Grouping, customers: str) -> str:
-    """Mart sums per ``key`` (and country) joined with ``customers`` (same keys)."""
+def _rows_sql(key: str, key_expr: str, grouping: Grouping, counts: str) -> str:
+    """Mart sums per ``key`` (and country) joined with ``counts`` (same keys)."""
     by_country = grouping is Grouping.country
     keys = f"{key_expr} AS {key}" + (", country" if by_country else "")
     group = key + (", country" if by_country else "")
@@ -80,20 +89,11 @@ def _rows_sql(key: str, key_expr: str, grouping: Grouping, customers: str) -> st
             SELECT {keys}, {_SUMS} FROM gold.mart_daily_sales
             WHERE {period_where("sale_date")} GROUP BY ALL
         ),
-        c AS ({customers})
+        c AS ({counts})
         SELECT {group}{country}, m.gross_revenue, m.returns_amount, m.net_revenue, m.units,
-               m.orders, coalesce(c.customers, 0) AS customers, {_AVG}
+               {_COUNTS}, {_AVG}
         FROM m LEFT JOIN c USING ({group})
     """
-
-
-def _counted(key: str, key_expr: str, grouping: Grouping) -> str:
-    """Distinct customers per ``key`` (and country) counted from ``customer_days``."""
-    keys = f"{key_expr} AS {key}" + (", country" if grouping is Grouping.country else "")
-    return (
-        f"SELECT {keys}, count(DISTINCT customer) AS customers FROM serve_mem.customer_days "
-        f"WHERE {period_where('sale_date')} GROUP BY ALL"
-    )
 
 
 def _page(
@@ -134,13 +134,13 @@ def daily(
             f"SELECT {_DAILY_FIELDS} FROM gold.mart_daily_sales WHERE {period_where('sale_date')}"
         )
     else:  # whole days, so the counts made in advance always apply
-        customers = (
-            f"SELECT sale_date, customers FROM serve_mem.customers_by_day WHERE {_COUNTRY_IS}"
+        counts = (
+            f"SELECT sale_date, orders, customers FROM serve_mem.counts_by_day WHERE {_COUNTRY_IS}"
         )
         rows_sql = (
             "SELECT *, CAST(NULL AS DOUBLE) AS gross_revenue_dod_pct, "
             "CAST(NULL AS DOUBLE) AS gross_revenue_7d_avg FROM ("
-            + _rows_sql("sale_date", "sale_date", grouping, customers)
+            + _rows_sql("sale_date", "sale_date", grouping, counts)
             + ")"
         )
     return _page(snapshot, rows_sql, period, paging, sort, "sale_date")
@@ -151,43 +151,40 @@ def monthly(
 ) -> bytes:
     """A page of monthly roll-ups, as the JSON of ``Page[MonthlySales]``."""
     month = "CAST(date_trunc('month', sale_date) AS DATE)"
+    by_country = grouping is Grouping.country
     if whole_months(period):
-        by_country = grouping is Grouping.country
-        customers = (
-            f"SELECT month{', country' if by_country else ''}, customers "
-            f"FROM serve_mem.customers_by_month WHERE {_MONTHS_IN} AND "
-            + (
-                "NOT all_countries AND (CAST($country AS VARCHAR) IS NULL "
-                "OR country = CAST($country AS VARCHAR))"
-                if by_country
-                else _COUNTRY_IS
-            )
+        which = (
+            "NOT all_countries AND (CAST($country AS VARCHAR) IS NULL "
+            "OR country = CAST($country AS VARCHAR))"
+            if by_country
+            else _COUNTRY_IS
+        )
+        counts = (
+            f"SELECT month{', country' if by_country else ''}, orders, customers "
+            f"FROM serve_mem.counts_by_month WHERE {_MONTHS_IN} AND {which}"
         )
     else:
-        customers = _counted("month", month, grouping)
-    rows_sql = _rows_sql("month", month, grouping, customers)
+        counts = _counted(f"{month} AS month" + (", country" if by_country else ""))
+    rows_sql = _rows_sql("month", month, grouping, counts)
     return _page(snapshot, rows_sql, period, paging, sort, "month")
 
 
 def by_country(snapshot: Snapshot, period: Period) -> list[CountrySales]:
     if period.start is None and period.end is None:
-        customers = (
-            "SELECT country, customers FROM serve_mem.customers_by_country WHERE NOT all_countries"
+        counts = (
+            "SELECT country, orders, customers FROM serve_mem.counts_by_country "
+            "WHERE NOT all_countries"
         )
     else:
-        customers = (
-            "SELECT country, count(DISTINCT customer) AS customers FROM serve_mem.customer_days "
-            f"WHERE {period_where('sale_date')} GROUP BY country"
-        )
+        counts = _counted("country")
     rows = snapshot.rows(
         f"""
         WITH m AS (
             SELECT country, {_SUMS} FROM gold.mart_daily_sales
             WHERE {period_where("sale_date")} GROUP BY country
         ),
-        c AS ({customers})
-        SELECT m.country, m.gross_revenue, m.returns_amount, m.net_revenue, m.units,
-               m.orders, coalesce(c.customers, 0) AS customers,
+        c AS ({counts})
+        SELECT m.country, m.gross_revenue, m.returns_amount, m.net_revenue, m.units, {_COUNTS},
                coalesce(m.gross_revenue / nullif(sum(m.gross_revenue) OVER (), 0), 0)
                    AS revenue_share
         FROM m LEFT JOIN c USING (country)
