@@ -23,4 +23,3 @@ def conform(expr: ir.Table, target: TableContract) -> ir.Table:
         else:
             columns.append(column.cast(dtype).name(name))
     return expr.select(*columns)
-
