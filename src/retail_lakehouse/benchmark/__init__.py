@@ -70,6 +70,8 @@ def run_size(
     rows: int, *, seed: int = 42, engine: str = "duckdb", workdir: Path | None = None
 ) -> SizeResult:
     """Benchmark one size in a fresh worker process and return its measurements."""
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="retail-bench-", dir=workdir) as folder:
         command = [
             sys.executable,

@@ -22,8 +22,8 @@ def run(
     engine: Annotated[str | None, typer.Option(help="duckdb (default) or spark.")] = None,
 ) -> None:
     """Process new bronze batches into silver and gold (incremental and idempotent)."""
-    from retail_lakehouse.pipeline.errors import RulesError
-    from retail_lakehouse.pipeline.runner import GateFailed, run_pipeline
+    from retail_lakehouse.pipeline.errors import PipelineError, RulesError
+    from retail_lakehouse.pipeline.runner import run_pipeline
     from retail_lakehouse.quality.rules import load_rules
 
     state = state_from(ctx)
@@ -42,8 +42,8 @@ def run(
             extra_rules=list(rules or []),
             engine_name=engine or state.settings.engine,
         )
-    except GateFailed as gate:
-        raise PipelineFailure(str(gate)) from None
+    except PipelineError as failed:  # a gate, a category file, an SCD2 invariant
+        raise PipelineFailure(str(failed)) from None
     except RulesError as bad:
         raise UsageProblem(str(bad)) from None
     console.print(report.render())
