@@ -267,8 +267,16 @@ def summarise(engine: Engine, evaluated: Evaluated, *, examples: int = 5) -> Qua
     return with_gate_failures(engine, evaluated, outcome, examples=examples)
 
 
+def small_result(engine: Engine, expr: ir.Table) -> list[dict[str, Any]]:
+    """The rows of a small result, read as a stream: the engines' ``to_arrow`` path makes
+    Ibis import pandas on DuckDB (a second of start-up, for a one-row answer)."""
+    reader = engine.to_batches(expr)
+    rows: list[dict[str, Any]] = reader.read_all().to_pylist()
+    return rows
+
+
 def _one_row(engine: Engine, expr: ir.Table) -> dict[str, Any]:
-    rows: list[dict[str, Any]] = engine.to_arrow(expr).to_pylist()
+    rows = small_result(engine, expr)
     return rows[0] if rows else {}
 
 
@@ -309,7 +317,7 @@ def failing_examples(
         .limit(limit)
         .select("_source_file", "_row_number", "_batch_seq", *shown)
     )
-    rows: list[dict[str, Any]] = engine.to_arrow(expr).to_pylist()
+    rows = small_result(engine, expr)
     return tuple(
         Example(
             source_file=str(row.pop("_source_file")),

@@ -74,15 +74,29 @@ def standardise(engine: Engine, bronze: ir.Table) -> ir.Table:
         unit_price=parse.parse_price(cleaned._price_text),
         invoice_ts=parse.parse_invoice_ts(engine, cleaned._date_text),
         customer_id=parse.normalise_customer_id(cleaned._customer_text),
-        _country_lower=cleaned._country_text.lower(),
-    ).drop("_quantity_text", "_price_text", "_date_text", "_customer_text")
-    lookup = engine.arrow_table(country_lookup(), f"silver_country_lookup_{id(typed):x}")
-    joined = typed.left_join(lookup, typed._country_lower == lookup._country_key)
-    located = joined.mutate(
-        country=ibis.coalesce(joined._country_name, joined._country_text),
-        country_code=joined._iso2,
-    ).drop("_country_key", "_country_name", "_iso2", "_country_text", "_country_lower")
-    return add_derived(located)
+        **locate_country(cleaned._country_text),
+    ).drop("_quantity_text", "_price_text", "_date_text", "_customer_text", "_country_text")
+    return add_derived(typed)
+
+
+def locate_country(text: ir.StringValue) -> dict[str, ir.StringValue]:
+    """Canonical ``country`` and ``country_code`` from the reference, matched on the lower-cased
+    text; a name the reference lacks is kept as written, with no code.
+
+    The reference is small (48 spellings), so the lookup is a ``CASE`` in the projection rather
+    than a join: no table to register (registering Arrow data makes DuckDB import pandas, a
+    second of start-up, and costs a pandas round trip on Spark), and the most common country
+    (listed first) matches on the first comparison."""
+    lookup = country_lookup()
+    keys = lookup.column("_country_key").to_pylist()
+    names = lookup.column("_country_name").to_pylist()
+    codes = lookup.column("_iso2").to_pylist()
+    lowered = text.lower()
+    name: ir.StringValue = lowered.substitute(dict(zip(keys, names, strict=True)), else_=text)
+    code: ir.StringValue = lowered.substitute(
+        dict(zip(keys, codes, strict=True)), else_=ibis.null("string")
+    )
+    return {"country": name, "country_code": code}
 
 
 def add_derived(t: ir.Table) -> ir.Table:

@@ -34,7 +34,7 @@ from retail_lakehouse.lake.contracts.silver import (
 )
 from retail_lakehouse.pipeline.silver.dedup import find_duplicates, line_key
 from retail_lakehouse.pipeline.silver.standardise import standardise
-from retail_lakehouse.quality.evaluate import Evaluated, evaluate, summarise
+from retail_lakehouse.quality.evaluate import Evaluated, evaluate, small_result, summarise
 from retail_lakehouse.quality.results import QualityOutcome, with_uniqueness
 from retail_lakehouse.quality.rules import RuleSet
 
@@ -65,9 +65,14 @@ def watermark(lake: Lake, consumer: str = CONSUMER) -> int | None:
     rows = _small_read(lake, "meta.watermarks", ["consumer", "batch_seq"])
     if rows is None or not rows.num_rows:
         return None
-    mine = rows.filter(pc.equal(rows.column("consumer"), consumer))
-    value = pc.max(mine.column("batch_seq")).as_py() if mine.num_rows else None
-    return None if value is None else int(value)
+    marks = [
+        int(seq)
+        for name, seq in zip(
+            rows.column("consumer").to_pylist(), rows.column("batch_seq").to_pylist(), strict=True
+        )
+        if name == consumer and seq is not None
+    ]  # one row per consumer
+    return max(marks) if marks else None
 
 
 def bronze_batches(lake: Lake, *, after: int | None = None, upto: int | None = None) -> list[int]:
@@ -81,11 +86,12 @@ def bronze_batches(lake: Lake, *, after: int | None = None, upto: int | None = N
         rows = _small_read(lake, "bronze.sales_lines", ["_batch_seq"])
     if rows is None:
         return []
-    seqs = pc.unique(rows.column("_batch_seq"))
     low = -1 if after is None else after
     high = 2**62 if upto is None else upto
-    chosen = pc.filter(seqs, pc.and_(pc.greater(seqs, low), pc.less_equal(seqs, high)))
-    return sorted(int(v) for v in chosen.to_pylist())
+    # One value per batch (not per line); plain Python here, because handing pyarrow.compute a
+    # Python scalar makes pyarrow import pandas (a second of start-up).
+    seqs = pc.unique(rows.column("_batch_seq")).to_pylist()
+    return sorted(int(v) for v in seqs if v is not None and low < v <= high)
 
 
 def pending_batches(lake: Lake) -> list[int]:
@@ -183,13 +189,18 @@ def source_lines(engine: Engine, batches: list[int]) -> ir.Table:
     return bronze.filter(bronze._batch_seq.isin(batches))
 
 
-def existing_keys(engine: Engine, before: int) -> ir.Table:
-    """Keys of lines kept by earlier batches (silver and quarantine), for cross-run dedup."""
+def existing_keys(engine: Engine, before: int) -> ir.Table | None:
+    """Keys of lines kept by earlier batches (silver and quarantine), for cross-run dedup;
+    None when neither table exists yet (the first run)."""
     parts = []
     for qualified in ("silver.sales_lines", "silver.quarantine"):
+        if not engine.lake.exists(qualified):
+            continue
         table = engine.table(qualified)
         parts.append(table.filter(table._batch_seq < before).select(*_DEDUP_COLUMNS))
-    return parts[0].union(parts[1])
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else parts[0].union(parts[1])
 
 
 _DEDUP_COLUMNS = ("_line_key", "_batch_seq", "_row_number")
@@ -255,5 +266,5 @@ def _with_batch(lines: ir.Table, per_batch: ir.Table) -> ir.Table:
 
 
 def _count(engine: Engine, table: ir.Table) -> int:
-    rows = engine.to_arrow(table.aggregate(n=table.count())).to_pylist()
+    rows = small_result(engine, table.aggregate(n=table.count()))
     return int(rows[0]["n"] or 0) if rows else 0
