@@ -138,6 +138,7 @@ class Sample:
     seconds: float
     status: int
     during: bool
+    at: float
 
 
 @dataclass
@@ -230,7 +231,7 @@ async def client(
             continue
         elapsed = time.perf_counter() - started
         if run.measuring:
-            run.samples.append(Sample(label, elapsed, status, run.during))
+            run.samples.append(Sample(label, elapsed, status, run.during, time.perf_counter()))
             if len(run.samples) >= MAX_REQUESTS:
                 run.stop = True
         if think:
@@ -271,6 +272,27 @@ def summarise(samples: list[Sample], seconds: float) -> dict[str, Any]:
         "overall": overall,
         "endpoints": {k: stats(v) for k, v in sorted(by_label.items())},
     }
+
+
+def timeline(samples: list[Sample], started: float, window: float = 5.0) -> list[dict[str, Any]]:
+    """p50/p95 per ``window`` seconds: shows whether slow answers cluster (a snapshot switch, the
+    end of a run) or are spread evenly (CPU contention)."""
+    buckets: dict[int, list[float]] = defaultdict(list)
+    during: dict[int, bool] = {}
+    for sample in samples:
+        index = int((sample.at - started) // window)
+        buckets[index].append(sample.seconds * 1000)
+        during[index] = during.get(index, False) or sample.during
+    return [
+        {
+            "from_s": index * window,
+            "requests": len(values),
+            "p50_ms": round(percentile(sorted(values), 50), 1),
+            "p95_ms": round(percentile(sorted(values), 95), 1),
+            "during_command": during[index],
+        }
+        for index, values in sorted(buckets.items())
+    ]
 
 
 def print_table(title: str, summary: dict[str, Any]) -> None:
@@ -322,6 +344,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     if process is not None and process.poll() is None:
         process.terminate()
     report: dict[str, Any] = {
+        "timeline": timeline(run.samples, started),
         "url": args.url,
         "clients": args.clients,
         "think_ms": args.think_ms,
