@@ -13,9 +13,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
+from swagger_ui_bundle import swagger_ui_path
 
 from retail_lakehouse import __version__
 from retail_lakehouse.config import Settings
@@ -98,6 +100,8 @@ def create_app(settings: Settings, *, poll_seconds: float = 1.0) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served below from packaged assets: the machine may be offline
+        redoc_url=None,
     )
     app.state.serve = context
     app.add_middleware(MetricsMiddleware, metrics=context.metrics)
@@ -119,4 +123,15 @@ def create_app(settings: Settings, *, poll_seconds: float = 1.0) -> FastAPI:
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=web.WEB_ROOT), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="retail-lakehouse API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+        )
+
     return app

@@ -416,3 +416,14 @@ def test_the_dashboard_first_load_is_answered_from_the_warmed_cache(
     for path, params in DASHBOARD_REQUESTS:
         assert viewer.get(path, params=params).status_code == 200
     assert cache_misses(server) == before
+
+
+def test_openapi_docs_page_works_offline(server: Server) -> None:
+    """/docs is served from packaged assets, not a CDN (the machine may be offline)."""
+    client = server.client()
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "/docs-assets/swagger-ui-bundle.js" in page.text and "cdn" not in page.text.lower()
+    script = client.get("/docs-assets/swagger-ui-bundle.js")
+    assert script.status_code == 200 and len(script.content) > 100_000
+    assert client.get("/openapi.json").json()["info"]["title"] == "retail-lakehouse API"
