@@ -64,3 +64,12 @@ def retail() -> RetailCli:
 @pytest.fixture
 def lake_dir(tmp_path: Path) -> Path:
     return tmp_path / "lake"
+
+
+def screenshot_path(name: str, tmp_dir: Path) -> Path:
+    """Where a browser test saves its screenshot: ``docs/images`` when refreshing the docs
+    (``RETAIL_UPDATE_SCREENSHOTS=1``), a temporary folder otherwise, so a test run leaves the
+    checkout clean."""
+    if os.environ.get("RETAIL_UPDATE_SCREENSHOTS") == "1":
+        return REPO / "docs" / "images" / name
+    return tmp_dir / name
