@@ -268,10 +268,8 @@ def summarise(engine: Engine, evaluated: Evaluated, *, examples: int = 5) -> Qua
 
 
 def small_result(engine: Engine, expr: ir.Table) -> list[dict[str, Any]]:
-    """The rows of a small result, read as a stream: the engines' ``to_arrow`` path makes
-    Ibis import pandas on DuckDB (a second of start-up, for a one-row answer)."""
-    reader = engine.to_batches(expr)
-    rows: list[dict[str, Any]] = reader.read_all().to_pylist()
+    """The rows of a small result (counts, examples), converted to the expression's types."""
+    rows: list[dict[str, Any]] = engine.to_arrow(expr).to_pylist()
     return rows
 
 
