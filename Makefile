@@ -6,12 +6,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 UV ?= $(shell command -v uv || echo .uv/bin/uv)
 LAKE ?= lake
 PYTEST_ARGS ?=
+# Trust the platform's certificate store (machines behind a TLS-inspecting proxy need it).
+export UV_SYSTEM_CERTS ?= true
 
 .PHONY: install demo test lint typecheck unit system-deps benchmark clean
 
 .uv/bin/uv:
 	$(PYTHON) -m venv .uv
-	.uv/bin/python -m pip install --quiet --disable-pip-version-check uv
+	.uv/bin/python -m pip install --quiet --disable-pip-version-check "uv>=0.13,<0.14"
 
 install: $(if $(filter .uv/bin/uv,$(UV)),.uv/bin/uv)
 	$(UV) sync --frozen --all-extras --compile-bytecode --quiet
