@@ -191,7 +191,7 @@ _INTERVAL_UNITS = {
     "WEEKS": "weeks",
 }
 _TRIM = "^[ \\t\\r\\n\\f]+|[ \\t\\r\\n\\f]+$"
-_NOT_BLANK = "[^ \\t\\r\\n\\f]"
+_NOT_BLANK = "[^ \\t\\r\\n\\f\\x0B]"
 
 FUNCTIONS_HELP = (
     "length, upper, lower, trim, abs, coalesce, nullif, year, month, day, "
@@ -415,8 +415,7 @@ class Translator:
             if name in {"now", "current_timestamp"} and not args:
                 return ibis.timestamp(self.now)
             if name == "is_blank" and len(args) == 1:
-                text = self.visit(args[0]).cast("string")
-                return text.isnull() | ~text.re_search(_NOT_BLANK)
+                return _is_blank(self.visit(args[0]).cast("string"))
             if name == "regexp_matches" and len(args) == 2:
                 return self.visit(args[0]).re_search(self._regex(args[1], node))
             raise _Refused(
@@ -441,6 +440,12 @@ class Translator:
             f"these functions are: {FUNCTIONS_HELP})",
             node,
         )
+
+
+def _is_blank(text: ir.StringValue) -> ir.BooleanValue:
+    """NULL, empty or only whitespace."""
+    result: ir.BooleanValue = text.isnull() | ~text.re_search(_NOT_BLANK)
+    return result
 
 
 def _is_text_literal(node: exp.Expr) -> bool:

@@ -25,7 +25,7 @@ from retail_lakehouse.lake.contracts.silver import (
     SILVER_SALES_LINES,
 )
 from retail_lakehouse.pipeline.errors import GateFailed
-from retail_lakehouse.pipeline.silver.stream import RuleTally, SpillBuffer, split
+from retail_lakehouse.pipeline.silver.stream import RuleTally, SpillBuffer, prefetch, split
 from retail_lakehouse.pipeline.silver.transform import CONSUMER, SilverPass
 from retail_lakehouse.quality.evaluate import with_gate_failures
 from retail_lakehouse.quality.results import (
@@ -61,7 +61,7 @@ def commit_pass(
     engine = silver_pass.engine
     evaluated = silver_pass.evaluated
     processed_at = datetime.now(UTC)
-    source = engine.to_batches(silver_pass.evaluated_rows(run_id, processed_at), _CHUNK)
+    source = prefetch(engine.to_batches(silver_pass.evaluated_rows(run_id, processed_at), _CHUNK))
     tally = RuleTally(evaluated.fail_columns, silver_pass.dimension_columns())
     decided: list[QualityOutcome] = []
 

@@ -33,7 +33,7 @@ two lines with different garbage are not merged into one."""
 
 def _key_part(t: ir.Table, column: str) -> ir.StringValue:
     value = t[column]
-    if column == "invoice_ts":
+    if column == "invoice_ts":  # strftime: a plain cast prints differently on Spark
         text = value.strftime("%Y-%m-%d %H:%M:%S")
     elif column in _PARSED:
         text = value.cast("string")
