@@ -50,8 +50,9 @@ RAW_TEXT_COLUMNS = (
 
 
 def rule_schema() -> ibis.Schema:
-    """Columns a rule may use: the typed silver columns and flags, the raw text of every
-    business column (``raw_quantity`` ...), and ``_source_file``/``_batch_seq``/``_row_number``."""
+    """Columns a rule may use: the typed silver columns and flags, the raw text of the columns
+    that are parsed (``raw_quantity``, ``raw_unit_price``, ``raw_invoice_date``,
+    ``raw_country``), and ``_source_file``/``_batch_seq``/``_row_number``."""
     typed = ibis.Schema.from_pyarrow(SILVER_SALES_LINES.schema)
     fields = {n: t for n, t in typed.items() if n not in _NOT_FOR_RULES}
     fields.update({c: dt.string for c in RAW_TEXT_COLUMNS})
