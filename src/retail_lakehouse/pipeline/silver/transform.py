@@ -1,15 +1,11 @@
-"""The silver pass: bronze batches to deduplicated, rule-checked lines, computed once.
+"""The silver pass: bronze batches to deduplicated, rule-checked lines, each computed once.
 
-Two intermediate results are materialised, each exactly once:
-
-1. *marked*: every bronze line of the batches, standardised, keyed and marked as kept or
-   duplicate (one window over the batch, plus one join against keys kept by earlier runs);
-2. *evaluated*: the kept lines with every rule's result, the scores and the flags (statistics
-   as grouped aggregates over (1), joined back).
-
-``silver.sales_lines``, ``silver.quarantine`` and ``silver.duplicates`` are projections of these,
-streamed to Delta; the rule counts are one aggregate over (2). Nothing here commits: the caller
-decides (after the gates) what to write.
+One wide table is materialised: every bronze line of the batches, standardised and keyed
+(``_line_key``). From it come small materialised tables: the removed duplicates (found with a
+grouped count; only repeated keys are ranked, and keys kept by earlier runs win), the per-batch
+lineage, and one statistics table per partition the rules use. The evaluated lines (kept lines,
+statistics joined, one failed-flag column per rule, scores and flags) stay an expression that the
+commit streams exactly once. Nothing here commits; it also tells which bronze batches to read.
 """
 
 from __future__ import annotations
