@@ -160,3 +160,26 @@ def test_generated_files_of_every_format_ingest_completely(
         for fmt in ("csv", "json", "parquet")
     ]
     assert frames[0].equals(frames[1]) and frames[0].equals(frames[2])
+
+
+def test_xlsx_keeps_text_in_mostly_numeric_columns(
+    retail: RetailCli, lake_dir: Path, tmp_path: Path
+) -> None:
+    """A cancellation number (C536379) among numeric invoice numbers survives as text."""
+    path = tmp_path / "mixed.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Sheet1")
+    sheet.write_row(0, 0, list(ROWS[0].keys()))
+    for row, invoice in enumerate([536365, 536366, 536367, "C536379"], start=1):
+        sheet.write_row(
+            row, 0, [invoice, "85123A", "HEART", 6, "12/1/2010 8:26", 2.55, 17850, "United Kingdom"]
+        )
+    book.close()
+    assert retail("ingest", path, lake=lake_dir).code == 0
+    got = query(
+        retail,
+        lake_dir,
+        "SELECT invoice_no, quantity, customer_id FROM bronze.sales_lines ORDER BY _row_number",
+    )
+    assert [g["invoice_no"] for g in got] == ["536365", "536366", "536367", "C536379"]
+    assert got[0]["quantity"] == "6" and got[0]["customer_id"] == "17850"

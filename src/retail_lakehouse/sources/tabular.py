@@ -44,7 +44,11 @@ def _mapped(path: Path, header: list[str]) -> list[str]:
 def open_excel(path: Path) -> OpenedSource:
     """Every sheet of an .xlsx/.xls workbook; a sheet's row 1 is its header."""
     try:
-        sheets: dict[str, pl.DataFrame] = pl.read_excel(path, sheet_id=0, engine="calamine")
+        # infer_schema_length=0 reads every cell as text: with type inference a column of invoice
+        # numbers turns "C536379" into NULL because most of its cells are numbers.
+        sheets: dict[str, pl.DataFrame] = pl.read_excel(
+            path, sheet_id=0, engine="calamine", infer_schema_length=0
+        )
     except Exception as error:  # calamine raises several types for corrupt workbooks
         raise FileRefused(path, f"not a readable Excel workbook ({error})") from None
     sheets = {name: frame for name, frame in sheets.items() if frame.width > 0}
