@@ -17,8 +17,8 @@ from retail_lakehouse.engines import open_engine
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts.silver import SILVER_SALES_LINES
 from retail_lakehouse.lake.runs import recorded_run
+from retail_lakehouse.lake.watermarks import SILVER_CONSUMER, write_watermark
 from retail_lakehouse.pipeline import gold
-from retail_lakehouse.pipeline.gold.watermarks import SILVER_CONSUMER, write_watermark
 
 NON_PRODUCT = {"POST", "DOT", "M", "C2", "D", "CRUK", "BANK CHARGES", "AMAZONFEE", "S", "PADS", "B"}
 BUSINESS_COLUMNS = (

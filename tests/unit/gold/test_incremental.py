@@ -6,7 +6,7 @@ from typing import Any
 
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts.gold import GOLD_TABLES
-from retail_lakehouse.pipeline.gold.watermarks import GOLD_CONSUMER, read_watermark
+from retail_lakehouse.lake.watermarks import GOLD_CONSUMER, read_watermark
 from tests.unit.gold.silver_rows import UNRESOLVED_KEYS_SQL, line, rows, run_gold, write_batch
 
 UK, FR, DE = "United Kingdom", "France", "Germany"

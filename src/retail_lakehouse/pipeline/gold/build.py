@@ -44,6 +44,12 @@ from retail_lakehouse.lake.contracts.gold import (
 from retail_lakehouse.lake.contracts.silver import SILVER_SALES_LINES
 from retail_lakehouse.lake.runs import RunContext
 from retail_lakehouse.lake.store import cast_batch
+from retail_lakehouse.lake.watermarks import (
+    GOLD_CONSUMER,
+    SILVER_CONSUMER,
+    read_watermark,
+    write_watermark,
+)
 from retail_lakehouse.pipeline.gold.categories import category_rules
 from retail_lakehouse.pipeline.gold.committer import Committer
 from retail_lakehouse.pipeline.gold.dim_country import build_dim_country
@@ -61,12 +67,6 @@ from retail_lakehouse.pipeline.gold.marts.product_performance import (
 )
 from retail_lakehouse.pipeline.gold.marts.rfm import build_rfm
 from retail_lakehouse.pipeline.gold.report import GoldReport
-from retail_lakehouse.pipeline.gold.watermarks import (
-    GOLD_CONSUMER,
-    SILVER_CONSUMER,
-    read_watermark,
-    write_watermark,
-)
 
 _NAMES = itertools.count()
 FACT_CHUNK_ROWS = 131_072

@@ -18,12 +18,12 @@ from datetime import UTC, datetime
 import pyarrow as pa
 
 from retail_lakehouse.lake import Lake
-from retail_lakehouse.lake.contracts.meta import META_WATERMARKS
 from retail_lakehouse.lake.contracts.silver import (
     SILVER_DUPLICATES,
     SILVER_QUARANTINE,
     SILVER_SALES_LINES,
 )
+from retail_lakehouse.lake.watermarks import write_watermark
 from retail_lakehouse.pipeline.errors import GateFailed
 from retail_lakehouse.pipeline.silver.stream import RuleTally, SpillBuffer, prefetch, split
 from retail_lakehouse.pipeline.silver.transform import CONSUMER, SilverPass
@@ -132,17 +132,4 @@ def _write(
 
 def advance_watermark(lake: Lake, batch_seq: int, run_id: str, consumer: str = CONSUMER) -> None:
     """Record that ``consumer`` has processed every batch up to ``batch_seq`` (the last commit)."""
-    row = pa.table(
-        {
-            "consumer": [consumer],
-            "batch_seq": [batch_seq],
-            "run_id": [run_id],
-            "updated_at": [datetime.now(UTC)],
-        }
-    )
-    if lake.exists(META_WATERMARKS.qualified):
-        lake.write(
-            META_WATERMARKS.qualified, row, mode="overwrite", predicate=f"consumer = '{consumer}'"
-        )
-    else:
-        lake.write(META_WATERMARKS.qualified, row)
+    write_watermark(lake, consumer, batch_seq, run_id)

@@ -28,6 +28,7 @@ from retail_lakehouse.lake.contracts.silver import (
     SILVER_QUARANTINE,
     SILVER_SALES_LINES,
 )
+from retail_lakehouse.lake.watermarks import read_watermark
 from retail_lakehouse.pipeline.silver.dedup import find_duplicates, line_key
 from retail_lakehouse.pipeline.silver.standardise import standardise
 from retail_lakehouse.quality.evaluate import Evaluated, evaluate, summarise
@@ -58,17 +59,7 @@ def _small_read(lake: Lake, qualified: str, columns: list[str]) -> pa.Table | No
 
 def watermark(lake: Lake, consumer: str = CONSUMER) -> int | None:
     """Highest bronze ``_batch_seq`` the consumer has fully processed (None: nothing yet)."""
-    rows = _small_read(lake, "meta.watermarks", ["consumer", "batch_seq"])
-    if rows is None or not rows.num_rows:
-        return None
-    marks = [
-        int(seq)
-        for name, seq in zip(
-            rows.column("consumer").to_pylist(), rows.column("batch_seq").to_pylist(), strict=True
-        )
-        if name == consumer and seq is not None
-    ]  # one row per consumer
-    return max(marks) if marks else None
+    return read_watermark(lake, consumer)
 
 
 def bronze_batches(lake: Lake, *, after: int | None = None, upto: int | None = None) -> list[int]:

@@ -1,9 +1,9 @@
-"""Where gold stands: the ``meta.watermarks`` rows of silver (its input) and of gold itself.
+"""How far each layer has read: one ``meta.watermarks`` row per consumer (``silver``, ``gold``).
 
-Gold processes the silver batches in ``(gold watermark, silver watermark]`` and advances its own
-watermark last, after every gold table is committed: a crash in between only means the same
-batches are processed again, and every gold write is an idempotent overwrite, so the result is
-the same.
+A layer processes the batches above its own watermark (up to its input's, for gold) and writes
+its watermark last, after every table of the layer is committed: a crash in between only means
+the same batches are processed again, and every layer write is an idempotent overwrite keyed by
+batch, so the result is the same. Silver and gold share this one implementation.
 """
 
 from __future__ import annotations
