@@ -8,7 +8,6 @@ A user opens ``/``, enters a viewer key once, and reads KPI tiles that must show
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,22 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import screenshot_path
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, screenshot_path
 from tests.integration.api.live import Server, _ok, copy_lake, create_key, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TILES = (
     "gross_revenue",
     "returns_amount",
@@ -153,6 +141,7 @@ def test_dashboard_shows_the_api_numbers_without_console_errors(
 def test_a_wrong_key_is_refused_in_the_page(server: Server, browser: Any) -> None:
     page = browser.new_page()
     page.goto(server.url + "/")
+    page.wait_for_selector("#login:not([hidden])")  # the page's script has set up the form
     page.fill("#api-key", "rlk_000000000000_" + "x" * 43)
     page.click("#login-form button[type=submit]")
     page.wait_for_function("document.getElementById('login-error').textContent.length > 0")

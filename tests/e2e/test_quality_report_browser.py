@@ -8,7 +8,6 @@ the numbers the browser shows are compared with ``meta.quality_scores``. With
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +15,18 @@ import pytest
 
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.query import LakeSQL
-from tests.conftest import REAL_DATA, REAL_FILES, CliResult, run_retail, screenshot_path
+from tests.conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    REAL_DATA,
+    REAL_FILES,
+    CliResult,
+    run_retail,
+    screenshot_path,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT_HEIGHT = 1900
 """The docs show the top of the page (scores, dimensions, history, the worst rule)."""
 
