@@ -26,7 +26,7 @@ def test_keys_store_only_a_salted_hash_and_verify_until_revoked(tmp_path: Path) 
     record, secret = store.create(Role.analyst, "reporting")
     twin, twin_secret = store.create(Role.analyst, "reporting")
     raw = store.path.read_text()
-    assert secret not in raw and secret.split("_")[2] not in raw
+    assert secret not in raw and secret.split("_", 2)[2] not in raw
     stored = json.loads(raw)["keys"]
     assert stored[record.key_id]["salt"] != stored[twin.key_id]["salt"]
     assert store.path.stat().st_mode & 0o777 == 0o600
