@@ -52,7 +52,11 @@ def main_options(
     ctx: typer.Context,
     lake: Annotated[
         Path | None,
-        typer.Option("--lake", envvar="RETAIL_LAKE", help="Lake root folder (default: ./lake, or lake in retail.toml)."),
+        typer.Option(
+            "--lake",
+            envvar="RETAIL_LAKE",
+            help="Lake root folder (default: ./lake, or lake in retail.toml).",
+        ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     version: Annotated[
