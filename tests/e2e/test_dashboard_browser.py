@@ -144,7 +144,8 @@ def test_a_wrong_key_is_refused_in_the_page(server: Server, browser: Any) -> Non
     page.wait_for_selector("#login:not([hidden])")  # the page's script has set up the form
     page.fill("#api-key", "rlk_000000000000_" + "x" * 43)
     page.click("#login-form button[type=submit]")
-    page.wait_for_function("document.getElementById('login-error').textContent.length > 0")
+    # a selector, not wait_for_function: the page's CSP forbids eval, which that would need
+    page.wait_for_selector("#login-error:not(:empty)")
     assert "not accepted" in page.inner_text("#login-error")
     assert page.is_hidden("#dashboard")
     page.close()
