@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,3 +86,20 @@ def screenshot_path(name: str, tmp_dir: Path) -> Path:
     if os.environ.get("RETAIL_UPDATE_SCREENSHOTS") == "1":
         return REPO / "docs" / "images" / name
     return tmp_dir / name
+
+
+def ingest_with_cli(lake: Path, source: Path) -> None:
+    """Ingest one file with the real ``retail ingest`` and insist that it worked."""
+    done = run_retail("ingest", source, lake=lake)
+    assert done.code == 0, done.stderr
+
+
+@pytest.fixture(scope="module")
+def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Start the JVM once per module; Spark engines opened later reuse the running session."""
+    pytest.importorskip("pyspark")
+    from retail_lakehouse.engines import open_engine
+    from retail_lakehouse.lake import Lake
+
+    with open_engine(Lake(tmp_path_factory.mktemp("spark") / "lake"), "spark"):
+        yield

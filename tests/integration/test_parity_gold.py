@@ -8,7 +8,6 @@ come from an engine-specific semantic (hashing, ranking ties, decimal arithmetic
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +19,11 @@ from retail_lakehouse.lake.contracts.gold import GOLD_TABLES
 from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.lake.runs import recorded_run
 from retail_lakehouse.pipeline import gold, silver
+from tests.conftest import ingest_with_cli as ingest
 from tests.conftest import run_retail
 
 pytestmark = pytest.mark.spark
 ROWS = 8_000
-
-
-@pytest.fixture(scope="module")
-def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Start the JVM once per module; engines opened later reuse the running session."""
-    pytest.importorskip("pyspark")
-    with open_engine(Lake(tmp_path_factory.mktemp("spark") / "lake"), "spark"):
-        yield
-
-
-def ingest(lake: Path, source: Path) -> None:
-    done = run_retail("ingest", source, lake=lake)
-    assert done.code == 0, done.stderr
 
 
 def run_layers(lake: Lake, gold_engine: str) -> gold.GoldReport:

@@ -10,7 +10,6 @@ semantic (regular expressions, date parsing, decimal rounding, hashing, window t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.runs import recorded_run
 from retail_lakehouse.pipeline import silver
 from tests.conftest import REAL_DATA, run_retail
+from tests.conftest import ingest_with_cli as ingest
 
 pytestmark = pytest.mark.spark
 
@@ -45,19 +45,6 @@ A563185,B,Adjust bad debt,1,8/12/2011 14:50,-11062.06,,United Kingdom
 """
 VOLATILE = {"_run_id", "_processed_at"}
 SILVER_TABLES = ("silver.sales_lines", "silver.quarantine", "silver.duplicates")
-
-
-@pytest.fixture(scope="module")
-def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Start the JVM once per module; engines opened later reuse the running session."""
-    pytest.importorskip("pyspark")
-    with open_engine(Lake(tmp_path_factory.mktemp("spark") / "lake"), "spark"):
-        yield
-
-
-def ingest(lake: Path, source: Path) -> None:
-    done = run_retail("ingest", source, lake=lake)
-    assert done.code == 0, done.stderr
 
 
 def run_silver(lake: Path, engine_name: str) -> silver.SilverReport:
