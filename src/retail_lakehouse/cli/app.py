@@ -7,6 +7,8 @@ for one with ``--debug``.
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -81,7 +83,7 @@ app.add_typer(quality_cmd.app, name="quality")
 app.command("benchmark")(benchmark_cmd.benchmark)
 
 
-def main() -> None:
+def _main() -> None:
     """Console-script entry point: run the app and map failures to exit codes."""
     debug = "--debug" in sys.argv
     try:
@@ -111,6 +113,25 @@ def main() -> None:
         )
         sys.exit(1)
     sys.exit(0)
+
+
+def main() -> None:
+    """Console-script entry point: run the command, then leave without interpreter teardown.
+
+    Everything a command commits is durable before it returns. Native libraries (DuckDB,
+    delta-rs, the JVM bridge) can abort while Python finalises their objects at exit
+    ("terminate called without an active exception", seen in CI after a successful run), which
+    would turn a success into exit code -6. So streams and logs are flushed and the process ends
+    with its exit code directly."""
+    try:
+        _main()
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _fail(error: Exception, code: int, debug: bool) -> None:
