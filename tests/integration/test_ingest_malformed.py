@@ -92,6 +92,7 @@ def test_bad_lines_go_to_rejects_with_line_number_and_reason(
             '536367,84879,"ASSORTED, COLOUR BIRD",32,12/1/2010 8:34,1.69,13047,United Kingdom',
             "",  # 7: blank, skipped
             GOOD.replace("536365", "536368"),  # 8
+            GOOD.replace("WHITE", "WHI\x01TE"),  # 9: a control character
         ]
     )
     path = write(tmp_path / "ragged.csv", body.encode())
@@ -103,6 +104,7 @@ def test_bad_lines_go_to_rejects_with_line_number_and_reason(
         (3, "expected 8 fields, found 6"),
         (4, "broken quoting (unterminated or stray quote)"),
         (5, "expected 8 fields, found 9"),
+        (9, "control characters in the line (binary data?)"),
     ]
     assert found[0]["raw_line"] == "536365,71053,WHITE METAL LANTERN,6,12/1/2010 8:26,3.39"
     quoted = retail(
@@ -113,6 +115,8 @@ def test_bad_lines_go_to_rejects_with_line_number_and_reason(
         lake=lake_dir,
     ).json()
     assert quoted == [{"description": "ASSORTED, COLOUR BIRD", "_row_number": 6}]
+    order = retail("sql", "SELECT _row_number FROM bronze.sales_lines", "-f", "json", lake=lake_dir)
+    assert [r["_row_number"] for r in order.json()] == [2, 6, 8]  # the file's order
 
 
 def test_crlf_and_latin1_are_read_correctly(

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -26,6 +27,7 @@ from retail_lakehouse.lake.contracts.bronze import (
     RAW_COLUMNS,
 )
 from retail_lakehouse.lake.contracts.meta import META_SCHEMA_HISTORY
+from retail_lakehouse.lake.prefetch import prefetch
 from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.lake.runs import RunContext
 from retail_lakehouse.sources.errors import FileRefused
@@ -93,7 +95,7 @@ def ingest_file(lake: Lake, path: Path, run: RunContext) -> IngestReport:
     counted = [0]
     batches = _lineage_batches(source.chunks, source.layout, lineage, rejected, counted)
     schema = _bronze_schema(source.layout)
-    lake.write(LINES, pa.RecordBatchReader.from_batches(schema, batches))
+    lake.write(LINES, prefetch(pa.RecordBatchReader.from_batches(schema, batches)))
     rejects = pl.concat(rejected) if rejected else pl.DataFrame()
     if rejects.height:
         lake.write(BRONZE_REJECTS.qualified, _reject_table(rejects, lineage))
@@ -173,6 +175,27 @@ def _bronze_schema(layout: SourceLayout) -> pa.Schema:
     return pa.schema([f.with_nullable(True) for f in fields] + extra)
 
 
+def record_hashes(rows: pl.DataFrame) -> pa.Array:
+    """``_record_hash``: MD5 (hex) of the canonical raw columns joined by the unit separator,
+    a missing value written as ``\\N``.
+
+    Polars joins the text (multi-threaded) and DuckDB hashes it: only one narrow column crosses
+    between them, in the rows' order."""
+    joined = rows.select(  # noqa: F841 - read by DuckDB below
+        pl.concat_str([pl.col(c).fill_null("\\N") for c in RAW_COLUMNS], separator="\x1f").alias(
+            "s"
+        )
+    )
+    hashes = duckdb.connect().execute("SELECT md5(s) AS h FROM joined").to_arrow_table()
+    return hashes.column("h").combine_chunks()
+
+
+def _constant(value: object, type_: pa.DataType, n: int) -> pa.Array:
+    """``n`` copies of one value (lineage that is the same on every line of a chunk)."""
+    single = pa.array([value], type_)
+    return single.take(pa.array(np.zeros(n, dtype=np.int32)))
+
+
 def _lineage_batches(
     chunks: Iterator[SourceChunk],
     layout: SourceLayout,
@@ -180,9 +203,7 @@ def _lineage_batches(
     rejected: list[pl.DataFrame],
     counted: list[int],
 ) -> Iterator[pa.RecordBatch]:
-    """Add lineage and the record hash to each parsed chunk (DuckDB, vectorised)."""
-    con = duckdb.connect()
-    raw = ", ".join(f"coalesce({c}, '\\N')" for c in RAW_COLUMNS)
+    """Add lineage and the record hash to each parsed chunk (vectorised, no row loop)."""
     columns = [*RAW_COLUMNS, *layout.extra_columns]
     schema = _bronze_schema(layout)
     for chunk in chunks:
@@ -192,34 +213,22 @@ def _lineage_batches(
         for name in columns:
             if name not in rows.columns:
                 rows = rows.with_columns(pl.lit(None, dtype=pl.String).alias(name))
+        n = rows.height
         source_file = lineage.source_file + (f"#{chunk.part}" if chunk.part else "")
-        chunk_rows = rows  # noqa: F841 - read by DuckDB below
-        table = con.execute(
-            f"""
-            SELECT {", ".join(columns)},
-                   ?::VARCHAR AS _source_file, ?::VARCHAR AS _source_sha256,
-                   ?::VARCHAR AS _batch_id, ?::BIGINT AS _batch_seq,
-                   _row_number::BIGINT AS _row_number, ?::TIMESTAMPTZ AS _ingested_at,
-                   md5(concat_ws(chr(31), {raw})) AS _record_hash,
-                   ?::INTEGER AS _schema_version
-            FROM chunk_rows
-            """,
-            [
-                source_file,
-                lineage.sha256,
-                lineage.batch_id,
-                lineage.batch_seq,
-                lineage.ingested_at,
-                lineage.schema_version,
-            ],
-        ).to_arrow_table()
-        counted[0] += table.num_rows
-        yield from (
-            pa.Table.from_batches(table.to_batches(), table.schema)
-            .select(schema.names)
-            .cast(schema)
-            .to_batches()
-        )
+        data = rows.select(*columns, "_row_number").to_arrow()
+        constants = {
+            "_source_file": _constant(source_file, pa.string(), n),
+            "_source_sha256": _constant(lineage.sha256, pa.string(), n),
+            "_batch_id": _constant(lineage.batch_id, pa.string(), n),
+            "_batch_seq": _constant(lineage.batch_seq, pa.int64(), n),
+            "_ingested_at": _constant(lineage.ingested_at, pa.timestamp("us", tz="UTC"), n),
+            "_record_hash": record_hashes(rows),
+            "_schema_version": _constant(lineage.schema_version, pa.int32(), n),
+        }
+        for name, values in constants.items():
+            data = data.append_column(name, values)
+        counted[0] += n
+        yield from data.select(schema.names).cast(schema).to_batches()
 
 
 def _reject_table(rejects: pl.DataFrame, lineage: _Lineage) -> pa.Table:

@@ -61,9 +61,25 @@ def open_delimited(path: Path, facts: FileFacts) -> OpenedSource:
     blank = [0]
 
     def parsed() -> Iterator[SourceChunk]:
-        yield _parse(body, first.first_line + 1, delimiter, names, facts.encoding, blank)
+        yield _parse(
+            body,
+            first.first_line + 1,
+            delimiter,
+            names,
+            facts.encoding,
+            blank,
+            has_control=first.has_control,
+        )
         for chunk in chunks:
-            yield _parse(chunk.lines, chunk.first_line, delimiter, names, facts.encoding, blank)
+            yield _parse(
+                chunk.lines,
+                chunk.first_line,
+                delimiter,
+                names,
+                facts.encoding,
+                blank,
+                has_control=chunk.has_control,
+            )
 
     return OpenedSource(layout, parsed(), blank)
 
@@ -75,18 +91,17 @@ def _parse(
     names: list[str],
     encoding: str,
     blank_counter: list[int],
+    *,
+    has_control: bool = True,
 ) -> SourceChunk:
     frame = pl.DataFrame({"raw": lines}).with_row_index("line_number", offset=first_line)
     is_blank = pl.col("raw").str.strip_chars() == ""
     blank_counter[0] += frame.filter(is_blank).height
     frame = frame.filter(~is_blank)
 
+    # Only the few lines with quotes pay for the field regex (it skips the NULLs the other lines
+    # are given); the rest are a plain split. One frame, so the file's line order is kept as is.
     quoted = pl.col("raw").str.contains('"', literal=True)
-    # Only the few lines with quotes pay for the field regex; the rest are a plain split.
-    plain = frame.filter(~quoted).with_columns(
-        pl.col("raw").str.split(delimiter).alias("fields"), pl.lit(False).alias("broken_quotes")
-    )
-    matches = pl.col("raw").str.extract_all(field_pattern(delimiter))
     unquote = (
         pl.when(pl.element().str.starts_with('"') & pl.element().str.ends_with('"'))
         .then(
@@ -96,23 +111,25 @@ def _parse(
         )
         .otherwise(pl.element())
     )
-    with_quotes = (
-        frame.filter(quoted)
-        .with_columns(matches.alias("fields"))
-        .with_columns(
-            (pl.col("fields").list.join("") != pl.col("raw")).alias("broken_quotes"),
-            pl.col("fields")
-            .list.eval(pl.element().str.strip_prefix(delimiter))
-            .list.eval(unquote),
+    frame = frame.with_columns(
+        pl.when(quoted).then(pl.col("raw")).str.extract_all(field_pattern(delimiter)).alias("q")
+    ).with_columns(
+        (pl.col("q").list.join("") != pl.col("raw")).fill_null(False).alias("broken_quotes"),
+        pl.when(pl.col("q").is_null())
+        .then(pl.col("raw").str.split(delimiter))
+        .otherwise(
+            pl.col("q").list.eval(pl.element().str.strip_prefix(delimiter)).list.eval(unquote)
         )
+        .alias("fields"),
     )
-    frame = pl.concat([plain, with_quotes]).sort("line_number")
 
     n_fields = pl.col("fields").list.len()
+    # The control-character regex runs only in a chunk known to hold such a byte somewhere.
+    control = pl.col("raw").str.contains(_CONTROL) if has_control else pl.lit(False)
     reason = (
         pl.when(pl.col("raw").str.contains("\ufffd", literal=True))
         .then(pl.lit(f"undecodable bytes (not valid {encoding})"))
-        .when(pl.col("raw").str.contains(_CONTROL))
+        .when(control)
         .then(pl.lit("control characters in the line (binary data?)"))
         .when(pl.col("broken_quotes"))
         .then(pl.lit("broken quoting (unterminated or stray quote)"))

@@ -100,9 +100,7 @@ def _open_ndjson(path: Path, facts: FileFacts) -> OpenedSource:
                 f"json_extract_string(raw, ${i + 1}) AS c{i}" for i in range(len(keys))
             )
             values = pl.from_arrow(
-                con.execute(
-                    f"SELECT line_number, {select} FROM good_lines", paths
-                ).to_arrow_table()
+                con.execute(f"SELECT line_number, {select} FROM good_lines", paths).to_arrow_table()
             )
             assert isinstance(values, pl.DataFrame)
             values.columns = ["_row_number", *names]

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-CHUNK_BYTES = 64 * 1024 * 1024
+CHUNK_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class LineChunk:
 
     first_line: int
     lines: pl.Series  # utf-8 text, line endings removed
+    has_control: bool = True  # False: no line holds a control byte (no per-line check needed)
 
 
 def iter_line_chunks(
@@ -61,6 +62,10 @@ def _chunk(data: bytes, first_line: int, encoding: str, clean_utf8: bool) -> Lin
         data = data.decode(source, errors="replace").encode("utf-8")
     buffer = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(buffer == 10) + 1
+    # Bytes below 32 other than tab, CR and LF: counted once per chunk, so the per-line check
+    # runs only for the rare chunk that has one.
+    below_space = int(np.count_nonzero(buffer < 32))
+    expected = len(ends) + data.count(b"\t") + data.count(b"\r")
     if len(ends) == 0 or ends[-1] != len(data):
         ends = np.append(ends, len(data))
     offsets = np.concatenate(([0], ends)).astype(np.int64)
@@ -68,4 +73,4 @@ def _chunk(data: bytes, first_line: int, encoding: str, clean_utf8: bool) -> Lin
         len(ends), pa.py_buffer(offsets.tobytes()), pa.py_buffer(data)
     )
     series = pl.Series("raw", array).str.strip_chars_end("\r\n")
-    return LineChunk(first_line, series)
+    return LineChunk(first_line, series, has_control=below_space > expected)

@@ -23,9 +23,10 @@ from retail_lakehouse.lake.contracts.silver import (
     SILVER_QUARANTINE,
     SILVER_SALES_LINES,
 )
+from retail_lakehouse.lake.prefetch import prefetch
 from retail_lakehouse.lake.watermarks import write_watermark
 from retail_lakehouse.pipeline.errors import GateFailed
-from retail_lakehouse.pipeline.silver.stream import RuleTally, SpillBuffer, prefetch, split
+from retail_lakehouse.pipeline.silver.stream import RuleTally, SpillBuffer, split
 from retail_lakehouse.pipeline.silver.transform import CONSUMER, SilverPass
 from retail_lakehouse.quality.evaluate import with_gate_failures
 from retail_lakehouse.quality.results import (

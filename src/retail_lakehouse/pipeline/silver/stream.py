@@ -10,9 +10,7 @@ nothing is committed, exactly as if the gate had been checked first; but the rul
 
 from __future__ import annotations
 
-import queue
 import tempfile
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -145,51 +143,3 @@ def split(
         finish()
 
     return pa.RecordBatchReader.from_batches(schema, batches())
-
-
-_DONE = object()
-
-
-def prefetch(source: pa.RecordBatchReader, depth: int = 2) -> pa.RecordBatchReader:
-    """Read ``source`` in a background thread, ``depth`` batches ahead.
-
-    The engine converts its result to Arrow batch by batch in the thread that reads it, and the
-    Delta writer encodes Parquet in the thread that feeds it; reading ahead lets the two overlap
-    instead of taking turns (both release the GIL while they work). Errors are re-raised in the
-    consumer."""
-    slots: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for batch in source:
-                while not stop.is_set():
-                    try:
-                        slots.put(batch, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            slots.put(_DONE)
-        except BaseException as error:  # handed to the consumer
-            slots.put(error)
-
-    worker = threading.Thread(target=produce, name="silver-prefetch", daemon=True)
-    worker.start()
-
-    def batches() -> Iterator[pa.RecordBatch]:
-        try:
-            while True:
-                item = slots.get()
-                if item is _DONE:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                assert isinstance(item, pa.RecordBatch)
-                yield item
-        finally:
-            stop.set()
-            worker.join(timeout=5)
-
-    return pa.RecordBatchReader.from_batches(source.schema, batches())
