@@ -37,6 +37,9 @@ from retail_lakehouse.quality.results import (
 from retail_lakehouse.quality.rules import DIMENSIONS, RuleSet
 from retail_lakehouse.quality.scoring import failed_names, line_score
 
+BATCH_COLUMN = "_batch_seq"
+"""Statistics never span source batches (see :func:`add_statistics`)."""
+
 _MAD_SCALE = 1.4826  # MAD -> standard deviation of a normal distribution
 _MEAN_AD_SCALE = 1.2533  # mean absolute deviation -> standard deviation (when MAD is 0)
 
@@ -119,14 +122,21 @@ def add_statistics(
 
     One small table per partition (e.g. per ``stock_code``) holds every statistic over that
     partition and is joined once. ``robust_z`` needs the median first and then the median (and
-    mean) absolute deviation from it, so its partition table is built in two grouped steps."""
+    mean) absolute deviation from it, so its partition table is built in two grouped steps.
+
+    Every partition is also split by source batch (:data:`BATCH_COLUMN`, when the lines carry
+    it): a line's statistics, and so its score, depend only on the file it came from, never on
+    which other files the same run processed. Two runs over two files, one run over both and a
+    full refresh therefore score every line the same."""
     if not specs:
         return lines
     by_partition: dict[tuple[str, ...], list[StatSpec]] = defaultdict(list)
     for spec in specs:
         by_partition[spec.partition].append(spec)
     table = lines
-    for partition, group in by_partition.items():
+    per_batch = (BATCH_COLUMN,) if BATCH_COLUMN in lines.columns else ()
+    for spec_partition, group in by_partition.items():
+        partition = per_batch + spec_partition
         stats = partition_statistics(lines, partition, group, now=now)
         if materialize is not None:
             stats = materialize(stats)
