@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -43,6 +42,13 @@ from retail_lakehouse.lake.contracts.gold import (
 )
 from retail_lakehouse.lake.contracts.silver import SILVER_SALES_LINES
 from retail_lakehouse.lake.runs import RunContext
+from retail_lakehouse.lake.staged import (
+    BatchSelection,
+    commit_staged,
+    discard,
+    staged_path,
+    staged_rows,
+)
 from retail_lakehouse.lake.store import cast_batch
 from retail_lakehouse.lake.watermarks import (
     GOLD_CONSUMER,
@@ -69,8 +75,6 @@ from retail_lakehouse.pipeline.gold.marts.rfm import build_rfm
 from retail_lakehouse.pipeline.gold.report import GoldReport
 
 _NAMES = itertools.count()
-FACT_CHUNK_ROWS = 131_072
-"""Rows per batch streamed from the engine to the fact writer: bounded memory at any scale."""
 
 
 @dataclass(frozen=True)
@@ -287,27 +291,29 @@ class _GoldRun:
 
     # -- fact ----------------------------------------------------------------------------------
     def _fact(self) -> None:
-        """Stream the fact rows of the chosen batches to their replaceWhere commit (on this
-        thread: the stream comes from the engine)."""
+        """Write the fact rows of the chosen batches as a staged file (the engine encodes it)
+        and commit it in place of those batches' rows: a replace by batch, never a MERGE."""
         silver = self.silver
         chosen = silver._batch_seq > self.mark
-        predicate = f"_batch_seq > {int(self.mark)}"
         if self.rekeyed:
-            listed = ", ".join(str(int(seq)) for seq in self.rekeyed)
             chosen = chosen | silver._batch_seq.isin(self.rekeyed)
-            predicate = f"({predicate}) OR _batch_seq IN ({listed})"
         dims = Dimensions(self.customers, self.products, self.invoices, self.countries)
         rows = fact_rows(silver.filter(chosen), dims, self.run.run_id)
-        counter = _RowCounter(self.engine.to_batches(rows, chunk_size=FACT_CHUNK_ROWS))
-        exists = self.lake.exists(FACT_SALES.qualified)
-        self.lake.write(
-            FACT_SALES.qualified,
-            counter.reader(),
-            mode="overwrite",
-            predicate=predicate if exists and not self.rebuild else None,
+        path = staged_path(self.lake, FACT_SALES.qualified)
+        try:
+            self.engine.write_parquet(rows, FACT_SALES, path)
+            written = staged_rows([path])
+        except BaseException:
+            discard([path])
+            raise
+        replace = (
+            BatchSelection(everything=True)
+            if self.rebuild
+            else BatchSelection(above=self.mark, listed=frozenset(self.rekeyed))
         )
-        self.report.tables[FACT_SALES.qualified] = counter.rows
-        self.run.count(FACT_SALES.qualified, rows_out=counter.rows)
+        commit_staged(self.lake, FACT_SALES.qualified, [path], replace)
+        self.report.tables[FACT_SALES.qualified] = written
+        self.run.count(FACT_SALES.qualified, rows_out=written)
         self.committer.wait()  # the marts read the committed fact and previous mart snapshots
         self._step("fact_sales")
 
@@ -346,19 +352,3 @@ class _GoldRun:
         cohorts = build_cohorts(self.engine, fact, first.replace(day=1), last.replace(day=1))
         self._write(MART_COHORT_RETENTION, self.engine.to_arrow(cohorts))
         self._step("mart_cohort_retention")
-
-
-class _RowCounter:
-    """Counts the rows of a stream on its way to the writer."""
-
-    def __init__(self, reader: pa.RecordBatchReader) -> None:
-        self._reader = reader
-        self.rows = 0
-
-    def reader(self) -> pa.RecordBatchReader:
-        def batches() -> Iterator[pa.RecordBatch]:
-            for batch in self._reader:
-                self.rows += batch.num_rows
-                yield batch
-
-        return pa.RecordBatchReader.from_batches(self._reader.schema, batches())

@@ -10,6 +10,7 @@ commit streams exactly once. Nothing here commits; it also tells which bronze ba
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -114,27 +115,6 @@ class SilverPass:
         return columns
 
     # -- outputs (expressions; the caller streams them to Delta) ----------------------------
-    def evaluated_rows(self, run_id: str, processed_at: datetime) -> ir.Table:
-        """Every kept line with the columns of silver *and* quarantine, the failed-rule flags
-        and ``_quarantined``: one stream the writer splits. Quarantine-only columns are NULL on
-        silver lines (they cost nothing to carry then)."""
-        t = self.evaluated.table
-        names = list(
-            dict.fromkeys(SILVER_SALES_LINES.schema.names + SILVER_QUARANTINE.schema.names)
-        )
-        only_quarantine = set(SILVER_QUARANTINE.schema.names) - set(SILVER_SALES_LINES.schema.names)
-        columns: list[Any] = []
-        for name in names:
-            if name in only_quarantine:
-                columns.append(
-                    ibis.ifelse(t._quarantined, t[name], ibis.null(t[name].type())).name(name)
-                )
-            else:
-                columns.append(_column(t, name, run_id, processed_at))
-        columns += [t[c] for c in self.evaluated.fail_columns]
-        columns.append(t._quarantined)
-        return t.select(*columns)
-
     def silver_rows(self, run_id: str, processed_at: datetime) -> ir.Table:
         t = self.evaluated.table
         return _project(
@@ -237,11 +217,14 @@ def build_pass(
         now=now,
         materialize=lambda t: engine.materialize(t, f"silver_stats_{n}_{next(stats_ids)}"),
     )
+    named = dataclasses.replace(
+        evaluated, table=engine.view(evaluated.table, f"silver_evaluated_{n}")
+    )
     return SilverPass(
         engine=engine,
         batches=list(batches),
         duplicates_table=duplicates,
-        evaluated=evaluated,
+        evaluated=named,
         duplicates=_count(engine, duplicates),
     )
 

@@ -1,0 +1,231 @@
+"""Committing Parquet files an engine wrote straight into a table's folder.
+
+The big layer outputs (silver lines, quarantine, the fact) are written by the engine itself:
+DuckDB's ``COPY ... TO`` encodes Parquet on all cores from its own vectors, which costs half of
+exporting the same rows to Arrow and re-encoding them with delta-rs. The files land in the
+table's folder under names the Delta log does not know yet, so no reader sees them (a crash
+leaves only unreferenced files, which ``VACUUM`` removes); :func:`commit_staged` then makes them
+visible in ONE Delta commit, together with the removal of the files they replace.
+
+Replacement is by batch, the way every layer rewrites what it owns: the files whose
+``_batch_seq`` range (from the log's statistics) lies entirely in the replaced batches are
+removed. A file holding both replaced and kept batches cannot be dropped whole; then the rows
+are rewritten through delta-rs' predicate overwrite instead (correct, just slower).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from deltalake import DeltaTable
+from deltalake.transaction import AddAction, RemoveAction
+
+from retail_lakehouse.lake.store import Lake
+
+BATCH_COLUMN = "_batch_seq"
+_MAX_STAT_TEXT = 64  # longer text gets no min/max (a cut value is no valid upper bound)
+
+
+@dataclass(frozen=True)
+class BatchSelection:
+    """The batches a commit replaces: those above ``above`` plus the ``listed`` ones; ``everything``
+    replaces the whole table (a full refresh)."""
+
+    above: int | None = None
+    listed: frozenset[int] = field(default_factory=frozenset)
+    everything: bool = False
+
+    def predicate(self) -> str:
+        """The same selection as a delta-rs predicate (for the fallback path)."""
+        parts = []
+        if self.above is not None:
+            parts.append(f"{BATCH_COLUMN} > {int(self.above)}")
+        if self.listed:
+            listed = ", ".join(str(int(v)) for v in sorted(self.listed))
+            parts.append(f"{BATCH_COLUMN} IN ({listed})")
+        return " OR ".join(f"({p})" for p in parts) or "false"
+
+    def covers(self, low: int, high: int) -> bool | None:
+        """True when every batch in ``[low, high]`` is replaced, False when none is, None when
+        some are (the file must be rewritten row by row)."""
+        inside = [
+            self.above is not None and low > self.above,
+            low == high and low in self.listed,
+        ]
+        if any(inside):
+            return True
+        touches = (self.above is not None and high > self.above) or any(
+            low <= v <= high for v in self.listed
+        )
+        return None if touches else False
+
+
+def staged_path(lake: Lake, qualified: str) -> Path:
+    """A fresh file name inside the table's folder, unknown to the Delta log."""
+    folder = lake.path(qualified)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"part-{uuid.uuid4()}-c000.snappy.parquet"
+
+
+def discard(files: Sequence[Path]) -> None:
+    """Delete staged files that will never be committed (a gate fired)."""
+    for path in files:
+        path.unlink(missing_ok=True)
+
+
+def staged_rows(files: Sequence[Path]) -> int:
+    """Rows in the staged files (from their footers)."""
+    return sum(pq.ParquetFile(path).metadata.num_rows for path in files)
+
+
+def commit_staged(
+    lake: Lake, qualified: str, files: Sequence[Path], replace: BatchSelection | None
+) -> int:
+    """Make ``files`` part of the table in one commit, replacing the ``replace`` batches
+    (nothing replaced when None: a plain append). Returns the new table version."""
+    lake.ensure(qualified)
+    table = lake.delta(qualified)
+    assert table is not None
+    removals: list[RemoveAction] = []
+    if replace is not None:
+        chosen = _files_to_remove(table, replace)
+        if chosen is None:
+            return _rewrite(lake, qualified, files, replace)
+        removals = chosen
+    adds = [_add_action(lake.path(qualified), path) for path in files if _rows(path)]
+    empty = [path for path in files if not _rows(path)]
+    discard(empty)
+    if not adds and not removals:
+        version: int = table.version()
+        return version
+    table.create_write_transaction([*adds, *removals], mode="append", schema=table.schema())
+    new_version = lake.version(qualified)
+    assert new_version is not None
+    return new_version
+
+
+def _rows(path: Path) -> int:
+    rows: int = pq.ParquetFile(path).metadata.num_rows
+    return rows
+
+
+def _files_to_remove(table: DeltaTable, replace: BatchSelection) -> list[RemoveAction] | None:
+    actions = pa.table(table.get_add_actions(flatten=True))
+    paths = actions.column("path").to_pylist()
+    sizes = actions.column("size_bytes").to_pylist()
+    now = int(time.time() * 1000)
+    if replace.everything:
+        chosen = list(range(len(paths)))
+    else:
+        low_name, high_name = f"min.{BATCH_COLUMN}", f"max.{BATCH_COLUMN}"
+        if paths and (
+            low_name not in actions.column_names or high_name not in actions.column_names
+        ):
+            return None
+        lows: list[Any] = actions.column(low_name).to_pylist() if paths else []
+        highs: list[Any] = actions.column(high_name).to_pylist() if paths else []
+        chosen = []
+        for index, (low, high) in enumerate(zip(lows, highs, strict=True)):
+            if low is None or high is None:
+                return None  # no statistics: cannot tell, rewrite by predicate
+            covered = replace.covers(int(low), int(high))
+            if covered is None:
+                return None
+            if covered:
+                chosen.append(index)
+    return [
+        RemoveAction(path=paths[i], data_change=True, deletion_timestamp=now, size=sizes[i])
+        for i in chosen
+    ]
+
+
+def _rewrite(lake: Lake, qualified: str, files: Sequence[Path], replace: BatchSelection) -> int:
+    """Fallback: replace the rows through delta-rs' predicate overwrite, then drop the staged
+    files (read as one stream, so memory stays bounded)."""
+    reader = ds.dataset([str(p) for p in files], format="parquet").scanner().to_reader()
+    try:
+        return lake.write(qualified, reader, mode="overwrite", predicate=replace.predicate())
+    finally:
+        discard(files)
+
+
+def _add_action(folder: Path, path: Path) -> AddAction:
+    metadata = pq.ParquetFile(path).metadata
+    stat = path.stat()
+    return AddAction(
+        path=path.relative_to(folder).as_posix(),
+        size=stat.st_size,
+        partition_values={},
+        modification_time=int(stat.st_mtime * 1000),
+        data_change=True,
+        stats=json.dumps(file_statistics(metadata)),
+    )
+
+
+def file_statistics(metadata: pq.FileMetaData) -> dict[str, Any]:
+    """Delta statistics (row count, per-column min, max and null count) from a Parquet footer,
+    in the formats delta-rs writes (timestamps as text, decimals as numbers)."""
+    schema = metadata.schema.to_arrow_schema()
+    lows: dict[str, Any] = {}
+    highs: dict[str, Any] = {}
+    nulls: dict[str, int] = {}
+    for index, column in enumerate(schema):
+        if pa.types.is_nested(column.type):
+            continue
+        low: Any = None
+        high: Any = None
+        null_count = 0
+        complete = True
+        for group in range(metadata.num_row_groups):
+            stats = metadata.row_group(group).column(index).statistics
+            if stats is None:
+                complete = False
+                break
+            null_count += stats.null_count if stats.null_count is not None else 0
+            if stats.has_min_max:
+                low = stats.min if low is None else min(low, stats.min)
+                high = stats.max if high is None else max(high, stats.max)
+        if not complete:
+            continue
+        nulls[column.name] = null_count
+        if low is not None and high is not None:
+            low_json, high_json = _json_value(low, column.type), _json_value(high, column.type)
+            if low_json is not None and high_json is not None:
+                lows[column.name] = low_json
+                highs[column.name] = high_json
+    return {
+        "numRecords": metadata.num_rows,
+        "minValues": lows,
+        "maxValues": highs,
+        "nullCount": nulls,
+    }
+
+
+def _json_value(value: Any, type_: pa.DataType) -> Any:
+    if isinstance(value, int):  # bool included
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime):
+        if pa.types.is_timestamp(type_) and type_.tz is not None:
+            return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return value if len(value) <= _MAX_STAT_TEXT else None
+    return None
