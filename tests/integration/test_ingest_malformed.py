@@ -168,9 +168,7 @@ def test_semicolon_and_tab_delimiters_and_header_variants(
         tmp_path / "semi.csv",
         (
             "\ufeffinvoice no;STOCKCODE;description;Quantity;Invoice Date;Price;"
-            "customer_id;COUNTRY\n"
-            + GOOD.replace(",", ";")
-            + "\n"
+            "customer_id;COUNTRY\n" + GOOD.replace(",", ";") + "\n"
         ).encode(),
     )
     tab = write(
