@@ -15,7 +15,7 @@ import pyarrow as pa
 from retail_lakehouse.engines.base import Engine
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts import TableContract
-from retail_lakehouse.lake.query import snapshot_relation_sql
+from retail_lakehouse.lake.query import duckdb_type, snapshot_relation_sql
 from retail_lakehouse.lake.store import ROW_GROUP_ROWS
 
 
@@ -119,26 +119,3 @@ def _conformed(field: pa.Field, produced: pa.Schema) -> str:
     if field.name in produced.names and produced.field(field.name).type == field.type:
         return name
     return f"CAST({name} AS {duckdb_type(field.type)}) AS {name}"
-
-
-def duckdb_type(type_: pa.DataType) -> str:
-    """The DuckDB SQL type that writes ``type_`` to Parquet (contract types only)."""
-    if pa.types.is_string(type_) or pa.types.is_large_string(type_):
-        return "VARCHAR"
-    if pa.types.is_boolean(type_):
-        return "BOOLEAN"
-    if pa.types.is_int64(type_):
-        return "BIGINT"
-    if pa.types.is_int32(type_):
-        return "INTEGER"
-    if pa.types.is_float64(type_):
-        return "DOUBLE"
-    if pa.types.is_date32(type_):
-        return "DATE"
-    if pa.types.is_decimal(type_):
-        return f"DECIMAL({type_.precision}, {type_.scale})"
-    if pa.types.is_timestamp(type_):
-        return "TIMESTAMPTZ" if type_.tz is not None else "TIMESTAMP"
-    if pa.types.is_list(type_) or pa.types.is_large_list(type_):
-        return f"{duckdb_type(type_.value_type)}[]"
-    raise TypeError(f"no DuckDB type for {type_}")

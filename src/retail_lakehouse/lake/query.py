@@ -8,6 +8,7 @@ schema so queries over a fresh lake still work.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
@@ -62,18 +63,24 @@ def snapshot_relation_sql(files: list[str]) -> str:
 class LakeSQL:
     """A DuckDB connection with one view per lake table."""
 
-    def __init__(self, lake: Lake, *, threads: int | None = None) -> None:
+    def __init__(
+        self, lake: Lake, *, threads: int | None = None, tables: Iterable[str] | None = None
+    ) -> None:
+        """``tables`` limits the views to those tables (each costs a Delta log read: a pipeline
+        step that reads two meta tables need not open all twenty)."""
         self.lake = lake
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET TimeZone = 'UTC'")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self.versions: dict[str, int | None] = {}
-        self._register_all()
+        self._register_all(None if tables is None else set(tables))
 
-    def _register_all(self) -> None:
+    def _register_all(self, only: set[str] | None) -> None:
         on_disk = set(self.lake.tables())
         names = on_disk | {c.qualified for c in contracts()}
+        if only is not None:
+            names &= only
         for layer in sorted({n.split(".")[0] for n in names}):
             self.con.execute(f'CREATE SCHEMA IF NOT EXISTS "{layer}"')
         for name in sorted(names):

@@ -110,7 +110,7 @@ class Lake:
         from retail_lakehouse.lake.query import LakeSQL
 
         cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
-        with LakeSQL(self) as sql:
+        with LakeSQL(self, tables=[qualified]) as sql:
             return sql.arrow(f"SELECT {cols} FROM {qualified}")
 
     # -- writes ----------------------------------------------------------------------------

@@ -74,7 +74,7 @@ def discover(paths: Iterable[Path]) -> list[Path]:
 def ingest_file(lake: Lake, path: Path, run: RunContext) -> IngestReport:
     """Ingest one file (or skip it when its content is already in bronze)."""
     facts, source = open_source(path)
-    with LakeSQL(lake) as sql:
+    with LakeSQL(lake, tables=[BRONZE_FILES.qualified, META_SCHEMA_HISTORY.qualified]) as sql:
         known = sql.arrow(
             "SELECT _batch_seq FROM bronze.files WHERE _source_sha256 = ?", [facts.sha256]
         )
@@ -142,7 +142,8 @@ def ingest_file(lake: Lake, path: Path, run: RunContext) -> IngestReport:
 
 def remove_orphans(lake: Lake) -> int:
     """Delete lines and rejects of ingests that crashed before their manifest commit."""
-    with LakeSQL(lake) as sql:
+    tables = [BRONZE_FILES.qualified, LINES, BRONZE_REJECTS.qualified]
+    with LakeSQL(lake, tables=tables) as sql:
         top = sql.arrow("SELECT coalesce(max(_batch_seq), 0) AS s FROM bronze.files")
         high: int = top.column("s")[0].as_py()
         orphans = sql.arrow(

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pyarrow as pa
 
-from retail_lakehouse.lake.contracts.meta import META_ALERTS
+from retail_lakehouse.lake.contracts.meta import META_ALERTS, META_QUALITY_SCORES
 from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.lake.store import Lake
 from retail_lakehouse.quality.history import DEFAULT_TABLE, RunScores, score_history
@@ -99,7 +99,7 @@ def check_score_drop(
 
     Returns the alerts raised (zero or one). Calling it again for the same run and table raises
     nothing new: the alert id is derived from both, and an existing one is not duplicated."""
-    with LakeSQL(lake) as sql:
+    with LakeSQL(lake, tables=[META_QUALITY_SCORES.qualified, META_ALERTS.qualified]) as sql:
         found = baseline_for(score_history(sql, table), run_id)
         alert_id = f"{KIND_SCORE_DROP}:{table}:{run_id}"
         already: int = (
