@@ -123,6 +123,7 @@ def main() -> None:
                 "peak_rss_mb": peak,
                 "process_seconds": time.perf_counter() - started,
                 "generate_seconds": generate_seconds,
+                "file_to_gold_seconds": ingest_seconds + pipeline.seconds,
             }
         )
         + "\n"

@@ -1,0 +1,39 @@
+"""``retail benchmark`` from the user's side: a table, a JSON document, measured figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import run_retail
+
+
+def test_benchmark_reports_every_layer_as_json_and_a_table(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    done = run_retail(
+        "benchmark",
+        "--rows",
+        "3000",
+        "--rows",
+        "6000",
+        "--workdir",
+        tmp_path / "work",
+        "--output",
+        out,
+        lake=tmp_path / "unused",
+    )
+    assert done.code == 0, done.stderr
+    assert "file -> gold" in done.stdout
+    results = json.loads(out.read_text())["results"]
+    assert [r["rows"] for r in results] == [3000, 6000]
+    for result in results:
+        stages = result["stages"]
+        assert [s["stage"].split()[0] for s in stages] == ["ingest", "silver", "gold"]
+        assert stages[0]["rows"] == result["rows"]
+        assert 0 < stages[2]["rows"] <= result["rows"]  # silver lines (duplicates removed)
+        assert all(s["seconds"] > 0 and s["peak_rss_mb"] > 50 for s in stages)
+        # file -> gold is the measured wall time of ingest + the whole run, never less than
+        # the layers it contains
+        assert result["file_to_gold_seconds"] >= sum(s["seconds"] for s in stages)
+        assert result["peak_rss_mb"] >= max(s["peak_rss_mb"] for s in stages) * 0.99
+    assert not any((tmp_path / "work").iterdir())  # the generated files and lakes are removed
