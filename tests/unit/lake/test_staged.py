@@ -127,3 +127,14 @@ def test_statistics_follow_delta_rs_formats(tmp_path: Path) -> None:
     assert stats["maxValues"]["utc"] == "2026-01-02T03:04:05.000Z"
     assert "text" not in stats["maxValues"]  # a 100-character value gets no bound
     assert stats["nullCount"] == {"n": 1, "price": 1, "local": 2, "utc": 0, "text": 1}
+
+
+def test_a_staged_file_never_committed_is_invisible(tmp_path: Path) -> None:
+    """A crash between writing a staged file and committing it leaves the table as it was."""
+    lake = Lake(tmp_path)
+    commit_staged(lake, TABLE, [stage(lake, [1])], None)
+    orphan = stage(lake, [1, 2])  # written, never committed: the process "died" here
+    assert orphan.exists()
+    assert content(lake) == [1] * 3
+    commit_staged(lake, TABLE, [stage(lake, [2], 1)], BatchSelection(above=1))  # the re-run
+    assert content(lake) == [1] * 3 + [2]
