@@ -87,7 +87,7 @@ def discard(files: Sequence[Path]) -> None:
 
 def staged_rows(files: Sequence[Path]) -> int:
     """Rows in the staged files (from their footers)."""
-    return sum(pq.ParquetFile(path).metadata.num_rows for path in files)
+    return sum(_rows(path) for path in files)
 
 
 def commit_staged(
@@ -104,9 +104,9 @@ def commit_staged(
         if chosen is None:
             return _rewrite(lake, qualified, files, replace)
         removals = chosen
-    adds = [_add_action(lake.path(qualified), path) for path in files if _rows(path)]
-    empty = [path for path in files if not _rows(path)]
-    discard(empty)
+    written = [path for path in files if _rows(path)]
+    discard([path for path in files if path not in written])  # an empty file adds nothing
+    adds = [_add_action(lake.path(qualified), path) for path in written]
     if not adds and not removals:
         version: int = table.version()
         return version
