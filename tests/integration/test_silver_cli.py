@@ -137,6 +137,11 @@ def test_a_violated_fail_rule_stops_the_run_and_changes_nothing(tmp_path: Path) 
         k: v for k, v in Lake(lake).versions().items() if k.split(".")[0] in ("silver", "gold")
     }
     assert after == before
+    for table in ("silver.sales_lines", "silver.quarantine", "silver.duplicates"):
+        # the files the engine staged for the refused run were deleted, not left behind
+        referenced = {Path(uri).name for uri in Lake(lake).snapshot_files(table)}
+        on_disk = {f.name for f in Lake(lake).path(table).glob("*.parquet")}
+        assert on_disk == referenced, table
 
 
 def test_a_threshold_lets_a_few_failures_through(tmp_path: Path) -> None:
