@@ -104,9 +104,13 @@ def commit_staged(
         if chosen is None:
             return _rewrite(lake, qualified, files, replace)
         removals = chosen
-    written = [path for path in files if _rows(path)]
-    discard([path for path in files if path not in written])  # an empty file adds nothing
-    adds = [_add_action(lake.path(qualified), path) for path in written]
+    footers = {path: pq.ParquetFile(path).metadata for path in files}
+    discard([path for path in files if not footers[path].num_rows])  # an empty file adds nothing
+    adds = [
+        _add_action(lake.path(qualified), path, footer)
+        for path, footer in footers.items()
+        if footer.num_rows
+    ]
     if not adds and not removals:
         version: int = table.version()
         return version
@@ -161,8 +165,7 @@ def _rewrite(lake: Lake, qualified: str, files: Sequence[Path], replace: BatchSe
         discard(files)
 
 
-def _add_action(folder: Path, path: Path) -> AddAction:
-    metadata = pq.ParquetFile(path).metadata
+def _add_action(folder: Path, path: Path, metadata: pq.FileMetaData) -> AddAction:
     stat = path.stat()
     return AddAction(
         path=path.relative_to(folder).as_posix(),

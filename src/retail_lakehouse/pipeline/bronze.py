@@ -236,14 +236,14 @@ def _reject_table(rejects: pl.DataFrame, lineage: _Lineage) -> pa.Table:
     n = rejects.height
     return pa.table(
         {
-            "_source_file": [lineage.source_file] * n,
-            "_source_sha256": [lineage.sha256] * n,
-            "_batch_id": [lineage.batch_id] * n,
-            "_batch_seq": pa.array([lineage.batch_seq] * n, pa.int64()),
+            "_source_file": _constant(lineage.source_file, pa.string(), n),
+            "_source_sha256": _constant(lineage.sha256, pa.string(), n),
+            "_batch_id": _constant(lineage.batch_id, pa.string(), n),
+            "_batch_seq": _constant(lineage.batch_seq, pa.int64(), n),
             "line_number": rejects.get_column("line_number").to_arrow(),
             "raw_line": rejects.get_column("raw_line").to_arrow(),
             "reason": rejects.get_column("reason").to_arrow(),
-            "_ingested_at": pa.array([lineage.ingested_at] * n, pa.timestamp("us", tz="UTC")),
+            "_ingested_at": _constant(lineage.ingested_at, pa.timestamp("us", tz="UTC"), n),
         }
     )
 
