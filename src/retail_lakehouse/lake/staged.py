@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from deltalake.transaction import AddAction, RemoveAction
 
+from retail_lakehouse.lake.contracts import TableContract
 from retail_lakehouse.lake.store import Lake
 
 BATCH_COLUMN = "_batch_seq"
@@ -83,6 +84,11 @@ def discard(files: Sequence[Path]) -> None:
     """Delete staged files that will never be committed (a gate fired)."""
     for path in files:
         path.unlink(missing_ok=True)
+
+
+def write_empty(target: TableContract, path: Path) -> None:
+    """A staged file with no rows (committing it adds nothing; it still replaces batches)."""
+    pq.write_table(target.schema.empty_table(), path)
 
 
 def staged_rows(files: Sequence[Path]) -> int:

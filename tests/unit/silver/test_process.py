@@ -243,3 +243,30 @@ def test_a_bad_rules_file_is_refused_before_any_work(
     with pytest.raises(RulesError, match=r"rules\.yaml"):
         process(lake, engine, bad)
     assert not lake.exists("silver.sales_lines")
+
+
+def test_a_pass_with_nothing_to_quarantine_replaces_the_old_quarantine_with_nothing(
+    lake: Lake, engine: Engine, tmp_path: Path
+) -> None:
+    write_batch(lake, FIRST, seq=1)
+    assert process(lake, engine).quarantined == 1
+    lenient = rules_file(
+        tmp_path,
+        """
+rules:
+  - name: quantity_parseable
+    dimension: validity
+    expression: quantity IS NOT NULL OR is_blank(raw_quantity)
+    weight: 30
+    action: warn
+""",
+    )
+    report = process(lake, engine, lenient, full_refresh=True)
+    assert (report.silver_lines, report.quarantined, report.duplicates) == (4, 0, 1)
+    assert report.balanced
+    assert content(lake, "silver.quarantine") == []
+    unparsed = [r for r in content(lake, "silver.sales_lines") if r["quantity"] is None]
+    assert [r["quality_flags"] for r in unparsed] == [["quantity_parseable"]]
+    assert lake.snapshot_files("silver.quarantine") == []
+    # on disk: only the first run's file (removed from the log); the empty staged one is gone
+    assert len(list(lake.path("silver.quarantine").glob("*.parquet"))) == 1

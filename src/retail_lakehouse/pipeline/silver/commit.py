@@ -26,6 +26,8 @@ from retail_lakehouse.lake.staged import (
     commit_staged,
     discard,
     staged_path,
+    staged_rows,
+    write_empty,
 )
 from retail_lakehouse.lake.watermarks import write_watermark
 from retail_lakehouse.pipeline.errors import GateFailed
@@ -70,11 +72,14 @@ def commit_pass(
             SILVER_SALES_LINES,
             files[SILVER_SALES_LINES],
         )
-        engine.write_parquet(
-            silver_pass.quarantine_rows(run_id, processed_at),
-            SILVER_QUARANTINE,
-            files[SILVER_QUARANTINE],
-        )
+        if staged_rows([files[SILVER_SALES_LINES]]) < silver_pass.kept:
+            engine.write_parquet(
+                silver_pass.quarantine_rows(run_id, processed_at),
+                SILVER_QUARANTINE,
+                files[SILVER_QUARANTINE],
+            )
+        else:  # every kept line is in silver: no second pass over the rules to find none
+            write_empty(SILVER_QUARANTINE, files[SILVER_QUARANTINE])
         totals = tally_staged(
             files[SILVER_SALES_LINES],
             files[SILVER_QUARANTINE],

@@ -33,8 +33,10 @@ two lines with different garbage are not merged into one."""
 
 def _key_part(t: ir.Table, column: str) -> ir.StringValue:
     value = t[column]
-    if column == "invoice_ts":  # strftime: a plain cast prints differently on Spark
-        text = value.strftime("%Y-%m-%d %H:%M:%S")
+    if column == "invoice_ts":
+        # whole seconds since the epoch, as text: the same on every engine (a plain cast prints
+        # differently on Spark) and a fifth of the cost of strftime on the hot path
+        text = value.epoch_seconds().cast("int64").cast("string")
     elif column in _PARSED:
         text = value.cast("string")
     else:

@@ -106,6 +106,7 @@ class SilverPass:
     duplicates_table: ir.Table  # the lines removed as duplicates, with the kept line
     evaluated: Evaluated  # the kept lines with rule results and scores
     duplicates: int
+    kept: int  # lines of the pass that are not removed duplicates (silver + quarantine)
 
     def dimension_columns(self) -> dict[str, list[str]]:
         """Failed-flag columns of the rules of each dimension."""
@@ -220,12 +221,14 @@ def build_pass(
     named = dataclasses.replace(
         evaluated, table=engine.view(evaluated.table, f"silver_evaluated_{n}")
     )
+    removed = _count(engine, duplicates)
     return SilverPass(
         engine=engine,
         batches=list(batches),
         duplicates_table=duplicates,
         evaluated=named,
-        duplicates=_count(engine, duplicates),
+        duplicates=removed,
+        kept=_count(engine, lines) - removed,
     )
 
 
