@@ -61,6 +61,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, required=True)
     args = parser.parse_args()
 
+    from retail_lakehouse.cli.context import freeze_loaded_objects
     from retail_lakehouse.config import Settings
     from retail_lakehouse.generate import generate
     from retail_lakehouse.lake import Lake
@@ -69,6 +70,7 @@ def main() -> None:
     from retail_lakehouse.pipeline.runner import run_pipeline
 
     _warm_up()
+    freeze_loaded_objects()  # as ``retail ingest`` and ``retail run`` do
     source = args.workdir / f"bench_{args.rows}.csv"
     clock = time.perf_counter()
     generate(args.rows, source, seed=args.seed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,3 +57,13 @@ class UsageProblem(Exception):
 
 class PipelineFailure(Exception):
     """The pipeline ran and failed (a quality gate, for example): exit code 1."""
+
+
+def freeze_loaded_objects() -> None:
+    """Move everything allocated so far (mostly the engines' modules) out of the collector's
+    reach, so its full collections during a run scan only the run's own objects.
+
+    Called by the commands that move data, after their imports: the libraries hold a few
+    hundred thousand long-lived objects, and rescanning them cost ~0.1 s per run on 541,909
+    lines. Objects created later are collected as usual."""
+    gc.freeze()

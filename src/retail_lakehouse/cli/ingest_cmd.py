@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from retail_lakehouse.cli.context import UsageProblem, console, lake_from
+from retail_lakehouse.cli.context import UsageProblem, console, freeze_loaded_objects, lake_from
 from retail_lakehouse.cli.progress import progress_bar
 
 
@@ -23,6 +23,7 @@ def ingest(
     from retail_lakehouse.lake.runs import recorded_run
     from retail_lakehouse.pipeline.bronze import FileRefused, discover, ingest_file
 
+    freeze_loaded_objects()
     lake = lake_from(ctx)
     try:
         files = discover(paths)

@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from retail_lakehouse.cli.context import PipelineFailure, UsageProblem, console, state_from
+from retail_lakehouse.cli.context import (
+    PipelineFailure,
+    UsageProblem,
+    console,
+    freeze_loaded_objects,
+    state_from,
+)
 
 
 def run(
@@ -26,6 +32,7 @@ def run(
     from retail_lakehouse.pipeline.runner import run_pipeline
     from retail_lakehouse.quality.rules import load_rules
 
+    freeze_loaded_objects()
     state = state_from(ctx)
     for path in rules or []:
         if not path.is_file():
