@@ -27,7 +27,7 @@ from retail_lakehouse.lake.contracts.bronze import (
     RAW_COLUMNS,
 )
 from retail_lakehouse.lake.contracts.meta import META_SCHEMA_HISTORY
-from retail_lakehouse.lake.prefetch import prefetch
+from retail_lakehouse.lake.prefetch import ordered_map, prefetch
 from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.lake.runs import RunContext
 from retail_lakehouse.sources.errors import FileRefused
@@ -204,12 +204,12 @@ def _lineage_batches(
     rejected: list[pl.DataFrame],
     counted: list[int],
 ) -> Iterator[pa.RecordBatch]:
-    """Add lineage and the record hash to each parsed chunk (vectorised, no row loop)."""
+    """Add lineage and the record hash to each parsed chunk (vectorised, no row loop; two
+    chunks at a time, in file order)."""
     columns = [*RAW_COLUMNS, *layout.extra_columns]
     schema = _bronze_schema(layout)
-    for chunk in chunks:
-        if chunk.rejects.height:
-            rejected.append(chunk.rejects)
+
+    def with_lineage(chunk: SourceChunk) -> tuple[SourceChunk, pa.Table]:
         rows = chunk.rows
         for name in columns:
             if name not in rows.columns:
@@ -228,8 +228,13 @@ def _lineage_batches(
         }
         for name, values in constants.items():
             data = data.append_column(name, values)
-        counted[0] += n
-        yield from data.select(schema.names).cast(schema).to_batches()
+        return chunk, data.select(schema.names).cast(schema)
+
+    for chunk, data in ordered_map(with_lineage, chunks):
+        if chunk.rejects.height:
+            rejected.append(chunk.rejects)
+        counted[0] += data.num_rows
+        yield from data.to_batches()
 
 
 def _reject_table(rejects: pl.DataFrame, lineage: _Lineage) -> pa.Table:

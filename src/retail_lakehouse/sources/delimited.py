@@ -9,15 +9,17 @@ line is assumed (line breaks inside quoted values are rejected, not guessed at).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 
+from retail_lakehouse.lake.prefetch import ordered_map
 from retail_lakehouse.sources.aliases import map_header
 from retail_lakehouse.sources.errors import FileRefused
-from retail_lakehouse.sources.lines import iter_line_chunks
+from retail_lakehouse.sources.lines import LineChunk, iter_line_chunks
 from retail_lakehouse.sources.records import OpenedSource, SourceChunk, SourceLayout, rejects
 from retail_lakehouse.sources.sniff import FileFacts, parse_header, sniff_delimiter
 
@@ -59,27 +61,25 @@ def open_delimited(path: Path, facts: FileFacts) -> OpenedSource:
     )
     body = first.lines.slice(1)
     blank = [0]
+    work = itertools.chain(
+        [LineChunk(first.first_line + 1, body, first.has_control)],
+        chunks,
+    )
 
-    def parsed() -> Iterator[SourceChunk]:
-        yield _parse(
-            body,
-            first.first_line + 1,
+    def parse(chunk: LineChunk) -> SourceChunk:
+        return _parse(
+            chunk.lines,
+            chunk.first_line,
             delimiter,
             names,
             facts.encoding,
-            blank,
-            has_control=first.has_control,
+            has_control=chunk.has_control,
         )
-        for chunk in chunks:
-            yield _parse(
-                chunk.lines,
-                chunk.first_line,
-                delimiter,
-                names,
-                facts.encoding,
-                blank,
-                has_control=chunk.has_control,
-            )
+
+    def parsed() -> Iterator[SourceChunk]:
+        for chunk in ordered_map(parse, work):
+            blank[0] += chunk.blank_lines
+            yield chunk
 
     return OpenedSource(layout, parsed(), blank)
 
@@ -90,13 +90,12 @@ def _parse(
     delimiter: str,
     names: list[str],
     encoding: str,
-    blank_counter: list[int],
     *,
     has_control: bool = True,
 ) -> SourceChunk:
     frame = pl.DataFrame({"raw": lines}).with_row_index("line_number", offset=first_line)
     is_blank = pl.col("raw").str.strip_chars() == ""
-    blank_counter[0] += frame.filter(is_blank).height
+    blank_lines = frame.filter(is_blank).height
     frame = frame.filter(~is_blank)
 
     # Only the few lines with quotes pay for the field regex (it skips the NULLs the other lines
@@ -143,4 +142,4 @@ def _parse(
         *[pl.col("fields").list.get(i).alias(name) for i, name in enumerate(names)],
         pl.col("line_number").cast(pl.Int64).alias("_row_number"),
     )
-    return SourceChunk(rows=rows, rejects=rejects(bad, pl.col("reason")))
+    return SourceChunk(rows=rows, rejects=rejects(bad, pl.col("reason")), blank_lines=blank_lines)

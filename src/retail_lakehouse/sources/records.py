@@ -18,6 +18,7 @@ class SourceChunk:
     rows: pl.DataFrame
     rejects: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=REJECT_SCHEMA))
     part: str | None = None  # e.g. the sheet of a workbook
+    blank_lines: int = 0  # empty lines skipped in this part (neither rows nor rejects)
 
 
 @dataclass
