@@ -205,7 +205,8 @@ def _lineage_batches(
     counted: list[int],
 ) -> Iterator[pa.RecordBatch]:
     """Add lineage and the record hash to each parsed chunk (vectorised, no row loop; two
-    chunks at a time, in file order)."""
+    chunks at a time, handed on in file order). ``_row_number`` is what tells a line's place:
+    delta-rs may store the batches of one write in another order."""
     columns = [*RAW_COLUMNS, *layout.extra_columns]
     schema = _bronze_schema(layout)
 
