@@ -30,14 +30,14 @@ def ordered_map(
 ) -> Iterator[_Out]:
     """``function`` over ``items`` on ``workers`` threads, results in the items' order.
 
-    At most ``workers + 1`` items are in flight, so memory stays bounded however long the
-    input; an error is raised where its result would have been yielded."""
+    At most ``workers`` items are in flight, so memory stays bounded however long the input;
+    an error is raised where its result would have been yielded."""
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ordered-map") as pool:
         pending: deque[Future[_Out]] = deque()
         try:
             for item in items:
                 pending.append(pool.submit(function, item))
-                if len(pending) > workers:
+                if len(pending) >= workers:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()

@@ -27,7 +27,7 @@ from retail_lakehouse.lake.contracts.bronze import (
     RAW_COLUMNS,
 )
 from retail_lakehouse.lake.contracts.meta import META_SCHEMA_HISTORY
-from retail_lakehouse.lake.prefetch import ordered_map, prefetch
+from retail_lakehouse.lake.prefetch import prefetch
 from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.lake.runs import RunContext
 from retail_lakehouse.sources.errors import FileRefused
@@ -204,9 +204,9 @@ def _lineage_batches(
     rejected: list[pl.DataFrame],
     counted: list[int],
 ) -> Iterator[pa.RecordBatch]:
-    """Add lineage and the record hash to each parsed chunk (vectorised, no row loop; two
-    chunks at a time, handed on in file order). ``_row_number`` is what tells a line's place:
-    delta-rs may store the batches of one write in another order."""
+    """Add lineage and the record hash to each parsed chunk (vectorised, no row loop), in file
+    order. ``_row_number`` is what tells a line's place: delta-rs may store the batches of one
+    write in another order."""
     columns = [*RAW_COLUMNS, *layout.extra_columns]
     schema = _bronze_schema(layout)
 
@@ -231,7 +231,7 @@ def _lineage_batches(
             data = data.append_column(name, values)
         return chunk, data.select(schema.names).cast(schema)
 
-    for chunk, data in ordered_map(with_lineage, chunks):
+    for chunk, data in map(with_lineage, chunks):
         if chunk.rejects.height:
             rejected.append(chunk.rejects)
         counted[0] += data.num_rows
