@@ -209,8 +209,9 @@ def _lineage_batches(
     write in another order."""
     columns = [*RAW_COLUMNS, *layout.extra_columns]
     schema = _bronze_schema(layout)
-
-    def with_lineage(chunk: SourceChunk) -> tuple[SourceChunk, pa.Table]:
+    for chunk in chunks:
+        if chunk.rejects.height:
+            rejected.append(chunk.rejects)
         rows = chunk.rows
         for name in columns:
             if name not in rows.columns:
@@ -229,13 +230,8 @@ def _lineage_batches(
         }
         for name, values in constants.items():
             data = data.append_column(name, values)
-        return chunk, data.select(schema.names).cast(schema)
-
-    for chunk, data in map(with_lineage, chunks):
-        if chunk.rejects.height:
-            rejected.append(chunk.rejects)
-        counted[0] += data.num_rows
-        yield from data.to_batches()
+        counted[0] += n
+        yield from data.select(schema.names).cast(schema).to_batches()
 
 
 def _reject_table(rejects: pl.DataFrame, lineage: _Lineage) -> pa.Table:
