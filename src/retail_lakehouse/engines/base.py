@@ -78,6 +78,14 @@ class Engine(ABC):
     def try_timestamp(self, value: ir.StringValue, strftime_format: str) -> ir.TimestampValue:
         """Parse text with a strftime-style format; NULL (never an error) when it does not fit."""
 
+    def timestamp_from_seconds(self, seconds: ir.IntegerValue) -> ir.TimestampValue:
+        """Whole seconds since 1970-01-01 as a wall-clock timestamp (no time zone).
+
+        Ibis' ``as_timestamp`` gives that on Spark; DuckDB's ``to_timestamp`` behind it returns a
+        zoned timestamp, which DuckDB overrides (see there)."""
+        result: ir.TimestampValue = seconds.as_timestamp("s")
+        return result
+
     def strip_whitespace(self, value: ir.StringValue) -> ir.StringValue:
         """Trim spaces, tabs, line breaks, vertical tabs and form feeds at both ends.
 

@@ -69,6 +69,28 @@ def test_invoice_dates_in_every_layout(engine: Engine, text: str | None, expecte
     assert one(engine, invoice_date=text)["invoice_ts"] == expected
 
 
+def test_invoice_ts_is_wall_clock_time_even_from_excel_serials(engine: Engine) -> None:
+    """A zoned column would make every later use of it convert each line through the time-zone
+    library (the line key, the Parquet cast): DuckDB's own ``to_timestamp`` returns one."""
+    rows = [raw(invoice_date="40513.35138888889"), raw(invoice_date="12/1/2010 8:26")]
+    n = len(rows)
+    table = pa.table(
+        {
+            **{c: pa.array([r[c] for r in rows], pa.string()) for c in RAW_COLUMNS},
+            "_batch_id": ["b"] * n,
+            "_batch_seq": pa.array([1] * n, pa.int64()),
+            "_row_number": pa.array(range(2, n + 2), pa.int64()),
+            "_record_hash": ["h"] * n,
+            "_source_file": ["f.csv"] * n,
+        }
+    )
+    lines = standardise(engine, engine.arrow_table(table, f"bronze_{next(_names)}"))
+    name = f"standardised_{next(_names)}"
+    engine.view(lines, name)
+    typed = engine.backend.con.execute(f"SELECT typeof(invoice_ts), invoice_ts FROM {name}")
+    assert typed.fetchall() == [("TIMESTAMP", datetime(2010, 12, 1, 8, 26))] * 2
+
+
 def test_the_raw_text_stays_next_to_the_parsed_value(engine: Engine) -> None:
     line = one(engine, invoice_date="garbage", quantity="3.5", unit_price="2,55")
     assert (line["invoice_ts"], line["quantity"], line["unit_price"]) == (None, None, None)

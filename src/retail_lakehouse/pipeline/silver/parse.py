@@ -110,19 +110,19 @@ def parse_invoice_ts(engine: Engine, text: ir.StringValue) -> ir.TimestampValue:
             ),
         )
     )
-    branches.append((text.re_search(EXCEL_SERIAL), excel_serial_to_ts(text)))
+    branches.append((text.re_search(EXCEL_SERIAL), excel_serial_to_ts(engine, text)))
     result: ir.TimestampValue = ibis.cases(*branches, else_=ibis.null("timestamp"))
     return result
 
 
-def excel_serial_to_ts(text: ir.StringValue) -> ir.TimestampValue:
+def excel_serial_to_ts(engine: Engine, text: ir.StringValue) -> ir.TimestampValue:
     """Excel serial day number (as text) to a timestamp, rounded to the second.
 
     Only called on text that matched :data:`EXCEL_SERIAL`; serials before 1900-03-01 (day 61)
     are refused because Excel's fictitious 1900-02-29 makes them ambiguous."""
     days = text.try_cast("float64")
     seconds = ((days - EXCEL_EPOCH_UNIX_DAYS) * 86400).round().cast("int64")
-    ts: ir.TimestampValue = seconds.as_timestamp("s").cast("timestamp")
+    ts = engine.timestamp_from_seconds(seconds)
     result: ir.TimestampValue = ibis.ifelse(
         (days >= 61) & (days < 2958466), ts, ibis.null("timestamp")
     )
