@@ -37,3 +37,32 @@ def test_benchmark_reports_every_layer_as_json_and_a_table(tmp_path: Path) -> No
         assert result["file_to_gold_seconds"] >= sum(s["seconds"] for s in stages)
         assert result["peak_rss_mb"] >= max(s["peak_rss_mb"] for s in stages) * 0.99
     assert not any((tmp_path / "work").iterdir())  # the generated files and lakes are removed
+
+
+def test_repeated_runs_report_the_median_and_range_of_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    done = run_retail(
+        "benchmark",
+        "--rows",
+        "2000",
+        "--repeat",
+        "3",
+        "--workdir",
+        tmp_path / "work",
+        "--output",
+        out,
+        lake=tmp_path / "unused",
+    )
+    assert done.code == 0, done.stderr
+    assert "median" in done.stdout and "3 runs" in done.stdout
+    [result] = json.loads(out.read_text())["results"]
+    runs = result["runs"]
+    assert result["repeat"] == len(runs) == 3
+    for position, stage in enumerate(result["stages"]):
+        each = sorted(run["stages"][position]["seconds"] for run in runs)
+        assert stage["seconds"] == each[1]  # the median of three
+        assert result["range"][stage["stage"]] == [each[0], each[-1]]
+        assert stage["peak_rss_mb"] == max(run["stages"][position]["peak_rss_mb"] for run in runs)
+    whole = sorted(run["file_to_gold_seconds"] for run in runs)
+    assert result["file_to_gold_seconds"] == whole[1]
+    assert result["range"]["file_to_gold_seconds"] == [whole[0], whole[-1]]

@@ -3,11 +3,17 @@
 Each size runs in a fresh worker process on a fresh lake, so peak memory belongs to that size
 alone. Layer times are wall-clock inside the worker after its imports (a long-running service or
 Dagster worker pays those once); the worker's total wall time, imports included, is reported too.
+
+A shared or virtual machine's speed drifts from one minute to the next (on the 2-core machine
+these figures come from, the same single-threaded loop took 0.7 to 1.2 s within twenty seconds),
+so ``--repeat`` runs each size several times and reports the median of every figure with its
+range, instead of one draw.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,8 +49,25 @@ class SizeResult:
     file_to_gold_seconds: float = 0.0
     """Wall time of the ingest plus the whole run (the layers, and the run's bookkeeping: its
     ``meta.runs`` rows, the orphan check, opening and closing the engine)."""
+    runs: list[SizeResult] = field(default_factory=list)
+    """With ``--repeat``: every run; the fields above are then their medians (peaks: the
+    highest)."""
 
     def as_dict(self) -> dict[str, Any]:
+        document = self._figures()
+        if self.runs:
+            document["repeat"] = len(self.runs)
+            document["range"] = {
+                "file_to_gold_seconds": _range([r.file_to_gold_seconds for r in self.runs]),
+                **{
+                    stage.stage: _range([r.stages[i].seconds for r in self.runs])
+                    for i, stage in enumerate(self.stages)
+                },
+            }
+            document["runs"] = [run._figures() for run in self.runs]
+        return document
+
+    def _figures(self) -> dict[str, Any]:
         return {
             "rows": self.rows,
             "engine": self.engine,
@@ -63,6 +86,45 @@ class SizeResult:
                 for s in self.stages
             ],
         }
+
+
+def _range(values: list[float]) -> list[float]:
+    return [round(min(values), 3), round(max(values), 3)]
+
+
+def run_repeated(
+    rows: int,
+    repeat: int,
+    *,
+    seed: int = 42,
+    engine: str = "duckdb",
+    workdir: Path | None = None,
+) -> SizeResult:
+    """Benchmark one size ``repeat`` times (each in a fresh worker on a fresh lake): the median
+    of each time, the highest of each peak, and every run kept in ``runs``."""
+    runs = [run_size(rows, seed=seed, engine=engine, workdir=workdir) for _ in range(repeat)]
+    if repeat == 1:
+        return runs[0]
+    first = runs[0]
+    summary = SizeResult(
+        rows=first.rows,
+        engine=engine,
+        peak_rss_mb=max(r.peak_rss_mb for r in runs),
+        process_seconds=statistics.median(r.process_seconds for r in runs),
+        generate_seconds=statistics.median(r.generate_seconds for r in runs),
+        file_to_gold_seconds=statistics.median(r.file_to_gold_seconds for r in runs),
+        runs=runs,
+    )
+    summary.stages = [
+        StageResult(
+            stage=stage.stage,
+            seconds=statistics.median(r.stages[i].seconds for r in runs),
+            rows=stage.rows,
+            peak_rss_mb=max(r.stages[i].peak_rss_mb for r in runs),
+        )
+        for i, stage in enumerate(first.stages)
+    ]
+    return summary
 
 
 def run_size(

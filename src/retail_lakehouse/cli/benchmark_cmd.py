@@ -17,6 +17,14 @@ def benchmark(
     rows: Annotated[
         list[int] | None, typer.Option("--rows", "-n", help="Lines per run (repeatable).")
     ] = None,
+    repeat: Annotated[
+        int,
+        typer.Option(
+            "--repeat",
+            min=1,
+            help="Runs per size; prints the median of each figure and its range.",
+        ),
+    ] = 1,
     engine: Annotated[str, typer.Option(help="duckdb or spark.")] = "duckdb",
     seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 42,
     as_json: Annotated[bool, typer.Option("--json", help="Print only JSON.")] = False,
@@ -26,35 +34,44 @@ def benchmark(
     ] = None,
 ) -> None:
     """Generate data, run ingest -> silver -> gold on a fresh lake, print time and memory."""
-    from retail_lakehouse.benchmark import run_size
+    from retail_lakehouse.benchmark import run_repeated
 
     results = []
     for size in rows or [541_909]:
         if not as_json:
-            console.print(f"benchmarking {size:,} lines on {engine} ...", style="dim")
-        results.append(run_size(size, seed=seed, engine=engine, workdir=workdir).as_dict())
+            runs = f", {repeat} runs" if repeat > 1 else ""
+            console.print(f"benchmarking {size:,} lines on {engine}{runs} ...", style="dim")
+        measured = run_repeated(size, repeat, seed=seed, engine=engine, workdir=workdir)
+        results.append(measured.as_dict())
     document = json.dumps({"results": results}, indent=2)
     if output:
         output.write_text(document + "\n", encoding="utf-8")
     if as_json:
         sys.stdout.write(document + "\n")
         return
-    table = Table("lines", "stage", "seconds", "rows/s", "peak RSS MB", title="retail benchmark")
+    seconds = "seconds (median, range)" if repeat > 1 else "seconds"
+    table = Table("lines", "stage", seconds, "rows/s", "peak RSS MB", title="retail benchmark")
     for result in results:
+        spread = result.get("range", {})
+        whole = result["file_to_gold_seconds"]
         for stage in result["stages"]:
             table.add_row(
                 f"{result['rows']:,}",
                 stage["stage"],
-                f"{stage['seconds']:.2f}",
+                _seconds(stage["seconds"], spread.get(stage["stage"])),
                 f"{stage['rows_per_second']:,}",
                 f"{stage['peak_rss_mb']:,.0f}",
             )
         table.add_row(
             f"{result['rows']:,}",
             "[bold]file -> gold[/]",
-            f"[bold]{result['file_to_gold_seconds']:.2f}[/]",
+            f"[bold]{_seconds(whole, spread.get('file_to_gold_seconds'))}[/]",
             f"{round(result['rows'] / max(result['file_to_gold_seconds'], 1e-9)):,}",
             f"[bold]{result['peak_rss_mb']:,.0f}[/] (process)",
         )
     console.print(table)
     sys.stdout.write(document + "\n")
+
+
+def _seconds(value: float, spread: list[float] | None) -> str:
+    return f"{value:.2f} ({spread[0]:.2f}-{spread[1]:.2f})" if spread else f"{value:.2f}"
