@@ -5,23 +5,25 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import run_retail
+from tests.conftest import CliResult, run_retail
 
 
-def test_benchmark_reports_every_layer_as_json_and_a_table(tmp_path: Path) -> None:
+def benchmark(tmp_path: Path, *options: str) -> tuple[CliResult, Path]:
     out = tmp_path / "bench.json"
     done = run_retail(
         "benchmark",
-        "--rows",
-        "3000",
-        "--rows",
-        "6000",
+        *options,
         "--workdir",
         tmp_path / "work",
         "--output",
         out,
         lake=tmp_path / "unused",
     )
+    return done, out
+
+
+def test_benchmark_reports_every_layer_as_json_and_a_table(tmp_path: Path) -> None:
+    done, out = benchmark(tmp_path, "--rows", "3000", "--rows", "6000")
     assert done.code == 0, done.stderr
     assert "file -> gold" in done.stdout
     results = json.loads(out.read_text())["results"]
@@ -40,19 +42,7 @@ def test_benchmark_reports_every_layer_as_json_and_a_table(tmp_path: Path) -> No
 
 
 def test_repeated_runs_report_the_median_and_range_of_every_figure(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
-    done = run_retail(
-        "benchmark",
-        "--rows",
-        "2000",
-        "--repeat",
-        "3",
-        "--workdir",
-        tmp_path / "work",
-        "--output",
-        out,
-        lake=tmp_path / "unused",
-    )
+    done, out = benchmark(tmp_path, "--rows", "2000", "--repeat", "3")
     assert done.code == 0, done.stderr
     assert "median" in done.stdout and "3 runs" in done.stdout
     [result] = json.loads(out.read_text())["results"]

@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import ibis.expr.types as ir
 import pyarrow as pa
 import pytest
 
@@ -18,7 +19,7 @@ from tests.unit.silver.support import Row, raw
 _names = itertools.count()
 
 
-def run(engine: Engine, rows: list[Row]) -> list[dict[str, Any]]:
+def bronze(engine: Engine, rows: list[Row]) -> ir.Table:
     n = len(rows)
     table = pa.table(
         {
@@ -30,9 +31,12 @@ def run(engine: Engine, rows: list[Row]) -> list[dict[str, Any]]:
             "_source_file": ["f.csv"] * n,
         }
     )
-    bronze = engine.arrow_table(table, f"bronze_{next(_names)}")
+    return engine.arrow_table(table, f"bronze_{next(_names)}")
+
+
+def run(engine: Engine, rows: list[Row]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = engine.to_arrow(
-        standardise(engine, bronze).order_by("_row_number")
+        standardise(engine, bronze(engine, rows)).order_by("_row_number")
     ).to_pylist()
     return out
 
@@ -73,18 +77,7 @@ def test_invoice_ts_is_wall_clock_time_even_from_excel_serials(engine: Engine) -
     """A zoned column would make every later use of it convert each line through the time-zone
     library (the line key, the Parquet cast): DuckDB's own ``to_timestamp`` returns one."""
     rows = [raw(invoice_date="40513.35138888889"), raw(invoice_date="12/1/2010 8:26")]
-    n = len(rows)
-    table = pa.table(
-        {
-            **{c: pa.array([r[c] for r in rows], pa.string()) for c in RAW_COLUMNS},
-            "_batch_id": ["b"] * n,
-            "_batch_seq": pa.array([1] * n, pa.int64()),
-            "_row_number": pa.array(range(2, n + 2), pa.int64()),
-            "_record_hash": ["h"] * n,
-            "_source_file": ["f.csv"] * n,
-        }
-    )
-    lines = standardise(engine, engine.arrow_table(table, f"bronze_{next(_names)}"))
+    lines = standardise(engine, bronze(engine, rows))
     name = f"standardised_{next(_names)}"
     engine.view(lines, name)
     typed = engine.backend.con.execute(f"SELECT typeof(invoice_ts), invoice_ts FROM {name}")
