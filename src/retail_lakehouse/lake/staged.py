@@ -1,7 +1,7 @@
 """Committing Parquet files an engine wrote straight into a table's folder.
 
-The big layer outputs (silver lines, quarantine, the fact) are written by the engine itself:
-DuckDB's ``COPY ... TO`` encodes Parquet on all cores from its own vectors, which costs half of
+The big layer outputs (bronze lines, silver lines, quarantine, the fact) are written by DuckDB
+itself: its ``COPY ... TO`` encodes Parquet on all cores from its own vectors, which costs half of
 exporting the same rows to Arrow and re-encoding them with delta-rs. The files land in the
 table's folder under names the Delta log does not know yet, so no reader sees them (a crash
 leaves only unreferenced files, which ``VACUUM`` removes); :func:`commit_staged` then makes them
@@ -29,11 +29,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
-from deltalake import DeltaTable
-from deltalake.transaction import AddAction, RemoveAction
+from deltalake import DeltaTable, Field, Schema
+from deltalake.schema import PrimitiveType
+from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
-from retail_lakehouse.lake.contracts import TableContract
-from retail_lakehouse.lake.store import Lake
+from retail_lakehouse.lake.contracts import TableContract, contract
+from retail_lakehouse.lake.store import Lake, cast_batch
 
 BATCH_COLUMN = "_batch_seq"
 _MAX_STAT_TEXT = 64  # longer text gets no min/max (a cut value is no valid upper bound)
@@ -100,10 +101,14 @@ def commit_staged(
     lake: Lake, qualified: str, files: Sequence[Path], replace: BatchSelection | None
 ) -> int:
     """Make ``files`` part of the table in one commit, replacing the ``replace`` batches
-    (nothing replaced when None: a plain append). Returns the new table version."""
-    lake.ensure(qualified)
+    (nothing replaced when None: a plain append). Returns the new table version.
+
+    A table that does not exist yet is created by this same commit (its first version holds
+    the data). New columns of a table that evolves are added to its schema first."""
     table = lake.delta(qualified)
-    assert table is not None
+    if table is None:
+        return _create(lake, qualified, files)
+    _add_new_columns(table, qualified, files)
     removals: list[RemoveAction] = []
     if replace is not None:
         chosen = _files_to_remove(table, replace)
@@ -124,6 +129,41 @@ def commit_staged(
     new_version = lake.version(qualified)
     assert new_version is not None
     return new_version
+
+
+def _create(lake: Lake, qualified: str, files: Sequence[Path]) -> int:
+    """Create the table with the files' rows as its version 0 (one commit)."""
+    target = contract(qualified)
+    schema = cast_batch(target.schema.empty_table(), target).schema
+    for name in _new_columns(schema, target, files):
+        schema = schema.append(pa.field(name, pa.string()))
+    footers = {path: pq.ParquetFile(path).metadata for path in files}
+    discard([path for path in files if not footers[path].num_rows])
+    folder = lake.path(qualified)
+    adds = [
+        _add_action(folder, path, footer) for path, footer in footers.items() if footer.num_rows
+    ]
+    create_table_with_add_actions(str(folder), Schema.from_arrow(schema), adds, mode="error")
+    return 0
+
+
+def _add_new_columns(table: DeltaTable, qualified: str, files: Sequence[Path]) -> None:
+    """Extend an evolving table's schema with the (string) columns the files add."""
+    current = pa.schema(table.schema().to_arrow())
+    added = _new_columns(current, contract(qualified), files)
+    if added:
+        table.alter.add_columns([Field(n, PrimitiveType("string"), nullable=True) for n in added])
+
+
+def _new_columns(known: pa.Schema, target: TableContract, files: Sequence[Path]) -> list[str]:
+    if not target.evolves:
+        return []
+    names: dict[str, None] = {}
+    for path in files:
+        for name in pq.read_schema(path).names:
+            if name not in known.names:
+                names[name] = None
+    return list(names)
 
 
 def _rows(path: Path) -> int:

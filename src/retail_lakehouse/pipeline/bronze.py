@@ -30,6 +30,8 @@ from retail_lakehouse.lake.contracts.meta import META_SCHEMA_HISTORY
 from retail_lakehouse.lake.prefetch import prefetch
 from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.lake.runs import RunContext
+from retail_lakehouse.lake.staged import commit_staged, discard, staged_path
+from retail_lakehouse.lake.store import ROW_GROUP_ROWS
 from retail_lakehouse.sources.errors import FileRefused
 from retail_lakehouse.sources.readers import SUPPORTED_SUFFIXES, open_source
 from retail_lakehouse.sources.records import SourceChunk, SourceLayout
@@ -94,8 +96,7 @@ def ingest_file(lake: Lake, path: Path, run: RunContext) -> IngestReport:
     rejected: list[pl.DataFrame] = []
     counted = [0]
     batches = _lineage_batches(source.chunks, source.layout, lineage, rejected, counted)
-    schema = _bronze_schema(source.layout)
-    lake.write(LINES, prefetch(pa.RecordBatchReader.from_batches(schema, batches)))
+    _commit_lines(lake, batches, source.layout)
     rejects = pl.concat(rejected) if rejected else pl.DataFrame()
     if rejects.height:
         lake.write(BRONZE_REJECTS.qualified, _reject_table(rejects, lineage))
@@ -176,19 +177,51 @@ def _bronze_schema(layout: SourceLayout) -> pa.Schema:
     return pa.schema([f.with_nullable(True) for f in fields] + extra)
 
 
-def record_hashes(rows: pl.DataFrame) -> pa.Array:
-    """``_record_hash``: MD5 (hex) of the canonical raw columns joined by the unit separator,
-    a missing value written as ``\\N``.
+def record_hash_sql(columns: Iterable[str] = RAW_COLUMNS) -> str:
+    """``_record_hash`` as a DuckDB expression: MD5 (hex) of the canonical raw columns joined by
+    the unit separator, a missing value written as ``\\N``. The one definition of the hash."""
+    parts = ", ".join(f"coalesce(\"{c}\", '\\N')" for c in columns)
+    return f"md5(concat_ws(chr(31), {parts}))"
 
-    Polars joins the text (multi-threaded) and DuckDB hashes it: only one narrow column crosses
-    between them, in the rows' order."""
-    joined = rows.select(  # noqa: F841 - read by DuckDB below
-        pl.concat_str([pl.col(c).fill_null("\\N") for c in RAW_COLUMNS], separator="\x1f").alias(
-            "s"
-        )
-    )
-    hashes = duckdb.connect().execute("SELECT md5(s) AS h FROM joined").to_arrow_table()
-    return hashes.column("h").combine_chunks()
+
+def _commit_lines(lake: Lake, batches: Iterator[pa.RecordBatch], layout: SourceLayout) -> None:
+    """Write the file's lines as one staged Parquet file and commit it in one Delta transaction.
+
+    DuckDB hashes each line and encodes the Parquet on both cores while the parser threads
+    produce the next chunks, the way silver and the fact are written (decisions 0005, 0006).
+    The commit adds new extra columns to the table's schema. An error while reading the file
+    is re-raised as itself and leaves nothing behind."""
+    hashed = pa.schema([f for f in _bronze_schema(layout) if f.name != "_record_hash"])
+    failure: list[BaseException] = []
+
+    def watched() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from batches
+        except BaseException as error:
+            failure.append(error)
+            raise
+
+    reader = prefetch(pa.RecordBatchReader.from_batches(hashed, watched()))  # noqa: F841
+    path = staged_path(lake, LINES)
+    location = str(path).replace("'", "''")
+    try:
+        with duckdb.connect() as con:
+            con.execute("SET preserve_insertion_order = false")
+            con.execute(
+                f"COPY (SELECT *, {record_hash_sql()} AS _record_hash FROM reader) "
+                f"TO '{location}' "
+                f"(FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
+            )
+    except BaseException as error:
+        discard([path])
+        if failure and failure[0] is not error:
+            raise failure[0] from None
+        raise
+    try:
+        commit_staged(lake, LINES, [path], replace=None)
+    except BaseException:
+        discard([path])
+        raise
 
 
 def _constant(value: object, type_: pa.DataType, n: int) -> pa.Array:
@@ -204,11 +237,12 @@ def _lineage_batches(
     rejected: list[pl.DataFrame],
     counted: list[int],
 ) -> Iterator[pa.RecordBatch]:
-    """Add lineage and the record hash to each parsed chunk (vectorised, no row loop), in file
-    order. ``_row_number`` is what tells a line's place: delta-rs may store the batches of one
-    write in another order."""
+    """Add lineage to each parsed chunk (vectorised, no row loop), in file order; the record
+    hash is added where the lines are written. ``_row_number`` is what tells a line's place: the
+    writer may store the batches in another order."""
     columns = [*RAW_COLUMNS, *layout.extra_columns]
-    schema = _bronze_schema(layout)
+    hashed = pa.schema([f for f in _bronze_schema(layout) if f.name != "_record_hash"])
+    names = hashed.names
     for chunk in chunks:
         if chunk.rejects.height:
             rejected.append(chunk.rejects)
@@ -225,13 +259,12 @@ def _lineage_batches(
             "_batch_id": _constant(lineage.batch_id, pa.string(), n),
             "_batch_seq": _constant(lineage.batch_seq, pa.int64(), n),
             "_ingested_at": _constant(lineage.ingested_at, pa.timestamp("us", tz="UTC"), n),
-            "_record_hash": record_hashes(rows),
             "_schema_version": _constant(lineage.schema_version, pa.int32(), n),
         }
         for name, values in constants.items():
             data = data.append_column(name, values)
         counted[0] += n
-        yield from data.select(schema.names).cast(schema).to_batches()
+        yield from data.select(names).cast(hashed).to_batches()
 
 
 def _reject_table(rejects: pl.DataFrame, lineage: _Lineage) -> pa.Table:

@@ -1,13 +1,16 @@
-"""``_record_hash`` follows its documented definition, computed independently with hashlib."""
+"""``_record_hash`` follows its documented definition, computed independently with hashlib
+over the raw values bronze stored."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+from pathlib import Path
 
-import polars as pl
-
+from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts.bronze import RAW_COLUMNS
-from retail_lakehouse.pipeline.bronze import record_hashes
+from retail_lakehouse.lake.runs import recorded_run
+from retail_lakehouse.pipeline.bronze import ingest_file
 
 
 def _expected(row: dict[str, str | None]) -> str:
@@ -15,19 +18,29 @@ def _expected(row: dict[str, str | None]) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
-def test_record_hash_is_md5_of_the_raw_columns_in_row_order() -> None:
-    rows = pl.DataFrame(
-        {
-            "invoice_no": ["536365", "536365", None, "C536379"],
-            "stock_code": ["85123A", "71053", "22633", "D"],
-            "description": ["WHITE HANGING HEART", "WHITE METAL LANTERN", "", "Discount"],
-            "quantity": ["6", "6", "x", "-1"],
-            "invoice_date": ["12/1/2010 8:26", "12/1/2010 8:26", None, "2010-12-01 09:41:00"],
-            "unit_price": ["2.55", "3.39", "1,5", "27.50"],
-            "customer_id": ["17850", None, "17850.0", "14527"],
-            "country": ["United Kingdom", "EIRE", "Fran\u00e7e", "United Kingdom"],
-        }
+def test_record_hash_is_md5_of_the_raw_columns_as_stored(tmp_path: Path) -> None:
+    records = [
+        ["536365", "85123A", "WHITE HANGING HEART", "6", "12/1/2010 8:26", "2.55", "17850"],
+        ["536365", "71053", "WHITE METAL LANTERN", "6", "12/1/2010 8:26", "3.39", None],
+        [None, "22633", "", "x", None, "1,5", "17850.0"],
+        ["C536379", "D", "Discount", "-1", "2010-12-01 09:41:00", "27.50", "14527"],
+    ]
+    countries = ["United Kingdom", "EIRE", "Fran\u00e7e", "United Kingdom"]
+    source = tmp_path / "lines.ndjson"
+    source.write_text(
+        "".join(
+            json.dumps(dict(zip(RAW_COLUMNS, [*values, country], strict=True))) + "\n"
+            for values, country in zip(records, countries, strict=True)
+        ),
+        encoding="utf-8",
     )
-    hashes = record_hashes(rows).to_pylist()
-    assert hashes == [_expected(row) for row in rows.iter_rows(named=True)]
-    assert len(set(hashes)) == 4
+    lake = Lake(tmp_path / "lake")
+    with recorded_run(lake, "test") as run:
+        ingest_file(lake, source, run)
+
+    table = lake.delta("bronze.sales_lines")
+    assert table is not None
+    stored = sorted(table.to_pyarrow_table().to_pylist(), key=lambda r: r["_row_number"])
+    assert [r["invoice_no"] for r in stored] == ["536365", "536365", None, "C536379"]
+    assert [r["_record_hash"] for r in stored] == [_expected(r) for r in stored]
+    assert len({r["_record_hash"] for r in stored}) == 4
