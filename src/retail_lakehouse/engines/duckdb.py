@@ -16,7 +16,7 @@ from retail_lakehouse.engines.base import Engine
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts import TableContract
 from retail_lakehouse.lake.query import duckdb_type, snapshot_relation_sql
-from retail_lakehouse.lake.store import ROW_GROUP_ROWS
+from retail_lakehouse.lake.store import DUCKDB_PARQUET_OPTIONS
 
 
 @ibis.udf.scalar.builtin(name="try_strptime")  # type: ignore[untyped-decorator]
@@ -100,8 +100,7 @@ class DuckDBEngine(Engine):
         columns = ", ".join(_conformed(f, produced) for f in target.schema)
         location = str(path).replace("'", "''")
         self._con.con.execute(
-            f"COPY (SELECT {columns} FROM ({sql})) TO '{location}' "
-            f"(FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
+            f"COPY (SELECT {columns} FROM ({sql})) TO '{location}' ({DUCKDB_PARQUET_OPTIONS})"
         )
 
     def try_timestamp(self, value: ir.StringValue, strftime_format: str) -> ir.TimestampValue:

@@ -190,6 +190,9 @@ ROW_GROUP_ROWS = 131_072
 """Parquet row-group size of every lake file. Readers parallelise per row group (DuckDB runs one
 thread per row group), so a 500k-line batch written as one row group is scanned by one core."""
 
+DUCKDB_PARQUET_OPTIONS = f"FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE {ROW_GROUP_ROWS}"
+"""``COPY ... TO`` options of every lake file DuckDB writes (bronze lines, silver, the fact)."""
+
 UNIQUE_TEXT_COLUMNS = ("_record_hash", "_line_key")
 """Per-line hashes: a dictionary never pays off for them, and trying costs ~20% of a write."""
 

@@ -31,7 +31,7 @@ from retail_lakehouse.lake.prefetch import prefetch
 from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.lake.runs import RunContext
 from retail_lakehouse.lake.staged import commit_staged, discard, staged_path
-from retail_lakehouse.lake.store import ROW_GROUP_ROWS
+from retail_lakehouse.lake.store import DUCKDB_PARQUET_OPTIONS
 from retail_lakehouse.sources.errors import FileRefused
 from retail_lakehouse.sources.readers import SUPPORTED_SUFFIXES, open_source
 from retail_lakehouse.sources.records import SourceChunk, SourceLayout
@@ -210,7 +210,7 @@ def _commit_lines(lake: Lake, batches: Iterator[pa.RecordBatch], layout: SourceL
             con.execute(
                 f"COPY (SELECT *, {record_hash_sql()} AS _record_hash FROM reader) "
                 f"TO '{location}' "
-                f"(FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
+                f"({DUCKDB_PARQUET_OPTIONS})"
             )
     except BaseException as error:
         discard([path])
