@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import RetailCli
@@ -66,6 +68,40 @@ def test_refused_files_exit_2_with_reason_and_write_nothing(
     assert_clean_failure(result)
     assert name in result.stderr and needle in result.stderr.lower()
     assert lines(retail, lake_dir) == 0
+
+
+def test_corrupt_parquet_data_after_good_rows_is_refused_and_leaves_no_file(
+    retail: RetailCli, lake_dir: Path, tmp_path: Path
+) -> None:
+    """The footer reads fine and the first rows too; a later page is garbage. The whole file is
+    refused with the row it failed from, and not even an uncommitted data file is left."""
+    n = 200_000
+    table = pa.table(
+        {
+            "InvoiceNo": [str(536365 + i // 7) for i in range(n)],
+            "StockCode": ["85123A"] * n,
+            "Description": [f"WHITE HANGING HEART T-LIGHT HOLDER {i}" for i in range(n)],
+            "Quantity": [str(i % 50 + 1) for i in range(n)],
+            "InvoiceDate": ["12/1/2010 8:26"] * n,
+            "UnitPrice": ["2.55"] * n,
+            "CustomerID": ["17850"] * n,
+            "Country": ["United Kingdom"] * n,
+        }
+    )
+    path = tmp_path / "late_damage.parquet"
+    pq.write_table(table, path, row_group_size=n // 2)
+    page = pq.ParquetFile(path).metadata.row_group(1).column(2).data_page_offset
+    data = bytearray(path.read_bytes())
+    data[page + 200 : page + 2000] = b"\xab" * 1800
+    path.write_bytes(bytes(data))
+
+    result = retail("ingest", path, lake=lake_dir)
+    assert result.code == 2, result.stdout + result.stderr
+    assert_clean_failure(result)
+    assert "late_damage.parquet" in result.stderr
+    assert "unreadable Parquet data from row" in result.stderr
+    assert lines(retail, lake_dir) == 0
+    assert not list(lake_dir.glob("bronze/sales_lines/*.parquet"))
 
 
 def test_header_only_file_is_ingested_with_no_lines(

@@ -1,23 +1,15 @@
-"""Work ahead in background threads, so producing, transforming and writing overlap.
-
-The engines (and the source parsers) build Arrow batches in the thread that reads them, and the
-Delta writer encodes Parquet in the thread that feeds it; reading ahead lets the two run at the
-same time instead of taking turns (both release the GIL while they work). Chunks of a file are
-independent until they are written, so :func:`ordered_map` parses several at once.
+"""Work ahead in background threads: chunks of a file are independent until they are written,
+so :func:`ordered_map` parses several at once (Polars releases the GIL while it works) while the
+writer consumes them in file order.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
-import pyarrow as pa
-
-_DONE = object()
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
 
@@ -44,44 +36,3 @@ def ordered_map(
         finally:
             for future in pending:
                 future.cancel()
-
-
-def prefetch(source: pa.RecordBatchReader, depth: int = 2) -> pa.RecordBatchReader:
-    """Read ``source`` in a background thread, ``depth`` batches ahead; errors are re-raised in
-    the consumer, and a consumer that stops early stops the thread."""
-    slots: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for batch in source:
-                while not stop.is_set():
-                    try:
-                        slots.put(batch, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            slots.put(_DONE)
-        except BaseException as error:  # handed to the consumer
-            slots.put(error)
-
-    worker = threading.Thread(target=produce, name="prefetch", daemon=True)
-    worker.start()
-
-    def batches() -> Iterator[pa.RecordBatch]:
-        try:
-            while True:
-                item = slots.get()
-                if item is _DONE:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                assert isinstance(item, pa.RecordBatch)
-                yield item
-        finally:
-            stop.set()
-            worker.join(timeout=5)
-
-    return pa.RecordBatchReader.from_batches(source.schema, batches())

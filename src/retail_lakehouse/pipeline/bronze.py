@@ -27,7 +27,6 @@ from retail_lakehouse.lake.contracts.bronze import (
     RAW_COLUMNS,
 )
 from retail_lakehouse.lake.contracts.meta import META_SCHEMA_HISTORY
-from retail_lakehouse.lake.prefetch import prefetch
 from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.lake.runs import RunContext
 from retail_lakehouse.lake.staged import commit_staged, discard, staged_path
@@ -201,7 +200,7 @@ def _commit_lines(lake: Lake, batches: Iterator[pa.RecordBatch], layout: SourceL
             failure.append(error)
             raise
 
-    reader = prefetch(pa.RecordBatchReader.from_batches(hashed, watched()))  # noqa: F841
+    reader = pa.RecordBatchReader.from_batches(hashed, watched())  # noqa: F841
     path = staged_path(lake, LINES)
     location = str(path).replace("'", "''")
     try:

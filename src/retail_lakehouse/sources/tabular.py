@@ -92,7 +92,16 @@ def open_parquet(path: Path) -> OpenedSource:
 
     def chunks() -> Iterator[SourceChunk]:
         offset = 1
-        for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+        batches = parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS)
+        while True:
+            try:
+                batch = next(batches, None)
+            except (pa.ArrowException, OSError) as error:  # a corrupt page past the footer
+                raise FileRefused(
+                    path, f"unreadable Parquet data from row {offset} on ({error})"
+                ) from None
+            if batch is None:
+                return
             frame = pl.from_arrow(pa.Table.from_batches([batch]))
             assert isinstance(frame, pl.DataFrame)
             text = _as_text(frame)
