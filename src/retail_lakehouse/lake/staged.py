@@ -19,7 +19,7 @@ import json
 import math
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -106,22 +106,32 @@ def commit_staged(
     A table that does not exist yet is created by this same commit (its first version holds
     the data). New columns of a table that evolves are added to its schema first."""
     table = lake.delta(qualified)
+    footers = {path: pq.ParquetFile(path).metadata for path in files}
+    target = contract(qualified)
     if table is None:
-        return _create(lake, qualified, files)
-    _add_new_columns(table, qualified, files)
+        known = cast_batch(target.schema.empty_table(), target).schema
+    else:
+        known = pa.schema(table.schema().to_arrow())
+    added = _new_columns(known, target, footers.values())
     removals: list[RemoveAction] = []
-    if replace is not None:
+    if table is not None and replace is not None:
         chosen = _files_to_remove(table, replace)
         if chosen is None:
+            _add_columns(table, added)
             return _rewrite(lake, qualified, files, replace)
         removals = chosen
-    footers = {path: pq.ParquetFile(path).metadata for path in files}
     discard([path for path in files if not footers[path].num_rows])  # an empty file adds nothing
+    folder = lake.path(qualified)
     adds = [
-        _add_action(lake.path(qualified), path, footer)
-        for path, footer in footers.items()
-        if footer.num_rows
+        _add_action(folder, path, footer) for path, footer in footers.items() if footer.num_rows
     ]
+    if table is None:  # created by this commit: version 0 holds the files' rows
+        schema = known
+        for name in added:
+            schema = schema.append(pa.field(name, pa.string()))
+        create_table_with_add_actions(str(folder), Schema.from_arrow(schema), adds, mode="error")
+        return 0
+    _add_columns(table, added)
     if not adds and not removals:
         version: int = table.version()
         return version
@@ -131,36 +141,22 @@ def commit_staged(
     return new_version
 
 
-def _create(lake: Lake, qualified: str, files: Sequence[Path]) -> int:
-    """Create the table with the files' rows as its version 0 (one commit)."""
-    target = contract(qualified)
-    schema = cast_batch(target.schema.empty_table(), target).schema
-    for name in _new_columns(schema, target, files):
-        schema = schema.append(pa.field(name, pa.string()))
-    footers = {path: pq.ParquetFile(path).metadata for path in files}
-    discard([path for path in files if not footers[path].num_rows])
-    folder = lake.path(qualified)
-    adds = [
-        _add_action(folder, path, footer) for path, footer in footers.items() if footer.num_rows
-    ]
-    create_table_with_add_actions(str(folder), Schema.from_arrow(schema), adds, mode="error")
-    return 0
+def _add_columns(table: DeltaTable, names: list[str]) -> None:
+    """Extend an evolving table's schema with the (string) columns the files add: a metadata
+    commit of its own (delta-rs ignores a wider schema on an append to an existing table)."""
+    if names:
+        table.alter.add_columns([Field(n, PrimitiveType("string"), nullable=True) for n in names])
 
 
-def _add_new_columns(table: DeltaTable, qualified: str, files: Sequence[Path]) -> None:
-    """Extend an evolving table's schema with the (string) columns the files add."""
-    current = pa.schema(table.schema().to_arrow())
-    added = _new_columns(current, contract(qualified), files)
-    if added:
-        table.alter.add_columns([Field(n, PrimitiveType("string"), nullable=True) for n in added])
-
-
-def _new_columns(known: pa.Schema, target: TableContract, files: Sequence[Path]) -> list[str]:
+def _new_columns(
+    known: pa.Schema, target: TableContract, footers: Iterable[pq.FileMetaData]
+) -> list[str]:
+    """Columns of the staged files the table does not have yet (only tables that evolve)."""
     if not target.evolves:
         return []
     names: dict[str, None] = {}
-    for path in files:
-        for name in pq.read_schema(path).names:
+    for footer in footers:
+        for name in footer.schema.to_arrow_schema().names:
             if name not in known.names:
                 names[name] = None
     return list(names)

@@ -176,6 +176,11 @@ def _bronze_schema(layout: SourceLayout) -> pa.Schema:
     return pa.schema([f.with_nullable(True) for f in fields] + extra)
 
 
+def _unhashed_schema(layout: SourceLayout) -> pa.Schema:
+    """The lines as the parser hands them to the writer: everything but ``_record_hash``."""
+    return pa.schema([f for f in _bronze_schema(layout) if f.name != "_record_hash"])
+
+
 def record_hash_sql(columns: Iterable[str] = RAW_COLUMNS) -> str:
     """``_record_hash`` as a DuckDB expression: MD5 (hex) of the canonical raw columns joined by
     the unit separator, a missing value written as ``\\N``. The one definition of the hash."""
@@ -190,7 +195,7 @@ def _commit_lines(lake: Lake, batches: Iterator[pa.RecordBatch], layout: SourceL
     produce the next chunks, the way silver and the fact are written (decisions 0005, 0006).
     The commit adds new extra columns to the table's schema. An error while reading the file
     is re-raised as itself and leaves nothing behind."""
-    hashed = pa.schema([f for f in _bronze_schema(layout) if f.name != "_record_hash"])
+    hashed = _unhashed_schema(layout)
     failure: list[BaseException] = []
 
     def watched() -> Iterator[pa.RecordBatch]:
@@ -240,7 +245,7 @@ def _lineage_batches(
     hash is added where the lines are written. ``_row_number`` is what tells a line's place: the
     writer may store the batches in another order."""
     columns = [*RAW_COLUMNS, *layout.extra_columns]
-    hashed = pa.schema([f for f in _bronze_schema(layout) if f.name != "_record_hash"])
+    hashed = _unhashed_schema(layout)
     names = hashed.names
     for chunk in chunks:
         if chunk.rejects.height:
