@@ -14,6 +14,7 @@ Statistics over groups of lines (``median(unit_price) OVER (PARTITION BY stock_c
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterable
@@ -49,6 +50,7 @@ RAW_TEXT_COLUMNS = (
 )
 
 
+@functools.cache
 def rule_schema() -> ibis.Schema:
     """Columns a rule may use: the typed silver columns and flags, the raw text of the columns
     that are parsed (``raw_quantity``, ``raw_unit_price``, ``raw_invoice_date``,
