@@ -181,10 +181,10 @@ def _unhashed_schema(layout: SourceLayout) -> pa.Schema:
     return pa.schema([f for f in _bronze_schema(layout) if f.name != "_record_hash"])
 
 
-def record_hash_sql(columns: Iterable[str] = RAW_COLUMNS) -> str:
+def record_hash_sql() -> str:
     """``_record_hash`` as a DuckDB expression: MD5 (hex) of the canonical raw columns joined by
     the unit separator, a missing value written as ``\\N``. The one definition of the hash."""
-    parts = ", ".join(f"coalesce(\"{c}\", '\\N')" for c in columns)
+    parts = ", ".join(f"coalesce(\"{c}\", '\\N')" for c in RAW_COLUMNS)
     return f"md5(concat_ws(chr(31), {parts}))"
 
 
