@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # Trust the platform's certificate store (machines behind a TLS-inspecting proxy need it).
 export UV_SYSTEM_CERTS ?= true
 
-.PHONY: install demo test lint typecheck unit system-deps benchmark clean
+.PHONY: install demo test soak lint typecheck unit system-deps benchmark clean
 
 .uv/bin/uv:
 	$(PYTHON) -m venv .uv
@@ -39,7 +39,12 @@ unit: install
 	$(UV) run pytest $(PYTEST_ARGS)
 
 test: install system-deps lint typecheck
-	$(UV) run pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+	$(UV) run pytest -n 2 --dist loadfile -m "not soak" $(PYTEST_ARGS)
+
+# The slow suites (long fault-injection series, large hostile files, cluster runs): not in CI's
+# 30-minute budget, run before a release or when touching the commit paths.
+soak: install system-deps
+	$(UV) run pytest -n 2 --dist loadfile -m soak $(PYTEST_ARGS)
 
 benchmark: install
 	$(UV) run retail benchmark
