@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +22,76 @@ from pydantic_settings import (
 
 def _config_file() -> Path:
     return Path(os.environ.get("RETAIL_CONFIG", "retail.toml"))
+
+
+# -- retail watch and alerts (orchestrate/watch.py, observe/alerts) ----------------------------
+
+
+class WatchSettings(BaseModel):
+    """``[watch]``: how ``retail watch`` decides a file is complete and when it runs."""
+
+    settle_seconds: float = Field(
+        default=5.0, ge=0, description="A file is complete once its size and mtime stay put "
+        "this long (files named *.part, *.tmp or starting with '.' are never picked up)."
+    )
+    quiet_seconds: float = Field(
+        default=60.0, ge=0, description="Run the pipeline once no new file arrived for this long."
+    )
+    schedule: str | None = Field(
+        default=None, description="Cron expression (local time) for scheduled runs, e.g. "
+        "'0 2 * * *'."
+    )
+    retry_attempts: int = Field(default=3, ge=1, description="Attempts per failed run.")
+    retry_backoff_seconds: float = Field(
+        default=30.0, ge=0, description="Wait before the 2nd attempt; doubles each time."
+    )
+    archive: bool = Field(
+        default=False, description="Move processed files to landing/_archive/YYYY-MM-DD/."
+    )
+    poll_max_seconds: float = Field(
+        default=30.0, gt=0, description="Longest idle wait between folder scans."
+    )
+
+
+class ChannelSettings(BaseModel):
+    """One alert channel: a JSON webhook, a Slack-compatible webhook, or e-mail over SMTP."""
+
+    type: Literal["webhook", "slack", "smtp"]
+    url: str | None = None
+    host: str = "localhost"
+    port: int = 25
+    sender: str = "retail-lakehouse@localhost"
+    to: list[str] = Field(default_factory=list)
+    username: str | None = None
+    password_env: str | None = Field(
+        default=None, description="Environment variable holding the SMTP password."
+    )
+    starttls: bool = False
+    timeout_seconds: float = 10.0
+
+
+class FreshnessSettings(BaseModel):
+    """Alert when no file matching ``pattern`` (a glob on the file name) arrived for ``hours``."""
+
+    pattern: str = "*"
+    hours: float = Field(gt=0)
+
+
+class AlertSettings(BaseModel):
+    """``[alerts]``: channels and thresholds of the alerts raised by ``retail watch``."""
+
+    channels: dict[str, ChannelSettings] = Field(default_factory=dict)
+    freshness: list[FreshnessSettings] = Field(default_factory=list)
+    slow_run_factor: float = Field(
+        default=3.0, gt=1, description="A run slower than this times the recent median alerts."
+    )
+    slow_run_history: int = Field(default=10, ge=1, description="Runs in the median.")
+    slow_run_min_runs: int = Field(default=5, ge=1, description="Runs needed for a median.")
+    slow_run_min_seconds: float = Field(
+        default=30.0, ge=0, description="Runs shorter than this never count as slow."
+    )
+    retry_seconds: float = Field(default=60.0, ge=0, description="First delivery retry delay.")
+    max_delivery_attempts: int = Field(default=8, ge=1)
 
 
 class Settings(BaseSettings):
@@ -42,6 +112,8 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(default=200, description="Largest file the API accepts.")
     api_rate_limit_per_minute: int = Field(default=600, description="Requests per key.")
     jwt_secret: str | None = Field(default=None, description="Signs API tokens; random if unset.")
+    watch: WatchSettings = Field(default_factory=WatchSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -87,4 +159,31 @@ landing = "landing"
 
 # Largest upload the API accepts, in MB.
 # max_upload_mb = 200
+
+# `retail watch`: when a dropped file counts as complete, when the pipeline runs.
+# [watch]
+# settle_seconds = 5        # size and mtime unchanged this long (or rename from *.part)
+# quiet_seconds = 60        # run the pipeline once no new file arrived for this long
+# schedule = "0 2 * * *"    # and/or on a cron schedule (local time)
+# retry_attempts = 3        # attempts per failed run, backoff doubling from:
+# retry_backoff_seconds = 30
+# archive = false           # move processed files to landing/_archive/YYYY-MM-DD/
+
+# Alerts (run failed, quality gate failed, file refused, freshness, slow run, score drop).
+# [alerts.channels.ops]
+# type = "webhook"          # generic JSON POST
+# url = "https://hooks.example.com/retail"
+# [alerts.channels.team]
+# type = "slack"            # Slack-compatible incoming webhook
+# url = "https://hooks.slack.com/services/..."
+# [alerts.channels.mail]
+# type = "smtp"
+# host = "localhost"
+# port = 25
+# sender = "retail@example.com"
+# to = ["data-team@example.com"]
+# password_env = "RETAIL_SMTP_PASSWORD"   # the password itself never goes in this file
+# [[alerts.freshness]]
+# pattern = "store_*.csv"   # no new file matching this for 26 hours raises an alert
+# hours = 26
 """

@@ -107,19 +107,26 @@ META_ALERTS = TableContract(
     pa.schema(
         [
             pa.field("alert_id", STR, nullable=False),
-            pa.field("run_id", STR, nullable=False),
+            pa.field("run_id", STR),  # the run that raised it, if any
             pa.field("raised_at", TS, nullable=False),
-            pa.field("kind", STR, nullable=False),  # e.g. quality_score_drop
+            pa.field("kind", STR, nullable=False),  # run_failed, freshness, ... (observe.alerts)
             pa.field("severity", STR, nullable=False),
             pa.field("message", STR, nullable=False),
             pa.field("value", pa.float64()),
             pa.field("baseline", pa.float64()),
-            pa.field("delivered", pa.bool_()),
+            pa.field("delivered", pa.bool_()),  # None: no channel configured
             pa.field("delivery_error", STR),
+            pa.field("condition", STR),  # one open alert per condition (no storm)
+            pa.field("channels", STR),  # JSON: {"channel": "delivered" | "the error"}
+            pa.field("attempts", pa.int32()),
+            pa.field("next_attempt_at", TS),  # when a failed delivery is retried
+            pa.field("resolved_at", TS),  # when the condition cleared
+            pa.field("subject", STR),  # the table, file or source pattern concerned
         ]
     ),
-    append_only=True,
+    evolves=True,  # lakes from before the delivery columns get them on the next write
 )
+"""One row per alert, updated in place as deliveries are retried and when it clears."""
 
 for _contract in (
     META_RUNS,

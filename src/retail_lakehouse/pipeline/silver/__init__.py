@@ -117,9 +117,7 @@ def _score_alerts(lake: Lake, run_id: str, settings: Settings | None) -> list[st
     """Score-drop alerts against the recent baseline (logged, stored, posted by the alerts
     module); an alert never fails the run."""
     try:
-        alerts = check_score_drop(
-            lake, run_id, webhook_url=settings.webhook_url if settings else None
-        )
+        alerts = check_score_drop(lake, run_id, settings=settings)
     except Exception as error:
         log.warning("quality alert check failed: %s", error)
         return [f"alert check failed: {error}"]

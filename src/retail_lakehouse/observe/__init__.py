@@ -1,0 +1,1 @@
+"""Observing the lake while it runs unattended: alerts that reach people (``alerts``)."""
