@@ -31,15 +31,17 @@ class WatchSettings(BaseModel):
     """``[watch]``: how ``retail watch`` decides a file is complete and when it runs."""
 
     settle_seconds: float = Field(
-        default=5.0, ge=0, description="A file is complete once its size and mtime stay put "
-        "this long (files named *.part, *.tmp or starting with '.' are never picked up)."
+        default=5.0,
+        ge=0,
+        description="A file is complete once its size and mtime stay put "
+        "this long (files named *.part, *.tmp or starting with '.' are never picked up).",
     )
     quiet_seconds: float = Field(
         default=60.0, ge=0, description="Run the pipeline once no new file arrived for this long."
     )
     schedule: str | None = Field(
-        default=None, description="Cron expression (local time) for scheduled runs, e.g. "
-        "'0 2 * * *'."
+        default=None,
+        description="Cron expression (local time) for scheduled runs, e.g. '0 2 * * *'.",
     )
     retry_attempts: int = Field(default=3, ge=1, description="Attempts per failed run.")
     retry_backoff_seconds: float = Field(

@@ -19,6 +19,7 @@ from typer.exceptions import TyperException
 
 from retail_lakehouse import __version__
 from retail_lakehouse.cli import (
+    alerts_cmd,
     benchmark_cmd,
     generate_cmd,
     ingest_cmd,
@@ -29,6 +30,7 @@ from retail_lakehouse.cli import (
     serve_cmd,
     sql_cmd,
     status_cmd,
+    watch_cmd,
 )
 from retail_lakehouse.cli.context import AppState, PipelineFailure, UsageProblem, err_console
 from retail_lakehouse.config import load_settings
@@ -81,6 +83,8 @@ app.command("serve")(serve_cmd.serve)
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(quality_cmd.app, name="quality")
 app.command("benchmark")(benchmark_cmd.benchmark)
+app.command("watch")(watch_cmd.watch)
+app.add_typer(alerts_cmd.app, name="alerts")
 
 
 def _main() -> None:

@@ -20,8 +20,8 @@ def ingest(
     ],
 ) -> None:
     """Append source files to bronze.sales_lines; files already ingested are skipped."""
-    from retail_lakehouse.lake.runs import recorded_run
-    from retail_lakehouse.pipeline.bronze import FileRefused, discover, ingest_file
+    from retail_lakehouse.pipeline.bronze import FileRefused, discover
+    from retail_lakehouse.pipeline.ingest import FileOutcome, ingest_files
 
     freeze_loaded_objects()
     lake = lake_from(ctx)
@@ -33,22 +33,24 @@ def ingest(
         raise UsageProblem("no ingestible files found (csv, tsv, xlsx, xls, json, ndjson, parquet)")
     summary = Table("file", "status", "lines", "rejected", "note")
     refusals: list[str] = []
-    with recorded_run(lake, "ingest") as run, progress_bar("ingesting", total=len(files)) as done:
-        for index, file in enumerate(files, start=1):
-            try:
-                report = ingest_file(lake, file, run)
-            except FileRefused as refused:
-                refusals.append(str(refused))
-                summary.add_row(str(file), "[red]refused[/]", "", "", str(refused.reason))
-            else:
-                summary.add_row(
-                    str(file),
-                    report.status,
-                    f"{report.rows_ingested:,}",
-                    f"{report.rows_rejected:,}",
-                    report.note,
-                )
-            done(index)
+
+    def show(index: int, outcome: FileOutcome) -> None:
+        if outcome.refused is not None:
+            refusals.append(str(outcome.refused))
+            summary.add_row(str(outcome.path), "[red]refused[/]", "", "", outcome.refused.reason)
+        elif outcome.report is not None:
+            report = outcome.report
+            summary.add_row(
+                str(outcome.path),
+                report.status,
+                f"{report.rows_ingested:,}",
+                f"{report.rows_rejected:,}",
+                report.note,
+            )
+        done(index)
+
+    with progress_bar("ingesting", total=len(files)) as done:
+        ingest_files(lake, files, on_file=show)
     console.print(summary)
     if refusals:
         raise UsageProblem(

@@ -48,3 +48,22 @@ def status(
             (run["error"] or "")[:60],
         )
     console.print(recent)
+    watcher = report.get("watcher")
+    if watcher:
+        console.print(_watcher_line(watcher), highlight=False)
+
+
+def _watcher_line(watcher: dict[str, Any]) -> str:
+    """One line on ``retail watch``: alive since when, last file, next scheduled run."""
+    if watcher["alive"]:
+        line = f"watcher: [green]alive[/] (pid {watcher['pid']}, since {watcher['started_at']})"
+    else:
+        last = watcher.get("stopped_at") or watcher.get("updated_at")
+        line = f"watcher: [red]not running[/] (last seen {last})"
+    if watcher.get("last_file"):
+        line += f"; last file {watcher['last_file']} at {watcher['last_file_at']}"
+    if watcher.get("last_run_id"):
+        line += f"; last run {watcher['last_run_id']} {watcher.get('last_run_status')}"
+    if watcher["alive"] and watcher.get("next_scheduled_run"):
+        line += f"; next scheduled run {watcher['next_scheduled_run']}"
+    return line

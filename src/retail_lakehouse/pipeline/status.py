@@ -12,7 +12,8 @@ from retail_lakehouse.lake.query import LakeSQL
 
 
 def lake_status(lake: Lake, *, last_runs: int = 10) -> dict[str, Any]:
-    """Row count and version of every table on disk, the accounting identity, the last runs."""
+    """Row count and version of every table on disk, the accounting identity, the last runs,
+    and the watcher's last heartbeat (None when no ``retail watch`` ever ran here)."""
     with LakeSQL(lake) as sql:
         tables: dict[str, dict[str, int | None]] = {}
         for name in lake.tables():
@@ -24,7 +25,15 @@ def lake_status(lake: Lake, *, last_runs: int = 10) -> dict[str, Any]:
             [last_runs],
         ).to_pylist()
         accounting = line_accounting(sql)
-    return {"lake": str(lake.root), "tables": tables, "accounting": accounting, "runs": runs}
+    from retail_lakehouse.orchestrate.heartbeat import watcher_status
+
+    return {
+        "lake": str(lake.root),
+        "tables": tables,
+        "accounting": accounting,
+        "runs": runs,
+        "watcher": watcher_status(lake),
+    }
 
 
 def line_accounting(sql: LakeSQL) -> dict[str, Any]:

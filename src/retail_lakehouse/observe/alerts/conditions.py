@@ -42,7 +42,9 @@ def run_failed(book: AlertBook, error: BaseException, *, attempts: int) -> Alert
             KIND_GATE_FAILED, GATE_FAILED, str(error), severity="critical", run_id=run_id
         )
     message = f"pipeline run failed after {attempts} attempt(s): {type(error).__name__}: {error}"
-    return book.raise_alert(KIND_RUN_FAILED, RUN_FAILED, message, severity="critical", run_id=run_id)
+    return book.raise_alert(
+        KIND_RUN_FAILED, RUN_FAILED, message, severity="critical", run_id=run_id
+    )
 
 
 def run_succeeded(book: AlertBook) -> None:
@@ -99,12 +101,16 @@ def check_slow_run(book: AlertBook, run_id: str) -> Alert | None:
         if not this or this[0]["seconds"] is None:
             return None
         command, seconds = this[0]["command"], float(this[0]["seconds"])
-        earlier = sql.arrow(
-            "SELECT seconds FROM meta.runs WHERE command = ? AND status = 'succeeded' "
-            "AND run_id <> ? AND started_at < ? AND seconds IS NOT NULL "
-            "ORDER BY started_at DESC LIMIT ?",
-            [command, run_id, this[0]["started_at"], limits.slow_run_history],
-        ).column("seconds").to_pylist()
+        earlier = (
+            sql.arrow(
+                "SELECT seconds FROM meta.runs WHERE command = ? AND status = 'succeeded' "
+                "AND run_id <> ? AND started_at < ? AND seconds IS NOT NULL "
+                "ORDER BY started_at DESC LIMIT ?",
+                [command, run_id, this[0]["started_at"], limits.slow_run_history],
+            )
+            .column("seconds")
+            .to_pylist()
+        )
     condition = f"slow_run:{command}"
     if len(earlier) < limits.slow_run_min_runs:
         return None
