@@ -28,14 +28,13 @@ bronze is skipped by its hash).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -45,14 +44,17 @@ from typing import Any
 from retail_lakehouse.config import Settings
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.orchestrate.heartbeat import Heartbeat, WatcherRunning, WatchLock
+from retail_lakehouse.orchestrate.landing import (
+    ARCHIVE_FOLDER,
+    REFUSED_FOLDER,
+    landing_files,
+    sha256_of,
+)
 
 __all__ = ["WatchOptions", "Watcher", "WatcherRunning", "next_run_time", "validate_schedule"]
 
 log = logging.getLogger(__name__)
 
-REFUSED_FOLDER = "_refused"
-ARCHIVE_FOLDER = "_archive"
-TEMPORARY_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".filepart", ".download")
 FIRST_POLL_SECONDS = 0.5
 HEARTBEAT_SECONDS = 10.0
 EXIT_OK, EXIT_RUN_FAILED, EXIT_REFUSED = 0, 1, 2
@@ -287,30 +289,6 @@ class Watcher:
         return max(min(deadlines) - now, 0.05)
 
     # -- files ---------------------------------------------------------------------------------
-    def _candidates(self) -> Iterator[tuple[Path, os.stat_result]]:
-        """Files under landing/ (stat only), without _refused/, _archive/ and temporary names."""
-        folders = [self.landing]
-        while folders:
-            folder = folders.pop()
-            try:
-                entries = list(os.scandir(folder))
-            except OSError:
-                continue
-            for entry in entries:
-                name = entry.name
-                if name.startswith((".", "~$")):
-                    continue
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        if not (folder == self.landing and name.startswith("_")):
-                            folders.append(Path(entry.path))
-                        continue
-                    if not entry.is_file() or name.lower().endswith(TEMPORARY_SUFFIXES):
-                        continue
-                    yield Path(entry.path), entry.stat()
-                except OSError:  # vanished between listing and stat
-                    continue
-
     def _take_files(self) -> float | None:
         """Ingest every complete new file; return when the next still-changing one may settle."""
         now = time.monotonic()
@@ -319,7 +297,7 @@ class Watcher:
         ready: list[Path] = []
         settle_at: float | None = None
         changed = False
-        for path, stat in self._candidates():
+        for path, stat in landing_files(self.landing):
             present.add(path)
             signature = (stat.st_size, stat.st_mtime_ns)
             if self._done.get(path) == signature:
@@ -400,7 +378,7 @@ class Watcher:
 
         self.refused += 1
         name = self._name(path)
-        digest = _sha256(path)
+        digest = sha256_of(path)
         target = self._move(path, self.landing / REFUSED_FOLDER)
         if target is not None:
             target.with_name(target.name + ".reason.txt").write_text(
@@ -504,14 +482,3 @@ class Watcher:
     @staticmethod
     def _iso(moment: datetime | None) -> str | None:
         return None if moment is None else moment.isoformat(timespec="seconds")
-
-
-def _sha256(path: Path) -> str | None:
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    except OSError:
-        return None
-    return digest.hexdigest()

@@ -27,6 +27,7 @@ class TableContract:
     schema: pa.Schema
     append_only: bool = False
     evolves: bool = False  # True when extra columns may be added (schema drift is kept)
+    description: str = ""  # what the table holds: shown by Dagster (and any catalog)
 
     @property
     def qualified(self) -> str:

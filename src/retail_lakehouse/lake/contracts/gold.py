@@ -55,6 +55,9 @@ DIM_DATE = TableContract(
             _f("season", STR),
         ]
     ),
+    description=(
+        "Calendar dimension: one row per day, with fiscal periods, UK bank holidays and seasons."
+    ),
 )
 DIM_TIME = TableContract(
     "gold",
@@ -68,6 +71,7 @@ DIM_TIME = TableContract(
             _f("is_business_hour", BOOL),
         ]
     ),
+    description="Time-of-day dimension: one row per minute.",
 )
 DIM_COUNTRY = TableContract(
     "gold",
@@ -84,6 +88,7 @@ DIM_COUNTRY = TableContract(
             _f("is_eu_member", BOOL),
         ]
     ),
+    description="Country dimension with ISO codes and region.",
 )
 DIM_PRODUCT = TableContract(
     "gold",
@@ -100,6 +105,7 @@ DIM_PRODUCT = TableContract(
             _f("last_sold", DATE),
         ]
     ),
+    description="Product dimension: stock code, most frequent description, category.",
 )
 DIM_CUSTOMER = TableContract(
     "gold",
@@ -118,6 +124,7 @@ DIM_CUSTOMER = TableContract(
             _f("last_purchase", LOCAL_TS),
         ]
     ),
+    description="Customer dimension, SCD type 2 on country: one current row per customer.",
 )
 DIM_INVOICE = TableContract(
     "gold",
@@ -133,6 +140,9 @@ DIM_INVOICE = TableContract(
             _f("is_adjustment", BOOL),
             _f("line_count", I64),
         ]
+    ),
+    description=(
+        "Invoice dimension: one row per invoice, with its type (sale, cancellation, adjustment)."
     ),
 )
 FACT_SALES = TableContract(
@@ -167,6 +177,7 @@ FACT_SALES = TableContract(
             _f("_run_id", STR),
         ]
     ),
+    description="Sales fact: one row per silver line, keyed to every dimension.",
 )
 MART_DAILY_SALES = TableContract(
     "gold",
@@ -186,6 +197,7 @@ MART_DAILY_SALES = TableContract(
             _f("gross_revenue_7d_avg", MONEY),
         ]
     ),
+    description="Daily KPIs per country: revenue, orders, customers, returns.",
 )
 MART_CUSTOMER_RFM = TableContract(
     "gold",
@@ -207,6 +219,7 @@ MART_CUSTOMER_RFM = TableContract(
             _f("as_of_date", DATE),
         ]
     ),
+    description="Recency, frequency and monetary scores and segment per customer.",
 )
 MART_PRODUCT_PERFORMANCE = TableContract(
     "gold",
@@ -228,6 +241,7 @@ MART_PRODUCT_PERFORMANCE = TableContract(
             _f("abc_class", STR),
         ]
     ),
+    description="Monthly sales, returns and rank per product.",
 )
 MART_COHORT_RETENTION = TableContract(
     "gold",
@@ -241,6 +255,7 @@ MART_COHORT_RETENTION = TableContract(
             _f("retention", F64),
         ]
     ),
+    description="Monthly acquisition cohorts and their retention.",
 )
 
 GOLD_TABLES = (
