@@ -48,6 +48,8 @@ def watch(
 
     Exit codes with --once: 0 done, 1 the run failed, 2 a file was refused."""
     from retail_lakehouse.orchestrate.watch import (
+        EXIT_REFUSED,
+        EXIT_RUN_FAILED,
         Watcher,
         WatcherRunning,
         WatchOptions,
@@ -73,9 +75,12 @@ def watch(
             raise UsageProblem(str(bad)) from None
     if options.retry_attempts < 1:
         raise UsageProblem("--retries must be at least 1")
+    watcher = Watcher(state.lake, state.settings, options)
     try:
-        code = Watcher(state.lake, state.settings, options).run()
+        code = watcher.run()
     except WatcherRunning as running:
         raise PipelineFailure(str(running)) from None
-    if code:
-        raise typer.Exit(code)
+    if code == EXIT_RUN_FAILED:
+        raise PipelineFailure("the pipeline run failed (see above); it was alerted")
+    if code == EXIT_REFUSED:
+        raise UsageProblem(f"{watcher.refused} file(s) refused: see landing/_refused/")

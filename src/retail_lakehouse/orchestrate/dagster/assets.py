@@ -17,8 +17,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -86,8 +84,12 @@ def table_metadata(lake: Lake, contract: TableContract) -> dict[str, Any]:
     table = lake.delta(contract.qualified)
     if table is None:
         return {"rows": 0, "delta_version": -1, "path": str(lake.path(contract.qualified))}
-    actions = pa.record_batch(table.get_add_actions(flatten=True))
-    rows = int(pc.sum(actions.column("num_records")).as_py() or 0)
+    from retail_lakehouse.lake.query import LakeSQL
+
+    with LakeSQL(lake, tables=[contract.qualified]) as sql:
+        rows = int(
+            sql.arrow(f"SELECT count(*) AS n FROM {contract.qualified}").column("n")[0].as_py()
+        )
     return {
         "rows": rows,
         "delta_version": table.version(),
