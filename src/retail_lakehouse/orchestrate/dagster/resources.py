@@ -13,9 +13,10 @@ class RetailProject(ConfigurableResource):  # type: ignore[type-arg]
     the working directory, exactly as for the ``retail`` command."""
 
     lake: str | None = None
+    landing: str | None = None
 
     def settings(self) -> Settings:
-        return load_settings(lake=self.lake)
+        return load_settings(lake=self.lake, landing=self.landing)
 
     def open_lake(self) -> Lake:
         return Lake(self.settings().lake)
