@@ -279,10 +279,14 @@ def test_webserver_serves_the_asset_graph(webserver: str, tmp_path: Path) -> Non
     shot = screenshot_path("dagster-asset-graph.png", tmp_path)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        page.goto(f"{webserver}/asset-groups", timeout=120_000)
+        page = browser.new_page(viewport={"width": 2400, "height": 1500})
+        group = f"{webserver}/locations/retail_lakehouse.orchestrate/asset-groups/gold"
+        page.goto(group, timeout=120_000)
         page.get_by_text("fact_sales").first.wait_for(timeout=120_000)
-        page.wait_for_timeout(1500)
+        skip = page.get_by_role("button", name="Skip")  # the UI's first-visit newsletter box
+        if skip.count():
+            skip.click()
+        page.wait_for_timeout(3000)
         page.screenshot(path=str(shot))
         browser.close()
     assert shot.stat().st_size > 10_000

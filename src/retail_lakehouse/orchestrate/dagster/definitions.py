@@ -1,10 +1,10 @@
 """``defs``: what ``dagster dev -m retail_lakehouse.orchestrate`` loads.
 
 The lake is the one ``retail`` uses: ``RETAIL_LAKE`` or ``retail.toml`` in the working
-directory (set ``lake`` on the ``retail`` resource to override).
+directory (set ``lake`` or ``landing`` on the ``retail`` resource to override).
 """
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from retail_lakehouse.orchestrate.dagster.assets import (
     bronze_sales_lines,
@@ -26,4 +26,7 @@ defs = Definitions(
     sensors=[landing_sensor],
     schedules=[daily_schedule],
     resources={"retail": RetailProject()},
+    # The lake has one writer at a time and the layers run in sequence, so a process per step
+    # (Dagster's default) would only add an interpreter start and imports to every step.
+    executor=in_process_executor,
 )
