@@ -62,7 +62,8 @@ def file_refused(book: AlertBook, name: str, sha256: str | None, reason: str) ->
 
 def check_freshness(book: AlertBook, *, since: datetime, now: datetime | None = None) -> None:
     """For each ``[[alerts.freshness]]`` pattern: raise when the newest matching file in
-    bronze (or ``since``, when none ever arrived) is older than its hours; clear otherwise."""
+    bronze is older than its hours; clear otherwise. When no matching file ever arrived the
+    clock starts at ``since`` (the watcher's start), so a new project is not alerted at once."""
     if book.settings is None or not book.settings.alerts.freshness:
         return
     now = now or datetime.now(UTC)
@@ -70,7 +71,7 @@ def check_freshness(book: AlertBook, *, since: datetime, now: datetime | None = 
     for rule in book.settings.alerts.freshness:
         times = [at for name, at in newest if fnmatch.fnmatch(PurePath(name).name, rule.pattern)]
         last = max(times) if times else None
-        reference = max(last, since) if last else since
+        reference = last or since
         condition = f"freshness:{rule.pattern}"
         age = now - reference
         if age > timedelta(hours=rule.hours):

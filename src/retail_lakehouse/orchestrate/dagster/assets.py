@@ -12,6 +12,7 @@ A failed quality gate or SCD2 invariant is a ``Failure`` that is not retried (th
 the same way); anything else (a busy lake, a full disk) is retried by the retry policy.
 """
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -135,8 +136,11 @@ def bronze_sales_lines(
     if config.files:
         files = [Path(f) for f in config.files]
     else:
+        settled = time.time() - settings.watch.settle_seconds  # the watcher's "complete" rule
         files = sorted(
-            p for p, _ in landing_files(settings.landing) if p.suffix.lower() in SUPPORTED_SUFFIXES
+            p
+            for p, stat in landing_files(settings.landing)
+            if p.suffix.lower() in SUPPORTED_SUFFIXES and stat.st_mtime <= settled
         )
     outcomes = ingest_files(lake, files) if files else []
     refused = [o for o in outcomes if o.refused is not None]
