@@ -144,6 +144,15 @@ def test_checks_fail_when_the_data_breaks_them(lake_copy: Lake, tmp_path: Path) 
     assert spec.blocking
 
 
+def test_daily_schedule_and_retry_policy() -> None:
+    schedule = defs.get_schedule_def("daily_run")
+    assert schedule.cron_schedule == "0 2 * * *"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    for assets in defs.assets:  # type: ignore[union-attr]
+        policy = assets.op.retry_policy
+        assert policy.max_retries == 2 and policy.backoff == dg.Backoff.EXPONENTIAL
+
+
 def test_sensor_run_keys_are_content_hashes(tmp_path: Path) -> None:
     landing = tmp_path / "landing"
     landing.mkdir()

@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -123,7 +124,7 @@ def test_refused_files_move_aside_with_their_reason_and_alert_once(tmp_path: Pat
         (landing / "notes.pdf").write_bytes(b"%PDF-1.4 not sales")
         shutil.copy(SAMPLE, landing)
 
-        done = retail_in(project, "watch", "--once", "--settle", "0.2")
+        done = retail_in(project, "watch", "--once", "--settle", "0.2", "--archive")
         assert done.code == 2, done.stderr + done.stdout  # refused files: exit 2
         refused = landing / "_refused"
         assert sorted(p.name for p in refused.iterdir()) == [
@@ -135,6 +136,9 @@ def test_refused_files_move_aside_with_their_reason_and_alert_once(tmp_path: Pat
         assert "the file is empty" in (refused / "empty.csv.reason.txt").read_text()
         assert "unsupported file type" in (refused / "notes.pdf.reason.txt").read_text()
         assert count(project, "gold.fact_sales") > 0  # the good file went all the way
+        [archived] = (landing / "_archive").glob("*/online_retail_head_1071.csv")
+        assert archived.parent.name == date.today().isoformat()
+        assert not (landing / "online_retail_head_1071.csv").exists()
 
         kinds = sorted(b["kind"] for b in http.bodies("/hook"))
         assert kinds == ["file_refused", "file_refused"]
