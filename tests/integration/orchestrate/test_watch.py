@@ -178,9 +178,10 @@ def test_failed_gate_is_alerted_and_not_retried(tmp_path: Path) -> None:
         assert count(project, "silver.sales_lines") == 0  # the gate committed nothing
 
 
-@pytest.mark.parametrize("delay", [0.5])
+@pytest.mark.soak  # ~25-55 s on 2 cores: run by `make soak`
+@pytest.mark.parametrize("delay", [0.5, 2.0, 5.0])
 def test_a_watcher_killed_mid_file_loses_nothing(tmp_path: Path, delay: float) -> None:
-    """SIGKILL at an arbitrary moment of ingest/run; the next start completes the work."""
+    """SIGKILL at moments of start-up, ingest or run; the next start completes the work."""
     project = make_project(tmp_path / "shop", "[watch]\nsettle_seconds = 0\nquiet_seconds = 0\n")
     shutil.copy(SAMPLE, project / "landing")
     watcher = subprocess.Popen(
