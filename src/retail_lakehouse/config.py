@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -42,6 +42,21 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(default=200, description="Largest file the API accepts.")
     api_rate_limit_per_minute: int = Field(default=600, description="Requests per key.")
     jwt_secret: str | None = Field(default=None, description="Signs API tokens; random if unset.")
+    # -- observation (logs, lineage, metrics) ------------------------------------------------
+    log_format: Literal["console", "json"] | None = Field(
+        default=None,
+        description="Log events on stderr as json or console lines (default: warnings only).",
+    )
+    lineage_url: str | None = Field(
+        default=None,
+        description="OpenLineage HTTP endpoint (e.g. Marquez); OPENLINEAGE_URL also works.",
+    )
+    lineage_namespace: str = Field(
+        default="retail-lakehouse", description="OpenLineage namespace of the jobs."
+    )
+    metrics_file: Path | None = Field(
+        default=None, description="Prometheus textfile written after every writing command."
+    )
 
     @classmethod
     def settings_customise_sources(

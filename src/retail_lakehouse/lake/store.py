@@ -98,6 +98,13 @@ class Lake:
         table = self.delta(qualified, version)
         return [] if table is None else list(table.file_uris())
 
+    def file_stats(self, qualified: str) -> pa.Table | None:
+        """One row per live data file of the current snapshot, with its size and the Delta
+        statistics (``num_records``, ``null_count.<column>``...); None when the table is missing.
+        Reads only the log, never the data."""
+        table = self.delta(qualified)
+        return None if table is None else pa.table(table.get_add_actions(flatten=True))
+
     def arrow_schema(self, qualified: str) -> pa.Schema:
         """The table's schema on disk, or its contract's when the table does not exist yet."""
         table = self.delta(qualified)

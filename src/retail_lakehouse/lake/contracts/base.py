@@ -32,6 +32,19 @@ class TableContract:
     def qualified(self) -> str:
         return f"{self.layer}.{self.name}"
 
+    @property
+    def description(self) -> str:
+        """What the table holds (written once, in :mod:`.descriptions`)."""
+        from retail_lakehouse.lake.contracts.descriptions import table_description
+
+        return table_description(self.qualified)
+
+    def column_description(self, column: str) -> str:
+        """What ``column`` means in this table ('' when undescribed, e.g. an extra column)."""
+        from retail_lakehouse.lake.contracts.descriptions import column_description
+
+        return column_description(self.qualified, column)
+
 
 _REGISTRY: dict[str, TableContract] = {}
 
