@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -75,10 +76,11 @@ class ColumnLineage:
 
 
 def column_lineage(lake: Lake, rule_files: Sequence[Path] = ()) -> ColumnLineage:
-    """The lineage of the current code and rules, cached in ``<lake>/_lineage/`` by a
-    fingerprint of the package version and the rule files (deriving it takes about a second)."""
+    """The lineage of the current code and rules, cached per user (``~/.cache/retail-lakehouse``,
+    or the lake's ``_lineage`` folder when that is not writable) by a fingerprint of the
+    transformation sources and the rule files: deriving it costs about half a CPU-second."""
     key = _fingerprint(rule_files)
-    cache = lake.root / "_lineage" / f"columns-{key}.json"
+    cache = _cache_folder(lake) / f"columns-{key}.json"
     if cache.is_file():
         try:
             return ColumnLineage.from_json(json.loads(cache.read_text()))
@@ -92,8 +94,23 @@ def column_lineage(lake: Lake, rule_files: Sequence[Path] = ()) -> ColumnLineage
     return lineage
 
 
+def _cache_folder(lake: Lake) -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = base / "retail-lakehouse" / "lineage"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return lake.root / "_lineage"
+    return folder
+
+
 def _fingerprint(rule_files: Sequence[Path]) -> str:
+    """Changes whenever the code or the rules the lineage is derived from change."""
     digest = hashlib.sha256(__version__.encode())
+    package = Path(__file__).resolve().parents[2]
+    for folder in ("pipeline", "quality", "engines"):
+        for source in sorted((package / folder).rglob("*.py")):
+            digest.update(source.read_bytes())
     for path in rule_files:
         digest.update(Path(path).read_bytes())
     return digest.hexdigest()[:16]
@@ -136,7 +153,14 @@ def derive(rule_files: Sequence[Path] = ()) -> ColumnLineage:
 
 
 def _tracing_engine(lake: Lake) -> Any:
-    """A DuckDB engine that remembers what every table name it hands out stands for."""
+    """An engine that builds expressions without running them: every table it hands out is an
+    unbound Ibis table (no SQL is compiled, nothing is executed) whose name it remembers as a
+    lake table, a reference table, or the expression a temporary name stands for. It inherits
+    DuckDB's engine-specific expressions (timestamp parsing, trimming) so the definitions are
+    built exactly as a run builds them."""
+    import ibis
+    import pyarrow as pa
+
     from retail_lakehouse.engines.duckdb import DuckDBEngine
 
     class TracingEngine(DuckDBEngine):
@@ -144,26 +168,39 @@ def _tracing_engine(lake: Lake) -> Any:
             super().__init__(lake)
             self.bases: dict[str, str] = {}  # table name -> the lake or reference table
             self.definitions: dict[str, ir.Table] = {}  # temporary name -> its expression
+            self._names = 0
+
+        def _unbound(self, schema: Any, name: str) -> ir.Table:
+            self._names += 1
+            return ibis.table(schema, name=f"{name}_{self._names}")
 
         def table(self, qualified: str, version: int | None = None) -> ir.Table:
-            table = super().table(qualified, version)
+            arrow = self.lake.arrow_schema(qualified)
+            table = self._unbound(ibis.Schema.from_pyarrow(arrow), qualified.replace(".", "__"))
             self.bases[table.op().name] = qualified
             return table
 
         def arrow_table(self, data: Any, name: str) -> ir.Table:
-            table = super().arrow_table(data, name)
+            table = self._unbound(ibis.Schema.from_pyarrow(data.schema), name)
             if "unknown" not in name:  # a dimension's unknown member is a constant, not data
                 reference = name.rstrip("_0123456789").removeprefix("gold_")
-                self.bases.setdefault(name, REFERENCE_PREFIX + reference)
+                self.bases[table.op().name] = REFERENCE_PREFIX + reference
             return table
 
         def materialize(self, expr: ir.Table, name: str) -> ir.Table:
-            self.definitions[name] = expr
-            return super().materialize(expr, name)
+            table = self._unbound(expr.schema(), name)
+            self.definitions[table.op().name] = expr
+            return table
 
         def view(self, expr: ir.Table, name: str) -> ir.Table:
-            self.definitions[name] = expr
-            return super().view(expr, name)
+            return self.materialize(expr, name)
+
+        def to_batches(self, expr: ir.Table, chunk_size: int = 1_000_000) -> Any:
+            schema = expr.schema().to_pyarrow()
+            return pa.RecordBatchReader.from_batches(schema, iter(()))
+
+        def to_arrow(self, expr: ir.Table) -> Any:
+            return expr.schema().to_pyarrow().empty_table()
 
     return TracingEngine(lake)
 
@@ -206,8 +243,8 @@ def _gold_outputs(engine: Any) -> dict[str, ir.Table]:
     built = {}
     for name, expr in dims.items():  # the fact and the marts read them as gold tables
         built[name] = engine.materialize(expr, name.replace(".", "__"))
-        del engine.definitions[name.replace(".", "__")]
-        engine.bases[name.replace(".", "__")] = name
+        del engine.definitions[built[name].op().name]
+        engine.bases[built[name].op().name] = name
     keyed = Dimensions(
         built["gold.dim_customer"],
         built["gold.dim_product"],

@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from retail_lakehouse import __version__
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.observe.lineage.columns import REFERENCE_PREFIX, ColumnLineage
@@ -79,6 +81,8 @@ class LineageEmitter:
         self.columns = columns
         self.folder = lake.root / "_lineage"
         self._clients: tuple[Any, Any | None] | None = None
+        # table -> (schema facet, size, files): read once per command, after its commits
+        self._described: dict[str, tuple[Any, int | None, int | None]] = {}
 
     # -- events ------------------------------------------------------------------------------
     def start(self, job: JobRun, inputs: Iterable[Dataset] = ()) -> None:
@@ -210,32 +214,43 @@ class LineageEmitter:
         return FILE_NAMESPACE, self.dataset_name(dataset.table), facets
 
     def _schema(self, table: str) -> Any | None:
-        from openlineage.client.generated import schema_dataset
-
-        from retail_lakehouse.lake.contracts import contract
-
-        try:
-            target = contract(table)
-        except KeyError:
-            return None
-        arrow = self.lake.arrow_schema(table)
-        return schema_dataset.SchemaDatasetFacet(
-            fields=[
-                schema_dataset.SchemaDatasetFacetFields(
-                    name=f.name,
-                    type=str(f.type),
-                    description=target.column_description(f.name) or None,
-                )
-                for f in arrow
-            ]
-        )
+        return self._table_facts(table)[0]
 
     def _table_size(self, table: str) -> tuple[int | None, int | None]:
-        actions = self.lake.file_stats(table)
-        if actions is None:
-            return None, None
-        sizes = actions.column("size_bytes").to_pylist() if actions.num_rows else []
-        return int(sum(sizes)), len(sizes)
+        _, size, files = self._table_facts(table)
+        return size, files
+
+    def _table_facts(self, table: str) -> tuple[Any, int | None, int | None]:
+        """The schema facet and size of a table, from one read of its Delta log."""
+        if table not in self._described:
+            from openlineage.client.generated import schema_dataset
+
+            from retail_lakehouse.lake.contracts import contract
+
+            delta = self.lake.delta(table)
+            if delta is None:
+                self._described[table] = (None, None, None)
+                return self._described[table]
+            try:
+                target = contract(table)
+            except KeyError:
+                target = None
+            arrow = pa.schema(delta.schema().to_arrow())
+            facet = schema_dataset.SchemaDatasetFacet(
+                fields=[
+                    schema_dataset.SchemaDatasetFacetFields(
+                        name=f.name,
+                        type=str(f.type),
+                        description=(target.column_description(f.name) if target else "")
+                        or None,
+                    )
+                    for f in arrow
+                ]
+            )
+            actions = pa.table(delta.get_add_actions(flatten=True))
+            sizes = actions.column("size_bytes").to_pylist() if actions.num_rows else []
+            self._described[table] = (facet, int(sum(sizes)), len(sizes))
+        return self._described[table]
 
     def _column_lineage(self, table: str) -> Any | None:
         from openlineage.client.generated import column_lineage_dataset as cl
