@@ -116,6 +116,21 @@ class Settings(BaseSettings):
     jwt_secret: str | None = Field(default=None, description="Signs API tokens; random if unset.")
     watch: WatchSettings = Field(default_factory=WatchSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    # -- observation (logs, lineage, metrics) ------------------------------------------------
+    log_format: Literal["console", "json"] | None = Field(
+        default=None,
+        description="Log events on stderr as json or console lines (default: warnings only).",
+    )
+    lineage_url: str | None = Field(
+        default=None,
+        description="OpenLineage HTTP endpoint (e.g. Marquez); OPENLINEAGE_URL also works.",
+    )
+    lineage_namespace: str = Field(
+        default="retail-lakehouse", description="OpenLineage namespace of the jobs."
+    )
+    metrics_file: Path | None = Field(
+        default=None, description="Prometheus textfile written after every writing command."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -24,6 +24,7 @@ from retail_lakehouse.cli import (
     generate_cmd,
     ingest_cmd,
     keys_cmd,
+    observe_cmd,
     project_cmd,
     quality_cmd,
     run_cmd,
@@ -35,6 +36,7 @@ from retail_lakehouse.cli import (
 from retail_lakehouse.cli.context import AppState, PipelineFailure, UsageProblem, err_console
 from retail_lakehouse.config import load_settings
 from retail_lakehouse.lake import LakeBusyError
+from retail_lakehouse.observe import settings as observe_settings
 
 app = typer.Typer(
     name="retail",
@@ -63,12 +65,38 @@ def main_options(
         ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            envvar="RETAIL_LOG_FORMAT",
+            help="Log events on stderr as json or console lines (always JSON in <lake>/_logs/).",
+        ),
+    ] = None,
+    metrics_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--metrics-file",
+            envvar="RETAIL_METRICS_FILE",
+            help="Write pipeline metrics to this Prometheus textfile after writing commands.",
+        ),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
     ] = False,
 ) -> None:
     """Turn raw retail sales exports into a trustworthy Delta Lake warehouse."""
-    ctx.obj = AppState(settings=load_settings(lake=lake), debug=debug)
+    if log_format not in (None, "json", "console"):
+        raise UsageProblem(f"--log-format must be json or console, not {log_format!r}")
+    settings = load_settings(lake=lake, log_format=log_format, metrics_file=metrics_file)
+    ctx.obj = AppState(settings=settings, debug=debug)
+    observe_settings.configure(
+        log_format=settings.log_format,
+        lineage_url=settings.lineage_url,
+        namespace=settings.lineage_namespace,
+        metrics_file=settings.metrics_file,
+        rule_files=list(settings.rules),
+    )
 
 
 app.command("init")(project_cmd.init)
@@ -85,6 +113,9 @@ app.add_typer(quality_cmd.app, name="quality")
 app.command("benchmark")(benchmark_cmd.benchmark)
 app.command("watch")(watch_cmd.watch)
 app.add_typer(alerts_cmd.app, name="alerts")
+app.command("lineage")(observe_cmd.lineage)
+app.command("catalog")(observe_cmd.catalog)
+app.command("metrics")(observe_cmd.metrics)
 
 
 def _main() -> None:

@@ -13,11 +13,16 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from retail_lakehouse.lake.contracts.meta import META_RUNS
 from retail_lakehouse.lake.store import Lake
+
+if TYPE_CHECKING:
+    from retail_lakehouse.observe.command import CommandObserver
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -36,6 +41,8 @@ class RunContext:
     engine: str | None = None
     rows: dict[str, dict[str, int]] = field(default_factory=dict)
     changed: bool = False
+    sources: list[Path] = field(default_factory=list)  # files read (lineage inputs)
+    observer: CommandObserver | None = None  # logs, lineage and metrics of the command
 
     def count(self, table: str, *, rows_in: int | None = None, rows_out: int | None = None) -> None:
         """Add to the rows read from / written to ``table`` by this run."""
@@ -59,13 +66,20 @@ def recorded_run(
         started = datetime.now(UTC)
         clock = time.perf_counter()
         ctx = RunContext(new_run_id(started), command, started, engine)
+        from retail_lakehouse.observe.command import CommandObserver
+
+        observer = ctx.observer = CommandObserver(lake, ctx)
+        observer.started()
         try:
             yield ctx
         except BaseException as error:
-            _record(lake, ctx, "failed", f"{type(error).__name__}: {error}", clock)
+            message = f"{type(error).__name__}: {error}"
+            _record(lake, ctx, "failed", message, clock)
+            observer.finished("failed", message)
             raise
         if ctx.changed:
             _record(lake, ctx, "succeeded", None, clock)
+        observer.finished("succeeded" if ctx.changed else "idle")
 
 
 def _record(lake: Lake, ctx: RunContext, status: str, error: str | None, clock: float) -> None:

@@ -34,7 +34,7 @@ from deltalake.schema import PrimitiveType
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 from retail_lakehouse.lake.contracts import TableContract, contract
-from retail_lakehouse.lake.store import Lake, cast_batch
+from retail_lakehouse.lake.store import Lake, cast_batch, described_schema
 
 BATCH_COLUMN = "_batch_seq"
 _MAX_STAT_TEXT = 64  # longer text gets no min/max (a cut value is no valid upper bound)
@@ -129,7 +129,14 @@ def commit_staged(
         schema = known
         for name in added:
             schema = schema.append(pa.field(name, pa.string()))
-        create_table_with_add_actions(str(folder), Schema.from_arrow(schema), adds, mode="error")
+        create_table_with_add_actions(
+            str(folder),
+            Schema.from_arrow(described_schema(schema, target)),
+            adds,
+            mode="error",
+            name=qualified,
+            description=target.description or None,
+        )
         return 0
     _add_columns(table, added)
     if not adds and not removals:

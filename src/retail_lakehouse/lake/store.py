@@ -98,6 +98,13 @@ class Lake:
         table = self.delta(qualified, version)
         return [] if table is None else list(table.file_uris())
 
+    def file_stats(self, qualified: str) -> pa.Table | None:
+        """One row per live data file of the current snapshot, with its size and the Delta
+        statistics (``num_records``, ``null_count.<column>``...); None when the table is missing.
+        Reads only the log, never the data."""
+        table = self.delta(qualified)
+        return None if table is None else pa.table(table.get_add_actions(flatten=True))
+
     def arrow_schema(self, qualified: str) -> pa.Schema:
         """The table's schema on disk, or its contract's when the table does not exist yet."""
         table = self.delta(qualified)
@@ -137,6 +144,9 @@ class Lake:
         path = self.path(qualified)
         path.parent.mkdir(parents=True, exist_ok=True)
         properties = _commit_properties(commit_properties)
+        creating = not self.exists(qualified)
+        if creating:  # the table's first commit carries its descriptions (Delta metadata)
+            data = _described(data, target)
         if mode == "append":
             write_deltalake(
                 str(path),
@@ -145,6 +155,8 @@ class Lake:
                 schema_mode="merge" if target.evolves else None,
                 commit_properties=properties,
                 writer_properties=_WRITER_PROPERTIES,
+                name=qualified if creating else None,
+                description=target.description or None if creating else None,
             )
         else:
             write_deltalake(
@@ -201,6 +213,28 @@ _WRITER_PROPERTIES = WriterProperties(
     compression="SNAPPY",
     column_properties={c: ColumnProperties(dictionary_enabled=False) for c in UNIQUE_TEXT_COLUMNS},
 )
+
+
+def described_schema(schema: pa.Schema, target: TableContract) -> pa.Schema:
+    """``schema`` with each described column's text as its ``comment`` (Delta keeps field
+    metadata in the table schema, where Spark, Databricks and Trino show it)."""
+    fields = []
+    for f in schema:
+        text = target.column_description(f.name)
+        fields.append(
+            f.with_metadata({**(f.metadata or {}), b"comment": text.encode()}) if text else f
+        )
+    return pa.schema(fields, metadata=schema.metadata)
+
+
+def _described(
+    data: pa.Table | pa.RecordBatchReader, target: TableContract
+) -> pa.Table | pa.RecordBatchReader:
+    schema = described_schema(data.schema, target)
+    if isinstance(data, pa.Table):
+        return pa.Table.from_arrays(data.columns, schema=schema)
+    batches = (pa.RecordBatch.from_arrays(b.columns, schema=schema) for b in data)
+    return pa.RecordBatchReader.from_batches(schema, batches)
 
 
 def _cast_reader(reader: pa.RecordBatchReader, target: TableContract) -> pa.RecordBatchReader:

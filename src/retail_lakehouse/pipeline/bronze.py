@@ -121,6 +121,7 @@ def ingest_file(lake: Lake, path: Path, run: RunContext) -> IngestReport:
             }
         ),
     )
+    run.sources.append(path)
     run.count(LINES, rows_out=counted[0])
     run.count(BRONZE_REJECTS.qualified, rows_out=rejects.height)
     run.changed = True

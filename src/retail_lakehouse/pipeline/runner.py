@@ -20,6 +20,8 @@ from retail_lakehouse.config import Settings
 from retail_lakehouse.engines import open_engine
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.runs import recorded_run
+from retail_lakehouse.observe import settings as observe
+from retail_lakehouse.observe.command import CommandObserver
 from retail_lakehouse.pipeline import gold, silver
 from retail_lakehouse.pipeline.bronze import remove_orphans
 from retail_lakehouse.pipeline.errors import GateFailed
@@ -65,20 +67,44 @@ def run_pipeline(
         report = PipelineReport(run.run_id, engine_name)
         report.orphans_removed = remove_orphans(lake)
         rules = [*settings.rules, *(extra_rules or [])]
+        observer = run.observer or CommandObserver(lake, run)
+        if full_refresh or _has_work(lake):
+            observe.configure(rule_files=rules)
+            observer.begin_work()
         with open_engine(lake, engine_name) as engine:
             clock = time.perf_counter()
-            report.layers["silver"] = silver.process(
-                lake, engine, run, extra_rules=rules, full_refresh=full_refresh, settings=settings
-            )
+            with observer.layer("silver"):
+                report.layers["silver"] = silver.process(
+                    lake,
+                    engine,
+                    run,
+                    extra_rules=rules,
+                    full_refresh=full_refresh,
+                    settings=settings,
+                )
+            observer.quality(report.layers["silver"].outcome)
             report.layer_seconds["silver"] = time.perf_counter() - clock
             if on_layer_done:
                 on_layer_done("silver")
             clock = time.perf_counter()
-            report.layers["gold"] = gold.process(
-                lake, engine, run, full_refresh=full_refresh, settings=settings
-            )
+            with observer.layer("gold"):
+                report.layers["gold"] = gold.process(
+                    lake, engine, run, full_refresh=full_refresh, settings=settings
+                )
             report.layer_seconds["gold"] = time.perf_counter() - clock
             if on_layer_done:
                 on_layer_done("gold")
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _has_work(lake: Lake) -> bool:
+    """Whether silver or gold has anything to process (decides if the run emits lineage)."""
+    from retail_lakehouse.lake.watermarks import GOLD_CONSUMER, SILVER_CONSUMER, read_watermark
+    from retail_lakehouse.pipeline.silver.transform import pending_batches
+
+    if pending_batches(lake):
+        return True
+    silver_mark = read_watermark(lake, SILVER_CONSUMER)
+    gold_mark = read_watermark(lake, GOLD_CONSUMER)
+    return silver_mark is not None and (gold_mark is None or gold_mark < silver_mark)

@@ -22,6 +22,7 @@ from swagger_ui_bundle import swagger_ui_path
 from retail_lakehouse import __version__
 from retail_lakehouse.config import Settings
 from retail_lakehouse.lake import Lake
+from retail_lakehouse.observe.metrics import PipelineCollector
 from retail_lakehouse.serve.auth.keys import KeyStore, keys_path
 from retail_lakehouse.serve.auth.tokens import TokenSigner
 from retail_lakehouse.serve.context import ServeContext
@@ -57,7 +58,9 @@ def build_context(settings: Settings, *, poll_seconds: float = 1.0) -> ServeCont
         signer=TokenSigner(settings.jwt_secret),
         limiter=RateLimiter(settings.api_rate_limit_per_minute),
         jobs=jobs,
-        metrics=ApiMetrics(live=lambda: _live_gauges(reader, jobs)),
+        metrics=ApiMetrics(
+            live=lambda: _live_gauges(reader, jobs), pipeline=PipelineCollector(lake)
+        ),
     )
 
     def refresh_after(job: Job) -> None:

@@ -18,6 +18,24 @@ class _Model(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+def described_by(table: str) -> ConfigDict:
+    """Model config whose JSON schema takes the table's description, and each field without a
+    description of its own the column's, from the lake contracts (written once, there)."""
+
+    def describe(schema: dict[str, Any]) -> None:
+        from retail_lakehouse.lake.contracts import contract
+
+        target = contract(table)
+        if target.description:
+            schema.setdefault("description", target.description)
+        for name, prop in schema.get("properties", {}).items():
+            text = target.column_description(name)
+            if text and isinstance(prop, dict):
+                prop.setdefault("description", text)
+
+    return ConfigDict(from_attributes=True, json_schema_extra=describe)
+
+
 # -- health and auth ---------------------------------------------------------------------------
 class SnapshotInfo(_Model):
     id: str = Field(description="Changes whenever the served data changes.")
@@ -60,6 +78,8 @@ class Kpis(_Model):
 
 
 class DailySales(_Model):
+    model_config = described_by("gold.mart_daily_sales")
+
     sale_date: date
     country: str | None = Field(description="Null when rows are totals over countries.")
     gross_revenue: float
@@ -74,6 +94,8 @@ class DailySales(_Model):
 
 
 class MonthlySales(_Model):
+    model_config = described_by("gold.mart_daily_sales")
+
     month: date = Field(description="First day of the month.")
     country: str | None
     gross_revenue: float
@@ -86,6 +108,8 @@ class MonthlySales(_Model):
 
 
 class CountrySales(_Model):
+    model_config = described_by("gold.mart_daily_sales")
+
     country: str
     gross_revenue: float
     returns_amount: float
@@ -97,6 +121,8 @@ class CountrySales(_Model):
 
 
 class Country(_Model):
+    model_config = described_by("gold.dim_country")
+
     country: str
     iso2: str | None
     iso3: str | None
@@ -133,6 +159,8 @@ class Segments(_Model):
 
 
 class CustomerRfm(_Model):
+    model_config = described_by("gold.mart_customer_rfm")
+
     customer_id: str
     country: str | None
     first_purchase: datetime | None
@@ -149,6 +177,8 @@ class CustomerRfm(_Model):
 
 
 class CustomerVersion(_Model):
+    model_config = described_by("gold.dim_customer")
+
     customer_key: str
     country: str | None
     valid_from: datetime | None
@@ -167,6 +197,8 @@ class Customer(_Model):
 
 # -- products and cohorts ---------------------------------------------------------------------
 class TopProduct(_Model):
+    model_config = described_by("gold.mart_product_performance")
+
     rank: int
     stock_code: str
     description: str | None
@@ -198,6 +230,8 @@ class ProductSearch(_Model):
 
 
 class Cohort(_Model):
+    model_config = described_by("gold.mart_cohort_retention")
+
     cohort_month: date
     months_since: int
     cohort_size: int
@@ -260,6 +294,8 @@ class QualityTrend(_Model):
 
 
 class QuarantineLine(_Model):
+    model_config = described_by("silver.quarantine")
+
     invoice_no: str | None
     stock_code: str | None
     description: str | None

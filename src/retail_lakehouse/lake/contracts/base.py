@@ -27,11 +27,23 @@ class TableContract:
     schema: pa.Schema
     append_only: bool = False
     evolves: bool = False  # True when extra columns may be added (schema drift is kept)
-    description: str = ""  # what the table holds: shown by Dagster (and any catalog)
 
     @property
     def qualified(self) -> str:
         return f"{self.layer}.{self.name}"
+
+    @property
+    def description(self) -> str:
+        """What the table holds (written once, in :mod:`.descriptions`)."""
+        from retail_lakehouse.lake.contracts.descriptions import table_description
+
+        return table_description(self.qualified)
+
+    def column_description(self, column: str) -> str:
+        """What ``column`` means in this table ('' when undescribed, e.g. an extra column)."""
+        from retail_lakehouse.lake.contracts.descriptions import column_description
+
+        return column_description(self.qualified, column)
 
 
 _REGISTRY: dict[str, TableContract] = {}

@@ -47,10 +47,6 @@ BRONZE_SALES_LINES = TableContract(
     ),
     append_only=True,
     evolves=True,
-    description=(
-        "Every source line exactly as read, with lineage (file, content hash, batch, row number);"
-        " append-only."
-    ),
 )
 
 BRONZE_REJECTS = TableContract(
@@ -69,7 +65,6 @@ BRONZE_REJECTS = TableContract(
         ]
     ),
     append_only=True,
-    description="Source lines that could not be split into fields, with the reason; append-only.",
 )
 
 BRONZE_FILES = TableContract(
@@ -93,10 +88,6 @@ BRONZE_FILES = TableContract(
         ]
     ),
     append_only=True,
-    description=(
-        "The manifest: one row per ingested file (content hash, batch, counts); the ingest commit"
-        " point."
-    ),
 )
 """The ingestion manifest. Its commit is the last step of ingesting a file: a file is in bronze
 exactly when its hash is here, so a crash mid-file is cleaned up and retried, never doubled."""

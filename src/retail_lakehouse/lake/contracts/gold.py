@@ -55,9 +55,6 @@ DIM_DATE = TableContract(
             _f("season", STR),
         ]
     ),
-    description=(
-        "Calendar dimension: one row per day, with fiscal periods, UK bank holidays and seasons."
-    ),
 )
 DIM_TIME = TableContract(
     "gold",
@@ -71,7 +68,6 @@ DIM_TIME = TableContract(
             _f("is_business_hour", BOOL),
         ]
     ),
-    description="Time-of-day dimension: one row per minute.",
 )
 DIM_COUNTRY = TableContract(
     "gold",
@@ -88,7 +84,6 @@ DIM_COUNTRY = TableContract(
             _f("is_eu_member", BOOL),
         ]
     ),
-    description="Country dimension with ISO codes and region.",
 )
 DIM_PRODUCT = TableContract(
     "gold",
@@ -105,7 +100,6 @@ DIM_PRODUCT = TableContract(
             _f("last_sold", DATE),
         ]
     ),
-    description="Product dimension: stock code, most frequent description, category.",
 )
 DIM_CUSTOMER = TableContract(
     "gold",
@@ -124,7 +118,6 @@ DIM_CUSTOMER = TableContract(
             _f("last_purchase", LOCAL_TS),
         ]
     ),
-    description="Customer dimension, SCD type 2 on country: one current row per customer.",
 )
 DIM_INVOICE = TableContract(
     "gold",
@@ -140,9 +133,6 @@ DIM_INVOICE = TableContract(
             _f("is_adjustment", BOOL),
             _f("line_count", I64),
         ]
-    ),
-    description=(
-        "Invoice dimension: one row per invoice, with its type (sale, cancellation, adjustment)."
     ),
 )
 FACT_SALES = TableContract(
@@ -177,7 +167,6 @@ FACT_SALES = TableContract(
             _f("_run_id", STR),
         ]
     ),
-    description="Sales fact: one row per silver line, keyed to every dimension.",
 )
 MART_DAILY_SALES = TableContract(
     "gold",
@@ -197,7 +186,6 @@ MART_DAILY_SALES = TableContract(
             _f("gross_revenue_7d_avg", MONEY),
         ]
     ),
-    description="Daily KPIs per country: revenue, orders, customers, returns.",
 )
 MART_CUSTOMER_RFM = TableContract(
     "gold",
@@ -219,7 +207,6 @@ MART_CUSTOMER_RFM = TableContract(
             _f("as_of_date", DATE),
         ]
     ),
-    description="Recency, frequency and monetary scores and segment per customer.",
 )
 MART_PRODUCT_PERFORMANCE = TableContract(
     "gold",
@@ -241,7 +228,6 @@ MART_PRODUCT_PERFORMANCE = TableContract(
             _f("abc_class", STR),
         ]
     ),
-    description="Monthly sales, returns and rank per product.",
 )
 MART_COHORT_RETENTION = TableContract(
     "gold",
@@ -255,7 +241,6 @@ MART_COHORT_RETENTION = TableContract(
             _f("retention", F64),
         ]
     ),
-    description="Monthly acquisition cohorts and their retention.",
 )
 
 GOLD_TABLES = (

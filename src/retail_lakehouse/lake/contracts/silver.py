@@ -79,10 +79,6 @@ SILVER_SALES_LINES = TableContract(
     "silver",
     "sales_lines",
     pa.schema(_TYPED_FIELDS + _LINEAGE_FIELDS),
-    description=(
-        "Typed, standardised, deduplicated lines that passed every quarantine rule, with quality "
-        "score and flags."
-    ),
 )
 
 SILVER_QUARANTINE = TableContract(
@@ -99,7 +95,6 @@ SILVER_QUARANTINE = TableContract(
         ]
         + _LINEAGE_FIELDS
     ),
-    description="Lines held back by a quarantine rule, with the reasons.",
 )
 
 SILVER_DUPLICATES = TableContract(
@@ -116,7 +111,6 @@ SILVER_DUPLICATES = TableContract(
             pa.field("_run_id", STR, nullable=False),
         ]
     ),
-    description="Exact repeats of a line already in silver, kept for the accounting.",
 )
 """Every removed exact duplicate, pointing at the line that was kept: the third term of the
 accounting identity bronze = silver + quarantine + duplicates, and the proof of each removal."""
