@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +22,21 @@ from pydantic_settings import (
 
 def _config_file() -> Path:
     return Path(os.environ.get("RETAIL_CONFIG", "retail.toml"))
+
+
+class PublishSettings(BaseModel):
+    """``[publish]``: the PostgreSQL copy of gold that BI tools connect to (``retail publish``)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    dsn: SecretStr | None = Field(
+        default=None,
+        description="libpq connection string or postgresql:// URL (RETAIL_PUBLISH_DSN wins).",
+    )
+    target_schema: str = Field(
+        default="retail", alias="schema", description="PostgreSQL schema that receives gold."
+    )
+    after_run: bool = Field(default=False, description="Publish after every successful run.")
 
 
 class Settings(BaseSettings):
@@ -42,6 +57,9 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(default=200, description="Largest file the API accepts.")
     api_rate_limit_per_minute: int = Field(default=600, description="Requests per key.")
     jwt_secret: str | None = Field(default=None, description="Signs API tokens; random if unset.")
+    publish: PublishSettings = Field(
+        default_factory=PublishSettings, description="PostgreSQL publishing ([publish] table)."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -87,4 +105,11 @@ landing = "landing"
 
 # Largest upload the API accepts, in MB.
 # max_upload_mb = 200
+
+# `retail publish`: copy gold into PostgreSQL for BI tools (needs the [postgres] extra).
+# Prefer RETAIL_PUBLISH_DSN or ~/.pgpass for the password over writing it here.
+# [publish]
+# dsn = "postgresql://retail@db.example.com:5432/warehouse"
+# schema = "retail"
+# after_run = false
 """

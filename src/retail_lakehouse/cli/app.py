@@ -24,6 +24,7 @@ from retail_lakehouse.cli import (
     ingest_cmd,
     keys_cmd,
     project_cmd,
+    publish_cmd,
     quality_cmd,
     run_cmd,
     serve_cmd,
@@ -81,6 +82,7 @@ app.command("serve")(serve_cmd.serve)
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(quality_cmd.app, name="quality")
 app.command("benchmark")(benchmark_cmd.benchmark)
+app.command("publish")(publish_cmd.publish)
 
 
 def _main() -> None:
