@@ -23,6 +23,10 @@ from retail_lakehouse.lake.contracts import TableContract, contracts
 BATCH_COLUMN = "_batch_seq"
 """Tables with this column are published batch by batch (the fact)."""
 
+MAINTENANCE_MEMORY = "256MB"
+"""``maintenance_work_mem`` of a full publish's transaction: index builds of the fact sort in
+memory, and PostgreSQL gives a build parallel workers only with 32 MB each."""
+
 _SIMPLE = {
     "string": "text",
     "large_string": "text",
@@ -77,7 +81,7 @@ def key_columns(contract: TableContract) -> set[str]:
 def shape_digest(tables: list[TableContract]) -> str:
     """A short fingerprint of every published table's shape, keys and indexes."""
     document = [DDL_VERSION] + [
-        [c.name, shape(c), c.primary_key, c.references, c.filter_columns] for c in tables
+        [c.name, shape(c), c.primary_key, c.references, index_columns(c)] for c in tables
     ]
     return hashlib.sha256(json.dumps(document).encode()).hexdigest()[:16]
 
@@ -104,12 +108,15 @@ def create_table(schema: str, contract: TableContract) -> sql.Composed:
     )
 
 
-def index_columns(contract: TableContract) -> list[str]:
-    """Columns with their own index: every foreign key, the filter columns, the batch column."""
-    columns = [column for column, _ in contract.references] + list(contract.filter_columns)
-    if BATCH_COLUMN in contract.schema.names:
-        columns.append(BATCH_COLUMN)
-    return list(dict.fromkeys(c for c in columns if c not in contract.primary_key[:1]))
+def index_columns(contract: TableContract) -> dict[str, str]:
+    """Indexed columns and their method: a b-tree per filter column, a BRIN per ordered column.
+
+    Foreign-key columns are not indexed for their own sake: a publish re-inserts a changed
+    dimension row under the same key in the same transaction, so the deferred check never has
+    to search the fact; each index costs a sort of the whole fact on a full publish."""
+    methods = {c: "btree" for c in contract.filter_columns}
+    methods.update({c: "brin" for c in contract.ordered_columns})
+    return {c: m for c, m in methods.items() if c not in contract.primary_key[:1]}
 
 
 def _index_name(contract: TableContract, column: str) -> str:
@@ -136,10 +143,13 @@ def add_keys(schema: str, contract: TableContract) -> list[sql.Composed]:
                 sql.SQL(", ").join(map(sql.Identifier, contract.primary_key)),
             )
         )
-    for column in index_columns(contract):
+    for column, method in index_columns(contract).items():
         statements.append(
-            sql.SQL("CREATE INDEX {} ON {} ({})").format(
-                sql.Identifier(_index_name(contract, column)), table, sql.Identifier(column)
+            sql.SQL("CREATE INDEX {} ON {} USING {} ({})").format(
+                sql.Identifier(_index_name(contract, column)),
+                table,
+                sql.SQL(method),
+                sql.Identifier(column),
             )
         )
     return statements

@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg import Cursor, sql
+from psycopg.copy import QueuedLibpqWriter
 
 from retail_lakehouse.lake.query import LakeSQL
 
@@ -25,7 +26,7 @@ _CSV = pacsv.WriteOptions(include_header=False, batch_size=BATCH_ROWS)
 
 def _select_expression(field: pa.Field) -> str:
     """DuckDB SQL selecting one column in a form PostgreSQL's CSV ``COPY`` reads back exactly."""
-    column = '"' + field.name.replace('"', '""') + '"'
+    column: str = '"' + field.name.replace('"', '""') + '"'
     if pa.types.is_list(field.type) or pa.types.is_large_list(field.type):
         if pa.types.is_string(field.type.value_type):
             item = (
@@ -65,7 +66,8 @@ def copy_query(
     options = sql.SQL("FORMAT csv, FREEZE" if freeze else "FORMAT csv")
     statement = sql.SQL("COPY {} ({}) FROM STDIN ({})").format(target, columns, options)
     sent = 0
-    with cursor.copy(statement) as copy:
+    # a writer thread sends each encoded batch while this thread reads and encodes the next
+    with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
         for batch in reader:
             if batch.num_rows == 0:
                 continue

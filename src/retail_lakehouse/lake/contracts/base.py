@@ -33,7 +33,11 @@ class TableContract:
     """Foreign keys: ``(column, "layer.table")``, the column holding that table's one-column
     primary key (every fact row points at a dimension row, the unknown member if need be)."""
     filter_columns: tuple[str, ...] = ()
-    """Columns readers commonly filter or join on besides the keys (indexed when published)."""
+    """Columns readers commonly filter or look rows up by, besides the primary key (a b-tree
+    index each when published)."""
+    ordered_columns: tuple[str, ...] = ()
+    """Columns whose values grow with the order rows arrive in (dates, batches): a range filter
+    on them is served by a tiny block-range (BRIN) index when published."""
 
     @property
     def description(self) -> str:
