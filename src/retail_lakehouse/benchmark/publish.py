@@ -31,7 +31,7 @@ SCHEMA = "retail_benchmark"
 BASELINE_SCHEMA = "retail_benchmark_copy"
 
 
-def _split(source: Path, first: Path, rest: Path, share: float = 0.99) -> None:
+def split_file(source: Path, first: Path, rest: Path, share: float = 0.99) -> None:
     """Cut a generated CSV after ``share`` of its lines, at the next change of invoice."""
     with source.open("rb") as handle:
         lines = handle.readlines()
@@ -116,7 +116,7 @@ def run_publish_benchmark(
         source = folder / "generated.csv"
         generate(rows, source, seed=seed)
         first, rest = folder / "first_99.csv", folder / "last_1.csv"
-        _split(source, first, rest)
+        split_file(source, first, rest)
         lake_a, lake_b = folder / "lake_a", folder / "lake_b"
         _build(lake_a, first)
         shutil.copytree(lake_a, lake_b)
