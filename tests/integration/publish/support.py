@@ -100,8 +100,9 @@ def content_digest(pg: Cluster, dbname: str, schema: str = "retail") -> dict[str
     """Every table of ``schema`` (ours and the state table): row count and an md5 of its rows,
     plus the list of relations: equal digests mean PostgreSQL holds exactly the same."""
     relations = pg.psql(
-        "SELECT string_agg(c.relname || ':' || c.relkind, ',' ORDER BY c.relname) "
-        f"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{schema}'",
+        "SELECT string_agg(c.relname || ':' || c.relkind::text, ',' ORDER BY c.relname) "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        f"WHERE n.nspname = '{schema}'",
         dbname=dbname,
     )
     digest = {"relations": relations}
@@ -112,7 +113,8 @@ def content_digest(pg: Cluster, dbname: str, schema: str = "retail") -> dict[str
     ).split()
     for table in tables:
         digest[table] = pg.psql(
-            f"SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') "
+            "SELECT count(*) || ' ' || "
+            "coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') "
             f'FROM "{schema}"."{table}" t',
             dbname=dbname,
         )
