@@ -187,7 +187,7 @@ FACT_SALES = TableContract(
         ("country_key", "gold.dim_country"),
         ("invoice_key", "gold.dim_invoice"),
     ),
-    filter_columns=("product_key", "customer_key", "country_key", "invoice_key"),
+    filter_columns=("product_key", "customer_key", "country_key"),
     ordered_columns=("date_key", "_batch_seq"),
 )
 MART_DAILY_SALES = TableContract(
