@@ -191,3 +191,48 @@ def test_publish_after_run(pg: Cluster, real_files: list[Path], tmp_path: Path) 
     assert "cannot connect" in failed.stderr
     totals = lake_totals(lake)
     assert totals[("fact_sales", "rows")] > pg_totals(pg, "afterrun")[("fact_sales", "rows")]
+
+
+def test_lists_and_awkward_text_round_trip_through_copy(pg: Cluster, tmp_path: Path) -> None:
+    """NULL vs empty text, quotes, commas, newlines, and lists as PostgreSQL arrays."""
+    import psycopg
+    import pyarrow as pa
+
+    from retail_lakehouse.lake import Lake
+    from retail_lakehouse.lake.query import LakeSQL
+    from retail_lakehouse.publish import ddl
+    from retail_lakehouse.publish.stream import copy_query
+
+    schema = pa.schema(
+        [
+            ("s", pa.string()),
+            ("tags", pa.list_(pa.string())),
+            ("n", pa.list_(pa.int64())),
+            ("m", pa.decimal128(18, 4)),
+        ]
+    )
+    rows = [
+        ("", ["a", None, 'b"c', "d,e", "", "x\\y", "NULL"], [1, None, 3], "2.5000"),
+        (None, None, [], None),
+        ('q"u,o\nte', [], None, "-0.0001"),
+    ]
+    dsn = create_database(pg, "awkward")
+    with LakeSQL(Lake(tmp_path / "empty"), tables=[]) as lake_sql:
+        lake_sql.con.execute(
+            "CREATE TABLE src AS SELECT * FROM (VALUES "
+            "('', ['a', NULL, 'b\"c', 'd,e', '', 'x\\y', 'NULL'], [1, NULL, 3], "
+            "2.5::DECIMAL(18,4)),"
+            "(NULL, NULL, []::BIGINT[], NULL),"
+            "('q\"u,o\nte', []::VARCHAR[], NULL, -0.0001::DECIMAL(18,4))) t(s, tags, n, m)"
+        )
+        with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+            cur.execute(
+                "CREATE TABLE t (s text, tags text[], n bigint[], m numeric(18,4), "
+                "i serial PRIMARY KEY)"
+            )
+            sent = copy_query(cur, ddl.ident("public", "t"), schema, lake_sql, "src")
+            conn.commit()
+            cur.execute("SELECT s, tags, n, m::text FROM t ORDER BY i")
+            back = cur.fetchall()
+    assert sent == 3
+    assert back == rows
