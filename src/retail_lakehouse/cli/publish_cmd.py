@@ -24,14 +24,14 @@ def publish(
         str | None,
         typer.Option(
             "--dsn",
-            help="PostgreSQL URL or libpq string (default: RETAIL_PUBLISH_DSN, then [publish] "
+            help="PostgreSQL URL or libpq string (default: RETAIL_PUBLISH_DSN, then \\[publish] "
             "dsn in retail.toml). Prefer ~/.pgpass or PGPASSWORD for the password.",
             show_default=False,
         ),
     ] = None,
     schema: Annotated[
         str | None,
-        typer.Option("--schema", help="Target schema (default: retail, or [publish] schema)."),
+        typer.Option("--schema", help="Target schema (default: retail, or \\[publish] schema)."),
     ] = None,
     full: Annotated[
         bool, typer.Option("--full", help="Rebuild every table instead of only what changed.")
@@ -46,8 +46,8 @@ def publish(
 ) -> None:
     """Publish gold (dimensions, fact, marts, views) to PostgreSQL, in one transaction.
 
-    Only tables whose Delta version changed since the last publish are touched, and only the
-    fact batches that changed; a publish with nothing new writes nothing."""
+    Only tables and fact batches changed since the last publish are written; nothing new: no write.
+    """
     state = state_from(ctx)
     report = run_publish(state, dsn=dsn, schema=schema, full=full, take_over=take_over)
     console.print(report.render(), highlight=False)
