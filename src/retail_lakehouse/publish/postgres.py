@@ -379,7 +379,7 @@ def _run(
                 assert version is not None
                 if t in changed:
                     report.tables[t.name] = _incremental(
-                        cur, lake_sql, schema, t, version, found.state[t.name]
+                        cur, lake, lake_sql, schema, t, version, found.state[t.name]
                     )
                 else:
                     report.tables[t.name] = TableResult("unchanged", version)
@@ -472,45 +472,147 @@ def _full(
 
 def _incremental(
     cur: Any,
+    lake: Lake,
     lake_sql: LakeSQL,
     schema: str,
     t: TableContract,
     version: int,
     state: dict[str, Any],
 ) -> TableResult:
+    """Bring one table whose Delta version moved in step: by batch (the fact) or by row."""
+    from retail_lakehouse.publish import ddl
+
+    if ddl.BATCH_COLUMN in t.schema.names:
+        return _sync_batches(cur, lake_sql, schema, t, version, state)
+    previous = _previous_snapshot(lake, lake_sql, t, int(state["delta_version"]))
+    if previous is not None:
+        return _sync_from_lake_diff(cur, lake_sql, schema, t, version, previous)
+    return _sync_by_comparison(cur, lake_sql, schema, t, version)
+
+
+def _sync_batches(
+    cur: Any, lake_sql: LakeSQL, schema: str, t: TableContract, version: int, state: dict[str, Any]
+) -> TableResult:
+    """Delete and re-send the batches whose fingerprint changed; delete the batches gone."""
     from psycopg import sql
 
     from retail_lakehouse.publish import ddl
     from retail_lakehouse.publish.stream import copy_query
 
     table = ddl.ident(schema, t.name)
-    if ddl.BATCH_COLUMN in t.schema.names:
-        fingerprints = _batch_fingerprints(lake_sql, t.qualified)
-        published: dict[str, str] = state["batches"] or {}
-        changed = sorted(int(s) for s, fp in fingerprints.items() if published.get(s) != fp)
-        removed = sorted(int(s) for s in published if s not in fingerprints)
-        deleted = written = 0
-        if changed or removed:
-            cur.execute(
-                sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
-                    table, sql.Identifier(ddl.BATCH_COLUMN)
-                ),
-                [changed + removed],
-            )
-            deleted = cur.rowcount
-        if changed:
-            written = copy_query(
-                cur,
-                table,
-                t.schema,
-                lake_sql,
-                t.qualified,
-                # literal integers (ours, never user text): DuckDB then skips the Parquet row
-                # groups whose statistics exclude them, instead of scanning the whole fact
-                where=f"WHERE {ddl.BATCH_COLUMN} IN ({', '.join(str(int(b)) for b in changed)})",
-            )
-        return TableResult("batches", version, written, deleted, fingerprints)
+    fingerprints = _batch_fingerprints(lake_sql, t.qualified)
+    published: dict[str, str] = state["batches"] or {}
+    changed = sorted(int(s) for s, fp in fingerprints.items() if published.get(s) != fp)
+    stale = sorted(int(s) for s in published if fingerprints.get(s) != published[s])
+    deleted = written = 0
+    if stale:  # rewritten or gone: new batches have nothing to delete
+        cur.execute(
+            sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
+                table, sql.Identifier(ddl.BATCH_COLUMN)
+            ),
+            [stale],
+        )
+        deleted = cur.rowcount
+    if changed:
+        written = copy_query(
+            cur,
+            table,
+            t.schema,
+            lake_sql,
+            t.qualified,
+            # literal integers (ours, never user text): DuckDB then skips the Parquet row
+            # groups whose statistics exclude them, instead of scanning the whole fact
+            where=f"WHERE {ddl.BATCH_COLUMN} IN ({', '.join(str(int(b)) for b in changed)})",
+        )
+    return TableResult("batches", version, written, deleted, fingerprints)
 
+
+def _previous_snapshot(lake: Lake, lake_sql: LakeSQL, t: TableContract, version: int) -> str | None:
+    """A DuckDB view of the table as last published (its Delta version in the target's state),
+    or None when that snapshot can no longer be read (vacuumed files, expired log)."""
+    from retail_lakehouse.lake.query import snapshot_relation_sql
+
+    name = f'"_published_{t.name}"'
+    columns = ", ".join(f'"{c}"' for c in t.schema.names)
+    try:
+        table = lake.delta(t.qualified, version)
+        files = list(table.file_uris()) if table is not None else []
+        if not files:
+            return None
+        lake_sql.con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {columns} "
+            f"FROM {snapshot_relation_sql(files)}"
+        )
+        lake_sql.con.execute(f"SELECT count(*) FROM {name}")
+    except Exception:  # any failure to read the old snapshot: compare in PostgreSQL instead
+        return None
+    return name
+
+
+def _sync_from_lake_diff(
+    cur: Any, lake_sql: LakeSQL, schema: str, t: TableContract, version: int, previous: str
+) -> TableResult:
+    """Rows that differ between the published snapshot and the current one, found by DuckDB in
+    the lake: only they travel. The target holds exactly the published snapshot (its state says
+    so, in the same transaction as the data), so deleting the keys of the rows gone and inserting
+    the rows new brings it to the current one."""
+    from psycopg import sql
+
+    from retail_lakehouse.publish import ddl
+    from retail_lakehouse.publish.stream import copy_query
+
+    table = ddl.ident(schema, t.name)
+    columns = ", ".join(f'"{c}"' for c in t.schema.names)
+    current = f"(SELECT {columns} FROM {t.qualified})"
+    keys = list(t.primary_key or t.schema.names)
+    key_list = ", ".join(f'"{c}"' for c in keys)
+    gone_stage = sql.Identifier(f"_retail_gone_{t.name}")
+    new_stage = sql.Identifier(f"_retail_new_{t.name}")
+    cur.execute(
+        sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+            gone_stage, sql.SQL(", ").join(map(sql.Identifier, keys)), table
+        )
+    )
+    gone = copy_query(
+        cur,
+        gone_stage,
+        pa.schema([t.schema.field(k) for k in keys]),
+        lake_sql,
+        f"(SELECT {key_list} FROM (SELECT * FROM {previous} EXCEPT SELECT * FROM {current}))",
+    )
+    cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(new_stage, table))
+    new = copy_query(
+        cur,
+        new_stage,
+        t.schema,
+        lake_sql,
+        f"(SELECT * FROM {current} EXCEPT SELECT * FROM {previous})",
+    )
+    deleted = written = 0
+    if gone:
+        equal = "t.{c} = g.{c}" if t.primary_key else "t.{c} IS NOT DISTINCT FROM g.{c}"
+        match = sql.SQL(" AND ").join(sql.SQL(equal).format(c=sql.Identifier(c)) for c in keys)
+        cur.execute(
+            sql.SQL("DELETE FROM {} t USING {} g WHERE {}").format(table, gone_stage, match)
+        )
+        deleted = cur.rowcount
+    if new:
+        cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(table, new_stage))
+        written = cur.rowcount
+    return TableResult("synced", version, written, deleted)
+
+
+def _sync_by_comparison(
+    cur: Any, lake_sql: LakeSQL, schema: str, t: TableContract, version: int
+) -> TableResult:
+    """The fallback when the published snapshot is unreadable: send the whole table to a
+    temporary table and let PostgreSQL delete and insert only the rows that differ."""
+    from psycopg import sql
+
+    from retail_lakehouse.publish import ddl
+    from retail_lakehouse.publish.stream import copy_query
+
+    table = ddl.ident(schema, t.name)
     stage = sql.Identifier(f"_retail_stage_{t.name}")
     cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(stage, table))
     copy_query(cur, stage, t.schema, lake_sql, t.qualified)
