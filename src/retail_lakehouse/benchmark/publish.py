@@ -142,6 +142,8 @@ def run_publish_benchmark(
                         ),
                         "nothing_new_seconds": round(idle.seconds, 3),
                         "nothing_new_rows": idle.rows_written,
+                        "full_steps": full.steps,
+                        "incremental_steps": incremental.steps,
                     }
                 )
         finally:
