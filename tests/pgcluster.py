@@ -112,7 +112,8 @@ def running_cluster(settings: dict[str, str] | None = None) -> Iterator[Cluster]
     if bin_dir is None:
         raise RuntimeError("PostgreSQL is not installed (Debian: apt-get install postgresql)")
     name, uid, gid = _owner()
-    folder = Path(tempfile.mkdtemp(prefix="retail-pg-"))
+    # as root the cluster's own user must reach the folder: /tmp, not a private TMPDIR
+    folder = Path(tempfile.mkdtemp(prefix="retail-pg-", dir="/tmp" if uid is not None else None))
     data = folder / "data"
     pwfile = folder / "pw"
     pwfile.write_text(PASSWORD + "\n", encoding="utf-8")
