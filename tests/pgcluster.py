@@ -187,7 +187,12 @@ def _stop(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops the cluster too
     with running_cluster() as running:
         print(running.dsn(), flush=True)
         with contextlib.suppress(KeyboardInterrupt):
