@@ -16,9 +16,11 @@ How a publish runs, and why:
    deferred foreign keys are built in bulk, comments and views (re)created.
    **Incremental**: only tables whose Delta version moved are touched. The fact replaces only
    the batches whose fingerprint (rows and writing run per ``_batch_seq``) changed: ``DELETE``
-   those batches, ``COPY`` them again. A small table is loaded into a temporary table and only
-   the rows that differ are deleted and inserted (two ``EXCEPT``s), so an unchanged row is never
-   rewritten. Nothing moved: nothing is written at all.
+   those batches, ``COPY`` them again. For a dimension or mart, DuckDB compares the published
+   snapshot (its Delta version in the target's state) with the current one and only the rows
+   that differ travel: the keys of rows gone are deleted, the new rows inserted. If the old
+   snapshot was vacuumed, the whole table goes to a temporary table and PostgreSQL finds the
+   differing rows itself. An unchanged row is never rewritten. Nothing moved: nothing written.
 4. The new state goes into ``_retail_publish`` in the same transaction, so PostgreSQL holds
    exactly what its state says, whatever instant the process dies at; a reader sees the state
    before or after, never half. After the commit the lake records the publish in
