@@ -36,10 +36,14 @@ def split_file(source: Path, first: Path, rest: Path, share: float = 0.99) -> No
     with source.open("rb") as handle:
         lines = handle.readlines()
     header, body = lines[0], lines[1:]
-    cut = int(len(body) * share)
+    start = cut = int(len(body) * share)
     invoice = body[cut - 1].split(b",", 1)[0]
     while cut < len(body) and body[cut].split(b",", 1)[0] == invoice:
         cut += 1
+    if cut == len(body):  # the last invoice runs to the end: cut before it instead
+        cut = start - 1
+        while cut > 0 and body[cut - 1].split(b",", 1)[0] == invoice:
+            cut -= 1
     first.write_bytes(header + b"".join(body[:cut]))
     rest.write_bytes(header + b"".join(body[cut:]))
 

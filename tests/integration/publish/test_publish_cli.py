@@ -236,3 +236,36 @@ def test_lists_and_awkward_text_round_trip_through_copy(pg: Cluster, tmp_path: P
             back = cur.fetchall()
     assert sent == 3
     assert back == rows
+
+
+def test_benchmark_publish_path(pg: Cluster, tmp_path: Path) -> None:
+    """``retail benchmark --publish``: the figures docs/benchmarks.md quotes, on a small size."""
+    import json
+
+    dsn = create_database(pg, "bench")
+    out = ok(
+        retail_env(
+            "benchmark",
+            "--publish",
+            dsn,
+            "--rows",
+            "3000",
+            "--json",
+            "--workdir",
+            tmp_path,
+            lake=tmp_path / "unused",
+        )
+    )
+    result = json.loads(out)["publish"]
+    run = result["runs"][0]
+    assert run["fact_rows"] > 0 and run["full_rows"] > run["fact_rows"]
+    assert 0 < run["incremental_rows"] < run["full_rows"]
+    assert run["nothing_new_rows"] == 0
+    assert PASSWORD not in out
+    assert (
+        pg.psql(
+            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'retail_benchmark%'",
+            dbname="bench",
+        )
+        == "0"
+    )
