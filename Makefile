@@ -21,13 +21,21 @@ install: $(if $(filter .uv/bin/uv,$(UV)),.uv/bin/uv)
 demo: install
 	$(UV) run retail --lake $(LAKE) demo
 
-# Debian's Chromium (browser tests) and a Java runtime (Spark parity tests); skipped if present.
+# Debian's Chromium (browser tests), a Java runtime (Spark parity tests) and PostgreSQL (publish
+# tests); each skipped if present.
 system-deps:
 	@command -v chromium >/dev/null 2>&1 && command -v java >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	      chromium default-jre-headless >/dev/null; \
 	  else echo "install chromium and a Java 17 runtime to run every test" >&2; exit 1; fi; }
+	@# PostgreSQL (publish tests start a throwaway cluster): Debian keeps initdb and pg_ctl in
+	@# /usr/lib/postgresql/<version>/bin, off PATH.
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      postgresql >/dev/null; \
+	  else echo "install PostgreSQL (Debian: postgresql) to run the publish tests" >&2; exit 1; fi; }
 
 lint: install
 	$(UV) run ruff check src tests

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -94,6 +94,19 @@ class AlertSettings(BaseModel):
     )
     retry_seconds: float = Field(default=60.0, ge=0, description="First delivery retry delay.")
     max_delivery_attempts: int = Field(default=8, ge=1)
+class PublishSettings(BaseModel):
+    """``[publish]``: the PostgreSQL copy of gold that BI tools connect to (``retail publish``)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    dsn: SecretStr | None = Field(
+        default=None,
+        description="libpq connection string or postgresql:// URL (RETAIL_PUBLISH_DSN wins).",
+    )
+    target_schema: str = Field(
+        default="retail", alias="schema", description="PostgreSQL schema that receives gold."
+    )
+    after_run: bool = Field(default=False, description="Publish after every successful run.")
 
 
 class Settings(BaseSettings):
@@ -130,6 +143,9 @@ class Settings(BaseSettings):
     )
     metrics_file: Path | None = Field(
         default=None, description="Prometheus textfile written after every writing command."
+    )
+    publish: PublishSettings = Field(
+        default_factory=PublishSettings, description="PostgreSQL publishing ([publish] table)."
     )
 
     @classmethod
@@ -203,4 +219,10 @@ landing = "landing"
 # [[alerts.freshness]]
 # pattern = "store_*.csv"   # no new file matching this for 26 hours raises an alert
 # hours = 26
+# `retail publish`: copy gold into PostgreSQL for BI tools (needs the [postgres] extra).
+# Prefer RETAIL_PUBLISH_DSN or ~/.pgpass for the password over writing it here.
+# [publish]
+# dsn = "postgresql://retail@db.example.com:5432/warehouse"
+# schema = "retail"
+# after_run = false
 """

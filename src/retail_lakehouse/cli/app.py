@@ -26,6 +26,7 @@ from retail_lakehouse.cli import (
     keys_cmd,
     observe_cmd,
     project_cmd,
+    publish_cmd,
     quality_cmd,
     run_cmd,
     serve_cmd,
@@ -116,6 +117,7 @@ app.add_typer(alerts_cmd.app, name="alerts")
 app.command("lineage")(observe_cmd.lineage)
 app.command("catalog")(observe_cmd.catalog)
 app.command("metrics")(observe_cmd.metrics)
+app.command("publish")(publish_cmd.publish)
 
 
 def _main() -> None:

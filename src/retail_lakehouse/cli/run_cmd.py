@@ -54,3 +54,7 @@ def run(
     except RulesError as bad:
         raise UsageProblem(str(bad)) from None
     console.print(report.render())
+    if state.settings.publish.after_run:
+        from retail_lakehouse.cli.publish_cmd import publish_after_run
+
+        publish_after_run(state)

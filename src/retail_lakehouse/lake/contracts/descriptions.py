@@ -1,4 +1,4 @@
-"""What every table and column means, written once.
+"""What every table and column means, written once, beside the contracts.
 
 These texts flow everywhere a person or a tool reads about the data: the Delta table metadata
 (table description, column ``comment``), ``retail catalog``, the OpenLineage documentation and
@@ -11,6 +11,9 @@ silver into gold) is described once in :data:`COLUMNS`; a table can say more in
 from __future__ import annotations
 
 TABLES: dict[str, str] = {
+    "meta.publish_state": (
+        "What each retail publish put where: one row per gold table per publish that wrote."
+    ),
     "bronze.sales_lines": (
         "Every parsed line of every ingested file, exactly as read (all values are text), with "
         "lineage back to the file and line. Append-only."
@@ -19,49 +22,50 @@ TABLES: dict[str, str] = {
         "Lines that could not be parsed at all, with the file, line number, raw text and reason."
     ),
     "bronze.files": (
-        "The ingestion manifest: one row per ingested file (content hash, format, counts). A "
-        "file is in bronze exactly when its hash is here."
+        "The ingestion manifest: one row per ingested file (content hash, format, counts). A file "
+        "is in bronze exactly when its hash is here."
     ),
     "silver.sales_lines": (
         "Typed, standardised, deduplicated and quality-scored sales lines: one row per distinct "
         "bronze line that passed every quarantine rule."
     ),
     "silver.quarantine": (
-        "Lines that failed at least one quarantine rule, with every failed rule named and the "
-        "raw values kept."
+        "Lines that failed at least one quarantine rule, with every failed rule named and the raw "
+        "values kept."
     ),
     "silver.duplicates": (
         "Exact duplicate lines removed from silver, each pointing at the line that was kept."
     ),
-    "gold.dim_date": "Calendar dimension: one row per day, UK fiscal year and bank holidays.",
-    "gold.dim_time": "Time-of-day dimension: one row per minute of the day.",
-    "gold.dim_country": "Countries with ISO codes, region, continent, currency and EU membership.",
+    "gold.dim_date": (
+        "One row per day of every whole year the data touches, plus the unknown date (key 0)."
+    ),
+    "gold.dim_time": (
+        "One row per minute of the day (time_key hhmm), plus the unknown time (key -1)."
+    ),
+    "gold.dim_country": (
+        "One row per canonical country, with ISO codes, region and currency; key '0' unknown."
+    ),
     "gold.dim_product": (
-        "Products (SCD1): the current description, category and typical price of each stock code."
+        "One row per stock code with its current attributes (SCD type 1); key '0' unknown."
     ),
     "gold.dim_customer": (
-        "Customers (SCD2 on country): one row per version of a customer, with its validity."
+        "Customers with their country history (SCD type 2): one row per version; key '0' is the "
+        "unknown member (guests)."
     ),
-    "gold.dim_invoice": "Invoices: time, customer, country, cancellation flag and line count.",
+    "gold.dim_invoice": "One row per invoice number; key '0' is the unknown invoice.",
     "gold.fact_sales": (
-        "Sales fact at the grain of one silver line, keyed to every dimension, with measures "
-        "and the line's classification."
+        "One row per sales line (the grain of silver), with keys to every dimension."
     ),
     "gold.mart_daily_sales": (
-        "Revenue, returns, orders, customers and units per day and country, with day-over-day "
-        "growth and a 7-day moving average."
+        "Daily sales by country: revenue, returns, orders, customers, units and trends."
     ),
     "gold.mart_customer_rfm": (
-        "Recency, frequency and monetary value per customer as of the last invoice date, with "
-        "1-5 scores, a named segment and lifetime value."
+        "Recency, frequency and monetary scores and segment of every customer with a sale."
     ),
     "gold.mart_product_performance": (
-        "Revenue, units, orders and returns per product and month, with revenue rank and ABC "
-        "class."
+        "Product performance by month: revenue, units, orders, returns, rank and ABC class."
     ),
-    "gold.mart_cohort_retention": (
-        "Share of each first-purchase-month cohort that bought again N months later."
-    ),
+    "gold.mart_cohort_retention": "Customer retention by first-purchase month and months since.",
     "meta.runs": "One row per command that changed the lake: what ran, when, and its result.",
     "meta.schema_history": "Schema changes of bronze: columns added by new source layouts.",
     "meta.watermarks": "The highest bronze batch each consumer (silver, gold) has processed.",
@@ -133,6 +137,18 @@ COLUMNS: dict[str, str] = {
 }
 
 TABLE_COLUMNS: dict[str, dict[str, str]] = {
+    "meta.publish_state": {
+        "published_at": "When the target committed the publish (UTC).",
+        "target": "The PostgreSQL target (user@host:port/db and schema; never a password).",
+        "lake_id": "Identity of the lake that published (Delta table id of bronze.sales_lines).",
+        "table_name": "Gold table published.",
+        "delta_version": "Delta version of the table that was published.",
+        "mode": "full or incremental.",
+        "action": "loaded, synced, batches or unchanged.",
+        "rows_written": "Rows copied into PostgreSQL.",
+        "rows_deleted": "Rows deleted from PostgreSQL.",
+        "batches": "Fingerprint of each published fact batch (JSON).",
+    },
     "bronze.rejects": {
         "line_number": "Line number of the rejected line in its file.",
         "raw_line": "The rejected line's raw text.",
@@ -158,71 +174,109 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "kept_row_number": "Line number of the line that was kept.",
     },
     "gold.dim_date": {
-        "date": "The day.",
+        "date": "The calendar day.",
         "year": "Calendar year.",
-        "quarter": "Calendar quarter (1-4).",
-        "month": "Month number (1-12).",
-        "month_name": "Month name.",
+        "quarter": "Calendar quarter, 1-4.",
+        "month": "Calendar month, 1-12.",
+        "month_name": "Month name in English.",
         "day": "Day of the month.",
-        "day_of_week": "ISO day of the week (1 = Monday).",
-        "day_name": "Day name.",
-        "iso_year": "ISO week-numbering year.",
-        "iso_week": "ISO week number.",
-        "fiscal_year": "UK fiscal year (starts in April), named by its starting year.",
-        "fiscal_quarter": "Quarter of the UK fiscal year.",
+        "day_of_week": "ISO day of the week: 1 = Monday ... 7 = Sunday.",
+        "day_name": "Day name in English.",
+        "iso_year": "ISO 8601 week-numbering year.",
+        "iso_week": "ISO 8601 week number.",
+        "fiscal_year": "UK fiscal year (April start), named after the year it ends in.",
+        "fiscal_quarter": "UK fiscal quarter: 1 = April-June.",
         "is_weekend": "Saturday or Sunday.",
         "is_bank_holiday": "A bank holiday in England and Wales.",
-        "bank_holiday_name": "Name of the bank holiday.",
-        "season": "Meteorological season (northern hemisphere).",
+        "bank_holiday_name": "Name of the bank holiday, if any.",
+        "season": "Meteorological season, northern hemisphere.",
+        "date_key": "Surrogate key yyyymmdd; 0 is the unknown date.",
     },
     "gold.dim_time": {
-        "hour": "Hour (0-23).",
-        "minute": "Minute (0-59).",
-        "day_part": "Part of the day (morning, afternoon, ...).",
+        "hour": "Hour, 0-23.",
+        "minute": "Minute, 0-59.",
+        "day_part": "Night, Morning, Afternoon or Evening.",
         "is_business_hour": "Between 09:00 and 17:59.",
+        "time_key": "Surrogate key hhmm; -1 is the unknown time.",
     },
     "gold.dim_country": {
         "iso2": "ISO 3166-1 alpha-2 code.",
         "iso3": "ISO 3166-1 alpha-3 code.",
-        "region": "World region.",
+        "region": "Region of the world.",
         "continent": "Continent.",
-        "currency": "Currency code (ISO 4217).",
+        "currency": "ISO 4217 currency code.",
         "is_eu_member": "Member of the European Union.",
+        "country_key": "Surrogate key: hash of the canonical country name; '0' is unknown.",
+        "country": "Canonical country name.",
     },
     "gold.dim_product": {
-        "description": "The product's current (most recent) description.",
-        "typical_price": "Most common unit price of the product's sale lines.",
-        "first_sold": "Time of the product's first sale.",
-        "last_sold": "Time of the product's last sale.",
+        "description": "Most recent non-empty description.",
+        "typical_price": "Median unit price of the code's charged lines.",
+        "first_sold": "Date of the first charged line.",
+        "last_sold": "Date of the last charged line.",
+        "product_key": "Surrogate key: hash of the stock code; '0' is unknown.",
+        "stock_code": "The product's stock code (natural key).",
+        "category": "Category from the description's keywords; Non-product for fees.",
+        "is_non_product": "Postage, fees, adjustments and other non-product codes.",
     },
-    "gold.dim_invoice": {"line_count": "Lines on the invoice."},
+    "gold.dim_invoice": {
+        "line_count": "Number of lines on the invoice.",
+        "invoice_key": "Surrogate key: hash of the invoice number; '0' is unknown.",
+        "invoice_no": "The invoice number (natural key); C... are cancellations.",
+        "invoice_ts": "Earliest timestamp of the invoice's lines.",
+        "customer_id": "The invoice's customer (smallest id if lines disagree).",
+        "country": "The invoice's country (smallest name if lines disagree).",
+        "is_cancellation": "A cancellation invoice (number starts with C).",
+        "is_adjustment": "An adjustment (A invoices, bad-debt lines).",
+    },
     "gold.mart_daily_sales": {
         "sale_date": "The day.",
-        "gross_revenue_dod_pct": "Change of gross revenue against the previous day, in percent.",
-        "gross_revenue_7d_avg": "Average gross revenue of the 7 days up to this one.",
+        "gross_revenue_dod_pct": "Change against the country's previous trading day, in %.",
+        "gross_revenue_7d_avg": "Gross revenue over the 7 calendar days ending here, / 7.",
+        "country": "Canonical country name; Unknown when missing.",
+        "gross_revenue": "Sum of line_amount over sale lines.",
+        "returns_amount": "Amount of return lines, as a positive number.",
+        "net_revenue": "gross_revenue - returns_amount.",
+        "orders": "Distinct invoices among sale lines.",
+        "customers": "Distinct non-guest customers among sale lines.",
+        "units": "Units sold.",
+        "avg_order_value": "gross_revenue / orders.",
     },
     "gold.mart_customer_rfm": {
-        "recency_days": "Days from the last purchase to the as-of date.",
-        "frequency": "Distinct invoices with a sale line.",
-        "monetary": "Gross revenue of the customer.",
-        "r_score": "Recency score 1-5 (5 = most recent).",
-        "f_score": "Frequency score 1-5.",
-        "m_score": "Monetary score 1-5.",
-        "rfm_segment": "Named segment from the three scores.",
-        "lifetime_value": "Net revenue of the customer over all time.",
-        "as_of_date": "Date the recency is measured at (the day after the last invoice).",
+        "recency_days": "Days from the last sale to as_of_date.",
+        "frequency": "Distinct invoices among the customer's sale lines.",
+        "monetary": "Sum of line_amount over the customer's product lines (net of returns).",
+        "r_score": "Recency quintile, 5 = most recent.",
+        "f_score": "Frequency quintile, 5 = most frequent.",
+        "m_score": "Monetary quintile, 5 = highest spend.",
+        "rfm_segment": "Named segment (Champions, At Risk, ...).",
+        "lifetime_value": "Spend rate annualised over tenure, projected over three years.",
+        "as_of_date": "The day after the last invoice in the data.",
+        "customer_id": "The customer.",
+        "country": "The customer's current country.",
+        "first_purchase": "First sale line.",
+        "last_purchase": "Last sale line.",
     },
     "gold.mart_product_performance": {
         "returned_units": "Units returned.",
-        "return_rate": "returned_units / units.",
-        "revenue_rank": "Rank by revenue within the month (1 = highest).",
+        "return_rate": "returned_units / units; NULL when nothing sold.",
+        "revenue_rank": "1 = highest revenue of the month.",
         "abc_class": "A: top 80% of the month's revenue, B: next 15%, C: the rest.",
+        "month": "First day of the month.",
+        "stock_code": "The product's stock code.",
+        "product_key": "Key of the product in dim_product.",
+        "description": "Current description.",
+        "category": "Current category.",
+        "revenue": "Gross revenue of sale lines.",
+        "units": "Units sold.",
+        "orders": "Distinct sale invoices.",
+        "returns_amount": "Amount returned, as a positive number.",
     },
     "gold.mart_cohort_retention": {
-        "cohort_month": "Month of the customers' first purchase.",
+        "cohort_month": "Month of the customers' first sale line.",
         "months_since": "Months after the cohort month.",
         "cohort_size": "Customers in the cohort.",
-        "active_customers": "Cohort customers who bought in that month.",
+        "active_customers": "Of them, customers with a sale line in that month.",
         "retention": "active_customers / cohort_size.",
     },
     "meta.runs": {
@@ -285,6 +339,45 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "next_attempt_at": "When delivery is tried again (UTC), while a channel is down.",
         "resolved_at": "When the condition cleared (UTC).",
         "subject": "One-line summary (the e-mail subject).",
+    },
+    "gold.dim_customer": {
+        "customer_key": "Surrogate key: hash of customer id and valid_from; '0' is unknown.",
+        "customer_id": "The customer's id (natural key).",
+        "country_key": "Key of the version's country in dim_country.",
+        "country": "The version's country.",
+        "valid_from": "First instant of this version.",
+        "valid_to": "Start of the next version (exclusive); NULL for the current one.",
+        "is_current": "The customer's current version.",
+        "version": "Version number, 1, 2, ...",
+        "first_purchase": "The customer's first sale line.",
+        "last_purchase": "The customer's last sale line.",
+    },
+    "gold.fact_sales": {
+        "line_key": "Surrogate key of the line (hash of its business columns).",
+        "date_key": "Key of the invoice day in dim_date.",
+        "time_key": "Key of the invoice minute in dim_time.",
+        "product_key": "Key of the product in dim_product.",
+        "customer_key": "Key of the customer version valid at invoice_ts in dim_customer.",
+        "country_key": "Key of the country in dim_country.",
+        "invoice_key": "Key of the invoice in dim_invoice.",
+        "invoice_no": "Invoice number.",
+        "stock_code": "Product stock code.",
+        "customer_id": "Customer id; NULL for guests.",
+        "country": "Canonical country name.",
+        "invoice_ts": "Invoice timestamp (local time of the source).",
+        "quantity": "Units; negative for returns.",
+        "unit_price": "Price per unit, exact.",
+        "line_amount": "quantity * unit_price, exact.",
+        "is_cancellation": "The invoice is a cancellation.",
+        "is_return": "Quantity below zero.",
+        "is_adjustment": "An adjustment line (A invoices, bad debt).",
+        "is_non_product": "Postage, fees and other non-product codes.",
+        "is_guest": "No customer id.",
+        "is_sale": "Counts as a sale in every KPI (product line, quantity > 0, not cancelled).",
+        "is_return_line": "Counts as a return in every KPI.",
+        "quality_score": "Silver's quality score of the line, 0-100.",
+        "_batch_seq": "The bronze batch (ingested file) the line came from.",
+        "_run_id": "The retail run that wrote the row.",
     },
 }
 

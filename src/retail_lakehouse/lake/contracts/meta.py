@@ -137,3 +137,30 @@ for _contract in (
     META_ALERTS,
 ):
     register(_contract)
+
+META_PUBLISH_STATE = register(
+    TableContract(
+        "meta",
+        "publish_state",
+        pa.schema(
+            [
+                pa.field("run_id", STR, nullable=False),
+                pa.field("published_at", TS, nullable=False),
+                pa.field("target", STR, nullable=False),  # postgresql://user@host:port/db schema s
+                pa.field("lake_id", STR, nullable=False),
+                pa.field("table_name", STR, nullable=False),
+                pa.field("delta_version", pa.int64(), nullable=False),
+                pa.field("mode", STR, nullable=False),  # full | incremental
+                pa.field("action", STR, nullable=False),  # loaded | synced | batches | unchanged
+                pa.field("rows_written", pa.int64()),
+                pa.field("rows_deleted", pa.int64()),
+                pa.field("batches", STR),  # JSON {batch_seq: fingerprint} for batched tables
+            ]
+        ),
+        append_only=True,
+    )
+)
+"""What each ``retail publish`` put where: one row per gold table per publish that wrote.
+
+The target's own ``_retail_publish`` table is what the next publish trusts (it commits with the
+data); this is the lake's record of it, written right after the target commits."""
