@@ -18,6 +18,13 @@ class _Model(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+class _Body(BaseModel):
+    """A request body: unknown fields and loosely typed values (``"yes"`` for a boolean) are a
+    422, never silently ignored or coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
 # -- health and auth ---------------------------------------------------------------------------
 class SnapshotInfo(_Model):
     id: str = Field(description="Changes whenever the served data changes.")
@@ -295,13 +302,17 @@ class JobOut(_Model):
     status_url: str
 
 
-class RunRequest(_Model):
+class RunRequest(_Body):
     full_refresh: bool = Field(default=False, description="Rebuild silver and gold from bronze.")
 
 
 class Upload(_Model):
     file: str = Field(description="Name the file was stored under in landing/.")
     size_bytes: int
+    duplicate: bool = Field(
+        default=False,
+        description="Its content was already ingested: skipped, and removed from landing/.",
+    )
     job: JobOut
 
 
@@ -317,7 +328,7 @@ class NewKey(KeyInfo):
     api_key: str = Field(description="Shown once; only a salted hash is stored.")
 
 
-class KeyRequest(_Model):
+class KeyRequest(_Body):
     role: Literal["viewer", "analyst", "admin"]
     name: str | None = Field(default=None, max_length=64)
 

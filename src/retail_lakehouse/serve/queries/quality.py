@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from retail_lakehouse.serve.filters import Paging
@@ -105,6 +107,24 @@ def trend(snapshot: Snapshot, limit: int) -> QualityTrend:
         {"table": SCORED_TABLE, "limit": limit},
     )
     return QualityTrend(points=[QualityPoint.model_validate(r) for r in rows])
+
+
+def known_rules(snapshot: Snapshot, rule_files: Sequence[Path]) -> set[str]:
+    """Rule names a quarantine filter may name: the rules in effect (the shipped defaults and
+    the configured files) and any reason already recorded in the quarantine (a rule since
+    removed still names the lines it caught)."""
+    from retail_lakehouse.pipeline.errors import RulesError
+    from retail_lakehouse.quality.rules import load_rules
+
+    recorded = snapshot.rows(
+        "SELECT DISTINCT unnest(quarantine_reasons) AS reason FROM silver.quarantine"
+    )
+    names = {str(r["reason"]) for r in recorded}
+    try:
+        names.update(load_rules(rule_files, validate=False).names())
+    except RulesError:  # a broken rules file stops runs, not reads: the recorded names remain
+        names.update(load_rules(validate=False).names())
+    return names
 
 
 def quarantine(snapshot: Snapshot, rule: str | None, paging: Paging) -> QuarantinePage:

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
 from retail_lakehouse.serve.auth.deps import require_analyst, require_viewer
-from retail_lakehouse.serve.filters import Paging, paging_query
+from retail_lakehouse.serve.context import ServeContext, serve_context
+from retail_lakehouse.serve.filters import Paging, invalid, paging_query
 from retail_lakehouse.serve.models import (
     QualityHistory,
     QualityLatest,
@@ -57,6 +58,7 @@ async def quality_history(snapshot: SnapshotDep, limit: LimitQ = 100) -> Respons
 @router.get("/quarantine", response_model=QuarantinePage)
 async def quarantine(
     snapshot: SnapshotDep,
+    context: Annotated[ServeContext, Depends(serve_context)],
     paging: Annotated[Paging, Depends(paging_query)],
     rule: Annotated[
         str | None,
@@ -68,7 +70,16 @@ async def quarantine(
         ),
     ] = None,
 ) -> Response:
-    """Quarantined silver lines with the rules they failed and their raw values."""
+    """Quarantined silver lines with the rules they failed and their raw values.
+
+    An unknown ``rule`` is a 422 naming the known ones (not an empty page, which would read as
+    "no line failed it")."""
+    if rule is not None:
+        known = queries.known_rules(snapshot, context.settings.rules)
+        if rule not in known:
+            raise invalid(
+                "rule", f"unknown rule {rule!r}; known rules: {', '.join(sorted(known))}", rule
+            )
     return await cached_json(
         snapshot,
         ("quarantine", rule, paging),
