@@ -27,6 +27,7 @@ PALETTE: tuple[str, ...] = (
 INK = "#0f172a"
 MUTED = "#64748b"
 GRID = "#e2e8f0"
+WEIGHTED = "#7c3aed"
 
 
 def score_colour(score: float) -> str:
@@ -66,17 +67,24 @@ def _y_floor(values: Sequence[float]) -> float:
 
 
 def history_chart(
-    history: Sequence[RunScores], selected: str | None = None, width: int = 860, height: int = 280
+    history: Sequence[RunScores],
+    selected: str | None = None,
+    width: int = 860,
+    height: int = 280,
+    weighted: Sequence[float] | None = None,
 ) -> Markup:
-    """Overall score per run (bold) with one thin line per dimension, oldest run on the left."""
+    """Overall score per run (bold) with one thin line per dimension, oldest run on the left,
+    and (dashed) the trend weighted by lines checked, which a tiny run cannot swing."""
     if not history:
         return Markup("")
     left, right, top, bottom = 44, 150, 16, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     dimensions = sorted({d for run in history for d in run.dimensions})
-    every = [run.overall for run in history] + [
-        v for run in history for v in run.dimensions.values()
-    ]
+    every = (
+        [run.overall for run in history]
+        + [v for run in history for v in run.dimensions.values()]
+        + list(weighted or [])
+    )
     y_min = _y_floor(every)
     step = plot_w / (len(history) - 1) if len(history) > 1 else 0.0
 
@@ -120,16 +128,21 @@ def history_chart(
         for k, name in enumerate(dimensions)
     ]
     series.append(("overall", INK, 3.0, [run.overall for run in history]))
+    if weighted:
+        series.append(("weighted by lines", WEIGHTED, 2.0, list(weighted)))
     for name, colour, stroke, values in series:
         points = [(x(i), y(v)) for i, v in enumerate(values) if v is not None]
+        dash = ' stroke-dasharray="6 4"' if colour == WEIGHTED else ""
         if len(points) > 1:
             path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
             parts.append(
-                f'<polyline points="{path}" fill="none" stroke="{colour}" '
+                f'<polyline points="{path}" fill="none" stroke="{colour}"{dash} '
                 f'stroke-width="{stroke}" stroke-linejoin="round" stroke-linecap="round"/>'
             )
         for i, v in enumerate(values):
             if v is None:
+                continue
+            if colour == WEIGHTED:
                 continue
             radius = 4.5 if name == "overall" else 2.5
             tip = escape(f"{history[i].run_id} · {name} {v:.1f}")

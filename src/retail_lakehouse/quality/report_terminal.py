@@ -49,6 +49,41 @@ def _change(value: float | None) -> Text:
     return Text("± 0.0", style="dim")
 
 
+def _lake_now(report: QualityReport) -> list[str | tuple[str, str]]:
+    """The lake's current score beside the run's: every line silver holds now."""
+    current = report.current
+    if current is None or current.score is None:
+        return []
+    return [
+        ("lake now ", "bold"),
+        (f"{current.score:.1f}", f"bold {style_for(current.score)}"),
+        (f" grade {current.grade}", style_for(current.score)),
+        (f" over all {current.lines:,} lines in silver", "dim"),
+        (f" · trend weighted by lines {report.weighted[-1]:.1f}\n", "dim"),
+    ]
+
+
+def _rejects(report: QualityReport) -> Table | Text:
+    rejects = report.rejects
+    if not rejects.lines:
+        return Text("No line was rejected at ingest.", style="dim")
+    table = Table(
+        "reason",
+        "lines",
+        "example (file:line raw text)",
+        title=f"rejected at ingest (bronze.rejects): {rejects.lines:,} lines, never scored",
+        title_justify="left",
+    )
+    for reason, count in rejects.reasons.items():
+        examples = "\n".join(
+            f"{ex.file_name}:{ex.line_number} {ex.raw_line or ''}"
+            for ex in rejects.examples
+            if ex.reason == reason
+        )
+        table.add_row(reason, f"{count:,}", Text(examples or "–", style="dim"))
+    return table
+
+
 def _headline(report: QualityReport) -> Panel:
     run = report.run
     line = Text.assemble(
@@ -59,6 +94,7 @@ def _headline(report: QualityReport) -> Panel:
         "   ",
         _change(report.change),
         " vs previous run\n",
+        *_lake_now(report),
         (
             f"{run.lines_checked:,} lines checked · {report.failing_rules} of {len(report.rules)} "
             f"rules failing · {report.quarantined:,} lines in quarantine",
@@ -175,6 +211,7 @@ def render_terminal(report: QualityReport, console: Console) -> None:
         parts.append(_reasons(report))
     else:
         parts.append(Text("The quarantine is empty.", style="dim"))
+    parts.append(_rejects(report))
     parts.append(_history(report.history, report.run.run_id))
     for alert in report.alerts[:5]:
         parts.append(Text(f"alert ({alert['severity']}): {alert['message']}", style="yellow"))
