@@ -258,12 +258,39 @@ class QualityHistory(_Model):
 class QualityPoint(_Model):
     run_id: str
     computed_at: datetime
-    score: float
+    score: float = Field(description="The run's score: mean line score of the lines it checked.")
     grade: str | None
+    lines_checked: int = Field(description="Lines the run checked (its weight in the trend).")
+    weighted_score: float = Field(
+        description="Mean of the run scores so far, each weighted by its lines checked."
+    )
+
+
+class LakeScoreOut(_Model):
+    score: float | None = Field(
+        description="Mean line quality score over every line silver holds now (kept and "
+        "quarantined); null before the first run."
+    )
+    grade: str | None
+    lines: int
 
 
 class QualityTrend(_Model):
     points: list[QualityPoint]
+    current: LakeScoreOut = Field(description="The lake's score now, beside the per-run ones.")
+
+
+class RejectedLineOut(_Model):
+    source_file: str
+    line_number: int | None
+    reason: str
+    raw_line: str | None = Field(description="The line as read (first 200 characters).")
+
+
+class Rejects(_Model):
+    lines: int = Field(description="Source lines rejected at ingest (never reach silver).")
+    reasons: dict[str, int]
+    examples: list[RejectedLineOut]
 
 
 class QuarantineLine(_Model):

@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.query import LakeSQL
+from retail_lakehouse.quality.history import LAKE_SCORE_SQL
 from retail_lakehouse.serve.search import ProductIndex
 from retail_lakehouse.serve.vocab import CountryNames
 
@@ -49,6 +50,7 @@ MATERIALIZED: tuple[str, ...] = (
     "gold.mart_product_performance",
     "gold.mart_cohort_retention",
     "silver.quarantine",
+    "bronze.rejects",
     "meta.quality_scores",
     "meta.quality_results",
     "meta.alerts",
@@ -316,6 +318,8 @@ def build_snapshot(lake: Lake, *, threads: int | None = None) -> Snapshot:
         con.execute(f'CREATE OR REPLACE VIEW "{layer}"."{table}" AS SELECT * FROM {copy}')
     for statement in DERIVED_SQL:
         con.execute(statement)
+    # The lake's current quality score (every line silver holds now), as the report computes it.
+    con.execute(f"CREATE TABLE serve_mem.lake_score AS {LAKE_SCORE_SQL}")
     products: pa.Table = con.execute(
         "SELECT stock_code, description, category, is_non_product FROM gold.dim_product "
         "WHERE stock_code IS NOT NULL ORDER BY stock_code"

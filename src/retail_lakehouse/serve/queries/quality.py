@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from retail_lakehouse.quality.history import ingest_rejects, weighted_trend
 from retail_lakehouse.serve.filters import Paging
 from retail_lakehouse.serve.models import (
+    LakeScoreOut,
     QualityHistory,
     QualityLatest,
     QualityPoint,
@@ -16,6 +18,8 @@ from retail_lakehouse.serve.models import (
     QualityTrend,
     QuarantineLine,
     QuarantinePage,
+    RejectedLineOut,
+    Rejects,
     RuleResult,
     ScorePart,
 )
@@ -96,17 +100,39 @@ def history(snapshot: Snapshot, limit: int) -> QualityHistory:
 
 
 def trend(snapshot: Snapshot, limit: int) -> QualityTrend:
+    """Per-run scores with the line-weighted trend (over every run, then cut to ``limit``) and
+    the lake's current score (derived once per snapshot)."""
+    from retail_lakehouse.quality.scoring import grade  # imports ibis: only when asked
     rows = snapshot.rows(
         """
-        SELECT * FROM (
-            SELECT run_id, computed_at, score, grade FROM meta.quality_scores
-            WHERE scope = 'overall' AND table_name = $table
-            ORDER BY computed_at DESC LIMIT $limit
-        ) ORDER BY computed_at, run_id
+        SELECT run_id, computed_at, score, grade, coalesce(lines_checked, 0) AS lines_checked
+        FROM meta.quality_scores
+        WHERE scope = 'overall' AND table_name = $table
+        ORDER BY computed_at, run_id
         """,
-        {"table": SCORED_TABLE, "limit": limit},
+        {"table": SCORED_TABLE},
     )
-    return QualityTrend(points=[QualityPoint.model_validate(r) for r in rows])
+    weighted = weighted_trend([(float(r["score"]), int(r["lines_checked"])) for r in rows])
+    points = [
+        QualityPoint.model_validate({**r, "weighted_score": w})
+        for r, w in zip(rows, weighted, strict=True)
+    ][-limit:]
+    current = snapshot.scalar_row("SELECT score, lines FROM serve_mem.lake_score")
+    score = None if current.get("score") is None else round(float(current["score"]), 2)
+    return QualityTrend(
+        points=points,
+        current=LakeScoreOut(score=score, grade=grade(score), lines=int(current.get("lines") or 0)),
+    )
+
+
+def rejects(snapshot: Snapshot, examples: int) -> Rejects:
+    """Lines rejected at ingest: count, reasons and the latest examples."""
+    summary = ingest_rejects(snapshot.rows, examples=examples)
+    return Rejects(
+        lines=summary.lines,
+        reasons=summary.reasons,
+        examples=[RejectedLineOut.model_validate(e) for e in summary.examples],
+    )
 
 
 def known_rules(snapshot: Snapshot, rule_files: Sequence[Path]) -> set[str]:

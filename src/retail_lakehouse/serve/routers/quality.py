@@ -15,6 +15,7 @@ from retail_lakehouse.serve.models import (
     QualityLatest,
     QualityTrend,
     QuarantinePage,
+    Rejects,
 )
 from retail_lakehouse.serve.queries import quality as queries
 from retail_lakehouse.serve.respond import cached_json
@@ -52,6 +53,19 @@ async def quality_history(snapshot: SnapshotDep, limit: LimitQ = 100) -> Respons
     """Overall and per-dimension scores of recent runs, oldest first."""
     return await cached_json(
         snapshot, ("q_history", limit), lambda: queries.history(snapshot, limit)
+    )
+
+
+@router.get("/quality/rejects", response_model=Rejects)
+async def quality_rejects(
+    snapshot: SnapshotDep,
+    examples: Annotated[int, Query(ge=0, le=100, description="Example lines to return.")] = 10,
+) -> Response:
+    """Source lines rejected at ingest (``bronze.rejects``): how many, why, and examples.
+
+    They never reach silver, so no rule scores them; this is where they are seen."""
+    return await cached_json(
+        snapshot, ("rejects", examples), lambda: queries.rejects(snapshot, examples)
     )
 
 
