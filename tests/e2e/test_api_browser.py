@@ -118,6 +118,9 @@ def test_revenue_tiles_show_seven_digit_figures_whole_at_common_widths(
         f"{server.url}/api/v1/kpis", headers={"X-API-Key": viewer}, timeout=30
     ).json()
     assert kpis["gross_revenue"] >= 1_000_000, "the fixture must have seven-digit revenue"
+    trend = httpx.get(
+        f"{server.url}/api/v1/quality/trend", headers={"X-API-Key": viewer}, timeout=30
+    ).json()
     for width in WIDTHS:
         page, outside = offline_page(browser, server, width)
         page.goto(server.url + "/")
@@ -129,6 +132,12 @@ def test_revenue_tiles_show_seven_digit_figures_whole_at_common_widths(
         assert gross.startswith("£1,") and len(gross) >= len("£1,000,000.00"), gross
         assert tile_overflows(page) == [], width
         assert outside == []
+        if width == 1366:  # the quality card shows the lake's score beside the per-run line
+            now = page.get_attribute("#quality-now", "data-score")
+            assert float(now) == trend["current"]["score"] and "lake now" in page.inner_text(
+                "#quality-now"
+            )
+            assert page.locator("#chart-quality path.series").count() == 2
         if width in (1366, 390):
             name = "dashboard-phone.png" if width < 800 else f"dashboard-{width}.png"
             shot = screenshot_path(name, tmp_path)

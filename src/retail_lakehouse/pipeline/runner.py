@@ -20,7 +20,7 @@ from retail_lakehouse.config import Settings
 from retail_lakehouse.engines import open_engine
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.runs import recorded_run
-from retail_lakehouse.pipeline import gold, silver
+from retail_lakehouse.pipeline import gold, silver, table_tests
 from retail_lakehouse.pipeline.bronze import remove_orphans
 from retail_lakehouse.pipeline.errors import GateFailed
 
@@ -80,5 +80,9 @@ def run_pipeline(
             report.layer_seconds["gold"] = time.perf_counter() - clock
             if on_layer_done:
                 on_layer_done("gold")
+            if not report.layers["gold"].nothing_to_do:  # table tests judge what gold built
+                tested = table_tests.process(lake, engine, run, rules)
+                if tested is not None:
+                    report.layers["tests"] = tested
     report.seconds = time.perf_counter() - started
     return report

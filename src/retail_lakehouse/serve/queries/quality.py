@@ -28,12 +28,15 @@ from retail_lakehouse.serve.readers import Snapshot
 SCORED_TABLE = "silver.sales_lines"
 
 
-def latest(snapshot: Snapshot) -> QualityLatest:
+def latest(snapshot: Snapshot, table: str = SCORED_TABLE) -> QualityLatest:
+    """The latest run's results for ``table`` (silver's lines, or a table with table tests)."""
     head = snapshot.scalar_row(
         """
         SELECT run_id, table_name, computed_at FROM meta.quality_scores
-        WHERE scope = 'overall' ORDER BY computed_at DESC, run_id DESC LIMIT 1
-        """
+        WHERE scope = 'overall' AND table_name = $table
+        ORDER BY computed_at DESC, run_id DESC LIMIT 1
+        """,
+        {"table": table},
     )
     if not head:
         return QualityLatest(

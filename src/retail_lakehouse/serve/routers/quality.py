@@ -43,9 +43,19 @@ async def quality_trend(snapshot: SnapshotDep, limit: LimitQ = 100) -> Response:
 
 
 @router.get("/quality/latest", response_model=QualityLatest)
-async def quality_latest(snapshot: SnapshotDep) -> Response:
-    """The latest run's overall, per-dimension and per-rule quality results."""
-    return await cached_json(snapshot, ("q_latest",), lambda: queries.latest(snapshot))
+async def quality_latest(
+    snapshot: SnapshotDep,
+    table: Annotated[
+        str,
+        Query(
+            pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$",
+            description="Scored table: silver.sales_lines (the rules) or a table with table "
+            "tests, e.g. gold.fact_sales.",
+        ),
+    ] = queries.SCORED_TABLE,
+) -> Response:
+    """The latest run's overall, per-dimension and per-rule (or per-test) quality results."""
+    return await cached_json(snapshot, ("q_latest", table), lambda: queries.latest(snapshot, table))
 
 
 @router.get("/quality/history", response_model=QualityHistory)
