@@ -131,6 +131,8 @@ def test_revenue_tiles_show_seven_digit_figures_whole_at_common_widths(
         gross = page.inner_text('.tile[data-kpi="gross_revenue"] .value')
         assert gross.startswith("£1,") and len(gross) >= len("£1,000,000.00"), gross
         assert tile_overflows(page) == [], width
+        page_width = page.evaluate("document.documentElement.scrollWidth")
+        assert page_width <= width, f"the page scrolls sideways at {width} px ({page_width} px)"
         assert outside == []
         if width == 1366:  # the quality card shows the lake's score beside the per-run line
             now = page.get_attribute("#quality-now", "data-score")
