@@ -63,7 +63,9 @@ def process(
         failing = sum(1 for r in outcome.rules if r.lines_failed)
         report.tables[table] = (outcome.overall_score, len(outcome.rules), failing)
         failures += [
-            failure.describe().replace("quality gate", "table test", 1)
+            failure.describe()
+            .replace("quality gate", "table test", 1)
+            .replace(" lines (", " checks (", 1)
             for failure in outcome.gate_failures
         ]
     if failures:

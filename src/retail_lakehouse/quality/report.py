@@ -163,7 +163,9 @@ def build_report(
         worst = [
             WorstRule(
                 result,
-                failing_lines(sql, result.rule, run_id=run.run_id, limit=examples),
+                failing_lines(sql, result.rule, run_id=run.run_id, limit=examples)
+                if table == DEFAULT_TABLE
+                else [],
                 (rule_info or {}).get(result.rule),
             )
             for result in [r for r in rules if r.lines_failed][:top]

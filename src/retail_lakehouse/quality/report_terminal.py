@@ -11,7 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from retail_lakehouse.quality.history import RunScores
+from retail_lakehouse.quality.history import DEFAULT_TABLE, RunScores
 from retail_lakehouse.quality.report import QualityReport, format_value
 
 _SPARKS = "▁▂▃▄▅▆▇█"
@@ -125,6 +125,12 @@ def _dimensions(report: QualityReport) -> Table:
     return table
 
 
+def _no_examples(report: QualityReport) -> str:
+    if report.table != DEFAULT_TABLE:  # a table test counts rows of a table, not source lines
+        return "a table test: query the table for the failing rows"
+    return "no example lines left"
+
+
 def _worst(report: QualityReport) -> Table:
     table = Table(
         "rule",
@@ -154,7 +160,7 @@ def _worst(report: QualityReport) -> Table:
             r.action,
             f"{r.lines_failed:,}",
             f"{r.share_failed:.2f}%",
-            Text(examples or "no example lines left", style="dim"),
+            Text(examples or _no_examples(report), style="dim"),
         )
     return table
 
