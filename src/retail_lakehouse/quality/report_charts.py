@@ -27,7 +27,9 @@ PALETTE: tuple[str, ...] = (
 INK = "#0f172a"
 MUTED = "#64748b"
 GRID = "#e2e8f0"
-WEIGHTED = "#7c3aed"
+WEIGHTED = "#0f172a"
+"""The line-weighted trend: ink like overall, dashed and thinner (no dimension shares it)."""
+WEIGHTED_NAME = "weighted by lines"
 
 
 def score_colour(score: float) -> str:
@@ -129,10 +131,10 @@ def history_chart(
     ]
     series.append(("overall", INK, 3.0, [run.overall for run in history]))
     if weighted:
-        series.append(("weighted by lines", WEIGHTED, 2.0, list(weighted)))
+        series.append((WEIGHTED_NAME, WEIGHTED, 2.0, list(weighted)))
     for name, colour, stroke, values in series:
         points = [(x(i), y(v)) for i, v in enumerate(values) if v is not None]
-        dash = ' stroke-dasharray="6 4"' if colour == WEIGHTED else ""
+        dash = ' stroke-dasharray="6 4"' if name == WEIGHTED_NAME else ""
         if len(points) > 1:
             path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
             parts.append(
@@ -142,7 +144,7 @@ def history_chart(
         for i, v in enumerate(values):
             if v is None:
                 continue
-            if colour == WEIGHTED:
+            if name == WEIGHTED_NAME:
                 continue
             radius = 4.5 if name == "overall" else 2.5
             tip = escape(f"{history[i].run_id} · {name} {v:.1f}")
@@ -153,8 +155,9 @@ def history_chart(
     for k, (name, colour, stroke, _values) in enumerate(reversed(series)):
         ly = top + 8 + k * 18
         lx = left + plot_w + 18
+        dashed = ' stroke-dasharray="6 4"' if name == WEIGHTED_NAME else ""
         parts.append(
-            f'<line x1="{lx}" x2="{lx + 18}" y1="{ly}" y2="{ly}" stroke="{colour}" '
+            f'<line x1="{lx}" x2="{lx + 18}" y1="{ly}" y2="{ly}" stroke="{colour}"{dashed} '
             f'stroke-width="{stroke}"/><text x="{lx + 24}" y="{ly + 4}" font-size="12" '
             f'fill="{INK}">{escape(name)}</text>'
         )
