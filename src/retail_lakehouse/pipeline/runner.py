@@ -22,7 +22,7 @@ from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.runs import recorded_run
 from retail_lakehouse.observe import settings as observe
 from retail_lakehouse.observe.command import CommandObserver
-from retail_lakehouse.pipeline import gold, silver
+from retail_lakehouse.pipeline import gold, silver, table_tests
 from retail_lakehouse.pipeline.bronze import remove_orphans
 from retail_lakehouse.pipeline.errors import GateFailed
 
@@ -94,6 +94,10 @@ def run_pipeline(
             report.layer_seconds["gold"] = time.perf_counter() - clock
             if on_layer_done:
                 on_layer_done("gold")
+            if not report.layers["gold"].nothing_to_do:  # table tests judge what gold built
+                tested = table_tests.process(lake, engine, run, rules)
+                if tested is not None:
+                    report.layers["tests"] = tested
     report.seconds = time.perf_counter() - started
     return report
 

@@ -31,7 +31,7 @@ from sqlglot.errors import ParseError, TokenError
 
 from retail_lakehouse.lake.contracts.silver import SILVER_SALES_LINES
 from retail_lakehouse.pipeline.errors import RulesError
-from retail_lakehouse.quality.rules import Rule, RuleSet
+from retail_lakehouse.quality.rules import Rule, RuleSet, TableTest
 
 _NOT_FOR_RULES = {
     "quality_score",
@@ -570,7 +570,29 @@ def validate_rules(ruleset: RuleSet, *, now: datetime | None = None) -> list[Com
             kind = value.type() if isinstance(value, ir.Value) else type(value).__name__
             raise _rule_error(rule, f"must be a condition (TRUE when a line passes), got {kind}")
         compiled.append(item)
+    validate_tests(ruleset.tests)
     return compiled
+
+
+def validate_tests(tests: Iterable[TableTest]) -> None:
+    """Every table test names a lake table and columns its contract declares (no data read)."""
+    from retail_lakehouse.lake.contracts import contract
+
+    for test in tests:
+
+        def refuse(problem: str, test: TableTest = test) -> RulesError:
+            return RulesError(f"{test.source}: test {test.name!r}: {problem}")
+
+        for table, column in ((test.table, test.column), (test.to_table, test.to_column)):
+            if table is None:
+                continue
+            try:
+                schema = contract(table).schema
+            except KeyError:
+                raise refuse(f"unknown table {table!r}") from None
+            if column is not None and column not in schema.names:
+                known = ", ".join(n for n in schema.names if not n.startswith("_"))
+                raise refuse(f"{table} has no column {column!r}; its columns: {known}")
 
 
 def _rule_error(rule: Rule, problem: str) -> RulesError:

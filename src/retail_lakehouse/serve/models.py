@@ -36,6 +36,13 @@ def described_by(table: str) -> ConfigDict:
     return ConfigDict(from_attributes=True, json_schema_extra=describe)
 
 
+class _Body(BaseModel):
+    """A request body: unknown fields and loosely typed values (``"yes"`` for a boolean) are a
+    422, never silently ignored or coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
 # -- health and auth ---------------------------------------------------------------------------
 class SnapshotInfo(_Model):
     id: str = Field(description="Changes whenever the served data changes.")
@@ -285,12 +292,39 @@ class QualityHistory(_Model):
 class QualityPoint(_Model):
     run_id: str
     computed_at: datetime
-    score: float
+    score: float = Field(description="The run's score: mean line score of the lines it checked.")
     grade: str | None
+    lines_checked: int = Field(description="Lines the run checked (its weight in the trend).")
+    weighted_score: float = Field(
+        description="Mean of the run scores so far, each weighted by its lines checked."
+    )
+
+
+class LakeScoreOut(_Model):
+    score: float | None = Field(
+        description="Mean line quality score over every line silver holds now (kept and "
+        "quarantined); null before the first run."
+    )
+    grade: str | None
+    lines: int
 
 
 class QualityTrend(_Model):
     points: list[QualityPoint]
+    current: LakeScoreOut = Field(description="The lake's score now, beside the per-run ones.")
+
+
+class RejectedLineOut(_Model):
+    source_file: str
+    line_number: int | None
+    reason: str
+    raw_line: str | None = Field(description="The line as read (first 200 characters).")
+
+
+class Rejects(_Model):
+    lines: int = Field(description="Source lines rejected at ingest (never reach silver).")
+    reasons: dict[str, int]
+    examples: list[RejectedLineOut]
 
 
 class QuarantineLine(_Model):
@@ -331,13 +365,17 @@ class JobOut(_Model):
     status_url: str
 
 
-class RunRequest(_Model):
+class RunRequest(_Body):
     full_refresh: bool = Field(default=False, description="Rebuild silver and gold from bronze.")
 
 
 class Upload(_Model):
     file: str = Field(description="Name the file was stored under in landing/.")
     size_bytes: int
+    duplicate: bool = Field(
+        default=False,
+        description="Its content was already ingested: skipped, and removed from landing/.",
+    )
     job: JobOut
 
 
@@ -353,7 +391,7 @@ class NewKey(KeyInfo):
     api_key: str = Field(description="Shown once; only a salted hash is stored.")
 
 
-class KeyRequest(_Model):
+class KeyRequest(_Body):
     role: Literal["viewer", "analyst", "admin"]
     name: str | None = Field(default=None, max_length=64)
 

@@ -34,7 +34,8 @@ def ingest_upload(lake: Lake, path: Path) -> dict[str, Any]:
     """Ingest one uploaded file into bronze (as ``retail ingest`` would).
 
     A refused file is removed from landing/: left there, every later ``retail ingest landing/``
-    would refuse it again."""
+    would refuse it again. So is a duplicate (content already in bronze, skipped): it would only
+    pile up, and the detail says so (``removed_from_landing``)."""
     from retail_lakehouse.lake.runs import recorded_run
     from retail_lakehouse.pipeline.bronze import FileRefused
     from retail_lakehouse.pipeline.bronze import ingest_file as bronze_ingest
@@ -47,6 +48,12 @@ def ingest_upload(lake: Lake, path: Path) -> dict[str, Any]:
         raise
     detail = as_detail(report)
     detail.setdefault("run_id", run.run_id)
+    detail["removed_from_landing"] = False
+    if detail.get("status") == "skipped":
+        path.unlink(missing_ok=True)
+        detail["removed_from_landing"] = True
+        note = detail.get("note") or "same content already ingested"
+        detail["note"] = f"{note}; the duplicate upload was removed from landing/"
     return detail
 
 

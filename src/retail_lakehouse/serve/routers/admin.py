@@ -100,7 +100,10 @@ async def upload_file(
     lake = context.lake
     job = context.jobs.submit("ingest", lambda: operations.ingest_upload(lake, stored.path))
     await asyncio.get_running_loop().run_in_executor(None, job.done.wait, wait)
-    body = Upload(file=stored.path.name, size_bytes=stored.size_bytes, job=job_out(job))
+    duplicate = bool(job.detail and job.detail.get("removed_from_landing"))
+    body = Upload(
+        file=stored.path.name, size_bytes=stored.size_bytes, duplicate=duplicate, job=job_out(job)
+    )
     if job.status is JobStatus.succeeded:
         status = 201
     elif job.status is JobStatus.failed and job.error_type == "FileRefused":
