@@ -55,14 +55,14 @@ def country_lookup() -> pa.Table:
 def standardise(engine: Engine, bronze: ir.Table) -> ir.Table:
     """Typed business columns, derived amount and flags, kept raw text and bronze lineage."""
     cleaned = bronze.select(
-        invoice_no=parse.clean_text(engine, bronze.invoice_no.cast("string")).upper(),
-        stock_code=parse.clean_text(engine, bronze.stock_code.cast("string")).upper(),
-        description=parse.clean_text(engine, bronze.description.cast("string")),
-        _quantity_text=parse.clean_text(engine, bronze.quantity.cast("string")),
-        _price_text=parse.clean_text(engine, bronze.unit_price.cast("string")),
-        _date_text=parse.clean_text(engine, bronze.invoice_date.cast("string")),
-        _customer_text=parse.clean_text(engine, bronze.customer_id.cast("string")),
-        _country_text=parse.clean_text(engine, bronze.country.cast("string")),
+        invoice_no=parse.clean_text(bronze.invoice_no.cast("string")).upper(),
+        stock_code=parse.clean_text(bronze.stock_code.cast("string")).upper(),
+        description=parse.clean_text(bronze.description.cast("string")),
+        _quantity_text=parse.clean_text(bronze.quantity.cast("string")),
+        _price_text=parse.clean_text(bronze.unit_price.cast("string")),
+        _date_text=parse.clean_text(bronze.invoice_date.cast("string")),
+        _customer_text=parse.clean_text(bronze.customer_id.cast("string")),
+        _country_text=parse.clean_text(bronze.country.cast("string")),
         raw_quantity=bronze.quantity.cast("string"),
         raw_unit_price=bronze.unit_price.cast("string"),
         raw_invoice_date=bronze.invoice_date.cast("string"),
