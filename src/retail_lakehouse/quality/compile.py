@@ -31,7 +31,7 @@ from sqlglot.errors import ParseError, TokenError
 
 from retail_lakehouse.lake.contracts.silver import SILVER_SALES_LINES
 from retail_lakehouse.pipeline.errors import RulesError
-from retail_lakehouse.pipeline.whitespace import is_blank, strip_whitespace
+from retail_lakehouse.pipeline.text import ascii_lower, ascii_upper, is_blank, strip_whitespace
 from retail_lakehouse.quality.rules import Rule, RuleSet
 
 _NOT_FOR_RULES = {
@@ -175,8 +175,8 @@ _ARITHMETIC: dict[type[exp.Expr], Callable[[Any, Any], Any]] = {
 }
 _UNARY_FUNCTIONS: dict[type[exp.Expr], Callable[[Any], Any]] = {
     exp.Length: lambda v: v.length(),
-    exp.Upper: lambda v: v.upper(),
-    exp.Lower: lambda v: v.lower(),
+    exp.Upper: ascii_upper,  # ASCII letters only: identical on every engine (decision 0010)
+    exp.Lower: ascii_lower,
     exp.Abs: lambda v: v.abs(),
     exp.Year: lambda v: v.year(),
     exp.Month: lambda v: v.month(),

@@ -19,7 +19,7 @@ import ibis
 import ibis.expr.types as ir
 
 from retail_lakehouse.engines import Engine
-from retail_lakehouse.pipeline.whitespace import WHITESPACE_CLASS, strip_whitespace
+from retail_lakehouse.pipeline.text import WHITESPACE_CLASS, strip_whitespace
 
 EXCEL_EPOCH_UNIX_DAYS = 25569
 """Days from Excel's day zero (1899-12-30, the 1900 leap-year bug included) to 1970-01-01."""
@@ -49,8 +49,8 @@ _CURRENCY_AND_SPACES = f"[£$€{WHITESPACE_CLASS}]"
 
 
 def clean_text(raw: ir.StringValue) -> ir.StringValue:
-    """Trim surrounding whitespace (the one definition in :mod:`..whitespace`); empty text
-    becomes NULL (a missing value)."""
+    """Trim surrounding whitespace (as :mod:`retail_lakehouse.pipeline.text` defines it);
+    empty text becomes NULL (a missing value)."""
     trimmed: ir.StringValue = strip_whitespace(raw)
     return trimmed.nullif("")
 

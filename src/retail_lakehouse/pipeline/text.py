@@ -1,5 +1,7 @@
-"""What "whitespace" means in this project, defined once for every engine (decision 0010).
+"""Text normalisation that means the same on every engine: whitespace and letter case
+(decision 0010).
 
+**Whitespace.**
 Whitespace is every code point with the Unicode ``White_Space`` property (the ASCII controls
 tab, line feed, vertical tab, form feed and carriage return; the space; U+0085 next line; the
 no-break space; the Ogham, en/em/thin/hair and other typographic spaces; the line and paragraph
@@ -18,9 +20,17 @@ Ibis compiles ``strip()`` on PySpark to ``TRIM(' \\t\\n\\r\\v\\f' FROM s)`` and 
 sqlglot writes any vertical tab or form feed in a Spark string literal that way. The pattern
 below is plain ASCII text with ``\\x{...}`` escapes, which RE2 (DuckDB) and java.util.regex
 (Spark) read identically, so no literal control character ever passes through SQL text.
+
+**Letter case.** Codes (invoice numbers, stock codes) are upper-cased and country names matched
+lower-cased. Engines case-map non-ASCII letters differently (DuckDB upper-cases ``ß`` to ``ẞ``
+and ``ﬁ`` to ``FI``; Spark leaves both), so the project changes the case of the ASCII letters
+``a-z``/``A-Z`` only, with ``translate``, which both engines implement character by character.
+Every other character is kept as written.
 """
 
 from __future__ import annotations
+
+import string
 
 import ibis.expr.types as ir
 
@@ -72,3 +82,19 @@ def is_blank(value: ir.StringValue) -> ir.BooleanValue:
     """NULL, empty, or whitespace only."""
     result: ir.BooleanValue = value.isnull() | ~value.re_search(_NOT_BLANK)
     return result
+
+
+def ascii_upper(value: ir.StringValue) -> ir.StringValue:
+    """``value`` with ``a-z`` upper-cased and every other character as written."""
+    result: ir.StringValue = value.translate(string.ascii_lowercase, string.ascii_uppercase)
+    return result
+
+
+def ascii_lower(value: ir.StringValue) -> ir.StringValue:
+    """``value`` with ``A-Z`` lower-cased and every other character as written."""
+    result: ir.StringValue = value.translate(string.ascii_uppercase, string.ascii_lowercase)
+    return result
+
+
+ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
+"""The same mapping for Python text (``text.translate(ASCII_UPPER)``), e.g. user keywords."""
