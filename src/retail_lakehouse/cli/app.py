@@ -32,6 +32,7 @@ from retail_lakehouse.cli import (
 )
 from retail_lakehouse.cli.context import AppState, PipelineFailure, UsageProblem, err_console
 from retail_lakehouse.config import load_settings
+from retail_lakehouse.config_file import ConfigError
 from retail_lakehouse.lake import LakeBusyError
 
 app = typer.Typer(
@@ -100,7 +101,7 @@ def _main() -> None:
         else:
             err_console.print(f"[red]error:[/] {usage}")
         sys.exit(2)
-    except UsageProblem as problem:
+    except (UsageProblem, ConfigError) as problem:
         _fail(problem, 2, debug)
     except (PipelineFailure, LakeBusyError) as failure:
         _fail(failure, 1, debug)

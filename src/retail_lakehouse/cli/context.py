@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 import typer
@@ -11,6 +12,7 @@ from rich.console import Console
 
 from retail_lakehouse.config import Settings
 from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.store import LAYERS
 
 
 @dataclass
@@ -49,6 +51,45 @@ def state_from(ctx: typer.Context) -> AppState:
 
 def lake_from(ctx: typer.Context) -> Lake:
     return state_from(ctx).lake
+
+
+def existing_lake(ctx: typer.Context) -> Lake:
+    """The lake of a command that only reads: a missing or foreign folder is refused (a
+    mistyped ``--lake`` would otherwise show an empty lake as if all were well)."""
+    lake = lake_from(ctx)
+    root = lake.root
+    if not root.is_dir():
+        raise UsageProblem(
+            f"no lake at {root} (check --lake, RETAIL_LAKE or retail.toml; "
+            "`retail ingest FILES` starts one)"
+        )
+    if not lake.tables() and any(root.iterdir()) and not _has_layer_folders(root):
+        raise UsageProblem(f"no lake at {root}: the folder holds no lake tables")
+    return lake
+
+
+def lake_with_bronze(ctx: typer.Context) -> Lake:
+    """The lake of ``retail run``: nothing can run before files are ingested, and a mistyped
+    ``--lake`` must not create a folder and report success."""
+    lake = lake_from(ctx)
+    if not lake.exists("bronze.sales_lines"):
+        where = "no lake" if not lake.root.is_dir() else "no bronze table"
+        raise UsageProblem(
+            f"nothing to run: {where} at {lake.root}; ingest files first "
+            "(`retail ingest FILES`), or check --lake, RETAIL_LAKE or retail.toml"
+        )
+    return lake
+
+
+def _has_layer_folders(root: Path) -> bool:
+    return any((root / layer).is_dir() for layer in LAYERS)
+
+
+class EngineChoice(str, Enum):
+    """The ``--engine`` values, checked by the parser before any work starts."""
+
+    duckdb = "duckdb"
+    spark = "spark"
 
 
 class UsageProblem(Exception):
