@@ -31,6 +31,7 @@ from retail_lakehouse.cli import (
     status_cmd,
 )
 from retail_lakehouse.cli.context import AppState, PipelineFailure, UsageProblem, err_console
+from retail_lakehouse.cli.help import polish_help
 from retail_lakehouse.config import load_settings
 from retail_lakehouse.config_file import ConfigError
 from retail_lakehouse.lake import LakeBusyError
@@ -58,7 +59,7 @@ def main_options(
         typer.Option(
             "--lake",
             envvar="RETAIL_LAKE",
-            help="Lake root folder (default: ./lake, or lake in retail.toml).",
+            help="Lake root folder (default: lake in the nearest retail.toml, else ./lake).",
         ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
@@ -87,6 +88,7 @@ app.command("benchmark")(benchmark_cmd.benchmark)
 def _main() -> None:
     """Console-script entry point: run the app and map failures to exit codes."""
     debug = "--debug" in sys.argv
+    polish_help(app)
     try:
         app(prog_name="retail", standalone_mode=False)
     except typer.Exit as done:

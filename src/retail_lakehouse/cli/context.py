@@ -81,6 +81,25 @@ def lake_with_bronze(ctx: typer.Context) -> Lake:
     return lake
 
 
+def writable_file(path: Path, what: str) -> Path:
+    """Refuse, before any work, an output file that cannot be written: a missing folder, a
+    folder given as the file, a read-only place. Creates nothing (a probe file is removed)."""
+    if path.is_dir():
+        raise UsageProblem(f"{what} {path} is a folder; give a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageProblem(f"{what} {path}: the folder {folder} does not exist")
+    existed = path.exists()
+    try:
+        with path.open("ab"):
+            pass
+    except OSError as error:
+        raise UsageProblem(f"{what} {path} cannot be written: {error.strerror or error}") from None
+    if not existed:
+        path.unlink(missing_ok=True)
+    return path
+
+
 def _has_layer_folders(root: Path) -> bool:
     return any((root / layer).is_dir() for layer in LAYERS)
 
