@@ -3,8 +3,9 @@ runs them: every silver and gold table, every column, every value, on hostile te
 
 The in-process parity tests compare one layer at a time; this one runs the whole command on each
 engine (silver feeding gold), which is how a Spark trim that ate the letters ``v`` and ``f``
-turned into a different ``dim_product``. The input is :mod:`tests.adversarial` plus one real
-export; the Spark run is a subprocess with its own JVM (about half a minute).
+turned into a different ``dim_product``. The input is :mod:`tests.adversarial` (about 300
+lines: the real exports are compared by the in-process parity tests); the Spark run is a
+subprocess with its own JVM.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from retail_lakehouse.lake.contracts.silver import (
     SILVER_SALES_LINES,
 )
 from tests.adversarial import write_adversarial
-from tests.conftest import REAL_DATA, run_retail
+from tests.conftest import run_retail
 
 pytestmark = pytest.mark.spark
 
@@ -44,7 +45,7 @@ def rows_of(lake: Path, qualified: str) -> list[tuple[Any, ...]]:
 def lakes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     pytest.importorskip("pyspark")
     root = tmp_path_factory.mktemp("parity_cli")
-    sources = [*write_adversarial(root / "in"), REAL_DATA / "online_retail_head_1071.csv"]
+    sources = write_adversarial(root / "in")
     built = {}
     for engine in ("duckdb", "spark"):
         lake = root / engine
