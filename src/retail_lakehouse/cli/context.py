@@ -12,7 +12,6 @@ from rich.console import Console
 
 from retail_lakehouse.config import Settings
 from retail_lakehouse.lake import Lake
-from retail_lakehouse.lake.store import LAYERS
 
 
 @dataclass
@@ -54,17 +53,15 @@ def lake_from(ctx: typer.Context) -> Lake:
 
 
 def existing_lake(ctx: typer.Context) -> Lake:
-    """The lake of a command that only reads: a missing or foreign folder is refused (a
-    mistyped ``--lake`` would otherwise show an empty lake as if all were well)."""
+    """The lake of a command that only reads: a folder that does not exist is refused (a
+    mistyped ``--lake`` would otherwise show an empty lake as if all were well). An existing
+    empty folder (what ``retail init`` creates) is an empty lake."""
     lake = lake_from(ctx)
-    root = lake.root
-    if not root.is_dir():
+    if not lake.root.is_dir():
         raise UsageProblem(
-            f"no lake at {root} (check --lake, RETAIL_LAKE or retail.toml; "
+            f"no lake at {lake.root} (check --lake, RETAIL_LAKE or retail.toml; "
             "`retail ingest FILES` starts one)"
         )
-    if not lake.tables() and any(root.iterdir()) and not _has_layer_folders(root):
-        raise UsageProblem(f"no lake at {root}: the folder holds no lake tables")
     return lake
 
 
@@ -98,10 +95,6 @@ def writable_file(path: Path, what: str) -> Path:
     if not existed:
         path.unlink(missing_ok=True)
     return path
-
-
-def _has_layer_folders(root: Path) -> bool:
-    return any((root / layer).is_dir() for layer in LAYERS)
 
 
 class EngineChoice(str, Enum):
