@@ -1,6 +1,7 @@
 # Two commands on a fresh machine with Python 3.11+: `make demo` and `make test`.
 # Both bootstrap uv (with pip, into .uv/) when it is not on PATH, then install the locked
-# dependencies into .venv.
+# dependencies into .venv: the demo only the core (no extras, no dev tools: it needs neither
+# Spark nor the server), the tests everything.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 UV ?= $(shell command -v uv || echo .uv/bin/uv)
@@ -9,7 +10,7 @@ PYTEST_ARGS ?=
 # Trust the platform's certificate store (machines behind a TLS-inspecting proxy need it).
 export UV_SYSTEM_CERTS ?= true
 
-.PHONY: install demo test soak lint typecheck unit system-deps benchmark clean
+.PHONY: install install-core demo test soak lint typecheck unit system-deps benchmark clean
 
 .uv/bin/uv:
 	$(PYTHON) -m venv .uv
@@ -18,8 +19,12 @@ export UV_SYSTEM_CERTS ?= true
 install: $(if $(filter .uv/bin/uv,$(UV)),.uv/bin/uv)
 	$(UV) sync --frozen --all-extras --compile-bytecode --quiet
 
-demo: install
-	$(UV) run retail --lake $(LAKE) demo
+# --inexact keeps what a previous `make install` added (extras, dev tools) instead of removing it.
+install-core: $(if $(filter .uv/bin/uv,$(UV)),.uv/bin/uv)
+	$(UV) sync --frozen --no-dev --inexact --compile-bytecode --quiet
+
+demo: install-core
+	$(UV) run --no-sync retail --lake $(LAKE) demo
 
 # Debian's Chromium (browser tests), a Java runtime (Spark parity tests) and PostgreSQL (publish
 # tests); each skipped if present.

@@ -1,28 +1,32 @@
 """Settings: one place for every knob, read from ``retail.toml`` and ``RETAIL_*`` variables.
 
-Precedence (highest first): explicit CLI options, environment variables, ``retail.toml`` in the
-working directory (or the file named by ``RETAIL_CONFIG``), built-in defaults. Keeping this in one
+Precedence (highest first): explicit CLI options, environment variables, ``retail.toml`` (the
+file named by ``RETAIL_CONFIG``, else the nearest one in the working directory or a parent folder:
+see :mod:`retail_lakehouse.config_file`), built-in defaults. Keeping this in one
 pydantic model means the CLI, the API and the Dagster definitions all see the same values.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
-
-def _config_file() -> Path:
-    return Path(os.environ.get("RETAIL_CONFIG", "retail.toml"))
-
+from retail_lakehouse.config_file import (
+    ConfigError,
+    describe_validation_error,
+    find_config_file,
+    read_config,
+    rebase_paths,
+    warn_unknown_keys,
+)
 
 # -- retail watch and alerts (orchestrate/watch.py, observe/alerts) ----------------------------
 
@@ -119,7 +123,9 @@ class Settings(BaseSettings):
     rules: list[Path] = Field(
         default_factory=list, description="Extra quality-rule YAML files layered on the defaults."
     )
-    engine: str = Field(default="duckdb", description="Transformation engine: duckdb or spark.")
+    engine: Literal["duckdb", "spark"] = Field(
+        default="duckdb", description="Transformation engine: duckdb or spark."
+    )
     webhook_url: str | None = Field(default=None, description="POSTed to on quality alerts.")
     product_categories: Path | None = Field(
         default=None, description="CSV overriding the keyword -> category mapping of products."
@@ -157,13 +163,34 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
-        return (init_settings, env_settings, toml)
+        config = find_config_file()
+        data = read_config(config)
+        if config is not None:
+            warn_unknown_keys(config, data, settings_cls.model_fields)
+            data = rebase_paths(data, config, _path_defaults(settings_cls))
+        return (init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=data))
+
+
+def _path_defaults(settings_cls: type[BaseSettings]) -> dict[str, Any]:
+    """Every setting that holds paths, with its default (rebased with the file's folder)."""
+    return {
+        name: field.get_default(call_default_factory=True)
+        for name, field in settings_cls.model_fields.items()
+        if "Path" in str(field.annotation)
+    }
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build settings, dropping ``None`` overrides so unset CLI options fall through."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """Build settings, dropping ``None`` overrides so unset CLI options fall through.
+
+    Raises :class:`~retail_lakehouse.config_file.ConfigError` naming the file and line (or the
+    environment variable) of a bad value, so callers can refuse before any work starts."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as error:
+        config = find_config_file()
+        data = read_config(config)
+        raise ConfigError(describe_validation_error(error, config, data, "RETAIL_")) from None
 
 
 DEFAULT_TOML = """\

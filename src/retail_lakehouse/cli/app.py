@@ -35,7 +35,9 @@ from retail_lakehouse.cli import (
     watch_cmd,
 )
 from retail_lakehouse.cli.context import AppState, PipelineFailure, UsageProblem, err_console
+from retail_lakehouse.cli.help import polish_help
 from retail_lakehouse.config import load_settings
+from retail_lakehouse.config_file import ConfigError
 from retail_lakehouse.lake import LakeBusyError
 from retail_lakehouse.observe import settings as observe_settings
 
@@ -62,7 +64,7 @@ def main_options(
         typer.Option(
             "--lake",
             envvar="RETAIL_LAKE",
-            help="Lake root folder (default: ./lake, or lake in retail.toml).",
+            help="Lake root folder (default: lake in the nearest retail.toml, else ./lake).",
         ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
@@ -123,6 +125,7 @@ app.command("publish")(publish_cmd.publish)
 def _main() -> None:
     """Console-script entry point: run the app and map failures to exit codes."""
     debug = "--debug" in sys.argv
+    polish_help(app)
     try:
         app(prog_name="retail", standalone_mode=False)
     except typer.Exit as done:
@@ -137,7 +140,7 @@ def _main() -> None:
         else:
             err_console.print(f"[red]error:[/] {usage}")
         sys.exit(2)
-    except UsageProblem as problem:
+    except (UsageProblem, ConfigError) as problem:
         _fail(problem, 2, debug)
     except (PipelineFailure, LakeBusyError) as failure:
         _fail(failure, 1, debug)

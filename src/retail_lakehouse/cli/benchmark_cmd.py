@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from retail_lakehouse.cli.context import console
+from retail_lakehouse.cli.context import EngineChoice, console, writable_file
 
 
 def benchmark(
@@ -25,7 +25,7 @@ def benchmark(
             help="Runs per size; prints the median of each figure and its range.",
         ),
     ] = 1,
-    engine: Annotated[str, typer.Option(help="duckdb or spark.")] = "duckdb",
+    engine: Annotated[EngineChoice, typer.Option(help="duckdb or spark.")] = EngineChoice.duckdb,
     seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 42,
     as_json: Annotated[bool, typer.Option("--json", help="Print only JSON.")] = False,
     output: Annotated[Path | None, typer.Option(help="Also write the JSON to this file.")] = None,
@@ -46,6 +46,8 @@ def benchmark(
     """Generate data, run ingest -> silver -> gold on a fresh lake, print time and memory."""
     from retail_lakehouse.benchmark import run_repeated
 
+    if output is not None:  # refused now, not after the whole benchmark has run
+        writable_file(output, "--output")
     if publish:
         _publish_benchmark(publish, (rows or [541_909])[0], repeat, seed, workdir, as_json, output)
         return
@@ -54,8 +56,8 @@ def benchmark(
     for size in rows or [541_909]:
         if not as_json:
             runs = f", {repeat} runs" if repeat > 1 else ""
-            console.print(f"benchmarking {size:,} lines on {engine}{runs} ...", style="dim")
-        measured = run_repeated(size, repeat, seed=seed, engine=engine, workdir=workdir)
+            console.print(f"benchmarking {size:,} lines on {engine.value}{runs} ...", style="dim")
+        measured = run_repeated(size, repeat, seed=seed, engine=engine.value, workdir=workdir)
         results.append(measured.as_dict())
     document = json.dumps({"results": results}, indent=2)
     if output:

@@ -8,10 +8,12 @@ from typing import Annotated
 import typer
 
 from retail_lakehouse.cli.context import (
+    EngineChoice,
     PipelineFailure,
     UsageProblem,
     console,
     freeze_loaded_objects,
+    lake_with_bronze,
     state_from,
 )
 
@@ -25,7 +27,10 @@ def run(
         list[Path] | None,
         typer.Option("--rules", help="Extra quality-rule YAML file (repeatable)."),
     ] = None,
-    engine: Annotated[str | None, typer.Option(help="duckdb (default) or spark.")] = None,
+    engine: Annotated[
+        EngineChoice | None,
+        typer.Option(help="duckdb or spark (default: engine in retail.toml, else duckdb)."),
+    ] = None,
 ) -> None:
     """Process new bronze batches into silver and gold (incremental and idempotent)."""
     from retail_lakehouse.pipeline.errors import PipelineError, RulesError
@@ -34,6 +39,7 @@ def run(
 
     freeze_loaded_objects()
     state = state_from(ctx)
+    lake = lake_with_bronze(ctx)
     for path in rules or []:
         if not path.is_file():
             raise UsageProblem(f"rules file not found: {path}")
@@ -43,11 +49,11 @@ def run(
         raise UsageProblem(str(bad)) from None
     try:
         report = run_pipeline(
-            state.lake,
+            lake,
             state.settings,
             full_refresh=full_refresh,
             extra_rules=list(rules or []),
-            engine_name=engine or state.settings.engine,
+            engine_name=engine.value if engine else state.settings.engine,
         )
     except PipelineError as failed:  # a gate, a category file, an SCD2 invariant
         raise PipelineFailure(str(failed)) from None

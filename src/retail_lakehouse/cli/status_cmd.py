@@ -9,22 +9,23 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from retail_lakehouse.cli.context import console, lake_from
+from retail_lakehouse.cli.context import console, existing_lake
 
 
 def status(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-    runs: Annotated[int, typer.Option(help="How many recent runs to show.")] = 10,
+    runs: Annotated[int, typer.Option(min=0, help="How many recent runs to show.")] = 10,
 ) -> None:
     """Show the lake's tables (rows, Delta version), line accounting and recent runs."""
     from retail_lakehouse.pipeline.status import lake_status
 
-    report: dict[str, Any] = lake_status(lake_from(ctx), last_runs=runs)
+    lake = existing_lake(ctx)
+    report: dict[str, Any] = lake_status(lake, last_runs=runs)
     if as_json:
         sys.stdout.write(json.dumps(report, default=str, indent=2) + "\n")
         return
-    tables = Table("table", "rows", "version", title=f"lake {lake_from(ctx).root}")
+    tables = Table("table", "rows", "version", title=f"lake {lake.root}")
     for name, info in report["tables"].items():
         tables.add_row(name, f"{info['rows']:,}", str(info["version"]))
     console.print(tables)
@@ -37,7 +38,8 @@ def status(
             f" + duplicates {accounting['duplicates']:,}"
             f" + pending {accounting.get('pending', 0):,} ({balanced})"
         )
-    recent = Table("run", "command", "status", "finished", "seconds", "error", title="recent runs")
+    recent = Table("run", "command", "status", "finished", "seconds", title="recent runs")
+    recent.add_column("error", overflow="fold")  # whole, wrapped: a cut "916 of 4" misleads
     for run in report["runs"]:
         recent.add_row(
             run["run_id"],
@@ -45,7 +47,7 @@ def status(
             run["status"],
             str(run["finished_at"])[:19],
             f"{run['seconds']:.2f}" if run["seconds"] is not None else "",
-            (run["error"] or "")[:60],
+            run["error"] or "",
         )
     console.print(recent)
     watcher = report.get("watcher")

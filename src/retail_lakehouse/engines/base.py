@@ -86,14 +86,6 @@ class Engine(ABC):
         result: ir.TimestampValue = seconds.as_timestamp("s")
         return result
 
-    def strip_whitespace(self, value: ir.StringValue) -> ir.StringValue:
-        """Trim spaces, tabs, line breaks, vertical tabs and form feeds at both ends.
-
-        Ibis' ``strip()`` means exactly that on Spark, but only spaces on DuckDB, which
-        overrides this with its two-argument ``trim``."""
-        result: ir.StringValue = value.strip()
-        return result
-
     def close(self) -> None:
         """Release the engine's resources."""
 

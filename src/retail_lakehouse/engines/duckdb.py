@@ -24,18 +24,10 @@ def _try_strptime(value: str, fmt: str) -> datetime:  # type: ignore[empty-body]
     """DuckDB's own non-raising parser."""
 
 
-@ibis.udf.scalar.builtin(name="trim")  # type: ignore[untyped-decorator]
-def _trim_chars(value: str, characters: str) -> str:  # type: ignore[empty-body]
-    """DuckDB's ``trim(string, characters)``."""
-
-
 @ibis.udf.scalar.builtin(name="make_timestamp")  # type: ignore[untyped-decorator]
 def _timestamp_from_micros(microseconds: int) -> datetime:  # type: ignore[empty-body]
     """DuckDB's ``make_timestamp(microseconds since the epoch)``: a TIMESTAMP, no zone."""
 
-
-WHITESPACE = " \t\n\r\v\f"
-"""What Spark's ``TRIM`` (and Ibis' ``strip`` there) removes."""
 
 DEFAULT_MEMORY_LIMIT = "1GB"
 """DuckDB's buffer pool when neither the caller nor ``RETAIL_DUCKDB_MEMORY_LIMIT`` says."""
@@ -113,10 +105,6 @@ class DuckDBEngine(Engine):
         (the line key, the Parquet cast) convert each line back through the time-zone library
         (a tenth of a second per use at 541,909 lines)."""
         result: ir.TimestampValue = _timestamp_from_micros(seconds * 1_000_000)
-        return result
-
-    def strip_whitespace(self, value: ir.StringValue) -> ir.StringValue:
-        result: ir.StringValue = _trim_chars(value, WHITESPACE)
         return result
 
     def close(self) -> None:

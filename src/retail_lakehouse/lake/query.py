@@ -141,7 +141,10 @@ def check_read_only(sql: str) -> None:
         raise ReadOnlyQueryError("exactly one statement is allowed")
     kind = statements[0].type.name
     if kind not in _ALLOWED_STATEMENTS:
-        raise ReadOnlyQueryError(f"only read-only queries are allowed, not {kind}")
+        # Named by the user's own first keyword: DuckDB files INSTALL under LOAD, for one.
+        words = statements[0].query.split(None, 1)
+        said = words[0].upper() if words else kind
+        raise ReadOnlyQueryError(f"only read-only queries are allowed, not {said}")
     lowered = sql.lower()
     for forbidden in ("copy ", "attach ", "install ", "load ", "export "):
         if forbidden in lowered and kind != "SELECT":

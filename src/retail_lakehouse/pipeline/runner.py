@@ -39,15 +39,20 @@ class PipelineReport:
     orphans_removed: int = 0
     layers: dict[str, Any] = field(default_factory=dict)
     layer_seconds: dict[str, float] = field(default_factory=dict)
+    recorded: bool = False
+    """Whether the run changed something and so was recorded in ``meta.runs`` (an idle run is
+    not, so its id is not shown: it could not be looked up anywhere)."""
 
     def render(self) -> Group:
         parts: list[Any] = []
         for report in self.layers.values():
             rendered = report.render()
             parts.append(Text(rendered) if isinstance(rendered, str) else rendered)
-        parts.append(
-            Text(f"run {self.run_id} finished in {self.seconds:.2f}s on {self.engine}", "dim")
-        )
+        if self.recorded:
+            done = f"run {self.run_id} finished in {self.seconds:.2f}s on {self.engine}"
+        else:
+            done = f"nothing to do: no run recorded ({self.seconds:.2f}s on {self.engine})"
+        parts.append(Text(done, "dim"))
         return Group(*parts)
 
 
@@ -98,6 +103,7 @@ def run_pipeline(
                 tested = table_tests.process(lake, engine, run, rules)
                 if tested is not None:
                     report.layers["tests"] = tested
+    report.recorded = run.changed
     report.seconds = time.perf_counter() - started
     return report
 

@@ -5,6 +5,7 @@ Shared by ``retail status``, the API and the demo, so they can never disagree.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from retail_lakehouse.lake import Lake
@@ -24,6 +25,9 @@ def lake_status(lake: Lake, *, last_runs: int = 10) -> dict[str, Any]:
             "FROM meta.runs ORDER BY started_at DESC LIMIT ?",
             [last_runs],
         ).to_pylist()
+        for run in runs:  # stored as JSON text in meta.runs; handed out as the object it is
+            if isinstance(run["rows"], str):
+                run["rows"] = json.loads(run["rows"])
         accounting = line_accounting(sql)
     from retail_lakehouse.orchestrate.heartbeat import watcher_status
 

@@ -345,7 +345,10 @@ class _GoldRun:
 
         last = bounds.last_ts.date() if bounds.last_ts else date.today()
         first = bounds.first_ts.date() if bounds.first_ts else last
-        rfm = build_rfm(fact, self.customers, last + timedelta(days=1))
+        # The day after the last sale; a sale dated 9999-12-31 (Excel's last serial, which
+        # silver accepts and flags) has no next day, so the as-of date stops there.
+        as_of = last + timedelta(days=1) if last < date.max else last
+        rfm = build_rfm(fact, self.customers, as_of)
         self._write(MART_CUSTOMER_RFM, self.engine.to_arrow(rfm))
         self._step("mart_customer_rfm")
 
