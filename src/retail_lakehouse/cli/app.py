@@ -21,6 +21,7 @@ from retail_lakehouse import __version__
 from retail_lakehouse.cli import (
     benchmark_cmd,
     generate_cmd,
+    history_cmd,
     ingest_cmd,
     keys_cmd,
     project_cmd,
@@ -81,6 +82,7 @@ app.command("serve")(serve_cmd.serve)
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(quality_cmd.app, name="quality")
 app.command("benchmark")(benchmark_cmd.benchmark)
+app.command("history")(history_cmd.history)
 
 
 def _main() -> None:

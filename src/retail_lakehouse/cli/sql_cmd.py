@@ -30,11 +30,26 @@ def sql(
         OutputFormat, typer.Option("--format", "-f", help="table, json or csv.")
     ] = OutputFormat.table,
     limit: Annotated[int, typer.Option(help="Most rows printed as a table.")] = 1000,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Read every table as it was when this run finished (a run id from "
+            "`retail history`) or at this time (2026-12-04T10:15:00).",
+        ),
+    ] = None,
 ) -> None:
     """Query the lake read-only. Tables are named layer.table, e.g. gold.fact_sales."""
     import duckdb
 
-    with LakeSQL(lake_from(ctx)) as lake_sql:
+    from retail_lakehouse.lake.history import AsOfError, resolve_as_of
+
+    lake = lake_from(ctx)
+    try:
+        versions = None if as_of is None else resolve_as_of(lake, as_of).versions
+    except AsOfError as bad:
+        raise UsageProblem(str(bad)) from None
+    with LakeSQL(lake, versions=versions) as lake_sql:
         try:
             result = lake_sql.user_query(query)
         except ReadOnlyQueryError as refused:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from retail_lakehouse.lake.commit_info import run_scope
 from retail_lakehouse.lake.contracts.meta import META_RUNS
 from retail_lakehouse.lake.store import Lake
 
@@ -59,13 +60,20 @@ def recorded_run(
         started = datetime.now(UTC)
         clock = time.perf_counter()
         ctx = RunContext(new_run_id(started), command, started, engine)
-        try:
+        with run_scope(ctx.run_id, command), _recording(lake, ctx, clock):
             yield ctx
-        except BaseException as error:
-            _record(lake, ctx, "failed", f"{type(error).__name__}: {error}", clock)
-            raise
-        if ctx.changed:
-            _record(lake, ctx, "succeeded", None, clock)
+
+
+@contextlib.contextmanager
+def _recording(lake: Lake, ctx: RunContext, clock: float) -> Iterator[None]:
+    """Write the ``meta.runs`` row of the block's outcome (inside the run's commit scope)."""
+    try:
+        yield
+    except BaseException as error:
+        _record(lake, ctx, "failed", f"{type(error).__name__}: {error}", clock)
+        raise
+    if ctx.changed:
+        _record(lake, ctx, "succeeded", None, clock)
 
 
 def _record(lake: Lake, ctx: RunContext, status: str, error: str | None, clock: float) -> None:

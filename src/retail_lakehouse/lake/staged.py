@@ -33,6 +33,7 @@ from deltalake import DeltaTable, Field, Schema
 from deltalake.schema import PrimitiveType
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
+from retail_lakehouse.lake.commit_info import commit_properties
 from retail_lakehouse.lake.contracts import TableContract, contract
 from retail_lakehouse.lake.store import Lake, cast_batch
 
@@ -129,13 +130,24 @@ def commit_staged(
         schema = known
         for name in added:
             schema = schema.append(pa.field(name, pa.string()))
-        create_table_with_add_actions(str(folder), Schema.from_arrow(schema), adds, mode="error")
+        create_table_with_add_actions(
+            str(folder),
+            Schema.from_arrow(schema),
+            adds,
+            mode="error",
+            commit_properties=commit_properties(),
+        )
         return 0
     _add_columns(table, added)
     if not adds and not removals:
         version: int = table.version()
         return version
-    table.create_write_transaction([*adds, *removals], mode="append", schema=table.schema())
+    table.create_write_transaction(
+        [*adds, *removals],
+        mode="append",
+        schema=table.schema(),
+        commit_properties=commit_properties(),
+    )
     new_version = lake.version(qualified)
     assert new_version is not None
     return new_version
@@ -145,7 +157,10 @@ def _add_columns(table: DeltaTable, names: list[str]) -> None:
     """Extend an evolving table's schema with the (string) columns the files add: a metadata
     commit of its own (delta-rs ignores a wider schema on an append to an existing table)."""
     if names:
-        table.alter.add_columns([Field(n, PrimitiveType("string"), nullable=True) for n in names])
+        table.alter.add_columns(
+            [Field(n, PrimitiveType("string"), nullable=True) for n in names],
+            commit_properties=commit_properties(),
+        )
 
 
 def _new_columns(
