@@ -26,6 +26,8 @@ from retail_lakehouse.cli import (
     keys_cmd,
     project_cmd,
     quality_cmd,
+    retract_cmd,
+    rollback_cmd,
     run_cmd,
     serve_cmd,
     sql_cmd,
@@ -83,6 +85,8 @@ app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(quality_cmd.app, name="quality")
 app.command("benchmark")(benchmark_cmd.benchmark)
 app.command("history")(history_cmd.history)
+app.command("rollback")(rollback_cmd.rollback)
+app.command("retract")(retract_cmd.retract)
 
 
 def _main() -> None:
