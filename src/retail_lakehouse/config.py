@@ -11,13 +11,25 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+
+class MaintenanceSettings(BaseModel):
+    """``[maintenance]``: let ``retail run`` compact and vacuum on its own (off by default)."""
+
+    auto: bool = Field(default=False, description="Optimize and vacuum after each run.")
+    max_files: int = Field(
+        default=64, description="A table with more live files than this is compacted."
+    )
+    retain_hours: int = Field(
+        default=168, description="Vacuum keeps what versions of the last N hours need."
+    )
 
 
 def _config_file() -> Path:
@@ -42,6 +54,7 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(default=200, description="Largest file the API accepts.")
     api_rate_limit_per_minute: int = Field(default=600, description="Requests per key.")
     jwt_secret: str | None = Field(default=None, description="Signs API tokens; random if unset.")
+    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -87,4 +100,11 @@ landing = "landing"
 
 # Largest upload the API accepts, in MB.
 # max_upload_mb = 200
+
+# Let `retail run` compact tables with more than max_files live files, then vacuum files no
+# version of the last retain_hours needs (`retail optimize` / `retail vacuum` by hand otherwise).
+# [maintenance]
+# auto = true
+# max_files = 64
+# retain_hours = 168
 """

@@ -19,11 +19,13 @@ from typer.exceptions import TyperException
 
 from retail_lakehouse import __version__
 from retail_lakehouse.cli import (
+    backup_cmd,
     benchmark_cmd,
     generate_cmd,
     history_cmd,
     ingest_cmd,
     keys_cmd,
+    maintenance_cmd,
     project_cmd,
     quality_cmd,
     retract_cmd,
@@ -87,6 +89,10 @@ app.command("benchmark")(benchmark_cmd.benchmark)
 app.command("history")(history_cmd.history)
 app.command("rollback")(rollback_cmd.rollback)
 app.command("retract")(retract_cmd.retract)
+app.command("backup")(backup_cmd.backup)
+app.command("restore")(backup_cmd.restore)
+app.command("optimize")(maintenance_cmd.optimize)
+app.command("vacuum")(maintenance_cmd.vacuum)
 
 
 def _main() -> None:

@@ -234,6 +234,10 @@ def _add_action(folder: Path, path: Path, metadata: pq.FileMetaData) -> AddActio
     )
 
 
+add_action = _add_action
+"""The Delta add action of a Parquet file already in a table's folder (also used by restore)."""
+
+
 def file_statistics(metadata: pq.FileMetaData) -> dict[str, Any]:
     """Delta statistics (row count, per-column min, max and null count) from a Parquet footer,
     in the formats delta-rs writes (timestamps as text, decimals as numbers)."""

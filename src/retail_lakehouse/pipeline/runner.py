@@ -19,6 +19,7 @@ from rich.text import Text
 from retail_lakehouse.config import Settings
 from retail_lakehouse.engines import open_engine
 from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.maintenance import auto_maintain
 from retail_lakehouse.lake.runs import recorded_run
 from retail_lakehouse.pipeline import gold, silver
 from retail_lakehouse.pipeline.bronze import remove_orphans
@@ -37,12 +38,15 @@ class PipelineReport:
     orphans_removed: int = 0
     layers: dict[str, Any] = field(default_factory=dict)
     layer_seconds: dict[str, float] = field(default_factory=dict)
+    maintenance: str | None = None
 
     def render(self) -> Group:
         parts: list[Any] = []
         for report in self.layers.values():
             rendered = report.render()
             parts.append(Text(rendered) if isinstance(rendered, str) else rendered)
+        if self.maintenance:
+            parts.append(Text(self.maintenance))
         parts.append(
             Text(f"run {self.run_id} finished in {self.seconds:.2f}s on {self.engine}", "dim")
         )
@@ -80,5 +84,8 @@ def run_pipeline(
             report.layer_seconds["gold"] = time.perf_counter() - clock
             if on_layer_done:
                 on_layer_done("gold")
+        upkeep = settings.maintenance
+        if upkeep.auto:  # inside the run: its commits are tagged and under the same lock
+            report.maintenance = auto_maintain(lake, upkeep.max_files, upkeep.retain_hours)
     report.seconds = time.perf_counter() - started
     return report
