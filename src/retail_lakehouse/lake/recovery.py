@@ -94,6 +94,13 @@ def plan_rollback(lake: Lake, run_id: str) -> RollbackPlan:
             old = lake.delta(name, then)
             assert old is not None
             then_files = set(old.file_uris())
+            gone = [f for f in then_files if not Path(f.removeprefix("file://")).exists()]
+            if gone:
+                raise RecoveryRefused(
+                    f"the state after run {run_id} can no longer be restored: {name} version "
+                    f"{then} needs {len(gone)} file(s) that `retail vacuum` deleted "
+                    f"(e.g. {gone[0]})"
+                )
             rows_then = _rows(old)
         if now_files == then_files and (then is not None or not now_files):
             continue
