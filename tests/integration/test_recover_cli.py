@@ -99,6 +99,7 @@ def test_as_of_backup_rollback_restore_maintenance(tmp_path: Path) -> None:
     after_r1 = figures(lake)
     ok("ingest", b, lake=lake)
     ok("run", lake=lake)
+    r2 = last_run(lake)
     after_r2 = figures(lake)
     assert after_r2["fact_lines"] > after_r1["fact_lines"] > 0
     assert after_r2["files"] == 2 and after_r1["files"] == 1
@@ -123,6 +124,11 @@ def test_as_of_backup_rollback_restore_maintenance(tmp_path: Path) -> None:
     assert figures(lake) == after_r2
     rolled = ok("rollback", "--to-run", r1, "--yes", lake=lake).stdout
     assert "b.csv" in rolled  # shown as leaving bronze
+    assert figures(lake) == after_r1
+    # a rollback can itself be rolled back (to the run before it), and done again
+    ok("rollback", "--to-run", r2, "--yes", lake=lake)
+    assert figures(lake) == after_r2
+    ok("rollback", "--to-run", r1, "--yes", lake=lake)
     assert figures(lake) == after_r1
     rollback_run = last_run(lake, f"rollback --to-run {r1}")
     # ingesting B again works and gives R2's figures
