@@ -203,12 +203,13 @@ def parse_time(text: str) -> datetime:
             moment = datetime.combine(date.fromisoformat(text), datetime.max.time())
         else:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        # in UTC now, so later comparisons cannot overflow (year 9999 with a negative offset)
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
         raise AsOfError(
             f"--as-of {text!r} is neither a run id (see `retail history`) nor a time "
             "(2026-12-04T10:15:00, 2026-12-04)"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def resolve_as_of(lake: Lake, as_of: str) -> AsOf:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import HTTPException, Query, Request
+from fastapi import Query, Request
 
 from retail_lakehouse.config import Settings
 from retail_lakehouse.lake import Lake
@@ -50,8 +50,9 @@ def current_snapshot(
     if as_of is None:
         return reader.current()
     from retail_lakehouse.lake.history import AsOfError
+    from retail_lakehouse.serve.filters import invalid
 
     try:
         return reader.at(as_of)
     except AsOfError as bad:
-        raise HTTPException(status_code=422, detail=str(bad)) from None
+        raise invalid("as_of", str(bad), as_of) from None
