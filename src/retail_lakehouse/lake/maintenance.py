@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from retail_lakehouse.lake.commit_info import commit_properties
 from retail_lakehouse.lake.faultpoints import point
@@ -116,15 +117,22 @@ def vacuum(lake: Lake, retain_hours: int, *, force: bool = False) -> VacuumRepor
         if table is None:
             continue
         point(f"vacuum.before:{name}")
-        deleted = table.vacuum(
+        folder = lake.path(name)
+        before = _data_files(folder)
+        table.vacuum(
             retention_hours=int(retain_hours),
             dry_run=False,
             enforce_retention_duration=False,
             full=True,
             commit_properties=commit_properties(),
         )
-        report.files_deleted[name] = len(deleted)
+        # counted on disk: delta-rs also lists removed files an earlier vacuum already deleted
+        report.files_deleted[name] = before - _data_files(folder)
     return report
+
+
+def _data_files(folder: Path) -> int:
+    return sum(1 for _ in folder.rglob("*.parquet"))
 
 
 def auto_maintain(lake: Lake, max_files: int, retain_hours: int) -> str | None:
