@@ -111,6 +111,16 @@ class PublishSettings(BaseModel):
         default="retail", alias="schema", description="PostgreSQL schema that receives gold."
     )
     after_run: bool = Field(default=False, description="Publish after every successful run.")
+class MaintenanceSettings(BaseModel):
+    """``[maintenance]``: let ``retail run`` compact and vacuum on its own (off by default)."""
+
+    auto: bool = Field(default=False, description="Optimize and vacuum after each run.")
+    max_files: int = Field(
+        default=64, description="A table with more live files than this is compacted."
+    )
+    retain_hours: int = Field(
+        default=168, description="Vacuum keeps what versions of the last N hours need."
+    )
 
 
 class Settings(BaseSettings):
@@ -153,6 +163,7 @@ class Settings(BaseSettings):
     publish: PublishSettings = Field(
         default_factory=PublishSettings, description="PostgreSQL publishing ([publish] table)."
     )
+    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -252,4 +263,10 @@ landing = "landing"
 # dsn = "postgresql://retail@db.example.com:5432/warehouse"
 # schema = "retail"
 # after_run = false
+# Let `retail run` compact tables with more than max_files live files, then vacuum files no
+# version of the last retain_hours needs (`retail optimize` / `retail vacuum` by hand otherwise).
+# [maintenance]
+# auto = true
+# max_files = 64
+# retain_hours = 168
 """

@@ -20,14 +20,19 @@ from typer.exceptions import TyperException
 from retail_lakehouse import __version__
 from retail_lakehouse.cli import (
     alerts_cmd,
+    backup_cmd,
     benchmark_cmd,
     generate_cmd,
+    history_cmd,
     ingest_cmd,
     keys_cmd,
+    maintenance_cmd,
     observe_cmd,
     project_cmd,
     publish_cmd,
     quality_cmd,
+    retract_cmd,
+    rollback_cmd,
     run_cmd,
     serve_cmd,
     sql_cmd,
@@ -120,6 +125,13 @@ app.command("lineage")(observe_cmd.lineage)
 app.command("catalog")(observe_cmd.catalog)
 app.command("metrics")(observe_cmd.metrics)
 app.command("publish")(publish_cmd.publish)
+app.command("history")(history_cmd.history)
+app.command("rollback")(rollback_cmd.rollback)
+app.command("retract")(retract_cmd.retract)
+app.command("backup")(backup_cmd.backup)
+app.command("restore")(backup_cmd.restore)
+app.command("optimize")(maintenance_cmd.optimize)
+app.command("vacuum")(maintenance_cmd.vacuum)
 
 
 def _main() -> None:

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from retail_lakehouse.cli.context import UsageProblem, console, freeze_loaded_objects, lake_from
 from retail_lakehouse.cli.progress import progress_bar
+from retail_lakehouse.lake import Lake
 
 
 def ingest(
@@ -18,6 +19,14 @@ def ingest(
         list[Path],
         typer.Argument(help="Files or folders (csv, tsv, xlsx/xls, json, ndjson, parquet)."),
     ],
+    replaces: Annotated[
+        str | None,
+        typer.Option(
+            "--replaces",
+            metavar="OLD_NAME",
+            help="A corrected file: ingest it and retract the file OLD_NAME it replaces.",
+        ),
+    ] = None,
 ) -> None:
     """Append source files to bronze.sales_lines; files already ingested are skipped."""
     from retail_lakehouse.pipeline.bronze import FileRefused, discover
@@ -31,6 +40,9 @@ def ingest(
         raise UsageProblem(str(refused)) from None
     if not files:
         raise UsageProblem("no ingestible files found (csv, tsv, xlsx, xls, json, ndjson, parquet)")
+    if replaces is not None:
+        _ingest_replacing(lake, replaces, files)
+        return
     summary = Table("file", "status", "lines", "rejected", "note")
     refusals: list[str] = []
 
@@ -56,3 +68,34 @@ def ingest(
         raise UsageProblem(
             f"{len(refusals)} of {len(files)} file(s) refused:\n  " + "\n  ".join(refusals)
         )
+
+
+def _ingest_replacing(lake: Lake, old_name: str, files: list[Path]) -> None:
+    """Ingest the corrected file, then retract the one it replaces, in one recorded run.
+
+    New first: a refused file retracts nothing. Run again after an interruption, the new file is
+    skipped (already in bronze) and the retraction completes."""
+    from retail_lakehouse.lake.recovery import RecoveryRefused, find_batch, retract_batch
+    from retail_lakehouse.lake.runs import recorded_run
+    from retail_lakehouse.pipeline.bronze import FileRefused, ingest_file
+
+    if len(files) != 1:
+        raise UsageProblem("--replaces takes exactly one new file")
+    try:
+        old = find_batch(lake, file=old_name)
+    except RecoveryRefused as refused:
+        raise UsageProblem(str(refused)) from None
+    with recorded_run(lake, "ingest --replaces") as run:
+        try:
+            report = ingest_file(lake, files[0], run)
+        except FileRefused as refused:
+            raise UsageProblem(f"{refused}; {old_name} was not retracted") from None
+        if report.status == "skipped" and f"batch {old['_batch_seq']}" in report.note:
+            raise UsageProblem(f"{files[0]} has the same content as {old_name}: nothing to replace")
+        done = retract_batch(lake, old, run.run_id, replaced_by=str(files[0]))
+        run.changed = True
+    console.print(
+        f"{files[0]}: {report.status} ({report.rows_ingested:,} lines, batch "
+        f"{report.batch_seq}); replaced batch {done.batch_seq} ({done.source_file}, "
+        f"{done.lines:,} lines retracted). The next `retail run` updates silver and gold."
+    )

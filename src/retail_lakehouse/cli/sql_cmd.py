@@ -51,12 +51,27 @@ def sql(
     limit: Annotated[
         int, typer.Option(min=0, help="Most rows printed as a table or vertically.")
     ] = 1000,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Read every table as it was when this run finished (a run id from "
+            "`retail history`) or at this time (2026-12-04T10:15:00).",
+        ),
+    ] = None,
 ) -> None:
     """Query the lake read-only. Tables are named layer.table, e.g. gold.fact_sales;
     `SHOW TABLES` lists them."""
     import duckdb
 
-    with LakeSQL(existing_lake(ctx)) as lake_sql:
+    from retail_lakehouse.lake.history import AsOfError, resolve_as_of
+
+    lake = existing_lake(ctx)
+    try:
+        versions = None if as_of is None else resolve_as_of(lake, as_of).versions
+    except AsOfError as bad:
+        raise UsageProblem(str(bad)) from None
+    with LakeSQL(lake, versions=versions) as lake_sql:
         try:
             if _SHOW_TABLES.match(query):
                 result = lake_sql.arrow(_LAKE_TABLES)

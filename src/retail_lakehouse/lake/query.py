@@ -8,7 +8,7 @@ schema so queries over a fresh lake still work.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -64,16 +64,24 @@ class LakeSQL:
     """A DuckDB connection with one view per lake table."""
 
     def __init__(
-        self, lake: Lake, *, threads: int | None = None, tables: Iterable[str] | None = None
+        self,
+        lake: Lake,
+        *,
+        threads: int | None = None,
+        tables: Iterable[str] | None = None,
+        versions: Mapping[str, int | None] | None = None,
     ) -> None:
         """``tables`` limits the views to those tables (each costs a Delta log read: a pipeline
-        step that reads two meta tables need not open all twenty)."""
+        step that reads two meta tables need not open all twenty). ``versions`` pins each table
+        to a version (time travel, from :func:`~retail_lakehouse.lake.history.resolve_as_of`); a
+        table missing from it or pinned to None did not exist then and reads as empty."""
         self.lake = lake
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET TimeZone = 'UTC'")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self.versions: dict[str, int | None] = {}
+        self._pinned = versions
         self._register_all(None if tables is None else set(tables))
 
     def _register_all(self, only: set[str] | None) -> None:
@@ -84,7 +92,11 @@ class LakeSQL:
         for layer in sorted({n.split(".")[0] for n in names}):
             self.con.execute(f'CREATE SCHEMA IF NOT EXISTS "{layer}"')
         for name in sorted(names):
-            self.register(name, present=name in on_disk)
+            if self._pinned is None:
+                self.register(name, present=name in on_disk)
+            else:
+                version = self._pinned.get(name)
+                self.register(name, present=version is not None, version=version)
 
     def register(self, qualified: str, *, present: bool = True, version: int | None = None) -> None:
         layer, table = qualified.split(".", 1)

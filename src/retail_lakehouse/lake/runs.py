@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from retail_lakehouse.lake.commit_info import run_scope
 from retail_lakehouse.lake.contracts.meta import META_RUNS
 from retail_lakehouse.lake.store import Lake
 
@@ -71,15 +72,24 @@ def recorded_run(
         observer = ctx.observer = CommandObserver(lake, ctx)
         observer.started()
         try:
-            yield ctx
+            with run_scope(ctx.run_id, command), _recording(lake, ctx, clock):
+                yield ctx
         except BaseException as error:
-            message = f"{type(error).__name__}: {error}"
-            _record(lake, ctx, "failed", message, clock)
-            observer.finished("failed", message)
+            observer.finished("failed", f"{type(error).__name__}: {error}")
             raise
-        if ctx.changed:
-            _record(lake, ctx, "succeeded", None, clock)
         observer.finished("succeeded" if ctx.changed else "idle")
+
+
+@contextlib.contextmanager
+def _recording(lake: Lake, ctx: RunContext, clock: float) -> Iterator[None]:
+    """Write the ``meta.runs`` row of the block's outcome (inside the run's commit scope)."""
+    try:
+        yield
+    except BaseException as error:
+        _record(lake, ctx, "failed", f"{type(error).__name__}: {error}", clock)
+        raise
+    if ctx.changed:
+        _record(lake, ctx, "succeeded", None, clock)
 
 
 def _record(lake: Lake, ctx: RunContext, status: str, error: str | None, clock: float) -> None:

@@ -33,6 +33,7 @@ from deltalake import DeltaTable, Field, Schema
 from deltalake.schema import PrimitiveType
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
+from retail_lakehouse.lake.commit_info import commit_properties
 from retail_lakehouse.lake.contracts import TableContract, contract
 from retail_lakehouse.lake.store import Lake, cast_batch, described_schema
 
@@ -136,13 +137,19 @@ def commit_staged(
             mode="error",
             name=qualified,
             description=target.description or None,
+            commit_properties=commit_properties(),
         )
         return 0
     _add_columns(table, added)
     if not adds and not removals:
         version: int = table.version()
         return version
-    table.create_write_transaction([*adds, *removals], mode="append", schema=table.schema())
+    table.create_write_transaction(
+        [*adds, *removals],
+        mode="append",
+        schema=table.schema(),
+        commit_properties=commit_properties(),
+    )
     new_version = lake.version(qualified)
     assert new_version is not None
     return new_version
@@ -152,7 +159,10 @@ def _add_columns(table: DeltaTable, names: list[str]) -> None:
     """Extend an evolving table's schema with the (string) columns the files add: a metadata
     commit of its own (delta-rs ignores a wider schema on an append to an existing table)."""
     if names:
-        table.alter.add_columns([Field(n, PrimitiveType("string"), nullable=True) for n in names])
+        table.alter.add_columns(
+            [Field(n, PrimitiveType("string"), nullable=True) for n in names],
+            commit_properties=commit_properties(),
+        )
 
 
 def _new_columns(
@@ -224,6 +234,10 @@ def _add_action(folder: Path, path: Path, metadata: pq.FileMetaData) -> AddActio
         data_change=True,
         stats=json.dumps(file_statistics(metadata)),
     )
+
+
+add_action = _add_action
+"""The Delta add action of a Parquet file already in a table's folder (also used by restore)."""
 
 
 def file_statistics(metadata: pq.FileMetaData) -> dict[str, Any]:

@@ -8,16 +8,16 @@ a local file system can lose commits); readers never take it and always see a co
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import pyarrow as pa
 from deltalake import ColumnProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 from filelock import FileLock, Timeout
 
+from retail_lakehouse.lake.commit_info import commit_properties as _commit_properties
 from retail_lakehouse.lake.contracts import TableContract, contract
 
 WriteMode = Literal["append", "overwrite"]
@@ -179,7 +179,7 @@ class Lake:
     def delete(self, qualified: str, predicate: str) -> None:
         table = self.delta(qualified)
         if table is not None:
-            table.delete(predicate)
+            table.delete(predicate, commit_properties=_commit_properties())
 
     @contextlib.contextmanager
     def writer_lock(self, timeout: float = 600.0) -> Iterator[None]:
@@ -246,10 +246,5 @@ def _cast_reader(reader: pa.RecordBatchReader, target: TableContract) -> pa.Reco
 
     return pa.RecordBatchReader.from_batches(schema, batches())
 
-
-def _commit_properties(extra: dict[str, str] | None) -> Any:
-    if not extra:
-        return None
-    from deltalake import CommitProperties
-
-    return CommitProperties(custom_metadata={k: json.dumps(v) for k, v in extra.items()})
+WRITER_PROPERTIES = _WRITER_PROPERTIES
+"""Parquet writer settings of every file delta-rs writes for the lake (also compaction's)."""

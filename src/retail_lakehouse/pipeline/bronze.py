@@ -28,6 +28,7 @@ from retail_lakehouse.lake.contracts.bronze import (
 )
 from retail_lakehouse.lake.contracts.meta import META_SCHEMA_HISTORY
 from retail_lakehouse.lake.query import LakeSQL
+from retail_lakehouse.lake.recovery import highest_retracted_batch
 from retail_lakehouse.lake.runs import RunContext
 from retail_lakehouse.lake.staged import commit_staged, discard, staged_path
 from retail_lakehouse.lake.store import DUCKDB_PARQUET_OPTIONS
@@ -83,7 +84,7 @@ def ingest_file(lake: Lake, path: Path, run: RunContext) -> IngestReport:
             seq = known.column("_batch_seq")[0].as_py()
             return IngestReport(path, "skipped", note=f"same content already in batch {seq}")
         seq = sql.arrow("SELECT coalesce(max(_batch_seq), 0) + 1 AS s FROM bronze.files")
-        batch_seq: int = seq.column("s")[0].as_py()
+        batch_seq: int = max(seq.column("s")[0].as_py(), highest_retracted_batch(lake) + 1)
         schema_version = _schema_version(sql)
     batch_id = f"b{batch_seq:06d}-{facts.sha256[:12]}"
     now = datetime.now(UTC)

@@ -19,6 +19,7 @@ from rich.text import Text
 from retail_lakehouse.config import Settings
 from retail_lakehouse.engines import open_engine
 from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.maintenance import auto_maintain
 from retail_lakehouse.lake.runs import recorded_run
 from retail_lakehouse.observe import settings as observe
 from retail_lakehouse.observe.command import CommandObserver
@@ -42,12 +43,15 @@ class PipelineReport:
     recorded: bool = False
     """Whether the run changed something and so was recorded in ``meta.runs`` (an idle run is
     not, so its id is not shown: it could not be looked up anywhere)."""
+    maintenance: str | None = None
 
     def render(self) -> Group:
         parts: list[Any] = []
         for report in self.layers.values():
             rendered = report.render()
             parts.append(Text(rendered) if isinstance(rendered, str) else rendered)
+        if self.maintenance:
+            parts.append(Text(self.maintenance))
         if self.recorded:
             done = f"run {self.run_id} finished in {self.seconds:.2f}s on {self.engine}"
         else:
@@ -103,6 +107,9 @@ def run_pipeline(
                 tested = table_tests.process(lake, engine, run, rules)
                 if tested is not None:
                     report.layers["tests"] = tested
+        upkeep = settings.maintenance
+        if upkeep.auto:  # inside the run: its commits are tagged and under the same lock
+            report.maintenance = auto_maintain(lake, upkeep.max_files, upkeep.retain_hours)
     report.recorded = run.changed
     report.seconds = time.perf_counter() - started
     return report

@@ -60,6 +60,9 @@ MATERIALIZED: tuple[str, ...] = (
 SOURCES: tuple[str, ...] = (*MATERIALIZED, "gold.fact_sales")
 """Tables a snapshot is built from; a new version of any of them means a new snapshot."""
 
+PAST_SNAPSHOTS = 4
+"""Snapshots of past states (``as_of``) kept for repeated requests."""
+
 COMMAND_LOG = "meta.runs"
 """Written last by every lake-changing command: a new version means a command finished."""
 
@@ -304,11 +307,14 @@ class Snapshot:
         return rows[0] if rows else {}
 
 
-def build_snapshot(lake: Lake, *, threads: int | None = None) -> Snapshot:
-    """Copy the served tables of the lake's current versions into a new in-memory database."""
+def build_snapshot(
+    lake: Lake, *, threads: int | None = None, versions: dict[str, int | None] | None = None
+) -> Snapshot:
+    """Copy the served tables of the lake's current versions (or of ``versions``, a past state
+    from :func:`~retail_lakehouse.lake.history.resolve_as_of`) into a new in-memory database."""
     clock = time.perf_counter()
     runs_version = latest_log_version(lake.path(COMMAND_LOG))
-    sql = LakeSQL(lake, threads=threads)
+    sql = LakeSQL(lake, threads=threads, versions=versions)
     con: duckdb.DuckDBPyConnection = sql.con
     con.execute("CREATE SCHEMA serve_mem")
     for name in MATERIALIZED:
@@ -369,6 +375,8 @@ class SnapshotReader:
         self._seen_since = time.monotonic()
         self.last_error: str | None = None
         self.refreshes = 0
+        self._past: OrderedDict[tuple[int | None, ...], Snapshot] = OrderedDict()
+        self._past_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -390,6 +398,31 @@ class SnapshotReader:
             self.refresh(force=True)
             snapshot = self._snapshot
         assert snapshot is not None
+        return snapshot
+
+    def at(self, as_of: str) -> Snapshot:
+        """The snapshot of the lake as of a run or a time (``as_of`` of the read endpoints).
+
+        Resolved by the same rule as ``retail sql --as-of``; the current snapshot when nothing
+        changed since, else a snapshot of the past versions, a few kept (LRU). Raises
+        :class:`~retail_lakehouse.lake.history.AsOfError` for a value that is neither."""
+        from retail_lakehouse.lake.history import resolve_as_of
+
+        versions = resolve_as_of(self.lake, as_of).versions
+        key = tuple(versions.get(name) for name in SOURCES)
+        current = self.current()
+        if key == tuple(current.versions.get(name) for name in SOURCES):
+            return current
+        with self._past_lock:
+            hit = self._past.get(key)
+            if hit is not None:
+                self._past.move_to_end(key)
+                return hit
+        snapshot = build_snapshot(self.lake, threads=self.threads, versions=versions)
+        with self._past_lock:
+            self._past[key] = snapshot
+            while len(self._past) > PAST_SNAPSHOTS:
+                self._past.popitem(last=False)  # closed when no request holds it any more
         return snapshot
 
     # -- refreshing ------------------------------------------------------------------------

@@ -128,6 +128,29 @@ META_ALERTS = TableContract(
 )
 """One row per alert, updated in place as deliveries are retried and when it clears."""
 
+META_RETRACTIONS = TableContract(
+    "meta",
+    "retractions",
+    pa.schema(
+        [
+            pa.field("retraction_id", pa.int64(), nullable=False),
+            pa.field("batch_seq", pa.int64(), nullable=False),
+            pa.field("batch_id", STR, nullable=False),
+            pa.field("source_file", STR, nullable=False),
+            pa.field("source_sha256", STR, nullable=False),
+            pa.field("lines", pa.int64(), nullable=False),
+            pa.field("rejects", pa.int64(), nullable=False),
+            pa.field("run_id", STR, nullable=False),
+            pa.field("retracted_at", TS, nullable=False),
+            pa.field("replaced_by", STR),
+        ]
+    ),
+    append_only=True,
+)
+"""Bronze batches taken back (``retail retract``): written FIRST, so a retraction interrupted
+midway is found and completed; silver and gold apply the ones above their ``*.retractions``
+watermark on the next run. A retracted batch number is never given to a new file."""
+
 for _contract in (
     META_RUNS,
     META_SCHEMA_HISTORY,
@@ -135,6 +158,7 @@ for _contract in (
     META_QUALITY_RESULTS,
     META_QUALITY_SCORES,
     META_ALERTS,
+    META_RETRACTIONS,
 ):
     register(_contract)
 

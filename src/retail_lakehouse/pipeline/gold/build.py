@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -41,6 +42,11 @@ from retail_lakehouse.lake.contracts.gold import (
     MART_PRODUCT_PERFORMANCE,
 )
 from retail_lakehouse.lake.contracts.silver import SILVER_SALES_LINES
+from retail_lakehouse.lake.recovery import (
+    GOLD_RETRACTIONS,
+    pending_retractions,
+    retractions_applied,
+)
 from retail_lakehouse.lake.runs import RunContext
 from retail_lakehouse.lake.staged import (
     BatchSelection,
@@ -150,6 +156,7 @@ class _GoldRun:
     # -- the run -------------------------------------------------------------------------------
     def execute(self) -> GoldReport:
         gold_mark = read_watermark(self.lake, GOLD_CONSUMER)
+        self.retracted = pending_retractions(self.lake, GOLD_RETRACTIONS)
         if not self.lake.exists(SILVER_SALES_LINES.qualified):
             self.report.nothing_to_do = True
             return self._done()
@@ -161,7 +168,10 @@ class _GoldRun:
             or gold_mark is None
             or not all(self.lake.exists(t.qualified) for t in GOLD_TABLES)
         )
-        if silver_mark is None or (not self.rebuild and silver_mark <= (gold_mark or -1)):
+        self.gone = sorted(self.retracted.batches) if not self.rebuild else []
+        if silver_mark is None or (
+            not self.rebuild and silver_mark <= (gold_mark or -1) and not self.gone
+        ):
             self.report.nothing_to_do = True
             return self._done()
         self.report.full_refresh = self.rebuild
@@ -175,14 +185,16 @@ class _GoldRun:
         self.report.batches = (bounds.first_batch or self.upper, self.upper)
         self.report.lines_in = bounds.new_lines
         self.run.count(FACT_SALES.qualified, rows_in=bounds.new_lines)
+        self._gone_rows()
         self._step("read")
-        if bounds.new_lines or self.rebuild:
+        if bounds.new_lines or self.rebuild or self.gone:
             with Committer(self.lake) as self.committer:
                 self._dimensions(bounds)
                 self._fact()
                 self._marts(bounds)
             self._step("commits")
         write_watermark(self.lake, GOLD_CONSUMER, self.upper, self.run.run_id)
+        retractions_applied(self.lake, GOLD_RETRACTIONS, self.retracted, self.run.run_id)
         self._step("watermark")
         return self._done()
 
@@ -217,13 +229,34 @@ class _GoldRun:
     def _previous(self, target: TableContract) -> ir.Table | None:
         return None if self.rebuild else self.engine.table(target.qualified)
 
+    def _gone_rows(self) -> None:
+        """The fact rows of retracted batches, captured before the fact commit drops them: the
+        customers, products, invoices, days and months they touch are recomputed."""
+        self.gone_fact: ir.Table | None = None
+        if not self.gone:
+            return
+        fact = self.engine.table(FACT_SALES.qualified)
+        self.gone_fact = self.engine.materialize(
+            fact.filter(fact._batch_seq.isin(self.gone)), self._name("retracted")
+        )
+        self.report.retracted_batches = self.gone
+
     def _affected(self, column: str) -> ir.Table | None:
         if self.rebuild:
             return None
         new = self.new
-        return self.engine.materialize(
-            new.filter(new[column].notnull()).select(column).distinct(), self._name(column)
-        )
+        keys = new.filter(new[column].notnull()).select(column)
+        if self.gone_fact is not None:
+            gone = self.gone_fact
+            keys = keys.union(gone.filter(gone[column].notnull()).select(column))
+        return self.engine.materialize(keys.distinct(), self._name(column))
+
+    def _touched(self, touched: Callable[[ir.Table], ir.Table], new_fact: ir.Table) -> ir.Table:
+        """Mart groups touched by the new rows and by the retracted ones."""
+        groups = touched(new_fact)
+        if self.gone_fact is not None:
+            groups = groups.union(touched(self.gone_fact))
+        return self.engine.materialize(groups.distinct(), self._name("touched"))
 
     # -- dimensions ------------------------------------------------------------------------------
     def _dimensions(self, bounds: _Bounds) -> None:
@@ -309,7 +342,7 @@ class _GoldRun:
         replace = (
             BatchSelection(everything=True)
             if self.rebuild
-            else BatchSelection(above=self.mark, listed=frozenset(self.rekeyed))
+            else BatchSelection(above=self.mark, listed=frozenset([*self.rekeyed, *self.gone]))
         )
         commit_staged(self.lake, FACT_SALES.qualified, [path], replace)
         self.report.tables[FACT_SALES.qualified] = written
@@ -324,9 +357,7 @@ class _GoldRun:
         incremental = not self.rebuild
         daily = build_daily_sales(
             fact,
-            self.engine.materialize(touched_days(new_fact), self._name("days"))
-            if incremental
-            else None,
+            self._touched(touched_days, new_fact) if incremental else None,
             self._previous(MART_DAILY_SALES),
         )
         self._write(MART_DAILY_SALES, self.engine.to_arrow(daily))
@@ -335,9 +366,7 @@ class _GoldRun:
         performance = build_product_performance(
             fact,
             self.products,
-            self.engine.materialize(touched_months(new_fact), self._name("months"))
-            if incremental
-            else None,
+            self._touched(touched_months, new_fact) if incremental else None,
             self._previous(MART_PRODUCT_PERFORMANCE),
         )
         self._write(MART_PRODUCT_PERFORMANCE, self.engine.to_arrow(performance))

@@ -23,6 +23,11 @@ from retail_lakehouse.lake.contracts.silver import (
     SILVER_QUARANTINE,
     SILVER_SALES_LINES,
 )
+from retail_lakehouse.lake.recovery import (
+    SILVER_RETRACTIONS,
+    pending_retractions,
+    retractions_applied,
+)
 from retail_lakehouse.lake.runs import RunContext
 from retail_lakehouse.pipeline.silver.commit import (
     Committed,
@@ -30,6 +35,7 @@ from retail_lakehouse.pipeline.silver.commit import (
     commit_pass,
     gate_message,
 )
+from retail_lakehouse.pipeline.silver.retractions import remove_retracted
 from retail_lakehouse.pipeline.silver.summary import SilverReport
 from retail_lakehouse.pipeline.silver.transform import (
     bronze_batches,
@@ -62,9 +68,19 @@ def process(
     usage error) and GateFailed when a ``fail`` rule fires; neither commits anything."""
     started = time.perf_counter()
     ruleset = load_rules(list(extra_rules))
-    batches = bronze_batches(lake) if full_refresh else pending_batches(lake)
+    retracted = pending_retractions(lake, SILVER_RETRACTIONS)
+    if full_refresh:
+        batches = bronze_batches(lake)
+    else:
+        batches = pending_batches(lake)
+        redo = remove_retracted(lake, retracted.batches, run.run_id)
+        if redo is not None:
+            batches = bronze_batches(lake, after=redo - 1)
     if not batches:
-        return SilverReport(full_refresh=full_refresh)
+        retractions_applied(lake, SILVER_RETRACTIONS, retracted, run.run_id)
+        if retracted.batches:
+            run.changed = True
+        return SilverReport(full_refresh=full_refresh, retracted=sorted(retracted.batches))
     silver_pass = build_pass(
         engine, ruleset, batches=batches, existing=not full_refresh, now=now or datetime.now()
     )
@@ -72,6 +88,7 @@ def process(
     write_results(lake, run.run_id, committed.outcome)
     alerts = _score_alerts(lake, run.run_id, settings)
     advance_watermark(lake, max(batches), run.run_id)
+    retractions_applied(lake, SILVER_RETRACTIONS, retracted, run.run_id)
     run.count(
         SILVER_SALES_LINES.qualified,
         rows_in=committed.bronze_lines,
@@ -81,6 +98,7 @@ def process(
     run.count(SILVER_DUPLICATES.qualified, rows_out=committed.duplicates)
     report = _report(silver_pass.batches, committed, full_refresh=full_refresh)
     report.alerts = alerts
+    report.retracted = sorted(retracted.batches)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
