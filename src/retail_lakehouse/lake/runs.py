@@ -43,6 +43,8 @@ class RunContext:
     rows: dict[str, dict[str, int]] = field(default_factory=dict)
     changed: bool = False
     sources: list[Path] = field(default_factory=list)  # files read (lineage inputs)
+    external: list[tuple[str, str, int]] = field(default_factory=list)
+    """Datasets written outside the lake (namespace, name, rows): publish's PostgreSQL tables."""
     observer: CommandObserver | None = None  # logs, lineage and metrics of the command
 
     def count(self, table: str, *, rows_in: int | None = None, rows_out: int | None = None) -> None:

@@ -57,7 +57,7 @@ class CommandObserver:
             return
         from retail_lakehouse.observe.lineage.events import JobRun, run_uuid
 
-        name = "retail." + self.run.command.split()[0]
+        name = "retail." + self.run.command.split()[0].replace("-", "_")
         self._job = JobRun(name, run_uuid(self.run.run_id, name), self.run.started_at)
         self._safely(lambda: self._emitter_().start(self._job_(), self._sources()))
 
@@ -197,7 +197,12 @@ class CommandObserver:
         rows = {
             t: c for t, c in self.run.rows.items() if layer is None or t.startswith(layer + ".")
         }
-        return datasets(rows, "out")
+        found = datasets(rows, "out")
+        if layer is None:
+            from retail_lakehouse.observe.lineage.events import Dataset
+
+            found += [Dataset(external=(n, name), rows=r) for n, name, r in self.run.external]
+        return found
 
     def _safely(self, action: Any) -> None:
         """Lineage never fails a command: a problem is logged as a warning."""

@@ -36,7 +36,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -44,8 +44,11 @@ from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts import TableContract
 from retail_lakehouse.lake.contracts.meta import META_PUBLISH_STATE
 from retail_lakehouse.lake.query import LakeSQL
-from retail_lakehouse.lake.runs import new_run_id
+from retail_lakehouse.lake.runs import RunContext, new_run_id
 from retail_lakehouse.publish.target import PublishFailed, PublishRefused, Target
+
+if TYPE_CHECKING:
+    from retail_lakehouse.observe.command import CommandObserver
 
 STATE_TABLE = "_retail_publish"
 LAKE_ID_TABLES = ("bronze.sales_lines", "silver.sales_lines", "gold.fact_sales")
@@ -297,6 +300,7 @@ def publish(
     report = PublishReport(new_run_id(), target.display(), target.schema, lake_id)
     conn = _connect(target)
     report.step("connect")
+    observer = _observe(lake, report)
     try:
         guard = lake.writer_lock() if lock else contextlib.nullcontext()
         with guard:
@@ -337,10 +341,36 @@ def publish(
             f"publishing to {target.display()} failed, nothing was published: "
             f"{type(error).__name__}: {target.redact(error).strip()}"
         ) from None
+    except BaseException as error:
+        observer.finished("failed", f"{type(error).__name__}: {error}")
+        raise
     finally:
         conn.close()
     report.seconds = time.perf_counter() - started
+    _observed(observer, target, report)
     return report
+
+
+def _observe(lake: Lake, report: PublishReport) -> CommandObserver:
+    """Logs and OpenLineage events of a publish. A publish is not a run of the lake (it changes
+    no lake table but its own record), so it is observed without a ``meta.runs`` row."""
+    from retail_lakehouse.observe.command import CommandObserver
+
+    observer = CommandObserver(lake, RunContext(report.run_id, "publish", datetime.now(UTC)))
+    observer.started()
+    return observer
+
+
+def _observed(observer: CommandObserver, target: Target, report: PublishReport) -> None:
+    run = observer.run
+    namespace, database = target.lineage_namespace()
+    for name, result in report.tables.items():
+        if result.action == "unchanged":
+            continue
+        run.count(f"gold.{name}", rows_in=result.rows_written)
+        run.external.append((namespace, f"{database}.{target.schema}.{name}", result.rows_written))
+    run.changed = bool(run.external)
+    observer.finished("succeeded" if run.changed else "idle")
 
 
 def _run(

@@ -60,13 +60,22 @@ class Target:
 
     def display(self) -> str:
         """``postgresql://user@host:port/dbname``: the DSN without its password."""
+        user, host, port, dbname = self._where()
+        who = f"{user}@" if user else ""
+        return f"postgresql://{who}{host}:{port}/{dbname}"
+
+    def lineage_namespace(self) -> tuple[str, str]:
+        """OpenLineage's naming of the server and database: (``postgres://host:port``, db)."""
+        _, host, port, dbname = self._where()
+        return f"postgres://{host}:{port}", dbname
+
+    def _where(self) -> tuple[str, str, str, str]:
         parts = self.parts()
         user = parts.get("user") or os.environ.get("PGUSER", "")
         host = parts.get("host") or os.environ.get("PGHOST", "localhost")
         port = parts.get("port") or os.environ.get("PGPORT", "5432")
         dbname = parts.get("dbname") or os.environ.get("PGDATABASE", user)
-        who = f"{user}@" if user else ""
-        return f"postgresql://{who}{host}:{port}/{dbname}"
+        return user, host, port, dbname
 
     def identity(self) -> str:
         """How the lake's publish state names this target: database and schema, no secret."""

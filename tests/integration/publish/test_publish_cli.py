@@ -8,6 +8,7 @@ there. Then ``[publish] after_run``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from retail_lakehouse.benchmark.publish import split_file
@@ -58,6 +59,16 @@ def test_publish_then_append_then_nothing_new(tmp_path: Path, pg: Cluster) -> No
     assert "full: first publish" in out
     assert PASSWORD not in first.stdout + first.stderr
     assert pg_totals(pg, "e2e") == lake_totals(lake)
+
+    # the publish is in the lineage: the gold tables in, the PostgreSQL tables out
+    from retail_lakehouse.observe.lineage.events import events_in
+
+    published = [e for e in events_in(lake / "_lineage") if e["job"]["name"] == "retail.publish"]
+    assert [e["eventType"] for e in published] == ["START", "COMPLETE"]
+    outputs = {o["name"]: o for o in published[-1]["outputs"]}
+    assert outputs["e2e.retail.fact_sales"]["namespace"].startswith("postgres://")
+    assert "gold/fact_sales" in {i["name"].split("/", 1)[-1][-15:] for i in published[-1]["inputs"]}
+    assert PASSWORD not in json.dumps(published)
 
     # keys, deferred foreign keys from the fact to all six dimensions, all holding
     fks = pg.psql(
@@ -240,7 +251,6 @@ def test_lists_and_awkward_text_round_trip_through_copy(pg: Cluster, tmp_path: P
 
 def test_benchmark_publish_path(pg: Cluster, tmp_path: Path) -> None:
     """``retail benchmark --publish``: the figures docs/benchmarks.md quotes, on a small size."""
-    import json
 
     dsn = create_database(pg, "bench")
     out = ok(

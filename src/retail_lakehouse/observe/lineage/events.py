@@ -45,6 +45,7 @@ class Dataset:
 
     table: str | None = None  # layer.table
     path: str | None = None  # a source file
+    external: tuple[str, str] | None = None  # (namespace, name) outside the lake
     rows: int | None = None
     extra_input_facets: dict[str, Any] = field(default_factory=dict)
 
@@ -187,6 +188,8 @@ class LineageEmitter:
     def _identity(self, dataset: Dataset) -> tuple[str, str, dict[str, Any]]:
         from openlineage.client.generated import documentation_dataset, symlinks_dataset
 
+        if dataset.external is not None:
+            return dataset.external[0], dataset.external[1], {}
         if dataset.table is None:
             return FILE_NAMESPACE, str(Path(dataset.path or "").absolute()), {}
         facets: dict[str, Any] = {
