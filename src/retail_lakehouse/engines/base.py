@@ -11,15 +11,17 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts import TableContract
-from retail_lakehouse.lake.store import ROW_GROUP_ROWS, cast_batch
+
+if TYPE_CHECKING:
+    from retail_lakehouse.config import Settings
 
 
 class Engine(ABC):
@@ -54,14 +56,12 @@ class Engine(ABC):
         reader: pa.RecordBatchReader = self.backend.to_pyarrow_batches(expr, chunk_size=chunk_size)
         return reader
 
+    @abstractmethod
     def write_parquet(self, expr: ir.Table, target: TableContract, path: Path) -> None:
-        """Write the rows of ``expr`` to one Parquet file shaped to ``target``'s contract
-        (streamed: bounded memory). Engines that encode Parquet themselves override this."""
-        reader = self.to_batches(expr, chunk_size=ROW_GROUP_ROWS)
-        schema = cast_batch(reader.schema.empty_table(), target).schema
-        with pq.ParquetWriter(path, schema, compression="snappy") as writer:
-            for batch in reader:
-                writer.write_table(cast_batch(batch, target), row_group_size=ROW_GROUP_ROWS)
+        """Write the rows of ``expr`` shaped to ``target``'s contract as Parquet at ``path``:
+        one file (DuckDB) or a folder of part files written by the executors (Spark). The
+        engine encodes the Parquet itself, so no table passes through Python;
+        :mod:`retail_lakehouse.lake.staged` commits either form."""
 
     def view(self, expr: ir.Table, name: str) -> ir.Table:
         """Name an expression that several queries build on, so each of them compiles only its
@@ -101,8 +101,9 @@ class Engine(ABC):
         self.close()
 
 
-def open_engine(lake: Lake, name: str = "duckdb") -> Engine:
-    """Open the named engine (``duckdb`` or ``spark``) on a lake."""
+def open_engine(lake: Lake, name: str = "duckdb", settings: Settings | None = None) -> Engine:
+    """Open the named engine (``duckdb`` or ``spark``) on a lake (Spark's session from
+    ``settings.spark``, else from the loaded settings)."""
     if name == "duckdb":
         from retail_lakehouse.engines.duckdb import DuckDBEngine
 
@@ -110,5 +111,5 @@ def open_engine(lake: Lake, name: str = "duckdb") -> Engine:
     if name == "spark":
         from retail_lakehouse.engines.spark import SparkEngine
 
-        return SparkEngine(lake)
+        return SparkEngine(lake, settings=settings.spark if settings else None)
     raise ValueError(f"unknown engine {name!r}: use duckdb or spark")

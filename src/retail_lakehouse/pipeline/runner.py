@@ -70,7 +70,7 @@ def run_pipeline(
         report = PipelineReport(run.run_id, engine_name)
         report.orphans_removed = remove_orphans(lake)
         rules = [*settings.rules, *(extra_rules or [])]
-        with open_engine(lake, engine_name) as engine:
+        with open_engine(lake, engine_name, settings) as engine:
             clock = time.perf_counter()
             report.layers["silver"] = silver.process(
                 lake, engine, run, extra_rules=rules, full_refresh=full_refresh, settings=settings
