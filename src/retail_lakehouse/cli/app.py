@@ -20,6 +20,7 @@ from typer.exceptions import TyperException
 from retail_lakehouse import __version__
 from retail_lakehouse.cli import (
     benchmark_cmd,
+    doctor_cmd,
     generate_cmd,
     ingest_cmd,
     keys_cmd,
@@ -83,6 +84,7 @@ app.command("serve")(serve_cmd.serve)
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(quality_cmd.app, name="quality")
 app.command("benchmark")(benchmark_cmd.benchmark)
+app.command("doctor")(doctor_cmd.doctor)
 
 
 def _main() -> None:
