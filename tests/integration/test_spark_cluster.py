@@ -163,8 +163,13 @@ def standalone(bronze: dict[str, Path]) -> Iterator[str]:
         )  # fmt: skip
         deadline = time.monotonic() + 180
         while True:  # the worker is registered when the master's status lists it alive
-            with urllib.request.urlopen(f"http://127.0.0.1:{master_ui}/json/", timeout=5) as page:
-                status = json.load(page)
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{master_ui}/json/", timeout=5
+                ) as page:
+                    status = json.load(page)
+            except OSError:  # the master's status page is not up yet
+                status = {}
             if status.get("aliveworkers", 0) >= 1:
                 break
             if time.monotonic() > deadline:
