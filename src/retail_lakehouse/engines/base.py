@@ -101,6 +101,24 @@ class Engine(ABC):
         self.close()
 
 
+def decimal_from_float_sql(value: str, type_: pa.Decimal128Type, round_half_even: str) -> str:
+    """SQL turning a float into a decimal the same way on every engine.
+
+    Engines cast doubles to decimals differently (Spark rounds the double's shortest decimal
+    text half up, DuckDB the binary value), so a ratio such as a mart's ``lifetime_value``
+    came out a cent apart once each engine wrote its own files. The one rule: multiply by
+    ``10**scale`` in double arithmetic (IEEE, identical everywhere), round half to even to a
+    whole number (``round_half_even`` is the engine's function for that: DuckDB
+    ``round_even``, Spark ``bround``; both exact on a double's value below 2**52), then scale
+    back with an exact decimal multiplication."""
+    scale = type_.scale
+    whole = f"CAST(CAST({round_half_even}({value} * 1e{scale}, 0) AS BIGINT) AS DECIMAL(38,0))"
+    if scale == 0:
+        return f"CAST({whole} AS DECIMAL({type_.precision},0))"
+    unit = f"CAST(0.{'0' * (scale - 1)}1 AS DECIMAL({scale + 1},{scale}))"
+    return f"CAST({whole} * {unit} AS DECIMAL({type_.precision},{scale}))"
+
+
 def open_engine(lake: Lake, name: str = "duckdb", settings: Settings | None = None) -> Engine:
     """Open the named engine (``duckdb`` or ``spark``) on a lake (Spark's session from
     ``settings.spark``, else from the loaded settings)."""

@@ -19,7 +19,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from retail_lakehouse.config import SparkSettings
-from retail_lakehouse.engines.base import Engine
+from retail_lakehouse.engines.base import Engine, decimal_from_float_sql
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts import TableContract
 
@@ -123,8 +123,10 @@ class SparkEngine(Engine):
         the table's folder, unknown to the Delta log); the driver only commits them
         (:func:`~retail_lakehouse.lake.staged.commit_staged`). Each column is cast to the
         contract's type in Spark SQL, so the files need no reshaping on the driver."""
-        produced = expr.schema().names
-        items = [_conformed(f, produced) for f in target.schema]
+        schema = expr.schema()
+        produced = list(schema.names)
+        floats = {name for name, dtype in schema.items() if dtype.is_floating()}
+        items = [_conformed(f, produced, floats) for f in target.schema]
         if target.evolves:
             known = set(target.schema.names)
             items += [
@@ -187,7 +189,10 @@ def _quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def _conformed(field: pa.Field, produced: list[str]) -> str:
-    """A select item giving ``field`` its contract type (NULL when the expression lacks it)."""
+def _conformed(field: pa.Field, produced: list[str], floats: set[str]) -> str:
+    """A select item giving ``field`` its contract type (NULL when the expression lacks it;
+    floats bound for decimals by the portable rule of ``decimal_from_float_sql``)."""
     source = _quote(field.name) if field.name in produced else "NULL"
+    if field.name in floats and pa.types.is_decimal(field.type):
+        return f"{decimal_from_float_sql(source, field.type, 'bround')} AS {_quote(field.name)}"
     return f"CAST({source} AS {spark_type(field.type)}) AS {_quote(field.name)}"
