@@ -111,7 +111,11 @@ class SparkEngine(Engine):
         from ibis.formats.pyarrow import PyArrowData
 
         frame = self._session.sql(str(self._con.compile(expr)))
-        result: pa.Table = PyArrowData.convert_table(frame.toArrow(), expr.schema())
+        if hasattr(frame, "toArrow"):  # Spark 4
+            collected = frame.toArrow()
+        else:  # Spark 3.5's classic DataFrame: through pandas (small results only)
+            collected = pa.Table.from_pandas(frame.toPandas(), preserve_index=False)
+        result: pa.Table = PyArrowData.convert_table(collected, expr.schema())
         return result
 
     def to_batches(self, expr: ir.Table, chunk_size: int = 1_000_000) -> pa.RecordBatchReader:
