@@ -137,7 +137,7 @@ class SparkEngine(Engine):
                 f"CAST({_quote(n)} AS STRING) AS {_quote(n)}" for n in produced if n not in known
             ]
         sql = f"SELECT {', '.join(items)} FROM ({self._con.compile(expr)}) AS produced"
-        self._session.sql(sql).write.mode("errorifexists").parquet(file_uri(path))
+        self._session.sql(sql).write.mode("error").parquet(file_uri(path))
 
     def try_timestamp(self, value: ir.StringValue, strftime_format: str) -> ir.TimestampValue:
         result: ir.TimestampValue = _try_to_timestamp(value, spark_pattern(strftime_format))
