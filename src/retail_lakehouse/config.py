@@ -11,7 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -123,6 +131,63 @@ class MaintenanceSettings(BaseModel):
     )
 
 
+class SparkSettings(BaseModel):
+    """Where the Spark engine runs: ``[spark]`` in ``retail.toml``, ``RETAIL_SPARK_MASTER``,
+    ``RETAIL_SPARK_REMOTE``, ``RETAIL_SPARK_CONF`` (a JSON object), and Spark's own
+    ``SPARK_REMOTE`` when neither master nor remote is set (see docs/spark.md)."""
+
+    master: str | None = Field(
+        default=None, description="local[N], spark://host:port, yarn or k8s://... (default local)."
+    )
+    remote: str | None = Field(default=None, description="Spark Connect URL: sc://host:port.")
+    conf: dict[str, str] = Field(
+        default_factory=dict, description="Passed to the session builder as-is (spark.* keys)."
+    )
+
+    @field_validator("conf", mode="before")
+    @classmethod
+    def _conf_text(cls, value: Any) -> Any:
+        """TOML numbers and booleans are Spark conf text too (``4`` means ``"4"``)."""
+        if isinstance(value, dict):
+            return {
+                str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()
+            }
+        return value
+
+    @model_validator(mode="after")
+    def _one_target(self) -> SparkSettings:
+        if self.master and self.remote:
+            raise ValueError("set spark master or spark remote, not both")
+        if self.remote and not self.remote.startswith("sc://"):
+            raise ValueError(f"spark remote must be an sc:// URL, got {self.remote!r}")
+        return self
+
+
+def _spark_from_environment(value: Any) -> Any:
+    """Lay ``RETAIL_SPARK_*`` over the ``[spark]`` table (environment beats file)."""
+    import json
+    import os
+
+    merged: dict[str, Any] = dict(value) if isinstance(value, dict) else {}
+    if isinstance(value, SparkSettings):
+        merged = value.model_dump()
+    for key in ("master", "remote"):
+        text = os.environ.get(f"RETAIL_SPARK_{key.upper()}")
+        if text:
+            merged[key] = text
+            merged.pop("remote" if key == "master" else "master", None)
+    conf = os.environ.get("RETAIL_SPARK_CONF")
+    if conf:
+        try:
+            extra = json.loads(conf)
+        except ValueError as error:
+            raise ValueError(f"RETAIL_SPARK_CONF is not a JSON object: {error}") from None
+        if not isinstance(extra, dict):
+            raise ValueError("RETAIL_SPARK_CONF must be a JSON object of spark.* keys")
+        merged["conf"] = {**merged.get("conf", {}), **extra}
+    return merged
+
+
 class Settings(BaseSettings):
     """Runtime configuration of a retail-lakehouse project."""
 
@@ -164,6 +229,16 @@ class Settings(BaseSettings):
         default_factory=PublishSettings, description="PostgreSQL publishing ([publish] table)."
     )
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
+    spark: SparkSettings = Field(
+        default_factory=SparkSettings,
+        validate_default=True,
+        description="Spark session: master or remote, and conf.",
+    )
+
+    @field_validator("spark", mode="before")
+    @classmethod
+    def _spark_env(cls, value: Any) -> Any:
+        return _spark_from_environment(value)
 
     @classmethod
     def settings_customise_sources(
@@ -269,4 +344,11 @@ landing = "landing"
 # auto = true
 # max_files = 64
 # retain_hours = 168
+# Where the Spark engine runs (docs/spark.md): a master (local[4], spark://host:7077, yarn,
+# k8s://https://host:443) or a Spark Connect server (remote = "sc://host:15002"), and any
+# spark.* settings for the session builder. `retail doctor --engine spark` checks them.
+# [spark]
+# master = "spark://spark-master:7077"
+# [spark.conf]
+# "spark.executor.memory" = "4g"
 """

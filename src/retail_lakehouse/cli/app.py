@@ -22,6 +22,7 @@ from retail_lakehouse.cli import (
     alerts_cmd,
     backup_cmd,
     benchmark_cmd,
+    doctor_cmd,
     generate_cmd,
     history_cmd,
     ingest_cmd,
@@ -132,6 +133,7 @@ app.command("backup")(backup_cmd.backup)
 app.command("restore")(backup_cmd.restore)
 app.command("optimize")(maintenance_cmd.optimize)
 app.command("vacuum")(maintenance_cmd.vacuum)
+app.command("doctor")(doctor_cmd.doctor)
 
 
 def _main() -> None:

@@ -12,7 +12,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from retail_lakehouse.engines.base import Engine
+from retail_lakehouse.engines.base import Engine, decimal_from_float_sql
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts import TableContract
 from retail_lakehouse.lake.query import duckdb_type, snapshot_relation_sql
@@ -118,4 +118,10 @@ def _conformed(field: pa.Field, produced: pa.Schema) -> str:
     name = f'"{field.name}"'
     if field.name in produced.names and produced.field(field.name).type == field.type:
         return name
+    if (
+        field.name in produced.names
+        and pa.types.is_floating(produced.field(field.name).type)
+        and pa.types.is_decimal(field.type)
+    ):
+        return f"{decimal_from_float_sql(name, field.type, 'round_even')} AS {name}"
     return f"CAST({name} AS {duckdb_type(field.type)}) AS {name}"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -82,10 +83,22 @@ def staged_path(lake: Lake, qualified: str) -> Path:
     return folder / f"part-{uuid.uuid4()}-c000.snappy.parquet"
 
 
+def staged_files(location: Path) -> list[Path]:
+    """The Parquet files of one staged output: the file itself, or, when an engine wrote a
+    folder of part files there (Spark's executors each write their own), its ``*.parquet``
+    files (Spark's ``_SUCCESS`` and ``.crc`` markers left out)."""
+    if location.is_dir():
+        return sorted(p for p in location.glob("*.parquet") if not p.name.startswith(("_", ".")))
+    return [location] if location.exists() else []
+
+
 def discard(files: Sequence[Path]) -> None:
-    """Delete staged files that will never be committed (a gate fired)."""
+    """Delete staged files (or staged folders) that will never be committed (a gate fired)."""
     for path in files:
-        path.unlink(missing_ok=True)
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def write_empty(target: TableContract, path: Path) -> None:
@@ -95,7 +108,7 @@ def write_empty(target: TableContract, path: Path) -> None:
 
 def staged_rows(files: Sequence[Path]) -> int:
     """Rows in the staged files (from their footers)."""
-    return sum(_rows(path) for path in files)
+    return sum(_rows(path) for location in files for path in staged_files(location))
 
 
 def commit_staged(
@@ -105,7 +118,22 @@ def commit_staged(
     (nothing replaced when None: a plain append). Returns the new table version.
 
     A table that does not exist yet is created by this same commit (its first version holds
-    the data). New columns of a table that evolves are added to its schema first."""
+    the data). New columns of a table that evolves are added to its schema first. A staged
+    folder (Spark's part files) is committed file by file, at its path below the table folder.
+    """
+    folders = [location for location in files if location.is_dir()]
+    files = [path for location in files for path in staged_files(location)]
+    version = _commit_files(lake, qualified, files, replace)
+    for folder in folders:  # Spark's _SUCCESS and checksum markers: no reader needs them
+        for marker in folder.iterdir():
+            if marker.name.startswith(("_", ".")):
+                marker.unlink(missing_ok=True)
+    return version
+
+
+def _commit_files(
+    lake: Lake, qualified: str, files: Sequence[Path], replace: BatchSelection | None
+) -> int:
     table = lake.delta(qualified)
     footers = {path: pq.ParquetFile(path).metadata for path in files}
     target = contract(qualified)

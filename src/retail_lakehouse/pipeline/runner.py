@@ -80,7 +80,7 @@ def run_pipeline(
         if full_refresh or _has_work(lake):
             observe.configure(rule_files=rules)
             observer.begin_work()
-        with open_engine(lake, engine_name) as engine:
+        with open_engine(lake, engine_name, settings) as engine:
             clock = time.perf_counter()
             with observer.layer("silver"):
                 report.layers["silver"] = silver.process(

@@ -141,6 +141,21 @@ class _GoldRun:
         self.report.tables[target.qualified] = data.num_rows
         self.run.count(target.qualified, rows_out=data.num_rows)
 
+    def _write_staged(self, target: TableContract, rows: ir.Table) -> None:
+        """Replace a mart with rows the engine writes itself (Spark: its executors), committed
+        as one new snapshot: a mart grows with customers and products, so it never comes back
+        to the driver."""
+        path = staged_path(self.lake, target.qualified)
+        try:
+            self.engine.write_parquet(rows, target, path)
+            written = staged_rows([path])
+        except BaseException:
+            discard([path])
+            raise
+        commit_staged(self.lake, target.qualified, [path], BatchSelection(everything=True))
+        self.report.tables[target.qualified] = written
+        self.run.count(target.qualified, rows_out=written)
+
     def _write_if_changed(self, target: TableContract, data: pa.Table, key: str) -> None:
         """Commit a small table only when its content differs (keeps idle versions stable)."""
         data = cast_batch(data, target)
@@ -360,7 +375,7 @@ class _GoldRun:
             self._touched(touched_days, new_fact) if incremental else None,
             self._previous(MART_DAILY_SALES),
         )
-        self._write(MART_DAILY_SALES, self.engine.to_arrow(daily))
+        self._write_staged(MART_DAILY_SALES, daily)
         self._step("mart_daily_sales")
 
         performance = build_product_performance(
@@ -369,7 +384,7 @@ class _GoldRun:
             self._touched(touched_months, new_fact) if incremental else None,
             self._previous(MART_PRODUCT_PERFORMANCE),
         )
-        self._write(MART_PRODUCT_PERFORMANCE, self.engine.to_arrow(performance))
+        self._write_staged(MART_PRODUCT_PERFORMANCE, performance)
         self._step("mart_product_performance")
 
         last = bounds.last_ts.date() if bounds.last_ts else date.today()
@@ -378,9 +393,9 @@ class _GoldRun:
         # silver accepts and flags) has no next day, so the as-of date stops there.
         as_of = last + timedelta(days=1) if last < date.max else last
         rfm = build_rfm(fact, self.customers, as_of)
-        self._write(MART_CUSTOMER_RFM, self.engine.to_arrow(rfm))
+        self._write_staged(MART_CUSTOMER_RFM, rfm)
         self._step("mart_customer_rfm")
 
         cohorts = build_cohorts(self.engine, fact, first.replace(day=1), last.replace(day=1))
-        self._write(MART_COHORT_RETENTION, self.engine.to_arrow(cohorts))
+        self._write_staged(MART_COHORT_RETENTION, cohorts)
         self._step("mart_cohort_retention")
