@@ -11,6 +11,10 @@ silver into gold) is described once in :data:`COLUMNS`; a table can say more in
 from __future__ import annotations
 
 TABLES: dict[str, str] = {
+    "meta.retractions": (
+        "Files taken back out of the lake (retract or ingest --replaces): one row per retracted "
+        "batch; silver and gold remove its lines on their next run."
+    ),
     "meta.publish_state": (
         "What each retail publish put where: one row per gold table per publish that wrote."
     ),
@@ -137,6 +141,17 @@ COLUMNS: dict[str, str] = {
 }
 
 TABLE_COLUMNS: dict[str, dict[str, str]] = {
+    "meta.retractions": {
+        "retraction_id": "Increasing number of the retraction.",
+        "batch_seq": "The retracted batch (never given to a new file again).",
+        "batch_id": "The retracted batch's id.",
+        "source_file": "File the batch came from.",
+        "source_sha256": "SHA-256 of that file's content.",
+        "lines": "Bronze lines removed.",
+        "rejects": "Rejected lines removed.",
+        "retracted_at": "When the batch was retracted (UTC).",
+        "replaced_by": "The file ingested in its place (ingest --replaces), if any.",
+    },
     "meta.publish_state": {
         "published_at": "When the target committed the publish (UTC).",
         "target": "The PostgreSQL target (user@host:port/db and schema; never a password).",
