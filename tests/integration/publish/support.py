@@ -130,10 +130,18 @@ def write_counters(pg: Cluster, dbname: str, schema: str = "retail") -> str:
     )
 
 
+OBSERVATION_FOLDERS = ("_lineage", "_logs", "_metrics")
+"""Journals of what commands did (OpenLineage events, logs, metrics state): a refused or killed
+publish is reported there, which is no change to the lake's data."""
+
+
 def lake_files(lake: Path) -> list[tuple[str, int]]:
-    """Every file of the lake with its size (the writer lock file aside)."""
+    """Every data file of the lake with its size (the writer lock and the observation journals
+    aside)."""
     return sorted(
         (str(p.relative_to(lake)), p.stat().st_size)
         for p in lake.rglob("*")
-        if p.is_file() and p.name != ".writer.lock"
+        if p.is_file()
+        and p.name != ".writer.lock"
+        and p.relative_to(lake).parts[0] not in OBSERVATION_FOLDERS
     )
