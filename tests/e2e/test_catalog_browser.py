@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from retail_lakehouse.lake.contracts import contracts
+from retail_lakehouse.lake.contracts import contract, contracts
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, REAL_DATA, run_retail, screenshot_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -47,7 +47,7 @@ def test_catalog_renders_offline_with_the_lineage_graph(tmp_path: Path) -> None:
                 assert page.locator(f'section[id="{target.qualified}"]').count() == 1
             fact = page.locator('section[id="gold.fact_sales"]')
             assert "1,046" in fact.inner_text()
-            assert "Surrogate key of the sales line." in fact.inner_text()
+            assert contract("gold.fact_sales").column_description("line_key") in fact.inner_text()
             page.screenshot(path=str(screenshot_path("catalog.png", tmp_path)))
         finally:
             browser.close()
