@@ -21,6 +21,7 @@ import pytest
 dg = pytest.importorskip("dagster")
 
 from retail_lakehouse.lake import Lake  # noqa: E402
+from retail_lakehouse.lake.contracts.gold import GOLD_TABLES  # noqa: E402
 from retail_lakehouse.orchestrate import defs  # noqa: E402
 from retail_lakehouse.orchestrate.dagster.assets import IngestConfig  # noqa: E402
 from retail_lakehouse.orchestrate.dagster.automation import BRONZE_OP, landing_sensor  # noqa: E402
@@ -37,19 +38,7 @@ from tests.integration.orchestrate.receivers import free_port, wait_for  # noqa:
 SAMPLE = REAL_DATA / "online_retail_head_1071.csv"
 DAGSTER = Path(sys.executable).with_name("dagster")
 WEBSERVER = Path(sys.executable).with_name("dagster-webserver")
-GOLD = [
-    "dim_date",
-    "dim_time",
-    "dim_country",
-    "dim_product",
-    "dim_customer",
-    "dim_invoice",
-    "fact_sales",
-    "mart_daily_sales",
-    "mart_customer_rfm",
-    "mart_product_performance",
-    "mart_cohort_retention",
-]
+GOLD = [t.name for t in GOLD_TABLES]  # the contracts' list, in their order
 
 
 @pytest.fixture(scope="module")

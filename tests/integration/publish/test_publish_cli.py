@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from retail_lakehouse.benchmark.publish import split_file
-from retail_lakehouse.lake.contracts.gold import FACT_SALES
+from retail_lakehouse.lake.contracts.gold import FACT_SALES, GOLD_TABLES
 from tests.integration.publish.support import (
     create_database,
     lake_totals,
@@ -23,19 +23,7 @@ from tests.integration.publish.support import (
 )
 from tests.pgcluster import PASSWORD, Cluster
 
-GOLD = [
-    "dim_date",
-    "dim_time",
-    "dim_country",
-    "dim_product",
-    "dim_customer",
-    "dim_invoice",
-    "fact_sales",
-    "mart_daily_sales",
-    "mart_customer_rfm",
-    "mart_product_performance",
-    "mart_cohort_retention",
-]
+GOLD = [t.name for t in GOLD_TABLES]  # the contracts' list, in their order
 
 
 def two_parts(tmp_path: Path, rows: int = 6000) -> tuple[Path, Path]:
