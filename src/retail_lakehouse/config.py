@@ -106,6 +106,8 @@ class AlertSettings(BaseModel):
     )
     retry_seconds: float = Field(default=60.0, ge=0, description="First delivery retry delay.")
     max_delivery_attempts: int = Field(default=8, ge=1)
+
+
 class PublishSettings(BaseModel):
     """``[publish]``: the PostgreSQL copy of gold that BI tools connect to (``retail publish``)."""
 
@@ -119,6 +121,8 @@ class PublishSettings(BaseModel):
         default="retail", alias="schema", description="PostgreSQL schema that receives gold."
     )
     after_run: bool = Field(default=False, description="Publish after every successful run.")
+
+
 class MaintenanceSettings(BaseModel):
     """``[maintenance]``: let ``retail run`` compact and vacuum on its own (off by default)."""
 
@@ -161,6 +165,43 @@ class SparkSettings(BaseModel):
         if self.remote and not self.remote.startswith("sc://"):
             raise ValueError(f"spark remote must be an sc:// URL, got {self.remote!r}")
         return self
+
+
+# -- dates and numbers of source files (sources/formats.py, decision 0017) -------------------
+
+
+class FormatSourceRule(BaseModel):
+    """``[[formats.sources]]``: how files whose name matches ``pattern`` are written."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pattern: str = Field(description="Glob on the file name (on the path when it has a '/').")
+    date_order: Literal["mdy", "dmy", "ymd"] | None = Field(
+        default=None, description="Month, day or year first."
+    )
+    decimal: Literal[".", ","] | None = Field(default=None, description="Decimal separator.")
+    encoding: Literal["utf-8", "utf-8-sig", "cp1252"] | None = Field(
+        default=None, description="Text encoding (instead of the detected one)."
+    )
+    delimiter: Literal[",", ";", "\t", "|"] | None = Field(
+        default=None, description="Field delimiter (instead of the detected one)."
+    )
+
+
+class FormatsSettings(BaseModel):
+    """``[formats]``: reading dates and numbers when a file's own values do not decide."""
+
+    default_date_order: Literal["mdy", "dmy", "ymd"] = Field(
+        default="mdy", description="Used (and recorded 'assumed') when every date reads both ways."
+    )
+    max_contradicting_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="A file is refused when more than this share of its deciding values "
+        "contradict its declared or majority date order or decimal separator.",
+    )
+    sources: list[FormatSourceRule] = Field(default_factory=list)
 
 
 def _spark_from_environment(value: Any) -> Any:
@@ -229,6 +270,9 @@ class Settings(BaseSettings):
         default_factory=PublishSettings, description="PostgreSQL publishing ([publish] table)."
     )
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
+    formats: FormatsSettings = Field(
+        default_factory=FormatsSettings, description="Date orders and decimal separators."
+    )
     spark: SparkSettings = Field(
         default_factory=SparkSettings,
         validate_default=True,

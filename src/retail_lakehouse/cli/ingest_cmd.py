@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -11,6 +12,20 @@ from rich.table import Table
 from retail_lakehouse.cli.context import UsageProblem, console, freeze_loaded_objects, lake_from
 from retail_lakehouse.cli.progress import progress_bar
 from retail_lakehouse.lake import Lake
+
+if TYPE_CHECKING:
+    from retail_lakehouse.sources.formats import FormatOptions
+
+
+class DateOrderChoice(str, Enum):
+    mdy = "mdy"
+    dmy = "dmy"
+    ymd = "ymd"
+
+
+class DecimalChoice(str, Enum):
+    point = "."
+    comma = ","
 
 
 def ingest(
@@ -27,6 +42,22 @@ def ingest(
             help="A corrected file: ingest it and retract the file OLD_NAME it replaces.",
         ),
     ] = None,
+    date_order: Annotated[
+        DateOrderChoice | None,
+        typer.Option(
+            "--date-order",
+            help="How the files write dates: mdy (12/1/2010 is 1 December), dmy (1/12/2010 "
+            "is 1 December) or ymd. Default: detected per file from a date that reads only one "
+            "way, else [formats] default_date_order (mdy), recorded as assumed.",
+        ),
+    ] = None,
+    decimal: Annotated[
+        DecimalChoice | None,
+        typer.Option(
+            "--decimal",
+            help="Decimal separator of the prices: . or , (default: detected per file).",
+        ),
+    ] = None,
 ) -> None:
     """Append source files to bronze.sales_lines; files already ingested are skipped."""
     from retail_lakehouse.pipeline.bronze import FileRefused, discover
@@ -34,6 +65,7 @@ def ingest(
 
     freeze_loaded_objects()
     lake = lake_from(ctx)
+    formats = _format_options(ctx, date_order, decimal)
     try:
         files = discover(paths)
     except FileRefused as refused:
@@ -41,10 +73,11 @@ def ingest(
     if not files:
         raise UsageProblem("no ingestible files found (csv, tsv, xlsx, xls, json, ndjson, parquet)")
     if replaces is not None:
-        _ingest_replacing(lake, replaces, files)
+        _ingest_replacing(lake, replaces, files, formats)
         return
     summary = Table("file", "status", "lines", "rejected", "note")
     refusals: list[str] = []
+    warnings: list[str] = []
 
     def show(index: int, outcome: FileOutcome) -> None:
         if outcome.refused is not None:
@@ -59,18 +92,43 @@ def ingest(
                 f"{report.rows_rejected:,}",
                 report.note,
             )
+            warnings.extend(report.warnings)
         done(index)
 
     with progress_bar("ingesting", total=len(files)) as done:
-        ingest_files(lake, files, on_file=show)
+        ingest_files(lake, files, on_file=show, formats=formats)
     console.print(summary)
+    for warning in warnings:
+        console.print(f"[yellow]note:[/] {warning}", highlight=False)
     if refusals:
         raise UsageProblem(
             f"{len(refusals)} of {len(files)} file(s) refused:\n  " + "\n  ".join(refusals)
         )
 
 
-def _ingest_replacing(lake: Lake, old_name: str, files: list[Path]) -> None:
+def _format_options(
+    ctx: typer.Context, date_order: DateOrderChoice | None, decimal: DecimalChoice | None
+) -> FormatOptions:
+    """The command line's declaration over ``[formats]`` of the settings."""
+    from retail_lakehouse.cli.context import state_from
+    from retail_lakehouse.sources.formats import Declared, FormatOptions
+
+    given = Declared(
+        date_order=date_order.value if date_order else None,
+        decimal=decimal.value if decimal else None,
+        origin=" ".join(
+            part
+            for part in (
+                f"--date-order {date_order.value}" if date_order else "",
+                f"--decimal {decimal.value}" if decimal else "",
+            )
+            if part
+        ),
+    )
+    return FormatOptions.from_settings(state_from(ctx).settings.formats, given)
+
+
+def _ingest_replacing(lake: Lake, old_name: str, files: list[Path], formats: FormatOptions) -> None:
     """Ingest the corrected file, then retract the one it replaces, in one recorded run.
 
     New first: a refused file retracts nothing. Run again after an interruption, the new file is
@@ -87,7 +145,7 @@ def _ingest_replacing(lake: Lake, old_name: str, files: list[Path]) -> None:
         raise UsageProblem(str(refused)) from None
     with recorded_run(lake, "ingest --replaces") as run:
         try:
-            report = ingest_file(lake, files[0], run)
+            report = ingest_file(lake, files[0], run, formats)
         except FileRefused as refused:
             raise UsageProblem(f"{refused}; {old_name} was not retracted") from None
         if report.status == "skipped" and f"batch {old['_batch_seq']}" in report.note:
@@ -99,3 +157,5 @@ def _ingest_replacing(lake: Lake, old_name: str, files: list[Path]) -> None:
         f"{report.batch_seq}); replaced batch {done.batch_seq} ({done.source_file}, "
         f"{done.lines:,} lines retracted). The next `retail run` updates silver and gold."
     )
+    for warning in report.warnings:
+        console.print(f"[yellow]note:[/] {warning}", highlight=False)

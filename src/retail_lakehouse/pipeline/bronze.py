@@ -9,8 +9,8 @@ next ingest or run, so nothing is ever doubled.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from retail_lakehouse.lake.runs import RunContext
 from retail_lakehouse.lake.staged import commit_staged, discard, staged_path
 from retail_lakehouse.lake.store import DUCKDB_PARQUET_OPTIONS
 from retail_lakehouse.sources.errors import FileRefused
+from retail_lakehouse.sources.formats import FormatEvidence, FormatOptions, Formats, decide
 from retail_lakehouse.sources.readers import SUPPORTED_SUFFIXES, open_source
 from retail_lakehouse.sources.records import SourceChunk, SourceLayout
 
@@ -52,6 +53,8 @@ class IngestReport:
     blank_lines: int = 0
     batch_seq: int | None = None
     note: str = ""
+    formats: Formats | None = None
+    warnings: list[str] = field(default_factory=list)  # e.g. a date order that was assumed
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
@@ -73,9 +76,17 @@ def discover(paths: Iterable[Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def ingest_file(lake: Lake, path: Path, run: RunContext) -> IngestReport:
-    """Ingest one file (or skip it when its content is already in bronze)."""
-    facts, source = open_source(path)
+def ingest_file(
+    lake: Lake, path: Path, run: RunContext, formats: FormatOptions | None = None
+) -> IngestReport:
+    """Ingest one file (or skip it when its content is already in bronze).
+
+    ``formats`` carries what the user declared about the file's dates and numbers (command
+    line, ``retail.toml``); the rest is detected from every line while it is read, and decided
+    before the lines are committed, so a refused file leaves nothing behind."""
+    options = formats or FormatOptions()
+    declared = options.declared(path)
+    facts, source = open_source(path, declared)
     with LakeSQL(lake, tables=[BRONZE_FILES.qualified, META_SCHEMA_HISTORY.qualified]) as sql:
         known = sql.arrow(
             "SELECT _batch_seq FROM bronze.files WHERE _source_sha256 = ?", [facts.sha256]
@@ -95,8 +106,23 @@ def ingest_file(lake: Lake, path: Path, run: RunContext) -> IngestReport:
 
     rejected: list[pl.DataFrame] = []
     counted = [0]
-    batches = _lineage_batches(source.chunks, source.layout, lineage, rejected, counted)
-    _commit_lines(lake, batches, source.layout)
+    evidence = FormatEvidence()
+    batches = _lineage_batches(source.chunks, source.layout, lineage, rejected, counted, evidence)
+    decided: list[Formats] = []
+
+    def decide_formats() -> None:
+        decided.append(
+            decide(
+                path,
+                evidence,
+                declared,
+                default_order=options.default_order,
+                max_share=options.max_share,
+            )
+        )
+
+    _commit_lines(lake, batches, source.layout, before_commit=decide_formats)
+    file_formats = decided[0]
     rejects = pl.concat(rejected) if rejected else pl.DataFrame()
     if rejects.height:
         lake.write(BRONZE_REJECTS.qualified, _reject_table(rejects, lineage))
@@ -117,6 +143,7 @@ def ingest_file(lake: Lake, path: Path, run: RunContext) -> IngestReport:
                 "rows_ingested": [counted[0]],
                 "rows_rejected": [rejects.height],
                 "extra_columns": [source.layout.extra_columns],
+                **{k: [v] for k, v in file_formats.manifest_columns().items()},
                 "run_id": [run.run_id],
                 "_ingested_at": [now],
             }
@@ -139,6 +166,8 @@ def ingest_file(lake: Lake, path: Path, run: RunContext) -> IngestReport:
         source.blank_lines[0],
         batch_seq,
         "; ".join(notes),
+        file_formats,
+        list(file_formats.notes),
     )
 
 
@@ -190,13 +219,20 @@ def record_hash_sql() -> str:
     return f"md5(concat_ws(chr(31), {parts}))"
 
 
-def _commit_lines(lake: Lake, batches: Iterator[pa.RecordBatch], layout: SourceLayout) -> None:
+def _commit_lines(
+    lake: Lake,
+    batches: Iterator[pa.RecordBatch],
+    layout: SourceLayout,
+    *,
+    before_commit: Callable[[], None] = lambda: None,
+) -> None:
     """Write the file's lines as one staged Parquet file and commit it in one Delta transaction.
 
     DuckDB hashes each line and encodes the Parquet on both cores while the parser threads
     produce the next chunks, the way silver and the fact are written (decisions 0005, 0006).
     The commit adds new extra columns to the table's schema. An error while reading the file
-    is re-raised as itself and leaves nothing behind."""
+    is re-raised as itself and leaves nothing behind, and so is one raised by
+    ``before_commit`` (called once every line was read, before the commit)."""
     hashed = _unhashed_schema(layout)
     failure: list[BaseException] = []
 
@@ -224,6 +260,7 @@ def _commit_lines(lake: Lake, batches: Iterator[pa.RecordBatch], layout: SourceL
             raise failure[0] from None
         raise
     try:
+        before_commit()
         commit_staged(lake, LINES, [path], replace=None)
     except BaseException:
         discard([path])
@@ -242,6 +279,7 @@ def _lineage_batches(
     lineage: _Lineage,
     rejected: list[pl.DataFrame],
     counted: list[int],
+    evidence: FormatEvidence,
 ) -> Iterator[pa.RecordBatch]:
     """Add lineage to each parsed chunk (vectorised, no row loop), in file order; the record
     hash is added where the lines are written. ``_row_number`` is what tells a line's place: the
@@ -253,6 +291,7 @@ def _lineage_batches(
         if chunk.rejects.height:
             rejected.append(chunk.rejects)
         rows = chunk.rows
+        evidence.add(rows)
         for name in columns:
             if name not in rows.columns:
                 rows = rows.with_columns(pl.lit(None, dtype=pl.String).alias(name))

@@ -30,7 +30,21 @@ def as_detail(report: Any) -> dict[str, Any]:
     return loaded
 
 
-def ingest_upload(lake: Lake, path: Path) -> dict[str, Any]:
+def upload_formats(settings: Settings, date_order: str | None, decimal: str | None) -> Any:
+    """What an upload declared (query parameters) over ``[formats]`` of the settings, as
+    ``retail ingest --date-order/--decimal`` does."""
+    from retail_lakehouse.sources.formats import Declared, FormatOptions
+
+    origin = " ".join(
+        f"{name}={value}"
+        for name, value in (("date_order", date_order), ("decimal", decimal))
+        if value
+    )
+    given = Declared(date_order, decimal, origin=origin)  # type: ignore[arg-type]
+    return FormatOptions.from_settings(settings.formats, given)
+
+
+def ingest_upload(lake: Lake, path: Path, formats: Any = None) -> dict[str, Any]:
     """Ingest one uploaded file into bronze (as ``retail ingest`` would).
 
     A refused file is removed from landing/: left there, every later ``retail ingest landing/``
@@ -42,7 +56,7 @@ def ingest_upload(lake: Lake, path: Path) -> dict[str, Any]:
 
     try:
         with recorded_run(lake, "ingest") as run:
-            report = bronze_ingest(lake, path, run)
+            report = bronze_ingest(lake, path, run, formats)
     except FileRefused:
         path.unlink(missing_ok=True)
         raise

@@ -32,8 +32,9 @@ def field_pattern(delimiter: str) -> str:
     return f'(?:^|{d})(?:"(?:[^"]|"")*"|[^{d}"][^{d}]*|)'
 
 
-def open_delimited(path: Path, facts: FileFacts) -> OpenedSource:
-    """Read the header, map it to canonical columns, and stream parsed chunks."""
+def open_delimited(path: Path, facts: FileFacts, *, delimiter: str | None = None) -> OpenedSource:
+    """Read the header, map it to canonical columns, and stream parsed chunks (``delimiter``:
+    declared, instead of the one sniffed from the header)."""
     chunks = iter_line_chunks(path, facts.encoding, clean_utf8=facts.clean_utf8)
     first = next(chunks, None)
     if first is None or len(first.lines) == 0 or not first.lines[0].strip():
@@ -41,7 +42,7 @@ def open_delimited(path: Path, facts: FileFacts) -> OpenedSource:
     header_line: str = first.lines[0]
     if "\ufffd" in header_line:
         raise FileRefused(path, "the header line has undecodable bytes", line=1)
-    delimiter = sniff_delimiter(header_line, path.suffix.lower())
+    delimiter = delimiter or sniff_delimiter(header_line, path.suffix.lower())
     header = parse_header(header_line, delimiter)
     mapping, missing = map_header(header)
     if missing:

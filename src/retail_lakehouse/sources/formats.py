@@ -30,7 +30,7 @@ import fnmatch
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import polars as pl
 
@@ -105,6 +105,43 @@ def declared_for(path: Path, given: Declared, rules: list[SourceRule]) -> Declar
     return given
 
 
+@dataclass(frozen=True)
+class FormatOptions:
+    """Everything ingest needs to decide a file's formats: the command line's declaration, the
+    ``retail.toml`` rules, the default order and the contradiction share (``[formats]``)."""
+
+    given: Declared = Declared()
+    rules: tuple[SourceRule, ...] = ()
+    default_order: DateOrder = DEFAULT_DATE_ORDER
+    max_share: float = DEFAULT_MAX_CONTRADICTING_SHARE
+
+    def declared(self, path: Path) -> Declared:
+        return declared_for(path, self.given, list(self.rules))
+
+    @classmethod
+    def from_settings(cls, settings: Any, given: Declared | None = None) -> FormatOptions:
+        """From ``Settings.formats`` (a :class:`~retail_lakehouse.config.FormatsSettings`)."""
+        rules = tuple(
+            SourceRule(
+                rule.pattern,
+                Declared(
+                    rule.date_order,
+                    rule.decimal,
+                    rule.encoding,
+                    rule.delimiter,
+                    f"retail.toml [[formats.sources]] pattern {rule.pattern!r}",
+                ),
+            )
+            for rule in settings.sources
+        )
+        return cls(
+            given or Declared(),
+            rules,
+            settings.default_date_order,
+            settings.max_contradicting_share,
+        )
+
+
 @dataclass
 class Example:
     line: int
@@ -144,7 +181,7 @@ class FormatEvidence:
             text.str.extract_groups(_DATE).alias("g"),
         ).unnest("g")
         parts.columns = ["line", "text", "a", "sep", "b", "c", "hour", "colon"]
-        a, b, c = (pl.col(x).cast(pl.Int32, strict=False) for x in ("a", "b", "c"))
+        a, b, _c = (pl.col(x).cast(pl.Int32, strict=False) for x in ("a", "b", "c"))
         a_len, c_len = pl.col("a").str.len_chars(), pl.col("c").str.len_chars()
         day_first = a.is_between(1, 31) & b.is_between(1, 12)
         month_first = a.is_between(1, 12) & b.is_between(1, 31)
@@ -307,8 +344,7 @@ def _decide_order(
         contradicted = sum(counts[k] for k in against)
         if dated and contradicted > max_share * dated:
             shown = "; ".join(
-                f"{_ORDER_WORDS[k] if k in _ORDER_WORDS else 'day/month'}: "
-                + _evidence_text(counts, examples, k)
+                f"{_ORDER_WORDS.get(k, 'day/month')}: " + _evidence_text(counts, examples, k)
                 for k in against
             )
             raise FileRefused(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from retail_lakehouse.sources.delimited import open_delimited
 from retail_lakehouse.sources.errors import FileRefused
+from retail_lakehouse.sources.formats import Declared
 from retail_lakehouse.sources.jsonl import open_json
 from retail_lakehouse.sources.records import OpenedSource
 from retail_lakehouse.sources.sniff import FileFacts, file_facts
@@ -16,12 +18,17 @@ BINARY_SUFFIXES = {".xlsx", ".xls", ".parquet"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | BINARY_SUFFIXES
 
 
-def open_source(path: Path) -> tuple[FileFacts, OpenedSource]:
-    """Facts about the file and a stream of its parsed chunks; FileRefused when unreadable."""
+def open_source(path: Path, declared: Declared | None = None) -> tuple[FileFacts, OpenedSource]:
+    """Facts about the file and a stream of its parsed chunks; FileRefused when unreadable.
+
+    A declared encoding or delimiter (``[[formats.sources]]`` in ``retail.toml``) replaces the
+    detected one."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise FileRefused(path, f"unsupported file type {suffix or '(none)'}")
     facts = file_facts(path)
+    if declared is not None and declared.encoding:
+        facts = dataclasses.replace(facts, encoding=declared.encoding)
     if facts.size == 0:
         raise FileRefused(path, "the file is empty")
     if suffix in TEXT_SUFFIXES and facts.looks_binary:
@@ -32,4 +39,5 @@ def open_source(path: Path) -> tuple[FileFacts, OpenedSource]:
         return facts, open_excel(path)
     if suffix == ".parquet":
         return facts, open_parquet(path)
-    return facts, open_delimited(path, facts)
+    delimiter = declared.delimiter if declared is not None else None
+    return facts, open_delimited(path, facts, delimiter=delimiter)

@@ -83,11 +83,18 @@ BRONZE_FILES = TableContract(
             pa.field("rows_ingested", pa.int64(), nullable=False),
             pa.field("rows_rejected", pa.int64(), nullable=False),
             pa.field("extra_columns", pa.list_(STR)),
+            pa.field("date_order", STR),
+            pa.field("date_order_source", STR),
+            pa.field("date_pattern", STR),
+            pa.field("decimal_separator", STR),
+            pa.field("decimal_separator_source", STR),
+            pa.field("thousands_separator", STR),
             pa.field("run_id", STR, nullable=False),
             pa.field("_ingested_at", TS, nullable=False),
         ]
     ),
     append_only=True,
+    evolves=True,  # lakes from before the format columns get them on the next ingest
 )
 """The ingestion manifest. Its commit is the last step of ingesting a file: a file is in bronze
 exactly when its hash is here, so a crash mid-file is cleaned up and retried, never doubled."""

@@ -177,6 +177,19 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "rows_ingested": "Lines written to bronze.sales_lines.",
         "rows_rejected": "Lines written to bronze.rejects.",
         "extra_columns": "Source columns beyond the canonical ones, kept as text.",
+        "date_order": (
+            "How the file writes its dates: mdy (month first), dmy (day first) or ymd; silver "
+            "parses every line of the file this way."
+        ),
+        "date_order_source": (
+            "Where date_order came from: declared (--date-order or retail.toml), inferred (a "
+            "value that reads only one way) or assumed (every date reads both ways: the default)."
+        ),
+        "date_pattern": "The file's most common date spelling, e.g. DD.MM.YYYY HH:MM.",
+        "decimal_separator": "The file's decimal separator: '.' or ','.",
+        "decimal_separator_source": "Where decimal_separator came from: declared, inferred or "
+        "assumed (no price decides: '.').",
+        "thousands_separator": "Thousands separator seen in the file's prices, if any.",
     },
     "silver.quarantine": {
         "raw_quantity": "Quantity as written in the source.",

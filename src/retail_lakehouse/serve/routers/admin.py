@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
@@ -86,6 +86,14 @@ async def upload_file(
     wait: Annotated[
         float, Query(ge=0, le=120, description="Seconds to wait for ingestion to finish.")
     ] = 30.0,
+    date_order: Annotated[
+        Literal["mdy", "dmy", "ymd"] | None,
+        Query(description="How the file writes dates (default: detected, else [formats])."),
+    ] = None,
+    decimal: Annotated[
+        Literal[".", ","] | None,
+        Query(description="Decimal separator of the prices (default: detected)."),
+    ] = None,
 ) -> Response:
     """Upload a source file (multipart field ``file``) into landing/ and ingest it into bronze.
 
@@ -98,7 +106,10 @@ async def upload_file(
     except UploadRefused as refused:
         return JSONResponse({"detail": str(refused)}, status_code=refused.status)
     lake = context.lake
-    job = context.jobs.submit("ingest", lambda: operations.ingest_upload(lake, stored.path))
+    formats = operations.upload_formats(context.settings, date_order, decimal)
+    job = context.jobs.submit(
+        "ingest", lambda: operations.ingest_upload(lake, stored.path, formats)
+    )
     await asyncio.get_running_loop().run_in_executor(None, job.done.wait, wait)
     duplicate = bool(job.detail and job.detail.get("removed_from_landing"))
     body = Upload(
