@@ -88,6 +88,36 @@ HEADERS: Final[dict[str, tuple[str, ...]]] = {
 }  # fmt: skip
 
 _DATE_FORMATS: Final = {"uci": "%-m/%-d/%Y %-H:%M", "uci2": "%Y-%m-%d %H:%M:%S"}
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """How dates and numbers are written (``retail generate --date-order --decimal
+    --delimiter``): the same data, as a day-first or European export would write it.
+
+    A decimal comma writes European numbers throughout: ``;`` is the usual delimiter then,
+    dates are dotted and zero-padded (``01.12.2010 08:26``) and prices from 1,000 up carry
+    thousands dots (``1.234,5``)."""
+
+    date_order: Literal["mdy", "dmy", "ymd"] | None = None  # None: the layout's own
+    decimal: Literal[".", ","] = "."
+    delimiter: str = ","
+
+    def date_format(self, layout: Layout) -> str:
+        if self.date_order is None:
+            return _DATE_FORMATS[layout]
+        if self.date_order == "ymd":
+            return "%Y-%m-%d %H:%M:%S"
+        if self.decimal == ",":
+            return "%d.%m.%Y %H:%M" if self.date_order == "dmy" else "%m.%d.%Y %H:%M"
+        return "%-d/%-m/%Y %-H:%M" if self.date_order == "dmy" else "%-m/%-d/%Y %-H:%M"
+
+    @property
+    def default(self) -> bool:
+        return self == Spelling()
+
+
+_US: Final = Spelling()
 _XLSX_DATE_FORMATS: Final = {"uci": "m/d/yyyy h:mm", "uci2": "yyyy-mm-dd hh:mm:ss"}
 _XLSX_SHEETS: Final = {"uci": "Online Retail", "uci2": "Year 2010-2011"}
 _XLSX_MAX_ROWS: Final = 1_000_000
@@ -785,7 +815,12 @@ def _distinct_products(
 
 
 def _chunk(
-    cat: _Catalog, rng: np.random.Generator, cur: _Cursor, n_rows: int, layout: Layout
+    cat: _Catalog,
+    rng: np.random.Generator,
+    cur: _Cursor,
+    n_rows: int,
+    layout: Layout,
+    spelling: Spelling = _US,
 ) -> _Chunk:
     """Generate ``n_rows`` lines continuing from ``cur`` (which is advanced)."""
     types, n_lines = _plan(cat, rng, cur, n_rows)
@@ -932,7 +967,7 @@ def _chunk(
     )  # fmt: skip
 
     frame = _format(cat, layout, inv, prefix, numbers, stamp, customer, country,
-                    product, lower, description, quantity, price)  # fmt: skip
+                    product, lower, description, quantity, price, spelling)  # fmt: skip
     cur.row += n_rows
     return _Chunk(
         frame=frame,
@@ -942,6 +977,29 @@ def _chunk(
         quantity=quantity,
         price=price,
         customer=np.where(customer >= 0, cat.customer_id[np.maximum(customer, 0)], -1)[inv],
+    )
+
+
+def _european(text: pl.Expr) -> pl.Expr:
+    """``1234.5`` as ``1.234,5`` (thousands dots, decimal comma); the sign is kept."""
+    whole = text.str.extract(r"^-?(\d+)", 1)
+    sign = pl.when(text.str.starts_with("-")).then(pl.lit("-")).otherwise(pl.lit(""))
+    rest = text.str.extract(r"\.(\d+)$", 1)
+    digits = whole.str.len_chars()
+    grouped = (
+        pl.when(digits > 6)
+        .then(
+            pl.concat_str(
+                [whole.str.head(digits - 6), whole.str.slice(-6, 3), whole.str.tail(3)],
+                separator=".",
+            )
+        )
+        .when(digits > 3)
+        .then(pl.concat_str([whole.str.head(digits - 3), whole.str.tail(3)], separator="."))
+        .otherwise(whole)
+    )
+    return pl.concat_str(
+        [sign, grouped, pl.when(rest.is_not_null()).then(pl.lit(",") + rest).otherwise(pl.lit(""))]
     )
 
 
@@ -980,6 +1038,7 @@ def _format(
     description: IntArray,
     quantity: IntArray,
     price: IntArray,
+    spelling: Spelling = _US,
 ) -> pl.DataFrame:
     """Render one chunk as strings, exactly as the CSV text (nulls for empty fields)."""
     names = HEADERS[layout]
@@ -1000,7 +1059,7 @@ def _format(
                 pl.col("number").cast(pl.String),
             ]
         ).alias(names[0]),
-        pl.col("stamp").dt.strftime(_DATE_FORMATS[layout]).alias(names[4]),
+        pl.col("stamp").dt.strftime(spelling.date_format(layout)).alias(names[4]),
         pl.when(pl.col("has_customer")).then(pl.col("customer").cast(pl.String)).alias(names[6]),
         pl.col("country").alias(names[7]),
     )
@@ -1019,6 +1078,8 @@ def _format(
     # than running the string expression over every line).
     distinct, which = np.unique(price, return_inverse=True)
     price_text = pl.DataFrame({"p": distinct}).select(_price_text("p")).to_series()
+    if spelling.decimal == ",":
+        price_text = price_text.to_frame("p").select(_european(pl.col("p"))).to_series()
     lines = lines.with_columns(price_text.gather(which.ravel()).alias(names[5]))
     both = pl.concat([invoices[inv], lines], how="horizontal")
     return both.select(names)
@@ -1038,12 +1099,13 @@ class _Writer(Protocol):
 class _CsvWriter:
     """Minimal quoting like the real export (only fields with a comma or quote)."""
 
-    def __init__(self, path: Path, layout: Layout) -> None:
+    def __init__(self, path: Path, layout: Layout, delimiter: str = ",") -> None:
         self._fh: IO[bytes] = path.open("wb")
-        self._fh.write((",".join(HEADERS[layout]) + "\n").encode())
+        self._fh.write((delimiter.join(HEADERS[layout]) + "\n").encode())
+        self._delimiter = delimiter
 
     def write(self, chunk: _Chunk) -> None:
-        chunk.frame.write_csv(self._fh, include_header=False)
+        chunk.frame.write_csv(self._fh, include_header=False, separator=self._delimiter)
 
     def close(self) -> None:
         self._fh.close()
@@ -1150,9 +1212,11 @@ class _XlsxWriter:
         self._book.close()
 
 
-def _open_writer(fmt: Format, path: Path, layout: Layout, sheet_rows: int) -> _Writer:
+def _open_writer(
+    fmt: Format, path: Path, layout: Layout, sheet_rows: int, spelling: Spelling = _US
+) -> _Writer:
     if fmt == "csv":
-        return _CsvWriter(path, layout)
+        return _CsvWriter(path, layout, spelling.delimiter)
     if fmt == "json":
         return _JsonWriter(path)
     if fmt == "parquet":
@@ -1174,6 +1238,7 @@ def generate(
     fmt: Literal["csv", "xlsx", "json", "parquet"] = "csv",
     chunk_rows: int = 250_000,
     progress: Callable[[int], None] | None = None,
+    spelling: Spelling = _US,
 ) -> GenerateResult:
     """Write ``rows`` lines of realistic Online Retail data to ``out``.
 
@@ -1181,11 +1246,20 @@ def generate(
     customers and products grow proportionally, shares (guest lines, cancellations,
     duplicates, countries, ...) stay the same. Memory is bounded by ``chunk_rows``;
     ``progress`` is called after every chunk with the number of rows written so far.
+    ``spelling`` writes the same data with another date order, decimal separator and
+    delimiter (text formats only: an Excel workbook has typed cells).
     The file is written under a temporary name and renamed at the end, so a watcher
     never sees half a file. Same arguments, same bytes.
     """
     return _generate(
-        rows, out, seed=seed, layout=layout, fmt=fmt, chunk_rows=chunk_rows, progress=progress
+        rows,
+        out,
+        seed=seed,
+        layout=layout,
+        fmt=fmt,
+        chunk_rows=chunk_rows,
+        progress=progress,
+        spelling=spelling,
     )
 
 
@@ -1199,6 +1273,7 @@ def _generate(
     chunk_rows: int,
     progress: Callable[[int], None] | None,
     sheet_rows: int = _XLSX_MAX_ROWS,
+    spelling: Spelling = _US,
 ) -> GenerateResult:
     """:func:`generate` with the Excel sheet size exposed, so tests can split sheets cheaply."""
     if rows < 0:
@@ -1209,11 +1284,15 @@ def _generate(
         raise ValueError(f"chunk_rows must be >= 1000, got {chunk_rows}")
     if layout not in HEADERS:
         raise ValueError(f"unknown layout {layout!r}; expected 'uci' or 'uci2'")
+    if fmt == "xlsx" and not spelling.default:
+        raise ValueError("an Excel workbook has typed dates and numbers: no spelling to choose")
+    if spelling.delimiter != "," and fmt != "csv":
+        raise ValueError(f"a delimiter is for csv files, not {fmt}")
     started = time.perf_counter()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
-    writer = _open_writer(fmt, partial, layout, sheet_rows)
+    writer = _open_writer(fmt, partial, layout, sheet_rows, spelling)
     try:
         try:
             if rows:
@@ -1221,7 +1300,8 @@ def _generate(
                 cur = _Cursor()
                 for index, begin in enumerate(range(0, rows, chunk_rows)):
                     rng = np.random.default_rng([seed, index, 0x5EED])
-                    writer.write(_chunk(cat, rng, cur, min(chunk_rows, rows - begin), layout))
+                    size = min(chunk_rows, rows - begin)
+                    writer.write(_chunk(cat, rng, cur, size, layout, spelling))
                     if progress is not None:
                         progress(cur.row)
         finally:

@@ -17,6 +17,24 @@ class Layout(str, Enum):
     uci2 = "uci2"
 
 
+class DateOrder(str, Enum):
+    mdy = "mdy"
+    dmy = "dmy"
+    ymd = "ymd"
+
+
+class Decimal(str, Enum):
+    point = "."
+    comma = ","
+
+
+class Delimiter(str, Enum):
+    comma = ","
+    semicolon = ";"
+    pipe = "|"
+    tab = "tab"
+
+
 class FileFormat(str, Enum):
     csv = "csv"
     xlsx = "xlsx"
@@ -63,11 +81,45 @@ def generate(
         FileFormat | None,
         typer.Option("--format", help="Output format (default: from the file name's extension)."),
     ] = None,
+    date_order: Annotated[
+        DateOrder | None,
+        typer.Option(
+            "--date-order",
+            help="Write dates month first (12/1/2010), day first (1/12/2010; dotted "
+            "01.12.2010 with --decimal ,) or year first (default: the layout's own).",
+        ),
+    ] = None,
+    decimal: Annotated[
+        Decimal,
+        typer.Option(
+            "--decimal", help="Decimal separator; ',' also writes thousands dots (1.234,5)."
+        ),
+    ] = Decimal.point,
+    delimiter: Annotated[
+        Delimiter,
+        typer.Option("--delimiter", help="Field delimiter of a csv file: , ; | or tab."),
+    ] = Delimiter.comma,
 ) -> None:
-    """Write a sample data set following the published profile of the UCI Online Retail data."""
+    """Write a sample data set following the published profile of the UCI Online Retail data.
+
+    The same seed gives the same data whatever the spelling: `--date-order dmy --decimal ,
+    --delimiter ';'` writes what a European shop's export of it would look like."""
+    from retail_lakehouse.generate import Spelling
     from retail_lakehouse.generate import generate as generate_file
 
     fmt = output_format(out, file_format)
+    spelling = Spelling(
+        date_order=date_order.value if date_order else None,
+        decimal=decimal.value,
+        delimiter="\t" if delimiter is Delimiter.tab else delimiter.value,
+    )
+    if fmt is FileFormat.xlsx and not spelling.default:
+        raise UsageProblem(
+            "--date-order, --decimal and --delimiter are for text files: an Excel workbook "
+            "has typed dates and numbers"
+        )
+    if fmt is not FileFormat.csv and spelling.delimiter != ",":
+        raise UsageProblem(f"--delimiter is for csv files, not {fmt.value}")
     if out.exists() and out.is_dir():
         raise UsageProblem(f"{out} is a folder; give a file name")
     try:
@@ -77,6 +129,12 @@ def generate(
     writable_file(out, "--out")
     with progress_bar("generating", total=rows) as advance:
         result = generate_file(
-            rows, out, seed=seed, layout=layout.value, fmt=fmt.value, progress=advance
+            rows,
+            out,
+            seed=seed,
+            layout=layout.value,
+            fmt=fmt.value,
+            progress=advance,
+            spelling=spelling,
         )
     console.print(f"wrote {result.rows:,} lines to {result.path} in {result.seconds:.1f}s")

@@ -55,10 +55,12 @@ RAW_TEXT_COLUMNS = (
 def rule_schema() -> ibis.Schema:
     """Columns a rule may use: the typed silver columns and flags, the raw text of the columns
     that are parsed (``raw_quantity``, ``raw_unit_price``, ``raw_invoice_date``,
-    ``raw_country``), and ``_source_file``/``_batch_seq``/``_row_number``."""
+    ``raw_country``), ``date_against_file_order`` (the date reads only in the other day/month
+    order than its file's), and ``_source_file``/``_batch_seq``/``_row_number``."""
     typed = ibis.Schema.from_pyarrow(SILVER_SALES_LINES.schema)
     fields = {n: t for n, t in typed.items() if n not in _NOT_FOR_RULES}
     fields.update({c: dt.string for c in RAW_TEXT_COLUMNS})
+    fields["date_against_file_order"] = dt.boolean
     return ibis.schema(fields)
 
 

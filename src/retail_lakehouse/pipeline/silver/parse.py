@@ -34,6 +34,32 @@ US_DATE_LAYOUTS: tuple[tuple[str, str], ...] = (
 """Month-first layouts of the real exports, most common first; each is tried only when its guard
 matches, so a two-digit year is never read as year 10 (DuckDB's ``%Y`` would)."""
 
+
+def _day_first(fmt: str) -> str:
+    """The day-first twin of a month-first format (``%m/%d/%Y`` -> ``%d/%m/%Y``)."""
+    return fmt.replace("%m", "\0").replace("%d", "%m").replace("\0", "%d")
+
+
+def _separated(layouts: tuple[tuple[str, str], ...], sep: str) -> tuple[tuple[str, str], ...]:
+    pattern = {".": r"\.", "-": "-"}[sep]
+    return tuple((guard.replace("/", pattern), fmt.replace("/", sep)) for guard, fmt in layouts)
+
+
+DAY_MONTH_LAYOUTS: tuple[tuple[str, str], ...] = (
+    US_DATE_LAYOUTS + _separated(US_DATE_LAYOUTS, ".") + _separated(US_DATE_LAYOUTS, "-")
+)
+"""The same layouts with ``/``, ``.`` (``01.12.2010 08:26``) and ``-`` between the numbers, as
+month-first formats; a day-first file reads them with day and month swapped
+(:func:`_day_first`). The slash layouts come first: most lines stop at the first guard."""
+
+_YEAR_FIRST: tuple[tuple[str, str], ...] = (
+    (r"^\d{4}/\d{1,2}/\d{1,2} \d{1,2}:\d{2}$", "%Y/%m/%d %H:%M"),
+    (r"^\d{4}/\d{1,2}/\d{1,2} \d{1,2}:\d{2}:\d{2}$", "%Y/%m/%d %H:%M:%S"),
+    (r"^\d{4}/\d{1,2}/\d{1,2}$", "%Y/%m/%d"),
+)
+YEAR_FIRST_LAYOUTS: tuple[tuple[str, str], ...] = _YEAR_FIRST + _separated(_YEAR_FIRST, ".")
+"""Year-first dates with ``/`` or ``.`` (``2010/12/01 08:26``); ISO's ``-`` is :data:`ISO_DATE`."""
+
 ISO_DATE = r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?Z?)?$"
 """ISO 8601 as spreadsheets and JSON write it: ``2010-12-01 08:26:00``, ``2010-12-01T08:26``,
 optional fraction and ``Z`` (dropped: exports carry wall-clock minutes)."""
@@ -68,6 +94,18 @@ def parse_quantity(text: ir.StringValue) -> ir.IntegerValue:
     return result
 
 
+def decimal_comma_to_point(text: ir.StringValue, comma: ir.BooleanValue | None) -> ir.StringValue:
+    """Numbers of a decimal-comma file (``1.234,50``) respelled with a decimal point
+    (``1,234.50``) by swapping the two characters, so one parser reads both conventions; a
+    value that contradicts its file (``2.55`` in a decimal-comma file becomes ``2,55``) stays
+    unparseable instead of being read a hundred times too large. ``comma`` is None when no
+    file of the pass uses a decimal comma (nothing to do)."""
+    if comma is None:
+        return text
+    result: ir.StringValue = ibis.ifelse(comma, text.translate(".,", ",."), text)
+    return result
+
+
 def parse_price(text: ir.StringValue) -> ir.DecimalValue:
     """Decimal(18,4) from text with currency symbols (£ $ €), spaces and thousands separators.
 
@@ -93,13 +131,42 @@ def normalise_customer_id(text: ir.StringValue) -> ir.StringValue:
     return result
 
 
-def parse_invoice_ts(engine: Engine, text: ir.StringValue) -> ir.TimestampValue:
+def parse_invoice_ts(
+    engine: Engine,
+    text: ir.StringValue,
+    day_first: ir.BooleanValue | None = None,
+    *,
+    swapped: bool = False,
+) -> ir.TimestampValue:
     """Wall-clock timestamp from any supported layout, or NULL (``text`` is cleaned).
+
+    Day and month are read in the order of the line's file: month first, or day first where
+    ``day_first`` is TRUE (None: no file of the pass is day first). A value that does not fit
+    its file's order (``25/12/2010`` in a month-first file) is NULL, never swapped; with
+    ``swapped`` the other order is used, which is how silver tells such a line apart.
 
     Each layout is tried only when its guard regex matches, so both engines accept exactly the
     same texts; the common layout is tested first, so most lines cost one regex and one parse."""
+
+    def read(fmt: str) -> ir.TimestampValue:
+        month_first = engine.try_timestamp(text, fmt)
+        other = engine.try_timestamp(text, _day_first(fmt))
+        if swapped:
+            month_first, other = other, month_first
+        if day_first is None:
+            return month_first
+        result: ir.TimestampValue = ibis.ifelse(day_first, other, month_first)
+        return result
+
     branches: list[tuple[ir.BooleanValue, ir.TimestampValue]] = [
-        (text.re_search(guard), engine.try_timestamp(text, fmt)) for guard, fmt in US_DATE_LAYOUTS
+        (text.re_search(guard), read(fmt)) for guard, fmt in DAY_MONTH_LAYOUTS
+    ]
+    if swapped:
+        result: ir.TimestampValue = ibis.cases(*branches, else_=ibis.null("timestamp"))
+        return result
+    branches += [
+        (text.re_search(guard), engine.try_timestamp(text, fmt))
+        for guard, fmt in YEAR_FIRST_LAYOUTS
     ]
     iso = text.replace("T", " ").replace("Z", "").substr(0, 19)
     branches.append(
@@ -113,8 +180,8 @@ def parse_invoice_ts(engine: Engine, text: ir.StringValue) -> ir.TimestampValue:
         )
     )
     branches.append((text.re_search(EXCEL_SERIAL), excel_serial_to_ts(engine, text)))
-    result: ir.TimestampValue = ibis.cases(*branches, else_=ibis.null("timestamp"))
-    return result
+    parsed: ir.TimestampValue = ibis.cases(*branches, else_=ibis.null("timestamp"))
+    return parsed
 
 
 def excel_serial_to_ts(engine: Engine, text: ir.StringValue) -> ir.TimestampValue:

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from retail_lakehouse.engines import Engine
 from retail_lakehouse.lake.contracts.silver import NON_PRODUCT_STOCK_CODES
 from retail_lakehouse.pipeline.silver import parse
+from retail_lakehouse.pipeline.silver.file_formats import PassFormats
 from retail_lakehouse.pipeline.text import ascii_lower, ascii_upper
 from retail_lakehouse.reference import countries
 
@@ -54,14 +55,26 @@ def country_lookup() -> pa.Table:
     return result
 
 
-def standardise(engine: Engine, bronze: ir.Table) -> ir.Table:
-    """Typed business columns, derived amount and flags, kept raw text and bronze lineage."""
+def standardise(engine: Engine, bronze: ir.Table, formats: PassFormats | None = None) -> ir.Table:
+    """Typed business columns, derived amount and flags, kept raw text and bronze lineage.
+
+    Dates and numbers are read with the conventions of each line's file (``formats``, from
+    ``bronze.files``); ``date_against_file_order`` marks a date that does not read in its
+    file's order but would in the other one (``25/12/2010`` in a month-first file): such a line
+    fails the ``invoice_date_in_file_order`` rule and is quarantined, never swapped."""
+    formats = formats or PassFormats()
+    day_first = formats.day_first_lines(bronze._batch_seq)
+    comma = formats.decimal_comma_lines(bronze._batch_seq)
     cleaned = bronze.select(
         invoice_no=ascii_upper(parse.clean_text(bronze.invoice_no.cast("string"))),
         stock_code=ascii_upper(parse.clean_text(bronze.stock_code.cast("string"))),
         description=parse.clean_text(bronze.description.cast("string")),
-        _quantity_text=parse.clean_text(bronze.quantity.cast("string")),
-        _price_text=parse.clean_text(bronze.unit_price.cast("string")),
+        _quantity_text=parse.decimal_comma_to_point(
+            parse.clean_text(bronze.quantity.cast("string")), comma
+        ),
+        _price_text=parse.decimal_comma_to_point(
+            parse.clean_text(bronze.unit_price.cast("string")), comma
+        ),
         _date_text=parse.clean_text(bronze.invoice_date.cast("string")),
         _customer_text=parse.clean_text(bronze.customer_id.cast("string")),
         _country_text=parse.clean_text(bronze.country.cast("string")),
@@ -70,14 +83,24 @@ def standardise(engine: Engine, bronze: ir.Table) -> ir.Table:
         raw_invoice_date=bronze.invoice_date.cast("string"),
         raw_country=bronze.country.cast("string"),
         **{c: bronze[c] for c in LINEAGE},
+        **({} if day_first is None else {"_day_first": day_first}),
     )
+    day_first_line = None if day_first is None else cleaned._day_first
     typed = cleaned.mutate(
         quantity=parse.parse_quantity(cleaned._quantity_text),
         unit_price=parse.parse_price(cleaned._price_text),
-        invoice_ts=parse.parse_invoice_ts(engine, cleaned._date_text),
+        invoice_ts=parse.parse_invoice_ts(engine, cleaned._date_text, day_first_line),
         customer_id=parse.normalise_customer_id(cleaned._customer_text),
         **locate_country(cleaned._country_text),
-    ).drop("_quantity_text", "_price_text", "_date_text", "_customer_text", "_country_text")
+    ).drop("_quantity_text", "_price_text", "_customer_text", "_country_text")
+    # A second projection, so the swapped reading is tried only on the lines whose date did
+    # not parse, with the parsed column computed once.
+    swapped = parse.parse_invoice_ts(
+        engine, typed._date_text, None if day_first is None else typed._day_first, swapped=True
+    )
+    typed = typed.mutate(
+        date_against_file_order=ibis.ifelse(typed.invoice_ts.isnull(), swapped.notnull(), False)
+    ).drop("_date_text", *(() if day_first is None else ("_day_first",)))
     return add_derived(typed)
 
 

@@ -31,6 +31,8 @@ from retail_lakehouse.lake.contracts.silver import (
 )
 from retail_lakehouse.lake.watermarks import read_watermark
 from retail_lakehouse.pipeline.silver.dedup import find_duplicates, line_key
+from retail_lakehouse.pipeline.silver.file_formats import COLUMNS as FORMAT_COLUMNS
+from retail_lakehouse.pipeline.silver.file_formats import PassFormats
 from retail_lakehouse.pipeline.silver.standardise import standardise
 from retail_lakehouse.quality.evaluate import Evaluated, evaluate, summarise
 from retail_lakehouse.quality.results import QualityOutcome, with_uniqueness
@@ -52,7 +54,11 @@ def _small_read(lake: Lake, qualified: str, columns: list[str]) -> pa.Table | No
     table = lake.delta(qualified)
     if table is None:
         return None
-    parts = [pq.ParquetFile(uri).read(columns=columns) for uri in table.file_uris()]
+    parts = []
+    for uri in table.file_uris():  # files from before a column was added lack it: NULLs
+        parquet = pq.ParquetFile(uri)
+        present = [c for c in columns if c in parquet.schema_arrow.names]
+        parts.append(parquet.read(columns=present))
     if not parts:
         return pa.table({c: pa.array([], pa.int64()) for c in columns})
     return pa.concat_tables(parts, promote_options="default")
@@ -196,7 +202,10 @@ def build_pass(
     would cost more than everything the rules do)."""
     n = next(_ids)
     source = source_lines(engine, batches)
-    standardised = standardise(engine, source)
+    formats = PassFormats.from_manifest(
+        _small_read(engine.lake, "bronze.files", FORMAT_COLUMNS), batches
+    )
+    standardised = standardise(engine, source, formats)
     per_batch = engine.materialize(
         source.select("_batch_seq", *_PER_BATCH).distinct(), f"silver_batches_{n}"
     )
