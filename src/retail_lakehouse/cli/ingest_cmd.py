@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from retail_lakehouse.cli.context import UsageProblem, console, freeze_loaded_objects, lake_from
@@ -99,7 +100,7 @@ def ingest(
         ingest_files(lake, files, on_file=show, formats=formats)
     console.print(summary)
     for warning in warnings:
-        console.print(f"[yellow]note:[/] {warning}", highlight=False)
+        console.print(f"[yellow]note:[/] {escape(warning)}", highlight=False)
     if refusals:
         raise UsageProblem(
             f"{len(refusals)} of {len(files)} file(s) refused:\n  " + "\n  ".join(refusals)
@@ -158,4 +159,4 @@ def _ingest_replacing(lake: Lake, old_name: str, files: list[Path], formats: For
         f"{done.lines:,} lines retracted). The next `retail run` updates silver and gold."
     )
     for warning in report.warnings:
-        console.print(f"[yellow]note:[/] {warning}", highlight=False)
+        console.print(f"[yellow]note:[/] {escape(warning)}", highlight=False)

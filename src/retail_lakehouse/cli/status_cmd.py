@@ -7,6 +7,7 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from retail_lakehouse.cli.context import console, existing_lake
@@ -38,6 +39,11 @@ def status(
             f" + duplicates {accounting['duplicates']:,}"
             f" + pending {accounting.get('pending', 0):,} ({balanced})"
         )
+    dates = report.get("date_orders") or {}
+    for line in dates.get("likely_swaps", []):
+        console.print(f"[red]date check:[/] {escape(line)}", highlight=False)
+    for line in dates.get("assumed", []):
+        console.print(f"[yellow]date order assumed:[/] {escape(line)}", highlight=False)
     recent = Table("run", "command", "status", "finished", "seconds", title="recent runs")
     recent.add_column("error", overflow="fold")  # whole, wrapped: a cut "916 of 4" misleads
     for run in report["runs"]:

@@ -29,12 +29,14 @@ def lake_status(lake: Lake, *, last_runs: int = 10) -> dict[str, Any]:
             if isinstance(run["rows"], str):
                 run["rows"] = json.loads(run["rows"])
         accounting = line_accounting(sql)
+        formats = date_order_report(sql)
     from retail_lakehouse.orchestrate.heartbeat import watcher_status
 
     return {
         "lake": str(lake.root),
         "tables": tables,
         "accounting": accounting,
+        "date_orders": formats,
         "runs": runs,
         "watcher": watcher_status(lake),
     }
@@ -60,3 +62,24 @@ def line_accounting(sql: LakeSQL) -> dict[str, Any]:
         counts["silver"] + counts["quarantine"] + counts["duplicates"] + counts["pending"]
     )
     return counts
+
+
+def date_order_report(sql: LakeSQL) -> dict[str, list[str]]:
+    """Files whose date order was assumed (every date read both ways), and files the invoice
+    numbers say are probably read with day and month swapped, in words a user acts on."""
+    from retail_lakehouse.quality.date_swaps import likely_swaps
+    from retail_lakehouse.sources.formats import assumed_note
+
+    lake = sql.lake
+    if not lake.exists("bronze.files"):
+        return {"assumed": [], "likely_swaps": []}
+    if "date_order_source" not in lake.arrow_schema("bronze.files").names:
+        return {"assumed": [], "likely_swaps": []}
+    assumed = sql.arrow(
+        "SELECT _source_file, date_order FROM bronze.files "
+        "WHERE date_order_source = 'assumed' AND date_pattern IS NOT NULL ORDER BY _batch_seq"
+    ).to_pylist()
+    return {
+        "assumed": [assumed_note(row["_source_file"], row["date_order"]) for row in assumed],
+        "likely_swaps": [swap.message() for swap in likely_swaps(sql)],
+    }

@@ -287,11 +287,12 @@ _ORDER_WORDS = {"mdy": "month first", "dmy": "day first", "ymd": "year first"}
 
 def assumed_note(path: str | Path, order: str) -> str:
     """What a user is told when a file's date order was assumed (ingest output, status)."""
+    other = "dmy" if order != "dmy" else "mdy"
     return (
         f"{path}: every date reads both ways (day and month both 12 or less), so they were "
-        f"read {_ORDER_WORDS.get(order, order)} ({order}, the default); if the file is written "
-        "otherwise, declare it: retail ingest --date-order dmy FILE, or a [[formats.sources]] "
-        "rule in retail.toml (then `retail ingest --replaces` the file)"
+        f"read {_ORDER_WORDS.get(order, order)} ({order}, the default). If the file is written "
+        f"otherwise, declare it: retail ingest --date-order {other} {path} (a file already "
+        "ingested: retail retract it first), or a [[formats.sources]] rule in retail.toml"
     )
 
 

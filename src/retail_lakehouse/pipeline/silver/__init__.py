@@ -98,6 +98,7 @@ def process(
     run.count(SILVER_DUPLICATES.qualified, rows_out=committed.duplicates)
     report = _report(silver_pass.batches, committed, full_refresh=full_refresh)
     report.alerts = alerts
+    report.warnings += _date_swap_warnings(lake)
     report.retracted = sorted(retracted.batches)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
@@ -140,3 +141,13 @@ def _score_alerts(lake: Lake, run_id: str, settings: Settings | None) -> list[st
         log.warning("quality alert check failed: %s", error)
         return [f"alert check failed: {error}"]
     return [alert.message for alert in alerts]
+
+
+def _date_swap_warnings(lake: Lake) -> list[str]:
+    """Files whose assumed day/month order the invoice numbers contradict (read-only)."""
+    from retail_lakehouse.lake.query import LakeSQL
+    from retail_lakehouse.quality.date_swaps import likely_swaps
+
+    tables = ["bronze.files", "silver.sales_lines"]
+    with LakeSQL(lake, tables=tables) as sql:
+        return [swap.message() for swap in likely_swaps(sql)]
