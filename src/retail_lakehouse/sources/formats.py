@@ -9,7 +9,8 @@ single line, and recorded in ``bronze.files`` with where it came from:
 - ``inferred``: at least one value can only be read one way (``13/12/2010`` is day first,
   ``2,55`` and ``1.234,50`` have a decimal comma) and the other reading has no value at all, or
   so few that they are errors (at most ``max_contradicting_share`` of the deciding values):
-  those lines are quarantined by silver, never swapped;
+  those lines are quarantined by silver, never swapped (fewer than :data:`MIN_MIXED_LINES`
+  such values are always taken as line errors);
 - ``declared``: the user said so (``retail ingest --date-order dmy --decimal ,`` or a
   ``[[formats.sources]]`` rule in ``retail.toml``);
 - ``assumed``: nothing decides (every date reads both ways, e.g. only days 1 to 12) and nothing
@@ -44,6 +45,9 @@ DECIMALS: tuple[Decimal, ...] = (".", ",")
 
 DEFAULT_DATE_ORDER: DateOrder = "mdy"
 DEFAULT_MAX_CONTRADICTING_SHARE = 0.05
+MIN_MIXED_LINES = 10
+"""Fewer values than this against the majority are line errors (quarantined by silver), not a
+file that mixes conventions, however small the file."""
 
 _DATE = (
     r"^(\d{1,4})([./-])(\d{1,2})[./-](\d{1,4})"  # the date: three numbers and a separator
@@ -360,7 +364,7 @@ def _decide_order(
     if mdy and dmy:
         major: DateOrder = "mdy" if mdy >= dmy else "dmy"
         minor = "dmy" if major == "mdy" else "mdy"
-        if counts[minor] > max_share * (mdy + dmy):
+        if counts[minor] >= MIN_MIXED_LINES and counts[minor] > max_share * (mdy + dmy):
             raise FileRefused(
                 path,
                 "the dates mix month-first and day-first spellings: month first only: "
@@ -398,7 +402,7 @@ def _decide_decimal(
     if comma and point:
         major: Decimal = "." if point >= comma else ","
         minor = "," if major == "." else "."
-        if counts[minor] > max_share * (comma + point):
+        if counts[minor] >= MIN_MIXED_LINES and counts[minor] > max_share * (comma + point):
             raise FileRefused(
                 path,
                 "the decimal separator changes within the file: a decimal point in "
