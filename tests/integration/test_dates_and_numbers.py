@@ -1,0 +1,344 @@
+"""Dates and numbers as the world writes them, from the user's side (issue 19).
+
+The same generated data written month first, day first and European (``;``, dotted day-first
+dates, decimal commas, thousands dots) must give the same gold to the cent; a file whose dates
+all read both ways is right when declared and recorded ``assumed`` (and the user told) when not;
+a line against its file's order is quarantined with a rule that says so; bad input is refused
+naming the file, the counts and two example lines.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from retail_lakehouse.lake.contracts import contracts
+from tests.conftest import CliResult, RetailCli
+
+ROWS = "10000"
+SEED = "19"
+GOLD_TABLES = [c.qualified for c in contracts() if c.layer == "gold"]
+FORMAT_COLUMNS = (
+    "date_order, date_order_source, date_pattern, decimal_separator, "
+    "decimal_separator_source, thousands_separator"
+)
+
+
+def ok(retail: RetailCli, *args: str | Path, lake: Path | None = None) -> CliResult:
+    done = retail(*args, lake=lake)
+    assert done.code == 0, f"retail {args} failed:\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def refused(retail: RetailCli, *args: str | Path, lake: Path | None = None) -> str:
+    done = retail(*args, lake=lake)
+    assert done.code == 2, f"expected exit 2 from retail {args}:\n{done.stdout}\n{done.stderr}"
+    assert "Traceback" not in done.stdout + done.stderr
+    return " ".join((done.stdout + done.stderr).split())  # unwrapped for matching
+
+
+def query(retail: RetailCli, lake: Path, sql: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = ok(retail, "sql", sql, "-f", "json", lake=lake).json()
+    return rows
+
+
+def manifest(retail: RetailCli, lake: Path) -> list[dict[str, Any]]:
+    return query(retail, lake, f"SELECT _source_file, {FORMAT_COLUMNS} FROM bronze.files")
+
+
+def gold_content(retail: RetailCli, lake: Path) -> dict[str, Any]:
+    """Every gold table's rows (in one order) without the column that names the run, in one
+    query: each table as a list of its rows."""
+    parts = []
+    for table in GOLD_TABLES:
+        drop = " EXCLUDE (_run_id)" if table == "gold.fact_sales" else ""
+        parts.append(
+            f'(SELECT list(t ORDER BY t) FROM (SELECT *{drop} FROM {table}) t) AS "{table}"'
+        )
+    [content] = query(retail, lake, "SELECT " + ", ".join(parts))
+    return content
+
+
+@pytest.fixture(scope="module")
+def spellings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One generated data set in three spellings."""
+    from tests.conftest import run_retail
+
+    folder = tmp_path_factory.mktemp("spellings")
+    options = {
+        "us": (),
+        "dayfirst": ("--date-order", "dmy"),
+        "european": ("--date-order", "dmy", "--decimal", ",", "--delimiter", ";"),
+    }
+    paths = {}
+    for name, extra in options.items():
+        path = folder / f"{name}.csv"
+        done = run_retail("generate", "-n", ROWS, "--seed", SEED, "-o", path, *extra)
+        assert done.code == 0, done.stderr
+        paths[name] = path
+    return paths
+
+
+def test_generate_writes_the_same_data_in_three_spellings(spellings: dict[str, Path]) -> None:
+    us, day, eu = (spellings[n].read_text().splitlines() for n in ("us", "dayfirst", "european"))
+    assert len(us) == len(day) == len(eu) == int(ROWS) + 1
+    assert us[1].split(",")[4] == "12/1/2010 8:26"
+    assert day[1].split(",")[4] == "1/12/2010 8:26"
+    assert eu[0].startswith("InvoiceNo;StockCode;")
+    assert eu[1].split(";")[4] == "01.12.2010 08:26"
+    us_prices = [line.split(",")[-3] for line in us[1:] if '"' not in line]
+    assert any("." in p for p in us_prices)
+    assert any(re.search(r"\d,\d", line.split(";")[5]) for line in eu[1:])
+    assert any(re.search(r"^-?\d{1,3}\.\d{3},", line.split(";")[5]) for line in eu[1:])
+
+
+@pytest.fixture(scope="module")
+def spelled_lakes(
+    spellings: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """Each spelling ingested and run into its own lake."""
+    from tests.conftest import run_retail
+
+    folder = tmp_path_factory.mktemp("lakes")
+    lakes = {}
+    for name, path in spellings.items():
+        lakes[name] = folder / name
+        ok(run_retail, "ingest", path, lake=lakes[name])
+        ok(run_retail, "run", lake=lakes[name])
+    return lakes
+
+
+def test_three_spellings_give_the_same_gold_to_the_cent(
+    retail: RetailCli, spelled_lakes: dict[str, Path]
+) -> None:
+    gold = {}
+    for name, lake in spelled_lakes.items():
+        [row] = manifest(retail, lake)
+        assert row["date_order_source"] == "inferred", row
+        assert row["decimal_separator_source"] == "inferred", row
+        assert row["date_order"] == ("mdy" if name == "us" else "dmy")
+        assert row["decimal_separator"] == ("," if name == "european" else ".")
+        if name == "european":
+            assert (row["date_pattern"], row["thousands_separator"]) == ("DD.MM.YYYY HH:MM", ".")
+        assert query(retail, lake, "SELECT count(*) AS n FROM silver.quarantine") == [{"n": 0}]
+        gold[name] = gold_content(retail, lake)
+    assert gold["us"]["gold.fact_sales"], "the fact must not be empty"
+    for table in GOLD_TABLES:
+        assert gold["dayfirst"][table] == gold["us"][table], table
+        assert gold["european"][table] == gold["us"][table], table
+    # sql --format json: integers are JSON numbers, decimals exact JSON numbers
+    [sums] = query(
+        retail,
+        spelled_lakes["european"],
+        "SELECT sum(quantity) AS q, sum(line_amount) AS a, count(*) AS n FROM gold.fact_sales",
+    )
+    assert isinstance(sums["q"], int) and isinstance(sums["n"], int)
+    text = ok(
+        retail,
+        "sql",
+        "SELECT sum(line_amount) AS a FROM gold.fact_sales",
+        "-f",
+        "json",
+        lake=spelled_lakes["european"],
+    ).stdout
+    assert re.fullmatch(r'\[\{"a": -?\d+\.\d{4}\}\]\s*', text), text
+
+
+@pytest.fixture(scope="module")
+def ambiguous_day_first(
+    spellings: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """The day-first data split in two files: the lines dated on days 13-31 (their order is
+    evident) and those dated on days 1-12 (every date reads both ways)."""
+    folder = tmp_path_factory.mktemp("ambiguous")
+    frame = pl.read_csv(spellings["dayfirst"], infer_schema_length=0)
+    day = frame["InvoiceDate"].str.extract(r"^(\d+)/", 1).cast(pl.Int32)
+    known, ambiguous = folder / "known.csv", folder / "days 1-12.csv"
+    frame.filter(day > 12).write_csv(known)
+    frame.filter(day <= 12).write_csv(ambiguous)
+    assert frame.filter(day <= 12).height > 500
+    return {"known": known, "ambiguous": ambiguous}
+
+
+def test_an_all_ambiguous_day_first_file_is_assumed_told_flagged_and_corrected(
+    retail: RetailCli,
+    spelled_lakes: dict[str, Path],
+    ambiguous_day_first: dict[str, Path],
+    tmp_path: Path,
+) -> None:
+    lake = tmp_path / "lake"
+    known, ambiguous = ambiguous_day_first["known"], ambiguous_day_first["ambiguous"]
+    ok(retail, "ingest", known, lake=lake)
+    said = " ".join(ok(retail, "ingest", ambiguous, lake=lake).stdout.split())
+    assert f"{ambiguous}: every date reads both ways" in said
+    assert f"retail ingest --date-order dmy {ambiguous}" in said
+    rows = {Path(r["_source_file"]).name: r for r in manifest(retail, lake)}
+    assert rows[known.name]["date_order_source"] == "inferred"
+    assert (rows[ambiguous.name]["date_order"], rows[ambiguous.name]["date_order_source"]) == (
+        "mdy",
+        "assumed",
+    )
+    # the lake-wide check: invoices numbered among December's but dated in other months
+    run = " ".join(ok(retail, "run", lake=lake).stdout.split())
+    assert f"{ambiguous} (batch 2): likely day/month swap" in run
+    status = " ".join(ok(retail, "status", lake=lake).stdout.split())
+    assert "likely day/month swap" in status and f"{ambiguous}: every date reads both" in status
+    flagged = ok(retail, "status", "--json", lake=lake).json()["date_orders"]
+    assert len(flagged["likely_swaps"]) == 1 and len(flagged["assumed"]) == 1
+
+    # the documented correction: retract, declare, run
+    ok(retail, "retract", ambiguous, lake=lake)
+    declared = ok(retail, "ingest", "--date-order", "dmy", ambiguous, lake=lake).stdout
+    assert "every date reads both ways" not in declared
+    rows = {Path(r["_source_file"]).name: r for r in manifest(retail, lake)}
+    assert rows[ambiguous.name]["date_order_source"] == "declared"
+    run = ok(retail, "run", lake=lake).stdout
+    assert "swap" not in run
+    assert ok(retail, "status", "--json", lake=lake).json()["date_orders"] == {
+        "assumed": [],
+        "likely_swaps": [],
+    }
+    reference = spelled_lakes["us"]  # the same data, month first
+    dates = "SELECT invoice_no, stock_code, invoice_ts FROM silver.sales_lines ORDER BY ALL"
+    assert query(retail, lake, dates) == query(retail, reference, dates)
+    amounts = "SELECT sum(line_amount) AS a, count(*) AS n FROM gold.fact_sales"
+    assert query(retail, lake, amounts) == query(retail, reference, amounts)
+
+
+def _write(path: Path, header: str, lines: list[str]) -> Path:
+    path.write_text(header + "\n" + "\n".join(lines) + "\n")
+    return path
+
+
+HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
+
+
+def _line(invoice: int, date: str, price: str = "2.55") -> str:
+    return f"{invoice},85123A,WHITE HEART,6,{date},{price},17850,United Kingdom"
+
+
+def test_a_date_against_its_files_order_is_quarantined_never_swapped(
+    retail: RetailCli, tmp_path: Path
+) -> None:
+    lines = [_line(536365 + i, f"12/{13 + i % 15}/2010 8:26") for i in range(40)]
+    lines.append(_line(536999, "25/12/2010 10:00"))
+    source = _write(tmp_path / "month first.csv", HEADER, lines)
+    lake = tmp_path / "lake"
+    ok(retail, "ingest", source, lake=lake)
+    assert manifest(retail, lake)[0]["date_order_source"] == "inferred"
+    ok(retail, "run", lake=lake)
+    [bad] = query(
+        retail, lake, "SELECT raw_invoice_date, invoice_ts, quality_flags FROM silver.quarantine"
+    )
+    assert bad["raw_invoice_date"] == "25/12/2010 10:00" and bad["invoice_ts"] is None
+    assert "invoice_date_in_file_order" in bad["quality_flags"]
+    assert "invoice_date_parseable" not in bad["quality_flags"]
+    assert query(retail, lake, "SELECT count(*) AS n FROM silver.sales_lines") == [{"n": 40}]
+
+
+def test_bad_spellings_are_refused_naming_the_file_counts_and_two_lines(
+    retail: RetailCli, tmp_path: Path
+) -> None:
+    lake = tmp_path / "lake"
+    mixed = _write(
+        tmp_path / "mixed.csv",
+        HEADER,
+        [_line(536365 + i, f"12/{13 + i}/2010 8:26") for i in range(12)]
+        + [_line(536400 + i, f"{13 + i}/12/2010 8:26") for i in range(12)],
+    )
+    said = refused(retail, "ingest", mixed, lake=lake)
+    assert f"{mixed}: the dates mix month-first and day-first spellings" in said
+    assert "month first only: 12 line(s) (line 2: '12/13/2010 8:26'; line 3: '12/14/2010" in said
+    assert "day first only: 12 line(s) (line 14: '13/12/2010 8:26'; line 15:" in said
+
+    halfway = _write(
+        tmp_path / "halfway.csv",
+        HEADER,
+        [_line(536365 + i, "12/13/2010 8:26", "2.55") for i in range(15)]
+        + [_line(536400 + i, "12/13/2010 8:26", '"3,39"') for i in range(15)],
+    )
+    said = refused(retail, "ingest", halfway, lake=lake)
+    assert f"{halfway}: the decimal separator changes within the file" in said
+    assert "a decimal comma in 15 line(s) (line 17: '3,39'; line 18: '3,39')" in said
+
+    day_first = _write(
+        tmp_path / "day first.csv",
+        HEADER,
+        [_line(536365 + i, f"{13 + i % 15}/12/2010 8:26") for i in range(30)],
+    )
+    said = refused(retail, "ingest", "--date-order", "mdy", day_first, lake=lake)
+    assert f"{day_first}: the declared date order mdy (--date-order mdy) is contradicted" in said
+    assert "30 dated lines" in said and "line 2: '13/12/2010 8:26'" in said
+    assert query(retail, lake, "SELECT count(*) AS n FROM bronze.files") == [{"n": 0}]
+    assert query(retail, lake, "SELECT count(*) AS n FROM bronze.sales_lines") == [{"n": 0}]
+
+    # the share is a setting: allowed, the contradicting lines are quarantined, never swapped
+    (tmp_path / "retail.toml").write_text(
+        f'lake = "{lake}"\n[formats]\nmax_contradicting_share = 1.0\n'
+    )
+    done = _in(tmp_path, retail, "ingest", "--date-order", "mdy", day_first)
+    assert done.code == 0, done.stderr
+    _in(tmp_path, retail, "run")
+    assert query(retail, lake, "SELECT count(*) AS n FROM silver.quarantine") == [{"n": 30}]
+
+
+def _in(folder: Path, retail: RetailCli, *args: str | Path) -> CliResult:
+    """``retail`` run from ``folder``, so it reads that folder's retail.toml."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        return retail(*args)
+
+
+def test_retail_toml_declares_formats_per_file_name(
+    retail: RetailCli,
+    spellings: dict[str, Path],
+    ambiguous_day_first: dict[str, Path],
+    tmp_path: Path,
+) -> None:
+    """A [[formats.sources]] rule: file-name glob -> date order, decimal, delimiter, encoding."""
+    frame = pl.read_csv(ambiguous_day_first["ambiguous"], infer_schema_length=0)
+    source = tmp_path / "landing" / "shop_de_2010.txt"
+    source.parent.mkdir()
+    european = frame.with_columns(
+        pl.col("InvoiceDate").str.replace_all("/", "."),
+        pl.col("UnitPrice").str.replace(".", ",", literal=True),
+    )
+    european.write_csv(source, separator="|")
+    source.write_bytes(source.read_text().encode("cp1252"))
+    (tmp_path / "retail.toml").write_text(
+        'lake = "lake"\n'
+        "[[formats.sources]]\n"
+        'pattern = "shop_de_*"\n'
+        'date_order = "dmy"\n'
+        'decimal = ","\n'
+        'delimiter = "|"\n'
+        'encoding = "cp1252"\n'
+    )
+    ok_run = _in(tmp_path, retail, "ingest", source)
+    assert ok_run.code == 0, ok_run.stdout + ok_run.stderr
+    assert "every date reads both ways" not in ok_run.stdout
+    [row] = manifest(retail, tmp_path / "lake")
+    assert (row["date_order"], row["date_order_source"]) == ("dmy", "declared")
+    assert (row["decimal_separator"], row["decimal_separator_source"]) == (",", "declared")
+    files = query(retail, tmp_path / "lake", "SELECT encoding, delimiter FROM bronze.files")
+    assert files == [{"encoding": "cp1252", "delimiter": "|"}]
+    assert _in(tmp_path, retail, "run").code == 0
+    total = query(
+        retail,
+        tmp_path / "lake",
+        "SELECT count(*) AS n, min(invoice_ts) AS t FROM silver.sales_lines",
+    )
+    assert total[0]["n"] > 0 and total[0]["t"].startswith("2010-12-01")
+    assert query(retail, tmp_path / "lake", "SELECT count(*) AS n FROM silver.quarantine") == [
+        {"n": 0}
+    ]
+
+
+def test_generate_refuses_a_spelling_for_a_workbook(retail: RetailCli, tmp_path: Path) -> None:
+    said = refused(retail, "generate", "-n", "10", "-o", tmp_path / "x.xlsx", "--decimal", ",")
+    assert "an Excel workbook has typed dates and numbers" in said
+    assert not (tmp_path / "x.xlsx").exists()
