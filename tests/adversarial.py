@@ -194,8 +194,38 @@ def adversarial_rows(*, extreme_dates: bool = False) -> list[dict[str, str]]:
     return rows
 
 
+def european_rows() -> list[dict[str, str]]:
+    """A European export (day first, dotted dates, decimal commas, thousands dots) with lines
+    that contradict it: a month-first date, a decimal-point price, odd spacing and signs."""
+    rows: list[dict[str, str]] = []
+
+    def add(**values: str) -> None:
+        n = len(rows)
+        european = {
+            "invoice_no": f"{570000 + n}",
+            "invoice_date": f"{1 + n % 28:02d}.12.2010 {8 + n % 10:02d}:{n % 60:02d}",
+            "unit_price": "2,55",
+        }
+        rows.append(_line(n + 700, **{**european, **values}))
+
+    for n in range(40):
+        add(
+            unit_price=("2,55", "1.234,5", "-0,85", "12.345.678,9", "0,001", "3")[n % 6],
+            quantity=("6", "-12", "1.000", "+4")[n % 4],
+        )
+    add(invoice_date="12.25.2010 09:00")  # month first in a day-first file: quarantined
+    add(invoice_date="13/12/2010 9:00")  # another separator, same order: read
+    add(invoice_date="2010-12-14 10:00:00")  # ISO needs no order
+    add(invoice_date="31.02.2010 10:00")  # no such day in either order
+    add(unit_price="2.55")  # a decimal point in a decimal-comma file: quarantined
+    add(unit_price="€\u20091.234,50")
+    add(invoice_date="01.12.10 08:26")  # two-digit year
+    return rows
+
+
 def write_adversarial(folder: Path, *, extreme_dates: bool = False) -> list[Path]:
-    """Write the lines as ``adversarial.csv`` and ``adversarial.ndjson``; returns both paths.
+    """Write the lines as ``adversarial.csv`` and ``adversarial.ndjson``, and the European lines
+    (:func:`european_rows`) as ``adversarial_european.csv``; returns the three paths.
 
     The CSV holds the lines a CSV line can carry (bronze rejects lines with control characters
     there, so those are bronze rejects on the CSV side); the NDJSON holds all of them."""
@@ -215,4 +245,10 @@ def write_adversarial(folder: Path, *, extreme_dates: bool = False) -> list[Path
             # Distinct invoices, so the NDJSON copy is not a duplicate of the CSV lines.
             record["InvoiceNo"] = record["InvoiceNo"].replace("5", "6", 1)
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return [csv_path, json_path]
+    european = folder / "adversarial_european.csv"
+    with european.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";", lineterminator="\n")
+        writer.writerow(HEADER)
+        for row in european_rows():
+            writer.writerow([row[c] for c in COLUMNS])
+    return [csv_path, json_path, european]
