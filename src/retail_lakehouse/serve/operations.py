@@ -30,18 +30,21 @@ def as_detail(report: Any) -> dict[str, Any]:
     return loaded
 
 
-def ingest_upload(lake: Lake, path: Path) -> dict[str, Any]:
+def ingest_upload(lake: Lake, path: Path, settings: Settings | None = None) -> dict[str, Any]:
     """Ingest one uploaded file into bronze (as ``retail ingest`` would).
 
-    A refused file is removed from landing/: left there, every later ``retail ingest landing/``
-    would refuse it again."""
+    The file is read in a reader worker process with the [limits] memory and time budget: a
+    hostile upload can crash or exhaust that worker, never the server. A refused file is
+    removed from landing/: left there, every later ``retail ingest landing/`` would refuse it
+    again."""
     from retail_lakehouse.lake.runs import recorded_run
     from retail_lakehouse.pipeline.bronze import FileRefused
     from retail_lakehouse.pipeline.bronze import ingest_file as bronze_ingest
 
     try:
         with recorded_run(lake, "ingest") as run:
-            report = bronze_ingest(lake, path, run)
+            limits = settings.limits.reader_limits() if settings is not None else None
+            report = bronze_ingest(lake, path, run, limits=limits)
     except FileRefused:
         path.unlink(missing_ok=True)
         raise
