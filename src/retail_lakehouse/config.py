@@ -38,7 +38,7 @@ class LimitsSettings(BaseModel):
     max_json_keys: int = Field(default=1024, ge=8, description="Keys per JSON object.")
     max_workbook_mb: int = Field(default=512, ge=1, description="xlsx uncompressed size.")
     max_workbook_rows: int = Field(default=1_048_576, ge=1, description="Rows per sheet.")
-    reader_memory_mb: int = Field(default=1536, ge=256, description="Reader process memory.")
+    reader_memory_mb: int = Field(default=1280, ge=384, description="Reader process memory.")
     reader_timeout_s: float = Field(default=600.0, gt=0, description="Seconds per file.")
 
     def reader_limits(self) -> Any:
@@ -142,6 +142,6 @@ landing = "landing"
 # max_json_keys = 1024         # keys per JSON object
 # max_workbook_mb = 512        # declared uncompressed size of an xlsx
 # max_workbook_rows = 1048576  # rows per sheet
-# reader_memory_mb = 1536      # on top of the reader process's own ~250 MB
+# reader_memory_mb = 1280      # resident memory of the reader process, libraries included
 # reader_timeout_s = 600
 """

@@ -125,7 +125,15 @@ def _open(
         if len(keys) > limits.max_columns:
             break
     if not keys:
-        raise FileRefused(path, "no JSON object found (expected one object per line or record)")
+        first = next(
+            (f.filter(pl.col("reason").is_not_null()).head(1) for f in checked if f.height), None
+        )
+        why = ""
+        if first is not None and first.height:
+            why = f"; record {first.item(0, 'line_number')}: {first.item(0, 'reason')}"
+        raise FileRefused(
+            path, f"no readable JSON object (expected one object per line or record){why}"
+        )
     names = checked_header(path, keys, limits, what="key")
     layout = SourceLayout(
         format, names, [n for n in names if n.startswith("x_")], keys, encoding=encoding

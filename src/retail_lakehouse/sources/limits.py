@@ -40,7 +40,7 @@ class ReaderLimits:
     """Declared uncompressed size of an xlsx workbook's parts (checked before it is opened)."""
     max_workbook_rows: int = 1_048_576
     """Rows of one sheet (Excel's own maximum)."""
-    memory_mb: int = 1536
-    """Memory the reader process may add on top of its start-up footprint."""
+    memory_mb: int = 1280
+    """Resident memory of the reader process (its ~250 MB of libraries included)."""
     timeout_s: float = 600.0
     """Time one file may take to read and stage."""

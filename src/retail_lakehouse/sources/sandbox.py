@@ -10,9 +10,11 @@ server and the watcher never run a reader themselves.
 One worker lives for a whole command and is restarted only when it dies (starting one costs
 about a second of imports; 2,000 tiny files cannot afford one each, see decision 0008). Limits:
 
-- memory: ``RLIMIT_AS`` set inside the worker to its address space after start-up plus
-  ``memory_mb``, so allocations past the budget fail (MemoryError, DuckDB's out-of-memory
-  error, or an abort of native code), whatever library makes them; no cgroup needed;
+- memory: while it waits, the parent samples the worker's resident memory every 20 ms and
+  kills it past ``memory_mb`` (no cgroup needed). Address space is no measure of use here
+  (Polars' thread pools reserve ~1.7 GB of it to read a 200 MB workbook), so ``RLIMIT_AS``,
+  set inside the worker to its start-up address space plus four times the budget, is only the
+  backstop that makes one giant allocation fail at once instead of after it was sampled;
 - time: the parent waits at most ``timeout_s`` for an answer, then kills the worker by pid.
 """
 
@@ -23,6 +25,7 @@ import multiprocessing
 import multiprocessing.connection
 import resource
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +36,7 @@ from retail_lakehouse.sources.errors import FileRefused
 from retail_lakehouse.sources.limits import MIB, ReaderLimits
 
 _CONTEXT = multiprocessing.get_context("spawn")  # a clean interpreter: no parent threads/locks
+SAMPLE_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -116,12 +120,7 @@ class Sandbox:
             self._kill()
             conn = self._start()
             conn.send((function, request))
-        timeout = self.limits.timeout_s
-        if not conn.poll(timeout):
-            self._kill()
-            raise FileRefused(
-                path, f"reading took longer than {timeout:g} s (limits.reader_timeout_s); stopped"
-            )
+        self._wait(path, conn)
         try:
             answer = conn.recv()
         except (EOFError, OSError):
@@ -137,6 +136,34 @@ class Sandbox:
                 f"(limits.reader_memory_mb): {answer.detail}",
             )
         return answer
+
+    def _wait(self, path: Path, conn: multiprocessing.connection.Connection) -> None:
+        """Wait for the answer, killing the worker past the time or memory limit."""
+        import psutil
+
+        timeout = self.limits.timeout_s
+        budget = self.limits.memory_mb * MIB
+        deadline = time.monotonic() + timeout
+        watched = psutil.Process(self._process.pid)
+        peak = 0
+        while not conn.poll(SAMPLE_SECONDS):
+            try:
+                peak = max(peak, watched.memory_info().rss)
+            except psutil.Error:
+                return  # it died: the recv that follows says how
+            if peak > budget:
+                self._kill()
+                raise FileRefused(
+                    path,
+                    f"reading needed more than the {self.limits.memory_mb:,} MB memory limit "
+                    "(limits.reader_memory_mb); stopped",
+                )
+            if time.monotonic() > deadline:
+                self._kill()
+                raise FileRefused(
+                    path,
+                    f"reading took longer than {timeout:g} s (limits.reader_timeout_s); stopped",
+                )
 
     def _death(self, code: int | None) -> str:
         if code is not None and code < 0:
@@ -174,7 +201,7 @@ def _serve(conn: multiprocessing.connection.Connection, memory_mb: int) -> None:
     """The worker's loop: one request at a time until the pipe closes."""
     _warm_up()
     if hasattr(resource, "RLIMIT_AS"):
-        limit = _address_space() + memory_mb * MIB
+        limit = _address_space() + 4 * memory_mb * MIB
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     import duckdb
 
