@@ -37,6 +37,7 @@ from retail_lakehouse.sources.limits import MIB, ReaderLimits
 
 _CONTEXT = multiprocessing.get_context("spawn")  # a clean interpreter: no parent threads/locks
 SAMPLE_SECONDS = 0.02
+STARTUP_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,14 @@ class Sandbox:
         child.close()
         self._process, self._conn = process, parent
         self.starts += 1
+        # The time limit is for reading a file, not for starting Python: wait for "ready".
+        try:
+            ready = parent.poll(STARTUP_SECONDS) and parent.recv() == "ready"
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            self._kill()
+            raise RuntimeError(f"the reader process did not start within {STARTUP_SECONDS} s")
         return parent
 
     def close(self) -> None:
@@ -205,6 +214,7 @@ def _serve(conn: multiprocessing.connection.Connection, memory_mb: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     import duckdb
 
+    conn.send("ready")
     while True:
         try:
             message = conn.recv()
