@@ -30,6 +30,26 @@ def as_detail(report: Any) -> dict[str, Any]:
     return loaded
 
 
+_SANDBOXES: dict[Any, Any] = {}
+
+
+def _sandbox(settings: Settings | None) -> Any:
+    """The server's reader worker: one for the life of the server, restarted only when a file
+    kills it (jobs run one at a time, so it is never shared by two at once)."""
+    from retail_lakehouse.sources.sandbox import Sandbox
+
+    limits = settings.limits.reader_limits() if settings is not None else None
+    if limits not in _SANDBOXES:
+        _SANDBOXES[limits] = Sandbox(limits)
+    return _SANDBOXES[limits]
+
+
+def close_sandboxes() -> None:
+    """Stop the reader workers (server shutdown)."""
+    while _SANDBOXES:
+        _SANDBOXES.popitem()[1].close()
+
+
 def ingest_upload(lake: Lake, path: Path, settings: Settings | None = None) -> dict[str, Any]:
     """Ingest one uploaded file into bronze (as ``retail ingest`` would).
 
@@ -43,8 +63,7 @@ def ingest_upload(lake: Lake, path: Path, settings: Settings | None = None) -> d
 
     try:
         with recorded_run(lake, "ingest") as run:
-            limits = settings.limits.reader_limits() if settings is not None else None
-            report = bronze_ingest(lake, path, run, limits=limits)
+            report = bronze_ingest(lake, path, run, sandbox=_sandbox(settings))
     except FileRefused:
         path.unlink(missing_ok=True)
         raise
