@@ -61,6 +61,11 @@ class Sandbox:
         self.starts = 0
 
     # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the worker now rather than at the first call (a service pays this once)."""
+        if self._conn is None:
+            self._start()
+
     def _start(self) -> multiprocessing.connection.Connection:
         parent, child = _CONTEXT.Pipe()
         process = _CONTEXT.Process(
