@@ -188,6 +188,7 @@ def _connection(limits: ReaderLimits) -> duckdb.DuckDBPyConnection:
     if con is None:
         con = duckdb.connect()
         con.execute("SET preserve_insertion_order = false")
+        con.execute("SET enable_progress_bar = false")  # the CLI draws its own
         con.execute(f"SET memory_limit = '{memory}MB'")
         _CONNECTIONS[memory] = con
     return con
