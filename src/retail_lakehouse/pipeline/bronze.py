@@ -133,13 +133,15 @@ def ingest_files(
                 group.append(staged)
                 group_bytes += staged_size(staged)
             if group and (len(group) >= GROUP_FILES or group_bytes >= GROUP_BYTES):
-                reports += _commit_group(lake, run, group)
-                group, group_bytes = [], 0
+                # Once a commit starts its files belong to it: never discarded below, even
+                # when the commit fails half-way (orphans are removed by remove_orphans).
+                committing, group, group_bytes = group, [], 0
+                reports += _commit_group(lake, run, committing)
             if progress is not None:
                 progress(index)
         if group:
-            reports += _commit_group(lake, run, group)
-            group = []
+            committing, group = group, []
+            reports += _commit_group(lake, run, committing)
     finally:
         discard([f for staged in group for f in staged.files])
         if own:
