@@ -128,6 +128,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def test_hostile_uploads_are_refused_and_the_server_lives_on(server: Server, folder: Path) -> None:
+    def data_files() -> dict[str, str]:  # meta.runs records the refused ingests
+        found = hostile.lake_fingerprint(server.lake)
+        return {k: v for k, v in found.items() if not k.startswith(("meta/runs", "_serve"))}
+
+    before = data_files()
     sampler = hostile.TreePeak(server.process.pid)
     with server.client("admin") as admin:
         for name, (_, reason) in HOSTILE.items():
@@ -138,6 +143,7 @@ def test_hostile_uploads_are_refused_and_the_server_lives_on(server: Server, fol
             assert name in response.json()["job"]["reason"]
             assert not (server.landing / name).exists()  # not left to fail the next ingest
             assert server.process.poll() is None
+        assert data_files() == before  # nothing of a refused upload reached the lake
         good = (folder / "z_good.csv").read_bytes()
         assert admin.post("/api/v1/files", files={"file": ("z.csv", good)}).status_code == 201
         assert admin.get("/api/v1/health").status_code == 200
