@@ -1,4 +1,4 @@
-"""``retail ingest``: files or folders into bronze, one atomic commit per file."""
+"""``retail ingest``: files or folders into bronze (isolated reader, grouped commits)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,19 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from retail_lakehouse.cli.context import UsageProblem, console, freeze_loaded_objects, lake_from
+from retail_lakehouse.cli.context import (
+    UsageProblem,
+    console,
+    freeze_loaded_objects,
+    lake_from,
+    state_from,
+)
 from retail_lakehouse.cli.progress import progress_bar
 from retail_lakehouse.lake import Lake
 
 if TYPE_CHECKING:
     from retail_lakehouse.sources.formats import FormatOptions
+    from retail_lakehouse.sources.limits import ReaderLimits
 
 
 class DateOrderChoice(str, Enum):
@@ -60,12 +67,17 @@ def ingest(
         ),
     ] = None,
 ) -> None:
-    """Append source files to bronze.sales_lines; files already ingested are skipped."""
+    """Append source files to bronze.sales_lines; files already ingested are skipped.
+
+    Each file is read in a separate reader process under the [limits] of retail.toml; a file
+    that is refused (past a limit, unreadable, or crashing its reader) is listed with the
+    reason, the others are ingested, and the command exits 2."""
     from retail_lakehouse.pipeline.bronze import FileRefused, discover
     from retail_lakehouse.pipeline.ingest import FileOutcome, ingest_files
 
     freeze_loaded_objects()
     lake = lake_from(ctx)
+    limits = state_from(ctx).settings.limits.reader_limits()
     formats = _format_options(ctx, date_order, decimal)
     try:
         files = discover(paths)
@@ -74,7 +86,7 @@ def ingest(
     if not files:
         raise UsageProblem("no ingestible files found (csv, tsv, xlsx, xls, json, ndjson, parquet)")
     if replaces is not None:
-        _ingest_replacing(lake, replaces, files, formats)
+        _ingest_replacing(lake, replaces, files, formats, limits)
         return
     summary = Table("file", "status", "lines", "rejected", "note")
     refusals: list[str] = []
@@ -94,10 +106,9 @@ def ingest(
                 report.note,
             )
             warnings.extend(report.warnings)
-        done(index)
 
     with progress_bar("ingesting", total=len(files)) as done:
-        ingest_files(lake, files, on_file=show, formats=formats)
+        ingest_files(lake, files, limits=limits, on_file=show, progress=done, formats=formats)
     console.print(summary)
     for warning in warnings:
         console.print(f"[yellow]note:[/] {escape(warning)}", highlight=False)
@@ -111,7 +122,6 @@ def _format_options(
     ctx: typer.Context, date_order: DateOrderChoice | None, decimal: DecimalChoice | None
 ) -> FormatOptions:
     """The command line's declaration over ``[formats]`` of the settings."""
-    from retail_lakehouse.cli.context import state_from
     from retail_lakehouse.sources.formats import Declared, FormatOptions
 
     given = Declared(
@@ -129,7 +139,13 @@ def _format_options(
     return FormatOptions.from_settings(state_from(ctx).settings.formats, given)
 
 
-def _ingest_replacing(lake: Lake, old_name: str, files: list[Path], formats: FormatOptions) -> None:
+def _ingest_replacing(
+    lake: Lake,
+    old_name: str,
+    files: list[Path],
+    formats: FormatOptions,
+    limits: ReaderLimits | None = None,
+) -> None:
     """Ingest the corrected file, then retract the one it replaces, in one recorded run.
 
     New first: a refused file retracts nothing. Run again after an interruption, the new file is
@@ -146,7 +162,7 @@ def _ingest_replacing(lake: Lake, old_name: str, files: list[Path], formats: For
         raise UsageProblem(str(refused)) from None
     with recorded_run(lake, "ingest --replaces") as run:
         try:
-            report = ingest_file(lake, files[0], run, formats)
+            report = ingest_file(lake, files[0], run, limits=limits, formats=formats)
         except FileRefused as refused:
             raise UsageProblem(f"{refused}; {old_name} was not retracted") from None
         if report.status == "skipped" and f"batch {old['_batch_seq']}" in report.note:

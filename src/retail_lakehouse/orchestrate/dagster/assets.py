@@ -129,6 +129,7 @@ def bronze_sales_lines(
     """Ingest files into bronze with the same function as ``retail ingest``."""
     from retail_lakehouse.orchestrate.landing import landing_files
     from retail_lakehouse.pipeline.ingest import ingest_files
+    from retail_lakehouse.sources.formats import FormatOptions
     from retail_lakehouse.sources.readers import SUPPORTED_SUFFIXES
 
     settings = retail.settings()
@@ -142,7 +143,9 @@ def bronze_sales_lines(
             for p, stat in landing_files(settings.landing)
             if p.suffix.lower() in SUPPORTED_SUFFIXES and stat.st_mtime <= settled
         )
-    outcomes = ingest_files(lake, files) if files else []
+    formats = FormatOptions.from_settings(settings.formats)
+    limits = settings.limits.reader_limits()
+    outcomes = ingest_files(lake, files, limits=limits, formats=formats) if files else []
     refused = [o for o in outcomes if o.refused is not None]
     for outcome in refused:
         context.log.warning(f"refused {outcome.path}: {outcome.refused}")

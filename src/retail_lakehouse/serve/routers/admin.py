@@ -105,10 +105,10 @@ async def upload_file(
         stored = await run_in_threadpool(store, upload.file, context.settings.landing, name)
     except UploadRefused as refused:
         return JSONResponse({"detail": str(refused)}, status_code=refused.status)
-    lake = context.lake
-    formats = operations.upload_formats(context.settings, date_order, decimal)
+    lake, settings = context.lake, context.settings
+    formats = operations.upload_formats(settings, date_order, decimal)
     job = context.jobs.submit(
-        "ingest", lambda: operations.ingest_upload(lake, stored.path, formats)
+        "ingest", lambda: operations.ingest_upload(lake, stored.path, settings, formats)
     )
     await asyncio.get_running_loop().run_in_executor(None, job.done.wait, wait)
     duplicate = bool(job.detail and job.detail.get("removed_from_landing"))
