@@ -184,3 +184,43 @@ def test_a_failing_run_reports_why(tmp_path: Path, new_sales: Path) -> None:
         done = wait_for(admin, admin.post("/api/v1/runs").json())
         assert done["status"] == "failed"
         assert "GateFailed" in done["reason"] and "no_big_quantities" in done["reason"]
+
+
+def test_an_upload_declares_its_date_order_and_a_mixed_file_is_refused(
+    server: Server, admin: httpx.Client
+) -> None:
+    """``?date_order=dmy`` declares what the file's dates cannot tell (all days 1-12); a file
+    mixing both orders is refused naming the evidence (docs/dates-and-numbers.md)."""
+    header = b"InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+    ambiguous = header + b"".join(
+        f"59{i:04d},85123A,HEART,6,{1 + i % 12}/1/2011 9:00,2.55,17850,France\n".encode()
+        for i in range(30)
+    )
+    declared = admin.post(
+        "/api/v1/files",
+        params={"date_order": "dmy", "decimal": "."},
+        files={"file": ("day first.csv", ambiguous, "text/csv")},
+    )
+    assert declared.status_code == 201, declared.text
+    formats = declared.json()["job"]["detail"]["formats"]
+    assert (formats["date_order"], formats["date_order_source"]) == ("dmy", "declared")
+    assert declared.json()["job"]["detail"]["warnings"] == []
+
+    mixed = (
+        header
+        + b"".join(
+            f"58{i:04d},85123A,HEART,6,{d},2.55,17850,France\n".encode()
+            for i, d in enumerate([f"1/{13 + n}/2011 9:00" for n in range(12)] * 2)
+        )
+        + b"".join(
+            f"57{i:04d},85123A,HEART,6,{13 + i}/1/2011 9:00,2.55,17850,France\n".encode()
+            for i in range(12)
+        )
+    )
+    refused = upload(admin, "mixed orders.csv", mixed)
+    assert refused.status_code == 422, refused.text
+    reason = refused.json()["job"]["reason"]
+    assert "the dates mix month-first and day-first spellings" in reason
+    assert "day first only: 12 line(s) (line 26: '13/1/2011 9:00'" in reason
+    bad = admin.post("/api/v1/files", params={"date_order": "xyz"}, files={"file": ("a.csv", b"")})
+    assert bad.status_code == 422
