@@ -342,3 +342,44 @@ def test_generate_refuses_a_spelling_for_a_workbook(retail: RetailCli, tmp_path:
     said = refused(retail, "generate", "-n", "10", "-o", tmp_path / "x.xlsx", "--decimal", ",")
     assert "an Excel workbook has typed dates and numbers" in said
     assert not (tmp_path / "x.xlsx").exists()
+
+
+def _workbook(path: Path, sheets: dict[str, list[str]]) -> Path:
+    """A workbook whose sheets hold dates as text, the way some tills export them."""
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(path))
+    for name, dates in sheets.items():
+        sheet = book.add_worksheet(name)
+        sheet.write_row(0, 0, HEADER.split(","))
+        for row, date in enumerate(dates, start=1):
+            sheet.write_row(row, 0, _line(536365 + row, date).split(","))
+    book.close()
+    return path
+
+
+def test_a_workbook_is_decided_across_its_sheets(retail: RetailCli, tmp_path: Path) -> None:
+    """One sheet's ``13/12/2010`` decides the other sheet's ``1/12/2010``; sheets that contradict
+    each other are refused naming the sheets and lines."""
+    lake = tmp_path / "lake"
+    book = _workbook(
+        tmp_path / "book.xlsx",
+        {"December": ["13/12/2010 8:26"] * 3, "Early": ["1/12/2010 8:26", "2/12/2010 9:00"]},
+    )
+    ok(retail, "ingest", book, lake=lake)
+    [row] = manifest(retail, lake)
+    assert (row["date_order"], row["date_order_source"]) == ("dmy", "inferred")
+    ok(retail, "run", lake=lake)
+    dates = query(retail, lake, "SELECT DISTINCT invoice_ts FROM silver.sales_lines ORDER BY 1")
+    assert [d["invoice_ts"] for d in dates] == [
+        "2010-12-01 08:26:00",
+        "2010-12-02 09:00:00",
+        "2010-12-13 08:26:00",
+    ]
+    clash = _workbook(
+        tmp_path / "clash.xlsx",
+        {"US": ["12/13/2010 8:26"] * 12, "EU": ["13/12/2010 8:26"] * 12},
+    )
+    said = refused(retail, "ingest", clash, lake=lake)
+    assert "month first only: 12 line(s) (sheet 'US' line 2: '12/13/2010 8:26'" in said
+    assert "day first only: 12 line(s) (sheet 'EU' line 2: '13/12/2010 8:26'" in said

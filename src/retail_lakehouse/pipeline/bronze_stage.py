@@ -236,7 +236,7 @@ def _lineage_batches(
             rejected.append(chunk.rejects)
         rows = chunk.rows
         if evidence is not None:
-            evidence.add(rows)
+            evidence.add(rows, chunk.part)
         for name in columns:
             if name not in rows.columns:
                 rows = rows.with_columns(pl.lit(None, dtype=pl.String).alias(name))

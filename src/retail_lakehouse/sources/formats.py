@@ -150,9 +150,11 @@ class FormatOptions:
 class Example:
     line: int
     text: str
+    part: str | None = None  # the sheet of a workbook
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.text!r}"
+        where = f"sheet {self.part!r} " if self.part else ""
+        return f"{where}line {self.line}: {self.text!r}"
 
 
 @dataclass
@@ -168,17 +170,17 @@ class FormatEvidence:
     decimal_examples: dict[str, list[Example]] = field(default_factory=dict)
     thousands: Counter[str] = field(default_factory=Counter)
 
-    def add(self, rows: pl.DataFrame) -> None:
+    def add(self, rows: pl.DataFrame, part: str | None = None) -> None:
         """Count the chunk's date and price spellings (``rows`` as the readers produce them:
-        text columns and ``_row_number``)."""
+        text columns and ``_row_number``; ``part``: the sheet of a workbook, for examples)."""
         if rows.height == 0:
             return
         if "invoice_date" in rows.columns:
-            self._add_dates(rows)
+            self._add_dates(rows, part)
         if "unit_price" in rows.columns:
-            self._add_prices(rows)
+            self._add_prices(rows, part)
 
-    def _add_dates(self, rows: pl.DataFrame) -> None:
+    def _add_dates(self, rows: pl.DataFrame, part: str | None) -> None:
         parts = rows.select(
             pl.col("_row_number"),
             text := pl.col("invoice_date").str.strip_chars(),
@@ -207,14 +209,14 @@ class FormatEvidence:
             return
         for kind_name, n in dated.group_by("kind").len().iter_rows():
             self.dates[kind_name] += n
-        _keep_examples(self.date_examples, dated, "kind")
+        _keep_examples(self.date_examples, dated, "kind", part)
         for sep, n in dated.group_by("sep").len().iter_rows():
             self.date_separators[sep] += n
         for digits, n in dated.filter(pl.col("kind") != "ymd").group_by("year_len").len().rows():
             self.year_digits[int(digits)] += n
         self.with_time += dated.filter(pl.col("colon").is_not_null()).height
 
-    def _add_prices(self, rows: pl.DataFrame) -> None:
+    def _add_prices(self, rows: pl.DataFrame, part: str | None) -> None:
         text = pl.col("unit_price").str.replace_all(_NOISE, "")
         kind = (
             pl.when(text.str.contains(_AMBIGUOUS_COMMA) | text.str.contains(_AMBIGUOUS_POINT))
@@ -235,7 +237,7 @@ class FormatEvidence:
             return
         for kind_name, n in priced.group_by("kind").len().iter_rows():
             self.decimals[kind_name] += n
-        _keep_examples(self.decimal_examples, priced, "kind")
+        _keep_examples(self.decimal_examples, priced, "kind", part)
         comma = priced.filter(pl.col("kind") == ",")
         point = priced.filter(pl.col("kind") == ".")
         self.thousands["."] += comma.filter(pl.col("dot_groups")).height
@@ -254,13 +256,15 @@ class FormatEvidence:
         return date + (" HH:MM" if self.with_time * 2 >= total else "")
 
 
-def _keep_examples(store: dict[str, list[Example]], frame: pl.DataFrame, by: str) -> None:
+def _keep_examples(
+    store: dict[str, list[Example]], frame: pl.DataFrame, by: str, part: str | None
+) -> None:
     """The first two lines of each kind (the chunks arrive in file order)."""
     firsts = frame.group_by(by, maintain_order=True).head(_EXAMPLES)
     for kind, line, text in firsts.select(by, "line", "text").iter_rows():
         kept = store.setdefault(kind, [])
         if len(kept) < _EXAMPLES:
-            kept.append(Example(int(line), str(text)))
+            kept.append(Example(int(line), str(text), part))
 
 
 @dataclass(frozen=True)
