@@ -452,4 +452,15 @@ landing = "landing"
 # max_workbook_rows = 1048576  # rows per sheet
 # reader_memory_mb = 1280      # resident memory of the reader process, libraries included
 # reader_timeout_s = 600
+# How files write dates and numbers (docs/dates-and-numbers.md). Detected per file from a value
+# that reads one way (13/12/2010, 2,55); otherwise declare it, per file name:
+# [formats]
+# default_date_order = "mdy"        # when every date reads both ways (recorded "assumed")
+# max_contradicting_share = 0.05    # refuse a file when more of its values contradict
+# [[formats.sources]]
+# pattern = "shop_de_*.csv"
+# date_order = "dmy"
+# decimal = ","
+# delimiter = ";"
+# encoding = "cp1252"
 """
