@@ -181,13 +181,13 @@ class FormatEvidence:
             self._add_prices(rows, part)
 
     def _add_dates(self, rows: pl.DataFrame, part: str | None) -> None:
-        parts = rows.select(
-            pl.col("_row_number"),
-            text := pl.col("invoice_date").str.strip_chars(),
-            text.str.extract_groups(_DATE).alias("g"),
-        ).unnest("g")
-        parts.columns = ["line", "text", "a", "sep", "b", "c", "hour", "colon"]
-        a, b, _c = (pl.col(x).cast(pl.Int32, strict=False) for x in ("a", "b", "c"))
+        parts = (
+            _distinct(rows, "invoice_date")
+            .with_columns(pl.col("text").str.strip_chars().str.extract_groups(_DATE).alias("g"))
+            .unnest("g")
+        )
+        parts.columns = ["text", "n", "lines", "line", "a", "sep", "b", "c", "hour", "colon"]
+        a, b = (pl.col(x).cast(pl.Int32, strict=False) for x in ("a", "b"))
         a_len, c_len = pl.col("a").str.len_chars(), pl.col("c").str.len_chars()
         day_first = a.is_between(1, 31) & b.is_between(1, 12)
         month_first = a.is_between(1, 12) & b.is_between(1, 31)
@@ -207,17 +207,14 @@ class FormatEvidence:
         )
         if dated.height == 0:
             return
-        for kind_name, n in dated.group_by("kind").len().iter_rows():
-            self.dates[kind_name] += n
+        _count(self.dates, dated, "kind")
         _keep_examples(self.date_examples, dated, "kind", part)
-        for sep, n in dated.group_by("sep").len().iter_rows():
-            self.date_separators[sep] += n
-        for digits, n in dated.filter(pl.col("kind") != "ymd").group_by("year_len").len().rows():
-            self.year_digits[int(digits)] += n
-        self.with_time += dated.filter(pl.col("colon").is_not_null()).height
+        _count(self.date_separators, dated, "sep")
+        _count(self.year_digits, dated.filter(pl.col("kind") != "ymd"), "year_len")
+        self.with_time += int(dated.filter(pl.col("colon").is_not_null())["n"].sum())
 
     def _add_prices(self, rows: pl.DataFrame, part: str | None) -> None:
-        text = pl.col("unit_price").str.replace_all(_NOISE, "")
+        text = pl.col("text").str.replace_all(_NOISE, "")
         kind = (
             pl.when(text.str.contains(_AMBIGUOUS_COMMA) | text.str.contains(_AMBIGUOUS_POINT))
             .then(pl.lit("ambiguous"))
@@ -226,22 +223,23 @@ class FormatEvidence:
             .when(text.str.contains(_POINT_DECIMAL))
             .then(pl.lit("."))
         )
-        priced = rows.select(
-            pl.col("_row_number").alias("line"),
-            pl.col("unit_price").alias("text"),
-            kind.alias("kind"),
-            text.str.contains(r"\d\.\d{3}(,|$)").alias("dot_groups"),
-            text.str.contains(r"\d,\d{3}(\.|$)").alias("comma_groups"),
-        ).filter(pl.col("kind").is_not_null())
+        priced = (
+            _distinct(rows, "unit_price")
+            .with_columns(
+                kind.alias("kind"),
+                text.str.contains(r"\d\.\d{3}(,|$)").alias("dot_groups"),
+                text.str.contains(r"\d,\d{3}(\.|$)").alias("comma_groups"),
+            )
+            .filter(pl.col("kind").is_not_null())
+        )
         if priced.height == 0:
             return
-        for kind_name, n in priced.group_by("kind").len().iter_rows():
-            self.decimals[kind_name] += n
+        _count(self.decimals, priced, "kind")
         _keep_examples(self.decimal_examples, priced, "kind", part)
-        comma = priced.filter(pl.col("kind") == ",")
-        point = priced.filter(pl.col("kind") == ".")
-        self.thousands["."] += comma.filter(pl.col("dot_groups")).height
-        self.thousands[","] += point.filter(pl.col("comma_groups")).height
+        comma = priced.filter((pl.col("kind") == ",") & pl.col("dot_groups"))
+        point = priced.filter((pl.col("kind") == ".") & pl.col("comma_groups"))
+        self.thousands["."] += int(comma["n"].sum())
+        self.thousands[","] += int(point["n"].sum())
 
     # -- the dominant spelling, for the manifest ------------------------------------------
     def date_pattern(self, order: DateOrder) -> str | None:
@@ -256,12 +254,40 @@ class FormatEvidence:
         return date + (" HH:MM" if self.with_time * 2 >= total else "")
 
 
+def _distinct(rows: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Each distinct value of ``column`` with its count ``n`` and first ``line``, in file order.
+
+    A chunk of half a million lines has a few thousand distinct dates and prices (one per
+    invoice, one per price point), so the regular expressions run on those only."""
+    return (
+        rows.group_by(pl.col(column).alias("text"))
+        .agg(pl.len().alias("n"), pl.col("_row_number").head(_EXAMPLES).alias("lines"))
+        .drop_nulls("text")
+        .with_columns(pl.col("lines").list.first().alias("line"))
+        .sort("line")
+    )
+
+
+def _count(counter: Counter[Any], frame: pl.DataFrame, by: str) -> None:
+    """Add the line counts ``n`` of ``frame`` per value of ``by`` to ``counter``."""
+    for key, n in frame.group_by(by).agg(pl.col("n").sum()).iter_rows():
+        counter[key] += int(n)
+
+
 def _keep_examples(
     store: dict[str, list[Example]], frame: pl.DataFrame, by: str, part: str | None
 ) -> None:
-    """The first two lines of each kind (the chunks arrive in file order)."""
-    firsts = frame.group_by(by, maintain_order=True).head(_EXAMPLES)
-    for kind, line, text in firsts.select(by, "line", "text").iter_rows():
+    """The first two lines of each kind (the chunks arrive in file order; ``frame`` holds the
+    distinct values in order of their first line, each with its first two lines)."""
+    firsts = (
+        frame.group_by(by, maintain_order=True)
+        .head(_EXAMPLES)
+        .explode("lines")
+        .sort("lines")
+        .group_by(by, maintain_order=True)
+        .head(_EXAMPLES)
+    )
+    for kind, line, text in firsts.select(by, "lines", "text").iter_rows():
         kept = store.setdefault(kind, [])
         if len(kept) < _EXAMPLES:
             kept.append(Example(int(line), str(text), part))
