@@ -246,6 +246,5 @@ def _cast_reader(reader: pa.RecordBatchReader, target: TableContract) -> pa.Reco
 
     return pa.RecordBatchReader.from_batches(schema, batches())
 
-
 WRITER_PROPERTIES = _WRITER_PROPERTIES
 """Parquet writer settings of every file delta-rs writes for the lake (also compaction's)."""

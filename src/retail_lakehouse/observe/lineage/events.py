@@ -244,7 +244,8 @@ class LineageEmitter:
                     schema_dataset.SchemaDatasetFacetFields(
                         name=f.name,
                         type=str(f.type),
-                        description=(target.column_description(f.name) if target else "") or None,
+                        description=(target.column_description(f.name) if target else "")
+                        or None,
                     )
                     for f in arrow
                 ]
