@@ -60,9 +60,6 @@ _POINT_DECIMAL = r"^[+-]?((\d{1,3}(,\d{3})+|\d+)\.\d+|\d{1,3}(,\d{3}){2,})$"
 _NOISE = r"[£$€\s]"
 _EXAMPLES = 2
 
-DateKind = Literal["mdy", "dmy", "ymd", "ambiguous"]
-DecimalKind = Literal[",", ".", "ambiguous"]
-
 
 @dataclass(frozen=True)
 class Declared:
