@@ -1,10 +1,12 @@
 """Bronze: land source files in ``bronze.sales_lines`` exactly as read, with lineage.
 
-Ingesting a file is: parse it in bounded chunks, commit its lines in ONE Delta transaction, then
-its rejects, then its manifest row in ``bronze.files``. The manifest is the commit point: a file
-is in bronze exactly when its content hash is there. A crash before it leaves lines whose
-``_batch_seq`` is above the manifest's highest one; :func:`remove_orphans` deletes them before the
-next ingest or run, so nothing is ever doubled.
+Ingesting a file is: reserve its batch number in the run's intent, parse it in bounded chunks,
+commit its lines in ONE Delta transaction, then its rejects, its schema change, and last its
+manifest row in ``bronze.files``. The manifest is the point of no return: a file is in bronze
+exactly when its content hash is there. A command interrupted before it (killed, disk full)
+leaves lines whose ``_batch_seq`` is above the manifest's highest one; the next command of any
+kind runs :func:`recover_ingest` first, which deletes them (and the batch's rejects and schema
+change) and retires the batch number, so nothing is doubled and no number is reused.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from retail_lakehouse.lake.contracts.bronze import (
     RAW_COLUMNS,
 )
 from retail_lakehouse.lake.contracts.meta import META_SCHEMA_HISTORY
+from retail_lakehouse.lake.intents import Intent, raise_floor, read_floor
 from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.lake.runs import RunContext
 from retail_lakehouse.lake.staged import commit_staged, discard, staged_path
@@ -35,9 +38,18 @@ from retail_lakehouse.sources.errors import FileRefused
 from retail_lakehouse.sources.readers import SUPPORTED_SUFFIXES, open_source
 from retail_lakehouse.sources.records import SourceChunk, SourceLayout
 
-__all__ = ["FileRefused", "IngestReport", "discover", "ingest_file", "remove_orphans"]
+__all__ = [
+    "FileRefused",
+    "IngestReport",
+    "discover",
+    "ingest_file",
+    "recover_ingest",
+    "remove_orphans",
+]
 
 LINES = BRONZE_SALES_LINES.qualified
+INGEST_RECOVERY = "retail_lakehouse.pipeline.bronze:recover_ingest"
+BATCH_COUNTER = "bronze_batch_seq"
 
 
 @dataclass
@@ -82,14 +94,20 @@ def ingest_file(lake: Lake, path: Path, run: RunContext) -> IngestReport:
         if known.num_rows:
             seq = known.column("_batch_seq")[0].as_py()
             return IngestReport(path, "skipped", note=f"same content already in batch {seq}")
-        seq = sql.arrow("SELECT coalesce(max(_batch_seq), 0) + 1 AS s FROM bronze.files")
-        batch_seq: int = seq.column("s")[0].as_py()
+        seq = sql.arrow("SELECT coalesce(max(_batch_seq), 0) AS s FROM bronze.files")
+        batch_seq: int = max(seq.column("s")[0].as_py(), read_floor(lake, BATCH_COUNTER)) + 1
         schema_version = _schema_version(sql)
     batch_id = f"b{batch_seq:06d}-{facts.sha256[:12]}"
     now = datetime.now(UTC)
     new_columns = _new_columns(lake, source.layout)
     if new_columns or schema_version == 0:
         schema_version += 1
+    run.note(
+        recovery=INGEST_RECOVERY,
+        batch_seq=batch_seq,
+        schema_version=schema_version,
+        schema_change=bool(new_columns or schema_version == 1),
+    )
     lineage = _Lineage(str(path), facts.sha256, batch_id, batch_seq, now, schema_version)
 
     rejected: list[pl.DataFrame] = []
@@ -138,6 +156,37 @@ def ingest_file(lake: Lake, path: Path, run: RunContext) -> IngestReport:
         batch_seq,
         "; ".join(notes),
     )
+
+
+def recover_ingest(lake: Lake, intent: Intent) -> str:
+    """Undo the file an interrupted ingest had not committed (its manifest row missing): its
+    lines, rejects and schema change go, and its batch number is never handed out again.
+
+    Files committed before it in the same command stay: each is complete on its own."""
+    removed = remove_orphans(lake)
+    batch_seq = intent.notes.get("batch_seq")
+    if batch_seq is None or _in_manifest(lake, int(batch_seq)):
+        return f"{removed:,} orphan line(s) removed" if removed else ""
+    raise_floor(lake, BATCH_COUNTER, int(batch_seq))
+    if intent.notes.get("schema_change") and lake.exists(META_SCHEMA_HISTORY.qualified):
+        lake.delete(
+            META_SCHEMA_HISTORY.qualified,
+            f"run_id = '{_quoted(intent.run_id)}' AND table_name = '{LINES}' "
+            f"AND schema_version = {int(intent.notes.get('schema_version', 0))}",
+        )
+    return f"batch {int(batch_seq)} undone ({removed:,} line(s) removed)"
+
+
+def _in_manifest(lake: Lake, batch_seq: int) -> bool:
+    with LakeSQL(lake, tables=[BRONZE_FILES.qualified]) as sql:
+        found = sql.arrow(
+            "SELECT count(*) AS n FROM bronze.files WHERE _batch_seq = ?", [batch_seq]
+        )
+    return bool(found.column("n")[0].as_py())
+
+
+def _quoted(text: str) -> str:
+    return text.replace("'", "''")
 
 
 def remove_orphans(lake: Lake) -> int:
