@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(default=200, description="Largest file the API accepts.")
     api_rate_limit_per_minute: int = Field(default=600, description="Requests per key.")
     jwt_secret: str | None = Field(default=None, description="Signs API tokens; random if unset.")
+    writer_wait: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds a writing command waits for another writer before exiting 1.",
+    )
 
     @classmethod
     def settings_customise_sources(

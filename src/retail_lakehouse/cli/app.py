@@ -61,12 +61,21 @@ def main_options(
         ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    wait: Annotated[
+        float | None,
+        typer.Option(
+            "--wait",
+            min=0,
+            metavar="SECONDS",
+            help="How long a writing command waits for another writer to finish (default 10).",
+        ),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
     ] = False,
 ) -> None:
     """Turn raw retail sales exports into a trustworthy Delta Lake warehouse."""
-    ctx.obj = AppState(settings=load_settings(lake=lake), debug=debug)
+    ctx.obj = AppState(settings=load_settings(lake=lake, writer_wait=wait), debug=debug)
 
 
 app.command("init")(project_cmd.init)

@@ -8,9 +8,11 @@ hand, and a new commit boundary cannot be forgotten.
 
 Two environment variables, read ONCE at import:
 
-- ``RETAIL_FAULT=<point>[@<n>]:<kill|enospc>`` makes the ``n``-th (default first) arrival at
-  ``<point>`` either SIGKILL the process (``kill``: nothing after it runs, not even ``finally``)
-  or raise ``OSError(ENOSPC)`` (``enospc``: the command fails the way a full disk fails it).
+- ``RETAIL_FAULT=<point>[@<n>]:<kill|enospc|hang>`` makes the ``n``-th (default first) arrival
+  at ``<point>`` either SIGKILL the process (``kill``: nothing after it runs, not even
+  ``finally``), raise ``OSError(ENOSPC)`` (``enospc``: the command fails the way a full disk
+  fails it), or stop there for an hour (``hang``: a writer caught mid-command, for tests of
+  what others see meanwhile).
 - ``RETAIL_FAULT_TRACE=<file>`` appends every point reached, one per line, so a test can list the
   points of a fault-free command and then fault each one.
 
@@ -22,9 +24,10 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import time
 from collections import Counter
 
-MODES = ("kill", "enospc")
+MODES = ("kill", "enospc", "hang")
 
 
 def _parse(spec: str | None) -> tuple[str, int, str] | None:
@@ -32,7 +35,7 @@ def _parse(spec: str | None) -> tuple[str, int, str] | None:
         return None
     where, _, mode = spec.rpartition(":")
     if mode not in MODES or not where:
-        raise ValueError(f"RETAIL_FAULT must be <point>[@n]:<kill|enospc>, not {spec!r}")
+        raise ValueError(f"RETAIL_FAULT must be <point>[@n]:<kill|enospc|hang>, not {spec!r}")
     name, _, nth = where.partition("@")
     return name, int(nth or 1), mode
 
@@ -53,4 +56,6 @@ def point(name: str) -> None:
     if _ARMED is not None and _ARMED[0] == name and _ARMED[1] == _HITS[name]:
         if _ARMED[2] == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
+        if _ARMED[2] == "hang":
+            time.sleep(3600)
         raise OSError(errno.ENOSPC, f"No space left on device (injected at {name})")

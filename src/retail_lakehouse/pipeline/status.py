@@ -12,7 +12,21 @@ from retail_lakehouse.lake.query import LakeSQL
 
 
 def lake_status(lake: Lake, *, last_runs: int = 10) -> dict[str, Any]:
-    """Row count and version of every table on disk, the accounting identity, the last runs."""
+    """Row count and version of every table on disk, the accounting identity, the last runs.
+
+    While a writer holds the lake, the snapshots of its tables may be taken on both sides of one
+    of its commits, so the accounting is reported but not judged (``balanced`` is None and
+    ``in_progress`` names the writer). Commands interrupted and not yet recovered are listed
+    under ``interrupted``: the next writing command completes or undoes them."""
+    from retail_lakehouse.lake.intents import pending
+    from retail_lakehouse.pipeline.accounting import accounting as full_accounting
+
+    writer = lake.writer()
+    interrupted = [
+        {"run_id": i.run_id, "command": i.command, "pid": i.pid}
+        for i in pending(lake)
+        if writer is None or i.pid != writer.get("pid")
+    ]
     with LakeSQL(lake) as sql:
         tables: dict[str, dict[str, int | None]] = {}
         for name in lake.tables():
@@ -23,27 +37,16 @@ def lake_status(lake: Lake, *, last_runs: int = 10) -> dict[str, Any]:
             "FROM meta.runs ORDER BY started_at DESC LIMIT ?",
             [last_runs],
         ).to_pylist()
-        accounting = line_accounting(sql)
-    return {"lake": str(lake.root), "tables": tables, "accounting": accounting, "runs": runs}
-
-
-def line_accounting(sql: LakeSQL) -> dict[str, Any]:
-    """bronze = silver + quarantine + duplicates (+ lines of batches not yet processed)."""
-    counts: dict[str, Any] = sql.arrow(
-        """
-        WITH mark AS (
-            SELECT coalesce(max(batch_seq), -1) AS seq FROM meta.watermarks
-            WHERE consumer = 'silver'
-        )
-        SELECT
-            (SELECT count(*) FROM bronze.sales_lines) AS bronze,
-            (SELECT count(*) FROM bronze.sales_lines, mark WHERE _batch_seq > mark.seq) AS pending,
-            (SELECT count(*) FROM silver.sales_lines) AS silver,
-            (SELECT count(*) FROM silver.quarantine) AS quarantine,
-            (SELECT count(*) FROM silver.duplicates) AS duplicates
-        """
-    ).to_pylist()[0]
-    counts["balanced"] = counts["bronze"] == (
-        counts["silver"] + counts["quarantine"] + counts["duplicates"] + counts["pending"]
-    )
-    return counts
+        accounting = full_accounting(sql)
+    if writer is not None:
+        accounting["balanced"] = None
+        accounting["in_progress"] = writer
+    elif interrupted:
+        accounting["balanced"] = None
+    return {
+        "lake": str(lake.root),
+        "tables": tables,
+        "accounting": accounting,
+        "runs": runs,
+        "interrupted": interrupted,
+    }
