@@ -147,7 +147,7 @@ def test_second_writer_waits_then_names_the_holder(
         env={**os.environ, "RETAIL_FAULT": "before:gold.fact_sales:hang"},
     )
     try:
-        wait_for(lambda: (lake / "gold" / "dim_invoice" / "_delta_log").is_dir(), timeout=120)
+        wait_for((lake / "gold" / "dim_invoice" / "_delta_log").is_dir, timeout=120)
         # a reader is never blocked, and says a run is in progress instead of judging
         status = ok("status", "--json", lake=lake).json()
         assert status["accounting"]["in_progress"]["command"] == "run"

@@ -97,9 +97,9 @@ def ingest_file(lake: Lake, path: Path, run: RunContext) -> IngestReport:
         seq = sql.arrow("SELECT coalesce(max(_batch_seq), 0) AS s FROM bronze.files")
         batch_seq: int = max(seq.column("s")[0].as_py(), read_floor(lake, BATCH_COUNTER)) + 1
         schema_version = _schema_version(sql)
+        new_columns = _new_columns(sql, source.layout)
     batch_id = f"b{batch_seq:06d}-{facts.sha256[:12]}"
     now = datetime.now(UTC)
-    new_columns = _new_columns(lake, source.layout)
     if new_columns or schema_version == 0:
         schema_version += 1
     run.note(
@@ -345,9 +345,21 @@ def _schema_version(sql: LakeSQL) -> int:
     return version
 
 
-def _new_columns(lake: Lake, layout: SourceLayout) -> list[str]:
-    existing = set(lake.arrow_schema(LINES).names)
-    return [c for c in layout.extra_columns if c not in existing]
+def _new_columns(sql: LakeSQL, layout: SourceLayout) -> list[str]:
+    """Extra columns no committed schema change of bronze has recorded yet.
+
+    Asked of ``meta.schema_history``, not of the table's schema: an ingest interrupted after
+    adding a column to the table (a commit that cannot be undone without rewriting the table)
+    but before its manifest has not ingested anything, so the file that brings the column next
+    records the change again, as the fault-free lake does."""
+    if not layout.extra_columns:
+        return []
+    recorded = sql.arrow(
+        "SELECT DISTINCT unnest(columns) AS c FROM meta.schema_history "
+        "WHERE table_name = 'bronze.sales_lines'"
+    )
+    known = set(RAW_COLUMNS) | set(recorded.column("c").to_pylist())
+    return [c for c in layout.extra_columns if c not in known]
 
 
 def _record_schema_change(

@@ -15,8 +15,9 @@ to do".
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,12 +41,12 @@ from retail_lakehouse.lake.contracts.silver import (
     SILVER_SALES_LINES,
 )
 from retail_lakehouse.lake.intents import Intent
-from retail_lakehouse.lake.runs import recorded_run
+from retail_lakehouse.lake.runs import RunContext, recorded_run
 from retail_lakehouse.lake.watermarks import GOLD_CONSUMER, SILVER_CONSUMER, watermark_runs
 from retail_lakehouse.pipeline import gold, silver
 from retail_lakehouse.pipeline.accounting import check_accounting
 from retail_lakehouse.pipeline.bronze import remove_orphans
-from retail_lakehouse.pipeline.errors import GateFailed
+from retail_lakehouse.pipeline.errors import GateFailed, PipelineError
 
 RUN_RECOVERY = "retail_lakehouse.pipeline.runner:recover_run"
 SILVER_TABLES = (SILVER_SALES_LINES, SILVER_QUARANTINE, SILVER_DUPLICATES)
@@ -98,7 +99,7 @@ def run_pipeline(
         run.note(recovery=RUN_RECOVERY, full_refresh=full_refresh)
         report.orphans_removed = remove_orphans(lake)
         rules = [*settings.rules, *(extra_rules or [])]
-        with open_engine(lake, engine_name) as engine:
+        with open_engine(lake, engine_name) as engine, _stopped_noted(run):
             clock = time.perf_counter()
             report.layers["silver"] = silver.process(
                 lake, engine, run, extra_rules=rules, full_refresh=full_refresh, settings=settings
@@ -116,6 +117,17 @@ def run_pipeline(
         report.accounting = check_accounting(lake)
     report.seconds = time.perf_counter() - started
     return report
+
+
+@contextlib.contextmanager
+def _stopped_noted(run: RunContext) -> Iterator[None]:
+    """Note in the intent that a pipeline failure (a gate, a bad rule) stopped the run, which a
+    full refresh's recovery tells apart from a crash."""
+    try:
+        yield
+    except PipelineError:
+        run.note(stopped=True)
+        raise
 
 
 def rebuild_pending(lake: Lake) -> bool:
@@ -140,11 +152,10 @@ def recover_run(lake: Lake, intent: Intent) -> str:
                 lake.delete(table.qualified, f"run_id = '{quoted}'")
     if not intent.notes.get("full_refresh") or gold_done:
         return ""
-    started_silver = silver_done or any(
+    if intent.notes.get("stopped") and not any(
         last_run(lake, table.qualified) == intent.run_id for table in SILVER_TABLES
-    )
-    if not started_silver:
-        return ""  # nothing committed: the lake is as it was before the run
+    ):
+        return ""  # a gate or a rule stopped it before any commit: the lake is as it was
     consumers = [GOLD_CONSUMER] if silver_done else [SILVER_CONSUMER, GOLD_CONSUMER]
     listed = ", ".join(f"'{c}'" for c in consumers)
     lake.delete(META_WATERMARKS.qualified, f"consumer IN ({listed})")
