@@ -60,8 +60,11 @@ class Intent:
     def path(self) -> Path:
         return Path(self.folder) / f"{self.run_id}.json"
 
-    def note(self, **values: Any) -> None:
-        """Add ``values`` to the intent, durably, before the step they describe is taken."""
+    def note(self, *, recovery: str | None = None, **values: Any) -> None:
+        """Add ``values`` to the intent, durably, before the step they describe is taken;
+        ``recovery`` (``package.module:function``) names what completes or undoes the work."""
+        if recovery is not None:
+            self.recovery = recovery
         self.notes.update(values)
         _write_atomic(self.path, self._json())
 

@@ -65,9 +65,7 @@ class RunContext:
         ``recovery`` (``package.module:function``) names what completes or undoes the work if
         the command is interrupted from here on (see :mod:`retail_lakehouse.lake.intents`)."""
         if self.intent is not None:
-            if recovery is not None:
-                self.intent.recovery = recovery
-            self.intent.note(**values)
+            self.intent.note(recovery=recovery, **values)
 
 
 @contextlib.contextmanager
