@@ -58,6 +58,11 @@ def _accounting_lines(accounting: dict[str, Any], interrupted: list[dict[str, An
             f"[yellow]interrupted command(s) not yet recovered[/] ({names}): the next writing "
             "command completes or undoes them"
         )
+    elif accounting.get("rebuild_pending"):
+        verdict = (
+            "[yellow]rebuild pending[/]: an interrupted full refresh is finished by the next "
+            "`retail run`"
+        )
     elif accounting.get("balanced"):
         verdict = "balanced"
     else:

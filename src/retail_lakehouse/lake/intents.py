@@ -66,7 +66,7 @@ class Intent:
         if recovery is not None:
             self.recovery = recovery
         self.notes.update(values)
-        _write_atomic(self.path, self._json())
+        _write_atomic(self.path, self._json(), sync=False)
 
     def _json(self) -> str:
         data = asdict(self)
@@ -90,7 +90,6 @@ def begin(lake: Lake, run_id: str, command: str, recovery: str | None = None) ->
 def end(intent: Intent) -> None:
     """The command is over and recorded: forget the intent."""
     intent.path.unlink(missing_ok=True)
-    _fsync_dir(intent.path.parent)
 
 
 def pending(lake: Lake) -> list[Intent]:
@@ -236,14 +235,21 @@ def raise_floor(lake: Lake, name: str, value: int) -> None:
 # -- durable small files -----------------------------------------------------------------------
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path, text: str, *, sync: bool = True) -> None:
+    """Whole or absent, whatever kills the process: written aside, then renamed over.
+
+    ``sync`` also forces it to the disk (power loss). Notes skip that: they are written per
+    ingested file, a sync costs milliseconds, and a process that dies (the case recovery is
+    for) leaves its written pages to the kernel; the intent itself is synced once."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(temporary, "w", encoding="utf-8") as handle:
         handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
+        if sync:
+            handle.flush()
+            os.fsync(handle.fileno())
     os.replace(temporary, path)
-    _fsync_dir(path.parent)
+    if sync:
+        _fsync_dir(path.parent)
 
 
 def _fsync_dir(folder: Path) -> None:

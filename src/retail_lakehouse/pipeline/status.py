@@ -41,7 +41,7 @@ def lake_status(lake: Lake, *, last_runs: int = 10) -> dict[str, Any]:
     if writer is not None:
         accounting["balanced"] = None
         accounting["in_progress"] = writer
-    elif interrupted:
+    elif interrupted or accounting["rebuild_pending"]:
         accounting["balanced"] = None
     return {
         "lake": str(lake.root),
