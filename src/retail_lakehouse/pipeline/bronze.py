@@ -270,11 +270,9 @@ def _commit_lines(lake: Lake, batches: Iterator[pa.RecordBatch], layout: SourceL
         if failure and failure[0] is not error:
             raise failure[0] from None
         raise
-    try:
-        commit_staged(lake, LINES, [path], replace=None)
-    except BaseException:
-        discard([path])
-        raise
+    # No discard when the commit raises: the error may come after the commit itself (a
+    # post-commit step, a full disk); the recovery removes the file only if no commit names it.
+    commit_staged(lake, LINES, [path], replace=None)
 
 
 def _constant(value: object, type_: pa.DataType, n: int) -> pa.Array:
