@@ -157,6 +157,7 @@ def test_random_kill_short(scenarios: dict[str, Scenario], tmp_path: Path) -> No
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(7200)
 @pytest.mark.parametrize("name", ["ingest", "run", "full-refresh"])
 def test_every_point_both_modes(scenarios: dict[str, Scenario], name: str, tmp_path: Path) -> None:
     scenario = scenarios[name]
@@ -179,6 +180,7 @@ def test_every_point_both_modes(scenarios: dict[str, Scenario], name: str, tmp_p
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(7200)
 def test_random_kills_long(scenarios: dict[str, Scenario], tmp_path: Path) -> None:
     killed = 0
     trials = 30
