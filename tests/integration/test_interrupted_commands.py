@@ -87,7 +87,9 @@ def test_killed_ingest_then_a_different_file(tmp_path: Path, sources: dict[str, 
     killed = retail("ingest", sources["b"], lake=faulty, fault="after:bronze.sales_lines:kill")
     assert killed.code == -signal.SIGKILL
     assert not no_journal_left(faulty)  # the intent is there for the next command
-    ok("ingest", sources["a"], lake=faulty)
+    recovering = ok("ingest", sources["a"], lake=faulty)
+    assert "recovered interrupted ingest" in recovering.stdout
+    assert "batch 1 undone (1,500 line(s) removed)" in recovering.stdout
     ok("run", lake=faulty)
     assert differences(clean, faulty) == []
     assert no_journal_left(faulty)

@@ -34,6 +34,8 @@ def ingest(
     summary = Table("file", "status", "lines", "rejected", "note")
     refusals: list[str] = []
     with recorded_run(lake, "ingest") as run, progress_bar("ingesting", total=len(files)) as done:
+        for line in run.recovered:  # what an interrupted command had left, completed or undone
+            console.print(f"[yellow]{line}[/]")
         for index, file in enumerate(files, start=1):
             try:
                 report = ingest_file(lake, file, run)
