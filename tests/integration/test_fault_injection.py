@@ -13,6 +13,7 @@ recorded in docs/reliability.md.
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from dataclasses import dataclass
@@ -107,6 +108,14 @@ def fault_trial(scenario: Scenario, point: str, mode: str, work: Path) -> None:
     assert no_journal_left(lake)
 
 
+def progress(line: str) -> None:
+    """One line per soak trial in ``$RETAIL_FAULT_LOG`` when set (figures of a long series)."""
+    log = os.environ.get("RETAIL_FAULT_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as out:
+            out.write(line + "\n")
+
+
 def spread(points: list[str], count: int) -> list[str]:
     """``count`` points spread over the list, first and last included."""
     if len(points) <= count:
@@ -170,6 +179,9 @@ def test_every_point_both_modes(scenarios: dict[str, Scenario], name: str, tmp_p
                 fault_trial(scenario, point, mode, tmp_path / f"{index}-{mode}")
             except AssertionError as failed:
                 failures.append(f"{point}:{mode}: {str(failed)[:300]}")
+                progress(f"{name} {point} {mode} FAILED {str(failed)[:300]!r}")
+            else:
+                progress(f"{name} {point} {mode} ok")
     assert failures == [], "\n".join(failures)
     tables = contents(scenario.reference)
     rows = sum(len(rows) for rows in tables.values())
@@ -193,4 +205,5 @@ def test_random_kills_long(scenarios: dict[str, Scenario], tmp_path: Path) -> No
         ok(*scenario.next_command, lake=lake)
         assert differences(scenario.reference, lake) == [], (scenario.name, seed, delay)
         assert no_journal_left(lake)
+        progress(f"random {scenario.name} seed {seed} kill after {delay:.2f}s ok")
     print(f"\nrandom kills: {trials} trials, 0 lost, 0 doubled")
