@@ -32,7 +32,7 @@ def retract(
     except RecoveryRefused as refused:
         raise UsageProblem(str(refused)) from None
     with recorded_run(lake, "retract") as run:
-        done = retract_batch(lake, row, run.run_id)
+        done = retract_batch(lake, row, run)
         run.count("bronze.sales_lines", rows_in=done.lines)
         run.changed = True
     console.print(

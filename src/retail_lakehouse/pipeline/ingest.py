@@ -42,12 +42,17 @@ def ingest_files(
     on_file: Callable[[int, FileOutcome], None] | None = None,
     progress: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_recovered: Callable[[str], None] | None = None,
 ) -> list[FileOutcome]:
     """Ingest ``files`` in order under one recorded ``ingest`` run (and the writer lock).
 
     ``sandbox`` is a long-lived reader worker (the API server and the watcher keep one);
-    without it, one is started for this call under ``limits``."""
+    without it, one is started for this call under ``limits``. ``on_recovered`` hears what
+    this command first completed or undid of an interrupted one (see ``lake/intents.py``)."""
     with recorded_run(lake, "ingest") as run:
+        if on_recovered is not None:
+            for line in run.recovered:
+                on_recovered(line)
         reports = bronze.ingest_files(
             lake,
             files,
