@@ -61,7 +61,7 @@ def test_killed_ingest_is_undone_by_the_next_command(
         bronze.ingest_file(lake, real_files[2], run)
     # what a kill after the lines commit leaves: committed orphan lines and the intent
     intent = intents.begin(lake, "20260101T000000-deadbeef", "ingest")
-    intent.note(recovery=bronze.INGEST_RECOVERY, batch_seq=2, schema_version=1)
+    intent.note(recovery=bronze.INGEST_RECOVERY, batches=[2], schema_versions=[])
     with LakeSQL(lake) as sql:
         lines = sql.arrow("SELECT * FROM bronze.sales_lines")
     lake.write(

@@ -1,10 +1,13 @@
-"""Deterministic fault injection at every commit boundary of ingest, run and full refresh.
+"""Deterministic fault injection at every commit boundary of ingest, run, full refresh (with
+changed rules), retract, rollback, optimize and vacuum.
 
 For each scenario the fault-free command is run once with ``RETAIL_FAULT_TRACE`` to list the
 points it passes (every Delta commit is one, through ``lake/commits.py``: a new commit cannot be
 missed). Then, for a point and a mode (SIGKILL of the process, or an injected ``ENOSPC``), the
 real ``retail`` is run with the fault armed on a copy of the starting lake, then the next command
-a user would type; the lake must equal the fault-free one, table by table, with no intent left.
+a user would type (the same command again: the recovery that comes first completes or undoes
+the interrupted one, and the retry finds its work done or does it); the lake must equal the
+fault-free one, table by table, with no intent left.
 
 ``make test`` runs a spread of points (both modes, every scenario) and one random kill; ``make
 soak`` runs every point in both modes and a longer random-kill series, and prints the figures
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from deltalake import DeltaTable
 
 from tests.integration.faults import (
     contents,
@@ -92,7 +96,31 @@ def scenarios(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Scenario]:
         seconds = time.perf_counter() - clock
         built[name] = Scenario(name, base, command, next_command, reference, points, seconds)
         base = reference
+    # the commands of recover (issue 16), on the lake the chain above built
+    target = _last_run_id(built["run"].reference, "run")
+    rollback = ("rollback", "--to-run", target, "--yes")
+    vacuum = ("vacuum", "--retain", "0h", "--force")
+    for name, command in (
+        ("retract", ("retract", "--batch", "2")),
+        ("rollback", rollback),
+        ("optimize", ("optimize",)),
+        ("vacuum", vacuum),
+    ):
+        reference = copy_lake(base, root / f"{name}-reference")
+        clock = time.perf_counter()
+        points = traced_points(command, reference, root / f"{name}.trace")
+        seconds = time.perf_counter() - clock
+        built[name] = Scenario(name, base, command, command, reference, points, seconds)
+        base = reference
     return built
+
+
+def _last_run_id(lake: Path, command: str) -> str:
+    """The id of the latest ``meta.runs`` row of ``command`` (a rollback target)."""
+    runs = DeltaTable(str(lake / "meta" / "runs")).to_pyarrow_table().to_pylist()
+    return str(
+        max((r for r in runs if r["command"] == command), key=lambda r: r["started_at"])["run_id"]
+    )
 
 
 def fault_trial(scenario: Scenario, point: str, mode: str, work: Path) -> None:
@@ -140,9 +168,24 @@ def test_every_commit_is_a_traced_fault_point(scenarios: dict[str, Scenario]) ->
         assert f"before:{name}@1" in run
     assert run[-4:-2] == ["before:meta.watermarks@2", "after:meta.watermarks@2"]
     assert len(scenarios["full-refresh"].points) >= len(run) - 6
+    retract = scenarios["retract"].points
+    assert retract.index("before:meta.retractions@1") < retract.index("before:bronze.files@1")
+    for name in ("rollback", "optimize", "vacuum"):  # one commit per table they change
+        assert sum(p.startswith("before:gold.") for p in scenarios[name].points) >= 3, name
 
 
-@pytest.mark.parametrize(("name", "count"), [("ingest", 2), ("run", 2), ("full-refresh", 2)])
+@pytest.mark.parametrize(
+    ("name", "count"),
+    [
+        ("ingest", 2),
+        ("run", 2),
+        ("full-refresh", 2),
+        ("retract", 2),
+        ("rollback", 2),
+        ("optimize", 1),
+        ("vacuum", 1),
+    ],
+)
 def test_faults_at_spread_points(
     scenarios: dict[str, Scenario], name: str, count: int, tmp_path: Path
 ) -> None:
@@ -167,7 +210,9 @@ def test_random_kill_short(scenarios: dict[str, Scenario], tmp_path: Path) -> No
 
 @pytest.mark.soak
 @pytest.mark.timeout(7200)
-@pytest.mark.parametrize("name", ["ingest", "run", "full-refresh"])
+@pytest.mark.parametrize(
+    "name", ["ingest", "run", "full-refresh", "retract", "rollback", "optimize", "vacuum"]
+)
 def test_every_point_both_modes(scenarios: dict[str, Scenario], name: str, tmp_path: Path) -> None:
     scenario = scenarios[name]
     trials = 0

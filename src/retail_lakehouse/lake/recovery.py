@@ -49,6 +49,10 @@ class RecoveryRefused(ValueError):
     """A rollback or retraction that cannot be done as asked (a usage error)."""
 
 
+class AlreadyRetracted(RecoveryRefused):
+    """The batch asked for is already out of bronze (a retried retraction): nothing to do."""
+
+
 # -- rollback ------------------------------------------------------------------------------------
 
 
@@ -215,6 +219,14 @@ def find_batch(lake: Lake, *, file: str | None = None, batch: int | None = None)
     unfinished = _unfinished(lake, file=file, batch=batch)
     if unfinished is not None:
         return unfinished
+    for row in reversed(_retractions(lake)):
+        if (batch is not None and row["batch_seq"] == batch) or (
+            file is not None and Path(row["source_file"]).name == Path(file).name
+        ):
+            raise AlreadyRetracted(
+                f"{what} was already retracted (batch {row['batch_seq']}, run {row['run_id']}): "
+                "nothing left to do"
+            )
     raise RecoveryRefused(f"{what} is not in bronze.files (see `retail status`)")
 
 

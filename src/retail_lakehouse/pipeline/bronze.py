@@ -384,7 +384,10 @@ def recover_ingest(lake: Lake, intent: Intent) -> str:
             META_SCHEMA_HISTORY.qualified,
             f"run_id = '{run_id}' AND table_name = '{LINES}' AND schema_version IN ({listed})",
         )
-    return f"batch(es) {min(batches)}-{max(batches)} undone ({removed:,} line(s) removed)"
+    which = (
+        f"batch {batches[0]}" if len(batches) == 1 else f"batches {min(batches)}-{max(batches)}"
+    )
+    return f"{which} undone ({removed:,} line(s) removed)"
 
 
 def _in_manifest(lake: Lake, batch_seq: int) -> bool:
