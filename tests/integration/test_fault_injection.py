@@ -148,6 +148,8 @@ def spread(points: list[str], count: int) -> list[str]:
     """``count`` points spread over the list, first and last included."""
     if len(points) <= count:
         return points
+    if count == 1:
+        return [points[len(points) // 2]]
     step = (len(points) - 1) / (count - 1)
     return [points[round(i * step)] for i in range(count)]
 
@@ -170,8 +172,10 @@ def test_every_commit_is_a_traced_fault_point(scenarios: dict[str, Scenario]) ->
     assert len(scenarios["full-refresh"].points) >= len(run) - 6
     retract = scenarios["retract"].points
     assert retract.index("before:meta.retractions@1") < retract.index("before:bronze.files@1")
-    for name in ("rollback", "optimize", "vacuum"):  # one commit per table they change
-        assert sum(p.startswith("before:gold.") for p in scenarios[name].points) >= 3, name
+    rollback = scenarios["rollback"].points  # one commit per table it changes
+    assert sum(p.startswith("before:gold.") for p in rollback) >= 3, rollback
+    for name in ("optimize", "vacuum"):  # a commit per table with files to compact / delete
+        assert any(p.startswith("before:bronze.") for p in scenarios[name].points), name
 
 
 @pytest.mark.parametrize(
