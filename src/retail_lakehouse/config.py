@@ -316,15 +316,19 @@ class Settings(BaseSettings):
         validate_default=True,
         description="Spark session: master or remote, and conf.",
     )
+    limits: LimitsSettings = Field(
+        default_factory=LimitsSettings, description="Limits on untrusted source files."
+    )
+    writer_wait: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds a writing command waits for another writer before exiting 1.",
+    )
 
     @field_validator("spark", mode="before")
     @classmethod
     def _spark_env(cls, value: Any) -> Any:
         return _spark_from_environment(value)
-
-    limits: LimitsSettings = Field(
-        default_factory=LimitsSettings, description="Limits on untrusted source files."
-    )
 
     @classmethod
     def settings_customise_sources(

@@ -90,6 +90,15 @@ def main_options(
             help="Write pipeline metrics to this Prometheus textfile after writing commands.",
         ),
     ] = None,
+    wait: Annotated[
+        float | None,
+        typer.Option(
+            "--wait",
+            min=0,
+            metavar="SECONDS",
+            help="How long a writing command waits for another writer to finish (default 10).",
+        ),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
     ] = False,
@@ -97,7 +106,9 @@ def main_options(
     """Turn raw retail sales exports into a trustworthy Delta Lake warehouse."""
     if log_format not in (None, "json", "console"):
         raise UsageProblem(f"--log-format must be json or console, not {log_format!r}")
-    settings = load_settings(lake=lake, log_format=log_format, metrics_file=metrics_file)
+    settings = load_settings(
+        lake=lake, log_format=log_format, metrics_file=metrics_file, writer_wait=wait
+    )
     ctx.obj = AppState(settings=settings, debug=debug)
     observe_settings.configure(
         log_format=settings.log_format,

@@ -23,7 +23,7 @@ class AppState:
 
     @property
     def lake(self) -> Lake:
-        return Lake(self.settings.lake)
+        return Lake(self.settings.lake, writer_wait=self.settings.writer_wait)
 
     @property
     def landing(self) -> Path:

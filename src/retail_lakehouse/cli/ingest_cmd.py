@@ -92,6 +92,9 @@ def ingest(
     refusals: list[str] = []
     warnings: list[str] = []
 
+    def warn(line: str) -> None:  # what an interrupted command left, completed or undone
+        console.print(f"[yellow]{line}[/]")
+
     def show(index: int, outcome: FileOutcome) -> None:
         if outcome.refused is not None:
             refusals.append(str(outcome.refused))
@@ -108,7 +111,15 @@ def ingest(
             warnings.extend(report.warnings)
 
     with progress_bar("ingesting", total=len(files)) as done:
-        ingest_files(lake, files, limits=limits, on_file=show, progress=done, formats=formats)
+        ingest_files(
+            lake,
+            files,
+            limits=limits,
+            on_file=show,
+            progress=done,
+            formats=formats,
+            on_recovered=warn,
+        )
     console.print(summary)
     for warning in warnings:
         console.print(f"[yellow]note:[/] {escape(warning)}", highlight=False)
@@ -161,13 +172,15 @@ def _ingest_replacing(
     except RecoveryRefused as refused:
         raise UsageProblem(str(refused)) from None
     with recorded_run(lake, "ingest --replaces") as run:
+        for line in run.recovered:
+            console.print(f"[yellow]{line}[/]")
         try:
             report = ingest_file(lake, files[0], run, limits=limits, formats=formats)
         except FileRefused as refused:
             raise UsageProblem(f"{refused}; {old_name} was not retracted") from None
         if report.status == "skipped" and f"batch {old['_batch_seq']}" in report.note:
             raise UsageProblem(f"{files[0]} has the same content as {old_name}: nothing to replace")
-        done = retract_batch(lake, old, run.run_id, replaced_by=str(files[0]))
+        done = retract_batch(lake, old, run, replaced_by=str(files[0]))
         run.changed = True
     console.print(
         f"{files[0]}: {report.status} ({report.rows_ingested:,} lines, batch "

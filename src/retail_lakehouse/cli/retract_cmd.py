@@ -21,7 +21,12 @@ def retract(
 
     The next `retail run` takes its lines out of silver and gold incrementally: dimensions,
     customer history and marts are recomputed for what it touched."""
-    from retail_lakehouse.lake.recovery import RecoveryRefused, find_batch, retract_batch
+    from retail_lakehouse.lake.recovery import (
+        AlreadyRetracted,
+        RecoveryRefused,
+        find_batch,
+        retract_batch,
+    )
     from retail_lakehouse.lake.runs import recorded_run
 
     if (file is None) == (batch is None):
@@ -29,10 +34,13 @@ def retract(
     lake = lake_from(ctx)
     try:
         row = find_batch(lake, file=file, batch=batch)
+    except AlreadyRetracted as already:  # a retry, e.g. after an interruption: idempotent
+        console.print(str(already))
+        return
     except RecoveryRefused as refused:
         raise UsageProblem(str(refused)) from None
     with recorded_run(lake, "retract") as run:
-        done = retract_batch(lake, row, run.run_id)
+        done = retract_batch(lake, row, run)
         run.count("bronze.sales_lines", rows_in=done.lines)
         run.changed = True
     console.print(

@@ -40,7 +40,7 @@ def rollback(
         typer.confirm("Roll the lake back?", abort=True)
     with recorded_run(lake, f"rollback --to-run {to_run}") as run:
         plan = plan_rollback(lake, to_run)  # again under the lock: exactly what is committed
-        restored = apply_rollback(lake, plan)
+        restored = apply_rollback(lake, plan, run)
         for change in plan.changes:
             run.count(change.table, rows_out=change.rows_then, rows_in=change.rows_now)
         run.changed = True

@@ -32,13 +32,7 @@ def status(
     console.print(tables)
     accounting = report.get("accounting")
     if accounting:
-        balanced = "balanced" if accounting.get("balanced") else "[red]NOT balanced[/]"
-        console.print(
-            f"accounting: bronze {accounting['bronze']:,} = silver {accounting['silver']:,}"
-            f" + quarantine {accounting['quarantine']:,}"
-            f" + duplicates {accounting['duplicates']:,}"
-            f" + pending {accounting.get('pending', 0):,} ({balanced})"
-        )
+        console.print(_accounting_lines(accounting, report.get("interrupted") or []))
     dates = report.get("date_orders") or {}
     for line in dates.get("likely_swaps", []):
         console.print(f"[red]date check:[/] {escape(line)}", highlight=False)
@@ -75,3 +69,39 @@ def _watcher_line(watcher: dict[str, Any]) -> str:
     if watcher["alive"] and watcher.get("next_scheduled_run"):
         line += f"; next scheduled run {watcher['next_scheduled_run']}"
     return line
+
+
+def _accounting_lines(accounting: dict[str, Any], interrupted: list[dict[str, Any]]) -> str:
+    """The identity through every layer, and whether it holds (or why it cannot be judged)."""
+    writer = accounting.get("in_progress")
+    if writer:
+        verdict = (
+            f"[yellow]run in progress[/]: {writer.get('command')} (pid {writer.get('pid')}, "
+            f"since {writer.get('since')}); figures may straddle its commits"
+        )
+    elif interrupted:
+        names = ", ".join(f"{i['command']} {i['run_id']}" for i in interrupted)
+        verdict = (
+            f"[yellow]interrupted command(s) not yet recovered[/] ({names}): the next writing "
+            "command completes or undoes them"
+        )
+    elif accounting.get("rebuild_pending"):
+        verdict = (
+            "[yellow]rebuild pending[/]: an interrupted full refresh is finished by the next "
+            "`retail run`"
+        )
+    elif accounting.get("balanced"):
+        verdict = "balanced"
+    else:
+        verdict = "[red]NOT balanced[/]: " + "; ".join(accounting.get("broken", []))
+    return (
+        f"accounting: bronze {accounting['bronze']:,} = silver {accounting['silver']:,}"
+        f" + quarantine {accounting['quarantine']:,}"
+        f" + duplicates {accounting['duplicates']:,}"
+        f" + pending {accounting.get('pending', 0):,}\n"
+        f"            fact {accounting['fact']:,} rows = silver lines in gold "
+        f"{accounting['silver_in_gold']:,}; marts total the fact (gross "
+        f"{accounting['fact_gross']:,}, returns {accounting['fact_returns']:,}, units "
+        f"{accounting['fact_units']:,})\n"
+        f"            {verdict}"
+    )

@@ -36,8 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from retail_lakehouse.lake.commit_info import COMMAND_KEY, commit_properties
-from retail_lakehouse.lake.faultpoints import point
+from retail_lakehouse.lake import faults
+from retail_lakehouse.lake.commits import COMMAND_KEY, commit
 from retail_lakehouse.lake.store import Lake, LakeBusyError
 
 FORMAT = 1
@@ -79,7 +79,7 @@ class RestoreReport:
 def pin_versions(lake: Lake) -> tuple[dict[str, int | None], str]:
     """One committed version per table, and how it was chosen (see the module docstring)."""
     try:
-        with lake.writer_lock(timeout=0):
+        with lake.writer_lock("backup", wait=0):
             return dict(lake.versions()), "current state (no command was writing)"
     except LakeBusyError:
         from retail_lakehouse.lake.history import resolve_as_of, runs
@@ -140,7 +140,7 @@ def backup(lake: Lake, dest: Path) -> BackupReport:
         "extra": extra,
     }
     _save_index(dest, index)
-    point("backup.before_manifest")
+    faults.point("backup.before_manifest")
     _write_atomic(report.manifest, json.dumps(manifest, indent=1))
     report.seconds = round(time.perf_counter() - clock, 3)
     return report
@@ -295,17 +295,18 @@ def restore(
             adds.append(_add_action(folder, path))
             report.files += 1
             report.bytes_total += entry["size"]
-        create_table_with_add_actions(
-            str(folder),
-            Schema.from_json(spec["schema"]),
-            adds,
-            mode="error",
-            name=spec.get("name"),
-            description=spec.get("description"),
-            configuration=spec.get("configuration") or None,
-            commit_properties=commit_properties({COMMAND_KEY: f"restore {report.backup_id}"}),
-        )
-        point(f"restore.table:{name}")
+        with commit(name, {COMMAND_KEY: f"restore {report.backup_id}"}) as properties:
+            create_table_with_add_actions(
+                str(folder),
+                Schema.from_json(spec["schema"]),
+                adds,
+                mode="error",
+                name=spec.get("name"),
+                description=spec.get("description"),
+                configuration=spec.get("configuration") or None,
+                commit_properties=properties,
+            )
+        faults.point(f"restore.table:{name}")
         report.tables += 1
     for entry in manifest.get("extra", []):
         path = work / entry["path"]

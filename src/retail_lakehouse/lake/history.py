@@ -1,6 +1,6 @@
 """Versions by run, and "as of": the questions history and time travel ask of the Delta logs.
 
-Every commit carries the run that made it (:mod:`.commit_info`), and every command is a row of
+Every commit carries the run that made it (:mod:`.commits`), and every command is a row of
 ``meta.runs``. :func:`table_history` reads one table's log (adds, removes and commit info of each
 version); :func:`resolve_as_of` turns "as of run R" or "as of a time" into ONE consistent set of
 table versions, the one answer used by ``retail sql --as-of``, the API's ``as_of`` parameter,
@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from retail_lakehouse.lake.commit_info import COMMAND_KEY, RUN_ID_KEY
+from retail_lakehouse.lake.commits import COMMAND_KEY, RUN_ID_KEY
 from retail_lakehouse.lake.contracts.meta import META_RUNS
 from retail_lakehouse.lake.store import Lake
 

@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from retail_lakehouse.lake.commit_info import commit_properties
-from retail_lakehouse.lake.faultpoints import point
+from retail_lakehouse.lake.commits import commit
 from retail_lakehouse.lake.store import WRITER_PROPERTIES, Lake
 
 DEFAULT_RETAIN_HOURS = 168
@@ -74,10 +73,10 @@ def optimize(
         if before < min_files:
             done.append(Compaction(name, before, before))
             continue
-        point(f"optimize.before:{name}")
-        table.optimize.compact(
-            writer_properties=WRITER_PROPERTIES, commit_properties=commit_properties()
-        )
+        with commit(name) as properties:
+            table.optimize.compact(
+                writer_properties=WRITER_PROPERTIES, commit_properties=properties
+            )
         after = lake.delta(name)
         assert after is not None
         done.append(Compaction(name, before, len(after.file_uris()), after.version()))
@@ -116,16 +115,16 @@ def vacuum(lake: Lake, retain_hours: int, *, force: bool = False) -> VacuumRepor
         table = lake.delta(name)
         if table is None:
             continue
-        point(f"vacuum.before:{name}")
         folder = lake.path(name)
         before = _data_files(folder)
-        table.vacuum(
-            retention_hours=int(retain_hours),
-            dry_run=False,
-            enforce_retention_duration=False,
-            full=True,
-            commit_properties=commit_properties(),
-        )
+        with commit(name) as properties:
+            table.vacuum(
+                retention_hours=int(retain_hours),
+                dry_run=False,
+                enforce_retention_duration=False,
+                full=True,
+                commit_properties=properties,
+            )
         # counted on disk: delta-rs also lists removed files an earlier vacuum already deleted
         report.files_deleted[name] = before - _data_files(folder)
     return report

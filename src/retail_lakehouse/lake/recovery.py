@@ -6,32 +6,40 @@ rollback is itself a recorded run, and it can be rolled back in turn. Watermarks
 manifest and the retractions are tables like any other, so they go back consistently: files
 ingested after the target leave ``bronze.files`` and ingesting them again gives the same batch
 numbers and the same result. Each table is restored only when its current files differ from
-the target's, so running the same rollback again after an interruption completes it.
+the target's. Interrupted, a rollback is completed by the next command of any kind
+(:func:`recover_rollback`, named in the run's intent, see ``lake/intents.py``).
 
 **Retract** takes one bronze batch back: the retraction is recorded first (``meta.retractions``),
 then its lines, its rejects and its manifest row are deleted. Silver and gold apply retractions
 on their next run, incrementally (see :func:`pending_retractions`). Each step is a delete by
-batch number, so re-running an interrupted retraction completes it.
+batch number, so an interrupted retraction is completed by the next command of any kind
+(:func:`recover_retract`).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from retail_lakehouse.lake.commit_info import commit_properties
+from retail_lakehouse.lake import faults
+from retail_lakehouse.lake.commits import commit, last_run
 from retail_lakehouse.lake.contracts.bronze import BRONZE_FILES, BRONZE_REJECTS, BRONZE_SALES_LINES
 from retail_lakehouse.lake.contracts.meta import META_RETRACTIONS, META_RUNS
-from retail_lakehouse.lake.faultpoints import point
 from retail_lakehouse.lake.history import AsOf, Run, resolve_as_of, runs
 from retail_lakehouse.lake.store import Lake
 from retail_lakehouse.lake.watermarks import read_watermark, write_watermark
+
+if TYPE_CHECKING:
+    from retail_lakehouse.lake.intents import Intent
+    from retail_lakehouse.lake.runs import RunContext
+
+ROLLBACK_RECOVERY = "retail_lakehouse.lake.recovery:recover_rollback"
+RETRACT_RECOVERY = "retail_lakehouse.lake.recovery:recover_retract"
 
 NOT_ROLLED_BACK = frozenset({META_RUNS.qualified})
 """The command log: a rollback adds to it and never erases what ran."""
@@ -39,6 +47,10 @@ NOT_ROLLED_BACK = frozenset({META_RUNS.qualified})
 
 class RecoveryRefused(ValueError):
     """A rollback or retraction that cannot be done as asked (a usage error)."""
+
+
+class AlreadyRetracted(RecoveryRefused):
+    """The batch asked for is already out of bronze (a retried retraction): nothing to do."""
 
 
 # -- rollback ------------------------------------------------------------------------------------
@@ -134,52 +146,39 @@ def _files_undone(lake: Lake, target: AsOf) -> list[dict[str, Any]]:
     )
 
 
-def intent_path(lake: Lake) -> Path:
-    """Where a writing recovery command records what it is doing before it starts."""
-    return lake.root / "_recover" / "intent.json"
-
-
-def record_intent(lake: Lake, operation: str, **details: Any) -> None:
-    """Write the operation and its target before the first commit (an interrupted command is
-    completed by running it again; the intent says which one was interrupted)."""
-    path = intent_path(lake)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    body = {"operation": operation, "started_at": datetime.now(UTC).isoformat(), **details}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(body), encoding="utf-8")
-    tmp.replace(path)
-
-
-def clear_intent(lake: Lake) -> None:
-    intent_path(lake).unlink(missing_ok=True)
-
-
-def pending_intent(lake: Lake) -> dict[str, Any] | None:
-    """The recovery operation that was interrupted, if any."""
-    try:
-        body: dict[str, Any] = json.loads(intent_path(lake).read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
-        return None
-    return body
-
-
-def apply_rollback(lake: Lake, plan: RollbackPlan) -> list[str]:
+def apply_rollback(lake: Lake, plan: RollbackPlan, run: RunContext) -> list[str]:
     """Restore each changed table to its target version (one new commit each); returns the
-    tables committed. Safe to repeat: a table already at its target's files is skipped."""
-    record_intent(lake, "rollback", to_run=plan.target.run.run_id if plan.target.run else None)
+    tables committed. The targets are noted in the run's intent first, so an interrupted
+    rollback is completed by the next command (:func:`recover_rollback`)."""
+    targets = {change.table: change.target for change in plan.changes}
+    run.note(recovery=ROLLBACK_RECOVERY, rollback_targets=targets)
+    return _restore(lake, targets)
+
+
+def _restore(
+    lake: Lake, targets: dict[str, int | None], *, skip_run: str | None = None
+) -> list[str]:
+    """Restore each table to its version (None: empty it), skipping tables whose latest commit
+    was made by ``skip_run`` (already restored by the interrupted rollback)."""
     done: list[str] = []
-    for change in plan.changes:
-        table = lake.delta(change.table)
-        if table is None:
+    for name, target in targets.items():
+        table = lake.delta(name)
+        if table is None or (skip_run is not None and last_run(lake, name) == skip_run):
             continue
-        point(f"rollback.before:{change.table}")
-        if change.target is None:
-            table.delete(commit_properties=commit_properties())
-        else:
-            table.restore(change.target, commit_properties=commit_properties())
-        done.append(change.table)
-    clear_intent(lake)
+        with commit(name) as properties:
+            if target is None:
+                table.delete(commit_properties=properties)
+            else:
+                table.restore(target, commit_properties=properties)
+        done.append(name)
     return done
+
+
+def recover_rollback(lake: Lake, intent: Intent) -> str:
+    """Complete an interrupted rollback: restore the tables it had not restored yet."""
+    targets = intent.notes.get("rollback_targets") or {}
+    done = _restore(lake, {str(k): v for k, v in targets.items()}, skip_run=intent.run_id)
+    return f"rollback completed ({len(done)} more table(s) restored)" if done else ""
 
 
 # -- retract ---------------------------------------------------------------------------------
@@ -220,6 +219,14 @@ def find_batch(lake: Lake, *, file: str | None = None, batch: int | None = None)
     unfinished = _unfinished(lake, file=file, batch=batch)
     if unfinished is not None:
         return unfinished
+    for row in reversed(_retractions(lake)):
+        if (batch is not None and row["batch_seq"] == batch) or (
+            file is not None and Path(row["source_file"]).name == Path(file).name
+        ):
+            raise AlreadyRetracted(
+                f"{what} was already retracted (batch {row['batch_seq']}, run {row['run_id']}): "
+                "nothing left to do"
+            )
     raise RecoveryRefused(f"{what} is not in bronze.files (see `retail status`)")
 
 
@@ -273,10 +280,15 @@ def _unfinished(lake: Lake, *, file: str | None, batch: int | None) -> dict[str,
 
 
 def retract_batch(
-    lake: Lake, manifest_row: dict[str, Any], run_id: str, *, replaced_by: str | None = None
+    lake: Lake, manifest_row: dict[str, Any], run: RunContext, *, replaced_by: str | None = None
 ) -> Retraction:
-    """Take one batch out of bronze: record, delete lines, rejects, then the manifest row."""
+    """Take one batch out of bronze: record, delete lines, rejects, then the manifest row.
+
+    The batch is noted in the run's intent first: an interrupted retraction is completed by the
+    next command (:func:`recover_retract`)."""
     seq = int(manifest_row["_batch_seq"])
+    run_id = run.run_id
+    run.note(recovery=RETRACT_RECOVERY, retract_batch=seq)
     existing = [r for r in _retractions(lake) if r["batch_seq"] == seq]
     if existing:
         retraction_id = int(existing[-1]["retraction_id"])
@@ -299,10 +311,8 @@ def retract_batch(
                 }
             ),
         )
-    point("retract.recorded")
-    for target in (BRONZE_SALES_LINES, BRONZE_REJECTS, BRONZE_FILES):
-        lake.delete(target.qualified, f"_batch_seq = {seq}")
-        point(f"retract.deleted:{target.qualified}")
+    faults.point("retract.recorded")
+    _delete_batch(lake, seq)
     return Retraction(
         retraction_id,
         seq,
@@ -310,6 +320,21 @@ def retract_batch(
         int(manifest_row["rows_ingested"]),
         int(manifest_row["rows_rejected"]),
     )
+
+
+def _delete_batch(lake: Lake, seq: int) -> None:
+    for target in (BRONZE_SALES_LINES, BRONZE_REJECTS, BRONZE_FILES):
+        lake.delete(target.qualified, f"_batch_seq = {int(seq)}")
+
+
+def recover_retract(lake: Lake, intent: Intent) -> str:
+    """Complete an interrupted retraction: once recorded, its batch leaves bronze (idempotent
+    deletes by batch number); not recorded yet, nothing had changed."""
+    seq = intent.notes.get("retract_batch")
+    if seq is None or not any(r["batch_seq"] == int(seq) for r in _retractions(lake)):
+        return ""
+    _delete_batch(lake, int(seq))
+    return f"retraction of batch {int(seq)} completed"
 
 
 def highest_retracted_batch(lake: Lake) -> int:

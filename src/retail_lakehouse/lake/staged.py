@@ -34,7 +34,7 @@ from deltalake import DeltaTable, Field, Schema
 from deltalake.schema import PrimitiveType
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
-from retail_lakehouse.lake.commit_info import commit_properties
+from retail_lakehouse.lake.commits import commit
 from retail_lakehouse.lake.contracts import TableContract, contract
 from retail_lakehouse.lake.store import Lake, cast_batch, described_schema
 
@@ -146,7 +146,7 @@ def _commit_files(
     if table is not None and replace is not None:
         chosen = _files_to_remove(table, replace)
         if chosen is None:
-            _add_columns(table, added)
+            _add_columns(table, qualified, added)
             return _rewrite(lake, qualified, files, replace)
         removals = chosen
     discard([path for path in files if not footers[path].num_rows])  # an empty file adds nothing
@@ -158,39 +158,40 @@ def _commit_files(
         schema = known
         for name in added:
             schema = schema.append(pa.field(name, pa.string()))
-        create_table_with_add_actions(
-            str(folder),
-            Schema.from_arrow(described_schema(schema, target)),
-            adds,
-            mode="error",
-            name=qualified,
-            description=target.description or None,
-            commit_properties=commit_properties(),
-        )
+        with commit(qualified) as properties:
+            create_table_with_add_actions(
+                str(folder),
+                Schema.from_arrow(described_schema(schema, target)),
+                adds,
+                mode="error",
+                name=qualified,
+                description=target.description or None,
+                commit_properties=properties,
+            )
         return 0
-    _add_columns(table, added)
+    _add_columns(table, qualified, added)
     if not adds and not removals:
         version: int = table.version()
         return version
-    table.create_write_transaction(
-        [*adds, *removals],
-        mode="append",
-        schema=table.schema(),
-        commit_properties=commit_properties(),
-    )
+    with commit(qualified) as properties:
+        table.create_write_transaction(
+            [*adds, *removals],
+            mode="append",
+            schema=table.schema(),
+            commit_properties=properties,
+        )
     new_version = lake.version(qualified)
     assert new_version is not None
     return new_version
 
 
-def _add_columns(table: DeltaTable, names: list[str]) -> None:
+def _add_columns(table: DeltaTable, qualified: str, names: list[str]) -> None:
     """Extend an evolving table's schema with the (string) columns the files add: a metadata
     commit of its own (delta-rs ignores a wider schema on an append to an existing table)."""
     if names:
-        table.alter.add_columns(
-            [Field(n, PrimitiveType("string"), nullable=True) for n in names],
-            commit_properties=commit_properties(),
-        )
+        fields = [Field(n, PrimitiveType("string"), nullable=True) for n in names]
+        with commit(f"{qualified}.schema") as properties:
+            table.alter.add_columns(fields, commit_properties=properties)
 
 
 def _new_columns(

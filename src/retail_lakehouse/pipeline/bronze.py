@@ -1,10 +1,14 @@
 """Bronze: land source files in ``bronze.sales_lines`` exactly as read, with lineage.
 
-Ingesting a file is: parse it in bounded chunks, commit its lines in ONE Delta transaction, then
-its rejects, then its manifest row in ``bronze.files``. The manifest is the commit point: a file
-is in bronze exactly when its content hash is there. A crash before it leaves lines whose
-``_batch_seq`` is above the manifest's highest one; :func:`remove_orphans` deletes them before the
-next ingest or run, so nothing is ever doubled.
+Each file is read and staged as Parquet by the isolated reader worker; staged files are
+committed in groups: the group's lines in ONE Delta transaction, then its rejects, its schema
+changes, and last its manifest rows in ``bronze.files``. The manifest is the point of no return:
+a file is in bronze exactly when its content hash is there. Before committing a group, the run's
+intent records the group's batch numbers; a command interrupted before the manifest commit
+(killed, disk full) leaves lines whose ``_batch_seq`` is above the manifest's highest one, and
+the next command of any kind runs :func:`recover_ingest` first: it deletes them (and the group's
+rejects and schema changes) and retires the batch numbers, so nothing is doubled and no number
+is ever reused.
 """
 
 from __future__ import annotations
@@ -17,13 +21,15 @@ from pathlib import Path
 import pyarrow as pa
 
 from retail_lakehouse.lake import Lake
-from retail_lakehouse.lake.commit_info import commit_properties
+from retail_lakehouse.lake.commits import commit
 from retail_lakehouse.lake.contracts.bronze import (
     BRONZE_FILES,
     BRONZE_REJECTS,
     BRONZE_SALES_LINES,
+    RAW_COLUMNS,
 )
 from retail_lakehouse.lake.contracts.meta import META_SCHEMA_HISTORY
+from retail_lakehouse.lake.intents import Intent, raise_floor, read_floor
 from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.lake.recovery import highest_retracted_batch
 from retail_lakehouse.lake.runs import RunContext
@@ -50,10 +56,13 @@ __all__ = [
     "ingest_file",
     "ingest_files",
     "record_hash_sql",
+    "recover_ingest",
     "remove_orphans",
 ]
 
 LINES = BRONZE_SALES_LINES.qualified
+INGEST_RECOVERY = "retail_lakehouse.pipeline.bronze:recover_ingest"
+BATCH_COUNTER = "bronze_batch_seq"
 
 
 @dataclass
@@ -195,16 +204,30 @@ class _ManifestState:
                 "SELECT coalesce(max(schema_version), 0) AS v FROM meta.schema_history "
                 "WHERE table_name = 'bronze.sales_lines'"
             )
+            # Extra columns as the committed schema changes record them, not as the table's
+            # schema has them: an ingest interrupted after its lines commit widened the table
+            # (not undoable without a rewrite) but ingested nothing, so the file that brings the
+            # column next records the change again, as in a lake that was never interrupted.
+            recorded = sql.arrow(
+                "SELECT DISTINCT unnest(columns) AS c FROM meta.schema_history "
+                "WHERE table_name = 'bronze.sales_lines'"
+            )
         seqs = known.column("_batch_seq").to_pylist()
         shas = dict(zip(known.column("_source_sha256").to_pylist(), seqs, strict=True))
-        existing = lake.arrow_schema(LINES).names
-        # Batch numbers are never reused: not a retracted one (recover), whose lines are gone
-        # from the manifest's view but not from history, so the next is above both.
+        raw = set(RAW_COLUMNS)
+        extra = sorted(c for c in recorded.column("c").to_pylist() if c and c not in raw)
+        # Batch numbers are never reused: not a retracted one (recover), nor one an interrupted
+        # ingest had reserved (its floor), so the next is above all three.
         return cls(
             shas,
-            max(max(seqs, default=0), highest_retracted_batch(lake)) + 1,
+            max(
+                max(seqs, default=0),
+                highest_retracted_batch(lake),
+                read_floor(lake, BATCH_COUNTER),
+            )
+            + 1,
             version.column("v")[0].as_py(),
-            [n for n in existing if n.startswith("x_")],
+            [n for n in extra if n.startswith("x_")],
         )
 
 
@@ -266,7 +289,15 @@ def _refusal(refused: FileRefused) -> IngestReport:
 
 def _commit_group(lake: Lake, run: RunContext, group: list[Staged]) -> list[IngestReport]:
     """Commit the staged files of a group: lines, rejects, schema history, then the manifest
-    rows (the commit point: a file is in bronze exactly when its hash is in the manifest)."""
+    rows (the commit point: a file is in bronze exactly when its hash is in the manifest).
+
+    The intent notes the group first (durable before the first commit), so the recovery of an
+    interrupted group knows its batch numbers and schema changes."""
+    run.note(
+        recovery=INGEST_RECOVERY,
+        batches=[s.lineage.batch_seq for s in group],
+        schema_versions=[s.lineage.schema_version for s in group if s.schema_changed],
+    )
     lines = [s.files[0] for s in group]
     rejects = [f for s in group for f in s.files[1:]]
     commit_staged(lake, LINES, lines, replace=None)
@@ -346,7 +377,40 @@ def _compact_manifests(lake: Lake, min_files: int = 32) -> None:
     for name in (BRONZE_FILES.qualified, META_SCHEMA_HISTORY.qualified):
         table = lake.delta(name)
         if table is not None and len(table.file_uris()) >= min_files:
-            table.optimize.compact(commit_properties=commit_properties())
+            with commit(name) as properties:
+                table.optimize.compact(commit_properties=properties)
+
+
+def recover_ingest(lake: Lake, intent: Intent) -> str:
+    """Undo the group an interrupted ingest had not committed (its manifest rows missing): its
+    lines, rejects and schema changes go, and its batch numbers are never handed out again.
+
+    Groups committed before it in the same command stay: each is complete on its own."""
+    removed = remove_orphans(lake)
+    batches = [int(b) for b in intent.notes.get("batches", [])]
+    if not batches or _in_manifest(lake, max(batches)):
+        return f"{removed:,} orphan line(s) removed" if removed else ""
+    raise_floor(lake, BATCH_COUNTER, max(batches))
+    versions = [int(v) for v in intent.notes.get("schema_versions", [])]
+    if versions and lake.exists(META_SCHEMA_HISTORY.qualified):
+        listed = ", ".join(str(v) for v in versions)
+        run_id = intent.run_id.replace("'", "''")
+        lake.delete(
+            META_SCHEMA_HISTORY.qualified,
+            f"run_id = '{run_id}' AND table_name = '{LINES}' AND schema_version IN ({listed})",
+        )
+    which = (
+        f"batch {batches[0]}" if len(batches) == 1 else f"batches {min(batches)}-{max(batches)}"
+    )
+    return f"{which} undone ({removed:,} line(s) removed)"
+
+
+def _in_manifest(lake: Lake, batch_seq: int) -> bool:
+    with LakeSQL(lake, tables=[BRONZE_FILES.qualified]) as sql:
+        found = sql.arrow(
+            "SELECT count(*) AS n FROM bronze.files WHERE _batch_seq = ?", [batch_seq]
+        )
+    return bool(found.column("n")[0].as_py())
 
 
 def remove_orphans(lake: Lake) -> int:

@@ -44,16 +44,21 @@ def ingest_files(
     progress: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     formats: FormatOptions | None = None,
+    on_recovered: Callable[[str], None] | None = None,
 ) -> list[FileOutcome]:
     """Ingest ``files`` in order under one recorded ``ingest`` run (and the writer lock).
 
     ``sandbox`` is a long-lived reader worker (the API server and the watcher keep one);
     without it, one is started for this call under ``limits``. ``formats``: declared date
     orders and decimal separators (``[formats]`` of the settings when None, so the watcher and
-    Dagster honour ``retail.toml`` as the CLI does)."""
+    Dagster honour ``retail.toml`` as the CLI does). ``on_recovered`` hears what this command
+    first completed or undid of an interrupted one (see ``lake/intents.py``)."""
     if formats is None:
         formats = settings_formats()
     with recorded_run(lake, "ingest") as run:
+        if on_recovered is not None:
+            for line in run.recovered:
+                on_recovered(line)
         reports = bronze.ingest_files(
             lake,
             files,

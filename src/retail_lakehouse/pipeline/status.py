@@ -14,7 +14,21 @@ from retail_lakehouse.lake.query import LakeSQL
 
 def lake_status(lake: Lake, *, last_runs: int = 10) -> dict[str, Any]:
     """Row count and version of every table on disk, the accounting identity, the last runs,
-    and the watcher's last heartbeat (None when no ``retail watch`` ever ran here)."""
+    and the watcher's last heartbeat (None when no ``retail watch`` ever ran here).
+
+    While a writer holds the lake, the snapshots of its tables may be taken on both sides of one
+    of its commits, so the accounting is reported but not judged (``balanced`` is None and
+    ``in_progress`` names the writer). Commands interrupted and not yet recovered are listed
+    under ``interrupted``: the next writing command completes or undoes them."""
+    from retail_lakehouse.lake.intents import pending
+    from retail_lakehouse.pipeline.accounting import accounting as full_accounting
+
+    writer = lake.writer()
+    interrupted = [
+        {"run_id": i.run_id, "command": i.command, "pid": i.pid}
+        for i in pending(lake)
+        if writer is None or i.pid != writer.get("pid")
+    ]
     with LakeSQL(lake) as sql:
         tables: dict[str, dict[str, int | None]] = {}
         for name in lake.tables():
@@ -28,8 +42,13 @@ def lake_status(lake: Lake, *, last_runs: int = 10) -> dict[str, Any]:
         for run in runs:  # stored as JSON text in meta.runs; handed out as the object it is
             if isinstance(run["rows"], str):
                 run["rows"] = json.loads(run["rows"])
-        accounting = line_accounting(sql)
+        accounting = full_accounting(sql)
         formats = date_order_report(sql)
+    if writer is not None:
+        accounting["balanced"] = None
+        accounting["in_progress"] = writer
+    elif interrupted or accounting["rebuild_pending"]:
+        accounting["balanced"] = None
     from retail_lakehouse.orchestrate.heartbeat import watcher_status
 
     return {
@@ -39,29 +58,8 @@ def lake_status(lake: Lake, *, last_runs: int = 10) -> dict[str, Any]:
         "date_orders": formats,
         "runs": runs,
         "watcher": watcher_status(lake),
+        "interrupted": interrupted,
     }
-
-
-def line_accounting(sql: LakeSQL) -> dict[str, Any]:
-    """bronze = silver + quarantine + duplicates (+ lines of batches not yet processed)."""
-    counts: dict[str, Any] = sql.arrow(
-        """
-        WITH mark AS (
-            SELECT coalesce(max(batch_seq), -1) AS seq FROM meta.watermarks
-            WHERE consumer = 'silver'
-        )
-        SELECT
-            (SELECT count(*) FROM bronze.sales_lines) AS bronze,
-            (SELECT count(*) FROM bronze.sales_lines, mark WHERE _batch_seq > mark.seq) AS pending,
-            (SELECT count(*) FROM silver.sales_lines) AS silver,
-            (SELECT count(*) FROM silver.quarantine) AS quarantine,
-            (SELECT count(*) FROM silver.duplicates) AS duplicates
-        """
-    ).to_pylist()[0]
-    counts["balanced"] = counts["bronze"] == (
-        counts["silver"] + counts["quarantine"] + counts["duplicates"] + counts["pending"]
-    )
-    return counts
 
 
 def date_order_report(sql: LakeSQL) -> dict[str, list[str]]:

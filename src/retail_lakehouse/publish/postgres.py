@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,22 +54,10 @@ LAKE_ID_TABLES = ("bronze.sales_lines", "silver.sales_lines", "gold.fact_sales")
 
 
 def point(name: str) -> None:
-    """A fault-injection boundary (``RETAIL_FAULT=<point>:kill``): free when unset.
+    """A fault-injection boundary of the publish (``RETAIL_FAULT=<point>:kill``), outside the
+    lake's Delta commits: the same registry, free when unset (``lake/faults.py``)."""
+    from retail_lakehouse.lake import faults
 
-    Uses the lake's fault registry when it exists (``lake/faults.py``); until then this small
-    stand-in understands the same ``<point>:<kill|enospc>`` syntax."""
-    try:
-        from retail_lakehouse.lake import faults  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        spec = os.environ.get("RETAIL_FAULT")
-        if not spec or spec.rpartition(":")[0] != name:
-            return
-        import errno
-        import signal
-
-        if spec.endswith(":kill"):
-            os.kill(os.getpid(), signal.SIGKILL)
-        raise OSError(errno.ENOSPC, f"No space left on device (injected at {name})") from None
     faults.point(name)
 
 
@@ -302,7 +289,7 @@ def publish(
     report.step("connect")
     observer = _observe(lake, report)
     try:
-        guard = lake.writer_lock() if lock else contextlib.nullcontext()
+        guard = lake.writer_lock("publish") if lock else contextlib.nullcontext()
         with guard:
             versions = {t.qualified: lake.version(t.qualified) for t in tables}
             missing = [name for name, v in versions.items() if v is None]

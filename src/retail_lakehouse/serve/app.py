@@ -49,7 +49,8 @@ keys. Every response to a data query carries `X-Snapshot`, the id of the lake sn
 
 def build_context(settings: Settings, *, poll_seconds: float = 1.0) -> ServeContext:
     """The shared state of one server."""
-    lake = Lake(settings.lake)
+    # jobs run in the background, one at a time: a job waits for a CLI writer to finish
+    lake = Lake(settings.lake, writer_wait=max(settings.writer_wait, 600.0))
     reader = SnapshotReader(lake, poll_seconds=poll_seconds, warm=warm_dashboard)
     jobs = JobQueue()
     context = ServeContext(

@@ -196,7 +196,7 @@ class AlertBook:
         if self.lock_held:
             yield
         else:
-            with self.lake.writer_lock():
+            with self.lake.writer_lock("alert delivery"):
                 yield
 
 

@@ -4,7 +4,7 @@
   severity, the others WARN), evaluated by :func:`retail_lakehouse.quality.evaluate.check_current`
   (what ``retail quality check`` runs), and the line accounting identity
   bronze = silver + quarantine + duplicates + pending, from
-  :func:`retail_lakehouse.pipeline.status.line_accounting` (what ``retail status`` shows);
+  :func:`retail_lakehouse.pipeline.accounting.accounting` (what ``retail status`` shows);
 * ``gold/dim_customer``: the SCD2 invariants,
   :func:`~retail_lakehouse.pipeline.gold.dim_customer.check_scd2` (what every gold run checks
   before committing);
@@ -96,15 +96,20 @@ def rule_checks(rule_files: list[Path] | None = None) -> AssetChecksDefinition:
 
 @asset_check(asset=key(SILVER_SALES_LINES), blocking=True)
 def line_accounting(retail: RetailProject) -> AssetCheckResult:
-    """bronze = silver + quarantine + duplicates + pending: no line lost or doubled."""
+    """bronze = silver + quarantine + duplicates + pending: no line lost or doubled (the silver
+    equation of the accounting identity ``retail run`` and ``retail status`` check)."""
     from retail_lakehouse.lake.query import LakeSQL
-    from retail_lakehouse.pipeline.status import line_accounting as accounting_of
+    from retail_lakehouse.pipeline.accounting import TABLES, accounting
 
-    with LakeSQL(retail.open_lake()) as sql:
-        counts = accounting_of(sql)
+    with LakeSQL(retail.open_lake(), tables=TABLES) as sql:
+        counts = accounting(sql)
     return AssetCheckResult(
-        passed=bool(counts["balanced"]),
-        metadata={k: int(v) for k, v in counts.items() if k != "balanced"},
+        passed=bool(counts["silver_balanced"]),
+        metadata={
+            k: v
+            for k, v in counts.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        },
     )
 
 
