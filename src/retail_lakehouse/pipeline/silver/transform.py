@@ -178,9 +178,11 @@ def existing_keys(engine: Engine, before: int) -> ir.Table | None:
 
 
 _DEDUP_COLUMNS = ("_line_key", "_batch_seq", "_row_number")
-_PER_BATCH = ("_batch_id", "_source_file")
+_PER_BATCH = ("_batch_id",)
 """Lineage that is constant within a batch: kept once per batch, not once per line, in the
-materialised lines (half a gigabyte less at 10M lines) and joined back on output."""
+materialised lines and joined back on output. Not ``_source_file``: a workbook's lines name
+their sheet (``book.xlsx#December``), so one batch has several, and joining them back per batch
+doubled every line of a two-sheet workbook (the accounting identity caught it)."""
 
 
 def build_pass(
