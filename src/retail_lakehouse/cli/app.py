@@ -31,8 +31,7 @@ from retail_lakehouse.cli import (
     status_cmd,
 )
 from retail_lakehouse.cli.context import AppState, PipelineFailure, UsageProblem, err_console
-from retail_lakehouse.config import load_settings
-from retail_lakehouse.lake import LakeBusyError
+from retail_lakehouse.lake.errors import LakeBusyError
 
 app = typer.Typer(
     name="retail",
@@ -66,6 +65,8 @@ def main_options(
     ] = False,
 ) -> None:
     """Turn raw retail sales exports into a trustworthy Delta Lake warehouse."""
+    from retail_lakehouse.config import load_settings  # pydantic: not needed for --help
+
     ctx.obj = AppState(settings=load_settings(lake=lake), debug=debug)
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import gc
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
-from retail_lakehouse.config import Settings
-from retail_lakehouse.lake import Lake
+if TYPE_CHECKING:  # both pull in pydantic, pyarrow and delta-rs: imported when first used
+    from retail_lakehouse.config import Settings
+    from retail_lakehouse.lake import Lake
 
 
 @dataclass
@@ -22,7 +24,14 @@ class AppState:
 
     @property
     def lake(self) -> Lake:
+        from retail_lakehouse.lake.store import Lake
+
         return Lake(self.settings.lake)
+
+    @property
+    def lake_root(self) -> Path:
+        """The lake's folder, as ``Lake`` resolves it, without importing the lake's libraries."""
+        return Path(self.settings.lake).expanduser().absolute()
 
     @property
     def landing(self) -> Path:

@@ -7,14 +7,15 @@ import io
 import json
 import sys
 from enum import Enum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pyarrow as pa
 import typer
 from rich.table import Table
 
 from retail_lakehouse.cli.context import UsageProblem, console, lake_from
-from retail_lakehouse.lake.query import LakeSQL, ReadOnlyQueryError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 class OutputFormat(str, Enum):
@@ -33,6 +34,8 @@ def sql(
 ) -> None:
     """Query the lake read-only. Tables are named layer.table, e.g. gold.fact_sales."""
     import duckdb
+
+    from retail_lakehouse.lake.query import LakeSQL, ReadOnlyQueryError
 
     with LakeSQL(lake_from(ctx)) as lake_sql:
         try:

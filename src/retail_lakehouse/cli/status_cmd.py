@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from retail_lakehouse.cli.context import console, lake_from
+from retail_lakehouse.cli.context import console, state_from
 
 
 def status(
@@ -20,11 +20,12 @@ def status(
     """Show the lake's tables (rows, Delta version), line accounting and recent runs."""
     from retail_lakehouse.pipeline.status import lake_status
 
-    report: dict[str, Any] = lake_status(lake_from(ctx), last_runs=runs)
+    root = state_from(ctx).lake_root
+    report: dict[str, Any] = lake_status(root, last_runs=runs)
     if as_json:
         sys.stdout.write(json.dumps(report, default=str, indent=2) + "\n")
         return
-    tables = Table("table", "rows", "version", title=f"lake {lake_from(ctx).root}")
+    tables = Table("table", "rows", "version", title=f"lake {root}")
     for name, info in report["tables"].items():
         tables.add_row(name, f"{info['rows']:,}", str(info["version"]))
     console.print(tables)

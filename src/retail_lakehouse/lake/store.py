@@ -19,13 +19,10 @@ from deltalake.exceptions import TableNotFoundError
 from filelock import FileLock, Timeout
 
 from retail_lakehouse.lake.contracts import TableContract, contract
+from retail_lakehouse.lake.errors import LakeBusyError
 
 WriteMode = Literal["append", "overwrite"]
 LAYERS: tuple[str, ...] = ("bronze", "silver", "gold", "meta")
-
-
-class LakeBusyError(RuntimeError):
-    """Another process holds the writer lock."""
 
 
 def cast_batch(batch: pa.RecordBatch | pa.Table, target: TableContract) -> pa.Table:

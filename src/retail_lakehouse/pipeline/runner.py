@@ -19,6 +19,7 @@ from rich.text import Text
 from retail_lakehouse.config import Settings
 from retail_lakehouse.engines import open_engine
 from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.fingerprint import record_settled
 from retail_lakehouse.lake.runs import recorded_run
 from retail_lakehouse.pipeline import gold, silver
 from retail_lakehouse.pipeline.bronze import remove_orphans
@@ -80,5 +81,7 @@ def run_pipeline(
             report.layer_seconds["gold"] = time.perf_counter() - clock
             if on_layer_done:
                 on_layer_done("gold")
+        # still under the writer lock, after the last commit: the next idle run can tell
+        record_settled(lake.root, run.run_id)
     report.seconds = time.perf_counter() - started
     return report
