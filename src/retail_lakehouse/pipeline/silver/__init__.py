@@ -24,6 +24,7 @@ from retail_lakehouse.lake.contracts.silver import (
     SILVER_SALES_LINES,
 )
 from retail_lakehouse.lake.runs import RunContext
+from retail_lakehouse.pipeline.hashing import refuse_text_keys
 from retail_lakehouse.pipeline.silver.commit import (
     Committed,
     advance_watermark,
@@ -62,6 +63,9 @@ def process(
     usage error) and GateFailed when a ``fail`` rule fires; neither commits anything."""
     started = time.perf_counter()
     ruleset = load_rules(list(extra_rules))
+    refuse_text_keys(
+        lake, [SILVER_SALES_LINES, SILVER_QUARANTINE, SILVER_DUPLICATES], full_refresh=full_refresh
+    )
     batches = bronze_batches(lake) if full_refresh else pending_batches(lake)
     if not batches:
         return SilverReport(full_refresh=full_refresh)
