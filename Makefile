@@ -1,6 +1,7 @@
 # Two commands on a fresh machine with Python 3.11+: `make demo` and `make test`.
 # Both bootstrap uv (with pip, into .uv/) when it is not on PATH, then install the locked
-# dependencies into .venv.
+# dependencies into .venv: the demo only the core (no extras, no dev tools: it needs neither
+# Spark nor the server), the tests everything.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 UV ?= $(shell command -v uv || echo .uv/bin/uv)
@@ -9,7 +10,7 @@ PYTEST_ARGS ?=
 # Trust the platform's certificate store (machines behind a TLS-inspecting proxy need it).
 export UV_SYSTEM_CERTS ?= true
 
-.PHONY: install demo test soak lint typecheck unit system-deps benchmark clean
+.PHONY: install install-core demo test soak lint typecheck unit system-deps benchmark clean
 
 .uv/bin/uv:
 	$(PYTHON) -m venv .uv
@@ -18,16 +19,28 @@ export UV_SYSTEM_CERTS ?= true
 install: $(if $(filter .uv/bin/uv,$(UV)),.uv/bin/uv)
 	$(UV) sync --frozen --all-extras --compile-bytecode --quiet
 
-demo: install
-	$(UV) run retail --lake $(LAKE) demo
+# --inexact keeps what a previous `make install` added (extras, dev tools) instead of removing it.
+install-core: $(if $(filter .uv/bin/uv,$(UV)),.uv/bin/uv)
+	$(UV) sync --frozen --no-dev --inexact --compile-bytecode --quiet
 
-# Debian's Chromium (browser tests) and a Java runtime (Spark parity tests); skipped if present.
+demo: install-core
+	$(UV) run --no-sync retail --lake $(LAKE) demo
+
+# Debian's Chromium (browser tests), a Java runtime (Spark parity tests) and PostgreSQL (publish
+# tests); each skipped if present.
 system-deps:
 	@command -v chromium >/dev/null 2>&1 && command -v java >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	      chromium default-jre-headless >/dev/null; \
 	  else echo "install chromium and a Java 17 runtime to run every test" >&2; exit 1; fi; }
+	@# PostgreSQL (publish tests start a throwaway cluster): Debian keeps initdb and pg_ctl in
+	@# /usr/lib/postgresql/<version>/bin, off PATH.
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      postgresql >/dev/null; \
+	  else echo "install PostgreSQL (Debian: postgresql) to run the publish tests" >&2; exit 1; fi; }
 
 lint: install
 	$(UV) run ruff check src tests

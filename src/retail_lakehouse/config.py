@@ -1,40 +1,244 @@
 """Settings: one place for every knob, read from ``retail.toml`` and ``RETAIL_*`` variables.
 
-Precedence (highest first): explicit CLI options, environment variables, ``retail.toml`` in the
-working directory (or the file named by ``RETAIL_CONFIG``), built-in defaults. Keeping this in one
+Precedence (highest first): explicit CLI options, environment variables, ``retail.toml`` (the
+file named by ``RETAIL_CONFIG``, else the nearest one in the working directory or a parent folder:
+see :mod:`retail_lakehouse.config_file`), built-in defaults. Keeping this in one
 pydantic model means the CLI, the API and the Dagster definitions all see the same values.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
+from retail_lakehouse.config_file import (
+    ConfigError,
+    describe_validation_error,
+    find_config_file,
+    read_config,
+    rebase_paths,
+    warn_unknown_keys,
+)
 
-def _config_file() -> Path:
-    return Path(os.environ.get("RETAIL_CONFIG", "retail.toml"))
+# -- retail watch and alerts (orchestrate/watch.py, observe/alerts) ----------------------------
+
+
+class WatchSettings(BaseModel):
+    """``[watch]``: how ``retail watch`` decides a file is complete and when it runs."""
+
+    settle_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="A file is complete once its size and mtime stay put "
+        "this long (files named *.part, *.tmp or starting with '.' are never picked up).",
+    )
+    quiet_seconds: float = Field(
+        default=60.0, ge=0, description="Run the pipeline once no new file arrived for this long."
+    )
+    schedule: str | None = Field(
+        default=None,
+        description="Cron expression (local time) for scheduled runs, e.g. '0 2 * * *'.",
+    )
+    retry_attempts: int = Field(default=3, ge=1, description="Attempts per failed run.")
+    retry_backoff_seconds: float = Field(
+        default=30.0, ge=0, description="Wait before the 2nd attempt; doubles each time."
+    )
+    archive: bool = Field(
+        default=False, description="Move processed files to landing/_archive/YYYY-MM-DD/."
+    )
+    poll_max_seconds: float = Field(
+        default=30.0, gt=0, description="Longest idle wait between folder scans."
+    )
+
+
+class ChannelSettings(BaseModel):
+    """One alert channel: a JSON webhook, a Slack-compatible webhook, or e-mail over SMTP."""
+
+    type: Literal["webhook", "slack", "smtp"]
+    url: str | None = None
+    host: str = "localhost"
+    port: int = 25
+    sender: str = "retail-lakehouse@localhost"
+    to: list[str] = Field(default_factory=list)
+    username: str | None = None
+    password_env: str | None = Field(
+        default=None, description="Environment variable holding the SMTP password."
+    )
+    starttls: bool = False
+    timeout_seconds: float = 10.0
+
+
+class FreshnessSettings(BaseModel):
+    """Alert when no file matching ``pattern`` (a glob on the file name) arrived for ``hours``."""
+
+    pattern: str = "*"
+    hours: float = Field(gt=0)
+
+
+class AlertSettings(BaseModel):
+    """``[alerts]``: channels and thresholds of the alerts raised by ``retail watch``."""
+
+    channels: dict[str, ChannelSettings] = Field(default_factory=dict)
+    freshness: list[FreshnessSettings] = Field(default_factory=list)
+    slow_run_factor: float = Field(
+        default=3.0, gt=1, description="A run slower than this times the recent median alerts."
+    )
+    slow_run_history: int = Field(default=10, ge=1, description="Runs in the median.")
+    slow_run_min_runs: int = Field(default=5, ge=1, description="Runs needed for a median.")
+    slow_run_min_seconds: float = Field(
+        default=30.0, ge=0, description="Runs shorter than this never count as slow."
+    )
+    retry_seconds: float = Field(default=60.0, ge=0, description="First delivery retry delay.")
+    max_delivery_attempts: int = Field(default=8, ge=1)
+class PublishSettings(BaseModel):
+    """``[publish]``: the PostgreSQL copy of gold that BI tools connect to (``retail publish``)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    dsn: SecretStr | None = Field(
+        default=None,
+        description="libpq connection string or postgresql:// URL (RETAIL_PUBLISH_DSN wins).",
+    )
+    target_schema: str = Field(
+        default="retail", alias="schema", description="PostgreSQL schema that receives gold."
+    )
+    after_run: bool = Field(default=False, description="Publish after every successful run.")
+class MaintenanceSettings(BaseModel):
+    """``[maintenance]``: let ``retail run`` compact and vacuum on its own (off by default)."""
+
+    auto: bool = Field(default=False, description="Optimize and vacuum after each run.")
+    max_files: int = Field(
+        default=64, description="A table with more live files than this is compacted."
+    )
+    retain_hours: int = Field(
+        default=168, description="Vacuum keeps what versions of the last N hours need."
+    )
+
+
+class SparkSettings(BaseModel):
+    """Where the Spark engine runs: ``[spark]`` in ``retail.toml``, ``RETAIL_SPARK_MASTER``,
+    ``RETAIL_SPARK_REMOTE``, ``RETAIL_SPARK_CONF`` (a JSON object), and Spark's own
+    ``SPARK_REMOTE`` when neither master nor remote is set (see docs/spark.md)."""
+
+    master: str | None = Field(
+        default=None, description="local[N], spark://host:port, yarn or k8s://... (default local)."
+    )
+    remote: str | None = Field(default=None, description="Spark Connect URL: sc://host:port.")
+    conf: dict[str, str] = Field(
+        default_factory=dict, description="Passed to the session builder as-is (spark.* keys)."
+    )
+
+    @field_validator("conf", mode="before")
+    @classmethod
+    def _conf_text(cls, value: Any) -> Any:
+        """TOML numbers and booleans are Spark conf text too (``4`` means ``"4"``)."""
+        if isinstance(value, dict):
+            return {
+                str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()
+            }
+        return value
+
+    @model_validator(mode="after")
+    def _one_target(self) -> SparkSettings:
+        if self.master and self.remote:
+            raise ValueError("set spark master or spark remote, not both")
+        if self.remote and not self.remote.startswith("sc://"):
+            raise ValueError(f"spark remote must be an sc:// URL, got {self.remote!r}")
+        return self
+
+
+def _spark_from_environment(value: Any) -> Any:
+    """Lay ``RETAIL_SPARK_*`` over the ``[spark]`` table (environment beats file)."""
+    import json
+    import os
+
+    merged: dict[str, Any] = dict(value) if isinstance(value, dict) else {}
+    if isinstance(value, SparkSettings):
+        merged = value.model_dump()
+    for key in ("master", "remote"):
+        text = os.environ.get(f"RETAIL_SPARK_{key.upper()}")
+        if text:
+            merged[key] = text
+            merged.pop("remote" if key == "master" else "master", None)
+    conf = os.environ.get("RETAIL_SPARK_CONF")
+    if conf:
+        try:
+            extra = json.loads(conf)
+        except ValueError as error:
+            raise ValueError(f"RETAIL_SPARK_CONF is not a JSON object: {error}") from None
+        if not isinstance(extra, dict):
+            raise ValueError("RETAIL_SPARK_CONF must be a JSON object of spark.* keys")
+        merged["conf"] = {**merged.get("conf", {}), **extra}
+    return merged
+
+
+class LimitsSettings(BaseModel):
+    """``[limits]``: what one source file may contain (see ``sources/limits.py``)."""
+
+    max_columns: int = Field(default=256, ge=8, description="Columns per file.")
+    max_extra_columns: int = Field(
+        default=32, ge=0, description="Non-canonical columns bronze may ever hold."
+    )
+    max_header_bytes: int = Field(default=65536, ge=256, description="Header line length.")
+    max_field_bytes: int = Field(default=65536, ge=64, description="One value's length.")
+    max_line_bytes: int = Field(default=8 * 2**20, ge=1024, description="One line's length.")
+    max_json_depth: int = Field(default=64, ge=2, description="JSON nesting depth.")
+    max_json_keys: int = Field(default=1024, ge=8, description="Keys per JSON object.")
+    max_workbook_mb: int = Field(default=512, ge=1, description="xlsx uncompressed size.")
+    max_workbook_rows: int = Field(default=1_048_576, ge=1, description="Rows per sheet.")
+    reader_memory_mb: int = Field(default=1280, ge=384, description="Reader process memory.")
+    reader_timeout_s: float = Field(default=600.0, gt=0, description="Seconds per file.")
+
+    def reader_limits(self) -> Any:
+        """The limits as the reader worker takes them (a plain frozen dataclass)."""
+        from retail_lakehouse.sources.limits import MIB, ReaderLimits
+
+        return ReaderLimits(
+            max_columns=self.max_columns,
+            max_extra_columns=self.max_extra_columns,
+            max_header_bytes=self.max_header_bytes,
+            max_field_bytes=self.max_field_bytes,
+            max_line_bytes=self.max_line_bytes,
+            max_json_depth=self.max_json_depth,
+            max_json_keys=self.max_json_keys,
+            max_workbook_bytes=self.max_workbook_mb * MIB,
+            max_workbook_rows=self.max_workbook_rows,
+            memory_mb=self.reader_memory_mb,
+            timeout_s=self.reader_timeout_s,
+        )
 
 
 class Settings(BaseSettings):
     """Runtime configuration of a retail-lakehouse project."""
 
-    model_config = SettingsConfigDict(env_prefix="RETAIL_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="RETAIL_", env_nested_delimiter="__", extra="ignore"
+    )
 
     lake: Path = Field(default=Path("lake"), description="Root folder of the Delta tables.")
     landing: Path = Field(default=Path("landing"), description="Where new files are dropped.")
     rules: list[Path] = Field(
         default_factory=list, description="Extra quality-rule YAML files layered on the defaults."
     )
-    engine: str = Field(default="duckdb", description="Transformation engine: duckdb or spark.")
+    engine: Literal["duckdb", "spark"] = Field(
+        default="duckdb", description="Transformation engine: duckdb or spark."
+    )
     webhook_url: str | None = Field(default=None, description="POSTed to on quality alerts.")
     product_categories: Path | None = Field(
         default=None, description="CSV overriding the keyword -> category mapping of products."
@@ -42,6 +246,45 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(default=200, description="Largest file the API accepts.")
     api_rate_limit_per_minute: int = Field(default=600, description="Requests per key.")
     jwt_secret: str | None = Field(default=None, description="Signs API tokens; random if unset.")
+    watch: WatchSettings = Field(default_factory=WatchSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    # -- observation (logs, lineage, metrics) ------------------------------------------------
+    log_format: Literal["console", "json"] | None = Field(
+        default=None,
+        description="Log events on stderr as json or console lines (default: warnings only).",
+    )
+    lineage_url: str | None = Field(
+        default=None,
+        description="OpenLineage HTTP endpoint (e.g. Marquez); OPENLINEAGE_URL also works.",
+    )
+    lineage_namespace: str = Field(
+        default="retail-lakehouse", description="OpenLineage namespace of the jobs."
+    )
+    metrics_file: Path | None = Field(
+        default=None, description="Prometheus textfile written after every writing command."
+    )
+    publish: PublishSettings = Field(
+        default_factory=PublishSettings, description="PostgreSQL publishing ([publish] table)."
+    )
+    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
+    spark: SparkSettings = Field(
+        default_factory=SparkSettings,
+        validate_default=True,
+        description="Spark session: master or remote, and conf.",
+    )
+    limits: LimitsSettings = Field(
+        default_factory=LimitsSettings, description="Limits on untrusted source files."
+    )
+    writer_wait: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds a writing command waits for another writer before exiting 1.",
+    )
+
+    @field_validator("spark", mode="before")
+    @classmethod
+    def _spark_env(cls, value: Any) -> Any:
+        return _spark_from_environment(value)
 
     @classmethod
     def settings_customise_sources(
@@ -52,13 +295,34 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
-        return (init_settings, env_settings, toml)
+        config = find_config_file()
+        data = read_config(config)
+        if config is not None:
+            warn_unknown_keys(config, data, settings_cls.model_fields)
+            data = rebase_paths(data, config, _path_defaults(settings_cls))
+        return (init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=data))
+
+
+def _path_defaults(settings_cls: type[BaseSettings]) -> dict[str, Any]:
+    """Every setting that holds paths, with its default (rebased with the file's folder)."""
+    return {
+        name: field.get_default(call_default_factory=True)
+        for name, field in settings_cls.model_fields.items()
+        if "Path" in str(field.annotation)
+    }
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build settings, dropping ``None`` overrides so unset CLI options fall through."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """Build settings, dropping ``None`` overrides so unset CLI options fall through.
+
+    Raises :class:`~retail_lakehouse.config_file.ConfigError` naming the file and line (or the
+    environment variable) of a bad value, so callers can refuse before any work starts."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as error:
+        config = find_config_file()
+        data = read_config(config)
+        raise ConfigError(describe_validation_error(error, config, data, "RETAIL_")) from None
 
 
 DEFAULT_TOML = """\
@@ -87,4 +351,65 @@ landing = "landing"
 
 # Largest upload the API accepts, in MB.
 # max_upload_mb = 200
+
+# `retail watch`: when a dropped file counts as complete, when the pipeline runs.
+# [watch]
+# settle_seconds = 5        # size and mtime unchanged this long (or rename from *.part)
+# quiet_seconds = 60        # run the pipeline once no new file arrived for this long
+# schedule = "0 2 * * *"    # and/or on a cron schedule (local time)
+# retry_attempts = 3        # attempts per failed run, backoff doubling from:
+# retry_backoff_seconds = 30
+# archive = false           # move processed files to landing/_archive/YYYY-MM-DD/
+
+# Alerts (run failed, quality gate failed, file refused, freshness, slow run, score drop).
+# [alerts.channels.ops]
+# type = "webhook"          # generic JSON POST
+# url = "https://hooks.example.com/retail"
+# [alerts.channels.team]
+# type = "slack"            # Slack-compatible incoming webhook
+# url = "https://hooks.slack.com/services/..."
+# [alerts.channels.mail]
+# type = "smtp"
+# host = "localhost"
+# port = 25
+# sender = "retail@example.com"
+# to = ["data-team@example.com"]
+# password_env = "RETAIL_SMTP_PASSWORD"   # the password itself never goes in this file
+# [[alerts.freshness]]
+# pattern = "store_*.csv"   # no new file matching this for 26 hours raises an alert
+# hours = 26
+# `retail publish`: copy gold into PostgreSQL for BI tools (needs the [postgres] extra).
+# Prefer RETAIL_PUBLISH_DSN or ~/.pgpass for the password over writing it here.
+# [publish]
+# dsn = "postgresql://retail@db.example.com:5432/warehouse"
+# schema = "retail"
+# after_run = false
+# Let `retail run` compact tables with more than max_files live files, then vacuum files no
+# version of the last retain_hours needs (`retail optimize` / `retail vacuum` by hand otherwise).
+# [maintenance]
+# auto = true
+# max_files = 64
+# retain_hours = 168
+# Where the Spark engine runs (docs/spark.md): a master (local[4], spark://host:7077, yarn,
+# k8s://https://host:443) or a Spark Connect server (remote = "sc://host:15002"), and any
+# spark.* settings for the session builder. `retail doctor --engine spark` checks them.
+# [spark]
+# master = "spark://spark-master:7077"
+# [spark.conf]
+# "spark.executor.memory" = "4g"
+# Limits on what one source file may contain; a file past a limit is refused (exit 2) with
+# the reason, before it can widen bronze or exhaust the machine. Each file is read in a
+# separate worker process with this memory and time budget.
+# [limits]
+# max_columns = 256            # columns in a header / distinct JSON keys
+# max_extra_columns = 32       # non-canonical columns bronze may ever hold
+# max_header_bytes = 65536
+# max_field_bytes = 65536      # a longer value rejects its line
+# max_line_bytes = 8388608     # a longer line refuses the file
+# max_json_depth = 64
+# max_json_keys = 1024         # keys per JSON object
+# max_workbook_mb = 512        # declared uncompressed size of an xlsx
+# max_workbook_rows = 1048576  # rows per sheet
+# reader_memory_mb = 1280      # resident memory of the reader process, libraries included
+# reader_timeout_s = 600
 """

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
-from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake import Lake, intents
 from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.lake.runs import recorded_run
 from retail_lakehouse.pipeline import bronze
@@ -37,14 +38,50 @@ def test_crash_before_manifest_is_cleaned_and_retried(
         bronze.ingest_file(lake, real_files[0], run)
     monkeypatch.setattr(Lake, "write", real_write)
 
-    # the lines of the crashed file are committed but not in the manifest: readers see them as
-    # orphans above the manifest's highest batch, and the next ingest removes them first
-    assert count(lake, "SELECT count(*) FROM bronze.sales_lines") == 99 + 1071
-    assert bronze.remove_orphans(lake) == 1071
+    # the failing command undid its own uncommitted file before it ended: its lines are gone,
+    # its batch number (2) is retired, and it is recorded as failed with what was undone
     assert count(lake, "SELECT count(*) FROM bronze.sales_lines") == 99
+    assert bronze.remove_orphans(lake) == 0
     with recorded_run(lake, "ingest") as run:
         report = bronze.ingest_file(lake, real_files[0], run)
-    assert report.status == "ingested" and report.rows_ingested == 1071
+    assert report.status == "ingested" and report.rows_ingested == 1071 and report.batch_seq == 3
     assert count(lake, "SELECT count(*) FROM bronze.sales_lines") == 99 + 1071
     failed = count(lake, "SELECT count(*) FROM meta.runs WHERE status = 'failed'")
     assert failed == 1
+    undone = count(lake, "SELECT count(*) FROM meta.runs WHERE error LIKE '%batch 2 undone%'")
+    assert undone == 1
+
+
+def test_killed_ingest_is_undone_by_the_next_command(
+    tmp_path: Path, real_files: list[Path]
+) -> None:
+    """A process killed mid-ingest leaves its intent; the next command undoes it first."""
+    lake = Lake(tmp_path / "lake")
+    with recorded_run(lake, "ingest") as run:
+        bronze.ingest_file(lake, real_files[2], run)
+    # what a kill after the lines commit leaves: committed orphan lines and the intent
+    intent = intents.begin(lake, "20260101T000000-deadbeef", "ingest")
+    intent.note(recovery=bronze.INGEST_RECOVERY, batches=[2], schema_versions=[])
+    with LakeSQL(lake) as sql:
+        lines = sql.arrow("SELECT * FROM bronze.sales_lines")
+    lake.write(
+        "bronze.sales_lines",
+        lines.set_column(
+            lines.schema.get_field_index("_batch_seq"),
+            "_batch_seq",
+            pa.array([2] * lines.num_rows, pa.int64()),
+        ),
+    )
+    assert count(lake, "SELECT count(*) FROM bronze.sales_lines") == 2 * 99
+    with recorded_run(lake, "ingest") as run:
+        assert run.recovered and "batch 2 undone" in run.recovered[0]
+        report = bronze.ingest_file(lake, real_files[0], run)
+    assert report.batch_seq == 3
+    assert count(lake, "SELECT count(*) FROM bronze.sales_lines") == 99 + 1071
+    assert intents.pending(lake) == []
+    status = count(
+        lake,
+        "SELECT count(*) FROM meta.runs WHERE run_id = '20260101T000000-deadbeef' "
+        "AND status = 'interrupted'",
+    )
+    assert status == 1

@@ -82,6 +82,7 @@ def test_lineage_columns_are_filled(
 
 
 def test_sql_refuses_writes_and_reports_bad_sql(retail: RetailCli, lake_dir: Path) -> None:
+    lake_dir.mkdir()  # an empty lake: `retail sql` refuses a lake folder that does not exist
     for statement in (
         "DELETE FROM bronze.sales_lines",
         "DROP TABLE meta.runs",

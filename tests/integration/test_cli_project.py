@@ -24,6 +24,8 @@ def test_init_scaffolds_a_project_and_its_settings_are_used(tmp_path: Path) -> N
     assert again.returncode == 2 and "--force" in again.stderr
 
     (project / "retail.toml").write_text('lake = "warehouse"\n')
+    (project / "warehouse").mkdir()  # read commands refuse a lake folder that does not exist
+    (tmp_path / "from_env").mkdir()
     env = {k: v for k, v in os.environ.items() if k != "RETAIL_LAKE"}
     status = subprocess.run(
         [RETAIL, "status", "--json"],

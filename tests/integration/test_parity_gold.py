@@ -1,6 +1,7 @@
 """Gold on PySpark equals gold on DuckDB, table by table, value by value.
 
-Both lakes get the same two batches and the same silver (built with DuckDB); gold then runs on
+Both lakes get the same batches (generated lines, then the hostile text of
+:mod:`tests.adversarial`) and the same silver (built with DuckDB); gold then runs on
 DuckDB in one lake and on PySpark local mode in the other, after each batch, so both the full
 and the incremental path are compared. The Ibis definitions are shared, so any difference would
 come from an engine-specific semantic (hashing, ranking ties, decimal arithmetic, dates).
@@ -19,6 +20,7 @@ from retail_lakehouse.lake.contracts.gold import GOLD_TABLES
 from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.lake.runs import recorded_run
 from retail_lakehouse.pipeline import gold, silver
+from tests.adversarial import write_adversarial
 from tests.conftest import ingest_with_cli as ingest
 from tests.conftest import run_retail
 
@@ -57,9 +59,11 @@ def test_gold_on_spark_equals_gold_on_duckdb(tmp_path: Path) -> None:
     parts[0].write_text("\n".join([header, *lines[: ROWS // 2]]) + "\n")
     parts[1].write_text("\n".join([header, *lines[ROWS // 2 :]]) + "\n")
     duck_lake, spark_lake = Lake(tmp_path / "duck"), Lake(tmp_path / "spark")
-    for part in parts:
-        ingest(duck_lake.root, part)
-        ingest(spark_lake.root, part)
+    hostile = write_adversarial(tmp_path / "adversarial")
+    for part in ([parts[0], *hostile], [parts[1]]):
+        for source in part:
+            ingest(duck_lake.root, source)
+            ingest(spark_lake.root, source)
         run_layers(duck_lake, "duckdb")
         report = run_layers(spark_lake, "spark")
         assert not report.nothing_to_do

@@ -1,7 +1,9 @@
 """Silver on PySpark equals silver on DuckDB: every column of every silver, quarantine and
 duplicate line, and every rule count.
 
-Both lakes get the same bronze batches through the real ``retail ingest``; silver then runs on
+Both lakes get the same bronze batches through the real ``retail ingest``, including the
+hostile text of :mod:`tests.adversarial` (escape letters at the ends of values, every kind of
+whitespace, unicode, empty values, extreme numbers); silver then runs on
 DuckDB in one lake and on PySpark local mode in the other, after each group of batches, so the
 first run and the incremental path (dedup against earlier batches) are both compared. The
 transformation and the rules are defined once in Ibis; a difference would come from an engine
@@ -19,6 +21,7 @@ from retail_lakehouse.engines import open_engine
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.runs import recorded_run
 from retail_lakehouse.pipeline import silver
+from tests.adversarial import write_adversarial
 from tests.conftest import REAL_DATA, run_retail
 from tests.conftest import ingest_with_cli as ingest
 
@@ -88,7 +91,11 @@ def test_silver_is_identical_on_duckdb_and_spark(spark_session: None, tmp_path: 
     assert done.code == 0, done.stderr
     lakes = {"duckdb": tmp_path / "duck", "spark": tmp_path / "spark"}
     groups = [
-        [edge, REAL_DATA / "online_retail_head_1071.csv"],
+        [
+            edge,
+            *write_adversarial(tmp_path / "adversarial"),
+            REAL_DATA / "online_retail_head_1071.csv",
+        ],
         [generated, REAL_DATA / "online_retail_head_999_short_dates.csv"],
     ]
     for group in groups:

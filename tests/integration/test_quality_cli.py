@@ -103,6 +103,7 @@ def test_check_refuses_bad_input(built_lake: Path, tmp_path: Path) -> None:
     bad = rules_file(tmp_path, "rules:\n  - name: x\n    expression: nope(\n")
     done = run_retail("quality", "check", "--rules", bad, lake=built_lake)
     assert done.code == 2
+    (tmp_path / "empty-lake").mkdir()
     done = run_retail("quality", "check", lake=tmp_path / "empty-lake")
     assert done.code == 2 and "nothing to check" in done.stderr
 

@@ -17,19 +17,32 @@ from typer.exceptions import TyperException
 
 from retail_lakehouse import __version__
 from retail_lakehouse.cli import (
+    alerts_cmd,
+    backup_cmd,
     benchmark_cmd,
+    doctor_cmd,
     generate_cmd,
+    history_cmd,
     ingest_cmd,
     keys_cmd,
+    maintenance_cmd,
+    observe_cmd,
     project_cmd,
+    publish_cmd,
     quality_cmd,
+    retract_cmd,
+    rollback_cmd,
     run_cmd,
     serve_cmd,
     sql_cmd,
     status_cmd,
+    watch_cmd,
 )
 from retail_lakehouse.cli.context import AppState, PipelineFailure, UsageProblem, err_console
+from retail_lakehouse.cli.help import polish_help
+from retail_lakehouse.config_file import ConfigError
 from retail_lakehouse.lake.errors import LakeBusyError
+from retail_lakehouse.observe import settings as observe_settings
 
 app = typer.Typer(
     name="retail",
@@ -54,10 +67,35 @@ def main_options(
         typer.Option(
             "--lake",
             envvar="RETAIL_LAKE",
-            help="Lake root folder (default: ./lake, or lake in retail.toml).",
+            help="Lake root folder (default: lake in the nearest retail.toml, else ./lake).",
         ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            envvar="RETAIL_LOG_FORMAT",
+            help="Log events on stderr as json or console lines (always JSON in <lake>/_logs/).",
+        ),
+    ] = None,
+    metrics_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--metrics-file",
+            envvar="RETAIL_METRICS_FILE",
+            help="Write pipeline metrics to this Prometheus textfile after writing commands.",
+        ),
+    ] = None,
+    wait: Annotated[
+        float | None,
+        typer.Option(
+            "--wait",
+            min=0,
+            metavar="SECONDS",
+            help="How long a writing command waits for another writer to finish (default 10).",
+        ),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
     ] = False,
@@ -65,7 +103,19 @@ def main_options(
     """Turn raw retail sales exports into a trustworthy Delta Lake warehouse."""
     from retail_lakehouse.config import load_settings  # pydantic: not needed for --help
 
-    ctx.obj = AppState(settings=load_settings(lake=lake), debug=debug)
+    if log_format not in (None, "json", "console"):
+        raise UsageProblem(f"--log-format must be json or console, not {log_format!r}")
+    settings = load_settings(
+        lake=lake, log_format=log_format, metrics_file=metrics_file, writer_wait=wait
+    )
+    ctx.obj = AppState(settings=settings, debug=debug)
+    observe_settings.configure(
+        log_format=settings.log_format,
+        lineage_url=settings.lineage_url,
+        namespace=settings.lineage_namespace,
+        metrics_file=settings.metrics_file,
+        rule_files=list(settings.rules),
+    )
 
 
 app.command("init")(project_cmd.init)
@@ -80,11 +130,26 @@ app.command("serve")(serve_cmd.serve)
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(quality_cmd.app, name="quality")
 app.command("benchmark")(benchmark_cmd.benchmark)
+app.command("watch")(watch_cmd.watch)
+app.add_typer(alerts_cmd.app, name="alerts")
+app.command("lineage")(observe_cmd.lineage)
+app.command("catalog")(observe_cmd.catalog)
+app.command("metrics")(observe_cmd.metrics)
+app.command("publish")(publish_cmd.publish)
+app.command("history")(history_cmd.history)
+app.command("rollback")(rollback_cmd.rollback)
+app.command("retract")(retract_cmd.retract)
+app.command("backup")(backup_cmd.backup)
+app.command("restore")(backup_cmd.restore)
+app.command("optimize")(maintenance_cmd.optimize)
+app.command("vacuum")(maintenance_cmd.vacuum)
+app.command("doctor")(doctor_cmd.doctor)
 
 
 def _main() -> None:
     """Console-script entry point: run the app and map failures to exit codes."""
     debug = "--debug" in sys.argv
+    polish_help(app)
     try:
         app(prog_name="retail", standalone_mode=False)
     except typer.Exit as done:
@@ -99,7 +164,7 @@ def _main() -> None:
         else:
             err_console.print(f"[red]error:[/] {usage}")
         sys.exit(2)
-    except UsageProblem as problem:
+    except (UsageProblem, ConfigError) as problem:
         _fail(problem, 2, debug)
     except (PipelineFailure, LakeBusyError) as failure:
         _fail(failure, 1, debug)

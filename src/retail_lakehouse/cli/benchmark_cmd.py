@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from retail_lakehouse.cli.context import console
+from retail_lakehouse.cli.context import EngineChoice, console, writable_file
 
 
 def benchmark(
@@ -25,7 +25,7 @@ def benchmark(
             help="Runs per size; prints the median of each figure and its range.",
         ),
     ] = 1,
-    engine: Annotated[str, typer.Option(help="duckdb or spark.")] = "duckdb",
+    engine: Annotated[EngineChoice, typer.Option(help="duckdb or spark.")] = EngineChoice.duckdb,
     seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 42,
     as_json: Annotated[bool, typer.Option("--json", help="Print only JSON.")] = False,
     output: Annotated[Path | None, typer.Option(help="Also write the JSON to this file.")] = None,
@@ -48,22 +48,38 @@ def benchmark(
             help="With --cli: also time the same append on a lake of this many lines.",
         ),
     ] = None,
+    publish: Annotated[
+        str | None,
+        typer.Option(
+            "--publish",
+            metavar="DSN",
+            help="Benchmark `retail publish` into this PostgreSQL database instead (full, 1% "
+            "append, nothing new) against PostgreSQL's own COPY of the fact rows.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Generate data, run ingest -> silver -> gold on a fresh lake, print time and memory.
 
     Without --cli the layers are timed inside one worker process, after its imports
     (in-process figures); --cli times whole commands as a user runs them."""
+    if output is not None:  # refused now, not after the whole benchmark has run
+        writable_file(output, "--output")
     if cli:
         _process_series(rows or [541_909], repeat, workdir, big_rows, seed, as_json, output)
         return
     from retail_lakehouse.benchmark import run_repeated
 
+    if publish:
+        _publish_benchmark(publish, (rows or [541_909])[0], repeat, seed, workdir, as_json, output)
+        return
+
     results = []
     for size in rows or [541_909]:
         if not as_json:
             runs = f", {repeat} runs" if repeat > 1 else ""
-            console.print(f"benchmarking {size:,} lines on {engine}{runs} ...", style="dim")
-        measured = run_repeated(size, repeat, seed=seed, engine=engine, workdir=workdir)
+            console.print(f"benchmarking {size:,} lines on {engine.value}{runs} ...", style="dim")
+        measured = run_repeated(size, repeat, seed=seed, engine=engine.value, workdir=workdir)
         results.append(measured.as_dict())
     document = json.dumps({"results": results}, indent=2)
     if output:
@@ -160,6 +176,53 @@ _LABELS = {
     "append_to_gold": "[bold]append: ingest A && run[/]",
     "big_append_to_gold": "same append on the big lake",
 }
+
+
+def _publish_benchmark(
+    dsn: str,
+    rows: int,
+    repeat: int,
+    seed: int,
+    workdir: Path | None,
+    as_json: bool,
+    output: Path | None,
+) -> None:
+    from retail_lakehouse.benchmark.publish import run_publish_benchmark
+    from retail_lakehouse.cli.context import UsageProblem
+    from retail_lakehouse.publish.target import PublishFailed, PublishRefused
+
+    if not as_json:
+        console.print(f"benchmarking publish of {rows:,} lines, {repeat} runs ...", style="dim")
+    try:
+        result = run_publish_benchmark(dsn, rows, repeat=repeat, seed=seed, workdir=workdir)
+    except (PublishRefused, PublishFailed) as problem:
+        raise UsageProblem(str(problem)) from None
+    document = json.dumps({"publish": result}, indent=2)
+    if output:
+        output.write_text(document + "\n", encoding="utf-8")
+    if not as_json:
+        table = Table("publish", "seconds (median)", "rows written", title="retail benchmark")
+        first = result["runs"][0]
+        table.add_row(
+            "PostgreSQL COPY of the fact CSV",
+            f"{result['baseline_copy_seconds']:.2f}",
+            f"{first['fact_rows']:,}",
+        )
+        table.add_row("full publish", f"{result['full_seconds']:.2f}", f"{first['full_rows']:,}")
+        table.add_row(
+            "after a 1% append",
+            f"{result['incremental_seconds']:.2f}",
+            f"{first['incremental_rows']:,}",
+        )
+        table.add_row(
+            "nothing new", f"{result['nothing_new_seconds']:.2f}", f"{first['nothing_new_rows']:,}"
+        )
+        console.print(table)
+        console.print(
+            f"full / COPY = {result['full_over_baseline']:.2f} (target <= 2); "
+            f"1% append / full = {result['incremental_over_full']:.3f} (target <= 0.10)"
+        )
+    sys.stdout.write(document + "\n")
 
 
 def _seconds(value: float, spread: list[float] | None) -> str:

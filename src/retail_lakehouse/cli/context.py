@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +27,7 @@ class AppState:
     def lake(self) -> Lake:
         from retail_lakehouse.lake.store import Lake
 
-        return Lake(self.settings.lake)
+        return Lake(self.settings.lake, writer_wait=self.settings.writer_wait)
 
     @property
     def lake_root(self) -> Path:
@@ -58,6 +59,65 @@ def state_from(ctx: typer.Context) -> AppState:
 
 def lake_from(ctx: typer.Context) -> Lake:
     return state_from(ctx).lake
+
+
+def existing_lake(ctx: typer.Context) -> Lake:
+    """The lake of a command that only reads: a folder that does not exist is refused (a
+    mistyped ``--lake`` would otherwise show an empty lake as if all were well). An existing
+    empty folder (what ``retail init`` creates) is an empty lake."""
+    existing_lake_root(ctx)
+    return lake_from(ctx)
+
+
+def existing_lake_root(ctx: typer.Context) -> Path:
+    """:func:`existing_lake`'s check, for a command that reads the lake's folder without
+    opening it as a ``Lake`` (``retail status``: no pyarrow)."""
+    root = state_from(ctx).lake_root
+    if not root.is_dir():
+        raise UsageProblem(
+            f"no lake at {root} (check --lake, RETAIL_LAKE or retail.toml; "
+            "`retail ingest FILES` starts one)"
+        )
+    return root
+
+
+def lake_with_bronze(ctx: typer.Context) -> Lake:
+    """The lake of ``retail run``: nothing can run before files are ingested, and a mistyped
+    ``--lake`` must not create a folder and report success."""
+    lake = lake_from(ctx)
+    if not lake.exists("bronze.sales_lines"):
+        where = "no lake" if not lake.root.is_dir() else "no bronze table"
+        raise UsageProblem(
+            f"nothing to run: {where} at {lake.root}; ingest files first "
+            "(`retail ingest FILES`), or check --lake, RETAIL_LAKE or retail.toml"
+        )
+    return lake
+
+
+def writable_file(path: Path, what: str) -> Path:
+    """Refuse, before any work, an output file that cannot be written: a missing folder, a
+    folder given as the file, a read-only place. Creates nothing (a probe file is removed)."""
+    if path.is_dir():
+        raise UsageProblem(f"{what} {path} is a folder; give a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageProblem(f"{what} {path}: the folder {folder} does not exist")
+    existed = path.exists()
+    try:
+        with path.open("ab"):
+            pass
+    except OSError as error:
+        raise UsageProblem(f"{what} {path} cannot be written: {error.strerror or error}") from None
+    if not existed:
+        path.unlink(missing_ok=True)
+    return path
+
+
+class EngineChoice(str, Enum):
+    """The ``--engine`` values, checked by the parser before any work starts."""
+
+    duckdb = "duckdb"
+    spark = "spark"
 
 
 class UsageProblem(Exception):

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from retail_lakehouse.cli.context import UsageProblem, console
+from retail_lakehouse.cli.context import UsageProblem, console, writable_file
 from retail_lakehouse.cli.progress import progress_bar
 
 
@@ -24,6 +24,34 @@ class FileFormat(str, Enum):
     parquet = "parquet"
 
 
+_BY_SUFFIX = {
+    ".csv": FileFormat.csv,
+    ".xlsx": FileFormat.xlsx,
+    ".json": FileFormat.json,
+    ".ndjson": FileFormat.json,
+    ".parquet": FileFormat.parquet,
+}
+
+
+def output_format(out: Path, given: FileFormat | None) -> FileFormat:
+    """The format the file name says, or ``--format`` when it agrees: a Parquet file named
+    ``.csv`` would be refused by ``retail ingest`` later, so the mismatch is refused now."""
+    implied = _BY_SUFFIX.get(out.suffix.lower())
+    if given is not None and implied is not None and given is not implied:
+        raise UsageProblem(
+            f"--format {given.value} does not match the file name {out.name} "
+            f"({out.suffix} is {implied.value}); change one of them"
+        )
+    if given is None and implied is None:
+        raise UsageProblem(
+            f"cannot tell the format from {out.name}: name the file .csv, .xlsx, .json or "
+            ".parquet, or pass --format"
+        )
+    chosen = given or implied
+    assert chosen is not None
+    return chosen
+
+
 def generate(
     rows: Annotated[int, typer.Option("--rows", "-n", min=1, help="Data lines to write.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="File to write.")],
@@ -31,18 +59,24 @@ def generate(
     layout: Annotated[
         Layout, typer.Option(help="uci (Online Retail) or uci2 (Online Retail II) headers.")
     ] = Layout.uci,
-    file_format: Annotated[FileFormat, typer.Option("--format", help="Output format.")] = (
-        FileFormat.csv
-    ),
+    file_format: Annotated[
+        FileFormat | None,
+        typer.Option("--format", help="Output format (default: from the file name's extension)."),
+    ] = None,
 ) -> None:
     """Write a sample data set following the published profile of the UCI Online Retail data."""
     from retail_lakehouse.generate import generate as generate_file
 
+    fmt = output_format(out, file_format)
     if out.exists() and out.is_dir():
         raise UsageProblem(f"{out} is a folder; give a file name")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageProblem(f"--out {out}: cannot create {out.parent}: {error.strerror}") from None
+    writable_file(out, "--out")
     with progress_bar("generating", total=rows) as advance:
         result = generate_file(
-            rows, out, seed=seed, layout=layout.value, fmt=file_format.value, progress=advance
+            rows, out, seed=seed, layout=layout.value, fmt=fmt.value, progress=advance
         )
     console.print(f"wrote {result.rows:,} lines to {result.path} in {result.seconds:.1f}s")

@@ -1,15 +1,25 @@
-"""``retail ingest``: files or folders into bronze, one atomic commit per file."""
+"""``retail ingest``: files or folders into bronze (isolated reader, grouped commits)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from retail_lakehouse.cli.context import UsageProblem, console, freeze_loaded_objects, lake_from
+from retail_lakehouse.cli.context import (
+    UsageProblem,
+    console,
+    freeze_loaded_objects,
+    lake_from,
+    state_from,
+)
 from retail_lakehouse.cli.progress import progress_bar
+
+if TYPE_CHECKING:
+    from retail_lakehouse.lake import Lake
+    from retail_lakehouse.sources.limits import ReaderLimits
 
 
 def ingest(
@@ -18,39 +28,96 @@ def ingest(
         list[Path],
         typer.Argument(help="Files or folders (csv, tsv, xlsx/xls, json, ndjson, parquet)."),
     ],
+    replaces: Annotated[
+        str | None,
+        typer.Option(
+            "--replaces",
+            metavar="OLD_NAME",
+            help="A corrected file: ingest it and retract the file OLD_NAME it replaces.",
+        ),
+    ] = None,
 ) -> None:
-    """Append source files to bronze.sales_lines; files already ingested are skipped."""
-    from retail_lakehouse.lake.runs import recorded_run
-    from retail_lakehouse.pipeline.bronze import FileRefused, discover, ingest_file
+    """Append source files to bronze.sales_lines; files already ingested are skipped.
+
+    Each file is read in a separate reader process under the [limits] of retail.toml; a file
+    that is refused (past a limit, unreadable, or crashing its reader) is listed with the
+    reason, the others are ingested, and the command exits 2."""
+    from retail_lakehouse.pipeline.bronze import FileRefused, discover
+    from retail_lakehouse.pipeline.ingest import FileOutcome, ingest_files
 
     freeze_loaded_objects()
     lake = lake_from(ctx)
+    limits = state_from(ctx).settings.limits.reader_limits()
     try:
         files = discover(paths)
     except FileRefused as refused:
         raise UsageProblem(str(refused)) from None
     if not files:
         raise UsageProblem("no ingestible files found (csv, tsv, xlsx, xls, json, ndjson, parquet)")
+    if replaces is not None:
+        _ingest_replacing(lake, replaces, files, limits)
+        return
     summary = Table("file", "status", "lines", "rejected", "note")
     refusals: list[str] = []
-    with recorded_run(lake, "ingest") as run, progress_bar("ingesting", total=len(files)) as done:
-        for index, file in enumerate(files, start=1):
-            try:
-                report = ingest_file(lake, file, run)
-            except FileRefused as refused:
-                refusals.append(str(refused))
-                summary.add_row(str(file), "[red]refused[/]", "", "", str(refused.reason))
-            else:
-                summary.add_row(
-                    str(file),
-                    report.status,
-                    f"{report.rows_ingested:,}",
-                    f"{report.rows_rejected:,}",
-                    report.note,
-                )
-            done(index)
+
+    def warn(line: str) -> None:  # what an interrupted command left, completed or undone
+        console.print(f"[yellow]{line}[/]")
+
+    def show(index: int, outcome: FileOutcome) -> None:
+        if outcome.refused is not None:
+            refusals.append(str(outcome.refused))
+            summary.add_row(str(outcome.path), "[red]refused[/]", "", "", outcome.refused.reason)
+        elif outcome.report is not None:
+            report = outcome.report
+            summary.add_row(
+                str(outcome.path),
+                report.status,
+                f"{report.rows_ingested:,}",
+                f"{report.rows_rejected:,}",
+                report.note,
+            )
+
+    with progress_bar("ingesting", total=len(files)) as done:
+        ingest_files(
+            lake, files, limits=limits, on_file=show, progress=done, on_recovered=warn
+        )
     console.print(summary)
     if refusals:
         raise UsageProblem(
             f"{len(refusals)} of {len(files)} file(s) refused:\n  " + "\n  ".join(refusals)
         )
+
+
+def _ingest_replacing(
+    lake: Lake, old_name: str, files: list[Path], limits: ReaderLimits | None = None
+) -> None:
+    """Ingest the corrected file, then retract the one it replaces, in one recorded run.
+
+    New first: a refused file retracts nothing. Run again after an interruption, the new file is
+    skipped (already in bronze) and the retraction completes."""
+    from retail_lakehouse.lake.recovery import RecoveryRefused, find_batch, retract_batch
+    from retail_lakehouse.lake.runs import recorded_run
+    from retail_lakehouse.pipeline.bronze import FileRefused, ingest_file
+
+    if len(files) != 1:
+        raise UsageProblem("--replaces takes exactly one new file")
+    try:
+        old = find_batch(lake, file=old_name)
+    except RecoveryRefused as refused:
+        raise UsageProblem(str(refused)) from None
+    with recorded_run(lake, "ingest --replaces") as run:
+        for line in run.recovered:
+            console.print(f"[yellow]{line}[/]")
+        try:
+            report = ingest_file(lake, files[0], run, limits=limits)
+        except FileRefused as refused:
+            raise UsageProblem(f"{refused}; {old_name} was not retracted") from None
+        if report.status == "skipped" and f"batch {old['_batch_seq']}" in report.note:
+            raise UsageProblem(f"{files[0]} has the same content as {old_name}: nothing to replace")
+        done = retract_batch(lake, old, run, replaced_by=str(files[0]))
+        run.changed = True
+    console.print(
+        f"{files[0]}: {report.status} ({report.rows_ingested:,} lines, batch "
+        f"{report.batch_seq}); replaced batch {done.batch_seq} ({done.source_file}, "
+        f"{done.lines:,} lines retracted). The next `retail run` updates silver and gold."
+    )

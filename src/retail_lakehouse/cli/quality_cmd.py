@@ -14,7 +14,14 @@ from typing import Annotated
 
 import typer
 
-from retail_lakehouse.cli.context import PipelineFailure, UsageProblem, console, state_from
+from retail_lakehouse.cli.context import (
+    EngineChoice,
+    PipelineFailure,
+    UsageProblem,
+    console,
+    existing_lake,
+    state_from,
+)
 
 DEFAULT_TABLE = "silver.sales_lines"
 """The scored table (``quality.history.DEFAULT_TABLE``; spelled here so ``--help`` stays light)."""
@@ -64,7 +71,7 @@ def report(
     state = state_from(ctx)
     try:
         built = build_report(
-            state.lake,
+            existing_lake(ctx),
             run_id=run,
             table=_checked_table(table),
             top=top,
@@ -86,7 +93,10 @@ def check(
         list[Path] | None,
         typer.Option("--rules", help="Extra quality-rule YAML file (repeatable)."),
     ] = None,
-    engine: Annotated[str | None, typer.Option(help="duckdb (default) or spark.")] = None,
+    engine: Annotated[
+        EngineChoice | None,
+        typer.Option(help="duckdb or spark (default: engine in retail.toml, else duckdb)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Evaluate the rules on the current silver lines without writing; exit 1 if a gate fails.
@@ -109,8 +119,9 @@ def check(
     except RulesError as bad:
         raise UsageProblem(str(bad)) from None
     try:
-        with open_engine(state.lake, engine or state.settings.engine) as opened:
-            outcome = check_current(state.lake, opened, ruleset)
+        lake = existing_lake(ctx)
+        with open_engine(lake, engine.value if engine else state.settings.engine) as opened:
+            outcome = check_current(lake, opened, ruleset)
     except ValueError as bad:  # an unknown engine name, or RulesError raised while compiling
         raise UsageProblem(str(bad)) from None
     if not outcome.lines_checked:

@@ -8,10 +8,13 @@ from typing import Annotated
 import typer
 
 from retail_lakehouse.cli.context import (
+    AppState,
+    EngineChoice,
     PipelineFailure,
     UsageProblem,
     console,
     freeze_loaded_objects,
+    lake_with_bronze,
     state_from,
 )
 
@@ -25,7 +28,10 @@ def run(
         list[Path] | None,
         typer.Option("--rules", help="Extra quality-rule YAML file (repeatable)."),
     ] = None,
-    engine: Annotated[str | None, typer.Option(help="duckdb (default) or spark.")] = None,
+    engine: Annotated[
+        EngineChoice | None,
+        typer.Option(help="duckdb or spark (default: engine in retail.toml, else duckdb)."),
+    ] = None,
 ) -> None:
     """Process new bronze batches into silver and gold (incremental and idempotent)."""
     from retail_lakehouse.pipeline.errors import RulesError
@@ -43,24 +49,36 @@ def run(
         except RulesError as bad:
             raise UsageProblem(str(bad)) from None
     if not full_refresh and _settled(state.lake_root):
+        _publish_after_run(state)
         return
+    lake = lake_with_bronze(ctx)
     from retail_lakehouse.pipeline.errors import PipelineError
     from retail_lakehouse.pipeline.runner import run_pipeline
 
     freeze_loaded_objects()
     try:
         report = run_pipeline(
-            state.lake,
+            lake,
             state.settings,
             full_refresh=full_refresh,
             extra_rules=list(rules or []),
-            engine_name=engine or state.settings.engine,
+            engine_name=engine.value if engine else state.settings.engine,
         )
     except PipelineError as failed:  # a gate, a category file, an SCD2 invariant
         raise PipelineFailure(str(failed)) from None
     except RulesError as bad:
         raise UsageProblem(str(bad)) from None
     console.print(report.render())
+    _publish_after_run(state)
+
+
+def _publish_after_run(state: AppState) -> None:
+    """``[publish] after_run``: publish after every run, an idle one included (it retries a
+    publish that failed after the last run; publishing nothing new costs one query)."""
+    if state.settings.publish.after_run:
+        from retail_lakehouse.cli.publish_cmd import publish_after_run
+
+        publish_after_run(state)
 
 
 def _settled(root: Path) -> bool:
@@ -73,5 +91,6 @@ def _settled(root: Path) -> bool:
         return False
     console.print("silver: nothing new in bronze", style="dim")
     console.print("gold: nothing to do (no new silver batches)")
-    console.print(f"lake unchanged since run {run_id}: nothing to run", style="dim")
+    since = f"run {run_id}" if run_id else "the last run"
+    console.print(f"lake unchanged since {since}: nothing to run", style="dim")
     return True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Annotated
 
 import typer
@@ -24,12 +26,14 @@ def serve(
         import uvicorn
 
         from retail_lakehouse.serve.app import create_app
+        from retail_lakehouse.serve.redact import uvicorn_log_config
     except ImportError as missing:
         raise UsageProblem(
             f"serving needs the [serve] extra ({missing.name} is missing): "
             "pip install 'retail-lakehouse[serve]'"
         ) from None
     state = state_from(ctx)
+    listener = _listen(host, port)  # before anything is printed: a taken port is a usage error
     app = create_app(state.settings)
     console.print(
         f"serving lake [bold]{state.lake.root}[/] at http://{host}:{port}/ "
@@ -40,12 +44,36 @@ def serve(
             "[yellow]note:[/] listening beyond this machine without TLS: API keys travel in "
             "clear text; put a TLS-terminating proxy in front."
         )
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
         access_log=access_log,
+        log_config=uvicorn_log_config(),  # keys in a query string are redacted from the log
         log_level="info",
         server_header=False,
         timeout_keep_alive=30,  # dashboards pause between clicks; keep their connection
     )
+    uvicorn.Server(config).run(sockets=[listener])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket uvicorn will serve on, bound here so a port in use (or a host that
+    is not an address of this machine) is refused with exit code 2 before the server starts."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as error:
+        raise UsageProblem(f"cannot listen on {host}: {error.strerror}") from None
+    listener = socket.socket(family, kind, proto)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(address)
+        listener.listen(2048)
+    except OSError as error:
+        listener.close()
+        reason = "the port is in use" if error.errno == errno.EADDRINUSE else error.strerror
+        raise UsageProblem(f"cannot listen on {host}:{port}: {reason}") from None
+    listener.set_inheritable(True)
+    return listener

@@ -3,43 +3,82 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
+import math
+import re
 import sys
+from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from retail_lakehouse.cli.context import UsageProblem, console, lake_from
+from retail_lakehouse.cli.context import UsageProblem, console, existing_lake
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 
 class OutputFormat(str, Enum):
+    auto = "auto"
     table = "table"
+    vertical = "vertical"
     json = "json"
     csv = "csv"
+
+
+_SHOW_TABLES = re.compile(r"^\s*show\s+(all\s+)?tables\s*;?\s*$", re.IGNORECASE)
+_LAKE_TABLES = """
+    SELECT schema_name || '.' || view_name AS "table"
+    FROM duckdb_views()
+    WHERE NOT internal AND schema_name IN ('bronze', 'silver', 'gold', 'meta')
+    ORDER BY list_position(['bronze', 'silver', 'gold', 'meta'], schema_name), view_name
+"""
 
 
 def sql(
     ctx: typer.Context,
     query: Annotated[str, typer.Argument(help="One read-only SQL statement (DuckDB dialect).")],
     output: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="table, json or csv.")
-    ] = OutputFormat.table,
-    limit: Annotated[int, typer.Option(help="Most rows printed as a table.")] = 1000,
+        OutputFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="auto (a table, or one record per block when too wide), table, vertical, "
+            "json or csv.",
+        ),
+    ] = OutputFormat.auto,
+    limit: Annotated[
+        int, typer.Option(min=0, help="Most rows printed as a table or vertically.")
+    ] = 1000,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Read every table as it was when this run finished (a run id from "
+            "`retail history`) or at this time (2026-12-04T10:15:00).",
+        ),
+    ] = None,
 ) -> None:
-    """Query the lake read-only. Tables are named layer.table, e.g. gold.fact_sales."""
+    """Query the lake read-only. Tables are named layer.table, e.g. gold.fact_sales;
+    `SHOW TABLES` lists them."""
     import duckdb
 
+    from retail_lakehouse.lake.history import AsOfError, resolve_as_of
     from retail_lakehouse.lake.query import LakeSQL, ReadOnlyQueryError
 
-    with LakeSQL(lake_from(ctx)) as lake_sql:
+    lake = existing_lake(ctx)
+    try:
+        versions = None if as_of is None else resolve_as_of(lake, as_of).versions
+    except AsOfError as bad:
+        raise UsageProblem(str(bad)) from None
+    with LakeSQL(lake, versions=versions) as lake_sql:
         try:
-            result = lake_sql.user_query(query)
+            if _SHOW_TABLES.match(query):
+                result = lake_sql.arrow(_LAKE_TABLES)
+            else:
+                result = lake_sql.user_query(query)
         except ReadOnlyQueryError as refused:
             raise UsageProblem(f"query refused: {refused}") from None
         except duckdb.Error as error:
@@ -48,19 +87,101 @@ def sql(
 
 
 def write_result(result: pa.Table, output: OutputFormat, limit: int = 1000) -> None:
-    """Print an Arrow result in the requested format."""
-    rows: list[dict[str, Any]] = result.to_pylist()
+    """Print an Arrow result in the requested format.
+
+    JSON keeps numbers as numbers: integers of any size and decimals written exactly as stored
+    (``2.5500``, never through a float), like DuckDB's own ``to_json``. CSV lines end with
+    ``\\n``, so shell pipelines see no carriage returns."""
     if output is OutputFormat.json:
-        sys.stdout.write(json.dumps(rows, default=str) + "\n")
+        sys.stdout.write(to_json(result) + "\n")
     elif output is OutputFormat.csv:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=result.column_names)
-        writer.writeheader()
-        writer.writerows(rows)
-        sys.stdout.write(buffer.getvalue())
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(result.column_names)
+        for row in result.to_pylist():
+            writer.writerow(["" if v is None else v for v in row.values()])
     else:
-        table = Table(*result.column_names)
-        for row in rows[:limit]:
-            table.add_row(*("" if v is None else str(v) for v in row.values()))
-        console.print(table)
-        console.print(f"{result.num_rows:,} row(s)", style="dim")
+        shown = result.slice(0, limit)
+        table = _table(shown)
+        vertical = output is OutputFormat.vertical or (
+            output is OutputFormat.auto and _natural_width(shown) > console.width
+        )
+        console.print(_vertical(shown) if vertical else table)
+        if shown.num_rows < result.num_rows:
+            console.print(
+                f"showing {shown.num_rows:,} of {result.num_rows:,} rows (--limit {limit:,})",
+                style="dim",
+            )
+        else:
+            console.print(f"{result.num_rows:,} row(s)", style="dim")
+
+
+def _is_number(data_type: pa.DataType) -> bool:
+    import pyarrow as pa  # loaded by the query already; kept off the CLI's import path
+
+    return bool(
+        pa.types.is_integer(data_type)
+        or pa.types.is_floating(data_type)
+        or pa.types.is_decimal(data_type)
+    )
+
+
+def _cell(value: Any, numeric: bool) -> str:
+    if value is None:
+        return ""
+    if numeric and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def _table(result: pa.Table) -> Table:
+    """Numbers right-aligned with thousands separators; long text wraps inside its cell."""
+    table = Table()
+    numeric = [_is_number(f.type) for f in result.schema]
+    for field, is_number in zip(result.schema, numeric, strict=True):
+        table.add_column(field.name, justify="right" if is_number else "left", overflow="fold")
+    for row in result.to_pylist():
+        table.add_row(*(_cell(v, n) for v, n in zip(row.values(), numeric, strict=True)))
+    return table
+
+
+def _natural_width(result: pa.Table) -> int:
+    """Characters a table of ``result`` needs without wrapping any cell (borders included)."""
+    numeric = [_is_number(f.type) for f in result.schema]
+    widths = [len(name) for name in result.column_names]
+    for row in result.to_pylist():
+        for index, (value, is_number) in enumerate(zip(row.values(), numeric, strict=True)):
+            widths[index] = max(widths[index], len(_cell(value, is_number)))
+    return sum(widths) + 3 * len(widths) + 1
+
+
+def _vertical(result: pa.Table) -> Table:
+    """One block per record, ``column | value`` (like psql's ``\\x``): readable at any width."""
+    numeric = [_is_number(f.type) for f in result.schema]
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="bold", justify="right")
+    grid.add_column(overflow="fold")
+    for number, row in enumerate(result.to_pylist(), start=1):
+        grid.add_row(f"-[ record {number:,} ]-", "")
+        for (name, value), is_number in zip(row.items(), numeric, strict=True):
+            grid.add_row(name, _cell(value, is_number))
+    return grid
+
+
+def to_json(result: pa.Table) -> str:
+    """The rows as a JSON array of objects, numbers exact (see :func:`write_result`)."""
+    return "[" + ", ".join(_json_value(row) for row in result.to_pylist()) + "]"
+
+
+def _json_value(value: Any) -> str:
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return "null"
+        return format(value, "f")
+    if isinstance(value, float) and not math.isfinite(value):
+        return "null"
+    if isinstance(value, dict):
+        items = (f"{json.dumps(str(k))}: {_json_value(v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_json_value(v) for v in value) + "]"
+    return json.dumps(value, default=str)

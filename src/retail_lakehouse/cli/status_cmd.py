@@ -9,18 +9,18 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from retail_lakehouse.cli.context import console, state_from
+from retail_lakehouse.cli.context import console, existing_lake_root
 
 
 def status(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-    runs: Annotated[int, typer.Option(help="How many recent runs to show.")] = 10,
+    runs: Annotated[int, typer.Option(min=0, help="How many recent runs to show.")] = 10,
 ) -> None:
     """Show the lake's tables (rows, Delta version), line accounting and recent runs."""
     from retail_lakehouse.pipeline.status import lake_status
 
-    root = state_from(ctx).lake_root
+    root = existing_lake_root(ctx)
     report: dict[str, Any] = lake_status(root, last_runs=runs)
     if as_json:
         sys.stdout.write(json.dumps(report, default=str, indent=2) + "\n")
@@ -31,14 +31,9 @@ def status(
     console.print(tables)
     accounting = report.get("accounting")
     if accounting:
-        balanced = "balanced" if accounting.get("balanced") else "[red]NOT balanced[/]"
-        console.print(
-            f"accounting: bronze {accounting['bronze']:,} = silver {accounting['silver']:,}"
-            f" + quarantine {accounting['quarantine']:,}"
-            f" + duplicates {accounting['duplicates']:,}"
-            f" + pending {accounting.get('pending', 0):,} ({balanced})"
-        )
-    recent = Table("run", "command", "status", "finished", "seconds", "error", title="recent runs")
+        console.print(_accounting_lines(accounting, report.get("interrupted") or []))
+    recent = Table("run", "command", "status", "finished", "seconds", title="recent runs")
+    recent.add_column("error", overflow="fold")  # whole, wrapped: a cut "916 of 4" misleads
     for run in report["runs"]:
         recent.add_row(
             run["run_id"],
@@ -46,6 +41,61 @@ def status(
             run["status"],
             str(run["finished_at"])[:19],
             f"{run['seconds']:.2f}" if run["seconds"] is not None else "",
-            (run["error"] or "")[:60],
+            run["error"] or "",
         )
     console.print(recent)
+    watcher = report.get("watcher")
+    if watcher:
+        console.print(_watcher_line(watcher), highlight=False)
+
+
+def _watcher_line(watcher: dict[str, Any]) -> str:
+    """One line on ``retail watch``: alive since when, last file, next scheduled run."""
+    if watcher["alive"]:
+        line = f"watcher: [green]alive[/] (pid {watcher['pid']}, since {watcher['started_at']})"
+    else:
+        last = watcher.get("stopped_at") or watcher.get("updated_at")
+        line = f"watcher: [red]not running[/] (last seen {last})"
+    if watcher.get("last_file"):
+        line += f"; last file {watcher['last_file']} at {watcher['last_file_at']}"
+    if watcher.get("last_run_id"):
+        line += f"; last run {watcher['last_run_id']} {watcher.get('last_run_status')}"
+    if watcher["alive"] and watcher.get("next_scheduled_run"):
+        line += f"; next scheduled run {watcher['next_scheduled_run']}"
+    return line
+
+
+def _accounting_lines(accounting: dict[str, Any], interrupted: list[dict[str, Any]]) -> str:
+    """The identity through every layer, and whether it holds (or why it cannot be judged)."""
+    writer = accounting.get("in_progress")
+    if writer:
+        verdict = (
+            f"[yellow]run in progress[/]: {writer.get('command')} (pid {writer.get('pid')}, "
+            f"since {writer.get('since')}); figures may straddle its commits"
+        )
+    elif interrupted:
+        names = ", ".join(f"{i['command']} {i['run_id']}" for i in interrupted)
+        verdict = (
+            f"[yellow]interrupted command(s) not yet recovered[/] ({names}): the next writing "
+            "command completes or undoes them"
+        )
+    elif accounting.get("rebuild_pending"):
+        verdict = (
+            "[yellow]rebuild pending[/]: an interrupted full refresh is finished by the next "
+            "`retail run`"
+        )
+    elif accounting.get("balanced"):
+        verdict = "balanced"
+    else:
+        verdict = "[red]NOT balanced[/]: " + "; ".join(accounting.get("broken", []))
+    return (
+        f"accounting: bronze {accounting['bronze']:,} = silver {accounting['silver']:,}"
+        f" + quarantine {accounting['quarantine']:,}"
+        f" + duplicates {accounting['duplicates']:,}"
+        f" + pending {accounting.get('pending', 0):,}\n"
+        f"            fact {accounting['fact']:,} rows = silver lines in gold "
+        f"{accounting['silver_in_gold']:,}; marts total the fact (gross "
+        f"{accounting['fact_gross']:,}, returns {accounting['fact_returns']:,}, units "
+        f"{accounting['fact_units']:,})\n"
+        f"            {verdict}"
+    )

@@ -11,15 +11,17 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts import TableContract
-from retail_lakehouse.lake.store import ROW_GROUP_ROWS, cast_batch
+
+if TYPE_CHECKING:
+    from retail_lakehouse.config import Settings
 
 
 class Engine(ABC):
@@ -54,14 +56,12 @@ class Engine(ABC):
         reader: pa.RecordBatchReader = self.backend.to_pyarrow_batches(expr, chunk_size=chunk_size)
         return reader
 
+    @abstractmethod
     def write_parquet(self, expr: ir.Table, target: TableContract, path: Path) -> None:
-        """Write the rows of ``expr`` to one Parquet file shaped to ``target``'s contract
-        (streamed: bounded memory). Engines that encode Parquet themselves override this."""
-        reader = self.to_batches(expr, chunk_size=ROW_GROUP_ROWS)
-        schema = cast_batch(reader.schema.empty_table(), target).schema
-        with pq.ParquetWriter(path, schema, compression="snappy") as writer:
-            for batch in reader:
-                writer.write_table(cast_batch(batch, target), row_group_size=ROW_GROUP_ROWS)
+        """Write the rows of ``expr`` shaped to ``target``'s contract as Parquet at ``path``:
+        one file (DuckDB) or a folder of part files written by the executors (Spark). The
+        engine encodes the Parquet itself, so no table passes through Python;
+        :mod:`retail_lakehouse.lake.staged` commits either form."""
 
     def view(self, expr: ir.Table, name: str) -> ir.Table:
         """Name an expression that several queries build on, so each of them compiles only its
@@ -84,14 +84,6 @@ class Engine(ABC):
         Ibis' ``as_timestamp`` gives that on Spark; DuckDB's ``to_timestamp`` behind it returns a
         zoned timestamp, which DuckDB overrides (see there)."""
         result: ir.TimestampValue = seconds.as_timestamp("s")
-        return result
-
-    def strip_whitespace(self, value: ir.StringValue) -> ir.StringValue:
-        """Trim spaces, tabs, line breaks, vertical tabs and form feeds at both ends.
-
-        Ibis' ``strip()`` means exactly that on Spark, but only spaces on DuckDB, which
-        overrides this with its two-argument ``trim``."""
-        result: ir.StringValue = value.strip()
         return result
 
     @abstractmethod
@@ -117,8 +109,27 @@ class Engine(ABC):
         self.close()
 
 
-def open_engine(lake: Lake, name: str = "duckdb") -> Engine:
-    """Open the named engine (``duckdb`` or ``spark``) on a lake."""
+def decimal_from_float_sql(value: str, type_: pa.Decimal128Type, round_half_even: str) -> str:
+    """SQL turning a float into a decimal the same way on every engine.
+
+    Engines cast doubles to decimals differently (Spark rounds the double's shortest decimal
+    text half up, DuckDB the binary value), so a ratio such as a mart's ``lifetime_value``
+    came out a cent apart once each engine wrote its own files. The one rule: multiply by
+    ``10**scale`` in double arithmetic (IEEE, identical everywhere), round half to even to a
+    whole number (``round_half_even`` is the engine's function for that: DuckDB
+    ``round_even``, Spark ``bround``; both exact on a double's value below 2**52), then scale
+    back with an exact decimal multiplication."""
+    scale = type_.scale
+    whole = f"CAST(CAST({round_half_even}({value} * 1e{scale}, 0) AS BIGINT) AS DECIMAL(38,0))"
+    if scale == 0:
+        return f"CAST({whole} AS DECIMAL({type_.precision},0))"
+    unit = f"CAST(0.{'0' * (scale - 1)}1 AS DECIMAL({scale + 1},{scale}))"
+    return f"CAST({whole} * {unit} AS DECIMAL({type_.precision},{scale}))"
+
+
+def open_engine(lake: Lake, name: str = "duckdb", settings: Settings | None = None) -> Engine:
+    """Open the named engine (``duckdb`` or ``spark``) on a lake (Spark's session from
+    ``settings.spark``, else from the loaded settings)."""
     if name == "duckdb":
         from retail_lakehouse.engines.duckdb import DuckDBEngine
 
@@ -126,5 +137,5 @@ def open_engine(lake: Lake, name: str = "duckdb") -> Engine:
     if name == "spark":
         from retail_lakehouse.engines.spark import SparkEngine
 
-        return SparkEngine(lake)
+        return SparkEngine(lake, settings=settings.spark if settings else None)
     raise ValueError(f"unknown engine {name!r}: use duckdb or spark")

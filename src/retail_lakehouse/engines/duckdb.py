@@ -12,7 +12,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from retail_lakehouse.engines.base import Engine
+from retail_lakehouse.engines.base import Engine, decimal_from_float_sql
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts import TableContract
 from retail_lakehouse.lake.query import duckdb_type, snapshot_relation_sql
@@ -24,18 +24,10 @@ def _try_strptime(value: str, fmt: str) -> datetime:  # type: ignore[empty-body]
     """DuckDB's own non-raising parser."""
 
 
-@ibis.udf.scalar.builtin(name="trim")  # type: ignore[untyped-decorator]
-def _trim_chars(value: str, characters: str) -> str:  # type: ignore[empty-body]
-    """DuckDB's ``trim(string, characters)``."""
-
-
 @ibis.udf.scalar.builtin(name="make_timestamp")  # type: ignore[untyped-decorator]
 def _timestamp_from_micros(microseconds: int) -> datetime:  # type: ignore[empty-body]
     """DuckDB's ``make_timestamp(microseconds since the epoch)``: a TIMESTAMP, no zone."""
 
-
-WHITESPACE = " \t\n\r\v\f"
-"""What Spark's ``TRIM`` (and Ibis' ``strip`` there) removes."""
 
 DEFAULT_MEMORY_LIMIT = "1GB"
 """DuckDB's buffer pool when neither the caller nor ``RETAIL_DUCKDB_MEMORY_LIMIT`` says."""
@@ -115,10 +107,6 @@ class DuckDBEngine(Engine):
         result: ir.TimestampValue = _timestamp_from_micros(seconds * 1_000_000)
         return result
 
-    def strip_whitespace(self, value: ir.StringValue) -> ir.StringValue:
-        result: ir.StringValue = _trim_chars(value, WHITESPACE)
-        return result
-
     def hex_to_int(self, value: ir.StringValue) -> ir.IntegerValue:
         result: ir.IntegerValue = ibis.literal("0x").concat(value).cast("int64")
         return result
@@ -134,4 +122,10 @@ def _conformed(field: pa.Field, produced: pa.Schema) -> str:
     name = f'"{field.name}"'
     if field.name in produced.names and produced.field(field.name).type == field.type:
         return name
+    if (
+        field.name in produced.names
+        and pa.types.is_floating(produced.field(field.name).type)
+        and pa.types.is_decimal(field.type)
+    ):
+        return f"{decimal_from_float_sql(name, field.type, 'round_even')} AS {name}"
     return f"CAST({name} AS {duckdb_type(field.type)}) AS {name}"

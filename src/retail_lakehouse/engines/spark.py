@@ -1,24 +1,27 @@
 """The scale-out engine: the same Ibis expressions on PySpark (local mode here, a cluster there).
 
 Delta snapshots are read as their Parquet files (delta-spark jars cannot be fetched offline);
-results come back as Arrow and are committed with deltalake like every other engine's. On a real
-cluster, point ``RETAIL_SPARK_MASTER`` at it.
+the executors write the big outputs as Parquet and the driver commits them with delta-rs, like
+every other engine's files. Where the session runs comes from ``[spark]`` in ``retail.toml``
+(:mod:`retail_lakehouse.engines.spark_session`, docs/spark.md).
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 import re
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from retail_lakehouse.engines.base import Engine
+from retail_lakehouse.config import SparkSettings
+from retail_lakehouse.engines.base import Engine, decimal_from_float_sql
 from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.contracts import TableContract
 
 # strftime directive -> Spark datetime pattern. One-letter Spark fields accept one or two digits,
 # like strptime's %m/%d/%H do, so the same format text means the same thing on both engines.
@@ -58,28 +61,24 @@ def _conv(value: str, from_base: int, to_base: int) -> str:  # type: ignore[empt
 
 
 class SparkEngine(Engine):
-    """Ibis over a PySpark session."""
+    """Ibis over a Spark session: a local one, a cluster's driver, or a Spark Connect client.
+
+    Executors read the snapshot's Parquet files by fully qualified ``file://`` URIs and write
+    the big outputs as Parquet part files into a staged folder inside the table's folder; only
+    small results (dimensions, aggregates) come back to the driver, as Arrow."""
 
     name = "spark"
 
-    def __init__(self, lake: Lake, *, master: str | None = None) -> None:
+    def __init__(self, lake: Lake, *, settings: SparkSettings | None = None) -> None:
         super().__init__(lake)
-        from pyspark.sql import SparkSession
+        from retail_lakehouse.engines.spark_session import open_session
 
-        builder: Any = SparkSession.builder
-        self._session = (
-            builder.master(master or os.environ.get("RETAIL_SPARK_MASTER", "local[2]"))
-            .appName("retail-lakehouse")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .config("spark.sql.shuffle.partitions", "4")
-            .config("spark.sql.ansi.enabled", "false")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.driver.memory", os.environ.get("RETAIL_SPARK_DRIVER_MEMORY", "2g"))
-            .getOrCreate()
-        )
-        self._session.sparkContext.setLogLevel("ERROR")
+        if settings is None:
+            from retail_lakehouse.config import load_settings
+
+            settings = load_settings().spark
+        self.settings = settings
+        self._session = open_session(settings)
         self._con = ibis.pyspark.connect(self._session)
         self._ids = itertools.count()
 
@@ -87,10 +86,15 @@ class SparkEngine(Engine):
     def backend(self) -> ibis.BaseBackend:
         return self._con
 
+    @property
+    def session(self) -> Any:
+        """The Spark session (``pyspark.sql.SparkSession``, classic or Connect)."""
+        return self._session
+
     def table(self, qualified: str, version: int | None = None) -> ir.Table:
         view = f"lake_{qualified.replace('.', '__')}_{next(self._ids)}"
         delta = self.lake.delta(qualified, version)
-        files = list(delta.file_uris()) if delta is not None else []
+        files = [file_uri(f) for f in delta.file_uris()] if delta is not None else []
         self.versions[qualified] = delta.version() if delta is not None else None
         if files:
             frame = self._session.read.option("mergeSchema", "true").parquet(*files)
@@ -105,6 +109,40 @@ class SparkEngine(Engine):
         frame = self._session.createDataFrame(data.to_pandas(), schema=schema)
         frame.createOrReplaceTempView(name)
         return self._con.table(name)
+
+    def to_arrow(self, expr: ir.Table) -> pa.Table:
+        """Small results only (dimensions, aggregates): Spark's own Arrow collection, no pandas
+        on the way; tables never come back this way (see :meth:`write_parquet`)."""
+        from ibis.formats.pyarrow import PyArrowData
+
+        frame = self._session.sql(str(self._con.compile(expr)))
+        if hasattr(frame, "toArrow"):  # Spark 4
+            collected = frame.toArrow()
+        else:  # Spark 3.5's classic DataFrame: through pandas (small results only)
+            collected = pa.Table.from_pandas(frame.toPandas(), preserve_index=False)
+        result: pa.Table = PyArrowData.convert_table(collected, expr.schema())
+        return result
+
+    def to_batches(self, expr: ir.Table, chunk_size: int = 1_000_000) -> pa.RecordBatchReader:
+        table = self.to_arrow(expr)
+        return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(chunk_size))
+
+    def write_parquet(self, expr: ir.Table, target: TableContract, path: Path) -> None:
+        """The executors write ``expr`` as Parquet part files into the folder ``path`` (inside
+        the table's folder, unknown to the Delta log); the driver only commits them
+        (:func:`~retail_lakehouse.lake.staged.commit_staged`). Each column is cast to the
+        contract's type in Spark SQL, so the files need no reshaping on the driver."""
+        schema = expr.schema()
+        produced = list(schema.names)
+        floats = {name for name, dtype in schema.items() if dtype.is_floating()}
+        items = [_conformed(f, produced, floats) for f in target.schema]
+        if target.evolves:
+            known = set(target.schema.names)
+            items += [
+                f"CAST({_quote(n)} AS STRING) AS {_quote(n)}" for n in produced if n not in known
+            ]
+        sql = f"SELECT {', '.join(items)} FROM ({self._con.compile(expr)}) AS produced"
+        self._session.sql(sql).write.mode("error").parquet(file_uri(path))
 
     def try_timestamp(self, value: ir.StringValue, strftime_format: str) -> ir.TimestampValue:
         result: ir.TimestampValue = _try_to_timestamp(value, spark_pattern(strftime_format))
@@ -122,3 +160,52 @@ class SparkEngine(Engine):
     def close(self) -> None:
         # The session is left running: a JVM start costs seconds, and tests open several engines.
         pass
+
+
+def file_uri(location: str | Path) -> str:
+    """A fully qualified URI for Spark: ``file:///abs/path`` for local paths (a cluster whose
+    default filesystem is HDFS or an object store would resolve a bare path there), URIs with
+    a scheme unchanged. Not percent-encoded: Hadoop's ``Path`` takes the text as it is."""
+    text = str(location)
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text):
+        return text
+    return "file://" + Path(text).absolute().as_posix()
+
+
+def spark_type(type_: pa.DataType) -> str:
+    """The Spark SQL type of a contract column."""
+    if pa.types.is_timestamp(type_):
+        return "TIMESTAMP" if type_.tz else "TIMESTAMP_NTZ"
+    if pa.types.is_decimal(type_):
+        return f"DECIMAL({type_.precision},{type_.scale})"
+    if pa.types.is_list(type_) or pa.types.is_large_list(type_):
+        return f"ARRAY<{spark_type(type_.value_type)}>"
+    simple = {
+        pa.int8(): "TINYINT",
+        pa.int16(): "SMALLINT",
+        pa.int32(): "INT",
+        pa.int64(): "BIGINT",
+        pa.float32(): "FLOAT",
+        pa.float64(): "DOUBLE",
+        pa.bool_(): "BOOLEAN",
+        pa.string(): "STRING",
+        pa.large_string(): "STRING",
+        pa.date32(): "DATE",
+        pa.binary(): "BINARY",
+    }
+    if type_ in simple:
+        return simple[type_]
+    raise ValueError(f"no Spark type for contract type {type_}")
+
+
+def _quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _conformed(field: pa.Field, produced: list[str], floats: set[str]) -> str:
+    """A select item giving ``field`` its contract type (NULL when the expression lacks it;
+    floats bound for decimals by the portable rule of ``decimal_from_float_sql``)."""
+    source = _quote(field.name) if field.name in produced else "NULL"
+    if field.name in floats and pa.types.is_decimal(field.type):
+        return f"{decimal_from_float_sql(source, field.type, 'bround')} AS {_quote(field.name)}"
+    return f"CAST({source} AS {spark_type(field.type)}) AS {_quote(field.name)}"

@@ -8,7 +8,7 @@ schema so queries over a fresh lake still work.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -18,7 +18,7 @@ import pyarrow as pa
 from retail_lakehouse.lake.contracts import contracts
 from retail_lakehouse.lake.store import Lake
 
-_ALLOWED_STATEMENTS = {"SELECT", "EXPLAIN"}
+_ALLOWED_STATEMENTS = {"SELECT"}
 
 
 class ReadOnlyQueryError(ValueError):
@@ -64,16 +64,26 @@ class LakeSQL:
     """A DuckDB connection with one view per lake table."""
 
     def __init__(
-        self, lake: Lake, *, threads: int | None = None, tables: Iterable[str] | None = None
+        self,
+        lake: Lake,
+        *,
+        threads: int | None = None,
+        tables: Iterable[str] | None = None,
+        versions: Mapping[str, int | None] | None = None,
     ) -> None:
         """``tables`` limits the views to those tables (each costs a Delta log read: a pipeline
-        step that reads two meta tables need not open all twenty)."""
+        step that reads two meta tables need not open all twenty). ``versions`` pins each table
+        to a version (time travel, from :func:`~retail_lakehouse.lake.history.resolve_as_of`); a
+        table missing from it or pinned to None did not exist then and reads as empty."""
         self.lake = lake
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET TimeZone = 'UTC'")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self.versions: dict[str, int | None] = {}
+        self._pinned = versions
+        self.files: list[str] = []  # every Parquet file the views read
+        self.locked = False
         self._register_all(None if tables is None else set(tables))
 
     def _register_all(self, only: set[str] | None) -> None:
@@ -84,7 +94,11 @@ class LakeSQL:
         for layer in sorted({n.split(".")[0] for n in names}):
             self.con.execute(f'CREATE SCHEMA IF NOT EXISTS "{layer}"')
         for name in sorted(names):
-            self.register(name, present=name in on_disk)
+            if self._pinned is None:
+                self.register(name, present=name in on_disk)
+            else:
+                version = self._pinned.get(name)
+                self.register(name, present=version is not None, version=version)
 
     def register(self, qualified: str, *, present: bool = True, version: int | None = None) -> None:
         layer, table = qualified.split(".", 1)
@@ -92,6 +106,7 @@ class LakeSQL:
         dt = self.lake.delta(qualified, version) if present else None
         files = list(dt.file_uris()) if dt is not None else []
         self.versions[qualified] = dt.version() if dt is not None else None
+        self.files += files
         if files:
             self.con.execute(
                 f"CREATE OR REPLACE VIEW {target} AS SELECT * FROM {snapshot_relation_sql(files)}"
@@ -112,9 +127,29 @@ class LakeSQL:
         return result.to_arrow_table()
 
     def user_query(self, sql: str) -> pa.Table:
-        """Run SQL typed by a user: one read-only statement, refused otherwise."""
+        """Run SQL typed by a user: one SELECT statement, refused otherwise, on a connection
+        that can read nothing but the snapshot files of its views (see :meth:`lock_down`)."""
         check_read_only(sql)
+        self.lock_down()
         return self.arrow(sql)
+
+    def lock_down(self) -> None:
+        """Make the connection read-only by the engine's own guarantees, for user SQL.
+
+        The statement check lets only SELECT through (no COPY, ATTACH, INSTALL, LOAD, PRAGMA,
+        SET, CALL, CREATE, EXPORT, EXPLAIN ANALYZE of any of them). What a SELECT could still
+        reach is closed here: external access off, with only the views' own Parquet files
+        allowed (``read_text``/``read_csv`` of any other file, even inside the lake root, fail),
+        no extension installs or loads, and the configuration locked so no statement can undo
+        it. The catalog is in memory: nothing a query does can reach the lake's files."""
+        if self.locked:
+            return
+        self.con.execute("SET allowed_paths = $1", [self.files])
+        self.con.execute("SET autoinstall_known_extensions = false")
+        self.con.execute("SET autoload_known_extensions = false")
+        self.con.execute("SET enable_external_access = false")
+        self.con.execute("SET lock_configuration = true")
+        self.locked = True
 
     def close(self) -> None:
         self.con.close()
@@ -132,7 +167,8 @@ class LakeSQL:
 
 
 def check_read_only(sql: str) -> None:
-    """Refuse anything but a single SELECT (or EXPLAIN of one)."""
+    """Refuse anything but a single SELECT, judged by DuckDB's own parser (statement types),
+    never by looking for words in the text."""
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as error:
@@ -141,7 +177,10 @@ def check_read_only(sql: str) -> None:
         raise ReadOnlyQueryError("exactly one statement is allowed")
     kind = statements[0].type.name
     if kind not in _ALLOWED_STATEMENTS:
-        raise ReadOnlyQueryError(f"only read-only queries are allowed, not {kind}")
+        # Named by the user's own first keyword: DuckDB files INSTALL under LOAD, for one.
+        words = statements[0].query.split(None, 1)
+        said = words[0].upper() if words else kind
+        raise ReadOnlyQueryError(f"only SELECT queries are allowed, not {said}")
     lowered = sql.lower()
     for forbidden in ("copy ", "attach ", "install ", "load ", "export "):
         if forbidden in lowered and kind != "SELECT":

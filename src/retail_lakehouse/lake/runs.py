@@ -1,23 +1,39 @@
-"""``meta.runs``: one row per command that changed the lake, written when the command ends.
+"""``meta.runs``: one row per command that changed the lake, and the frame every writing command
+runs in.
 
-Every writing command runs inside :func:`recorded_run`, which also takes the lake's writer lock,
-so "what ran, when, with what result" is answered by the lake itself, never by a log file.
+Every writing command runs inside :func:`recorded_run`, which takes the lake's writer lock,
+first recovers what interrupted commands left (:mod:`retail_lakehouse.lake.intents`), records
+its own intent, tags every commit with its run id (:mod:`retail_lakehouse.lake.commits`), and
+writes its ``meta.runs`` row when it ends. A command killed before that row is written is
+recorded as ``interrupted`` by the next command's recovery, so "what ran, when, with what
+result" is answered by the lake itself, never by a log file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from retail_lakehouse.lake import intents
+from retail_lakehouse.lake.commits import tagged
 from retail_lakehouse.lake.contracts.meta import META_RUNS
 from retail_lakehouse.lake.store import Lake
+
+if TYPE_CHECKING:
+    from retail_lakehouse.observe.command import CommandObserver
+
+log = logging.getLogger(__name__)
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -36,6 +52,12 @@ class RunContext:
     engine: str | None = None
     rows: dict[str, dict[str, int]] = field(default_factory=dict)
     changed: bool = False
+    sources: list[Path] = field(default_factory=list)  # files read (lineage inputs)
+    external: list[tuple[str, str, int]] = field(default_factory=list)
+    """Datasets written outside the lake (namespace, name, rows): publish's PostgreSQL tables."""
+    observer: CommandObserver | None = None  # logs, lineage and metrics of the command
+    intent: intents.Intent | None = None
+    recovered: list[str] = field(default_factory=list)  # what this command repaired first
 
     def count(self, table: str, *, rows_in: int | None = None, rows_out: int | None = None) -> None:
         """Add to the rows read from / written to ``table`` by this run."""
@@ -45,39 +67,111 @@ class RunContext:
         if rows_out:
             self.changed = True
 
+    def note(self, *, recovery: str | None = None, **values: Any) -> None:
+        """Record progress in the run's intent, durable before the step it announces.
+
+        ``recovery`` (``package.module:function``) names what completes or undoes the work if
+        the command is interrupted from here on (see :mod:`retail_lakehouse.lake.intents`)."""
+        if self.intent is not None:
+            self.intent.note(recovery=recovery, **values)
+
 
 @contextlib.contextmanager
 def recorded_run(
-    lake: Lake, command: str, *, engine: str | None = None, lock: bool = True
+    lake: Lake,
+    command: str,
+    *,
+    engine: str | None = None,
+    lock: bool = True,
+    recovery: str | None = None,
 ) -> Iterator[RunContext]:
-    """Run a writing command under the writer lock and record it in ``meta.runs``.
+    """Run a writing command under the writer lock, restartable, and recorded in ``meta.runs``.
 
-    A successful command is recorded when it changed something; a failed one always is, with
-    its error, so a failing gate leaves a trace even though it committed nothing else."""
-    guard = lake.writer_lock() if lock else contextlib.nullcontext()
+    ``recovery`` names the function (``package.module:function``) that completes or undoes this
+    command if it is interrupted (see :mod:`retail_lakehouse.lake.intents`). A successful
+    command is recorded when it changed something; a failed one always is, with its error,
+    after its own partial work has been undone."""
+    guard = lake.writer_lock(command) if lock else contextlib.nullcontext()
     with guard:
         started = datetime.now(UTC)
         clock = time.perf_counter()
         ctx = RunContext(new_run_id(started), command, started, engine)
-        try:
-            yield ctx
-        except BaseException as error:
-            _record(lake, ctx, "failed", f"{type(error).__name__}: {error}", clock)
-            raise
-        if ctx.changed:
-            _record(lake, ctx, "succeeded", None, clock)
+        from retail_lakehouse.observe.command import CommandObserver
+
+        observer = ctx.observer = CommandObserver(lake, ctx)
+        with tagged(ctx.run_id, command):
+            observer.started()
+            ctx.recovered = intents.recover_all(lake)
+            intent = ctx.intent = intents.begin(lake, ctx.run_id, command, recovery)
+            try:
+                yield ctx
+                if ctx.changed:
+                    _record(lake, ctx, "succeeded", None, clock)
+            except BaseException as error:
+                reason = f"{type(error).__name__}: {error}"
+                try:  # undo its own partial work now, and record the failed run
+                    intents.recover(lake, intent, status="failed", error=reason)
+                except Exception as again:  # the next command recovers it instead
+                    log.warning("could not undo the failed %s now: %s", command, again)
+                observer.finished("failed", reason)
+                raise
+            intents.end(intent)
+        observer.finished("succeeded" if ctx.changed else "idle")
 
 
 def _record(lake: Lake, ctx: RunContext, status: str, error: str | None, clock: float) -> None:
+    record_run(
+        lake,
+        run_id=ctx.run_id,
+        command=ctx.command,
+        started_at=ctx.started_at,
+        status=status,
+        error=error,
+        rows=ctx.rows,
+        engine=ctx.engine,
+        seconds=round(time.perf_counter() - clock, 3),
+    )
+
+
+def record_run(
+    lake: Lake,
+    *,
+    run_id: str,
+    command: str,
+    started_at: datetime | float,
+    status: str,
+    error: str | None = None,
+    rows: dict[str, dict[str, int]] | None = None,
+    engine: str | None = None,
+    seconds: float | None = None,
+    if_absent: bool = False,
+) -> None:
+    """Append one ``meta.runs`` row (with ``if_absent``, only when the run has none yet)."""
+    if if_absent and _has_run(lake, run_id):
+        return
+    started = (
+        started_at if isinstance(started_at, datetime) else datetime.fromtimestamp(started_at, UTC)
+    )
+    finished = datetime.now(UTC)
+    if seconds is None:
+        seconds = round((finished - started).total_seconds(), 3)
     row = {
-        "run_id": [ctx.run_id],
-        "command": [ctx.command],
-        "started_at": [ctx.started_at],
-        "finished_at": [datetime.now(UTC)],
+        "run_id": [run_id],
+        "command": [command],
+        "started_at": [started],
+        "finished_at": [finished],
         "status": [status],
-        "rows": [json.dumps(ctx.rows, sort_keys=True)],
+        "rows": [json.dumps(rows or {}, sort_keys=True)],
         "error": [error],
-        "engine": [ctx.engine],
-        "seconds": [round(time.perf_counter() - clock, 3)],
+        "engine": [engine],
+        "seconds": [seconds],
     }
     lake.write(META_RUNS.qualified, pa.table(row))
+
+
+def _has_run(lake: Lake, run_id: str) -> bool:
+    table = lake.delta(META_RUNS.qualified)
+    if table is None:
+        return False
+    ids = table.to_pyarrow_table(columns=["run_id"]).column("run_id")
+    return bool(pc.any(pc.equal(ids, run_id)).as_py())

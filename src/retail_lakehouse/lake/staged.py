@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -33,8 +34,9 @@ from deltalake import DeltaTable, Field, Schema
 from deltalake.schema import PrimitiveType
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
+from retail_lakehouse.lake.commits import commit
 from retail_lakehouse.lake.contracts import TableContract, contract
-from retail_lakehouse.lake.store import Lake, cast_batch
+from retail_lakehouse.lake.store import Lake, cast_batch, described_schema
 
 BATCH_COLUMN = "_batch_seq"
 _MAX_STAT_TEXT = 64  # longer text gets no min/max (a cut value is no valid upper bound)
@@ -81,10 +83,22 @@ def staged_path(lake: Lake, qualified: str) -> Path:
     return folder / f"part-{uuid.uuid4()}-c000.snappy.parquet"
 
 
+def staged_files(location: Path) -> list[Path]:
+    """The Parquet files of one staged output: the file itself, or, when an engine wrote a
+    folder of part files there (Spark's executors each write their own), its ``*.parquet``
+    files (Spark's ``_SUCCESS`` and ``.crc`` markers left out)."""
+    if location.is_dir():
+        return sorted(p for p in location.glob("*.parquet") if not p.name.startswith(("_", ".")))
+    return [location] if location.exists() else []
+
+
 def discard(files: Sequence[Path]) -> None:
-    """Delete staged files that will never be committed (a gate fired)."""
+    """Delete staged files (or staged folders) that will never be committed (a gate fired)."""
     for path in files:
-        path.unlink(missing_ok=True)
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def write_empty(target: TableContract, path: Path) -> None:
@@ -94,7 +108,7 @@ def write_empty(target: TableContract, path: Path) -> None:
 
 def staged_rows(files: Sequence[Path]) -> int:
     """Rows in the staged files (from their footers)."""
-    return sum(_rows(path) for path in files)
+    return sum(_rows(path) for location in files for path in staged_files(location))
 
 
 def commit_staged(
@@ -104,7 +118,22 @@ def commit_staged(
     (nothing replaced when None: a plain append). Returns the new table version.
 
     A table that does not exist yet is created by this same commit (its first version holds
-    the data). New columns of a table that evolves are added to its schema first."""
+    the data). New columns of a table that evolves are added to its schema first. A staged
+    folder (Spark's part files) is committed file by file, at its path below the table folder.
+    """
+    folders = [location for location in files if location.is_dir()]
+    files = [path for location in files for path in staged_files(location)]
+    version = _commit_files(lake, qualified, files, replace)
+    for folder in folders:  # Spark's _SUCCESS and checksum markers: no reader needs them
+        for marker in folder.iterdir():
+            if marker.name.startswith(("_", ".")):
+                marker.unlink(missing_ok=True)
+    return version
+
+
+def _commit_files(
+    lake: Lake, qualified: str, files: Sequence[Path], replace: BatchSelection | None
+) -> int:
     table = lake.delta(qualified)
     footers = {path: pq.ParquetFile(path).metadata for path in files}
     target = contract(qualified)
@@ -121,7 +150,7 @@ def commit_staged(
     if table is not None and replace is not None:
         chosen = _files_to_remove(table, replace)
         if chosen is None:
-            _add_columns(table, added)
+            _add_columns(table, qualified, added)
             return _rewrite(lake, qualified, files, replace)
         removals = chosen
     discard([path for path in files if not footers[path].num_rows])  # an empty file adds nothing
@@ -133,13 +162,28 @@ def commit_staged(
         schema = known
         for name in added:
             schema = schema.append(pa.field(name, pa.string()))
-        create_table_with_add_actions(str(folder), Schema.from_arrow(schema), adds, mode="error")
+        with commit(qualified) as properties:
+            create_table_with_add_actions(
+                str(folder),
+                Schema.from_arrow(described_schema(schema, target)),
+                adds,
+                mode="error",
+                name=qualified,
+                description=target.description or None,
+                commit_properties=properties,
+            )
         return 0
-    _add_columns(table, added)
+    _add_columns(table, qualified, added)
     if not adds and not removals:
         version: int = table.version()
         return version
-    table.create_write_transaction([*adds, *removals], mode="append", schema=table.schema())
+    with commit(qualified) as properties:
+        table.create_write_transaction(
+            [*adds, *removals],
+            mode="append",
+            schema=table.schema(),
+            commit_properties=properties,
+        )
     new_version = lake.version(qualified)
     assert new_version is not None
     return new_version
@@ -175,17 +219,25 @@ def _replace_with_contract(
     adds: list[AddAction | RemoveAction] = [
         _add_action(folder, path, footer) for path, footer in footers.items() if footer.num_rows
     ]
-    table.create_write_transaction(adds, mode="overwrite", schema=Schema.from_arrow(schema))
+    with commit(qualified) as properties:
+        table.create_write_transaction(
+            adds,
+            mode="overwrite",
+            schema=Schema.from_arrow(described_schema(schema, target)),
+            commit_properties=properties,
+        )
     version = lake.version(qualified)
     assert version is not None
     return version
 
 
-def _add_columns(table: DeltaTable, names: list[str]) -> None:
+def _add_columns(table: DeltaTable, qualified: str, names: list[str]) -> None:
     """Extend an evolving table's schema with the (string) columns the files add: a metadata
     commit of its own (delta-rs ignores a wider schema on an append to an existing table)."""
     if names:
-        table.alter.add_columns([Field(n, PrimitiveType("string"), nullable=True) for n in names])
+        fields = [Field(n, PrimitiveType("string"), nullable=True) for n in names]
+        with commit(f"{qualified}.schema") as properties:
+            table.alter.add_columns(fields, commit_properties=properties)
 
 
 def _new_columns(
@@ -257,6 +309,10 @@ def _add_action(folder: Path, path: Path, metadata: pq.FileMetaData) -> AddActio
         data_change=True,
         stats=json.dumps(file_statistics(metadata)),
     )
+
+
+add_action = _add_action
+"""The Delta add action of a Parquet file already in a table's folder (also used by restore)."""
 
 
 def file_statistics(metadata: pq.FileMetaData) -> dict[str, Any]:

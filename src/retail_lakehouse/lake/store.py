@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,10 +20,15 @@ from deltalake import ColumnProperties, DeltaTable, WriterProperties, write_delt
 from deltalake.exceptions import TableNotFoundError
 from filelock import FileLock, Timeout
 
+from retail_lakehouse.lake.commits import commit
 from retail_lakehouse.lake.contracts import TableContract, contract
 from retail_lakehouse.lake.errors import LakeBusyError
+from retail_lakehouse.lake.holder import HOLDER_FILE, LOCK_FILE
+from retail_lakehouse.lake.holder import live_holder as _live_holder
 
 WriteMode = Literal["append", "overwrite"]
+DEFAULT_WRITER_WAIT = 10.0
+"""Seconds a writing command waits for another one to finish before giving up (``--wait``)."""
 LAYERS: tuple[str, ...] = ("bronze", "silver", "gold", "meta")
 
 
@@ -50,8 +57,9 @@ def cast_batch(batch: pa.RecordBatch | pa.Table, target: TableContract) -> pa.Ta
 class Lake:
     """A lake root folder (or URI) holding ``<layer>/<table>`` Delta tables."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, writer_wait: float = DEFAULT_WRITER_WAIT) -> None:
         self.root = Path(root).expanduser().absolute()
+        self.writer_wait = writer_wait
 
     # -- locations -------------------------------------------------------------------------
     def path(self, qualified: str) -> Path:
@@ -95,6 +103,13 @@ class Lake:
         table = self.delta(qualified, version)
         return [] if table is None else list(table.file_uris())
 
+    def file_stats(self, qualified: str) -> pa.Table | None:
+        """One row per live data file of the current snapshot, with its size and the Delta
+        statistics (``num_records``, ``null_count.<column>``...); None when the table is missing.
+        Reads only the log, never the data."""
+        table = self.delta(qualified)
+        return None if table is None else pa.table(table.get_add_actions(flatten=True))
+
     def arrow_schema(self, qualified: str) -> pa.Schema:
         """The table's schema on disk, or its contract's when the table does not exist yet."""
         table = self.delta(qualified)
@@ -133,25 +148,30 @@ class Lake:
             data = cast_batch(data, target)
         path = self.path(qualified)
         path.parent.mkdir(parents=True, exist_ok=True)
-        properties = _commit_properties(commit_properties)
-        if mode == "append":
-            write_deltalake(
-                str(path),
-                data,
-                mode="append",
-                schema_mode="merge" if target.evolves else None,
-                commit_properties=properties,
-                writer_properties=_WRITER_PROPERTIES,
-            )
-        else:
-            write_deltalake(
-                str(path),
-                data,
-                mode="overwrite",
-                predicate=predicate,
-                commit_properties=properties,
-                writer_properties=_WRITER_PROPERTIES,
-            )
+        creating = not self.exists(qualified)
+        if creating:  # the table's first commit carries its descriptions (Delta metadata)
+            data = _described(data, target)
+        with commit(qualified, commit_properties) as properties:
+            if mode == "append":
+                write_deltalake(
+                    str(path),
+                    data,
+                    mode="append",
+                    schema_mode="merge" if target.evolves else None,
+                    commit_properties=properties,
+                    writer_properties=_WRITER_PROPERTIES,
+                    name=qualified if creating else None,
+                    description=target.description or None if creating else None,
+                )
+            else:
+                write_deltalake(
+                    str(path),
+                    data,
+                    mode="overwrite",
+                    predicate=predicate,
+                    commit_properties=properties,
+                    writer_properties=_WRITER_PROPERTIES,
+                )
         version = self.version(qualified)
         assert version is not None
         return version
@@ -164,23 +184,48 @@ class Lake:
     def delete(self, qualified: str, predicate: str) -> None:
         table = self.delta(qualified)
         if table is not None:
-            table.delete(predicate)
+            with commit(qualified) as properties:
+                table.delete(predicate, commit_properties=properties)
 
     @contextlib.contextmanager
-    def writer_lock(self, timeout: float = 600.0) -> Iterator[None]:
-        """Hold the lake's single-writer lock for the duration of a command."""
+    def writer_lock(self, command: str = "retail", wait: float | None = None) -> Iterator[None]:
+        """Hold the lake's single-writer lock for the duration of a command.
+
+        A second writer waits up to ``wait`` seconds (default: the lake's ``writer_wait``), then
+        fails with :class:`LakeBusyError` naming the holder (pid, command, since), which each
+        holder writes next to the lock. The lock is an OS file lock (``flock``): the kernel
+        drops it when its process dies, so a killed writer never leaves a stale lock; its
+        holder note, left behind, is overwritten by the next writer."""
         self.root.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.root / ".writer.lock"))
+        lock = FileLock(str(self.root / LOCK_FILE))
+        limit = self.writer_wait if wait is None else wait
         try:
-            lock.acquire(timeout=timeout)
+            lock.acquire(timeout=max(limit, 0.0), poll_interval=0.05)
         except Timeout:
-            raise LakeBusyError(
-                f"another retail process is writing to {self.root}; try again when it finishes"
-            ) from None
+            raise LakeBusyError(_busy_message(self.root, limit)) from None
+        holder = self.root / HOLDER_FILE
         try:
+            holder.write_text(
+                json.dumps(
+                    {
+                        "pid": os.getpid(),
+                        "command": command,
+                        "since": datetime.now(UTC).isoformat(timespec="seconds"),
+                    }
+                ),
+                encoding="utf-8",
+            )
             yield
         finally:
+            holder.unlink(missing_ok=True)
             lock.release()
+
+    def writer(self) -> dict[str, Any] | None:
+        """The process writing to the lake now (pid, command, since), or None when none is.
+
+        Read without touching the lock: readers are never blocked by, and never block, a
+        writer. A note whose process is gone is left by a killed writer and means nothing."""
+        return _live_holder(self.root)
 
 
 ROW_GROUP_ROWS = 131_072
@@ -200,6 +245,28 @@ _WRITER_PROPERTIES = WriterProperties(
 )
 
 
+def described_schema(schema: pa.Schema, target: TableContract) -> pa.Schema:
+    """``schema`` with each described column's text as its ``comment`` (Delta keeps field
+    metadata in the table schema, where Spark, Databricks and Trino show it)."""
+    fields = []
+    for f in schema:
+        text = target.column_description(f.name)
+        fields.append(
+            f.with_metadata({**(f.metadata or {}), b"comment": text.encode()}) if text else f
+        )
+    return pa.schema(fields, metadata=schema.metadata)
+
+
+def _described(
+    data: pa.Table | pa.RecordBatchReader, target: TableContract
+) -> pa.Table | pa.RecordBatchReader:
+    schema = described_schema(data.schema, target)
+    if isinstance(data, pa.Table):
+        return pa.Table.from_arrays(data.columns, schema=schema)
+    batches = (pa.RecordBatch.from_arrays(b.columns, schema=schema) for b in data)
+    return pa.RecordBatchReader.from_batches(schema, batches)
+
+
 def _cast_reader(reader: pa.RecordBatchReader, target: TableContract) -> pa.RecordBatchReader:
     schema = cast_batch(reader.schema.empty_table(), target).schema
 
@@ -210,9 +277,18 @@ def _cast_reader(reader: pa.RecordBatchReader, target: TableContract) -> pa.Reco
     return pa.RecordBatchReader.from_batches(schema, batches())
 
 
-def _commit_properties(extra: dict[str, str] | None) -> Any:
-    if not extra:
-        return None
-    from deltalake import CommitProperties
+WRITER_PROPERTIES = _WRITER_PROPERTIES
+"""Parquet writer settings of every file delta-rs writes for the lake (also compaction's)."""
 
-    return CommitProperties(custom_metadata={k: json.dumps(v) for k, v in extra.items()})
+
+def _busy_message(root: Path, waited: float) -> str:
+    holder = _live_holder(root)
+    who = (
+        f"{holder.get('command', '?')} (pid {holder.get('pid')}, since {holder.get('since')})"
+        if holder
+        else "another retail process"
+    )
+    return (
+        f"the lake {root} is busy: {who} holds the writer lock; waited {waited:g}s. "
+        "Try again when it finishes, or wait longer with --wait SECONDS."
+    )

@@ -49,3 +49,12 @@ def write_watermark(lake: Lake, consumer: str, batch_seq: int, run_id: str) -> N
         )
     else:
         lake.write(META_WATERMARKS.qualified, row)
+
+
+def watermark_runs(lake: Lake) -> dict[str, str]:
+    """Which run wrote each consumer's watermark (what recovery asks: "did run R finish?")."""
+    table = lake.delta(META_WATERMARKS.qualified)
+    if table is None:
+        return {}
+    rows = table.to_pyarrow_table(columns=["consumer", "run_id"]).to_pylist()
+    return {row["consumer"]: row["run_id"] for row in rows}

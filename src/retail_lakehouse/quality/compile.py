@@ -31,7 +31,8 @@ from sqlglot.errors import ParseError, TokenError
 
 from retail_lakehouse.lake.contracts.silver import SILVER_SALES_LINES
 from retail_lakehouse.pipeline.errors import RulesError
-from retail_lakehouse.quality.rules import Rule, RuleSet
+from retail_lakehouse.pipeline.text import ascii_lower, ascii_upper, is_blank, strip_whitespace
+from retail_lakehouse.quality.rules import Rule, RuleSet, TableTest
 
 _NOT_FOR_RULES = {
     "quality_score",
@@ -174,8 +175,8 @@ _ARITHMETIC: dict[type[exp.Expr], Callable[[Any, Any], Any]] = {
 }
 _UNARY_FUNCTIONS: dict[type[exp.Expr], Callable[[Any], Any]] = {
     exp.Length: lambda v: v.length(),
-    exp.Upper: lambda v: v.upper(),
-    exp.Lower: lambda v: v.lower(),
+    exp.Upper: ascii_upper,  # ASCII letters only: identical on every engine (decision 0010)
+    exp.Lower: ascii_lower,
     exp.Abs: lambda v: v.abs(),
     exp.Year: lambda v: v.year(),
     exp.Month: lambda v: v.month(),
@@ -193,8 +194,6 @@ _INTERVAL_UNITS = {
     "WEEK": "weeks",
     "WEEKS": "weeks",
 }
-_TRIM = "^[ \\t\\r\\n\\f]+|[ \\t\\r\\n\\f]+$"
-_NOT_BLANK = "[^ \\t\\r\\n\\f\\x0B]"
 
 FUNCTIONS_HELP = (
     "length, upper, lower, trim, abs, coalesce, nullif, year, month, day, "
@@ -402,7 +401,7 @@ class Translator:
         if isinstance(node, exp.Trim):
             if node.args.get("expression") is not None or node.args.get("position"):
                 raise _Refused("trim takes one argument", node)
-            return self.visit(node.this).re_replace(_TRIM, "")
+            return strip_whitespace(self.visit(node.this))
         if isinstance(node, exp.Coalesce):
             return ibis.coalesce(self.visit(node.this), *[self.visit(e) for e in node.expressions])
         if isinstance(node, exp.Nullif):
@@ -418,7 +417,7 @@ class Translator:
             if name in {"now", "current_timestamp"} and not args:
                 return ibis.timestamp(self.now)
             if name == "is_blank" and len(args) == 1:
-                return _is_blank(self.visit(args[0]).cast("string"))
+                return is_blank(self.visit(args[0]).cast("string"))
             if name == "regexp_matches" and len(args) == 2:
                 return self.visit(args[0]).re_search(self._regex(args[1], node))
             raise _Refused(
@@ -443,12 +442,6 @@ class Translator:
             f"these functions are: {FUNCTIONS_HELP})",
             node,
         )
-
-
-def _is_blank(text: ir.StringValue) -> ir.BooleanValue:
-    """NULL, empty or only whitespace."""
-    result: ir.BooleanValue = text.isnull() | ~text.re_search(_NOT_BLANK)
-    return result
 
 
 def _is_text_literal(node: exp.Expr) -> bool:
@@ -570,7 +563,29 @@ def validate_rules(ruleset: RuleSet, *, now: datetime | None = None) -> list[Com
             kind = value.type() if isinstance(value, ir.Value) else type(value).__name__
             raise _rule_error(rule, f"must be a condition (TRUE when a line passes), got {kind}")
         compiled.append(item)
+    validate_tests(ruleset.tests)
     return compiled
+
+
+def validate_tests(tests: Iterable[TableTest]) -> None:
+    """Every table test names a lake table and columns its contract declares (no data read)."""
+    from retail_lakehouse.lake.contracts import contract
+
+    for test in tests:
+
+        def refuse(problem: str, test: TableTest = test) -> RulesError:
+            return RulesError(f"{test.source}: test {test.name!r}: {problem}")
+
+        for table, column in ((test.table, test.column), (test.to_table, test.to_column)):
+            if table is None:
+                continue
+            try:
+                schema = contract(table).schema
+            except KeyError:
+                raise refuse(f"unknown table {table!r}") from None
+            if column is not None and column not in schema.names:
+                known = ", ".join(n for n in schema.names if not n.startswith("_"))
+                raise refuse(f"{table} has no column {column!r}; its columns: {known}")
 
 
 def _rule_error(rule: Rule, problem: str) -> RulesError:

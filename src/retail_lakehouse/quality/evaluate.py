@@ -32,9 +32,11 @@ from retail_lakehouse.quality.results import (
     Example,
     GateFailure,
     QualityOutcome,
+    RuleOutcome,
     outcome_from_counts,
+    table_outcome,
 )
-from retail_lakehouse.quality.rules import DIMENSIONS, RuleSet
+from retail_lakehouse.quality.rules import DIMENSIONS, RuleSet, TableTest
 from retail_lakehouse.quality.scoring import failed_names, line_score
 
 BATCH_COLUMN = "_batch_seq"
@@ -351,6 +353,98 @@ def _plain(value: Any) -> Any:
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     return str(value)
+
+
+# -- table tests (dbt-style, on whole tables) ------------------------------------------------
+
+
+def evaluate_tests(
+    engine: Engine, tests: Sequence[TableTest], *, now: datetime | None = None
+) -> dict[str, QualityOutcome]:
+    """Run every table test; one outcome per tested table (scored and gated like rules).
+
+    Per table, one aggregate query holds the counts of all its column tests; each
+    ``relationships`` test is one anti-join count. Nothing is written."""
+    moment = now or datetime.now()
+    by_table: dict[str, list[TableTest]] = defaultdict(list)
+    for test in tests:
+        by_table[test.table].append(test)
+    outcomes: dict[str, QualityOutcome] = {}
+    for name, table_tests in by_table.items():
+        table = engine.table(name)
+        aggregates: dict[str, ir.Scalar] = {"_rows": table.count()}
+        for k, test in enumerate(table_tests):
+            aggregates.update(_test_aggregates(table, test, f"_t{k}"))
+        row = _one_row(engine, table.aggregate(**aggregates))
+        rows = int(row.get("_rows") or 0)
+        results: list[RuleOutcome] = []
+        for k, test in enumerate(table_tests):
+            if test.kind == "relationships":
+                checked, failed = _relationship_counts(engine, table, test)
+            else:
+                checked, failed = _test_counts(test, row, f"_t{k}", rows, moment)
+            results.append(RuleOutcome(test.as_rule(), checked, failed))
+        outcomes[name] = table_outcome(results, rows)
+    return outcomes
+
+
+def _test_aggregates(table: ir.Table, test: TableTest, key: str) -> dict[str, ir.Scalar]:
+    if test.kind in {"row_count", "relationships"}:
+        return {}
+    column = table[test.column]
+    if test.kind == "unique":
+        return {f"{key}_n": column.count(), f"{key}_distinct": column.nunique()}
+    if test.kind == "not_null":
+        return {f"{key}_n": column.count()}
+    if test.kind == "accepted_values":
+        outside = column.notnull() & ~column.isin(list(test.values))
+        return {f"{key}_n": column.count(), f"{key}_failed": outside.sum()}
+    return {f"{key}_newest": column.max()}  # freshness
+
+
+def _test_counts(
+    test: TableTest, row: dict[str, Any], key: str, rows: int, now: datetime
+) -> tuple[int, int]:
+    """(checked, failed) of a column test from the table's aggregate row."""
+    if test.kind == "unique":
+        values = int(row.get(f"{key}_n") or 0)
+        return values, values - int(row.get(f"{key}_distinct") or 0)
+    if test.kind == "not_null":
+        return rows, rows - int(row.get(f"{key}_n") or 0)
+    if test.kind == "accepted_values":
+        return int(row.get(f"{key}_n") or 0), int(row.get(f"{key}_failed") or 0)
+    if test.kind == "row_count":
+        low = test.min_rows if test.min_rows is not None else rows
+        high = test.max_rows if test.max_rows is not None else rows
+        return 1, 0 if low <= rows <= high else 1
+    newest = row.get(f"{key}_newest")
+    if isinstance(newest, datetime):
+        stamp = newest.replace(tzinfo=None) if newest.tzinfo is None else newest
+        reference = now if stamp.tzinfo is None else now.astimezone()
+    elif newest is not None:  # a date
+        stamp = datetime.combine(newest, datetime.min.time())
+        reference = now
+    else:
+        return 1, 1  # nothing to be fresh
+    age_hours = (reference - stamp).total_seconds() / 3600
+    return 1, 0 if age_hours <= (test.max_age_hours or 0) else 1
+
+
+def _relationship_counts(engine: Engine, table: ir.Table, test: TableTest) -> tuple[int, int]:
+    """Rows with a non-null key, and those whose key is missing from the referenced table."""
+    assert test.column and test.to_table and test.to_column
+    keys = table.filter(table[test.column].notnull()).select(key=table[test.column])
+    reference = engine.table(test.to_table)
+    ref = reference.select(ref_key=reference[test.to_column]).distinct()
+    if keys.key.type() != ref.ref_key.type():  # compare as text rather than fail on types
+        keys = keys.select(key=keys.key.cast("string"))
+        ref = ref.select(ref_key=ref.ref_key.cast("string"))
+    missing = keys.anti_join(ref, keys.key == ref.ref_key)
+    row = _one_row(
+        engine,
+        keys.aggregate(n=keys.count()).cross_join(missing.aggregate(m=missing.count())),
+    )
+    return int(row.get("n") or 0), int(row.get("m") or 0)
 
 
 # -- retail quality check --------------------------------------------------------------------

@@ -8,6 +8,7 @@ bound parameters: both may come from the command line.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePath
@@ -158,7 +159,10 @@ def failing_lines(
     """Example lines that failed ``rule``, from silver and the quarantine.
 
     Lines written by ``run_id`` come first (they are what that run judged); older lines fill in
-    when the run added none, so a report on a quiet rerun still shows what the rule catches."""
+    when the run added none, so a report on a quiet rerun still shows what the rule catches.
+    The built-in ``no_exact_duplicates`` shows removed lines from ``silver.duplicates``."""
+    if rule == DUPLICATES_RULE:
+        return duplicate_lines(sql, run_id=run_id, limit=limit)
     columns = ", ".join(EXAMPLE_COLUMNS)
     raw_nulls = ", ".join(f"NULL::VARCHAR AS {c}" for c in _RAW_COLUMNS)
     raw = ", ".join(_RAW_COLUMNS)
@@ -194,6 +198,156 @@ def failing_lines(
             )
         )
     return examples
+
+
+DUPLICATES_RULE = "no_exact_duplicates"
+
+
+def duplicate_lines(
+    sql: LakeSQL, *, run_id: str | None = None, limit: int = 5
+) -> list[FailingLine]:
+    """Removed exact duplicates (``silver.duplicates``): where each came from, with the values
+    of the line that was kept in its place (they are equal in every business column)."""
+    columns = ", ".join(f"k.{c}" for c in EXAMPLE_COLUMNS)
+    result: pa.Table = sql.arrow(
+        f"""
+        SELECT f._source_file, d._row_number, d._run_id, {columns},
+               kf._source_file AS kept_file, d.kept_row_number
+        FROM silver.duplicates AS d
+        JOIN bronze.files AS f ON f._batch_seq = d._batch_seq
+        LEFT JOIN silver.sales_lines AS k
+          ON k._batch_seq = d.kept_batch_seq AND k._row_number = d.kept_row_number
+        LEFT JOIN bronze.files AS kf ON kf._batch_seq = d.kept_batch_seq
+        ORDER BY (d._run_id = $run) DESC NULLS LAST, d._batch_seq, d._row_number
+        LIMIT $limit
+        """,
+        {"run": run_id, "limit": limit},
+    )
+    examples: list[FailingLine] = []
+    for row in result.to_pylist():
+        kept = f"{PurePath(row['kept_file'] or '?').name}:{row['kept_row_number']}"
+        values = {"copy_of": kept, **{c: row[c] for c in EXAMPLE_COLUMNS}}
+        examples.append(
+            FailingLine(
+                table="silver.duplicates",
+                source_file=row["_source_file"],
+                row_number=int(row["_row_number"]),
+                run_id=row["_run_id"],
+                values=values,
+            )
+        )
+    return examples
+
+
+@dataclass(frozen=True)
+class RejectedLine:
+    """A source line bronze could not read as a record (wrong field count, bad encoding...)."""
+
+    source_file: str
+    line_number: int | None
+    reason: str
+    raw_line: str | None
+
+    @property
+    def file_name(self) -> str:
+        return PurePath(self.source_file).name or self.source_file
+
+
+@dataclass(frozen=True)
+class RejectSummary:
+    """Lines refused at ingest (``bronze.rejects``): they never reach silver, so no rule scores
+    them; the report and the API show them beside the scores."""
+
+    lines: int
+    reasons: dict[str, int]
+    examples: list[RejectedLine]
+
+
+Query = Callable[[str, dict[str, Any]], list[dict[str, Any]]]
+"""Runs project SQL with named parameters: ``LakeSQL`` (reports) and a serving snapshot (API)."""
+
+MAX_RAW = 200
+
+
+def ingest_rejects(query: Query, *, examples: int = 5) -> RejectSummary:
+    """How many lines were rejected at ingest, per reason, with the first examples."""
+    reasons = query(
+        "SELECT reason, count(*) AS n FROM bronze.rejects GROUP BY reason ORDER BY n DESC, reason",
+        {},
+    )
+    rows = query(
+        f"""
+        SELECT _source_file, line_number, reason, left(raw_line, {MAX_RAW}) AS raw_line
+        FROM bronze.rejects ORDER BY _batch_seq DESC, line_number LIMIT $limit
+        """,
+        {"limit": examples},
+    )
+    return RejectSummary(
+        lines=sum(int(r["n"]) for r in reasons),
+        reasons={str(r["reason"]): int(r["n"]) for r in reasons},
+        examples=[
+            RejectedLine(
+                source_file=str(r["_source_file"]),
+                line_number=None if r["line_number"] is None else int(r["line_number"]),
+                reason=str(r["reason"]),
+                raw_line=r["raw_line"],
+            )
+            for r in rows
+        ],
+    )
+
+
+LAKE_SCORE_SQL = """
+    SELECT avg(quality_score) AS score, count(*) AS lines FROM (
+        SELECT quality_score FROM silver.sales_lines
+        UNION ALL
+        SELECT quality_score FROM silver.quarantine
+    )
+"""
+"""The lake's current score: the mean line ``quality_score`` over every line silver holds now
+(kept and quarantined), whichever run scored it. A run's score says how good *its* lines were;
+this says how good the data is, and an 8-line run cannot swing it."""
+
+
+@dataclass(frozen=True)
+class LakeScore:
+    score: float | None
+    grade: str | None
+    lines: int
+
+
+def lake_score(query: Query) -> LakeScore:
+    """:data:`LAKE_SCORE_SQL` with its grade."""
+    from retail_lakehouse.quality.scoring import grade
+
+    row = query(LAKE_SCORE_SQL, {})[0]
+    score = None if row["score"] is None else round(float(row["score"]), 2)
+    return LakeScore(score, grade(score), int(row["lines"] or 0))
+
+
+def weighted_trend(points: Sequence[tuple[float, int]]) -> list[float]:
+    """Per run, the mean of the run scores so far weighted by each run's lines checked.
+
+    A run of 8 lines then moves the curve by 8 lines' worth, not as much as a 24,750-line
+    refresh: the trend of the lines checked, not of the runs. (Runs that checked no line count
+    for nothing; before any line, the run's own score stands.)"""
+    weighted: list[float] = []
+    total = lines = 0.0
+    for score, checked in points:
+        total += score * max(checked, 0)
+        lines += max(checked, 0)
+        weighted.append(round(total / lines, 2) if lines else score)
+    return weighted
+
+
+def lake_query(sql: LakeSQL) -> Query:
+    """:data:`Query` over a :class:`LakeSQL`."""
+
+    def run(text: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = sql.arrow(text, params or None).to_pylist()
+        return rows
+
+    return run
 
 
 def quarantine_reasons(sql: LakeSQL, run_id: str | None = None) -> list[ReasonCount]:

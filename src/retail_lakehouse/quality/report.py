@@ -25,14 +25,20 @@ from retail_lakehouse.quality.alerts import recent_alerts
 from retail_lakehouse.quality.history import (
     DEFAULT_TABLE,
     FailingLine,
+    LakeScore,
     ReasonCount,
+    RejectSummary,
     RuleResult,
     RunScores,
     failing_lines,
+    ingest_rejects,
+    lake_query,
+    lake_score,
     quarantine_reasons,
     quarantined_lines,
     rule_results,
     score_history,
+    weighted_trend,
 )
 
 _TEMPLATES = Path(__file__).parent / "templates"
@@ -78,12 +84,19 @@ class QualityReport:
     reasons: list[ReasonCount]
     quarantined: int
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    rejects: RejectSummary = field(default_factory=lambda: RejectSummary(0, {}, []))
+    current: LakeScore | None = None
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def change(self) -> float | None:
         """Overall score change since the previous run (None for the first run)."""
         return None if self.previous is None else self.run.overall - self.previous.overall
+
+    @property
+    def weighted(self) -> list[float]:
+        """The line-weighted trend, one value per run of :attr:`history`."""
+        return weighted_trend([(r.overall, r.lines_checked) for r in self.history])
 
     @property
     def failing_rules(self) -> int:
@@ -135,9 +148,7 @@ def build_report(
     with LakeSQL(lake) as sql:
         history = score_history(sql, table)
         if not history:
-            raise NoQualityHistory(
-                f"no quality scores for {table} yet: run `retail ingest FILES` then `retail run`"
-            )
+            raise NoQualityHistory(_no_history_advice(sql, table))
         position = len(history) - 1
         if run_id is not None:
             ids = [r.run_id for r in history]
@@ -152,7 +163,9 @@ def build_report(
         worst = [
             WorstRule(
                 result,
-                failing_lines(sql, result.rule, run_id=run.run_id, limit=examples),
+                failing_lines(sql, result.rule, run_id=run.run_id, limit=examples)
+                if table == DEFAULT_TABLE
+                else [],
                 (rule_info or {}).get(result.rule),
             )
             for result in [r for r in rules if r.lines_failed][:top]
@@ -160,6 +173,8 @@ def build_report(
         reasons = quarantine_reasons(sql, run.run_id)
         quarantined = quarantined_lines(sql)
         alerts = recent_alerts(sql, [r.run_id for r in history])
+        rejects = ingest_rejects(lake_query(sql), examples=examples)
+        current = lake_score(lake_query(sql)) if table == DEFAULT_TABLE else None
     return QualityReport(
         lake=str(lake.root),
         table=table,
@@ -171,6 +186,27 @@ def build_report(
         reasons=reasons,
         quarantined=quarantined,
         alerts=alerts,
+        rejects=rejects,
+        current=current,
+    )
+
+
+def _no_history_advice(sql: LakeSQL, table: str) -> str:
+    """Why ``table`` has no scores, and what would give it some: a run only helps a table that
+    runs score (advising ``retail run`` for a table no run ever scores sends the user in a
+    circle)."""
+    scored = [
+        str(r["table_name"])
+        for r in sql.arrow(
+            "SELECT DISTINCT table_name FROM meta.quality_scores ORDER BY table_name"
+        ).to_pylist()
+    ]
+    if table == DEFAULT_TABLE:
+        return f"no quality scores for {table} yet: run `retail ingest FILES` then `retail run`"
+    tables = sorted({DEFAULT_TABLE, *scored})
+    return (
+        f"{table} is not a table that runs score: quality is scored on "
+        f"{', '.join(tables)}; report on one of those with --table"
     )
 
 
@@ -204,7 +240,9 @@ def render_html(report: QualityReport) -> str:
         report=report,
         version=__version__,
         gauge=report_charts.gauge(report.run.overall, report.run.grade or "–"),
-        history_chart=report_charts.history_chart(report.history, report.run.run_id),
+        history_chart=report_charts.history_chart(
+            report.history, report.run.run_id, weighted=report.weighted
+        ),
         reasons_chart=report_charts.reasons_chart(report.reasons),
         # a reader-friendly order: the most recent runs first in the table under the chart
         recent_runs=list(reversed(report.history))[:15],

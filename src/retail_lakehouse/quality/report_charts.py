@@ -27,6 +27,9 @@ PALETTE: tuple[str, ...] = (
 INK = "#0f172a"
 MUTED = "#64748b"
 GRID = "#e2e8f0"
+WEIGHTED = "#0f172a"
+"""The line-weighted trend: ink like overall, dashed and thinner (no dimension shares it)."""
+WEIGHTED_NAME = "weighted by lines"
 
 
 def score_colour(score: float) -> str:
@@ -66,17 +69,24 @@ def _y_floor(values: Sequence[float]) -> float:
 
 
 def history_chart(
-    history: Sequence[RunScores], selected: str | None = None, width: int = 860, height: int = 280
+    history: Sequence[RunScores],
+    selected: str | None = None,
+    width: int = 860,
+    height: int = 280,
+    weighted: Sequence[float] | None = None,
 ) -> Markup:
-    """Overall score per run (bold) with one thin line per dimension, oldest run on the left."""
+    """Overall score per run (bold) with one thin line per dimension, oldest run on the left,
+    and (dashed) the trend weighted by lines checked, which a tiny run cannot swing."""
     if not history:
         return Markup("")
     left, right, top, bottom = 44, 150, 16, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     dimensions = sorted({d for run in history for d in run.dimensions})
-    every = [run.overall for run in history] + [
-        v for run in history for v in run.dimensions.values()
-    ]
+    every = (
+        [run.overall for run in history]
+        + [v for run in history for v in run.dimensions.values()]
+        + list(weighted or [])
+    )
     y_min = _y_floor(every)
     step = plot_w / (len(history) - 1) if len(history) > 1 else 0.0
 
@@ -120,16 +130,21 @@ def history_chart(
         for k, name in enumerate(dimensions)
     ]
     series.append(("overall", INK, 3.0, [run.overall for run in history]))
+    if weighted:
+        series.append((WEIGHTED_NAME, WEIGHTED, 2.0, list(weighted)))
     for name, colour, stroke, values in series:
         points = [(x(i), y(v)) for i, v in enumerate(values) if v is not None]
+        dash = ' stroke-dasharray="6 4"' if name == WEIGHTED_NAME else ""
         if len(points) > 1:
             path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
             parts.append(
-                f'<polyline points="{path}" fill="none" stroke="{colour}" '
+                f'<polyline points="{path}" fill="none" stroke="{colour}"{dash} '
                 f'stroke-width="{stroke}" stroke-linejoin="round" stroke-linecap="round"/>'
             )
         for i, v in enumerate(values):
             if v is None:
+                continue
+            if name == WEIGHTED_NAME:
                 continue
             radius = 4.5 if name == "overall" else 2.5
             tip = escape(f"{history[i].run_id} · {name} {v:.1f}")
@@ -140,8 +155,9 @@ def history_chart(
     for k, (name, colour, stroke, _values) in enumerate(reversed(series)):
         ly = top + 8 + k * 18
         lx = left + plot_w + 18
+        dashed = ' stroke-dasharray="6 4"' if name == WEIGHTED_NAME else ""
         parts.append(
-            f'<line x1="{lx}" x2="{lx + 18}" y1="{ly}" y2="{ly}" stroke="{colour}" '
+            f'<line x1="{lx}" x2="{lx + 18}" y1="{ly}" y2="{ly}" stroke="{colour}"{dashed} '
             f'stroke-width="{stroke}"/><text x="{lx + 24}" y="{ly + 4}" font-size="12" '
             f'fill="{INK}">{escape(name)}</text>'
         )

@@ -11,7 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from retail_lakehouse.quality.history import RunScores
+from retail_lakehouse.quality.history import DEFAULT_TABLE, RunScores
 from retail_lakehouse.quality.report import QualityReport, format_value
 
 _SPARKS = "▁▂▃▄▅▆▇█"
@@ -49,6 +49,41 @@ def _change(value: float | None) -> Text:
     return Text("± 0.0", style="dim")
 
 
+def _lake_now(report: QualityReport) -> list[str | tuple[str, str]]:
+    """The lake's current score beside the run's: every line silver holds now."""
+    current = report.current
+    if current is None or current.score is None:
+        return []
+    return [
+        ("lake now ", "bold"),
+        (f"{current.score:.1f}", f"bold {style_for(current.score)}"),
+        (f" grade {current.grade}", style_for(current.score)),
+        (f" over all {current.lines:,} lines in silver", "dim"),
+        (f" · trend weighted by lines {report.weighted[-1]:.1f}\n", "dim"),
+    ]
+
+
+def _rejects(report: QualityReport) -> Table | Text:
+    rejects = report.rejects
+    if not rejects.lines:
+        return Text("No line was rejected at ingest.", style="dim")
+    table = Table(
+        "reason",
+        "lines",
+        "example (file:line raw text)",
+        title=f"rejected at ingest (bronze.rejects): {rejects.lines:,} lines, never scored",
+        title_justify="left",
+    )
+    for reason, count in rejects.reasons.items():
+        examples = "\n".join(
+            f"{ex.file_name}:{ex.line_number} {ex.raw_line or ''}"
+            for ex in rejects.examples
+            if ex.reason == reason
+        )
+        table.add_row(reason, f"{count:,}", Text(examples or "–", style="dim"))
+    return table
+
+
 def _headline(report: QualityReport) -> Panel:
     run = report.run
     line = Text.assemble(
@@ -59,6 +94,7 @@ def _headline(report: QualityReport) -> Panel:
         "   ",
         _change(report.change),
         " vs previous run\n",
+        *_lake_now(report),
         (
             f"{run.lines_checked:,} lines checked · {report.failing_rules} of {len(report.rules)} "
             f"rules failing · {report.quarantined:,} lines in quarantine",
@@ -87,6 +123,12 @@ def _dimensions(report: QualityReport) -> Table:
             _change(score - previous[name] if name in previous else None),
         )
     return table
+
+
+def _no_examples(report: QualityReport) -> str:
+    if report.table != DEFAULT_TABLE:  # a table test counts rows of a table, not source lines
+        return "a table test: query the table for the failing rows"
+    return "no example lines left"
 
 
 def _worst(report: QualityReport) -> Table:
@@ -118,7 +160,7 @@ def _worst(report: QualityReport) -> Table:
             r.action,
             f"{r.lines_failed:,}",
             f"{r.share_failed:.2f}%",
-            Text(examples or "no example lines left", style="dim"),
+            Text(examples or _no_examples(report), style="dim"),
         )
     return table
 
@@ -175,6 +217,7 @@ def render_terminal(report: QualityReport, console: Console) -> None:
         parts.append(_reasons(report))
     else:
         parts.append(Text("The quarantine is empty.", style="dim"))
+    parts.append(_rejects(report))
     parts.append(_history(report.history, report.run.run_id))
     for alert in report.alerts[:5]:
         parts.append(Text(f"alert ({alert['severity']}): {alert['message']}", style="yellow"))

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -201,13 +201,51 @@ def with_uniqueness(outcome: QualityOutcome, bronze_lines: int, duplicates: int)
     )
 
 
-def write_results(lake: Lake, run_id: str, outcome: QualityOutcome) -> None:
-    """Append this run's per-rule rows and overall/per-dimension score rows."""
+def table_outcome(outcomes: Sequence[RuleOutcome], rows: int) -> QualityOutcome:
+    """The outcome of one table's tests, scored like rules: each test's score is the share of
+    its checks passing; a dimension's score pools the checks of its tests; the overall score is
+    the mean of the test scores weighted by their ``weight`` (plain mean when all weigh 0), so a
+    one-check ``row_count`` test counts as much as a million-row ``unique`` of equal weight."""
+    dimensions = tuple(
+        DimensionOutcome(
+            dim,
+            sum(o.lines_checked for o in outcomes if o.rule.dimension == dim),
+            sum(o.lines_failed for o in outcomes if o.rule.dimension == dim),
+            sum(1 for o in outcomes if o.rule.dimension == dim),
+        )
+        for dim in DIMENSIONS
+        if any(o.rule.dimension == dim for o in outcomes)
+    )
+    weights = [o.rule.weight for o in outcomes]
+    if not sum(weights):
+        weights = [1.0] * len(outcomes)
+    overall = (
+        round(sum(o.score * w for o, w in zip(outcomes, weights, strict=True)) / sum(weights), 4)
+        if outcomes
+        else None
+    )
+    return QualityOutcome(
+        lines_checked=rows,
+        quarantined=0,
+        rules=tuple(outcomes),
+        dimensions=dimensions,
+        overall_score=overall,
+        gate_failures=tuple(
+            GateFailure(o.rule, o.lines_failed, o.lines_checked) for o in outcomes if o.gate_fires
+        ),
+    )
+
+
+def write_results(
+    lake: Lake, run_id: str, outcome: QualityOutcome, table: str = TABLE_NAME
+) -> None:
+    """Append this run's per-rule rows and overall/per-dimension score rows for ``table``
+    (silver's lines, or a table judged by table tests)."""
     now = datetime.now(UTC)
     results = pa.table(
         {
             "run_id": [run_id] * len(outcome.rules),
-            "table_name": [TABLE_NAME] * len(outcome.rules),
+            "table_name": [table] * len(outcome.rules),
             "rule": [r.name for r in outcome.rules],
             "dimension": [r.rule.dimension for r in outcome.rules],
             "action": [r.rule.action for r in outcome.rules],
@@ -227,7 +265,7 @@ def write_results(lake: Lake, run_id: str, outcome: QualityOutcome) -> None:
     scores = pa.table(
         {
             "run_id": [run_id] * len(scopes),
-            "table_name": [TABLE_NAME] * len(scopes),
+            "table_name": [table] * len(scopes),
             "scope": [s[0] for s in scopes],
             "name": [s[1] for s in scopes],
             "score": [s[2] for s in scopes],

@@ -11,22 +11,25 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, JSONResponse
-from swagger_ui_bundle import swagger_ui_path
 
 from retail_lakehouse import __version__
 from retail_lakehouse.config import Settings
 from retail_lakehouse.lake import Lake
+from retail_lakehouse.observe.metrics import PipelineCollector
 from retail_lakehouse.serve.auth.keys import KeyStore, keys_path
 from retail_lakehouse.serve.auth.tokens import TokenSigner
 from retail_lakehouse.serve.context import ServeContext
+from retail_lakehouse.serve.filters import single_valued_query
 from retail_lakehouse.serve.jobs import Job, JobQueue
 from retail_lakehouse.serve.metrics import ApiMetrics, MetricsMiddleware
+from retail_lakehouse.serve.operations import close_sandboxes
 from retail_lakehouse.serve.ratelimit import RateLimiter
 from retail_lakehouse.serve.readers import SnapshotReader
 from retail_lakehouse.serve.routers import admin, customers, products, quality, sales, system, web
@@ -46,7 +49,8 @@ keys. Every response to a data query carries `X-Snapshot`, the id of the lake sn
 
 def build_context(settings: Settings, *, poll_seconds: float = 1.0) -> ServeContext:
     """The shared state of one server."""
-    lake = Lake(settings.lake)
+    # jobs run in the background, one at a time: a job waits for a CLI writer to finish
+    lake = Lake(settings.lake, writer_wait=max(settings.writer_wait, 600.0))
     reader = SnapshotReader(lake, poll_seconds=poll_seconds, warm=warm_dashboard)
     jobs = JobQueue()
     context = ServeContext(
@@ -57,7 +61,9 @@ def build_context(settings: Settings, *, poll_seconds: float = 1.0) -> ServeCont
         signer=TokenSigner(settings.jwt_secret),
         limiter=RateLimiter(settings.api_rate_limit_per_minute),
         jobs=jobs,
-        metrics=ApiMetrics(live=lambda: _live_gauges(reader, jobs)),
+        metrics=ApiMetrics(
+            live=lambda: _live_gauges(reader, jobs), pipeline=PipelineCollector(lake)
+        ),
     )
 
     def refresh_after(job: Job) -> None:
@@ -81,6 +87,16 @@ def _live_gauges(reader: SnapshotReader, jobs: JobQueue) -> dict[str, float]:
     return gauges
 
 
+def docs_assets() -> Path:
+    """Swagger UI 5 (which reads OpenAPI 3.1) and its favicon, as shipped by ``fastapi-offline``.
+
+    FastAPI publishes OpenAPI 3.1; Swagger UI 4 cannot read it, and FastAPI's default page loads
+    the UI and a favicon from the internet. The package is used only for these files."""
+    import fastapi_offline
+
+    return Path(fastapi_offline.__file__).resolve().parent / "static"
+
+
 def create_app(settings: Settings, *, poll_seconds: float = 1.0) -> FastAPI:
     """A ready-to-serve FastAPI app for the lake named in ``settings``."""
     context = build_context(settings, poll_seconds=poll_seconds)
@@ -94,6 +110,7 @@ def create_app(settings: Settings, *, poll_seconds: float = 1.0) -> FastAPI:
         finally:
             context.jobs.stop()
             context.reader.stop()
+            close_sandboxes()
 
     app = FastAPI(
         title="retail-lakehouse API",
@@ -102,6 +119,7 @@ def create_app(settings: Settings, *, poll_seconds: float = 1.0) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served below from packaged assets: the machine may be offline
         redoc_url=None,
+        dependencies=[Depends(single_valued_query)],
     )
     app.state.serve = context
     app.add_middleware(MetricsMiddleware, metrics=context.metrics)
@@ -123,7 +141,7 @@ def create_app(settings: Settings, *, poll_seconds: float = 1.0) -> FastAPI:
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=web.WEB_ROOT), name="static")
-    app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+    app.mount("/docs-assets", StaticFiles(directory=str(docs_assets())), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
@@ -132,6 +150,9 @@ def create_app(settings: Settings, *, poll_seconds: float = 1.0) -> FastAPI:
             title="retail-lakehouse API",
             swagger_js_url="/docs-assets/swagger-ui-bundle.js",
             swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon.png",
+            # No badge fetched from the public validator service: the page stays on this host.
+            swagger_ui_parameters={"validatorUrl": None},
         )
 
     return app

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Query, Request
 
 from retail_lakehouse.config import Settings
 from retail_lakehouse.lake import Lake
@@ -33,6 +34,25 @@ def serve_context(request: Request) -> ServeContext:
     return context
 
 
-def current_snapshot(request: Request) -> Snapshot:
+def current_snapshot(
+    request: Request,
+    as_of: Annotated[
+        str | None,
+        Query(
+            description="Read the lake as it was when this run finished (a run id) or at this "
+            "time (ISO 8601, UTC when no zone), like `retail sql --as-of`.",
+            max_length=64,
+        ),
+    ] = None,
+) -> Snapshot:
     """The snapshot a request reads (taken once, so all its queries see the same data)."""
-    return serve_context(request).reader.current()
+    reader = serve_context(request).reader
+    if as_of is None:
+        return reader.current()
+    from retail_lakehouse.lake.history import AsOfError
+    from retail_lakehouse.serve.filters import invalid
+
+    try:
+        return reader.at(as_of)
+    except AsOfError as bad:
+        raise invalid("as_of", str(bad), as_of) from None

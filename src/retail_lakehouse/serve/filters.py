@@ -13,7 +13,7 @@ from datetime import date
 from enum import Enum
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Query, Request
 from fastapi.exceptions import RequestValidationError
 
 from retail_lakehouse.serve.readers import Snapshot
@@ -28,6 +28,24 @@ def invalid(
     return RequestValidationError(
         [{"type": "value_error", "loc": (where, field), "msg": message, "input": value}]
     )
+
+
+def single_valued_query(request: Request) -> None:
+    """Refuse a query parameter given twice (``country=gb&country=fr``): 422.
+
+    Every filter of this API takes one value; keeping the last (what the framework would do)
+    silently answers a different question than the one asked, and accepting lists would
+    promise "any of" semantics no endpoint implements."""
+    seen: set[str] = set()
+    for name, _ in request.query_params.multi_items():
+        if name in seen:
+            values = request.query_params.getlist(name)
+            raise invalid(
+                name,
+                f"{name!r} was given {len(values)} times; each filter takes one value",
+                values,
+            )
+        seen.add(name)
 
 
 @dataclass(frozen=True)

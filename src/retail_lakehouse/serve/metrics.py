@@ -35,8 +35,14 @@ class _LiveGauges(Collector):
 class ApiMetrics:
     """The registry and the instruments the middleware updates."""
 
-    def __init__(self, live: Callable[[], dict[str, float]] | None = None) -> None:
+    def __init__(
+        self,
+        live: Callable[[], dict[str, float]] | None = None,
+        pipeline: Collector | None = None,
+    ) -> None:
         self.registry = CollectorRegistry()
+        if pipeline is not None:  # the pipeline's own metrics, read from the lake per scrape
+            self.registry.register(pipeline)
         self.requests = Counter(
             "retail_api_requests",
             "HTTP requests served.",

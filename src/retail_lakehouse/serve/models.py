@@ -18,6 +18,31 @@ class _Model(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+def described_by(table: str) -> ConfigDict:
+    """Model config whose JSON schema takes the table's description, and each field without a
+    description of its own the column's, from the lake contracts (written once, there)."""
+
+    def describe(schema: dict[str, Any]) -> None:
+        from retail_lakehouse.lake.contracts import contract
+
+        target = contract(table)
+        if target.description:
+            schema.setdefault("description", target.description)
+        for name, prop in schema.get("properties", {}).items():
+            text = target.column_description(name)
+            if text and isinstance(prop, dict):
+                prop.setdefault("description", text)
+
+    return ConfigDict(from_attributes=True, json_schema_extra=describe)
+
+
+class _Body(BaseModel):
+    """A request body: unknown fields and loosely typed values (``"yes"`` for a boolean) are a
+    422, never silently ignored or coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
 # -- health and auth ---------------------------------------------------------------------------
 class SnapshotInfo(_Model):
     id: str = Field(description="Changes whenever the served data changes.")
@@ -60,6 +85,8 @@ class Kpis(_Model):
 
 
 class DailySales(_Model):
+    model_config = described_by("gold.mart_daily_sales")
+
     sale_date: date
     country: str | None = Field(description="Null when rows are totals over countries.")
     gross_revenue: float
@@ -74,6 +101,8 @@ class DailySales(_Model):
 
 
 class MonthlySales(_Model):
+    model_config = described_by("gold.mart_daily_sales")
+
     month: date = Field(description="First day of the month.")
     country: str | None
     gross_revenue: float
@@ -86,6 +115,8 @@ class MonthlySales(_Model):
 
 
 class CountrySales(_Model):
+    model_config = described_by("gold.mart_daily_sales")
+
     country: str
     gross_revenue: float
     returns_amount: float
@@ -97,6 +128,8 @@ class CountrySales(_Model):
 
 
 class Country(_Model):
+    model_config = described_by("gold.dim_country")
+
     country: str
     iso2: str | None
     iso3: str | None
@@ -133,6 +166,8 @@ class Segments(_Model):
 
 
 class CustomerRfm(_Model):
+    model_config = described_by("gold.mart_customer_rfm")
+
     customer_id: str
     country: str | None
     first_purchase: datetime | None
@@ -149,6 +184,8 @@ class CustomerRfm(_Model):
 
 
 class CustomerVersion(_Model):
+    model_config = described_by("gold.dim_customer")
+
     customer_key: str
     country: str | None
     valid_from: datetime | None
@@ -167,6 +204,8 @@ class Customer(_Model):
 
 # -- products and cohorts ---------------------------------------------------------------------
 class TopProduct(_Model):
+    model_config = described_by("gold.mart_product_performance")
+
     rank: int
     stock_code: str
     description: str | None
@@ -198,6 +237,8 @@ class ProductSearch(_Model):
 
 
 class Cohort(_Model):
+    model_config = described_by("gold.mart_cohort_retention")
+
     cohort_month: date
     months_since: int
     cohort_size: int
@@ -251,15 +292,44 @@ class QualityHistory(_Model):
 class QualityPoint(_Model):
     run_id: str
     computed_at: datetime
-    score: float
+    score: float = Field(description="The run's score: mean line score of the lines it checked.")
     grade: str | None
+    lines_checked: int = Field(description="Lines the run checked (its weight in the trend).")
+    weighted_score: float = Field(
+        description="Mean of the run scores so far, each weighted by its lines checked."
+    )
+
+
+class LakeScoreOut(_Model):
+    score: float | None = Field(
+        description="Mean line quality score over every line silver holds now (kept and "
+        "quarantined); null before the first run."
+    )
+    grade: str | None
+    lines: int
 
 
 class QualityTrend(_Model):
     points: list[QualityPoint]
+    current: LakeScoreOut = Field(description="The lake's score now, beside the per-run ones.")
+
+
+class RejectedLineOut(_Model):
+    source_file: str
+    line_number: int | None
+    reason: str
+    raw_line: str | None = Field(description="The line as read (first 200 characters).")
+
+
+class Rejects(_Model):
+    lines: int = Field(description="Source lines rejected at ingest (never reach silver).")
+    reasons: dict[str, int]
+    examples: list[RejectedLineOut]
 
 
 class QuarantineLine(_Model):
+    model_config = described_by("silver.quarantine")
+
     invoice_no: str | None
     stock_code: str | None
     description: str | None
@@ -295,13 +365,17 @@ class JobOut(_Model):
     status_url: str
 
 
-class RunRequest(_Model):
+class RunRequest(_Body):
     full_refresh: bool = Field(default=False, description="Rebuild silver and gold from bronze.")
 
 
 class Upload(_Model):
     file: str = Field(description="Name the file was stored under in landing/.")
     size_bytes: int
+    duplicate: bool = Field(
+        default=False,
+        description="Its content was already ingested: skipped, and removed from landing/.",
+    )
     job: JobOut
 
 
@@ -317,7 +391,7 @@ class NewKey(KeyInfo):
     api_key: str = Field(description="Shown once; only a salted hash is stored.")
 
 
-class KeyRequest(_Model):
+class KeyRequest(_Body):
     role: Literal["viewer", "analyst", "admin"]
     name: str | None = Field(default=None, max_length=64)
 

@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.query import LakeSQL
+from retail_lakehouse.quality.history import LAKE_SCORE_SQL
 from retail_lakehouse.serve.search import ProductIndex
 from retail_lakehouse.serve.vocab import CountryNames
 
@@ -49,6 +50,7 @@ MATERIALIZED: tuple[str, ...] = (
     "gold.mart_product_performance",
     "gold.mart_cohort_retention",
     "silver.quarantine",
+    "bronze.rejects",
     "meta.quality_scores",
     "meta.quality_results",
     "meta.alerts",
@@ -57,6 +59,9 @@ MATERIALIZED: tuple[str, ...] = (
 
 SOURCES: tuple[str, ...] = (*MATERIALIZED, "gold.fact_sales")
 """Tables a snapshot is built from; a new version of any of them means a new snapshot."""
+
+PAST_SNAPSHOTS = 4
+"""Snapshots of past states (``as_of``) kept for repeated requests."""
 
 COMMAND_LOG = "meta.runs"
 """Written last by every lake-changing command: a new version means a command finished."""
@@ -104,13 +109,45 @@ DERIVED_SQL: tuple[str, ...] = (
     FROM serve_mem.sale_keys GROUP BY GROUPING SETS ((country), ())
     """,
     # Products with their non-product flag, by month and over all months: top-N lists are a
-    # sort of one small table instead of a join and aggregation per request.
+    # sort of one small table instead of a join and aggregation per request. The mart holds
+    # product lines only (its revenue is gross revenue); postage, fees and adjustments are
+    # summed here from the fact with the same shape of definitions (sold: quantity > 0 on an
+    # invoice that is not cancelled; returned: cancelled or negative), for
+    # ``include_non_product``.
     """
     CREATE TABLE serve_mem.product_months AS
-    SELECT m.*, coalesce(d.is_non_product, false) AS is_non_product
-    FROM gold.mart_product_performance AS m
-    LEFT JOIN gold.dim_product AS d ON d.stock_code = m.stock_code
-    ORDER BY m.month, m.revenue DESC
+    SELECT * FROM (
+        SELECT m.month, m.stock_code, m.description, m.category,
+               CAST(m.revenue AS DECIMAL(18, 4)) AS revenue, CAST(m.units AS BIGINT) AS units,
+               CAST(m.orders AS BIGINT) AS orders, CAST(m.return_rate AS DOUBLE) AS return_rate,
+               coalesce(d.is_non_product, false) AS is_non_product
+        FROM gold.mart_product_performance AS m
+        LEFT JOIN (SELECT stock_code, bool_or(is_non_product) AS is_non_product
+                   FROM gold.dim_product GROUP BY stock_code) AS d
+          ON d.stock_code = m.stock_code
+        UNION ALL
+        SELECT n.month, n.stock_code, p.description, p.category,
+               CAST(n.revenue AS DECIMAL(18, 4)), n.units, n.orders,
+               CAST(n.returned AS DOUBLE) / nullif(n.units, 0), true
+        FROM (
+            SELECT CAST(date_trunc('month', invoice_ts) AS DATE) AS month, stock_code,
+                   coalesce(sum(line_amount) FILTER (WHERE sold), 0) AS revenue,
+                   CAST(coalesce(sum(quantity) FILTER (WHERE sold), 0) AS BIGINT) AS units,
+                   count(DISTINCT invoice_no) FILTER (WHERE sold) AS orders,
+                   coalesce(-sum(quantity) FILTER (WHERE NOT sold), 0) AS returned
+            FROM (
+                SELECT *, quantity > 0 AND NOT coalesce(is_cancellation, false) AS sold
+                FROM gold.fact_sales
+                WHERE coalesce(is_non_product, false) OR coalesce(is_adjustment, false)
+            )
+            GROUP BY ALL
+        ) AS n
+        LEFT JOIN (SELECT stock_code, arg_max(description, description IS NOT NULL) AS description,
+                          arg_max(category, category IS NOT NULL) AS category
+                   FROM gold.dim_product GROUP BY stock_code) AS p
+          ON p.stock_code = n.stock_code
+    )
+    ORDER BY month, revenue DESC
     """,
     """
     CREATE TABLE serve_mem.product_totals AS
@@ -270,11 +307,14 @@ class Snapshot:
         return rows[0] if rows else {}
 
 
-def build_snapshot(lake: Lake, *, threads: int | None = None) -> Snapshot:
-    """Copy the served tables of the lake's current versions into a new in-memory database."""
+def build_snapshot(
+    lake: Lake, *, threads: int | None = None, versions: dict[str, int | None] | None = None
+) -> Snapshot:
+    """Copy the served tables of the lake's current versions (or of ``versions``, a past state
+    from :func:`~retail_lakehouse.lake.history.resolve_as_of`) into a new in-memory database."""
     clock = time.perf_counter()
     runs_version = latest_log_version(lake.path(COMMAND_LOG))
-    sql = LakeSQL(lake, threads=threads)
+    sql = LakeSQL(lake, threads=threads, versions=versions)
     con: duckdb.DuckDBPyConnection = sql.con
     con.execute("CREATE SCHEMA serve_mem")
     for name in MATERIALIZED:
@@ -284,6 +324,8 @@ def build_snapshot(lake: Lake, *, threads: int | None = None) -> Snapshot:
         con.execute(f'CREATE OR REPLACE VIEW "{layer}"."{table}" AS SELECT * FROM {copy}')
     for statement in DERIVED_SQL:
         con.execute(statement)
+    # The lake's current quality score (every line silver holds now), as the report computes it.
+    con.execute(f"CREATE TABLE serve_mem.lake_score AS {LAKE_SCORE_SQL}")
     products: pa.Table = con.execute(
         "SELECT stock_code, description, category, is_non_product FROM gold.dim_product "
         "WHERE stock_code IS NOT NULL ORDER BY stock_code"
@@ -333,6 +375,8 @@ class SnapshotReader:
         self._seen_since = time.monotonic()
         self.last_error: str | None = None
         self.refreshes = 0
+        self._past: OrderedDict[tuple[int | None, ...], Snapshot] = OrderedDict()
+        self._past_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -354,6 +398,31 @@ class SnapshotReader:
             self.refresh(force=True)
             snapshot = self._snapshot
         assert snapshot is not None
+        return snapshot
+
+    def at(self, as_of: str) -> Snapshot:
+        """The snapshot of the lake as of a run or a time (``as_of`` of the read endpoints).
+
+        Resolved by the same rule as ``retail sql --as-of``; the current snapshot when nothing
+        changed since, else a snapshot of the past versions, a few kept (LRU). Raises
+        :class:`~retail_lakehouse.lake.history.AsOfError` for a value that is neither."""
+        from retail_lakehouse.lake.history import resolve_as_of
+
+        versions = resolve_as_of(self.lake, as_of).versions
+        key = tuple(versions.get(name) for name in SOURCES)
+        current = self.current()
+        if key == tuple(current.versions.get(name) for name in SOURCES):
+            return current
+        with self._past_lock:
+            hit = self._past.get(key)
+            if hit is not None:
+                self._past.move_to_end(key)
+                return hit
+        snapshot = build_snapshot(self.lake, threads=self.threads, versions=versions)
+        with self._past_lock:
+            self._past[key] = snapshot
+            while len(self._past) > PAST_SNAPSHOTS:
+                self._past.popitem(last=False)  # closed when no request holds it any more
         return snapshot
 
     # -- refreshing ------------------------------------------------------------------------

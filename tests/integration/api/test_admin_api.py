@@ -64,6 +64,11 @@ def test_upload_ingests_then_a_run_publishes_new_numbers(
     again = upload(admin, "again.csv", new_sales.read_bytes())
     assert again.status_code == 201
     assert again.json()["job"]["detail"]["status"] == "skipped"  # same content: not doubled
+    # ... and the duplicate does not stay behind in landing/, which the response says
+    assert again.json()["duplicate"] is True and not body.get("duplicate")
+    assert not (server.landing / again.json()["file"]).exists()
+    assert "removed from landing/" in again.json()["job"]["detail"]["note"]
+    assert sorted(p.name for p in server.landing.iterdir()) == [body["file"]]
 
     started = admin.post("/api/v1/runs")
     assert started.status_code == 202
@@ -78,6 +83,29 @@ def test_upload_ingests_then_a_run_publishes_new_numbers(
     assert after.json()["gross_revenue"] > before.json()["gross_revenue"]
     listed = admin.get("/api/v1/runs").json()
     assert listed[0]["id"] == job["id"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"full_refresh": "yes"},
+        {"full_refresh": 1},
+        {"full_refresh": "true"},
+        {"full_refresh": False, "fullrefresh": True},
+        {"engine": "spark"},
+    ],
+)
+def test_a_run_request_with_loose_or_unknown_fields_is_refused(
+    admin: httpx.Client, body: dict[str, Any]
+) -> None:
+    queued = len(admin.get("/api/v1/runs").json())
+    refused = admin.post("/api/v1/runs", json=body)
+    assert refused.status_code == 422, refused.text
+    assert len(admin.get("/api/v1/runs").json()) == queued  # nothing was started
+
+
+def test_keys_request_refuses_unknown_fields(admin: httpx.Client) -> None:
+    assert admin.post("/api/v1/keys", json={"role": "viewer", "admin": True}).status_code == 422
 
 
 def test_runs_queue_one_at_a_time(admin: httpx.Client) -> None:
@@ -105,9 +133,10 @@ def test_upload_names_are_sanitised_and_confined_to_landing(
     assert upload(admin, "..\\..\\x.csv.exe", content).status_code == 415
     assert admin.post("/api/v1/files").status_code == 422
     assert admin.post("/api/v1/files", data={"note": "no file"}).status_code == 422
+    # refused uploads and duplicates (again.csv) leave nothing behind in landing/
     assert sorted(
         p.name for p in server.landing.iterdir() if not p.name.startswith("new_sales")
-    ) == ["again.csv"]
+    ) == []
 
 
 def test_uploads_over_the_size_limit_are_refused(server: Server, admin: httpx.Client) -> None:

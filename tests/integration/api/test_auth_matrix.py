@@ -38,6 +38,7 @@ ENDPOINTS: list[tuple[str, str, str | None, dict[str, Any]]] = [
     ("GET", "/api/v1/quality/trend", "viewer", {}),
     ("GET", "/api/v1/quality/latest", "analyst", {}),
     ("GET", "/api/v1/quality/history", "analyst", {}),
+    ("GET", "/api/v1/quality/rejects", "analyst", {}),
     ("GET", "/api/v1/quarantine", "analyst", {}),
     ("POST", "/api/v1/files", "admin", {}),
     ("POST", "/api/v1/runs", "admin", {"json": {"full_refresh": False}}),

@@ -308,6 +308,10 @@ def test_health_metrics_and_snapshot_header(server: Server, viewer: httpx.Client
         'retail_api_requests_total{method="GET",route="/api/v1/kpis",status="200"}' in metrics.text
     )
     assert "retail_api_request_seconds_bucket" in metrics.text
+    # the pipeline's own metrics, read from the lake the server serves
+    assert 'retail_table_rows{table="gold.fact_sales"}' in metrics.text
+    assert "retail_layer_duration_seconds" in metrics.text
+    assert 'retail_runs_total{command="run",status="succeeded"} 2.0' in metrics.text
     assert server.client().get("/docs").status_code == 200
     schema = server.client().get("/openapi.json").json()
     assert {"APIKeyHeader", "HTTPBearer"} <= set(schema["components"]["securitySchemes"])

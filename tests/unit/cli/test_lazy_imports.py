@@ -12,10 +12,25 @@ import sys
 
 import pytest
 
-HEAVY = ("ibis", "pyspark", "fastapi", "dagster", "polars", "pandas", "matplotlib", "plotly")
-"""Never loaded by importing the CLI (the issue's list, plus the frame and plotting libraries)."""
+HEAVY = (
+    "ibis",
+    "pyspark",
+    "fastapi",
+    "dagster",
+    "polars",
+    "pandas",
+    "matplotlib",
+    "plotly",
+    "psycopg",
+    "openlineage",
+    "nats",
+    "uvicorn",
+    "httpx",
+)
+"""Never loaded by importing the CLI (the issue's list, the frame and plotting libraries, and
+the clients of the publish, lineage, watch and serve commands)."""
 
-ENGINE = ("duckdb", "pyarrow", "deltalake", "pydantic_settings")
+ENGINE = ("duckdb", "pyarrow", "deltalake", "pydantic", "pydantic_settings", "numpy")
 """Loaded by the commands that open a table or read settings, never by the import alone."""
 
 

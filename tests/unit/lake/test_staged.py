@@ -13,8 +13,10 @@ from retail_lakehouse.lake.contracts.silver import SILVER_DUPLICATES
 from retail_lakehouse.lake.staged import (
     BatchSelection,
     commit_staged,
+    discard,
     file_statistics,
     staged_path,
+    staged_rows,
 )
 from retail_lakehouse.lake.store import cast_batch
 
@@ -138,3 +140,47 @@ def test_a_staged_file_never_committed_is_invisible(tmp_path: Path) -> None:
     assert content(lake) == [1] * 3
     commit_staged(lake, TABLE, [stage(lake, [2], 1)], BatchSelection(above=1))  # the re-run
     assert content(lake) == [1] * 3 + [2]
+
+
+def stage_folder(lake: Lake, batches: list[list[int]]) -> Path:
+    """A staged folder the way Spark's executors leave one: a part file per task, an empty
+    part from an idle task, ``_SUCCESS`` and checksum markers."""
+    folder = staged_path(lake, TABLE)
+    folder.mkdir()
+    for index, part in enumerate([*batches, []]):
+        single = stage(lake, part) if part else None
+        name = f"part-{index:05d}-x-c000.snappy.parquet"
+        if single is None:
+            pq.write_table(SILVER_DUPLICATES.schema.empty_table(), folder / name)
+        else:
+            single.rename(folder / name)
+        (folder / f".{name}.crc").write_bytes(b"crc")
+    (folder / "_SUCCESS").write_bytes(b"")
+    return folder
+
+
+def test_a_folder_of_part_files_is_committed_file_by_file_in_one_commit(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    commit_staged(lake, TABLE, [stage(lake, [1])], None)
+    folder = stage_folder(lake, [[2], [3]])
+    assert staged_rows([folder]) == 6
+    before = lake.version(TABLE)
+    version = commit_staged(lake, TABLE, [folder], BatchSelection(above=1))
+    assert version == (before or 0) + 1
+    assert content(lake) == [1] * 3 + [2] * 3 + [3] * 3
+    referenced = sorted(
+        Path(p).relative_to(lake.path(TABLE)).as_posix() for p in lake.snapshot_files(TABLE)
+    )
+    in_folder = [r for r in referenced if r.startswith(folder.name + "/")]
+    assert len(in_folder) == 2  # the empty part added nothing
+    assert sorted(p.name for p in folder.iterdir()) == [r.split("/")[1] for r in in_folder]
+    # replacing those batches again removes the folder's files like any other
+    commit_staged(lake, TABLE, [stage(lake, [2], 1)], BatchSelection(above=1))
+    assert content(lake) == [1] * 3 + [2]
+
+
+def test_a_discarded_folder_is_gone(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    folder = stage_folder(lake, [[4]])
+    discard([folder])
+    assert not folder.exists()

@@ -200,6 +200,7 @@ def test_cli_report_on_an_earlier_run(
 
 def test_cli_report_without_runs_exits_2(tmp_path: Path) -> None:
     out = tmp_path / "r.html"
+    (tmp_path / "lake").mkdir()  # an empty lake (a missing folder is "no lake at PATH")
     done = run_retail("--lake", str(tmp_path / "lake"), "quality", "report", "--html", str(out))
     assert done.code == 2
     assert "no quality scores" in done.stderr

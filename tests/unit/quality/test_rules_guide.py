@@ -22,6 +22,9 @@ def test_every_example_loads(block: str) -> None:
     if block.lstrip().startswith("rules:"):
         rules_from_text(block, include_defaults=True)
         return
+    if block.lstrip().startswith("tests:"):  # table tests: checked against the contracts
+        assert rules_from_text(block, include_defaults=True).tests
+        return
     expressions = re.findall(
         r"expression: (?:>-\n)?(.*?)(?=\n\n|\nexpression|\n#|\Z)", block, flags=re.S
     )

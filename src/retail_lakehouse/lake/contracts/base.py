@@ -27,6 +27,30 @@ class TableContract:
     schema: pa.Schema
     append_only: bool = False
     evolves: bool = False  # True when extra columns may be added (schema drift is kept)
+    primary_key: tuple[str, ...] = ()
+    """Columns that identify a row (unique, never NULL); published as PRIMARY KEY."""
+    references: tuple[tuple[str, str], ...] = ()
+    """Foreign keys: ``(column, "layer.table")``, the column holding that table's one-column
+    primary key (every fact row points at a dimension row, the unknown member if need be)."""
+    filter_columns: tuple[str, ...] = ()
+    """Columns readers commonly filter or look rows up by, besides the primary key (a b-tree
+    index each when published)."""
+    ordered_columns: tuple[str, ...] = ()
+    """Columns whose values grow with the order rows arrive in (dates, batches): a range filter
+    on them is served by a tiny block-range (BRIN) index when published."""
+
+    @property
+    def description(self) -> str:
+        """What the table holds, in one or two sentences (from :mod:`.descriptions`)."""
+        from retail_lakehouse.lake.contracts.descriptions import table_description
+
+        return table_description(self.qualified)
+
+    def column_description(self, column: str) -> str:
+        """What a column means (from :mod:`.descriptions`); empty when not described."""
+        from retail_lakehouse.lake.contracts.descriptions import column_description
+
+        return column_description(self.qualified, column)
 
     @property
     def qualified(self) -> str:

@@ -55,6 +55,8 @@ DIM_DATE = TableContract(
             _f("season", STR),
         ]
     ),
+    primary_key=("date_key",),
+    filter_columns=("date", "year", "month"),
 )
 DIM_TIME = TableContract(
     "gold",
@@ -68,6 +70,7 @@ DIM_TIME = TableContract(
             _f("is_business_hour", BOOL),
         ]
     ),
+    primary_key=("time_key",),
 )
 DIM_COUNTRY = TableContract(
     "gold",
@@ -84,6 +87,8 @@ DIM_COUNTRY = TableContract(
             _f("is_eu_member", BOOL),
         ]
     ),
+    primary_key=("country_key",),
+    filter_columns=("country", "iso2"),
 )
 DIM_PRODUCT = TableContract(
     "gold",
@@ -100,6 +105,8 @@ DIM_PRODUCT = TableContract(
             _f("last_sold", DATE),
         ]
     ),
+    primary_key=("product_key",),
+    filter_columns=("stock_code", "category"),
 )
 DIM_CUSTOMER = TableContract(
     "gold",
@@ -118,6 +125,8 @@ DIM_CUSTOMER = TableContract(
             _f("last_purchase", LOCAL_TS),
         ]
     ),
+    primary_key=("customer_key",),
+    filter_columns=("customer_id", "country"),
 )
 DIM_INVOICE = TableContract(
     "gold",
@@ -134,6 +143,8 @@ DIM_INVOICE = TableContract(
             _f("line_count", I64),
         ]
     ),
+    primary_key=("invoice_key",),
+    filter_columns=("invoice_no", "invoice_ts"),
 )
 FACT_SALES = TableContract(
     "gold",
@@ -167,6 +178,17 @@ FACT_SALES = TableContract(
             _f("_run_id", STR),
         ]
     ),
+    primary_key=("line_key",),
+    references=(
+        ("date_key", "gold.dim_date"),
+        ("time_key", "gold.dim_time"),
+        ("product_key", "gold.dim_product"),
+        ("customer_key", "gold.dim_customer"),
+        ("country_key", "gold.dim_country"),
+        ("invoice_key", "gold.dim_invoice"),
+    ),
+    filter_columns=("product_key", "customer_key", "country_key"),
+    ordered_columns=("date_key", "_batch_seq"),
 )
 MART_DAILY_SALES = TableContract(
     "gold",
@@ -186,6 +208,8 @@ MART_DAILY_SALES = TableContract(
             _f("gross_revenue_7d_avg", MONEY),
         ]
     ),
+    primary_key=("sale_date", "country"),
+    filter_columns=("country",),
 )
 MART_CUSTOMER_RFM = TableContract(
     "gold",
@@ -207,6 +231,8 @@ MART_CUSTOMER_RFM = TableContract(
             _f("as_of_date", DATE),
         ]
     ),
+    primary_key=("customer_id",),
+    filter_columns=("country", "rfm_segment"),
 )
 MART_PRODUCT_PERFORMANCE = TableContract(
     "gold",
@@ -228,6 +254,8 @@ MART_PRODUCT_PERFORMANCE = TableContract(
             _f("abc_class", STR),
         ]
     ),
+    primary_key=("month", "stock_code"),
+    filter_columns=("stock_code", "product_key"),
 )
 MART_COHORT_RETENTION = TableContract(
     "gold",
@@ -241,6 +269,7 @@ MART_COHORT_RETENTION = TableContract(
             _f("retention", F64),
         ]
     ),
+    primary_key=("cohort_month", "months_since"),
 )
 
 GOLD_TABLES = (

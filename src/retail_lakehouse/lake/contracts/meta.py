@@ -107,19 +107,49 @@ META_ALERTS = TableContract(
     pa.schema(
         [
             pa.field("alert_id", STR, nullable=False),
-            pa.field("run_id", STR, nullable=False),
+            pa.field("run_id", STR),  # the run that raised it, if any
             pa.field("raised_at", TS, nullable=False),
-            pa.field("kind", STR, nullable=False),  # e.g. quality_score_drop
+            pa.field("kind", STR, nullable=False),  # run_failed, freshness, ... (observe.alerts)
             pa.field("severity", STR, nullable=False),
             pa.field("message", STR, nullable=False),
             pa.field("value", pa.float64()),
             pa.field("baseline", pa.float64()),
-            pa.field("delivered", pa.bool_()),
+            pa.field("delivered", pa.bool_()),  # None: no channel configured
             pa.field("delivery_error", STR),
+            pa.field("condition", STR),  # one open alert per condition (no storm)
+            pa.field("channels", STR),  # JSON: {"channel": "delivered" | "the error"}
+            pa.field("attempts", pa.int32()),
+            pa.field("next_attempt_at", TS),  # when a failed delivery is retried
+            pa.field("resolved_at", TS),  # when the condition cleared
+            pa.field("subject", STR),  # the table, file or source pattern concerned
+        ]
+    ),
+    evolves=True,  # lakes from before the delivery columns get them on the next write
+)
+"""One row per alert, updated in place as deliveries are retried and when it clears."""
+
+META_RETRACTIONS = TableContract(
+    "meta",
+    "retractions",
+    pa.schema(
+        [
+            pa.field("retraction_id", pa.int64(), nullable=False),
+            pa.field("batch_seq", pa.int64(), nullable=False),
+            pa.field("batch_id", STR, nullable=False),
+            pa.field("source_file", STR, nullable=False),
+            pa.field("source_sha256", STR, nullable=False),
+            pa.field("lines", pa.int64(), nullable=False),
+            pa.field("rejects", pa.int64(), nullable=False),
+            pa.field("run_id", STR, nullable=False),
+            pa.field("retracted_at", TS, nullable=False),
+            pa.field("replaced_by", STR),
         ]
     ),
     append_only=True,
 )
+"""Bronze batches taken back (``retail retract``): written FIRST, so a retraction interrupted
+midway is found and completed; silver and gold apply the ones above their ``*.retractions``
+watermark on the next run. A retracted batch number is never given to a new file."""
 
 for _contract in (
     META_RUNS,
@@ -128,5 +158,33 @@ for _contract in (
     META_QUALITY_RESULTS,
     META_QUALITY_SCORES,
     META_ALERTS,
+    META_RETRACTIONS,
 ):
     register(_contract)
+
+META_PUBLISH_STATE = register(
+    TableContract(
+        "meta",
+        "publish_state",
+        pa.schema(
+            [
+                pa.field("run_id", STR, nullable=False),
+                pa.field("published_at", TS, nullable=False),
+                pa.field("target", STR, nullable=False),  # postgresql://user@host:port/db schema s
+                pa.field("lake_id", STR, nullable=False),
+                pa.field("table_name", STR, nullable=False),
+                pa.field("delta_version", pa.int64(), nullable=False),
+                pa.field("mode", STR, nullable=False),  # full | incremental
+                pa.field("action", STR, nullable=False),  # loaded | synced | batches | unchanged
+                pa.field("rows_written", pa.int64()),
+                pa.field("rows_deleted", pa.int64()),
+                pa.field("batches", STR),  # JSON {batch_seq: fingerprint} for batched tables
+            ]
+        ),
+        append_only=True,
+    )
+)
+"""What each ``retail publish`` put where: one row per gold table per publish that wrote.
+
+The target's own ``_retail_publish`` table is what the next publish trusts (it commits with the
+data); this is the lake's record of it, written right after the target commits."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -41,6 +42,11 @@ from retail_lakehouse.lake.contracts.gold import (
     MART_PRODUCT_PERFORMANCE,
 )
 from retail_lakehouse.lake.contracts.silver import SILVER_SALES_LINES
+from retail_lakehouse.lake.recovery import (
+    GOLD_RETRACTIONS,
+    pending_retractions,
+    retractions_applied,
+)
 from retail_lakehouse.lake.runs import RunContext
 from retail_lakehouse.lake.staged import (
     BatchSelection,
@@ -136,6 +142,21 @@ class _GoldRun:
         self.report.tables[target.qualified] = data.num_rows
         self.run.count(target.qualified, rows_out=data.num_rows)
 
+    def _write_staged(self, target: TableContract, rows: ir.Table) -> None:
+        """Replace a mart with rows the engine writes itself (Spark: its executors), committed
+        as one new snapshot: a mart grows with customers and products, so it never comes back
+        to the driver."""
+        path = staged_path(self.lake, target.qualified)
+        try:
+            self.engine.write_parquet(rows, target, path)
+            written = staged_rows([path])
+        except BaseException:
+            discard([path])
+            raise
+        commit_staged(self.lake, target.qualified, [path], BatchSelection(everything=True))
+        self.report.tables[target.qualified] = written
+        self.run.count(target.qualified, rows_out=written)
+
     def _write_if_changed(self, target: TableContract, data: pa.Table, key: str) -> None:
         """Commit a small table only when its content differs (keeps idle versions stable)."""
         data = cast_batch(data, target)
@@ -151,6 +172,7 @@ class _GoldRun:
     # -- the run -------------------------------------------------------------------------------
     def execute(self) -> GoldReport:
         gold_mark = read_watermark(self.lake, GOLD_CONSUMER)
+        self.retracted = pending_retractions(self.lake, GOLD_RETRACTIONS)
         if not self.lake.exists(SILVER_SALES_LINES.qualified):
             self.report.nothing_to_do = True
             return self._done()
@@ -163,7 +185,10 @@ class _GoldRun:
             or not all(self.lake.exists(t.qualified) for t in GOLD_TABLES)
         )
         refuse_text_keys(self.lake, [FACT_SALES], full_refresh=self.rebuild)
-        if silver_mark is None or (not self.rebuild and silver_mark <= (gold_mark or -1)):
+        self.gone = sorted(self.retracted.batches) if not self.rebuild else []
+        if silver_mark is None or (
+            not self.rebuild and silver_mark <= (gold_mark or -1) and not self.gone
+        ):
             self.report.nothing_to_do = True
             return self._done()
         self.report.full_refresh = self.rebuild
@@ -177,14 +202,16 @@ class _GoldRun:
         self.report.batches = (bounds.first_batch or self.upper, self.upper)
         self.report.lines_in = bounds.new_lines
         self.run.count(FACT_SALES.qualified, rows_in=bounds.new_lines)
+        self._gone_rows()
         self._step("read")
-        if bounds.new_lines or self.rebuild:
+        if bounds.new_lines or self.rebuild or self.gone:
             with Committer(self.lake) as self.committer:
                 self._dimensions(bounds)
                 self._fact()
                 self._marts(bounds)
             self._step("commits")
         write_watermark(self.lake, GOLD_CONSUMER, self.upper, self.run.run_id)
+        retractions_applied(self.lake, GOLD_RETRACTIONS, self.retracted, self.run.run_id)
         self._step("watermark")
         return self._done()
 
@@ -219,13 +246,34 @@ class _GoldRun:
     def _previous(self, target: TableContract) -> ir.Table | None:
         return None if self.rebuild else self.engine.table(target.qualified)
 
+    def _gone_rows(self) -> None:
+        """The fact rows of retracted batches, captured before the fact commit drops them: the
+        customers, products, invoices, days and months they touch are recomputed."""
+        self.gone_fact: ir.Table | None = None
+        if not self.gone:
+            return
+        fact = self.engine.table(FACT_SALES.qualified)
+        self.gone_fact = self.engine.materialize(
+            fact.filter(fact._batch_seq.isin(self.gone)), self._name("retracted")
+        )
+        self.report.retracted_batches = self.gone
+
     def _affected(self, column: str) -> ir.Table | None:
         if self.rebuild:
             return None
         new = self.new
-        return self.engine.materialize(
-            new.filter(new[column].notnull()).select(column).distinct(), self._name(column)
-        )
+        keys = new.filter(new[column].notnull()).select(column)
+        if self.gone_fact is not None:
+            gone = self.gone_fact
+            keys = keys.union(gone.filter(gone[column].notnull()).select(column))
+        return self.engine.materialize(keys.distinct(), self._name(column))
+
+    def _touched(self, touched: Callable[[ir.Table], ir.Table], new_fact: ir.Table) -> ir.Table:
+        """Mart groups touched by the new rows and by the retracted ones."""
+        groups = touched(new_fact)
+        if self.gone_fact is not None:
+            groups = groups.union(touched(self.gone_fact))
+        return self.engine.materialize(groups.distinct(), self._name("touched"))
 
     # -- dimensions ------------------------------------------------------------------------------
     def _dimensions(self, bounds: _Bounds) -> None:
@@ -311,7 +359,7 @@ class _GoldRun:
         replace = (
             BatchSelection(everything=True)
             if self.rebuild
-            else BatchSelection(above=self.mark, listed=frozenset(self.rekeyed))
+            else BatchSelection(above=self.mark, listed=frozenset([*self.rekeyed, *self.gone]))
         )
         commit_staged(self.lake, FACT_SALES.qualified, [path], replace)
         self.report.tables[FACT_SALES.qualified] = written
@@ -326,31 +374,30 @@ class _GoldRun:
         incremental = not self.rebuild
         daily = build_daily_sales(
             fact,
-            self.engine.materialize(touched_days(new_fact), self._name("days"))
-            if incremental
-            else None,
+            self._touched(touched_days, new_fact) if incremental else None,
             self._previous(MART_DAILY_SALES),
         )
-        self._write(MART_DAILY_SALES, self.engine.to_arrow(daily))
+        self._write_staged(MART_DAILY_SALES, daily)
         self._step("mart_daily_sales")
 
         performance = build_product_performance(
             fact,
             self.products,
-            self.engine.materialize(touched_months(new_fact), self._name("months"))
-            if incremental
-            else None,
+            self._touched(touched_months, new_fact) if incremental else None,
             self._previous(MART_PRODUCT_PERFORMANCE),
         )
-        self._write(MART_PRODUCT_PERFORMANCE, self.engine.to_arrow(performance))
+        self._write_staged(MART_PRODUCT_PERFORMANCE, performance)
         self._step("mart_product_performance")
 
         last = bounds.last_ts.date() if bounds.last_ts else date.today()
         first = bounds.first_ts.date() if bounds.first_ts else last
-        rfm = build_rfm(fact, self.customers, last + timedelta(days=1))
-        self._write(MART_CUSTOMER_RFM, self.engine.to_arrow(rfm))
+        # The day after the last sale; a sale dated 9999-12-31 (Excel's last serial, which
+        # silver accepts and flags) has no next day, so the as-of date stops there.
+        as_of = last + timedelta(days=1) if last < date.max else last
+        rfm = build_rfm(fact, self.customers, as_of)
+        self._write_staged(MART_CUSTOMER_RFM, rfm)
         self._step("mart_customer_rfm")
 
         cohorts = build_cohorts(self.engine, fact, first.replace(day=1), last.replace(day=1))
-        self._write(MART_COHORT_RETENTION, self.engine.to_arrow(cohorts))
+        self._write_staged(MART_COHORT_RETENTION, cohorts)
         self._step("mart_cohort_retention")

@@ -3,10 +3,10 @@
 The shipped mapping is ``categories.csv`` next to this module (``keyword,category``, checked in
 file order, first match wins). A user CSV of the same shape (``Settings.product_categories``) is
 checked *before* the shipped rows, so it can add keywords and re-route existing ones without
-copying the whole file. Matching is on whole-word prefixes of the normalised description
-(upper case, every run of non-alphanumeric characters turned into one space): ``BAG`` matches
-"JUMBO BAG RED" and "BAGS", not "HANDBAG" (which has its own keyword). Descriptions that match no
-keyword are ``Other``; non-product codes (postage, fees, adjustments) are ``Non-product``.
+copying the whole file. Matching is on whole-word prefixes of the normalised description (ASCII
+letters upper-cased, every run of other characters turned into one space): ``BAG`` matches
+"JUMBO BAG RED" and "BAGS", not "HANDBAG" (which has its own keyword). Descriptions that match
+no keyword are ``Other``; non-product codes (postage, fees, adjustments) are ``Non-product``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import pyarrow.csv as pacsv
 
 from retail_lakehouse.engines import Engine
 from retail_lakehouse.pipeline.errors import PipelineError
+from retail_lakehouse.pipeline.text import ASCII_UPPER, ascii_upper
 
 OTHER = "Other"
 NON_PRODUCT = "Non-product"
@@ -41,7 +42,7 @@ class CategoryRule:
 
 def normalise_keyword(text: str) -> str:
     """Keywords are normalised exactly like descriptions (see the module docstring)."""
-    return re.sub(_NON_ALNUM, " ", text.upper()).strip()
+    return re.sub(_NON_ALNUM, " ", text.translate(ASCII_UPPER)).strip()
 
 
 def _read_rules(data: bytes, origin: str) -> list[CategoryRule]:
@@ -113,7 +114,7 @@ def with_category(engine: Engine, table: ir.Table, key: str, rules: list[Categor
     query stays small however many keywords a user adds."""
     mapping = engine.arrow_table(rules_table(rules), "gold_category_rules")
     normalised = table.select(
-        key, _normalised=" " + table.description.upper().re_replace(_NON_ALNUM, " ") + " "
+        key, _normalised=" " + ascii_upper(table.description).re_replace(_NON_ALNUM, " ") + " "
     )
     matches = normalised.cross_join(mapping).filter(
         normalised._normalised.contains(mapping.rule_keyword)

@@ -10,6 +10,7 @@ handed over: the engine itself is never used from the background thread.
 
 from __future__ import annotations
 
+import contextvars
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 
@@ -28,7 +29,11 @@ class Committer:
 
     def overwrite(self, qualified: str, data: pa.Table) -> None:
         """Queue ``data`` to replace ``qualified`` (one Delta commit)."""
-        self._pending.append(self._pool.submit(self._lake.write, qualified, data, mode="overwrite"))
+        # the commit carries the run's id: run it in a copy of the caller's context
+        context = contextvars.copy_context()
+        self._pending.append(
+            self._pool.submit(context.run, self._lake.write, qualified, data, mode="overwrite")
+        )
 
     def wait(self) -> None:
         """Block until every queued commit is done; raise the first error."""

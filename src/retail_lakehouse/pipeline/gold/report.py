@@ -27,6 +27,8 @@ class GoldReport:
     """Gold tables left as they were (no new commit)."""
     rekeyed_batches: list[int] = field(default_factory=list)
     """Earlier batches rewritten because late lines changed customers' SCD2 history."""
+    retracted_batches: list[int] = field(default_factory=list)
+    """Retracted batches whose rows left the fact (dimensions and marts recomputed for them)."""
     seconds: float = 0.0
     steps: dict[str, float] = field(default_factory=dict)
     """Wall seconds per step, for benchmarks."""
@@ -45,13 +47,17 @@ class GoldReport:
             table.add_row(name, f"{rows:,}")
         for name in self.unchanged:
             table.add_row(name, "unchanged")
+        notes: list[RenderableType] = []
         if self.rekeyed_batches:
-            return Group(
-                table,
+            notes.append(
                 "re-keyed earlier batches (late SCD2 history): "
-                + ", ".join(map(str, self.rekeyed_batches)),
+                + ", ".join(map(str, self.rekeyed_batches))
             )
-        return table
+        if self.retracted_batches:
+            notes.append(
+                "retracted batches taken out: " + ", ".join(map(str, self.retracted_batches))
+            )
+        return Group(table, *notes) if notes else table
 
 
 def summary(lake: Lake, *, top: int = 5) -> list[RenderableType]:

@@ -23,6 +23,11 @@ from retail_lakehouse.lake.contracts.silver import (
     SILVER_QUARANTINE,
     SILVER_SALES_LINES,
 )
+from retail_lakehouse.lake.recovery import (
+    SILVER_RETRACTIONS,
+    pending_retractions,
+    retractions_applied,
+)
 from retail_lakehouse.lake.runs import RunContext
 from retail_lakehouse.pipeline.hashing import refuse_text_keys
 from retail_lakehouse.pipeline.silver.commit import (
@@ -31,6 +36,7 @@ from retail_lakehouse.pipeline.silver.commit import (
     commit_pass,
     gate_message,
 )
+from retail_lakehouse.pipeline.silver.retractions import remove_retracted
 from retail_lakehouse.pipeline.silver.summary import SilverReport
 from retail_lakehouse.pipeline.silver.transform import (
     bronze_batches,
@@ -66,9 +72,19 @@ def process(
     refuse_text_keys(
         lake, [SILVER_SALES_LINES, SILVER_QUARANTINE, SILVER_DUPLICATES], full_refresh=full_refresh
     )
-    batches = bronze_batches(lake) if full_refresh else pending_batches(lake)
+    retracted = pending_retractions(lake, SILVER_RETRACTIONS)
+    if full_refresh:
+        batches = bronze_batches(lake)
+    else:
+        batches = pending_batches(lake)
+        redo = remove_retracted(lake, retracted.batches, run.run_id)
+        if redo is not None:
+            batches = bronze_batches(lake, after=redo - 1)
     if not batches:
-        return SilverReport(full_refresh=full_refresh)
+        retractions_applied(lake, SILVER_RETRACTIONS, retracted, run.run_id)
+        if retracted.batches:
+            run.changed = True
+        return SilverReport(full_refresh=full_refresh, retracted=sorted(retracted.batches))
     silver_pass = build_pass(
         engine, ruleset, batches=batches, existing=not full_refresh, now=now or datetime.now()
     )
@@ -76,6 +92,7 @@ def process(
     write_results(lake, run.run_id, committed.outcome)
     alerts = _score_alerts(lake, run.run_id, settings)
     advance_watermark(lake, max(batches), run.run_id)
+    retractions_applied(lake, SILVER_RETRACTIONS, retracted, run.run_id)
     run.count(
         SILVER_SALES_LINES.qualified,
         rows_in=committed.bronze_lines,
@@ -85,6 +102,7 @@ def process(
     run.count(SILVER_DUPLICATES.qualified, rows_out=committed.duplicates)
     report = _report(silver_pass.batches, committed, full_refresh=full_refresh)
     report.alerts = alerts
+    report.retracted = sorted(retracted.batches)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
@@ -121,9 +139,7 @@ def _score_alerts(lake: Lake, run_id: str, settings: Settings | None) -> list[st
     """Score-drop alerts against the recent baseline (logged, stored, posted by the alerts
     module); an alert never fails the run."""
     try:
-        alerts = check_score_drop(
-            lake, run_id, webhook_url=settings.webhook_url if settings else None
-        )
+        alerts = check_score_drop(lake, run_id, settings=settings)
     except Exception as error:
         log.warning("quality alert check failed: %s", error)
         return [f"alert check failed: {error}"]

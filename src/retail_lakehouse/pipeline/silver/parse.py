@@ -8,7 +8,7 @@ back-references: RE2 and java.util.regex differ there), and only then casts text
 to be well formed.
 
 Speed matters (half a million lines in well under a second): the parsers take text that was
-cleaned in an earlier projection (:func:`clean_text`, the engine's own trim), so the trimming
+cleaned in an earlier projection (:func:`clean_text`), so the trimming
 is not repeated inside every branch, and each has a cheap fast path for the common layout, with
 the general handling evaluated only for the lines that miss it.
 """
@@ -19,6 +19,7 @@ import ibis
 import ibis.expr.types as ir
 
 from retail_lakehouse.engines import Engine
+from retail_lakehouse.pipeline.text import WHITESPACE_CLASS, strip_whitespace
 
 EXCEL_EPOCH_UNIX_DAYS = 25569
 """Days from Excel's day zero (1899-12-30, the 1900 leap-year bug included) to 1970-01-01."""
@@ -44,12 +45,13 @@ _INT_FAST = r"^-?\d{1,18}$"
 _INT_FULL = r"^[+-]?(\d{1,3}(,\d{3})+|\d{1,18})(\.0*)?$"
 _DEC_FAST = r"^-?\d{1,12}(\.\d{1,12})?$"
 _DEC_FULL = r"^[+-]?((\d{1,3}(,\d{3}){1,3}|\d{1,12})(\.\d{0,12})?|\.\d{1,12})$"
-_CURRENCY_AND_SPACES = "[£$€ \\t\\r\\n\\f\\x0B]"
+_CURRENCY_AND_SPACES = f"[£$€{WHITESPACE_CLASS}]"
 
 
-def clean_text(engine: Engine, raw: ir.StringValue) -> ir.StringValue:
-    """Trim surrounding whitespace; empty text becomes NULL (a missing value)."""
-    trimmed: ir.StringValue = engine.strip_whitespace(raw)
+def clean_text(raw: ir.StringValue) -> ir.StringValue:
+    """Trim surrounding whitespace (as :mod:`retail_lakehouse.pipeline.text` defines it);
+    empty text becomes NULL (a missing value)."""
+    trimmed: ir.StringValue = strip_whitespace(raw)
     return trimmed.nullif("")
 
 

@@ -1,10 +1,11 @@
 """Bronze text to typed, standardised silver columns, flags and lineage.
 
 Three projections, so that each expensive expression runs once per line: (1) clean the text
-(trim, empty to NULL, upper-case codes), (2) parse the cleaned text into types, (3) join the
-country reference and derive the amount and the flags. The raw text of the columns that can fail
-to parse travels along (``raw_*``), so quality rules can tell "missing" from "present but
-unparseable" and the quarantine shows what was actually received.
+(trim, empty to NULL, upper-case codes, as :mod:`retail_lakehouse.pipeline.text` defines them),
+(2) parse the cleaned text into types, (3) join the country reference and derive the amount and
+the flags. The raw text of the columns that can fail to parse travels along (``raw_*``), so
+quality rules can tell "missing" from "present but unparseable" and the quarantine shows what
+was actually received.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pyarrow.compute as pc
 from retail_lakehouse.engines import Engine
 from retail_lakehouse.lake.contracts.silver import NON_PRODUCT_STOCK_CODES
 from retail_lakehouse.pipeline.silver import parse
+from retail_lakehouse.pipeline.text import ascii_lower, ascii_upper
 from retail_lakehouse.reference import countries
 
 LINEAGE = ("_batch_id", "_batch_seq", "_row_number", "_record_hash", "_source_file")
@@ -43,7 +45,7 @@ def country_lookup() -> pa.Table:
     The first row of a key wins (the CSV lists canonical spellings first); ``index_in`` of the
     unique keys gives those rows without an Acero group-by (which costs 0.4 s to start)."""
     ref: pa.Table = countries()
-    keys = pc.utf8_lower(pc.utf8_trim_whitespace(ref.column("raw_name")))
+    keys = pc.ascii_lower(pc.utf8_trim_whitespace(ref.column("raw_name")))
     first = pc.index_in(pc.unique(keys), value_set=keys)
     table = pa.table(
         {"_country_key": keys, "_country_name": ref.column("name"), "_iso2": ref.column("iso2")}
@@ -55,14 +57,14 @@ def country_lookup() -> pa.Table:
 def standardise(engine: Engine, bronze: ir.Table) -> ir.Table:
     """Typed business columns, derived amount and flags, kept raw text and bronze lineage."""
     cleaned = bronze.select(
-        invoice_no=parse.clean_text(engine, bronze.invoice_no.cast("string")).upper(),
-        stock_code=parse.clean_text(engine, bronze.stock_code.cast("string")).upper(),
-        description=parse.clean_text(engine, bronze.description.cast("string")),
-        _quantity_text=parse.clean_text(engine, bronze.quantity.cast("string")),
-        _price_text=parse.clean_text(engine, bronze.unit_price.cast("string")),
-        _date_text=parse.clean_text(engine, bronze.invoice_date.cast("string")),
-        _customer_text=parse.clean_text(engine, bronze.customer_id.cast("string")),
-        _country_text=parse.clean_text(engine, bronze.country.cast("string")),
+        invoice_no=ascii_upper(parse.clean_text(bronze.invoice_no.cast("string"))),
+        stock_code=ascii_upper(parse.clean_text(bronze.stock_code.cast("string"))),
+        description=parse.clean_text(bronze.description.cast("string")),
+        _quantity_text=parse.clean_text(bronze.quantity.cast("string")),
+        _price_text=parse.clean_text(bronze.unit_price.cast("string")),
+        _date_text=parse.clean_text(bronze.invoice_date.cast("string")),
+        _customer_text=parse.clean_text(bronze.customer_id.cast("string")),
+        _country_text=parse.clean_text(bronze.country.cast("string")),
         raw_quantity=bronze.quantity.cast("string"),
         raw_unit_price=bronze.unit_price.cast("string"),
         raw_invoice_date=bronze.invoice_date.cast("string"),
@@ -91,7 +93,7 @@ def locate_country(text: ir.StringValue) -> dict[str, ir.StringValue]:
     keys = lookup.column("_country_key").to_pylist()
     names = lookup.column("_country_name").to_pylist()
     codes = lookup.column("_iso2").to_pylist()
-    lowered = text.lower()
+    lowered = ascii_lower(text)
     name: ir.StringValue = lowered.substitute(dict(zip(keys, names, strict=True)), else_=text)
     code: ir.StringValue = lowered.substitute(
         dict(zip(keys, codes, strict=True)), else_=ibis.null("string")
@@ -114,7 +116,7 @@ def add_derived(t: ir.Table) -> ir.Table:
             t.invoice_no.startswith("A")
             | (
                 (t.description.length() == len(ADJUSTMENT_DESCRIPTION))
-                & (t.description.upper() == ADJUSTMENT_DESCRIPTION)
+                & (ascii_upper(t.description) == ADJUSTMENT_DESCRIPTION)
             )
         ).fill_null(False),
         is_non_product=t.stock_code.isin(list(NON_PRODUCT_STOCK_CODES)).fill_null(False),

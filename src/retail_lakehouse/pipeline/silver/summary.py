@@ -27,6 +27,7 @@ class SilverReport:
     seconds: float = 0.0
     full_refresh: bool = False
     alerts: list[str] = field(default_factory=list)
+    retracted: list[int] = field(default_factory=list)  # retracted batches taken out
 
     @property
     def did_work(self) -> bool:
@@ -38,8 +39,13 @@ class SilverReport:
 
     def render(self) -> Group:
         """A short summary: lines in and out, the score, and the rules that failed most."""
+        gone = (
+            [Text(f"silver: retracted batch(es) {', '.join(map(str, self.retracted))} removed")]
+            if self.retracted
+            else []
+        )
         if not self.did_work:
-            return Group(Text("silver: nothing new in bronze", style="dim"))
+            return Group(*gone, Text("silver: nothing new in bronze", style="dim"))
         what = "rebuilt from" if self.full_refresh else "processed"
         head = Text.assemble(
             ("silver: ", "bold"),
@@ -47,7 +53,7 @@ class SilverReport:
             f"{self.bronze_lines:,} bronze lines → {self.silver_lines:,} silver, "
             f"{self.quarantined:,} quarantined, {self.duplicates:,} duplicates removed",
         )
-        parts: list[Text | Table] = [head]
+        parts: list[Text | Table] = [*gone, head]
         if self.overall_score is not None:
             parts.append(
                 Text(f"quality score {self.overall_score:.1f} (grade {self.grade})", style="bold")

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from retail_lakehouse.lake.staged import staged_files
 from retail_lakehouse.quality.rules import RuleSet
 
 _COLUMNS = ["quality_flags", "quality_score"]
@@ -58,5 +59,5 @@ def tally_staged(
 
 
 def _batches(path: Path) -> Iterator[pa.RecordBatch]:
-    if path.exists():
-        yield from pq.ParquetFile(path).iter_batches(columns=_COLUMNS, batch_size=131_072)
+    for file in staged_files(path):  # one file, or a folder of part files (Spark)
+        yield from pq.ParquetFile(file).iter_batches(columns=_COLUMNS, batch_size=131_072)

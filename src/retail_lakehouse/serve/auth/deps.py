@@ -38,6 +38,8 @@ class Principal:
     key_id: str
     name: str
     role: Role
+    via_token: bool = False
+    """True when the caller presented a bearer token rather than the API key itself."""
 
 
 def _unauthorized(message: str) -> HTTPException:
@@ -73,7 +75,7 @@ async def authenticate(
             "minute exceeded for this key",
             headers={"Retry-After": context.limiter.retry_after(wait)},
         )
-    principal = Principal(record.key_id, record.name, record.role)
+    principal = Principal(record.key_id, record.name, record.role, via_token=not api_key)
     request.state.principal = principal
     return principal
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from retail_lakehouse.serve.models import (
     Country,
     Customer,
@@ -38,8 +40,34 @@ def segments(snapshot: Snapshot) -> Segments:
     )
 
 
+@functools.cache
+def normalised_id_sql() -> str:
+    """SQL giving silver's form of a customer id from ``requested.id``.
+
+    Compiled once from the very expression silver applies to source ids
+    (:func:`~retail_lakehouse.pipeline.silver.parse.normalise_customer_id`), so ``12347.0`` finds
+    customer ``12347`` exactly when silver would have stored it so: one rule, two callers."""
+    import ibis
+
+    from retail_lakehouse.pipeline.silver.parse import normalise_customer_id
+
+    requested = ibis.table({"id": "string"}, name="requested")
+    return str(ibis.to_sql(requested.select(id=normalise_customer_id(requested.id)), "duckdb"))
+
+
+def normalise(snapshot: Snapshot, customer_id: str) -> str:
+    """``customer_id`` as silver stores it (``12347.0`` -> ``12347``)."""
+    row = snapshot.scalar_row(
+        f"WITH requested AS (SELECT CAST($id AS VARCHAR) AS id) {normalised_id_sql()}",
+        {"id": customer_id},
+    )
+    return str(row["id"])
+
+
 def customer(snapshot: Snapshot, customer_id: str) -> Customer | None:
-    """The customer's RFM row and SCD2 versions, or None when neither exists."""
+    """The customer's RFM row and SCD2 versions, or None when neither exists (the id is first
+    normalised as silver normalises source ids)."""
+    customer_id = normalise(snapshot, customer_id)
     params = {"id": customer_id}
     rfm = snapshot.rows("SELECT * FROM gold.mart_customer_rfm WHERE customer_id = $id", params)
     history = snapshot.rows(

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from retail_lakehouse.quality.history import ingest_rejects, weighted_trend
 from retail_lakehouse.serve.filters import Paging
 from retail_lakehouse.serve.models import (
+    LakeScoreOut,
     QualityHistory,
     QualityLatest,
     QualityPoint,
@@ -14,6 +18,8 @@ from retail_lakehouse.serve.models import (
     QualityTrend,
     QuarantineLine,
     QuarantinePage,
+    RejectedLineOut,
+    Rejects,
     RuleResult,
     ScorePart,
 )
@@ -22,12 +28,15 @@ from retail_lakehouse.serve.readers import Snapshot
 SCORED_TABLE = "silver.sales_lines"
 
 
-def latest(snapshot: Snapshot) -> QualityLatest:
+def latest(snapshot: Snapshot, table: str = SCORED_TABLE) -> QualityLatest:
+    """The latest run's results for ``table`` (silver's lines, or a table with table tests)."""
     head = snapshot.scalar_row(
         """
         SELECT run_id, table_name, computed_at FROM meta.quality_scores
-        WHERE scope = 'overall' ORDER BY computed_at DESC, run_id DESC LIMIT 1
-        """
+        WHERE scope = 'overall' AND table_name = $table
+        ORDER BY computed_at DESC, run_id DESC LIMIT 1
+        """,
+        {"table": table},
     )
     if not head:
         return QualityLatest(
@@ -94,17 +103,57 @@ def history(snapshot: Snapshot, limit: int) -> QualityHistory:
 
 
 def trend(snapshot: Snapshot, limit: int) -> QualityTrend:
+    """Per-run scores with the line-weighted trend (over every run, then cut to ``limit``) and
+    the lake's current score (derived once per snapshot)."""
+    from retail_lakehouse.quality.scoring import grade  # imports ibis: only when asked
     rows = snapshot.rows(
         """
-        SELECT * FROM (
-            SELECT run_id, computed_at, score, grade FROM meta.quality_scores
-            WHERE scope = 'overall' AND table_name = $table
-            ORDER BY computed_at DESC LIMIT $limit
-        ) ORDER BY computed_at, run_id
+        SELECT run_id, computed_at, score, grade, coalesce(lines_checked, 0) AS lines_checked
+        FROM meta.quality_scores
+        WHERE scope = 'overall' AND table_name = $table
+        ORDER BY computed_at, run_id
         """,
-        {"table": SCORED_TABLE, "limit": limit},
+        {"table": SCORED_TABLE},
     )
-    return QualityTrend(points=[QualityPoint.model_validate(r) for r in rows])
+    weighted = weighted_trend([(float(r["score"]), int(r["lines_checked"])) for r in rows])
+    points = [
+        QualityPoint.model_validate({**r, "weighted_score": w})
+        for r, w in zip(rows, weighted, strict=True)
+    ][-limit:]
+    current = snapshot.scalar_row("SELECT score, lines FROM serve_mem.lake_score")
+    score = None if current.get("score") is None else round(float(current["score"]), 2)
+    return QualityTrend(
+        points=points,
+        current=LakeScoreOut(score=score, grade=grade(score), lines=int(current.get("lines") or 0)),
+    )
+
+
+def rejects(snapshot: Snapshot, examples: int) -> Rejects:
+    """Lines rejected at ingest: count, reasons and the latest examples."""
+    summary = ingest_rejects(snapshot.rows, examples=examples)
+    return Rejects(
+        lines=summary.lines,
+        reasons=summary.reasons,
+        examples=[RejectedLineOut.model_validate(e) for e in summary.examples],
+    )
+
+
+def known_rules(snapshot: Snapshot, rule_files: Sequence[Path]) -> set[str]:
+    """Rule names a quarantine filter may name: the rules in effect (the shipped defaults and
+    the configured files) and any reason already recorded in the quarantine (a rule since
+    removed still names the lines it caught)."""
+    from retail_lakehouse.pipeline.errors import RulesError
+    from retail_lakehouse.quality.rules import load_rules
+
+    recorded = snapshot.rows(
+        "SELECT DISTINCT unnest(quarantine_reasons) AS reason FROM silver.quarantine"
+    )
+    names = {str(r["reason"]) for r in recorded}
+    try:
+        names.update(load_rules(rule_files, validate=False).names())
+    except RulesError:  # a broken rules file stops runs, not reads: the recorded names remain
+        names.update(load_rules(validate=False).names())
+    return names
 
 
 def quarantine(snapshot: Snapshot, rule: str | None, paging: Paging) -> QuarantinePage:

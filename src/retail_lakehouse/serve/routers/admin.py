@@ -97,10 +97,15 @@ async def upload_file(
         stored = await run_in_threadpool(store, upload.file, context.settings.landing, name)
     except UploadRefused as refused:
         return JSONResponse({"detail": str(refused)}, status_code=refused.status)
-    lake = context.lake
-    job = context.jobs.submit("ingest", lambda: operations.ingest_upload(lake, stored.path))
+    lake, settings = context.lake, context.settings
+    job = context.jobs.submit(
+        "ingest", lambda: operations.ingest_upload(lake, stored.path, settings)
+    )
     await asyncio.get_running_loop().run_in_executor(None, job.done.wait, wait)
-    body = Upload(file=stored.path.name, size_bytes=stored.size_bytes, job=job_out(job))
+    duplicate = bool(job.detail and job.detail.get("removed_from_landing"))
+    body = Upload(
+        file=stored.path.name, size_bytes=stored.size_bytes, duplicate=duplicate, job=job_out(job)
+    )
     if job.status is JobStatus.succeeded:
         status = 201
     elif job.status is JobStatus.failed and job.error_type == "FileRefused":

@@ -58,6 +58,8 @@ async def search_products(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Response:
     """Case-insensitive, typo-tolerant search over product descriptions and stock codes."""
+    if q is not None and not q.strip():
+        raise invalid("q", "q is blank: give words or a stock code to search for", q)
     if q is None and category is None:
         raise invalid("q", "give at least one filter: q (search text) or category")
     resolved = None

@@ -8,12 +8,14 @@ from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
 from retail_lakehouse.serve.auth.deps import require_analyst, require_viewer
-from retail_lakehouse.serve.filters import Paging, paging_query
+from retail_lakehouse.serve.context import ServeContext, serve_context
+from retail_lakehouse.serve.filters import Paging, invalid, paging_query
 from retail_lakehouse.serve.models import (
     QualityHistory,
     QualityLatest,
     QualityTrend,
     QuarantinePage,
+    Rejects,
 )
 from retail_lakehouse.serve.queries import quality as queries
 from retail_lakehouse.serve.respond import cached_json
@@ -41,9 +43,19 @@ async def quality_trend(snapshot: SnapshotDep, limit: LimitQ = 100) -> Response:
 
 
 @router.get("/quality/latest", response_model=QualityLatest)
-async def quality_latest(snapshot: SnapshotDep) -> Response:
-    """The latest run's overall, per-dimension and per-rule quality results."""
-    return await cached_json(snapshot, ("q_latest",), lambda: queries.latest(snapshot))
+async def quality_latest(
+    snapshot: SnapshotDep,
+    table: Annotated[
+        str,
+        Query(
+            pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$",
+            description="Scored table: silver.sales_lines (the rules) or a table with table "
+            "tests, e.g. gold.fact_sales.",
+        ),
+    ] = queries.SCORED_TABLE,
+) -> Response:
+    """The latest run's overall, per-dimension and per-rule (or per-test) quality results."""
+    return await cached_json(snapshot, ("q_latest", table), lambda: queries.latest(snapshot, table))
 
 
 @router.get("/quality/history", response_model=QualityHistory)
@@ -54,9 +66,23 @@ async def quality_history(snapshot: SnapshotDep, limit: LimitQ = 100) -> Respons
     )
 
 
+@router.get("/quality/rejects", response_model=Rejects)
+async def quality_rejects(
+    snapshot: SnapshotDep,
+    examples: Annotated[int, Query(ge=0, le=100, description="Example lines to return.")] = 10,
+) -> Response:
+    """Source lines rejected at ingest (``bronze.rejects``): how many, why, and examples.
+
+    They never reach silver, so no rule scores them; this is where they are seen."""
+    return await cached_json(
+        snapshot, ("rejects", examples), lambda: queries.rejects(snapshot, examples)
+    )
+
+
 @router.get("/quarantine", response_model=QuarantinePage)
 async def quarantine(
     snapshot: SnapshotDep,
+    context: Annotated[ServeContext, Depends(serve_context)],
     paging: Annotated[Paging, Depends(paging_query)],
     rule: Annotated[
         str | None,
@@ -68,7 +94,16 @@ async def quarantine(
         ),
     ] = None,
 ) -> Response:
-    """Quarantined silver lines with the rules they failed and their raw values."""
+    """Quarantined silver lines with the rules they failed and their raw values.
+
+    An unknown ``rule`` is a 422 naming the known ones (not an empty page, which would read as
+    "no line failed it")."""
+    if rule is not None:
+        known = queries.known_rules(snapshot, context.settings.rules)
+        if rule not in known:
+            raise invalid(
+                "rule", f"unknown rule {rule!r}; known rules: {', '.join(sorted(known))}", rule
+            )
     return await cached_json(
         snapshot,
         ("quarantine", rule, paging),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.responses import Response
 
 from retail_lakehouse import __version__
@@ -48,7 +48,16 @@ async def metrics(request: Request) -> Response:
 
 @router.post("/api/v1/auth/token", response_model=Token, tags=["auth"], responses=AUTH_ERRORS)
 async def token(request: Request, principal: Annotated[Principal, Depends(authenticate)]) -> Token:
-    """Exchange an API key (X-API-Key header) for a short-lived bearer token."""
+    """Exchange an API key (X-API-Key header) for a short-lived bearer token.
+
+    Only a key can be exchanged: a token that could mint its successor would never expire, so a
+    stolen token would live forever (403)."""
+    if principal.via_token:
+        raise HTTPException(
+            status_code=403,
+            detail="a bearer token cannot be exchanged for a new one: send the API key "
+            "(X-API-Key header) to get a token",
+        )
     issued = serve_context(request).signer.issue(principal.key_id, principal.role.value)
     return Token(access_token=issued.token, expires_in=issued.expires_in)
 

@@ -22,6 +22,6 @@ SECURITY_HEADERS = {
 }
 
 
-@router.get("/")
+@router.api_route("/", methods=["GET", "HEAD"])
 async def dashboard() -> FileResponse:
     return FileResponse(WEB_ROOT / "index.html", headers=SECURITY_HEADERS)

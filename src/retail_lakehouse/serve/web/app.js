@@ -8,7 +8,7 @@
   const STORAGE_KEY = "retail.apiKey";
   const COLORS = {
     revenue: "#1d4ed8", returns: "#e11d48", bar: "#0f766e", product: "#7c3aed",
-    segment: "#d97706", quality: "#059669", highlight: "#1d4ed8",
+    segment: "#d97706", quality: "#059669", weighted: "#7c3aed", highlight: "#1d4ed8",
   };
   const money = new Intl.NumberFormat("en-GB", {
     style: "currency", currency: "GBP", minimumFractionDigits: 2, maximumFractionDigits: 2,
@@ -173,11 +173,18 @@
   function showQuality(trend) {
     const points = trend.points;
     const scores = points.map((p) => p.score);
-    const low = Math.max(0, Math.floor((Math.min(...scores, 100) - 2) / 5) * 5);
+    const weighted = points.map((p) => p.weighted_score);
+    const now = trend.current;
+    $("quality-now").textContent = now.score === null
+      ? "no lines scored yet"
+      : `lake now ${now.score.toFixed(1)} (${now.grade}) over ${integer.format(now.lines)} lines`;
+    $("quality-now").dataset.score = now.score === null ? "" : String(now.score);
+    const low = Math.max(0, Math.floor((Math.min(...scores, ...weighted, 100) - 2) / 5) * 5);
     const days = new Set(points.map((p) => p.computed_at.slice(0, 10)));
     const sameDay = days.size === 1;
     Charts.line($("chart-quality"), points.map((p) => new Date(p.computed_at)), [
-      { name: "Quality score", color: COLORS.quality, values: scores },
+      { name: "Score of the run", color: COLORS.quality, values: scores },
+      { name: "Weighted by lines", color: COLORS.weighted, values: weighted, dash: "6 4", dots: false },
     ], {
       height: 220, yMin: low, yMax: 100, label: "Quality score per run",
       format: (v) => v.toFixed(v % 1 ? 1 : 0),

@@ -39,7 +39,8 @@
     container.appendChild(note);
   }
 
-  /* series: [{name, color, values: [number|null]}] sharing labels: [Date] */
+  /* series: [{name, color, values: [number|null], dash?, dots?}] sharing labels: [Date];
+     `dash` draws a dashed line, `dots: false` leaves its points unmarked. */
   function line(container, labels, series, options) {
     const opts = Object.assign({ height: 260, format: String, yMin: null, yMax: null }, options);
     if (!labels.length) return empty(container);
@@ -93,8 +94,10 @@
           fill: s.color, class: "area",
         }, svg);
       }
-      el("path", { d: path, class: "series", stroke: s.color, fill: "none" }, svg);
-      if (n <= 40) {
+      const attrs = { d: path, class: "series", stroke: s.color, fill: "none" };
+      if (s.dash) attrs["stroke-dasharray"] = s.dash;
+      el("path", attrs, svg);
+      if (n <= 40 && s.dots !== false) {
         s.values.forEach((v, i) => {
           if (v !== null) el("circle", { cx: x(i), cy: y(v), r: 3.5, fill: s.color }, svg);
         });

@@ -1,0 +1,159 @@
+"""Driver peak memory and wall time of ``retail run --engine spark``: local mode against a
+standalone cluster (a master and one worker started here from pyspark's scripts).
+
+The driver is the ``retail`` process and, for a master (not Connect), the JVM it launches; its
+peak RSS is sampled over that process tree every 0.2 s. In local mode the executors live in that
+same JVM, so its peak includes their memory; on the cluster they are the worker's processes and
+are not counted. Usage::
+
+    .venv/bin/python scripts/bench_spark_driver.py --lines 500000 2000000 --modes cluster local
+
+Results go to stdout as one JSON line per run (docs/benchmarks.md quotes them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+RETAIL = str(Path(sys.executable).with_name("retail"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def spark_home() -> Path:
+    import pyspark
+
+    return Path(pyspark.__file__).parent
+
+
+def start_cluster(root: Path, memory: str) -> tuple[str, list[subprocess.Popen[bytes]]]:
+    env = {**os.environ, "SPARK_HOME": str(spark_home()), "SPARK_LOCAL_IP": "127.0.0.1"}
+    spark_class = str(spark_home() / "bin" / "spark-class")
+    port, ui = free_port(), free_port()
+    procs = []
+    with (root / "master.log").open("wb") as log:
+        procs.append(
+            subprocess.Popen(
+                [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+                 "--port", str(port), "--webui-port", str(ui)],
+                stdout=log, stderr=subprocess.STDOUT, env=env,
+            )
+        )  # fmt: skip
+    url = f"spark://127.0.0.1:{port}"
+    with (root / "worker.log").open("wb") as log:
+        procs.append(
+            subprocess.Popen(
+                [spark_class, "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1",
+                 "--cores", "2", "--memory", memory, "--webui-port", str(free_port()),
+                 "--work-dir", str(root / "work")],
+                stdout=log, stderr=subprocess.STDOUT, env=env,
+            )
+        )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{ui}/json/", timeout=5) as page:
+                if json.load(page).get("aliveworkers", 0) >= 1:
+                    return url, procs
+        except OSError:
+            pass
+        time.sleep(1)
+    stop(procs)
+    raise SystemExit("the worker never registered")
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in reversed(procs):
+        proc.terminate()
+    for proc in reversed(procs):
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def measured(command: list[str], env: dict[str, str]) -> tuple[int, float, float]:
+    """Exit code, wall seconds and peak RSS (MB) of the process tree of ``command``."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    root = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        total = 0
+        try:
+            for member in [root, *root.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    total += member.memory_info().rss
+        except psutil.Error:
+            pass
+        peak = max(peak, total)
+        time.sleep(0.2)
+    _, err = proc.communicate()
+    if proc.returncode:
+        sys.stderr.write(err.decode()[-3000:])
+    return proc.returncode, time.perf_counter() - started, peak / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lines", type=int, nargs="+", default=[500_000, 2_000_000])
+    parser.add_argument("--modes", nargs="+", default=["cluster", "local"])
+    parser.add_argument("--worker-memory", default="3g")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="bench-spark-"))
+    (root / "work").mkdir()
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        url = ""
+        if "cluster" in args.modes:
+            url, procs = start_cluster(root, args.worker_memory)
+        for lines in args.lines:
+            source = root / f"sales_{lines}.csv"
+            subprocess.run([RETAIL, "generate", "-n", str(lines), "-o", str(source)], check=True,
+                           stdout=subprocess.DEVNULL)  # fmt: skip
+            bronze = root / f"bronze_{lines}"
+            subprocess.run([RETAIL, "--lake", str(bronze), "ingest", str(source)], check=True,
+                           stdout=subprocess.DEVNULL)  # fmt: skip
+            for mode in args.modes:
+                lake = root / f"{mode}_{lines}"
+                shutil.copytree(bronze, lake)
+                env = {**os.environ, "RETAIL_SPARK_DRIVER_MEMORY": "2g"}
+                if mode == "cluster":
+                    env["RETAIL_SPARK_MASTER"] = url
+                    env["RETAIL_SPARK_CONF"] = json.dumps({"spark.executor.memory": "2g"})
+                else:
+                    env["RETAIL_SPARK_MASTER"] = "local[2]"
+                code, seconds, peak = measured(
+                    [RETAIL, "--lake", str(lake), "run", "--engine", "spark"], env
+                )
+                print(json.dumps({"mode": mode, "lines": lines, "exit": code,
+                                  "seconds": round(seconds, 1), "driver_peak_mb": round(peak)}),
+                      flush=True)  # fmt: skip
+                shutil.rmtree(lake, ignore_errors=True)
+            shutil.rmtree(bronze, ignore_errors=True)
+            source.unlink(missing_ok=True)
+    finally:
+        stop(procs)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

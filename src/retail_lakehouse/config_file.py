@@ -1,0 +1,137 @@
+"""Finding and reading ``retail.toml``: where it is, what it says, and what it got wrong.
+
+The project file is found the way ``git`` finds its repository: in the working directory or the
+nearest parent folder that has one (``RETAIL_CONFIG`` names a file explicitly and wins). Relative
+paths in a file found in a parent folder are relative to that folder, and so are the default
+``lake`` and ``landing`` folders: running a command from ``project/reports/`` uses
+``project/lake``, not a new ``project/reports/lake``.
+
+Mistakes are reported before any work starts, naming the file and the line: invalid TOML, a
+value of the wrong kind (``engine = "foo"``), and, as a warning only, a key no setting has
+(``webhok_url``, with the closest known name).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+CONFIG_NAME = "retail.toml"
+CONFIG_ENV = "RETAIL_CONFIG"
+
+
+class ConfigError(ValueError):
+    """The settings cannot be used (bad TOML, a bad value): a usage error, exit code 2."""
+
+
+def find_config_file(start: Path | None = None) -> Path | None:
+    """``$RETAIL_CONFIG`` if set, else the nearest ``retail.toml`` from ``start`` (the working
+    directory) up to the file-system root, else None."""
+    named = os.environ.get(CONFIG_ENV)
+    if named:
+        return Path(named)
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_config(path: Path | None) -> dict[str, Any]:
+    """The file's table (empty when there is no file); invalid TOML is a :class:`ConfigError`
+    naming the file, line and column."""
+    if path is None or not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read the settings file: {error}") from None
+
+
+def key_line(path: Path, key: str) -> int | None:
+    """The line (1-based) where ``key = ...`` is written, for messages."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
+    return next((number for number, line in enumerate(lines, 1) if pattern.match(line)), None)
+
+
+def where(path: Path, key: str) -> str:
+    """``retail.toml:7`` (or just the file when the key cannot be located)."""
+    line = key_line(path, key)
+    return f"{path}:{line}" if line else str(path)
+
+
+_warned: set[tuple[str, str]] = set()
+
+
+def warn_unknown_keys(path: Path, data: Mapping[str, Any], known: Iterable[str]) -> None:
+    """A warning on stderr for each key no setting has, with the closest known name (once per
+    file and key in a process). Unknown keys are not errors: a newer file may carry settings
+    an older version does not know."""
+    names = sorted(known)
+    for key in data:
+        if key in names or (str(path), key) in _warned:
+            continue
+        _warned.add((str(path), key))
+        close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; known settings: {', '.join(names)}"
+        sys.stderr.write(f"warning: {where(path, key)}: unknown setting {key!r} ignored{hint}\n")
+
+
+def rebase_paths(
+    data: dict[str, Any], config: Path, path_fields: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Relative paths of a file found in another folder, made relative to that folder; the
+    defaults of ``path_fields`` (name -> default) too, when the file does not set them."""
+    root = config.parent.resolve()
+    if root == Path.cwd().resolve():
+        return data
+    rebased = dict(data)
+    for name, default in path_fields.items():
+        value = rebased.get(name, default)
+        if value is None:
+            continue
+        if isinstance(value, list):
+            rebased[name] = [_under(root, v) for v in value]
+        else:
+            rebased[name] = _under(root, value)
+    return rebased
+
+
+def _under(root: Path, value: Any) -> Any:
+    if not isinstance(value, (str, Path)):
+        return value  # a wrong type: left for validation to report
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else root / path
+
+
+def describe_validation_error(
+    error: Any, config: Path | None, data: Mapping[str, Any], env_prefix: str
+) -> str:
+    """One line per invalid setting, naming where its value came from."""
+    lines = []
+    for problem in error.errors():
+        key = str(problem["loc"][0]) if problem.get("loc") else "?"
+        message = problem.get("msg", "invalid value")
+        env_name = f"{env_prefix}{key.upper()}"
+        if config is not None and key in data:
+            origin = f"{where(config, key)}: {key} = {data[key]!r}"
+        elif env_name in os.environ:
+            origin = f"environment variable {env_name}={os.environ[env_name]!r}"
+        else:
+            origin = f"setting {key}"
+        lines.append(f"{origin}: {message}")
+    return "invalid settings: " + "; ".join(lines)

@@ -1,0 +1,331 @@
+"""Backups of the lake's current snapshot, and restores that check every byte first.
+
+Layout of a backup folder (``retail backup DEST``)::
+
+    DEST/objects/ab/<sha256>        each data file once, named by its content (SHA-256)
+    DEST/backups/<backup id>.json   one manifest per backup: every table's version, schema,
+                                    metadata and files (path, size, sha256), plus the key store
+    DEST/index.json                 (table id, file, size) -> sha256, so files already backed
+                                    up are neither hashed nor copied again
+
+**Consistency without blocking.** A backup pins one version of every table, then copies files
+without any lock: Delta data files never change once written, and readers (``retail serve``)
+never take the writer lock. The versions are pinned by trying the writer lock without waiting:
+when free, the current versions are a committed state no command is changing (the lock is held
+for milliseconds); when a command is running, the backup takes the state right after the last
+finished run instead (:func:`~retail_lakehouse.lake.history.resolve_as_of`), never a half-done
+run. The manifest is written last: an interrupted backup leaves only objects, reused next time.
+
+**Restore** reads the manifest, verifies that every object exists with its size and checksum,
+and only then writes anything: into a temporary folder beside the target, renamed into place at
+the end. Each table is recreated as a new Delta table whose first version holds the backed-up
+snapshot (with statistics recomputed from the Parquet footers, as staged commits do).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from retail_lakehouse.lake import faults
+from retail_lakehouse.lake.commits import COMMAND_KEY, commit
+from retail_lakehouse.lake.errors import LakeBusyError
+from retail_lakehouse.lake.store import Lake
+
+FORMAT = 1
+KEY_STORE = "_serve/api_keys.json"
+"""The API key store, relative to the lake root (see ``serve/auth/keys.py``)."""
+
+
+class BackupError(ValueError):
+    """A backup that cannot be made or restored; names the file at fault (exit code 2)."""
+
+
+@dataclass
+class BackupReport:
+    backup_id: str
+    manifest: Path
+    pinned: str
+    tables: int = 0
+    files: int = 0
+    bytes_total: int = 0
+    files_copied: int = 0
+    bytes_copied: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class RestoreReport:
+    backup_id: str
+    target: Path
+    tables: int = 0
+    files: int = 0
+    bytes_total: int = 0
+    seconds: float = 0.0
+    skipped: list[str] = field(default_factory=list)
+
+
+# -- backup --------------------------------------------------------------------------------
+
+
+def pin_versions(lake: Lake) -> tuple[dict[str, int | None], str]:
+    """One committed version per table, and how it was chosen (see the module docstring)."""
+    try:
+        with lake.writer_lock("backup", wait=0):
+            return dict(lake.versions()), "current state (no command was writing)"
+    except LakeBusyError:
+        from retail_lakehouse.lake.history import resolve_as_of, runs
+
+        finished = runs(lake)
+        if not finished:
+            raise BackupError("a command is writing to a lake with no finished run yet") from None
+        state = resolve_as_of(lake, finished[-1].run_id)
+        return state.versions, f"state after run {finished[-1].run_id} (a command was writing)"
+
+
+def backup(lake: Lake, dest: Path) -> BackupReport:
+    """Copy the pinned snapshot of every table and the key store into ``dest``."""
+    clock = time.perf_counter()
+    if not lake.tables():
+        raise BackupError(f"{lake.root} holds no lake tables: nothing to back up")
+    versions, pinned = pin_versions(lake)
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "objects").mkdir(exist_ok=True)
+    (dest / "backups").mkdir(exist_ok=True)
+    index = _load_index(dest)
+    now = datetime.now(UTC)
+    backup_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    report = BackupReport(backup_id, dest / "backups" / f"{backup_id}.json", pinned)
+    tables: dict[str, Any] = {}
+    for name, version in versions.items():
+        if version is None:
+            continue
+        table = lake.delta(name, version)
+        assert table is not None
+        meta = table.metadata()
+        folder = lake.path(name)
+        files = []
+        for uri in table.file_uris():
+            path = Path(uri.removeprefix("file://"))
+            relative = path.relative_to(folder).as_posix()
+            files.append(_store(dest, index, f"{meta.id}/{relative}", path, relative, report))
+        tables[name] = {
+            "version": version,
+            "schema": table.schema().to_json(),
+            "name": meta.name,
+            "description": meta.description,
+            "configuration": dict(meta.configuration),
+            "files": files,
+        }
+        report.tables += 1
+    extra = []
+    keys = lake.root / KEY_STORE
+    if keys.is_file():
+        extra.append(_store(dest, index, f"keys/{KEY_STORE}", keys, KEY_STORE, report))
+    manifest = {
+        "format": FORMAT,
+        "backup_id": backup_id,
+        "created_at": now.isoformat(),
+        "lake": str(lake.root),
+        "pinned": pinned,
+        "tables": tables,
+        "extra": extra,
+    }
+    _save_index(dest, index)
+    faults.point("backup.before_manifest")
+    _write_atomic(report.manifest, json.dumps(manifest, indent=1))
+    report.seconds = round(time.perf_counter() - clock, 3)
+    return report
+
+
+def _store(
+    dest: Path,
+    index: dict[str, str],
+    key: str,
+    source: Path,
+    relative: str,
+    report: BackupReport,
+) -> dict[str, Any]:
+    """One file into the object store (copied and hashed in one pass unless already there)."""
+    try:
+        size = source.stat().st_size
+    except FileNotFoundError:
+        raise BackupError(
+            f"{source} is gone (vacuumed while the backup ran?); run the backup again"
+        ) from None
+    indexed = f"{key}:{size}"
+    digest = index.get(indexed)
+    if digest is None or not _object(dest, digest).is_file():
+        digest = _copy_in(dest, source)
+        index[indexed] = digest
+        report.files_copied += 1
+        report.bytes_copied += size
+    report.files += 1
+    report.bytes_total += size
+    return {"path": relative, "size": size, "sha256": digest}
+
+
+def _object(dest: Path, digest: str) -> Path:
+    return dest / "objects" / digest[:2] / digest
+
+
+def _copy_in(dest: Path, source: Path) -> str:
+    tmp = dest / "objects" / f".tmp-{uuid.uuid4().hex}"
+    hasher = hashlib.sha256()
+    with source.open("rb") as reader, tmp.open("wb") as writer:
+        while chunk := reader.read(1 << 20):
+            hasher.update(chunk)
+            writer.write(chunk)
+    digest = hasher.hexdigest()
+    target = _object(dest, digest)
+    if target.is_file():
+        tmp.unlink()
+    else:
+        target.parent.mkdir(exist_ok=True)
+        os.replace(tmp, target)
+    return digest
+
+
+def _load_index(dest: Path) -> dict[str, str]:
+    try:
+        data: dict[str, str] = json.loads((dest / "index.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}
+    return data
+
+
+def _save_index(dest: Path, index: dict[str, str]) -> None:
+    _write_atomic(dest / "index.json", json.dumps(index))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# -- restore -------------------------------------------------------------------------------
+
+
+def find_manifest(location: Path) -> Path:
+    """A manifest file as given, or the newest manifest of a backup folder."""
+    if location.is_file():
+        return location
+    manifests = sorted((location / "backups").glob("*.json"))
+    if not manifests:
+        raise BackupError(f"{location}: no backup manifest (backups/*.json) found")
+    return manifests[-1]
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise BackupError(f"{path}: not a readable backup manifest ({error})") from None
+    if manifest.get("format") != FORMAT or "tables" not in manifest:
+        raise BackupError(f"{path}: not a retail backup manifest (format {FORMAT})")
+    return manifest
+
+
+def verify(manifest_path: Path) -> dict[str, Any]:
+    """Check every object of a backup (present, size, SHA-256); raise naming the first bad one."""
+    manifest = _read_manifest(manifest_path)
+    dest = manifest_path.parent.parent
+    for name, files in _all_files(manifest):
+        for entry in files:
+            obj = _object(dest, entry["sha256"])
+            label = f"{name}/{entry['path']}" if name else entry["path"]
+            if not obj.is_file():
+                raise BackupError(f"backup incomplete: {label} is missing (object {obj})")
+            if obj.stat().st_size != entry["size"]:
+                raise BackupError(f"backup damaged: {label} has the wrong size (object {obj})")
+            if _sha256(obj) != entry["sha256"]:
+                raise BackupError(f"backup damaged: {label} fails its checksum (object {obj})")
+    return manifest
+
+
+def _all_files(manifest: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+    listed = [(name, spec["files"]) for name, spec in manifest["tables"].items()]
+    return [*listed, ("", manifest.get("extra", []))]
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as reader:
+        return hashlib.file_digest(reader, "sha256").hexdigest()
+
+
+def restore(
+    manifest_path: Path, target: Path, record: Callable[[Lake, RestoreReport], None] | None = None
+) -> RestoreReport:
+    """Verify the whole backup, then build the lake at ``target`` (which must hold no tables).
+
+    Everything is written into ``<target>.restoring`` first and renamed at the end, so an
+    interrupted restore leaves the target untouched and running it again starts over."""
+    from deltalake import Schema
+    from deltalake.transaction import create_table_with_add_actions
+
+    clock = time.perf_counter()
+    target = target.expanduser().absolute()
+    if target.exists() and any(target.iterdir()):
+        what = "a lake" if Lake(target).tables() else "files"
+        raise BackupError(f"{target} already holds {what}: restore into a new or empty folder")
+    manifest = verify(manifest_path)
+    dest = manifest_path.parent.parent
+    report = RestoreReport(manifest["backup_id"], target)
+    work = target.with_name(f"{target.name}.restoring")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    staging = Lake(work)
+    for name, spec in manifest["tables"].items():
+        folder = staging.path(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        adds = []
+        for entry in spec["files"]:
+            path = folder / entry["path"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(_object(dest, entry["sha256"]), path)
+            adds.append(_add_action(folder, path))
+            report.files += 1
+            report.bytes_total += entry["size"]
+        with commit(name, {COMMAND_KEY: f"restore {report.backup_id}"}) as properties:
+            create_table_with_add_actions(
+                str(folder),
+                Schema.from_json(spec["schema"]),
+                adds,
+                mode="error",
+                name=spec.get("name"),
+                description=spec.get("description"),
+                configuration=spec.get("configuration") or None,
+                commit_properties=properties,
+            )
+        faults.point(f"restore.table:{name}")
+        report.tables += 1
+    for entry in manifest.get("extra", []):
+        path = work / entry["path"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_object(dest, entry["sha256"]), path)
+        report.files += 1
+    if target.exists():
+        target.rmdir()  # empty (checked above): replaced by the restored lake
+    os.replace(work, target)
+    report.seconds = round(time.perf_counter() - clock, 3)
+    if record is not None:
+        record(Lake(target), report)
+    return report
+
+
+def _add_action(folder: Path, path: Path) -> Any:
+    import pyarrow.parquet as pq
+
+    from retail_lakehouse.lake.staged import add_action
+
+    return add_action(folder, path, pq.ParquetFile(path).metadata)

@@ -1,0 +1,366 @@
+"""Undoing: roll the whole lake back to a run, and retract one ingested file.
+
+**Rollback** restores every table (except ``meta.runs``, the audit log of commands) to its
+version right after a run, as NEW Delta commits (``DeltaTable.restore``): history is kept, the
+rollback is itself a recorded run, and it can be rolled back in turn. Watermarks, the ingestion
+manifest and the retractions are tables like any other, so they go back consistently: files
+ingested after the target leave ``bronze.files`` and ingesting them again gives the same batch
+numbers and the same result. Each table is restored only when its current files differ from
+the target's. Interrupted, a rollback is completed by the next command of any kind
+(:func:`recover_rollback`, named in the run's intent, see ``lake/intents.py``).
+
+**Retract** takes one bronze batch back: the retraction is recorded first (``meta.retractions``),
+then its lines, its rejects and its manifest row are deleted. Silver and gold apply retractions
+on their next run, incrementally (see :func:`pending_retractions`). Each step is a delete by
+batch number, so an interrupted retraction is completed by the next command of any kind
+(:func:`recover_retract`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from retail_lakehouse.lake import faults
+from retail_lakehouse.lake.commits import commit, last_run
+from retail_lakehouse.lake.contracts.bronze import BRONZE_FILES, BRONZE_REJECTS, BRONZE_SALES_LINES
+from retail_lakehouse.lake.contracts.meta import META_RETRACTIONS, META_RUNS
+from retail_lakehouse.lake.history import AsOf, Run, resolve_as_of, runs
+from retail_lakehouse.lake.store import Lake
+from retail_lakehouse.lake.watermarks import read_watermark, write_watermark
+
+if TYPE_CHECKING:
+    from retail_lakehouse.lake.intents import Intent
+    from retail_lakehouse.lake.runs import RunContext
+
+ROLLBACK_RECOVERY = "retail_lakehouse.lake.recovery:recover_rollback"
+RETRACT_RECOVERY = "retail_lakehouse.lake.recovery:recover_retract"
+
+NOT_ROLLED_BACK = frozenset({META_RUNS.qualified})
+"""The command log: a rollback adds to it and never erases what ran."""
+
+
+class RecoveryRefused(ValueError):
+    """A rollback or retraction that cannot be done as asked (a usage error)."""
+
+
+class AlreadyRetracted(RecoveryRefused):
+    """The batch asked for is already out of bronze (a retried retraction): nothing to do."""
+
+
+# -- rollback ------------------------------------------------------------------------------------
+
+
+@dataclass
+class TableChange:
+    table: str
+    current: int
+    target: int | None  # None: the table did not exist then; it is emptied
+    rows_now: int
+    rows_then: int
+
+
+@dataclass
+class RollbackPlan:
+    """What ``retail rollback --to-run`` will undo, shown before it does anything."""
+
+    target: AsOf
+    runs_undone: list[Run] = field(default_factory=list)
+    files_undone: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[TableChange] = field(default_factory=list)
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.changes
+
+
+def plan_rollback(lake: Lake, run_id: str) -> RollbackPlan:
+    """The lake's state right after ``run_id`` and what differs from it now."""
+    known = {run.run_id: run for run in runs(lake)}
+    if run_id not in known:
+        raise RecoveryRefused(f"no run {run_id!r} in meta.runs (see `retail history`)")
+    target = resolve_as_of(lake, run_id)
+    plan = RollbackPlan(target)
+    started = known[run_id].started_at
+    plan.runs_undone = [
+        run
+        for run in known.values()
+        if run.started_at > started and run.status == "succeeded" and run.run_id != run_id
+    ]
+    for name in lake.tables():
+        if name in NOT_ROLLED_BACK:
+            continue
+        table = lake.delta(name)
+        if table is None:
+            continue
+        then = target.versions.get(name)
+        now_files = set(table.file_uris())
+        then_files: set[str] = set()
+        rows_then = 0
+        if then is not None:
+            old = lake.delta(name, then)
+            assert old is not None
+            then_files = set(old.file_uris())
+            gone = [f for f in then_files if not Path(f.removeprefix("file://")).exists()]
+            if gone:
+                raise RecoveryRefused(
+                    f"the state after run {run_id} can no longer be restored: {name} version "
+                    f"{then} needs {len(gone)} file(s) that `retail vacuum` deleted "
+                    f"(e.g. {gone[0]})"
+                )
+            rows_then = _rows(old)
+        if now_files == then_files and (then is not None or not now_files):
+            continue
+        plan.changes.append(TableChange(name, table.version(), then, _rows(table), rows_then))
+    plan.files_undone = _files_undone(lake, target)
+    return plan
+
+
+def _rows(table: Any) -> int:
+    actions = pa.table(table.get_add_actions(flatten=True))
+    if not actions.num_rows or "num_records" not in actions.column_names:
+        return 0
+    return int(sum(v or 0 for v in actions.column("num_records").to_pylist()))
+
+
+def _files_undone(lake: Lake, target: AsOf) -> list[dict[str, Any]]:
+    table = lake.delta(BRONZE_FILES.qualified)
+    if table is None:
+        return []
+    columns = ["_batch_seq", "_source_file", "rows_ingested"]
+    now = table.to_pyarrow_table(columns=columns).to_pylist()
+    version = target.versions.get(BRONZE_FILES.qualified)
+    old = lake.delta(BRONZE_FILES.qualified, version) if version is not None else None
+    kept = (
+        set()
+        if old is None
+        else set(old.to_pyarrow_table(columns=["_batch_seq"]).column(0).to_pylist())
+    )
+    return sorted(
+        (row for row in now if row["_batch_seq"] not in kept), key=lambda r: r["_batch_seq"]
+    )
+
+
+def apply_rollback(lake: Lake, plan: RollbackPlan, run: RunContext) -> list[str]:
+    """Restore each changed table to its target version (one new commit each); returns the
+    tables committed. The targets are noted in the run's intent first, so an interrupted
+    rollback is completed by the next command (:func:`recover_rollback`)."""
+    targets = {change.table: change.target for change in plan.changes}
+    run.note(recovery=ROLLBACK_RECOVERY, rollback_targets=targets)
+    return _restore(lake, targets)
+
+
+def _restore(
+    lake: Lake, targets: dict[str, int | None], *, skip_run: str | None = None
+) -> list[str]:
+    """Restore each table to its version (None: empty it), skipping tables whose latest commit
+    was made by ``skip_run`` (already restored by the interrupted rollback)."""
+    done: list[str] = []
+    for name, target in targets.items():
+        table = lake.delta(name)
+        if table is None or (skip_run is not None and last_run(lake, name) == skip_run):
+            continue
+        with commit(name) as properties:
+            if target is None:
+                table.delete(commit_properties=properties)
+            else:
+                table.restore(target, commit_properties=properties)
+        done.append(name)
+    return done
+
+
+def recover_rollback(lake: Lake, intent: Intent) -> str:
+    """Complete an interrupted rollback: restore the tables it had not restored yet."""
+    targets = intent.notes.get("rollback_targets") or {}
+    done = _restore(lake, {str(k): v for k, v in targets.items()}, skip_run=intent.run_id)
+    return f"rollback completed ({len(done)} more table(s) restored)" if done else ""
+
+
+# -- retract ---------------------------------------------------------------------------------
+
+
+SILVER_RETRACTIONS = "silver.retractions"
+GOLD_RETRACTIONS = "gold.retractions"
+
+
+@dataclass(frozen=True)
+class Retraction:
+    retraction_id: int
+    batch_seq: int
+    source_file: str
+    lines: int
+    rejects: int
+
+
+def find_batch(lake: Lake, *, file: str | None = None, batch: int | None = None) -> dict[str, Any]:
+    """The manifest row of the batch to retract: by batch number, or by file (its path as
+    ingested, or its name). A half-done retraction of the same batch is returned to finish."""
+    rows = _manifest(lake)
+    if batch is not None:
+        matches = [r for r in rows if r["_batch_seq"] == batch]
+        what = f"batch {batch}"
+    else:
+        assert file is not None
+        name = Path(file).name
+        matches = [r for r in rows if r["_source_file"] == file] or [
+            r for r in rows if Path(r["_source_file"]).name == name
+        ]
+        what = f"file {file!r}"
+    if len(matches) > 1:
+        listed = ", ".join(f"batch {r['_batch_seq']} ({r['_source_file']})" for r in matches)
+        raise RecoveryRefused(f"{what} matches several batches: {listed}; use --batch N")
+    if matches:
+        return matches[0]
+    unfinished = _unfinished(lake, file=file, batch=batch)
+    if unfinished is not None:
+        return unfinished
+    for row in reversed(_retractions(lake)):
+        if (batch is not None and row["batch_seq"] == batch) or (
+            file is not None and Path(row["source_file"]).name == Path(file).name
+        ):
+            raise AlreadyRetracted(
+                f"{what} was already retracted (batch {row['batch_seq']}, run {row['run_id']}): "
+                "nothing left to do"
+            )
+    raise RecoveryRefused(f"{what} is not in bronze.files (see `retail status`)")
+
+
+def _manifest(lake: Lake) -> list[dict[str, Any]]:
+    table = lake.delta(BRONZE_FILES.qualified)
+    if table is None:
+        return []
+    columns = [
+        "_batch_seq",
+        "_batch_id",
+        "_source_file",
+        "_source_sha256",
+        "rows_ingested",
+        "rows_rejected",
+    ]
+    rows: list[dict[str, Any]] = table.to_pyarrow_table(columns=columns).to_pylist()
+    return rows
+
+
+def _retractions(lake: Lake) -> list[dict[str, Any]]:
+    table = lake.delta(META_RETRACTIONS.qualified)
+    if table is None:
+        return []
+    rows: list[dict[str, Any]] = table.to_pyarrow_table().sort_by("retraction_id").to_pylist()
+    return rows
+
+
+def _unfinished(lake: Lake, *, file: str | None, batch: int | None) -> dict[str, Any] | None:
+    """A recorded retraction whose lines are still in bronze (interrupted): finish it."""
+    for row in reversed(_retractions(lake)):
+        if batch is not None and row["batch_seq"] != batch:
+            continue
+        if file is not None and Path(row["source_file"]).name != Path(file).name:
+            continue
+        lines = lake.delta(BRONZE_SALES_LINES.qualified)
+        if lines is None:
+            return None
+        still = lines.to_pyarrow_dataset().count_rows(
+            filter=ds.field("_batch_seq") == row["batch_seq"]
+        )
+        if still:
+            return {
+                "_batch_seq": row["batch_seq"],
+                "_batch_id": row["batch_id"],
+                "_source_file": row["source_file"],
+                "_source_sha256": row["source_sha256"],
+                "rows_ingested": row["lines"],
+                "rows_rejected": row["rejects"],
+            }
+    return None
+
+
+def retract_batch(
+    lake: Lake, manifest_row: dict[str, Any], run: RunContext, *, replaced_by: str | None = None
+) -> Retraction:
+    """Take one batch out of bronze: record, delete lines, rejects, then the manifest row.
+
+    The batch is noted in the run's intent first: an interrupted retraction is completed by the
+    next command (:func:`recover_retract`)."""
+    seq = int(manifest_row["_batch_seq"])
+    run_id = run.run_id
+    run.note(recovery=RETRACT_RECOVERY, retract_batch=seq)
+    existing = [r for r in _retractions(lake) if r["batch_seq"] == seq]
+    if existing:
+        retraction_id = int(existing[-1]["retraction_id"])
+    else:
+        retraction_id = max((int(r["retraction_id"]) for r in _retractions(lake)), default=0) + 1
+        lake.write(
+            META_RETRACTIONS.qualified,
+            pa.table(
+                {
+                    "retraction_id": [retraction_id],
+                    "batch_seq": [seq],
+                    "batch_id": [manifest_row["_batch_id"]],
+                    "source_file": [manifest_row["_source_file"]],
+                    "source_sha256": [manifest_row["_source_sha256"]],
+                    "lines": [int(manifest_row["rows_ingested"])],
+                    "rejects": [int(manifest_row["rows_rejected"])],
+                    "run_id": [run_id],
+                    "retracted_at": [datetime.now(UTC)],
+                    "replaced_by": [replaced_by],
+                }
+            ),
+        )
+    faults.point("retract.recorded")
+    _delete_batch(lake, seq)
+    return Retraction(
+        retraction_id,
+        seq,
+        str(manifest_row["_source_file"]),
+        int(manifest_row["rows_ingested"]),
+        int(manifest_row["rows_rejected"]),
+    )
+
+
+def _delete_batch(lake: Lake, seq: int) -> None:
+    for target in (BRONZE_SALES_LINES, BRONZE_REJECTS, BRONZE_FILES):
+        lake.delete(target.qualified, f"_batch_seq = {int(seq)}")
+
+
+def recover_retract(lake: Lake, intent: Intent) -> str:
+    """Complete an interrupted retraction: once recorded, its batch leaves bronze (idempotent
+    deletes by batch number); not recorded yet, nothing had changed."""
+    seq = intent.notes.get("retract_batch")
+    if seq is None or not any(r["batch_seq"] == int(seq) for r in _retractions(lake)):
+        return ""
+    _delete_batch(lake, int(seq))
+    return f"retraction of batch {int(seq)} completed"
+
+
+def highest_retracted_batch(lake: Lake) -> int:
+    """Batch numbers are never reused: the next ingest numbers past retracted ones too."""
+    return max((int(r["batch_seq"]) for r in _retractions(lake)), default=0)
+
+
+@dataclass(frozen=True)
+class PendingRetractions:
+    """Retractions a layer has not applied yet: ``upto`` is the id to record once it has."""
+
+    upto: int
+    batches: frozenset[int]
+
+
+def pending_retractions(lake: Lake, consumer: str) -> PendingRetractions:
+    """Retractions above ``consumer``'s mark (``silver.retractions`` / ``gold.retractions``)."""
+    mark = read_watermark(lake, consumer) or 0
+    rows = [r for r in _retractions(lake) if int(r["retraction_id"]) > mark]
+    upto = max((int(r["retraction_id"]) for r in rows), default=mark)
+    return PendingRetractions(upto, frozenset(int(r["batch_seq"]) for r in rows))
+
+
+def retractions_applied(
+    lake: Lake, consumer: str, pending: PendingRetractions, run_id: str
+) -> None:
+    """Record that ``consumer`` has applied ``pending`` (its last commit for them)."""
+    if pending.batches:
+        write_watermark(lake, consumer, pending.upto, run_id)

@@ -1,0 +1,1 @@
+"""The data catalog: every table's meaning, columns, size, freshness, quality and lineage."""

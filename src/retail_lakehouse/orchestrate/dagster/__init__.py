@@ -1,0 +1,1 @@
+"""Dagster definitions of the pipeline (the ``[dagster]`` extra): see :mod:`.definitions`."""

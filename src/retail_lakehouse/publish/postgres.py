@@ -1,0 +1,742 @@
+"""``retail publish``: gold into PostgreSQL, incrementally, in one transaction.
+
+The one publish path: the CLI (``retail publish``, and ``retail run`` with ``[publish]
+after_run``) and the Dagster asset call :func:`publish`.
+
+How a publish runs, and why:
+
+1. Connect first (a wrong DSN, password or unreachable server is refused before the lake is
+   touched), then take the lake's writer lock and pin every gold table's Delta version, so the
+   publish reads one consistent gold state even if a run is waiting to commit.
+2. One PostgreSQL transaction, serialised per schema by an advisory lock. It reads the target's
+   ``_retail_publish`` table (which lake, which Delta versions, which fact batches it holds) and
+   refuses a schema that holds another lake's publish or tables it did not create.
+3. **Full** (first publish, ``--full``, a changed table shape, ``--take-over``): tables are
+   created (or truncated) without keys, loaded with ``COPY``, then primary keys, indexes and
+   deferred foreign keys are built in bulk, comments and views (re)created.
+   **Incremental**: only tables whose Delta version moved are touched. The fact replaces only
+   the batches whose fingerprint (rows and writing run per ``_batch_seq``) changed: ``DELETE``
+   those batches, ``COPY`` them again. For a dimension or mart, DuckDB compares the published
+   snapshot (its Delta version in the target's state) with the current one and only the rows
+   that differ travel: the keys of rows gone are deleted, the new rows inserted. If the old
+   snapshot was vacuumed, the whole table goes to a temporary table and PostgreSQL finds the
+   differing rows itself. An unchanged row is never rewritten. Nothing moved: nothing written.
+4. The new state goes into ``_retail_publish`` in the same transaction, so PostgreSQL holds
+   exactly what its state says, whatever instant the process dies at; a reader sees the state
+   before or after, never half. After the commit the lake records the publish in
+   ``meta.publish_state`` (one Delta commit). If the process dies between the two, the target
+   is right and the next publish trusts the target's state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.contracts import TableContract
+from retail_lakehouse.lake.contracts.meta import META_PUBLISH_STATE
+from retail_lakehouse.lake.query import LakeSQL
+from retail_lakehouse.lake.runs import RunContext, new_run_id
+from retail_lakehouse.publish.target import PublishFailed, PublishRefused, Target
+
+if TYPE_CHECKING:
+    from retail_lakehouse.observe.command import CommandObserver
+
+STATE_TABLE = "_retail_publish"
+LAKE_ID_TABLES = ("bronze.sales_lines", "silver.sales_lines", "gold.fact_sales")
+
+
+def point(name: str) -> None:
+    """A fault-injection boundary of the publish (``RETAIL_FAULT=<point>:kill``), outside the
+    lake's Delta commits: the same registry, free when unset (``lake/faults.py``)."""
+    from retail_lakehouse.lake import faults
+
+    faults.point(name)
+
+
+# -- reports -------------------------------------------------------------------------------------
+@dataclass
+class TableResult:
+    """What one publish did to one table."""
+
+    action: str  # loaded | synced | batches | unchanged
+    version: int
+    rows_written: int = 0
+    rows_deleted: int = 0
+    batches: dict[str, str] | None = None
+
+
+@dataclass
+class PublishReport:
+    """What one ``retail publish`` did."""
+
+    run_id: str
+    target: str
+    schema: str
+    lake_id: str
+    mode: str = "incremental"  # full | incremental | nothing
+    reason: str = ""
+    tables: dict[str, TableResult] = field(default_factory=dict)
+    seconds: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)
+    _clock: float = field(default_factory=time.perf_counter, repr=False)
+
+    def step(self, name: str) -> None:
+        """Close the timing of step ``name`` (seconds since the previous step)."""
+        now = time.perf_counter()
+        self.steps[name] = round(now - self._clock, 4)
+        self._clock = now
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return self.mode == "nothing"
+
+    @property
+    def rows_written(self) -> int:
+        return sum(t.rows_written for t in self.tables.values())
+
+    def render(self) -> str:
+        where = f"{self.target} schema {self.schema}"
+        if self.nothing_to_do:
+            return f"{where} is up to date: nothing to publish ({self.seconds:.2f}s)"
+        lines = [f"published to {where} ({self.mode}{': ' + self.reason if self.reason else ''})"]
+        for name, result in self.tables.items():
+            if result.action == "unchanged":
+                continue
+            lines.append(
+                f"  {name:<28} {result.action:<9} +{result.rows_written:,} "
+                f"-{result.rows_deleted:,} rows (Delta version {result.version})"
+            )
+        unchanged = [n for n, r in self.tables.items() if r.action == "unchanged"]
+        if unchanged:
+            lines.append(f"  unchanged: {', '.join(unchanged)}")
+        lines.append(f"run {self.run_id} finished in {self.seconds:.2f}s")
+        return "\n".join(lines)
+
+
+# -- the lake side -------------------------------------------------------------------------------
+def lake_identity(lake: Lake) -> str:
+    """The lake's identity: the Delta table id of its first table (a UUID made when the lake's
+    first table was created; moving or copying the folder keeps it, a new lake gets another)."""
+    for name in LAKE_ID_TABLES:
+        table = lake.delta(name)
+        if table is not None:
+            return str(table.metadata().id)
+    raise PublishRefused(f"{lake.root} holds no lake yet: run `retail ingest` and `retail run`")
+
+
+def _batch_fingerprints(lake_sql: LakeSQL, source: str) -> dict[str, str]:
+    """Per batch, ``rows:first_run:last_run``: a batch is rewritten by a gold run exactly when
+    its rows change, and every row carries the run that wrote it."""
+    rows = lake_sql.arrow(
+        f"SELECT CAST(_batch_seq AS VARCHAR) AS seq, count(*) || ':' || "
+        f"coalesce(min(_run_id), '') || ':' || coalesce(max(_run_id), '') AS fp "
+        f"FROM {source} GROUP BY 1"
+    )
+    return dict(zip(rows.column("seq").to_pylist(), rows.column("fp").to_pylist(), strict=True))
+
+
+# -- the target side -----------------------------------------------------------------------------
+@dataclass
+class _TargetState:
+    schema_exists: bool
+    relations: dict[str, str]  # name -> relkind
+    not_owned: list[str]
+    shapes: dict[str, list[tuple[str, str]]]
+    state: dict[str, dict[str, Any]]  # table -> _retail_publish row
+
+
+def _connect(target: Target) -> Any:
+    import psycopg
+
+    extra: dict[str, Any] = {"application_name": "retail publish", "autocommit": False}
+    if "connect_timeout" not in target.parts():
+        extra["connect_timeout"] = 10
+    try:
+        return psycopg.connect(target.dsn, **extra)
+    except psycopg.Error as error:
+        reason = target.redact(error).strip().replace("\n", " ")
+        raise PublishRefused(f"cannot connect to {target.display()}: {reason}") from None
+
+
+def _inspect(cur: Any, schema: str, names: list[str]) -> _TargetState:
+    cur.execute("SELECT oid FROM pg_namespace WHERE nspname = %s", [schema])
+    found = cur.fetchone()
+    if found is None:
+        return _TargetState(False, {}, [], {}, {})
+    cur.execute(
+        "SELECT c.relname, c.relkind, pg_has_role(c.relowner, 'USAGE') "
+        "FROM pg_class c WHERE c.relnamespace = %s AND c.relkind IN ('r','p','v','m','f')",
+        [found[0]],
+    )
+    relations: dict[str, str] = {}
+    not_owned: list[str] = []
+    for name, kind, owned in cur.fetchall():
+        relations[name] = kind
+        if not owned and (name in names or name == STATE_TABLE):
+            not_owned.append(name)
+    shapes: dict[str, list[tuple[str, str]]] = {}
+    cur.execute(
+        "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) "
+        "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+        "WHERE c.relnamespace = %s AND c.relname = ANY(%s) AND a.attnum > 0 "
+        "AND NOT a.attisdropped ORDER BY c.relname, a.attnum",
+        [found[0], names],
+    )
+    for table, column, type_ in cur.fetchall():
+        shapes.setdefault(table, []).append((column, type_))
+    state: dict[str, dict[str, Any]] = {}
+    if relations.get(STATE_TABLE) == "r":
+        cur.execute(
+            "SELECT table_name, lake_id, lake, delta_version, batches, shape "
+            f'FROM "{schema}".{STATE_TABLE}'
+        )
+        for row in cur.fetchall():
+            state[row[0]] = dict(
+                zip(("lake_id", "lake", "delta_version", "batches", "shape"), row[1:], strict=True)
+            )
+    return _TargetState(True, relations, not_owned, shapes, state)
+
+
+def _check_privileges(cur: Any, target: Target, found: _TargetState) -> None:
+    cur.execute("SELECT current_user, current_database()")
+    user, database = cur.fetchone()
+    if not found.schema_exists:
+        cur.execute("SELECT has_database_privilege(current_database(), 'CREATE')")
+        if not cur.fetchone()[0]:
+            raise PublishRefused(
+                f"user {user} may not create schema {target.schema} in database {database} at "
+                f"{target.display()}: GRANT CREATE ON DATABASE {database} TO {user}, or create "
+                "the schema and let the user own it"
+            )
+        return
+    cur.execute("SELECT has_schema_privilege(%s, 'CREATE')", [target.schema])
+    if not cur.fetchone()[0]:
+        raise PublishRefused(
+            f"user {user} may not create tables in schema {target.schema} at "
+            f"{target.display()}: GRANT CREATE ON SCHEMA {target.schema} TO {user}"
+        )
+    if found.not_owned:
+        raise PublishRefused(
+            f"user {user} does not own {', '.join(sorted(found.not_owned))} in schema "
+            f"{target.schema} at {target.display()}: publish as their owner"
+        )
+
+
+def _refuse_conflicts(
+    target: Target, found: _TargetState, tables: list[TableContract], lake_id: str, lake: Lake
+) -> None:
+    """Refuse a schema holding another lake's publish, or tables retail did not create."""
+    from retail_lakehouse.publish import ddl
+
+    if found.state:
+        owners = {(row["lake_id"], row["lake"]) for row in found.state.values()}
+        others = sorted(o for o in owners if o[0] != lake_id)
+        if others:
+            other_id, other_root = others[0]
+            raise PublishRefused(
+                f"schema {target.schema} at {target.display()} holds the publish of another "
+                f"lake: {other_root} (id {other_id}); this lake is {lake.root} (id {lake_id}). "
+                "Publish to another --schema, or pass --take-over to replace it"
+            )
+        return
+    ours = {t.name for t in tables} | set(ddl.VIEWS) | {STATE_TABLE}
+    clashes = sorted(ours & set(found.relations))
+    if not clashes:
+        return
+    details = []
+    by_name = {t.name: t for t in tables}
+    for name in clashes:
+        contract = by_name.get(name)
+        if contract is not None and found.shapes.get(name) != ddl.shape(contract):
+            theirs = ", ".join(f"{c} {t}" for c, t in found.shapes.get(name, [])[:6])
+            details.append(f"{name} ({theirs}{', ...' if len(found.shapes[name]) > 6 else ''})")
+        else:
+            details.append(name)
+    raise PublishRefused(
+        f"schema {target.schema} at {target.display()} already has {'; '.join(details)}, not "
+        f"created by retail publish (no {STATE_TABLE} table): it would be overwritten. Publish "
+        "to another --schema, or drop those tables"
+    )
+
+
+# -- the publish ---------------------------------------------------------------------------------
+def publish(
+    lake: Lake,
+    target: Target,
+    *,
+    full: bool = False,
+    take_over: bool = False,
+    lock: bool = True,
+) -> PublishReport:
+    """Bring ``target`` in step with the lake's gold; see the module docstring."""
+    import psycopg
+
+    from retail_lakehouse.publish import ddl
+
+    started = time.perf_counter()
+    tables = ddl.published_tables()
+    lake_id = lake_identity(lake)
+    report = PublishReport(new_run_id(), target.display(), target.schema, lake_id)
+    conn = _connect(target)
+    report.step("connect")
+    observer = _observe(lake, report)
+    try:
+        guard = lake.writer_lock("publish") if lock else contextlib.nullcontext()
+        with guard:
+            versions = {t.qualified: lake.version(t.qualified) for t in tables}
+            missing = [name for name, v in versions.items() if v is None]
+            if missing:
+                raise PublishRefused(
+                    f"the lake at {lake.root} has no gold tables yet ({', '.join(missing)}): "
+                    "run `retail run` first"
+                )
+            with LakeSQL(lake, tables=[]) as lake_sql:
+                lake_sql.con.execute("CREATE SCHEMA IF NOT EXISTS gold")
+                for t in tables:
+                    lake_sql.register(t.qualified, version=versions[t.qualified])
+                report.step("pin_snapshots")
+                _run(conn, lake, lake_sql, target, tables, versions, report, full, take_over)
+            report.step("commit")
+            point("publish.committed")
+            if not report.nothing_to_do:
+                _record(lake, target, report)
+                report.step("record_in_lake")
+    except psycopg.errors.InsufficientPrivilege as error:
+        raise PublishRefused(
+            f"permission denied at {target.display()}: {target.redact(error).strip()}"
+        ) from None
+    except psycopg.errors.DependentObjectsStillExist as error:
+        raise PublishRefused(
+            f"cannot replace a table in schema {target.schema} at {target.display()}: "
+            f"{target.redact(error).strip()}"
+        ) from None
+    except psycopg.OperationalError as error:
+        raise PublishFailed(
+            f"lost the connection to {target.display()}: {target.redact(error).strip()}; "
+            "nothing was published"
+        ) from None
+    except psycopg.Error as error:
+        raise PublishFailed(
+            f"publishing to {target.display()} failed, nothing was published: "
+            f"{type(error).__name__}: {target.redact(error).strip()}"
+        ) from None
+    except BaseException as error:
+        observer.finished("failed", f"{type(error).__name__}: {error}")
+        raise
+    finally:
+        conn.close()
+    report.seconds = time.perf_counter() - started
+    _observed(observer, target, report)
+    return report
+
+
+def _observe(lake: Lake, report: PublishReport) -> CommandObserver:
+    """Logs and OpenLineage events of a publish. A publish is not a run of the lake (it changes
+    no lake table but its own record), so it is observed without a ``meta.runs`` row."""
+    from retail_lakehouse.observe.command import CommandObserver
+
+    observer = CommandObserver(lake, RunContext(report.run_id, "publish", datetime.now(UTC)))
+    observer.started()
+    return observer
+
+
+def _observed(observer: CommandObserver, target: Target, report: PublishReport) -> None:
+    run = observer.run
+    namespace, database = target.lineage_namespace()
+    for name, result in report.tables.items():
+        if result.action == "unchanged":
+            continue
+        run.count(f"gold.{name}", rows_in=result.rows_written)
+        run.external.append((namespace, f"{database}.{target.schema}.{name}", result.rows_written))
+    run.changed = bool(run.external)
+    observer.finished("succeeded" if run.changed else "idle")
+
+
+def _run(
+    conn: Any,
+    lake: Lake,
+    lake_sql: LakeSQL,
+    target: Target,
+    tables: list[TableContract],
+    versions: dict[str, int | None],
+    report: PublishReport,
+    full: bool,
+    take_over: bool,
+) -> None:
+    from retail_lakehouse.publish import ddl
+
+    schema = target.schema
+    digest = ddl.shape_digest(tables)
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"retail publish {schema}"])
+        found = _inspect(cur, schema, [t.name for t in tables])
+        _check_privileges(cur, target, found)
+        if not take_over:
+            _refuse_conflicts(target, found, tables, report.lake_id, lake)
+        report.step("inspect_target")
+        reason = _full_reason(found, tables, digest, full, take_over)
+        if reason:
+            report.mode, report.reason = "full", reason
+            _full(cur, lake_sql, schema, tables, versions, found, report)
+        else:
+            changed = [
+                t for t in tables if found.state[t.name]["delta_version"] != versions[t.qualified]
+            ]
+            if not changed:
+                report.mode = "nothing"
+                return
+            for t in tables:
+                version = versions[t.qualified]
+                assert version is not None
+                if t in changed:
+                    report.tables[t.name] = _incremental(
+                        cur, lake, lake_sql, schema, t, version, found.state[t.name]
+                    )
+                else:
+                    report.tables[t.name] = TableResult("unchanged", version)
+        report.step("load")
+        point("publish.loaded")
+        _write_state(cur, schema, lake, report, digest, replace=bool(reason))
+        point("publish.before_commit")
+
+
+def _full_reason(
+    found: _TargetState, tables: list[TableContract], digest: str, full: bool, take_over: bool
+) -> str:
+    if take_over:
+        return "taking over the schema from another lake"
+    if full:
+        return "--full"
+    if not found.state:
+        return "first publish"
+    missing = [t.name for t in tables if t.name not in found.state or t.name not in found.shapes]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    if any(row["shape"] != digest for row in found.state.values()):
+        return "the tables' shape changed"
+    return ""
+
+
+def _full(
+    cur: Any,
+    lake_sql: LakeSQL,
+    schema: str,
+    tables: list[TableContract],
+    versions: dict[str, int | None],
+    found: _TargetState,
+    report: PublishReport,
+) -> None:
+    """Load every table from scratch, keys and indexes built after the rows."""
+    from psycopg import sql
+
+    from retail_lakehouse.publish import ddl
+    from retail_lakehouse.publish.stream import copy_query
+
+    cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    cur.execute(
+        sql.SQL("SET LOCAL maintenance_work_mem = {}").format(sql.Literal(ddl.MAINTENANCE_MEMORY))
+    )
+    same_ddl = bool(found.state) and all(
+        row["shape"] == ddl.shape_digest(tables) for row in found.state.values()
+    )
+    keep = [t for t in tables if same_ddl and found.shapes.get(t.name) == ddl.shape(t)]
+    replace = [t for t in tables if t.name in found.shapes and t not in keep]
+    for t in tables:
+        if t.name in found.shapes:
+            _execute(cur, ddl.drop_foreign_keys(schema, t))
+    if replace:
+        _execute(cur, ddl.drop_views(schema))
+        for t in replace:
+            cur.execute(sql.SQL("DROP TABLE {}").format(ddl.ident(schema, t.name)))
+    for t in keep:
+        _execute(cur, ddl.drop_keys(schema, t))
+    if keep:
+        cur.execute(
+            sql.SQL("TRUNCATE {}").format(
+                sql.SQL(", ").join(ddl.ident(schema, t.name) for t in keep)
+            )
+        )
+    for t in tables:
+        if t not in keep:
+            cur.execute(ddl.create_table(schema, t))
+    for t in tables:
+        written = copy_query(
+            cur, ddl.ident(schema, t.name), t.schema, lake_sql, t.qualified, freeze=True
+        )
+        version = versions[t.qualified]
+        assert version is not None
+        batches = (
+            _batch_fingerprints(lake_sql, t.qualified)
+            if ddl.BATCH_COLUMN in t.schema.names
+            else None
+        )
+        report.tables[t.name] = TableResult("loaded", version, written, 0, batches)
+    report.step("copy")
+    point("publish.copied")
+    for t in tables:
+        _execute(cur, ddl.add_keys(schema, t))
+    for t in tables:
+        _execute(cur, ddl.add_foreign_keys(schema, t))
+        _execute(cur, ddl.comments(schema, t))
+    _execute(cur, ddl.create_views(schema))
+
+
+def _incremental(
+    cur: Any,
+    lake: Lake,
+    lake_sql: LakeSQL,
+    schema: str,
+    t: TableContract,
+    version: int,
+    state: dict[str, Any],
+) -> TableResult:
+    """Bring one table whose Delta version moved in step: by batch (the fact) or by row."""
+    from retail_lakehouse.publish import ddl
+
+    if ddl.BATCH_COLUMN in t.schema.names:
+        return _sync_batches(cur, lake_sql, schema, t, version, state)
+    previous = _previous_snapshot(lake, lake_sql, t, int(state["delta_version"]))
+    if previous is not None:
+        return _sync_from_lake_diff(cur, lake_sql, schema, t, version, previous)
+    return _sync_by_comparison(cur, lake_sql, schema, t, version)
+
+
+def _sync_batches(
+    cur: Any, lake_sql: LakeSQL, schema: str, t: TableContract, version: int, state: dict[str, Any]
+) -> TableResult:
+    """Delete and re-send the batches whose fingerprint changed; delete the batches gone."""
+    from psycopg import sql
+
+    from retail_lakehouse.publish import ddl
+    from retail_lakehouse.publish.stream import copy_query
+
+    table = ddl.ident(schema, t.name)
+    fingerprints = _batch_fingerprints(lake_sql, t.qualified)
+    published: dict[str, str] = state["batches"] or {}
+    changed = sorted(int(s) for s, fp in fingerprints.items() if published.get(s) != fp)
+    stale = sorted(int(s) for s in published if fingerprints.get(s) != published[s])
+    deleted = written = 0
+    if stale:  # rewritten or gone: new batches have nothing to delete
+        cur.execute(
+            sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
+                table, sql.Identifier(ddl.BATCH_COLUMN)
+            ),
+            [stale],
+        )
+        deleted = cur.rowcount
+    if changed:
+        written = copy_query(
+            cur,
+            table,
+            t.schema,
+            lake_sql,
+            t.qualified,
+            # literal integers (ours, never user text): DuckDB then skips the Parquet row
+            # groups whose statistics exclude them, instead of scanning the whole fact
+            where=f"WHERE {ddl.BATCH_COLUMN} IN ({', '.join(str(int(b)) for b in changed)})",
+        )
+    return TableResult("batches", version, written, deleted, fingerprints)
+
+
+def _previous_snapshot(lake: Lake, lake_sql: LakeSQL, t: TableContract, version: int) -> str | None:
+    """A DuckDB view of the table as last published (its Delta version in the target's state),
+    or None when that snapshot can no longer be read (vacuumed files, expired log)."""
+    from retail_lakehouse.lake.query import snapshot_relation_sql
+
+    name = f'"_published_{t.name}"'
+    columns = ", ".join(f'"{c}"' for c in t.schema.names)
+    try:
+        table = lake.delta(t.qualified, version)
+        files = list(table.file_uris()) if table is not None else []
+        if not files:
+            return None
+        lake_sql.con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {columns} "
+            f"FROM {snapshot_relation_sql(files)}"
+        )
+        lake_sql.con.execute(f"SELECT count(*) FROM {name}")
+    except Exception:  # any failure to read the old snapshot: compare in PostgreSQL instead
+        return None
+    return name
+
+
+def _sync_from_lake_diff(
+    cur: Any, lake_sql: LakeSQL, schema: str, t: TableContract, version: int, previous: str
+) -> TableResult:
+    """Rows that differ between the published snapshot and the current one, found by DuckDB in
+    the lake: only they travel. The target holds exactly the published snapshot (its state says
+    so, in the same transaction as the data), so deleting the keys of the rows gone and inserting
+    the rows new brings it to the current one."""
+    from psycopg import sql
+
+    from retail_lakehouse.publish import ddl
+    from retail_lakehouse.publish.stream import copy_query
+
+    table = ddl.ident(schema, t.name)
+    columns = ", ".join(f'"{c}"' for c in t.schema.names)
+    current = f"(SELECT {columns} FROM {t.qualified})"
+    keys = list(t.primary_key or t.schema.names)
+    key_list = ", ".join(f'"{c}"' for c in keys)
+    gone_stage = sql.Identifier(f"_retail_gone_{t.name}")
+    new_stage = sql.Identifier(f"_retail_new_{t.name}")
+    cur.execute(
+        sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+            gone_stage, sql.SQL(", ").join(map(sql.Identifier, keys)), table
+        )
+    )
+    gone = copy_query(
+        cur,
+        gone_stage,
+        pa.schema([t.schema.field(k) for k in keys]),
+        lake_sql,
+        f"(SELECT {key_list} FROM (SELECT * FROM {previous} EXCEPT SELECT * FROM {current}))",
+    )
+    cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(new_stage, table))
+    new = copy_query(
+        cur,
+        new_stage,
+        t.schema,
+        lake_sql,
+        f"(SELECT * FROM {current} EXCEPT SELECT * FROM {previous})",
+    )
+    deleted = written = 0
+    if gone:
+        equal = "t.{c} = g.{c}" if t.primary_key else "t.{c} IS NOT DISTINCT FROM g.{c}"
+        match = sql.SQL(" AND ").join(sql.SQL(equal).format(c=sql.Identifier(c)) for c in keys)
+        cur.execute(
+            sql.SQL("DELETE FROM {} t USING {} g WHERE {}").format(table, gone_stage, match)
+        )
+        deleted = cur.rowcount
+    if new:
+        cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(table, new_stage))
+        written = cur.rowcount
+    return TableResult("synced", version, written, deleted)
+
+
+def _sync_by_comparison(
+    cur: Any, lake_sql: LakeSQL, schema: str, t: TableContract, version: int
+) -> TableResult:
+    """The fallback when the published snapshot is unreadable: send the whole table to a
+    temporary table and let PostgreSQL delete and insert only the rows that differ."""
+    from psycopg import sql
+
+    from retail_lakehouse.publish import ddl
+    from retail_lakehouse.publish.stream import copy_query
+
+    table = ddl.ident(schema, t.name)
+    stage = sql.Identifier(f"_retail_stage_{t.name}")
+    cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(stage, table))
+    copy_query(cur, stage, t.schema, lake_sql, t.qualified)
+    keys = t.primary_key or tuple(t.schema.names)
+    # primary-key columns are NOT NULL: plain equality, which PostgreSQL can hash-join
+    equal = "t.{c} = gone.{c}" if t.primary_key else "t.{c} IS NOT DISTINCT FROM gone.{c}"
+    match = sql.SQL(" AND ").join(sql.SQL(equal).format(c=sql.Identifier(c)) for c in keys)
+    cur.execute(
+        sql.SQL(
+            "DELETE FROM {table} t USING "
+            "(SELECT * FROM {table} EXCEPT SELECT * FROM {stage}) gone WHERE {match}"
+        ).format(table=table, stage=stage, match=match)
+    )
+    deleted = cur.rowcount
+    cur.execute(
+        sql.SQL("INSERT INTO {table} SELECT * FROM {stage} EXCEPT SELECT * FROM {table}").format(
+            table=table, stage=stage
+        )
+    )
+    written = cur.rowcount
+    return TableResult("synced", version, written, deleted)
+
+
+def _write_state(
+    cur: Any, schema: str, lake: Lake, report: PublishReport, digest: str, *, replace: bool
+) -> None:
+    from psycopg import sql
+    from psycopg.types.json import Jsonb
+
+    from retail_lakehouse.publish import ddl
+
+    state = ddl.ident(schema, STATE_TABLE)
+    cur.execute(
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} (table_name text PRIMARY KEY, lake_id text NOT NULL, "
+            "lake text NOT NULL, delta_version bigint NOT NULL, batches jsonb, "
+            "shape text NOT NULL, run_id text NOT NULL, published_at timestamptz NOT NULL)"
+        ).format(state)
+    )
+    if replace:
+        cur.execute(
+            sql.SQL("COMMENT ON TABLE {} IS {}").format(
+                state,
+                sql.Literal(
+                    "Written by retail publish: which lake (lake_id) and which Delta version of "
+                    "each gold table this schema holds. Do not edit."
+                ),
+            )
+        )
+        cur.execute(sql.SQL("DELETE FROM {}").format(state))
+    rows = [
+        (
+            name,
+            report.lake_id,
+            str(lake.root),
+            result.version,
+            Jsonb(result.batches) if result.batches is not None else None,
+            digest,
+            report.run_id,
+        )
+        for name, result in report.tables.items()
+        if replace or result.action != "unchanged"
+    ]
+    cur.executemany(
+        sql.SQL(
+            "INSERT INTO {} (table_name, lake_id, lake, delta_version, batches, shape, run_id, "
+            "published_at) VALUES (%s, %s, %s, %s, %s, %s, %s, now()) "
+            "ON CONFLICT (table_name) DO UPDATE SET lake_id = EXCLUDED.lake_id, "
+            "lake = EXCLUDED.lake, delta_version = EXCLUDED.delta_version, "
+            "batches = EXCLUDED.batches, shape = EXCLUDED.shape, run_id = EXCLUDED.run_id, "
+            "published_at = EXCLUDED.published_at"
+        ).format(state),
+        rows,
+    )
+
+
+def _execute(cur: Any, statements: list[Any]) -> None:
+    for statement in statements:
+        cur.execute(statement)
+
+
+def _record(lake: Lake, target: Target, report: PublishReport) -> None:
+    """The lake's record of a committed publish (``meta.publish_state``), one Delta commit."""
+    now = datetime.now(UTC)
+    names = list(report.tables)
+    results = [report.tables[n] for n in names]
+    lake.write(
+        META_PUBLISH_STATE.qualified,
+        pa.table(
+            {
+                "run_id": [report.run_id] * len(names),
+                "published_at": [now] * len(names),
+                "target": [target.identity()] * len(names),
+                "lake_id": [report.lake_id] * len(names),
+                "table_name": [f"gold.{n}" for n in names],
+                "delta_version": [r.version for r in results],
+                "mode": [report.mode] * len(names),
+                "action": [r.action for r in results],
+                "rows_written": [r.rows_written for r in results],
+                "rows_deleted": [r.rows_deleted for r in results],
+                "batches": [
+                    json.dumps(r.batches, sort_keys=True) if r.batches is not None else None
+                    for r in results
+                ],
+            }
+        ),
+        commit_properties={"run_id": report.run_id},
+    )

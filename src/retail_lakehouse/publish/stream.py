@@ -1,0 +1,78 @@
+"""Lake rows into PostgreSQL's ``COPY``, streamed in record batches.
+
+DuckDB reads one pinned Delta snapshot and hands Arrow record batches over one at a time;
+``pyarrow.csv`` encodes each batch as CSV in C++ and the bytes go straight into
+``COPY ... FROM STDIN``. Memory holds one batch, never the table, and no Python code runs per row.
+PostgreSQL's CSV format tells NULL (an unquoted empty field) from the empty string (``""``),
+which pyarrow writes that way. Lists become PostgreSQL array literals in DuckDB first (CSV has no
+lists).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from psycopg import Cursor, sql
+from psycopg.copy import QueuedLibpqWriter
+
+from retail_lakehouse.lake.query import LakeSQL
+
+BATCH_ROWS = 65_536
+_CSV = pacsv.WriteOptions(include_header=False, batch_size=BATCH_ROWS)
+
+
+def _select_expression(field: pa.Field) -> str:
+    """DuckDB SQL selecting one column in a form PostgreSQL's CSV ``COPY`` reads back exactly."""
+    column: str = '"' + field.name.replace('"', '""') + '"'
+    if pa.types.is_list(field.type) or pa.types.is_large_list(field.type):
+        if pa.types.is_string(field.type.value_type):
+            item = (
+                "CASE WHEN x IS NULL THEN 'NULL' ELSE "
+                "'\"' || replace(replace(x, '\\', '\\\\'), '\"', '\\\"') || '\"' END"
+            )
+        else:
+            item = "coalesce(CAST(x AS VARCHAR), 'NULL')"
+        return (
+            f"CASE WHEN {column} IS NULL THEN NULL ELSE "
+            f"'{{' || array_to_string(list_transform({column}, x -> {item}), ',') || '}}' END "
+            f"AS {column}"
+        )
+    return column
+
+
+def copy_query(
+    cursor: Cursor[Any],
+    target: sql.Composable,
+    schema: pa.Schema,
+    lake_sql: LakeSQL,
+    source: str,
+    *,
+    where: str = "",
+    params: Sequence[Any] | None = None,
+    freeze: bool = False,
+) -> int:
+    """``COPY`` the rows of lake table ``source`` (its contract ``schema``) matching ``where``
+    into ``target``; return the number of rows sent. ``freeze`` writes the rows already frozen
+    (allowed into a table created or truncated by the same transaction: no later rewrite of
+    every page by VACUUM)."""
+    select = ", ".join(_select_expression(f) for f in schema)
+    query = f"SELECT {select} FROM {source} {where}"
+    result = lake_sql.con.execute(query, list(params) if params is not None else None)
+    reader = result.to_arrow_reader(BATCH_ROWS)
+    columns = sql.SQL(", ").join(sql.Identifier(f.name) for f in schema)
+    options = sql.SQL("FORMAT csv, FREEZE" if freeze else "FORMAT csv")
+    statement = sql.SQL("COPY {} ({}) FROM STDIN ({})").format(target, columns, options)
+    sent = 0
+    # a writer thread sends each encoded batch while this thread reads and encodes the next
+    with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
+        for batch in reader:
+            if batch.num_rows == 0:
+                continue
+            sink = pa.BufferOutputStream()
+            pacsv.write_csv(batch, sink, _CSV)
+            copy.write(memoryview(sink.getvalue()))
+            sent += batch.num_rows
+    return sent

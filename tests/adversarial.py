@@ -1,0 +1,218 @@
+"""Hostile sales lines for engine-parity tests: text that engines are tempted to read differently.
+
+Reusable by any test that compares engines (DuckDB and Spark today): :func:`write_adversarial`
+writes the same lines as a CSV (every character a CSV field can carry) and as NDJSON (JSON
+escapes carry line breaks and carriage returns exactly), in the UCI header layout, ready for
+``retail ingest``. What it covers, and why:
+
+- values that begin or end with letters that are also escape letters (``v f n r t b a``, and
+  ``0 e u x z``): an engine that reads ``\\v`` or ``\\f`` in SQL text as a letter trims them
+  (Spark did: ``vintage shelf`` became ``intage shel``, ``64018f`` became ``64018``);
+- every whitespace code point of :mod:`retail_lakehouse.pipeline.text`, around every
+  column, alone and mixed, and whitespace-only values (which become NULL); characters that look
+  like whitespace but are not in the set (soft hyphen, word joiner, information separators) and
+  must be kept by both engines;
+- unicode text: accents, combining marks, ligatures, German sharp s, Turkish dotted I, final
+  sigma, emoji, CJK, right-to-left text;
+- empty values in each column;
+- huge and tiny numbers: int64 limits and beyond, prices with more decimals than the contract
+  keeps, exponents, signed zeros, thousands separators, Excel serial dates at their limits.
+
+Most lines are otherwise valid (a real date, price, quantity and customer), so they travel
+through silver into every gold table and mart; the rest land in quarantine, so both silver
+outputs are exercised.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from retail_lakehouse.pipeline.text import WHITESPACE_CODE_POINTS
+
+HEADER = (
+    "InvoiceNo",
+    "StockCode",
+    "Description",
+    "Quantity",
+    "InvoiceDate",
+    "UnitPrice",
+    "CustomerID",
+    "Country",
+)
+COLUMNS = (
+    "invoice_no",
+    "stock_code",
+    "description",
+    "quantity",
+    "invoice_date",
+    "unit_price",
+    "customer_id",
+    "country",
+)
+ESCAPE_LETTERS = "vfnrtba0euxz"
+NOT_WHITESPACE = ("\u00ad", "\u2060", "\u180e", "\x1c", "\x1d", "\x1e", "\x1f", "\u200c", "\u200d")
+"""Look-alikes that are not in the whitespace set: both engines must keep them."""
+LINE_BREAKS = {0x0A, 0x0D}
+"""Code points a CSV line cannot carry unquoted-safe through a line reader: NDJSON only."""
+
+UNICODE_TEXT = (
+    "Crème Brûlée Dish",
+    "STRAßE SIGN",
+    "ﬁne ﬂoral cup",
+    "🎄 CHRISTMAS TREE 🎄",
+    "茶杯 SET",
+    "كوب شاي",
+    "ΣΟΦΊΑ ΤΕΛΟΣ",
+    "İSTANBUL MUG",
+    "e\u0301cole bag",
+    "ǅungla tin",
+)
+UNICODE_CODES = ("85123ß", "ǅ100", "İ200", "ﬁ300", "Σ400", "é500")
+UNICODE_COUNTRIES = ("Österreich", "İTALY", "ΕΛΛΆΔΑ", "日本")
+QUANTITIES = (
+    "99999999999999999999",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "1e3",
+    "0.000001",
+    "1,000,000",
+    "+0",
+    "-0",
+    "00000000000000000006",
+    "1 000",
+    "3.000000000000",
+)
+PRICES = (
+    "0.0001",
+    "0.00001",
+    "0.00005",
+    "-0.00005",
+    "99999999999999.9999",
+    "999999999999.99995",
+    "1e-10",
+    "1E+300",
+    "-0",
+    "1.23456789012",
+    "123456789012.5",
+    "12,345,678.90",
+    "£ 1\u00a0234.50",
+    "€\u20090.85",
+)
+DATES = (
+    "60",
+    "2958466",
+    "40513.999999",
+    "2010-12-01T08:26:00.123456Z",
+    "12/31/1999 23:59",
+    "2/29/2012 0:00",
+    "2/29/2011 0:00",
+)
+EXTREME_DATES = ("61", "2958465.99999")
+"""Excel's first and last accepted serials (1900-03-01, 9999-12-31): valid, but they stretch the
+calendar and the cohort mart over eight thousand years (2.96 M ``dim_date`` rows), so they are
+only included when asked for."""
+
+
+def _line(n: int, **values: str) -> dict[str, str]:
+    """A valid line (invoice ``A0000n`` style numbers avoided: ``A`` means adjustment)."""
+    base = {
+        "invoice_no": f"{580000 + n}",
+        "stock_code": f"{70000 + n}",
+        "description": f"PLAIN ITEM {n}",
+        "quantity": "6",
+        "invoice_date": f"12/{1 + n % 28}/2010 {8 + n % 10}:{n % 60:02d}",
+        "unit_price": "2.55",
+        "customer_id": f"{17000 + n % 50}",
+        "country": ("United Kingdom", "France", "EIRE", "Germany")[n % 4],
+    }
+    base.update(values)
+    return base
+
+
+def adversarial_rows(*, extreme_dates: bool = False) -> list[dict[str, str]]:
+    """Every hostile line, in a fixed order (deterministic: no randomness at all)."""
+    rows: list[dict[str, str]] = []
+
+    def add(**values: str) -> None:
+        rows.append(_line(len(rows), **values))
+
+    # Escape letters at both ends of every text column.
+    for letter in ESCAPE_LETTERS:
+        add(
+            stock_code=f"{letter}2201{letter}",
+            description=f"{letter}intage shel{letter}",
+            country=f"{letter}land{letter}",
+        )
+        add(stock_code=f"22{letter}", description=f"{letter.upper()}ELVET CHAIR {letter}")
+    add(description="vintage shelf", stock_code="64018f")
+    add(description="fabric navy tab", stock_code="v64018")
+
+    # Every whitespace code point around every column, then whitespace-only values.
+    for cp in WHITESPACE_CODE_POINTS:
+        ws = chr(cp)
+        add(
+            invoice_no=f"{ws}{590000 + cp}{ws}",
+            stock_code=f"{ws}{ws}W{cp:X}{ws}",
+            description=f"{ws}vintage {cp:X} shelf{ws}",
+            quantity=f"{ws}4{ws}",
+            invoice_date=f"{ws}12/2/2010 9:{cp % 60:02d}{ws}",
+            unit_price=f"{ws}1.25{ws}",
+            customer_id=f"{ws}13047.0{ws}",
+            country=f"{ws}France{ws}",
+        )
+        add(description=ws * 3, stock_code=f"BLANK{cp:X}", customer_id=ws, country=ws + ws)
+    mixed = " \u00a0\t\u3000\x0b\x0c\u2009\ufeff"
+    add(description=f"{mixed}fabric scarf{mixed[::-1]}", stock_code=f"{mixed}b64018a{mixed}")
+    add(quantity=mixed, unit_price=mixed, invoice_date=mixed)
+
+    # Look-alikes that are not whitespace: kept as they are.
+    for char in NOT_WHITESPACE:
+        add(description=f"{char}KEPT {ord(char):X}{char}", stock_code=f"K{ord(char):X}{char}")
+
+    # Unicode text, codes and countries.
+    for text in UNICODE_TEXT:
+        add(description=text)
+    for code in UNICODE_CODES:
+        add(stock_code=code, description=f"unicode code {code}")
+    for country in UNICODE_COUNTRIES:
+        add(country=country)
+    add(description="x" * 5000, stock_code="LONG1")
+
+    # Empty values, one column at a time.
+    for column in COLUMNS:
+        add(**{column: ""})
+
+    # Huge and tiny numbers, odd dates.
+    for quantity in QUANTITIES:
+        add(quantity=quantity)
+    for price in PRICES:
+        add(unit_price=price)
+    for date in DATES + (EXTREME_DATES if extreme_dates else ()):
+        add(invoice_date=date)
+    return rows
+
+
+def write_adversarial(folder: Path, *, extreme_dates: bool = False) -> list[Path]:
+    """Write the lines as ``adversarial.csv`` and ``adversarial.ndjson``; returns both paths.
+
+    The CSV holds the lines a CSV line can carry (bronze rejects lines with control characters
+    there, so those are bronze rejects on the CSV side); the NDJSON holds all of them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = adversarial_rows(extreme_dates=extreme_dates)
+    csv_path = folder / "adversarial.csv"
+    with csv_path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(HEADER)
+        for row in rows:
+            if not any(chr(cp) in value for value in row.values() for cp in LINE_BREAKS):
+                writer.writerow([row[c] for c in COLUMNS])
+    json_path = folder / "adversarial.ndjson"
+    with json_path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            record = {h: row[c] for h, c in zip(HEADER, COLUMNS, strict=True)}
+            # Distinct invoices, so the NDJSON copy is not a duplicate of the CSV lines.
+            record["InvoiceNo"] = record["InvoiceNo"].replace("5", "6", 1)
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return [csv_path, json_path]

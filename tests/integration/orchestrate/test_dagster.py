@@ -1,0 +1,290 @@
+"""The Dagster definitions: in-process (materialize, checks, sensor evaluation), the ``dagster``
+CLI as a subprocess, and the real ``dagster-webserver`` read through GraphQL and Chromium."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+dg = pytest.importorskip("dagster")
+
+from retail_lakehouse.lake import Lake  # noqa: E402
+from retail_lakehouse.lake.contracts.gold import GOLD_TABLES  # noqa: E402
+from retail_lakehouse.orchestrate import defs  # noqa: E402
+from retail_lakehouse.orchestrate.dagster.assets import IngestConfig  # noqa: E402
+from retail_lakehouse.orchestrate.dagster.automation import BRONZE_OP, landing_sensor  # noqa: E402
+from retail_lakehouse.orchestrate.dagster.checks import (  # noqa: E402
+    fact_keys_resolve,
+    line_accounting,
+    rule_checks,
+    scd2_one_current_row,
+)
+from retail_lakehouse.orchestrate.dagster.resources import RetailProject  # noqa: E402
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, REAL_DATA, screenshot_path  # noqa: E402
+from tests.integration.orchestrate.receivers import free_port, wait_for  # noqa: E402
+
+SAMPLE = REAL_DATA / "online_retail_head_1071.csv"
+DAGSTER = Path(sys.executable).with_name("dagster")
+WEBSERVER = Path(sys.executable).with_name("dagster-webserver")
+GOLD = [t.name for t in GOLD_TABLES]  # the contracts' list, in their order
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """One lake built by materializing every asset (and running every check) in process."""
+    root = tmp_path_factory.mktemp("dagster") / "lake"
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        resources={"retail": RetailProject(lake=str(root))},
+        run_config=dg.RunConfig(ops={BRONZE_OP: IngestConfig(files=[str(SAMPLE)])}),
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    return root, result
+
+
+@pytest.fixture
+def lake_copy(built: tuple[Path, Any], tmp_path: Path) -> Lake:
+    shutil.copytree(built[0], tmp_path / "lake")
+    return Lake(tmp_path / "lake")
+
+
+def test_materialize_builds_every_layer_with_metadata_and_passing_checks(
+    built: tuple[Path, Any],
+) -> None:
+    root, result = built
+    lake = Lake(root)
+    events = {
+        "/".join(e.asset_key.path): e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    assert set(events) == {"bronze/sales_lines", "silver/sales_lines"} | {f"gold/{t}" for t in GOLD}
+    assert events["bronze/sales_lines"]["rows"].value == 1071
+    fact = events["gold/fact_sales"]
+    assert fact["rows"].value == lake.read("gold.fact_sales").num_rows > 0
+    assert fact["delta_version"].value == lake.version("gold.fact_sales")
+    assert 0 < events["silver/sales_lines"]["quality_score"].value <= 100
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    for name in ("line_accounting", "scd2_one_current_row", "fact_keys_resolve"):
+        assert checks[name].passed, name
+    blocking = [e for e in checks.values() if e.severity == dg.AssetCheckSeverity.ERROR]
+    assert len(blocking) >= 3 and all(e.passed for e in blocking)
+    # the same functions as `retail run`: the runs are in meta.runs
+    commands = set(lake.read("meta.runs").column("command").to_pylist())
+    assert {"ingest", "dagster silver", "dagster gold"} <= commands
+
+
+def test_checks_fail_when_the_data_breaks_them(lake_copy: Lake, tmp_path: Path) -> None:
+    retail = RetailProject(lake=str(lake_copy.root))
+    assert scd2_one_current_row(retail=retail).passed
+    assert fact_keys_resolve(retail=retail).passed
+    assert line_accounting(retail=retail).passed
+
+    # SCD2: a customer with two current rows
+    dim = lake_copy.read("gold.dim_customer")
+    known = dim.filter(pc.is_valid(dim.column("customer_id"))).slice(0, 1)
+    twin = known.set_column(
+        known.schema.get_field_index("customer_key"), "customer_key", pa.array(["deadbeef"])
+    )
+    lake_copy.write("gold.dim_customer", pa.concat_tables([dim, twin]), mode="overwrite")
+    broken = scd2_one_current_row(retail=retail)
+    assert not broken.passed and "current row" in str(broken.metadata["problem"])
+
+    # fact keys: products missing from their dimension
+    lake_copy.delete("gold.dim_product", "product_key <> '0'")
+    unresolved = fact_keys_resolve(retail=retail)
+    assert not unresolved.passed
+    assert unresolved.metadata["unresolved_product_key"].value > 0
+    assert unresolved.metadata["unresolved_customer_key"].value == 0
+
+    # accounting: silver lines lost
+    lake_copy.delete("silver.sales_lines", "quantity > 10")
+    assert not line_accounting(retail=retail).passed
+
+    # a blocking quality rule over its threshold
+    strict = tmp_path / "strict.yaml"
+    strict.write_text("rules:\n  - name: customer_present\n    action: fail\n    threshold: 0.0\n")
+    checks = rule_checks([strict])
+    result = dg.materialize(
+        [*defs.assets, checks],
+        selection=dg.AssetSelection.checks(checks),
+        resources={"retail": retail},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    gate = evaluations["rule_customer_present"]
+    assert not gate.passed and gate.severity == dg.AssetCheckSeverity.ERROR
+    assert gate.metadata["lines_failed"].value > 0
+    assert evaluations["rule_invoice_no_present"].passed
+    spec = next(s for s in checks.check_specs if s.name == "rule_customer_present")
+    assert spec.blocking
+
+
+def test_daily_schedule_and_retry_policy() -> None:
+    schedule = defs.get_schedule_def("daily_run")
+    assert schedule.cron_schedule == "0 2 * * *"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    for assets in defs.assets:  # type: ignore[union-attr]
+        policy = assets.op.retry_policy
+        assert policy.max_retries == 2 and policy.backoff == dg.Backoff.EXPONENTIAL
+
+
+def test_sensor_run_keys_are_content_hashes(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    old = time.time() - 600
+    for name in ("a.csv", "copy_of_a.csv"):
+        shutil.copy(SAMPLE, landing / name)
+        os.utime(landing / name, (old, old))
+    (landing / "c.csv.part").write_text("still being written")
+    (landing / "_refused").mkdir()
+    shutil.copy(SAMPLE, landing / "_refused" / "x.csv")
+    retail = RetailProject(lake=str(tmp_path / "lake"), landing=str(landing))
+
+    context = dg.build_sensor_context(resources={"retail": retail})
+    result = landing_sensor(context)
+    digest = hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
+    keys = [request.run_key for request in result.run_requests]
+    assert keys == [digest, digest]  # the same content twice: Dagster runs the key once
+    config = result.run_requests[0].run_config["ops"][BRONZE_OP]["config"]
+    assert config["files"] == [str(landing / "a.csv")]
+
+    # an old name with new content is a new run key; a fresh (unsettled) file waits
+    (landing / "a.csv").write_bytes(SAMPLE.read_bytes()[:5000])
+    os.utime(landing / "a.csv", (old, old))
+    shutil.copy(SAMPLE, landing / "new.csv")
+    again = landing_sensor(
+        dg.build_sensor_context(cursor=result.cursor, resources={"retail": retail})
+    )
+    keys = [request.run_key for request in again.run_requests]
+    assert len(keys) == 2 and digest in keys
+    assert hashlib.sha256((landing / "a.csv").read_bytes()).hexdigest() in keys
+
+
+def _dagster_env(tmp_path: Path, lake: Path) -> dict[str, str]:
+    home = tmp_path / "dagster_home"
+    home.mkdir(exist_ok=True)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("RETAIL_")}
+    return environ | {"DAGSTER_HOME": str(home), "RETAIL_LAKE": str(lake)}
+
+
+def test_dagster_cli_validates_and_materializes_the_whole_lake(tmp_path: Path) -> None:
+    project = tmp_path / "shop"
+    (project / "landing").mkdir(parents=True)
+    shutil.copy(SAMPLE, project / "landing")
+    environ = _dagster_env(tmp_path, project / "lake")
+    validate = subprocess.run(
+        [DAGSTER, "definitions", "validate", "-m", "retail_lakehouse.orchestrate"],
+        cwd=project,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert validate.returncode == 0, validate.stderr[-3000:]
+    materialize = subprocess.run(
+        [DAGSTER, "asset", "materialize", "--select", "*", "-m", "retail_lakehouse.orchestrate"],
+        cwd=project,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert materialize.returncode == 0, materialize.stderr[-3000:]
+    lake = Lake(project / "lake")
+    assert lake.read("bronze.sales_lines").num_rows == 1071
+    assert all(lake.exists(f"gold.{table}") for table in GOLD)
+    assert lake.read("gold.fact_sales").num_rows == lake.read("silver.sales_lines").num_rows
+
+
+@pytest.fixture
+def webserver(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    log = (tmp_path / "webserver.log").open("w")
+    server = subprocess.Popen(
+        [WEBSERVER, "-m", "retail_lakehouse.orchestrate", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=tmp_path,
+        env=_dagster_env(tmp_path, tmp_path / "lake"),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{url}/server_info", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            assert server.poll() is None, (tmp_path / "webserver.log").read_text()[-3000:]
+            return False
+
+    try:
+        wait_for(up, timeout=240, every=1.0)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=30)
+        log.close()
+
+
+GRAPH_QUERY = """
+{ assetNodes { assetKey { path } dependencyKeys { path } description
+               assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } }
+"""
+
+
+@pytest.mark.browser
+def test_webserver_serves_the_asset_graph(webserver: str, tmp_path: Path) -> None:
+    response = httpx.post(f"{webserver}/graphql", json={"query": GRAPH_QUERY}, timeout=60)
+    assert response.status_code == 200, response.text
+    nodes = {
+        "/".join(node["assetKey"]["path"]): node for node in response.json()["data"]["assetNodes"]
+    }
+    deps = {
+        name: {"/".join(d["path"]) for d in node["dependencyKeys"]} for name, node in nodes.items()
+    }
+    assert deps["silver/sales_lines"] == {"bronze/sales_lines"}
+    assert deps["gold/fact_sales"] == {f"gold/{t}" for t in GOLD[:6]}
+    assert deps["gold/mart_customer_rfm"] == {"gold/fact_sales", "gold/dim_customer"}
+    assert "SCD type 2" in nodes["gold/dim_customer"]["description"]
+    checks = {
+        c["name"]: c["blocking"] for c in nodes["gold/dim_customer"]["assetChecksOrError"]["checks"]
+    }
+    assert checks == {"scd2_one_current_row": True}
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    shot = screenshot_path("dagster-asset-graph.png", tmp_path)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 2400, "height": 1500})
+        group = f"{webserver}/locations/retail_lakehouse.orchestrate/asset-groups/gold"
+        page.goto(group, timeout=120_000)
+        page.get_by_text("fact_sales").first.wait_for(timeout=120_000)
+        skip = page.get_by_role("button", name="Skip")  # the UI's first-visit newsletter box
+        if skip.count():
+            skip.click()
+        page.wait_for_timeout(3000)
+        page.screenshot(path=str(shot))
+        browser.close()
+    assert shot.stat().st_size > 10_000

@@ -1,0 +1,202 @@
+"""``retail watch`` from the user's side: a project from ``retail init``, files copied into
+``landing/``, the real command as a subprocess (``--once`` and long-running, stopped by pid)."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from retail_lakehouse.lake import Lake
+from tests.conftest import REAL_DATA, RETAIL
+from tests.integration.orchestrate.project import (
+    count,
+    env,
+    heartbeat,
+    make_project,
+    retail_in,
+)
+from tests.integration.orchestrate.receivers import (
+    channels_toml,
+    http_receiver,
+    smtp_receiver,
+    wait_for,
+)
+
+SAMPLE = REAL_DATA / "online_retail_head_1071.csv"
+SECOND = REAL_DATA / "online_retail_head_999_short_dates.csv"
+
+
+def test_once_ingests_and_processes_and_a_second_once_changes_no_table(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "shop")
+    shutil.copy(SAMPLE, project / "landing")
+
+    first = retail_in(project, "watch", "--once", "--settle", "0.2")
+    assert first.code == 0, first.stderr + first.stdout
+    assert "ingested online_retail_head_1071.csv: 1,071 lines" in first.stdout
+    assert count(project, "bronze.sales_lines") == 1071
+    assert count(project, "gold.fact_sales") == count(project, "silver.sales_lines") > 0
+    lake = Lake(project / "lake")
+    versions = lake.versions()
+
+    second = retail_in(project, "watch", "--once", "--settle", "0.2")
+    assert second.code == 0, second.stderr
+    assert "skipped online_retail_head_1071.csv" in second.stdout
+    assert lake.versions() == versions  # not one commit to any table
+
+    status = retail_in(project, "status", "--json").json()
+    assert status["watcher"]["alive"] is False
+    assert status["watcher"]["last_file"] == "online_retail_head_1071.csv"
+
+
+def test_long_running_watcher_takes_complete_files_only_and_stops_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    project = make_project(
+        tmp_path / "shop",
+        "[watch]\nsettle_seconds = 1.0\nquiet_seconds = 0.5\npoll_max_seconds = 2\n",
+    )
+    landing = project / "landing"
+    log = (tmp_path / "watch.log").open("w")
+    watcher = subprocess.Popen(
+        [RETAIL, "watch"], cwd=project, stdout=log, stderr=subprocess.STDOUT, env=env()
+    )
+    try:
+        wait_for(lambda: heartbeat(project).get("state") == "watching", timeout=120)
+
+        # a second watcher on the same project refuses to start and names the first
+        second = retail_in(project, "watch", "--once")
+        assert second.code == 1
+        assert f"pid {watcher.pid}" in second.stderr
+
+        # a file written in pieces (pauses shorter than the settle time) is taken whole
+        lines = SAMPLE.read_bytes().splitlines(keepends=True)
+        growing = landing / "growing.csv"
+        with growing.open("wb") as out:
+            for start in range(0, len(lines), 215):
+                out.write(b"".join(lines[start : start + 215]))
+                out.flush()
+                time.sleep(0.3)
+        written = time.monotonic()
+        wait_for(
+            lambda: (
+                heartbeat(project).get("last_file") == "growing.csv"
+                and heartbeat(project).get("last_run_status") == "succeeded"
+            ),
+            timeout=120,
+        )
+        took = time.monotonic() - written
+        assert count(project, "bronze.sales_lines") == len(lines) - 1  # all lines, once
+        assert count(project, "gold.fact_sales") > 0
+
+        # the .part protocol: written under a temporary name, renamed when complete
+        part = landing / "second.csv.part"
+        shutil.copy(SECOND, part)
+        time.sleep(1.5)  # longer than the settle time: a .part file is never taken
+        assert count(project, "bronze.sales_lines") == len(lines) - 1
+        part.rename(landing / "second.csv")
+        wait_for(lambda: heartbeat(project).get("last_file") == "second.csv", timeout=120)
+        assert count(project, "bronze.sales_lines") == len(lines) - 1 + 999
+
+        status = retail_in(project, "status")
+        assert "watcher: alive" in status.stdout
+        print(f"file complete -> processed in {took:.1f}s")
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        code = watcher.wait(timeout=120)
+        log.close()
+    output = (tmp_path / "watch.log").read_text()
+    assert code == 0, output
+    assert "SIGTERM received" in output
+    assert heartbeat(project)["state"] == "stopped"
+
+
+def test_refused_files_move_aside_with_their_reason_and_alert_once(tmp_path: Path) -> None:
+    with http_receiver() as http, smtp_receiver() as smtp:
+        project = make_project(tmp_path / "shop", channels_toml(http, smtp))
+        landing = project / "landing"
+        (landing / "empty.csv").write_bytes(b"")
+        (landing / "notes.pdf").write_bytes(b"%PDF-1.4 not sales")
+        shutil.copy(SAMPLE, landing)
+
+        done = retail_in(project, "watch", "--once", "--settle", "0.2", "--archive")
+        assert done.code == 2, done.stderr + done.stdout  # refused files: exit 2
+        refused = landing / "_refused"
+        assert sorted(p.name for p in refused.iterdir()) == [
+            "empty.csv",
+            "empty.csv.reason.txt",
+            "notes.pdf",
+            "notes.pdf.reason.txt",
+        ]
+        assert "the file is empty" in (refused / "empty.csv.reason.txt").read_text()
+        assert "unsupported file type" in (refused / "notes.pdf.reason.txt").read_text()
+        assert count(project, "gold.fact_sales") > 0  # the good file went all the way
+        [archived] = (landing / "_archive").glob("*/online_retail_head_1071.csv")
+        assert archived.parent.name == date.today().isoformat()
+        assert not (landing / "online_retail_head_1071.csv").exists()
+
+        kinds = sorted(b["kind"] for b in http.bodies("/hook"))
+        assert kinds == ["file_refused", "file_refused"]
+        assert len(http.bodies("/slack")) == 2 and "refused" in http.bodies("/slack")[0]["text"]
+        assert len(smtp.messages) == 2
+        assert "file refused" in str(smtp.messages[0]["Subject"])
+
+        # the same unreadable file dropped again is refused again, but not alerted again
+        (landing / "empty.csv").write_bytes(b"")
+        again = retail_in(project, "watch", "--once", "--settle", "0.2")
+        assert again.code == 2
+        assert len(http.bodies("/hook")) == 2
+        listed = retail_in(project, "alerts", "list", "--json").json()
+        assert [a["kind"] for a in listed] == ["file_refused", "file_refused"]
+        assert all(a["delivered"] for a in listed)
+
+
+def test_failed_gate_is_alerted_and_not_retried(tmp_path: Path) -> None:
+    with http_receiver() as http, smtp_receiver() as smtp:
+        project = make_project(
+            tmp_path / "shop",
+            'rules = ["strict.yaml"]\n'
+            + "[watch]\nretry_attempts = 3\nretry_backoff_seconds = 0.1\n"
+            + channels_toml(http, smtp),
+        )
+        (project / "strict.yaml").write_text(
+            "rules:\n  - name: customer_present\n    action: fail\n    threshold: 0.0\n"
+        )
+        shutil.copy(SAMPLE, project / "landing")
+        done = retail_in(project, "watch", "--once", "--settle", "0.2")
+        assert done.code == 1, done.stdout + done.stderr
+        assert done.stdout.count("run failed") == 1  # the same data fails the same way
+        [alert] = http.bodies("/hook")
+        assert alert["kind"] == "quality_gate_failed"
+        assert "customer_present" in alert["message"]
+        assert "quality gate failed" in str(smtp.messages[0]["Subject"])
+        assert count(project, "silver.sales_lines") == 0  # the gate committed nothing
+
+
+@pytest.mark.soak  # ~25-55 s on 2 cores: run by `make soak`
+@pytest.mark.parametrize("delay", [0.5, 2.0, 5.0])
+def test_a_watcher_killed_mid_file_loses_nothing(tmp_path: Path, delay: float) -> None:
+    """SIGKILL at moments of start-up, ingest or run; the next start completes the work."""
+    project = make_project(tmp_path / "shop", "[watch]\nsettle_seconds = 0\nquiet_seconds = 0\n")
+    shutil.copy(SAMPLE, project / "landing")
+    watcher = subprocess.Popen(
+        [RETAIL, "watch"],
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        env=env(),
+    )
+    wait_for(lambda: heartbeat(project).get("state") in {"watching", "running"}, timeout=120)
+    time.sleep(delay)
+    watcher.kill()
+    watcher.wait(timeout=30)
+    done = retail_in(project, "watch", "--once", "--settle", "0")
+    assert done.code == 0, done.stderr + done.stdout
+    assert count(project, "bronze.sales_lines") == 1071
+    accounting = retail_in(project, "status", "--json").json()["accounting"]
+    assert accounting["balanced"] and accounting["pending"] == 0

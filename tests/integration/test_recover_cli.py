@@ -1,0 +1,282 @@
+"""Recover, from the user's side: history, time travel, rollback, backup and restore, optimize and
+vacuum, retract and replace, all through the real ``retail`` command on real Delta tables.
+
+The "done when" scenario of the issue is :func:`test_as_of_backup_rollback_restore_maintenance`.
+Gold tables are compared whole (every column but run ids, timestamps and batch numbers) with
+lakes built from the expected input alone.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.contracts.gold import GOLD_TABLES
+from retail_lakehouse.lake.query import LakeSQL
+from tests.conftest import REAL_DATA, CliResult, run_retail
+
+pytestmark = pytest.mark.slow
+
+SOURCE = REAL_DATA / "online_retail_head_1071.csv"
+FIGURES = """
+SELECT (SELECT count(*) FROM bronze.sales_lines) AS bronze_lines,
+       (SELECT count(*) FROM bronze.files) AS files,
+       (SELECT count(*) FROM silver.sales_lines) AS silver_lines,
+       (SELECT count(*) FROM gold.fact_sales) AS fact_lines,
+       (SELECT CAST(sum(line_amount) AS VARCHAR) FROM gold.fact_sales) AS revenue,
+       (SELECT count(*) FROM gold.dim_customer) AS customers,
+       (SELECT count(*) FROM gold.dim_product) AS products,
+       (SELECT CAST(sum(net_revenue) AS VARCHAR) FROM gold.mart_daily_sales) AS mart_revenue,
+       (SELECT count(*) FROM gold.mart_customer_rfm) AS rfm_rows
+"""
+IGNORED = {"_batch_seq", "_run_id", "run_id", "_processed_at", "computed_at", "updated_at"}
+
+
+def ok(*args: str | Path, lake: Path | None = None) -> CliResult:
+    done = run_retail(*args, lake=lake)
+    assert done.code == 0, f"retail {' '.join(map(str, args))}:\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def figures(lake: Path, *as_of: str) -> dict[str, Any]:
+    extra = ["--as-of", as_of[0]] if as_of else []
+    rows: list[dict[str, Any]] = ok("sql", "-f", "json", *extra, FIGURES, lake=lake).json()
+    return rows[0]
+
+
+def last_run(lake: Path, command: str = "run") -> str:
+    with LakeSQL(Lake(lake), tables=["meta.runs"]) as sql:
+        rows = sql.arrow(
+            "SELECT run_id FROM meta.runs WHERE command = ? ORDER BY started_at DESC LIMIT 1",
+            [command],
+        )
+    run_id: str = rows.column("run_id")[0].as_py()
+    return run_id
+
+
+def parquet_files(lake: Path) -> int:
+    return sum(1 for _ in lake.rglob("*.parquet"))
+
+
+def gold_rows(lake: Path) -> dict[str, list[str]]:
+    """Every gold table as sorted rows (JSON text), without run ids, timestamps, batch numbers."""
+    tables: dict[str, list[str]] = {}
+    with LakeSQL(Lake(lake)) as sql:
+        for target in GOLD_TABLES:
+            data = sql.arrow(f"SELECT * FROM {target.qualified}")
+            keep = [c for c in data.column_names if c not in IGNORED]
+            tables[target.qualified] = sorted(
+                json.dumps(row, sort_keys=True, default=_text)
+                for row in data.select(keep).to_pylist()
+            )
+    return tables
+
+
+def _text(value: Any) -> str:
+    return str(value) if not isinstance(value, Decimal) else format(value, "f")
+
+
+def split_source(tmp_path: Path) -> tuple[Path, Path]:
+    """File A (the first 599 lines) and file B (the other 472), both with the header."""
+    lines = SOURCE.read_text(encoding="utf-8").splitlines(keepends=True)
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("".join(lines[:600]), encoding="utf-8")
+    b.write_text(lines[0] + "".join(lines[600:]), encoding="utf-8")
+    return a, b
+
+
+def test_as_of_backup_rollback_restore_maintenance(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    a, b = split_source(tmp_path)
+    ok("ingest", a, lake=lake)
+    ok("run", lake=lake)
+    r1 = last_run(lake)
+    after_r1 = figures(lake)
+    ok("ingest", b, lake=lake)
+    ok("run", lake=lake)
+    r2 = last_run(lake)
+    after_r2 = figures(lake)
+    assert after_r2["fact_lines"] > after_r1["fact_lines"] > 0
+    assert after_r2["files"] == 2 and after_r1["files"] == 1
+
+    # time travel: every table as it was when R1 finished
+    assert figures(lake, r1) == after_r1
+    # history ties Delta versions to runs
+    history = json.loads(ok("history", "--json", lake=lake).stdout)
+    by_run = {entry["run_id"]: entry for entry in history}
+    assert "gold.fact_sales" in by_run[r1]["tables"]
+    assert by_run[r1]["command"] == "run" and by_run[r1]["rows_added"] > 0
+    fact_versions = json.loads(ok("history", "gold.fact_sales", "--json", lake=lake).stdout)
+    assert {v["run_id"] for v in fact_versions} <= set(by_run)
+
+    backups = tmp_path / "backups"
+    first = ok("backup", backups, lake=lake).stdout
+    assert "copied" in first
+
+    # rollback needs confirmation; without a terminal it refuses and says how
+    refused = run_retail("rollback", "--to-run", r1, lake=lake)
+    assert refused.code == 2 and "--yes" in refused.stderr
+    assert figures(lake) == after_r2
+    rolled = ok("rollback", "--to-run", r1, "--yes", lake=lake).stdout
+    assert "b.csv" in rolled  # shown as leaving bronze
+    assert figures(lake) == after_r1
+    # a rollback can itself be rolled back (to the run before it), and done again
+    ok("rollback", "--to-run", r2, "--yes", lake=lake)
+    assert figures(lake) == after_r2
+    ok("rollback", "--to-run", r1, "--yes", lake=lake)
+    assert figures(lake) == after_r1
+    rollback_run = last_run(lake, f"rollback --to-run {r1}")
+    # ingesting B again works and gives R2's figures
+    assert "ingested" in ok("ingest", b, lake=lake).stdout
+    ok("run", lake=lake)
+    assert figures(lake) == after_r2
+    # the rollback is itself a run: as of it, the lake is R1's
+    assert figures(lake, rollback_run) == after_r1
+
+    # an incremental second backup copies only what changed
+    second = ok("backup", backups, lake=lake).stdout
+    assert "copied 0 new file(s)" not in second
+
+    restored = tmp_path / "restored"
+    ok("restore", backups, "--lake", restored)
+    assert figures(restored) == after_r2
+    assert gold_rows(restored) == gold_rows(lake)
+
+    before = parquet_files(lake)
+    ok("optimize", lake=lake)
+    assert figures(lake) == after_r2
+    short = run_retail("vacuum", "--retain", "0h", lake=lake)
+    assert short.code == 2 and "time travel" in short.stderr
+    vacuumed = ok("vacuum", "--retain", "0h", "--force", lake=lake).stdout
+    assert "time travel lost" in vacuumed
+    assert parquet_files(lake) < before
+    assert figures(lake) == after_r2
+
+
+def test_replacing_a_file_equals_a_lake_of_the_corrected_file(tmp_path: Path) -> None:
+    lines = SOURCE.read_text(encoding="utf-8").splitlines(keepends=True)
+    changed = lines[5].replace(",6,12/1/2010", ",60,12/1/2010")
+    assert changed != lines[5]
+    original, corrected = tmp_path / "export.csv", tmp_path / "export-fixed.csv"
+    original.write_text("".join(lines), encoding="utf-8")
+    corrected.write_text("".join([*lines[:5], changed, *lines[6:]]), encoding="utf-8")
+
+    lake = tmp_path / "lake"
+    ok("ingest", original, lake=lake)
+    ok("run", lake=lake)
+    replaced = ok("ingest", "--replaces", "export.csv", corrected, lake=lake).stdout
+    assert "replaced batch 1" in replaced
+    ran = ok("run", lake=lake).stdout
+    assert "retracted" in ran
+
+    alone = tmp_path / "alone"
+    ok("ingest", corrected, lake=alone)
+    ok("run", lake=alone)
+    assert gold_rows(lake) == gold_rows(alone)
+    with LakeSQL(Lake(lake)) as sql:
+        kept = sql.arrow("SELECT count(*) AS n FROM bronze.sales_lines").column("n")[0].as_py()
+    assert kept == len(lines) - 1  # the old version's lines left bronze
+
+
+def test_retracting_a_file_restores_lines_it_made_duplicates(tmp_path: Path) -> None:
+    """The 99-line file repeats lines of the 1071-line one: removed as duplicates while the
+    bigger file is in, kept again once it is retracted (silver re-processes that batch)."""
+    small = REAL_DATA / "online_retail_ii_head_99_bom.csv"
+    lake = tmp_path / "lake"
+    ok("ingest", SOURCE, lake=lake)
+    ok("run", lake=lake)
+    ok("ingest", small, lake=lake)
+    ok("run", lake=lake)
+    assert figures(lake)["fact_lines"] == figures(lake)["silver_lines"]
+    unknown = run_retail("retract", "nothing-like-this.csv", lake=lake)
+    assert unknown.code == 2 and "not in bronze.files" in unknown.stderr
+    ok("retract", SOURCE.name, lake=lake)
+    ok("run", lake=lake)
+    alone = tmp_path / "alone"
+    ok("ingest", small, lake=alone)
+    ok("run", lake=alone)
+    assert gold_rows(lake) == gold_rows(alone)
+    accounting = json.loads(ok("status", "--json", lake=lake).stdout)["accounting"]
+    assert accounting["balanced"] is True, accounting  # through gold
+    # a retracted batch number is never given to a new file
+    ok("ingest", SOURCE, lake=lake)
+    with LakeSQL(Lake(lake), tables=["bronze.files"]) as sql:
+        seqs = sql.arrow("SELECT _batch_seq FROM bronze.files ORDER BY 1").column(0).to_pylist()
+    assert seqs == [2, 3]
+
+
+def test_a_damaged_or_incomplete_backup_is_refused_naming_the_file(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    ok("ingest", REAL_DATA / "online_retail_ii_head_99_bom.csv", lake=lake)
+    ok("run", lake=lake)
+    key = ok("keys", "create", "--role", "viewer", lake=lake).stdout.strip().splitlines()[-1]
+    backups = tmp_path / "backups"
+    ok("backup", backups, lake=lake)
+    manifest = json.loads(next((backups / "backups").glob("*.json")).read_text())
+    entry = manifest["tables"]["gold.fact_sales"]["files"][0]
+    obj = backups / "objects" / entry["sha256"][:2] / entry["sha256"]
+    good = obj.read_bytes()
+
+    obj.write_bytes(good[:-1] + bytes([good[-1] ^ 0xFF]))
+    target = tmp_path / "restored"
+    damaged = run_retail("restore", backups, "--lake", target)
+    assert damaged.code == 2
+    assert "damaged" in damaged.stderr and entry["path"] in damaged.stderr
+    assert not target.exists()
+
+    obj.unlink()
+    missing = run_retail("restore", backups, "--lake", target)
+    assert missing.code == 2 and "incomplete" in missing.stderr and entry["path"] in missing.stderr
+    assert not target.exists()
+
+    obj.write_bytes(good)
+    ok("restore", backups, "--lake", target)
+    assert figures(target) == figures(lake)
+    # the key store came back: the same key works on the restored lake
+    keys = json.loads((target / "_serve" / "api_keys.json").read_text())
+    assert keys == json.loads((lake / "_serve" / "api_keys.json").read_text())
+    assert key
+    again = run_retail("restore", backups, "--lake", target)
+    assert again.code == 2 and "already holds a lake" in again.stderr
+
+
+def incremental_runs(tmp_path: Path, runs: int) -> None:
+    """``runs`` small files, each ingested and run; then optimize and vacuum: files on disk fall
+    to about one per table and every figure stays the same."""
+    lines = SOURCE.read_text(encoding="utf-8").splitlines(keepends=True)
+    header, body = lines[0], lines[1:]
+    size = len(body) // runs + 1
+    lake = tmp_path / "lake"
+    for index in range(runs):
+        part = tmp_path / f"part-{index:02d}.csv"
+        part.write_text(header + "".join(body[index * size : (index + 1) * size]), "utf-8")
+        ok("ingest", part, lake=lake)
+        ok("run", lake=lake)
+    before_figures = figures(lake)
+    before_gold = gold_rows(lake)
+    before_files = parquet_files(lake)
+    ok("optimize", lake=lake)
+    ok("vacuum", "--retain", "0h", "--force", lake=lake)
+    after_files = parquet_files(lake)
+    tables = len(Lake(lake).tables())
+    assert after_files <= tables + 2 < before_files  # + this vacuum's and optimize's runs rows
+    assert figures(lake) == before_figures
+    assert gold_rows(lake) == before_gold
+    # the lake keeps working incrementally after compaction (batch statistics survived)
+    ok("ingest", REAL_DATA / "online_retail_ii_head_99_bom.csv", lake=lake)
+    ok("run", lake=lake)
+    assert figures(lake)["bronze_lines"] == before_figures["bronze_lines"] + 99
+
+
+def test_ten_incremental_runs_then_optimize_and_vacuum(tmp_path: Path) -> None:
+    incremental_runs(tmp_path, 10)
+
+
+@pytest.mark.soak
+def test_thirty_incremental_runs_then_optimize_and_vacuum(tmp_path: Path) -> None:
+    incremental_runs(tmp_path, 30)
