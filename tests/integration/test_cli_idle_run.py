@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 from tests.conftest import RETAIL, RetailCli
+from tests.integration import faults
 
 IDLE = "nothing to run"
 
@@ -68,3 +69,31 @@ def test_idle_run_skips_the_engines_and_any_change_takes_the_full_path(
 
     refresh = retail("run", "--full-refresh", lake=lake_dir)
     assert refresh.code == 0 and IDLE not in refresh.stdout
+
+
+def test_an_interrupted_command_is_work_for_the_next_run(
+    lake_dir: Path, real_files: list[Path]
+) -> None:
+    """An intent left in ``_journal`` by a killed command changes no table version, yet the next
+    ``retail run`` must recover it rather than answer "nothing to run"."""
+    ok, retail = faults.ok, faults.retail
+    ok("ingest", real_files[0], lake=lake_dir)
+    ok("run", lake=lake_dir)
+    assert IDLE in ok("run", lake=lake_dir).stdout
+
+    killed = retail(
+        "run", "--full-refresh", lake=lake_dir, fault="before:silver.sales_lines:kill"
+    )
+    assert killed.code != 0
+    assert list((lake_dir / "_journal").glob("*.json")), "the killed run left its intent"
+    status = ok("status", "--json", lake=lake_dir).json()
+    assert [i["command"] for i in status["interrupted"]] == ["run --full-refresh"]
+    assert status["accounting"]["balanced"] is None  # not judged before the recovery
+
+    after = ok("run", lake=lake_dir)
+    assert IDLE not in after.stdout
+    assert "recovered interrupted run --full-refresh" in after.stdout
+    assert not list((lake_dir / "_journal").glob("*.json"))
+    status = ok("status", "--json", lake=lake_dir).json()
+    assert status["interrupted"] == [] and status["accounting"]["balanced"] is True
+    assert IDLE in ok("run", lake=lake_dir).stdout
