@@ -51,6 +51,7 @@ def test_commands_exit_with_their_code_and_no_native_abort(
 
 def test_atexit_handlers_run_after_a_command(lake_dir: Path) -> None:
     """``os._exit`` would skip them (and coverage, profilers and buffered logs with them)."""
+    lake_dir.mkdir()  # an empty lake (status refuses a folder that does not exist)
     probe = (
         "import atexit, sys\n"
         "atexit.register(lambda: print('atexit ran', flush=True))\n"
