@@ -56,3 +56,20 @@ def test_repeated_runs_report_the_median_and_range_of_every_figure(tmp_path: Pat
     whole = sorted(run["file_to_gold_seconds"] for run in runs)
     assert result["file_to_gold_seconds"] == whole[1]
     assert result["range"]["file_to_gold_seconds"] == [whole[0], whole[-1]]
+
+
+def test_cli_series_times_the_real_commands_against_a_bare_copy(tmp_path: Path) -> None:
+    done, out = benchmark(tmp_path, "--cli", "--rows", "400", "--repeat", "1")
+    assert done.code == 0, done.stderr
+    assert "bare DuckDB copy" in done.stdout and "file_to_gold / bare_copy" in done.stdout
+    [series] = json.loads(out.read_text())["processes"]
+    figures = series["figures"]
+    assert series["rows"] == 400 and series["append_lines"] == 4 and series["rounds"] == 1
+    for name in ("bare_copy", "ingest", "run", "idle_run", "status", "help", "append_run"):
+        assert figures[name]["median_seconds"] > 0, name
+        assert figures[name]["peak_rss_mb"] > 10, name
+    # file to gold is the two commands one after the other
+    total = figures["ingest"]["seconds"][0] + figures["run"]["seconds"][0]
+    assert abs(figures["file_to_gold"]["seconds"][0] - total) < 0.01
+    assert series["ratios"]["file_to_gold / bare_copy"] > 0
+    assert not any((tmp_path / "work").iterdir())

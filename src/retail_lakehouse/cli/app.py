@@ -7,8 +7,6 @@ for one with ``--debug``.
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
 import traceback
 from pathlib import Path
@@ -42,9 +40,8 @@ from retail_lakehouse.cli import (
 )
 from retail_lakehouse.cli.context import AppState, PipelineFailure, UsageProblem, err_console
 from retail_lakehouse.cli.help import polish_help
-from retail_lakehouse.config import load_settings
 from retail_lakehouse.config_file import ConfigError
-from retail_lakehouse.lake import LakeBusyError
+from retail_lakehouse.lake.errors import LakeBusyError
 from retail_lakehouse.observe import settings as observe_settings
 
 app = typer.Typer(
@@ -104,6 +101,8 @@ def main_options(
     ] = False,
 ) -> None:
     """Turn raw retail sales exports into a trustworthy Delta Lake warehouse."""
+    from retail_lakehouse.config import load_settings  # pydantic: not needed for --help
+
     if log_format not in (None, "json", "console"):
         raise UsageProblem(f"--log-format must be json or console, not {log_format!r}")
     settings = load_settings(
@@ -181,22 +180,15 @@ def _main() -> None:
 
 
 def main() -> None:
-    """Console-script entry point: run the command, then leave without interpreter teardown.
+    """Console-script entry point: run the command and exit through the interpreter's normal
+    teardown, so atexit handlers, profilers, coverage and buffered logs all run.
 
-    Everything a command commits is durable before it returns. Native libraries (DuckDB,
-    delta-rs, the JVM bridge) can abort while Python finalises their objects at exit
-    ("terminate called without an active exception", seen in CI after a successful run), which
-    would turn a success into exit code -6. So streams and logs are flushed and the process ends
-    with its exit code directly."""
-    try:
-        _main()
-        code = 0
-    except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    Earlier versions left through ``os._exit`` because a native library could abort while
+    Python finalised ("terminate called without an active exception", exit -6). The cause was
+    a thread still running native code at exit (the ingest's prefetch thread, since removed);
+    every command now joins its threads and closes its DuckDB connections before it returns
+    (decision 0011), which ``tests/integration/test_cli_exit.py`` checks."""
+    _main()
 
 
 def _fail(error: Exception, code: int, debug: bool) -> None:

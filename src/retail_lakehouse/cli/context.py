@@ -6,12 +6,14 @@ import gc
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
-from retail_lakehouse.config import Settings
-from retail_lakehouse.lake import Lake
+if TYPE_CHECKING:  # both pull in pydantic, pyarrow and delta-rs: imported when first used
+    from retail_lakehouse.config import Settings
+    from retail_lakehouse.lake import Lake
 
 
 @dataclass
@@ -23,7 +25,14 @@ class AppState:
 
     @property
     def lake(self) -> Lake:
+        from retail_lakehouse.lake.store import Lake
+
         return Lake(self.settings.lake, writer_wait=self.settings.writer_wait)
+
+    @property
+    def lake_root(self) -> Path:
+        """The lake's folder, as ``Lake`` resolves it, without importing the lake's libraries."""
+        return Path(self.settings.lake).expanduser().absolute()
 
     @property
     def landing(self) -> Path:
@@ -56,13 +65,20 @@ def existing_lake(ctx: typer.Context) -> Lake:
     """The lake of a command that only reads: a folder that does not exist is refused (a
     mistyped ``--lake`` would otherwise show an empty lake as if all were well). An existing
     empty folder (what ``retail init`` creates) is an empty lake."""
-    lake = lake_from(ctx)
-    if not lake.root.is_dir():
+    existing_lake_root(ctx)
+    return lake_from(ctx)
+
+
+def existing_lake_root(ctx: typer.Context) -> Path:
+    """:func:`existing_lake`'s check, for a command that reads the lake's folder without
+    opening it as a ``Lake`` (``retail status``: no pyarrow)."""
+    root = state_from(ctx).lake_root
+    if not root.is_dir():
         raise UsageProblem(
-            f"no lake at {lake.root} (check --lake, RETAIL_LAKE or retail.toml; "
+            f"no lake at {root} (check --lake, RETAIL_LAKE or retail.toml; "
             "`retail ingest FILES` starts one)"
         )
-    return lake
+    return root
 
 
 def lake_with_bronze(ctx: typer.Context) -> Lake:

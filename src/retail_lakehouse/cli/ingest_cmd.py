@@ -18,9 +18,9 @@ from retail_lakehouse.cli.context import (
     state_from,
 )
 from retail_lakehouse.cli.progress import progress_bar
-from retail_lakehouse.lake import Lake
 
 if TYPE_CHECKING:
+    from retail_lakehouse.lake import Lake
     from retail_lakehouse.sources.formats import FormatOptions
     from retail_lakehouse.sources.limits import ReaderLimits
 

@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from retail_lakehouse.cli.context import UsageProblem, console, state_from
-from retail_lakehouse.config import DEFAULT_TOML
 
 
 def init(
@@ -22,6 +21,8 @@ def init(
     config = directory / "retail.toml"
     if config.exists() and not force:
         raise UsageProblem(f"{config} exists; use --force to overwrite it")
+    from retail_lakehouse.config import DEFAULT_TOML
+
     config.write_text(DEFAULT_TOML, encoding="utf-8")
     for sub in ("landing", "lake"):
         (directory / sub).mkdir(exist_ok=True)

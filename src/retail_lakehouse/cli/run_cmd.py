@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from retail_lakehouse.cli.context import (
+    AppState,
     EngineChoice,
     PipelineFailure,
     UsageProblem,
@@ -33,20 +34,28 @@ def run(
     ] = None,
 ) -> None:
     """Process new bronze batches into silver and gold (incremental and idempotent)."""
-    from retail_lakehouse.pipeline.errors import PipelineError, RulesError
-    from retail_lakehouse.pipeline.runner import run_pipeline
-    from retail_lakehouse.quality.rules import load_rules
+    from retail_lakehouse.pipeline.errors import RulesError
 
-    freeze_loaded_objects()
     state = state_from(ctx)
-    lake = lake_with_bronze(ctx)
     for path in rules or []:
         if not path.is_file():
             raise UsageProblem(f"rules file not found: {path}")
-    try:  # a bad rules file is a usage error: refuse it before taking the lake's writer lock
-        load_rules([*state.settings.rules, *(rules or [])])
-    except RulesError as bad:
-        raise UsageProblem(str(bad)) from None
+    extra = [*state.settings.rules, *(rules or [])]
+    if extra:  # a bad rules file is a usage error: refuse it before taking the writer lock
+        from retail_lakehouse.quality.rules import load_rules
+
+        try:
+            load_rules(extra)
+        except RulesError as bad:
+            raise UsageProblem(str(bad)) from None
+    if not full_refresh and _settled(state.lake_root):
+        _publish_after_run(state)
+        return
+    lake = lake_with_bronze(ctx)
+    from retail_lakehouse.pipeline.errors import PipelineError
+    from retail_lakehouse.pipeline.runner import run_pipeline
+
+    freeze_loaded_objects()
     try:
         report = run_pipeline(
             lake,
@@ -60,7 +69,28 @@ def run(
     except RulesError as bad:
         raise UsageProblem(str(bad)) from None
     console.print(report.render())
+    _publish_after_run(state)
+
+
+def _publish_after_run(state: AppState) -> None:
+    """``[publish] after_run``: publish after every run, an idle one included (it retries a
+    publish that failed after the last run; publishing nothing new costs one query)."""
     if state.settings.publish.after_run:
         from retail_lakehouse.cli.publish_cmd import publish_after_run
 
         publish_after_run(state)
+
+
+def _settled(root: Path) -> bool:
+    """Nothing committed since a run that processed everything: say so without opening an
+    engine or a table (see ``lake.fingerprint``); anything else takes the full path."""
+    from retail_lakehouse.lake.fingerprint import settled_run
+
+    run_id = settled_run(root)
+    if run_id is None:
+        return False
+    console.print("silver: nothing new in bronze", style="dim")
+    console.print("gold: nothing to do (no new silver batches)")
+    since = f"run {run_id}" if run_id else "the last run"
+    console.print(f"lake unchanged since {since}: nothing to run", style="dim")
+    return True

@@ -9,14 +9,15 @@ import re
 import sys
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pyarrow as pa
 import typer
 from rich.table import Table
 
 from retail_lakehouse.cli.context import UsageProblem, console, existing_lake
-from retail_lakehouse.lake.query import LakeSQL, ReadOnlyQueryError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 class OutputFormat(str, Enum):
@@ -65,6 +66,7 @@ def sql(
     import duckdb
 
     from retail_lakehouse.lake.history import AsOfError, resolve_as_of
+    from retail_lakehouse.lake.query import LakeSQL, ReadOnlyQueryError
 
     lake = existing_lake(ctx)
     try:
@@ -114,6 +116,8 @@ def write_result(result: pa.Table, output: OutputFormat, limit: int = 1000) -> N
 
 
 def _is_number(data_type: pa.DataType) -> bool:
+    import pyarrow as pa  # loaded by the query already; kept off the CLI's import path
+
     return bool(
         pa.types.is_integer(data_type)
         or pa.types.is_floating(data_type)

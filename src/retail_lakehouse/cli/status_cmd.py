@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from retail_lakehouse.cli.context import console, existing_lake
+from retail_lakehouse.cli.context import console, existing_lake_root
 
 
 def status(
@@ -21,12 +21,12 @@ def status(
     """Show the lake's tables (rows, Delta version), line accounting and recent runs."""
     from retail_lakehouse.pipeline.status import lake_status
 
-    lake = existing_lake(ctx)
-    report: dict[str, Any] = lake_status(lake, last_runs=runs)
+    root = existing_lake_root(ctx)
+    report: dict[str, Any] = lake_status(root, last_runs=runs)
     if as_json:
         sys.stdout.write(json.dumps(report, default=str, indent=2) + "\n")
         return
-    tables = Table("table", "rows", "version", title=f"lake {lake.root}")
+    tables = Table("table", "rows", "version", title=f"lake {root}")
     for name, info in report["tables"].items():
         tables.add_row(name, f"{info['rows']:,}", str(info["version"]))
     console.print(tables)

@@ -86,6 +86,14 @@ class Engine(ABC):
         result: ir.TimestampValue = seconds.as_timestamp("s")
         return result
 
+    @abstractmethod
+    def hex_to_int(self, value: ir.StringValue) -> ir.IntegerValue:
+        """Hexadecimal text of at most 8 digits as a (non-negative) int64.
+
+        Neither engine parses hexadecimal through a common Ibis operation: DuckDB casts
+        ``'0x' || text``, Spark calls ``conv``. The 64-bit keys are built from two such halves
+        (``pipeline.hashing``), identically on both."""
+
     def close(self) -> None:
         """Release the engine's resources."""
 

@@ -107,6 +107,10 @@ class DuckDBEngine(Engine):
         result: ir.TimestampValue = _timestamp_from_micros(seconds * 1_000_000)
         return result
 
+    def hex_to_int(self, value: ir.StringValue) -> ir.IntegerValue:
+        result: ir.IntegerValue = ibis.literal("0x").concat(value).cast("int64")
+        return result
+
     def close(self) -> None:
         self._con.disconnect()
         self._tmp.cleanup()

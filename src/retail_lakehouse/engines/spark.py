@@ -55,6 +55,11 @@ def _try_to_timestamp(value: str, fmt: str) -> datetime:  # type: ignore[empty-b
     """Spark's non-raising parser."""
 
 
+@ibis.udf.scalar.builtin(name="conv")  # type: ignore[untyped-decorator]
+def _conv(value: str, from_base: int, to_base: int) -> str:  # type: ignore[empty-body]
+    """Spark's base conversion of number text."""
+
+
 class SparkEngine(Engine):
     """Ibis over a Spark session: a local one, a cluster's driver, or a Spark Connect client.
 
@@ -141,6 +146,10 @@ class SparkEngine(Engine):
 
     def try_timestamp(self, value: ir.StringValue, strftime_format: str) -> ir.TimestampValue:
         result: ir.TimestampValue = _try_to_timestamp(value, spark_pattern(strftime_format))
+        return result
+
+    def hex_to_int(self, value: ir.StringValue) -> ir.IntegerValue:
+        result: ir.IntegerValue = _conv(value, 16, 10).cast("int64")
         return result
 
     def materialize(self, expr: ir.Table, name: str) -> ir.Table:

@@ -38,7 +38,8 @@ from typing import Any
 
 from retail_lakehouse.lake import faults
 from retail_lakehouse.lake.commits import COMMAND_KEY, commit
-from retail_lakehouse.lake.store import Lake, LakeBusyError
+from retail_lakehouse.lake.errors import LakeBusyError
+from retail_lakehouse.lake.store import Lake
 
 FORMAT = 1
 KEY_STORE = "_serve/api_keys.json"

@@ -74,8 +74,9 @@ class Intent:
         return json.dumps(data, sort_keys=True, default=str)
 
 
-def journal(lake: Lake) -> Path:
-    return lake.root / JOURNAL
+def journal(lake: Lake | Path) -> Path:
+    """``<lake>/_journal`` (a lake's root folder will do: ``retail status`` opens no table)."""
+    return (lake if isinstance(lake, Path) else lake.root) / JOURNAL
 
 
 def begin(lake: Lake, run_id: str, command: str, recovery: str | None = None) -> Intent:
@@ -92,7 +93,7 @@ def end(intent: Intent) -> None:
     intent.path.unlink(missing_ok=True)
 
 
-def pending(lake: Lake) -> list[Intent]:
+def pending(lake: Lake | Path) -> list[Intent]:
     """Intents left by commands that did not finish, oldest first."""
     folder = journal(lake)
     if not folder.is_dir():

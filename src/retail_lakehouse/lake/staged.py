@@ -142,6 +142,10 @@ def _commit_files(
     else:
         known = pa.schema(table.schema().to_arrow())
     added = _new_columns(known, target, footers.values())
+    if table is not None and replace is not None and replace.everything:
+        retyped = retyped_columns(known, target)
+        if retyped:  # a full refresh of a table an earlier version typed differently
+            return _replace_with_contract(lake, qualified, table, files, footers, known, added)
     removals: list[RemoveAction] = []
     if table is not None and replace is not None:
         chosen = _files_to_remove(table, replace)
@@ -183,6 +187,48 @@ def _commit_files(
     new_version = lake.version(qualified)
     assert new_version is not None
     return new_version
+
+
+def retyped_columns(on_disk: pa.Schema, target: TableContract) -> list[str]:
+    """Contract columns whose type on disk differs (a table written by an earlier version)."""
+    return [
+        field.name
+        for field in target.schema
+        if field.name in on_disk.names and on_disk.field(field.name).type != field.type
+    ]
+
+
+def _replace_with_contract(
+    lake: Lake,
+    qualified: str,
+    table: DeltaTable,
+    files: Sequence[Path],
+    footers: dict[Path, Any],
+    known: pa.Schema,
+    added: list[str],
+) -> int:
+    """Replace the whole table and its schema in one overwrite commit: the contract's types,
+    then the string columns the table had or the files add beyond it (decision 0011)."""
+    target = contract(qualified)
+    schema = cast_batch(target.schema.empty_table(), target).schema
+    for name in [*known.names, *added]:
+        if name not in schema.names:
+            schema = schema.append(pa.field(name, pa.string()))
+    discard([path for path in files if not footers[path].num_rows])
+    folder = lake.path(qualified)
+    adds: list[AddAction | RemoveAction] = [
+        _add_action(folder, path, footer) for path, footer in footers.items() if footer.num_rows
+    ]
+    with commit(qualified) as properties:
+        table.create_write_transaction(
+            adds,
+            mode="overwrite",
+            schema=Schema.from_arrow(described_schema(schema, target)),
+            commit_properties=properties,
+        )
+    version = lake.version(qualified)
+    assert version is not None
+    return version
 
 
 def _add_columns(table: DeltaTable, qualified: str, names: list[str]) -> None:

@@ -22,17 +22,14 @@ from filelock import FileLock, Timeout
 
 from retail_lakehouse.lake.commits import commit
 from retail_lakehouse.lake.contracts import TableContract, contract
+from retail_lakehouse.lake.errors import LakeBusyError
+from retail_lakehouse.lake.holder import HOLDER_FILE, LOCK_FILE
+from retail_lakehouse.lake.holder import live_holder as _live_holder
 
 WriteMode = Literal["append", "overwrite"]
 DEFAULT_WRITER_WAIT = 10.0
 """Seconds a writing command waits for another one to finish before giving up (``--wait``)."""
-LOCK_FILE = ".writer.lock"
-HOLDER_FILE = ".writer.lock.holder"
 LAYERS: tuple[str, ...] = ("bronze", "silver", "gold", "meta")
-
-
-class LakeBusyError(RuntimeError):
-    """Another process holds the writer lock."""
 
 
 def cast_batch(batch: pa.RecordBatch | pa.Table, target: TableContract) -> pa.Table:
@@ -282,26 +279,6 @@ def _cast_reader(reader: pa.RecordBatchReader, target: TableContract) -> pa.Reco
 
 WRITER_PROPERTIES = _WRITER_PROPERTIES
 """Parquet writer settings of every file delta-rs writes for the lake (also compaction's)."""
-
-
-def _live_holder(root: Path) -> dict[str, Any] | None:
-    try:
-        holder: dict[str, Any] = json.loads((root / HOLDER_FILE).read_text(encoding="utf-8"))
-        pid = int(holder["pid"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return holder if pid_alive(pid) else None
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists (signal 0 checks without sending anything)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _busy_message(root: Path, waited: float) -> str:

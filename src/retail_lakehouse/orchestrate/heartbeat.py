@@ -17,9 +17,10 @@ import socket
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from retail_lakehouse.lake import Lake
+if TYPE_CHECKING:
+    from retail_lakehouse.lake import Lake
 
 FOLDER = "_watch"
 
@@ -28,8 +29,8 @@ class WatcherRunning(RuntimeError):
     """Another watcher holds this lake."""
 
 
-def watch_folder(lake: Lake) -> Path:
-    return lake.root / FOLDER
+def watch_folder(lake: Lake | Path) -> Path:
+    return (lake if isinstance(lake, Path) else lake.root) / FOLDER
 
 
 class WatchLock:
@@ -117,7 +118,7 @@ class Heartbeat:
         self.beat(**changes)
 
 
-def watcher_status(lake: Lake) -> dict[str, Any] | None:
+def watcher_status(lake: Lake | Path) -> dict[str, Any] | None:
     """The last heartbeat with ``alive``: the watcher's process runs (same host) or, seen from
     another host, its heartbeat is recent. None when no watcher ever ran on this lake."""
     path = watch_folder(lake) / "heartbeat.json"

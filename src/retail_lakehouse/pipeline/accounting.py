@@ -15,11 +15,12 @@ shows the same figures, and says "run in progress" instead of judging while a wr
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from retail_lakehouse.lake import Lake
-from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.pipeline.errors import PipelineError
+
+if TYPE_CHECKING:
+    from retail_lakehouse.lake import Lake
 
 TABLES = [
     "bronze.sales_lines",
@@ -76,11 +77,22 @@ _EQUATIONS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+class _Result(Protocol):
+    def to_pylist(self) -> list[dict[str, Any]]: ...
+
+
+class Queries(Protocol):
+    """What runs the accounting query: DuckDB through ``LakeSQL`` (runs, Dagster) or delta-rs'
+    DataFusion over the same snapshots (``retail status``, without an engine session)."""
+
+    def arrow(self, sql: str) -> _Result: ...
+
+
 class AccountingBroken(PipelineError):
     """An equation of the accounting identity does not hold: the run fails with the numbers."""
 
 
-def accounting(sql: LakeSQL) -> dict[str, Any]:
+def accounting(sql: Queries) -> dict[str, Any]:
     """Every figure of the identity, which equations fail, and ``balanced``."""
     counts: dict[str, Any] = sql.arrow(_QUERY).to_pylist()[0]
     for key, value in counts.items():
@@ -112,6 +124,8 @@ def accounting(sql: LakeSQL) -> dict[str, Any]:
 
 def check_accounting(lake: Lake) -> dict[str, Any]:
     """Raise :class:`AccountingBroken` unless every layer balances (end of every run)."""
+    from retail_lakehouse.lake.query import LakeSQL
+
     with LakeSQL(lake, tables=TABLES) as sql:
         counts = accounting(sql)
     if counts["broken"]:

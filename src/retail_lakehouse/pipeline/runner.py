@@ -40,6 +40,7 @@ from retail_lakehouse.lake.contracts.silver import (
     SILVER_QUARANTINE,
     SILVER_SALES_LINES,
 )
+from retail_lakehouse.lake.fingerprint import record_settled
 from retail_lakehouse.lake.intents import Intent
 from retail_lakehouse.lake.maintenance import auto_maintain
 from retail_lakehouse.lake.runs import RunContext, recorded_run
@@ -146,6 +147,8 @@ def run_pipeline(
         upkeep = settings.maintenance
         if upkeep.auto:  # inside the run: its commits are tagged and under the same lock
             report.maintenance = auto_maintain(lake, upkeep.max_files, upkeep.retain_hours)
+        # still under the writer lock, after the last commit: the next idle run can tell
+        record_settled(lake.root, run.run_id if run.changed else None)
     report.recorded = run.changed
     report.seconds = time.perf_counter() - started
     return report

@@ -136,12 +136,13 @@ publish is reported there, which is no change to the lake's data."""
 
 
 def lake_files(lake: Path) -> list[tuple[str, int]]:
-    """Every data file of the lake with its size (the writer lock and the observation journals
-    aside)."""
+    """Every data file of the lake with its size (the writer lock, the note a killed writer
+    leaves beside it, which names a dead process and means nothing, and the observation
+    journals aside)."""
     return sorted(
         (str(p.relative_to(lake)), p.stat().st_size)
         for p in lake.rglob("*")
         if p.is_file()
-        and p.name != ".writer.lock"
+        and p.name not in (".writer.lock", ".writer.lock.holder")
         and p.relative_to(lake).parts[0] not in OBSERVATION_FOLDERS
     )

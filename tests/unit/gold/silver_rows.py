@@ -74,11 +74,13 @@ def write_batch(lake: Lake, batch_seq: int, lines: list[dict[str, Any]]) -> None
         rows.append(
             {
                 **row,
-                "_line_key": hashlib.sha256(key_text.encode()).hexdigest(),
+                "_line_key": int.from_bytes(
+                    hashlib.sha256(key_text.encode()).digest()[:8], "big", signed=True
+                ),
                 "_batch_id": f"b{batch_seq}",
                 "_batch_seq": batch_seq,
                 "_row_number": number,
-                "_record_hash": "h",
+                "_record_hash": number,
                 "_source_file": f"file{batch_seq}.csv",
                 "_run_id": "test",
                 "_processed_at": datetime.now(UTC),

@@ -15,7 +15,7 @@ from deltalake import DeltaTable
 from retail_lakehouse.lake import Lake, intents
 from retail_lakehouse.lake.commits import commit_metadata, run_of, tagged
 from retail_lakehouse.lake.faults import _parse
-from retail_lakehouse.lake.store import pid_alive
+from retail_lakehouse.lake.holder import pid_alive
 
 SRC = Path(__file__).resolve().parents[3] / "src" / "retail_lakehouse"
 COMMIT_CALLS = re.compile(

@@ -31,7 +31,7 @@ def stage(lake: Lake, batches: list[int], rows_per_batch: int = 3) -> Path:
             "_batch_seq": seqs,
             "_batch_id": [f"b{s}" for s in seqs],
             "_row_number": list(range(len(seqs))),
-            "_line_key": [f"k{s}-{i}" for i, s in enumerate(seqs)],
+            "_line_key": [s * 1_000_000 + i for i, s in enumerate(seqs)],
             "kept_batch_seq": seqs,
             "kept_row_number": list(range(len(seqs))),
             "_run_id": ["r"] * len(seqs),

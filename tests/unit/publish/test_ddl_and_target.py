@@ -36,14 +36,16 @@ def test_unknown_types_are_refused() -> None:
 
 
 def test_a_key_type_change_upstream_flows_into_the_ddl() -> None:
-    """If gold keys become int64, the published column becomes bigint with no edit here."""
+    """A gold key that becomes int64 (as line_key did) is published as bigint with no edit here."""
+    assert ("line_key", "bigint") in ddl.shape(FACT_SALES)
+    assert FACT_SALES.schema.field("product_key").type == pa.string()
     changed = FACT_SALES.schema.set(
-        FACT_SALES.schema.get_field_index("line_key"), pa.field("line_key", pa.int64())
+        FACT_SALES.schema.get_field_index("product_key"), pa.field("product_key", pa.int64())
     )
     from dataclasses import replace
 
     contract = replace(FACT_SALES, schema=changed)
-    assert ("line_key", "bigint") in ddl.shape(contract)
+    assert ("product_key", "bigint") in ddl.shape(contract)
     assert ddl.shape_digest([contract]) != ddl.shape_digest([FACT_SALES])
 
 

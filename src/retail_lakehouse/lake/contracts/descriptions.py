@@ -107,9 +107,15 @@ COLUMNS: dict[str, str] = {
     "_batch_seq": "Increasing number of the ingestion batch.",
     "_row_number": "Line number within the source file.",
     "_ingested_at": "When the file was ingested (UTC).",
-    "_record_hash": "Hash of the line's raw business columns.",
+    "_record_hash": (
+        "Hash of the line's raw business columns: their MD5 as 32 hex digits in bronze, its "
+        "first 64 bits as a 64-bit integer in silver."
+    ),
     "_schema_version": "Version of bronze's schema the line was written with.",
-    "_line_key": "Key of the line's business values (equal keys are exact duplicates).",
+    "_line_key": (
+        "Key of the line's business values, the first 64 bits of their MD5 as a 64-bit integer "
+        "(equal keys are exact duplicates)."
+    ),
     "_run_id": "Run that wrote the row.",
     "_processed_at": "When the run that wrote the row processed it (UTC).",
     "run_id": "Run (command) id.",
@@ -381,7 +387,10 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "last_purchase": "The customer's last sale line.",
     },
     "gold.fact_sales": {
-        "line_key": "Surrogate key of the line (hash of its business columns).",
+        "line_key": (
+            "Surrogate key of the line: silver's _line_key, the first 64 bits of the MD5 of its "
+            "business columns as a 64-bit integer."
+        ),
         "date_key": "Key of the invoice day in dim_date.",
         "time_key": "Key of the invoice minute in dim_time.",
         "product_key": "Key of the product in dim_product.",

@@ -151,7 +151,7 @@ FACT_SALES = TableContract(
     "fact_sales",
     pa.schema(
         [
-            _f("line_key", KEY),
+            _f("line_key", I64),  # silver's _line_key (64 bits of an MD5)
             _f("date_key", I32),
             _f("time_key", I32),
             _f("product_key", KEY),

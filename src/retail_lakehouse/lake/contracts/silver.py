@@ -43,7 +43,7 @@ BUSINESS_COLUMNS: tuple[str, ...] = (
     "country",
 )
 """The columns that define a sale: two lines equal in all of them (after standardisation) are
-exact duplicates, and ``_line_key`` is the MD5 (hex) of them."""
+exact duplicates, and ``_line_key`` is the first 64 bits of their MD5 (``pipeline.hashing``)."""
 
 _TYPED_FIELDS = [
     pa.field("invoice_no", STR),
@@ -65,11 +65,11 @@ _TYPED_FIELDS = [
     pa.field("quality_flags", pa.list_(STR)),
 ]
 _LINEAGE_FIELDS = [
-    pa.field("_line_key", STR, nullable=False),  # md5 hex of the standardised business columns
+    pa.field("_line_key", pa.int64(), nullable=False),  # 64 bits of the business columns' MD5
     pa.field("_batch_id", STR, nullable=False),
     pa.field("_batch_seq", pa.int64(), nullable=False),
     pa.field("_row_number", pa.int64(), nullable=False),
-    pa.field("_record_hash", STR, nullable=False),
+    pa.field("_record_hash", pa.int64(), nullable=False),  # 64 bits of bronze's MD5 hex
     pa.field("_source_file", STR, nullable=False),
     pa.field("_run_id", STR, nullable=False),
     pa.field("_processed_at", TS, nullable=False),
@@ -105,7 +105,7 @@ SILVER_DUPLICATES = TableContract(
             pa.field("_batch_seq", pa.int64(), nullable=False),
             pa.field("_batch_id", STR, nullable=False),
             pa.field("_row_number", pa.int64(), nullable=False),
-            pa.field("_line_key", STR, nullable=False),
+            pa.field("_line_key", pa.int64(), nullable=False),
             pa.field("kept_batch_seq", pa.int64(), nullable=False),
             pa.field("kept_row_number", pa.int64(), nullable=False),
             pa.field("_run_id", STR, nullable=False),

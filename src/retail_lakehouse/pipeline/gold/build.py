@@ -79,6 +79,7 @@ from retail_lakehouse.pipeline.gold.marts.product_performance import (
 )
 from retail_lakehouse.pipeline.gold.marts.rfm import build_rfm
 from retail_lakehouse.pipeline.gold.report import GoldReport
+from retail_lakehouse.pipeline.hashing import refuse_text_keys
 
 _NAMES = itertools.count()
 
@@ -183,6 +184,7 @@ class _GoldRun:
             or gold_mark is None
             or not all(self.lake.exists(t.qualified) for t in GOLD_TABLES)
         )
+        refuse_text_keys(self.lake, [FACT_SALES], full_refresh=self.rebuild)
         self.gone = sorted(self.retracted.batches) if not self.rebuild else []
         if silver_mark is None or (
             not self.rebuild and silver_mark <= (gold_mark or -1) and not self.gone

@@ -25,7 +25,6 @@ from retail_lakehouse.lake.contracts.gold import FACT_SALES
 from retail_lakehouse.pipeline.gold.definitions import is_return_line, is_sale_line
 from retail_lakehouse.pipeline.gold.frames import conform
 from retail_lakehouse.pipeline.gold.keys import (
-    KEY_LENGTH,
     UNKNOWN_KEY,
     date_key,
     time_key,
@@ -86,7 +85,7 @@ def fact_rows(lines: ir.Table, dims: Dimensions, run_id: str) -> ir.Table:
         .left_join(countries, lines.country == countries.c_country)
     )
     keyed = joined.mutate(
-        line_key=joined._line_key.substr(0, KEY_LENGTH),
+        line_key=joined._line_key,
         date_key=date_key(joined.invoice_ts),
         time_key=time_key(joined.invoice_ts),
         product_key=joined.p_key.fill_null(UNKNOWN_KEY),

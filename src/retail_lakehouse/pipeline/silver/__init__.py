@@ -29,6 +29,7 @@ from retail_lakehouse.lake.recovery import (
     retractions_applied,
 )
 from retail_lakehouse.lake.runs import RunContext
+from retail_lakehouse.pipeline.hashing import refuse_text_keys
 from retail_lakehouse.pipeline.silver.commit import (
     Committed,
     advance_watermark,
@@ -68,6 +69,9 @@ def process(
     usage error) and GateFailed when a ``fail`` rule fires; neither commits anything."""
     started = time.perf_counter()
     ruleset = load_rules(list(extra_rules))
+    refuse_text_keys(
+        lake, [SILVER_SALES_LINES, SILVER_QUARANTINE, SILVER_DUPLICATES], full_refresh=full_refresh
+    )
     retracted = pending_retractions(lake, SILVER_RETRACTIONS)
     if full_refresh:
         batches = bronze_batches(lake)

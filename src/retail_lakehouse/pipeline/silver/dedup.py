@@ -2,10 +2,11 @@
 
 Two bronze lines are the same sale when every business column is equal after standardisation:
 ``12/1/2010 8:26`` and ``2010-12-01 08:26:00`` are the same time, ``17850.0`` and ``17850`` the
-same customer, ``EIRE`` and ``Ireland`` the same country. ``_line_key`` is the MD5 (hex) of those
-columns (identical on every engine, and half the cost of SHA-256 on the hot path; it identifies
-lines, it protects nothing); the first line of a key (lowest ``_batch_seq``, then
-``_row_number``) is kept and every other one is recorded in ``silver.duplicates`` pointing at it.
+same customer, ``EIRE`` and ``Ireland`` the same country. ``_line_key`` is the first 64 bits of
+the MD5 of those columns, as an int64 (identical on every engine, and half the cost of SHA-256
+on the hot path; it identifies lines, it protects nothing); the first line of a key (lowest
+``_batch_seq``, then ``_row_number``) is kept and every other one is recorded in
+``silver.duplicates`` pointing at it.
 Lines already kept by earlier batches (in silver or quarantine) win over new ones.
 
 Duplicates are rare (about 1% of lines), so they are found with a grouped count first and only
@@ -50,7 +51,8 @@ def _key_part(t: ir.Table, column: str) -> ir.StringValue:
 
 
 def line_key(t: ir.Table) -> ir.StringValue:
-    """MD5 (hex) of the standardised business columns: identical on every engine."""
+    """MD5 (hex) of the standardised business columns: identical on every engine. Silver
+    stores its first 64 bits as an int64 (``pipeline.hashing.int64_from_hex``)."""
     parts = [_key_part(t, c) for c in BUSINESS_COLUMNS]
     joined: ir.StringValue = ibis.literal(SEPARATOR).join(parts)
     key: ir.StringValue = joined.hexdigest("md5")

@@ -30,6 +30,7 @@ from retail_lakehouse.lake.contracts.silver import (
     SILVER_SALES_LINES,
 )
 from retail_lakehouse.lake.watermarks import read_watermark
+from retail_lakehouse.pipeline.hashing import int64_from_hex
 from retail_lakehouse.pipeline.silver.dedup import find_duplicates, line_key
 from retail_lakehouse.pipeline.silver.file_formats import COLUMNS as FORMAT_COLUMNS
 from retail_lakehouse.pipeline.silver.file_formats import PassFormats
@@ -212,7 +213,10 @@ def build_pass(
         source.select("_batch_seq", *_PER_BATCH).distinct(), f"silver_batches_{n}"
     )
     lines = engine.materialize(
-        standardised.mutate(_line_key=line_key(standardised)).drop(*_PER_BATCH),
+        standardised.mutate(
+            _line_key=int64_from_hex(engine, line_key(standardised)),
+            _record_hash=int64_from_hex(engine, standardised._record_hash),
+        ).drop(*_PER_BATCH),
         f"silver_lines_{n}",
     )
     earlier = existing_keys(engine, min(batches)) if existing else None

@@ -1,0 +1,57 @@
+"""The ``retail`` command starts light: heavy libraries load only in the commands that use them.
+
+A deterministic guard instead of a timing test: a fresh interpreter imports the CLI (what
+``retail --help`` and ``retail --version`` pay before any work) and lists the modules it loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = (
+    "ibis",
+    "pyspark",
+    "fastapi",
+    "dagster",
+    "polars",
+    "pandas",
+    "matplotlib",
+    "plotly",
+    "psycopg",
+    "openlineage",
+    "nats",
+    "uvicorn",
+    "httpx",
+)
+"""Never loaded by importing the CLI (the issue's list, the frame and plotting libraries, and
+the clients of the publish, lineage, watch and serve commands)."""
+
+ENGINE = ("duckdb", "pyarrow", "deltalake", "pydantic", "pydantic_settings", "numpy")
+"""Loaded by the commands that open a table or read settings, never by the import alone."""
+
+
+def _loaded_after(code: str) -> set[str]:
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    return {name.split(".")[0] for name in json.loads(done.stdout.splitlines()[-1])}
+
+
+@pytest.fixture(scope="module")
+def cli_modules() -> set[str]:
+    return _loaded_after("import retail_lakehouse.cli.app")
+
+
+@pytest.mark.parametrize("library", HEAVY + ENGINE)
+def test_importing_the_cli_leaves_the_library_alone(cli_modules: set[str], library: str) -> None:
+    assert library not in cli_modules
+
+
+def test_the_probe_sees_a_library_that_is_imported() -> None:
+    """The guard can fail: the same probe reports a heavy library when something imports it."""
+    assert "duckdb" in _loaded_after("import retail_lakehouse.cli.app\nimport duckdb")
