@@ -32,17 +32,23 @@ def retract(
     if (file is None) == (batch is None):
         raise UsageProblem("name a FILE or give --batch N (one of them)")
     lake = lake_from(ctx)
-    try:
-        row = find_batch(lake, file=file, batch=batch)
-    except AlreadyRetracted as already:  # a retry, e.g. after an interruption: idempotent
-        console.print(str(already))
-        return
-    except RecoveryRefused as refused:
-        raise UsageProblem(str(refused)) from None
+    refused: str | None = None
     with recorded_run(lake, "retract") as run:
-        done = retract_batch(lake, row, run)
-        run.count("bronze.sales_lines", rows_in=done.lines)
-        run.changed = True
+        # asked under the lock, after the recovery of an interrupted command (which may be the
+        # very retraction being retried)
+        try:
+            row = find_batch(lake, file=file, batch=batch)
+        except AlreadyRetracted as already:  # a retry, e.g. after an interruption: idempotent
+            console.print(str(already))
+            return
+        except RecoveryRefused as error:
+            refused = str(error)
+        else:
+            done = retract_batch(lake, row, run)
+            run.count("bronze.sales_lines", rows_in=done.lines)
+            run.changed = True
+    if refused is not None:
+        raise UsageProblem(refused)
     console.print(
         f"retracted batch {done.batch_seq} ({done.source_file}): {done.lines:,} line(s) and "
         f"{done.rejects:,} reject(s) removed from bronze; the next `retail run` takes them out "

@@ -31,6 +31,8 @@ def rollback(
     except RecoveryRefused as refused:
         raise UsageProblem(str(refused)) from None
     if plan.nothing_to_do:
+        with recorded_run(lake, f"rollback --to-run {to_run}"):
+            pass  # records nothing, but first completes an interrupted command (the rollback)
         console.print(f"the lake is already in its state after run {to_run}: nothing to undo")
         return
     _show(plan)
