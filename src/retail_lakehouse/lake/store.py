@@ -164,11 +164,19 @@ class Lake:
                     description=target.description or None if creating else None,
                 )
             else:
+                # A whole-table overwrite of a table an earlier version typed differently (text
+                # keys, decision 0011) replaces its schema too, in the same commit.
+                retyped = (
+                    predicate is None
+                    and not creating
+                    and bool(retyped_columns(self.arrow_schema(qualified), target))
+                )
                 write_deltalake(
                     str(path),
-                    data,
+                    _described(data, target) if retyped else data,
                     mode="overwrite",
                     predicate=predicate,
+                    schema_mode="overwrite" if retyped else None,
                     commit_properties=properties,
                     writer_properties=_WRITER_PROPERTIES,
                 )
@@ -255,6 +263,15 @@ def described_schema(schema: pa.Schema, target: TableContract) -> pa.Schema:
             f.with_metadata({**(f.metadata or {}), b"comment": text.encode()}) if text else f
         )
     return pa.schema(fields, metadata=schema.metadata)
+
+
+def retyped_columns(on_disk: pa.Schema, target: TableContract) -> list[str]:
+    """Contract columns whose type on disk differs (a table written by an earlier version)."""
+    return [
+        field.name
+        for field in target.schema
+        if field.name in on_disk.names and on_disk.field(field.name).type != field.type
+    ]
 
 
 def _described(

@@ -47,16 +47,16 @@ TABLES: dict[str, str] = {
         "One row per minute of the day (time_key hhmm), plus the unknown time (key -1)."
     ),
     "gold.dim_country": (
-        "One row per canonical country, with ISO codes, region and currency; key '0' unknown."
+        "One row per canonical country, with ISO codes, region and currency; key 0 unknown."
     ),
     "gold.dim_product": (
-        "One row per stock code with its current attributes (SCD type 1); key '0' unknown."
+        "One row per stock code with its current attributes (SCD type 1); key 0 unknown."
     ),
     "gold.dim_customer": (
-        "Customers with their country history (SCD type 2): one row per version; key '0' is the "
+        "Customers with their country history (SCD type 2): one row per version; key 0 is the "
         "unknown member (guests)."
     ),
-    "gold.dim_invoice": "One row per invoice number; key '0' is the unknown invoice.",
+    "gold.dim_invoice": "One row per invoice number; key 0 is the unknown invoice.",
     "gold.fact_sales": (
         "One row per sales line (the grain of silver), with keys to every dimension."
     ),
@@ -240,7 +240,9 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "continent": "Continent.",
         "currency": "ISO 4217 currency code.",
         "is_eu_member": "Member of the European Union.",
-        "country_key": "Surrogate key: hash of the canonical country name; '0' is unknown.",
+        "country_key": (
+            "Surrogate key: 64 bits of the SHA-256 of the canonical country name; 0 is unknown."
+        ),
         "country": "Canonical country name.",
     },
     "gold.dim_product": {
@@ -248,14 +250,14 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "typical_price": "Median unit price of the code's charged lines.",
         "first_sold": "Date of the first charged line.",
         "last_sold": "Date of the last charged line.",
-        "product_key": "Surrogate key: hash of the stock code; '0' is unknown.",
+        "product_key": "Surrogate key: 64 bits of the SHA-256 of the stock code; 0 is unknown.",
         "stock_code": "The product's stock code (natural key).",
         "category": "Category from the description's keywords; Non-product for fees.",
         "is_non_product": "Postage, fees, adjustments and other non-product codes.",
     },
     "gold.dim_invoice": {
         "line_count": "Number of lines on the invoice.",
-        "invoice_key": "Surrogate key: hash of the invoice number; '0' is unknown.",
+        "invoice_key": "Surrogate key: 64 bits of the SHA-256 of the invoice number; 0 is unknown.",
         "invoice_no": "The invoice number (natural key); C... are cancellations.",
         "invoice_ts": "Earliest timestamp of the invoice's lines.",
         "customer_id": "The invoice's customer (smallest id if lines disagree).",
@@ -375,7 +377,9 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "subject": "One-line summary (the e-mail subject).",
     },
     "gold.dim_customer": {
-        "customer_key": "Surrogate key: hash of customer id and valid_from; '0' is unknown.",
+        "customer_key": (
+            "Surrogate key: 64 bits of the SHA-256 of customer id and valid_from; 0 is unknown."
+        ),
         "customer_id": "The customer's id (natural key).",
         "country_key": "Key of the version's country in dim_country.",
         "country": "The version's country.",

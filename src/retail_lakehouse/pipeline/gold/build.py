@@ -184,7 +184,7 @@ class _GoldRun:
             or gold_mark is None
             or not all(self.lake.exists(t.qualified) for t in GOLD_TABLES)
         )
-        refuse_text_keys(self.lake, [FACT_SALES], full_refresh=self.rebuild)
+        refuse_text_keys(self.lake, GOLD_TABLES, full_refresh=self.rebuild)
         self.gone = sorted(self.retracted.batches) if not self.rebuild else []
         if silver_mark is None or (
             not self.rebuild and silver_mark <= (gold_mark or -1) and not self.gone

@@ -38,7 +38,7 @@ class SCD2InvariantError(PipelineError):
     """``dim_customer`` would break an SCD2 invariant; nothing was committed."""
 
 
-def customer_versions(lines: ir.Table) -> ir.Table:
+def customer_versions(engine: Engine, lines: ir.Table) -> ir.Table:
     """Every SCD2 version of the customers present in ``lines`` (all their lines)."""
     known = lines.filter(lines.customer_id.notnull() & lines.invoice_ts.notnull())
     instants = known.group_by("customer_id", "invoice_ts").agg(country=known.country.min())
@@ -59,9 +59,9 @@ def customer_versions(lines: ir.Table) -> ir.Table:
     )
     joined = versions.join(purchases, "customer_id")
     return joined.select(
-        customer_key=surrogate_key(joined.customer_id, ts_key_text(joined.invoice_ts)),
+        customer_key=surrogate_key(engine, joined.customer_id, ts_key_text(joined.invoice_ts)),
         customer_id=joined.customer_id,
-        country_key=surrogate_key(joined.country),
+        country_key=surrogate_key(engine, joined.country),
         country=joined.country,
         valid_from=joined.invoice_ts,
         valid_to=joined.next_from,
@@ -78,10 +78,10 @@ def build_dim_customer(
     """The whole dimension: new versions of ``affected`` customers (all when None), previous
     rows of everyone else, and the unknown member (guests)."""
     if affected is None or previous is None:
-        rows = conform(customer_versions(silver), DIM_CUSTOMER)
+        rows = conform(customer_versions(engine, silver), DIM_CUSTOMER)
     else:
         recomputed = conform(
-            customer_versions(silver.semi_join(affected, "customer_id")), DIM_CUSTOMER
+            customer_versions(engine, silver.semi_join(affected, "customer_id")), DIM_CUSTOMER
         )
         kept = previous.filter(previous.customer_id.notnull()).anti_join(affected, "customer_id")
         rows = conform(kept, DIM_CUSTOMER).union(recomputed)
