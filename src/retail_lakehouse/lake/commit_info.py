@@ -40,11 +40,16 @@ def current_metadata(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**_current, **(extra or {})}
 
 
-def commit_properties(extra: dict[str, str] | None = None) -> Any:
-    """delta-rs ``CommitProperties`` carrying the current run (None outside any run)."""
+def commit_properties(
+    extra: dict[str, str] | None = None, transactions: dict[str, int] | None = None
+) -> Any:
+    """delta-rs ``CommitProperties`` carrying the current run (None outside any run), and the
+    Delta transaction identifiers ``transactions`` (app id -> version) committed atomically with
+    the data: how a stream's consumed position is stored (decision 0018)."""
     metadata = current_metadata(extra)
-    if not metadata:
+    if not metadata and not transactions:
         return None
-    from deltalake import CommitProperties
+    from deltalake import CommitProperties, Transaction
 
-    return CommitProperties(custom_metadata=metadata)
+    apps = [Transaction(app_id, version) for app_id, version in (transactions or {}).items()]
+    return CommitProperties(custom_metadata=metadata or None, app_transactions=apps or None)

@@ -129,11 +129,14 @@ class Lake:
         mode: WriteMode = "append",
         predicate: str | None = None,
         commit_properties: dict[str, str] | None = None,
+        transactions: dict[str, int] | None = None,
     ) -> int:
         """Commit ``data`` as one Delta transaction and return the new table version.
 
         ``predicate`` with ``mode="overwrite"`` replaces only the rows it matches (replaceWhere):
-        the way layers rewrite the batches or keys they own without touching the rest."""
+        the way layers rewrite the batches or keys they own without touching the rest.
+        ``transactions`` (app id -> version) are Delta transaction identifiers written in the
+        same commit (a stream's consumed position, read back with :meth:`transaction_version`)."""
         target = contract(qualified)
         if target.append_only and mode != "append":
             raise ValueError(f"{qualified} is append-only")
@@ -143,7 +146,7 @@ class Lake:
             data = cast_batch(data, target)
         path = self.path(qualified)
         path.parent.mkdir(parents=True, exist_ok=True)
-        properties = _commit_properties(commit_properties)
+        properties = _commit_properties(commit_properties, transactions)
         creating = not self.exists(qualified)
         if creating:  # the table's first commit carries its descriptions (Delta metadata)
             data = _described(data, target)
@@ -170,6 +173,11 @@ class Lake:
         version = self.version(qualified)
         assert version is not None
         return version
+
+    def transaction_version(self, qualified: str, app_id: str) -> int | None:
+        """The latest version committed for the Delta transaction identifier ``app_id``."""
+        table = self.delta(qualified)
+        return None if table is None else table.transaction_version(app_id)
 
     def ensure(self, qualified: str) -> None:
         """Create an empty table from its contract if it does not exist yet."""
@@ -245,6 +253,7 @@ def _cast_reader(reader: pa.RecordBatchReader, target: TableContract) -> pa.Reco
             yield from cast_batch(batch, target).to_batches()
 
     return pa.RecordBatchReader.from_batches(schema, batches())
+
 
 WRITER_PROPERTIES = _WRITER_PROPERTIES
 """Parquet writer settings of every file delta-rs writes for the lake (also compaction's)."""
