@@ -76,5 +76,9 @@ def stream(
         f"already committed and skipped, {summary.pipeline_runs} pipeline run(s); offsets "
         + (", ".join(f"{p}:{o}" for p, o in sorted(summary.offsets.items())) or "none")
     )
+    if not consumer.connected:
+        raise PipelineFailure(
+            f"could not reach {broker.url} (retried until idle); nothing consumed"
+        )
     if summary.failed_runs:
         raise PipelineFailure(f"{summary.failed_runs} pipeline run(s) failed (see above)")

@@ -94,6 +94,7 @@ class StreamConsumer:
         self._committed: dict[int, int] = {}
         self._last_run = time.monotonic()
         self._unrun = 0  # batches committed since the last pipeline run
+        self.connected = False  # reached the broker at least once
 
     def run(self) -> StreamSummary:
         """Consume until stopped (signal) or idle; the summary of what was done."""
@@ -119,8 +120,10 @@ class StreamConsumer:
         try:
             while not self._stop.is_set():
                 try:
+                    await self.source.connect()
+                    self.connected = True
                     self._committed = await asyncio.to_thread(self._read_committed)
-                    await self.source.open(self._committed)
+                    await self.source.seek(self._committed)
                     self.say(
                         f"consuming {self.source.name} after offset(s) "
                         + ", ".join(f"{p}:{o}" for p, o in sorted(self._committed.items()))
@@ -131,11 +134,12 @@ class StreamConsumer:
                 except SourceUnavailable as lost:
                     await self.source.close()
                     self.summary.reconnects += 1
-                    log.warning("stream source unavailable: %s; retrying in %.1fs", lost, backoff)
-                    self.say(f"source unavailable ({lost}); retrying in {backoff:.1f}s")
                     if self._idle_for(idle_since):
+                        log.warning("stream source unavailable: %s; idle: stopping", lost)
                         self.summary.stopped_by = "idle"
                         break
+                    log.warning("stream source unavailable: %s; retrying in %.1fs", lost, backoff)
+                    self.say(f"source unavailable ({lost}); retrying in {backoff:.1f}s")
                     await self._sleep(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
         finally:
@@ -203,7 +207,9 @@ class StreamConsumer:
     def _read_committed(self) -> dict[int, int]:
         from retail_lakehouse.pipeline.stream_batch import committed_offset
 
-        return {0: committed_offset(self.lake, self.source.app_id(0))}
+        return {
+            p: committed_offset(self.lake, self.source.app_id(p)) for p in self.source.partitions()
+        }
 
     def _commit_in_lake(self, records: list[StreamRecord], positions: dict[int, int]) -> None:
         from retail_lakehouse.lake.runs import recorded_run

@@ -37,13 +37,23 @@ class StreamSource(Protocol):
         """A stable name of what is consumed (broker, stream, subject): lineage and app ids."""
         ...
 
-    def app_id(self, partition: int) -> str:
-        """The Delta ``txn`` application id that holds ``partition``'s committed offset."""
+    def partitions(self) -> list[int]:
+        """The partitions consumed (known once connected)."""
         ...
 
-    async def open(self, committed: dict[int, int]) -> None:
-        """Connect and position each partition just after its ``committed`` offset (partitions
-        absent from the mapping start at their beginning)."""
+    def app_id(self, partition: int) -> str:
+        """The Delta ``txn`` application id that holds ``partition``'s committed offset: named
+        after what is consumed (stream or topic, subject, partition), not after the consumer or
+        the address used to reach the broker, so a renamed consumer or another host name for the
+        same broker can never read the same records into the lake twice."""
+        ...
+
+    async def connect(self) -> None:
+        """Reach the broker and find what to consume (raises :class:`SourceUnavailable`)."""
+        ...
+
+    async def seek(self, committed: dict[int, int]) -> None:
+        """Position each partition just after its ``committed`` offset (0: from the start)."""
         ...
 
     async def fetch(self, max_records: int, timeout: float) -> list[StreamRecord]:

@@ -5,7 +5,7 @@ consumer is a *durable pull* consumer with explicit acknowledgement: the lake as
 only when it is ready for them (back-pressure is the pull itself, and ``max_ack_pending`` bounds
 what is in flight), and acknowledges them only after their commit.
 
-The lake holds the committed offset (decision 0018), so :meth:`JetStreamSource.open` checks the
+The lake holds the committed offset (decision 0018), so :meth:`JetStreamSource.seek` checks the
 durable consumer against it: when the consumer delivered records beyond the committed offset that
 were never committed (a crash between fetch and commit) or its acknowledgements disagree with
 the lake, it is recreated to start right after the committed offset. JetStream would otherwise
@@ -67,10 +67,15 @@ class JetStreamSource:
     def name(self) -> str:
         return f"{self.url}/{self.stream or '?'}/{self.subject}"
 
-    def app_id(self, partition: int) -> str:
-        return f"retail.stream:{self.url}/{self.subject}/{self.durable}/{partition}"
+    def partitions(self) -> list[int]:
+        return [PARTITION]
 
-    async def open(self, committed: dict[int, int]) -> None:
+    def app_id(self, partition: int) -> str:
+        if self.stream is None:
+            raise RuntimeError("connect() first: the stream's name is part of the app id")
+        return f"retail.stream:nats:{self.stream}:{self.subject}:{partition}"
+
+    async def connect(self) -> None:
         import nats
         from nats.errors import NoServersError
         from nats.js.errors import NotFoundError
@@ -80,12 +85,11 @@ class JetStreamSource:
             self._nc = await nats.connect(
                 self.url,
                 connect_timeout=2,
-                allow_reconnect=True,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
+                allow_reconnect=False,  # the stream loop reconnects, logs and backs off
+                max_reconnect_attempts=1,  # nats-py retries a first connect 60 times (0: forever)
+                reconnect_time_wait=0.1,
                 error_cb=self._on_error,
                 disconnected_cb=self._on_disconnect,
-                reconnected_cb=self._on_reconnect,
             )
         except (NoServersError, OSError, TimeoutError) as error:
             raise SourceUnavailable(
@@ -99,8 +103,18 @@ class JetStreamSource:
             raise SourceRefused(
                 f"no JetStream stream on {self.url} holds subject {self.subject!r}"
             ) from None
-        await self._position(js, committed.get(PARTITION, 0))
-        self._sub = await js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
+        except Exception as error:
+            raise SourceUnavailable(f"{self.url}: {_describe(error)}") from None
+
+    async def seek(self, committed: dict[int, int]) -> None:
+        if self._nc is None or self.stream is None:
+            raise SourceUnavailable("not connected")
+        js = self._nc.jetstream()
+        try:
+            await self._position(js, committed.get(PARTITION, 0))
+            self._sub = await js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
+        except Exception as error:
+            raise SourceUnavailable(f"{self.url}: {_describe(error)}") from None
 
     async def _position(self, js: Any, committed: int) -> None:
         from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -183,14 +197,12 @@ class JetStreamSource:
                 log.debug("closing %s: %s", self.url, _describe(error))
 
     async def _on_error(self, error: Exception) -> None:
-        log.warning("stream %s: %s", self.url, _describe(error))
+        connected = self._nc is not None and self._nc.is_connected
+        (log.warning if connected else log.debug)("stream %s: %s", self.url, _describe(error))
 
     async def _on_disconnect(self) -> None:
         if not self._closing:
-            log.warning("stream %s: disconnected, reconnecting", self.url)
-
-    async def _on_reconnect(self) -> None:
-        log.warning("stream %s: reconnected", self.url)
+            log.warning("stream %s: disconnected", self.url)
 
 
 def _describe(error: BaseException) -> str:
