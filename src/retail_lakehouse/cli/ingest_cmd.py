@@ -1,16 +1,25 @@
-"""``retail ingest``: files or folders into bronze, one atomic commit per file."""
+"""``retail ingest``: files or folders into bronze (isolated reader, grouped commits)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from retail_lakehouse.cli.context import UsageProblem, console, freeze_loaded_objects, lake_from
+from retail_lakehouse.cli.context import (
+    UsageProblem,
+    console,
+    freeze_loaded_objects,
+    lake_from,
+    state_from,
+)
 from retail_lakehouse.cli.progress import progress_bar
 from retail_lakehouse.lake import Lake
+
+if TYPE_CHECKING:
+    from retail_lakehouse.sources.limits import ReaderLimits
 
 
 def ingest(
@@ -28,12 +37,17 @@ def ingest(
         ),
     ] = None,
 ) -> None:
-    """Append source files to bronze.sales_lines; files already ingested are skipped."""
+    """Append source files to bronze.sales_lines; files already ingested are skipped.
+
+    Each file is read in a separate reader process under the [limits] of retail.toml; a file
+    that is refused (past a limit, unreadable, or crashing its reader) is listed with the
+    reason, the others are ingested, and the command exits 2."""
     from retail_lakehouse.pipeline.bronze import FileRefused, discover
     from retail_lakehouse.pipeline.ingest import FileOutcome, ingest_files
 
     freeze_loaded_objects()
     lake = lake_from(ctx)
+    limits = state_from(ctx).settings.limits.reader_limits()
     try:
         files = discover(paths)
     except FileRefused as refused:
@@ -41,7 +55,7 @@ def ingest(
     if not files:
         raise UsageProblem("no ingestible files found (csv, tsv, xlsx, xls, json, ndjson, parquet)")
     if replaces is not None:
-        _ingest_replacing(lake, replaces, files)
+        _ingest_replacing(lake, replaces, files, limits)
         return
     summary = Table("file", "status", "lines", "rejected", "note")
     refusals: list[str] = []
@@ -59,10 +73,9 @@ def ingest(
                 f"{report.rows_rejected:,}",
                 report.note,
             )
-        done(index)
 
     with progress_bar("ingesting", total=len(files)) as done:
-        ingest_files(lake, files, on_file=show)
+        ingest_files(lake, files, limits=limits, on_file=show, progress=done)
     console.print(summary)
     if refusals:
         raise UsageProblem(
@@ -70,7 +83,9 @@ def ingest(
         )
 
 
-def _ingest_replacing(lake: Lake, old_name: str, files: list[Path]) -> None:
+def _ingest_replacing(
+    lake: Lake, old_name: str, files: list[Path], limits: ReaderLimits | None = None
+) -> None:
     """Ingest the corrected file, then retract the one it replaces, in one recorded run.
 
     New first: a refused file retracts nothing. Run again after an interruption, the new file is
@@ -87,7 +102,7 @@ def _ingest_replacing(lake: Lake, old_name: str, files: list[Path]) -> None:
         raise UsageProblem(str(refused)) from None
     with recorded_run(lake, "ingest --replaces") as run:
         try:
-            report = ingest_file(lake, files[0], run)
+            report = ingest_file(lake, files[0], run, limits=limits)
         except FileRefused as refused:
             raise UsageProblem(f"{refused}; {old_name} was not retracted") from None
         if report.status == "skipped" and f"batch {old['_batch_seq']}" in report.note:

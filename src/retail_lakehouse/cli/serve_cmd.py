@@ -26,6 +26,7 @@ def serve(
         import uvicorn
 
         from retail_lakehouse.serve.app import create_app
+        from retail_lakehouse.serve.redact import uvicorn_log_config
     except ImportError as missing:
         raise UsageProblem(
             f"serving needs the [serve] extra ({missing.name} is missing): "
@@ -48,6 +49,7 @@ def serve(
         host=host,
         port=port,
         access_log=access_log,
+        log_config=uvicorn_log_config(),  # keys in a query string are redacted from the log
         log_level="info",
         server_header=False,
         timeout_keep_alive=30,  # dashboards pause between clicks; keep their connection

@@ -18,7 +18,7 @@ import pyarrow as pa
 from retail_lakehouse.lake.contracts import contracts
 from retail_lakehouse.lake.store import Lake
 
-_ALLOWED_STATEMENTS = {"SELECT", "EXPLAIN"}
+_ALLOWED_STATEMENTS = {"SELECT"}
 
 
 class ReadOnlyQueryError(ValueError):
@@ -82,6 +82,8 @@ class LakeSQL:
             self.con.execute(f"SET threads = {int(threads)}")
         self.versions: dict[str, int | None] = {}
         self._pinned = versions
+        self.files: list[str] = []  # every Parquet file the views read
+        self.locked = False
         self._register_all(None if tables is None else set(tables))
 
     def _register_all(self, only: set[str] | None) -> None:
@@ -104,6 +106,7 @@ class LakeSQL:
         dt = self.lake.delta(qualified, version) if present else None
         files = list(dt.file_uris()) if dt is not None else []
         self.versions[qualified] = dt.version() if dt is not None else None
+        self.files += files
         if files:
             self.con.execute(
                 f"CREATE OR REPLACE VIEW {target} AS SELECT * FROM {snapshot_relation_sql(files)}"
@@ -124,9 +127,29 @@ class LakeSQL:
         return result.to_arrow_table()
 
     def user_query(self, sql: str) -> pa.Table:
-        """Run SQL typed by a user: one read-only statement, refused otherwise."""
+        """Run SQL typed by a user: one SELECT statement, refused otherwise, on a connection
+        that can read nothing but the snapshot files of its views (see :meth:`lock_down`)."""
         check_read_only(sql)
+        self.lock_down()
         return self.arrow(sql)
+
+    def lock_down(self) -> None:
+        """Make the connection read-only by the engine's own guarantees, for user SQL.
+
+        The statement check lets only SELECT through (no COPY, ATTACH, INSTALL, LOAD, PRAGMA,
+        SET, CALL, CREATE, EXPORT, EXPLAIN ANALYZE of any of them). What a SELECT could still
+        reach is closed here: external access off, with only the views' own Parquet files
+        allowed (``read_text``/``read_csv`` of any other file, even inside the lake root, fail),
+        no extension installs or loads, and the configuration locked so no statement can undo
+        it. The catalog is in memory: nothing a query does can reach the lake's files."""
+        if self.locked:
+            return
+        self.con.execute("SET allowed_paths = $1", [self.files])
+        self.con.execute("SET autoinstall_known_extensions = false")
+        self.con.execute("SET autoload_known_extensions = false")
+        self.con.execute("SET enable_external_access = false")
+        self.con.execute("SET lock_configuration = true")
+        self.locked = True
 
     def close(self) -> None:
         self.con.close()
@@ -144,7 +167,8 @@ class LakeSQL:
 
 
 def check_read_only(sql: str) -> None:
-    """Refuse anything but a single SELECT (or EXPLAIN of one)."""
+    """Refuse anything but a single SELECT, judged by DuckDB's own parser (statement types),
+    never by looking for words in the text."""
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as error:
@@ -156,7 +180,7 @@ def check_read_only(sql: str) -> None:
         # Named by the user's own first keyword: DuckDB files INSTALL under LOAD, for one.
         words = statements[0].query.split(None, 1)
         said = words[0].upper() if words else kind
-        raise ReadOnlyQueryError(f"only read-only queries are allowed, not {said}")
+        raise ReadOnlyQueryError(f"only SELECT queries are allowed, not {said}")
     lowered = sql.lower()
     for forbidden in ("copy ", "attach ", "install ", "load ", "export "):
         if forbidden in lowered and kind != "SELECT":

@@ -139,6 +139,7 @@ class Watcher:
         self.refused = 0
         self.run_failed = False
         self.heartbeat = Heartbeat(lake, min(HEARTBEAT_SECONDS, options.poll_max_seconds))
+        self._sandbox: Any = None  # one reader worker for the watcher's life, started lazily
 
     # -- lifecycle ---------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -174,6 +175,8 @@ class Watcher:
         finally:
             self._stop.set()
             self.heartbeat.stop(state="stopped", stopped_at=datetime.now(UTC).isoformat())
+            if self._sandbox is not None:
+                self._sandbox.close()
             lock.release()
             self._restore_signals(previous)
         self.say("stopped")
@@ -331,6 +334,7 @@ class Watcher:
         from retail_lakehouse.lake import LakeBusyError
         from retail_lakehouse.pipeline.ingest import ingest_files
         from retail_lakehouse.sources.readers import SUPPORTED_SUFFIXES
+        from retail_lakehouse.sources.sandbox import Sandbox
 
         signature = self._seen[path][0]
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
@@ -338,7 +342,9 @@ class Watcher:
             self._refuse(path, f"unsupported file type {path.suffix!r} (supported: {supported})")
             return
         try:
-            outcomes = ingest_files(self.lake, [path])
+            if self._sandbox is None:
+                self._sandbox = Sandbox(self.settings.limits.reader_limits())
+            outcomes = ingest_files(self.lake, [path], sandbox=self._sandbox)
         except (LakeBusyError, OSError) as error:  # the lake, not the file: try again later
             self.say(f"could not ingest {self._name(path)} now: {error}")
             self._seen.pop(path, None)

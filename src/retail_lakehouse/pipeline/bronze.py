@@ -9,34 +9,48 @@ next ingest or run, so nothing is ever doubled.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
-import numpy as np
-import polars as pl
 import pyarrow as pa
 
 from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.commit_info import commit_properties
 from retail_lakehouse.lake.contracts.bronze import (
     BRONZE_FILES,
     BRONZE_REJECTS,
     BRONZE_SALES_LINES,
-    RAW_COLUMNS,
 )
 from retail_lakehouse.lake.contracts.meta import META_SCHEMA_HISTORY
 from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.lake.recovery import highest_retracted_batch
 from retail_lakehouse.lake.runs import RunContext
 from retail_lakehouse.lake.staged import commit_staged, discard, staged_path
-from retail_lakehouse.lake.store import DUCKDB_PARQUET_OPTIONS
+from retail_lakehouse.pipeline.bronze_stage import (
+    Lineage,
+    Staged,
+    StageRequest,
+    bronze_schema,
+    record_hash_sql,
+    stage_file,
+)
 from retail_lakehouse.sources.errors import FileRefused
-from retail_lakehouse.sources.readers import SUPPORTED_SUFFIXES, open_source
-from retail_lakehouse.sources.records import SourceChunk, SourceLayout
+from retail_lakehouse.sources.limits import ReaderLimits
+from retail_lakehouse.sources.readers import SUPPORTED_SUFFIXES
+from retail_lakehouse.sources.sandbox import Sandbox
+from retail_lakehouse.sources.sniff import file_facts
 
-__all__ = ["FileRefused", "IngestReport", "discover", "ingest_file", "remove_orphans"]
+__all__ = [
+    "FileRefused",
+    "IngestReport",
+    "discover",
+    "ingest_file",
+    "ingest_files",
+    "record_hash_sql",
+    "remove_orphans",
+]
 
 LINES = BRONZE_SALES_LINES.qualified
 
@@ -46,12 +60,13 @@ class IngestReport:
     """What happened to one file."""
 
     path: Path
-    status: str  # "ingested" or "skipped"
+    status: str  # "ingested", "skipped" or "refused"
     rows_ingested: int = 0
     rows_rejected: int = 0
     blank_lines: int = 0
     batch_seq: int | None = None
     note: str = ""
+    refused: FileRefused | None = field(default=None, repr=False, compare=False)
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
@@ -73,73 +88,250 @@ def discover(paths: Iterable[Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def ingest_file(lake: Lake, path: Path, run: RunContext) -> IngestReport:
-    """Ingest one file (or skip it when its content is already in bronze)."""
-    facts, source = open_source(path)
-    with LakeSQL(lake, tables=[BRONZE_FILES.qualified, META_SCHEMA_HISTORY.qualified]) as sql:
-        known = sql.arrow(
-            "SELECT _batch_seq FROM bronze.files WHERE _source_sha256 = ?", [facts.sha256]
-        )
-        if known.num_rows:
-            seq = known.column("_batch_seq")[0].as_py()
-            return IngestReport(path, "skipped", note=f"same content already in batch {seq}")
-        seq = sql.arrow("SELECT coalesce(max(_batch_seq), 0) + 1 AS s FROM bronze.files")
-        batch_seq: int = max(seq.column("s")[0].as_py(), highest_retracted_batch(lake) + 1)
-        schema_version = _schema_version(sql)
-    batch_id = f"b{batch_seq:06d}-{facts.sha256[:12]}"
-    now = datetime.now(UTC)
-    new_columns = _new_columns(lake, source.layout)
-    if new_columns or schema_version == 0:
-        schema_version += 1
-    lineage = _Lineage(str(path), facts.sha256, batch_id, batch_seq, now, schema_version)
+def ingest_file(
+    lake: Lake,
+    path: Path,
+    run: RunContext,
+    *,
+    limits: ReaderLimits | None = None,
+    sandbox: Sandbox | None = None,
+) -> IngestReport:
+    """Ingest one file (or skip it when its content is already in bronze); FileRefused when
+    the file is refused. The file is read in a reader worker process, never in this one."""
+    report = ingest_files(lake, [path], run, limits=limits, sandbox=sandbox)[0]
+    if report.refused is not None:
+        raise report.refused
+    return report
 
-    rejected: list[pl.DataFrame] = []
-    counted = [0]
-    batches = _lineage_batches(source.chunks, source.layout, lineage, rejected, counted)
-    _commit_lines(lake, batches, source.layout)
-    rejects = pl.concat(rejected) if rejected else pl.DataFrame()
-    if rejects.height:
-        lake.write(BRONZE_REJECTS.qualified, _reject_table(rejects, lineage))
-    if new_columns or schema_version == 1:
-        _record_schema_change(lake, run, lineage, source.layout, new_columns)
-    lake.write(
-        BRONZE_FILES.qualified,
-        pa.table(
-            {
-                "_batch_id": [batch_id],
-                "_batch_seq": [batch_seq],
-                "_source_file": [str(path)],
-                "_source_sha256": [facts.sha256],
-                "format": [source.layout.format],
-                "encoding": [source.layout.encoding],
-                "delimiter": [source.layout.delimiter],
-                "size_bytes": [facts.size],
-                "rows_ingested": [counted[0]],
-                "rows_rejected": [rejects.height],
-                "extra_columns": [source.layout.extra_columns],
-                "run_id": [run.run_id],
-                "_ingested_at": [now],
-            }
-        ),
-    )
-    run.sources.append(path)
-    run.count(LINES, rows_out=counted[0])
-    run.count(BRONZE_REJECTS.qualified, rows_out=rejects.height)
-    run.changed = True
-    notes = []
-    if source.blank_lines[0]:
-        notes.append(f"{source.blank_lines[0]} blank line(s) skipped")
-    if new_columns:
-        notes.append(f"new column(s) kept: {', '.join(new_columns)}")
-    return IngestReport(
-        path,
-        "ingested",
-        counted[0],
-        rejects.height,
-        source.blank_lines[0],
+
+def ingest_files(
+    lake: Lake,
+    paths: Sequence[Path],
+    run: RunContext,
+    *,
+    limits: ReaderLimits | None = None,
+    sandbox: Sandbox | None = None,
+    progress: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[IngestReport]:
+    """Ingest files in order; a refused file is reported (``status="refused"``) and the next
+    one goes on. Runs under the writer lock (``recorded_run``).
+
+    Each file is read, hashed and staged as Parquet by the reader worker (``bronze_stage``),
+    which returns only metadata. Staged files are committed in groups (``GROUP_FILES`` files or
+    ``GROUP_BYTES`` of input, whichever first): lines, rejects, schema history, then the
+    manifest rows of the whole group, so 2,000 tiny files cost a few dozen commits instead of
+    8,000, and the manifest is read once per command instead of once per file.
+
+    ``should_stop`` is asked before each file is read: once it says stop, the files already
+    staged are committed and the rest are left for later (a watcher being stopped)."""
+    own = sandbox is None
+    box = sandbox or Sandbox(limits)
+    limits = box.limits
+    state = _ManifestState.load(lake)
+    reports: list[IngestReport] = []
+    group: list[Staged] = []
+    group_bytes = 0
+    try:
+        for index, path in enumerate(paths, start=1):
+            if should_stop is not None and should_stop():
+                break
+            staged = _stage(lake, box, state, path, limits, reports)
+            if staged is not None:
+                group.append(staged)
+                group_bytes += staged_size(staged)
+            if group and (len(group) >= GROUP_FILES or group_bytes >= GROUP_BYTES):
+                # Once a commit starts its files belong to it: never discarded below, even
+                # when the commit fails half-way (orphans are removed by remove_orphans).
+                committing, group, group_bytes = group, [], 0
+                reports += _commit_group(lake, run, committing)
+            if progress is not None:
+                progress(index)
+        if group:
+            committing, group = group, []
+            reports += _commit_group(lake, run, committing)
+    finally:
+        discard([f for staged in group for f in staged.files])
+        if own:
+            box.close()
+    _compact_manifests(lake)
+    order = {path: i for i, path in enumerate(paths)}
+    return sorted(reports, key=lambda r: order.get(r.path, 0))
+
+
+GROUP_FILES = 200
+GROUP_BYTES = 256 * 2**20
+
+
+def staged_size(staged: Staged) -> int:
+    return sum(f.stat().st_size for f in staged.files if f.exists())
+
+
+@dataclass
+class _ManifestState:
+    """What the ingest needs from the manifest and schema history, read ONCE per command (the
+    writer lock is held, so nobody else changes them) and kept current as files are staged."""
+
+    shas: dict[str, int]
+    next_seq: int
+    schema_version: int
+    known_extra: list[str]
+
+    @classmethod
+    def load(cls, lake: Lake) -> _ManifestState:
+        with LakeSQL(lake, tables=[BRONZE_FILES.qualified, META_SCHEMA_HISTORY.qualified]) as sql:
+            known = sql.arrow("SELECT _source_sha256, _batch_seq FROM bronze.files")
+            version = sql.arrow(
+                "SELECT coalesce(max(schema_version), 0) AS v FROM meta.schema_history "
+                "WHERE table_name = 'bronze.sales_lines'"
+            )
+        seqs = known.column("_batch_seq").to_pylist()
+        shas = dict(zip(known.column("_source_sha256").to_pylist(), seqs, strict=True))
+        existing = lake.arrow_schema(LINES).names
+        # Batch numbers are never reused: not a retracted one (recover), whose lines are gone
+        # from the manifest's view but not from history, so the next is above both.
+        return cls(
+            shas,
+            max(max(seqs, default=0), highest_retracted_batch(lake)) + 1,
+            version.column("v")[0].as_py(),
+            [n for n in existing if n.startswith("x_")],
+        )
+
+
+def _stage(
+    lake: Lake,
+    box: Sandbox,
+    state: _ManifestState,
+    path: Path,
+    limits: ReaderLimits,
+    reports: list[IngestReport],
+) -> Staged | None:
+    """Read and stage one file in the worker; a skip or a refusal goes straight to reports."""
+    try:
+        facts = file_facts(path)  # a streamed hash: safe to do here, and a skip costs no worker
+    except OSError as error:
+        reports.append(_refusal(FileRefused(path, f"cannot read the file ({error.strerror})")))
+        return None
+    if facts.sha256 in state.shas:
+        seq = state.shas[facts.sha256]
+        reports.append(IngestReport(path, "skipped", note=f"same content already in batch {seq}"))
+        return None
+    batch_seq = state.next_seq
+    lineage = Lineage(
+        str(path),
+        facts.sha256,
+        f"b{batch_seq:06d}-{facts.sha256[:12]}",
         batch_seq,
-        "; ".join(notes),
+        datetime.now(UTC),
+        state.schema_version,
     )
+    request = StageRequest(
+        path,
+        facts,
+        lineage,
+        tuple(state.known_extra),
+        limits,
+        staged_path(lake, LINES),
+        staged_path(lake, BRONZE_REJECTS.qualified),
+    )
+    try:
+        staged: Staged = box.call(path, stage_file, request)
+    except FileRefused as refused:
+        discard([request.lines_file, request.rejects_file])
+        reports.append(_refusal(refused))
+        return None
+    staged.facts = facts
+    state.shas[facts.sha256] = batch_seq
+    state.next_seq += 1
+    state.schema_version = staged.lineage.schema_version
+    state.known_extra += staged.new_columns
+    return staged
+
+
+def _refusal(refused: FileRefused) -> IngestReport:
+    return IngestReport(refused.path, "refused", note=refused.reason, refused=refused)
+
+
+def _commit_group(lake: Lake, run: RunContext, group: list[Staged]) -> list[IngestReport]:
+    """Commit the staged files of a group: lines, rejects, schema history, then the manifest
+    rows (the commit point: a file is in bronze exactly when its hash is in the manifest)."""
+    lines = [s.files[0] for s in group]
+    rejects = [f for s in group for f in s.files[1:]]
+    commit_staged(lake, LINES, lines, replace=None)
+    if rejects:
+        commit_staged(lake, BRONZE_REJECTS.qualified, rejects, replace=None)
+    changes = [_schema_change_row(run, s) for s in group if s.schema_changed]
+    if changes:
+        lake.write(META_SCHEMA_HISTORY.qualified, pa.Table.from_pylist(changes))
+    lake.write(BRONZE_FILES.qualified, pa.Table.from_pylist([_manifest_row(run, s) for s in group]))
+    reports = []
+    for staged in group:
+        run.sources.append(Path(staged.lineage.source_file))  # lineage inputs (observe)
+        run.count(LINES, rows_out=staged.rows)
+        run.count(BRONZE_REJECTS.qualified, rows_out=staged.rejected)
+        notes = []
+        if staged.blank_lines:
+            notes.append(f"{staged.blank_lines} blank line(s) skipped")
+        if staged.new_columns:
+            notes.append(f"new column(s) kept: {', '.join(staged.new_columns)}")
+        reports.append(
+            IngestReport(
+                Path(staged.lineage.source_file),
+                "ingested",
+                staged.rows,
+                staged.rejected,
+                staged.blank_lines,
+                staged.lineage.batch_seq,
+                "; ".join(notes),
+            )
+        )
+    run.changed = True
+    return reports
+
+
+def _manifest_row(run: RunContext, staged: Staged) -> dict[str, object]:
+    layout, lineage = staged.layout, staged.lineage
+    return {
+        "_batch_id": lineage.batch_id,
+        "_batch_seq": lineage.batch_seq,
+        "_source_file": lineage.source_file,
+        "_source_sha256": lineage.sha256,
+        "format": layout.format,
+        "encoding": layout.encoding,
+        "delimiter": layout.delimiter,
+        "size_bytes": staged.facts.size if staged.facts else None,
+        "rows_ingested": staged.rows,
+        "rows_rejected": staged.rejected,
+        "extra_columns": layout.extra_columns,
+        "run_id": run.run_id,
+        "_ingested_at": lineage.ingested_at,
+    }
+
+
+def _schema_change_row(run: RunContext, staged: Staged) -> dict[str, object]:
+    """A ``meta.schema_history`` row: the first file of bronze (``initial``) or new columns."""
+    layout, lineage = staged.layout, staged.lineage
+    return {
+        "changed_at": lineage.ingested_at,
+        "run_id": run.run_id,
+        "table_name": LINES,
+        "source_file": lineage.source_file,
+        "change": "added_columns" if staged.new_columns else "initial",
+        "columns": staged.new_columns or list(bronze_schema(layout).names),
+        "schema_version": lineage.schema_version,
+        "detail": f"source header: {', '.join(layout.source_header[:300])}",
+    }
+
+
+def _compact_manifests(lake: Lake, min_files: int = 32) -> None:
+    """Merge the small files of the manifest and the schema history once they pile up (each
+    ingest command adds one): every later command reads them once, so they stay cheap to read
+    however many files the lake has seen. A data-preserving rewrite (optimize), safe to
+    interrupt: until its commit, readers see the old files."""
+    for name in (BRONZE_FILES.qualified, META_SCHEMA_HISTORY.qualified):
+        table = lake.delta(name)
+        if table is not None and len(table.file_uris()) >= min_files:
+            table.optimize.compact(commit_properties=commit_properties())
 
 
 def remove_orphans(lake: Lake) -> int:
@@ -160,167 +352,3 @@ def remove_orphans(lake: Lake) -> int:
     if stray_rejects.column("n")[0].as_py():
         lake.delete(BRONZE_REJECTS.qualified, f"_batch_seq > {int(high)}")
     return count
-
-
-@dataclass(frozen=True)
-class _Lineage:
-    source_file: str
-    sha256: str
-    batch_id: str
-    batch_seq: int
-    ingested_at: datetime
-    schema_version: int
-
-
-def _bronze_schema(layout: SourceLayout) -> pa.Schema:
-    extra = [pa.field(name, pa.string()) for name in layout.extra_columns]
-    fields = list(BRONZE_SALES_LINES.schema)
-    return pa.schema([f.with_nullable(True) for f in fields] + extra)
-
-
-def _unhashed_schema(layout: SourceLayout) -> pa.Schema:
-    """The lines as the parser hands them to the writer: everything but ``_record_hash``."""
-    return pa.schema([f for f in _bronze_schema(layout) if f.name != "_record_hash"])
-
-
-def record_hash_sql() -> str:
-    """``_record_hash`` as a DuckDB expression: MD5 (hex) of the canonical raw columns joined by
-    the unit separator, a missing value written as ``\\N``. The one definition of the hash."""
-    parts = ", ".join(f"coalesce(\"{c}\", '\\N')" for c in RAW_COLUMNS)
-    return f"md5(concat_ws(chr(31), {parts}))"
-
-
-def _commit_lines(lake: Lake, batches: Iterator[pa.RecordBatch], layout: SourceLayout) -> None:
-    """Write the file's lines as one staged Parquet file and commit it in one Delta transaction.
-
-    DuckDB hashes each line and encodes the Parquet on both cores while the parser threads
-    produce the next chunks, the way silver and the fact are written (decisions 0005, 0006).
-    The commit adds new extra columns to the table's schema. An error while reading the file
-    is re-raised as itself and leaves nothing behind."""
-    hashed = _unhashed_schema(layout)
-    failure: list[BaseException] = []
-
-    def watched() -> Iterator[pa.RecordBatch]:
-        try:
-            yield from batches
-        except BaseException as error:
-            failure.append(error)
-            raise
-
-    reader = pa.RecordBatchReader.from_batches(hashed, watched())  # noqa: F841
-    path = staged_path(lake, LINES)
-    location = str(path).replace("'", "''")
-    try:
-        with duckdb.connect() as con:
-            con.execute("SET preserve_insertion_order = false")
-            con.execute(
-                f"COPY (SELECT *, {record_hash_sql()} AS _record_hash FROM reader) "
-                f"TO '{location}' "
-                f"({DUCKDB_PARQUET_OPTIONS})"
-            )
-    except BaseException as error:
-        discard([path])
-        if failure and failure[0] is not error:
-            raise failure[0] from None
-        raise
-    try:
-        commit_staged(lake, LINES, [path], replace=None)
-    except BaseException:
-        discard([path])
-        raise
-
-
-def _constant(value: object, type_: pa.DataType, n: int) -> pa.Array:
-    """``n`` copies of one value (lineage that is the same on every line of a chunk)."""
-    single = pa.array([value], type_)
-    return single.take(pa.array(np.zeros(n, dtype=np.int32)))
-
-
-def _lineage_batches(
-    chunks: Iterator[SourceChunk],
-    layout: SourceLayout,
-    lineage: _Lineage,
-    rejected: list[pl.DataFrame],
-    counted: list[int],
-) -> Iterator[pa.RecordBatch]:
-    """Add lineage to each parsed chunk (vectorised, no row loop), in file order; the record
-    hash is added where the lines are written. ``_row_number`` is what tells a line's place: the
-    writer may store the batches in another order."""
-    columns = [*RAW_COLUMNS, *layout.extra_columns]
-    hashed = _unhashed_schema(layout)
-    names = hashed.names
-    for chunk in chunks:
-        if chunk.rejects.height:
-            rejected.append(chunk.rejects)
-        rows = chunk.rows
-        for name in columns:
-            if name not in rows.columns:
-                rows = rows.with_columns(pl.lit(None, dtype=pl.String).alias(name))
-        n = rows.height
-        source_file = lineage.source_file + (f"#{chunk.part}" if chunk.part else "")
-        data = rows.select(*columns, "_row_number").to_arrow()
-        constants = {
-            "_source_file": _constant(source_file, pa.string(), n),
-            "_source_sha256": _constant(lineage.sha256, pa.string(), n),
-            "_batch_id": _constant(lineage.batch_id, pa.string(), n),
-            "_batch_seq": _constant(lineage.batch_seq, pa.int64(), n),
-            "_ingested_at": _constant(lineage.ingested_at, pa.timestamp("us", tz="UTC"), n),
-            "_schema_version": _constant(lineage.schema_version, pa.int32(), n),
-        }
-        for name, values in constants.items():
-            data = data.append_column(name, values)
-        counted[0] += n
-        yield from data.select(names).cast(hashed).to_batches()
-
-
-def _reject_table(rejects: pl.DataFrame, lineage: _Lineage) -> pa.Table:
-    n = rejects.height
-    return pa.table(
-        {
-            "_source_file": _constant(lineage.source_file, pa.string(), n),
-            "_source_sha256": _constant(lineage.sha256, pa.string(), n),
-            "_batch_id": _constant(lineage.batch_id, pa.string(), n),
-            "_batch_seq": _constant(lineage.batch_seq, pa.int64(), n),
-            "line_number": rejects.get_column("line_number").to_arrow(),
-            "raw_line": rejects.get_column("raw_line").to_arrow(),
-            "reason": rejects.get_column("reason").to_arrow(),
-            "_ingested_at": _constant(lineage.ingested_at, pa.timestamp("us", tz="UTC"), n),
-        }
-    )
-
-
-def _schema_version(sql: LakeSQL) -> int:
-    result = sql.arrow(
-        "SELECT coalesce(max(schema_version), 0) AS v FROM meta.schema_history "
-        "WHERE table_name = 'bronze.sales_lines'"
-    )
-    version: int = result.column("v")[0].as_py()
-    return version
-
-
-def _new_columns(lake: Lake, layout: SourceLayout) -> list[str]:
-    existing = set(lake.arrow_schema(LINES).names)
-    return [c for c in layout.extra_columns if c not in existing]
-
-
-def _record_schema_change(
-    lake: Lake, run: RunContext, lineage: _Lineage, layout: SourceLayout, new_columns: list[str]
-) -> None:
-    change = "added_columns" if new_columns else "initial"
-    columns = new_columns or list(_bronze_schema(layout).names)
-    detail = f"source header: {', '.join(layout.source_header)}"
-    lake.write(
-        META_SCHEMA_HISTORY.qualified,
-        pa.table(
-            {
-                "changed_at": [lineage.ingested_at],
-                "run_id": [run.run_id],
-                "table_name": [LINES],
-                "source_file": [lineage.source_file],
-                "change": [change],
-                "columns": [columns],
-                "schema_version": pa.array([lineage.schema_version], pa.int32()),
-                "detail": [detail],
-            }
-        ),
-    )

@@ -11,7 +11,7 @@ from retail_lakehouse.generate import generate
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.runs import recorded_run
 from retail_lakehouse.pipeline import gold
-from retail_lakehouse.pipeline.bronze import discover, ingest_file
+from retail_lakehouse.pipeline.bronze import discover, ingest_files
 from retail_lakehouse.pipeline.runner import run_pipeline
 from retail_lakehouse.pipeline.status import lake_status
 
@@ -37,7 +37,6 @@ def run_demo(lake: Lake, landing: Path, *, rows: int, seed: int) -> DemoSummary:
     if not sample.exists():
         generate(rows, sample, seed=seed)
     with recorded_run(lake, "ingest") as run:
-        for path in discover([sample, *bundled_samples()]):
-            ingest_file(lake, path, run)
+        ingest_files(lake, discover([sample, *bundled_samples()]), run)
     report = run_pipeline(lake, Settings(lake=lake.root, landing=landing))
     return DemoSummary(lake_status(lake), [report.render(), *gold.summary(lake)])

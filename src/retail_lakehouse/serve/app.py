@@ -29,6 +29,7 @@ from retail_lakehouse.serve.context import ServeContext
 from retail_lakehouse.serve.filters import single_valued_query
 from retail_lakehouse.serve.jobs import Job, JobQueue
 from retail_lakehouse.serve.metrics import ApiMetrics, MetricsMiddleware
+from retail_lakehouse.serve.operations import close_sandboxes
 from retail_lakehouse.serve.ratelimit import RateLimiter
 from retail_lakehouse.serve.readers import SnapshotReader
 from retail_lakehouse.serve.routers import admin, customers, products, quality, sales, system, web
@@ -108,6 +109,7 @@ def create_app(settings: Settings, *, poll_seconds: float = 1.0) -> FastAPI:
         finally:
             context.jobs.stop()
             context.reader.stop()
+            close_sandboxes()
 
     app = FastAPI(
         title="retail-lakehouse API",

@@ -30,19 +30,41 @@ def as_detail(report: Any) -> dict[str, Any]:
     return loaded
 
 
-def ingest_upload(lake: Lake, path: Path) -> dict[str, Any]:
+_SANDBOXES: dict[Any, Any] = {}
+
+
+def _sandbox(settings: Settings | None) -> Any:
+    """The server's reader worker: one for the life of the server, restarted only when a file
+    kills it (jobs run one at a time, so it is never shared by two at once)."""
+    from retail_lakehouse.sources.sandbox import Sandbox
+
+    limits = settings.limits.reader_limits() if settings is not None else None
+    if limits not in _SANDBOXES:
+        _SANDBOXES[limits] = Sandbox(limits)
+    return _SANDBOXES[limits]
+
+
+def close_sandboxes() -> None:
+    """Stop the reader workers (server shutdown)."""
+    while _SANDBOXES:
+        _SANDBOXES.popitem()[1].close()
+
+
+def ingest_upload(lake: Lake, path: Path, settings: Settings | None = None) -> dict[str, Any]:
     """Ingest one uploaded file into bronze (as ``retail ingest`` would).
 
-    A refused file is removed from landing/: left there, every later ``retail ingest landing/``
-    would refuse it again. So is a duplicate (content already in bronze, skipped): it would only
-    pile up, and the detail says so (``removed_from_landing``)."""
+    The file is read in a reader worker process with the [limits] memory and time budget: a
+    hostile upload can crash or exhaust that worker, never the server. A refused file is
+    removed from landing/: left there, every later ``retail ingest landing/`` would refuse it
+    again. So is a duplicate (content already in bronze, skipped): it would only pile up, and
+    the detail says so (``removed_from_landing``)."""
     from retail_lakehouse.lake.runs import recorded_run
     from retail_lakehouse.pipeline.bronze import FileRefused
     from retail_lakehouse.pipeline.bronze import ingest_file as bronze_ingest
 
     try:
         with recorded_run(lake, "ingest") as run:
-            report = bronze_ingest(lake, path, run)
+            report = bronze_ingest(lake, path, run, sandbox=_sandbox(settings))
     except FileRefused:
         path.unlink(missing_ok=True)
         raise

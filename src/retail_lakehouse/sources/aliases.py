@@ -7,8 +7,11 @@ column names all go through :func:`canonical_name`.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from retail_lakehouse.lake.contracts.bronze import RAW_COLUMNS
+from retail_lakehouse.sources.errors import FileRefused
+from retail_lakehouse.sources.limits import ReaderLimits
 
 _ALIASES: dict[str, str] = {
     # Online Retail (2010-2011)
@@ -53,16 +56,50 @@ def map_header(names: list[str]) -> tuple[dict[int, str], list[str]]:
     """Map source column positions to output names; also return the missing required columns.
 
     Canonical columns keep their canonical name; extra columns are kept under ``x_<name>`` so
-    they can never collide with a canonical or lineage column."""
+    they can never collide with a canonical or lineage column. A repeated extra name gets one
+    more trailing underscore per repeat; the count per name is kept, so thousands of duplicate
+    names cost linear time (probing one underscore at a time was cubic: 8,000 names, 151 s)."""
     mapping: dict[int, str] = {}
     taken: set[str] = set()
+    repeats: dict[str, int] = {}
     for position, name in enumerate(names):
         target = canonical_name(name)
         if target is None or target in taken:
-            target = extra_column_name(name)
-            while target in taken:
+            base = extra_column_name(name)
+            target = base + "_" * repeats.get(base, 0)
+            while target in taken:  # only when a name already ends in underscores
                 target += "_"
+            repeats[base] = len(target) - len(base) + 1
         mapping[position] = target
         taken.add(target)
     missing = [c for c in RAW_COLUMNS if c not in taken]
     return mapping, missing
+
+
+def checked_header(
+    path: Path, header: list[str], limits: ReaderLimits, what: str = "column"
+) -> list[str]:
+    """Output names for a source header, or FileRefused: too many columns or extra columns,
+    or a required column missing. Every reader goes through here."""
+    if len(header) > limits.max_columns:
+        raise FileRefused(
+            path,
+            f"{len(header):,} {what}s, more than the {limits.max_columns:,} allowed "
+            "(limits.max_columns)",
+            line=1 if what == "column" else None,
+        )
+    mapping, missing = map_header([str(h) for h in header])
+    names = [mapping[i] for i in range(len(header))]
+    if missing:
+        shown = ", ".join(header[:40]) + (", ..." if len(header) > 40 else "")
+        raise FileRefused(
+            path, f"missing required {what}(s) {', '.join(missing)} (header: {shown})"
+        )
+    extra = [n for n in names if n.startswith("x_")]
+    if len(extra) > limits.max_extra_columns:
+        raise FileRefused(
+            path,
+            f"{len(extra):,} extra {what}s beyond the canonical ones, more than the "
+            f"{limits.max_extra_columns} allowed (limits.max_extra_columns)",
+        )
+    return names

@@ -17,8 +17,9 @@ from pathlib import Path
 import polars as pl
 
 from retail_lakehouse.lake.prefetch import ordered_map
-from retail_lakehouse.sources.aliases import map_header
+from retail_lakehouse.sources.aliases import checked_header
 from retail_lakehouse.sources.errors import FileRefused
+from retail_lakehouse.sources.limits import ReaderLimits
 from retail_lakehouse.sources.lines import LineChunk, iter_line_chunks
 from retail_lakehouse.sources.records import OpenedSource, SourceChunk, SourceLayout, rejects
 from retail_lakehouse.sources.sniff import FileFacts, parse_header, sniff_delimiter
@@ -32,25 +33,26 @@ def field_pattern(delimiter: str) -> str:
     return f'(?:^|{d})(?:"(?:[^"]|"")*"|[^{d}"][^{d}]*|)'
 
 
-def open_delimited(path: Path, facts: FileFacts) -> OpenedSource:
+def open_delimited(path: Path, facts: FileFacts, limits: ReaderLimits) -> OpenedSource:
     """Read the header, map it to canonical columns, and stream parsed chunks."""
-    chunks = iter_line_chunks(path, facts.encoding, clean_utf8=facts.clean_utf8)
+    chunks = iter_line_chunks(
+        path, facts.encoding, clean_utf8=facts.clean_utf8, max_line_bytes=limits.max_line_bytes
+    )
     first = next(chunks, None)
     if first is None or len(first.lines) == 0 or not first.lines[0].strip():
         raise FileRefused(path, "the file has no header line", line=1)
     header_line: str = first.lines[0]
+    if len(header_line.encode()) > limits.max_header_bytes:
+        raise FileRefused(
+            path,
+            f"header line longer than {limits.max_header_bytes:,} bytes (limits.max_header_bytes)",
+            line=1,
+        )
     if "\ufffd" in header_line:
         raise FileRefused(path, "the header line has undecodable bytes", line=1)
     delimiter = sniff_delimiter(header_line, path.suffix.lower())
     header = parse_header(header_line, delimiter)
-    mapping, missing = map_header(header)
-    if missing:
-        raise FileRefused(
-            path,
-            f"missing required column(s) {', '.join(missing)} (header: {', '.join(header)})",
-            line=1,
-        )
-    names = [mapping[i] for i in range(len(header))]
+    names = checked_header(path, header, limits)
     layout = SourceLayout(
         format="tsv" if delimiter == "\t" else "csv",
         columns=names,
@@ -74,6 +76,7 @@ def open_delimited(path: Path, facts: FileFacts) -> OpenedSource:
             names,
             facts.encoding,
             has_control=chunk.has_control,
+            max_field_bytes=limits.max_field_bytes,
         )
 
     def parsed() -> Iterator[SourceChunk]:
@@ -92,6 +95,7 @@ def _parse(
     encoding: str,
     *,
     has_control: bool = True,
+    max_field_bytes: int | None = None,
 ) -> SourceChunk:
     frame = pl.DataFrame({"raw": lines}).with_row_index("line_number", offset=first_line)
     is_blank = pl.col("raw").str.strip_chars() == ""
@@ -125,6 +129,14 @@ def _parse(
     n_fields = pl.col("fields").list.len()
     # The control-character regex runs only in a chunk known to hold such a byte somewhere.
     control = pl.col("raw").str.contains(_CONTROL) if has_control else pl.lit(False)
+    # Only a chunk with a line longer than the field limit can hold a too-long field: the
+    # per-field lengths are computed for that rare chunk only.
+    field_limit = max_field_bytes or 2**62
+    longest = frame.get_column("raw").str.len_bytes().max()
+    if isinstance(longest, int) and longest > field_limit:
+        too_long = pl.col("fields").list.eval(pl.element().str.len_bytes()).list.max() > field_limit
+    else:
+        too_long = pl.lit(False)
     reason = (
         pl.when(pl.col("raw").str.contains("\ufffd", literal=True))
         .then(pl.lit(f"undecodable bytes (not valid {encoding})"))
@@ -134,6 +146,8 @@ def _parse(
         .then(pl.lit("broken quoting (unterminated or stray quote)"))
         .when(n_fields != len(names))
         .then(pl.format("expected {} fields, found {}", pl.lit(len(names)), n_fields))
+        .when(too_long)
+        .then(pl.lit(f"a value longer than {field_limit:,} bytes (limits.max_field_bytes)"))
     )
     frame = frame.with_columns(reason.alias("reason"))
     bad = frame.filter(pl.col("reason").is_not_null())

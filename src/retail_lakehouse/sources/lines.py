@@ -26,12 +26,31 @@ class LineChunk:
     first_line: int
     lines: pl.Series  # utf-8 text, line endings removed
     has_control: bool = True  # False: no line holds a control byte (no per-line check needed)
+    longest: int = 0  # bytes of the chunk's longest line
 
 
 def iter_line_chunks(
-    path: Path, encoding: str, *, clean_utf8: bool, chunk_bytes: int = CHUNK_BYTES
+    path: Path,
+    encoding: str,
+    *,
+    clean_utf8: bool,
+    chunk_bytes: int = CHUNK_BYTES,
+    max_line_bytes: int | None = None,
 ) -> Iterator[LineChunk]:
-    """Yield the file's lines chunk by chunk, decoded to UTF-8 (bad bytes become U+FFFD)."""
+    """Yield the file's lines chunk by chunk, decoded to UTF-8 (bad bytes become U+FFFD).
+
+    A line longer than ``max_line_bytes`` refuses the file: holding it whole is what a reader
+    cannot afford (a 50 MB line without a line break is not a retail export)."""
+    from retail_lakehouse.sources.errors import FileRefused
+
+    limit = max_line_bytes or 2**62
+
+    def too_long(line: int) -> FileRefused:
+        return FileRefused(
+            path,
+            f"a line (at or after line {line}) longer than {limit:,} bytes (limits.max_line_bytes)",
+        )
+
     next_line = 1
     carry = b""
     with path.open("rb") as handle:
@@ -44,14 +63,21 @@ def iter_line_chunks(
             data = carry + block
             if not block:
                 if data:
-                    yield _chunk(data, next_line, encoding, clean_utf8)
+                    chunk = _chunk(data, next_line, encoding, clean_utf8)
+                    if chunk.longest > limit:
+                        raise too_long(next_line)
+                    yield chunk
                 return
             cut = data.rfind(b"\n")
             if cut < 0:
+                if len(data) > limit:
+                    raise too_long(next_line)
                 carry = data
                 continue
             carry = data[cut + 1 :]
             chunk = _chunk(data[: cut + 1], next_line, encoding, clean_utf8)
+            if chunk.longest > limit:
+                raise too_long(next_line)
             next_line += len(chunk.lines)
             yield chunk
 
@@ -73,4 +99,5 @@ def _chunk(data: bytes, first_line: int, encoding: str, clean_utf8: bool) -> Lin
         len(ends), pa.py_buffer(offsets.tobytes()), pa.py_buffer(data)
     )
     series = pl.Series("raw", array).str.strip_chars_end("\r\n")
-    return LineChunk(first_line, series, has_control=below_space > expected)
+    longest = int(np.diff(offsets).max()) if len(offsets) > 1 else 0
+    return LineChunk(first_line, series, has_control=below_space > expected, longest=longest)

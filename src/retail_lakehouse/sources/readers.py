@@ -7,6 +7,7 @@ from pathlib import Path
 from retail_lakehouse.sources.delimited import open_delimited
 from retail_lakehouse.sources.errors import FileRefused
 from retail_lakehouse.sources.jsonl import open_json
+from retail_lakehouse.sources.limits import ReaderLimits
 from retail_lakehouse.sources.records import OpenedSource
 from retail_lakehouse.sources.sniff import FileFacts, file_facts
 from retail_lakehouse.sources.tabular import open_excel, open_parquet
@@ -16,20 +17,26 @@ BINARY_SUFFIXES = {".xlsx", ".xls", ".parquet"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | BINARY_SUFFIXES
 
 
-def open_source(path: Path) -> tuple[FileFacts, OpenedSource]:
-    """Facts about the file and a stream of its parsed chunks; FileRefused when unreadable."""
+def open_source(
+    path: Path, facts: FileFacts | None = None, limits: ReaderLimits | None = None
+) -> tuple[FileFacts, OpenedSource]:
+    """Facts about the file and a stream of its parsed chunks; FileRefused when unreadable.
+
+    Untrusted files are read this way only inside the reader worker process (``sandbox.py``),
+    whose memory and time limits back up ``limits``."""
+    limits = limits or ReaderLimits()
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise FileRefused(path, f"unsupported file type {suffix or '(none)'}")
-    facts = file_facts(path)
+    facts = facts or file_facts(path)
     if facts.size == 0:
         raise FileRefused(path, "the file is empty")
     if suffix in TEXT_SUFFIXES and facts.looks_binary:
         raise FileRefused(path, "binary content in a text file (NUL or control bytes)", line=1)
     if suffix in {".json", ".ndjson", ".jsonl"}:
-        return facts, open_json(path, facts)
+        return facts, open_json(path, facts, limits)
     if suffix in {".xlsx", ".xls"}:
-        return facts, open_excel(path)
+        return facts, open_excel(path, limits)
     if suffix == ".parquet":
-        return facts, open_parquet(path)
-    return facts, open_delimited(path, facts)
+        return facts, open_parquet(path, limits)
+    return facts, open_delimited(path, facts, limits)

@@ -6,6 +6,8 @@ Values are turned into strings as a person would read them in the source (Excel 
 
 from __future__ import annotations
 
+import re
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +15,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from retail_lakehouse.sources.aliases import map_header
+from retail_lakehouse.sources.aliases import checked_header
 from retail_lakehouse.sources.errors import FileRefused
+from retail_lakehouse.sources.limits import MIB, ReaderLimits
 from retail_lakehouse.sources.records import OpenedSource, SourceChunk, SourceLayout
 
 PARQUET_BATCH_ROWS = 500_000
@@ -32,17 +35,45 @@ def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _mapped(path: Path, header: list[str]) -> list[str]:
-    mapping, missing = map_header([str(h) for h in header])
-    if missing:
-        raise FileRefused(
-            path, f"missing required column(s) {', '.join(missing)} (header: {', '.join(header)})"
-        )
-    return [mapping[i] for i in range(len(header))]
+_DIMENSION = re.compile(rb'<dimension ref="[A-Z]+\d+:[A-Z]+(\d+)"')
 
 
-def open_excel(path: Path) -> OpenedSource:
+def check_workbook(path: Path, limits: ReaderLimits) -> None:
+    """Refuse an xlsx whose parts would expand past the limits, before anything decompresses
+    them: the zip's directory declares every part's uncompressed size, and each sheet declares
+    its extent (``<dimension ref="A1:H14000000"/>``) in its first bytes. (A workbook that lies
+    about either is stopped by the reader process's memory limit.)"""
+    if not zipfile.is_zipfile(path):
+        return  # .xls, or not a workbook at all: the reader says which
+    with zipfile.ZipFile(path) as archive:
+        parts = archive.infolist()
+        declared = sum(part.file_size for part in parts)
+        if declared > limits.max_workbook_bytes:
+            raise FileRefused(
+                path,
+                f"the workbook expands to {declared / MIB:,.0f} MB, more than the "
+                f"{limits.max_workbook_bytes / MIB:,.0f} MB allowed (limits.max_workbook_mb)",
+            )
+        for part in parts:
+            if not part.filename.startswith("xl/worksheets/") or not part.filename.endswith(".xml"):
+                continue
+            with archive.open(part) as sheet:
+                head = sheet.read(4096)
+            found = _DIMENSION.search(head)
+            if found and int(found.group(1)) > limits.max_workbook_rows:
+                raise FileRefused(
+                    path,
+                    f"sheet {Path(part.filename).stem} has {int(found.group(1)):,} rows, more "
+                    f"than the {limits.max_workbook_rows:,} allowed (limits.max_workbook_rows)",
+                )
+
+
+def open_excel(path: Path, limits: ReaderLimits) -> OpenedSource:
     """Every sheet of an .xlsx/.xls workbook; a sheet's row 1 is its header."""
+    try:
+        check_workbook(path, limits)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise FileRefused(path, f"not a readable Excel workbook ({error})") from None
     try:
         # infer_schema_length=0 reads every cell as text: with type inference a column of invoice
         # numbers turns "C536379" into NULL because most of its cells are numbers.
@@ -54,7 +85,16 @@ def open_excel(path: Path) -> OpenedSource:
     sheets = {name: frame for name, frame in sheets.items() if frame.width > 0}
     if not sheets:
         raise FileRefused(path, "the workbook has no sheet with a header row")
-    names_by_sheet = {name: _mapped(path, frame.columns) for name, frame in sheets.items()}
+    for name, frame in sheets.items():
+        if frame.height > limits.max_workbook_rows:
+            raise FileRefused(
+                path,
+                f"sheet {name} has {frame.height:,} rows, more than the "
+                f"{limits.max_workbook_rows:,} allowed (limits.max_workbook_rows)",
+            )
+    names_by_sheet = {
+        name: checked_header(path, frame.columns, limits) for name, frame in sheets.items()
+    }
     all_names = list(dict.fromkeys(n for names in names_by_sheet.values() for n in names))
     layout = SourceLayout(
         format=path.suffix.lower().lstrip("."),
@@ -75,14 +115,23 @@ def open_excel(path: Path) -> OpenedSource:
     return OpenedSource(layout, chunks())
 
 
-def open_parquet(path: Path) -> OpenedSource:
-    """A Parquet file, streamed in row batches; ``_row_number`` is the 1-based row index."""
+def open_parquet(path: Path, limits: ReaderLimits) -> OpenedSource:
+    """A Parquet file, streamed in row batches; ``_row_number`` is the 1-based row index.
+
+    Columns must be flat (a list or struct has no one text form a retail line could hold), and
+    binary columns must hold UTF-8 text; otherwise the file is refused with the column named."""
     try:
         parquet = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as error:
         raise FileRefused(path, f"not a readable Parquet file ({error})") from None
-    header = list(parquet.schema_arrow.names)
-    names = _mapped(path, header)
+    schema = parquet.schema_arrow
+    header = list(schema.names)
+    names = checked_header(path, header, limits)
+    nested = [f"{f.name} ({f.type})" for f in schema if pa.types.is_nested(f.type)]
+    if nested:
+        raise FileRefused(
+            path, f"nested column(s) {', '.join(nested)}: only flat columns can be ingested"
+        )
     layout = SourceLayout(
         format="parquet",
         columns=names,
@@ -102,7 +151,7 @@ def open_parquet(path: Path) -> OpenedSource:
                 ) from None
             if batch is None:
                 return
-            frame = pl.from_arrow(pa.Table.from_batches([batch]))
+            frame = pl.from_arrow(_binary_as_text(path, batch, offset))
             assert isinstance(frame, pl.DataFrame)
             text = _as_text(frame)
             text.columns = names
@@ -114,3 +163,20 @@ def open_parquet(path: Path) -> OpenedSource:
             offset += batch.num_rows
 
     return OpenedSource(layout, chunks())
+
+
+def _binary_as_text(path: Path, batch: pa.RecordBatch, offset: int) -> pa.Table:
+    """Binary columns as UTF-8 text; bytes that are not UTF-8 refuse the file, column named."""
+    table = pa.Table.from_batches([batch])
+    for index, field in enumerate(table.schema):
+        if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
+            try:
+                text = table.column(index).cast(pa.large_string())
+            except pa.ArrowInvalid:
+                raise FileRefused(
+                    path,
+                    f"column {field.name} holds bytes that are not UTF-8 text "
+                    f"(rows {offset:,} to {offset + batch.num_rows - 1:,})",
+                ) from None
+            table = table.set_column(index, field.name, text)
+    return table

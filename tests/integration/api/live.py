@@ -91,7 +91,9 @@ class Server:
 
 
 @contextmanager
-def serve(lake: Path, *, env: dict[str, str] | None = None) -> Iterator[Server]:
+def serve(
+    lake: Path, *, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+) -> Iterator[Server]:
     """Start ``retail serve`` on ``lake``, wait until healthy, stop it afterwards."""
     port = free_port()
     landing = lake.parent / "landing"
@@ -103,7 +105,7 @@ def serve(lake: Path, *, env: dict[str, str] | None = None) -> Iterator[Server]:
     }
     log = (lake.parent / f"serve-{port}.log").open("wb")
     process = subprocess.Popen(
-        [RETAIL, "--lake", str(lake), "serve", "--port", str(port)],
+        [RETAIL, "--lake", str(lake), "serve", "--port", str(port), *args],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=environment,

@@ -142,7 +142,9 @@ def bronze_sales_lines(
             for p, stat in landing_files(settings.landing)
             if p.suffix.lower() in SUPPORTED_SUFFIXES and stat.st_mtime <= settled
         )
-    outcomes = ingest_files(lake, files) if files else []
+    outcomes = (
+        ingest_files(lake, files, limits=settings.limits.reader_limits()) if files else []
+    )
     refused = [o for o in outcomes if o.refused is not None]
     for outcome in refused:
         context.log.warning(f"refused {outcome.path}: {outcome.refused}")

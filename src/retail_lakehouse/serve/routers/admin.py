@@ -97,8 +97,10 @@ async def upload_file(
         stored = await run_in_threadpool(store, upload.file, context.settings.landing, name)
     except UploadRefused as refused:
         return JSONResponse({"detail": str(refused)}, status_code=refused.status)
-    lake = context.lake
-    job = context.jobs.submit("ingest", lambda: operations.ingest_upload(lake, stored.path))
+    lake, settings = context.lake, context.settings
+    job = context.jobs.submit(
+        "ingest", lambda: operations.ingest_upload(lake, stored.path, settings)
+    )
     await asyncio.get_running_loop().run_in_executor(None, job.done.wait, wait)
     duplicate = bool(job.detail and job.detail.get("removed_from_landing"))
     body = Upload(

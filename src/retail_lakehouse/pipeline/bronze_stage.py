@@ -1,0 +1,253 @@
+"""The reading half of a bronze ingest, run inside the reader worker process (``sandbox.py``).
+
+:func:`stage_file` parses one source file, adds lineage, hashes every line and writes the lines
+(and the rejected lines) as Parquet files staged in the tables' folders, invisible until the
+parent commits them. Only metadata (layout, counts, the staged file names) goes back to the
+parent: the data never crosses the process boundary, and the parent never runs a reader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from retail_lakehouse.lake.contracts import contract
+from retail_lakehouse.lake.contracts.bronze import BRONZE_REJECTS, BRONZE_SALES_LINES, RAW_COLUMNS
+from retail_lakehouse.lake.store import DUCKDB_PARQUET_OPTIONS, cast_batch
+from retail_lakehouse.sources.errors import FileRefused
+from retail_lakehouse.sources.limits import ReaderLimits
+from retail_lakehouse.sources.readers import open_source
+from retail_lakehouse.sources.records import SourceChunk, SourceLayout
+from retail_lakehouse.sources.sniff import FileFacts
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """What every line of one ingested file carries besides its values."""
+
+    source_file: str
+    sha256: str
+    batch_id: str
+    batch_seq: int
+    ingested_at: datetime
+    schema_version: int
+
+
+@dataclass(frozen=True)
+class StageRequest:
+    """One file to read and stage; ``known_extra`` are the extra columns bronze already has and
+    ``schema_version`` its current version (0: bronze has no schema yet)."""
+
+    path: Path
+    facts: FileFacts
+    lineage: Lineage  # schema_version is decided by stage_file
+    known_extra: tuple[str, ...]
+    limits: ReaderLimits
+    lines_file: Path
+    rejects_file: Path
+
+
+@dataclass
+class Staged:
+    """What the worker staged for one file."""
+
+    layout: SourceLayout
+    lineage: Lineage
+    new_columns: list[str]
+    rows: int
+    rejected: int
+    blank_lines: int
+    files: list[Path] = field(default_factory=list)  # lines file, then the rejects file if any
+    facts: FileFacts | None = None  # set by the parent (it hashed the file)
+
+    @property
+    def schema_changed(self) -> bool:
+        """The file started bronze's schema (``initial``) or added columns to it."""
+        return bool(self.new_columns) or self.first
+
+    first: bool = False  # the first file bronze ever received
+
+
+def stage_file(request: StageRequest) -> Staged:
+    """Read ``request.path`` and write its staged Parquet files (in the worker process)."""
+    limits = request.limits
+    _, source = open_source(request.path, request.facts, limits)
+    known = set(request.known_extra)
+    new_columns = [c for c in source.layout.extra_columns if c not in known]
+    total_extra = len(request.known_extra) + len(new_columns)
+    if new_columns and total_extra > limits.max_extra_columns:
+        raise FileRefused(
+            request.path,
+            f"its {len(new_columns)} new column(s) ({', '.join(new_columns[:10])}"
+            f"{', ...' if len(new_columns) > 10 else ''}) would widen bronze to {total_extra} "
+            f"extra columns, more than the {limits.max_extra_columns} allowed "
+            "(limits.max_extra_columns)",
+        )
+    version = request.lineage.schema_version
+    if new_columns or version == 0:
+        version += 1
+    lineage = Lineage(
+        request.lineage.source_file,
+        request.lineage.sha256,
+        request.lineage.batch_id,
+        request.lineage.batch_seq,
+        request.lineage.ingested_at,
+        version,
+    )
+    rejected: list[pl.DataFrame] = []
+    counted = [0]
+    batches = _lineage_batches(source.chunks, source.layout, lineage, rejected, counted)
+    write_lines(batches, source.layout, request.lines_file, limits)
+    files = [request.lines_file]
+    rejects = pl.concat(rejected) if rejected else pl.DataFrame()
+    if rejects.height:
+        table = cast_batch(reject_table(rejects, lineage), contract(BRONZE_REJECTS.qualified))
+        pq.write_table(table, request.rejects_file, compression="snappy")
+        files.append(request.rejects_file)
+    return Staged(
+        source.layout,
+        lineage,
+        new_columns,
+        counted[0],
+        rejects.height,
+        source.blank_lines[0],
+        files,
+        first=request.lineage.schema_version == 0,
+    )
+
+
+def bronze_schema(layout: SourceLayout) -> pa.Schema:
+    extra = [pa.field(name, pa.string()) for name in layout.extra_columns]
+    fields = list(BRONZE_SALES_LINES.schema)
+    return pa.schema([f.with_nullable(True) for f in fields] + extra)
+
+
+def _unhashed_schema(layout: SourceLayout) -> pa.Schema:
+    """The lines as the parser hands them to the writer: everything but ``_record_hash``."""
+    return pa.schema([f for f in bronze_schema(layout) if f.name != "_record_hash"])
+
+
+def record_hash_sql() -> str:
+    """``_record_hash`` as a DuckDB expression: MD5 (hex) of the canonical raw columns joined by
+    the unit separator, a missing value written as ``\\N``. The one definition of the hash."""
+    parts = ", ".join(f"coalesce(\"{c}\", '\\N')" for c in RAW_COLUMNS)
+    return f"md5(concat_ws(chr(31), {parts}))"
+
+
+def write_lines(
+    batches: Iterator[pa.RecordBatch], layout: SourceLayout, path: Path, limits: ReaderLimits
+) -> None:
+    """Write the file's lines as one Parquet file at ``path`` (staged, not yet committed).
+
+    DuckDB hashes each line and encodes the Parquet on both cores while the parser threads
+    produce the next chunks, the way silver and the fact are written (decisions 0005, 0006).
+    An error while reading the file is re-raised as itself and leaves nothing behind."""
+    hashed = _unhashed_schema(layout)
+    failure: list[BaseException] = []
+
+    def watched() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from batches
+        except BaseException as error:
+            failure.append(error)
+            raise
+
+    # Found by DuckDB's replacement scan (registering it would make DuckDB import pandas).
+    reader = pa.RecordBatchReader.from_batches(hashed, watched())  # noqa: F841
+    location = str(path).replace("'", "''")
+    con = _connection(limits)
+    try:
+        con.execute(
+            f"COPY (SELECT *, {record_hash_sql()} AS _record_hash FROM reader) "
+            f"TO '{location}' "
+            f"({DUCKDB_PARQUET_OPTIONS})"
+        )
+    except BaseException as error:
+        path.unlink(missing_ok=True)
+        if failure and failure[0] is not error:
+            raise failure[0] from None
+        raise
+
+
+_CONNECTIONS: dict[int, duckdb.DuckDBPyConnection] = {}
+
+
+def _connection(limits: ReaderLimits) -> duckdb.DuckDBPyConnection:
+    """One DuckDB connection per worker process (opening one costs ~25 ms, as much as staging
+    a small file), with the worker's memory budget."""
+    memory = max(limits.memory_mb // 2, 128)
+    con = _CONNECTIONS.get(memory)
+    if con is None:
+        con = duckdb.connect()
+        con.execute("SET preserve_insertion_order = false")
+        con.execute("SET enable_progress_bar = false")  # the CLI draws its own
+        con.execute(f"SET memory_limit = '{memory}MB'")
+        _CONNECTIONS[memory] = con
+    return con
+
+
+def _constant(value: object, type_: pa.DataType, n: int) -> pa.Array:
+    """``n`` copies of one value (lineage that is the same on every line of a chunk)."""
+    single = pa.array([value], type_)
+    return single.take(pa.array(np.zeros(n, dtype=np.int32)))
+
+
+def _lineage_batches(
+    chunks: Iterator[SourceChunk],
+    layout: SourceLayout,
+    lineage: Lineage,
+    rejected: list[pl.DataFrame],
+    counted: list[int],
+) -> Iterator[pa.RecordBatch]:
+    """Add lineage to each parsed chunk (vectorised, no row loop), in file order; the record
+    hash is added where the lines are written. ``_row_number`` is what tells a line's place: the
+    writer may store the batches in another order."""
+    columns = [*RAW_COLUMNS, *layout.extra_columns]
+    hashed = _unhashed_schema(layout)
+    names = hashed.names
+    for chunk in chunks:
+        if chunk.rejects.height:
+            rejected.append(chunk.rejects)
+        rows = chunk.rows
+        for name in columns:
+            if name not in rows.columns:
+                rows = rows.with_columns(pl.lit(None, dtype=pl.String).alias(name))
+        n = rows.height
+        source_file = lineage.source_file + (f"#{chunk.part}" if chunk.part else "")
+        data = rows.select(*columns, "_row_number").to_arrow()
+        constants = {
+            "_source_file": _constant(source_file, pa.string(), n),
+            "_source_sha256": _constant(lineage.sha256, pa.string(), n),
+            "_batch_id": _constant(lineage.batch_id, pa.string(), n),
+            "_batch_seq": _constant(lineage.batch_seq, pa.int64(), n),
+            "_ingested_at": _constant(lineage.ingested_at, pa.timestamp("us", tz="UTC"), n),
+            "_schema_version": _constant(lineage.schema_version, pa.int32(), n),
+        }
+        for name, values in constants.items():
+            data = data.append_column(name, values)
+        counted[0] += n
+        yield from data.select(names).cast(hashed).to_batches()
+
+
+def reject_table(rejects: pl.DataFrame, lineage: Lineage) -> pa.Table:
+    n = rejects.height
+    return pa.table(
+        {
+            "_source_file": _constant(lineage.source_file, pa.string(), n),
+            "_source_sha256": _constant(lineage.sha256, pa.string(), n),
+            "_batch_id": _constant(lineage.batch_id, pa.string(), n),
+            "_batch_seq": _constant(lineage.batch_seq, pa.int64(), n),
+            "line_number": rejects.get_column("line_number").to_arrow(),
+            "raw_line": rejects.get_column("raw_line").to_arrow(),
+            "reason": rejects.get_column("reason").to_arrow(),
+            "_ingested_at": _constant(lineage.ingested_at, pa.timestamp("us", tz="UTC"), n),
+        }
+    )

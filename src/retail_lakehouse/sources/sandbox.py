@@ -1,0 +1,252 @@
+"""Untrusted files are read in a separate worker process with a memory and a time limit.
+
+A reader is native code (DuckDB, Polars, calamine, Arrow) fed with whatever a user dropped in
+``landing/``: a file can crash it (DuckDB's JSON reader segfaulted on 5,000 levels of nesting),
+make it allocate without bound (a 50 MB xlsx expanding to 14 M rows took 11.3 GB) or loop for
+minutes. In a worker process each of these costs that one file: the worker dies or is killed,
+the file is refused with the reason, and the next file gets a fresh worker. The CLI, the API
+server and the watcher never run a reader themselves.
+
+One worker lives for a whole command and is restarted only when it dies (starting one costs
+about a second of imports; 2,000 tiny files cannot afford one each, see decision 0008). Limits:
+
+- memory: while it waits, the parent samples the worker's resident memory every 20 ms and
+  kills it past ``memory_mb`` (no cgroup needed). Address space is no measure of use here
+  (Polars' thread pools reserve ~1.7 GB of it to read a 200 MB workbook), so ``RLIMIT_AS``,
+  set inside the worker to its start-up address space plus four times the budget, is only the
+  backstop that makes one giant allocation fail at once instead of after it was sampled;
+- time: the parent waits at most ``timeout_s`` for an answer, then kills the worker by pid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import multiprocessing.connection
+import resource
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from retail_lakehouse.sources.errors import FileRefused
+from retail_lakehouse.sources.limits import MIB, ReaderLimits
+
+_CONTEXT = multiprocessing.get_context("spawn")  # a clean interpreter: no parent threads/locks
+SAMPLE_SECONDS = 0.02
+STARTUP_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class _Refused:
+    reason: str
+    line: int | None
+
+
+@dataclass(frozen=True)
+class _OutOfMemory:
+    detail: str
+
+
+class Sandbox:
+    """A worker process that runs ``function(request)`` calls under the reader limits."""
+
+    def __init__(self, limits: ReaderLimits | None = None) -> None:
+        self.limits = limits or ReaderLimits()
+        self._process: Any = None
+        self._conn: multiprocessing.connection.Connection | None = None
+        self.starts = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the worker now rather than at the first call (a service pays this once)."""
+        if self._conn is None:
+            self._start()
+
+    def _start(self) -> multiprocessing.connection.Connection:
+        parent, child = _CONTEXT.Pipe()
+        process = _CONTEXT.Process(
+            target=_serve, args=(child, self.limits.memory_mb), name="retail-reader", daemon=True
+        )
+        process.start()
+        child.close()
+        self._process, self._conn = process, parent
+        self.starts += 1
+        # The time limit is for reading a file, not for starting Python: wait for "ready".
+        try:
+            ready = parent.poll(STARTUP_SECONDS) and parent.recv() == "ready"
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            self._kill()
+            raise RuntimeError(f"the reader process did not start within {STARTUP_SECONDS} s")
+        return parent
+
+    def close(self) -> None:
+        """Stop the worker (it exits when its pipe closes; killed if it does not)."""
+        conn, process = self._conn, self._process
+        self._conn = self._process = None
+        if conn is not None:
+            with contextlib.suppress(OSError, ValueError):
+                conn.send(None)
+            conn.close()
+        if process is not None:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+    def _kill(self) -> int | None:
+        process = self._process
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = self._process = None
+        if process is None:
+            return None
+        if process.is_alive():
+            process.kill()
+        process.join()
+        code: int | None = process.exitcode
+        return code
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- calls -----------------------------------------------------------------------------
+    def call(self, path: Path, function: Callable[[Any], Any], request: Any) -> Any:
+        """``function(request)`` in the worker; FileRefused naming ``path`` when the file is
+        refused, the worker dies, runs out of memory or takes longer than the limit."""
+        conn = self._conn or self._start()
+        try:
+            conn.send((function, request))
+        except (OSError, ValueError):  # the worker died between calls
+            self._kill()
+            conn = self._start()
+            conn.send((function, request))
+        self._wait(path, conn)
+        try:
+            answer = conn.recv()
+        except (EOFError, OSError):
+            code = self._kill()
+            raise FileRefused(path, self._death(code)) from None
+        if isinstance(answer, _Refused):
+            raise FileRefused(path, answer.reason, line=answer.line)
+        if isinstance(answer, _OutOfMemory):
+            self._kill()  # its heap may be in any state: the next file gets a fresh worker
+            raise FileRefused(
+                path,
+                f"reading needed more than the {self.limits.memory_mb:,} MB memory limit "
+                f"(limits.reader_memory_mb): {answer.detail}",
+            )
+        return answer
+
+    def _wait(self, path: Path, conn: multiprocessing.connection.Connection) -> None:
+        """Wait for the answer, killing the worker past the time or memory limit."""
+        import psutil
+
+        timeout = self.limits.timeout_s
+        budget = self.limits.memory_mb * MIB
+        deadline = time.monotonic() + timeout
+        watched = psutil.Process(self._process.pid)
+        peak = 0
+        while not conn.poll(SAMPLE_SECONDS):
+            try:
+                peak = max(peak, watched.memory_info().rss)
+            except psutil.Error:
+                return  # it died: the recv that follows says how
+            if peak > budget:
+                self._kill()
+                raise FileRefused(
+                    path,
+                    f"reading needed more than the {self.limits.memory_mb:,} MB memory limit "
+                    "(limits.reader_memory_mb); stopped",
+                )
+            if time.monotonic() > deadline:
+                self._kill()
+                raise FileRefused(
+                    path,
+                    f"reading took longer than {timeout:g} s (limits.reader_timeout_s); stopped",
+                )
+
+    def _death(self, code: int | None) -> str:
+        if code is not None and code < 0:
+            name = signal.Signals(-code).name
+            if name in ("SIGABRT", "SIGKILL", "SIGBUS"):
+                return (
+                    f"the reader process died ({name}), most likely past its "
+                    f"{self.limits.memory_mb:,} MB memory limit (limits.reader_memory_mb)"
+                )
+            return f"the reader process crashed ({name}) on this file"
+        return f"the reader process exited unexpectedly (exit code {code})"
+
+
+def _address_space() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _warm_up() -> None:
+    """Load what every read needs and start the thread pools, so the memory limit is measured
+    from a worker that already has them (their stacks and arenas are address space too)."""
+    import duckdb
+    import polars as pl
+    import pyarrow as pa  # noqa: F401
+
+    pl.DataFrame({"a": ["1,2", "3,4"]}).select(pl.col("a").str.split(",")).to_arrow()
+    with duckdb.connect() as con:
+        con.execute("SELECT count(*) FROM range(100000)").fetchall()
+
+
+def _serve(conn: multiprocessing.connection.Connection, memory_mb: int) -> None:
+    """The worker's loop: one request at a time until the pipe closes."""
+    _warm_up()
+    if hasattr(resource, "RLIMIT_AS"):
+        limit = _address_space() + 4 * memory_mb * MIB
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    import duckdb
+
+    conn.send("ready")
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        if message is None:
+            return
+        function, request = message
+        try:
+            answer: Any = function(request)
+        except FileRefused as refused:
+            answer = _Refused(refused.reason, refused.line)
+        except MemoryError as error:
+            answer = _OutOfMemory(f"MemoryError {error}".strip())
+        except duckdb.OutOfMemoryException as error:
+            answer = _OutOfMemory(str(error).splitlines()[0])
+        except Exception as error:  # any other failure of a reader is this file's refusal
+            text = str(error).splitlines()[0] if str(error) else ""
+            if "memory" in text.lower() and "alloc" in text.lower():
+                answer = _OutOfMemory(text)
+            else:
+                answer = _Refused(
+                    f"the file could not be read ({type(error).__name__}: {text})", None
+                )
+        try:
+            conn.send(answer)
+        except MemoryError:
+            return
+        if isinstance(answer, _OutOfMemory):
+            return
