@@ -217,7 +217,14 @@ class StreamConsumer:
 
         apps = {self.source.app_id(p): offset for p, offset in positions.items()}
         with recorded_run(self.lake, "stream") as run:
-            report = commit_batch(self.lake, run, self.source.name, records, apps)
+            report = commit_batch(
+                self.lake,
+                run,
+                self.source.name,
+                records,
+                apps,
+                self.settings.limits.reader_limits(),
+            )
         self.summary.batches += 1
         self.summary.lines += report.lines
         self.summary.rejected += report.rejected

@@ -67,6 +67,7 @@ class Staged:
     blank_lines: int
     files: list[Path] = field(default_factory=list)  # lines file, then the rejects file if any
     facts: FileFacts | None = None  # set by the parent (it hashed the file)
+    size_bytes: int = 0  # input bytes when there is no file (a stream micro-batch)
 
     @property
     def schema_changed(self) -> bool:
@@ -104,7 +105,7 @@ def stage_file(request: StageRequest) -> Staged:
     )
     rejected: list[pl.DataFrame] = []
     counted = [0]
-    batches = _lineage_batches(source.chunks, source.layout, lineage, rejected, counted)
+    batches = lineage_batches(source.chunks, source.layout, lineage, rejected, counted)
     write_lines(batches, source.layout, request.lines_file, limits)
     files = [request.lines_file]
     rejects = pl.concat(rejected) if rejected else pl.DataFrame()
@@ -200,7 +201,7 @@ def _constant(value: object, type_: pa.DataType, n: int) -> pa.Array:
     return single.take(pa.array(np.zeros(n, dtype=np.int32)))
 
 
-def _lineage_batches(
+def lineage_batches(
     chunks: Iterator[SourceChunk],
     layout: SourceLayout,
     lineage: Lineage,

@@ -83,8 +83,11 @@ def test_bad_events_are_rejected_with_their_offsets_and_sigterm_stops_after_the_
 ) -> None:
     good = [sale(n, shop="north" if n % 2 else None) for n in range(1, 121)]
     mixed = [uci(n) for n in range(121, 141)]
+    deep = json.dumps(sale(0))[:-1].encode() + b', "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    wide = json.dumps({**sale(0), **{f"k{i}": i for i in range(40)}}).encode()
     bad = [b"{not json", b"[1, 2]", b"\xff\xfe", json.dumps({"invoice_no": "1"}).encode()]
-    publish(broker.url, SUBJECT, [*good, *bad, *mixed])  # offsets 1-120, 121-124, 125-144
+    bad += [deep, wide]  # a crash of the JSON parser, and bronze widened for good: refused
+    publish(broker.url, SUBJECT, [*good, *bad, *mixed])  # offsets 1-120, 121-126, 127-146
     lake = tmp_path / "lake"
     process = start(lake, broker, "--run-every", "0", "--batch-seconds", "0.3")
     seen: list[str] = []
@@ -100,13 +103,15 @@ def test_bad_events_are_rejected_with_their_offsets_and_sigterm_stops_after_the_
     lines = query(lake, "SELECT count(*) AS n, count(x_shop) AS shops FROM bronze.sales_lines")
     assert lines == [{"n": 140, "shops": 60}]
     rejects = query(lake, "SELECT line_number, reason FROM bronze.rejects ORDER BY line_number")
-    assert [r["line_number"] for r in rejects] == [121, 122, 123, 124]
+    assert [r["line_number"] for r in rejects] == [121, 122, 123, 124, 125, 126]
     assert [r["reason"] for r in rejects[:3]] == [
         "invalid JSON",
         "not a JSON object",
         "not UTF-8 text",
     ]
     assert rejects[3]["reason"].startswith("missing key(s): stock_code, description")
+    assert "limits.max_json_depth" in rejects[4]["reason"]
+    assert "limits.max_extra_columns" in rejects[5]["reason"]
     # the canonical and the UCI II layout land in the same columns; gold followed the stream
     eire = query(lake, "SELECT count(*) AS n FROM bronze.sales_lines WHERE country = 'EIRE'")
     assert eire == [{"n": 20}]
