@@ -76,9 +76,9 @@ def _throughput(broker: Broker, events: list[dict[str, str]], folder: Path, max_
     wall = time.perf_counter() - started
     with LakeSQL(Lake(lake)) as sql:
         batches = sql.arrow(
-            "SELECT rows_ingested, epoch_us(_ingested_at) AS at FROM bronze.files ORDER BY at"
+            "SELECT rows_ingested, epoch_us(_ingested_at) AS t FROM bronze.files ORDER BY t"
         ).to_pylist()
-    span = (batches[-1]["at"] - batches[0]["at"]) / 1e6 if len(batches) > 1 else 0.0
+    span = (batches[-1]["t"] - batches[0]["t"]) / 1e6 if len(batches) > 1 else 0.0
     drained = sum(b["rows_ingested"] for b in batches[:-1])
     return {
         "events": len(events),

@@ -52,7 +52,9 @@ def benchmark(
         ),
     ] = False,
     rate: Annotated[float, typer.Option(min=1.0, help="--stream: events per second.")] = 1000.0,
-    seconds: Annotated[float, typer.Option(min=1.0, help="--stream: seconds publishing.")] = 20.0,
+    stream_seconds: Annotated[
+        float, typer.Option("--seconds", min=1.0, help="--stream: seconds publishing.")
+    ] = 20.0,
     run_every: Annotated[
         float, typer.Option(min=0.0, help="--stream: the stream's --run-every.")
     ] = 5.0,
@@ -63,7 +65,9 @@ def benchmark(
     if output is not None:  # refused now, not after the whole benchmark has run
         writable_file(output, "--output")
     if stream:
-        _stream_benchmark((rows or [30_000])[0], rate, seconds, run_every, seed, workdir, output)
+        _stream_benchmark(
+            (rows or [30_000])[0], rate, stream_seconds, run_every, seed, workdir, output
+        )
         return
     if publish:
         _publish_benchmark(publish, (rows or [541_909])[0], repeat, seed, workdir, as_json, output)
