@@ -145,6 +145,17 @@ def test_a_broker_restart_is_retried_and_nothing_is_lost_or_doubled(
         "FROM bronze.sales_lines",
     )
     assert counts == [{"n": 500, "offsets": 500, "top": 500}]
+    # `retail watch` runs the pipeline over stream batches like over file batches
+    watched = subprocess.run(
+        [RETAIL, "--lake", str(lake), "watch", "--once"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert watched.returncode == 0, watched.stderr
+    assert query(lake, "SELECT count(*) AS n FROM gold.fact_sales") == [{"n": 500}]
 
 
 def test_refusals_are_clear_and_exit_2(broker: Broker, tmp_path: Path) -> None:
