@@ -32,6 +32,7 @@ from datetime import datetime
 
 from retail_lakehouse.config import Settings
 from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.faultpoints import point as fault_point
 from retail_lakehouse.sources.stream.base import SourceUnavailable, StreamRecord, StreamSource
 
 log = logging.getLogger(__name__)
@@ -188,8 +189,10 @@ class StreamConsumer:
             positions: dict[int, int] = {}
             for record in fresh:
                 positions[record.partition] = max(positions.get(record.partition, 0), record.offset)
+            fault_point("stream.fetched")  # records in hand, nothing committed
             await asyncio.to_thread(self._commit_in_lake, fresh, positions)
             self._committed.update(positions)
+            fault_point("stream.committed")  # committed with its position, not acknowledged
         await self.source.ack(batch)
 
     # -- lake work (in a worker thread: the broker connection stays served meanwhile) ---------
