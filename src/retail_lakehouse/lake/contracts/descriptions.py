@@ -201,7 +201,7 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "batches": "Fingerprint of each published fact batch (JSON).",
     },
     "bronze.rejects": {
-        "line_number": "Line number of the rejected line in its file (stream sequence of an event).",
+        "line_number": "Line number of the rejected line in its file (an event's stream sequence).",
         "raw_line": "The rejected line's raw text.",
         "reason": "Why the line could not be parsed.",
     },
