@@ -50,6 +50,14 @@ def stream(
             help="Also run the pipeline (silver, gold) at most this often, so gold follows.",
         ),
     ] = None,
+    cdc: Annotated[
+        bool,
+        typer.Option(
+            "--cdc",
+            help="The events are Debezium change events keyed by line_id: applied to "
+            "silver.cdc_lines in source order (as retail ingest --cdc does).",
+        ),
+    ] = False,
 ) -> None:
     """Consume sale-line JSON events from a NATS JetStream subject into bronze.sales_lines in
     micro-batches, exactly once: each batch is committed with its stream position and
@@ -64,7 +72,7 @@ def stream(
         broker = JetStreamSource(source, subject, durable, max_in_flight=max(max_batch * 2, 1000))
     except SourceRefused as refused:
         raise UsageProblem(str(refused)) from None
-    options = StreamOptions(batch_seconds, max_batch, until_idle, run_every)
+    options = StreamOptions(batch_seconds, max_batch, until_idle, run_every, cdc)
     consumer = StreamConsumer(state.lake, state.settings, broker, options)
     try:
         summary = consumer.run()

@@ -50,6 +50,7 @@ class StreamOptions:
     max_batch: int = 5_000
     until_idle: float | None = None
     run_every: float | None = None
+    cdc: bool = False  # Debezium change events applied to silver.cdc_lines (pipeline/cdc.py)
 
 
 @dataclass
@@ -208,10 +209,13 @@ class StreamConsumer:
         return removed
 
     def _read_committed(self) -> dict[int, int]:
-        from retail_lakehouse.pipeline.stream_batch import committed_offset
+        from retail_lakehouse.lake.contracts.silver import SILVER_CDC_LINES
+        from retail_lakehouse.pipeline.stream_batch import POSITIONS_TABLE
 
+        table = SILVER_CDC_LINES.qualified if self.options.cdc else POSITIONS_TABLE
         return {
-            p: committed_offset(self.lake, self.source.app_id(p)) for p in self.source.partitions()
+            p: self.lake.transaction_version(table, self.source.app_id(p)) or 0
+            for p in self.source.partitions()
         }
 
     def _commit_in_lake(self, records: list[StreamRecord], positions: dict[int, int]) -> None:
@@ -219,6 +223,9 @@ class StreamConsumer:
         from retail_lakehouse.pipeline.stream_batch import commit_batch
 
         apps = {self.source.app_id(p): offset for p, offset in positions.items()}
+        if self.options.cdc:
+            self._apply_changes(records, apps)
+            return
         with recorded_run(self.lake, "stream") as run:
             report = commit_batch(
                 self.lake,
@@ -235,6 +242,22 @@ class StreamConsumer:
         self.say(
             f"batch {report.batch_seq}: offsets {report.first_offset}-{report.last_offset}, "
             f"{report.lines:,} line(s), {report.rejected:,} rejected"
+        )
+
+    def _apply_changes(self, records: list[StreamRecord], apps: dict[str, int]) -> None:
+        from retail_lakehouse.lake.runs import recorded_run
+        from retail_lakehouse.pipeline.cdc import apply_change_records
+
+        with recorded_run(self.lake, "stream --cdc") as run:
+            report = apply_change_records(self.lake, run, self.source.name, records, apps)
+        self.summary.batches += 1
+        self.summary.lines += report.received - report.rejected
+        self.summary.rejected += report.rejected
+        first, last = min(r.offset for r in records), max(r.offset for r in records)
+        self.say(
+            f"changes {first}-{last}: {report.received:,} event(s) = {report.applied:,} applied "
+            f"({report.deleted:,} deletes) + {report.superseded:,} superseded + "
+            f"{report.duplicates:,} duplicates + {report.rejected:,} rejected"
         )
 
     def _run_due(self) -> bool:

@@ -13,25 +13,29 @@ this code makes, so no text from the file ever reaches a predicate). Any order, 
 any split into files gives the same tables. Re-running an interrupted ingest completes it: the
 events it had recorded are duplicates the second time, and the buckets are recomputed.
 
-Accounting, per ingest: received = duplicates + applied (the event is its line's current state)
-+ superseded (an older change, kept in the history only); ``deleted`` counts the applied deletes.
+Accounting, per ingest: received = rejected (stream only) + duplicates + applied (the event is
+its line's current state) + superseded (an older change, kept in the history only); ``deleted``
+counts the applied deletes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts.bronze import BRONZE_CDC_EVENTS, RAW_COLUMNS
 from retail_lakehouse.lake.contracts.silver import SILVER_CDC_HISTORY, SILVER_CDC_LINES
 from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.lake.runs import RunContext
-from retail_lakehouse.sources.cdc import read_change_events
+from retail_lakehouse.sources.cdc import change_events, read_change_events
+from retail_lakehouse.sources.stream.base import StreamRecord
 
 BUCKETS = 256
 IMAGE = ", ".join(f'"{c}"' for c in RAW_COLUMNS)
@@ -46,30 +50,74 @@ class CdcReport:
     applied: int
     superseded: int
     deleted: int
+    rejected: int = 0  # stream events that could not be applied (recorded with a reason)
 
     @property
     def balanced(self) -> bool:
-        return self.received == self.duplicates + self.applied + self.superseded
+        return self.received == self.rejected + self.duplicates + self.applied + self.superseded
 
 
 def ingest_changes(lake: Lake, path: Path, run: RunContext) -> CdcReport:
     """Record ``path``'s events in bronze, then recompute the touched buckets of silver."""
     events = read_change_events(path)
-    n = events.num_rows
-    now = datetime.now(UTC)
-    received = events.append_column("_source_file", pa.array([str(path)] * n, pa.string()))
-    received = received.append_column(
-        "_ingested_at", pa.array([now] * n, pa.timestamp("us", tz="UTC"))
-    )
-    received = received.append_column("_run_id", pa.array([run.run_id] * n, pa.string()))
-    lake.write(BRONZE_CDC_EVENTS.qualified, received)
-    run.count(BRONZE_CDC_EVENTS.qualified, rows_out=n)
+    _record(lake, run, events, str(path))
     report = _apply(lake, events, run)
     run.changed = True
     return report
 
 
-def _apply(lake: Lake, events: pa.Table, run: RunContext) -> CdcReport:
+def apply_change_records(
+    lake: Lake,
+    run: RunContext,
+    source_name: str,
+    records: Sequence[StreamRecord],
+    positions: dict[str, int],
+) -> CdcReport:
+    """``retail stream --cdc``: one micro-batch of change events. Events that cannot be applied
+    are recorded in ``bronze.cdc_events`` with their reason; the stream position rides on the
+    last commit, ``silver.cdc_lines`` (a crash before it reads the events again: recorded twice
+    in bronze, duplicates in silver)."""
+    lines = pa.table(
+        {
+            "n": pa.array([r.offset for r in records], pa.int64()),
+            "line": pa.array([r.payload.decode("utf-8", "replace") for r in records]),
+        }
+    )
+    events = change_events(lines)
+    first, last = min(r.offset for r in records), max(r.offset for r in records)
+    _record(lake, run, events, f"{source_name}#{first}-{last}")
+    good = events.filter(pc.is_null(events["reason"])).drop_columns(["reason"])
+    if not good.num_rows:
+        lake.write(SILVER_CDC_LINES.qualified, SILVER_CDC_LINES.schema.empty_table(),
+                   transactions=positions)  # fmt: skip
+        run.changed = True
+        return CdcReport(events.num_rows, 0, 0, 0, 0, rejected=events.num_rows)
+    report = _apply(lake, good, run, positions)
+    run.changed = True
+    return CdcReport(
+        events.num_rows,
+        report.duplicates,
+        report.applied,
+        report.superseded,
+        report.deleted,
+        rejected=events.num_rows - good.num_rows,
+    )
+
+
+def _record(lake: Lake, run: RunContext, events: pa.Table, source_file: str) -> None:
+    n = events.num_rows
+    received = events.append_column("_source_file", pa.array([source_file] * n, pa.string()))
+    received = received.append_column(
+        "_ingested_at", pa.array([datetime.now(UTC)] * n, pa.timestamp("us", tz="UTC"))
+    )
+    received = received.append_column("_run_id", pa.array([run.run_id] * n, pa.string()))
+    lake.write(BRONZE_CDC_EVENTS.qualified, received)
+    run.count(BRONZE_CDC_EVENTS.qualified, rows_out=n)
+
+
+def _apply(
+    lake: Lake, events: pa.Table, run: RunContext, positions: dict[str, int] | None = None
+) -> CdcReport:
     new = events  # noqa: F841 - read by DuckDB below
     with duckdb.connect() as con:
         con.execute(
@@ -116,7 +164,7 @@ def _apply(lake: Lake, events: pa.Table, run: RunContext) -> CdcReport:
         ).to_arrow_table()
     where = f"_key_bucket IN ({', '.join(str(int(b)) for b in sorted(buckets))})"
     _replace(lake, SILVER_CDC_HISTORY.qualified, history, where)
-    _replace(lake, SILVER_CDC_LINES.qualified, current, where)
+    _replace(lake, SILVER_CDC_LINES.qualified, current, where, positions)
     run.count(SILVER_CDC_HISTORY.qualified, rows_out=history.num_rows)
     run.count(SILVER_CDC_LINES.qualified, rows_out=current.num_rows)
     fresh, applied, deleted = (int(v) for v in counts)
@@ -138,11 +186,17 @@ def _existing_history(lake: Lake, buckets: list[int]) -> pa.Table:
         )
 
 
-def _replace(lake: Lake, qualified: str, data: pa.Table, where: str) -> None:
+def _replace(
+    lake: Lake,
+    qualified: str,
+    data: pa.Table,
+    where: str,
+    positions: dict[str, int] | None = None,
+) -> None:
     if lake.exists(qualified):
-        lake.write(qualified, data, mode="overwrite", predicate=where)
+        lake.write(qualified, data, mode="overwrite", predicate=where, transactions=positions)
     else:
-        lake.write(qualified, data)
+        lake.write(qualified, data, transactions=positions)
 
 
 def _quoted(text: str) -> str:

@@ -140,3 +140,30 @@ def test_shuffled_duplicated_and_split_change_logs_give_the_in_order_state(tmp_p
     assert silver(tmp_path / "a") == truth
     assert silver(tmp_path / "b") == truth
     assert silver(tmp_path / "c") == truth
+
+
+def test_stream_cdc_applies_a_shuffled_duplicated_stream_in_source_order(
+    tmp_path: Path,
+) -> None:
+    from retail_lakehouse.benchmark.broker import publish, running_broker
+
+    events = change_log(120, seed=11)
+    rng = random.Random(3)
+    messy: list[Any] = events + rng.sample(events, len(events) // 4)
+    rng.shuffle(messy)
+    garbage_at = len(messy) // 2
+    messy.insert(garbage_at, b"{not an envelope")
+    lake = tmp_path / "lake"
+    with running_broker() as broker:
+        publish(broker.url, "orders.changes", messy, stream="ORDERS")
+        command = ["stream", "--cdc", "--source", broker.url, "--subject", "orders.changes"]
+        done = run_retail(*command, "--until-idle", "2", "--max-batch", "100", lake=lake)
+    assert done.code == 0, done.stderr + done.stdout
+    assert silver(lake) == expected(events)
+    with LakeSQL(Lake(lake)) as sql:
+        rejected = sql.arrow(
+            "SELECT _row_number, reason FROM bronze.cdc_events WHERE reason IS NOT NULL"
+        ).to_pylist()
+        received = sql.arrow("SELECT count(*) AS n FROM bronze.cdc_events").to_pylist()
+    assert rejected == [{"_row_number": garbage_at + 1, "reason": "not a JSON object"}]
+    assert received == [{"n": len(messy)}]

@@ -103,6 +103,7 @@ BRONZE_CDC_EVENTS = TableContract(
             pa.field("log_position", pa.int64()),
             pa.field("source_ts_ms", pa.int64()),
             *[pa.field(c, STR) for c in RAW_COLUMNS],
+            pa.field("reason", STR),
             pa.field("_source_file", STR, nullable=False),
             pa.field("_row_number", pa.int64(), nullable=False),
             pa.field("_ingested_at", TS, nullable=False),

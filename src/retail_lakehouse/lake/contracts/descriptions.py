@@ -168,6 +168,7 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "_source_file": "Change-log file the event came from.",
         "_row_number": "Line number of the event within its file.",
         "_ingested_at": "When the change log was ingested (UTC).",
+        "reason": "Why the event could not be applied (stream only; a file is refused instead).",
     },
     "silver.cdc_history": {
         **_CDC_COLUMNS,
