@@ -184,7 +184,12 @@ class StreamConsumer:
         return batch
 
     async def _commit(self, batch: list[StreamRecord]) -> None:
-        fresh = [r for r in batch if r.offset > self._committed.get(r.partition, 0)]
+        unique = {(r.partition, r.offset): r for r in reversed(batch)}  # a message seen twice
+        fresh = [
+            r
+            for (partition, offset), r in sorted(unique.items())
+            if offset > self._committed.get(partition, 0)
+        ]
         self.summary.skipped += len(batch) - len(fresh)
         if fresh:
             positions: dict[int, int] = {}
