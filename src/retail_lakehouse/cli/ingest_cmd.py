@@ -222,3 +222,5 @@ def _ingest_changes(lake: Lake, path: Path) -> None:
         f"({report.deleted:,} deletes) + {report.superseded:,} superseded + "
         f"{report.duplicates:,} duplicates ({'balanced' if report.balanced else 'UNBALANCED'})"
     )
+    if report.synced is not None:
+        console.print(f"bronze: {report.synced.describe()}")

@@ -293,6 +293,7 @@ def commit_group(
     group: list[Staged],
     *,
     transactions: dict[str, int] | None = None,
+    recovery: str = INGEST_RECOVERY,
 ) -> list[IngestReport]:
     """Commit the staged files of a group: lines, rejects, schema history, then the manifest
     rows (the commit point: a file is in bronze exactly when its hash is in the manifest).
@@ -301,9 +302,11 @@ def commit_group(
     interrupted group knows its batch numbers and schema changes.
 
     ``transactions`` (Delta ``txn`` app id -> version) ride on the manifest commit: a stream
-    micro-batch's consumed position, committed atomically with its point of no return."""
+    micro-batch's consumed position, committed atomically with its point of no return.
+    ``recovery`` names what undoes an interrupted group (a caller with more to finish names
+    its own, which calls :func:`recover_ingest`)."""
     run.note(
-        recovery=INGEST_RECOVERY,
+        recovery=recovery,
         batches=[s.lineage.batch_seq for s in group],
         schema_versions=[s.lineage.schema_version for s in group if s.schema_changed],
     )

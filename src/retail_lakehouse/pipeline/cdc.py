@@ -21,7 +21,7 @@ counts the applied deletes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from retail_lakehouse.lake.contracts.bronze import BRONZE_CDC_EVENTS, RAW_COLUMN
 from retail_lakehouse.lake.contracts.silver import SILVER_CDC_HISTORY, SILVER_CDC_LINES
 from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.lake.runs import RunContext
+from retail_lakehouse.pipeline.cdc_batches import CDC_RECOVERY, SyncReport, groups_of, sync_groups
 from retail_lakehouse.sources.cdc import change_events, read_change_events
 from retail_lakehouse.sources.stream.base import StreamRecord
 
@@ -51,6 +52,7 @@ class CdcReport:
     superseded: int
     deleted: int
     rejected: int = 0  # stream events that could not be applied (recorded with a reason)
+    synced: SyncReport | None = None  # the group batches that carry the state to gold
 
     @property
     def balanced(self) -> bool:
@@ -58,10 +60,13 @@ class CdcReport:
 
 
 def ingest_changes(lake: Lake, path: Path, run: RunContext) -> CdcReport:
-    """Record ``path``'s events in bronze, then recompute the touched buckets of silver."""
+    """Record ``path``'s events in bronze, recompute the touched buckets of silver, then bring
+    the touched groups' bronze batches to the new state (gold follows on the next run)."""
     events = read_change_events(path)
+    run.note(recovery=CDC_RECOVERY)
     _record(lake, run, events, str(path))
-    report = _apply(lake, events, run)
+    report, buckets = _apply(lake, events, run)
+    report = replace(report, synced=sync_groups(lake, run, groups_of(buckets)))
     run.changed = True
     return report
 
@@ -84,6 +89,7 @@ def apply_change_records(
         }
     )
     events = change_events(lines)
+    run.note(recovery=CDC_RECOVERY)
     first, last = min(r.offset for r in records), max(r.offset for r in records)
     _record(lake, run, events, f"{source_name}#{first}-{last}")
     good = events.filter(pc.is_null(events["reason"])).drop_columns(["reason"])
@@ -92,7 +98,8 @@ def apply_change_records(
                    transactions=positions)  # fmt: skip
         run.changed = True
         return CdcReport(events.num_rows, 0, 0, 0, 0, rejected=events.num_rows)
-    report = _apply(lake, good, run, positions)
+    report, buckets = _apply(lake, good, run, positions)
+    synced = sync_groups(lake, run, groups_of(buckets))
     run.changed = True
     return CdcReport(
         events.num_rows,
@@ -101,6 +108,7 @@ def apply_change_records(
         report.superseded,
         report.deleted,
         rejected=events.num_rows - good.num_rows,
+        synced=synced,
     )
 
 
@@ -117,7 +125,8 @@ def _record(lake: Lake, run: RunContext, events: pa.Table, source_file: str) -> 
 
 def _apply(
     lake: Lake, events: pa.Table, run: RunContext, positions: dict[str, int] | None = None
-) -> CdcReport:
+) -> tuple[CdcReport, list[int]]:
+    """Recompute the touched buckets of both silver tables; the report and the buckets."""
     new = events  # noqa: F841 - read by DuckDB below
     with duckdb.connect() as con:
         con.execute(
@@ -168,13 +177,14 @@ def _apply(
     run.count(SILVER_CDC_HISTORY.qualified, rows_out=history.num_rows)
     run.count(SILVER_CDC_LINES.qualified, rows_out=current.num_rows)
     fresh, applied, deleted = (int(v) for v in counts)
-    return CdcReport(
+    report = CdcReport(
         received=events.num_rows,
         duplicates=events.num_rows - fresh,
         applied=applied,
         superseded=fresh - applied,
         deleted=deleted,
     )
+    return report, buckets
 
 
 def _existing_history(lake: Lake, buckets: list[int]) -> pa.Table:

@@ -46,6 +46,7 @@ from retail_lakehouse.pipeline.bronze_stage import (
     write_lines,
 )
 from retail_lakehouse.sources.limits import ReaderLimits
+from retail_lakehouse.sources.records import SourceChunk, SourceLayout
 from retail_lakehouse.sources.stream.base import StreamRecord
 from retail_lakehouse.sources.stream.events import parse_events
 
@@ -82,14 +83,42 @@ def commit_batch(
     limits = limits or ReaderLimits()
     state = ManifestState.load(lake)
     chunk, layout = parse_events(records, limits, state.known_extra)
-    new_columns = [c for c in layout.extra_columns if c not in state.known_extra]
     first = min(r.offset for r in records)
     last = max(r.offset for r in records)
     source_file = f"{source_name}#{first}-{last}"
     digest = hashlib.sha256(f"{source_file}\n".encode())
     for record in records:  # the content hash covers every payload (C speed, one call each)
         digest.update(record.payload)
-    sha256 = digest.hexdigest()
+    staged = stage_chunk(
+        lake,
+        state,
+        chunk,
+        layout,
+        source_file,
+        digest.hexdigest(),
+        sum(len(r.payload) for r in records),
+        limits,
+    )
+    commit_group(lake, run, [staged], transactions=positions)
+    compact_manifests(lake)
+    return BatchReport(staged.lineage.batch_seq, first, last, staged.rows, staged.rejected)
+
+
+def stage_chunk(
+    lake: Lake,
+    state: ManifestState,
+    chunk: SourceChunk,
+    layout: SourceLayout,
+    source_file: str,
+    sha256: str,
+    size_bytes: int,
+    limits: ReaderLimits,
+) -> Staged:
+    """Stage one chunk of rows that has no file behind it (a stream micro-batch, a CDC group)
+    as the next bronze batch: its lines (hashed, with lineage) and rejects as Parquet files for
+    :func:`~retail_lakehouse.pipeline.bronze.commit_group`. ``state`` advances as a file's
+    does (batch number, schema version, known extra columns)."""
+    new_columns = [c for c in layout.extra_columns if c not in state.known_extra]
     batch_seq = state.next_seq
     version = state.schema_version + (1 if new_columns or state.schema_version == 0 else 0)
     lineage = Lineage(
@@ -123,9 +152,10 @@ def commit_batch(
         chunk.rejects.height,
         0,
         files,
-        size_bytes=sum(len(r.payload) for r in records),
+        size_bytes=size_bytes,
         first=state.schema_version == 0,
     )
-    commit_group(lake, run, [staged], transactions=positions)
-    compact_manifests(lake)
-    return BatchReport(batch_seq, first, last, counted[0], chunk.rejects.height)
+    state.next_seq += 1
+    state.schema_version = version
+    state.known_extra += new_columns
+    return staged
