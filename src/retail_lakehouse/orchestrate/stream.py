@@ -203,10 +203,15 @@ class StreamConsumer:
 
     # -- lake work (in a worker thread: the broker connection stays served meanwhile) ---------
     def _recover(self) -> int:
+        """What an interrupted command left is finished or undone first (the intents journal,
+        ``lake/intents.py``): a micro-batch killed before its manifest commit is undone there
+        and its events are read again; then lines of batches older than the journal go too."""
         from retail_lakehouse.lake.runs import recorded_run
         from retail_lakehouse.pipeline.bronze import remove_orphans
 
         with recorded_run(self.lake, "stream") as run:
+            for line in run.recovered:
+                self.say(line)
             removed = remove_orphans(self.lake)
             if removed:
                 run.changed = True

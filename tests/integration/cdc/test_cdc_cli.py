@@ -10,6 +10,8 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.query import LakeSQL
 from tests.conftest import run_retail
@@ -115,6 +117,7 @@ def expected(events: list[dict[str, Any]]) -> tuple[list[tuple[Any, ...]], list[
     return current, history
 
 
+@pytest.mark.soak
 def test_shuffled_duplicated_and_split_change_logs_give_the_in_order_state(tmp_path: Path) -> None:
     events = change_log(300, seed=7)
     rng = random.Random(1)
@@ -142,6 +145,7 @@ def test_shuffled_duplicated_and_split_change_logs_give_the_in_order_state(tmp_p
     assert silver(tmp_path / "c") == truth
 
 
+@pytest.mark.soak
 def test_stream_cdc_applies_a_shuffled_duplicated_stream_in_source_order(
     tmp_path: Path,
 ) -> None:

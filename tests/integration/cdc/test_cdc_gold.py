@@ -1,18 +1,23 @@
 """Gold follows change data capture, from the user's side: a change log applied in two parts
-(the second shuffled and partly duplicated) with a ``retail run`` after each, gives the same gold
-as a lake built from a file of the final state: every gold table equal (lineage columns and the
-per-batch quality score aside, see decision 0018), revenue to the cent."""
+(the second shuffled and partly duplicated, and its ingest killed by SIGKILL between the new
+group batches and the retraction of the old ones) with a ``retail run`` after each, gives the
+silver state of an independent replay and the same gold as a lake built from a file of the final
+state: every gold table equal (lineage columns and the per-batch quality score aside, see
+decision 0018), revenue to the cent."""
 
 from __future__ import annotations
 
 import csv
+import os
 import random
+import signal
+import subprocess
 from pathlib import Path
 
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.query import LakeSQL
-from tests.conftest import run_retail
-from tests.integration.cdc.test_cdc_cli import change_log, expected, ingest, write
+from tests.conftest import RETAIL, run_retail
+from tests.integration.cdc.test_cdc_cli import change_log, expected, ingest, silver, write
 from tests.integration.stream.test_stream_cli import gold_content
 
 HEADER = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
@@ -48,10 +53,22 @@ def test_a_change_log_reaches_gold_incrementally_and_equals_the_final_state_as_a
     retail("run", lake=lake)
     before = revenue(lake)
 
-    out = ingest(lake, write(tmp_path / "later.ndjson", later))
-    assert "superseded batch(es) retracted" in out
-    done = retail("run", lake=lake)
+    killed = subprocess.run(
+        [RETAIL, "--lake", str(lake), "ingest", "--cdc", write(tmp_path / "later.ndjson", later)],
+        env={**os.environ, "RETAIL_FAULT": "after:bronze.files:kill"},
+        capture_output=True,
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL  # new group batches in, old ones not retracted
+    done = retail("run", lake=lake)  # recovers first (recover_cdc), then runs incrementally
+    assert "recovered interrupted ingest --cdc" in done, done
+    with LakeSQL(Lake(lake)) as sql:  # one live batch per group: the doubled ones retracted
+        groups = sql.arrow(
+            "SELECT _source_file, count(*) AS n FROM bronze.files GROUP BY ALL HAVING n > 1"
+        )
+    assert groups.num_rows == 0
     assert "full refresh" not in done.lower()
+    assert silver(lake) == expected(events)
     assert revenue(lake) != before  # the corrections reached the fact
 
     current, _ = expected(events)

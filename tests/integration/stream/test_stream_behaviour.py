@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from retail_lakehouse.benchmark.broker import Broker, publish
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.query import LakeSQL
@@ -122,6 +124,7 @@ def test_bad_events_are_rejected_with_their_offsets_and_sigterm_stops_after_the_
     assert status.json()["accounting"]["balanced"] is True
 
 
+@pytest.mark.soak
 def test_a_broker_restart_is_retried_and_nothing_is_lost_or_doubled(
     broker: Broker, tmp_path: Path
 ) -> None:

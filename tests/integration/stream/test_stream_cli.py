@@ -1,8 +1,9 @@
 """``retail stream`` from the user's side: a real NATS JetStream server, the real command.
 
-The headline case: a 20,000-line file published as events, ``retail stream`` killed with SIGKILL
-in the middle, started again with ``--until-idle``: bronze plus rejects hold exactly the 20,000
-lines (each offset once), and after ``retail run`` gold equals the same file ingested as a file.
+The headline case (20,000 lines under ``make soak``; 1,200 in ``make test``): a file published
+as events, ``retail stream`` killed with SIGKILL in the middle, started again with
+``--until-idle``: bronze plus rejects hold exactly the file's lines (each offset once), and
+after ``retail run`` gold equals the same file ingested as a file.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import subprocess
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from retail_lakehouse.benchmark.broker import Broker, publish
 from retail_lakehouse.lake import Lake
@@ -82,17 +85,24 @@ def wait_for_batches(process: subprocess.Popen[str], count: int) -> list[str]:
     raise AssertionError("the stream did not commit in time:\n" + "".join(seen))
 
 
+@pytest.mark.parametrize(
+    ("rows", "batch"),
+    [
+        pytest.param(ROWS, 1500, marks=pytest.mark.soak, id="20000"),
+        pytest.param(1200, 200, id="1200"),
+    ],
+)
 def test_sigkill_midway_then_restart_holds_every_line_once_and_gold_equals_the_file(
-    broker: Broker, tmp_path: Path
+    broker: Broker, tmp_path: Path, rows: int, batch: int
 ) -> None:
     source = tmp_path / "sales.csv"
-    retail("generate", "--rows", str(ROWS), "--out", source, lake=tmp_path / "unused")
+    retail("generate", "--rows", str(rows), "--out", source, lake=tmp_path / "unused")
     events = file_events(source)
-    assert len(events) == ROWS
+    assert len(events) == rows
     publish(broker.url, SUBJECT, events)
     lake = tmp_path / "streamed"
 
-    process = start_stream(lake, broker, "--max-batch", "1500", "--batch-seconds", "0.2")
+    process = start_stream(lake, broker, "--max-batch", str(batch), "--batch-seconds", "0.2")
     try:
         wait_for_batches(process, 3)
         time.sleep(random.uniform(0.0, 0.5))  # land anywhere in the next batch's work
@@ -101,7 +111,7 @@ def test_sigkill_midway_then_restart_holds_every_line_once_and_gold_equals_the_f
         process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
     before = query(lake, "SELECT count(*) AS n FROM bronze.files")[0]["n"]
-    assert 3 <= before < ROWS // 1500 + 1, "killed midway, not at the end"
+    assert 3 <= before < rows // batch + 1, "killed midway, not at the end"
 
     out = retail(*stream_args(broker, "--until-idle", "2", "--max-batch", "5000"), lake=lake)
     assert "stopped (idle)" in out
@@ -114,9 +124,9 @@ def test_sigkill_midway_then_restart_holds_every_line_once_and_gold_equals_the_f
         "(SELECT min(_row_number) FROM bronze.sales_lines) AS low, "
         "(SELECT max(_row_number) FROM bronze.sales_lines) AS high",
     )[0]
-    assert counts == {"lines": ROWS, "rejects": 0, "offsets": ROWS, "low": 1, "high": ROWS}
+    assert counts == {"lines": rows, "rejects": 0, "offsets": rows, "low": 1, "high": rows}
     files = query(lake, "SELECT _source_file, rows_ingested FROM bronze.files ORDER BY _batch_seq")
-    assert sum(f["rows_ingested"] for f in files) == ROWS
+    assert sum(f["rows_ingested"] for f in files) == rows
     assert all(f["_source_file"].startswith(f"{broker.url}/SALES/{SUBJECT}#") for f in files)
 
     retail("run", lake=lake)

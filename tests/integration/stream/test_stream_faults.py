@@ -8,7 +8,6 @@ kill at any of them, a restart with ``--until-idle`` must leave every event in b
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import random
 import signal
@@ -21,11 +20,10 @@ import pytest
 from retail_lakehouse.benchmark.broker import Broker, publish
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.query import LakeSQL
-from tests.conftest import RETAIL
+from tests.conftest import RETAIL, run_retail
 from tests.integration.stream.test_stream_behaviour import sale
 
 SUBJECT = "sales.lines"
-HAS_REGISTRY = importlib.util.find_spec("retail_lakehouse.lake.faults") is not None
 
 
 def stream(lake: Path, broker: Broker, *extra: str, env: dict[str, str] | None = None) -> int:
@@ -50,19 +48,48 @@ def exactly_once(lake: Path, events: int) -> None:
     assert found == [{"n": events, "offsets": events, "low": 1, "high": events}]
 
 
-@pytest.mark.skipif(not HAS_REGISTRY, reason="needs the fault registry of issue 13 (lake/faults)")
-@pytest.mark.parametrize(
-    "point", ["stream.fetched@2", "stream.committed@2", "after:bronze.files@2"]
-)
-def test_a_kill_at_a_stream_boundary_loses_and_doubles_nothing(
-    broker: Broker, tmp_path: Path, point: str
+def test_a_kill_between_the_lines_and_the_manifest_is_undone_by_the_next_command(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """Killed with the second batch's lines committed and its manifest row not: the next
+    command, whatever it is (here ``retail run``), removes those lines and retires the batch
+    number; the stream then reads the events again. Every event once, no number reused."""
+    publish(broker.url, SUBJECT, [sale(n) for n in range(1, 301)])
+    lake = tmp_path / "lake"
+    fault = {"RETAIL_FAULT": "after:bronze.sales_lines@2:kill"}
+    assert stream(lake, broker, "--max-batch", "100", env=fault) == -signal.SIGKILL
+    ran = run_retail("run", lake=lake)
+    assert ran.code == 0, ran.stderr
+    assert "recovered interrupted stream" in ran.stdout
+    assert "batch 2 undone" in ran.stdout
+    assert stream(lake, broker, "--until-idle", "2", "--max-batch", "100") == 0
+    exactly_once(lake, 300)
+    with LakeSQL(Lake(lake)) as sql:
+        seqs = sql.arrow("SELECT _batch_seq FROM bronze.files ORDER BY 1").column(0).to_pylist()
+    assert seqs[0] == 1 and 2 not in seqs  # the undone batch's number is never handed out again
+
+
+def boundaries(lake: Path, broker: Broker) -> list[str]:
+    """Every fault point a fault-free ``retail stream`` passes (commits and its own two)."""
+    trace = lake.parent / "trace"
+    assert stream(lake, broker, "--until-idle", "1", "--max-batch", "100",
+                  env={"RETAIL_FAULT_TRACE": str(trace)}) == 0  # fmt: skip
+    return list(dict.fromkeys(trace.read_text().split()))
+
+
+@pytest.mark.soak
+def test_a_kill_at_every_commit_boundary_of_a_micro_batch_loses_and_doubles_nothing(
+    broker: Broker, tmp_path: Path
 ) -> None:
     publish(broker.url, SUBJECT, [sale(n) for n in range(1, 401)])
-    lake = tmp_path / "lake"
-    killed = stream(lake, broker, "--max-batch", "100", env={"RETAIL_FAULT": f"{point}:kill"})
-    assert killed == -signal.SIGKILL
-    assert stream(lake, broker, "--until-idle", "2", "--max-batch", "100") == 0
-    exactly_once(lake, 400)
+    points = [p for p in boundaries(tmp_path / "traced", broker) if p.endswith("@2")]
+    assert {"stream.fetched@2", "stream.committed@2", "after:bronze.files@2"} <= set(points)
+    for i, point in enumerate(points):
+        lake = tmp_path / f"lake{i}"
+        killed = stream(lake, broker, "--max-batch", "100", env={"RETAIL_FAULT": f"{point}:kill"})
+        assert killed == -signal.SIGKILL, point
+        assert stream(lake, broker, "--until-idle", "2", "--max-batch", "100") == 0, point
+        exactly_once(lake, 400)
 
 
 @pytest.mark.soak
