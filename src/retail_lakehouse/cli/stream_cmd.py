@@ -55,7 +55,9 @@ def stream(
         typer.Option(
             "--cdc",
             help="The events are Debezium change events keyed by line_id: applied to "
-            "silver.cdc_lines in source order (as retail ingest --cdc does).",
+            "silver.cdc_lines in source order, and the changed line-id groups re-emitted to "
+            "bronze so the next run (or --run-every) carries them to gold (as retail ingest "
+            "--cdc does).",
         ),
     ] = False,
 ) -> None:

@@ -263,6 +263,8 @@ class StreamConsumer:
         self.summary.batches += 1
         self.summary.lines += report.received - report.rejected
         self.summary.rejected += report.rejected
+        if report.synced is not None and (report.synced.emitted or report.synced.retracted):
+            self._unrun += 1  # the group batches changed: --run-every carries them to gold
         first, last = min(r.offset for r in records), max(r.offset for r in records)
         self.say(
             f"changes {first}-{last}: {report.received:,} event(s) = {report.applied:,} applied "
