@@ -85,3 +85,6 @@ def test_a_change_log_reaches_gold_incrementally_and_equals_the_final_state_as_a
 
     assert revenue(lake) == revenue(as_file)
     assert gold_content(lake) == gold_content(as_file)
+    status = run_retail("status", "--json", lake=lake)
+    assert status.code == 0, status.stderr
+    assert status.json()["accounting"]["balanced"] is True
