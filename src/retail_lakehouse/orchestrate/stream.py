@@ -270,6 +270,7 @@ class StreamConsumer:
             f"changes {first}-{last}: {report.received:,} event(s) = {report.applied:,} applied "
             f"({report.deleted:,} deletes) + {report.superseded:,} superseded + "
             f"{report.duplicates:,} duplicates + {report.rejected:,} rejected"
+            + (f"; bronze: {report.synced.describe()}" if report.synced is not None else "")
         )
 
     def _run_due(self) -> bool:
