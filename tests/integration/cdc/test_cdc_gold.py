@@ -118,6 +118,7 @@ def test_a_kill_at_every_commit_boundary_of_a_cdc_ingest_is_completed_by_the_nex
     retail("run", lake=clean)
     only = re.compile(os.environ.get("RETAIL_FAULT_POINTS", ""))
     points = [p for p in dict.fromkeys(trace.read_text().split()) if only.search(p)]
+    assert points, f"no fault point matches RETAIL_FAULT_POINTS={only.pattern!r}"
     assert only.pattern or any(p.startswith("after:bronze.files") for p in points)
     for i, point in enumerate(points):
         lake = tmp_path / f"lake{i}"
