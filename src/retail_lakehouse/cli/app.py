@@ -36,6 +36,7 @@ from retail_lakehouse.cli import (
     serve_cmd,
     sql_cmd,
     status_cmd,
+    stream_cmd,
     watch_cmd,
 )
 from retail_lakehouse.cli.context import AppState, PipelineFailure, UsageProblem, err_console
@@ -144,6 +145,7 @@ app.command("restore")(backup_cmd.restore)
 app.command("optimize")(maintenance_cmd.optimize)
 app.command("vacuum")(maintenance_cmd.vacuum)
 app.command("doctor")(doctor_cmd.doctor)
+app.command("stream")(stream_cmd.stream)
 
 
 def _main() -> None:

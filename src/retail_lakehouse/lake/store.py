@@ -134,11 +134,14 @@ class Lake:
         mode: WriteMode = "append",
         predicate: str | None = None,
         commit_properties: dict[str, str] | None = None,
+        transactions: dict[str, int] | None = None,
     ) -> int:
         """Commit ``data`` as one Delta transaction and return the new table version.
 
         ``predicate`` with ``mode="overwrite"`` replaces only the rows it matches (replaceWhere):
-        the way layers rewrite the batches or keys they own without touching the rest."""
+        the way layers rewrite the batches or keys they own without touching the rest.
+        ``transactions`` (app id -> version) are Delta transaction identifiers written in the
+        same commit (a stream's consumed position, read back with :meth:`transaction_version`)."""
         target = contract(qualified)
         if target.append_only and mode != "append":
             raise ValueError(f"{qualified} is append-only")
@@ -151,7 +154,7 @@ class Lake:
         creating = not self.exists(qualified)
         if creating:  # the table's first commit carries its descriptions (Delta metadata)
             data = _described(data, target)
-        with commit(qualified, commit_properties) as properties:
+        with commit(qualified, commit_properties, transactions=transactions) as properties:
             if mode == "append":
                 write_deltalake(
                     str(path),
@@ -183,6 +186,11 @@ class Lake:
         version = self.version(qualified)
         assert version is not None
         return version
+
+    def transaction_version(self, qualified: str, app_id: str) -> int | None:
+        """The latest version committed for the Delta transaction identifier ``app_id``."""
+        table = self.delta(qualified)
+        return None if table is None else table.transaction_version(app_id)
 
     def ensure(self, qualified: str) -> None:
         """Create an empty table from its contract if it does not exist yet."""

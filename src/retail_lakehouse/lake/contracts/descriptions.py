@@ -26,8 +26,21 @@ TABLES: dict[str, str] = {
         "Lines that could not be parsed at all, with the file, line number, raw text and reason."
     ),
     "bronze.files": (
-        "The ingestion manifest: one row per ingested file (content hash, format, counts). A file "
-        "is in bronze exactly when its hash is here."
+        "The ingestion manifest: one row per ingested file or stream micro-batch (content hash, "
+        "format, counts). A batch is in bronze exactly when its row is here; a stream batch's "
+        "commit also carries the stream position (Delta transaction identifier)."
+    ),
+    "bronze.cdc_events": (
+        "Change events (Debezium envelopes) exactly as received from retail ingest --cdc, "
+        "duplicates included: one row per event, with the row image's values as text."
+    ),
+    "silver.cdc_history": (
+        "Every distinct change of every source line, in source (log position) order, valid from "
+        "its position until the next change's."
+    ),
+    "silver.cdc_lines": (
+        "The current state of every source line: its change with the highest log position; a "
+        "deleted line stays as a tombstone."
     ),
     "silver.sales_lines": (
         "Typed, standardised, deduplicated and quality-scored sales lines: one row per distinct "
@@ -105,7 +118,7 @@ COLUMNS: dict[str, str] = {
     "_source_sha256": "SHA-256 of the source file's content.",
     "_batch_id": "Ingestion batch: one per ingested file.",
     "_batch_seq": "Increasing number of the ingestion batch.",
-    "_row_number": "Line number within the source file.",
+    "_row_number": "Line number within the source file (the stream sequence for a stream batch).",
     "_ingested_at": "When the file was ingested (UTC).",
     "_record_hash": (
         "Hash of the line's raw business columns: their MD5 as 32 hex digits in bronze, its "
@@ -146,7 +159,31 @@ COLUMNS: dict[str, str] = {
     "month": "First day of the month.",
 }
 
+_CDC_COLUMNS = {
+    "line_id": "The source system's id of the sale line (the change events' key).",
+    "op": "Debezium operation: c create, u update, d delete, r snapshot read.",
+    "log_position": "Position of the change in the source's log (lsn, pos or sequence).",
+    "source_ts_ms": "When the change happened in the source (milliseconds since the epoch).",
+    "_key_bucket": "Bucket of the line id (0-255, from its MD5): the unit a CDC ingest rewrites.",
+    "is_deleted": "The change is a delete: the line is gone from the source (a tombstone).",
+}
+
 TABLE_COLUMNS: dict[str, dict[str, str]] = {
+    "bronze.cdc_events": {
+        **_CDC_COLUMNS,
+        "_source_file": "Change-log file the event came from.",
+        "_row_number": "Line number of the event within its file.",
+        "_ingested_at": "When the change log was ingested (UTC).",
+        "reason": "Why the event could not be applied (stream only; a file is refused instead).",
+    },
+    "silver.cdc_history": {
+        **_CDC_COLUMNS,
+        "valid_from": "When this change happened in the source (from source_ts_ms).",
+        "valid_to": "When the next change of the line happened; NULL for the current one.",
+        "valid_to_position": "Log position of the next change of the line; NULL when current.",
+        "is_current": "This change is the line's current state.",
+    },
+    "silver.cdc_lines": dict(_CDC_COLUMNS),
     "meta.retractions": {
         "retraction_id": "Increasing number of the retraction.",
         "batch_seq": "The retracted batch (never given to a new file again).",
@@ -171,7 +208,7 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "batches": "Fingerprint of each published fact batch (JSON).",
     },
     "bronze.rejects": {
-        "line_number": "Line number of the rejected line in its file.",
+        "line_number": "Line number of the rejected line in its file (an event's stream sequence).",
         "raw_line": "The rejected line's raw text.",
         "reason": "Why the line could not be parsed.",
     },
