@@ -280,3 +280,74 @@ def test_ten_incremental_runs_then_optimize_and_vacuum(tmp_path: Path) -> None:
 @pytest.mark.soak
 def test_thirty_incremental_runs_then_optimize_and_vacuum(tmp_path: Path) -> None:
     incremental_runs(tmp_path, 30)
+
+
+def split_into(tmp_path: Path, parts: int) -> list[Path]:
+    """The 1071-line file cut into ``parts`` files of consecutive lines, each with the header."""
+    lines = SOURCE.read_text(encoding="utf-8").splitlines(keepends=True)
+    header, body = lines[0], lines[1:]
+    size = len(body) // parts + 1
+    paths = []
+    for index in range(parts):
+        part = tmp_path / f"part-{index:02d}.csv"
+        part.write_text(header + "".join(body[index * size : (index + 1) * size]), "utf-8")
+        paths.append(part)
+    return paths
+
+
+def live_files(lake: Path) -> dict[str, int]:
+    """Live (current-version) data files of every table, from the Delta logs."""
+    opened = Lake(lake)
+    counts = {}
+    for name in opened.tables():
+        table = opened.delta(name)
+        counts[name] = 0 if table is None else len(table.file_uris())
+    return counts
+
+
+def test_maintenance_auto_compacts_and_vacuums_inside_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``[maintenance] auto`` with a low threshold: the run that takes a table past it compacts
+    and vacuums on its own, as commits of that run, and gold is what it would have been."""
+    parts = split_into(tmp_path, 3)
+    plain, project = tmp_path / "plain", tmp_path / "project"
+    plain.mkdir()
+    project.mkdir()
+    (project / "retail.toml").write_text(
+        "[maintenance]\nauto = true\nmax_files = 2\nretain_hours = 0\n", encoding="utf-8"
+    )
+    monkeypatch.chdir(project)  # retail.toml is found in the working directory
+    lake = project / "lake"
+    for part in parts[:2]:
+        ok("ingest", part, lake=lake)
+        ok("run", lake=lake)
+    assert live_files(lake)["gold.fact_sales"] == 2  # at the threshold, not past it
+    ok("ingest", parts[2], lake=lake)
+    disk_before = parquet_files(lake)
+    ran = ok("run", lake=lake).stdout
+    third = last_run(lake)
+    assert "maintenance: compacted" in ran, ran
+    live = live_files(lake)
+    assert max(live.values()) <= 2, live  # nothing is left past the threshold
+    assert live["gold.fact_sales"] == 1 and live["silver.sales_lines"] == 1, live
+    assert live["bronze.sales_lines"] == 1, live
+    # vacuum with a 0h window: only live files stay on disk, fewer than before the run
+    assert parquet_files(lake) == sum(live.values()) < disk_before
+    assert sum(1 for _ in (lake / "gold" / "fact_sales").rglob("*.parquet")) == 1
+
+    # the compaction and vacuum are commits of that run, and the run is in the history
+    versions = json.loads(ok("history", "gold.fact_sales", "--json", lake=lake).stdout)
+    by_run = [v["operation"] for v in versions if v["run_id"] == third]
+    assert "OPTIMIZE" in by_run and "VACUUM END" in by_run, versions
+    runs = json.loads(ok("history", "--json", lake=lake).stdout)
+    assert runs[0]["run_id"] == third and runs[0]["command"] == "run", runs[0]
+
+    # gold equals a lake built from the same files without maintenance
+    monkeypatch.chdir(plain)
+    reference = plain / "lake"
+    ok("ingest", *parts, lake=reference)
+    ok("run", lake=reference)
+    assert live_files(reference)["bronze.sales_lines"] == 3  # no maintenance there
+    assert figures(lake) == figures(reference)
+    assert gold_rows(lake) == gold_rows(reference)
