@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -151,7 +152,15 @@ def main() -> None:
         default="2g",
         help="local mode's JVM -Xmx (driver and executors in one JVM)",
     )
+    parser.add_argument(
+        "--shuffle-partitions",
+        default="8",
+        help="spark.sql.shuffle.partitions (Spark's 200 means ~100 tasks per stage even for "
+        "a few thousand lines: minutes of task overhead on a loaded 2-core machine)",
+    )
     args = parser.parse_args()
+    # a SIGTERM (timeout, kill) still stops the cluster through the finally below
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     root = Path(tempfile.mkdtemp(prefix="bench-spark-"))
     (root / "work").mkdir()
     procs: list[subprocess.Popen[bytes]] = []
@@ -170,7 +179,10 @@ def main() -> None:
                 lake = root / f"{mode}_{lines}"
                 shutil.copytree(bronze, lake)
                 gc_log = root / f"gc_{mode}_{lines}.log"
-                conf = {"spark.driver.extraJavaOptions": f"-Xlog:gc:file={gc_log}"}
+                conf = {
+                    "spark.driver.extraJavaOptions": f"-Xlog:gc:file={gc_log}",
+                    "spark.sql.shuffle.partitions": args.shuffle_partitions,
+                }
                 env = dict(os.environ)
                 if mode == "cluster":
                     env["RETAIL_SPARK_MASTER"] = url

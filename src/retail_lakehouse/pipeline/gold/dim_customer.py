@@ -12,8 +12,9 @@ customer's first and last sale line (the same on every version row).
 
 Incremental runs recompute every version of the customers in the new batches (from all their
 silver lines: a late line can split or move a version) and keep everyone else's rows.
-:func:`check_scd2_on` runs on the whole result (where the engine built it) before it is committed: exactly one current row per
-customer, versions numbered 1..n with contiguous, non-overlapping validity.
+:func:`check_scd2_on` runs on the whole result, where the engine built it, before it is
+committed: exactly one current row per customer, versions numbered 1..n with contiguous,
+non-overlapping validity.
 """
 
 from __future__ import annotations
