@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # Trust the platform's certificate store (machines behind a TLS-inspecting proxy need it).
 export UV_SYSTEM_CERTS ?= true
 
-.PHONY: install install-core demo test soak lint typecheck unit system-deps benchmark clean
+.PHONY: install install-core demo test soak test-cluster lint typecheck unit system-deps benchmark clean
 
 .uv/bin/uv:
 	$(PYTHON) -m venv .uv
@@ -63,6 +63,13 @@ test: install system-deps lint typecheck
 # 30-minute budget, run before a release or when touching the commit paths.
 soak: install system-deps
 	$(UV) run pytest -n 2 --dist loadfile -m soak $(PYTEST_ARGS)
+
+# Real Spark servers (a standalone master and worker, a Spark Connect server) started from
+# pyspark's own scripts on localhost, the pipeline run through each and compared with DuckDB.
+# 10-15 minutes on 2 cores: too long for CI's `make test`; run it when touching the Spark
+# engine. One test at a time (two JVM clusters at once do not fit 2 cores).
+test-cluster: install system-deps
+	$(UV) run pytest -m cluster $(PYTEST_ARGS)
 
 benchmark: install
 	$(UV) run retail benchmark

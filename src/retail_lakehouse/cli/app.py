@@ -64,11 +64,12 @@ def _version(value: bool) -> None:
 def main_options(
     ctx: typer.Context,
     lake: Annotated[
-        Path | None,
+        str | None,  # text, not Path: a file:// URI must keep its slashes
         typer.Option(
             "--lake",
             envvar="RETAIL_LAKE",
-            help="Lake root folder (default: lake in the nearest retail.toml, else ./lake).",
+            help="Lake root folder or file:// URI (default: lake in the nearest retail.toml, "
+            "else ./lake).",
         ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,

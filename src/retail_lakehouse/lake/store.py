@@ -25,6 +25,7 @@ from retail_lakehouse.lake.contracts import TableContract, contract
 from retail_lakehouse.lake.errors import LakeBusyError
 from retail_lakehouse.lake.holder import HOLDER_FILE, LOCK_FILE
 from retail_lakehouse.lake.holder import live_holder as _live_holder
+from retail_lakehouse.lake.location import data_files
 
 WriteMode = Literal["append", "overwrite"]
 DEFAULT_WRITER_WAIT = 10.0
@@ -58,7 +59,9 @@ class Lake:
     """A lake root folder (or URI) holding ``<layer>/<table>`` Delta tables."""
 
     def __init__(self, root: str | Path, *, writer_wait: float = DEFAULT_WRITER_WAIT) -> None:
-        self.root = Path(root).expanduser().absolute()
+        from retail_lakehouse.lake.location import local_root
+
+        self.root = local_root(root).absolute()
         self.writer_wait = writer_wait
 
     # -- locations -------------------------------------------------------------------------
@@ -101,7 +104,7 @@ class Lake:
     def snapshot_files(self, qualified: str, version: int | None = None) -> list[str]:
         """Parquet files of one committed snapshot (what readers scan)."""
         table = self.delta(qualified, version)
-        return [] if table is None else list(table.file_uris())
+        return [] if table is None else data_files(table)
 
     def file_stats(self, qualified: str) -> pa.Table | None:
         """One row per live data file of the current snapshot, with its size and the Delta

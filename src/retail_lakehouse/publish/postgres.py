@@ -42,6 +42,7 @@ import pyarrow as pa
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts import TableContract
 from retail_lakehouse.lake.contracts.meta import META_PUBLISH_STATE
+from retail_lakehouse.lake.location import data_files
 from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.lake.runs import RunContext, new_run_id
 from retail_lakehouse.publish.target import PublishFailed, PublishRefused, Target
@@ -564,7 +565,7 @@ def _previous_snapshot(lake: Lake, lake_sql: LakeSQL, t: TableContract, version:
     columns = ", ".join(f'"{c}"' for c in t.schema.names)
     try:
         table = lake.delta(t.qualified, version)
-        files = list(table.file_uris()) if table is not None else []
+        files = data_files(table) if table is not None else []
         if not files:
             return None
         lake_sql.con.execute(
