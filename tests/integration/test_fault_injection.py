@@ -1,5 +1,5 @@
 """Deterministic fault injection at every commit boundary of ingest, run, full refresh (with
-changed rules), retract, rollback, optimize and vacuum.
+changed rules), retract, rollback, optimize, vacuum, ingest --replaces and restore.
 
 For each scenario the fault-free command is run once with ``RETAIL_FAULT_TRACE`` to list the
 points it passes (every Delta commit is one, through ``lake/commits.py``: a new commit cannot be
@@ -91,12 +91,8 @@ def scenarios(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Scenario]:
     built: dict[str, Scenario] = {}
     base = ingested
     for name, command, next_command in plan:
-        reference = copy_lake(base, root / f"{name}-reference")
-        clock = time.perf_counter()
-        points = traced_points(command, reference, root / f"{name}.trace")
-        seconds = time.perf_counter() - clock
-        built[name] = Scenario(name, base, command, next_command, reference, points, seconds)
-        base = reference
+        built[name] = _traced(name, base, command, next_command, root)
+        base = built[name].reference
     # the commands of recover (issue 16), on the lake the chain above built
     target = _last_run_id(built["run"].reference, "run")
     rollback = ("rollback", "--to-run", target, "--yes")
@@ -107,13 +103,44 @@ def scenarios(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Scenario]:
         ("optimize", ("optimize",)),
         ("vacuum", vacuum),
     ):
-        reference = copy_lake(base, root / f"{name}-reference")
-        clock = time.perf_counter()
-        points = traced_points(command, reference, root / f"{name}.trace")
-        seconds = time.perf_counter() - clock
-        built[name] = Scenario(name, base, command, command, reference, points, seconds)
-        base = reference
+        built[name] = _traced(name, base, command, command, root)
+        base = built[name].reference
+    # a corrected file replacing the first one (ingest, then retract, in one run)
+    fixed = _with_changed_quantity(a, root / "a_fixed.csv")
+    replaces = ("ingest", "--replaces", a.name, fixed)
+    built["replaces"] = _traced("replaces", base, replaces, replaces, root)
+    # a restore of the last lake's backup into an empty folder
+    ok("backup", root / "backup", lake=built["replaces"].reference)
+    empty = root / "empty"
+    empty.mkdir()
+    restore = ("restore", root / "backup")
+    built["restore"] = _traced("restore", empty, restore, restore, root)
     return built
+
+
+def _traced(
+    name: str,
+    base: Path,
+    command: tuple[str | Path, ...],
+    next_command: tuple[str | Path, ...],
+    root: Path,
+) -> Scenario:
+    """A scenario: its reference is ``base`` + ``command`` run once without fault, traced."""
+    reference = copy_lake(base, root / f"{name}-reference")
+    clock = time.perf_counter()
+    points = traced_points(command, reference, root / f"{name}.trace")
+    seconds = time.perf_counter() - clock
+    return Scenario(name, base, command, next_command, reference, points, seconds)
+
+
+def _with_changed_quantity(source: Path, target: Path) -> Path:
+    """A corrected copy of a generated CSV: the quantity of its first line changed."""
+    header, first, *rest = source.read_text(encoding="utf-8").splitlines()
+    cells = first.split(",")
+    column = header.split(",").index("Quantity")
+    cells[column] = str(int(cells[column]) + 7)
+    target.write_text("\n".join([header, ",".join(cells), *rest]) + "\n", encoding="utf-8")
+    return target
 
 
 def _last_run_id(lake: Path, command: str) -> str:
@@ -177,6 +204,13 @@ def test_every_commit_is_a_traced_fault_point(scenarios: dict[str, Scenario]) ->
     assert sum(p.startswith("before:gold.") for p in rollback) >= 3, rollback
     for name in ("optimize", "vacuum"):  # a commit per table with files to compact / delete
         assert any(p.startswith("before:bronze.") for p in scenarios[name].points), name
+    replaces = scenarios["replaces"].points  # the new file's commits, then the retraction's
+    assert replaces.index("after:bronze.files@1") < replaces.index("before:meta.retractions@1")
+    assert replaces[-2:] == ["before:meta.runs@1", "after:meta.runs@1"]
+    restore = scenarios["restore"].points  # one table created per backed-up table, then its run
+    tables = sum(p.startswith("restore.table:") for p in restore)
+    assert tables == len(contents(scenarios["replaces"].reference)) + 1  # + meta.runs
+    assert restore[-2:] == ["before:meta.runs@2", "after:meta.runs@2"]
 
 
 @pytest.mark.parametrize(
@@ -189,6 +223,8 @@ def test_every_commit_is_a_traced_fault_point(scenarios: dict[str, Scenario]) ->
         ("rollback", 2),
         ("optimize", 1),
         ("vacuum", 1),
+        ("replaces", 2),
+        ("restore", 2),
     ],
 )
 def test_faults_at_spread_points(
@@ -216,25 +252,44 @@ def test_random_kill_short(scenarios: dict[str, Scenario], tmp_path: Path) -> No
 @pytest.mark.soak
 @pytest.mark.timeout(7200)
 @pytest.mark.parametrize(
-    "name", ["ingest", "run", "full-refresh", "retract", "rollback", "optimize", "vacuum"]
+    "name",
+    [
+        "ingest",
+        "run",
+        "full-refresh",
+        "retract",
+        "rollback",
+        "optimize",
+        "vacuum",
+        "replaces",
+        "restore",
+    ],
 )
 def test_every_point_both_modes(scenarios: dict[str, Scenario], name: str, tmp_path: Path) -> None:
     scenario = scenarios[name]
     trials = 0
     failures: list[str] = []
-    only = re.compile(os.environ.get("RETAIL_FAULT_POINTS", ""))  # a subset: a regex
+    # a subset: a regex searched in "<scenario> <point>" (e.g. "^run .*mart_|meta\\.runs")
+    only = re.compile(os.environ.get("RETAIL_FAULT_POINTS", ""))
     for index, point in enumerate(scenario.points):
-        if not only.search(point):
+        if not only.search(f"{name} {point}"):
             continue
         for mode in ("kill", "enospc"):
             trials += 1
+            clock = time.perf_counter()
             try:
                 fault_trial(scenario, point, mode, tmp_path / f"{index}-{mode}")
             except AssertionError as failed:
                 failures.append(f"{point}:{mode}: {str(failed)[:300]}")
-                progress(f"{name} {point} {mode} FAILED {str(failed)[:300]!r}")
+                outcome = f"FAILED {str(failed)[:300]!r}"
             else:
-                progress(f"{name} {point} {mode} ok")
+                outcome = "ok"
+            seconds = time.perf_counter() - clock
+            load = os.getloadavg()[0]
+            progress(
+                f"{time.strftime('%H:%M:%S')} {name} {point} {mode} {outcome} "
+                f"{seconds:.1f}s load {load:.1f}"
+            )
     assert failures == [], "\n".join(failures)
     tables = contents(scenario.reference)
     rows = sum(len(rows) for rows in tables.values())

@@ -66,9 +66,10 @@ def restore(
 
 
 def _record(lake: Lake, report: RestoreReport) -> None:
-    """The restore is the new lake's first recorded run."""
+    """The restore is the new lake's first recorded run (written before the lake appears)."""
     from retail_lakehouse.lake.runs import recorded_run
 
     with recorded_run(lake, f"restore {report.backup_id}") as run:
-        run.count("lake", rows_in=report.files)
+        for table, rows in report.rows.items():
+            run.count(table, rows_out=rows)
         run.changed = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -172,29 +172,49 @@ def _ingest_replacing(
 ) -> None:
     """Ingest the corrected file, then retract the one it replaces, in one recorded run.
 
-    New first: a refused file retracts nothing. Run again after an interruption, the new file is
-    skipped (already in bronze) and the retraction completes."""
-    from retail_lakehouse.lake.recovery import RecoveryRefused, find_batch, retract_batch
+    New first: a refused file retracts nothing. The old file is looked up under the lock, after
+    the recovery of an interrupted command (which may be this very replacement): run again after
+    an interruption, the new file is skipped (already in bronze) and the retraction completes,
+    or, when it had completed, the retry says so and exits 0."""
+    from retail_lakehouse.lake.recovery import (
+        AlreadyRetracted,
+        RecoveryRefused,
+        find_batch,
+        retract_batch,
+    )
     from retail_lakehouse.lake.runs import recorded_run
     from retail_lakehouse.pipeline.bronze import FileRefused, ingest_file
 
     if len(files) != 1:
         raise UsageProblem("--replaces takes exactly one new file")
-    try:
-        old = find_batch(lake, file=old_name)
-    except RecoveryRefused as refused:
-        raise UsageProblem(str(refused)) from None
+    refused: str | None = None
+    already: str | None = None
     with recorded_run(lake, "ingest --replaces") as run:
         for line in run.recovered:
             console.print(f"[yellow]{line}[/]")
         try:
-            report = ingest_file(lake, files[0], run, limits=limits, formats=formats)
-        except FileRefused as refused:
-            raise UsageProblem(f"{refused}; {old_name} was not retracted") from None
-        if report.status == "skipped" and f"batch {old['_batch_seq']}" in report.note:
-            raise UsageProblem(f"{files[0]} has the same content as {old_name}: nothing to replace")
-        done = retract_batch(lake, old, run, replaced_by=str(files[0]))
-        run.changed = True
+            old: dict[str, Any] | None = find_batch(lake, file=old_name)
+        except AlreadyRetracted as retracted:  # a retry after an interruption: idempotent
+            old, already = None, str(retracted)
+        except RecoveryRefused as error:
+            old, refused = None, str(error)
+        if refused is None:
+            try:
+                report = ingest_file(lake, files[0], run, limits=limits, formats=formats)
+            except FileRefused as file_refused:
+                raise UsageProblem(f"{file_refused}; {old_name} was not retracted") from None
+        if old is not None:
+            if report.status == "skipped" and report.note.endswith(f" batch {old['_batch_seq']}"):
+                raise UsageProblem(
+                    f"{files[0]} has the same content as {old_name}: nothing to replace"
+                )
+            done = retract_batch(lake, old, run, replaced_by=str(files[0]))
+            run.changed = True
+    if refused is not None:
+        raise UsageProblem(refused)
+    if already is not None:
+        console.print(f"{files[0]}: {report.status} ({report.note or 'in bronze'}); {already}")
+        return
     console.print(
         f"{files[0]}: {report.status} ({report.rows_ingested:,} lines, batch "
         f"{report.batch_seq}); replaced batch {done.batch_seq} ({done.source_file}, "

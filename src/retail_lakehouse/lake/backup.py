@@ -73,6 +73,7 @@ class RestoreReport:
     bytes_total: int = 0
     seconds: float = 0.0
     skipped: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)  # rows restored, per table
 
 
 # -- backup --------------------------------------------------------------------------------
@@ -269,8 +270,9 @@ def restore(
 ) -> RestoreReport:
     """Verify the whole backup, then build the lake at ``target`` (which must hold no tables).
 
-    Everything is written into ``<target>.restoring`` first and renamed at the end, so an
-    interrupted restore leaves the target untouched and running it again starts over."""
+    Everything is written into ``<target>.restoring`` first, the restore's own ``meta.runs``
+    row included (``record``), and renamed at the end: an interrupted restore leaves the target
+    untouched and running it again starts over; once renamed, the lake is complete."""
     from deltalake import Schema
     from deltalake.transaction import create_table_with_add_actions
 
@@ -294,7 +296,9 @@ def restore(
             path = folder / entry["path"]
             path.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(_object(dest, entry["sha256"]), path)
-            adds.append(_add_action(folder, path))
+            action, rows = _add_action(folder, path)
+            adds.append(action)
+            report.rows[name] = report.rows.get(name, 0) + rows
             report.files += 1
             report.bytes_total += entry["size"]
         with commit(name, {COMMAND_KEY: f"restore {report.backup_id}"}) as properties:
@@ -315,18 +319,20 @@ def restore(
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(_object(dest, entry["sha256"]), path)
         report.files += 1
+    report.seconds = round(time.perf_counter() - clock, 3)
+    if record is not None:  # the restore's run row, in the new lake before it appears
+        record(staging, report)
     if target.exists():
         target.rmdir()  # empty (checked above): replaced by the restored lake
-    os.replace(work, target)
-    report.seconds = round(time.perf_counter() - clock, 3)
-    if record is not None:
-        record(Lake(target), report)
+    os.replace(work, target)  # the point of no return: before it, a retry starts over
     return report
 
 
-def _add_action(folder: Path, path: Path) -> Any:
+def _add_action(folder: Path, path: Path) -> tuple[Any, int]:
+    """The add action of a restored file, and its row count."""
     import pyarrow.parquet as pq
 
     from retail_lakehouse.lake.staged import add_action
 
-    return add_action(folder, path, pq.ParquetFile(path).metadata)
+    footer = pq.ParquetFile(path).metadata
+    return add_action(folder, path, footer), int(footer.num_rows)
