@@ -202,7 +202,7 @@ class Tally:
         _count(self.counts, frame, "kind")
         _keep_examples(self.examples, frame, "kind", part)
 
-    def merge(self, other: Tally) -> None:
+    def absorb(self, other: Tally) -> None:
         self.counts.update(other.counts)
         for kind, found in other.examples.items():
             kept = self.examples.setdefault(kind, [])
@@ -239,11 +239,11 @@ class FormatEvidence:
         if "quantity" in rows.columns:
             self._add_numbers(self.quantities, rows, "quantity", part, _quantity_kind())
 
-    def merge(self, other: FormatEvidence) -> None:
+    def absorb(self, other: FormatEvidence) -> None:
         """Add ``other``'s counts (another sheet of the same workbook)."""
-        self.dates.merge(other.dates)
-        self.prices.merge(other.prices)
-        self.quantities.merge(other.quantities)
+        self.dates.absorb(other.dates)
+        self.prices.absorb(other.prices)
+        self.quantities.absorb(other.quantities)
         self.date_separators.update(other.date_separators)
         self.time_separators.update(other.time_separators)
         self.year_digits.update(other.year_digits)
@@ -355,7 +355,7 @@ class FileEvidence:
     def whole(self) -> FormatEvidence:
         merged = FormatEvidence()
         for found in self.parts.values():
-            merged.merge(found)
+            merged.absorb(found)
         return merged
 
     @property
