@@ -7,6 +7,7 @@ command in a subprocess on a free loopback port; keys come from ``retail keys cr
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import shutil
@@ -44,6 +45,7 @@ def _ok(*args: str | Path, lake: Path | None = None) -> str:
 def template_lake() -> Path:
     """A lake built from generated files through the real CLI, once per process."""
     root = Path(tempfile.mkdtemp(prefix="api-lake-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
     lake = root / "lake"
     for rows, seed in BATCHES:
         source = root / f"sales-{seed}.csv"
