@@ -478,6 +478,7 @@ class _Question:
     rivals: tuple[str, str]  # the two readings that exclude each other
     words: dict[str, str]  # a kind of value, in words
     mixed: str  # the refusal of a file that writes both
+    sides: dict[str, str]  # each side of that refusal, in words
     counted: str  # "dated lines"
     lines: str  # "lines", "prices"
     unquoted: bool = False
@@ -498,6 +499,7 @@ _DATE_ORDER = _Question(
     ("mdy", "dmy"),
     {"mdy": "month first", "dmy": "day first", "ambiguous": "day/month"},
     "the dates mix month-first and day-first spellings",
+    {"mdy": "month first only:", "dmy": "day first only:"},
     "dated lines",
     "lines",
     unquoted=True,
@@ -508,6 +510,7 @@ _DECIMAL = _Question(
     (".", ","),
     {".": "a decimal point", ",": "a decimal comma"},
     "the decimal separator changes within the file",
+    {".": "a decimal point in", ",": "a decimal comma in"},
     "prices",
     "prices",
 )
@@ -517,6 +520,7 @@ _QUANTITY = _Question(
     (".", ","),
     {".": "a decimal point or comma thousands", ",": "a decimal comma or dot thousands"},
     "the quantities' separators change within the file",
+    {".": "a decimal point or comma thousands in", ",": "a decimal comma or dot thousands in"},
     "quantities",
     "quantities",
 )
@@ -559,8 +563,8 @@ def _settle(
         ):
             raise FileRefused(
                 path,
-                f"{where}{question.mixed}: {question.words[first]} only: "
-                f"{tally.evidence(first)}; {question.words[second]} only: "
+                f"{where}{question.mixed}: {question.sides[first]} "
+                f"{tally.evidence(first)}; {question.sides[second]} "
                 f"{tally.evidence(second)}. Fix the file, or declare its {question.what} "
                 f"({question.option}) to quarantine the {question.lines} that contradict it",
             )

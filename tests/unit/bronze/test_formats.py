@@ -127,8 +127,9 @@ def test_thousands_or_three_decimals_is_ambiguous_and_assumed_a_point() -> None:
 
 def test_a_decimal_separator_that_changes_halfway_is_refused() -> None:
     prices = ["2.55"] * 12 + ["2,55"] * 12
-    with pytest.raises(FileRefused, match="the decimal separator changes within the file"):
+    with pytest.raises(FileRefused, match="the decimal separator changes within the file") as no:
         decide(FILE, evidence(["12/13/2010 8:26"] * 24, prices), Declared())
+    assert "a decimal comma in 12 line(s) (line 14: '2,55'; line 15: '2,55')" in no.value.reason
 
 
 def test_retail_toml_rules_match_file_names_and_the_command_line_wins() -> None:
