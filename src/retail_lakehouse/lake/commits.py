@@ -72,22 +72,33 @@ def commit_metadata(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return metadata
 
 
-def commit_properties(extra: Mapping[str, str] | None = None) -> Any:
-    """delta-rs ``CommitProperties`` carrying :func:`commit_metadata` (None when empty)."""
+def commit_properties(
+    extra: Mapping[str, str] | None = None, transactions: Mapping[str, int] | None = None
+) -> Any:
+    """delta-rs ``CommitProperties`` carrying :func:`commit_metadata` (None when empty), and
+    the Delta transaction identifiers ``transactions`` (``txn`` app id -> version) committed
+    atomically with the data: how a stream's consumed position is stored (decision 0018)."""
     metadata = commit_metadata(extra)
-    if not metadata:
+    if not metadata and not transactions:
         return None
-    from deltalake import CommitProperties
+    from deltalake import CommitProperties, Transaction
 
-    return CommitProperties(custom_metadata=metadata)
+    apps = [Transaction(app_id, version) for app_id, version in (transactions or {}).items()]
+    return CommitProperties(custom_metadata=metadata or None, app_transactions=apps or None)
 
 
 @contextlib.contextmanager
-def commit(qualified: str, extra: Mapping[str, str] | None = None) -> Iterator[Any]:
+def commit(
+    qualified: str,
+    extra: Mapping[str, str] | None = None,
+    *,
+    transactions: Mapping[str, int] | None = None,
+) -> Iterator[Any]:
     """Wrap ONE Delta commit to ``qualified``: yields the commit properties to pass to delta-rs,
-    with the fault points ``before:<table>`` and ``after:<table>`` around it."""
+    with the fault points ``before:<table>`` and ``after:<table>`` around it. ``transactions``
+    (``txn`` app id -> version) ride on the same commit (a stream's position)."""
     faults.point(f"before:{qualified}")
-    yield commit_properties(extra)
+    yield commit_properties(extra, transactions)
     faults.point(f"after:{qualified}")
 
 

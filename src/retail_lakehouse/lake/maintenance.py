@@ -140,11 +140,11 @@ def auto_maintain(lake: Lake, max_files: int, retain_hours: int) -> str | None:
     due = [name for name in lake.tables() if live_files(lake, name) > max_files]
     if not due:
         return None
-    done = optimize(lake, due)
+    done = [c for c in optimize(lake, due) if c.version is not None]
     report = vacuum(lake, retain_hours, force=True)
     before = sum(c.files_before for c in done)
     after = sum(c.files_after for c in done)
     return (
-        f"maintenance: compacted {len(done)} table(s) over {max_files} files ({before} -> "
-        f"{after} live files); vacuum ({retain_hours}h) deleted {report.total} file(s)"
+        f"maintenance: compacted {len(done)} table(s) over {max_files} live files ({before} -> "
+        f"{after} files); vacuum ({retain_hours}h) deleted {report.total} file(s)"
     )

@@ -16,6 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from retail_lakehouse.lake.contracts import contracts
+from retail_lakehouse.lake.location import data_files
 from retail_lakehouse.lake.store import Lake
 
 _ALLOWED_STATEMENTS = {"SELECT"}
@@ -107,7 +108,7 @@ class LakeSQL:
         layer, table = qualified.split(".", 1)
         target = f'"{layer}"."{table}"'
         dt = self.lake.delta(qualified, version) if present else None
-        files = list(dt.file_uris()) if dt is not None else []
+        files = data_files(dt) if dt is not None else []
         self.versions[qualified] = dt.version() if dt is not None else None
         self.files += files
         if files:

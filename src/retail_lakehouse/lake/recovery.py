@@ -286,55 +286,84 @@ def retract_batch(
 
     The batch is noted in the run's intent first: an interrupted retraction is completed by the
     next command (:func:`recover_retract`)."""
-    seq = int(manifest_row["_batch_seq"])
-    run_id = run.run_id
-    run.note(recovery=RETRACT_RECOVERY, retract_batch=seq)
-    existing = [r for r in _retractions(lake) if r["batch_seq"] == seq]
-    if existing:
-        retraction_id = int(existing[-1]["retraction_id"])
-    else:
-        retraction_id = max((int(r["retraction_id"]) for r in _retractions(lake)), default=0) + 1
-        lake.write(
-            META_RETRACTIONS.qualified,
-            pa.table(
-                {
-                    "retraction_id": [retraction_id],
-                    "batch_seq": [seq],
-                    "batch_id": [manifest_row["_batch_id"]],
-                    "source_file": [manifest_row["_source_file"]],
-                    "source_sha256": [manifest_row["_source_sha256"]],
-                    "lines": [int(manifest_row["rows_ingested"])],
-                    "rejects": [int(manifest_row["rows_rejected"])],
-                    "run_id": [run_id],
-                    "retracted_at": [datetime.now(UTC)],
-                    "replaced_by": [replaced_by],
-                }
-            ),
+    return retract_batches(lake, [manifest_row], run, replaced_by=replaced_by)[0]
+
+
+def retract_batches(
+    lake: Lake,
+    manifest_rows: list[dict[str, Any]],
+    run: RunContext,
+    *,
+    replaced_by: str | None = None,
+    recovery: str = RETRACT_RECOVERY,
+) -> list[Retraction]:
+    """Take batches out of bronze together: ONE ``meta.retractions`` commit recording them all,
+    then one delete per bronze table. ``recovery`` names what completes the command if it is
+    interrupted (a caller with more to finish, CDC's group sync, names its own, which calls
+    :func:`recover_retract`)."""
+    seqs = [int(row["_batch_seq"]) for row in manifest_rows]
+    if not seqs:
+        return []
+    run.note(recovery=recovery, retract_batches=seqs)
+    recorded = {int(r["batch_seq"]): int(r["retraction_id"]) for r in _retractions(lake)}
+    next_id = max(recorded.values(), default=0) + 1
+    ids: dict[int, int] = {}
+    fresh = []
+    for row, seq in zip(manifest_rows, seqs, strict=True):
+        if seq in recorded:
+            ids[seq] = recorded[seq]
+            continue
+        ids[seq] = next_id
+        next_id += 1
+        fresh.append(
+            {
+                "retraction_id": ids[seq],
+                "batch_seq": seq,
+                "batch_id": row["_batch_id"],
+                "source_file": row["_source_file"],
+                "source_sha256": row["_source_sha256"],
+                "lines": int(row["rows_ingested"]),
+                "rejects": int(row["rows_rejected"]),
+                "run_id": run.run_id,
+                "retracted_at": datetime.now(UTC),
+                "replaced_by": replaced_by,
+            }
         )
+    if fresh:
+        lake.write(META_RETRACTIONS.qualified, pa.Table.from_pylist(fresh))
     faults.point("retract.recorded")
-    _delete_batch(lake, seq)
-    return Retraction(
-        retraction_id,
-        seq,
-        str(manifest_row["_source_file"]),
-        int(manifest_row["rows_ingested"]),
-        int(manifest_row["rows_rejected"]),
-    )
+    _delete_batches(lake, seqs)
+    return [
+        Retraction(
+            ids[seq],
+            seq,
+            str(row["_source_file"]),
+            int(row["rows_ingested"]),
+            int(row["rows_rejected"]),
+        )
+        for row, seq in zip(manifest_rows, seqs, strict=True)
+    ]
 
 
-def _delete_batch(lake: Lake, seq: int) -> None:
+def _delete_batches(lake: Lake, seqs: list[int]) -> None:
+    listed = ", ".join(str(int(s)) for s in sorted(set(seqs)))
     for target in (BRONZE_SALES_LINES, BRONZE_REJECTS, BRONZE_FILES):
-        lake.delete(target.qualified, f"_batch_seq = {int(seq)}")
+        lake.delete(target.qualified, f"_batch_seq IN ({listed})")
 
 
 def recover_retract(lake: Lake, intent: Intent) -> str:
-    """Complete an interrupted retraction: once recorded, its batch leaves bronze (idempotent
+    """Complete an interrupted retraction: once recorded, its batches leave bronze (idempotent
     deletes by batch number); not recorded yet, nothing had changed."""
-    seq = intent.notes.get("retract_batch")
-    if seq is None or not any(r["batch_seq"] == int(seq) for r in _retractions(lake)):
+    noted = intent.notes.get("retract_batches")
+    if noted is None and intent.notes.get("retract_batch") is not None:
+        noted = [intent.notes["retract_batch"]]
+    recorded = {int(r["batch_seq"]) for r in _retractions(lake)}
+    seqs = [int(s) for s in noted or [] if int(s) in recorded]
+    if not seqs:
         return ""
-    _delete_batch(lake, int(seq))
-    return f"retraction of batch {int(seq)} completed"
+    _delete_batches(lake, seqs)
+    which = f"batch {seqs[0]}" if len(seqs) == 1 else f"batches {', '.join(map(str, seqs))}"
+    return f"retraction of {which} completed"
 
 
 def highest_retracted_batch(lake: Lake) -> int:

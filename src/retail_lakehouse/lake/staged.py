@@ -36,7 +36,7 @@ from deltalake.transaction import AddAction, RemoveAction, create_table_with_add
 
 from retail_lakehouse.lake.commits import commit
 from retail_lakehouse.lake.contracts import TableContract, contract
-from retail_lakehouse.lake.store import Lake, cast_batch, described_schema
+from retail_lakehouse.lake.store import Lake, cast_batch, described_schema, retyped_columns
 
 BATCH_COLUMN = "_batch_seq"
 _MAX_STAT_TEXT = 64  # longer text gets no min/max (a cut value is no valid upper bound)
@@ -187,15 +187,6 @@ def _commit_files(
     new_version = lake.version(qualified)
     assert new_version is not None
     return new_version
-
-
-def retyped_columns(on_disk: pa.Schema, target: TableContract) -> list[str]:
-    """Contract columns whose type on disk differs (a table written by an earlier version)."""
-    return [
-        field.name
-        for field in target.schema
-        if field.name in on_disk.names and on_disk.field(field.name).type != field.type
-    ]
 
 
 def _replace_with_contract(

@@ -25,6 +25,7 @@ from retail_lakehouse.lake.contracts import TableContract, contract
 from retail_lakehouse.lake.errors import LakeBusyError
 from retail_lakehouse.lake.holder import HOLDER_FILE, LOCK_FILE
 from retail_lakehouse.lake.holder import live_holder as _live_holder
+from retail_lakehouse.lake.location import data_files
 
 WriteMode = Literal["append", "overwrite"]
 DEFAULT_WRITER_WAIT = 10.0
@@ -58,7 +59,9 @@ class Lake:
     """A lake root folder (or URI) holding ``<layer>/<table>`` Delta tables."""
 
     def __init__(self, root: str | Path, *, writer_wait: float = DEFAULT_WRITER_WAIT) -> None:
-        self.root = Path(root).expanduser().absolute()
+        from retail_lakehouse.lake.location import local_root
+
+        self.root = local_root(root).absolute()
         self.writer_wait = writer_wait
 
     # -- locations -------------------------------------------------------------------------
@@ -101,7 +104,7 @@ class Lake:
     def snapshot_files(self, qualified: str, version: int | None = None) -> list[str]:
         """Parquet files of one committed snapshot (what readers scan)."""
         table = self.delta(qualified, version)
-        return [] if table is None else list(table.file_uris())
+        return [] if table is None else data_files(table)
 
     def file_stats(self, qualified: str) -> pa.Table | None:
         """One row per live data file of the current snapshot, with its size and the Delta
@@ -134,11 +137,14 @@ class Lake:
         mode: WriteMode = "append",
         predicate: str | None = None,
         commit_properties: dict[str, str] | None = None,
+        transactions: dict[str, int] | None = None,
     ) -> int:
         """Commit ``data`` as one Delta transaction and return the new table version.
 
         ``predicate`` with ``mode="overwrite"`` replaces only the rows it matches (replaceWhere):
-        the way layers rewrite the batches or keys they own without touching the rest."""
+        the way layers rewrite the batches or keys they own without touching the rest.
+        ``transactions`` (app id -> version) are Delta transaction identifiers written in the
+        same commit (a stream's consumed position, read back with :meth:`transaction_version`)."""
         target = contract(qualified)
         if target.append_only and mode != "append":
             raise ValueError(f"{qualified} is append-only")
@@ -151,7 +157,7 @@ class Lake:
         creating = not self.exists(qualified)
         if creating:  # the table's first commit carries its descriptions (Delta metadata)
             data = _described(data, target)
-        with commit(qualified, commit_properties) as properties:
+        with commit(qualified, commit_properties, transactions=transactions) as properties:
             if mode == "append":
                 write_deltalake(
                     str(path),
@@ -164,17 +170,30 @@ class Lake:
                     description=target.description or None if creating else None,
                 )
             else:
+                # A whole-table overwrite of a table an earlier version typed differently (text
+                # keys, decision 0011) replaces its schema too, in the same commit.
+                retyped = (
+                    predicate is None
+                    and not creating
+                    and bool(retyped_columns(self.arrow_schema(qualified), target))
+                )
                 write_deltalake(
                     str(path),
-                    data,
+                    _described(data, target) if retyped else data,
                     mode="overwrite",
                     predicate=predicate,
+                    schema_mode="overwrite" if retyped else None,
                     commit_properties=properties,
                     writer_properties=_WRITER_PROPERTIES,
                 )
         version = self.version(qualified)
         assert version is not None
         return version
+
+    def transaction_version(self, qualified: str, app_id: str) -> int | None:
+        """The latest version committed for the Delta transaction identifier ``app_id``."""
+        table = self.delta(qualified)
+        return None if table is None else table.transaction_version(app_id)
 
     def ensure(self, qualified: str) -> None:
         """Create an empty table from its contract if it does not exist yet."""
@@ -255,6 +274,15 @@ def described_schema(schema: pa.Schema, target: TableContract) -> pa.Schema:
             f.with_metadata({**(f.metadata or {}), b"comment": text.encode()}) if text else f
         )
     return pa.schema(fields, metadata=schema.metadata)
+
+
+def retyped_columns(on_disk: pa.Schema, target: TableContract) -> list[str]:
+    """Contract columns whose type on disk differs (a table written by an earlier version)."""
+    return [
+        field.name
+        for field in target.schema
+        if field.name in on_disk.names and on_disk.field(field.name).type != field.type
+    ]
 
 
 def _described(

@@ -147,7 +147,7 @@ def ingest_files(
     own = sandbox is None
     box = sandbox or Sandbox(limits)
     limits = box.limits
-    state = _ManifestState.load(lake)
+    state = ManifestState.load(lake)
     reports: list[IngestReport] = []
     group: list[Staged] = []
     group_bytes = 0
@@ -163,17 +163,17 @@ def ingest_files(
                 # Once a commit starts its files belong to it: never discarded below, even
                 # when the commit fails half-way (orphans are removed by remove_orphans).
                 committing, group, group_bytes = group, [], 0
-                reports += _commit_group(lake, run, committing)
+                reports += commit_group(lake, run, committing)
             if progress is not None:
                 progress(index)
         if group:
             committing, group = group, []
-            reports += _commit_group(lake, run, committing)
+            reports += commit_group(lake, run, committing)
     finally:
         discard([f for staged in group for f in staged.files])
         if own:
             box.close()
-    _compact_manifests(lake)
+    compact_manifests(lake)
     order = {path: i for i, path in enumerate(paths)}
     return sorted(reports, key=lambda r: order.get(r.path, 0))
 
@@ -187,7 +187,7 @@ def staged_size(staged: Staged) -> int:
 
 
 @dataclass
-class _ManifestState:
+class ManifestState:
     """What the ingest needs from the manifest and schema history, read ONCE per command (the
     writer lock is held, so nobody else changes them) and kept current as files are staged."""
 
@@ -197,7 +197,7 @@ class _ManifestState:
     known_extra: list[str]
 
     @classmethod
-    def load(cls, lake: Lake) -> _ManifestState:
+    def load(cls, lake: Lake) -> ManifestState:
         with LakeSQL(lake, tables=[BRONZE_FILES.qualified, META_SCHEMA_HISTORY.qualified]) as sql:
             known = sql.arrow("SELECT _source_sha256, _batch_seq FROM bronze.files")
             version = sql.arrow(
@@ -234,7 +234,7 @@ class _ManifestState:
 def _stage(
     lake: Lake,
     box: Sandbox,
-    state: _ManifestState,
+    state: ManifestState,
     path: Path,
     limits: ReaderLimits,
     reports: list[IngestReport],
@@ -287,14 +287,26 @@ def _refusal(refused: FileRefused) -> IngestReport:
     return IngestReport(refused.path, "refused", note=refused.reason, refused=refused)
 
 
-def _commit_group(lake: Lake, run: RunContext, group: list[Staged]) -> list[IngestReport]:
+def commit_group(
+    lake: Lake,
+    run: RunContext,
+    group: list[Staged],
+    *,
+    transactions: dict[str, int] | None = None,
+    recovery: str = INGEST_RECOVERY,
+) -> list[IngestReport]:
     """Commit the staged files of a group: lines, rejects, schema history, then the manifest
     rows (the commit point: a file is in bronze exactly when its hash is in the manifest).
 
     The intent notes the group first (durable before the first commit), so the recovery of an
-    interrupted group knows its batch numbers and schema changes."""
+    interrupted group knows its batch numbers and schema changes.
+
+    ``transactions`` (Delta ``txn`` app id -> version) ride on the manifest commit: a stream
+    micro-batch's consumed position, committed atomically with its point of no return.
+    ``recovery`` names what undoes an interrupted group (a caller with more to finish names
+    its own, which calls :func:`recover_ingest`)."""
     run.note(
-        recovery=INGEST_RECOVERY,
+        recovery=recovery,
         batches=[s.lineage.batch_seq for s in group],
         schema_versions=[s.lineage.schema_version for s in group if s.schema_changed],
     )
@@ -306,10 +318,15 @@ def _commit_group(lake: Lake, run: RunContext, group: list[Staged]) -> list[Inge
     changes = [_schema_change_row(run, s) for s in group if s.schema_changed]
     if changes:
         lake.write(META_SCHEMA_HISTORY.qualified, pa.Table.from_pylist(changes))
-    lake.write(BRONZE_FILES.qualified, pa.Table.from_pylist([_manifest_row(run, s) for s in group]))
+    lake.write(
+        BRONZE_FILES.qualified,
+        pa.Table.from_pylist([_manifest_row(run, s) for s in group]),
+        transactions=transactions,
+    )
     reports = []
     for staged in group:
-        run.sources.append(Path(staged.lineage.source_file))  # lineage inputs (observe)
+        if staged.facts is not None:  # a file (a stream batch has no path to name)
+            run.sources.append(Path(staged.lineage.source_file))  # lineage inputs (observe)
         run.count(LINES, rows_out=staged.rows)
         run.count(BRONZE_REJECTS.qualified, rows_out=staged.rejected)
         notes = []
@@ -344,7 +361,7 @@ def _manifest_row(run: RunContext, staged: Staged) -> dict[str, object]:
         "format": layout.format,
         "encoding": layout.encoding,
         "delimiter": layout.delimiter,
-        "size_bytes": staged.facts.size if staged.facts else None,
+        "size_bytes": staged.facts.size if staged.facts else staged.size_bytes,
         "rows_ingested": staged.rows,
         "rows_rejected": staged.rejected,
         "extra_columns": layout.extra_columns,
@@ -369,7 +386,7 @@ def _schema_change_row(run: RunContext, staged: Staged) -> dict[str, object]:
     }
 
 
-def _compact_manifests(lake: Lake, min_files: int = 32) -> None:
+def compact_manifests(lake: Lake, min_files: int = 32) -> None:
     """Merge the small files of the manifest and the schema history once they pile up (each
     ingest command adds one): every later command reads them once, so they stay cheap to read
     however many files the lake has seen. A data-preserving rewrite (optimize), safe to

@@ -70,6 +70,7 @@ class Staged:
     files: list[Path] = field(default_factory=list)  # lines file, then the rejects file if any
     facts: FileFacts | None = None  # set by the parent (it hashed the file)
     formats: Formats | None = None  # date order and decimal separator, decided while reading
+    size_bytes: int = 0  # input bytes when there is no file (a stream micro-batch)
 
     @property
     def schema_changed(self) -> bool:
@@ -114,7 +115,7 @@ def stage_file(request: StageRequest) -> Staged:
     rejected: list[pl.DataFrame] = []
     counted = [0]
     evidence = FileEvidence()
-    batches = _lineage_batches(source.chunks, source.layout, lineage, rejected, counted, evidence)
+    batches = lineage_batches(source.chunks, source.layout, lineage, rejected, counted, evidence)
     write_lines(batches, source.layout, request.lines_file, limits)
     formats = decide_file(request.path, evidence, request.formats)
     files = [request.lines_file]
@@ -212,7 +213,7 @@ def _constant(value: object, type_: pa.DataType, n: int) -> pa.Array:
     return single.take(pa.array(np.zeros(n, dtype=np.int32)))
 
 
-def _lineage_batches(
+def lineage_batches(
     chunks: Iterator[SourceChunk],
     layout: SourceLayout,
     lineage: Lineage,

@@ -21,7 +21,7 @@ import ibis.expr.types as ir
 from retail_lakehouse.engines import Engine
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts import TableContract
-from retail_lakehouse.lake.staged import retyped_columns
+from retail_lakehouse.lake.store import retyped_columns
 from retail_lakehouse.pipeline.errors import PipelineError
 
 _HALF = 2**32

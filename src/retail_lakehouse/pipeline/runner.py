@@ -147,6 +147,8 @@ def run_pipeline(
         upkeep = settings.maintenance
         if upkeep.auto:  # inside the run: its commits are tagged and under the same lock
             report.maintenance = auto_maintain(lake, upkeep.max_files, upkeep.retain_hours)
+            if report.maintenance:  # an otherwise idle run that compacted is recorded too, or
+                run.changed = True  # `retail history` would not show whose commits they are
         # still under the writer lock, after the last commit: the next idle run can tell
         record_settled(lake.root, run.run_id if run.changed else None)
     report.recorded = run.changed

@@ -42,6 +42,7 @@ import pyarrow as pa
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts import TableContract
 from retail_lakehouse.lake.contracts.meta import META_PUBLISH_STATE
+from retail_lakehouse.lake.location import data_files
 from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.lake.runs import RunContext, new_run_id
 from retail_lakehouse.publish.target import PublishFailed, PublishRefused, Target
@@ -400,6 +401,7 @@ def _run(
                     report.tables[t.name] = _incremental(
                         cur, lake, lake_sql, schema, t, version, found.state[t.name]
                     )
+                    report.step(f"sync {t.name}")
                 else:
                     report.tables[t.name] = TableResult("unchanged", version)
         report.step("load")
@@ -444,6 +446,11 @@ def _full(
     cur.execute(
         sql.SQL("SET LOCAL maintenance_work_mem = {}").format(sql.Literal(ddl.MAINTENANCE_MEMORY))
     )
+    cur.execute(
+        sql.SQL("SET LOCAL max_parallel_maintenance_workers = {}").format(
+            sql.Literal(ddl.MAINTENANCE_WORKERS)
+        )
+    )
     same_ddl = bool(found.state) and all(
         row["shape"] == ddl.shape_digest(tables) for row in found.state.values()
     )
@@ -483,8 +490,11 @@ def _full(
     point("publish.copied")
     for t in tables:
         _execute(cur, ddl.add_keys(schema, t))
+    report.step("keys")
     for t in tables:
         _execute(cur, ddl.add_foreign_keys(schema, t))
+    report.step("foreign_keys")
+    for t in tables:
         _execute(cur, ddl.comments(schema, t))
     _execute(cur, ddl.create_views(schema))
 
@@ -555,7 +565,7 @@ def _previous_snapshot(lake: Lake, lake_sql: LakeSQL, t: TableContract, version:
     columns = ", ".join(f'"{c}"' for c in t.schema.names)
     try:
         table = lake.delta(t.qualified, version)
-        files = list(table.file_uris()) if table is not None else []
+        files = data_files(table) if table is not None else []
         if not files:
             return None
         lake_sql.con.execute(
@@ -574,7 +584,13 @@ def _sync_from_lake_diff(
     """Rows that differ between the published snapshot and the current one, found by DuckDB in
     the lake: only they travel. The target holds exactly the published snapshot (its state says
     so, in the same transaction as the data), so deleting the keys of the rows gone and inserting
-    the rows new brings it to the current one."""
+    the rows new brings it to the current one.
+
+    One pass finds both sides: the two snapshots are stacked and grouped by every column; a row
+    present in one snapshot only is gone (old side) or new (new side). That reads each snapshot
+    once (two ``EXCEPT`` queries read each twice). The difference is small and stays in DuckDB
+    (spilled to its temporary folder if not); the new rows go straight into the table with
+    ``COPY`` once the rows gone are deleted (no staging table, no second ``INSERT``)."""
     from psycopg import sql
 
     from retail_lakehouse.publish import ddl
@@ -582,42 +598,44 @@ def _sync_from_lake_diff(
 
     table = ddl.ident(schema, t.name)
     columns = ", ".join(f'"{c}"' for c in t.schema.names)
-    current = f"(SELECT {columns} FROM {t.qualified})"
     keys = list(t.primary_key or t.schema.names)
-    key_list = ", ".join(f'"{c}"' for c in keys)
-    gone_stage = sql.Identifier(f"_retail_gone_{t.name}")
-    new_stage = sql.Identifier(f"_retail_new_{t.name}")
-    cur.execute(
-        sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
-            gone_stage, sql.SQL(", ").join(map(sql.Identifier, keys)), table
-        )
-    )
-    gone = copy_query(
-        cur,
-        gone_stage,
-        pa.schema([t.schema.field(k) for k in keys]),
-        lake_sql,
-        f"(SELECT {key_list} FROM (SELECT * FROM {previous} EXCEPT SELECT * FROM {current}))",
-    )
-    cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(new_stage, table))
-    new = copy_query(
-        cur,
-        new_stage,
-        t.schema,
-        lake_sql,
-        f"(SELECT * FROM {current} EXCEPT SELECT * FROM {previous})",
+    diff = f'"_retail_diff_{t.name}"'
+    lake_sql.con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {diff} AS SELECT {columns}, "
+        f"max(_retail_side) AS _retail_side FROM ("
+        f"SELECT {columns}, 0 AS _retail_side FROM {previous} UNION ALL "
+        f"SELECT {columns}, 1 AS _retail_side FROM {t.qualified}"
+        f") GROUP BY ALL HAVING min(_retail_side) = max(_retail_side)"
     )
     deleted = written = 0
-    if gone:
-        equal = "t.{c} = g.{c}" if t.primary_key else "t.{c} IS NOT DISTINCT FROM g.{c}"
-        match = sql.SQL(" AND ").join(sql.SQL(equal).format(c=sql.Identifier(c)) for c in keys)
-        cur.execute(
-            sql.SQL("DELETE FROM {} t USING {} g WHERE {}").format(table, gone_stage, match)
-        )
-        deleted = cur.rowcount
-    if new:
-        cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(table, new_stage))
-        written = cur.rowcount
+    try:
+        gone_stage = sql.Identifier(f"_retail_gone_{t.name}")
+        any_gone = lake_sql.con.execute(
+            f"SELECT count(*) FROM {diff} WHERE _retail_side = 0"
+        ).fetchone()
+        if any_gone and any_gone[0]:
+            cur.execute(
+                sql.SQL(
+                    "CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA"
+                ).format(gone_stage, sql.SQL(", ").join(map(sql.Identifier, keys)), table)
+            )
+            copy_query(
+                cur,
+                gone_stage,
+                pa.schema([t.schema.field(k) for k in keys]),
+                lake_sql,
+                diff,
+                where="WHERE _retail_side = 0",
+            )
+            equal = "t.{c} = g.{c}" if t.primary_key else "t.{c} IS NOT DISTINCT FROM g.{c}"
+            match = sql.SQL(" AND ").join(sql.SQL(equal).format(c=sql.Identifier(c)) for c in keys)
+            cur.execute(
+                sql.SQL("DELETE FROM {} t USING {} g WHERE {}").format(table, gone_stage, match)
+            )
+            deleted = cur.rowcount
+        written = copy_query(cur, table, t.schema, lake_sql, diff, where="WHERE _retail_side = 1")
+    finally:
+        lake_sql.con.execute(f"DROP TABLE IF EXISTS {diff}")
     return TableResult("synced", version, written, deleted)
 
 

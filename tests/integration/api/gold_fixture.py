@@ -7,6 +7,7 @@ with the gold definitions, so KPIs computed either way must agree.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -32,6 +33,14 @@ PRODUCTS = [
     ("POST", "POSTAGE", "Non-product"),
 ]
 START = date(2011, 1, 1)
+
+
+def _key(text: str) -> int:
+    """A 64-bit surrogate key, as the pipeline makes them (first 8 bytes of a SHA-256)."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)
+
+
+_SQL_KEY = "CAST(hash({}) >> 1 AS BIGINT)"  # another 64-bit key, for rows the SQL derives
 DAYS = 75
 
 
@@ -60,10 +69,10 @@ def _fact(rng: random.Random) -> pa.Table:
                         "line_key": len(rows),
                         "date_key": int(ts.strftime("%Y%m%d")),
                         "time_key": int(ts.strftime("%H%M")),
-                        "product_key": f"p{code}",
-                        "customer_key": "0" if guest else f"c{customer}",
-                        "country_key": f"k{country}",
-                        "invoice_key": f"i{invoice}",
+                        "product_key": _key(f"p{code}"),
+                        "customer_key": 0 if guest else _key(f"c{customer}"),
+                        "country_key": _key(f"k{country}"),
+                        "invoice_key": _key(f"i{invoice}"),
                         "invoice_no": ("C" if cancelled else "") + str(invoice),
                         "stock_code": code,
                         "customer_id": customer,
@@ -121,7 +130,7 @@ _MARTS = {
     """,
     "gold.mart_product_performance": """
         SELECT CAST(date_trunc('month', invoice_ts) AS DATE) AS month, stock_code,
-               'p' || stock_code AS product_key, any_value(description) AS description,
+               any_value(product_key) AS product_key, any_value(description) AS description,
                any_value(category) AS category,
                coalesce(sum(line_amount) FILTER (WHERE is_sale), 0) AS revenue,
                coalesce(sum(quantity) FILTER (WHERE is_sale), 0) AS units,
@@ -167,7 +176,7 @@ def build_gold_lake(root: Path, seed: int = 7) -> Lake:
         "gold.dim_product",
         pa.table(
             {
-                "product_key": [f"p{p[0]}" for p in PRODUCTS],
+                "product_key": [_key(f"p{p[0]}") for p in PRODUCTS],
                 "stock_code": [p[0] for p in PRODUCTS],
                 "description": [p[1] for p in PRODUCTS],
                 "category": [p[2] for p in PRODUCTS],
@@ -179,7 +188,7 @@ def build_gold_lake(root: Path, seed: int = 7) -> Lake:
         "gold.dim_country",
         pa.table(
             {
-                "country_key": ["0", *(f"k{c}" for c in COUNTRIES)],
+                "country_key": [0, *(_key(f"k{c}") for c in COUNTRIES)],
                 "country": ["Unknown", *COUNTRIES],
                 "iso2": [None, "GB", "DE", "FR", "IE"],
                 "iso3": [None, "GBR", "DEU", "FRA", "IRL"],
@@ -187,9 +196,9 @@ def build_gold_lake(root: Path, seed: int = 7) -> Lake:
         ),
     )
     customers = con.execute(
-        """
-        SELECT 'c' || customer_id || '-' || country AS customer_key, customer_id,
-               'k' || country AS country_key, country,
+        f"""
+        SELECT {_SQL_KEY.format("customer_id || '-' || country")} AS customer_key, customer_id,
+               any_value(country_key) AS country_key, country,
                min(invoice_ts) AS valid_from,
                CASE WHEN customer_id = '12005' AND country = 'Germany'
                     THEN TIMESTAMP '2011-02-10 00:00:00' END AS valid_to,

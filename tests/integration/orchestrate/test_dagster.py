@@ -103,7 +103,7 @@ def test_checks_fail_when_the_data_breaks_them(lake_copy: Lake, tmp_path: Path) 
     assert not broken.passed and "current row" in str(broken.metadata["problem"])
 
     # fact keys: products missing from their dimension
-    lake_copy.delete("gold.dim_product", "product_key <> '0'")
+    lake_copy.delete("gold.dim_product", "product_key <> 0")
     unresolved = fact_keys_resolve(retail=retail)
     assert not unresolved.passed
     assert unresolved.metadata["unresolved_product_key"].value > 0

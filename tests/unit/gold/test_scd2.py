@@ -103,7 +103,7 @@ def dim(rows_: list[dict[str, object]]) -> pa.Table:
     return cast_batch(pa.Table.from_pylist(rows_), DIM_CUSTOMER)
 
 
-def row(key: str, version: int, start: int, end: int | None, current: bool) -> dict[str, object]:
+def row(key: int, version: int, start: int, end: int | None, current: bool) -> dict[str, object]:
     return {
         "customer_key": key,
         "customer_id": "c1",
@@ -115,17 +115,17 @@ def row(key: str, version: int, start: int, end: int | None, current: bool) -> d
 
 
 def test_invariant_check_accepts_clean_history() -> None:
-    check_scd2(dim([row("a", 1, 1, 2, False), row("b", 2, 2, None, True)]))
+    check_scd2(dim([row(1, 1, 1, 2, False), row(2, 2, 2, None, True)]))
 
 
 @pytest.mark.parametrize(
     "broken",
     [
-        [row("a", 1, 1, None, True), row("b", 2, 2, None, True)],  # two current rows
-        [row("a", 1, 1, 2, False), row("b", 2, 3, None, True)],  # a gap
-        [row("a", 1, 1, 3, False), row("b", 2, 2, None, True)],  # an overlap
-        [row("a", 1, 1, 2, False)],  # no current row
-        [row("a", 1, 1, 2, False), row("a", 2, 2, None, True)],  # duplicate key
+        [row(1, 1, 1, None, True), row(2, 2, 2, None, True)],  # two current rows
+        [row(1, 1, 1, 2, False), row(2, 2, 3, None, True)],  # a gap
+        [row(1, 1, 1, 3, False), row(2, 2, 2, None, True)],  # an overlap
+        [row(1, 1, 1, 2, False)],  # no current row
+        [row(1, 1, 1, 2, False), row(1, 2, 2, None, True)],  # duplicate key
     ],
 )
 def test_invariant_check_refuses_broken_history(broken: list[dict[str, object]]) -> None:

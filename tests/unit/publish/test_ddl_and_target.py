@@ -36,16 +36,19 @@ def test_unknown_types_are_refused() -> None:
 
 
 def test_a_key_type_change_upstream_flows_into_the_ddl() -> None:
-    """A gold key that becomes int64 (as line_key did) is published as bigint with no edit here."""
+    """Gold keys that became int64 (line_key, then the dimension keys) are published as bigint
+    with no edit here, and the shape digest changes, so a target published with text keys is
+    rebuilt by the next publish."""
     assert ("line_key", "bigint") in ddl.shape(FACT_SALES)
-    assert FACT_SALES.schema.field("product_key").type == pa.string()
-    changed = FACT_SALES.schema.set(
-        FACT_SALES.schema.get_field_index("product_key"), pa.field("product_key", pa.int64())
+    assert ("product_key", "bigint") in ddl.shape(FACT_SALES)
+    assert FACT_SALES.schema.field("product_key").type == pa.int64()
+    previous = FACT_SALES.schema.set(
+        FACT_SALES.schema.get_field_index("product_key"), pa.field("product_key", pa.string())
     )
     from dataclasses import replace
 
-    contract = replace(FACT_SALES, schema=changed)
-    assert ("product_key", "bigint") in ddl.shape(contract)
+    contract = replace(FACT_SALES, schema=previous)
+    assert ("product_key", "text") in ddl.shape(contract)
     assert ddl.shape_digest([contract]) != ddl.shape_digest([FACT_SALES])
 
 

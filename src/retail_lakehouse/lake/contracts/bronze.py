@@ -130,5 +130,28 @@ BRONZE_FILES = TableContract(
 exactly when its hash is here, so a crash mid-file is cleaned up and retried, never doubled."""
 
 
-for _contract in (BRONZE_SALES_LINES, BRONZE_REJECTS, BRONZE_FILES):
+BRONZE_CDC_EVENTS = TableContract(
+    "bronze",
+    "cdc_events",
+    pa.schema(
+        [
+            pa.field("line_id", STR),
+            pa.field("op", STR),
+            pa.field("log_position", pa.int64()),
+            pa.field("source_ts_ms", pa.int64()),
+            *[pa.field(c, STR) for c in RAW_COLUMNS],
+            pa.field("reason", STR),
+            pa.field("_source_file", STR, nullable=False),
+            pa.field("_row_number", pa.int64(), nullable=False),
+            pa.field("_ingested_at", TS, nullable=False),
+            pa.field("_run_id", STR, nullable=False),
+        ]
+    ),
+    append_only=True,
+)
+"""Change events (Debezium envelopes) exactly as received, duplicates included: the input of
+``silver.cdc_history`` and ``silver.cdc_lines``."""
+
+
+for _contract in (BRONZE_SALES_LINES, BRONZE_REJECTS, BRONZE_FILES, BRONZE_CDC_EVENTS):
     register(_contract)

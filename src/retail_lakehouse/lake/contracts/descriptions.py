@@ -26,8 +26,21 @@ TABLES: dict[str, str] = {
         "Lines that could not be parsed at all, with the file, line number, raw text and reason."
     ),
     "bronze.files": (
-        "The ingestion manifest: one row per ingested file (content hash, format, counts). A file "
-        "is in bronze exactly when its hash is here."
+        "The ingestion manifest: one row per ingested file or stream micro-batch (content hash, "
+        "format, counts). A batch is in bronze exactly when its row is here; a stream batch's "
+        "commit also carries the stream position (Delta transaction identifier)."
+    ),
+    "bronze.cdc_events": (
+        "Change events (Debezium envelopes) exactly as received from retail ingest --cdc, "
+        "duplicates included: one row per event, with the row image's values as text."
+    ),
+    "silver.cdc_history": (
+        "Every distinct change of every source line, in source (log position) order, valid from "
+        "its position until the next change's."
+    ),
+    "silver.cdc_lines": (
+        "The current state of every source line: its change with the highest log position; a "
+        "deleted line stays as a tombstone."
     ),
     "silver.sales_lines": (
         "Typed, standardised, deduplicated and quality-scored sales lines: one row per distinct "
@@ -47,16 +60,16 @@ TABLES: dict[str, str] = {
         "One row per minute of the day (time_key hhmm), plus the unknown time (key -1)."
     ),
     "gold.dim_country": (
-        "One row per canonical country, with ISO codes, region and currency; key '0' unknown."
+        "One row per canonical country, with ISO codes, region and currency; key 0 unknown."
     ),
     "gold.dim_product": (
-        "One row per stock code with its current attributes (SCD type 1); key '0' unknown."
+        "One row per stock code with its current attributes (SCD type 1); key 0 unknown."
     ),
     "gold.dim_customer": (
-        "Customers with their country history (SCD type 2): one row per version; key '0' is the "
+        "Customers with their country history (SCD type 2): one row per version; key 0 is the "
         "unknown member (guests)."
     ),
-    "gold.dim_invoice": "One row per invoice number; key '0' is the unknown invoice.",
+    "gold.dim_invoice": "One row per invoice number; key 0 is the unknown invoice.",
     "gold.fact_sales": (
         "One row per sales line (the grain of silver), with keys to every dimension."
     ),
@@ -105,7 +118,7 @@ COLUMNS: dict[str, str] = {
     "_source_sha256": "SHA-256 of the source file's content.",
     "_batch_id": "Ingestion batch: one per ingested file.",
     "_batch_seq": "Increasing number of the ingestion batch.",
-    "_row_number": "Line number within the source file.",
+    "_row_number": "Line number within the source file (the stream sequence for a stream batch).",
     "_ingested_at": "When the file was ingested (UTC).",
     "_record_hash": (
         "Hash of the line's raw business columns: their MD5 as 32 hex digits in bronze, its "
@@ -146,7 +159,31 @@ COLUMNS: dict[str, str] = {
     "month": "First day of the month.",
 }
 
+_CDC_COLUMNS = {
+    "line_id": "The source system's id of the sale line (the change events' key).",
+    "op": "Debezium operation: c create, u update, d delete, r snapshot read.",
+    "log_position": "Position of the change in the source's log (lsn, pos or sequence).",
+    "source_ts_ms": "When the change happened in the source (milliseconds since the epoch).",
+    "_key_bucket": "Bucket of the line id (0-255, from its MD5): the unit a CDC ingest rewrites.",
+    "is_deleted": "The change is a delete: the line is gone from the source (a tombstone).",
+}
+
 TABLE_COLUMNS: dict[str, dict[str, str]] = {
+    "bronze.cdc_events": {
+        **_CDC_COLUMNS,
+        "_source_file": "Change-log file the event came from.",
+        "_row_number": "Line number of the event within its file.",
+        "_ingested_at": "When the change log was ingested (UTC).",
+        "reason": "Why the event could not be applied (stream only; a file is refused instead).",
+    },
+    "silver.cdc_history": {
+        **_CDC_COLUMNS,
+        "valid_from": "When this change happened in the source (from source_ts_ms).",
+        "valid_to": "When the next change of the line happened; NULL for the current one.",
+        "valid_to_position": "Log position of the next change of the line; NULL when current.",
+        "is_current": "This change is the line's current state.",
+    },
+    "silver.cdc_lines": dict(_CDC_COLUMNS),
     "meta.retractions": {
         "retraction_id": "Increasing number of the retraction.",
         "batch_seq": "The retracted batch (never given to a new file again).",
@@ -171,7 +208,7 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "batches": "Fingerprint of each published fact batch (JSON).",
     },
     "bronze.rejects": {
-        "line_number": "Line number of the rejected line in its file.",
+        "line_number": "Line number of the rejected line in its file (an event's stream sequence).",
         "raw_line": "The rejected line's raw text.",
         "reason": "Why the line could not be parsed.",
     },
@@ -248,7 +285,9 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "continent": "Continent.",
         "currency": "ISO 4217 currency code.",
         "is_eu_member": "Member of the European Union.",
-        "country_key": "Surrogate key: hash of the canonical country name; '0' is unknown.",
+        "country_key": (
+            "Surrogate key: 64 bits of the SHA-256 of the canonical country name; 0 is unknown."
+        ),
         "country": "Canonical country name.",
     },
     "gold.dim_product": {
@@ -256,14 +295,14 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "typical_price": "Median unit price of the code's charged lines.",
         "first_sold": "Date of the first charged line.",
         "last_sold": "Date of the last charged line.",
-        "product_key": "Surrogate key: hash of the stock code; '0' is unknown.",
+        "product_key": "Surrogate key: 64 bits of the SHA-256 of the stock code; 0 is unknown.",
         "stock_code": "The product's stock code (natural key).",
         "category": "Category from the description's keywords; Non-product for fees.",
         "is_non_product": "Postage, fees, adjustments and other non-product codes.",
     },
     "gold.dim_invoice": {
         "line_count": "Number of lines on the invoice.",
-        "invoice_key": "Surrogate key: hash of the invoice number; '0' is unknown.",
+        "invoice_key": "Surrogate key: 64 bits of the SHA-256 of the invoice number; 0 is unknown.",
         "invoice_no": "The invoice number (natural key); C... are cancellations.",
         "invoice_ts": "Earliest timestamp of the invoice's lines.",
         "customer_id": "The invoice's customer (smallest id if lines disagree).",
@@ -383,7 +422,9 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "subject": "One-line summary (the e-mail subject).",
     },
     "gold.dim_customer": {
-        "customer_key": "Surrogate key: hash of customer id and valid_from; '0' is unknown.",
+        "customer_key": (
+            "Surrogate key: 64 bits of the SHA-256 of customer id and valid_from; 0 is unknown."
+        ),
         "customer_id": "The customer's id (natural key).",
         "country_key": "Key of the version's country in dim_country.",
         "country": "The version's country.",

@@ -1,9 +1,10 @@
 """Gold contracts: the star schema and the marts.
 
-Surrogate keys are strings: the first 16 hex characters of the SHA-256 of the natural key (plus
-``valid_from`` for SCD2 rows). SHA-256 hex is identical on every engine (``.hash()`` is not), so
-DuckDB, Spark and any re-run produce the same keys. Every dimension has an ``unknown`` member
-(key ``"0"``) for missing references such as guest customers.
+Surrogate keys are int64: the first 64 bits of the SHA-256 of the natural key (plus
+``valid_from`` for SCD2 rows), ``pipeline.gold.keys.surrogate_key``. SHA-256 hex is identical on
+every engine (``.hash()`` is not) and one conversion turns it into an int64, so DuckDB, Spark
+and any re-run produce the same keys. Every dimension has an ``unknown`` member (key ``0``) for
+missing references such as guest customers.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from retail_lakehouse.lake.contracts.base import (
     register,
 )
 
-KEY = STR
+KEY = pa.int64()
 I32 = pa.int32()
 I64 = pa.int64()
 F64 = pa.float64()

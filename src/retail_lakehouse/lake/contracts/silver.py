@@ -117,3 +117,58 @@ accounting identity bronze = silver + quarantine + duplicates, and the proof of 
 
 for _contract in (SILVER_SALES_LINES, SILVER_QUARANTINE, SILVER_DUPLICATES):
     register(_contract)
+
+
+# -- change data capture (issue 22 part 2, decision 0018) ------------------------------------
+def _cdc_image() -> list[pa.Field]:
+    from retail_lakehouse.lake.contracts.bronze import RAW_COLUMNS
+
+    return [pa.field(c, STR) for c in RAW_COLUMNS]
+
+
+SILVER_CDC_HISTORY = TableContract(
+    "silver",
+    "cdc_history",
+    pa.schema(
+        [
+            pa.field("line_id", STR, nullable=False),
+            pa.field("op", STR, nullable=False),
+            pa.field("log_position", pa.int64(), nullable=False),
+            pa.field("source_ts_ms", pa.int64()),
+            *_cdc_image(),
+            pa.field("valid_from", TS),
+            pa.field("valid_to", TS),
+            pa.field("valid_to_position", pa.int64()),
+            pa.field("is_current", pa.bool_(), nullable=False),
+            pa.field("is_deleted", pa.bool_(), nullable=False),
+            pa.field("_key_bucket", pa.int32(), nullable=False),
+            pa.field("_run_id", STR, nullable=False),
+        ]
+    ),
+    primary_key=("line_id", "log_position"),
+)
+"""Every distinct change of every source line, in source (log position) order, valid from its
+position to the next one's: the full history the current state is derived from."""
+
+SILVER_CDC_LINES = TableContract(
+    "silver",
+    "cdc_lines",
+    pa.schema(
+        [
+            pa.field("line_id", STR, nullable=False),
+            *_cdc_image(),
+            pa.field("op", STR, nullable=False),
+            pa.field("log_position", pa.int64(), nullable=False),
+            pa.field("source_ts_ms", pa.int64()),
+            pa.field("is_deleted", pa.bool_(), nullable=False),
+            pa.field("_key_bucket", pa.int32(), nullable=False),
+            pa.field("_run_id", STR, nullable=False),
+        ]
+    ),
+    primary_key=("line_id",),
+)
+"""The current state of every source line: its change with the highest log position; a deleted
+line stays as a tombstone (``is_deleted``)."""
+
+for _contract in (SILVER_CDC_HISTORY, SILVER_CDC_LINES):
+    register(_contract)

@@ -65,7 +65,7 @@ from retail_lakehouse.lake.watermarks import (
 from retail_lakehouse.pipeline.gold.categories import category_rules
 from retail_lakehouse.pipeline.gold.committer import Committer
 from retail_lakehouse.pipeline.gold.dim_country import build_dim_country
-from retail_lakehouse.pipeline.gold.dim_customer import build_dim_customer, check_scd2
+from retail_lakehouse.pipeline.gold.dim_customer import build_dim_customer, check_scd2_on
 from retail_lakehouse.pipeline.gold.dim_date import build_dim_date
 from retail_lakehouse.pipeline.gold.dim_invoice import build_dim_invoice
 from retail_lakehouse.pipeline.gold.dim_product import build_dim_product
@@ -143,9 +143,9 @@ class _GoldRun:
         self.run.count(target.qualified, rows_out=data.num_rows)
 
     def _write_staged(self, target: TableContract, rows: ir.Table) -> None:
-        """Replace a mart with rows the engine writes itself (Spark: its executors), committed
-        as one new snapshot: a mart grows with customers and products, so it never comes back
-        to the driver."""
+        """Replace a mart or a large dimension with rows the engine writes itself (Spark: its
+        executors), committed as one new snapshot: they grow with customers, products and
+        invoices, so they never come back to the driver."""
         path = staged_path(self.lake, target.qualified)
         try:
             self.engine.write_parquet(rows, target, path)
@@ -184,7 +184,7 @@ class _GoldRun:
             or gold_mark is None
             or not all(self.lake.exists(t.qualified) for t in GOLD_TABLES)
         )
-        refuse_text_keys(self.lake, [FACT_SALES], full_refresh=self.rebuild)
+        refuse_text_keys(self.lake, GOLD_TABLES, full_refresh=self.rebuild)
         self.gone = sorted(self.retracted.batches) if not self.rebuild else []
         if silver_mark is None or (
             not self.rebuild and silver_mark <= (gold_mark or -1) and not self.gone
@@ -288,7 +288,6 @@ class _GoldRun:
             category_rules(user_csv),
         )
         self.products = self.engine.materialize(product, self._name("dim_product"))
-        products = self.engine.to_arrow(self.products)
         self._step("dim_product")
 
         self.affected_customers = self._affected("customer_id")
@@ -296,15 +295,13 @@ class _GoldRun:
             self.engine, self.silver, self.affected_customers, self._previous(DIM_CUSTOMER)
         )
         self.customers = self.engine.materialize(customer, self._name("dim_customer"))
-        customers = self.engine.to_arrow(self.customers)
-        check_scd2(customers)
+        check_scd2_on(self.engine, self.customers)
         self._step("dim_customer")
 
         invoice = build_dim_invoice(
             self.engine, self.silver, self._affected("invoice_no"), self._previous(DIM_INVOICE)
         )
         self.invoices = self.engine.materialize(invoice, self._name("dim_invoice"))
-        invoices = self.engine.to_arrow(self.invoices)
         self._step("dim_invoice")
 
         self.countries = self.engine.materialize(
@@ -321,9 +318,11 @@ class _GoldRun:
         self._write_if_changed(DIM_DATE, dim_date, "date_key")
         self._write_if_changed(DIM_TIME, build_dim_time(), "time_key")
         self._write_if_changed(DIM_COUNTRY, countries, "country_key")
-        self._write(DIM_PRODUCT, products)
-        self._write(DIM_CUSTOMER, customers)
-        self._write(DIM_INVOICE, invoices)
+        # Products, customers and invoices grow with the input: the engine writes them (on
+        # Spark its executors), the driver only commits the files.
+        self._write_staged(DIM_PRODUCT, self.products)
+        self._write_staged(DIM_CUSTOMER, self.customers)
+        self._write_staged(DIM_INVOICE, self.invoices)
         self._step("write_dims")
 
     def _rekey(self) -> None:

@@ -53,5 +53,5 @@ def build_dim_country(engine: Engine, silver: ir.Table) -> ir.Table:
         cast_batch(pa.table({"country_key": [UNKNOWN_KEY], "country": ["Unknown"]}), DIM_COUNTRY),
         "gold_unknown_country",
     )
-    keyed = conform(rows.mutate(country_key=surrogate_key(rows.country)), DIM_COUNTRY)
+    keyed = conform(rows.mutate(country_key=surrogate_key(engine, rows.country)), DIM_COUNTRY)
     return keyed.union(conform(unknown, DIM_COUNTRY))

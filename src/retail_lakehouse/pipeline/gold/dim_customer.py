@@ -12,15 +12,17 @@ customer's first and last sale line (the same on every version row).
 
 Incremental runs recompute every version of the customers in the new batches (from all their
 silver lines: a late line can split or move a version) and keep everyone else's rows.
-:func:`check_scd2` runs on the whole result before it is committed: exactly one current row per
-customer, versions numbered 1..n with contiguous, non-overlapping validity.
+:func:`check_scd2_on` runs on the whole result, where the engine built it, before it is
+committed: exactly one current row per customer, versions numbered 1..n with contiguous,
+non-overlapping validity.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import ibis
 import ibis.expr.types as ir
-import polars as pl
 import pyarrow as pa
 
 from retail_lakehouse.engines import Engine
@@ -38,7 +40,7 @@ class SCD2InvariantError(PipelineError):
     """``dim_customer`` would break an SCD2 invariant; nothing was committed."""
 
 
-def customer_versions(lines: ir.Table) -> ir.Table:
+def customer_versions(engine: Engine, lines: ir.Table) -> ir.Table:
     """Every SCD2 version of the customers present in ``lines`` (all their lines)."""
     known = lines.filter(lines.customer_id.notnull() & lines.invoice_ts.notnull())
     instants = known.group_by("customer_id", "invoice_ts").agg(country=known.country.min())
@@ -59,9 +61,9 @@ def customer_versions(lines: ir.Table) -> ir.Table:
     )
     joined = versions.join(purchases, "customer_id")
     return joined.select(
-        customer_key=surrogate_key(joined.customer_id, ts_key_text(joined.invoice_ts)),
+        customer_key=surrogate_key(engine, joined.customer_id, ts_key_text(joined.invoice_ts)),
         customer_id=joined.customer_id,
-        country_key=surrogate_key(joined.country),
+        country_key=surrogate_key(engine, joined.country),
         country=joined.country,
         valid_from=joined.invoice_ts,
         valid_to=joined.next_from,
@@ -78,10 +80,10 @@ def build_dim_customer(
     """The whole dimension: new versions of ``affected`` customers (all when None), previous
     rows of everyone else, and the unknown member (guests)."""
     if affected is None or previous is None:
-        rows = conform(customer_versions(silver), DIM_CUSTOMER)
+        rows = conform(customer_versions(engine, silver), DIM_CUSTOMER)
     else:
         recomputed = conform(
-            customer_versions(silver.semi_join(affected, "customer_id")), DIM_CUSTOMER
+            customer_versions(engine, silver.semi_join(affected, "customer_id")), DIM_CUSTOMER
         )
         kept = previous.filter(previous.customer_id.notnull()).anti_join(affected, "customer_id")
         rows = conform(kept, DIM_CUSTOMER).union(recomputed)
@@ -103,40 +105,72 @@ def build_dim_customer(
     return rows.union(conform(unknown, DIM_CUSTOMER))
 
 
-def check_scd2(dim: pa.Table) -> None:
-    """Raise :class:`SCD2InvariantError` unless every customer has exactly one current row,
-    versions 1..n, and contiguous validity (each version ends where the next begins, the last
-    one is current and open-ended). Runs before the dimension is committed."""
-    frame = pl.from_arrow(dim)
-    assert isinstance(frame, pl.DataFrame)
-    rows = frame.filter(pl.col("customer_id").is_not_null()).sort("customer_id", "version")
+def scd2_problems(dim: ir.Table, run: Callable[[ir.Table], pa.Table]) -> list[str]:
+    """What breaks an SCD2 invariant in ``dim`` (empty when nothing does): every customer has
+    exactly one current row, versions 1..n, and contiguous validity (each version ends where
+    the next begins, the last one is current and open-ended); no two rows share a key.
+
+    The checks are Ibis expressions that ``run`` executes (the engine's own ``to_arrow``), so
+    the dimension is checked where it was built (on Spark by the executors) and only counts
+    and a few example ids come back: the dimension grows with the customers."""
     problems: list[str] = []
-    duplicate_keys = frame.filter(pl.col("customer_key").is_duplicated())
-    if duplicate_keys.height:
-        problems.append(f"{duplicate_keys.height} rows share a customer_key")
+    keys = run(dim.aggregate(n=dim.count(), keys=dim.customer_key.nunique())).to_pylist()[0]
+    if (keys["n"] or 0) != (keys["keys"] or 0):
+        problems.append(f"{int(keys['n']) - int(keys['keys'])} rows share a customer_key")
+    rows = dim.filter(dim.customer_id.notnull())
     per_customer = rows.group_by("customer_id").agg(
-        current=pl.col("is_current").cast(pl.Int64).sum(),
-        n=pl.len(),
-        top=pl.col("version").max(),
-        distinct=pl.col("version").n_unique(),
+        current=rows.is_current.cast("int64").sum(),
+        n=rows.count(),
+        top=rows.version.max(),
+        versions=rows.version.nunique(),
     )
     bad = per_customer.filter(
-        (pl.col("current") != 1)
-        | (pl.col("top") != pl.col("n"))
-        | (pl.col("distinct") != pl.col("n"))
+        (per_customer.current != 1)
+        | (per_customer.top != per_customer.n)
+        | (per_customer.versions != per_customer.n)
     )
-    if bad.height:
-        sample = ", ".join(bad.get_column("customer_id").head(5).to_list())
-        problems.append(f"{bad.height} customers without exactly one current row (e.g. {sample})")
-    following = pl.col("valid_from").shift(-1).over("customer_id")
-    gaps = rows.filter(
-        (pl.col("valid_from") >= pl.col("valid_to")).fill_null(False)
-        | (following.is_not_null() & (following != pl.col("valid_to")).fill_null(True))
-        | (following.is_null() & (~pl.col("is_current") | pl.col("valid_to").is_not_null()))
-        | (following.is_not_null() & pl.col("is_current"))
+    problems += _counted(
+        run, bad.select("customer_id"), "customers without exactly one current row"
     )
-    if gaps.height:
-        sample = ", ".join(gaps.get_column("customer_id").unique().head(5).to_list())
-        problems.append(f"{gaps.height} versions overlap or leave gaps (e.g. {sample})")
+    by_version = ibis.window(group_by=rows.customer_id, order_by=[rows.version, rows.valid_from])
+    ordered = rows.mutate(following=rows.valid_from.lead().over(by_version))
+    following, valid_to, current = ordered.following, ordered.valid_to, ordered.is_current
+    gaps = ordered.filter(
+        (ordered.valid_from >= valid_to).fill_null(False)
+        | (following.notnull() & (valid_to.isnull() | (following != valid_to)))
+        | (following.isnull() & (~current | valid_to.notnull()))
+        | (following.notnull() & current)
+    )
+    problems += _counted(
+        run, gaps.select("customer_id").distinct(), "customers whose versions overlap or leave gaps"
+    )
+    return problems
+
+
+def _counted(run: Callable[[ir.Table], pa.Table], ids: ir.Table, what: str) -> list[str]:
+    """``["<n> <what> (e.g. a, b)"]`` when ``ids`` has rows, else ``[]``."""
+    n = int(run(ids.aggregate(n=ids.count())).column("n")[0].as_py() or 0)
+    if not n:
+        return []
+    sample = run(ids.order_by("customer_id").limit(5)).column("customer_id").to_pylist()
+    return [f"{n} {what} (e.g. {', '.join(str(v) for v in sample)})"]
+
+
+def check_scd2_on(engine: Engine, dim: ir.Table) -> None:
+    """Raise :class:`SCD2InvariantError` when :func:`scd2_problems` finds any, checked by
+    ``engine`` where the dimension lives. Runs before the dimension is committed."""
+    problems = scd2_problems(dim, engine.to_arrow)
+    if problems:
+        raise SCD2InvariantError("dim_customer SCD2 invariant violated: " + "; ".join(problems))
+
+
+def check_scd2(dim: pa.Table) -> None:
+    """The same check on a dimension already in memory (a committed snapshot), by an embedded
+    DuckDB over the Arrow table."""
+    con = ibis.duckdb.connect()
+    try:
+        problems = scd2_problems(ibis.memtable(dim), con.to_pyarrow)
+    finally:
+        con.disconnect()
     if problems:
         raise SCD2InvariantError("dim_customer SCD2 invariant violated: " + "; ".join(problems))

@@ -18,7 +18,7 @@ from retail_lakehouse.pipeline.gold.frames import conform
 from retail_lakehouse.pipeline.gold.keys import UNKNOWN_KEY, surrogate_key
 
 
-def invoice_rows(lines: ir.Table) -> ir.Table:
+def invoice_rows(engine: Engine, lines: ir.Table) -> ir.Table:
     """Dimension rows of the invoices present in ``lines``."""
     lines = lines.filter(lines.invoice_no.notnull())
     grouped = lines.group_by("invoice_no").agg(
@@ -29,7 +29,9 @@ def invoice_rows(lines: ir.Table) -> ir.Table:
         is_adjustment=lines.is_adjustment.fill_null(False).any(),
         line_count=lines.count(),
     )
-    return conform(grouped.mutate(invoice_key=surrogate_key(grouped.invoice_no)), DIM_INVOICE)
+    return conform(
+        grouped.mutate(invoice_key=surrogate_key(engine, grouped.invoice_no)), DIM_INVOICE
+    )
 
 
 def build_dim_invoice(
@@ -38,9 +40,9 @@ def build_dim_invoice(
     """The whole dimension: recomputed ``affected`` invoices (all when None), previous rows of
     the others, and the unknown member."""
     if affected is None or previous is None:
-        rows = invoice_rows(silver)
+        rows = invoice_rows(engine, silver)
     else:
-        recomputed = invoice_rows(silver.semi_join(affected, "invoice_no"))
+        recomputed = invoice_rows(engine, silver.semi_join(affected, "invoice_no"))
         kept = previous.filter(previous.invoice_key != UNKNOWN_KEY).anti_join(
             affected, "invoice_no"
         )

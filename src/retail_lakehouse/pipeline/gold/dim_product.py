@@ -110,7 +110,10 @@ def build_dim_product(
         )
         stats = _stat_columns(kept).union(_stat_columns(recomputed))
     keyed = with_category(
-        engine, stats.mutate(product_key=surrogate_key(stats.stock_code)), "stock_code", rules
+        engine,
+        stats.mutate(product_key=surrogate_key(engine, stats.stock_code)),
+        "stock_code",
+        rules,
     )
     unknown = engine.arrow_table(
         cast_batch(

@@ -1,6 +1,6 @@
 """Referential integrity of the star: every key of ``fact_sales`` resolves in its dimension.
 
-By construction a fact row points at the ``unknown`` member (key ``"0"``) rather than at
+By construction a fact row points at the ``unknown`` member (key ``0``) rather than at
 nothing; this check proves it on the committed tables. Used by the Dagster asset check on
 ``gold.fact_sales``; one query per key, all in DuckDB (no rows pass through Python).
 """

@@ -29,6 +29,7 @@ from retail_lakehouse.lake.contracts.silver import (
     SILVER_QUARANTINE,
     SILVER_SALES_LINES,
 )
+from retail_lakehouse.lake.location import data_files
 from retail_lakehouse.lake.watermarks import read_watermark
 from retail_lakehouse.pipeline.hashing import int64_from_hex
 from retail_lakehouse.pipeline.silver.dedup import find_duplicates, line_key
@@ -56,7 +57,7 @@ def _small_read(lake: Lake, qualified: str, columns: list[str]) -> pa.Table | No
     if table is None:
         return None
     parts = []
-    for uri in table.file_uris():  # files from before a column was added lack it: NULLs
+    for uri in data_files(table):  # files from before a column was added lack it: NULLs
         parquet = pq.ParquetFile(uri)
         present = [c for c in columns if c in parquet.schema_arrow.names]
         parts.append(parquet.read(columns=present))

@@ -71,7 +71,10 @@ def customer(snapshot: Snapshot, customer_id: str) -> Customer | None:
     params = {"id": customer_id}
     rfm = snapshot.rows("SELECT * FROM gold.mart_customer_rfm WHERE customer_id = $id", params)
     history = snapshot.rows(
-        "SELECT * FROM gold.dim_customer WHERE customer_id = $id ORDER BY version, valid_from",
+        # the int64 key travels as decimal text: JSON numbers beyond 2^53 lose digits in
+        # JavaScript clients
+        "SELECT * REPLACE (CAST(customer_key AS VARCHAR) AS customer_key) FROM gold.dim_customer "
+        "WHERE customer_id = $id ORDER BY version, valid_from",
         params,
     )
     if not rfm and not history:
@@ -86,6 +89,6 @@ def customer(snapshot: Snapshot, customer_id: str) -> Customer | None:
 def countries(snapshot: Snapshot) -> list[Country]:
     rows = snapshot.rows(
         "SELECT country, iso2, iso3, region, continent, currency, is_eu_member "
-        "FROM gold.dim_country WHERE country IS NOT NULL AND country_key <> '0' ORDER BY country"
+        "FROM gold.dim_country WHERE country IS NOT NULL AND country_key <> 0 ORDER BY country"
     )
     return [Country.model_validate(r) for r in rows]

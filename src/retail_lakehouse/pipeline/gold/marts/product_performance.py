@@ -7,7 +7,8 @@ sale invoices), ``returned_units`` (minus the quantity of return lines), ``retur
 ``revenue_rank`` (1 = highest revenue of the month; ties by stock code) and ``abc_class``:
 products ranked by revenue, ``A`` while the revenue of the higher-ranked products is below 80% of
 the month's total, ``B`` below 95%, ``C`` for the rest and for products without revenue.
-``description``/``category`` come from ``dim_product`` (current values).
+``product_key``, ``description`` and ``category`` come from ``dim_product`` (current values;
+a stock code the dimension lacks, which a full rebuild never produces, gets the unknown key).
 
 Incremental runs recompute the sums only for the months touched by new lines; rank and class
 are per month and recomputed for every row (cheap on this small table), and descriptions are
@@ -22,7 +23,7 @@ import ibis.expr.types as ir
 from retail_lakehouse.lake.contracts.gold import MART_PRODUCT_PERFORMANCE
 from retail_lakehouse.pipeline.gold.definitions import ratio
 from retail_lakehouse.pipeline.gold.frames import conform
-from retail_lakehouse.pipeline.gold.keys import surrogate_key
+from retail_lakehouse.pipeline.gold.keys import UNKNOWN_KEY
 
 BASE: tuple[str, ...] = (
     "month",
@@ -69,9 +70,14 @@ def _base_columns(table: ir.Table) -> ir.Table:
 
 def finish(base: ir.Table, products: ir.Table) -> ir.Table:
     """Add product attributes, return rate, rank and ABC class."""
-    attributes = products.select("stock_code", "description", "category")
+    attributes = products.filter(products.stock_code.notnull()).select(
+        "stock_code", "product_key", "description", "category"
+    )
     joined = base.left_join(attributes, "stock_code").select(
-        *[base[c] for c in BASE], attributes.description, attributes.category
+        *[base[c] for c in BASE],
+        attributes.product_key,
+        attributes.description,
+        attributes.category,
     )
     order = [ibis.desc(joined.revenue), joined.stock_code]
     running = ibis.window(group_by=joined.month, order_by=order, rows=(None, 0))
@@ -79,7 +85,7 @@ def finish(base: ir.Table, products: ir.Table) -> ir.Table:
     before = joined.revenue.sum().over(running) - joined.revenue
     positive = joined.revenue > 0
     result = joined.mutate(
-        product_key=surrogate_key(joined.stock_code),
+        product_key=joined.product_key.fill_null(UNKNOWN_KEY),
         return_rate=ratio(joined.returned_units, joined.units),
         revenue_rank=ibis.row_number().over(ibis.window(group_by=joined.month, order_by=order)) + 1,
         abc_class=ibis.cases(

@@ -1,0 +1,303 @@
+"""``retail stream``: consume a broker into bronze in micro-batches, exactly once.
+
+The loop adds no second path into the lake: each micro-batch is committed by
+:func:`~retail_lakehouse.pipeline.stream_batch.commit_batch` inside its own recorded run (so the
+writer lock is held only while committing, and ``retail run`` can interleave), and with
+``run_every`` the pipeline runs through :func:`~retail_lakehouse.pipeline.runner.run_pipeline`,
+what ``retail run`` calls. What it adds:
+
+* **micro-batches**: records are gathered for ``batch_seconds`` after the first one arrives, or
+  until ``max_batch``; the batch is committed, then acknowledged (never before);
+* **exactly once**: the source is opened at the offsets the lake holds; records at or below them
+  (redelivered after a crash between commit and acknowledgement) are acknowledged and skipped;
+* **back-pressure**: records are pulled only when the previous batch is committed, so a slow
+  lake (or a pipeline run) makes the broker hold them, never this process's memory;
+* **broker failures**: a lost connection or a broker restart is logged and retried with a
+  doubling backoff (0.5 s up to 30 s); records fetched but not committed are read again;
+* **stopping**: SIGTERM or SIGINT ends the loop after the batch being committed; ``until_idle``
+  ends it after that many seconds without a new record (a last pipeline run first, with
+  ``run_every``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from retail_lakehouse.config import Settings
+from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.faults import point as fault_point
+from retail_lakehouse.sources.stream.base import SourceUnavailable, StreamRecord, StreamSource
+
+log = logging.getLogger(__name__)
+
+FIRST_BACKOFF_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 30.0
+POLL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """How ``retail stream`` batches, when it runs the pipeline and when it stops."""
+
+    batch_seconds: float = 1.0
+    max_batch: int = 5_000
+    until_idle: float | None = None
+    run_every: float | None = None
+    cdc: bool = False  # Debezium change events applied to silver.cdc_lines (pipeline/cdc.py)
+
+
+@dataclass
+class StreamSummary:
+    """What one ``retail stream`` session did."""
+
+    batches: int = 0
+    lines: int = 0
+    rejected: int = 0
+    skipped: int = 0  # redelivered records already in the lake
+    pipeline_runs: int = 0
+    failed_runs: int = 0
+    reconnects: int = 0
+    orphans_removed: int = 0
+    stopped_by: str = ""
+    offsets: dict[int, int] = field(default_factory=dict)
+
+
+def _say(message: str) -> None:
+    stamp = datetime.now().astimezone().isoformat(timespec="seconds")
+    print(f"{stamp} {message}", flush=True)
+
+
+class StreamConsumer:
+    """One ``retail stream`` session: a source, a lake, and the loop between them."""
+
+    def __init__(
+        self,
+        lake: Lake,
+        settings: Settings,
+        source: StreamSource,
+        options: StreamOptions,
+        *,
+        say: Callable[[str], None] = _say,
+    ) -> None:
+        self.lake = lake
+        self.settings = settings
+        self.source = source
+        self.options = options
+        self.say = say
+        self.summary = StreamSummary()
+        self._stop: asyncio.Event | None = None
+        self._committed: dict[int, int] = {}
+        self._last_run = time.monotonic()
+        self._unrun = 0  # batches committed since the last pipeline run
+        self.connected = False  # reached the broker at least once
+
+    def run(self) -> StreamSummary:
+        """Consume until stopped (signal) or idle; the summary of what was done."""
+        asyncio.run(self._main())
+        return self.summary
+
+    def request_stop(self, why: str) -> None:
+        if self._stop is not None and not self._stop.is_set():
+            self.summary.stopped_by = why
+            self.say(f"{why}: stopping after the current commit")
+            self._stop.set()
+
+    # -- the loop ----------------------------------------------------------------------------
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self.request_stop, signal.Signals(signum).name)
+        self.summary.orphans_removed = await asyncio.to_thread(self._recover)
+        backoff = FIRST_BACKOFF_SECONDS
+        idle_since = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                try:
+                    await self.source.connect()
+                    self.connected = True
+                    self._committed = await asyncio.to_thread(self._read_committed)
+                    await self.source.seek(self._committed)
+                    self.say(
+                        f"consuming {self.source.name} after offset(s) "
+                        + ", ".join(f"{p}:{o}" for p, o in sorted(self._committed.items()))
+                    )
+                    backoff = FIRST_BACKOFF_SECONDS
+                    idle_since = await self._consume()
+                    break
+                except SourceUnavailable as lost:
+                    await self.source.close()
+                    self.summary.reconnects += 1
+                    if self._idle_for(idle_since):
+                        log.warning("stream source unavailable: %s; idle: stopping", lost)
+                        self.summary.stopped_by = "idle"
+                        break
+                    log.warning("stream source unavailable: %s; retrying in %.1fs", lost, backoff)
+                    self.say(f"source unavailable ({lost}); retrying in {backoff:.1f}s")
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+        finally:
+            await self.source.close()
+        if self.options.run_every is not None and self._unrun and self.summary.stopped_by == "idle":
+            await asyncio.to_thread(self._run_pipeline)
+        self.summary.offsets = dict(self._committed)
+
+    async def _consume(self) -> float:
+        """Batches until stopped or idle; returns when the last record arrived."""
+        assert self._stop is not None
+        idle_since = time.monotonic()
+        while not self._stop.is_set():
+            batch = await self._gather()
+            now = time.monotonic()
+            if batch:
+                idle_since = now
+                await self._commit(batch)
+            elif self._idle_for(idle_since):
+                self.summary.stopped_by = "idle"
+                break
+            if self._run_due():
+                await asyncio.to_thread(self._run_pipeline)
+        return idle_since
+
+    async def _gather(self) -> list[StreamRecord]:
+        """One micro-batch: wait for a first record (up to a poll interval), then gather for
+        ``batch_seconds`` or until ``max_batch``."""
+        assert self._stop is not None
+        options = self.options
+        batch = await self.source.fetch(options.max_batch, POLL_SECONDS)
+        deadline = time.monotonic() + options.batch_seconds
+        while batch and len(batch) < options.max_batch and not self._stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            batch += await self.source.fetch(
+                options.max_batch - len(batch), min(remaining, POLL_SECONDS)
+            )
+        return batch
+
+    async def _commit(self, batch: list[StreamRecord]) -> None:
+        unique = {(r.partition, r.offset): r for r in reversed(batch)}  # a message seen twice
+        fresh = [
+            r
+            for (partition, offset), r in sorted(unique.items())
+            if offset > self._committed.get(partition, 0)
+        ]
+        self.summary.skipped += len(batch) - len(fresh)
+        if fresh:
+            positions: dict[int, int] = {}
+            for record in fresh:
+                positions[record.partition] = max(positions.get(record.partition, 0), record.offset)
+            fault_point("stream.fetched")  # records in hand, nothing committed
+            await asyncio.to_thread(self._commit_in_lake, fresh, positions)
+            self._committed.update(positions)
+            fault_point("stream.committed")  # committed with its position, not acknowledged
+        await self.source.ack(batch)
+
+    # -- lake work (in a worker thread: the broker connection stays served meanwhile) ---------
+    def _recover(self) -> int:
+        """What an interrupted command left is finished or undone first (the intents journal,
+        ``lake/intents.py``): a micro-batch killed before its manifest commit is undone there
+        and its events are read again; then lines of batches older than the journal go too."""
+        from retail_lakehouse.lake.runs import recorded_run
+        from retail_lakehouse.pipeline.bronze import remove_orphans
+
+        with recorded_run(self.lake, "stream") as run:
+            for line in run.recovered:
+                self.say(line)
+            removed = remove_orphans(self.lake)
+            if removed:
+                run.changed = True
+                self.say(f"removed {removed:,} line(s) of a batch interrupted before its commit")
+        return removed
+
+    def _read_committed(self) -> dict[int, int]:
+        from retail_lakehouse.lake.contracts.silver import SILVER_CDC_LINES
+        from retail_lakehouse.pipeline.stream_batch import POSITIONS_TABLE
+
+        table = SILVER_CDC_LINES.qualified if self.options.cdc else POSITIONS_TABLE
+        return {
+            p: self.lake.transaction_version(table, self.source.app_id(p)) or 0
+            for p in self.source.partitions()
+        }
+
+    def _commit_in_lake(self, records: list[StreamRecord], positions: dict[int, int]) -> None:
+        from retail_lakehouse.lake.runs import recorded_run
+        from retail_lakehouse.pipeline.stream_batch import commit_batch
+
+        apps = {self.source.app_id(p): offset for p, offset in positions.items()}
+        if self.options.cdc:
+            self._apply_changes(records, apps)
+            return
+        with recorded_run(self.lake, "stream") as run:
+            report = commit_batch(
+                self.lake,
+                run,
+                self.source.name,
+                records,
+                apps,
+                self.settings.limits.reader_limits(),
+            )
+        self.summary.batches += 1
+        self.summary.lines += report.lines
+        self.summary.rejected += report.rejected
+        self._unrun += 1
+        self.say(
+            f"batch {report.batch_seq}: offsets {report.first_offset}-{report.last_offset}, "
+            f"{report.lines:,} line(s), {report.rejected:,} rejected"
+        )
+
+    def _apply_changes(self, records: list[StreamRecord], apps: dict[str, int]) -> None:
+        from retail_lakehouse.lake.runs import recorded_run
+        from retail_lakehouse.pipeline.cdc import apply_change_records
+
+        with recorded_run(self.lake, "stream --cdc") as run:
+            report = apply_change_records(self.lake, run, self.source.name, records, apps)
+        self.summary.batches += 1
+        self.summary.lines += report.received - report.rejected
+        self.summary.rejected += report.rejected
+        if report.synced is not None and (report.synced.emitted or report.synced.retracted):
+            self._unrun += 1  # the group batches changed: --run-every carries them to gold
+        first, last = min(r.offset for r in records), max(r.offset for r in records)
+        self.say(
+            f"changes {first}-{last}: {report.received:,} event(s) = {report.applied:,} applied "
+            f"({report.deleted:,} deletes) + {report.superseded:,} superseded + "
+            f"{report.duplicates:,} duplicates + {report.rejected:,} rejected"
+            + (f"; bronze: {report.synced.describe()}" if report.synced is not None else "")
+        )
+
+    def _run_due(self) -> bool:
+        every = self.options.run_every
+        return every is not None and self._unrun > 0 and time.monotonic() - self._last_run >= every
+
+    def _run_pipeline(self) -> None:
+        from retail_lakehouse.pipeline.runner import run_pipeline
+
+        self._last_run = time.monotonic()
+        self._unrun = 0
+        try:
+            report = run_pipeline(self.lake, self.settings, engine_name=self.settings.engine)
+        except Exception as error:  # a failed gate: the stream goes on, the run is alerted
+            self.summary.failed_runs += 1
+            log.error("pipeline run failed: %s: %s", type(error).__name__, error)
+            self.say(f"pipeline run failed: {type(error).__name__}: {error}")
+            return
+        self.summary.pipeline_runs += 1
+        self.say(f"pipeline run {report.run_id} done in {report.seconds:.2f}s")
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _idle_for(self, since: float) -> bool:
+        idle = self.options.until_idle
+        return idle is not None and time.monotonic() - since >= idle
+
+    async def _sleep(self, seconds: float) -> None:
+        assert self._stop is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)

@@ -1,0 +1,209 @@
+"""NATS JetStream as a stream source: one durable pull consumer, positioned by the lake.
+
+A JetStream stream is one partition (0) whose offsets are the stream sequence numbers. The
+consumer is a *durable pull* consumer with explicit acknowledgement: the lake asks for records
+only when it is ready for them (back-pressure is the pull itself, and ``max_ack_pending`` bounds
+what is in flight), and acknowledges them only after their commit.
+
+The lake holds the committed offset (decision 0018), so :meth:`JetStreamSource.seek` checks the
+durable consumer against it: when the consumer delivered records beyond the committed offset that
+were never committed (a crash between fetch and commit) or its acknowledgements disagree with
+the lake, it is recreated to start right after the committed offset. JetStream would otherwise
+redeliver those records only when their ack wait expires, *after* newer ones, and an offset
+committed past them would wrongly skip them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from retail_lakehouse.sources.stream.base import SourceUnavailable, StreamRecord
+
+log = logging.getLogger(__name__)
+
+PARTITION = 0
+ACK_WAIT_SECONDS = 60.0
+
+
+class SourceRefused(ValueError):
+    """A source URL or subject that can never work (exit code 2, no retry)."""
+
+
+def parse_url(url: str) -> tuple[str, int]:
+    """``nats://HOST:PORT`` -> (host, port); anything else is refused."""
+    parts = urlsplit(url)
+    if parts.scheme != "nats" or not parts.hostname:
+        raise SourceRefused(f"--source must look like nats://HOST:PORT, not {url!r}")
+    try:
+        port = parts.port or 4222
+    except ValueError:
+        raise SourceRefused(f"--source {url!r}: the port is not a number") from None
+    return parts.hostname, port
+
+
+class JetStreamSource:
+    """A durable pull consumer on ``subject`` of the JetStream stream that holds it."""
+
+    def __init__(
+        self, url: str, subject: str, durable: str, *, max_in_flight: int = 10_000
+    ) -> None:
+        host, port = parse_url(url)
+        if not subject or any(c.isspace() for c in subject):
+            raise SourceRefused(f"--subject {subject!r} is not a NATS subject")
+        if not durable or any(c in durable for c in " .*>\t"):
+            raise SourceRefused(f"--durable {durable!r}: no spaces, dots, * or > in a name")
+        self.url = f"nats://{host}:{port}"
+        self.subject = subject
+        self.durable = durable
+        self.max_in_flight = max_in_flight
+        self.stream: str | None = None
+        self._nc: Any = None
+        self._sub: Any = None
+        self._closing = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.url}/{self.stream or '?'}/{self.subject}"
+
+    def partitions(self) -> list[int]:
+        return [PARTITION]
+
+    def app_id(self, partition: int) -> str:
+        if self.stream is None:
+            raise RuntimeError("connect() first: the stream's name is part of the app id")
+        return f"retail.stream:nats:{self.stream}:{self.subject}:{partition}"
+
+    async def connect(self) -> None:
+        import nats
+        from nats.errors import NoServersError
+        from nats.js.errors import NotFoundError
+
+        self._closing = False
+        try:
+            self._nc = await nats.connect(
+                self.url,
+                connect_timeout=2,
+                allow_reconnect=False,  # the stream loop reconnects, logs and backs off
+                max_reconnect_attempts=1,  # nats-py retries a first connect 60 times (0: forever)
+                reconnect_time_wait=0.1,
+                error_cb=self._on_error,
+                disconnected_cb=self._on_disconnect,
+            )
+        except (NoServersError, OSError, TimeoutError) as error:
+            raise SourceUnavailable(
+                f"cannot reach {self.url}: {error or type(error).__name__}"
+            ) from None
+        js = self._nc.jetstream()
+        try:
+            self.stream = await js.find_stream_name_by_subject(self.subject)
+        except NotFoundError:
+            await self.close()
+            raise SourceRefused(
+                f"no JetStream stream on {self.url} holds subject {self.subject!r}"
+            ) from None
+        except Exception as error:
+            raise SourceUnavailable(f"{self.url}: {_describe(error)}") from None
+
+    async def seek(self, committed: dict[int, int]) -> None:
+        if self._nc is None or self.stream is None:
+            raise SourceUnavailable("not connected")
+        js = self._nc.jetstream()
+        try:
+            await self._position(js, committed.get(PARTITION, 0))
+            self._sub = await js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
+        except Exception as error:
+            raise SourceUnavailable(f"{self.url}: {_describe(error)}") from None
+
+    async def _position(self, js: Any, committed: int) -> None:
+        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+        from nats.js.errors import NotFoundError
+
+        assert self.stream is not None
+        try:
+            info = await js.consumer_info(self.stream, self.durable)
+        except NotFoundError:
+            info = None
+        if info is not None:
+            clean = (
+                info.num_ack_pending == 0
+                and info.delivered.stream_seq == committed
+                and info.ack_floor.stream_seq == committed
+                and info.config.filter_subject == self.subject
+                and info.config.ack_policy == AckPolicy.ALL
+            )
+            if clean:
+                return
+            log.warning(
+                "stream consumer %s: delivered up to %s, acknowledged up to %s, %s pending; the "
+                "lake holds up to %s: restarting it after the lake's position",
+                self.durable,
+                info.delivered.stream_seq,
+                info.ack_floor.stream_seq,
+                info.num_ack_pending,
+                committed,
+            )
+            await js.delete_consumer(self.stream, self.durable)
+        start = (
+            {"deliver_policy": DeliverPolicy.BY_START_SEQUENCE, "opt_start_seq": committed + 1}
+            if committed
+            else {"deliver_policy": DeliverPolicy.ALL}
+        )
+        config = ConsumerConfig(
+            durable_name=self.durable,
+            ack_policy=AckPolicy.ALL,
+            ack_wait=ACK_WAIT_SECONDS,
+            filter_subject=self.subject,
+            max_ack_pending=self.max_in_flight,
+            **start,
+        )
+        await js.add_consumer(self.stream, config)
+
+    async def fetch(self, max_records: int, timeout: float) -> list[StreamRecord]:
+        from nats.errors import TimeoutError as NatsTimeout
+
+        if self._sub is None:
+            raise SourceUnavailable("not connected")
+        try:
+            messages = await self._sub.fetch(batch=max_records, timeout=timeout)
+        except (NatsTimeout, TimeoutError):
+            return []
+        except Exception as error:
+            raise SourceUnavailable(f"fetch from {self.url} failed: {_describe(error)}") from None
+        return [StreamRecord(PARTITION, m.metadata.sequence.stream, m.data, m) for m in messages]
+
+    async def ack(self, records: list[StreamRecord]) -> None:
+        if not records:
+            return
+        try:  # AckPolicy.ALL: acknowledging the highest offset acknowledges all before it
+            handle: Any = max(records, key=lambda r: r.offset).handle
+            await handle.ack()
+            if self._nc is not None:
+                await self._nc.flush(timeout=5)
+        except Exception as error:
+            # The data is committed: unacknowledged records come back and are skipped.
+            raise SourceUnavailable(
+                f"acknowledging to {self.url} failed: {_describe(error)}"
+            ) from None
+
+    async def close(self) -> None:
+        nc, self._nc, self._sub = self._nc, None, None
+        self._closing = True
+        if nc is not None:
+            try:
+                await nc.close()
+            except Exception as error:  # closing a broken connection
+                log.debug("closing %s: %s", self.url, _describe(error))
+
+    async def _on_error(self, error: Exception) -> None:
+        connected = self._nc is not None and self._nc.is_connected
+        (log.warning if connected else log.debug)("stream %s: %s", self.url, _describe(error))
+
+    async def _on_disconnect(self) -> None:
+        if not self._closing:
+            log.warning("stream %s: disconnected", self.url)
+
+
+def _describe(error: BaseException) -> str:
+    return str(error) or type(error).__name__
