@@ -220,12 +220,42 @@ def european_rows() -> list[dict[str, str]]:
     add(unit_price="2.55")  # a decimal point in a decimal-comma file: quarantined
     add(unit_price="€\u20091.234,50")
     add(invoice_date="01.12.10 08:26")  # two-digit year
+    add(invoice_date="02.12.2010 08.26")  # dotted time
+    add(invoice_date="03.12.2010 08.26.30")
+    add(invoice_date="04.12.2010 08h26")
+    add(quantity="1.234")  # a thousands dot in a quantity
     return rows
+
+
+def sheet_rows() -> dict[str, list[dict[str, str]]]:
+    """A workbook whose sheets are written differently (text cells, as some tills export them):
+    month first with decimal points, and day first with dotted times and decimal commas, each
+    with a line against its own sheet's order (quarantined, never swapped)."""
+    sheets: dict[str, list[dict[str, str]]] = {"US": [], "EU": []}
+    for n in range(24):
+        day = 1 + n % 28
+        sheets["US"].append(
+            _line(
+                n + 900, invoice_date=f"12/{day}/2010 {8 + n % 10}:{n % 60:02d}", unit_price="3.39"
+            )
+        )
+        sheets["EU"].append(
+            _line(
+                n + 950,
+                invoice_date=f"{day:02d}.12.2010 {8 + n % 10:02d}.{n % 60:02d}",
+                unit_price=("3,39", "1.234,5")[n % 2],
+                quantity=("6", "1.200")[n % 2],
+            )
+        )
+    sheets["US"].append(_line(990, invoice_date="25/12/2010 9:00"))  # against the sheet
+    sheets["EU"].append(_line(991, invoice_date="12.25.2010 09.00"))
+    return sheets
 
 
 def write_adversarial(folder: Path, *, extreme_dates: bool = False) -> list[Path]:
     """Write the lines as ``adversarial.csv`` and ``adversarial.ndjson``, and the European lines
-    (:func:`european_rows`) as ``adversarial_european.csv``; returns the three paths.
+    (:func:`european_rows`) as ``adversarial_european.csv``, and a workbook whose sheets differ
+    (:func:`sheet_rows`) as ``adversarial_sheets.xlsx``; returns the four paths.
 
     The CSV holds the lines a CSV line can carry (bronze rejects lines with control characters
     there, so those are bronze rejects on the CSV side); the NDJSON holds all of them."""
@@ -251,4 +281,14 @@ def write_adversarial(folder: Path, *, extreme_dates: bool = False) -> list[Path
         writer.writerow(HEADER)
         for row in european_rows():
             writer.writerow([row[c] for c in COLUMNS])
-    return [csv_path, json_path, european]
+    import xlsxwriter
+
+    sheets = folder / "adversarial_sheets.xlsx"
+    book = xlsxwriter.Workbook(str(sheets))
+    for name, lines in sheet_rows().items():
+        sheet = book.add_worksheet(name)
+        sheet.write_row(0, 0, HEADER)
+        for number, row in enumerate(lines, start=1):
+            sheet.write_row(number, 0, [row[c] for c in COLUMNS])
+    book.close()
+    return [csv_path, json_path, european, sheets]

@@ -24,7 +24,8 @@ SEED = "19"
 GOLD_TABLES = [c.qualified for c in contracts() if c.layer == "gold"]
 FORMAT_COLUMNS = (
     "date_order, date_order_source, date_pattern, decimal_separator, "
-    "decimal_separator_source, thousands_separator"
+    "decimal_separator_source, thousands_separator, quantity_decimal_separator, "
+    "quantity_decimal_separator_source, quantity_thousands_separator"
 )
 
 
@@ -80,6 +81,18 @@ def spellings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         done = run_retail("generate", "-n", ROWS, "--seed", SEED, "-o", path, *extra)
         assert done.code == 0, done.stderr
         paths[name] = path
+    # Day first with dotted times (``1/12/2010 8.26``), prices with a decimal point, and three
+    # more lines whose quantities have a thousands dot (``1.234``): each column decides its own.
+    dotted = pl.read_csv(paths["dayfirst"], infer_schema_length=0)
+    extra = dotted.head(3).with_columns(
+        pl.Series("InvoiceNo", ["999990", "999991", "999992"]),
+        pl.Series("Quantity", ["1.234", "2.500", "3.000"]),
+    )
+    dotted = pl.concat([dotted, extra]).with_columns(
+        pl.col("InvoiceDate").str.replace(":", ".", literal=True)
+    )
+    paths["dotted"] = folder / "dotted.csv"
+    dotted.write_csv(paths["dotted"])
     return paths
 
 
@@ -106,6 +119,8 @@ def spelled_lakes(
     folder = tmp_path_factory.mktemp("lakes")
     lakes = {}
     for name, path in spellings.items():
+        if name == "dotted":
+            continue  # its own test
         lakes[name] = folder / name
         ok(run_retail, "ingest", path, lake=lakes[name])
         ok(run_retail, "run", lake=lakes[name])
@@ -345,22 +360,26 @@ def test_generate_refuses_a_spelling_for_a_workbook(retail: RetailCli, tmp_path:
 
 
 def _workbook(path: Path, sheets: dict[str, list[str]]) -> Path:
-    """A workbook whose sheets hold dates as text, the way some tills export them."""
+    """A workbook whose sheets hold dates as text, the way some tills export them (invoice
+    numbers rise across the sheets, so no line repeats another)."""
     import xlsxwriter
 
     book = xlsxwriter.Workbook(str(path))
+    invoice = 536365
     for name, dates in sheets.items():
         sheet = book.add_worksheet(name)
         sheet.write_row(0, 0, HEADER.split(","))
         for row, date in enumerate(dates, start=1):
-            sheet.write_row(row, 0, _line(536365 + row, date).split(","))
+            invoice += 1
+            sheet.write_row(row, 0, _line(invoice, date).split(","))
     book.close()
     return path
 
 
-def test_a_workbook_is_decided_across_its_sheets(retail: RetailCli, tmp_path: Path) -> None:
-    """One sheet's ``13/12/2010`` decides the other sheet's ``1/12/2010``; sheets that contradict
-    each other are refused naming the sheets and lines."""
+def test_a_sheet_whose_dates_decide_nothing_follows_its_workbook(
+    retail: RetailCli, tmp_path: Path
+) -> None:
+    """One sheet's ``13/12/2010`` decides the other sheet's ``1/12/2010``."""
     lake = tmp_path / "lake"
     book = _workbook(
         tmp_path / "book.xlsx",
@@ -376,10 +395,118 @@ def test_a_workbook_is_decided_across_its_sheets(retail: RetailCli, tmp_path: Pa
         "2010-12-02 09:00:00",
         "2010-12-13 08:26:00",
     ]
+
+
+def test_each_sheet_of_a_workbook_is_decided_on_its_own(retail: RetailCli, tmp_path: Path) -> None:
+    """A month-first sheet and a day-first sheet in one workbook are both read right, each
+    recorded in ``sheet_formats``; a sheet whose dates decide nothing (and whose workbook
+    cannot decide for it) is assumed, the user told which sheet and how to declare it, and a
+    ``retail.toml`` rule naming the sheet declares it."""
+    lake = tmp_path / "lake"
+    book = _workbook(
+        tmp_path / "book.xlsx",
+        {
+            "US": ["12/13/2010 8:26"] * 12 + ["12/1/2010 9:00"],
+            "EU": ["13/12/2010 8:26"] * 12 + ["1/12/2010 9:00"],
+            "Odd": ["2/12/2010 10:00"],
+        },
+    )
+    said = " ".join(ok(retail, "ingest", book, lake=lake).stdout.split())
+    assert f"{book} sheet 'Odd': every date of the sheet reads both ways" in said
+    assert 'pattern = "book.xlsx#Odd" and date_order = "dmy"' in said
+    [row] = manifest(retail, lake)
+    assert (row["date_order"], row["date_order_source"]) == ("per-sheet", "per-sheet")
+    assert row["decimal_separator"] == "."
+    sheets = query(
+        retail,
+        lake,
+        "SELECT s.sheet, s.date_order, s.date_order_source, s.date_pattern "
+        "FROM (SELECT unnest(sheet_formats) AS s FROM bronze.files) ORDER BY 1",
+    )
+    assert sheets == [
+        {"sheet": "EU", "date_order": "dmy", "date_order_source": "inferred",
+         "date_pattern": "DD/MM/YYYY HH:MM"},
+        {"sheet": "Odd", "date_order": "mdy", "date_order_source": "assumed",
+         "date_pattern": "MM/DD/YYYY HH:MM"},
+        {"sheet": "US", "date_order": "mdy", "date_order_source": "inferred",
+         "date_pattern": "MM/DD/YYYY HH:MM"},
+    ]  # fmt: skip
+    ok(retail, "run", lake=lake)
+    per_sheet = (
+        "SELECT _source_file[strpos(_source_file, '#') + 1:] AS sheet, "
+        "list_sort(list(DISTINCT strftime(invoice_ts, '%Y-%m-%d %H:%M'))) AS ts "
+        "FROM silver.sales_lines GROUP BY 1 ORDER BY 1"
+    )
+    both = ["2010-12-01 09:00", "2010-12-13 08:26"]
+    assert query(retail, lake, per_sheet) == [
+        {"sheet": "EU", "ts": both},
+        {"sheet": "Odd", "ts": ["2010-02-12 10:00"]},
+        {"sheet": "US", "ts": both},
+    ]
+    assert query(retail, lake, "SELECT count(*) AS n FROM silver.quarantine") == [{"n": 0}]
+    assumed = ok(retail, "status", "--json", lake=lake).json()["date_orders"]["assumed"]
+    assert len(assumed) == 1 and "sheet 'Odd'" in assumed[0]
+
+    # the documented correction: a rule naming the sheet, retract, ingest, run
+    ok(retail, "retract", book, lake=lake)
+    (tmp_path / "retail.toml").write_text(
+        f'lake = "{lake}"\n[[formats.sources]]\npattern = "book.xlsx#Odd"\ndate_order = "dmy"\n'
+    )
+    again = _in(tmp_path, retail, "ingest", book)
+    assert again.code == 0 and "every date" not in again.stdout, again.stdout + again.stderr
+    assert _in(tmp_path, retail, "run").code == 0
+    assert query(retail, lake, per_sheet)[1] == {"sheet": "Odd", "ts": ["2010-12-02 10:00"]}
+    assert ok(retail, "status", "--json", lake=lake).json()["date_orders"]["assumed"] == []
+
+
+def test_dotted_times_and_quantity_thousands_are_detected_per_column(
+    retail: RetailCli,
+    spellings: dict[str, Path],
+    spelled_lakes: dict[str, Path],
+    tmp_path: Path,
+) -> None:
+    """``1/12/2010 8.26`` (a dotted time), prices with a decimal point, quantities with a
+    thousands dot (``1.234``): each column decided on its own values; every line equal to the
+    month-first spelling's."""
+    lake = tmp_path / "lake"
+    ok(retail, "ingest", spellings["dotted"], lake=lake)
+    [row] = manifest(retail, lake)
+    assert (row["date_order"], row["date_order_source"]) == ("dmy", "inferred")
+    assert row["date_pattern"] == "DD/MM/YYYY HH.MM"
+    assert (row["decimal_separator"], row["decimal_separator_source"]) == (".", "inferred")
+    assert row["thousands_separator"] is None
+    assert (
+        row["quantity_decimal_separator"],
+        row["quantity_decimal_separator_source"],
+        row["quantity_thousands_separator"],
+    ) == (",", "inferred", ".")
+    ok(retail, "run", lake=lake)
+    lines = (
+        "SELECT invoice_no, stock_code, quantity, unit_price, invoice_ts FROM silver.sales_lines "
+        "WHERE invoice_no NOT LIKE '99999_' ORDER BY ALL"
+    )
+    assert query(retail, lake, lines) == query(retail, spelled_lakes["us"], lines)
+    extra = (  # kept or quarantined (an outlier rule may hold them), never unparseable
+        "SELECT quantity FROM silver.sales_lines WHERE invoice_no LIKE '99999_' UNION ALL "
+        "SELECT quantity FROM silver.quarantine WHERE invoice_no LIKE '99999_' ORDER BY 1"
+    )
+    assert query(retail, lake, extra) == [{"quantity": q} for q in (1234, 2500, 3000)]
+    other = "SELECT count(*) AS n FROM silver.quarantine WHERE invoice_no NOT LIKE '99999_'"
+    assert query(retail, lake, other) == [{"n": 0}]
+
+
+def test_a_workbook_whose_sheets_contradict_themselves_is_refused(
+    retail: RetailCli, tmp_path: Path
+) -> None:
+    """Within one sheet, both orders: refused naming the sheet and lines."""
     clash = _workbook(
         tmp_path / "clash.xlsx",
-        {"US": ["12/13/2010 8:26"] * 12, "EU": ["13/12/2010 8:26"] * 12},
+        {
+            "Fine": ["12/13/2010 8:26"] * 3,
+            "Both": ["12/13/2010 8:26"] * 12 + ["13/12/2010 8:26"] * 12,
+        },
     )
-    said = refused(retail, "ingest", clash, lake=lake)
-    assert "month first only: 12 line(s) (sheet 'US' line 2: '12/13/2010 8:26'" in said
-    assert "day first only: 12 line(s) (sheet 'EU' line 2: '13/12/2010 8:26'" in said
+    said = refused(retail, "ingest", clash, lake=tmp_path / "lake")
+    assert "sheet 'Both': the dates mix month-first and day-first spellings" in said
+    assert "month first only: 12 line(s) (sheet 'Both' line 2: '12/13/2010 8:26'" in said
+    assert "day first only: 12 line(s) (sheet 'Both' line 14: '13/12/2010 8:26'" in said

@@ -64,15 +64,17 @@ def ingest(
         typer.Option(
             "--date-order",
             help="How the files write dates: mdy (12/1/2010 is 1 December), dmy (1/12/2010 "
-            "is 1 December) or ymd. Default: detected per file from a date that reads only one "
-            "way, else [formats] default_date_order (mdy), recorded as assumed.",
+            "is 1 December) or ymd. Default: detected per file (per sheet of a workbook) from "
+            "a date that reads only one way, else [formats] default_date_order (mdy), "
+            "recorded as assumed.",
         ),
     ] = None,
     decimal: Annotated[
         DecimalChoice | None,
         typer.Option(
             "--decimal",
-            help="Decimal separator of the prices: . or , (default: detected per file).",
+            help="Decimal separator of the prices and quantities: . or , (default: detected "
+            "per file and sheet, the quantities on their own column).",
         ),
     ] = None,
 ) -> None:

@@ -181,6 +181,9 @@ def spark_type(type_: pa.DataType) -> str:
         return f"DECIMAL({type_.precision},{type_.scale})"
     if pa.types.is_list(type_) or pa.types.is_large_list(type_):
         return f"ARRAY<{spark_type(type_.value_type)}>"
+    if pa.types.is_struct(type_):  # field names come from the contracts
+        fields = ", ".join(f"`{f.name}`: {spark_type(f.type)}" for f in type_)
+        return f"STRUCT<{fields}>"
     simple = {
         pa.int8(): "TINYINT",
         pa.int16(): "SMALLINT",

@@ -49,6 +49,9 @@ def duckdb_type(arrow_type: pa.DataType) -> str:
         return f"DECIMAL({arrow_type.precision}, {arrow_type.scale})"
     if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
         return duckdb_type(arrow_type.value_type) + "[]"
+    if pa.types.is_struct(arrow_type):  # field names come from the contracts
+        fields = ", ".join(f'"{f.name}" {duckdb_type(f.type)}' for f in arrow_type)
+        return f"STRUCT({fields})"
     name = str(arrow_type)
     if name not in _SIMPLE_TYPES:
         raise TypeError(f"no DuckDB type for Arrow type {name}")

@@ -23,7 +23,7 @@ from retail_lakehouse.lake.contracts import contract
 from retail_lakehouse.lake.contracts.bronze import BRONZE_REJECTS, BRONZE_SALES_LINES, RAW_COLUMNS
 from retail_lakehouse.lake.store import DUCKDB_PARQUET_OPTIONS, cast_batch
 from retail_lakehouse.sources.errors import FileRefused
-from retail_lakehouse.sources.formats import FormatEvidence, FormatOptions, Formats, decide
+from retail_lakehouse.sources.formats import FileEvidence, FormatOptions, Formats, decide_file
 from retail_lakehouse.sources.limits import ReaderLimits
 from retail_lakehouse.sources.readers import open_source
 from retail_lakehouse.sources.records import SourceChunk, SourceLayout
@@ -83,8 +83,9 @@ class Staged:
 def stage_file(request: StageRequest) -> Staged:
     """Read ``request.path`` and write its staged Parquet files (in the worker process).
 
-    The file's date order and decimal separator are counted on every chunk as it streams past
-    (:mod:`retail_lakehouse.sources.formats`) and decided once it is read: a refusal there
+    The file's date order and decimal separators are counted on every chunk as it streams past
+    (per sheet of a workbook, :mod:`retail_lakehouse.sources.formats`) and decided once it is
+    read: a refusal there
     leaves the staged files to the parent to discard, like any other refusal."""
     limits = request.limits
     declared = request.formats.declared(request.path)
@@ -113,16 +114,10 @@ def stage_file(request: StageRequest) -> Staged:
     )
     rejected: list[pl.DataFrame] = []
     counted = [0]
-    evidence = FormatEvidence()
+    evidence = FileEvidence()
     batches = lineage_batches(source.chunks, source.layout, lineage, rejected, counted, evidence)
     write_lines(batches, source.layout, request.lines_file, limits)
-    formats = decide(
-        request.path,
-        evidence,
-        declared,
-        default_order=request.formats.default_order,
-        max_share=request.formats.max_share,
-    )
+    formats = decide_file(request.path, evidence, request.formats)
     files = [request.lines_file]
     rejects = pl.concat(rejected) if rejected else pl.DataFrame()
     if rejects.height:
@@ -224,7 +219,7 @@ def lineage_batches(
     lineage: Lineage,
     rejected: list[pl.DataFrame],
     counted: list[int],
-    evidence: FormatEvidence | None = None,
+    evidence: FileEvidence | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Add lineage to each parsed chunk (vectorised, no row loop), in file order; the record
     hash is added where the lines are written. ``_row_number`` is what tells a line's place: the

@@ -87,7 +87,7 @@ def lake_status(lake: Lake | Path, *, last_runs: int = 10) -> dict[str, Any]:
 def date_order_report(sql: LakeSQL) -> dict[str, list[str]]:
     """Files whose date order was assumed (every date read both ways), and files the invoice
     numbers say are probably read with day and month swapped, in words a user acts on."""
-    from retail_lakehouse.quality.date_swaps import likely_swaps
+    from retail_lakehouse.quality.date_swaps import likely_swaps, units_sql
     from retail_lakehouse.sources.formats import assumed_note
 
     lake = sql.lake
@@ -96,11 +96,12 @@ def date_order_report(sql: LakeSQL) -> dict[str, list[str]]:
     if "date_order_source" not in lake.arrow_schema("bronze.files").names:
         return {"assumed": [], "likely_swaps": []}
     assumed = sql.arrow(
-        "SELECT _source_file, date_order FROM bronze.files "
-        "WHERE date_order_source = 'assumed' AND date_pattern IS NOT NULL ORDER BY _batch_seq"
+        f"SELECT file, sheet, date_order FROM ({units_sql(lake)}) "
+        "WHERE date_order_source = 'assumed' AND date_pattern IS NOT NULL "
+        "ORDER BY _batch_seq, sheet"
     ).to_pylist()
     return {
-        "assumed": [assumed_note(row["_source_file"], row["date_order"]) for row in assumed],
+        "assumed": [assumed_note(r["file"], r["date_order"], r["sheet"]) for r in assumed],
         "likely_swaps": [swap.message() for swap in likely_swaps(sql)],
     }
 
@@ -113,7 +114,8 @@ def _date_orders(root: Path, snapshots: dict[str, DeltaTable]) -> dict[str, list
     if files is None or "date_order_source" not in [f.name for f in files.schema().fields]:
         return none
     assumed = _DeltaSQL({"bronze.files": files}).rows(
-        "SELECT count(*) AS n FROM bronze.files WHERE date_order_source = 'assumed'"
+        "SELECT count(*) AS n FROM bronze.files "
+        "WHERE date_order_source IN ('assumed', 'per-sheet')"
     )
     if not assumed or not assumed[0]["n"]:
         return none

@@ -8,8 +8,10 @@ declared). A file whose invoices fall outside that window, but would fall inside
 month swapped (numbered among December's invoices, dated in January), is flagged as a likely
 day/month swap, naming the file and how to correct it (docs/dates-and-numbers.md).
 
-One DuckDB query over the committed silver lines (two ASOF joins on the invoice number), run
-only when some file was assumed; no Python loop over lines.
+The unit judged is the file, or the sheet of a workbook whose sheets were decided differently
+(``bronze.files.sheet_formats``). One DuckDB query over the committed silver lines (two ASOF
+joins on the invoice number), run only when some file or sheet was assumed; no Python loop over
+lines.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from retail_lakehouse.lake.query import LakeSQL
+from retail_lakehouse.lake.store import Lake
 
 TOLERANCE_DAYS = 2
 """Invoices a little out of order (a late entry) are not evidence: two days of slack."""
@@ -25,29 +28,59 @@ MIN_SHARE = 0.5
 """A file is flagged when at least this share of its checked invoices is out of place and
 every one of those would be in place with day and month swapped."""
 
-_QUERY = f"""
-WITH files AS (
-    SELECT _batch_seq, _source_file, date_order, date_order_source FROM bronze.files
-),
+_WHOLE_FILES = """
+    SELECT _batch_seq, _source_file AS file, CAST(NULL AS VARCHAR) AS sheet, date_order,
+           date_order_source, date_pattern
+    FROM bronze.files
+"""
+_SHEETS = """
+    SELECT _batch_seq, _source_file AS file, CAST(NULL AS VARCHAR) AS sheet, date_order,
+           date_order_source, date_pattern
+    FROM bronze.files
+    WHERE sheet_formats IS NULL
+       OR NOT (date_order = 'per-sheet' OR date_order_source = 'per-sheet')
+    UNION ALL
+    SELECT f._batch_seq, f._source_file, s.sheet, s.date_order, s.date_order_source,
+           s.date_pattern
+    FROM bronze.files f, unnest(f.sheet_formats) AS u(s)
+    WHERE f.date_order = 'per-sheet' OR f.date_order_source = 'per-sheet'
+"""
+
+
+def units_sql(lake: Lake) -> str:
+    """The units whose date order was decided, as a query over ``bronze.files``: a file, or
+    each sheet of a workbook whose sheets were decided differently (``sheet``; NULL: the whole
+    file). Columns: ``_batch_seq, file, sheet, date_order, date_order_source, date_pattern``."""
+    if "sheet_formats" in lake.arrow_schema("bronze.files").names:
+        return _SHEETS
+    return _WHOLE_FILES  # a lake from before per-sheet formats
+
+
+_QUERY = """
+WITH units AS ({units}),
 invoices AS (
-    SELECT s._batch_seq,
+    SELECT s._batch_seq, s._source_file,
            CAST(regexp_extract(s.invoice_no, '^[A-Z]?([0-9]{{1,12}})$', 1) AS BIGINT) AS num,
            min(s.invoice_ts) AS ts
     FROM silver.sales_lines s
     WHERE s.invoice_ts IS NOT NULL AND regexp_matches(s.invoice_no, '^[A-Z]?[0-9]{{1,12}}$')
     GROUP BY ALL
 ),
+judged_units AS (
+    SELECT i.*, u.file, u.sheet, u.date_order, u.date_order_source
+    FROM invoices i JOIN units u ON i._batch_seq = u._batch_seq
+        AND (u.sheet IS NULL OR i._source_file = u.file || '#' || u.sheet)
+),
 known AS (
-    SELECT i.num, i.ts FROM invoices i JOIN files f USING (_batch_seq)
-    WHERE f.date_order_source <> 'assumed'
+    SELECT num, ts FROM judged_units WHERE date_order_source <> 'assumed'
 ),
 suspect AS (
-    SELECT i.*, f._source_file, f.date_order,
-           CASE WHEN day(i.ts) <= 12 THEN make_timestamp(
-               year(i.ts), day(i.ts), month(i.ts), hour(i.ts), minute(i.ts),
-               CAST(second(i.ts) AS DOUBLE)) END AS swapped
-    FROM invoices i JOIN files f USING (_batch_seq)
-    WHERE f.date_order_source = 'assumed'
+    SELECT *,
+           CASE WHEN day(ts) <= 12 THEN make_timestamp(
+               year(ts), day(ts), month(ts), hour(ts), minute(ts),
+               CAST(second(ts) AS DOUBLE)) END AS swapped
+    FROM judged_units
+    WHERE date_order_source = 'assumed'
 ),
 placed AS (
     SELECT s.*, below.ts AS below_ts, above.ts AS above_ts
@@ -57,13 +90,13 @@ placed AS (
 ),
 judged AS (
     SELECT *,
-        ts < below_ts - INTERVAL {TOLERANCE_DAYS} DAY
-            OR ts > above_ts + INTERVAL {TOLERANCE_DAYS} DAY AS misplaced,
-        swapped BETWEEN below_ts - INTERVAL {TOLERANCE_DAYS} DAY
-            AND above_ts + INTERVAL {TOLERANCE_DAYS} DAY AS fits_swapped
+        ts < below_ts - INTERVAL {tolerance} DAY
+            OR ts > above_ts + INTERVAL {tolerance} DAY AS misplaced,
+        swapped BETWEEN below_ts - INTERVAL {tolerance} DAY
+            AND above_ts + INTERVAL {tolerance} DAY AS fits_swapped
     FROM placed
 )
-SELECT _batch_seq, any_value(_source_file) AS source_file, any_value(date_order) AS date_order,
+SELECT _batch_seq, file AS source_file, sheet, any_value(date_order) AS date_order,
        count(*) AS checked,
        count(*) FILTER (WHERE misplaced) AS misplaced,
        count(*) FILTER (WHERE misplaced AND fits_swapped) AS explained,
@@ -72,10 +105,10 @@ SELECT _batch_seq, any_value(_source_file) AS source_file, any_value(date_order)
        arg_min(below_ts, num) FILTER (WHERE misplaced) AS example_below,
        arg_min(above_ts, num) FILTER (WHERE misplaced) AS example_above
 FROM judged
-GROUP BY _batch_seq
-HAVING count(*) FILTER (WHERE misplaced) >= {MIN_SHARE} * count(*)
+GROUP BY _batch_seq, file, sheet
+HAVING count(*) FILTER (WHERE misplaced) >= {share} * count(*)
    AND count(*) FILTER (WHERE misplaced AND fits_swapped) = count(*) FILTER (WHERE misplaced)
-ORDER BY _batch_seq
+ORDER BY _batch_seq, sheet
 """
 
 
@@ -89,16 +122,27 @@ class LikelySwap:
     checked: int
     misplaced: int
     example: str
+    sheet: str | None = None  # a sheet of a workbook whose sheets were decided differently
 
     def message(self) -> str:
         other = "dmy" if self.date_order == "mdy" else "mdy"
-        return (
-            f"{self.source_file} (batch {self.batch_seq}): likely day/month swap: its date "
-            f"order was assumed {self.date_order}, and {self.misplaced:,} of its "
+        where = f" sheet {self.sheet!r}" if self.sheet else ""
+        said = (
+            f"{self.source_file}{where} (batch {self.batch_seq}): likely day/month swap: its "
+            f"date order was assumed {self.date_order}, and {self.misplaced:,} of its "
             f"{self.checked:,} invoices are dated away from the invoices numbered around them, "
-            f"each of them in place with day and month swapped ({self.example}). If the file "
-            f"is written {other}: retail retract {self.source_file}, then retail ingest "
-            f"--date-order {other} {self.source_file} and retail run"
+            f"each of them in place with day and month swapped ({self.example}). "
+        )
+        if self.sheet:
+            name = self.source_file.rsplit("/", 1)[-1]
+            return said + (
+                f"If the sheet is written {other}: a [[formats.sources]] rule in retail.toml "
+                f'with pattern = "{name}#{self.sheet}" and date_order = "{other}", then retail '
+                f"retract {self.source_file}, retail ingest {self.source_file} and retail run"
+            )
+        return said + (
+            f"If the file is written {other}: retail retract {self.source_file}, then retail "
+            f"ingest --date-order {other} {self.source_file} and retail run"
         )
 
 
@@ -110,15 +154,18 @@ def likely_swaps(sql: LakeSQL) -> list[LikelySwap]:
     if "date_order_source" not in lake.arrow_schema("bronze.files").names:
         return []  # a lake from before formats were recorded
     assumed = sql.arrow(
-        "SELECT count(*) AS n FROM bronze.files WHERE date_order_source = 'assumed'"
+        "SELECT count(*) AS n FROM bronze.files "
+        "WHERE date_order_source IN ('assumed', 'per-sheet')"
     )
     if not assumed.column("n")[0].as_py():
         return []
-    rows = sql.arrow(_QUERY).to_pylist()
+    query = _QUERY.format(units=units_sql(lake), tolerance=TOLERANCE_DAYS, share=MIN_SHARE)
+    rows = sql.arrow(query).to_pylist()
     return [
         LikelySwap(
             batch_seq=row["_batch_seq"],
             source_file=row["source_file"],
+            sheet=row["sheet"],
             date_order=row["date_order"],
             checked=row["checked"],
             misplaced=row["misplaced"],

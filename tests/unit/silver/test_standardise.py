@@ -67,6 +67,12 @@ def one(engine: Engine, **fields: str | None) -> dict[str, Any]:
         ("", None),
         (None, None),
         ("12", None),  # an Excel serial before 1900-03-01 is ambiguous
+        ("12/1/2010 8.26", datetime(2010, 12, 1, 8, 26)),  # time separators: . and h
+        ("12.01.2010 08.26", datetime(2010, 12, 1, 8, 26)),
+        ("12.01.2010 08.26.30", datetime(2010, 12, 1, 8, 26, 30)),
+        ("12/1/2010 8h26", datetime(2010, 12, 1, 8, 26)),
+        ("2010/12/01 08.26", datetime(2010, 12, 1, 8, 26)),
+        ("12/1/2010 8.2", None),
     ],
 )
 def test_invoice_dates_in_every_layout(engine: Engine, text: str | None, expected: Any) -> None:
@@ -219,3 +225,62 @@ def test_unparseable_values_give_nulls_not_errors(engine: Engine) -> None:
     assert line["line_amount"] is None
     assert line["invoice_no"] is None
     assert line["is_return"] is False and line["is_cancellation"] is False
+
+
+def test_each_sheet_of_a_workbook_is_read_with_its_own_formats(engine: Engine) -> None:
+    """A workbook whose sheets differ: the day-first sheet's dates and the decimal-comma
+    sheet's numbers are read their way, the other sheet's the usual way; a file whose
+    quantities alone have a thousands dot gets the swap on quantities only."""
+    from retail_lakehouse.pipeline.silver.file_formats import PassFormats
+
+    files = pa.Table.from_pylist(
+        [
+            {
+                "_batch_seq": 1,
+                "_source_file": "book.xlsx",
+                "date_order": "per-sheet",
+                "decimal_separator": "per-sheet",
+                "quantity_decimal_separator": "per-sheet",
+                "sheet_formats": [
+                    {"sheet": "US", "date_order": "mdy", "decimal_separator": ".",
+                     "quantity_decimal_separator": "."},
+                    {"sheet": "EU", "date_order": "dmy", "decimal_separator": ",",
+                     "quantity_decimal_separator": ","},
+                ],
+            },
+            {
+                "_batch_seq": 2,
+                "_source_file": "q.csv",
+                "date_order": "mdy",
+                "decimal_separator": ".",
+                "quantity_decimal_separator": ",",
+                "sheet_formats": None,
+            },
+        ]
+    )  # fmt: skip
+    formats = PassFormats.from_manifest(files, [1, 2])
+    rows = [
+        raw(invoice_date="12/1/2010 8:26", unit_price="2.55", quantity="1,234"),
+        raw(invoice_date="1/12/2010 8:26", unit_price="2,55", quantity="1.234"),
+        raw(invoice_date="12/1/2010 8:26", unit_price="2.55", quantity="1.234"),
+    ]
+    table = pa.table(
+        {
+            **{c: pa.array([r[c] for r in rows], pa.string()) for c in RAW_COLUMNS},
+            "_batch_id": ["b1", "b1", "b2"],
+            "_batch_seq": pa.array([1, 1, 2], pa.int64()),
+            "_row_number": pa.array([2, 3, 2], pa.int64()),
+            "_record_hash": ["h"] * 3,
+            "_source_file": ["book.xlsx#US", "book.xlsx#EU", "q.csv"],
+        }
+    )
+    lines = engine.arrow_table(table, f"bronze_{next(_names)}")
+    out = engine.to_arrow(
+        standardise(engine, lines, formats).order_by(["_batch_seq", "_row_number"])
+    ).to_pylist()
+    december = datetime(2010, 12, 1, 8, 26)
+    assert [(r["invoice_ts"], r["unit_price"], r["quantity"]) for r in out] == [
+        (december, Decimal("2.55"), 1234),
+        (december, Decimal("2.55"), 1234),
+        (december, Decimal("2.55"), 1234),
+    ]

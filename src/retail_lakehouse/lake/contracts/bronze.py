@@ -67,6 +67,32 @@ BRONZE_REJECTS = TableContract(
     append_only=True,
 )
 
+PER_SHEET = "per-sheet"
+"""A workbook's ``bronze.files`` format value when its sheets differ (see ``sheet_formats``)."""
+
+SHEET_FORMATS = pa.struct(
+    [
+        pa.field("sheet", STR),
+        *(
+            pa.field(name, STR)
+            for name in (
+                "date_order",
+                "date_order_source",
+                "date_pattern",
+                "decimal_separator",
+                "decimal_separator_source",
+                "thousands_separator",
+                "quantity_decimal_separator",
+                "quantity_decimal_separator_source",
+                "quantity_thousands_separator",
+            )
+        ),
+    ]
+)
+"""The formats of one sheet of a workbook (``bronze.files.sheet_formats``, one per sheet): a
+workbook's sheets are decided one by one; the file's own columns hold the value they share, or
+``per-sheet`` where they differ."""
+
 BRONZE_FILES = TableContract(
     "bronze",
     "files",
@@ -89,6 +115,10 @@ BRONZE_FILES = TableContract(
             pa.field("decimal_separator", STR),
             pa.field("decimal_separator_source", STR),
             pa.field("thousands_separator", STR),
+            pa.field("quantity_decimal_separator", STR),
+            pa.field("quantity_decimal_separator_source", STR),
+            pa.field("quantity_thousands_separator", STR),
+            pa.field("sheet_formats", pa.list_(SHEET_FORMATS)),
             pa.field("run_id", STR, nullable=False),
             pa.field("_ingested_at", TS, nullable=False),
         ]

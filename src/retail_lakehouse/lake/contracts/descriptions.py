@@ -222,17 +222,25 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "extra_columns": "Source columns beyond the canonical ones, kept as text.",
         "date_order": (
             "How the file writes its dates: mdy (month first), dmy (day first) or ymd; silver "
-            "parses every line of the file this way."
+            "parses every line of the file this way (per-sheet: a workbook whose sheets differ, "
+            "see sheet_formats)."
         ),
         "date_order_source": (
             "Where date_order came from: declared (--date-order or retail.toml), inferred (a "
             "value that reads only one way) or assumed (every date reads both ways: the default)."
         ),
-        "date_pattern": "The file's most common date spelling, e.g. DD.MM.YYYY HH:MM.",
+        "date_pattern": "The file's most common date and time spelling, e.g. DD.MM.YYYY HH.MM.",
         "decimal_separator": "The file's decimal separator: '.' or ','.",
         "decimal_separator_source": "Where decimal_separator came from: declared, inferred or "
         "assumed (no price decides: '.').",
         "thousands_separator": "Thousands separator seen in the file's prices, if any.",
+        "quantity_decimal_separator": "The decimal separator of the file's quantities, decided "
+        "from the quantity column ('1.234' groups thousands with a dot: ','), else the prices'.",
+        "quantity_decimal_separator_source": "Where quantity_decimal_separator came from: "
+        "declared, inferred, or the prices' source when no quantity decides.",
+        "quantity_thousands_separator": "Thousands separator seen in the quantities, if any.",
+        "sheet_formats": "A workbook's formats, one entry per sheet (each sheet is decided on "
+        "its own values); NULL for files without sheets.",
     },
     "silver.quarantine": {
         "raw_quantity": "Quantity as written in the source.",

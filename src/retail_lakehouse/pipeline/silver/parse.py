@@ -45,20 +45,41 @@ def _separated(layouts: tuple[tuple[str, str], ...], sep: str) -> tuple[tuple[st
     return tuple((guard.replace("/", pattern), fmt.replace("/", sep)) for guard, fmt in layouts)
 
 
-DAY_MONTH_LAYOUTS: tuple[tuple[str, str], ...] = (
+def _timed(layouts: tuple[tuple[str, str], ...], sep: str) -> tuple[tuple[str, str], ...]:
+    """The layouts that have a time, with ``sep`` between hours and minutes (and seconds;
+    ``08h26`` has none)."""
+    pattern = {".": r"\.", "h": "h"}[sep]
+    return tuple(
+        (guard.replace(":", pattern), fmt.replace(":", sep))
+        for guard, fmt in layouts
+        if fmt.count(":") == 1 or (sep != "h" and ":" in fmt)
+    )
+
+
+_COLON_DAY_MONTH = (
     US_DATE_LAYOUTS + _separated(US_DATE_LAYOUTS, ".") + _separated(US_DATE_LAYOUTS, "-")
 )
-"""The same layouts with ``/``, ``.`` (``01.12.2010 08:26``) and ``-`` between the numbers, as
-month-first formats; a day-first file reads them with day and month swapped
-(:func:`_day_first`). The slash layouts come first: most lines stop at the first guard."""
+DAY_MONTH_LAYOUTS: tuple[tuple[str, str], ...] = (
+    _COLON_DAY_MONTH + _timed(_COLON_DAY_MONTH, ".") + _timed(_COLON_DAY_MONTH, "h")
+)
+"""The same layouts with ``/``, ``.`` (``01.12.2010 08:26``) and ``-`` between the numbers, and
+``:``, ``.`` (``01.12.2010 08.26``) or ``h`` (``01/12/2010 08h26``) between hours and minutes
+(:data:`~retail_lakehouse.sources.formats.TIME_SEPARATORS`), as month-first formats; a
+day-first file reads them with day and month swapped (:func:`_day_first`). The slash layouts
+with a colon come first: most lines stop at the first guard, and the others cost only the lines
+that missed every guard before them."""
 
 _YEAR_FIRST: tuple[tuple[str, str], ...] = (
     (r"^\d{4}/\d{1,2}/\d{1,2} \d{1,2}:\d{2}$", "%Y/%m/%d %H:%M"),
     (r"^\d{4}/\d{1,2}/\d{1,2} \d{1,2}:\d{2}:\d{2}$", "%Y/%m/%d %H:%M:%S"),
     (r"^\d{4}/\d{1,2}/\d{1,2}$", "%Y/%m/%d"),
 )
-YEAR_FIRST_LAYOUTS: tuple[tuple[str, str], ...] = _YEAR_FIRST + _separated(_YEAR_FIRST, ".")
-"""Year-first dates with ``/`` or ``.`` (``2010/12/01 08:26``); ISO's ``-`` is :data:`ISO_DATE`."""
+_COLON_YEAR_FIRST = _YEAR_FIRST + _separated(_YEAR_FIRST, ".")
+YEAR_FIRST_LAYOUTS: tuple[tuple[str, str], ...] = (
+    _COLON_YEAR_FIRST + _timed(_COLON_YEAR_FIRST, ".") + _timed(_COLON_YEAR_FIRST, "h")
+)
+"""Year-first dates with ``/`` or ``.`` (``2010/12/01 08:26``, ``2010.12.01 08.26``); ISO's
+``-`` is :data:`ISO_DATE`."""
 
 ISO_DATE = r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?Z?)?$"
 """ISO 8601 as spreadsheets and JSON write it: ``2010-12-01 08:26:00``, ``2010-12-01T08:26``,

@@ -58,19 +58,22 @@ def country_lookup() -> pa.Table:
 def standardise(engine: Engine, bronze: ir.Table, formats: PassFormats | None = None) -> ir.Table:
     """Typed business columns, derived amount and flags, kept raw text and bronze lineage.
 
-    Dates and numbers are read with the conventions of each line's file (``formats``, from
-    ``bronze.files``); ``date_against_file_order`` marks a date that does not read in its
-    file's order but would in the other one (``25/12/2010`` in a month-first file): such a line
-    fails the ``invoice_date_in_file_order`` rule and is quarantined, never swapped."""
+    Dates and numbers are read with the conventions of each line's file or sheet (``formats``,
+    from ``bronze.files``; quantities with their own column's separator);
+    ``date_against_file_order`` marks a date that does not read in its file's order but would
+    in the other one (``25/12/2010`` in a month-first file): such a line fails the
+    ``invoice_date_in_file_order`` rule and is quarantined, never swapped."""
     formats = formats or PassFormats()
-    day_first = formats.day_first_lines(bronze._batch_seq)
-    comma = formats.decimal_comma_lines(bronze._batch_seq)
+    where = (bronze._batch_seq, bronze._source_file)
+    day_first = formats.day_first_lines(*where)
+    comma = formats.decimal_comma_lines(*where)
+    quantity_comma = formats.quantity_comma_lines(*where)
     cleaned = bronze.select(
         invoice_no=ascii_upper(parse.clean_text(bronze.invoice_no.cast("string"))),
         stock_code=ascii_upper(parse.clean_text(bronze.stock_code.cast("string"))),
         description=parse.clean_text(bronze.description.cast("string")),
         _quantity_text=parse.decimal_comma_to_point(
-            parse.clean_text(bronze.quantity.cast("string")), comma
+            parse.clean_text(bronze.quantity.cast("string")), quantity_comma
         ),
         _price_text=parse.decimal_comma_to_point(
             parse.clean_text(bronze.unit_price.cast("string")), comma
