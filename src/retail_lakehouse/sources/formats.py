@@ -46,7 +46,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from retail_lakehouse.lake.contracts.bronze import PER_SHEET
+from retail_lakehouse.lake.contracts.bronze import FORMAT_COLUMNS, PER_SHEET
 from retail_lakehouse.sources.errors import FileRefused
 
 DateOrder = Literal["mdy", "dmy", "ymd"]
@@ -422,25 +422,11 @@ class Formats:
 
     def columns(self) -> dict[str, str | None]:
         """The manifest's format columns of this file or sheet."""
-        return {name: getattr(self, name) for name in _COLUMNS}
+        return {name: getattr(self, name) for name in FORMAT_COLUMNS}
 
     def manifest_columns(self) -> dict[str, Any]:
         sheets = [{"sheet": name, **formats.columns()} for name, formats in self.sheets]
         return {**self.columns(), "sheet_formats": sheets or None}
-
-
-_COLUMNS = (
-    "date_order",
-    "date_order_source",
-    "date_pattern",
-    "decimal_separator",
-    "decimal_separator_source",
-    "thousands_separator",
-    "quantity_decimal_separator",
-    "quantity_decimal_separator_source",
-    "quantity_thousands_separator",
-)
-"""The per-file (and per-sheet) format columns of ``bronze.files``."""
 
 
 _ORDER_WORDS = {"mdy": "month first", "dmy": "day first", "ymd": "year first"}
@@ -672,7 +658,7 @@ def decide_file(
         for sheet in sheets
     ]
     summary: dict[str, Any] = {}
-    for name in _COLUMNS:
+    for name in FORMAT_COLUMNS:
         values = {getattr(formats, name) for _, formats in decided}
         summary[name] = values.pop() if len(values) == 1 else PER_SHEET
     if workbook is not None and all(

@@ -67,26 +67,26 @@ BRONZE_REJECTS = TableContract(
     append_only=True,
 )
 
+FORMAT_COLUMNS = (
+    "date_order",
+    "date_order_source",
+    "date_pattern",
+    "decimal_separator",
+    "decimal_separator_source",
+    "thousands_separator",
+    "quantity_decimal_separator",
+    "quantity_decimal_separator_source",
+    "quantity_thousands_separator",
+)
+"""The per-file (and per-sheet) format columns of ``bronze.files``: how its values were written."""
+
 PER_SHEET = "per-sheet"
 """A workbook's ``bronze.files`` format value when its sheets differ (see ``sheet_formats``)."""
 
 SHEET_FORMATS = pa.struct(
     [
         pa.field("sheet", STR),
-        *(
-            pa.field(name, STR)
-            for name in (
-                "date_order",
-                "date_order_source",
-                "date_pattern",
-                "decimal_separator",
-                "decimal_separator_source",
-                "thousands_separator",
-                "quantity_decimal_separator",
-                "quantity_decimal_separator_source",
-                "quantity_thousands_separator",
-            )
-        ),
+        *(pa.field(name, STR) for name in FORMAT_COLUMNS),
     ]
 )
 """The formats of one sheet of a workbook (``bronze.files.sheet_formats``, one per sheet): a
