@@ -157,6 +157,14 @@ class Lake:
         creating = not self.exists(qualified)
         if creating:  # the table's first commit carries its descriptions (Delta metadata)
             data = _described(data, target)
+        # A whole-table overwrite of a table an earlier version typed differently (text keys,
+        # decision 0011) replaces its schema too, in the same commit.
+        retyped = (
+            mode != "append"
+            and predicate is None
+            and not creating
+            and bool(retyped_columns(self.arrow_schema(qualified), target))
+        )
         with commit(qualified, commit_properties, transactions=transactions) as properties:
             if mode == "append":
                 write_deltalake(
@@ -170,13 +178,6 @@ class Lake:
                     description=target.description or None if creating else None,
                 )
             else:
-                # A whole-table overwrite of a table an earlier version typed differently (text
-                # keys, decision 0011) replaces its schema too, in the same commit.
-                retyped = (
-                    predicate is None
-                    and not creating
-                    and bool(retyped_columns(self.arrow_schema(qualified), target))
-                )
                 write_deltalake(
                     str(path),
                     _described(data, target) if retyped else data,
