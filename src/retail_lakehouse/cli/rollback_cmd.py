@@ -21,7 +21,8 @@ def rollback(
     """Return every table to its state right after a run, as new Delta commits.
 
     History is kept: the rollback is itself a run (in `retail history`) and can be rolled back.
-    Files ingested after that run leave the manifest, so they can be ingested again."""
+    Files ingested after that run leave the manifest, so they can be ingested again; stream
+    positions go back too, so the next `retail stream` reads the undone events again."""
     from retail_lakehouse.lake.recovery import RecoveryRefused, apply_rollback, plan_rollback
     from retail_lakehouse.lake.runs import recorded_run
 

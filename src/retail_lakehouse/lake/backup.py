@@ -19,7 +19,10 @@ run. The manifest is written last: an interrupted backup leaves only objects, re
 **Restore** reads the manifest, verifies that every object exists with its size and checksum,
 and only then writes anything: into a temporary folder beside the target, renamed into place at
 the end. Each table is recreated as a new Delta table whose first version holds the backed-up
-snapshot (with statistics recomputed from the Parquet footers, as staged commits do).
+snapshot (with statistics recomputed from the Parquet footers, as staged commits do), and the
+table's stream positions (Delta ``txn`` app transactions, decision 0018: ``transactions`` in the
+manifest, absent from older backups) are set in that same first commit, so the next
+``retail stream`` continues where the backed-up lake had committed.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from retail_lakehouse.lake import faults
-from retail_lakehouse.lake.commits import COMMAND_KEY, commit
+from retail_lakehouse.lake.commits import COMMAND_KEY, app_ids, app_transactions, commit
 from retail_lakehouse.lake.errors import LakeBusyError
 from retail_lakehouse.lake.location import data_files
 from retail_lakehouse.lake.store import Lake
@@ -127,6 +130,7 @@ def backup(lake: Lake, dest: Path) -> BackupReport:
             "description": meta.description,
             "configuration": dict(meta.configuration),
             "files": files,
+            "transactions": app_transactions(table, app_ids(table)),
         }
         report.tables += 1
     extra = []
@@ -301,7 +305,10 @@ def restore(
             report.rows[name] = report.rows.get(name, 0) + rows
             report.files += 1
             report.bytes_total += entry["size"]
-        with commit(name, {COMMAND_KEY: f"restore {report.backup_id}"}) as properties:
+        positions = {str(k): int(v) for k, v in (spec.get("transactions") or {}).items()}
+        with commit(
+            name, {COMMAND_KEY: f"restore {report.backup_id}"}, transactions=positions
+        ) as properties:
             create_table_with_add_actions(
                 str(folder),
                 Schema.from_json(spec["schema"]),

@@ -11,6 +11,11 @@ current run with :func:`tagged`. Every commit of the project (``Lake.write``, ``
   (:mod:`retail_lakehouse.lake.faults`).
 
 History, as-of reads and rollback ask "which versions did run R write" through :func:`run_of`.
+
+A commit carrying Delta transaction identifiers (``txn``: a stream's position, decision 0018)
+also names them in its metadata (``retail.transactions``): delta-rs reads a ``txn`` back only
+by its app id, so :func:`app_ids` finds the ids a table's log holds from its history, and
+rollback and backup/restore carry the positions with the data (:func:`app_transactions`).
 The current run is a context variable, so it follows the code into threads that copy the
 context (the gold committer does) and never leaks between the API's jobs.
 """
@@ -19,7 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator, Mapping
+import json
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +36,8 @@ if TYPE_CHECKING:
 
 RUN_ID_KEY = "retail.run_id"
 COMMAND_KEY = "retail.command"
+TRANSACTIONS_KEY = "retail.transactions"
+"""Commit metadata naming the ``txn`` app ids (and versions) the commit sets."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,8 @@ def commit_properties(
     the Delta transaction identifiers ``transactions`` (``txn`` app id -> version) committed
     atomically with the data: how a stream's consumed position is stored (decision 0018)."""
     metadata = commit_metadata(extra)
+    if transactions:
+        metadata[TRANSACTIONS_KEY] = json.dumps(dict(sorted(transactions.items())))
     if not metadata and not transactions:
         return None
     from deltalake import CommitProperties, Transaction
@@ -115,3 +125,23 @@ def run_of(history_row: Mapping[str, Any]) -> str | None:
     """The run id of one ``DeltaTable.history()`` row (None for commits made outside a run)."""
     value = history_row.get(RUN_ID_KEY)
     return value if isinstance(value, str) else None
+
+
+def app_ids(table: Any) -> set[str]:
+    """The ``txn`` app ids a Delta table's commits have set (named in their metadata, see
+    :data:`TRANSACTIONS_KEY`), up to the loaded version of ``table``."""
+    ids: set[str] = set()
+    for row in table.history():
+        named = row.get(TRANSACTIONS_KEY)
+        if not isinstance(named, str):
+            continue
+        with contextlib.suppress(ValueError, TypeError):
+            ids.update(str(app_id) for app_id in json.loads(named))
+    return ids
+
+
+def app_transactions(table: Any, ids: Iterable[str]) -> dict[str, int]:
+    """The ``txn`` version of each app id in the loaded snapshot of ``table`` (ids it does not
+    hold are left out)."""
+    held = {app_id: table.transaction_version(app_id) for app_id in sorted(ids)}
+    return {app_id: int(version) for app_id, version in held.items() if version is not None}

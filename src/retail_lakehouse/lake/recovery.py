@@ -6,8 +6,12 @@ rollback is itself a recorded run, and it can be rolled back in turn. Watermarks
 manifest and the retractions are tables like any other, so they go back consistently: files
 ingested after the target leave ``bronze.files`` and ingesting them again gives the same batch
 numbers and the same result. Each table is restored only when its current files differ from
-the target's. Interrupted, a rollback is completed by the next command of any kind
-(:func:`recover_rollback`, named in the run's intent, see ``lake/intents.py``).
+the target's. Stream positions (Delta ``txn`` app transactions, decision 0018) go back with
+the data: each restore commit sets every app id the table's log knows to its version at the
+target, 0 (nothing consumed) when the target held none, so the next ``retail stream`` reads
+the rolled-back records again (``app_ids`` in ``lake/commits.py``). Interrupted, a rollback is
+completed by the next command of any kind (:func:`recover_rollback`, named in the run's intent,
+see ``lake/intents.py``).
 
 **Retract** takes one bronze batch back: the retraction is recorded first (``meta.retractions``),
 then its lines, its rejects and its manifest row are deleted. Silver and gold apply retractions
@@ -27,7 +31,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from retail_lakehouse.lake import faults
-from retail_lakehouse.lake.commits import commit, last_run
+from retail_lakehouse.lake.commits import app_ids, app_transactions, commit, last_run
 from retail_lakehouse.lake.contracts.bronze import BRONZE_FILES, BRONZE_REJECTS, BRONZE_SALES_LINES
 from retail_lakehouse.lake.contracts.meta import META_RETRACTIONS, META_RUNS
 from retail_lakehouse.lake.history import AsOf, Run, resolve_as_of, runs
@@ -115,7 +119,10 @@ def plan_rollback(lake: Lake, run_id: str) -> RollbackPlan:
                 )
             rows_then = _rows(old)
         if now_files == then_files and (then is not None or not now_files):
-            continue
+            then_positions = _positions_then(lake, name, table, then)
+            now_positions = app_transactions(table, then_positions)
+            if then_positions == {i: now_positions.get(i, 0) for i in then_positions}:
+                continue  # same data and same stream positions: nothing to restore
         plan.changes.append(TableChange(name, table.version(), then, _rows(table), rows_then))
     plan.files_undone = _files_undone(lake, target)
     return plan
@@ -165,13 +172,25 @@ def _restore(
         table = lake.delta(name)
         if table is None or (skip_run is not None and last_run(lake, name) == skip_run):
             continue
-        with commit(name) as properties:
+        with commit(name, transactions=_positions_then(lake, name, table, target)) as properties:
             if target is None:
                 table.delete(commit_properties=properties)
             else:
                 table.restore(target, commit_properties=properties)
         done.append(name)
     return done
+
+
+def _positions_then(lake: Lake, name: str, table: Any, target: int | None) -> dict[str, int]:
+    """Every app transaction the table's log knows, at its version ``target`` (0: none then,
+    or the table did not exist): what a restore to ``target`` commits so that the stream
+    positions go back with the data."""
+    ids = app_ids(table)
+    if not ids:
+        return {}
+    old = lake.delta(name, target) if target is not None else None
+    then = {} if old is None else app_transactions(old, ids)
+    return {app_id: then.get(app_id, 0) for app_id in sorted(ids)}
 
 
 def recover_rollback(lake: Lake, intent: Intent) -> str:
