@@ -40,6 +40,17 @@ from retail_lakehouse.sources.stream.base import StreamRecord
 
 BUCKETS = 256
 IMAGE = ", ".join(f'"{c}"' for c in RAW_COLUMNS)
+# silver.cdc_lines is exactly this projection of silver.cdc_history's current rows, in the
+# ingest and in recovery alike.
+
+
+def _lines_of(history: str) -> str:
+    """The query of ``silver.cdc_lines`` from ``history`` (a DuckDB table in the history's
+    shape, ``_run_id`` included)."""
+    return (
+        f"SELECT line_id, {IMAGE}, op, log_position, source_ts_ms, is_deleted, _key_bucket, "
+        f"_run_id FROM {history} WHERE is_current"
+    )
 
 
 @dataclass(frozen=True)
@@ -164,14 +175,16 @@ def _apply(
             "FROM history"
         ).fetchone()
         assert counts is not None
-        history = con.execute(
-            f"SELECT * EXCLUDE (src), '{_quoted(run.run_id)}' AS _run_id FROM history"
-        ).to_arrow_table()
-        current = con.execute(
-            f"SELECT line_id, {IMAGE}, op, log_position, source_ts_ms, is_deleted, _key_bucket, "
-            f"'{_quoted(run.run_id)}' AS _run_id FROM history WHERE is_current"
-        ).to_arrow_table()
-    where = f"_key_bucket IN ({', '.join(str(int(b)) for b in sorted(buckets))})"
+        con.execute(
+            f"CREATE TEMP TABLE stamped AS SELECT * EXCLUDE (src), "
+            f"'{_quoted(run.run_id)}' AS _run_id FROM history"
+        )
+        history = con.execute("SELECT * FROM stamped").to_arrow_table()
+        current = con.execute(_lines_of("stamped")).to_arrow_table()
+    where = _bucket_predicate(buckets)
+    # Two commits: if the command stops between them, recovery rebuilds these buckets of
+    # silver.cdc_lines from silver.cdc_history (rebuild_lines), so the buckets go first.
+    run.note(cdc_buckets=sorted(buckets))
     _replace(lake, SILVER_CDC_HISTORY.qualified, history, where)
     _replace(lake, SILVER_CDC_LINES.qualified, current, where, positions)
     run.count(SILVER_CDC_HISTORY.qualified, rows_out=history.num_rows)
@@ -185,6 +198,23 @@ def _apply(
         deleted=deleted,
     )
     return report, buckets
+
+
+def rebuild_lines(lake: Lake, buckets: list[int]) -> int:
+    """Recovery: make ``buckets`` of ``silver.cdc_lines`` the current rows of
+    ``silver.cdc_history`` again (a CDC command killed between the two silver commits leaves
+    the lines behind the history). Idempotent; the number of lines written."""
+    if not buckets or not lake.exists(SILVER_CDC_HISTORY.qualified):
+        return 0
+    history = _existing_history(lake, buckets)  # noqa: F841 - read by DuckDB below
+    with duckdb.connect() as con:
+        current = con.execute(_lines_of("history")).to_arrow_table()
+    _replace(lake, SILVER_CDC_LINES.qualified, current, _bucket_predicate(buckets))
+    return int(current.num_rows)
+
+
+def _bucket_predicate(buckets: list[int]) -> str:
+    return f"_key_bucket IN ({', '.join(str(int(b)) for b in sorted(buckets))})"
 
 
 def _existing_history(lake: Lake, buckets: list[int]) -> pa.Table:

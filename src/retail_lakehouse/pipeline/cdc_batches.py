@@ -207,8 +207,15 @@ def _live_batches(lake: Lake) -> dict[int, list[dict[str, Any]]]:
 
 def recover_cdc(lake: Lake, intent: Intent) -> str:
     """Finish an interrupted CDC command: undo its uncommitted group batch, complete its
-    recorded retractions, then bring every group's batch to the current CDC state."""
+    recorded retractions, bring the silver buckets it touched back in step (``cdc_lines`` =
+    the current rows of ``cdc_history``, in case it stopped between those two commits), then
+    bring every group's batch to the current CDC state."""
+    from retail_lakehouse.pipeline.cdc import rebuild_lines
+
     done = [recover_ingest(lake, intent), recover_retract(lake, intent)]
+    buckets = [int(b) for b in intent.notes.get("cdc_buckets", [])]
+    if buckets:
+        done.append(f"{rebuild_lines(lake, buckets):,} CDC line(s) rebuilt from the history")
     tag = current_run()
     run = RunContext(
         tag.run_id if tag else intent.run_id,

@@ -1,0 +1,49 @@
+"""``retail ingest --cdc`` killed between its two silver commits (``silver.cdc_history`` in,
+``silver.cdc_lines`` not): the next command alone brings ``silver.cdc_lines`` (and through the
+group batches, gold) to the state of an uninterrupted lake, and a retry of the same file changes
+nothing more."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+from tests.conftest import RETAIL
+from tests.integration.cdc.test_cdc_cli import change_log, expected, ingest, silver, write
+from tests.integration.cdc.test_cdc_gold import retail
+from tests.integration.stream.test_stream_cli import gold_content
+
+
+def test_a_kill_between_the_history_and_the_lines_commit_is_completed_by_the_next_command(
+    tmp_path: Path,
+) -> None:
+    events = change_log(60, seed=11)
+    half = len(events) // 2
+    first = write(tmp_path / "first.ndjson", events[:half])
+    later = write(tmp_path / "later.ndjson", events[half:])
+    clean = tmp_path / "clean"
+    ingest(clean, first)
+    ingest(clean, later)
+    retail("run", lake=clean)
+
+    lake = tmp_path / "killed"
+    ingest(lake, first)
+    killed = subprocess.run(
+        [RETAIL, "--lake", str(lake), "ingest", "--cdc", later],
+        env={**os.environ, "RETAIL_FAULT": "after:silver.cdc_history:kill"},
+        capture_output=True,
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    done = retail("run", lake=lake)  # recovers the interrupted ingest first, then runs
+    assert "recovered interrupted ingest --cdc" in done, done
+    assert silver(lake) == expected(events)  # no retry needed
+    assert gold_content(lake) == gold_content(clean)
+
+    again = ingest(lake, later)  # the user retries anyway: every event is a duplicate now
+    assert " 0 applied" in again, again
+    retail("run", lake=lake)
+    assert silver(lake) == expected(events)
+    assert gold_content(lake) == gold_content(clean)
