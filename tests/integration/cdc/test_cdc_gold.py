@@ -131,6 +131,8 @@ def test_a_kill_at_every_commit_boundary_of_a_cdc_ingest_is_completed_by_the_nex
         )
         assert killed.returncode == -signal.SIGKILL, point
         retail("run", lake=lake)  # recovers the interrupted ingest first
+        if silver(lake) == expected(events):  # the kill came after the last silver commit
+            assert gold_content(lake) == gold_content(clean), point  # no retry needed
         ingest(lake, later)  # the user retries: whatever was recorded is a duplicate now
         retail("run", lake=lake)
         assert silver(lake) == expected(events), point
