@@ -10,8 +10,11 @@ Both tables are a pure function of the *set* of distinct events per line id, so 
 recomputed, not patched: the line ids are spread over 256 buckets (from the MD5 of the id), and
 each ingest rewrites only the buckets its events touch (replace-where on ``_key_bucket``, numbers
 this code makes, so no text from the file ever reaches a predicate). Any order, any repetition,
-any split into files gives the same tables. Re-running an interrupted ingest completes it: the
-events it had recorded are duplicates the second time, and the buckets are recomputed.
+any split into files gives the same tables. An ingest stopped after its events reached
+``bronze.cdc_events`` is completed by the next command (:func:`recover_changes`, from the
+recovery the intent names): those events are applied again from bronze, which recomputes both
+silver tables of their buckets, so ``cdc_lines`` never stays behind ``cdc_history`` (they are
+two commits). A retry of the same file then finds every event a duplicate and changes nothing.
 
 Accounting, per ingest: received = rejected (stream only) + duplicates + applied (the event is
 its line's current state) + superseded (an older change, kept in the history only); ``deleted``
@@ -40,17 +43,6 @@ from retail_lakehouse.sources.stream.base import StreamRecord
 
 BUCKETS = 256
 IMAGE = ", ".join(f'"{c}"' for c in RAW_COLUMNS)
-# silver.cdc_lines is exactly this projection of silver.cdc_history's current rows, in the
-# ingest and in recovery alike.
-
-
-def _lines_of(history: str) -> str:
-    """The query of ``silver.cdc_lines`` from ``history`` (a DuckDB table in the history's
-    shape, ``_run_id`` included)."""
-    return (
-        f"SELECT line_id, {IMAGE}, op, log_position, source_ts_ms, is_deleted, _key_bucket, "
-        f"_run_id FROM {history} WHERE is_current"
-    )
 
 
 @dataclass(frozen=True)
@@ -74,7 +66,7 @@ def ingest_changes(lake: Lake, path: Path, run: RunContext) -> CdcReport:
     """Record ``path``'s events in bronze, recompute the touched buckets of silver, then bring
     the touched groups' bronze batches to the new state (gold follows on the next run)."""
     events = read_change_events(path)
-    run.note(recovery=CDC_RECOVERY)
+    run.note(recovery=CDC_RECOVERY, cdc_events=True)
     _record(lake, run, events, str(path))
     report, buckets = _apply(lake, events, run)
     report = replace(report, synced=sync_groups(lake, run, groups_of(buckets)))
@@ -100,7 +92,7 @@ def apply_change_records(
         }
     )
     events = change_events(lines)
-    run.note(recovery=CDC_RECOVERY)
+    run.note(recovery=CDC_RECOVERY, cdc_events=True)
     first, last = min(r.offset for r in records), max(r.offset for r in records)
     _record(lake, run, events, f"{source_name}#{first}-{last}")
     good = events.filter(pc.is_null(events["reason"])).drop_columns(["reason"])
@@ -121,6 +113,24 @@ def apply_change_records(
         rejected=events.num_rows - good.num_rows,
         synced=synced,
     )
+
+
+def recover_changes(lake: Lake, run: RunContext, recorded_by: str) -> CdcReport | None:
+    """Recovery: apply the events run ``recorded_by`` recorded in ``bronze.cdc_events`` (the
+    applicable ones) to silver again; its buckets of both silver tables are recomputed, whether
+    it stopped before, between or after its two silver commits. None if it recorded nothing."""
+    if not lake.exists(BRONZE_CDC_EVENTS.qualified):
+        return None
+    with LakeSQL(lake, tables=[BRONZE_CDC_EVENTS.qualified]) as sql:
+        events = sql.arrow(
+            "SELECT * EXCLUDE (reason, _source_file, _ingested_at, _run_id) "
+            "FROM bronze.cdc_events WHERE _run_id = ? AND reason IS NULL",
+            [recorded_by],
+        )
+    if not events.num_rows:
+        return None
+    report, _ = _apply(lake, events, run)
+    return report
 
 
 def _record(lake: Lake, run: RunContext, events: pa.Table, source_file: str) -> None:
@@ -175,16 +185,14 @@ def _apply(
             "FROM history"
         ).fetchone()
         assert counts is not None
-        con.execute(
-            f"CREATE TEMP TABLE stamped AS SELECT * EXCLUDE (src), "
-            f"'{_quoted(run.run_id)}' AS _run_id FROM history"
-        )
-        history = con.execute("SELECT * FROM stamped").to_arrow_table()
-        current = con.execute(_lines_of("stamped")).to_arrow_table()
-    where = _bucket_predicate(buckets)
-    # Two commits: if the command stops between them, recovery rebuilds these buckets of
-    # silver.cdc_lines from silver.cdc_history (rebuild_lines), so the buckets go first.
-    run.note(cdc_buckets=sorted(buckets))
+        history = con.execute(
+            f"SELECT * EXCLUDE (src), '{_quoted(run.run_id)}' AS _run_id FROM history"
+        ).to_arrow_table()
+        current = con.execute(
+            f"SELECT line_id, {IMAGE}, op, log_position, source_ts_ms, is_deleted, _key_bucket, "
+            f"'{_quoted(run.run_id)}' AS _run_id FROM history WHERE is_current"
+        ).to_arrow_table()
+    where = f"_key_bucket IN ({', '.join(str(int(b)) for b in sorted(buckets))})"
     _replace(lake, SILVER_CDC_HISTORY.qualified, history, where)
     _replace(lake, SILVER_CDC_LINES.qualified, current, where, positions)
     run.count(SILVER_CDC_HISTORY.qualified, rows_out=history.num_rows)
@@ -198,23 +206,6 @@ def _apply(
         deleted=deleted,
     )
     return report, buckets
-
-
-def rebuild_lines(lake: Lake, buckets: list[int]) -> int:
-    """Recovery: make ``buckets`` of ``silver.cdc_lines`` the current rows of
-    ``silver.cdc_history`` again (a CDC command killed between the two silver commits leaves
-    the lines behind the history). Idempotent; the number of lines written."""
-    if not buckets or not lake.exists(SILVER_CDC_HISTORY.qualified):
-        return 0
-    history = _existing_history(lake, buckets)  # noqa: F841 - read by DuckDB below
-    with duckdb.connect() as con:
-        current = con.execute(_lines_of("history")).to_arrow_table()
-    _replace(lake, SILVER_CDC_LINES.qualified, current, _bucket_predicate(buckets))
-    return int(current.num_rows)
-
-
-def _bucket_predicate(buckets: list[int]) -> str:
-    return f"_key_bucket IN ({', '.join(str(int(b)) for b in sorted(buckets))})"
 
 
 def _existing_history(lake: Lake, buckets: list[int]) -> pa.Table:

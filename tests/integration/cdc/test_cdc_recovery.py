@@ -1,7 +1,7 @@
-"""``retail ingest --cdc`` killed between its two silver commits (``silver.cdc_history`` in,
-``silver.cdc_lines`` not): the next command alone brings ``silver.cdc_lines`` (and through the
-group batches, gold) to the state of an uninterrupted lake, and a retry of the same file changes
-nothing more."""
+"""``retail ingest --cdc`` killed once its events are in ``bronze.cdc_events``: before its
+silver commits, or between them (``silver.cdc_history`` in, ``silver.cdc_lines`` not). The next
+command alone brings silver (and through the group batches, gold) to the state of an
+uninterrupted lake, and a retry of the same file changes nothing more."""
 
 from __future__ import annotations
 
@@ -10,14 +10,20 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import RETAIL
 from tests.integration.cdc.test_cdc_cli import change_log, expected, ingest, silver, write
 from tests.integration.cdc.test_cdc_gold import retail
 from tests.integration.stream.test_stream_cli import gold_content
 
 
-def test_a_kill_between_the_history_and_the_lines_commit_is_completed_by_the_next_command(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    "point",
+    ["after:silver.cdc_history", pytest.param("after:bronze.cdc_events", marks=pytest.mark.soak)],
+)
+def test_a_kill_after_the_events_are_recorded_is_completed_by_the_next_command(
+    point: str, tmp_path: Path
 ) -> None:
     events = change_log(60, seed=11)
     half = len(events) // 2
@@ -32,7 +38,7 @@ def test_a_kill_between_the_history_and_the_lines_commit_is_completed_by_the_nex
     ingest(lake, first)
     killed = subprocess.run(
         [RETAIL, "--lake", str(lake), "ingest", "--cdc", later],
-        env={**os.environ, "RETAIL_FAULT": "after:silver.cdc_history:kill"},
+        env={**os.environ, "RETAIL_FAULT": f"{point}:kill"},
         capture_output=True,
         check=False,
     )
