@@ -14,6 +14,10 @@ what ``retail run`` calls. What it adds:
   lake (or a pipeline run) makes the broker hold them, never this process's memory;
 * **broker failures**: a lost connection or a broker restart is logged and retried with a
   doubling backoff (0.5 s up to 30 s); records fetched but not committed are read again;
+* **another writer**: the writer lock is tried for at most :data:`LOCK_ATTEMPT_SECONDS` at a
+  time (or ``writer_wait``, if shorter); while another command holds it, the recovery or the
+  micro-batch in hand (not acknowledged) is retried with a doubling backoff (up to
+  :data:`MAX_LOCK_BACKOFF_SECONDS`), logged; a pipeline run is postponed to its next turn;
 * **stopping**: SIGTERM or SIGINT ends the loop after the batch being committed; ``until_idle``
   ends it after that many seconds without a new record (a last pipeline run first, with
   ``run_every``).
@@ -29,9 +33,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from retail_lakehouse.config import Settings
 from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.errors import LakeBusyError
 from retail_lakehouse.lake.faults import point as fault_point
 from retail_lakehouse.sources.stream.base import SourceUnavailable, StreamRecord, StreamSource
 
@@ -40,6 +46,10 @@ log = logging.getLogger(__name__)
 FIRST_BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 30.0
 POLL_SECONDS = 1.0
+LOCK_ATTEMPT_SECONDS = 1.0  # one wait for the writer lock: short, so SIGTERM is served promptly
+MAX_LOCK_BACKOFF_SECONDS = 5.0
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,7 @@ class StreamSummary:
     pipeline_runs: int = 0
     failed_runs: int = 0
     reconnects: int = 0
+    lock_waits: int = 0  # lake work retried because another writer held the lock
     orphans_removed: int = 0
     stopped_by: str = ""
     offsets: dict[int, int] = field(default_factory=dict)
@@ -86,7 +97,8 @@ class StreamConsumer:
         *,
         say: Callable[[str], None] = _say,
     ) -> None:
-        self.lake = lake
+        # The same lake, tried in short lock waits: the loop retries, and stays stoppable.
+        self.lake = Lake(lake.root, writer_wait=min(lake.writer_wait, LOCK_ATTEMPT_SECONDS))
         self.settings = settings
         self.source = source
         self.options = options
@@ -116,7 +128,11 @@ class StreamConsumer:
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signum, self.request_stop, signal.Signals(signum).name)
-        self.summary.orphans_removed = await asyncio.to_thread(self._recover)
+        recovered = await self._in_lake("recovery", self._recover)
+        if recovered is None:  # stopped while another writer held the lake
+            await self.source.close()
+            return
+        self.summary.orphans_removed = recovered
         backoff = FIRST_BACKOFF_SECONDS
         idle_since = time.monotonic()
         try:
@@ -196,12 +212,33 @@ class StreamConsumer:
             for record in fresh:
                 positions[record.partition] = max(positions.get(record.partition, 0), record.offset)
             fault_point("stream.fetched")  # records in hand, nothing committed
-            await asyncio.to_thread(self._commit_in_lake, fresh, positions)
+            done = await self._in_lake("micro-batch", self._commit_in_lake, fresh, positions)
+            if done is None:  # stopped while waiting for the lake: not committed, not acked
+                return
             self._committed.update(positions)
             fault_point("stream.committed")  # committed with its position, not acknowledged
         await self.source.ack(batch)
 
     # -- lake work (in a worker thread: the broker connection stays served meanwhile) ---------
+    async def _in_lake(self, what: str, work: Callable[..., T], *args: object) -> T | None:
+        """``work(*args)`` in a worker thread, retried while another writer holds the lake
+        (logged, doubling backoff); None when the stream is stopped before it could run."""
+        assert self._stop is not None
+        backoff = FIRST_BACKOFF_SECONDS
+        while True:
+            try:
+                return await asyncio.to_thread(work, *args)
+            except LakeBusyError as busy:
+                self.summary.lock_waits += 1
+                if self._stop.is_set():
+                    return None
+                log.warning("lake busy: %s; %s retried in %.1fs", busy, what, backoff)
+                self.say(f"lake busy ({busy}); {what} retried in {backoff:.1f}s")
+                await self._sleep(backoff)
+                if self._stop.is_set():
+                    return None
+                backoff = min(backoff * 2, MAX_LOCK_BACKOFF_SECONDS)
+
     def _recover(self) -> int:
         """What an interrupted command left is finished or undone first (the intents journal,
         ``lake/intents.py``): a micro-batch killed before its manifest commit is undone there
@@ -228,14 +265,14 @@ class StreamConsumer:
             for p in self.source.partitions()
         }
 
-    def _commit_in_lake(self, records: list[StreamRecord], positions: dict[int, int]) -> None:
+    def _commit_in_lake(self, records: list[StreamRecord], positions: dict[int, int]) -> bool:
         from retail_lakehouse.lake.runs import recorded_run
         from retail_lakehouse.pipeline.stream_batch import commit_batch
 
         apps = {self.source.app_id(p): offset for p, offset in positions.items()}
         if self.options.cdc:
             self._apply_changes(records, apps)
-            return
+            return True
         with recorded_run(self.lake, "stream") as run:
             report = commit_batch(
                 self.lake,
@@ -253,6 +290,7 @@ class StreamConsumer:
             f"batch {report.batch_seq}: offsets {report.first_offset}-{report.last_offset}, "
             f"{report.lines:,} line(s), {report.rejected:,} rejected"
         )
+        return True
 
     def _apply_changes(self, records: list[StreamRecord], apps: dict[str, int]) -> None:
         from retail_lakehouse.lake.runs import recorded_run
@@ -284,6 +322,11 @@ class StreamConsumer:
         self._unrun = 0
         try:
             report = run_pipeline(self.lake, self.settings, engine_name=self.settings.engine)
+        except LakeBusyError as busy:  # another writer: the run comes at its next turn
+            self._unrun = max(self._unrun, 1)
+            log.warning("lake busy: %s; pipeline run postponed", busy)
+            self.say(f"lake busy ({busy}); pipeline run postponed")
+            return
         except Exception as error:  # a failed gate: the stream goes on, the run is alerted
             self.summary.failed_runs += 1
             log.error("pipeline run failed: %s: %s", type(error).__name__, error)

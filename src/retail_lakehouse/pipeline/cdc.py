@@ -10,8 +10,11 @@ Both tables are a pure function of the *set* of distinct events per line id, so 
 recomputed, not patched: the line ids are spread over 256 buckets (from the MD5 of the id), and
 each ingest rewrites only the buckets its events touch (replace-where on ``_key_bucket``, numbers
 this code makes, so no text from the file ever reaches a predicate). Any order, any repetition,
-any split into files gives the same tables. Re-running an interrupted ingest completes it: the
-events it had recorded are duplicates the second time, and the buckets are recomputed.
+any split into files gives the same tables. An ingest stopped after its events reached
+``bronze.cdc_events`` is completed by the next command (:func:`recover_changes`, from the
+recovery the intent names): those events are applied again from bronze, which recomputes both
+silver tables of their buckets, so ``cdc_lines`` never stays behind ``cdc_history`` (they are
+two commits). A retry of the same file then finds every event a duplicate and changes nothing.
 
 Accounting, per ingest: received = rejected (stream only) + duplicates + applied (the event is
 its line's current state) + superseded (an older change, kept in the history only); ``deleted``
@@ -63,7 +66,7 @@ def ingest_changes(lake: Lake, path: Path, run: RunContext) -> CdcReport:
     """Record ``path``'s events in bronze, recompute the touched buckets of silver, then bring
     the touched groups' bronze batches to the new state (gold follows on the next run)."""
     events = read_change_events(path)
-    run.note(recovery=CDC_RECOVERY)
+    run.note(recovery=CDC_RECOVERY, cdc_events=True)
     _record(lake, run, events, str(path))
     report, buckets = _apply(lake, events, run)
     report = replace(report, synced=sync_groups(lake, run, groups_of(buckets)))
@@ -89,7 +92,7 @@ def apply_change_records(
         }
     )
     events = change_events(lines)
-    run.note(recovery=CDC_RECOVERY)
+    run.note(recovery=CDC_RECOVERY, cdc_events=True)
     first, last = min(r.offset for r in records), max(r.offset for r in records)
     _record(lake, run, events, f"{source_name}#{first}-{last}")
     good = events.filter(pc.is_null(events["reason"])).drop_columns(["reason"])
@@ -110,6 +113,24 @@ def apply_change_records(
         rejected=events.num_rows - good.num_rows,
         synced=synced,
     )
+
+
+def recover_changes(lake: Lake, run: RunContext, recorded_by: str) -> CdcReport | None:
+    """Recovery: apply the events run ``recorded_by`` recorded in ``bronze.cdc_events`` (the
+    applicable ones) to silver again; its buckets of both silver tables are recomputed, whether
+    it stopped before, between or after its two silver commits. None if it recorded nothing."""
+    if not lake.exists(BRONZE_CDC_EVENTS.qualified):
+        return None
+    with LakeSQL(lake, tables=[BRONZE_CDC_EVENTS.qualified]) as sql:
+        events = sql.arrow(
+            "SELECT * EXCLUDE (reason, _source_file, _ingested_at, _run_id) "
+            "FROM bronze.cdc_events WHERE _run_id = ? AND reason IS NULL",
+            [recorded_by],
+        )
+    if not events.num_rows:
+        return None
+    report, _ = _apply(lake, events, run)
+    return report
 
 
 def _record(lake: Lake, run: RunContext, events: pa.Table, source_file: str) -> None:

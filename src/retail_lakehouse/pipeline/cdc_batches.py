@@ -207,7 +207,9 @@ def _live_batches(lake: Lake) -> dict[int, list[dict[str, Any]]]:
 
 def recover_cdc(lake: Lake, intent: Intent) -> str:
     """Finish an interrupted CDC command: undo its uncommitted group batch, complete its
-    recorded retractions, then bring every group's batch to the current CDC state."""
+    recorded retractions, apply the change events it recorded in bronze to silver again (it
+    may have stopped before or between its two silver commits), then bring every group's batch
+    to the current CDC state."""
     done = [recover_ingest(lake, intent), recover_retract(lake, intent)]
     tag = current_run()
     run = RunContext(
@@ -216,6 +218,12 @@ def recover_cdc(lake: Lake, intent: Intent) -> str:
         datetime.now(UTC),
         intent=intent,  # what this sync commits is noted in the interrupted command's intent
     )
+    if intent.notes.get("cdc_events"):
+        from retail_lakehouse.pipeline.cdc import recover_changes
+
+        applied = recover_changes(lake, run, intent.run_id)
+        if applied is not None:
+            done.append(f"{applied.received:,} recorded change event(s) applied to silver again")
     report = sync_groups(lake, run)
     if report.emitted or report.retracted:
         done.append(report.describe())
