@@ -95,9 +95,8 @@ def test_checks_fail_when_the_data_breaks_them(lake_copy: Lake, tmp_path: Path) 
     # SCD2: a customer with two current rows
     dim = lake_copy.read("gold.dim_customer")
     known = dim.filter(pc.is_valid(dim.column("customer_id"))).slice(0, 1)
-    twin = known.set_column(
-        known.schema.get_field_index("customer_key"), "customer_key", pa.array([0xDEADBEEF], pa.int64())
-    )
+    key = known.schema.get_field_index("customer_key")
+    twin = known.set_column(key, "customer_key", pa.array([0xDEADBEEF], pa.int64()))
     lake_copy.write("gold.dim_customer", pa.concat_tables([dim, twin]), mode="overwrite")
     broken = scd2_one_current_row(retail=retail)
     assert not broken.passed and "current row" in str(broken.metadata["problem"])
