@@ -65,7 +65,11 @@ def content(lake: Path) -> dict[str, list[dict[str, Any]]]:
             {k: v for k, v in r.items() if k not in VOLATILE}
             for r in delta.to_pyarrow_table().to_pylist()
         ]
-        out[table] = sorted(rows, key=lambda r: (r["_batch_seq"], r["_row_number"]))
+        # A workbook's sheets share a batch and number their rows each from 1: the sheet
+        # (``_source_file`` is ``book.xlsx#Sheet``) orders them.
+        out[table] = sorted(
+            rows, key=lambda r: (r["_batch_seq"], r.get("_source_file") or "", r["_row_number"])
+        )
     results = Lake(lake).read("meta.quality_results").to_pylist()
     out["meta.quality_results"] = sorted(
         ({k: r[k] for k in ("rule", "lines_checked", "lines_failed", "score")} for r in results),

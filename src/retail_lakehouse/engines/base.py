@@ -109,18 +109,28 @@ class Engine(ABC):
         self.close()
 
 
-def decimal_from_float_sql(value: str, type_: pa.Decimal128Type, round_half_even: str) -> str:
+def decimal_from_float_sql(value: str, type_: pa.Decimal128Type) -> str:
     """SQL turning a float into a decimal the same way on every engine.
 
     Engines cast doubles to decimals differently (Spark rounds the double's shortest decimal
     text half up, DuckDB the binary value), so a ratio such as a mart's ``lifetime_value``
     came out a cent apart once each engine wrote its own files. The one rule: multiply by
     ``10**scale`` in double arithmetic (IEEE, identical everywhere), round half to even to a
-    whole number (``round_half_even`` is the engine's function for that: DuckDB
-    ``round_even``, Spark ``bround``; both exact on a double's value below 2**52), then scale
-    back with an exact decimal multiplication."""
+    whole number, then scale back with an exact decimal multiplication.
+
+    The rounding is spelled out with ``floor`` and a comparison with 0.5 (exact on a double
+    below 2**52) rather than the engines' own functions: DuckDB's ``round_even`` rounds
+    2116404214225828.5 up (a 15-digit 7-day average of hostile data), Spark's ``bround``
+    to the even neighbour."""
     scale = type_.scale
-    whole = f"CAST(CAST({round_half_even}({value} * 1e{scale}, 0) AS BIGINT) AS DECIMAL(38,0))"
+    scaled = f"(CAST({value} AS DOUBLE) * 1e{scale})"
+    low = f"FLOOR({scaled})"
+    half = "CAST(0.5 AS DOUBLE)"
+    step = (
+        f"CASE WHEN {scaled} - {low} > {half} THEN 1 WHEN {scaled} - {low} < {half} THEN 0"
+        f" WHEN {low} % 2 = 0 THEN 0 ELSE 1 END"
+    )
+    whole = f"CAST(CAST({low} AS BIGINT) + {step} AS DECIMAL(38,0))"
     if scale == 0:
         return f"CAST({whole} AS DECIMAL({type_.precision},0))"
     unit = f"CAST(0.{'0' * (scale - 1)}1 AS DECIMAL({scale + 1},{scale}))"

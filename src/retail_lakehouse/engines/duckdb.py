@@ -128,5 +128,5 @@ def _conformed(field: pa.Field, produced: pa.Schema) -> str:
         and pa.types.is_floating(produced.field(field.name).type)
         and pa.types.is_decimal(field.type)
     ):
-        return f"{decimal_from_float_sql(name, field.type, 'round_even')} AS {name}"
+        return f"{decimal_from_float_sql(name, field.type)} AS {name}"
     return f"CAST({name} AS {duckdb_type(field.type)}) AS {name}"

@@ -211,5 +211,5 @@ def _conformed(field: pa.Field, produced: list[str], floats: set[str]) -> str:
     floats bound for decimals by the portable rule of ``decimal_from_float_sql``)."""
     source = _quote(field.name) if field.name in produced else "NULL"
     if field.name in floats and pa.types.is_decimal(field.type):
-        return f"{decimal_from_float_sql(source, field.type, 'bround')} AS {_quote(field.name)}"
+        return f"{decimal_from_float_sql(source, field.type)} AS {_quote(field.name)}"
     return f"CAST({source} AS {spark_type(field.type)}) AS {_quote(field.name)}"

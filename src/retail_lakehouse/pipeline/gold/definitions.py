@@ -18,6 +18,8 @@ removed exact duplicates, so nothing here de-duplicates again.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import ibis
 import ibis.expr.types as ir
 
@@ -79,10 +81,30 @@ def kpi_aggregates(t: ir.Table) -> dict[str, ir.Scalar]:
     }
 
 
+def as_float(value: ir.NumericValue) -> ir.FloatingValue:
+    """``value`` as float64, the same double on every engine.
+
+    A decimal's cast to double is not the same everywhere: Spark divides the unscaled long,
+    converted to double, by ``10**scale`` (two roundings) where DuckDB rounds once, so a
+    15-digit amount (hostile data) came out one unit of the last place apart and the mart's
+    rounded decimal a 0.0001 apart. Here both engines take Spark's path explicitly: the
+    unscaled value as a whole number (exact), converted to double, divided by ``10**scale``."""
+    dtype = value.type()
+    if not dtype.is_decimal() or not dtype.scale:
+        return value.cast("float64")
+    unit = 10**dtype.scale
+    wide = value.cast(f"decimal(38, {dtype.scale})")
+    unscaled = (wide * unit).cast("int64").cast("float64") / float(unit)
+    # Past what the unscaled value holds in 64 bits, the plain cast (no overflow error).
+    fits = value.abs() < ibis.literal(Decimal(2**63 - 1) / unit, f"decimal(38, {dtype.scale})")
+    result: ir.FloatingValue = fits.ifelse(unscaled, value.cast("float64"))
+    return result
+
+
 def ratio(numerator: ir.NumericValue, denominator: ir.NumericValue) -> ir.FloatingValue:
     """``numerator / denominator`` in float64; NULL when the denominator is 0 or NULL."""
     result: ir.FloatingValue = (denominator == 0).ifelse(
-        ibis.null("float64"), numerator.cast("float64") / denominator.cast("float64")
+        ibis.null("float64"), as_float(numerator) / as_float(denominator)
     )
     return result
 

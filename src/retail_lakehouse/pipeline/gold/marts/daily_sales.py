@@ -20,7 +20,7 @@ import ibis
 import ibis.expr.types as ir
 
 from retail_lakehouse.lake.contracts.gold import MART_DAILY_SALES
-from retail_lakehouse.pipeline.gold.definitions import kpi_aggregates, ratio
+from retail_lakehouse.pipeline.gold.definitions import as_float, kpi_aggregates, ratio
 from retail_lakehouse.pipeline.gold.frames import conform
 
 GROUP: tuple[str, ...] = ("sale_date", "country")
@@ -74,7 +74,7 @@ def finish(base: ir.Table) -> ir.Table:
     result = base.mutate(
         avg_order_value=ratio(base.gross_revenue, base.orders),
         gross_revenue_dod_pct=ratio(base.gross_revenue - previous, previous) * 100.0,
-        gross_revenue_7d_avg=base.gross_revenue.sum().over(week).cast("float64")
+        gross_revenue_7d_avg=as_float(base.gross_revenue.sum().over(week))
         / float(MOVING_AVERAGE_DAYS),
     )
     return conform(result, MART_DAILY_SALES)

@@ -34,7 +34,7 @@ import ibis
 import ibis.expr.types as ir
 
 from retail_lakehouse.lake.contracts.gold import MART_CUSTOMER_RFM
-from retail_lakehouse.pipeline.gold.definitions import is_product_line
+from retail_lakehouse.pipeline.gold.definitions import as_float, is_product_line
 from retail_lakehouse.pipeline.gold.frames import conform
 
 HORIZON_DAYS = 3 * 365
@@ -119,7 +119,7 @@ def build_rfm(fact: ir.Table, customers: ir.Table, as_of: date) -> ir.Table:
     tenure = ibis.greatest(joined.tenure_days, MIN_TENURE_DAYS).cast("float64")
     result = joined.mutate(
         rfm_segment=segment_expr(joined.r_score, joined.f_score, joined.m_score),
-        lifetime_value=joined.monetary.cast("float64") * float(HORIZON_DAYS) / tenure,
+        lifetime_value=as_float(joined.monetary) * float(HORIZON_DAYS) / tenure,
         as_of_date=as_of_date,
     )
     return conform(result, MART_CUSTOMER_RFM)
