@@ -17,13 +17,14 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from retail_lakehouse.benchmark.broker import free_port
 
 SUPERUSER = "retail_admin"
 PASSWORD = "s3cret-admin-pw"  # a throwaway cluster's; tests check it never reaches output
@@ -40,13 +41,6 @@ def pg_bin_dir() -> Path | None:
         return Path(candidates[-1]).parent
     found = shutil.which("pg_ctl")
     return Path(found).resolve().parent if found else None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from retail_lakehouse.benchmark.broker import free_port
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts.gold import FACT_SALES
 from retail_lakehouse.lake.contracts.silver import SILVER_SALES_LINES
@@ -37,13 +38,6 @@ from tests.integration.test_parity_cli import TABLES, rows_of
 pytestmark = [pytest.mark.spark, pytest.mark.soak, pytest.mark.cluster]
 
 BOGUS_FS = "hdfs://nowhere:8020"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, limit: float) -> None:

@@ -11,7 +11,6 @@ import atexit
 import functools
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from retail_lakehouse.benchmark.broker import free_port
 from tests.conftest import RETAIL, run_retail
 
 BATCHES = ((16_000, 42), (4_000, 7))
@@ -65,13 +65,6 @@ def create_key(lake: Path, role: str, name: str | None = None) -> str:
     """A new key through ``retail keys create``: the key is the last line printed."""
     args = ["keys", "create", "--role", role] + (["--name", name] if name else [])
     return _ok(*args, lake=lake).strip().splitlines()[-1]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass

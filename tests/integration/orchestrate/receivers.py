@@ -4,7 +4,6 @@ SMTP server (aiosmtpd), each on a free 127.0.0.1 port, started and stopped by th
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +13,8 @@ from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from retail_lakehouse.benchmark.broker import free_port
 
 
 @dataclass
@@ -77,13 +78,6 @@ def smtp_receiver() -> Iterator[SmtpReceiver]:
         yield receiver
     finally:
         controller.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 60.0, every: float = 0.2) -> Any:
