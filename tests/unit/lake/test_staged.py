@@ -184,3 +184,43 @@ def test_a_discarded_folder_is_gone(tmp_path: Path) -> None:
     folder = stage_folder(lake, [[4]])
     discard([folder])
     assert not folder.exists()
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_zoned_timestamp_bounds_equal_pyarrows_boxed_values(tmp_path: Path, unit: str) -> None:
+    """The bounds of a zoned timestamp are read from the stored integers (boxing them makes
+    pyarrow import pandas); they equal the boxed values'. Several row groups, before 1970."""
+    nanos = [-86_400_123_456_789, 0, 1_577_836_800_123_456_789, 1_600_000_000_999_999_999, None]
+    per = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[unit]
+    type_ = pa.timestamp(unit, "UTC")
+    values = pa.array([None if v is None else v // per for v in nanos], type_)
+    pq.write_table(pa.table({"t": values}), tmp_path / "f.parquet", row_group_size=2)
+    metadata = pq.ParquetFile(tmp_path / "f.parquet").metadata
+    groups = [metadata.row_group(g).column(0).statistics for g in range(metadata.num_row_groups)]
+    boxed_low = min(s.min for s in groups if s.has_min_max)
+    boxed_high = max(s.max for s in groups if s.has_min_max)
+    stats = file_statistics(metadata)
+    assert stats["minValues"]["t"] == boxed_low.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    assert stats["maxValues"]["t"] == boxed_high.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    assert stats["minValues"]["t"].startswith("1969-12-30T23:59:59.")
+    assert stats["nullCount"]["t"] == 1
+
+
+def test_statistics_of_a_zoned_timestamp_do_not_import_pandas(tmp_path: Path) -> None:
+    """Every ingest commits bronze lines with a zoned timestamp: their statistics must not
+    cost the ingest a pandas import (a fresh interpreter, as a command)."""
+    import subprocess
+    import sys
+
+    values = pa.array([0, 1_600_000_000_000_000], pa.timestamp("us", "UTC"))
+    pq.write_table(pa.table({"t": values}), tmp_path / "f.parquet")
+    script = (
+        "import sys, pyarrow.parquet as pq\n"
+        "from retail_lakehouse.lake.staged import file_statistics\n"
+        f"stats = file_statistics(pq.ParquetFile({str(tmp_path / 'f.parquet')!r}).metadata)\n"
+        "print(stats['maxValues']['t'], 'pandas' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["2020-09-13T12:26:40.000Z", "False"]
