@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -317,9 +317,6 @@ def file_statistics(metadata: pq.FileMetaData) -> dict[str, Any]:
     for index, column in enumerate(schema):
         if pa.types.is_nested(column.type):
             continue
-        # A zoned timestamp's boxed min/max (``stats.min``) makes pyarrow import pandas (0.25 s
-        # of every ingest): compare the stored UTC integers and convert once instead.
-        zoned = pa.types.is_timestamp(column.type) and column.type.tz is not None
         low: Any = None
         high: Any = None
         null_count = 0
@@ -331,14 +328,10 @@ def file_statistics(metadata: pq.FileMetaData) -> dict[str, Any]:
                 break
             null_count += stats.null_count if stats.null_count is not None else 0
             if stats.has_min_max:
-                raw = zoned and stats.physical_type == "INT64"
-                least, most = (stats.min_raw, stats.max_raw) if raw else (stats.min, stats.max)
-                low = least if low is None else min(low, least)
-                high = most if high is None else max(high, most)
+                low = stats.min if low is None else min(low, stats.min)
+                high = stats.max if high is None else max(high, stats.max)
         if not complete:
             continue
-        if zoned and isinstance(low, int) and isinstance(high, int):
-            low, high = _utc(low, column.type.unit), _utc(high, column.type.unit)
         nulls[column.name] = null_count
         if low is not None and high is not None:
             low_json, high_json = _json_value(low, column.type), _json_value(high, column.type)
@@ -351,17 +344,6 @@ def file_statistics(metadata: pq.FileMetaData) -> dict[str, Any]:
         "maxValues": highs,
         "nullCount": nulls,
     }
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECONDS = {"s": (1_000_000, 1), "ms": (1_000, 1), "us": (1, 1), "ns": (1, 1_000)}
-
-
-def _utc(value: int, unit: str) -> datetime:
-    """A Parquet INT64 timestamp adjusted to UTC, as the aware datetime pyarrow boxes it to
-    (sub-microsecond digits dropped: the statistics keep milliseconds)."""
-    times, per = _MICROSECONDS[unit]
-    return _EPOCH + timedelta(microseconds=value * times // per)
 
 
 def _json_value(value: Any, type_: pa.DataType) -> Any:
