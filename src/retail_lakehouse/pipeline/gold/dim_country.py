@@ -29,7 +29,9 @@ def canonical_countries() -> pa.Table:
     # index_in finds each distinct name's first row; unique keeps first-appearance order
     first = pc.index_in(pc.unique(names), value_set=names)
     unique = reference.take(first).drop_columns(["raw_name"])
-    return unique.rename_columns({"name": "country", "eu_member": "is_eu_member"})
+    unique = unique.rename_columns({"name": "country", "eu_member": "is_eu_member"})
+    # nullable, as the data's unmapped countries it is united with (no iso3, no region, ...)
+    return unique.cast(pa.schema([f.with_nullable(True) for f in unique.schema]))
 
 
 def build_dim_country(engine: Engine, silver: ir.Table) -> ir.Table:
