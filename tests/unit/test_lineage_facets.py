@@ -15,11 +15,8 @@ from typing import Any
 
 import pytest
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
-from openlineage.client.generated import base
-from openlineage.client.generated import column_lineage_dataset as cl
-from openlineage.client.generated import data_quality_assertions_dataset as dqa
-from openlineage.client.generated import data_quality_metrics_input_dataset as dqm
 from openlineage.client.generated import (
+    base,
     documentation_dataset,
     error_message_run,
     job_type_job,
@@ -29,6 +26,9 @@ from openlineage.client.generated import (
     schema_dataset,
     symlinks_dataset,
 )
+from openlineage.client.generated import column_lineage_dataset as cl
+from openlineage.client.generated import data_quality_assertions_dataset as dqa
+from openlineage.client.generated import data_quality_metrics_input_dataset as dqm
 from openlineage.client.serde import Serde
 
 from retail_lakehouse import __version__
