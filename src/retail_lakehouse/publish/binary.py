@@ -29,6 +29,8 @@ nanosecond timestamps) are not encoded: :func:`supports` says so and the caller 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -79,30 +81,31 @@ def _numeric_groups(type_: pa.Decimal128Type) -> tuple[int, int]:
     return integer, fraction
 
 
-def _fixed_values(column: pa.Array) -> np.ndarray:
-    """A (rows, width) uint8 matrix: each row's value in PostgreSQL's binary form (NULL rows
-    hold arbitrary bytes; their length header says -1)."""
+def _fixed_values(column: pa.Array) -> tuple[np.dtype[Any], np.ndarray]:
+    """Each row's value as PostgreSQL sends it: the big-endian field type and the values in
+    native order (numpy converts them when they are stored into the field); NULL rows hold
+    arbitrary values, their length says -1."""
     type_ = column.type
-    rows = len(column)
     if pa.types.is_boolean(type_):
-        values = np.asarray(column.fill_null(False).to_numpy(zero_copy_only=False), dtype=np.uint8)
-        return values.reshape(rows, 1)
+        values = column.fill_null(False).to_numpy(zero_copy_only=False)
+        return np.dtype("u1"), values
     if pa.types.is_decimal(type_):
-        return _numeric_values(column)
+        digits = _numeric_values(column)
+        return np.dtype((">i2", digits.shape[1])), digits
     if pa.types.is_date32(type_):
         days = column.cast(pa.int32()).fill_null(0).to_numpy()
-        big = (days.astype(np.int64) - _PG_EPOCH_DAYS).astype(">i4")
-    elif pa.types.is_timestamp(type_):
+        return np.dtype(">i4"), days - np.int32(_PG_EPOCH_DAYS)
+    if pa.types.is_timestamp(type_):
         ticks = column.cast(pa.int64()).fill_null(0).to_numpy()
-        big = (ticks * _US_PER_UNIT[type_.unit] - _PG_EPOCH_US).astype(">i8")
-    else:
-        big = column.fill_null(0).to_numpy().astype(_FIXED[str(type_)])
-    return big.view(np.uint8).reshape(rows, big.dtype.itemsize)
+        if type_.unit != "us":
+            ticks = ticks * _US_PER_UNIT[type_.unit]
+        return np.dtype(">i8"), ticks - np.int64(_PG_EPOCH_US)
+    return np.dtype(_FIXED[str(type_)]), column.fill_null(0).to_numpy()
 
 
 def _numeric_values(column: pa.Array) -> np.ndarray:
     """``numeric`` in PostgreSQL's binary form with a fixed number of digit groups: ndigits,
-    weight, sign, dscale, then the groups, all int16 big-endian."""
+    weight, sign, dscale, then the groups (int16 each)."""
     type_ = column.type
     assert isinstance(type_, pa.Decimal128Type)
     rows = len(column)
@@ -120,7 +123,7 @@ def _numeric_values(column: pa.Array) -> np.ndarray:
     whole, fraction = np.divmod(magnitude, 10**scale)
     fraction = fraction * 10 ** (4 * fraction_groups - scale)  # pad to whole groups
     groups = integer_groups + fraction_groups
-    out = np.empty((rows, 4 + groups), dtype=">i2")
+    out = np.empty((rows, 4 + groups), dtype=np.int16)
     out[:, 0] = groups
     out[:, 1] = integer_groups - 1
     out[:, 2] = np.where(unscaled < 0, _NUMERIC_NEGATIVE, 0)
@@ -129,35 +132,56 @@ def _numeric_values(column: pa.Array) -> np.ndarray:
         out[:, 4 + i] = (whole // 10_000 ** (integer_groups - 1 - i)) % 10_000
     for i in range(fraction_groups):
         out[:, 4 + integer_groups + i] = (fraction // 10_000 ** (fraction_groups - 1 - i)) % 10_000
-    return out.view(np.uint8).reshape(rows, 2 * (4 + groups))
+    return out
 
 
-def _lengths(lengths: np.ndarray) -> np.ndarray:
-    return lengths.astype(">i4").view(np.uint8).reshape(len(lengths), 4)
+class _Packer:
+    """Consecutive fixed-width fields of every row packed side by side into one numpy record
+    array (a structured dtype without padding): numpy stores each column into its field with
+    the byte-order conversion in one strided pass, and the records' memory is the row-major
+    bytes the join needs."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.fields: list[tuple[str, np.dtype[Any]]] = []
+        self.values: list[Any] = []
+
+    def add(self, dtype: np.dtype[Any], values: Any) -> None:
+        self.fields.append((f"f{len(self.fields)}", dtype))
+        self.values.append(values)
+
+    def array(self) -> pa.Array | None:
+        if not self.fields:
+            return None
+        records = np.empty(self.rows, dtype=np.dtype(self.fields))
+        for (name, _), values in zip(self.fields, self.values, strict=True):
+            records[name] = values
+        width = records.dtype.itemsize
+        offsets = np.arange(0, (self.rows + 1) * width, width, dtype=np.int32)
+        self.fields, self.values = [], []
+        return pa.Array.from_buffers(
+            pa.binary(), self.rows, [None, pa.py_buffer(offsets), pa.py_buffer(records)]
+        )
 
 
-def _matrix_array(parts: list[np.ndarray], rows: int) -> pa.Array:
-    """Byte matrices side by side as one binary array of fixed-width values (no copy into
-    Arrow: the matrix's memory becomes the array's data buffer)."""
-    matrix = np.concatenate(parts, axis=1) if len(parts) > 1 else np.ascontiguousarray(parts[0])
-    width = matrix.shape[1]
-    offsets = np.arange(0, (rows + 1) * width, width, dtype=np.int32)
-    return pa.Array.from_buffers(
-        pa.binary(), rows, [None, pa.py_buffer(offsets), pa.py_buffer(matrix.reshape(-1))]
-    )
+_LENGTH = np.dtype(">i4")
 
 
-def _variable_array(column: pa.Array, values: np.ndarray | None) -> pa.Array:
+def _variable_array(column: pa.Array, dtype: np.dtype[Any] | None, values: Any) -> pa.Array:
     """The values of a column with NULLs or of variable width, NULLs kept (the join skips them)."""
-    if values is None:  # text: the UTF-8 bytes as they are
-        return column.cast(pa.large_binary() if pa.types.is_large_string(column.type) else pa.binary())
-    rows, width = values.shape
+    if dtype is None:  # text: the UTF-8 bytes as they are
+        wide = pa.types.is_large_string(column.type)
+        return column.cast(pa.large_binary() if wide else pa.binary())
+    rows = len(column)
+    stored = np.empty(rows, dtype=dtype)
+    stored[...] = values
+    width = dtype.itemsize
     offsets = np.arange(0, (rows + 1) * width, width, dtype=np.int32)
     validity = column.is_valid().buffers()[1]
     return pa.Array.from_buffers(
         pa.binary(),
         rows,
-        [validity, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(values).reshape(-1))],
+        [validity, pa.py_buffer(offsets), pa.py_buffer(stored)],
         null_count=column.null_count,
     )
 
@@ -165,34 +189,34 @@ def _variable_array(column: pa.Array, values: np.ndarray | None) -> pa.Array:
 def encode(batch: pa.RecordBatch) -> pa.Buffer:
     """The rows of ``batch`` as binary ``COPY`` tuples (no signature, no trailer)."""
     rows = batch.num_rows
-    field_count = np.full((rows, 1), batch.num_columns, dtype=">i2").view(np.uint8)
     pieces: list[pa.Array] = []
-    fixed: list[np.ndarray] = [field_count.reshape(rows, 2)]
+    packer = _Packer(rows)
+    packer.add(np.dtype(">i2"), batch.num_columns)
     for column in batch.columns:
-        if isinstance(column, pa.ChunkedArray):  # pragma: no cover - batches hold arrays
-            column = column.combine_chunks()
-        text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
-        if text:
-            lengths = pc.binary_length(column).fill_null(-1).to_numpy().astype(np.int64)
-            fixed.append(_lengths(lengths))
-            values = None
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            packer.add(_LENGTH, pc.binary_length(column).fill_null(-1).to_numpy())
+            dtype, values = None, None
         else:
-            values = _fixed_values(column)
-            width = values.shape[1]
+            dtype, values = _fixed_values(column)
             if column.null_count == 0:
-                fixed.append(_lengths(np.full(rows, width, dtype=np.int32)))
-                fixed.append(values)
+                packer.add(_LENGTH, dtype.itemsize)
+                packer.add(dtype, values)
                 continue
             valid = column.is_valid().to_numpy(zero_copy_only=False)
-            fixed.append(_lengths(np.where(valid, width, -1)))
-        pieces.append(_matrix_array(fixed, rows))
-        fixed = []
-        pieces.append(_variable_array(column, values))
-    if fixed:
-        pieces.append(_matrix_array(fixed, rows))
+            packer.add(_LENGTH, np.where(valid, dtype.itemsize, -1))
+        packed = packer.array()
+        assert packed is not None
+        pieces.append(packed)
+        pieces.append(_variable_array(column, dtype, values))
+    last = packer.array()
+    if last is not None:
+        pieces.append(last)
     if any(pa.types.is_large_binary(p.type) for p in pieces):
         pieces = [p.cast(pa.large_binary()) for p in pieces]
-    joined = pc.binary_join_element_wise(*pieces, b"", null_handling="skip")
+    if len(pieces) == 1:
+        joined = pieces[0]
+    else:
+        joined = pc.binary_join_element_wise(*pieces, b"", null_handling="skip")
     offsets_buffer, data = joined.buffers()[1], joined.buffers()[2]
     assert offsets_buffer is not None and data is not None
     offset_type = np.int64 if pa.types.is_large_binary(joined.type) else np.int32

@@ -86,6 +86,8 @@ def copy_query(
             if batch.num_rows == 0:
                 continue
             if use_binary:
+                if batch.schema != schema:  # the lake's type may be wider (a sum as a double)
+                    batch = batch.cast(schema)  # safe: a value that does not fit fails here
                 copy.write(memoryview(binary.encode(batch)))
             else:
                 sink = pa.BufferOutputStream()
