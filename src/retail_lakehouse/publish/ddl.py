@@ -185,6 +185,42 @@ def add_foreign_keys(schema: str, contract: TableContract) -> list[sql.Composed]
     return statements
 
 
+def orphan_counts(schema: str, contract: TableContract, batches: list[int]) -> sql.Composed:
+    """One query counting, per foreign key, the rows of ``batches`` whose key has no row in the
+    referenced dimension (MATCH SIMPLE: a NULL key references nothing and is fine): the check
+    of rows loaded without the per-row foreign-key triggers, in one pass over those rows."""
+    by_name = {c.qualified: c for c in contracts()}
+    joins, counts = [], []
+    for i, (column, referenced) in enumerate(contract.references):
+        parent = by_name[referenced]
+        alias = sql.Identifier(f"r{i}")
+        key = sql.Identifier(parent.primary_key[0])
+        joins.append(
+            sql.SQL("LEFT JOIN {} {} ON {}.{} = f.{}").format(
+                ident(schema, parent.name), alias, alias, key, sql.Identifier(column)
+            )
+        )
+        counts.append(
+            sql.SQL("count(*) FILTER (WHERE f.{} IS NOT NULL AND {}.{} IS NULL)").format(
+                sql.Identifier(column), alias, key
+            )
+        )
+    return sql.SQL("SELECT {} FROM {} f {} WHERE f.{} = ANY({})").format(
+        sql.SQL(", ").join(counts),
+        ident(schema, contract.name),
+        sql.SQL(" ").join(joins),
+        sql.Identifier(BATCH_COLUMN),
+        sql.Literal([int(b) for b in batches]),
+    )
+
+
+def referenced_tables(schema: str, contract: TableContract) -> list[sql.Composed]:
+    """The dimensions ``contract`` references, as identifiers (to lock them)."""
+    by_name = {c.qualified: c for c in contracts()}
+    names = dict.fromkeys(by_name[referenced].name for _, referenced in contract.references)
+    return [ident(schema, name) for name in names]
+
+
 def drop_keys(schema: str, contract: TableContract) -> list[sql.Composed]:
     """Undo :func:`add_keys` (before a full reload; foreign keys must be dropped first)."""
     table = ident(schema, contract.name)

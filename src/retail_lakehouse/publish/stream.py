@@ -86,9 +86,10 @@ def copy_query(
             if batch.num_rows == 0:
                 continue
             if use_binary:
-                if batch.schema != schema:  # the lake's type may be wider (a sum as a double)
-                    batch = batch.cast(schema)  # safe: a value that does not fit fails here
-                copy.write(memoryview(binary.encode(batch)))
+                # the lake's type may be wider than the contract's (a sum stored as a double):
+                # a safe cast, so a value that does not fit fails here as it would in CSV
+                typed = batch if batch.schema == schema else batch.cast(schema)
+                copy.write(memoryview(binary.encode(typed)))
             else:
                 sink = pa.BufferOutputStream()
                 pacsv.write_csv(batch, sink, _CSV)
