@@ -292,17 +292,17 @@ def publish(
     try:
         guard = lake.writer_lock("publish") if lock else contextlib.nullcontext()
         with guard:
-            versions = {t.qualified: lake.version(t.qualified) for t in tables}
-            missing = [name for name, v in versions.items() if v is None]
-            if missing:
-                raise PublishRefused(
-                    f"the lake at {lake.root} has no gold tables yet ({', '.join(missing)}): "
-                    "run `retail run` first"
-                )
             with LakeSQL(lake, tables=[]) as lake_sql:
                 lake_sql.con.execute("CREATE SCHEMA IF NOT EXISTS gold")
-                for t in tables:
-                    lake_sql.register(t.qualified, version=versions[t.qualified])
+                for t in tables:  # each table's latest snapshot, opened once: its version
+                    lake_sql.register(t.qualified)  # and files are read from the same log
+                versions = {t.qualified: lake_sql.versions[t.qualified] for t in tables}
+                missing = [name for name, v in versions.items() if v is None]
+                if missing:
+                    raise PublishRefused(
+                        f"the lake at {lake.root} has no gold tables yet ({', '.join(missing)}): "
+                        "run `retail run` first"
+                    )
                 report.step("pin_snapshots")
                 _run(conn, lake, lake_sql, target, tables, versions, report, full, take_over)
             report.step("commit")
