@@ -590,8 +590,17 @@ def _check_new_rows(cur: Any, schema: str, t: TableContract, batches: list[int])
     committed fact row has been checked, by PostgreSQL's validation or by this query."""
     from retail_lakehouse.publish import ddl
 
+    # right after a full publish the fact has no statistics yet and the planner would scan it
+    # whole; the new batches are a few BRIN ranges of ``_batch_seq``
+    cur.execute(
+        "SELECT p.previous, set_config('enable_seqscan', 'off', true) "
+        "FROM (SELECT current_setting('enable_seqscan') AS previous OFFSET 0) p"
+    )
+    found = cur.fetchone()
+    previous = found[0] if found else "on"
     cur.execute(ddl.orphan_counts(schema, t, batches))
     counts = cur.fetchone()
+    cur.execute("SELECT set_config('enable_seqscan', %s, true)", [previous])
     missing = [
         f"{count} {column} not in {referenced.split('.')[-1]}"
         for (column, referenced), count in zip(t.references, counts or (), strict=True)
