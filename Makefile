@@ -66,8 +66,8 @@ soak: install system-deps
 
 # Real Spark servers (a standalone master and worker, a Spark Connect server) started from
 # pyspark's own scripts on localhost, the pipeline run through each and compared with DuckDB.
-# 10-15 minutes on 2 cores: too long for CI's `make test`; run it when touching the Spark
-# engine. One test at a time (two JVM clusters at once do not fit 2 cores).
+# About 6 minutes on 2 quiet cores. `make test` runs the Connect one (CI); the standalone
+# cluster is soak. One test at a time (two JVM clusters at once do not fit 2 cores).
 test-cluster: install system-deps
 	$(UV) run pytest -m cluster $(PYTEST_ARGS)
 
