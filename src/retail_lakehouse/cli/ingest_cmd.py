@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from retail_lakehouse.lake import Lake
     from retail_lakehouse.sources.formats import FormatOptions
     from retail_lakehouse.sources.limits import ReaderLimits
+    from retail_lakehouse.sources.sandbox import Sandbox
 
 
 class DateOrderChoice(str, Enum):
@@ -83,6 +84,26 @@ def ingest(
     Each file is read in a separate reader process under the [limits] of retail.toml; a file
     that is refused (past a limit, unreadable, or crashing its reader) is listed with the
     reason, the others are ingested, and the command exits 2."""
+    from retail_lakehouse.sources.sandbox import Sandbox
+
+    limits = state_from(ctx).settings.limits.reader_limits()
+    # The reader worker starts first, so its start-up overlaps this process's own (decision
+    # 0011, third round); a command that reads nothing closes it without waiting for it.
+    with Sandbox(limits) as box:
+        if cdc is None and paths and replaces is None:
+            box.launch()
+        _ingest(ctx, box, paths or [], cdc, replaces, date_order, decimal)
+
+
+def _ingest(
+    ctx: typer.Context,
+    box: Sandbox,
+    paths: list[Path],
+    cdc: Path | None,
+    replaces: str | None,
+    date_order: DateOrderChoice | None,
+    decimal: DecimalChoice | None,
+) -> None:
     from retail_lakehouse.pipeline.bronze import FileRefused, discover
     from retail_lakehouse.pipeline.ingest import FileOutcome, ingest_files
 
@@ -91,8 +112,7 @@ def ingest(
     if cdc is not None:
         _ingest_changes(lake, cdc)
         return
-    paths = paths or []
-    limits = state_from(ctx).settings.limits.reader_limits()
+    limits = box.limits
     formats = _format_options(ctx, date_order, decimal)
     try:
         files = discover(paths)
@@ -129,7 +149,7 @@ def ingest(
         ingest_files(
             lake,
             files,
-            limits=limits,
+            sandbox=box,
             on_file=show,
             progress=done,
             formats=formats,

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from retail_lakehouse.lake import faults
 from retail_lakehouse.lake.commits import app_ids, app_transactions, commit, last_run
@@ -283,6 +282,8 @@ def _unfinished(lake: Lake, *, file: str | None, batch: int | None) -> dict[str,
         lines = lake.delta(BRONZE_SALES_LINES.qualified)
         if lines is None:
             return None
+        import pyarrow.dataset as ds  # here: it imports pandas (0.25 s), which a run never needs
+
         still = lines.to_pyarrow_dataset().count_rows(
             filter=ds.field("_batch_seq") == row["batch_seq"]
         )

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from deltalake import DeltaTable, Field, Schema
 from deltalake.schema import PrimitiveType
@@ -283,6 +282,8 @@ def _files_to_remove(table: DeltaTable, replace: BatchSelection) -> list[RemoveA
 def _rewrite(lake: Lake, qualified: str, files: Sequence[Path], replace: BatchSelection) -> int:
     """Fallback: replace the rows through delta-rs' predicate overwrite, then drop the staged
     files (read as one stream, so memory stays bounded)."""
+    import pyarrow.dataset as ds  # here: it imports pandas (0.25 s), and this path is rare
+
     reader = ds.dataset([str(p) for p in files], format="parquet").scanner().to_reader()
     try:
         return lake.write(qualified, reader, mode="overwrite", predicate=replace.predicate())

@@ -129,32 +129,33 @@ class CommandObserver:
         self._complete(layer_job, inputs, outputs)
 
     def _emit_quality(self, outcome: QualityOutcome) -> None:
-        from openlineage.client.generated import data_quality_assertions_dataset as dqa
-        from openlineage.client.generated import data_quality_metrics_input_dataset as dqm
-
         from retail_lakehouse.observe.lineage.events import Dataset, JobRun, run_uuid
+        from retail_lakehouse.observe.lineage.facets import facet
 
         parent = self._job_()
         name = f"{parent.name}.silver.quality"
         job = JobRun(name, run_uuid(self.run.run_id, name), datetime.now(UTC), parent)
         nulls = _null_counts(self.lake, "silver.sales_lines")
         facets = {
-            "dataQualityMetrics": dqm.DataQualityMetricsInputDatasetFacet(
+            "dataQualityMetrics": facet(
+                "DataQualityMetricsInputDatasetFacet",
                 rowCount=outcome.lines_checked,
-                columnMetrics={c: dqm.ColumnMetrics(nullCount=n) for c, n in nulls.items()},
+                columnMetrics={c: {"nullCount": n, "quantiles": {}} for c, n in nulls.items()},
             ),
-            "dataQualityAssertions": dqa.DataQualityAssertionsDatasetFacet(
+            "dataQualityAssertions": facet(
+                "DataQualityAssertionsDatasetFacet",
                 assertions=[
-                    dqa.Assertion(
-                        assertion=r.rule.dimension,
-                        name=r.name,
-                        success=r.lines_failed == 0,
-                        severity="error" if r.rule.action == "fail" else "warn",
-                        description=r.rule.description or None,
-                        actual=str(r.lines_failed),
-                    )
+                    {
+                        "assertion": r.rule.dimension,
+                        "name": r.name,
+                        "success": r.lines_failed == 0,
+                        "severity": "error" if r.rule.action == "fail" else "warn",
+                        "description": r.rule.description or None,
+                        "actual": str(r.lines_failed),
+                        "params": {},
+                    }
                     for r in outcome.rules
-                ]
+                ],
             ),
         }
         dataset = Dataset(table="silver.sales_lines", extra_input_facets=facets)

@@ -34,6 +34,7 @@ from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.lake.recovery import highest_retracted_batch
 from retail_lakehouse.lake.runs import RunContext
 from retail_lakehouse.lake.staged import commit_staged, discard, staged_path
+from retail_lakehouse.pipeline.bronze_orphans import remove_orphans
 from retail_lakehouse.pipeline.bronze_stage import (
     Lineage,
     Staged,
@@ -416,9 +417,7 @@ def recover_ingest(lake: Lake, intent: Intent) -> str:
             META_SCHEMA_HISTORY.qualified,
             f"run_id = '{run_id}' AND table_name = '{LINES}' AND schema_version IN ({listed})",
         )
-    which = (
-        f"batch {batches[0]}" if len(batches) == 1 else f"batches {min(batches)}-{max(batches)}"
-    )
+    which = f"batch {batches[0]}" if len(batches) == 1 else f"batches {min(batches)}-{max(batches)}"
     return f"{which} undone ({removed:,} line(s) removed)"
 
 
@@ -428,23 +427,3 @@ def _in_manifest(lake: Lake, batch_seq: int) -> bool:
             "SELECT count(*) AS n FROM bronze.files WHERE _batch_seq = ?", [batch_seq]
         )
     return bool(found.column("n")[0].as_py())
-
-
-def remove_orphans(lake: Lake) -> int:
-    """Delete lines and rejects of ingests that crashed before their manifest commit."""
-    tables = [BRONZE_FILES.qualified, LINES, BRONZE_REJECTS.qualified]
-    with LakeSQL(lake, tables=tables) as sql:
-        top = sql.arrow("SELECT coalesce(max(_batch_seq), 0) AS s FROM bronze.files")
-        high: int = top.column("s")[0].as_py()
-        orphans = sql.arrow(
-            "SELECT count(*) AS n FROM bronze.sales_lines WHERE _batch_seq > ?", [high]
-        )
-        count: int = orphans.column("n")[0].as_py()
-        stray_rejects = sql.arrow(
-            "SELECT count(*) AS n FROM bronze.rejects WHERE _batch_seq > ?", [high]
-        )
-    if count:
-        lake.delete(LINES, f"_batch_seq > {int(high)}")
-    if stray_rejects.column("n")[0].as_py():
-        lake.delete(BRONZE_REJECTS.qualified, f"_batch_seq > {int(high)}")
-    return count

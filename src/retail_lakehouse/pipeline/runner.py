@@ -49,7 +49,7 @@ from retail_lakehouse.observe import settings as observe
 from retail_lakehouse.observe.command import CommandObserver
 from retail_lakehouse.pipeline import gold, silver, table_tests
 from retail_lakehouse.pipeline.accounting import check_accounting
-from retail_lakehouse.pipeline.bronze import remove_orphans
+from retail_lakehouse.pipeline.bronze_orphans import remove_orphans
 from retail_lakehouse.pipeline.errors import GateFailed, PipelineError
 
 RUN_RECOVERY = "retail_lakehouse.pipeline.runner:recover_run"

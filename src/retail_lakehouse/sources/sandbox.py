@@ -58,15 +58,24 @@ class Sandbox:
         self.limits = limits or ReaderLimits()
         self._process: Any = None
         self._conn: multiprocessing.connection.Connection | None = None
+        self._starting = False  # launched, "ready" not yet received
         self.starts = 0
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
         """Start the worker now rather than at the first call (a service pays this once)."""
-        if self._conn is None:
-            self._start()
+        self.launch()
+        self._ready()
 
-    def _start(self) -> multiprocessing.connection.Connection:
+    def launch(self) -> None:
+        """Start the worker without waiting for it: its second of start-up (a fresh
+        interpreter importing DuckDB, Polars, Arrow) runs on the other core while the caller
+        does its own (``retail ingest`` imports the lake, takes the lock, recovers, reads the
+        manifest); the first call waits until it is ready."""
+        if self._conn is None:
+            self._spawn()
+
+    def _spawn(self) -> None:
         parent, child = _CONTEXT.Pipe()
         process = _CONTEXT.Process(
             target=_serve, args=(child, self.limits.memory_mb), name="retail-reader", daemon=True
@@ -74,19 +83,32 @@ class Sandbox:
         process.start()
         child.close()
         self._process, self._conn = process, parent
+        self._starting = True
         self.starts += 1
-        # The time limit is for reading a file, not for starting Python: wait for "ready".
-        try:
-            ready = parent.poll(STARTUP_SECONDS) and parent.recv() == "ready"
-        except (EOFError, OSError):
-            ready = False
-        if not ready:
-            self._kill()
-            raise RuntimeError(f"the reader process did not start within {STARTUP_SECONDS} s")
-        return parent
+
+    def _ready(self) -> multiprocessing.connection.Connection:
+        """The worker's pipe once it has said "ready" (started first when none runs). The time
+        limit is for reading a file, not for starting Python: this wait has its own."""
+        if self._conn is None:
+            self._spawn()
+        conn = self._conn
+        assert conn is not None
+        if self._starting:
+            try:
+                ready = conn.poll(STARTUP_SECONDS) and conn.recv() == "ready"
+            except (EOFError, OSError):
+                ready = False
+            if not ready:
+                self._kill()
+                raise RuntimeError(f"the reader process did not start within {STARTUP_SECONDS} s")
+            self._starting = False
+        return conn
 
     def close(self) -> None:
         """Stop the worker (it exits when its pipe closes; killed if it does not)."""
+        if self._starting:  # never used (every file skipped): no need to wait for its start-up
+            self._kill()
+            return
         conn, process = self._conn, self._process
         self._conn = self._process = None
         if conn is not None:
@@ -104,6 +126,7 @@ class Sandbox:
         if self._conn is not None:
             self._conn.close()
         self._conn = self._process = None
+        self._starting = False
         if process is None:
             return None
         if process.is_alive():
@@ -127,12 +150,12 @@ class Sandbox:
     def call(self, path: Path, function: Callable[[Any], Any], request: Any) -> Any:
         """``function(request)`` in the worker; FileRefused naming ``path`` when the file is
         refused, the worker dies, runs out of memory or takes longer than the limit."""
-        conn = self._conn or self._start()
+        conn = self._ready()
         try:
             conn.send((function, request))
         except (OSError, ValueError):  # the worker died between calls
             self._kill()
-            conn = self._start()
+            conn = self._ready()
             conn.send((function, request))
         self._wait(path, conn)
         try:
@@ -205,6 +228,7 @@ def _warm_up() -> None:
     import duckdb
     import polars as pl
     import pyarrow as pa  # noqa: F401
+    import pyarrow.dataset  # noqa: F401 - DuckDB imports it (and pandas) on its first Arrow scan
 
     pl.DataFrame({"a": ["1,2", "3,4"]}).select(pl.col("a").str.split(",")).to_arrow()
     with duckdb.connect() as con:
@@ -219,11 +243,14 @@ def _serve(conn: multiprocessing.connection.Connection, memory_mb: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     import duckdb
 
-    conn.send("ready")
+    try:
+        conn.send("ready")
+    except OSError:  # the command ended (or was killed) while this worker was starting
+        return
     while True:
         try:
             message = conn.recv()
-        except EOFError:
+        except (EOFError, OSError):  # the command closed the pipe: nothing more to read
             return
         if message is None:
             return

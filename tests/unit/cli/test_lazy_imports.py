@@ -55,3 +55,24 @@ def test_importing_the_cli_leaves_the_library_alone(cli_modules: set[str], libra
 def test_the_probe_sees_a_library_that_is_imported() -> None:
     """The guard can fail: the same probe reports a heavy library when something imports it."""
     assert "duckdb" in _loaded_after("import retail_lakehouse.cli.app\nimport duckdb")
+
+
+NOT_IN_A_RUN = ("polars", "openlineage", "requests", "httpx")
+"""What ``retail run`` and ``retail ingest``'s own process need not import (decision 0011,
+third round): Polars is the reader worker's (the run's calendar and country tables are Arrow
+kernels), OpenLineage events are written as JSON, alert channels import httpx when they send."""
+
+
+@pytest.fixture(scope="module")
+def run_modules() -> set[str]:
+    return _loaded_after(
+        "import retail_lakehouse.pipeline.runner\n"
+        "import retail_lakehouse.observe.lineage.events\n"
+        "import retail_lakehouse.pipeline.gold.dim_date\n"
+        "import retail_lakehouse.pipeline.gold.dim_country"
+    )
+
+
+@pytest.mark.parametrize("library", NOT_IN_A_RUN)
+def test_the_run_leaves_the_library_alone(run_modules: set[str], library: str) -> None:
+    assert library not in run_modules

@@ -81,3 +81,20 @@ def test_refusals_and_reader_errors_come_back_as_refusals_without_a_restart() ->
             box.call(FILE, broken, None)
         assert "ValueError: a reader bug" in failed.value.reason
         assert box.starts == 1
+
+
+def test_a_launched_worker_serves_the_first_call_and_an_unused_one_is_not_waited_for() -> None:
+    """``launch`` starts the worker without waiting (``retail ingest`` overlaps its start-up
+    with its own); the first call waits for it and is served by it. A worker launched and
+    never used (every file skipped) is killed at once, not waited for through its start-up."""
+    with Sandbox() as box:
+        box.launch()
+        worker = box._process.pid
+        assert box.call(FILE, pid, None) == worker and box.starts == 1
+    unused = Sandbox()
+    unused.launch()
+    process = unused._process
+    started = time.monotonic()
+    unused.close()
+    assert time.monotonic() - started < 2.0
+    assert not process.is_alive() and unused.starts == 1

@@ -12,8 +12,6 @@ import os
 import smtplib
 from email.message import EmailMessage
 
-import httpx
-
 from retail_lakehouse.config import ChannelSettings, Settings
 from retail_lakehouse.observe.alerts.model import Alert
 
@@ -33,6 +31,8 @@ def configured_channels(settings: Settings | None) -> dict[str, ChannelSettings]
 
 def send(channel: ChannelSettings, alert: Alert) -> str | None:
     """Deliver ``alert`` through one channel; None on success, else the reason."""
+    import httpx  # here, not at the top: every run imports this module, few send (0.12 s)
+
     try:
         if channel.type == "smtp":
             return _send_mail(channel, alert)

@@ -1,4 +1,4 @@
-"""OpenLineage events for every command that writes, sent with the openlineage-python client.
+"""OpenLineage events for every command that writes (spec 2-0-2, built by ``facets.py``).
 
 A command is an OpenLineage job (``retail.ingest``, ``retail.run``, ...); each layer and each
 table job inside a run is a child job whose run points at the command's run through the
@@ -7,14 +7,14 @@ contracts), output statistics (rows written, table bytes and files) and, for sil
 the column lineage facet derived from the transformation definitions. The quality pass is a job
 of its own whose input, silver's lines, carries the data-quality metrics and assertions.
 
-Transport: every event is appended to ``<lake>/_lineage/events-YYYY-MM-DD.ndjson`` by the
-client's file transport. When an HTTP endpoint is configured (``OPENLINEAGE_URL`` or
+Transport: every event is appended to ``<lake>/_lineage/events-YYYY-MM-DD.ndjson``, one JSON
+line each. When an HTTP endpoint is configured (``OPENLINEAGE_URL`` or
 ``lineage_url`` in retail.toml; Marquez or any OpenLineage receiver), events are posted there
 too; when it is down the event is kept in ``_lineage/outbox.ndjson`` and sent before the next
 one. A lineage problem never fails the pipeline: it is logged as a warning.
 
-The client package takes about half a second to import, so it is imported only when a command
-actually emits (an idle ``retail run`` emits nothing).
+The events are plain JSON objects: the openlineage-python client took 0.37 s to import in every
+command that emits, for constructors and a JSON writer (see ``facets.py``).
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ import pyarrow as pa
 from retail_lakehouse import __version__
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.observe.lineage.columns import REFERENCE_PREFIX, ColumnLineage
+from retail_lakehouse.observe.lineage.facets import PRODUCER, RUN_EVENT_SCHEMA, facet, to_json
 
-PRODUCER = f"https://github.com/retail-lakehouse/retail-lakehouse/tree/{__version__}"
 FILE_NAMESPACE = "file"
 DEFAULT_NAMESPACE = "retail-lakehouse"
 
@@ -81,9 +81,9 @@ class LineageEmitter:
         self.namespace = namespace
         self.columns = columns
         self.folder = lake.root / "_lineage"
-        self._clients: tuple[Any, Any | None] | None = None
+        self._file: Path | None = None
         # table -> (schema facet, size, files): read once per command, after its commits
-        self._described: dict[str, tuple[Any, int | None, int | None]] = {}
+        self._described: dict[str, tuple[dict[str, Any] | None, int | None, int | None]] = {}
 
     # -- events ------------------------------------------------------------------------------
     def start(self, job: JobRun, inputs: Iterable[Dataset] = ()) -> None:
@@ -107,48 +107,43 @@ class LineageEmitter:
         outputs: Iterable[Dataset],
         error: str | None = None,
     ) -> None:
-        from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
-
-        event = RunEvent(
-            eventType=RunState[kind],
-            eventTime=when.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-            run=Run(runId=job.run_id, facets=self._run_facets(job, error)),
-            job=Job(namespace=self.namespace, name=job.name, facets=self._job_facets()),
-            producer=PRODUCER,
-            inputs=[self._input(d) for d in inputs],
-            outputs=[self._output(d) for d in outputs],
-        )
-        self._deliver(event)
+        event = {
+            "eventType": kind,
+            "eventTime": when.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "run": {"runId": job.run_id, "facets": self._run_facets(job, error)},
+            "job": {"namespace": self.namespace, "name": job.name, "facets": self._job_facets()},
+            "producer": PRODUCER,
+            "schemaURL": RUN_EVENT_SCHEMA,
+            "inputs": [self._input(d) for d in inputs],
+            "outputs": [self._output(d) for d in outputs],
+        }
+        self._deliver(to_json(event))
 
     def _run_facets(self, job: JobRun, error: str | None) -> dict[str, Any]:
-        from openlineage.client.generated import (
-            error_message_run,
-            parent_run,
-            processing_engine_run,
-        )
-
         facets: dict[str, Any] = {
-            "processing_engine": processing_engine_run.ProcessingEngineRunFacet(
-                version=__version__, name="retail-lakehouse"
+            "processing_engine": facet(
+                "ProcessingEngineRunFacet", version=__version__, name="retail-lakehouse"
             )
         }
         if job.parent is not None:
-            facets["parent"] = parent_run.ParentRunFacet(
-                run=parent_run.Run(runId=job.parent.run_id),
-                job=parent_run.Job(namespace=self.namespace, name=job.parent.name),
+            facets["parent"] = facet(
+                "ParentRunFacet",
+                run={"runId": job.parent.run_id, "facets": {}},
+                job={"namespace": self.namespace, "name": job.parent.name, "facets": {}},
             )
         if error is not None:
-            facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
-                message=error, programmingLanguage="PYTHON"
+            facets["errorMessage"] = facet(
+                "ErrorMessageRunFacet", message=error, programmingLanguage="PYTHON"
             )
         return facets
 
     def _job_facets(self) -> dict[str, Any]:
-        from openlineage.client.generated import job_type_job
-
         return {
-            "jobType": job_type_job.JobTypeJobFacet(
-                processingType="BATCH", integration="RETAIL_LAKEHOUSE", jobType="JOB"
+            "jobType": facet(
+                "JobTypeJobFacet",
+                processingType="BATCH",
+                integration="RETAIL_LAKEHOUSE",
+                jobType="JOB",
             )
         }
 
@@ -156,49 +151,45 @@ class LineageEmitter:
         layer, _, name = table.partition(".")
         return str(self.lake.root / layer / name)
 
-    def _input(self, dataset: Dataset) -> Any:
-        from openlineage.client.event_v2 import InputDataset
-
+    def _input(self, dataset: Dataset) -> dict[str, Any]:
         namespace, name, facets = self._identity(dataset)
-        return InputDataset(
-            namespace=namespace,
-            name=name,
-            facets=facets,
-            inputFacets=dataset.extra_input_facets or None,
-        )
+        return {
+            "namespace": namespace,
+            "name": name,
+            "facets": facets,
+            "inputFacets": dataset.extra_input_facets or None,
+        }
 
-    def _output(self, dataset: Dataset) -> Any:
-        from openlineage.client.event_v2 import OutputDataset
-        from openlineage.client.generated import output_statistics_output_dataset as stats
-
+    def _output(self, dataset: Dataset) -> dict[str, Any]:
         namespace, name, facets = self._identity(dataset)
         output_facets: dict[str, Any] = {}
         if dataset.table is not None:
             size, files = self._table_size(dataset.table)
-            output_facets["outputStatistics"] = stats.OutputStatisticsOutputDatasetFacet(
-                rowCount=dataset.rows, size=size, fileCount=files
+            output_facets["outputStatistics"] = facet(
+                "OutputStatisticsOutputDatasetFacet",
+                rowCount=dataset.rows,
+                size=size,
+                fileCount=files,
             )
             lineage = self._column_lineage(dataset.table)
             if lineage is not None:
                 facets["columnLineage"] = lineage
-        return OutputDataset(
-            namespace=namespace, name=name, facets=facets, outputFacets=output_facets
-        )
+        return {
+            "namespace": namespace,
+            "name": name,
+            "facets": facets,
+            "outputFacets": output_facets,
+        }
 
     def _identity(self, dataset: Dataset) -> tuple[str, str, dict[str, Any]]:
-        from openlineage.client.generated import documentation_dataset, symlinks_dataset
-
         if dataset.external is not None:
             return dataset.external[0], dataset.external[1], {}
         if dataset.table is None:
             return FILE_NAMESPACE, str(Path(dataset.path or "").absolute()), {}
         facets: dict[str, Any] = {
-            "symlinks": symlinks_dataset.SymlinksDatasetFacet(
-                identifiers=[
-                    symlinks_dataset.Identifier(
-                        namespace=self.namespace, name=dataset.table, type="TABLE"
-                    )
-                ]
+            "symlinks": facet(
+                "SymlinksDatasetFacet",
+                identifiers=[{"namespace": self.namespace, "name": dataset.table, "type": "TABLE"}],
             )
         }
         schema = self._schema(dataset.table)
@@ -211,23 +202,19 @@ class LineageEmitter:
         except KeyError:
             text = ""
         if text:
-            facets["documentation"] = documentation_dataset.DocumentationDatasetFacet(
-                description=text
-            )
+            facets["documentation"] = facet("DocumentationDatasetFacet", description=text)
         return FILE_NAMESPACE, self.dataset_name(dataset.table), facets
 
-    def _schema(self, table: str) -> Any | None:
+    def _schema(self, table: str) -> dict[str, Any] | None:
         return self._table_facts(table)[0]
 
     def _table_size(self, table: str) -> tuple[int | None, int | None]:
         _, size, files = self._table_facts(table)
         return size, files
 
-    def _table_facts(self, table: str) -> tuple[Any, int | None, int | None]:
+    def _table_facts(self, table: str) -> tuple[dict[str, Any] | None, int | None, int | None]:
         """The schema facet and size of a table, from one read of its Delta log."""
         if table not in self._described:
-            from openlineage.client.generated import schema_dataset
-
             from retail_lakehouse.lake.contracts import contract
 
             delta = self.lake.delta(table)
@@ -239,66 +226,68 @@ class LineageEmitter:
             except KeyError:
                 target = None
             arrow = pa.schema(delta.schema().to_arrow())
-            facet = schema_dataset.SchemaDatasetFacet(
+            schema = facet(
+                "SchemaDatasetFacet",
                 fields=[
-                    schema_dataset.SchemaDatasetFacetFields(
-                        name=f.name,
-                        type=str(f.type),
-                        description=(target.column_description(f.name) if target else "")
+                    {
+                        "name": f.name,
+                        "type": str(f.type),
+                        "description": (target.column_description(f.name) if target else "")
                         or None,
-                    )
+                        "fields": [],
+                    }
                     for f in arrow
-                ]
+                ],
             )
             actions = pa.table(delta.get_add_actions(flatten=True))
             sizes = actions.column("size_bytes").to_pylist() if actions.num_rows else []
-            self._described[table] = (facet, int(sum(sizes)), len(sizes))
+            self._described[table] = (schema, int(sum(sizes)), len(sizes))
         return self._described[table]
 
-    def _column_lineage(self, table: str) -> Any | None:
-        from openlineage.client.generated import column_lineage_dataset as cl
-
+    def _column_lineage(self, table: str) -> dict[str, Any] | None:
         if self.columns is None or table not in self.columns.columns:
             return None
 
-        def field_of(source: str, column: str, kind: str) -> Any:
+        def field_of(source: str, column: str, kind: str) -> dict[str, Any]:
             if source.startswith(REFERENCE_PREFIX):
                 namespace, name = self.namespace, source
             else:
                 namespace, name = FILE_NAMESPACE, self.dataset_name(source)
-            return cl.InputField(
-                namespace=namespace,
-                name=name,
-                field=column,
-                transformations=[cl.Transformation(type=kind, subtype="")],
-            )
+            return {
+                "namespace": namespace,
+                "name": name,
+                "field": column,
+                "transformations": [{"type": kind, "subtype": ""}],
+            }
 
         fields = {
-            column: cl.Fields(
-                inputFields=[field_of(s, c, "DIRECT") for s, c in sorted(sources)],
-                transformationType="",
-                transformationDescription="",
-            )
+            column: {
+                "inputFields": [field_of(s, c, "DIRECT") for s, c in sorted(sources)],
+                "transformationType": "",
+                "transformationDescription": "",
+            }
             for column, sources in self.columns.columns[table].items()
             if sources
         }
         indirect = [field_of(s, c, "INDIRECT") for s, c in sorted(self.columns.indirect[table])]
-        return cl.ColumnLineageDatasetFacet(fields=fields, dataset=indirect)
+        return facet("ColumnLineageDatasetFacet", fields=fields, dataset=indirect)
 
     # -- delivery ----------------------------------------------------------------------------
-    def _deliver(self, event: Any) -> None:
-        from openlineage.client.serde import Serde
-
-        file_client, http_client = self._transports()
-        file_client.emit(event)
-        if http_client is None:
+    def _deliver(self, line: str) -> None:
+        """Append the event to the day's file; post it (and any kept ones) when a URL is set."""
+        if self._file is None:  # one file per command, named by the day it started emitting
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._file = self.folder / f"events-{datetime.now(UTC):%Y-%m-%d}.ndjson"
+        with self._file.open("a") as events:
+            events.write(line + "\n")
+        if not self.url:
             return
         outbox = self.folder / "outbox.ndjson"
         waiting = outbox.read_text().splitlines() if outbox.is_file() else []
-        waiting.append(Serde.to_json(event))
-        left = self._post_all(http_client, waiting)
+        waiting.append(line)
+        left = self._post_all(_HttpPoster(self.url), waiting)
         if left:
-            outbox.write_text("".join(line + "\n" for line in left))
+            outbox.write_text("".join(kept + "\n" for kept in left))
             from retail_lakehouse.observe.logging import get_logger
 
             get_logger().warning(
@@ -321,19 +310,6 @@ class LineageEmitter:
             except httpx.HTTPError:
                 return lines[index:]
         return []
-
-    def _transports(self) -> tuple[Any, Any | None]:
-        if self._clients is None:
-            from openlineage.client import OpenLineageClient
-            from openlineage.client.transport.file import FileConfig, FileTransport
-
-            self.folder.mkdir(parents=True, exist_ok=True)
-            path = self.folder / f"events-{datetime.now(UTC):%Y-%m-%d}.ndjson"
-            file_client = OpenLineageClient(
-                transport=FileTransport(FileConfig(log_file_path=str(path), append=True))
-            )
-            self._clients = (file_client, _HttpPoster(self.url) if self.url else None)
-        return self._clients
 
 
 class _HttpPoster:

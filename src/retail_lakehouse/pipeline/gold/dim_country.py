@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
-import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from retail_lakehouse.engines import Engine
 from retail_lakehouse.lake.contracts.gold import DIM_COUNTRY
@@ -22,13 +22,16 @@ from retail_lakehouse.reference import countries
 
 
 def canonical_countries() -> pa.Table:
-    """One reference row per canonical name (the reference has one per raw spelling)."""
-    frame = pl.from_arrow(countries())
-    assert isinstance(frame, pl.DataFrame)
-    unique = frame.unique(subset="name", keep="first", maintain_order=True)
-    return (
-        unique.drop("raw_name").rename({"name": "country", "eu_member": "is_eu_member"}).to_arrow()
-    )
+    """One reference row per canonical name (the reference has one per raw spelling): the first
+    row of each name, in the reference's order."""
+    reference = countries()
+    names = reference.column("name")
+    # index_in finds each distinct name's first row; unique keeps first-appearance order
+    first = pc.index_in(pc.unique(names), value_set=names)
+    unique = reference.take(first).drop_columns(["raw_name"])
+    unique = unique.rename_columns({"name": "country", "eu_member": "is_eu_member"})
+    # nullable, as the data's unmapped countries it is united with (no iso3, no region, ...)
+    return unique.cast(pa.schema([f.with_nullable(True) for f in unique.schema]))
 
 
 def build_dim_country(engine: Engine, silver: ir.Table) -> ir.Table:
