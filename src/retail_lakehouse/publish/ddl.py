@@ -75,7 +75,7 @@ def shape(contract: TableContract) -> list[tuple[str, str]]:
     return [(f.name, pg_type(f.type)) for f in contract.schema]
 
 
-DDL_VERSION = 2
+DDL_VERSION = 3
 """Bumped when the generated DDL changes in a way ``format_type`` does not show (collations,
 index choice), so the next publish rebuilds the tables."""
 
@@ -89,7 +89,7 @@ def key_columns(contract: TableContract) -> set[str]:
 def shape_digest(tables: list[TableContract]) -> str:
     """A short fingerprint of every published table's shape, keys and indexes."""
     document = [DDL_VERSION] + [
-        [c.name, shape(c), c.primary_key, c.references, index_columns(c)] for c in tables
+        [c.name, shape(c), c.primary_key, c.references, indexes(c)] for c in tables
     ]
     return hashlib.sha256(json.dumps(document).encode()).hexdigest()[:16]
 
@@ -116,15 +116,25 @@ def create_table(schema: str, contract: TableContract) -> sql.Composed:
     )
 
 
-def index_columns(contract: TableContract) -> dict[str, str]:
-    """Indexed columns and their method: a b-tree per filter column, a BRIN per ordered column.
+def indexes(contract: TableContract) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Indexes of one table, name -> (method, columns): a b-tree per filter column, and ONE
+    block-range (BRIN) index over all the ordered columns.
 
-    Foreign-key columns are not indexed for their own sake: a publish re-inserts a changed
-    dimension row under the same key in the same transaction, so the deferred check never has
-    to search the fact; each index costs a sort of the whole fact on a full publish."""
-    methods = {c: "btree" for c in contract.filter_columns}
-    methods.update({c: "brin" for c in contract.ordered_columns})
-    return {c: m for c, m in methods.items() if c not in contract.primary_key[:1]}
+    A multi-column BRIN index serves a filter on any of its columns (unlike a b-tree), and is
+    built in one scan of the table where one index per column scans it once each (the fact's
+    ``date_key`` and ``_batch_seq``: 0.15-0.23 s against 0.31-0.38 s for two, decision 0014,
+    third pass). Foreign-key columns are not indexed for their own sake: a publish re-inserts a
+    changed dimension row under the same key in the same transaction, so the deferred check
+    never has to search the fact; each b-tree costs a sort of the whole fact on a full
+    publish."""
+    found: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for column in contract.filter_columns:
+        if column not in contract.primary_key[:1]:
+            found[_index_name(contract, column)] = ("btree", (column,))
+    if contract.ordered_columns:
+        name = _index_name(contract, "_".join(c.strip("_") for c in contract.ordered_columns))
+        found[name] = ("brin", tuple(contract.ordered_columns))
+    return found
 
 
 def _index_name(contract: TableContract, column: str) -> str:
@@ -151,13 +161,13 @@ def add_keys(schema: str, contract: TableContract) -> list[sql.Composed]:
                 sql.SQL(", ").join(map(sql.Identifier, contract.primary_key)),
             )
         )
-    for column, method in index_columns(contract).items():
+    for name, (method, columns) in indexes(contract).items():
         statements.append(
             sql.SQL("CREATE INDEX {} ON {} USING {} ({})").format(
-                sql.Identifier(_index_name(contract, column)),
+                sql.Identifier(name),
                 table,
                 sql.SQL(method),
-                sql.Identifier(column),
+                sql.SQL(", ").join(map(sql.Identifier, columns)),
             )
         )
     return statements
@@ -185,12 +195,48 @@ def add_foreign_keys(schema: str, contract: TableContract) -> list[sql.Composed]
     return statements
 
 
+def orphan_counts(schema: str, contract: TableContract, batches: list[int]) -> sql.Composed:
+    """One query counting, per foreign key, the rows of ``batches`` whose key has no row in the
+    referenced dimension (MATCH SIMPLE: a NULL key references nothing and is fine): the check
+    of rows loaded without the per-row foreign-key triggers, in one pass over those rows."""
+    by_name = {c.qualified: c for c in contracts()}
+    joins, counts = [], []
+    for i, (column, referenced) in enumerate(contract.references):
+        parent = by_name[referenced]
+        alias = sql.Identifier(f"r{i}")
+        key = sql.Identifier(parent.primary_key[0])
+        joins.append(
+            sql.SQL("LEFT JOIN {} {} ON {}.{} = f.{}").format(
+                ident(schema, parent.name), alias, alias, key, sql.Identifier(column)
+            )
+        )
+        counts.append(
+            sql.SQL("count(*) FILTER (WHERE f.{} IS NOT NULL AND {}.{} IS NULL)").format(
+                sql.Identifier(column), alias, key
+            )
+        )
+    return sql.SQL("SELECT {} FROM {} f {} WHERE f.{} = ANY({})").format(
+        sql.SQL(", ").join(counts),
+        ident(schema, contract.name),
+        sql.SQL(" ").join(joins),
+        sql.Identifier(BATCH_COLUMN),
+        sql.Literal([int(b) for b in batches]),
+    )
+
+
+def referenced_tables(schema: str, contract: TableContract) -> list[sql.Composed]:
+    """The dimensions ``contract`` references, as identifiers (to lock them)."""
+    by_name = {c.qualified: c for c in contracts()}
+    names = dict.fromkeys(by_name[referenced].name for _, referenced in contract.references)
+    return [ident(schema, name) for name in names]
+
+
 def drop_keys(schema: str, contract: TableContract) -> list[sql.Composed]:
     """Undo :func:`add_keys` (before a full reload; foreign keys must be dropped first)."""
     table = ident(schema, contract.name)
     statements = [
-        sql.SQL("DROP INDEX IF EXISTS {}").format(ident(schema, _index_name(contract, column)))
-        for column in index_columns(contract)
+        sql.SQL("DROP INDEX IF EXISTS {}").format(ident(schema, name))
+        for name in indexes(contract)
     ]
     if contract.primary_key:
         statements.append(

@@ -85,8 +85,15 @@ def test_publish_then_append_then_nothing_new(tmp_path: Path, pg: Cluster) -> No
         "WHERE schemaname = 'retail' AND tablename = 'fact_sales'",
         dbname="e2e",
     )
-    for column in ("date_key", "customer_key", "product_key", "country_key", "batch_seq"):
+    for column in ("customer_key", "product_key", "country_key"):
         assert f"fact_sales_{column}_idx" in indexes
+    # one block-range index serves filters on dates and on batches
+    brin = pg.psql(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = 'retail' "
+        "AND indexname = 'fact_sales_date_key_batch_seq_idx'",
+        dbname="e2e",
+    )
+    assert "USING brin (date_key, _batch_seq)" in brin
 
     # faithful types and the contract's descriptions as comments
     types = pg.psql(
