@@ -243,7 +243,7 @@ class LimitsSettings(BaseModel):
     max_json_keys: int = Field(default=1024, ge=8, description="Keys per JSON object.")
     max_workbook_mb: int = Field(default=512, ge=1, description="xlsx uncompressed size.")
     max_workbook_rows: int = Field(default=1_048_576, ge=1, description="Rows per sheet.")
-    reader_memory_mb: int = Field(default=1280, ge=384, description="Reader process memory.")
+    reader_memory_mb: int = Field(default=2048, ge=384, description="Reader process memory.")
     reader_timeout_s: float = Field(default=600.0, gt=0, description="Seconds per file.")
 
     def reader_limits(self) -> Any:
@@ -464,7 +464,7 @@ landing = "landing"
 # max_json_keys = 1024         # keys per JSON object
 # max_workbook_mb = 512        # declared uncompressed size of an xlsx
 # max_workbook_rows = 1048576  # rows per sheet
-# reader_memory_mb = 1280      # resident memory of the reader process, libraries included
+# reader_memory_mb = 2048      # resident memory of the reader process, libraries included
 # reader_timeout_s = 600
 # How files write dates and numbers (docs/dates-and-numbers.md). Detected per file from a value
 # that reads one way (13/12/2010, 2,55); otherwise declare it, per file name:

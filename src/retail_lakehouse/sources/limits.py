@@ -40,7 +40,10 @@ class ReaderLimits:
     """Declared uncompressed size of an xlsx workbook's parts (checked before it is opened)."""
     max_workbook_rows: int = 1_048_576
     """Rows of one sheet (Excel's own maximum)."""
-    memory_mb: int = 1280
-    """Resident memory of the reader process (its ~250 MB of libraries included)."""
+    memory_mb: int = 2048
+    """Resident memory of the reader process (its ~250 MB of libraries included). Staging a big
+    ordinary CSV plateaus at 1.0-1.3 GB whatever its size (DuckDB's buffer pool is half of this
+    budget), so 1,280 MB refused a 5,000,000-line export about one time in three; 2,048 leaves
+    room while a decompression bomb is still stopped far below what it would take."""
     timeout_s: float = 600.0
     """Time one file may take to read and stage."""
