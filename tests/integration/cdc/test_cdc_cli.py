@@ -68,6 +68,15 @@ def write(path: Path, events: list[dict[str, Any]]) -> Path:
     return path
 
 
+def two_parts(folder: Path, lines: int, seed: int) -> tuple[list[dict[str, Any]], Path, Path]:
+    """A change log of ``lines`` source lines and the log cut in two at its middle, in source
+    order: ``first.ndjson`` (already applied) and ``later.ndjson`` (the command under test)."""
+    events = change_log(lines, seed=seed)
+    half = len(events) // 2
+    first = write(folder / "first.ndjson", events[:half])
+    return events, first, write(folder / "later.ndjson", events[half:])
+
+
 def ingest(lake: Path, path: Path) -> str:
     done = run_retail("ingest", "--cdc", path, lake=lake)
     assert done.code == 0, done.stderr + done.stdout

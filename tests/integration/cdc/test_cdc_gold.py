@@ -20,7 +20,14 @@ import pytest
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.query import LakeSQL
 from tests.conftest import RETAIL, run_retail
-from tests.integration.cdc.test_cdc_cli import change_log, expected, ingest, silver, write
+from tests.integration.cdc.test_cdc_cli import (
+    change_log,
+    expected,
+    ingest,
+    silver,
+    two_parts,
+    write,
+)
 from tests.integration.stream.test_stream_cli import gold_content
 
 HEADER = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
@@ -102,10 +109,7 @@ def test_a_kill_at_every_commit_boundary_of_a_cdc_ingest_is_completed_by_the_nex
     recovers it: once its events are in ``bronze.cdc_events``, silver equals the independent
     replay and gold an uninterrupted lake's with no retry; the same ingest again (the user's
     retry) changes nothing more."""
-    events = change_log(120, seed=9)
-    half = len(events) // 2
-    first = write(tmp_path / "first.ndjson", events[:half])
-    later = write(tmp_path / "later.ndjson", events[half:])
+    events, first, later = two_parts(tmp_path, 120, seed=9)
     clean = tmp_path / "clean"
     ingest(clean, first)
     trace = tmp_path / "trace"

@@ -13,7 +13,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RETAIL
-from tests.integration.cdc.test_cdc_cli import change_log, expected, ingest, silver, write
+from tests.integration.cdc.test_cdc_cli import (
+    expected,
+    ingest,
+    silver,
+    two_parts,
+)
 from tests.integration.cdc.test_cdc_gold import retail
 from tests.integration.stream.test_stream_cli import gold_content
 
@@ -25,10 +30,7 @@ from tests.integration.stream.test_stream_cli import gold_content
 def test_a_kill_after_the_events_are_recorded_is_completed_by_the_next_command(
     point: str, tmp_path: Path
 ) -> None:
-    events = change_log(60, seed=11)
-    half = len(events) // 2
-    first = write(tmp_path / "first.ndjson", events[:half])
-    later = write(tmp_path / "later.ndjson", events[half:])
+    events, first, later = two_parts(tmp_path, 60, seed=11)
     clean = tmp_path / "clean"
     ingest(clean, first)
     ingest(clean, later)
