@@ -74,6 +74,12 @@ class Engine(ABC):
         table: ir.Table = self.backend.create_table(name, expr, temp=True, overwrite=True)
         return table
 
+    def materialize_wide(self, expr: ir.Table, name: str) -> ir.Table:
+        """:meth:`materialize` for an intermediate as long as the input and wider than memory
+        (silver's standardised lines): engines that hold temporary tables in a bounded memory
+        pool keep it in a compressed scratch file instead (see DuckDB's)."""
+        return self.materialize(expr, name)
+
     @abstractmethod
     def try_timestamp(self, value: ir.StringValue, strftime_format: str) -> ir.TimestampValue:
         """Parse text with a strftime-style format; NULL (never an error) when it does not fit."""

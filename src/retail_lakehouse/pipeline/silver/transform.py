@@ -213,7 +213,7 @@ def build_pass(
     per_batch = engine.materialize(
         source.select("_batch_seq", *_PER_BATCH).distinct(), f"silver_batches_{n}"
     )
-    lines = engine.materialize(
+    lines = engine.materialize_wide(
         standardised.mutate(
             _line_key=int64_from_hex(engine, line_key(standardised)),
             _record_hash=int64_from_hex(engine, standardised._record_hash),

@@ -52,13 +52,24 @@ def touched_months(lines: ir.Table) -> ir.Table:
 def product_month_base(fact: ir.Table) -> ir.Table:
     """The sums per (month, stock_code)."""
     counted = _with_month(fact.filter(fact.is_sale | fact.is_return_line))
+    # Two grouped steps instead of ``count(DISTINCT invoice_no)``: per invoice first, then per
+    # product and month, counting the invoices with a sale. The same sums (each is split by
+    # invoice and added back), but both steps are plain parallel hash aggregates, where a
+    # distinct count keeps a set per group: 30 s of 35 at 20 million lines (decision 0011).
+    per_invoice = counted.group_by(["month", "stock_code", "invoice_no"]).agg(
+        revenue=counted.line_amount.sum(where=counted.is_sale),
+        units=counted.quantity.sum(where=counted.is_sale),
+        sold=counted.is_sale.any(),
+        returned_units=counted.quantity.sum(where=counted.is_return_line),
+        returns_amount=counted.line_amount.sum(where=counted.is_return_line),
+    )
     zero = ibis.literal(0)
-    grouped = counted.group_by(["month", "stock_code"]).agg(
-        revenue=counted.line_amount.sum(where=counted.is_sale).coalesce(zero),
-        units=counted.quantity.sum(where=counted.is_sale).coalesce(zero),
-        orders=counted.invoice_no.nunique(where=counted.is_sale),
-        returned_units=(-counted.quantity.sum(where=counted.is_return_line)).coalesce(zero),
-        returns_amount=(-counted.line_amount.sum(where=counted.is_return_line)).coalesce(zero),
+    grouped = per_invoice.group_by(["month", "stock_code"]).agg(
+        revenue=per_invoice.revenue.sum().coalesce(zero),
+        units=per_invoice.units.sum().coalesce(zero),
+        orders=per_invoice.count(where=per_invoice.sold & per_invoice.invoice_no.notnull()),
+        returned_units=(-per_invoice.returned_units.sum()).coalesce(zero),
+        returns_amount=(-per_invoice.returns_amount.sum()).coalesce(zero),
     )
     return _base_columns(grouped)
 
