@@ -132,7 +132,8 @@ class DuckDBEngine(Engine):
         for cte in query.find_all(sge.CTE):
             if not any(cte.this.find_all(*_HEAVY)):
                 cte.set("materialized", False)
-        return query.sql(dialect=self._con.dialect, copy=False)
+        sql: str = query.sql(dialect=self._con.dialect, copy=False)
+        return sql
 
     def try_timestamp(self, value: ir.StringValue, strftime_format: str) -> ir.TimestampValue:
         result: ir.TimestampValue = _try_strptime(value, strftime_format)
