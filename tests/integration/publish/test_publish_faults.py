@@ -103,10 +103,10 @@ def test_killed_publish_leaves_postgres_as_before(
     # when the published snapshot can no longer be read (vacuumed), small tables are compared
     # in PostgreSQL instead: the same end state
     from retail_lakehouse.lake import Lake
-    from retail_lakehouse.publish import postgres
+    from retail_lakehouse.publish import incremental, postgres
     from retail_lakehouse.publish.target import Target
 
-    monkeypatch.setattr(postgres, "_previous_snapshot", lambda *args: None)
+    monkeypatch.setattr(incremental, "_previous_snapshot", lambda *args: None)
     report = postgres.publish(Lake(lake), Target(dsn, "fallback"))
     assert report.mode == "incremental"
     assert pg_totals(pg, "killed", "fallback") == lake_totals(lake)
