@@ -408,7 +408,9 @@ def _full(
         version = versions[t.qualified]
         assert version is not None
         batches = (
-            incremental.batch_fingerprints(lake_sql.con, t.qualified)
+            incremental.batch_fingerprints(
+                lake_sql.con, t.qualified, lake_sql.lake.delta(t.qualified, version)
+            )
             if ddl.BATCH_COLUMN in t.schema.names
             else None
         )
