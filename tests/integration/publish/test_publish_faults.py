@@ -113,6 +113,7 @@ def test_killed_publish_leaves_postgres_as_before(
     before, files = content_digest(pg, "killed"), lake_files(lake)
 
     for fault, extra in (
+        ("publish.prepared@3:kill", []),  # incremental, both threads busy, nothing committed
         ("publish.loaded:kill", []),  # incremental: batches and dimensions written, not committed
         ("publish.before_commit:kill", []),  # the state table written too
         ("publish.copied:kill", ["--full"]),  # full: tables truncated and reloaded, no keys yet
