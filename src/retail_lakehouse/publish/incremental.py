@@ -13,7 +13,7 @@ Each changed table is two pieces of work in two engines:
 Done one after the other, each engine waits for the other. So a second thread prepares the
 lake's side of the next tables (at most :data:`AHEAD` of them, so at most that many differences
 are held at once) while this thread applies the current one to PostgreSQL, in table order,
-on the publish's one connection (decision 0014, fourth addendum: an append 0.45 s -> see there).
+on the publish's one connection (decision 0014, fourth addendum, has the measurements).
 DuckDB and psycopg release the GIL while they work; the second thread has its own DuckDB
 connection to the same in-memory database, so the differences it writes are tables this thread
 can read. A failure on either side stops both: the worker's query is interrupted, the

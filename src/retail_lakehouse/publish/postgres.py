@@ -21,6 +21,9 @@ How a publish runs, and why:
    that differ travel: the keys of rows gone are deleted, the new rows inserted. If the old
    snapshot was vacuumed, the whole table goes to a temporary table and PostgreSQL finds the
    differing rows itself. An unchanged row is never rewritten. Nothing moved: nothing written.
+   The lake's side of each changed table (diffs, fingerprints, rows encoded for ``COPY``) is
+   prepared on a second thread while PostgreSQL applies the previous one
+   (:mod:`retail_lakehouse.publish.incremental`).
 4. The new state goes into ``_retail_publish`` in the same transaction, so PostgreSQL holds
    exactly what its state says, whatever instant the process dies at; a reader sees the state
    before or after, never half. After the commit the lake records the publish in
