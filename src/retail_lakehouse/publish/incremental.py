@@ -149,7 +149,7 @@ def _fingerprints_from_log(snapshot: Any) -> dict[str, str] | None:
         and pc.all(pc.equal(low, high)).as_py()
         and pc.max(actions["null_count._batch_seq"]).as_py() == 0
         # a whole run id is 24 characters (``lake.runs.new_run_id``); delta-rs cuts string
-        # statistics at 32, so a 24-character one is the value itself, never a prefix
+        # statistics at 64 (deltalake 1.6), so a 24-character one is the value, never a prefix
         and all(v == _RUN_ID_LENGTH for v in lengths.values())
     )
     if not exact:
