@@ -74,10 +74,11 @@ class Engine(ABC):
         table: ir.Table = self.backend.create_table(name, expr, temp=True, overwrite=True)
         return table
 
-    def materialize_wide(self, expr: ir.Table, name: str) -> ir.Table:
-        """:meth:`materialize` for an intermediate as long as the input and wider than memory
-        (silver's standardised lines): engines that hold temporary tables in a bounded memory
-        pool keep it in a compressed scratch file instead (see DuckDB's)."""
+    def materialize_wide(self, expr: ir.Table, name: str, *, rows: int | None = None) -> ir.Table:
+        """:meth:`materialize` for an intermediate as long as the input and possibly wider than
+        memory (silver's standardised lines; ``rows`` the expected count, None if unknown):
+        engines that hold temporary tables in a bounded memory pool keep a large one in a
+        compressed scratch file instead (see DuckDB's)."""
         return self.materialize(expr, name)
 
     @abstractmethod

@@ -34,6 +34,10 @@ def _timestamp_from_micros(microseconds: int) -> datetime:  # type: ignore[empty
 _HEAVY = (sge.AggFunc, sge.Window, sge.Join, sge.SetOperation, sge.Distinct, sge.Group, sge.Rand)
 """Nodes that make a CTE worth computing once (or unsafe to compute twice: ``random()``)."""
 
+WIDE_ROWS = 1_000_000
+"""Silver lines kept as a temporary table below this count (about 0.4 GB in DuckDB's layout,
+well inside the pool: no spill, and no Parquet to encode and decode), as a file above it."""
+
 DEFAULT_MEMORY_LIMIT = "1GB"
 """DuckDB's buffer pool when neither the caller nor ``RETAIL_DUCKDB_MEMORY_LIMIT`` says."""
 
@@ -83,8 +87,9 @@ class DuckDBEngine(Engine):
         self._con.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
         return self._con.table(name)
 
-    def materialize_wide(self, expr: ir.Table, name: str) -> ir.Table:
-        """A Snappy Parquet file in the engine's temporary folder, read back through a view.
+    def materialize_wide(self, expr: ir.Table, name: str, *, rows: int | None = None) -> ir.Table:
+        """Past :data:`WIDE_ROWS` lines (or an unknown count), a Snappy Parquet file in the
+        engine's temporary folder, read back through a view; below it a temporary table.
 
         A temporary table of 20 million standardised lines is about 8 GB in DuckDB's
         uncompressed in-memory layout: past the 1 GB pool it is spilled to disk block by block
@@ -92,6 +97,8 @@ class DuckDBEngine(Engine):
         Parquet are 0.75 GB, written on both cores, and the queries that read them back take
         only their own columns. At 20 million lines the statement and its three readers cost
         114 CPU-s instead of 132 and peak 0.8 GB lower (decision 0011, fourth round)."""
+        if rows is not None and rows < WIDE_ROWS:
+            return self.materialize(expr, name)
         location = str(Path(self._tmp.name) / f"{name}.parquet").replace("'", "''")
         sql = self._compile(expr)
         raw = self._con.con

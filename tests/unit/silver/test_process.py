@@ -270,3 +270,35 @@ rules:
     assert lake.snapshot_files("silver.quarantine") == []
     # on disk: only the first run's file (removed from the log); the empty staged one is gone
     assert len(list(lake.path("silver.quarantine").glob("*.parquet"))) == 1
+
+
+def test_wide_lines_as_a_scratch_file_or_a_temporary_table_give_the_same_silver(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB keeps a big pass's standardised lines in a Parquet scratch file and a small one's
+    in a temporary table (``DuckDBEngine.materialize_wide``): both must commit the same rows."""
+    from retail_lakehouse.engines import duckdb as duckdb_engine
+    from retail_lakehouse.engines import open_engine
+
+    second = [raw(invoice_date="2010-12-01 08:26:00"), raw(customer_id="9"), raw(quantity="x")]
+    snapshots = []
+    for wide_rows in (0, 10**12):  # every pass as a file, then every pass as a table
+        monkeypatch.setattr(duckdb_engine, "WIDE_ROWS", wide_rows)
+        lake = Lake(tmp_path / f"lake-{wide_rows}")
+        write_batch(lake, FIRST, seq=1)
+        write_batch(lake, second, seq=2)
+        with open_engine(lake, "duckdb") as engine:
+            used: list[str] = []
+            original = engine.materialize
+
+            def spy(expr: Any, name: str, original: Any = original, used: list[str] = used) -> Any:
+                used.append(name)
+                return original(expr, name)
+
+            monkeypatch.setattr(engine, "materialize", spy)
+            process(lake, engine)
+            rows_known = any(name.startswith("silver_lines_") for name in used)
+        snapshots.append((snapshot(lake), rows_known))
+    (as_file, file_used_table), (as_table, table_used_table) = snapshots
+    assert not file_used_table and table_used_table  # each path was taken once
+    assert as_file == as_table and as_file["silver.sales_lines"]

@@ -195,7 +195,9 @@ def _tracing_engine(lake: Lake) -> Any:
         def view(self, expr: ir.Table, name: str) -> ir.Table:
             return self.materialize(expr, name)
 
-        def materialize_wide(self, expr: ir.Table, name: str) -> ir.Table:
+        def materialize_wide(
+            self, expr: ir.Table, name: str, *, rows: int | None = None
+        ) -> ir.Table:
             return self.materialize(expr, name)
 
         def to_batches(self, expr: ir.Table, chunk_size: int = 1_000_000) -> Any:

@@ -206,9 +206,8 @@ def build_pass(
     would cost more than everything the rules do)."""
     n = next(_ids)
     source = source_lines(engine, batches)
-    formats = PassFormats.from_manifest(
-        _small_read(engine.lake, "bronze.files", FORMAT_COLUMNS), batches
-    )
+    manifest = _small_read(engine.lake, "bronze.files", [*FORMAT_COLUMNS, "rows_ingested"])
+    formats = PassFormats.from_manifest(manifest, batches)
     standardised = standardise(engine, source, formats)
     per_batch = engine.materialize(
         source.select("_batch_seq", *_PER_BATCH).distinct(), f"silver_batches_{n}"
@@ -219,6 +218,7 @@ def build_pass(
             _record_hash=int64_from_hex(engine, standardised._record_hash),
         ).drop(*_PER_BATCH),
         f"silver_lines_{n}",
+        rows=_lines_of(manifest, batches),
     )
     earlier = existing_keys(engine, min(batches)) if existing else None
     found = find_duplicates(lines.select(*_DEDUP_COLUMNS), earlier)
@@ -246,6 +246,16 @@ def build_pass(
         duplicates=removed,
         kept=_count(engine, lines) - removed,
     )
+
+
+def _lines_of(manifest: pa.Table | None, batches: list[int]) -> int | None:
+    """Bronze lines of ``batches`` by the manifest (None: a lake without the count)."""
+    if manifest is None or "rows_ingested" not in manifest.column_names:
+        return None
+    wanted = set(batches)
+    seqs = manifest.column("_batch_seq").to_pylist()
+    rows = manifest.column("rows_ingested").to_pylist()
+    return sum(int(r or 0) for s, r in zip(seqs, rows, strict=True) if s in wanted)
 
 
 def _with_batch(lines: ir.Table, per_batch: ir.Table) -> ir.Table:
