@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from retail_lakehouse.lake import Lake
-from retail_lakehouse.lake.contracts.gold import GOLD_TABLES
+from retail_lakehouse.lake.contracts.gold import GOLD_SUMMARIES, GOLD_TABLES
 from retail_lakehouse.lake.watermarks import GOLD_CONSUMER, read_watermark
 from tests.unit.gold.silver_rows import UNRESOLVED_KEYS_SQL, line, rows, run_gold, write_batch
 
@@ -28,7 +28,7 @@ BATCH_2 = [
 
 def snapshot(lake: Lake) -> dict[str, list[dict[str, Any]]]:
     out = {}
-    for table in GOLD_TABLES:
+    for table in (*GOLD_TABLES, *GOLD_SUMMARIES):
         data = rows(lake, f"SELECT * FROM {table.qualified}")
         for row in data:
             row.pop("_run_id", None)

@@ -5,6 +5,7 @@ Order of commits, and why:
 1. dimensions (small; each written as one snapshot, and only when its content changed);
 2. ``fact_sales``: the rows of the processed batches, replaced by a ``_batch_seq`` predicate;
 3. marts, computed from the committed fact (affected rows recomputed, written as one snapshot);
+   RFM and cohorts from per-customer summaries updated from the new fact rows (decision 0020);
 4. the ``gold`` watermark, last.
 
 Every step is an idempotent overwrite, so a crash anywhere before step 4 means the next run
@@ -28,6 +29,8 @@ from retail_lakehouse.engines import Engine
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts import TableContract
 from retail_lakehouse.lake.contracts.gold import (
+    CUSTOMER_MONTHS,
+    CUSTOMER_SUMMARY,
     DIM_COUNTRY,
     DIM_CUSTOMER,
     DIM_DATE,
@@ -35,6 +38,7 @@ from retail_lakehouse.lake.contracts.gold import (
     DIM_PRODUCT,
     DIM_TIME,
     FACT_SALES,
+    GOLD_SUMMARIES,
     GOLD_TABLES,
     MART_COHORT_RETENTION,
     MART_CUSTOMER_RFM,
@@ -71,13 +75,20 @@ from retail_lakehouse.pipeline.gold.dim_invoice import build_dim_invoice
 from retail_lakehouse.pipeline.gold.dim_product import build_dim_product
 from retail_lakehouse.pipeline.gold.dim_time import build_dim_time
 from retail_lakehouse.pipeline.gold.fact_sales import Dimensions, fact_rows, rekeyed_batches
-from retail_lakehouse.pipeline.gold.marts.cohorts import build_cohorts
+from retail_lakehouse.pipeline.gold.marts.cohorts import cohorts_from_months
+from retail_lakehouse.pipeline.gold.marts.customer_summary import (
+    month_rows,
+    reused_invoice_customers,
+    summary_rows,
+    update_months,
+    update_summary,
+)
 from retail_lakehouse.pipeline.gold.marts.daily_sales import build_daily_sales, touched_days
 from retail_lakehouse.pipeline.gold.marts.product_performance import (
     build_product_performance,
     touched_months,
 )
-from retail_lakehouse.pipeline.gold.marts.rfm import build_rfm
+from retail_lakehouse.pipeline.gold.marts.rfm import score_rfm
 from retail_lakehouse.pipeline.gold.report import GoldReport
 from retail_lakehouse.pipeline.hashing import refuse_text_keys
 
@@ -388,15 +399,57 @@ class _GoldRun:
         self._write_staged(MART_PRODUCT_PERFORMANCE, performance)
         self._step("mart_product_performance")
 
+        summary, months = self._customer_summaries(fact, new_fact)
+        self._step("customer_summaries")
+
         last = bounds.last_ts.date() if bounds.last_ts else date.today()
         first = bounds.first_ts.date() if bounds.first_ts else last
         # The day after the last sale; a sale dated 9999-12-31 (Excel's last serial, which
         # silver accepts and flags) has no next day, so the as-of date stops there.
         as_of = last + timedelta(days=1) if last < date.max else last
-        rfm = build_rfm(fact, self.customers, as_of)
+        rfm = score_rfm(summary, self.customers, as_of)
         self._write_staged(MART_CUSTOMER_RFM, rfm)
         self._step("mart_customer_rfm")
 
-        cohorts = build_cohorts(self.engine, fact, first.replace(day=1), last.replace(day=1))
+        cohorts = cohorts_from_months(
+            self.engine, months, first.replace(day=1), last.replace(day=1)
+        )
         self._write_staged(MART_COHORT_RETENTION, cohorts)
         self._step("mart_cohort_retention")
+
+    def _customer_summaries(self, fact: ir.Table, new_fact: ir.Table) -> tuple[ir.Table, ir.Table]:
+        """``gold.customer_summary`` and ``gold.customer_months`` after this run, committed and
+        returned materialised: updated from the new fact rows (see :mod:`.customer_summary`),
+        built from the whole fact on a rebuild or when a lake from before them lacks them."""
+        if self.rebuild or not all(self.lake.exists(t.qualified) for t in GOLD_SUMMARIES):
+            summary, months = summary_rows(fact), month_rows(fact)
+        else:
+            gone = None
+            if self.gone_fact is not None:
+                old = self.gone_fact
+                gone = old.filter(old.customer_id.notnull()).select("customer_id").distinct()
+            reused = reused_invoice_customers(self.new, self.invoices)
+            both = reused if gone is None else reused.union(gone, distinct=True)
+            summary = update_summary(
+                self.engine.table(CUSTOMER_SUMMARY.qualified),
+                new_fact,
+                fact,
+                self._nonempty(both, "recompute"),
+            )
+            months = update_months(
+                self.engine.table(CUSTOMER_MONTHS.qualified),
+                new_fact,
+                fact,
+                None if gone is None else self._nonempty(gone, "gone_customers"),
+            )
+        summary = self.engine.materialize(summary, self._name("customer_summary"))
+        months = self.engine.materialize(months, self._name("customer_months"))
+        self._write_staged(CUSTOMER_SUMMARY, summary)
+        self._write_staged(CUSTOMER_MONTHS, months)
+        return summary, months
+
+    def _nonempty(self, keys: ir.Table, base: str) -> ir.Table | None:
+        """``keys`` materialised, or None when it has no row (no pass over the fact then)."""
+        kept = self.engine.materialize(keys, self._name(base))
+        count = self.engine.to_arrow(kept.aggregate(n=kept.count())).column("n")[0].as_py()
+        return kept if count else None
