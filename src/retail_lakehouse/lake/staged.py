@@ -44,23 +44,29 @@ _MAX_STAT_TEXT = 64  # longer text gets no min/max (a cut value is no valid uppe
 @dataclass(frozen=True)
 class BatchSelection:
     """The batches a commit replaces: those above ``above`` plus the ``listed`` ones; ``everything``
-    replaces the whole table (a full refresh)."""
+    replaces the whole table (a full refresh).
 
-    above: int | None = None
+    ``column`` names another ordered column to select by instead of ``_batch_seq`` (a mart
+    replaces its months from a given one on: ``column="month", above=<the day before>``)."""
+
+    above: int | date | None = None
     listed: frozenset[int] = field(default_factory=frozenset)
     everything: bool = False
+    column: str = BATCH_COLUMN
 
     def predicate(self) -> str:
         """The same selection as a delta-rs predicate (for the fallback path)."""
         parts = []
-        if self.above is not None:
-            parts.append(f"{BATCH_COLUMN} > {int(self.above)}")
+        if isinstance(self.above, date):
+            parts.append(f"{self.column} > '{self.above.isoformat()}'")
+        elif self.above is not None:
+            parts.append(f"{self.column} > {int(self.above)}")
         if self.listed:
             listed = ", ".join(str(int(v)) for v in sorted(self.listed))
-            parts.append(f"{BATCH_COLUMN} IN ({listed})")
+            parts.append(f"{self.column} IN ({listed})")
         return " OR ".join(f"({p})" for p in parts) or "false"
 
-    def covers(self, low: int, high: int) -> bool | None:
+    def covers(self, low: Any, high: Any) -> bool | None:
         """True when every batch in ``[low, high]`` is replaced, False when none is, None when
         some are (the file must be rewritten row by row)."""
         inside = [
@@ -257,7 +263,7 @@ def _files_to_remove(table: DeltaTable, replace: BatchSelection) -> list[RemoveA
     if replace.everything:
         chosen = list(range(len(paths)))
     else:
-        low_name, high_name = f"min.{BATCH_COLUMN}", f"max.{BATCH_COLUMN}"
+        low_name, high_name = f"min.{replace.column}", f"max.{replace.column}"
         if paths and (
             low_name not in actions.column_names or high_name not in actions.column_names
         ):
@@ -268,7 +274,10 @@ def _files_to_remove(table: DeltaTable, replace: BatchSelection) -> list[RemoveA
         for index, (low, high) in enumerate(zip(lows, highs, strict=True)):
             if low is None or high is None:
                 return None  # no statistics: cannot tell, rewrite by predicate
-            covered = replace.covers(int(low), int(high))
+            if isinstance(replace.above, date):  # statistics of a date column: ISO text
+                covered = replace.covers(_as_date(low), _as_date(high))
+            else:
+                covered = replace.covers(int(low), int(high))
             if covered is None:
                 return None
             if covered:
@@ -277,6 +286,14 @@ def _files_to_remove(table: DeltaTable, replace: BatchSelection) -> list[RemoveA
         RemoveAction(path=paths[i], data_change=True, deletion_timestamp=now, size=sizes[i])
         for i in chosen
     ]
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
 
 
 def _rewrite(lake: Lake, qualified: str, files: Sequence[Path], replace: BatchSelection) -> int:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
@@ -85,7 +86,9 @@ from retail_lakehouse.pipeline.gold.marts.customer_summary import (
 )
 from retail_lakehouse.pipeline.gold.marts.daily_sales import build_daily_sales, touched_days
 from retail_lakehouse.pipeline.gold.marts.product_performance import (
+    attributes_changed,
     build_product_performance,
+    build_recent_months,
     touched_months,
 )
 from retail_lakehouse.pipeline.gold.marts.rfm import score_rfm
@@ -291,11 +294,13 @@ class _GoldRun:
         """Build every dimension, check SCD2, then commit them (nothing is written before the
         check passes)."""
         user_csv = self.settings.product_categories if self.settings else None
+        # bound to the snapshot before this run (the marts compare the products' attributes)
+        self.previous_products = self._previous(DIM_PRODUCT)
         product = build_dim_product(
             self.engine,
             self.silver,
             self._affected("stock_code"),
-            self._previous(DIM_PRODUCT),
+            self.previous_products,
             category_rules(user_csv),
         )
         self.products = self.engine.materialize(product, self._name("dim_product"))
@@ -390,13 +395,7 @@ class _GoldRun:
         self._write_staged(MART_DAILY_SALES, daily)
         self._step("mart_daily_sales")
 
-        performance = build_product_performance(
-            fact,
-            self.products,
-            self._touched(touched_months, new_fact) if incremental else None,
-            self._previous(MART_PRODUCT_PERFORMANCE),
-        )
-        self._write_staged(MART_PRODUCT_PERFORMANCE, performance)
+        self._product_performance(fact, new_fact, bounds)
         self._step("mart_product_performance")
 
         summary, months = self._customer_summaries(fact, new_fact)
@@ -416,6 +415,59 @@ class _GoldRun:
         )
         self._write_staged(MART_COHORT_RETENTION, cohorts)
         self._step("mart_cohort_retention")
+
+    def _product_performance(self, fact: ir.Table, new_fact: ir.Table, bounds: _Bounds) -> None:
+        """Write the months from the first one the run touched (their files replaced), or the
+        whole mart on a rebuild or when a product's attributes changed, in two files: the
+        months before the latest and the latest, which the next append usually replaces."""
+        target = MART_PRODUCT_PERFORMANCE
+        latest = (bounds.last_ts.date() if bounds.last_ts else date.today()).replace(day=1)
+        if self.rebuild or self.previous_products is None:
+            rows = build_product_performance(fact, self.products, None, None)
+            self._write_staged_split(target, rows, "month", latest)
+            return
+        touched = self._touched(touched_months, new_fact)
+        first = self.engine.to_arrow(touched.aggregate(first=touched.month.min()))
+        start: date | None = first.column("first")[0].as_py()
+        previous = self.engine.table(target.qualified)
+        changed = attributes_changed(self.previous_products, self.products)
+        if self._nonempty(changed, "changed") is not None:
+            rows = build_product_performance(fact, self.products, touched, previous)
+            self._write_staged_split(target, rows, "month", start or latest)
+            return
+        if start is None:  # no sale or return line, no attribute changed: the mart stands
+            self.report.unchanged.append(target.qualified)
+            return
+        rows = build_recent_months(fact, self.products, touched, previous, start)
+        path = staged_path(self.lake, target.qualified)
+        try:
+            self.engine.write_parquet(rows, target, path)
+            written = staged_rows([path])
+        except BaseException:
+            discard([path])
+            raise
+        replace = BatchSelection(above=start - timedelta(days=1), column="month")
+        commit_staged(self.lake, target.qualified, [path], replace)
+        self.report.tables[target.qualified] = written
+        self.run.count(target.qualified, rows_out=written)
+
+    def _write_staged_split(
+        self, target: TableContract, rows: ir.Table, column: str, at: date
+    ) -> None:
+        """:meth:`_write_staged` as two files, rows before ``at`` and from ``at`` on."""
+        rows = self.engine.materialize(rows, self._name(target.name))
+        cut = ibis.date(at.isoformat())
+        paths = [staged_path(self.lake, target.qualified) for _ in range(2)]
+        try:
+            self.engine.write_parquet(rows.filter(rows[column] < cut), target, paths[0])
+            self.engine.write_parquet(rows.filter(rows[column] >= cut), target, paths[1])
+            written = staged_rows(paths)
+        except BaseException:
+            discard(paths)
+            raise
+        commit_staged(self.lake, target.qualified, paths, BatchSelection(everything=True))
+        self.report.tables[target.qualified] = written
+        self.run.count(target.qualified, rows_out=written)
 
     def _customer_summaries(self, fact: ir.Table, new_fact: ir.Table) -> tuple[ir.Table, ir.Table]:
         """``gold.customer_summary`` and ``gold.customer_months`` after this run, committed and
