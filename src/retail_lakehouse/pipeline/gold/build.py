@@ -320,9 +320,11 @@ class _GoldRun:
         self.invoices = self.engine.materialize(invoice, self._name("dim_invoice"))
         self._step("dim_invoice")
 
-        self.countries = self.engine.materialize(
-            build_dim_country(self.engine, self.silver), self._name("dim_country")
-        )
+        if self.rebuild or self.gone:
+            country = build_dim_country(self.engine, self.silver)
+        else:  # an append: the previous dimension and the new lines
+            country = build_dim_country(self.engine, self.new, self._previous(DIM_COUNTRY))
+        self.countries = self.engine.materialize(country, self._name("dim_country"))
         countries = self.engine.to_arrow(self.countries)
         if bounds.first_ts is not None and bounds.last_ts is not None:
             dim_date = build_dim_date(bounds.first_ts.date(), bounds.last_ts.date())
@@ -387,11 +389,12 @@ class _GoldRun:
         fact = self.engine.table(FACT_SALES.qualified)
         new_fact = fact.filter(fact._batch_seq > self.mark)
         incremental = not self.rebuild
-        daily = build_daily_sales(
-            fact,
-            self._touched(touched_days, new_fact) if incremental else None,
-            self._previous(MART_DAILY_SALES),
-        )
+        days = self._touched(touched_days, new_fact) if incremental else None
+        since = None
+        if days is not None:
+            first = self.engine.to_arrow(days.aggregate(first=days.sale_date.min()))
+            since = first.column("first")[0].as_py()
+        daily = build_daily_sales(fact, days, self._previous(MART_DAILY_SALES), since)
         self._write_staged(MART_DAILY_SALES, daily)
         self._step("mart_daily_sales")
 
