@@ -20,7 +20,7 @@ import math
 import shutil
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -117,10 +117,15 @@ def staged_rows(files: Sequence[Path]) -> int:
 
 
 def commit_staged(
-    lake: Lake, qualified: str, files: Sequence[Path], replace: BatchSelection | None
+    lake: Lake,
+    qualified: str,
+    files: Sequence[Path],
+    replace: BatchSelection | None,
+    extra: Mapping[str, str] | None = None,
 ) -> int:
     """Make ``files`` part of the table in one commit, replacing the ``replace`` batches
-    (nothing replaced when None: a plain append). Returns the new table version.
+    (nothing replaced when None: a plain append). Returns the new table version. ``extra``
+    rides in the commit's metadata (what the rows were built with, read back by the next run).
 
     A table that does not exist yet is created by this same commit (its first version holds
     the data). New columns of a table that evolves are added to its schema first. A staged
@@ -128,7 +133,7 @@ def commit_staged(
     """
     folders = [location for location in files if location.is_dir()]
     files = [path for location in files for path in staged_files(location)]
-    version = _commit_files(lake, qualified, files, replace)
+    version = _commit_files(lake, qualified, files, replace, extra)
     for folder in folders:  # Spark's _SUCCESS and checksum markers: no reader needs them
         for marker in folder.iterdir():
             if marker.name.startswith(("_", ".")):
@@ -137,7 +142,11 @@ def commit_staged(
 
 
 def _commit_files(
-    lake: Lake, qualified: str, files: Sequence[Path], replace: BatchSelection | None
+    lake: Lake,
+    qualified: str,
+    files: Sequence[Path],
+    replace: BatchSelection | None,
+    extra: Mapping[str, str] | None = None,
 ) -> int:
     table = lake.delta(qualified)
     footers = {path: pq.ParquetFile(path).metadata for path in files}
@@ -150,7 +159,9 @@ def _commit_files(
     if table is not None and replace is not None and replace.everything:
         retyped = retyped_columns(known, target)
         if retyped:  # a full refresh of a table an earlier version typed differently
-            return _replace_with_contract(lake, qualified, table, files, footers, known, added)
+            return _replace_with_contract(
+                lake, qualified, table, files, footers, known, added, extra
+            )
     removals: list[RemoveAction] = []
     if table is not None and replace is not None:
         chosen = _files_to_remove(table, replace)
@@ -167,7 +178,7 @@ def _commit_files(
         schema = known
         for name in added:
             schema = schema.append(pa.field(name, pa.string()))
-        with commit(qualified) as properties:
+        with commit(qualified, extra) as properties:
             create_table_with_add_actions(
                 str(folder),
                 Schema.from_arrow(described_schema(schema, target)),
@@ -182,7 +193,7 @@ def _commit_files(
     if not adds and not removals:
         version: int = table.version()
         return version
-    with commit(qualified) as properties:
+    with commit(qualified, extra) as properties:
         table.create_write_transaction(
             [*adds, *removals],
             mode="append",
@@ -202,6 +213,7 @@ def _replace_with_contract(
     footers: dict[Path, Any],
     known: pa.Schema,
     added: list[str],
+    extra: Mapping[str, str] | None = None,
 ) -> int:
     """Replace the whole table and its schema in one overwrite commit: the contract's types,
     then the string columns the table had or the files add beyond it (decision 0011)."""
@@ -215,7 +227,7 @@ def _replace_with_contract(
     adds: list[AddAction | RemoveAction] = [
         _add_action(folder, path, footer) for path, footer in footers.items() if footer.num_rows
     ]
-    with commit(qualified) as properties:
+    with commit(qualified, extra) as properties:
         table.create_write_transaction(
             adds,
             mode="overwrite",

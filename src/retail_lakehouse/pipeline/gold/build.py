@@ -67,7 +67,11 @@ from retail_lakehouse.lake.watermarks import (
     read_watermark,
     write_watermark,
 )
-from retail_lakehouse.pipeline.gold.categories import category_rules
+from retail_lakehouse.pipeline.gold.categories import (
+    RULES_KEY,
+    category_rules,
+    rules_fingerprint,
+)
 from retail_lakehouse.pipeline.gold.committer import Committer
 from retail_lakehouse.pipeline.gold.dim_country import build_dim_country
 from retail_lakehouse.pipeline.gold.dim_customer import build_dim_customer, check_scd2_on
@@ -156,7 +160,9 @@ class _GoldRun:
         self.report.tables[target.qualified] = data.num_rows
         self.run.count(target.qualified, rows_out=data.num_rows)
 
-    def _write_staged(self, target: TableContract, rows: ir.Table) -> None:
+    def _write_staged(
+        self, target: TableContract, rows: ir.Table, extra: dict[str, str] | None = None
+    ) -> None:
         """Replace a mart or a large dimension with rows the engine writes itself (Spark: its
         executors), committed as one new snapshot: they grow with customers, products and
         invoices, so they never come back to the driver."""
@@ -167,7 +173,7 @@ class _GoldRun:
         except BaseException:
             discard([path])
             raise
-        commit_staged(self.lake, target.qualified, [path], BatchSelection(everything=True))
+        commit_staged(self.lake, target.qualified, [path], BatchSelection(everything=True), extra)
         self.report.tables[target.qualified] = written
         self.run.count(target.qualified, rows_out=written)
 
@@ -294,6 +300,8 @@ class _GoldRun:
         """Build every dimension, check SCD2, then commit them (nothing is written before the
         check passes)."""
         user_csv = self.settings.product_categories if self.settings else None
+        rules = category_rules(user_csv)
+        self.rules_fingerprint = rules_fingerprint(rules)
         # bound to the snapshot before this run (the marts compare the products' attributes)
         self.previous_products = self._previous(DIM_PRODUCT)
         product = build_dim_product(
@@ -301,7 +309,8 @@ class _GoldRun:
             self.silver,
             self._affected("stock_code"),
             self.previous_products,
-            category_rules(user_csv),
+            rules,
+            same_rules=self._same_rules(),
         )
         self.products = self.engine.materialize(product, self._name("dim_product"))
         self._step("dim_product")
@@ -338,10 +347,19 @@ class _GoldRun:
         self._write_if_changed(DIM_COUNTRY, countries, "country_key")
         # Products, customers and invoices grow with the input: the engine writes them (on
         # Spark its executors), the driver only commits the files.
-        self._write_staged(DIM_PRODUCT, self.products)
+        self._write_staged(DIM_PRODUCT, self.products, {RULES_KEY: self.rules_fingerprint})
         self._write_staged(DIM_CUSTOMER, self.customers)
         self._write_staged(DIM_INVOICE, self.invoices)
         self._step("write_dims")
+
+    def _same_rules(self) -> bool:
+        """Whether the previous ``dim_product`` commit derived its categories with this run's
+        mapping (its commit metadata says so; a rollback's or an older commit does not)."""
+        if self.rebuild:
+            return False
+        table = self.lake.delta(DIM_PRODUCT.qualified)
+        history = table.history(limit=1) if table is not None else []
+        return bool(history) and history[0].get(RULES_KEY) == self.rules_fingerprint
 
     def _rekey(self) -> None:
         """Earlier batches whose customer keys the new SCD2 history changes."""
