@@ -110,6 +110,7 @@ class _Bounds:
     last_ts: datetime | None
     new_lines: int
     first_batch: int | None
+    new_first_ts: datetime | None = None
 
 
 def process(
@@ -218,7 +219,7 @@ class _GoldRun:
         silver_all = self.engine.table(SILVER_SALES_LINES.qualified)
         self.silver = silver_all.filter(silver_all._batch_seq <= self.upper)
         self.new = self.silver.filter(self.silver._batch_seq > self.mark)
-        bounds = self._bounds()
+        bounds = self.bounds = self._bounds()
         self.report.batches = (bounds.first_batch or self.upper, self.upper)
         self.report.lines_in = bounds.new_lines
         self.run.count(FACT_SALES.qualified, rows_in=bounds.new_lines)
@@ -254,6 +255,7 @@ class _GoldRun:
                 last_ts=silver.invoice_ts.max(),
                 new_lines=silver._batch_seq.count(where=silver._batch_seq > self.mark),
                 first_batch=silver._batch_seq.min(where=silver._batch_seq > self.mark),
+                new_first_ts=silver.invoice_ts.min(where=silver._batch_seq > self.mark),
             )
         ).to_pylist()[0]
         return _Bounds(
@@ -261,6 +263,7 @@ class _GoldRun:
             stats["last_ts"],
             int(stats["new_lines"] or 0),
             stats["first_batch"],
+            stats["new_first_ts"],
         )
 
     def _previous(self, target: TableContract) -> ir.Table | None:
@@ -364,7 +367,7 @@ class _GoldRun:
     def _rekey(self) -> None:
         """Earlier batches whose customer keys the new SCD2 history changes."""
         self.rekeyed: list[int] = []
-        if self.rebuild or self.affected_customers is None:
+        if self.rebuild or self.affected_customers is None or self._all_new_lines_later():
             return
         fact = self.engine.table(FACT_SALES.qualified)
         old = fact.filter(fact._batch_seq <= self.mark).semi_join(
@@ -373,6 +376,25 @@ class _GoldRun:
         batches = self.engine.to_arrow(rekeyed_batches(old, self.customers))
         self.rekeyed = sorted(batches.column("_batch_seq").to_pylist())
         self.report.rekeyed_batches = self.rekeyed
+
+    def _all_new_lines_later(self) -> bool:
+        """Whether every new line is later than every line already in the fact, with nothing
+        retracted: SCD2 versions then only grow after the old lines, so no old key changes and
+        no pass over the fact is needed. The old lines' last instant comes from the fact files'
+        statistics (kept to the millisecond, so a millisecond of margin)."""
+        first_new = self.bounds.new_first_ts
+        table = self.lake.delta(FACT_SALES.qualified)
+        if self.gone or first_new is None or table is None:
+            return False
+        actions = pa.table(table.get_add_actions(flatten=True))
+        if not actions.num_rows:
+            return True
+        if "max.invoice_ts" not in actions.column_names:
+            return False
+        highs = actions.column("max.invoice_ts").to_pylist()
+        if any(high is None for high in highs):
+            return False
+        return bool(first_new > max(highs) + timedelta(milliseconds=1))
 
     # -- fact ----------------------------------------------------------------------------------
     def _fact(self) -> None:
