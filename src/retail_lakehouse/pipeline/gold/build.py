@@ -326,9 +326,13 @@ class _GoldRun:
         check_scd2_on(self.engine, self.customers)
         self._step("dim_customer")
 
-        invoice = build_dim_invoice(
-            self.engine, self.silver, self._affected("invoice_no"), self._previous(DIM_INVOICE)
-        )
+        affected, previous = self._affected("invoice_no"), self._previous(DIM_INVOICE)
+        lines = self.silver
+        if affected is not None and previous is not None and not self.gone:
+            known = affected.semi_join(previous, "invoice_no")
+            if self._nonempty(known, "known_invoices") is None:
+                lines = self.new  # only new invoices: all their lines are new lines
+        invoice = build_dim_invoice(self.engine, lines, affected, previous)
         self.invoices = self.engine.materialize(invoice, self._name("dim_invoice"))
         self._step("dim_invoice")
 
