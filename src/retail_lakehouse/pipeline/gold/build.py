@@ -323,7 +323,7 @@ class _GoldRun:
             self.engine, self.silver, self.affected_customers, self._previous(DIM_CUSTOMER)
         )
         self.customers = self.engine.materialize(customer, self._name("dim_customer"))
-        check_scd2_on(self.engine, self.customers)
+        check_scd2_on(self.engine, self.customers, self.affected_customers)
         self._step("dim_customer")
 
         affected, previous = self._affected("invoice_no"), self._previous(DIM_INVOICE)
