@@ -5,7 +5,8 @@ benchmark's appends), each run incrementally: RFM and cohorts come from ``gold.c
 and ``gold.customer_months``, updated from the new fact rows, and ``mart_product_performance``
 rewrites only the months from the first one an append touched. After every step the gold
 tables, summaries included, must equal what ``retail run --full-refresh`` builds from the same
-bronze: after the appends, after retracting one, and after a rollback and a re-ingest.
+bronze: after the appends (one of them killed after the summaries' commits and run again),
+after retracting one, and after a rollback and a re-ingest.
 """
 
 from __future__ import annotations
@@ -51,6 +52,22 @@ def rebuilt(lake: Path, tmp: Path) -> dict[str, list[tuple[Any, ...]]]:
     return content(copy)
 
 
+def run_retail_with(lake: Path, **env: str) -> Any:
+    """``retail run`` with extra environment variables (a fault point)."""
+    import os
+
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        return run_retail("run", lake=lake)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def written(out: str, table: str) -> int:
     match = re.search(rf"{re.escape(table)}\s*\S\s*([\d,]+)", out)
     assert match, out
@@ -79,6 +96,10 @@ def test_appends_retraction_and_rollback_keep_gold_equal_to_a_rebuild(tmp_path: 
     assert summary and len(summary) < ROWS // 2  # one row per customer, not per line
 
     retail("ingest", second, lake=lake)
+    # killed after the summaries' commits, before the watermark: the next run redoes the same
+    # batches, which must not add their rows to the summaries twice
+    killed = run_retail_with(lake, RETAIL_FAULT="after:gold.customer_months:kill")
+    assert killed.code != 0
     out = retail("run", lake=lake)
     months = after_first["gold.mart_product_performance"]
     assert 0 < written(out, "gold.mart_product_performance") < len(months)  # the new month only

@@ -101,6 +101,9 @@ from retail_lakehouse.pipeline.hashing import refuse_text_keys
 
 _NAMES = itertools.count()
 
+SUMMARIES_KEY = "retail.gold_batches_upto"
+"""Commit metadata of the summary tables: the highest silver batch they include."""
+
 
 @dataclass(frozen=True)
 class _Bounds:
@@ -520,7 +523,7 @@ class _GoldRun:
         """``gold.customer_summary`` and ``gold.customer_months`` after this run, committed and
         returned materialised: updated from the new fact rows (see :mod:`.customer_summary`),
         built from the whole fact on a rebuild or when a lake from before them lacks them."""
-        if self.rebuild or not all(self.lake.exists(t.qualified) for t in GOLD_SUMMARIES):
+        if self.rebuild or not self._summaries_at_mark():
             summary, months = summary_rows(fact), month_rows(fact)
         else:
             gone = None
@@ -543,9 +546,22 @@ class _GoldRun:
             )
         summary = self.engine.materialize(summary, self._name("customer_summary"))
         months = self.engine.materialize(months, self._name("customer_months"))
-        self._write_staged(CUSTOMER_SUMMARY, summary)
-        self._write_staged(CUSTOMER_MONTHS, months)
+        done = {SUMMARIES_KEY: str(self.upper)}
+        self._write_staged(CUSTOMER_SUMMARY, summary, done)
+        self._write_staged(CUSTOMER_MONTHS, months, done)
         return summary, months
+
+    def _summaries_at_mark(self) -> bool:
+        """Whether both summary tables hold exactly the batches up to the gold watermark this
+        run starts from (their last commit says so). Not after a crash between their commit
+        and the watermark (a redo would add the same rows twice), a rollback's restore, a
+        lowered watermark or an older lake: then they are built again from the fact."""
+        for target in GOLD_SUMMARIES:
+            table = self.lake.delta(target.qualified)
+            history = table.history(limit=1) if table is not None else []
+            if not history or history[0].get(SUMMARIES_KEY) != str(self.mark):
+                return False
+        return True
 
     def _nonempty(self, keys: ir.Table, base: str) -> ir.Table | None:
         """``keys`` materialised, or None when it has no row (no pass over the fact then)."""
