@@ -21,7 +21,7 @@ from retail_lakehouse.lake.contracts.gold import GOLD_SUMMARIES, GOLD_TABLES
 from retail_lakehouse.lake.query import LakeSQL
 from tests.conftest import run_retail
 
-ROWS = 20_000
+ROWS = 10_000
 
 
 def retail(*args: str | Path, lake: Path) -> str:
