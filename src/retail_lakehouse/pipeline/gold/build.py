@@ -488,7 +488,12 @@ class _GoldRun:
         if start is None:  # no sale or return line, no attribute changed: the mart stands
             self.report.unchanged.append(target.qualified)
             return
-        rows = build_recent_months(fact, self.products, touched, previous, start)
+        # materialised first, as the dimensions and the split writes are: the engine's own types (a
+        # DuckDB sum is a HUGEINT, which Ibis types int64) then meet the contract's cast
+        rows = self.engine.materialize(
+            build_recent_months(fact, self.products, touched, previous, start),
+            self._name(target.name),
+        )
         path = staged_path(self.lake, target.qualified)
         try:
             self.engine.write_parquet(rows, target, path)
