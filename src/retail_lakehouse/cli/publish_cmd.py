@@ -15,7 +15,7 @@ from retail_lakehouse.cli.context import (
 )
 
 if TYPE_CHECKING:
-    from retail_lakehouse.publish.postgres import PublishReport
+    from retail_lakehouse.publish.report import PublishReport
 
 
 def publish(

@@ -224,6 +224,26 @@ def orphan_counts(schema: str, contract: TableContract, batches: list[int]) -> s
     )
 
 
+def missing_keys(schema: str, contract: TableContract) -> sql.Composed:
+    """One query counting, per foreign key, the keys of a bound array (one array parameter per
+    key, in ``references`` order: the distinct keys of the rows just loaded) that have no row in
+    the referenced dimension: the same check as :func:`orphan_counts` without reading the rows
+    back, one index probe per distinct key instead of a join per row."""
+    by_name = {c.qualified: c for c in contracts()}
+    counts = []
+    for _, referenced in contract.references:
+        parent = by_name[referenced]
+        key = parent.primary_key[0]
+        type_ = pg_type(parent.schema.field(key).type)
+        counts.append(
+            sql.SQL(
+                "(SELECT count(*) FROM unnest(%s::{}[]) AS k(v) "
+                "WHERE NOT EXISTS (SELECT FROM {} d WHERE d.{} = k.v))"
+            ).format(sql.SQL(type_), ident(schema, parent.name), sql.Identifier(key))
+        )
+    return sql.SQL("SELECT {}").format(sql.SQL(", ").join(counts))
+
+
 def referenced_tables(schema: str, contract: TableContract) -> list[sql.Composed]:
     """The dimensions ``contract`` references, as identifiers (to lock them)."""
     by_name = {c.qualified: c for c in contracts()}

@@ -21,6 +21,9 @@ How a publish runs, and why:
    that differ travel: the keys of rows gone are deleted, the new rows inserted. If the old
    snapshot was vacuumed, the whole table goes to a temporary table and PostgreSQL finds the
    differing rows itself. An unchanged row is never rewritten. Nothing moved: nothing written.
+   The lake's side of each changed table (diffs, fingerprints, rows encoded for ``COPY``) is
+   prepared on a second thread while PostgreSQL applies the previous one
+   (:mod:`retail_lakehouse.publish.incremental`).
 4. The new state goes into ``_retail_publish`` in the same transaction, so PostgreSQL holds
    exactly what its state says, whatever instant the process dies at; a reader sees the state
    before or after, never half. After the commit the lake records the publish in
@@ -33,7 +36,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -42,9 +45,10 @@ import pyarrow as pa
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts import TableContract
 from retail_lakehouse.lake.contracts.meta import META_PUBLISH_STATE
-from retail_lakehouse.lake.location import data_files
 from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.lake.runs import RunContext, new_run_id
+from retail_lakehouse.publish import incremental
+from retail_lakehouse.publish.report import PublishReport, TableResult
 from retail_lakehouse.publish.target import PublishFailed, PublishRefused, Target
 
 if TYPE_CHECKING:
@@ -62,66 +66,6 @@ def point(name: str) -> None:
     faults.point(name)
 
 
-# -- reports -------------------------------------------------------------------------------------
-@dataclass
-class TableResult:
-    """What one publish did to one table."""
-
-    action: str  # loaded | synced | batches | unchanged
-    version: int
-    rows_written: int = 0
-    rows_deleted: int = 0
-    batches: dict[str, str] | None = None
-
-
-@dataclass
-class PublishReport:
-    """What one ``retail publish`` did."""
-
-    run_id: str
-    target: str
-    schema: str
-    lake_id: str
-    mode: str = "incremental"  # full | incremental | nothing
-    reason: str = ""
-    tables: dict[str, TableResult] = field(default_factory=dict)
-    seconds: float = 0.0
-    steps: dict[str, float] = field(default_factory=dict)
-    _clock: float = field(default_factory=time.perf_counter, repr=False)
-
-    def step(self, name: str) -> None:
-        """Close the timing of step ``name`` (seconds since the previous step)."""
-        now = time.perf_counter()
-        self.steps[name] = round(now - self._clock, 4)
-        self._clock = now
-
-    @property
-    def nothing_to_do(self) -> bool:
-        return self.mode == "nothing"
-
-    @property
-    def rows_written(self) -> int:
-        return sum(t.rows_written for t in self.tables.values())
-
-    def render(self) -> str:
-        where = f"{self.target} schema {self.schema}"
-        if self.nothing_to_do:
-            return f"{where} is up to date: nothing to publish ({self.seconds:.2f}s)"
-        lines = [f"published to {where} ({self.mode}{': ' + self.reason if self.reason else ''})"]
-        for name, result in self.tables.items():
-            if result.action == "unchanged":
-                continue
-            lines.append(
-                f"  {name:<28} {result.action:<9} +{result.rows_written:,} "
-                f"-{result.rows_deleted:,} rows (Delta version {result.version})"
-            )
-        unchanged = [n for n, r in self.tables.items() if r.action == "unchanged"]
-        if unchanged:
-            lines.append(f"  unchanged: {', '.join(unchanged)}")
-        lines.append(f"run {self.run_id} finished in {self.seconds:.2f}s")
-        return "\n".join(lines)
-
-
 # -- the lake side -------------------------------------------------------------------------------
 def lake_identity(lake: Lake) -> str:
     """The lake's identity: the Delta table id of its first table (a UUID made when the lake's
@@ -131,17 +75,6 @@ def lake_identity(lake: Lake) -> str:
         if table is not None:
             return str(table.metadata().id)
     raise PublishRefused(f"{lake.root} holds no lake yet: run `retail ingest` and `retail run`")
-
-
-def _batch_fingerprints(lake_sql: LakeSQL, source: str) -> dict[str, str]:
-    """Per batch, ``rows:first_run:last_run``: a batch is rewritten by a gold run exactly when
-    its rows change, and every row carries the run that wrote it."""
-    rows = lake_sql.arrow(
-        f"SELECT CAST(_batch_seq AS VARCHAR) AS seq, count(*) || ':' || "
-        f"coalesce(min(_run_id), '') || ':' || coalesce(max(_run_id), '') AS fp "
-        f"FROM {source} GROUP BY 1"
-    )
-    return dict(zip(rows.column("seq").to_pylist(), rows.column("fp").to_pylist(), strict=True))
 
 
 # -- the target side -----------------------------------------------------------------------------
@@ -388,22 +321,19 @@ def _run(
             report.mode, report.reason = "full", reason
             _full(cur, lake_sql, schema, tables, versions, found, report)
         else:
-            changed = [
-                t for t in tables if found.state[t.name]["delta_version"] != versions[t.qualified]
-            ]
-            if not changed:
-                report.mode = "nothing"
-                return
+            changes = []
             for t in tables:
                 version = versions[t.qualified]
                 assert version is not None
-                if t in changed:
-                    report.tables[t.name] = _incremental(
-                        cur, lake, lake_sql, schema, t, version, found.state[t.name]
-                    )
-                    report.step(f"sync {t.name}")
-                else:
+                if found.state[t.name]["delta_version"] == version:
                     report.tables[t.name] = TableResult("unchanged", version)
+                else:
+                    changes.append(incremental.Change(t, version, found.state[t.name]))
+            if not changes:
+                report.mode = "nothing"
+                return
+            incremental.sync(cur, lake, lake_sql, schema, changes, report)
+            report.tables = {t.name: report.tables[t.name] for t in tables}  # contract order
         report.step("load")
         point("publish.loaded")
         _write_state(cur, schema, lake, report, digest, replace=bool(reason))
@@ -481,7 +411,9 @@ def _full(
         version = versions[t.qualified]
         assert version is not None
         batches = (
-            _batch_fingerprints(lake_sql, t.qualified)
+            incremental.batch_fingerprints(
+                lake_sql.con, t.qualified, lake_sql.lake.delta(t.qualified, version)
+            )
             if ddl.BATCH_COLUMN in t.schema.names
             else None
         )
@@ -497,237 +429,6 @@ def _full(
     for t in tables:
         _execute(cur, ddl.comments(schema, t))
     _execute(cur, ddl.create_views(schema))
-
-
-def _incremental(
-    cur: Any,
-    lake: Lake,
-    lake_sql: LakeSQL,
-    schema: str,
-    t: TableContract,
-    version: int,
-    state: dict[str, Any],
-) -> TableResult:
-    """Bring one table whose Delta version moved in step: by batch (the fact) or by row."""
-    from retail_lakehouse.publish import ddl
-
-    if ddl.BATCH_COLUMN in t.schema.names:
-        return _sync_batches(cur, lake_sql, schema, t, version, state)
-    previous = _previous_snapshot(lake, lake_sql, t, int(state["delta_version"]))
-    if previous is not None:
-        return _sync_from_lake_diff(cur, lake_sql, schema, t, version, previous)
-    return _sync_by_comparison(cur, lake_sql, schema, t, version)
-
-
-def _sync_batches(
-    cur: Any, lake_sql: LakeSQL, schema: str, t: TableContract, version: int, state: dict[str, Any]
-) -> TableResult:
-    """Delete and re-send the batches whose fingerprint changed; delete the batches gone."""
-    from psycopg import sql
-
-    from retail_lakehouse.publish import ddl
-    from retail_lakehouse.publish.stream import copy_query
-
-    table = ddl.ident(schema, t.name)
-    fingerprints = _batch_fingerprints(lake_sql, t.qualified)
-    published: dict[str, str] = state["batches"] or {}
-    changed = sorted(int(s) for s, fp in fingerprints.items() if published.get(s) != fp)
-    stale = sorted(int(s) for s in published if fingerprints.get(s) != published[s])
-    deleted = written = 0
-    if stale:  # rewritten or gone: new batches have nothing to delete
-        cur.execute(
-            sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
-                table, sql.Identifier(ddl.BATCH_COLUMN)
-            ),
-            [stale],
-        )
-        deleted = cur.rowcount
-    if changed:
-        bulk_check = bool(t.references) and _may_skip_row_triggers(cur)
-        if bulk_check:
-            # no other session may change a dimension between the check below and the commit
-            # (the per-row checks would have key-share locked the rows they found)
-            cur.execute(
-                sql.SQL("LOCK TABLE {} IN SHARE MODE").format(
-                    sql.SQL(", ").join(ddl.referenced_tables(schema, t))
-                )
-            )
-            cur.execute("SET LOCAL session_replication_role = replica")
-        written = copy_query(
-            cur,
-            table,
-            t.schema,
-            lake_sql,
-            t.qualified,
-            # literal integers (ours, never user text): DuckDB then skips the Parquet row
-            # groups whose statistics exclude them, instead of scanning the whole fact
-            where=f"WHERE {ddl.BATCH_COLUMN} IN ({', '.join(str(int(b)) for b in changed)})",
-        )
-        if bulk_check:
-            cur.execute("SET LOCAL session_replication_role = origin")
-            _check_new_rows(cur, schema, t, changed)
-    return TableResult("batches", version, written, deleted, fingerprints)
-
-
-def _may_skip_row_triggers(cur: Any) -> bool:
-    """Whether this user may set ``session_replication_role`` (a superuser, or PostgreSQL 15+
-    ``GRANT SET ON PARAMETER session_replication_role``)."""
-    if cur.connection.info.server_version >= 150000:
-        cur.execute(
-            "SELECT current_setting('is_superuser') = 'on' "
-            "OR has_parameter_privilege('session_replication_role', 'SET')"
-        )
-    else:
-        cur.execute("SELECT current_setting('is_superuser') = 'on'")
-    found = cur.fetchone()
-    return bool(found and found[0])
-
-
-def _check_new_rows(cur: Any, schema: str, t: TableContract, batches: list[int]) -> None:
-    """The foreign keys of the fact rows just loaded without their per-row triggers, checked
-    in one pass: a missing dimension row fails the publish (and rolls it back) as the
-    deferred per-row checks would have at commit. The constraints stay validated: every
-    committed fact row has been checked, by PostgreSQL's validation or by this query."""
-    from retail_lakehouse.publish import ddl
-
-    # right after a full publish the fact has no statistics yet and the planner would scan it
-    # whole; the new batches are a few BRIN ranges of ``_batch_seq``
-    cur.execute(
-        "SELECT p.previous, set_config('enable_seqscan', 'off', true) "
-        "FROM (SELECT current_setting('enable_seqscan') AS previous OFFSET 0) p"
-    )
-    found = cur.fetchone()
-    previous = found[0] if found else "on"
-    cur.execute(ddl.orphan_counts(schema, t, batches))
-    counts = cur.fetchone()
-    cur.execute("SELECT set_config('enable_seqscan', %s, true)", [previous])
-    missing = [
-        f"{count} {column} not in {referenced.split('.')[-1]}"
-        for (column, referenced), count in zip(t.references, counts or (), strict=True)
-        if count
-    ]
-    if missing:
-        raise PublishFailed(
-            f"{t.name}: new rows reference missing dimension rows ({'; '.join(missing)}); "
-            "nothing was published"
-        )
-
-
-def _previous_snapshot(lake: Lake, lake_sql: LakeSQL, t: TableContract, version: int) -> str | None:
-    """A DuckDB view of the table as last published (its Delta version in the target's state),
-    or None when that snapshot can no longer be read (vacuumed files, expired log)."""
-    from retail_lakehouse.lake.query import snapshot_relation_sql
-
-    name = f'"_published_{t.name}"'
-    columns = ", ".join(f'"{c}"' for c in t.schema.names)
-    try:
-        table = lake.delta(t.qualified, version)
-        files = data_files(table) if table is not None else []
-        if not files:
-            return None
-        lake_sql.con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {columns} "
-            f"FROM {snapshot_relation_sql(files)}"
-        )
-        lake_sql.con.execute(f"SELECT count(*) FROM {name}")
-    except Exception:  # any failure to read the old snapshot: compare in PostgreSQL instead
-        return None
-    return name
-
-
-def _sync_from_lake_diff(
-    cur: Any, lake_sql: LakeSQL, schema: str, t: TableContract, version: int, previous: str
-) -> TableResult:
-    """Rows that differ between the published snapshot and the current one, found by DuckDB in
-    the lake: only they travel. The target holds exactly the published snapshot (its state says
-    so, in the same transaction as the data), so deleting the keys of the rows gone and inserting
-    the rows new brings it to the current one.
-
-    One pass finds both sides: the two snapshots are stacked and grouped by every column; a row
-    present in one snapshot only is gone (old side) or new (new side). That reads each snapshot
-    once (two ``EXCEPT`` queries read each twice). The difference is small and stays in DuckDB
-    (spilled to its temporary folder if not); the new rows go straight into the table with
-    ``COPY`` once the rows gone are deleted (no staging table, no second ``INSERT``)."""
-    from psycopg import sql
-
-    from retail_lakehouse.publish import ddl
-    from retail_lakehouse.publish.stream import copy_query
-
-    table = ddl.ident(schema, t.name)
-    columns = ", ".join(f'"{c}"' for c in t.schema.names)
-    keys = list(t.primary_key or t.schema.names)
-    diff = f'"_retail_diff_{t.name}"'
-    lake_sql.con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {diff} AS SELECT {columns}, "
-        f"max(_retail_side) AS _retail_side FROM ("
-        f"SELECT {columns}, 0 AS _retail_side FROM {previous} UNION ALL "
-        f"SELECT {columns}, 1 AS _retail_side FROM {t.qualified}"
-        f") GROUP BY ALL HAVING min(_retail_side) = max(_retail_side)"
-    )
-    deleted = written = 0
-    try:
-        gone_stage = sql.Identifier(f"_retail_gone_{t.name}")
-        any_gone = lake_sql.con.execute(
-            f"SELECT count(*) FROM {diff} WHERE _retail_side = 0"
-        ).fetchone()
-        if any_gone and any_gone[0]:
-            cur.execute(
-                sql.SQL(
-                    "CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA"
-                ).format(gone_stage, sql.SQL(", ").join(map(sql.Identifier, keys)), table)
-            )
-            copy_query(
-                cur,
-                gone_stage,
-                pa.schema([t.schema.field(k) for k in keys]),
-                lake_sql,
-                diff,
-                where="WHERE _retail_side = 0",
-            )
-            equal = "t.{c} = g.{c}" if t.primary_key else "t.{c} IS NOT DISTINCT FROM g.{c}"
-            match = sql.SQL(" AND ").join(sql.SQL(equal).format(c=sql.Identifier(c)) for c in keys)
-            cur.execute(
-                sql.SQL("DELETE FROM {} t USING {} g WHERE {}").format(table, gone_stage, match)
-            )
-            deleted = cur.rowcount
-        written = copy_query(cur, table, t.schema, lake_sql, diff, where="WHERE _retail_side = 1")
-    finally:
-        lake_sql.con.execute(f"DROP TABLE IF EXISTS {diff}")
-    return TableResult("synced", version, written, deleted)
-
-
-def _sync_by_comparison(
-    cur: Any, lake_sql: LakeSQL, schema: str, t: TableContract, version: int
-) -> TableResult:
-    """The fallback when the published snapshot is unreadable: send the whole table to a
-    temporary table and let PostgreSQL delete and insert only the rows that differ."""
-    from psycopg import sql
-
-    from retail_lakehouse.publish import ddl
-    from retail_lakehouse.publish.stream import copy_query
-
-    table = ddl.ident(schema, t.name)
-    stage = sql.Identifier(f"_retail_stage_{t.name}")
-    cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(stage, table))
-    copy_query(cur, stage, t.schema, lake_sql, t.qualified)
-    keys = t.primary_key or tuple(t.schema.names)
-    # primary-key columns are NOT NULL: plain equality, which PostgreSQL can hash-join
-    equal = "t.{c} = gone.{c}" if t.primary_key else "t.{c} IS NOT DISTINCT FROM gone.{c}"
-    match = sql.SQL(" AND ").join(sql.SQL(equal).format(c=sql.Identifier(c)) for c in keys)
-    cur.execute(
-        sql.SQL(
-            "DELETE FROM {table} t USING "
-            "(SELECT * FROM {table} EXCEPT SELECT * FROM {stage}) gone WHERE {match}"
-        ).format(table=table, stage=stage, match=match)
-    )
-    deleted = cur.rowcount
-    cur.execute(
-        sql.SQL("INSERT INTO {table} SELECT * FROM {stage} EXCEPT SELECT * FROM {table}").format(
-            table=table, stage=stage
-        )
-    )
-    written = cur.rowcount
-    return TableResult("synced", version, written, deleted)
 
 
 def _write_state(

@@ -14,8 +14,10 @@ that way, and lists become PostgreSQL array literals in DuckDB first (CSV has no
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg import Cursor, sql
@@ -52,6 +54,40 @@ def _select_expression(field: pa.Field) -> str:
     return column
 
 
+def _copy_statement(
+    target: sql.Composable, schema: pa.Schema, *, use_binary: bool, freeze: bool
+) -> sql.Composed:
+    columns = sql.SQL(", ").join(sql.Identifier(f.name) for f in schema)
+    options = "FORMAT binary" if use_binary else "FORMAT csv"
+    return sql.SQL("COPY {} ({}) FROM STDIN ({})").format(
+        target, columns, sql.SQL(options + (", FREEZE" if freeze else ""))
+    )
+
+
+def _batches(
+    con: duckdb.DuckDBPyConnection,
+    schema: pa.Schema,
+    source: str,
+    where: str,
+    params: Sequence[Any] | None,
+    use_binary: bool,
+) -> pa.RecordBatchReader:
+    select = ", ".join(
+        '"' + f.name.replace('"', '""') + '"' if use_binary else _select_expression(f)
+        for f in schema
+    )
+    query = f"SELECT {select} FROM {source} {where}"
+    result = con.execute(query, list(params) if params is not None else None)
+    return result.to_arrow_reader(BATCH_ROWS)
+
+
+def _encoded(batch: pa.RecordBatch, schema: pa.Schema) -> pa.Buffer:
+    # the lake's type may be wider than the contract's (a sum stored as a double): a safe
+    # cast, so a value that does not fit fails here as it would in CSV
+    typed = batch if batch.schema == schema else batch.cast(schema)
+    return binary.encode(typed)
+
+
 def copy_query(
     cursor: Cursor[Any],
     target: sql.Composable,
@@ -68,18 +104,8 @@ def copy_query(
     (allowed into a table created or truncated by the same transaction: no later rewrite of
     every page by VACUUM)."""
     use_binary = BINARY and binary.supports(schema)
-    select = ", ".join(
-        '"' + f.name.replace('"', '""') + '"' if use_binary else _select_expression(f)
-        for f in schema
-    )
-    query = f"SELECT {select} FROM {source} {where}"
-    result = lake_sql.con.execute(query, list(params) if params is not None else None)
-    reader = result.to_arrow_reader(BATCH_ROWS)
-    columns = sql.SQL(", ").join(sql.Identifier(f.name) for f in schema)
-    options = "FORMAT binary" if use_binary else "FORMAT csv"
-    statement = sql.SQL("COPY {} ({}) FROM STDIN ({})").format(
-        target, columns, sql.SQL(options + (", FREEZE" if freeze else ""))
-    )
+    reader = _batches(lake_sql.con, schema, source, where, params, use_binary)
+    statement = _copy_statement(target, schema, use_binary=use_binary, freeze=freeze)
     sent = 0
     # a writer thread sends each encoded batch while this thread reads and encodes the next
     with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
@@ -89,10 +115,7 @@ def copy_query(
             if batch.num_rows == 0:
                 continue
             if use_binary:
-                # the lake's type may be wider than the contract's (a sum stored as a double):
-                # a safe cast, so a value that does not fit fails here as it would in CSV
-                typed = batch if batch.schema == schema else batch.cast(schema)
-                copy.write(memoryview(binary.encode(typed)))
+                copy.write(memoryview(_encoded(batch, schema)))
             else:
                 sink = pa.BufferOutputStream()
                 pacsv.write_csv(batch, sink, _CSV)
@@ -101,3 +124,49 @@ def copy_query(
         if use_binary:
             copy.write(binary.TRAILER)
     return sent
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Rows read from the lake and encoded for a binary ``COPY`` ahead of time (by the second
+    thread of an incremental publish), so sending them is all that is left."""
+
+    schema: pa.Schema
+    rows: int
+    chunks: list[pa.Buffer]
+
+
+def encode_query(
+    con: duckdb.DuckDBPyConnection,
+    schema: pa.Schema,
+    source: str,
+    *,
+    where: str = "",
+    rows: int,
+    limit: int,
+) -> Encoded | None:
+    """The rows of ``source`` matching ``where`` (``rows`` of them, as the caller counted),
+    encoded for a binary ``COPY``; None when the schema has no binary encoding or ``rows`` is
+    over ``limit`` (the caller then streams them with :func:`copy_query`: memory holds at most
+    ``limit`` rows' bytes here)."""
+    if rows > limit or not (BINARY and binary.supports(schema)):
+        return None
+    chunks, sent = [], 0
+    for batch in _batches(con, schema, source, where, None, True):
+        if batch.num_rows:
+            chunks.append(_encoded(batch, schema))
+            sent += batch.num_rows
+    return Encoded(schema, sent, chunks)
+
+
+def copy_encoded(cursor: Cursor[Any], target: sql.Composable, encoded: Encoded) -> int:
+    """``COPY`` rows encoded by :func:`encode_query` into ``target``; the number of rows."""
+    if not encoded.rows:
+        return 0
+    statement = _copy_statement(target, encoded.schema, use_binary=True, freeze=False)
+    with cursor.copy(statement) as copy:  # one write per chunk: no writer thread to start
+        copy.write(binary.SIGNATURE)
+        for chunk in encoded.chunks:
+            copy.write(memoryview(chunk))
+        copy.write(binary.TRAILER)
+    return encoded.rows

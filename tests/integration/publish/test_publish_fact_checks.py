@@ -36,7 +36,7 @@ def _differences(pg: Cluster, left: str, right: str) -> dict[str, str]:
 def test_append_checked_in_one_query_or_per_row_equals_full(pg: Cluster, tmp_path: Path) -> None:
     import psycopg
 
-    from retail_lakehouse.publish import postgres
+    from retail_lakehouse.publish import incremental
     from retail_lakehouse.publish.target import PublishFailed
 
     admin = create_database(pg, DB)
@@ -80,7 +80,7 @@ def test_append_checked_in_one_query_or_per_row_equals_full(pg: Cluster, tmp_pat
             "INSERT INTO bulk.fact_sales SELECT * FROM one"
         )
         with pytest.raises(PublishFailed, match="1 customer_key not in dim_customer"):
-            postgres._check_new_rows(cur, "bulk", FACT_SALES, [999999])
+            incremental.check_new_rows(cur, "bulk", FACT_SALES, [999999])
         conn.rollback()
         cur.execute("SELECT count(*) FROM bulk.fact_sales WHERE _batch_seq = 999999")
         assert cur.fetchone() == (0,)

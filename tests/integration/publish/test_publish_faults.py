@@ -103,16 +103,17 @@ def test_killed_publish_leaves_postgres_as_before(
     # when the published snapshot can no longer be read (vacuumed), small tables are compared
     # in PostgreSQL instead: the same end state
     from retail_lakehouse.lake import Lake
-    from retail_lakehouse.publish import postgres
+    from retail_lakehouse.publish import incremental, postgres
     from retail_lakehouse.publish.target import Target
 
-    monkeypatch.setattr(postgres, "_previous_snapshot", lambda *args: None)
+    monkeypatch.setattr(incremental, "_previous_snapshot", lambda *args: None)
     report = postgres.publish(Lake(lake), Target(dsn, "fallback"))
     assert report.mode == "incremental"
     assert pg_totals(pg, "killed", "fallback") == lake_totals(lake)
     before, files = content_digest(pg, "killed"), lake_files(lake)
 
     for fault, extra in (
+        ("publish.prepared@3:kill", []),  # incremental, both threads busy, nothing committed
         ("publish.loaded:kill", []),  # incremental: batches and dimensions written, not committed
         ("publish.before_commit:kill", []),  # the state table written too
         ("publish.copied:kill", ["--full"]),  # full: tables truncated and reloaded, no keys yet

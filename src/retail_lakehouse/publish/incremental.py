@@ -1,0 +1,645 @@
+"""An incremental publish: the tables whose Delta version moved, brought in step inside the
+publish's one transaction, with the lake's side of the next tables prepared on a second thread.
+
+Each changed table is two pieces of work in two engines:
+
+- **the lake's side** (DuckDB and the Delta log, in this process): for the fact, each batch's
+  fingerprint; for a dimension or mart, the published snapshot opened by its Delta version and
+  the rows that differ from the current one, found in one grouped pass and kept in a DuckDB
+  table;
+- **PostgreSQL's side** (in its backend process): delete the rows or batches gone, ``COPY`` the
+  new ones, check the new fact rows' foreign keys.
+
+Done one after the other, each engine waits for the other. So a second thread prepares the
+lake's side of the next tables (at most :data:`AHEAD` of them, so at most that many differences
+are held at once) while this thread applies the current one to PostgreSQL, in table order,
+on the publish's one connection (decision 0014, fourth addendum, has the measurements).
+DuckDB and psycopg release the GIL while they work; the second thread has its own DuckDB
+connection to the same in-memory database, so the differences it writes are tables this thread
+can read. A failure on either side stops both: the worker's query is interrupted, the
+transaction rolls back, nothing was published.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from retail_lakehouse.lake import Lake, faults
+from retail_lakehouse.lake.contracts import TableContract
+from retail_lakehouse.lake.location import data_files
+from retail_lakehouse.lake.query import LakeSQL
+from retail_lakehouse.publish.report import PublishReport, TableResult
+from retail_lakehouse.publish.stream import Encoded, copy_encoded, copy_query, encode_query
+from retail_lakehouse.publish.target import PublishFailed
+
+AHEAD = 4
+"""Tables whose lake side the second thread may prepare ahead of the one being applied. With 2
+the worker reached ``mart_product_performance`` (its largest diff) too late and this thread
+waited 13-39 ms for it; each table prepared ahead holds at most ENCODE_AHEAD_ROWS rows."""
+
+PIPELINE = True
+"""Prepare the lake's side on a second thread (True) or in line before each table (False): a
+switch for side-by-side measurements and the test that both publish the same rows."""
+
+ENCODE_AHEAD_ROWS = 100_000
+"""The second thread also reads and encodes the rows to send (for ``COPY``) when there are at
+most this many, so this thread only sends bytes; more are streamed here as before (memory holds
+at most AHEAD tables' encoded rows, ~150 bytes a fact row: ~15 MB each)."""
+
+THREADS = 1
+"""DuckDB threads of an incremental publish (a full one keeps DuckDB's default)."""
+
+DIFF_SCHEMA = "_retail_publish"
+"""DuckDB schema (in the publish's in-memory database) of the published snapshots' views and the
+differences: visible to both threads' connections, gone with the connection."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One table to bring in step: its contract, its current Delta version, its published state
+    (the target's ``_retail_publish`` row)."""
+
+    table: TableContract
+    version: int
+    state: dict[str, Any]
+
+
+@dataclass
+class Prepared:
+    """The lake's side of one change, ready for PostgreSQL."""
+
+    fingerprints: dict[str, str] | None = None  # the fact: per batch, now
+    changed: list[int] = field(default_factory=list)  # batches to (re)send
+    stale: list[int] = field(default_factory=list)  # batches to delete
+    diff: str | None = None  # a dimension or mart: DuckDB table of the rows that differ
+    gone: int = 0  # rows of the published snapshot no longer in the lake
+    new: int = 0  # rows of the lake not in the published snapshot
+    keys_kept: bool = False  # every key of a row gone has a new row: no key disappears
+    gone_keys: list[str] | None = None  # keys of the rows gone: one array literal per column
+    new_rows: Encoded | None = None  # rows new (or the fact's changed batches), encoded ahead
+    new_references: list[str] | None = None  # the fact: distinct keys of new_rows per reference
+    seconds: float = 0.0
+
+
+def batch_fingerprints(
+    con: duckdb.DuckDBPyConnection, source: str, snapshot: Any | None = None
+) -> dict[str, str]:
+    """Per batch, ``rows:first_run:last_run``: a batch is rewritten by a gold run exactly when
+    its rows change, and every row carries the run that wrote it.
+
+    Read from the Delta log's file statistics of ``snapshot`` (the pinned ``DeltaTable``) when
+    they give the exact answer (see :func:`_fingerprints_from_log`), otherwise counted by DuckDB
+    over every row of ``source``: the same values either way."""
+    if snapshot is not None:
+        found = _fingerprints_from_log(snapshot)
+        if found is not None:
+            return found
+    rows = con.execute(
+        f"SELECT CAST(_batch_seq AS VARCHAR) AS seq, count(*) || ':' || "
+        f"coalesce(min(_run_id), '') || ':' || coalesce(max(_run_id), '') AS fp "
+        f"FROM {source} GROUP BY 1"
+    ).to_arrow_table()
+    return dict(zip(rows.column("seq").to_pylist(), rows.column("fp").to_pylist(), strict=True))
+
+
+_RUN_ID_LENGTH = 24
+"""Characters of a run id (``lake.runs.new_run_id``: ``20261123T012400-3f9a1c2b``)."""
+
+
+def _fingerprints_from_log(snapshot: Any) -> dict[str, str] | None:
+    """The batch fingerprints from the add actions' statistics (rows, min and max of
+    ``_batch_seq`` and ``_run_id`` per file: no data file is opened), or None unless they are
+    exact: every file holds one batch (min = max, no NULL), every ``_run_id`` statistic is a
+    whole run id (never truncated), no deletion vectors. Gold writes each batch's rows in files
+    of their own, so this holds unless a compaction mixed batches; then DuckDB counts. The fact's
+    fingerprints cost a scan of every row otherwise (30 ms of a 1% append's 0.45 s)."""
+    import pyarrow.compute as pc
+
+    try:
+        # through the C stream interface: ``pa.table()`` of deltalake's table imports pandas
+        actions = pa.RecordBatchReader.from_stream(snapshot.get_add_actions(flatten=True))
+        actions = actions.read_all()
+    except Exception:  # no statistics to read: count instead
+        return None
+    needed = ["num_records", "min._batch_seq", "max._batch_seq", "null_count._batch_seq"]
+    needed += ["min._run_id", "max._run_id"]
+    if any(name not in actions.column_names for name in needed):
+        return None
+    if any("deletion" in name.lower() for name in actions.column_names):
+        return None
+    if actions.num_rows == 0:
+        return {}
+    low, high = actions["min._batch_seq"], actions["max._batch_seq"]
+    runs = pc.drop_null(
+        pa.chunked_array(actions["min._run_id"].chunks + actions["max._run_id"].chunks)
+    )
+    # (no Python scalars in the compute calls: converting one makes pyarrow import pandas)
+    lengths = pc.min_max(pc.utf8_length(runs)).as_py() if len(runs) else {}
+    exact = (
+        low.null_count == 0
+        and actions["num_records"].null_count == 0
+        and pc.all(pc.equal(low, high)).as_py()
+        and pc.max(actions["null_count._batch_seq"]).as_py() == 0
+        # a whole run id is 24 characters (``lake.runs.new_run_id``); delta-rs cuts string
+        # statistics at 64 (deltalake 1.6), so a 24-character one is the value, never a prefix
+        and all(v == _RUN_ID_LENGTH for v in lengths.values())
+    )
+    if not exact:
+        return None
+    # one entry per file (a batch's files are few): summed per batch here, no table built
+    totals: dict[str, list[Any]] = {}
+    for seq, rows, first, last in zip(
+        low.to_pylist(),
+        actions["num_records"].to_pylist(),
+        actions["min._run_id"].to_pylist(),
+        actions["max._run_id"].to_pylist(),
+        strict=True,
+    ):
+        found = totals.setdefault(str(seq), [0, None, None])
+        found[0] += rows
+        if first is not None and (found[1] is None or first < found[1]):
+            found[1] = first
+        if last is not None and (found[2] is None or last > found[2]):
+            found[2] = last
+    return {seq: f"{n}:{first or ''}:{last or ''}" for seq, (n, first, last) in totals.items()}
+
+
+# -- the whole incremental publish ---------------------------------------------------------------
+def sync(
+    cur: Any,
+    lake: Lake,
+    lake_sql: LakeSQL,
+    schema: str,
+    changes: list[Change],
+    report: PublishReport,
+) -> None:
+    """Bring every changed table in step, in order (one ``sync <table>`` step each)."""
+    lake_sql.con.execute(f'CREATE SCHEMA IF NOT EXISTS "{DIFF_SCHEMA}"')
+    # one DuckDB thread per connection (this thread's and the worker's): an append's queries
+    # are small, and DuckDB's own parallelism cost more CPU than it saved on a shared 2-core
+    # machine, where PostgreSQL needs a core too (client CPU of an append 0.31-0.35 s against
+    # 0.37-0.44 s with the default, decision 0014, fourth addendum)
+    lake_sql.con.execute(f"SET threads = {THREADS}")
+    apply = _Applier(cur, lake_sql, schema)
+    if not PIPELINE:
+        for change in changes:
+            prepared = prepare(lake, lake_sql.con, change)
+            report.background[f"prepare {change.table.name}"] = prepared.seconds
+            report.tables[change.table.name] = apply(change, prepared)
+            report.step(f"sync {change.table.name}")
+        return
+    worker = lake_sql.con.cursor()
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retail-publish-lake")
+    pending: deque[Future[Prepared]] = deque()
+    waiting = iter(changes)
+
+    def submit() -> None:
+        change = next(waiting, None)
+        if change is not None:
+            pending.append(pool.submit(_prepare_unless_stopped, lake, worker, change, stop))
+
+    try:
+        for _ in range(AHEAD):
+            submit()
+        for change in changes:
+            prepared = pending.popleft().result()
+            submit()
+            report.background[f"prepare {change.table.name}"] = prepared.seconds
+            report.tables[change.table.name] = apply(change, prepared)
+            report.step(f"sync {change.table.name}")
+    except BaseException:
+        stop.set()
+        worker.interrupt()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        worker.close()
+
+
+def _prepare_unless_stopped(
+    lake: Lake, con: duckdb.DuckDBPyConnection, change: Change, stop: threading.Event
+) -> Prepared:
+    if stop.is_set():
+        raise RuntimeError("publish stopped")
+    return prepare(lake, con, change)
+
+
+# -- the lake's side -----------------------------------------------------------------------------
+def prepare(lake: Lake, con: duckdb.DuckDBPyConnection, change: Change) -> Prepared:
+    """The lake's side of one change, on connection ``con`` (the second thread's)."""
+    from retail_lakehouse.publish import ddl
+
+    started = time.perf_counter()
+    t = change.table
+    if ddl.BATCH_COLUMN in t.schema.names:
+        snapshot = lake.delta(t.qualified, change.version)
+        fingerprints = batch_fingerprints(con, t.qualified, snapshot)
+        published: dict[str, str] = change.state["batches"] or {}
+        changed = sorted(int(s) for s, fp in fingerprints.items() if published.get(s) != fp)
+        prepared = Prepared(
+            fingerprints=fingerprints,
+            changed=changed,
+            stale=sorted(int(s) for s in published if fingerprints.get(s) != published[s]),
+        )
+        if changed:
+            prepared.new_rows = encode_query(
+                con,
+                t.schema,
+                t.qualified,
+                where=_batch_filter(changed),
+                rows=sum(int(fingerprints[str(b)].split(":", 1)[0]) for b in changed),
+                limit=ENCODE_AHEAD_ROWS,
+            )
+            if prepared.new_rows is not None and t.references:
+                prepared.new_references = _reference_arrays(
+                    con, t, t.qualified, _batch_filter(changed)
+                )
+    else:
+        previous = _previous_snapshot(lake, con, t, int(change.state["delta_version"]))
+        prepared = _lake_diff(con, t, previous) if previous is not None else Prepared()
+        if prepared.diff is not None:
+            if t.primary_key and prepared.gone <= ENCODE_AHEAD_ROWS:
+                prepared.gone_keys = _key_arrays(con, t, prepared.diff)
+            prepared.new_rows = encode_query(
+                con,
+                t.schema,
+                prepared.diff,
+                where="WHERE _retail_side = 1",
+                rows=prepared.new,
+                limit=ENCODE_AHEAD_ROWS,
+            )
+    prepared.seconds = round(time.perf_counter() - started, 4)
+    faults.point("publish.prepared")  # a kill here: both threads mid-publish, nothing committed
+    return prepared
+
+
+def _previous_snapshot(
+    lake: Lake, con: duckdb.DuckDBPyConnection, t: TableContract, version: int
+) -> str | None:
+    """A DuckDB view of the table as last published (its Delta version in the target's state),
+    or None when that snapshot can no longer be read (vacuumed files, expired log)."""
+    from retail_lakehouse.lake.query import snapshot_relation_sql
+
+    name = f'"{DIFF_SCHEMA}"."published_{t.name}"'
+    columns = ", ".join(f'"{c}"' for c in t.schema.names)
+    try:
+        table = lake.delta(t.qualified, version)
+        files = data_files(table) if table is not None else []
+        if not files:
+            return None
+        con.execute(
+            f"CREATE OR REPLACE VIEW {name} AS SELECT {columns} FROM {snapshot_relation_sql(files)}"
+        )
+        con.execute(f"SELECT count(*) FROM {name}")
+    except Exception:  # any failure to read the old snapshot: compare in PostgreSQL instead
+        return None
+    return name
+
+
+def _lake_diff(con: duckdb.DuckDBPyConnection, t: TableContract, previous: str) -> Prepared:
+    """Rows that differ between the published snapshot and the current one, found by DuckDB in
+    the lake: only they travel. The target holds exactly the published snapshot (its state says
+    so, in the same transaction as the data), so deleting the keys of the rows gone and inserting
+    the rows new brings it to the current one.
+
+    One pass finds both sides: the two snapshots are stacked and grouped by every column; a row
+    present in one snapshot only is gone (old side) or new (new side). That reads each snapshot
+    once (two ``EXCEPT`` queries read each twice). The difference stays in DuckDB (spilled to
+    its temporary folder if large) until PostgreSQL's side streams it."""
+    columns = ", ".join(f'"{c}"' for c in t.schema.names)
+    keys = ", ".join(f'"{c}"' for c in (t.primary_key or t.schema.names))
+    diff = f'"{DIFF_SCHEMA}"."diff_{t.name}"'
+    con.execute(
+        f"CREATE OR REPLACE TABLE {diff} AS SELECT {columns}, "
+        f"max(_retail_side) AS _retail_side FROM ("
+        f"SELECT {columns}, 0 AS _retail_side FROM {previous} UNION ALL "
+        f"SELECT {columns}, 1 AS _retail_side FROM {t.qualified}"
+        f") GROUP BY ALL HAVING min(_retail_side) = max(_retail_side)"
+    )
+    found = con.execute(
+        f"SELECT count(*) FILTER (WHERE _retail_side = 0), "
+        f"count(*) FILTER (WHERE _retail_side = 1), "
+        f"(SELECT count(*) FROM (SELECT {keys} FROM {diff} WHERE _retail_side = 0 "
+        f"EXCEPT SELECT {keys} FROM {diff} WHERE _retail_side = 1)) FROM {diff}"
+    ).fetchone()
+    gone, new, vanished = found if found else (0, 0, 0)
+    return Prepared(diff=diff, gone=int(gone), new=int(new), keys_kept=not vanished)
+
+
+# -- PostgreSQL's side ---------------------------------------------------------------------------
+class _Applier:
+    """Applies prepared changes on the publish's cursor, in this thread."""
+
+    def __init__(self, cur: Any, lake_sql: LakeSQL, schema: str) -> None:
+        self.cur, self.lake_sql, self.schema = cur, lake_sql, schema
+        self._skip_triggers: bool | None = None
+
+    def may_skip_row_triggers(self) -> bool:
+        """Whether this user may set ``session_replication_role`` (asked once per publish)."""
+        if self._skip_triggers is None:
+            self._skip_triggers = may_skip_row_triggers(self.cur)
+        return self._skip_triggers
+
+    def __call__(self, change: Change, prepared: Prepared) -> TableResult:
+        from retail_lakehouse.publish import ddl
+
+        if ddl.BATCH_COLUMN in change.table.schema.names:
+            return self._batches(change, prepared)
+        if prepared.diff is None:
+            return sync_by_comparison(
+                self.cur, self.lake_sql, self.schema, change.table, change.version
+            )
+        try:
+            return self._diff(change, prepared)
+        finally:
+            self.lake_sql.con.execute(f"DROP TABLE IF EXISTS {prepared.diff}")
+
+    def _batches(self, change: Change, prepared: Prepared) -> TableResult:
+        """Delete and re-send the batches whose fingerprint changed; delete the batches gone."""
+        from psycopg import sql
+
+        from retail_lakehouse.publish import ddl
+
+        cur, t = self.cur, change.table
+        table = ddl.ident(self.schema, t.name)
+        deleted = written = 0
+        if prepared.stale:  # rewritten or gone: new batches have nothing to delete
+            cur.execute(
+                sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
+                    table, sql.Identifier(ddl.BATCH_COLUMN)
+                ),
+                [prepared.stale],
+            )
+            deleted = cur.rowcount
+        if prepared.changed:
+            bulk_check = bool(t.references) and self.may_skip_row_triggers()
+            if bulk_check:
+                # no other session may change a dimension between the check below and the
+                # commit (the per-row checks would have key-share locked the rows they found)
+                cur.execute(
+                    sql.SQL("LOCK TABLE {} IN SHARE MODE").format(
+                        sql.SQL(", ").join(ddl.referenced_tables(self.schema, t))
+                    )
+                )
+                cur.execute("SET LOCAL session_replication_role = replica")
+            written = (
+                copy_encoded(cur, table, prepared.new_rows)
+                if prepared.new_rows is not None
+                else copy_query(
+                    cur,
+                    table,
+                    t.schema,
+                    self.lake_sql,
+                    t.qualified,
+                    where=_batch_filter(prepared.changed),
+                )
+            )
+            if bulk_check:
+                cur.execute("SET LOCAL session_replication_role = origin")
+                if prepared.new_references is not None:
+                    check_new_keys(cur, self.schema, t, prepared.new_references)
+                else:
+                    check_new_rows(cur, self.schema, t, prepared.changed)
+        return TableResult("batches", change.version, written, deleted, prepared.fingerprints)
+
+    def _diff(self, change: Change, prepared: Prepared) -> TableResult:
+        """Delete the keys of the rows gone, ``COPY`` the rows new (decision 0014).
+
+        A dimension's ``DELETE`` queues one deferred foreign-key check per row (does a fact row
+        still point at this key?), run at commit. When every key deleted comes back in the new
+        rows (a changed attribute, not a vanished member: what an append does), every such check
+        would pass, so a user allowed to skip triggers deletes without them."""
+
+        from retail_lakehouse.publish import ddl
+
+        cur, t, diff = self.cur, change.table, prepared.diff
+        assert diff is not None
+        table = ddl.ident(self.schema, t.name)
+        deleted = written = 0
+        if prepared.gone:
+            quiet = (
+                prepared.keys_kept
+                and _is_referenced(t)
+                and bool(t.primary_key)
+                and self.may_skip_row_triggers()
+            )
+            if quiet:
+                cur.execute("SET LOCAL session_replication_role = replica")
+            if prepared.gone_keys is not None:
+                deleted = self._delete_listed(t, prepared.gone_keys)
+            else:
+                deleted = self._delete_staged(t, diff)
+            if quiet:
+                cur.execute("SET LOCAL session_replication_role = origin")
+        if prepared.new_rows is not None:
+            written = copy_encoded(cur, table, prepared.new_rows)
+        elif prepared.new:
+            written = copy_query(
+                cur, table, t.schema, self.lake_sql, diff, where="WHERE _retail_side = 1"
+            )
+        return TableResult("synced", change.version, written, deleted)
+
+    def _delete_listed(self, t: TableContract, arrays: list[str]) -> int:
+        """``DELETE`` the rows whose primary key is in the arrays (one per key column, bound as
+        parameters): one statement, where a staged delete takes three (a temporary table, a
+        ``COPY`` into it, the ``DELETE``) and a catalog entry dropped again at commit."""
+        from psycopg import sql
+
+        from retail_lakehouse.publish import ddl
+
+        keys = list(t.primary_key)
+        types = {f.name: ddl.pg_type(f.type) for f in t.schema}
+        self.cur.execute(
+            sql.SQL("DELETE FROM {} t USING unnest({}) AS g({}) WHERE {}").format(
+                ddl.ident(self.schema, t.name),
+                sql.SQL(", ").join(sql.SQL("%s::" + types[k] + "[]") for k in keys),
+                sql.SQL(", ").join(map(sql.Identifier, keys)),
+                sql.SQL(" AND ").join(
+                    sql.SQL("t.{c} = g.{c}").format(c=sql.Identifier(k)) for k in keys
+                ),
+            ),
+            arrays,
+        )
+        return int(self.cur.rowcount)
+
+    def _delete_staged(self, t: TableContract, diff: str) -> int:
+        """``DELETE`` the rows gone through a temporary table their keys are copied into (a
+        table without a primary key, or more keys than :data:`ENCODE_AHEAD_ROWS`)."""
+        from psycopg import sql
+
+        from retail_lakehouse.publish import ddl
+
+        table = ddl.ident(self.schema, t.name)
+        keys = list(t.primary_key or t.schema.names)
+        gone_stage = sql.Identifier(f"_retail_gone_{t.name}")
+        self.cur.execute(
+            sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+                gone_stage, sql.SQL(", ").join(map(sql.Identifier, keys)), table
+            )
+        )
+        copy_query(
+            self.cur,
+            gone_stage,
+            pa.schema([t.schema.field(k) for k in keys]),
+            self.lake_sql,
+            diff,
+            where="WHERE _retail_side = 0",
+        )
+        equal = "t.{c} = g.{c}" if t.primary_key else "t.{c} IS NOT DISTINCT FROM g.{c}"
+        match = sql.SQL(" AND ").join(sql.SQL(equal).format(c=sql.Identifier(c)) for c in keys)
+        self.cur.execute(
+            sql.SQL("DELETE FROM {} t USING {} g WHERE {}").format(table, gone_stage, match)
+        )
+        return int(self.cur.rowcount)
+
+
+def _key_arrays(con: duckdb.DuckDBPyConnection, t: TableContract, diff: str) -> list[str]:
+    """The primary keys of the rows gone, as PostgreSQL array literals, one per key column, in
+    the same row order: built by DuckDB in one query (every element double-quoted, backslash
+    and quote escaped, so any text is one element; key columns are NOT NULL)."""
+    order = ", ".join(f'"{k}"' for k in t.primary_key)
+    parts = []
+    for k in t.primary_key:
+        element = _array_element(f'"{k}"')
+        parts.append(f"'{{' || coalesce(string_agg({element}, ',' ORDER BY {order}), '') || '}}'")
+    found = con.execute(f"SELECT {', '.join(parts)} FROM {diff} WHERE _retail_side = 0").fetchone()
+    assert found is not None
+    return [str(v) for v in found]
+
+
+def _reference_arrays(
+    con: duckdb.DuckDBPyConnection, t: TableContract, source: str, where: str
+) -> list[str]:
+    """Per foreign key of ``t``, the distinct non-NULL keys of the rows of ``source`` matching
+    ``where``, as a PostgreSQL array literal (for :func:`check_new_keys`)."""
+    parts = []
+    for column, _ in t.references:
+        element = _array_element(f'"{column}"')
+        parts.append(f"'{{' || coalesce(string_agg(DISTINCT {element}, ','), '') || '}}'")
+    found = con.execute(f"SELECT {', '.join(parts)} FROM {source} {where}").fetchone()
+    assert found is not None
+    return [str(v) for v in found]
+
+
+def _array_element(column: str) -> str:
+    """DuckDB SQL for one element of a PostgreSQL array literal: the value as text,
+    double-quoted, backslashes and quotes escaped, so any text stays one element (NULL values
+    drop out of ``string_agg``)."""
+    text = f"CAST({column} AS VARCHAR)"
+    return f"'\"' || replace(replace({text}, '\\', '\\\\'), '\"', '\\\"') || '\"'"
+
+
+def _batch_filter(batches: list[int]) -> str:
+    """``WHERE`` of the given fact batches: literal integers (ours, never user text), so DuckDB
+    skips the Parquet row groups whose statistics exclude them instead of scanning the fact."""
+    from retail_lakehouse.publish import ddl
+
+    return f"WHERE {ddl.BATCH_COLUMN} IN ({', '.join(str(int(b)) for b in batches)})"
+
+
+def _is_referenced(t: TableContract) -> bool:
+    """Whether a foreign key of a published table points at ``t`` (a dimension)."""
+    from retail_lakehouse.publish import ddl
+
+    return any(ref == t.qualified for c in ddl.published_tables() for _, ref in c.references)
+
+
+def may_skip_row_triggers(cur: Any) -> bool:
+    """Whether this user may set ``session_replication_role`` (a superuser, or PostgreSQL 15+
+    ``GRANT SET ON PARAMETER session_replication_role``)."""
+    if cur.connection.info.server_version >= 150000:
+        cur.execute(
+            "SELECT current_setting('is_superuser') = 'on' "
+            "OR has_parameter_privilege('session_replication_role', 'SET')"
+        )
+    else:
+        cur.execute("SELECT current_setting('is_superuser') = 'on'")
+    found = cur.fetchone()
+    return bool(found and found[0])
+
+
+def check_new_rows(cur: Any, schema: str, t: TableContract, batches: list[int]) -> None:
+    """The foreign keys of the fact rows just loaded without their per-row triggers, checked
+    in one pass: a missing dimension row fails the publish (and rolls it back) as the
+    deferred per-row checks would have at commit. The constraints stay validated: every
+    committed fact row has been checked, by PostgreSQL's validation or by this query."""
+    from retail_lakehouse.publish import ddl
+
+    # right after a full publish the fact has no statistics yet and the planner would scan it
+    # whole; the new batches are a few BRIN ranges of ``_batch_seq``
+    cur.execute(
+        "SELECT p.previous, set_config('enable_seqscan', 'off', true) "
+        "FROM (SELECT current_setting('enable_seqscan') AS previous OFFSET 0) p"
+    )
+    found = cur.fetchone()
+    previous = found[0] if found else "on"
+    cur.execute(ddl.orphan_counts(schema, t, batches))
+    counts = cur.fetchone()
+    cur.execute("SELECT set_config('enable_seqscan', %s, true)", [previous])
+    _refuse_missing(t, counts, "row")
+
+
+def check_new_keys(cur: Any, schema: str, t: TableContract, keys: list[str]) -> None:
+    """:func:`check_new_rows` for rows encoded ahead: their distinct keys per foreign key
+    (computed by DuckDB from the very rows sent) looked up in the dimensions, one index probe
+    each, instead of reading the new rows back and joining each to six dimensions (an append's
+    5,314 fact rows hold a few hundred distinct keys)."""
+    from retail_lakehouse.publish import ddl
+
+    cur.execute(ddl.missing_keys(schema, t), keys)
+    _refuse_missing(t, cur.fetchone(), "key")
+
+
+def _refuse_missing(t: TableContract, counts: Any, what: str) -> None:
+    missing = [
+        f"{count} {column} not in {referenced.split('.')[-1]}"
+        for (column, referenced), count in zip(t.references, counts or (), strict=True)
+        if count
+    ]
+    if missing:
+        raise PublishFailed(
+            f"{t.name}: new rows reference missing dimension rows ({'; '.join(missing)}"
+            f"{'' if what == 'row' else ', distinct keys'}); nothing was published"
+        )
+
+
+def sync_by_comparison(
+    cur: Any, lake_sql: LakeSQL, schema: str, t: TableContract, version: int
+) -> TableResult:
+    """The fallback when the published snapshot is unreadable: send the whole table to a
+    temporary table and let PostgreSQL delete and insert only the rows that differ."""
+    from psycopg import sql
+
+    from retail_lakehouse.publish import ddl
+
+    table = ddl.ident(schema, t.name)
+    stage = sql.Identifier(f"_retail_stage_{t.name}")
+    cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(stage, table))
+    copy_query(cur, stage, t.schema, lake_sql, t.qualified)
+    keys = t.primary_key or tuple(t.schema.names)
+    # primary-key columns are NOT NULL: plain equality, which PostgreSQL can hash-join
+    equal = "t.{c} = gone.{c}" if t.primary_key else "t.{c} IS NOT DISTINCT FROM gone.{c}"
+    match = sql.SQL(" AND ").join(sql.SQL(equal).format(c=sql.Identifier(c)) for c in keys)
+    cur.execute(
+        sql.SQL(
+            "DELETE FROM {table} t USING "
+            "(SELECT * FROM {table} EXCEPT SELECT * FROM {stage}) gone WHERE {match}"
+        ).format(table=table, stage=stage, match=match)
+    )
+    deleted = cur.rowcount
+    cur.execute(
+        sql.SQL("INSERT INTO {table} SELECT * FROM {stage} EXCEPT SELECT * FROM {table}").format(
+            table=table, stage=stage
+        )
+    )
+    written = cur.rowcount
+    return TableResult("synced", version, written, deleted)

@@ -1,0 +1,240 @@
+"""An append's lake side prepared on a second thread (decision 0014, fourth addendum): the same
+rows as in line, as streamed, as a full publish; a failure on the lake side rolls everything
+back; the shortcuts (fingerprints from the Delta log, keys bound as arrays, dimension deletes
+without per-row triggers) give exactly what the long ways give."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from deltalake import DeltaTable, write_deltalake
+
+from retail_lakehouse.lake.contracts.gold import DIM_PRODUCT, FACT_SALES, GOLD_TABLES
+from tests.integration.publish.support import content_digest, create_database, ok, retail_env
+from tests.integration.publish.test_publish_cli import two_parts
+from tests.pgcluster import Cluster
+
+DB = "pipeline"
+
+
+@dataclass
+class Lakes:
+    before: Path  # the first part ingested and run
+    after: Path  # a copy of it (same lake id) with the next part ingested and run
+
+
+@pytest.fixture(scope="module")
+def lakes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lakes]:
+    folder = tmp_path_factory.mktemp("pipeline")
+    first, rest = two_parts(folder, rows=3000)
+    before, after = folder / "before", folder / "after"
+    ok(retail_env("ingest", first, lake=before))
+    ok(retail_env("run", lake=before))
+    shutil.copytree(before, after)
+    ok(retail_env("ingest", rest, lake=after))
+    ok(retail_env("run", lake=after))
+    yield Lakes(before, after)
+
+
+@pytest.fixture(scope="module")
+def dsn(pg: Cluster) -> str:
+    return create_database(pg, DB)
+
+
+def _differences(pg: Cluster, left: str, right: str) -> dict[str, int]:
+    found = {}
+    for table in (t.name for t in GOLD_TABLES):
+        found[table] = int(
+            pg.psql(
+                f"SELECT (SELECT count(*) FROM (SELECT * FROM {left}.{table} EXCEPT ALL "
+                f"SELECT * FROM {right}.{table}) a) + (SELECT count(*) FROM (SELECT * FROM "
+                f"{right}.{table} EXCEPT ALL SELECT * FROM {left}.{table}) b)",
+                dbname=DB,
+            )
+        )
+    return found
+
+
+def test_append_pipelined_or_in_line_encoded_or_streamed_equals_full(
+    pg: Cluster, dsn: str, lakes: Lakes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retail_lakehouse.lake import Lake
+    from retail_lakehouse.publish import incremental, postgres
+    from retail_lakehouse.publish.target import Target
+
+    variants = {
+        "pipelined": (True, incremental.ENCODE_AHEAD_ROWS),
+        "in_line": (False, incremental.ENCODE_AHEAD_ROWS),
+        "streamed": (True, 0),  # nothing encoded ahead: rows streamed, keys staged
+    }
+    reports = {}
+    for schema, (pipeline, ahead) in variants.items():
+        monkeypatch.setattr(incremental, "PIPELINE", pipeline)
+        monkeypatch.setattr(incremental, "ENCODE_AHEAD_ROWS", ahead)
+        postgres.publish(Lake(lakes.before), Target(dsn, schema))
+        report = postgres.publish(Lake(lakes.after), Target(dsn, schema))
+        assert report.mode == "incremental"
+        changed = [n for n, r in report.tables.items() if r.action != "unchanged"]
+        assert set(report.background) == {f"prepare {n}" for n in changed}
+        reports[schema] = {n: (r.rows_written, r.rows_deleted) for n, r in report.tables.items()}
+    postgres.publish(Lake(lakes.after), Target(dsn, "complete"), full=True)
+
+    assert reports["pipelined"] == reports["in_line"] == reports["streamed"]
+    assert reports["pipelined"]["fact_sales"][0] > 0  # the append did reach the fact
+    assert reports["pipelined"]["dim_product"][1] > 0  # and replaced dimension rows
+    zero = {t.name: 0 for t in GOLD_TABLES}
+    for schema in variants:
+        assert _differences(pg, schema, "complete") == zero, schema
+    validated = pg.psql(
+        "SELECT count(*) FILTER (WHERE convalidated) || '/' || count(*) FROM pg_constraint "
+        "WHERE contype = 'f' AND connamespace = 'pipelined'::regnamespace",
+        dbname=DB,
+    )
+    assert validated == "6/6"
+
+
+def test_a_failure_on_the_lake_side_rolls_the_publish_back(
+    pg: Cluster, dsn: str, lakes: Lakes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from retail_lakehouse.lake import Lake
+    from retail_lakehouse.publish import incremental, postgres
+    from retail_lakehouse.publish.target import Target
+
+    postgres.publish(Lake(lakes.after), Target(dsn, "complete_too"), full=True)
+    target = Target(dsn, "failing")
+    postgres.publish(Lake(lakes.before), target)
+    before = content_digest(pg, DB, "failing")
+    prepare = incremental.prepare
+
+    def fail_on_the_fact(lake: object, con: object, change: incremental.Change) -> object:
+        if change.table.name == FACT_SALES.name:
+            raise RuntimeError("the lake side failed")
+        return prepare(lake, con, change)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(incremental, "prepare", fail_on_the_fact)
+    with pytest.raises(RuntimeError, match="the lake side failed"):
+        postgres.publish(Lake(lakes.after), target)
+    assert content_digest(pg, DB, "failing") == before  # dimensions applied first: rolled back
+    assert not [t for t in threading.enumerate() if t.name.startswith("retail-publish-lake")]
+
+    monkeypatch.setattr(incremental, "prepare", prepare)
+    assert postgres.publish(Lake(lakes.after), target).mode == "incremental"
+    assert _differences(pg, "failing", "complete_too") == {t.name: 0 for t in GOLD_TABLES}
+
+
+def test_fingerprints_from_the_delta_log_equal_counting_or_are_not_used(
+    lakes: Lakes, tmp_path: Path
+) -> None:
+    from retail_lakehouse.lake import Lake
+    from retail_lakehouse.lake.query import LakeSQL
+    from retail_lakehouse.publish.incremental import _fingerprints_from_log, batch_fingerprints
+
+    lake = Lake(lakes.after)
+    with LakeSQL(lake, tables=[FACT_SALES.qualified]) as lake_sql:
+        counted = batch_fingerprints(lake_sql.con, FACT_SALES.qualified)
+    assert len(counted) >= 2
+    assert _fingerprints_from_log(lake.delta(FACT_SALES.qualified)) == counted
+
+    run_a, run_b = "20261204T100000-aaaaaaaa", "20261204T110000-bbbbbbbb"
+    one_file_a_batch = tmp_path / "exact"
+    rows = {"_batch_seq": [1, 1, 2], "_run_id": [run_a, None, run_b], "x": [1, 2, 3]}
+    for seq in (1, 2):
+        part = pa.table(rows).filter(pc.equal(pa.table(rows)["_batch_seq"], seq))
+        write_deltalake(one_file_a_batch, part, mode="append")
+    assert _fingerprints_from_log(DeltaTable(one_file_a_batch)) == {
+        "1": f"2:{run_a}:{run_a}",
+        "2": f"1:{run_b}:{run_b}",
+    }
+    mixed = tmp_path / "mixed"  # one file holding two batches: the log cannot say
+    write_deltalake(mixed, pa.table(rows))
+    assert _fingerprints_from_log(DeltaTable(mixed)) is None
+    other_ids = tmp_path / "other_ids"  # not whole run ids: statistics may be cut short
+    write_deltalake(other_ids, pa.table({"_batch_seq": [1], "_run_id": ["r" * 40]}))
+    assert _fingerprints_from_log(DeltaTable(other_ids)) is None
+
+
+def test_keys_bound_as_arrays_survive_any_text(pg: Cluster) -> None:
+    import psycopg
+
+    from retail_lakehouse.lake.contracts import TableContract
+    from retail_lakehouse.publish.incremental import _key_arrays
+
+    awkward = ["plain", 'a "quoted" one', "back\\slash", "comma, {brace}", "NULL", " ", "é€"]
+    contract = TableContract(
+        "gold", "keys", pa.schema([("k", pa.string()), ("n", pa.int64())]), primary_key=("k", "n")
+    )
+    con = duckdb.connect()
+    con.execute("CREATE TABLE diff (k VARCHAR, n BIGINT, _retail_side INTEGER)")
+    con.executemany("INSERT INTO diff VALUES (?, ?, 0)", [(k, i) for i, k in enumerate(awkward)])
+    con.execute("INSERT INTO diff VALUES ('new', 99, 1)")
+    texts, numbers = _key_arrays(con, contract, "diff")
+    with psycopg.connect(pg.dsn()) as conn:
+        found = conn.execute(
+            "SELECT k, n FROM unnest(%s::text[], %s::bigint[]) AS g(k, n) ORDER BY n",
+            [texts, numbers],
+        ).fetchall()
+    assert found == [(k, i) for i, k in enumerate(awkward)]
+
+
+def test_dimension_keys_that_vanish_keep_the_per_row_checks() -> None:
+    from retail_lakehouse.publish.incremental import DIFF_SCHEMA, _lake_diff
+
+    con = duckdb.connect()
+    con.execute(f'CREATE SCHEMA "{DIFF_SCHEMA}"')
+    names = DIM_PRODUCT.schema.names
+    key = DIM_PRODUCT.primary_key[0]
+
+    def view(name: str, keys: list[int], changed: int | None = None) -> None:
+        columns = ", ".join(
+            f"k AS {c}"
+            if c == key
+            else (
+                f"CASE WHEN k = {changed or -1} THEN 'new' ELSE 'old' END AS {c}"
+                if c == "description"
+                else f"NULL AS {c}"
+            )
+            for c in names
+        )
+        con.execute(
+            f"CREATE OR REPLACE VIEW {name} AS SELECT {columns} FROM (SELECT unnest({keys}) AS k)"
+        )
+
+    con.execute("CREATE SCHEMA gold")
+    view("previous", [1, 2, 3])
+    view("gold.dim_product", [1, 2, 3], changed=2)  # an attribute changed: key 2 comes back
+    kept = _lake_diff(con, DIM_PRODUCT, "previous")
+    assert (kept.gone, kept.new, kept.keys_kept) == (1, 1, True)
+    view("gold.dim_product", [1, 2], changed=2)  # key 3 vanished: the fact may point at it
+    vanished = _lake_diff(con, DIM_PRODUCT, "previous")
+    assert (vanished.gone, vanished.new, vanished.keys_kept) == (2, 1, False)
+
+
+def test_new_fact_keys_missing_from_a_dimension_fail_the_check(
+    pg: Cluster, dsn: str, lakes: Lakes
+) -> None:
+    import psycopg
+
+    from retail_lakehouse.lake import Lake
+    from retail_lakehouse.lake.query import LakeSQL
+    from retail_lakehouse.publish import incremental, postgres
+    from retail_lakehouse.publish.target import PublishFailed, Target
+
+    postgres.publish(Lake(lakes.after), Target(dsn, "keys"), full=True)
+    with LakeSQL(Lake(lakes.after), tables=[FACT_SALES.qualified]) as lake_sql:
+        arrays = incremental._reference_arrays(lake_sql.con, FACT_SALES, FACT_SALES.qualified, "")
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        incremental.check_new_keys(cur, "keys", FACT_SALES, arrays)  # every key is there
+        columns = [column for column, _ in FACT_SALES.references]
+        customers = columns.index("customer_key")
+        arrays[customers] = arrays[customers][:-1] + ',"123456789"}'
+        with pytest.raises(PublishFailed, match="1 customer_key not in dim_customer"):
+            incremental.check_new_keys(cur, "keys", FACT_SALES, arrays)
