@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from retail_lakehouse.lake import Lake
-from retail_lakehouse.lake.contracts.gold import GOLD_TABLES
+from retail_lakehouse.lake.contracts.gold import GOLD_SUMMARIES, GOLD_TABLES
 from retail_lakehouse.lake.query import LakeSQL
 from tests.conftest import run_retail
 
@@ -33,7 +33,7 @@ def retail(*args: str | Path, lake: Path) -> str:
 def gold_content(lake: Path) -> dict[str, list[tuple[Any, ...]]]:
     content = {}
     with LakeSQL(Lake(lake)) as con:
-        for table in GOLD_TABLES:
+        for table in (*GOLD_TABLES, *GOLD_SUMMARIES):
             data = con.arrow(f"SELECT * FROM {table.qualified}")
             data = data.drop_columns([c for c in data.column_names if c in BATCH_DEPENDENT])
             content[table.qualified] = sorted(

@@ -16,7 +16,7 @@ import pytest
 
 from retail_lakehouse.engines import open_engine
 from retail_lakehouse.lake import Lake
-from retail_lakehouse.lake.contracts.gold import GOLD_TABLES
+from retail_lakehouse.lake.contracts.gold import GOLD_SUMMARIES, GOLD_TABLES
 from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.lake.runs import recorded_run
 from retail_lakehouse.pipeline import gold, silver
@@ -40,7 +40,7 @@ def run_layers(lake: Lake, gold_engine: str) -> gold.GoldReport:
 def content(lake: Lake) -> dict[str, list[tuple[Any, ...]]]:
     out = {}
     with LakeSQL(lake) as con:
-        for table in GOLD_TABLES:
+        for table in (*GOLD_TABLES, *GOLD_SUMMARIES):
             data = con.arrow(f"SELECT * FROM {table.qualified}")
             data = data.drop_columns([c for c in data.column_names if c == "_run_id"])
             out[table.qualified] = sorted(

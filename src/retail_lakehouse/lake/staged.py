@@ -20,7 +20,7 @@ import math
 import shutil
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -44,23 +44,29 @@ _MAX_STAT_TEXT = 64  # longer text gets no min/max (a cut value is no valid uppe
 @dataclass(frozen=True)
 class BatchSelection:
     """The batches a commit replaces: those above ``above`` plus the ``listed`` ones; ``everything``
-    replaces the whole table (a full refresh)."""
+    replaces the whole table (a full refresh).
 
-    above: int | None = None
+    ``column`` names another ordered column to select by instead of ``_batch_seq`` (a mart
+    replaces its months from a given one on: ``column="month", above=<the day before>``)."""
+
+    above: int | date | None = None
     listed: frozenset[int] = field(default_factory=frozenset)
     everything: bool = False
+    column: str = BATCH_COLUMN
 
     def predicate(self) -> str:
         """The same selection as a delta-rs predicate (for the fallback path)."""
         parts = []
-        if self.above is not None:
-            parts.append(f"{BATCH_COLUMN} > {int(self.above)}")
+        if isinstance(self.above, date):
+            parts.append(f"{self.column} > '{self.above.isoformat()}'")
+        elif self.above is not None:
+            parts.append(f"{self.column} > {int(self.above)}")
         if self.listed:
             listed = ", ".join(str(int(v)) for v in sorted(self.listed))
-            parts.append(f"{BATCH_COLUMN} IN ({listed})")
+            parts.append(f"{self.column} IN ({listed})")
         return " OR ".join(f"({p})" for p in parts) or "false"
 
-    def covers(self, low: int, high: int) -> bool | None:
+    def covers(self, low: Any, high: Any) -> bool | None:
         """True when every batch in ``[low, high]`` is replaced, False when none is, None when
         some are (the file must be rewritten row by row)."""
         inside = [
@@ -111,10 +117,15 @@ def staged_rows(files: Sequence[Path]) -> int:
 
 
 def commit_staged(
-    lake: Lake, qualified: str, files: Sequence[Path], replace: BatchSelection | None
+    lake: Lake,
+    qualified: str,
+    files: Sequence[Path],
+    replace: BatchSelection | None,
+    extra: Mapping[str, str] | None = None,
 ) -> int:
     """Make ``files`` part of the table in one commit, replacing the ``replace`` batches
-    (nothing replaced when None: a plain append). Returns the new table version.
+    (nothing replaced when None: a plain append). Returns the new table version. ``extra``
+    rides in the commit's metadata (what the rows were built with, read back by the next run).
 
     A table that does not exist yet is created by this same commit (its first version holds
     the data). New columns of a table that evolves are added to its schema first. A staged
@@ -122,7 +133,7 @@ def commit_staged(
     """
     folders = [location for location in files if location.is_dir()]
     files = [path for location in files for path in staged_files(location)]
-    version = _commit_files(lake, qualified, files, replace)
+    version = _commit_files(lake, qualified, files, replace, extra)
     for folder in folders:  # Spark's _SUCCESS and checksum markers: no reader needs them
         for marker in folder.iterdir():
             if marker.name.startswith(("_", ".")):
@@ -131,7 +142,11 @@ def commit_staged(
 
 
 def _commit_files(
-    lake: Lake, qualified: str, files: Sequence[Path], replace: BatchSelection | None
+    lake: Lake,
+    qualified: str,
+    files: Sequence[Path],
+    replace: BatchSelection | None,
+    extra: Mapping[str, str] | None = None,
 ) -> int:
     table = lake.delta(qualified)
     footers = {path: pq.ParquetFile(path).metadata for path in files}
@@ -144,7 +159,9 @@ def _commit_files(
     if table is not None and replace is not None and replace.everything:
         retyped = retyped_columns(known, target)
         if retyped:  # a full refresh of a table an earlier version typed differently
-            return _replace_with_contract(lake, qualified, table, files, footers, known, added)
+            return _replace_with_contract(
+                lake, qualified, table, files, footers, known, added, extra
+            )
     removals: list[RemoveAction] = []
     if table is not None and replace is not None:
         chosen = _files_to_remove(table, replace)
@@ -161,7 +178,7 @@ def _commit_files(
         schema = known
         for name in added:
             schema = schema.append(pa.field(name, pa.string()))
-        with commit(qualified) as properties:
+        with commit(qualified, extra) as properties:
             create_table_with_add_actions(
                 str(folder),
                 Schema.from_arrow(described_schema(schema, target)),
@@ -176,7 +193,7 @@ def _commit_files(
     if not adds and not removals:
         version: int = table.version()
         return version
-    with commit(qualified) as properties:
+    with commit(qualified, extra) as properties:
         table.create_write_transaction(
             [*adds, *removals],
             mode="append",
@@ -196,6 +213,7 @@ def _replace_with_contract(
     footers: dict[Path, Any],
     known: pa.Schema,
     added: list[str],
+    extra: Mapping[str, str] | None = None,
 ) -> int:
     """Replace the whole table and its schema in one overwrite commit: the contract's types,
     then the string columns the table had or the files add beyond it (decision 0011)."""
@@ -209,7 +227,7 @@ def _replace_with_contract(
     adds: list[AddAction | RemoveAction] = [
         _add_action(folder, path, footer) for path, footer in footers.items() if footer.num_rows
     ]
-    with commit(qualified) as properties:
+    with commit(qualified, extra) as properties:
         table.create_write_transaction(
             adds,
             mode="overwrite",
@@ -257,7 +275,7 @@ def _files_to_remove(table: DeltaTable, replace: BatchSelection) -> list[RemoveA
     if replace.everything:
         chosen = list(range(len(paths)))
     else:
-        low_name, high_name = f"min.{BATCH_COLUMN}", f"max.{BATCH_COLUMN}"
+        low_name, high_name = f"min.{replace.column}", f"max.{replace.column}"
         if paths and (
             low_name not in actions.column_names or high_name not in actions.column_names
         ):
@@ -268,7 +286,10 @@ def _files_to_remove(table: DeltaTable, replace: BatchSelection) -> list[RemoveA
         for index, (low, high) in enumerate(zip(lows, highs, strict=True)):
             if low is None or high is None:
                 return None  # no statistics: cannot tell, rewrite by predicate
-            covered = replace.covers(int(low), int(high))
+            if isinstance(replace.above, date):  # statistics of a date column: ISO text
+                covered = replace.covers(_as_date(low), _as_date(high))
+            else:
+                covered = replace.covers(int(low), int(high))
             if covered is None:
                 return None
             if covered:
@@ -277,6 +298,14 @@ def _files_to_remove(table: DeltaTable, replace: BatchSelection) -> list[RemoveA
         RemoveAction(path=paths[i], data_change=True, deletion_timestamp=now, size=sizes[i])
         for i in chosen
     ]
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
 
 
 def _rewrite(lake: Lake, qualified: str, files: Sequence[Path], replace: BatchSelection) -> int:

@@ -67,7 +67,7 @@ def pg_type(arrow_type: pa.DataType) -> str:
 
 def published_tables() -> list[TableContract]:
     """The gold tables, dimensions before the fact before the marts (contract order)."""
-    return [c for c in contracts() if c.layer == "gold"]
+    return [c for c in contracts() if c.layer == "gold" and not c.internal]
 
 
 def shape(contract: TableContract) -> list[tuple[str, str]]:

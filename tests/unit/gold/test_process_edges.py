@@ -87,3 +87,31 @@ def test_summary_and_report_render(lake: Lake) -> None:
     assert "United Kingdom" in parts[0] and "France" in parts[0]
     assert "2011-01" in parts[1]
     assert "customers" in parts[2]
+
+
+def test_a_changed_category_file_reaches_products_an_append_does_not_touch(
+    lake: Lake, tmp_path: Path
+) -> None:
+    """An append derives categories only for the products it recomputes while the mapping is
+    the one the previous commit used; a new mapping re-derives every row (decision 0020)."""
+
+    def append(batch: int, settings: Settings) -> list[dict[str, object]]:
+        bag = line(str(batch + 10), "A1", 1, "1.50", f"2011-0{batch + 2}-01 10:00", "c1")
+        write_batch(lake, batch, [{**bag, "description": "JUMBO BAG RED"}])
+        with recorded_run(lake, "gold-test") as run, open_engine(lake, "duckdb") as engine:
+            gold.process(lake, engine, run, settings=settings)
+        return rows(lake, "SELECT stock_code, category FROM gold.dim_product ORDER BY 1")
+
+    write_batch(lake, 1, LINES)
+    run_gold(lake)
+    assert rows(lake, "SELECT category FROM gold.dim_product WHERE stock_code = 'A2'") != [
+        {"category": "Alarms"}
+    ]
+    mapping = tmp_path / "categories.csv"
+    mapping.write_text("keyword,category\nalarm,Alarms\n")
+    changed = append(2, Settings(product_categories=mapping))
+    assert changed[:2] == [
+        {"stock_code": "A1", "category": "Bags & Storage"},
+        {"stock_code": "A2", "category": "Alarms"},  # not in the append: re-derived
+    ]
+    assert append(3, Settings(product_categories=mapping)) == changed  # same mapping: kept

@@ -38,6 +38,9 @@ class TableContract:
     ordered_columns: tuple[str, ...] = ()
     """Columns whose values grow with the order rows arrive in (dates, batches): a range filter
     on them is served by a tiny block-range (BRIN) index when published."""
+    internal: bool = False
+    """A table the pipeline keeps for its own incremental work (gold's per-customer summaries):
+    described in the catalog, never published to a warehouse."""
 
     @property
     def description(self) -> str:

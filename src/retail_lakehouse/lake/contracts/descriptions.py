@@ -83,6 +83,14 @@ TABLES: dict[str, str] = {
         "Product performance by month: revenue, units, orders, returns, rank and ABC class."
     ),
     "gold.mart_cohort_retention": "Customer retention by first-purchase month and months since.",
+    "gold.customer_summary": (
+        "Internal: per customer with a product line, first and last sale, distinct sale "
+        "invoices and spend, kept up to date from new fact rows (feeds the RFM mart)."
+    ),
+    "gold.customer_months": (
+        "Internal: one row per customer and month with a sale line, kept up to date from new "
+        "fact rows (feeds the cohort retention mart)."
+    ),
     "meta.runs": "One row per command that changed the lake: what ran, when, and its result.",
     "meta.schema_history": "Schema changes of bronze: columns added by new source layouts.",
     "meta.watermarks": "The highest bronze batch each consumer (silver, gold) has processed.",
@@ -359,6 +367,17 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "cohort_size": "Customers in the cohort.",
         "active_customers": "Of them, customers with a sale line in that month.",
         "retention": "active_customers / cohort_size.",
+    },
+    "gold.customer_summary": {
+        "customer_id": "The customer.",
+        "first_purchase": "First sale line (NULL: returns only).",
+        "last_purchase": "Last sale line (NULL: returns only).",
+        "frequency": "Distinct invoices among the customer's sale lines.",
+        "monetary": "Sum of line_amount over the customer's product lines (net of returns).",
+    },
+    "gold.customer_months": {
+        "customer_id": "The customer.",
+        "month": "First day of a month with a sale line of the customer.",
     },
     "meta.runs": {
         "command": "The command (ingest, run, ...).",

@@ -286,5 +286,32 @@ GOLD_TABLES = (
     MART_PRODUCT_PERFORMANCE,
     MART_COHORT_RETENTION,
 )
-for _contract in GOLD_TABLES:
+CUSTOMER_SUMMARY = TableContract(
+    "gold",
+    "customer_summary",
+    pa.schema(
+        [
+            _f("customer_id", STR),
+            _f("first_purchase", LOCAL_TS),
+            _f("last_purchase", LOCAL_TS),
+            _f("frequency", I64),
+            _f("monetary", MONEY),
+        ]
+    ),
+    primary_key=("customer_id",),
+    internal=True,
+)
+CUSTOMER_MONTHS = TableContract(
+    "gold",
+    "customer_months",
+    pa.schema([_f("customer_id", STR), _f("month", DATE)]),
+    primary_key=("customer_id", "month"),
+    internal=True,
+)
+GOLD_SUMMARIES = (CUSTOMER_SUMMARY, CUSTOMER_MONTHS)
+"""Small per-customer summaries the run keeps up to date from the new fact rows, so the marts
+that depend on all history (RFM, cohorts) never re-read the fact (decision 0020). Internal:
+not published, not served; rebuilt from the fact when missing."""
+
+for _contract in (*GOLD_TABLES, *GOLD_SUMMARIES):
     register(_contract)

@@ -232,6 +232,7 @@ def _gold_outputs(engine: Any) -> dict[str, ir.Table]:
     from retail_lakehouse.pipeline.gold.dim_product import build_dim_product
     from retail_lakehouse.pipeline.gold.fact_sales import Dimensions, fact_rows
     from retail_lakehouse.pipeline.gold.marts.cohorts import build_cohorts
+    from retail_lakehouse.pipeline.gold.marts.customer_summary import month_rows, summary_rows
     from retail_lakehouse.pipeline.gold.marts.daily_sales import build_daily_sales
     from retail_lakehouse.pipeline.gold.marts.product_performance import (
         build_product_performance,
@@ -267,6 +268,8 @@ def _gold_outputs(engine: Any) -> dict[str, ir.Table]:
         ),
         "gold.mart_customer_rfm": build_rfm(fact, built["gold.dim_customer"], month),
         "gold.mart_cohort_retention": build_cohorts(engine, fact, month, month),
+        "gold.customer_summary": summary_rows(fact),
+        "gold.customer_months": month_rows(fact),
     }
 
 

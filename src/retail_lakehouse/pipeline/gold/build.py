@@ -5,6 +5,7 @@ Order of commits, and why:
 1. dimensions (small; each written as one snapshot, and only when its content changed);
 2. ``fact_sales``: the rows of the processed batches, replaced by a ``_batch_seq`` predicate;
 3. marts, computed from the committed fact (affected rows recomputed, written as one snapshot);
+   RFM and cohorts from per-customer summaries updated from the new fact rows (decision 0020);
 4. the ``gold`` watermark, last.
 
 Every step is an idempotent overwrite, so a crash anywhere before step 4 means the next run
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
@@ -28,6 +30,8 @@ from retail_lakehouse.engines import Engine
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts import TableContract
 from retail_lakehouse.lake.contracts.gold import (
+    CUSTOMER_MONTHS,
+    CUSTOMER_SUMMARY,
     DIM_COUNTRY,
     DIM_CUSTOMER,
     DIM_DATE,
@@ -35,6 +39,7 @@ from retail_lakehouse.lake.contracts.gold import (
     DIM_PRODUCT,
     DIM_TIME,
     FACT_SALES,
+    GOLD_SUMMARIES,
     GOLD_TABLES,
     MART_COHORT_RETENTION,
     MART_CUSTOMER_RFM,
@@ -62,7 +67,11 @@ from retail_lakehouse.lake.watermarks import (
     read_watermark,
     write_watermark,
 )
-from retail_lakehouse.pipeline.gold.categories import category_rules
+from retail_lakehouse.pipeline.gold.categories import (
+    RULES_KEY,
+    category_rules,
+    rules_fingerprint,
+)
 from retail_lakehouse.pipeline.gold.committer import Committer
 from retail_lakehouse.pipeline.gold.dim_country import build_dim_country
 from retail_lakehouse.pipeline.gold.dim_customer import build_dim_customer, check_scd2_on
@@ -71,17 +80,29 @@ from retail_lakehouse.pipeline.gold.dim_invoice import build_dim_invoice
 from retail_lakehouse.pipeline.gold.dim_product import build_dim_product
 from retail_lakehouse.pipeline.gold.dim_time import build_dim_time
 from retail_lakehouse.pipeline.gold.fact_sales import Dimensions, fact_rows, rekeyed_batches
-from retail_lakehouse.pipeline.gold.marts.cohorts import build_cohorts
+from retail_lakehouse.pipeline.gold.marts.cohorts import cohorts_from_months
+from retail_lakehouse.pipeline.gold.marts.customer_summary import (
+    month_rows,
+    reused_invoice_customers,
+    summary_rows,
+    update_months,
+    update_summary,
+)
 from retail_lakehouse.pipeline.gold.marts.daily_sales import build_daily_sales, touched_days
 from retail_lakehouse.pipeline.gold.marts.product_performance import (
+    attributes_changed,
     build_product_performance,
+    build_recent_months,
     touched_months,
 )
-from retail_lakehouse.pipeline.gold.marts.rfm import build_rfm
+from retail_lakehouse.pipeline.gold.marts.rfm import score_rfm
 from retail_lakehouse.pipeline.gold.report import GoldReport
 from retail_lakehouse.pipeline.hashing import refuse_text_keys
 
 _NAMES = itertools.count()
+
+SUMMARIES_KEY = "retail.gold_batches_upto"
+"""Commit metadata of the summary tables: the highest silver batch they include."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +113,7 @@ class _Bounds:
     last_ts: datetime | None
     new_lines: int
     first_batch: int | None
+    new_first_ts: datetime | None = None
 
 
 def process(
@@ -142,7 +164,9 @@ class _GoldRun:
         self.report.tables[target.qualified] = data.num_rows
         self.run.count(target.qualified, rows_out=data.num_rows)
 
-    def _write_staged(self, target: TableContract, rows: ir.Table) -> None:
+    def _write_staged(
+        self, target: TableContract, rows: ir.Table, extra: dict[str, str] | None = None
+    ) -> None:
         """Replace a mart or a large dimension with rows the engine writes itself (Spark: its
         executors), committed as one new snapshot: they grow with customers, products and
         invoices, so they never come back to the driver."""
@@ -153,7 +177,7 @@ class _GoldRun:
         except BaseException:
             discard([path])
             raise
-        commit_staged(self.lake, target.qualified, [path], BatchSelection(everything=True))
+        commit_staged(self.lake, target.qualified, [path], BatchSelection(everything=True), extra)
         self.report.tables[target.qualified] = written
         self.run.count(target.qualified, rows_out=written)
 
@@ -198,7 +222,7 @@ class _GoldRun:
         silver_all = self.engine.table(SILVER_SALES_LINES.qualified)
         self.silver = silver_all.filter(silver_all._batch_seq <= self.upper)
         self.new = self.silver.filter(self.silver._batch_seq > self.mark)
-        bounds = self._bounds()
+        bounds = self.bounds = self._bounds()
         self.report.batches = (bounds.first_batch or self.upper, self.upper)
         self.report.lines_in = bounds.new_lines
         self.run.count(FACT_SALES.qualified, rows_in=bounds.new_lines)
@@ -234,6 +258,7 @@ class _GoldRun:
                 last_ts=silver.invoice_ts.max(),
                 new_lines=silver._batch_seq.count(where=silver._batch_seq > self.mark),
                 first_batch=silver._batch_seq.min(where=silver._batch_seq > self.mark),
+                new_first_ts=silver.invoice_ts.min(where=silver._batch_seq > self.mark),
             )
         ).to_pylist()[0]
         return _Bounds(
@@ -241,6 +266,7 @@ class _GoldRun:
             stats["last_ts"],
             int(stats["new_lines"] or 0),
             stats["first_batch"],
+            stats["new_first_ts"],
         )
 
     def _previous(self, target: TableContract) -> ir.Table | None:
@@ -280,12 +306,17 @@ class _GoldRun:
         """Build every dimension, check SCD2, then commit them (nothing is written before the
         check passes)."""
         user_csv = self.settings.product_categories if self.settings else None
+        rules = category_rules(user_csv)
+        self.rules_fingerprint = rules_fingerprint(rules)
+        # bound to the snapshot before this run (the marts compare the products' attributes)
+        self.previous_products = self._previous(DIM_PRODUCT)
         product = build_dim_product(
             self.engine,
             self.silver,
             self._affected("stock_code"),
-            self._previous(DIM_PRODUCT),
-            category_rules(user_csv),
+            self.previous_products,
+            rules,
+            same_rules=self._same_rules(),
         )
         self.products = self.engine.materialize(product, self._name("dim_product"))
         self._step("dim_product")
@@ -295,18 +326,24 @@ class _GoldRun:
             self.engine, self.silver, self.affected_customers, self._previous(DIM_CUSTOMER)
         )
         self.customers = self.engine.materialize(customer, self._name("dim_customer"))
-        check_scd2_on(self.engine, self.customers)
+        check_scd2_on(self.engine, self.customers, self.affected_customers)
         self._step("dim_customer")
 
-        invoice = build_dim_invoice(
-            self.engine, self.silver, self._affected("invoice_no"), self._previous(DIM_INVOICE)
-        )
+        affected, previous = self._affected("invoice_no"), self._previous(DIM_INVOICE)
+        lines = self.silver
+        if affected is not None and previous is not None and not self.gone:
+            known = affected.semi_join(previous, "invoice_no")
+            if self._nonempty(known, "known_invoices") is None:
+                lines = self.new  # only new invoices: all their lines are new lines
+        invoice = build_dim_invoice(self.engine, lines, affected, previous)
         self.invoices = self.engine.materialize(invoice, self._name("dim_invoice"))
         self._step("dim_invoice")
 
-        self.countries = self.engine.materialize(
-            build_dim_country(self.engine, self.silver), self._name("dim_country")
-        )
+        if self.rebuild or self.gone:
+            country = build_dim_country(self.engine, self.silver)
+        else:  # an append: the previous dimension and the new lines
+            country = build_dim_country(self.engine, self.new, self._previous(DIM_COUNTRY))
+        self.countries = self.engine.materialize(country, self._name("dim_country"))
         countries = self.engine.to_arrow(self.countries)
         if bounds.first_ts is not None and bounds.last_ts is not None:
             dim_date = build_dim_date(bounds.first_ts.date(), bounds.last_ts.date())
@@ -320,15 +357,24 @@ class _GoldRun:
         self._write_if_changed(DIM_COUNTRY, countries, "country_key")
         # Products, customers and invoices grow with the input: the engine writes them (on
         # Spark its executors), the driver only commits the files.
-        self._write_staged(DIM_PRODUCT, self.products)
+        self._write_staged(DIM_PRODUCT, self.products, {RULES_KEY: self.rules_fingerprint})
         self._write_staged(DIM_CUSTOMER, self.customers)
         self._write_staged(DIM_INVOICE, self.invoices)
         self._step("write_dims")
 
+    def _same_rules(self) -> bool:
+        """Whether the previous ``dim_product`` commit derived its categories with this run's
+        mapping (its commit metadata says so; a rollback's or an older commit does not)."""
+        if self.rebuild:
+            return False
+        table = self.lake.delta(DIM_PRODUCT.qualified)
+        history = table.history(limit=1) if table is not None else []
+        return bool(history) and history[0].get(RULES_KEY) == self.rules_fingerprint
+
     def _rekey(self) -> None:
         """Earlier batches whose customer keys the new SCD2 history changes."""
         self.rekeyed: list[int] = []
-        if self.rebuild or self.affected_customers is None:
+        if self.rebuild or self.affected_customers is None or self._all_new_lines_later():
             return
         fact = self.engine.table(FACT_SALES.qualified)
         old = fact.filter(fact._batch_seq <= self.mark).semi_join(
@@ -337,6 +383,25 @@ class _GoldRun:
         batches = self.engine.to_arrow(rekeyed_batches(old, self.customers))
         self.rekeyed = sorted(batches.column("_batch_seq").to_pylist())
         self.report.rekeyed_batches = self.rekeyed
+
+    def _all_new_lines_later(self) -> bool:
+        """Whether every new line is later than every line already in the fact, with nothing
+        retracted: SCD2 versions then only grow after the old lines, so no old key changes and
+        no pass over the fact is needed. The old lines' last instant comes from the fact files'
+        statistics (kept to the millisecond, so a millisecond of margin)."""
+        first_new = self.bounds.new_first_ts
+        table = self.lake.delta(FACT_SALES.qualified)
+        if self.gone or first_new is None or table is None:
+            return False
+        actions = pa.table(table.get_add_actions(flatten=True))
+        if not actions.num_rows:
+            return True
+        if "max.invoice_ts" not in actions.column_names:
+            return False
+        highs = actions.column("max.invoice_ts").to_pylist()
+        if any(high is None for high in highs):
+            return False
+        return bool(first_new > max(highs) + timedelta(milliseconds=1))
 
     # -- fact ----------------------------------------------------------------------------------
     def _fact(self) -> None:
@@ -371,32 +436,140 @@ class _GoldRun:
         fact = self.engine.table(FACT_SALES.qualified)
         new_fact = fact.filter(fact._batch_seq > self.mark)
         incremental = not self.rebuild
-        daily = build_daily_sales(
-            fact,
-            self._touched(touched_days, new_fact) if incremental else None,
-            self._previous(MART_DAILY_SALES),
-        )
+        days = self._touched(touched_days, new_fact) if incremental else None
+        since = None
+        if days is not None:
+            first = self.engine.to_arrow(days.aggregate(first=days.sale_date.min()))
+            since = first.column("first")[0].as_py()
+        daily = build_daily_sales(fact, days, self._previous(MART_DAILY_SALES), since)
         self._write_staged(MART_DAILY_SALES, daily)
         self._step("mart_daily_sales")
 
-        performance = build_product_performance(
-            fact,
-            self.products,
-            self._touched(touched_months, new_fact) if incremental else None,
-            self._previous(MART_PRODUCT_PERFORMANCE),
-        )
-        self._write_staged(MART_PRODUCT_PERFORMANCE, performance)
+        self._product_performance(fact, new_fact, bounds)
         self._step("mart_product_performance")
+
+        summary, months = self._customer_summaries(fact, new_fact)
+        self._step("customer_summaries")
 
         last = bounds.last_ts.date() if bounds.last_ts else date.today()
         first = bounds.first_ts.date() if bounds.first_ts else last
         # The day after the last sale; a sale dated 9999-12-31 (Excel's last serial, which
         # silver accepts and flags) has no next day, so the as-of date stops there.
         as_of = last + timedelta(days=1) if last < date.max else last
-        rfm = build_rfm(fact, self.customers, as_of)
+        rfm = score_rfm(summary, self.customers, as_of)
         self._write_staged(MART_CUSTOMER_RFM, rfm)
         self._step("mart_customer_rfm")
 
-        cohorts = build_cohorts(self.engine, fact, first.replace(day=1), last.replace(day=1))
+        cohorts = cohorts_from_months(
+            self.engine, months, first.replace(day=1), last.replace(day=1)
+        )
         self._write_staged(MART_COHORT_RETENTION, cohorts)
         self._step("mart_cohort_retention")
+
+    def _product_performance(self, fact: ir.Table, new_fact: ir.Table, bounds: _Bounds) -> None:
+        """Write the months from the first one the run touched (their files replaced), or the
+        whole mart on a rebuild or when a product's attributes changed, in two files: the
+        months before the latest and the latest, which the next append usually replaces."""
+        target = MART_PRODUCT_PERFORMANCE
+        latest = (bounds.last_ts.date() if bounds.last_ts else date.today()).replace(day=1)
+        if self.rebuild or self.previous_products is None:
+            rows = build_product_performance(fact, self.products, None, None)
+            self._write_staged_split(target, rows, "month", latest)
+            return
+        touched = self._touched(touched_months, new_fact)
+        first = self.engine.to_arrow(touched.aggregate(first=touched.month.min()))
+        start: date | None = first.column("first")[0].as_py()
+        previous = self.engine.table(target.qualified)
+        changed = attributes_changed(self.previous_products, self.products)
+        if self._nonempty(changed, "changed") is not None:
+            rows = build_product_performance(fact, self.products, touched, previous)
+            self._write_staged_split(target, rows, "month", start or latest)
+            return
+        if start is None:  # no sale or return line, no attribute changed: the mart stands
+            self.report.unchanged.append(target.qualified)
+            return
+        # materialised first, as the dimensions and the split writes are: the engine's own types (a
+        # DuckDB sum is a HUGEINT, which Ibis types int64) then meet the contract's cast
+        rows = self.engine.materialize(
+            build_recent_months(fact, self.products, touched, previous, start),
+            self._name(target.name),
+        )
+        path = staged_path(self.lake, target.qualified)
+        try:
+            self.engine.write_parquet(rows, target, path)
+            written = staged_rows([path])
+        except BaseException:
+            discard([path])
+            raise
+        replace = BatchSelection(above=start - timedelta(days=1), column="month")
+        commit_staged(self.lake, target.qualified, [path], replace)
+        self.report.tables[target.qualified] = written
+        self.run.count(target.qualified, rows_out=written)
+
+    def _write_staged_split(
+        self, target: TableContract, rows: ir.Table, column: str, at: date
+    ) -> None:
+        """:meth:`_write_staged` as two files, rows before ``at`` and from ``at`` on."""
+        rows = self.engine.materialize(rows, self._name(target.name))
+        cut = ibis.date(at.isoformat())
+        paths = [staged_path(self.lake, target.qualified) for _ in range(2)]
+        try:
+            self.engine.write_parquet(rows.filter(rows[column] < cut), target, paths[0])
+            self.engine.write_parquet(rows.filter(rows[column] >= cut), target, paths[1])
+            written = staged_rows(paths)
+        except BaseException:
+            discard(paths)
+            raise
+        commit_staged(self.lake, target.qualified, paths, BatchSelection(everything=True))
+        self.report.tables[target.qualified] = written
+        self.run.count(target.qualified, rows_out=written)
+
+    def _customer_summaries(self, fact: ir.Table, new_fact: ir.Table) -> tuple[ir.Table, ir.Table]:
+        """``gold.customer_summary`` and ``gold.customer_months`` after this run, committed and
+        returned materialised: updated from the new fact rows (see :mod:`.customer_summary`),
+        built from the whole fact on a rebuild or when a lake from before them lacks them."""
+        if self.rebuild or not self._summaries_at_mark():
+            summary, months = summary_rows(fact), month_rows(fact)
+        else:
+            gone = None
+            if self.gone_fact is not None:
+                old = self.gone_fact
+                gone = old.filter(old.customer_id.notnull()).select("customer_id").distinct()
+            reused = reused_invoice_customers(self.new, self.invoices)
+            both = reused if gone is None else reused.union(gone, distinct=True)
+            summary = update_summary(
+                self.engine.table(CUSTOMER_SUMMARY.qualified),
+                new_fact,
+                fact,
+                self._nonempty(both, "recompute"),
+            )
+            months = update_months(
+                self.engine.table(CUSTOMER_MONTHS.qualified),
+                new_fact,
+                fact,
+                None if gone is None else self._nonempty(gone, "gone_customers"),
+            )
+        summary = self.engine.materialize(summary, self._name("customer_summary"))
+        months = self.engine.materialize(months, self._name("customer_months"))
+        done = {SUMMARIES_KEY: str(self.upper)}
+        self._write_staged(CUSTOMER_SUMMARY, summary, done)
+        self._write_staged(CUSTOMER_MONTHS, months, done)
+        return summary, months
+
+    def _summaries_at_mark(self) -> bool:
+        """Whether both summary tables hold exactly the batches up to the gold watermark this
+        run starts from (their last commit says so). Not after a crash between their commit
+        and the watermark (a redo would add the same rows twice), a rollback's restore, a
+        lowered watermark or an older lake: then they are built again from the fact."""
+        for target in GOLD_SUMMARIES:
+            table = self.lake.delta(target.qualified)
+            history = table.history(limit=1) if table is not None else []
+            if not history or history[0].get(SUMMARIES_KEY) != str(self.mark):
+                return False
+        return True
+
+    def _nonempty(self, keys: ir.Table, base: str) -> ir.Table | None:
+        """``keys`` materialised, or None when it has no row (no pass over the fact then)."""
+        kept = self.engine.materialize(keys, self._name(base))
+        count = self.engine.to_arrow(kept.aggregate(n=kept.count())).column("n")[0].as_py()
+        return kept if count else None

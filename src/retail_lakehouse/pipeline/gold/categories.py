@@ -95,6 +95,20 @@ def category_rules(user_csv: Path | None = None) -> list[CategoryRule]:
     return unique
 
 
+RULES_KEY = "retail.category_rules"
+"""Commit metadata of ``gold.dim_product``: the fingerprint of the mapping its categories were
+derived with. An append re-derives only its recomputed products' categories when the mapping is
+the same; any other commit (an older version, a rollback) makes it re-derive every row."""
+
+
+def rules_fingerprint(rules: list[CategoryRule]) -> str:
+    """A digest of the effective mapping, in order (priority matters)."""
+    import hashlib
+
+    text = "\n".join(f"{rule.keyword}\x1f{rule.category}" for rule in rules)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def rules_table(rules: list[CategoryRule]) -> pa.Table:
     """The mapping as data: priority (file order), `` KEYWORD`` as matched, category."""
     return pa.table(

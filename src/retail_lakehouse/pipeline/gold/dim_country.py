@@ -34,14 +34,22 @@ def canonical_countries() -> pa.Table:
     return unique.cast(pa.schema([f.with_nullable(True) for f in unique.schema]))
 
 
-def build_dim_country(engine: Engine, silver: ir.Table) -> ir.Table:
-    """Reference countries and the data's unmapped ones, keyed, with the unknown member."""
+def build_dim_country(
+    engine: Engine, silver: ir.Table, previous: ir.Table | None = None
+) -> ir.Table:
+    """Reference countries and the data's unmapped ones, keyed, with the unknown member.
+
+    With ``previous`` (the dimension before an append), ``silver`` holds only the new lines:
+    the unmapped countries are the previous ones plus the new lines', each with the greatest
+    ISO code seen (a maximum adds up), so an append does not re-read all of silver."""
     reference = engine.arrow_table(canonical_countries(), "gold_reference_countries")
-    seen = (
-        silver.filter(silver.country.notnull())
-        .group_by("country")
-        .agg(iso2=silver.country_code.max())
-    )
+    lines = silver.filter(silver.country.notnull()).select("country", iso2=silver.country_code)
+    if previous is not None:
+        earlier = previous.filter(
+            previous.country.notnull() & (previous.country_key != UNKNOWN_KEY)
+        ).select("country", "iso2")
+        lines = lines.union(earlier)
+    seen = lines.group_by("country").agg(iso2=lines.iso2.max())
     extra = seen.anti_join(reference, seen.country == reference.country).select(
         country=seen.country,
         iso2=seen.iso2,

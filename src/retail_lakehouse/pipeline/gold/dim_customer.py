@@ -12,9 +12,9 @@ customer's first and last sale line (the same on every version row).
 
 Incremental runs recompute every version of the customers in the new batches (from all their
 silver lines: a late line can split or move a version) and keep everyone else's rows.
-:func:`check_scd2_on` runs on the whole result, where the engine built it, before it is
-committed: exactly one current row per customer, versions numbered 1..n with contiguous,
-non-overlapping validity.
+:func:`check_scd2_on` runs on the result, where the engine built it, before it is committed:
+exactly one current row per customer, versions numbered 1..n with contiguous, non-overlapping
+validity (on an append, for the recomputed customers; keys unique over the whole dimension).
 """
 
 from __future__ import annotations
@@ -105,19 +105,27 @@ def build_dim_customer(
     return rows.union(conform(unknown, DIM_CUSTOMER))
 
 
-def scd2_problems(dim: ir.Table, run: Callable[[ir.Table], pa.Table]) -> list[str]:
+def scd2_problems(
+    dim: ir.Table, run: Callable[[ir.Table], pa.Table], only: ir.Table | None = None
+) -> list[str]:
     """What breaks an SCD2 invariant in ``dim`` (empty when nothing does): every customer has
     exactly one current row, versions 1..n, and contiguous validity (each version ends where
     the next begins, the last one is current and open-ended); no two rows share a key.
 
     The checks are Ibis expressions that ``run`` executes (the engine's own ``to_arrow``), so
     the dimension is checked where it was built (on Spark by the executors) and only counts
-    and a few example ids come back: the dimension grows with the customers."""
+    and a few example ids come back: the dimension grows with the customers.
+
+    ``only`` (customer ids) limits the per-customer checks to those customers: an append's
+    run passes the customers it recomputed, the others' rows being the previous, checked ones;
+    key uniqueness is always checked over the whole dimension."""
     problems: list[str] = []
     keys = run(dim.aggregate(n=dim.count(), keys=dim.customer_key.nunique())).to_pylist()[0]
     if (keys["n"] or 0) != (keys["keys"] or 0):
         problems.append(f"{int(keys['n']) - int(keys['keys'])} rows share a customer_key")
     rows = dim.filter(dim.customer_id.notnull())
+    if only is not None:
+        rows = rows.semi_join(only, "customer_id")
     per_customer = rows.group_by("customer_id").agg(
         current=rows.is_current.cast("int64").sum(),
         n=rows.count(),
@@ -156,10 +164,10 @@ def _counted(run: Callable[[ir.Table], pa.Table], ids: ir.Table, what: str) -> l
     return [f"{n} {what} (e.g. {', '.join(str(v) for v in sample)})"]
 
 
-def check_scd2_on(engine: Engine, dim: ir.Table) -> None:
+def check_scd2_on(engine: Engine, dim: ir.Table, only: ir.Table | None = None) -> None:
     """Raise :class:`SCD2InvariantError` when :func:`scd2_problems` finds any, checked by
     ``engine`` where the dimension lives. Runs before the dimension is committed."""
-    problems = scd2_problems(dim, engine.to_arrow)
+    problems = scd2_problems(dim, engine.to_arrow, only)
     if problems:
         raise SCD2InvariantError("dim_customer SCD2 invariant violated: " + "; ".join(problems))
 

@@ -12,8 +12,10 @@
 - ``first_sold`` / ``last_sold``: dates of the first and last charged line.
 
 Incremental runs recompute the statistics only for the stock codes in the new batches (from all
-of their silver lines) and keep the other rows; categories are re-derived for every row, so a
-changed mapping applies everywhere, as a full rebuild would.
+of their silver lines) and keep the other rows. Categories are derived for the recomputed rows;
+the kept rows keep theirs only when the previous commit says it used the same mapping (its
+fingerprint in the commit metadata), otherwise every row is re-derived, so a changed mapping
+applies everywhere, as a full rebuild would.
 """
 
 from __future__ import annotations
@@ -98,9 +100,13 @@ def build_dim_product(
     affected: ir.Table | None,
     previous: ir.Table | None,
     rules: list[CategoryRule],
+    *,
+    same_rules: bool = False,
 ) -> ir.Table:
     """The whole dimension: recomputed rows for ``affected`` stock codes (all codes when None),
-    previous rows for the others, categories for all, and the unknown member."""
+    previous rows for the others, and the unknown member. Categories are derived for every
+    row, or only for the recomputed ones when ``same_rules`` (the previous rows were derived
+    with this very mapping, so theirs stand)."""
     if affected is None or previous is None:
         stats = product_stats(silver)
     else:
@@ -108,6 +114,15 @@ def build_dim_product(
         kept = previous.filter(previous.product_key != UNKNOWN_KEY).anti_join(
             affected, "stock_code"
         )
+        if same_rules:
+            fresh = with_category(
+                engine,
+                recomputed.mutate(product_key=surrogate_key(engine, recomputed.stock_code)),
+                "stock_code",
+                rules,
+            )
+            rows = conform(kept, DIM_PRODUCT).union(conform(fresh, DIM_PRODUCT))
+            return rows.union(_unknown(engine))
         stats = _stat_columns(kept).union(_stat_columns(recomputed))
     keyed = with_category(
         engine,
@@ -115,6 +130,10 @@ def build_dim_product(
         "stock_code",
         rules,
     )
+    return conform(keyed, DIM_PRODUCT).union(_unknown(engine))
+
+
+def _unknown(engine: Engine) -> ir.Table:
     unknown = engine.arrow_table(
         cast_batch(
             pa.table(
@@ -129,7 +148,7 @@ def build_dim_product(
         ),
         "gold_unknown_product",
     )
-    return conform(keyed, DIM_PRODUCT).union(conform(unknown, DIM_PRODUCT))
+    return conform(unknown, DIM_PRODUCT)
 
 
 def _stat_columns(table: ir.Table) -> ir.Table:

@@ -7,7 +7,9 @@ cohort's customers with a sale line in that month, ``cohort_size`` the cohort's 
 are rows with 0, so the triangle is complete.
 
 The data's last month moves the triangle's edge for every cohort, so the mart is recomputed in
-full on every run with new lines (two group-bys over the fact's sale lines).
+full on every run with new lines, from ``gold.customer_months`` (the (customer, month) pairs
+with a sale line, kept up to date from the new fact rows by :mod:`.customer_summary`), never
+from the fact.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from retail_lakehouse.engines import Engine
 from retail_lakehouse.lake.contracts.gold import MART_COHORT_RETENTION
 from retail_lakehouse.pipeline.gold.definitions import ratio
 from retail_lakehouse.pipeline.gold.frames import conform
+from retail_lakehouse.pipeline.gold.marts.customer_summary import month_rows
 
 
 def _month_index(month: ir.DateValue) -> ir.IntegerValue:
@@ -30,8 +33,13 @@ def _month_index(month: ir.DateValue) -> ir.IntegerValue:
 
 def build_cohorts(engine: Engine, fact: ir.Table, first_month: date, last_month: date) -> ir.Table:
     """The mart over the whole fact; ``first_month``/``last_month`` bound the data."""
-    sales = fact.filter(fact.is_sale & fact.customer_id.notnull())
-    activity = sales.select("customer_id", month=sales.invoice_ts.truncate("M").date()).distinct()
+    return cohorts_from_months(engine, month_rows(fact), first_month, last_month)
+
+
+def cohorts_from_months(
+    engine: Engine, activity: ir.Table, first_month: date, last_month: date
+) -> ir.Table:
+    """The mart from ``gold.customer_months`` rows (what a run uses: no pass over the fact)."""
     firsts = activity.group_by("customer_id").agg(cohort_month=activity.month.min())
     sizes = firsts.group_by("cohort_month").agg(cohort_size=firsts.count())
     joined = activity.join(firsts, "customer_id")

@@ -11,11 +11,16 @@ the month's total, ``B`` below 95%, ``C`` for the rest and for products without 
 a stock code the dimension lacks, which a full rebuild never produces, gets the unknown key).
 
 Incremental runs recompute the sums only for the months touched by new lines; rank and class
-are per month and recomputed for every row (cheap on this small table), and descriptions are
-re-joined, so the mart always equals a full rebuild.
+are per month, so the months before the first touched one keep their rows. When no product's
+key, description or category changed, a run writes only the rows from its first touched month
+on (:func:`build_recent_months`, reading only the fact's row groups from that month on) and
+replaces only those months' files; otherwise every row is re-joined with the products and the
+whole mart is written, so the mart always equals a full rebuild (decision 0020).
 """
 
 from __future__ import annotations
+
+from datetime import date, datetime
 
 import ibis
 import ibis.expr.types as ir
@@ -117,3 +122,36 @@ def build_product_performance(
     recomputed = product_month_base(_with_month(fact).semi_join(touched, "month"))
     kept = _base_columns(previous).anti_join(touched, "month")
     return finish(kept.union(recomputed), products)
+
+
+def build_recent_months(
+    fact: ir.Table, products: ir.Table, touched: ir.Table, previous: ir.Table, start: date
+) -> ir.Table:
+    """The mart's rows from month ``start`` on: the ``touched`` months recomputed, the previous
+    rows of the others. The fact is read from ``start`` on (a range on ``invoice_ts``, which the
+    engines serve from row-group statistics), not as a whole."""
+    since = ibis.timestamp(datetime(start.year, start.month, start.day))
+    recent = fact.filter(fact.invoice_ts >= since)
+    recomputed = product_month_base(_with_month(recent).semi_join(touched, "month"))
+    later = previous.filter(previous.month >= ibis.date(start.isoformat()))
+    kept = _base_columns(later).anti_join(touched, "month")
+    return finish(kept.union(recomputed), products)
+
+
+def attributes_changed(previous: ir.Table, products: ir.Table) -> ir.Table:
+    """Stock codes whose key, description or category differs between two ``dim_product``
+    snapshots (their rows in every month must be re-joined)."""
+    old = previous.filter(previous.stock_code.notnull()).select(
+        "stock_code",
+        old_key=previous.product_key,
+        old_description=previous.description,
+        old_category=previous.category,
+    )
+    new = products.filter(products.stock_code.notnull())
+    joined = new.join(old, "stock_code")
+    differs = (
+        ~joined.product_key.identical_to(joined.old_key)
+        | ~joined.description.identical_to(joined.old_description)
+        | ~joined.category.identical_to(joined.old_category)
+    )
+    return joined.filter(differs).select("stock_code")

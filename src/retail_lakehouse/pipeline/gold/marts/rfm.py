@@ -23,7 +23,8 @@ data (``as_of_date``):
   beyond their actual spend). Negative when returns exceed purchases.
 
 Recency moves for everyone when the data's last date moves, so the mart is recomputed in full
-from the fact on every run that has new lines (one group-by over the fact).
+on every run that has new lines, from ``gold.customer_summary`` (one row per customer, kept up
+to date from the new fact rows by :mod:`.customer_summary`), never from the fact.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ import ibis
 import ibis.expr.types as ir
 
 from retail_lakehouse.lake.contracts.gold import MART_CUSTOMER_RFM
-from retail_lakehouse.pipeline.gold.definitions import as_float, is_product_line
+from retail_lakehouse.pipeline.gold.definitions import as_float
 from retail_lakehouse.pipeline.gold.frames import conform
+from retail_lakehouse.pipeline.gold.marts.customer_summary import summary_rows
 
 HORIZON_DAYS = 3 * 365
 MIN_TENURE_DAYS = 365
@@ -76,13 +78,11 @@ def segment_expr(r: ir.IntegerValue, f: ir.IntegerValue, m: ir.IntegerValue) -> 
 
 def build_rfm(fact: ir.Table, customers: ir.Table, as_of: date) -> ir.Table:
     """The mart over the whole fact; ``as_of`` is the day after the last invoice."""
-    rows = fact.filter(fact.customer_id.notnull() & is_product_line(fact))
-    per_customer = rows.group_by("customer_id").agg(
-        first_purchase=rows.invoice_ts.min(where=rows.is_sale),
-        last_purchase=rows.invoice_ts.max(where=rows.is_sale),
-        frequency=rows.invoice_no.nunique(where=rows.is_sale).cast("int64"),
-        monetary=rows.line_amount.sum(),
-    )
+    return score_rfm(summary_rows(fact), customers, as_of)
+
+
+def score_rfm(per_customer: ir.Table, customers: ir.Table, as_of: date) -> ir.Table:
+    """The mart from ``gold.customer_summary`` rows (what a run uses: no pass over the fact)."""
     buyers = per_customer.filter(per_customer.frequency > 0)
     as_of_date = ibis.date(as_of.isoformat())
     scored = buyers.mutate(
