@@ -165,19 +165,36 @@ class _GoldRun:
         self.run.count(target.qualified, rows_out=data.num_rows)
 
     def _write_staged(
-        self, target: TableContract, rows: ir.Table, extra: dict[str, str] | None = None
+        self,
+        target: TableContract,
+        rows: ir.Table,
+        extra: dict[str, str] | None = None,
+        replace: BatchSelection | None = None,
     ) -> None:
         """Replace a mart or a large dimension with rows the engine writes itself (Spark: its
-        executors), committed as one new snapshot: they grow with customers, products and
-        invoices, so they never come back to the driver."""
-        path = staged_path(self.lake, target.qualified)
+        executors), committed as one new snapshot (or replacing only the ``replace`` part): they
+        grow with customers, products and invoices, so they never come back to the driver."""
+        everything = BatchSelection(everything=True)
+        self._commit_parts(target, [rows], everything if replace is None else replace, extra)
+
+    def _commit_parts(
+        self,
+        target: TableContract,
+        parts: list[ir.Table],
+        replace: BatchSelection,
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        """Each of ``parts`` written by the engine as one staged file, then all committed in one
+        Delta commit replacing ``replace``; the staged files are discarded if writing fails."""
+        paths = [staged_path(self.lake, target.qualified) for _ in parts]
         try:
-            self.engine.write_parquet(rows, target, path)
-            written = staged_rows([path])
+            for part, path in zip(parts, paths, strict=True):
+                self.engine.write_parquet(part, target, path)
+            written = staged_rows(paths)
         except BaseException:
-            discard([path])
+            discard(paths)
             raise
-        commit_staged(self.lake, target.qualified, [path], BatchSelection(everything=True), extra)
+        commit_staged(self.lake, target.qualified, paths, replace, extra)
         self.report.tables[target.qualified] = written
         self.run.count(target.qualified, rows_out=written)
 
@@ -494,17 +511,8 @@ class _GoldRun:
             build_recent_months(fact, self.products, touched, previous, start),
             self._name(target.name),
         )
-        path = staged_path(self.lake, target.qualified)
-        try:
-            self.engine.write_parquet(rows, target, path)
-            written = staged_rows([path])
-        except BaseException:
-            discard([path])
-            raise
         replace = BatchSelection(above=start - timedelta(days=1), column="month")
-        commit_staged(self.lake, target.qualified, [path], replace)
-        self.report.tables[target.qualified] = written
-        self.run.count(target.qualified, rows_out=written)
+        self._write_staged(target, rows, replace=replace)
 
     def _write_staged_split(
         self, target: TableContract, rows: ir.Table, column: str, at: date
@@ -512,17 +520,8 @@ class _GoldRun:
         """:meth:`_write_staged` as two files, rows before ``at`` and from ``at`` on."""
         rows = self.engine.materialize(rows, self._name(target.name))
         cut = ibis.date(at.isoformat())
-        paths = [staged_path(self.lake, target.qualified) for _ in range(2)]
-        try:
-            self.engine.write_parquet(rows.filter(rows[column] < cut), target, paths[0])
-            self.engine.write_parquet(rows.filter(rows[column] >= cut), target, paths[1])
-            written = staged_rows(paths)
-        except BaseException:
-            discard(paths)
-            raise
-        commit_staged(self.lake, target.qualified, paths, BatchSelection(everything=True))
-        self.report.tables[target.qualified] = written
-        self.run.count(target.qualified, rows_out=written)
+        parts = [rows.filter(rows[column] < cut), rows.filter(rows[column] >= cut)]
+        self._commit_parts(target, parts, BatchSelection(everything=True))
 
     def _customer_summaries(self, fact: ir.Table, new_fact: ir.Table) -> tuple[ir.Table, ir.Table]:
         """``gold.customer_summary`` and ``gold.customer_months`` after this run, committed and
