@@ -17,9 +17,8 @@ from typing import Any
 
 from retail_lakehouse.benchmark.processes import make_append
 from retail_lakehouse.lake import Lake
-from retail_lakehouse.lake.contracts.gold import GOLD_SUMMARIES, GOLD_TABLES
-from retail_lakehouse.lake.query import LakeSQL
 from tests.conftest import run_retail
+from tests.integration.gold_rows import gold_rows
 
 ROWS = 10_000
 
@@ -31,15 +30,7 @@ def retail(*args: str | Path, lake: Path) -> str:
 
 
 def content(lake: Path) -> dict[str, list[tuple[Any, ...]]]:
-    found = {}
-    with LakeSQL(Lake(lake)) as con:
-        for table in (*GOLD_TABLES, *GOLD_SUMMARIES):
-            data = con.arrow(f"SELECT * FROM {table.qualified}")
-            data = data.drop_columns([c for c in data.column_names if c == "_run_id"])
-            found[table.qualified] = sorted(
-                zip(*(c.to_pylist() for c in data.columns), strict=True), key=repr
-            )
-    return found
+    return gold_rows(Lake(lake))
 
 
 def rebuilt(lake: Path, tmp: Path) -> dict[str, list[tuple[Any, ...]]]:

@@ -10,19 +10,17 @@ come from an engine-specific semantic (hashing, ranking ties, decimal arithmetic
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from retail_lakehouse.engines import open_engine
 from retail_lakehouse.lake import Lake
-from retail_lakehouse.lake.contracts.gold import GOLD_SUMMARIES, GOLD_TABLES
-from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.lake.runs import recorded_run
 from retail_lakehouse.pipeline import gold, silver
 from tests.adversarial import write_adversarial
 from tests.conftest import ingest_with_cli as ingest
 from tests.conftest import run_retail
+from tests.integration.gold_rows import gold_rows
 
 pytestmark = pytest.mark.spark
 ROWS = 8_000
@@ -35,18 +33,6 @@ def run_layers(lake: Lake, gold_engine: str) -> gold.GoldReport:
             silver.process(lake, duck, run, extra_rules=[])
         with open_engine(lake, gold_engine) as engine:
             return gold.process(lake, engine, run)
-
-
-def content(lake: Lake) -> dict[str, list[tuple[Any, ...]]]:
-    out = {}
-    with LakeSQL(lake) as con:
-        for table in (*GOLD_TABLES, *GOLD_SUMMARIES):
-            data = con.arrow(f"SELECT * FROM {table.qualified}")
-            data = data.drop_columns([c for c in data.column_names if c == "_run_id"])
-            out[table.qualified] = sorted(
-                zip(*(c.to_pylist() for c in data.columns), strict=True), key=repr
-            )
-    return out
 
 
 @pytest.mark.usefixtures("spark_session")
@@ -67,6 +53,6 @@ def test_gold_on_spark_equals_gold_on_duckdb(tmp_path: Path) -> None:
         run_layers(duck_lake, "duckdb")
         report = run_layers(spark_lake, "spark")
         assert not report.nothing_to_do
-    duck, sparked = content(duck_lake), content(spark_lake)
+    duck, sparked = gold_rows(duck_lake), gold_rows(spark_lake)
     for table in duck:
         assert sparked[table] == duck[table], table
