@@ -183,7 +183,12 @@ def _dagster_env(tmp_path: Path, lake: Path) -> dict[str, str]:
 def test_dagster_cli_validates_and_materializes_the_whole_lake(tmp_path: Path) -> None:
     project = tmp_path / "shop"
     (project / "landing").mkdir(parents=True)
-    shutil.copy(SAMPLE, project / "landing")
+    landed = project / "landing" / SAMPLE.name
+    shutil.copy(SAMPLE, landed)
+    # bronze takes settled files only (the watcher's rule): make the copy look finished, not
+    # depend on `validate` taking longer than the settle time
+    settled = time.time() - 3600
+    os.utime(landed, (settled, settled))
     environ = _dagster_env(tmp_path, project / "lake")
     validate = subprocess.run(
         [DAGSTER, "definitions", "validate", "-m", "retail_lakehouse.orchestrate"],
