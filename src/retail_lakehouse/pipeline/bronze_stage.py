@@ -14,7 +14,6 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -207,10 +206,17 @@ def _connection(limits: ReaderLimits) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _constant(value: object, type_: pa.DataType, n: int) -> pa.Array:
-    """``n`` copies of one value (lineage that is the same on every line of a chunk)."""
-    single = pa.array([value], type_)
-    return single.take(pa.array(np.zeros(n, dtype=np.int32)))
+def _lineage_columns(lineage: Lineage, source_file: str) -> list[pl.Expr]:
+    """Lineage that is the same on every line of a chunk, as Polars literals (broadcast without
+    copies; ``pa.array`` of a Python value would import pandas, decision 0021)."""
+    return [
+        pl.lit(source_file, pl.String).alias("_source_file"),
+        pl.lit(lineage.sha256, pl.String).alias("_source_sha256"),
+        pl.lit(lineage.batch_id, pl.String).alias("_batch_id"),
+        pl.lit(lineage.batch_seq, pl.Int64).alias("_batch_seq"),
+        pl.lit(lineage.ingested_at, pl.Datetime("us", "UTC")).alias("_ingested_at"),
+        pl.lit(lineage.schema_version, pl.Int32).alias("_schema_version"),
+    ]
 
 
 def lineage_batches(
@@ -236,34 +242,23 @@ def lineage_batches(
         for name in columns:
             if name not in rows.columns:
                 rows = rows.with_columns(pl.lit(None, dtype=pl.String).alias(name))
-        n = rows.height
         source_file = lineage.source_file + (f"#{chunk.part}" if chunk.part else "")
-        data = rows.select(*columns, "_row_number").to_arrow()
-        constants = {
-            "_source_file": _constant(source_file, pa.string(), n),
-            "_source_sha256": _constant(lineage.sha256, pa.string(), n),
-            "_batch_id": _constant(lineage.batch_id, pa.string(), n),
-            "_batch_seq": _constant(lineage.batch_seq, pa.int64(), n),
-            "_ingested_at": _constant(lineage.ingested_at, pa.timestamp("us", tz="UTC"), n),
-            "_schema_version": _constant(lineage.schema_version, pa.int32(), n),
-        }
-        for name, values in constants.items():
-            data = data.append_column(name, values)
-        counted[0] += n
+        data = rows.select(
+            *columns, "_row_number", *_lineage_columns(lineage, source_file)
+        ).to_arrow()
+        counted[0] += rows.height
         yield from data.select(names).cast(hashed).to_batches()
 
 
 def reject_table(rejects: pl.DataFrame, lineage: Lineage) -> pa.Table:
-    n = rejects.height
-    return pa.table(
-        {
-            "_source_file": _constant(lineage.source_file, pa.string(), n),
-            "_source_sha256": _constant(lineage.sha256, pa.string(), n),
-            "_batch_id": _constant(lineage.batch_id, pa.string(), n),
-            "_batch_seq": _constant(lineage.batch_seq, pa.int64(), n),
-            "line_number": rejects.get_column("line_number").to_arrow(),
-            "raw_line": rejects.get_column("raw_line").to_arrow(),
-            "reason": rejects.get_column("reason").to_arrow(),
-            "_ingested_at": _constant(lineage.ingested_at, pa.timestamp("us", tz="UTC"), n),
-        }
-    )
+    lineage_columns = {c.meta.output_name(): c for c in _lineage_columns(lineage, "")}
+    return rejects.select(
+        pl.lit(lineage.source_file, pl.String).alias("_source_file"),
+        lineage_columns["_source_sha256"],
+        lineage_columns["_batch_id"],
+        lineage_columns["_batch_seq"],
+        pl.col("line_number"),
+        pl.col("raw_line"),
+        pl.col("reason"),
+        lineage_columns["_ingested_at"],
+    ).to_arrow()

@@ -116,7 +116,7 @@ def _open(
     for frame in checked:
         good = frame.filter(  # noqa: F841 - read by DuckDB below
             pl.col("reason").is_null() & (pl.col("raw").str.strip_chars() != "")
-        )
+        ).to_arrow()  # DuckDB reads Arrow tables, not Polars frames, without pyarrow.dataset
         found = con.execute("SELECT DISTINCT unnest(json_keys(raw)) AS k FROM good").fetchall()
         for (key,) in found:
             if key not in seen:
@@ -147,7 +147,7 @@ def _open(
             is_blank = pl.col("raw").str.strip_chars() == ""
             blank[0] += part.filter(is_blank).height
             frame = part.filter(~is_blank)
-            good = frame.filter(pl.col("reason").is_null())  # noqa: F841 - read by DuckDB below
+            good = frame.filter(pl.col("reason").is_null()).to_arrow()  # noqa: F841 - DuckDB
             values = pl.from_arrow(
                 con.execute(f"SELECT line_number, {select} FROM good", paths).to_arrow_table()
             )
@@ -174,7 +174,7 @@ def _check(
             f"JSON nested deeper than {limits.max_json_depth} levels (limits.max_json_depth)"
         ).alias("reason"),
     )
-    shallow = frame.filter(~too_deep).select("line_number", "raw")  # noqa: F841 - DuckDB
+    shallow = frame.filter(~too_deep).select("line_number", "raw").to_arrow()  # noqa: F841
     checked = pl.from_arrow(
         con.execute(
             "SELECT line_number, raw, CASE "
