@@ -54,6 +54,13 @@ ENCODE_AHEAD_ROWS = 100_000
 most this many, so this thread only sends bytes; more are streamed here as before (memory holds
 at most AHEAD tables' encoded rows, ~150 bytes a fact row: ~15 MB each)."""
 
+UPDATE_IN_PLACE = True
+"""Rows whose primary key stays (a changed attribute, a new revenue rank, a moved as-of date) are
+``UPDATE``d in place rather than deleted and inserted again: with the free space
+:data:`~retail_lakehouse.publish.ddl.DIFF_FILLFACTOR` leaves on each page, PostgreSQL writes
+them as heap-only tuples, no index entry added (decision 0014, fifth addendum). False: every
+changed row deleted and re-inserted (a switch for the equality test and measurements)."""
+
 THREADS = 1
 """DuckDB threads of an incremental publish (a full one keeps DuckDB's default)."""
 
@@ -83,10 +90,39 @@ class Prepared:
     gone: int = 0  # rows of the published snapshot no longer in the lake
     new: int = 0  # rows of the lake not in the published snapshot
     keys_kept: bool = False  # every key of a row gone has a new row: no key disappears
-    gone_keys: list[str] | None = None  # keys of the rows gone: one array literal per column
-    new_rows: Encoded | None = None  # rows new (or the fact's changed batches), encoded ahead
+    updated: int = 0  # rows new whose key was published: updated in place (UPDATE_IN_PLACE)
+    gone_keys: list[str] | None = None  # keys of the rows to delete: one array literal a column
+    new_rows: Encoded | None = None  # rows to insert (or the fact's changed batches), encoded
+    update_rows: Encoded | None = None  # rows to update in place, encoded ahead
     new_references: list[str] | None = None  # the fact: distinct keys of new_rows per reference
+    in_place: bool = False  # rows whose key stays are updated, not deleted and inserted
     seconds: float = 0.0
+
+    @property
+    def to_delete(self) -> int:
+        """Rows of the published snapshot to delete: those gone, less those updated in place."""
+        return self.gone - self.updated if self.in_place else self.gone
+
+    @property
+    def to_insert(self) -> int:
+        return self.new - self.updated if self.in_place else self.new
+
+    @property
+    def delete_where(self) -> str:
+        return _VANISHED if self.in_place else _OLD
+
+    @property
+    def insert_where(self) -> str:
+        return _INSERTED if self.in_place else _NEW
+
+
+# the rows of a difference (``_lake_diff``): old or new side; ``_retail_both`` when the row's
+# primary key is on both sides (a row changed, not a key come or gone)
+_OLD = "WHERE _retail_side = 0"
+_NEW = "WHERE _retail_side = 1"
+_VANISHED = "WHERE _retail_side = 0 AND NOT _retail_both"
+_INSERTED = "WHERE _retail_side = 1 AND NOT _retail_both"
+_UPDATED = "WHERE _retail_side = 1 AND _retail_both"
 
 
 def batch_fingerprints(
@@ -267,16 +303,26 @@ def prepare(lake: Lake, con: duckdb.DuckDBPyConnection, change: Change) -> Prepa
         previous = _previous_snapshot(lake, con, t, int(change.state["delta_version"]))
         prepared = _lake_diff(con, t, previous) if previous is not None else Prepared()
         if prepared.diff is not None:
-            if t.primary_key and prepared.gone <= ENCODE_AHEAD_ROWS:
-                prepared.gone_keys = _key_arrays(con, t, prepared.diff)
+            prepared.in_place = updates_in_place(t)
+            if t.primary_key and prepared.to_delete <= ENCODE_AHEAD_ROWS:
+                prepared.gone_keys = _key_arrays(con, t, prepared.diff, prepared.delete_where)
             prepared.new_rows = encode_query(
                 con,
                 t.schema,
                 prepared.diff,
-                where="WHERE _retail_side = 1",
-                rows=prepared.new,
+                where=prepared.insert_where,
+                rows=prepared.to_insert,
                 limit=ENCODE_AHEAD_ROWS,
             )
+            if prepared.in_place and prepared.updated:
+                prepared.update_rows = encode_query(
+                    con,
+                    t.schema,
+                    prepared.diff,
+                    where=_UPDATED,
+                    rows=prepared.updated,
+                    limit=ENCODE_AHEAD_ROWS,
+                )
     prepared.seconds = round(time.perf_counter() - started, 4)
     faults.point("publish.prepared")  # a kill here: both threads mid-publish, nothing committed
     return prepared
@@ -314,25 +360,38 @@ def _lake_diff(con: duckdb.DuckDBPyConnection, t: TableContract, previous: str) 
     One pass finds both sides: the two snapshots are stacked and grouped by every column; a row
     present in one snapshot only is gone (old side) or new (new side). That reads each snapshot
     once (two ``EXCEPT`` queries read each twice). The difference stays in DuckDB (spilled to
-    its temporary folder if large) until PostgreSQL's side streams it."""
+    its temporary folder if large) until PostgreSQL's side streams it.
+
+    ``_retail_both`` marks the rows whose primary key is on both sides (within one snapshot a
+    key is unique, so such a key has exactly one old and one new row: a changed row). Without a
+    primary key the whole row is the key, and no row is on both sides."""
     columns = ", ".join(f'"{c}"' for c in t.schema.names)
     keys = ", ".join(f'"{c}"' for c in (t.primary_key or t.schema.names))
     diff = f'"{DIFF_SCHEMA}"."diff_{t.name}"'
     con.execute(
-        f"CREATE OR REPLACE TABLE {diff} AS SELECT {columns}, "
-        f"max(_retail_side) AS _retail_side FROM ("
+        f"CREATE OR REPLACE TABLE {diff} AS SELECT *, "
+        f"count(*) OVER (PARTITION BY {keys}) > 1 AS _retail_both FROM ("
+        f"SELECT {columns}, max(_retail_side) AS _retail_side FROM ("
         f"SELECT {columns}, 0 AS _retail_side FROM {previous} UNION ALL "
         f"SELECT {columns}, 1 AS _retail_side FROM {t.qualified}"
-        f") GROUP BY ALL HAVING min(_retail_side) = max(_retail_side)"
+        f") GROUP BY ALL HAVING min(_retail_side) = max(_retail_side))"
     )
     found = con.execute(
         f"SELECT count(*) FILTER (WHERE _retail_side = 0), "
         f"count(*) FILTER (WHERE _retail_side = 1), "
-        f"(SELECT count(*) FROM (SELECT {keys} FROM {diff} WHERE _retail_side = 0 "
-        f"EXCEPT SELECT {keys} FROM {diff} WHERE _retail_side = 1)) FROM {diff}"
+        f"count(*) FILTER (WHERE _retail_side = 0 AND NOT _retail_both), "
+        f"count(*) FILTER (WHERE _retail_side = 1 AND _retail_both) FROM {diff}"
     ).fetchone()
-    gone, new, vanished = found if found else (0, 0, 0)
-    return Prepared(diff=diff, gone=int(gone), new=int(new), keys_kept=not vanished)
+    gone, new, vanished, both = found if found else (0, 0, 0, 0)
+    return Prepared(
+        diff=diff, gone=int(gone), new=int(new), keys_kept=not vanished, updated=int(both)
+    )
+
+
+def updates_in_place(t: TableContract) -> bool:
+    """Whether a changed row of ``t`` (same primary key) is updated rather than replaced: a
+    primary key and at least one other column to set."""
+    return UPDATE_IN_PLACE and bool(t.primary_key) and len(t.primary_key) < len(t.schema.names)
 
 
 # -- PostgreSQL's side ---------------------------------------------------------------------------
@@ -425,7 +484,7 @@ class _Applier:
         assert diff is not None
         table = ddl.ident(self.schema, t.name)
         deleted = written = 0
-        if prepared.gone:
+        if prepared.to_delete:
             quiet = (
                 prepared.keys_kept
                 and _is_referenced(t)
@@ -437,16 +496,60 @@ class _Applier:
             if prepared.gone_keys is not None:
                 deleted = self._delete_listed(t, prepared.gone_keys)
             else:
-                deleted = self._delete_staged(t, diff)
+                deleted = self._delete_staged(t, diff, prepared.delete_where)
             if quiet:
                 cur.execute("SET LOCAL session_replication_role = origin")
+        if prepared.in_place and prepared.updated:
+            written += self._update(t, prepared, diff)
         if prepared.new_rows is not None:
-            written = copy_encoded(cur, table, prepared.new_rows)
-        elif prepared.new:
-            written = copy_query(
-                cur, table, t.schema, self.lake_sql, diff, where="WHERE _retail_side = 1"
+            written += copy_encoded(cur, table, prepared.new_rows)
+        elif prepared.to_insert:
+            written += copy_query(
+                cur, table, t.schema, self.lake_sql, diff, where=prepared.insert_where
             )
         return TableResult("synced", change.version, written, deleted)
+
+    def _update(self, t: TableContract, prepared: Prepared, diff: str) -> int:
+        """``UPDATE`` the rows whose primary key stays, from a temporary table they are copied
+        into: a row whose indexed columns did not change is rewritten on its own page without
+        a new index entry (a heap-only tuple), where a delete and insert adds one to every index
+        of the table (decision 0014, fifth addendum). No foreign-key check is queued: a key
+        that does not change cannot orphan a fact row."""
+        from psycopg import sql
+
+        from retail_lakehouse.publish import ddl
+
+        table = ddl.ident(self.schema, t.name)
+        stage = sql.Identifier(f"_retail_update_{t.name}")
+        self.cur.execute(
+            sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(stage, table)
+        )
+        if prepared.update_rows is not None:
+            copy_encoded(self.cur, stage, prepared.update_rows)
+        else:
+            copy_query(self.cur, stage, t.schema, self.lake_sql, diff, where=_UPDATED)
+        keys = set(t.primary_key)
+        self.cur.execute(
+            sql.SQL("UPDATE {} t SET {} FROM {} s WHERE {}").format(
+                table,
+                sql.SQL(", ").join(
+                    sql.SQL("{c} = s.{c}").format(c=sql.Identifier(c))
+                    for c in t.schema.names
+                    if c not in keys
+                ),
+                stage,
+                sql.SQL(" AND ").join(
+                    sql.SQL("t.{c} = s.{c}").format(c=sql.Identifier(c)) for c in t.primary_key
+                ),
+            )
+        )
+        if self.cur.rowcount != prepared.updated:  # the target is not what its state says
+            raise PublishFailed(
+                f"{t.name}: {prepared.updated:,} changed rows to update, {self.cur.rowcount:,} "
+                "found in the target (it no longer holds what it says was published); nothing "
+                "was published: run `retail publish --full`"
+            )
+        return prepared.updated
 
     def _delete_listed(self, t: TableContract, arrays: list[str]) -> int:
         """``DELETE`` the rows whose primary key is in the arrays (one per key column, bound as
@@ -471,7 +574,7 @@ class _Applier:
         )
         return int(self.cur.rowcount)
 
-    def _delete_staged(self, t: TableContract, diff: str) -> int:
+    def _delete_staged(self, t: TableContract, diff: str, where: str) -> int:
         """``DELETE`` the rows gone through a temporary table their keys are copied into (a
         table without a primary key, or more keys than :data:`ENCODE_AHEAD_ROWS`)."""
         from psycopg import sql
@@ -492,7 +595,7 @@ class _Applier:
             pa.schema([t.schema.field(k) for k in keys]),
             self.lake_sql,
             diff,
-            where="WHERE _retail_side = 0",
+            where=where,
         )
         equal = "t.{c} = g.{c}" if t.primary_key else "t.{c} IS NOT DISTINCT FROM g.{c}"
         match = sql.SQL(" AND ").join(sql.SQL(equal).format(c=sql.Identifier(c)) for c in keys)
@@ -502,8 +605,11 @@ class _Applier:
         return int(self.cur.rowcount)
 
 
-def _key_arrays(con: duckdb.DuckDBPyConnection, t: TableContract, diff: str) -> list[str]:
-    """The primary keys of the rows gone, as PostgreSQL array literals, one per key column, in
+def _key_arrays(
+    con: duckdb.DuckDBPyConnection, t: TableContract, diff: str, where: str = _OLD
+) -> list[str]:
+    """The primary keys of the rows to delete (``where``: the rows gone, or only those whose key
+    vanished), as PostgreSQL array literals, one per key column, in
     the same row order: built by DuckDB in one query (every element double-quoted, backslash
     and quote escaped, so any text is one element; key columns are NOT NULL)."""
     order = ", ".join(f'"{k}"' for k in t.primary_key)
@@ -511,7 +617,7 @@ def _key_arrays(con: duckdb.DuckDBPyConnection, t: TableContract, diff: str) -> 
     for k in t.primary_key:
         element = _array_element(f'"{k}"')
         parts.append(f"'{{' || coalesce(string_agg({element}, ',' ORDER BY {order}), '') || '}}'")
-    found = con.execute(f"SELECT {', '.join(parts)} FROM {diff} WHERE _retail_side = 0").fetchone()
+    found = con.execute(f"SELECT {', '.join(parts)} FROM {diff} {where}").fetchone()
     assert found is not None
     return [str(v) for v in found]
 

@@ -395,6 +395,7 @@ def _full(
             cur.execute(sql.SQL("DROP TABLE {}").format(ddl.ident(schema, t.name)))
     for t in keep:
         _execute(cur, ddl.drop_keys(schema, t))
+        cur.execute(ddl.set_fillfactor(schema, t))
     if keep:
         cur.execute(
             sql.SQL("TRUNCATE {}").format(

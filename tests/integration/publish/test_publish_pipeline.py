@@ -70,14 +70,16 @@ def test_append_pipelined_or_in_line_encoded_or_streamed_equals_full(
     from retail_lakehouse.publish.target import Target
 
     variants = {
-        "pipelined": (True, incremental.ENCODE_AHEAD_ROWS),
-        "in_line": (False, incremental.ENCODE_AHEAD_ROWS),
-        "streamed": (True, 0),  # nothing encoded ahead: rows streamed, keys staged
+        "pipelined": (True, incremental.ENCODE_AHEAD_ROWS, True),
+        "in_line": (False, incremental.ENCODE_AHEAD_ROWS, True),
+        "streamed": (True, 0, True),  # nothing encoded ahead: rows streamed, keys staged
+        "replaced": (True, incremental.ENCODE_AHEAD_ROWS, False),  # changed rows deleted
     }
     reports = {}
-    for schema, (pipeline, ahead) in variants.items():
+    for schema, (pipeline, ahead, in_place) in variants.items():
         monkeypatch.setattr(incremental, "PIPELINE", pipeline)
         monkeypatch.setattr(incremental, "ENCODE_AHEAD_ROWS", ahead)
+        monkeypatch.setattr(incremental, "UPDATE_IN_PLACE", in_place)
         postgres.publish(Lake(lakes.before), Target(dsn, schema))
         report = postgres.publish(Lake(lakes.after), Target(dsn, schema))
         assert report.mode == "incremental"
@@ -88,7 +90,11 @@ def test_append_pipelined_or_in_line_encoded_or_streamed_equals_full(
 
     assert reports["pipelined"] == reports["in_line"] == reports["streamed"]
     assert reports["pipelined"]["fact_sales"][0] > 0  # the append did reach the fact
-    assert reports["pipelined"]["dim_product"][1] > 0  # and replaced dimension rows
+    # and changed dimension rows: updated in place (written, not deleted), or replaced
+    written, deleted = reports["pipelined"]["dim_product"]
+    assert written > 0
+    replaced_written, replaced_deleted = reports["replaced"]["dim_product"]
+    assert replaced_written == written and replaced_deleted > deleted  # updates: fewer deletes
     zero = {t.name: 0 for t in GOLD_TABLES}
     for schema in variants:
         assert _differences(pg, schema, "complete") == zero, schema
@@ -212,10 +218,16 @@ def test_dimension_keys_that_vanish_keep_the_per_row_checks() -> None:
     view("previous", [1, 2, 3])
     view("gold.dim_product", [1, 2, 3], changed=2)  # an attribute changed: key 2 comes back
     kept = _lake_diff(con, DIM_PRODUCT, "previous")
-    assert (kept.gone, kept.new, kept.keys_kept) == (1, 1, True)
+    assert (kept.gone, kept.new, kept.keys_kept, kept.updated) == (1, 1, True, 1)
+    kept.in_place = True  # the changed row is updated: nothing deleted, nothing inserted
+    assert (kept.to_delete, kept.to_insert) == (0, 0)
     view("gold.dim_product", [1, 2], changed=2)  # key 3 vanished: the fact may point at it
     vanished = _lake_diff(con, DIM_PRODUCT, "previous")
-    assert (vanished.gone, vanished.new, vanished.keys_kept) == (2, 1, False)
+    assert (vanished.gone, vanished.new, vanished.keys_kept, vanished.updated) == (2, 1, False, 1)
+    vanished.in_place = True  # key 3 deleted, key 2 updated
+    assert (vanished.to_delete, vanished.to_insert) == (1, 0)
+    gone = f"SELECT {key} FROM {vanished.diff} {vanished.delete_where}"
+    assert con.execute(gone).fetchall() == [(3,)]
 
 
 def test_new_fact_keys_missing_from_a_dimension_fail_the_check(
