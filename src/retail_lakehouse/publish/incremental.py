@@ -227,7 +227,7 @@ def sync(
     apply = _Applier(cur, lake_sql, schema)
     if not PIPELINE:
         for change in changes:
-            prepared = prepare(lake, lake_sql.con, change)
+            prepared = prepare(lake_sql, lake_sql.con, change)
             report.background[f"prepare {change.table.name}"] = prepared.seconds
             report.tables[change.table.name] = apply(change, prepared)
             report.step(f"sync {change.table.name}")
@@ -241,7 +241,7 @@ def sync(
     def submit() -> None:
         change = next(waiting, None)
         if change is not None:
-            pending.append(pool.submit(_prepare_unless_stopped, lake, worker, change, stop))
+            pending.append(pool.submit(_prepare_unless_stopped, lake_sql, worker, change, stop))
 
     try:
         for _ in range(AHEAD):
@@ -262,22 +262,27 @@ def sync(
 
 
 def _prepare_unless_stopped(
-    lake: Lake, con: duckdb.DuckDBPyConnection, change: Change, stop: threading.Event
+    lake_sql: LakeSQL, con: duckdb.DuckDBPyConnection, change: Change, stop: threading.Event
 ) -> Prepared:
     if stop.is_set():
         raise RuntimeError("publish stopped")
-    return prepare(lake, con, change)
+    return prepare(lake_sql, con, change)
 
 
 # -- the lake's side -----------------------------------------------------------------------------
-def prepare(lake: Lake, con: duckdb.DuckDBPyConnection, change: Change) -> Prepared:
-    """The lake's side of one change, on connection ``con`` (the second thread's)."""
+def prepare(lake_sql: LakeSQL, con: duckdb.DuckDBPyConnection, change: Change) -> Prepared:
+    """The lake's side of one change, on connection ``con`` (the second thread's): the view of
+    its pinned snapshot first (tables left unchanged are never opened)."""
+    lake = lake_sql.lake
     from retail_lakehouse.publish import ddl
 
     started = time.perf_counter()
     t = change.table
+    snapshot = lake.delta(t.qualified, change.version)  # the pinned version: its view, here
+    if snapshot is None:
+        raise PublishFailed(f"{t.qualified} version {change.version} is gone from the lake")
+    lake_sql.register(t.qualified, snapshot=snapshot, con=con)
     if ddl.BATCH_COLUMN in t.schema.names:
-        snapshot = lake.delta(t.qualified, change.version)
         fingerprints = batch_fingerprints(con, t.qualified, snapshot)
         published: dict[str, str] = change.state["batches"] or {}
         changed = sorted(int(s) for s, fp in fingerprints.items() if published.get(s) != fp)

@@ -250,3 +250,27 @@ def test_new_fact_keys_missing_from_a_dimension_fail_the_check(
         arrays[customers] = arrays[customers][:-1] + ',"123456789"}'
         with pytest.raises(PublishFailed, match="1 customer_key not in dim_customer"):
             incremental.check_new_keys(cur, "keys", FACT_SALES, arrays)
+
+
+def test_versions_from_the_log_listing_equal_opening_the_table(
+    lakes: Lakes, tmp_path: Path
+) -> None:
+    from retail_lakehouse.lake import Lake
+    from retail_lakehouse.publish.postgres import log_version
+
+    lake = Lake(lakes.after)
+    for table in GOLD_TABLES:
+        assert log_version(lake, table.qualified) == lake.version(table.qualified), table.name
+    assert log_version(lake, "gold.no_such_table") is None
+
+    checkpointed = Lake(tmp_path)  # a checkpoint, then its older commits removed
+    path = checkpointed.path("gold.t")
+    for n in range(4):
+        write_deltalake(path, pa.table({"x": [n]}), mode="append")
+    DeltaTable(path).create_checkpoint()
+    for old in ("00000000000000000000.json", "00000000000000000001.json"):
+        (path / "_delta_log" / old).unlink()
+    (path / "_delta_log" / "_commit_tmp.json.tmp").write_text("")  # never a version
+    assert log_version(checkpointed, "gold.t") == DeltaTable(path).version() == 3
+    write_deltalake(path, pa.table({"x": [4]}), mode="append")
+    assert log_version(checkpointed, "gold.t") == DeltaTable(path).version() == 4
