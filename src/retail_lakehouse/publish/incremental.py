@@ -22,6 +22,7 @@ transaction rolls back, nothing was published.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections import deque
@@ -44,6 +45,9 @@ AHEAD = 4
 """Tables whose lake side the second thread may prepare ahead of the one being applied. With 2
 the worker reached ``mart_product_performance`` (its largest diff) too late and this thread
 waited 13-39 ms for it; each table prepared ahead holds at most ENCODE_AHEAD_ROWS rows."""
+
+WORKERS = 1
+"""Threads preparing the lake's side, each with its own DuckDB cursor."""
 
 PIPELINE = True
 """Prepare the lake's side on a second thread (True) or in line before each table (False): a
@@ -232,16 +236,19 @@ def sync(
             report.tables[change.table.name] = apply(change, prepared)
             report.step(f"sync {change.table.name}")
         return
-    worker = lake_sql.con.cursor()
+    idle: queue.SimpleQueue[duckdb.DuckDBPyConnection] = queue.SimpleQueue()
+    cursors = [lake_sql.con.cursor() for _ in range(WORKERS)]
+    for cursor in cursors:
+        idle.put(cursor)
     stop = threading.Event()
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retail-publish-lake")
+    pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="retail-publish-lake")
     pending: deque[Future[Prepared]] = deque()
     waiting = iter(changes)
 
     def submit() -> None:
         change = next(waiting, None)
         if change is not None:
-            pending.append(pool.submit(_prepare_unless_stopped, lake_sql, worker, change, stop))
+            pending.append(pool.submit(_prepare_unless_stopped, lake_sql, idle, change, stop))
 
     try:
         for _ in range(AHEAD):
@@ -254,19 +261,28 @@ def sync(
             report.step(f"sync {change.table.name}")
     except BaseException:
         stop.set()
-        worker.interrupt()
+        for cursor in cursors:
+            cursor.interrupt()
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        worker.close()
+        for cursor in cursors:
+            cursor.close()
 
 
 def _prepare_unless_stopped(
-    lake_sql: LakeSQL, con: duckdb.DuckDBPyConnection, change: Change, stop: threading.Event
+    lake_sql: LakeSQL,
+    idle: queue.SimpleQueue[duckdb.DuckDBPyConnection],
+    change: Change,
+    stop: threading.Event,
 ) -> Prepared:
     if stop.is_set():
         raise RuntimeError("publish stopped")
-    return prepare(lake_sql, con, change)
+    con = idle.get()  # this thread's DuckDB cursor while it prepares this change
+    try:
+        return prepare(lake_sql, con, change)
+    finally:
+        idle.put(con)
 
 
 # -- the lake's side -----------------------------------------------------------------------------
