@@ -71,8 +71,17 @@ def point(name: str) -> None:
 # -- the lake side -------------------------------------------------------------------------------
 def lake_identity(lake: Lake) -> str:
     """The lake's identity: the Delta table id of its first table (a UUID made when the lake's
-    first table was created; moving or copying the folder keeps it, a new lake gets another)."""
+    first table was created; moving or copying the folder keeps it, a new lake gets another).
+
+    Read from the table's first commit (its ``metaData`` action; the id never changes) without
+    opening the table, or from the opened table when that commit was cleaned up."""
     for name in LAKE_ID_TABLES:
+        first = lake.path(name) / "_delta_log" / f"{0:020d}.json"
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError), first.open("rb") as log:
+            for line in log:
+                action = json.loads(line)
+                if "metaData" in action:
+                    return str(action["metaData"]["id"])
         table = lake.delta(name)
         if table is not None:
             return str(table.metadata().id)

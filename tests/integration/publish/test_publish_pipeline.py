@@ -252,13 +252,15 @@ def test_new_fact_keys_missing_from_a_dimension_fail_the_check(
             incremental.check_new_keys(cur, "keys", FACT_SALES, arrays)
 
 
-def test_versions_from_the_log_listing_equal_opening_the_table(
+def test_versions_and_lake_id_from_the_log_equal_opening_the_table(
     lakes: Lakes, tmp_path: Path
 ) -> None:
     from retail_lakehouse.lake import Lake
-    from retail_lakehouse.publish.postgres import log_version
+    from retail_lakehouse.publish.postgres import lake_identity, log_version
 
     lake = Lake(lakes.after)
+    bronze = lake.delta("bronze.sales_lines")
+    assert bronze is not None and lake_identity(lake) == bronze.metadata().id  # first commit
     for table in GOLD_TABLES:
         assert log_version(lake, table.qualified) == lake.version(table.qualified), table.name
     assert log_version(lake, "gold.no_such_table") is None
