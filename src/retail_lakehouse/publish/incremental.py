@@ -73,6 +73,11 @@ UPDATE_IN_PLACE = True
 them as heap-only tuples, no index entry added (decision 0014, fifth addendum). False: every
 changed row deleted and re-inserted (a switch for the equality test and measurements)."""
 
+IN_PLACE_MIN_ROWS = 500
+"""Fewer changed rows than this are deleted and inserted again even with
+:data:`UPDATE_IN_PLACE`: an update in place costs a temporary table (created, then dropped at
+commit: 2-5 ms), more than the index entries of a few hundred rows."""
+
 THREADS = 1
 """DuckDB threads of an incremental publish (a full one keeps DuckDB's default)."""
 
@@ -332,7 +337,7 @@ def prepare(lake_sql: LakeSQL, con: duckdb.DuckDBPyConnection, change: Change) -
         previous = _previous_snapshot(lake, con, t, int(change.state["delta_version"]))
         prepared = _lake_diff(con, t, previous) if previous is not None else Prepared()
         if prepared.diff is not None:
-            prepared.in_place = updates_in_place(t)
+            prepared.in_place = updates_in_place(t) and prepared.updated >= IN_PLACE_MIN_ROWS
             if t.primary_key and prepared.to_delete <= ENCODE_AHEAD_ROWS:
                 prepared.gone_keys = _key_arrays(con, t, prepared.diff, prepared.delete_where)
             prepared.new_rows = encode_query(
