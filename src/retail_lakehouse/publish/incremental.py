@@ -300,11 +300,11 @@ def _prepare_unless_stopped(
 
 # -- the lake's side -----------------------------------------------------------------------------
 def prepare(lake_sql: LakeSQL, con: duckdb.DuckDBPyConnection, change: Change) -> Prepared:
-    """The lake's side of one change, on connection ``con`` (the second thread's): the view of
-    its pinned snapshot first (tables left unchanged are never opened)."""
-    lake = lake_sql.lake
+    """The lake's side of one change, on connection ``con`` (a lake-side thread's cursor): the
+    view of its pinned snapshot first (tables left unchanged are never opened)."""
     from retail_lakehouse.publish import ddl
 
+    lake = lake_sql.lake
     started = time.perf_counter()
     t = change.table
     snapshot = lake.delta(t.qualified, change.version)  # the pinned version: its view, here
