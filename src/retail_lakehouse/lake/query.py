@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -18,6 +18,9 @@ import pyarrow as pa
 from retail_lakehouse.lake.contracts import contracts
 from retail_lakehouse.lake.location import data_files
 from retail_lakehouse.lake.store import Lake
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
 
 _ALLOWED_STATEMENTS = {"SELECT"}
 
@@ -104,15 +107,31 @@ class LakeSQL:
                 version = self._pinned.get(name)
                 self.register(name, present=version is not None, version=version)
 
-    def register(self, qualified: str, *, present: bool = True, version: int | None = None) -> None:
+    def register(
+        self,
+        qualified: str,
+        *,
+        present: bool = True,
+        version: int | None = None,
+        snapshot: DeltaTable | None = None,
+        con: duckdb.DuckDBPyConnection | None = None,
+    ) -> None:
+        """A view of one table: its snapshot at ``version`` (latest: None), or the already
+        opened ``snapshot``; created through ``con`` (a cursor of this connection owned by
+        another thread) when given."""
         layer, table = qualified.split(".", 1)
         target = f'"{layer}"."{table}"'
-        dt = self.lake.delta(qualified, version) if present else None
+        dt = (
+            snapshot
+            if snapshot is not None
+            else (self.lake.delta(qualified, version) if present else None)
+        )
         files = data_files(dt) if dt is not None else []
         self.versions[qualified] = dt.version() if dt is not None else None
         self.files += files
+        con = con if con is not None else self.con
         if files:
-            self.con.execute(
+            con.execute(
                 f"CREATE OR REPLACE VIEW {target} AS SELECT * FROM {snapshot_relation_sql(files)}"
             )
             return
@@ -122,7 +141,7 @@ class LakeSQL:
         )
         # Plain DDL, not a registered Arrow object: registering one makes DuckDB import pandas,
         # which costs more than a second on every command.
-        self.con.execute(f"CREATE OR REPLACE VIEW {target} AS SELECT {columns} WHERE false")
+        con.execute(f"CREATE OR REPLACE VIEW {target} AS SELECT {columns} WHERE false")
 
     # -- querying --------------------------------------------------------------------------
     def arrow(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:

@@ -87,20 +87,59 @@ def _fixed_values(column: pa.Array) -> tuple[np.dtype[Any], np.ndarray]:
     arbitrary values, their length says -1."""
     type_ = column.type
     if pa.types.is_boolean(type_):
-        values = column.fill_null(False).to_numpy(zero_copy_only=False)
+        values = _numpy(_filled(column))
         return np.dtype("u1"), values
     if pa.types.is_decimal(type_):
         digits = _numeric_values(column)
         return np.dtype((">i2", digits.shape[1])), digits
     if pa.types.is_date32(type_):
-        days = column.cast(pa.int32()).fill_null(0).to_numpy()
+        days = _numpy(_filled(column.cast(pa.int32())))
         return np.dtype(">i4"), days - np.int32(_PG_EPOCH_DAYS)
     if pa.types.is_timestamp(type_):
-        ticks = column.cast(pa.int64()).fill_null(0).to_numpy()
+        ticks = _numpy(_filled(column.cast(pa.int64())))
         if type_.unit != "us":
             ticks = ticks * _US_PER_UNIT[type_.unit]
         return np.dtype(">i8"), ticks - np.int64(_PG_EPOCH_US)
-    return np.dtype(_FIXED[str(type_)]), column.fill_null(0).to_numpy()
+    return np.dtype(_FIXED[str(type_)]), _numpy(_filled(column))
+
+
+_NATIVE = {"int8": "i1", "int16": "i2", "int32": "i4", "int64": "i8", "float": "f4", "double": "f8"}
+
+
+def _numpy(array: pa.Array) -> np.ndarray:
+    """The values of a null-free fixed-width or boolean ``array`` as numpy, read from its data
+    buffer: pyarrow's own ``to_numpy`` imports pandas on first use (0.3-0.5 s of a ``retail
+    publish`` process; decision 0014, fifth addendum)."""
+    if array.null_count:
+        raise ValueError("_numpy needs an array without nulls")
+    data = array.buffers()[1]
+    start, rows = array.offset, len(array)
+    if pa.types.is_boolean(array.type):
+        bits = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+        unpacked = np.unpackbits(bits, bitorder="little", count=start + rows)
+        return unpacked[start:].astype(bool)
+    dtype = np.dtype(_NATIVE[str(array.type)])
+    return np.frombuffer(data, dtype, count=start + rows)[start:]
+
+
+def _empty(type_: pa.DataType) -> pa.Scalar:
+    """An empty ``binary`` (or ``large_binary``) scalar made from buffers: ``b""`` handed to
+    pyarrow would go through its Python converter, which imports pandas (see :func:`_numpy`)."""
+    offsets = np.zeros(2, np.int64 if pa.types.is_large_binary(type_) else np.int32)
+    return pa.Array.from_buffers(type_, 1, [None, pa.py_buffer(offsets), pa.py_buffer(b"")])[0]
+
+
+def _filled(column: pa.Array, value: int = 0) -> pa.Array:
+    """``column`` with its nulls replaced by ``value`` (zero or false; each null is sent as
+    length -1 anyway). The fill value is made from raw bytes: a Python scalar handed to pyarrow
+    goes through its Python converter, whose first use imports pandas (0.3-0.5 s of a ``retail
+    publish`` process, decision 0014, fifth addendum)."""
+    if not column.null_count:
+        return column
+    width = max(1, column.type.bit_width // 8)
+    raw = int(value).to_bytes(width, "little", signed=True)
+    fill = pa.Array.from_buffers(column.type, 1, [None, pa.py_buffer(raw)])
+    return pc.coalesce(column, fill[0])
 
 
 def _numeric_values(column: pa.Array) -> np.ndarray:
@@ -118,7 +157,7 @@ def _numeric_values(column: pa.Array) -> np.ndarray:
     words = np.frombuffer(data, dtype="<i8")
     unscaled = words[2 * column.offset : 2 * (column.offset + rows) : 2]
     if column.null_count:
-        unscaled = np.where(column.is_valid().to_numpy(zero_copy_only=False), unscaled, 0)
+        unscaled = np.where(_numpy(column.is_valid()), unscaled, 0)
     magnitude = np.abs(unscaled)
     whole, fraction = np.divmod(magnitude, 10**scale)
     fraction = fraction * 10 ** (4 * fraction_groups - scale)  # pad to whole groups
@@ -194,7 +233,7 @@ def encode(batch: pa.RecordBatch) -> pa.Buffer:
     packer.add(np.dtype(">i2"), batch.num_columns)
     for column in batch.columns:
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            packer.add(_LENGTH, pc.binary_length(column).fill_null(-1).to_numpy())
+            packer.add(_LENGTH, _numpy(_filled(pc.binary_length(column), -1)))
             dtype, values = None, None
         else:
             dtype, values = _fixed_values(column)
@@ -202,7 +241,7 @@ def encode(batch: pa.RecordBatch) -> pa.Buffer:
                 packer.add(_LENGTH, dtype.itemsize)
                 packer.add(dtype, values)
                 continue
-            valid = column.is_valid().to_numpy(zero_copy_only=False)
+            valid = _numpy(column.is_valid())
             packer.add(_LENGTH, np.where(valid, dtype.itemsize, -1))
         packed = packer.array()
         assert packed is not None
@@ -216,7 +255,7 @@ def encode(batch: pa.RecordBatch) -> pa.Buffer:
     if len(pieces) == 1:
         joined = pieces[0]
     else:
-        joined = pc.binary_join_element_wise(*pieces, b"", null_handling="skip")
+        joined = pc.binary_join_element_wise(*pieces, _empty(pieces[0].type), null_handling="skip")
     offsets_buffer, data = joined.buffers()[1], joined.buffers()[2]
     assert offsets_buffer is not None and data is not None
     offset_type = np.int64 if pa.types.is_large_binary(joined.type) else np.int32

@@ -35,6 +35,21 @@ side by side on the shared 2-core machine (load 17-19): the key and index builds
 publish's one transaction, where no other session can see the new rows, so parallel workers of
 one ``CREATE INDEX`` are the only way to use more than one core for them."""
 
+DIFF_FILLFACTOR = 50
+"""``fillfactor`` of the tables an incremental publish brings in step row by row (every table
+but the fact, which changes by whole batches): each page keeps half its space free, so a changed
+row is updated on its own page as a heap-only tuple, without an entry added to each index
+(``incremental.UPDATE_IN_PLACE``). Half, because the RFM mart changes every row when its as-of
+date moves and a month's product ranks change together; the space of the old versions is
+reclaimed by PostgreSQL's page pruning at the next update. These tables are a few percent of the
+rows of a full publish (decision 0014, fifth addendum, has the measurements)."""
+
+
+def fillfactor(contract: TableContract) -> int | None:
+    """The ``fillfactor`` of a published table (None: PostgreSQL's default, 100)."""
+    return None if BATCH_COLUMN in contract.schema.names else DIFF_FILLFACTOR
+
+
 _SIMPLE = {
     "string": "text",
     "large_string": "text",
@@ -111,8 +126,22 @@ def create_table(schema: str, contract: TableContract) -> sql.Composed:
         )
         for name, type_ in shape(contract)
     ]
-    return sql.SQL("CREATE TABLE {} ({})").format(
-        ident(schema, contract.name), sql.SQL(", ").join(columns)
+    factor = fillfactor(contract)
+    return sql.SQL("CREATE TABLE {} ({}){}").format(
+        ident(schema, contract.name),
+        sql.SQL(", ").join(columns),
+        sql.SQL(f" WITH (fillfactor = {int(factor)})" if factor else ""),
+    )
+
+
+def set_fillfactor(schema: str, contract: TableContract) -> sql.Composed:
+    """:func:`fillfactor` on a table kept by a full publish (truncated and loaded again), so a
+    target created before it had one gets it: storage only, not part of the shape."""
+    factor = fillfactor(contract)
+    if factor is None:
+        return sql.SQL("ALTER TABLE {} RESET (fillfactor)").format(ident(schema, contract.name))
+    return sql.SQL("ALTER TABLE {} SET (fillfactor = {})").format(
+        ident(schema, contract.name), sql.Literal(int(factor))
     )
 
 

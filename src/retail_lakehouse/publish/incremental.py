@@ -10,18 +10,23 @@ Each changed table is two pieces of work in two engines:
 - **PostgreSQL's side** (in its backend process): delete the rows or batches gone, ``COPY`` the
   new ones, check the new fact rows' foreign keys.
 
-Done one after the other, each engine waits for the other. So a second thread prepares the
-lake's side of the next tables (at most :data:`AHEAD` of them, so at most that many differences
-are held at once) while this thread applies the current one to PostgreSQL, in table order,
-on the publish's one connection (decision 0014, fourth addendum, has the measurements).
-DuckDB and psycopg release the GIL while they work; the second thread has its own DuckDB
-connection to the same in-memory database, so the differences it writes are tables this thread
-can read. A failure on either side stops both: the worker's query is interrupted, the
+Done one after the other, each engine waits for the other. So other threads (:data:`WORKERS`)
+prepare the lake's side of the next tables (at most :data:`AHEAD` of them, so at most that many
+differences are held at once) while this thread applies the current one to PostgreSQL, in table
+order, on the publish's one connection (decision 0014, fourth and fifth addenda, have the
+measurements). Each preparation first opens the table's pinned snapshot (a table left unchanged
+is never opened). DuckDB and psycopg release the GIL while they work; each worker has its own
+DuckDB cursor on the same in-memory database, so the differences it writes are tables this thread
+can read. A failure on either side stops both: the workers' queries are interrupted, the
 transaction rolls back, nothing was published.
+
+A changed row whose primary key stays is updated in place (:data:`UPDATE_IN_PLACE`); only keys
+that vanish are deleted and only new keys inserted.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections import deque
@@ -45,6 +50,13 @@ AHEAD = 4
 the worker reached ``mart_product_performance`` (its largest diff) too late and this thread
 waited 13-39 ms for it; each table prepared ahead holds at most ENCODE_AHEAD_ROWS rows."""
 
+WORKERS = 2
+"""Threads preparing the lake's side, each with its own DuckDB cursor (one DuckDB thread each).
+The lake's side is the longer of the two (an append's diffs read ~200k rows of old and new
+snapshots against ~0.15 s of PostgreSQL work), so two threads keep PostgreSQL fed: append
+0.325 s against 0.365 s with one (medians of 6 interleaved pairs, load ~3.7; decision 0014,
+fifth addendum). Results are still applied in table order."""
+
 PIPELINE = True
 """Prepare the lake's side on a second thread (True) or in line before each table (False): a
 switch for side-by-side measurements and the test that both publish the same rows."""
@@ -53,6 +65,18 @@ ENCODE_AHEAD_ROWS = 100_000
 """The second thread also reads and encodes the rows to send (for ``COPY``) when there are at
 most this many, so this thread only sends bytes; more are streamed here as before (memory holds
 at most AHEAD tables' encoded rows, ~150 bytes a fact row: ~15 MB each)."""
+
+UPDATE_IN_PLACE = True
+"""Rows whose primary key stays (a changed attribute, a new revenue rank, a moved as-of date) are
+``UPDATE``d in place rather than deleted and inserted again: with the free space
+:data:`~retail_lakehouse.publish.ddl.DIFF_FILLFACTOR` leaves on each page, PostgreSQL writes
+them as heap-only tuples, no index entry added (decision 0014, fifth addendum). False: every
+changed row deleted and re-inserted (a switch for the equality test and measurements)."""
+
+IN_PLACE_MIN_ROWS = 500
+"""Fewer changed rows than this are deleted and inserted again even with
+:data:`UPDATE_IN_PLACE`: an update in place costs a temporary table (created, then dropped at
+commit: 2-5 ms), more than the index entries of a few hundred rows."""
 
 THREADS = 1
 """DuckDB threads of an incremental publish (a full one keeps DuckDB's default)."""
@@ -83,10 +107,39 @@ class Prepared:
     gone: int = 0  # rows of the published snapshot no longer in the lake
     new: int = 0  # rows of the lake not in the published snapshot
     keys_kept: bool = False  # every key of a row gone has a new row: no key disappears
-    gone_keys: list[str] | None = None  # keys of the rows gone: one array literal per column
-    new_rows: Encoded | None = None  # rows new (or the fact's changed batches), encoded ahead
+    updated: int = 0  # rows new whose key was published: updated in place (UPDATE_IN_PLACE)
+    gone_keys: list[str] | None = None  # keys of the rows to delete: one array literal a column
+    new_rows: Encoded | None = None  # rows to insert (or the fact's changed batches), encoded
+    update_rows: Encoded | None = None  # rows to update in place, encoded ahead
     new_references: list[str] | None = None  # the fact: distinct keys of new_rows per reference
+    in_place: bool = False  # rows whose key stays are updated, not deleted and inserted
     seconds: float = 0.0
+
+    @property
+    def to_delete(self) -> int:
+        """Rows of the published snapshot to delete: those gone, less those updated in place."""
+        return self.gone - self.updated if self.in_place else self.gone
+
+    @property
+    def to_insert(self) -> int:
+        return self.new - self.updated if self.in_place else self.new
+
+    @property
+    def delete_where(self) -> str:
+        return _VANISHED if self.in_place else _OLD
+
+    @property
+    def insert_where(self) -> str:
+        return _INSERTED if self.in_place else _NEW
+
+
+# the rows of a difference (``_lake_diff``): old or new side; ``_retail_both`` when the row's
+# primary key is on both sides (a row changed, not a key come or gone)
+_OLD = "WHERE _retail_side = 0"
+_NEW = "WHERE _retail_side = 1"
+_VANISHED = "WHERE _retail_side = 0 AND NOT _retail_both"
+_INSERTED = "WHERE _retail_side = 1 AND NOT _retail_both"
+_UPDATED = "WHERE _retail_side = 1 AND _retail_both"
 
 
 def batch_fingerprints(
@@ -191,21 +244,24 @@ def sync(
     apply = _Applier(cur, lake_sql, schema)
     if not PIPELINE:
         for change in changes:
-            prepared = prepare(lake, lake_sql.con, change)
+            prepared = prepare(lake_sql, lake_sql.con, change)
             report.background[f"prepare {change.table.name}"] = prepared.seconds
             report.tables[change.table.name] = apply(change, prepared)
             report.step(f"sync {change.table.name}")
         return
-    worker = lake_sql.con.cursor()
+    idle: queue.SimpleQueue[duckdb.DuckDBPyConnection] = queue.SimpleQueue()
+    cursors = [lake_sql.con.cursor() for _ in range(WORKERS)]
+    for cursor in cursors:
+        idle.put(cursor)
     stop = threading.Event()
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retail-publish-lake")
+    pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="retail-publish-lake")
     pending: deque[Future[Prepared]] = deque()
     waiting = iter(changes)
 
     def submit() -> None:
         change = next(waiting, None)
         if change is not None:
-            pending.append(pool.submit(_prepare_unless_stopped, lake, worker, change, stop))
+            pending.append(pool.submit(_prepare_unless_stopped, lake_sql, idle, change, stop))
 
     try:
         for _ in range(AHEAD):
@@ -218,30 +274,44 @@ def sync(
             report.step(f"sync {change.table.name}")
     except BaseException:
         stop.set()
-        worker.interrupt()
+        for cursor in cursors:
+            cursor.interrupt()
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        worker.close()
+        for cursor in cursors:
+            cursor.close()
 
 
 def _prepare_unless_stopped(
-    lake: Lake, con: duckdb.DuckDBPyConnection, change: Change, stop: threading.Event
+    lake_sql: LakeSQL,
+    idle: queue.SimpleQueue[duckdb.DuckDBPyConnection],
+    change: Change,
+    stop: threading.Event,
 ) -> Prepared:
     if stop.is_set():
         raise RuntimeError("publish stopped")
-    return prepare(lake, con, change)
+    con = idle.get()  # this thread's DuckDB cursor while it prepares this change
+    try:
+        return prepare(lake_sql, con, change)
+    finally:
+        idle.put(con)
 
 
 # -- the lake's side -----------------------------------------------------------------------------
-def prepare(lake: Lake, con: duckdb.DuckDBPyConnection, change: Change) -> Prepared:
-    """The lake's side of one change, on connection ``con`` (the second thread's)."""
+def prepare(lake_sql: LakeSQL, con: duckdb.DuckDBPyConnection, change: Change) -> Prepared:
+    """The lake's side of one change, on connection ``con`` (a lake-side thread's cursor): the
+    view of its pinned snapshot first (tables left unchanged are never opened)."""
     from retail_lakehouse.publish import ddl
 
+    lake = lake_sql.lake
     started = time.perf_counter()
     t = change.table
+    snapshot = lake.delta(t.qualified, change.version)  # the pinned version: its view, here
+    if snapshot is None:
+        raise PublishFailed(f"{t.qualified} version {change.version} is gone from the lake")
+    lake_sql.register(t.qualified, snapshot=snapshot, con=con)
     if ddl.BATCH_COLUMN in t.schema.names:
-        snapshot = lake.delta(t.qualified, change.version)
         fingerprints = batch_fingerprints(con, t.qualified, snapshot)
         published: dict[str, str] = change.state["batches"] or {}
         changed = sorted(int(s) for s, fp in fingerprints.items() if published.get(s) != fp)
@@ -267,16 +337,26 @@ def prepare(lake: Lake, con: duckdb.DuckDBPyConnection, change: Change) -> Prepa
         previous = _previous_snapshot(lake, con, t, int(change.state["delta_version"]))
         prepared = _lake_diff(con, t, previous) if previous is not None else Prepared()
         if prepared.diff is not None:
-            if t.primary_key and prepared.gone <= ENCODE_AHEAD_ROWS:
-                prepared.gone_keys = _key_arrays(con, t, prepared.diff)
+            prepared.in_place = updates_in_place(t) and prepared.updated >= IN_PLACE_MIN_ROWS
+            if t.primary_key and prepared.to_delete <= ENCODE_AHEAD_ROWS:
+                prepared.gone_keys = _key_arrays(con, t, prepared.diff, prepared.delete_where)
             prepared.new_rows = encode_query(
                 con,
                 t.schema,
                 prepared.diff,
-                where="WHERE _retail_side = 1",
-                rows=prepared.new,
+                where=prepared.insert_where,
+                rows=prepared.to_insert,
                 limit=ENCODE_AHEAD_ROWS,
             )
+            if prepared.in_place and prepared.updated:
+                prepared.update_rows = encode_query(
+                    con,
+                    t.schema,
+                    prepared.diff,
+                    where=_UPDATED,
+                    rows=prepared.updated,
+                    limit=ENCODE_AHEAD_ROWS,
+                )
     prepared.seconds = round(time.perf_counter() - started, 4)
     faults.point("publish.prepared")  # a kill here: both threads mid-publish, nothing committed
     return prepared
@@ -314,25 +394,38 @@ def _lake_diff(con: duckdb.DuckDBPyConnection, t: TableContract, previous: str) 
     One pass finds both sides: the two snapshots are stacked and grouped by every column; a row
     present in one snapshot only is gone (old side) or new (new side). That reads each snapshot
     once (two ``EXCEPT`` queries read each twice). The difference stays in DuckDB (spilled to
-    its temporary folder if large) until PostgreSQL's side streams it."""
+    its temporary folder if large) until PostgreSQL's side streams it.
+
+    ``_retail_both`` marks the rows whose primary key is on both sides (within one snapshot a
+    key is unique, so such a key has exactly one old and one new row: a changed row). Without a
+    primary key the whole row is the key, and no row is on both sides."""
     columns = ", ".join(f'"{c}"' for c in t.schema.names)
     keys = ", ".join(f'"{c}"' for c in (t.primary_key or t.schema.names))
     diff = f'"{DIFF_SCHEMA}"."diff_{t.name}"'
     con.execute(
-        f"CREATE OR REPLACE TABLE {diff} AS SELECT {columns}, "
-        f"max(_retail_side) AS _retail_side FROM ("
+        f"CREATE OR REPLACE TABLE {diff} AS SELECT *, "
+        f"count(*) OVER (PARTITION BY {keys}) > 1 AS _retail_both FROM ("
+        f"SELECT {columns}, max(_retail_side) AS _retail_side FROM ("
         f"SELECT {columns}, 0 AS _retail_side FROM {previous} UNION ALL "
         f"SELECT {columns}, 1 AS _retail_side FROM {t.qualified}"
-        f") GROUP BY ALL HAVING min(_retail_side) = max(_retail_side)"
+        f") GROUP BY ALL HAVING min(_retail_side) = max(_retail_side))"
     )
     found = con.execute(
         f"SELECT count(*) FILTER (WHERE _retail_side = 0), "
         f"count(*) FILTER (WHERE _retail_side = 1), "
-        f"(SELECT count(*) FROM (SELECT {keys} FROM {diff} WHERE _retail_side = 0 "
-        f"EXCEPT SELECT {keys} FROM {diff} WHERE _retail_side = 1)) FROM {diff}"
+        f"count(*) FILTER (WHERE _retail_side = 0 AND NOT _retail_both), "
+        f"count(*) FILTER (WHERE _retail_side = 1 AND _retail_both) FROM {diff}"
     ).fetchone()
-    gone, new, vanished = found if found else (0, 0, 0)
-    return Prepared(diff=diff, gone=int(gone), new=int(new), keys_kept=not vanished)
+    gone, new, vanished, both = found if found else (0, 0, 0, 0)
+    return Prepared(
+        diff=diff, gone=int(gone), new=int(new), keys_kept=not vanished, updated=int(both)
+    )
+
+
+def updates_in_place(t: TableContract) -> bool:
+    """Whether a changed row of ``t`` (same primary key) is updated rather than replaced: a
+    primary key and at least one other column to set."""
+    return UPDATE_IN_PLACE and bool(t.primary_key) and len(t.primary_key) < len(t.schema.names)
 
 
 # -- PostgreSQL's side ---------------------------------------------------------------------------
@@ -425,7 +518,7 @@ class _Applier:
         assert diff is not None
         table = ddl.ident(self.schema, t.name)
         deleted = written = 0
-        if prepared.gone:
+        if prepared.to_delete:
             quiet = (
                 prepared.keys_kept
                 and _is_referenced(t)
@@ -437,16 +530,60 @@ class _Applier:
             if prepared.gone_keys is not None:
                 deleted = self._delete_listed(t, prepared.gone_keys)
             else:
-                deleted = self._delete_staged(t, diff)
+                deleted = self._delete_staged(t, diff, prepared.delete_where)
             if quiet:
                 cur.execute("SET LOCAL session_replication_role = origin")
+        if prepared.in_place and prepared.updated:
+            written += self._update(t, prepared, diff)
         if prepared.new_rows is not None:
-            written = copy_encoded(cur, table, prepared.new_rows)
-        elif prepared.new:
-            written = copy_query(
-                cur, table, t.schema, self.lake_sql, diff, where="WHERE _retail_side = 1"
+            written += copy_encoded(cur, table, prepared.new_rows)
+        elif prepared.to_insert:
+            written += copy_query(
+                cur, table, t.schema, self.lake_sql, diff, where=prepared.insert_where
             )
         return TableResult("synced", change.version, written, deleted)
+
+    def _update(self, t: TableContract, prepared: Prepared, diff: str) -> int:
+        """``UPDATE`` the rows whose primary key stays, from a temporary table they are copied
+        into: a row whose indexed columns did not change is rewritten on its own page without
+        a new index entry (a heap-only tuple), where a delete and insert adds one to every index
+        of the table (decision 0014, fifth addendum). No foreign-key check is queued: a key
+        that does not change cannot orphan a fact row."""
+        from psycopg import sql
+
+        from retail_lakehouse.publish import ddl
+
+        table = ddl.ident(self.schema, t.name)
+        stage = sql.Identifier(f"_retail_update_{t.name}")
+        self.cur.execute(
+            sql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(stage, table)
+        )
+        if prepared.update_rows is not None:
+            copy_encoded(self.cur, stage, prepared.update_rows)
+        else:
+            copy_query(self.cur, stage, t.schema, self.lake_sql, diff, where=_UPDATED)
+        keys = set(t.primary_key)
+        self.cur.execute(
+            sql.SQL("UPDATE {} t SET {} FROM {} s WHERE {}").format(
+                table,
+                sql.SQL(", ").join(
+                    sql.SQL("{c} = s.{c}").format(c=sql.Identifier(c))
+                    for c in t.schema.names
+                    if c not in keys
+                ),
+                stage,
+                sql.SQL(" AND ").join(
+                    sql.SQL("t.{c} = s.{c}").format(c=sql.Identifier(c)) for c in t.primary_key
+                ),
+            )
+        )
+        if self.cur.rowcount != prepared.updated:  # the target is not what its state says
+            raise PublishFailed(
+                f"{t.name}: {prepared.updated:,} changed rows to update, {self.cur.rowcount:,} "
+                "found in the target (it no longer holds what it says was published); nothing "
+                "was published: run `retail publish --full`"
+            )
+        return prepared.updated
 
     def _delete_listed(self, t: TableContract, arrays: list[str]) -> int:
         """``DELETE`` the rows whose primary key is in the arrays (one per key column, bound as
@@ -471,7 +608,7 @@ class _Applier:
         )
         return int(self.cur.rowcount)
 
-    def _delete_staged(self, t: TableContract, diff: str) -> int:
+    def _delete_staged(self, t: TableContract, diff: str, where: str) -> int:
         """``DELETE`` the rows gone through a temporary table their keys are copied into (a
         table without a primary key, or more keys than :data:`ENCODE_AHEAD_ROWS`)."""
         from psycopg import sql
@@ -492,7 +629,7 @@ class _Applier:
             pa.schema([t.schema.field(k) for k in keys]),
             self.lake_sql,
             diff,
-            where="WHERE _retail_side = 0",
+            where=where,
         )
         equal = "t.{c} = g.{c}" if t.primary_key else "t.{c} IS NOT DISTINCT FROM g.{c}"
         match = sql.SQL(" AND ").join(sql.SQL(equal).format(c=sql.Identifier(c)) for c in keys)
@@ -502,8 +639,11 @@ class _Applier:
         return int(self.cur.rowcount)
 
 
-def _key_arrays(con: duckdb.DuckDBPyConnection, t: TableContract, diff: str) -> list[str]:
-    """The primary keys of the rows gone, as PostgreSQL array literals, one per key column, in
+def _key_arrays(
+    con: duckdb.DuckDBPyConnection, t: TableContract, diff: str, where: str = _OLD
+) -> list[str]:
+    """The primary keys of the rows to delete (``where``: the rows gone, or only those whose key
+    vanished), as PostgreSQL array literals, one per key column, in
     the same row order: built by DuckDB in one query (every element double-quoted, backslash
     and quote escaped, so any text is one element; key columns are NOT NULL)."""
     order = ", ".join(f'"{k}"' for k in t.primary_key)
@@ -511,7 +651,7 @@ def _key_arrays(con: duckdb.DuckDBPyConnection, t: TableContract, diff: str) -> 
     for k in t.primary_key:
         element = _array_element(f'"{k}"')
         parts.append(f"'{{' || coalesce(string_agg({element}, ',' ORDER BY {order}), '') || '}}'")
-    found = con.execute(f"SELECT {', '.join(parts)} FROM {diff} WHERE _retail_side = 0").fetchone()
+    found = con.execute(f"SELECT {', '.join(parts)} FROM {diff} {where}").fetchone()
     assert found is not None
     return [str(v) for v in found]
 

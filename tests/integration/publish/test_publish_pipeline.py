@@ -1,11 +1,13 @@
-"""An append's lake side prepared on a second thread (decision 0014, fourth addendum): the same
-rows as in line, as streamed, as a full publish; a failure on the lake side rolls everything
-back; the shortcuts (fingerprints from the Delta log, keys bound as arrays, dimension deletes
-without per-row triggers) give exactly what the long ways give."""
+"""An append's lake side prepared on other threads (decision 0014, fourth and fifth addenda):
+the same rows as in line, as streamed, as rows replaced instead of updated in place, as a full
+publish; a failure on the lake side rolls everything back; the shortcuts (fingerprints from the
+Delta log, versions and lake id from the log, keys bound as arrays, dimension deletes without
+per-row triggers) give exactly what the long ways give."""
 
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,14 +72,17 @@ def test_append_pipelined_or_in_line_encoded_or_streamed_equals_full(
     from retail_lakehouse.publish.target import Target
 
     variants = {
-        "pipelined": (True, incremental.ENCODE_AHEAD_ROWS),
-        "in_line": (False, incremental.ENCODE_AHEAD_ROWS),
-        "streamed": (True, 0),  # nothing encoded ahead: rows streamed, keys staged
+        "pipelined": (True, incremental.ENCODE_AHEAD_ROWS, True),
+        "in_line": (False, incremental.ENCODE_AHEAD_ROWS, True),
+        "streamed": (True, 0, True),  # nothing encoded ahead: rows streamed, keys staged
+        "replaced": (True, incremental.ENCODE_AHEAD_ROWS, False),  # changed rows deleted
     }
     reports = {}
-    for schema, (pipeline, ahead) in variants.items():
+    monkeypatch.setattr(incremental, "IN_PLACE_MIN_ROWS", 0)  # the small lakes change few rows
+    for schema, (pipeline, ahead, in_place) in variants.items():
         monkeypatch.setattr(incremental, "PIPELINE", pipeline)
         monkeypatch.setattr(incremental, "ENCODE_AHEAD_ROWS", ahead)
+        monkeypatch.setattr(incremental, "UPDATE_IN_PLACE", in_place)
         postgres.publish(Lake(lakes.before), Target(dsn, schema))
         report = postgres.publish(Lake(lakes.after), Target(dsn, schema))
         assert report.mode == "incremental"
@@ -88,7 +93,11 @@ def test_append_pipelined_or_in_line_encoded_or_streamed_equals_full(
 
     assert reports["pipelined"] == reports["in_line"] == reports["streamed"]
     assert reports["pipelined"]["fact_sales"][0] > 0  # the append did reach the fact
-    assert reports["pipelined"]["dim_product"][1] > 0  # and replaced dimension rows
+    # and changed dimension rows: updated in place (written, not deleted), or replaced
+    written, deleted = reports["pipelined"]["dim_product"]
+    assert written > 0
+    replaced_written, replaced_deleted = reports["replaced"]["dim_product"]
+    assert replaced_written == written and replaced_deleted > deleted  # updates: fewer deletes
     zero = {t.name: 0 for t in GOLD_TABLES}
     for schema in variants:
         assert _differences(pg, schema, "complete") == zero, schema
@@ -98,6 +107,24 @@ def test_append_pipelined_or_in_line_encoded_or_streamed_equals_full(
         dbname=DB,
     )
     assert validated == "6/6"
+    factors = pg.psql(
+        "SELECT relname || ':' || coalesce(array_to_string(reloptions, ','), '') FROM pg_class "
+        "WHERE relnamespace = 'pipelined'::regnamespace AND relkind = 'r' ORDER BY 1",
+        dbname=DB,
+    ).split()
+    expected = [f"{t.name}:{'' if t is FACT_SALES else 'fillfactor=50'}" for t in GOLD_TABLES]
+    assert sorted(expected) == [f for f in factors if not f.startswith("_retail")]
+    hot = "0"  # the in-place updates were heap-only (statistics arrive when a backend ends)
+    for _ in range(50):
+        hot = pg.psql(
+            "SELECT coalesce(sum(n_tup_hot_upd), 0) FROM pg_stat_user_tables "
+            "WHERE schemaname = 'pipelined' AND relname <> '_retail_publish'",
+            dbname=DB,
+        )
+        if hot != "0":
+            break
+        time.sleep(0.1)
+    assert int(hot) > 0
 
 
 def test_a_failure_on_the_lake_side_rolls_the_publish_back(
@@ -212,10 +239,16 @@ def test_dimension_keys_that_vanish_keep_the_per_row_checks() -> None:
     view("previous", [1, 2, 3])
     view("gold.dim_product", [1, 2, 3], changed=2)  # an attribute changed: key 2 comes back
     kept = _lake_diff(con, DIM_PRODUCT, "previous")
-    assert (kept.gone, kept.new, kept.keys_kept) == (1, 1, True)
+    assert (kept.gone, kept.new, kept.keys_kept, kept.updated) == (1, 1, True, 1)
+    kept.in_place = True  # the changed row is updated: nothing deleted, nothing inserted
+    assert (kept.to_delete, kept.to_insert) == (0, 0)
     view("gold.dim_product", [1, 2], changed=2)  # key 3 vanished: the fact may point at it
     vanished = _lake_diff(con, DIM_PRODUCT, "previous")
-    assert (vanished.gone, vanished.new, vanished.keys_kept) == (2, 1, False)
+    assert (vanished.gone, vanished.new, vanished.keys_kept, vanished.updated) == (2, 1, False, 1)
+    vanished.in_place = True  # key 3 deleted, key 2 updated
+    assert (vanished.to_delete, vanished.to_insert) == (1, 0)
+    gone = f"SELECT {key} FROM {vanished.diff} {vanished.delete_where}"
+    assert con.execute(gone).fetchall() == [(3,)]
 
 
 def test_new_fact_keys_missing_from_a_dimension_fail_the_check(
@@ -238,3 +271,29 @@ def test_new_fact_keys_missing_from_a_dimension_fail_the_check(
         arrays[customers] = arrays[customers][:-1] + ',"123456789"}'
         with pytest.raises(PublishFailed, match="1 customer_key not in dim_customer"):
             incremental.check_new_keys(cur, "keys", FACT_SALES, arrays)
+
+
+def test_versions_and_lake_id_from_the_log_equal_opening_the_table(
+    lakes: Lakes, tmp_path: Path
+) -> None:
+    from retail_lakehouse.lake import Lake
+    from retail_lakehouse.publish.postgres import lake_identity, log_version
+
+    lake = Lake(lakes.after)
+    bronze = lake.delta("bronze.sales_lines")
+    assert bronze is not None and lake_identity(lake) == bronze.metadata().id  # first commit
+    for table in GOLD_TABLES:
+        assert log_version(lake, table.qualified) == lake.version(table.qualified), table.name
+    assert log_version(lake, "gold.no_such_table") is None
+
+    checkpointed = Lake(tmp_path)  # a checkpoint, then its older commits removed
+    path = checkpointed.path("gold.t")
+    for n in range(4):
+        write_deltalake(path, pa.table({"x": [n]}), mode="append")
+    DeltaTable(path).create_checkpoint()
+    for old in ("00000000000000000000.json", "00000000000000000001.json"):
+        (path / "_delta_log" / old).unlink()
+    (path / "_delta_log" / "_commit_tmp.json.tmp").write_text("")  # never a version
+    assert log_version(checkpointed, "gold.t") == DeltaTable(path).version() == 3
+    write_deltalake(path, pa.table({"x": [4]}), mode="append")
+    assert log_version(checkpointed, "gold.t") == DeltaTable(path).version() == 4
