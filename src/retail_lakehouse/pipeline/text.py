@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import string
 
+import ibis
 import ibis.expr.types as ir
 
 WHITESPACE_CODE_POINTS: tuple[int, ...] = (
@@ -84,15 +85,34 @@ def is_blank(value: ir.StringValue) -> ir.BooleanValue:
     return result
 
 
+_ASCII_ONLY = r"^[\x{00}-\x{7F}]*$"
+"""Text of ASCII characters only (RE2 and java.util.regex read the escapes alike)."""
+
+
 def ascii_upper(value: ir.StringValue) -> ir.StringValue:
-    """``value`` with ``a-z`` upper-cased and every other character as written."""
-    result: ir.StringValue = value.translate(string.ascii_lowercase, string.ascii_uppercase)
+    """``value`` with ``a-z`` upper-cased and every other character as written.
+
+    ASCII-only text (nearly every value) takes the engine's ``upper``, which changes exactly
+    ``a-z`` on such text on both engines; only text with other characters goes through
+    ``translate``. DuckDB's ``translate`` builds a hash map of the two alphabets for every
+    value: 3.8 CPU-s per column per 5 million lines, against 0.4 for the guard and ``upper``
+    (decision 0011, fifth round)."""
+    result: ir.StringValue = ibis.ifelse(
+        value.re_search(_ASCII_ONLY),
+        value.upper(),
+        value.translate(string.ascii_lowercase, string.ascii_uppercase),
+    )
     return result
 
 
 def ascii_lower(value: ir.StringValue) -> ir.StringValue:
-    """``value`` with ``A-Z`` lower-cased and every other character as written."""
-    result: ir.StringValue = value.translate(string.ascii_uppercase, string.ascii_lowercase)
+    """``value`` with ``A-Z`` lower-cased and every other character as written (ASCII-only
+    text through the engine's ``lower``, as :func:`ascii_upper`)."""
+    result: ir.StringValue = ibis.ifelse(
+        value.re_search(_ASCII_ONLY),
+        value.lower(),
+        value.translate(string.ascii_uppercase, string.ascii_lowercase),
+    )
     return result
 
 
