@@ -251,14 +251,11 @@ def lineage_batches(
 
 
 def reject_table(rejects: pl.DataFrame, lineage: Lineage) -> pa.Table:
-    lineage_columns = {c.meta.output_name(): c for c in _lineage_columns(lineage, "")}
+    constant = {c.meta.output_name(): c for c in _lineage_columns(lineage, lineage.source_file)}
     return rejects.select(
-        pl.lit(lineage.source_file, pl.String).alias("_source_file"),
-        lineage_columns["_source_sha256"],
-        lineage_columns["_batch_id"],
-        lineage_columns["_batch_seq"],
-        pl.col("line_number"),
-        pl.col("raw_line"),
-        pl.col("reason"),
-        lineage_columns["_ingested_at"],
+        *(constant[name] for name in ("_source_file", "_source_sha256", "_batch_id", "_batch_seq")),
+        "line_number",
+        "raw_line",
+        "reason",
+        constant["_ingested_at"],
     ).to_arrow()

@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,6 +45,7 @@ import pyarrow as pa
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts import TableContract
 from retail_lakehouse.lake.contracts.meta import META_PUBLISH_STATE
+from retail_lakehouse.lake.fingerprint import latest_version
 from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.lake.runs import RunContext, new_run_id
 from retail_lakehouse.publish import incremental
@@ -86,24 +85,6 @@ def lake_identity(lake: Lake) -> str:
         if table is not None:
             return str(table.metadata().id)
     raise PublishRefused(f"{lake.root} holds no lake yet: run `retail ingest` and `retail run`")
-
-
-_LOG_ENTRY = re.compile(r"^(\d{20})\.(?:json|checkpoint(?:\.\d+\.\d+)?\.parquet)$")
-
-
-def log_version(lake: Lake, qualified: str) -> int | None:
-    """A table's latest Delta version from its ``_delta_log`` folder's listing (the highest
-    numbered commit or checkpoint file), None when it has no log: what ``DeltaTable(path)``
-    would load (tested), without reading the log. A publish pins every gold table's version
-    this way, under the lake's writer lock (no commit can land meanwhile), and opens only the
-    tables it then finds changed: opening all eleven cost 25-45 ms of an append's ~0.3 s
-    (decision 0014, fifth addendum)."""
-    try:
-        names = os.listdir(lake.path(qualified) / "_delta_log")
-    except FileNotFoundError:
-        return None
-    found = [int(m.group(1)) for m in map(_LOG_ENTRY.match, names) if m]
-    return max(found) if found else None
 
 
 # -- the target side -----------------------------------------------------------------------------
@@ -256,9 +237,11 @@ def publish(
         with guard:
             with LakeSQL(lake, tables=[]) as lake_sql:
                 lake_sql.con.execute("CREATE SCHEMA IF NOT EXISTS gold")
-                # each table's version, pinned (the writer lock is held); a table is opened
-                # and its view made only when read: by a full publish, or for a change
-                versions = {t.qualified: log_version(lake, t.qualified) for t in tables}
+                # each table's version from its log's listing, pinned (the writer lock is
+                # held, no commit can land); a table is opened and its view made only when
+                # read: by a full publish, or for a change. Opening all eleven cost 25-45 ms
+                # of an append's ~0.3 s (decision 0014, fifth addendum).
+                versions = {t.qualified: latest_version(lake.path(t.qualified)) for t in tables}
                 missing = [name for name, v in versions.items() if v is None]
                 if missing:
                     raise PublishRefused(

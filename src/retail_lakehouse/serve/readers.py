@@ -19,7 +19,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -27,13 +26,13 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.fingerprint import latest_version
 from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.quality.history import LAKE_SCORE_SQL
 from retail_lakehouse.serve.search import ProductIndex
@@ -162,16 +161,6 @@ DERIVED_SQL: tuple[str, ...] = (
 )
 """Tables derived once per snapshot so every request is a small query. Distinct counts follow
 ``pipeline.gold.definitions.KPI_SQL`` (customers: distinct non-guest customers of sale lines)."""
-
-
-def latest_log_version(table_dir: Path) -> int | None:
-    """Newest committed version of a Delta table from its log folder, without opening it."""
-    try:
-        names = os.listdir(table_dir / "_delta_log")
-    except FileNotFoundError:
-        return None
-    versions = [int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit()]
-    return max(versions) if versions else None
 
 
 class ResponseCache:
@@ -313,7 +302,7 @@ def build_snapshot(
     """Copy the served tables of the lake's current versions (or of ``versions``, a past state
     from :func:`~retail_lakehouse.lake.history.resolve_as_of`) into a new in-memory database."""
     clock = time.perf_counter()
-    runs_version = latest_log_version(lake.path(COMMAND_LOG))
+    runs_version = latest_version(lake.path(COMMAND_LOG))
     sql = LakeSQL(lake, threads=threads, versions=versions)
     con: duckdb.DuckDBPyConnection = sql.con
     con.execute("CREATE SCHEMA serve_mem")
@@ -427,7 +416,7 @@ class SnapshotReader:
 
     # -- refreshing ------------------------------------------------------------------------
     def on_disk(self) -> dict[str, int | None]:
-        return {name: latest_log_version(self.lake.path(name)) for name in SOURCES}
+        return {name: latest_version(self.lake.path(name)) for name in SOURCES}
 
     def refresh(self, *, force: bool = False) -> bool:
         """Build and publish a new snapshot if the lake changed (or always, with ``force``)."""
@@ -440,7 +429,7 @@ class SnapshotReader:
             if current is not None and not force:
                 if disk == current.versions:
                     return False
-                runs = latest_log_version(self.lake.path(COMMAND_LOG))
+                runs = latest_version(self.lake.path(COMMAND_LOG))
                 command_finished = runs != current.runs_version
                 quiet = now - self._seen_since >= self.settle_seconds
                 if not (command_finished or quiet):

@@ -10,12 +10,13 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from retail_lakehouse.lake.fingerprint import latest_version
 from retail_lakehouse.serve.auth.keys import KeyStore, KeyStoreError, keys_path
 from retail_lakehouse.serve.auth.roles import Role
 from retail_lakehouse.serve.auth.tokens import TokenSigner
 from retail_lakehouse.serve.jobs import JobQueue, JobStatus
 from retail_lakehouse.serve.ratelimit import RateLimiter
-from retail_lakehouse.serve.readers import ResponseCache, SnapshotReader, latest_log_version
+from retail_lakehouse.serve.readers import ResponseCache, SnapshotReader
 from retail_lakehouse.serve.search import ProductIndex
 from retail_lakehouse.serve.uploads import UploadRefused, confined, safe_name
 from tests.integration.api.gold_fixture import build_gold_lake
@@ -185,7 +186,7 @@ def test_reader_serves_a_snapshot_until_a_command_finishes(tmp_path: Path) -> No
     try:
         first = reader.current()
         assert first.versions["gold.mart_daily_sales"] == 0
-        assert latest_log_version(lake.path("gold.mart_daily_sales")) == 0
+        assert latest_version(lake.path("gold.mart_daily_sales")) == 0
         lake.write("gold.mart_daily_sales", first.arrow("SELECT * FROM gold.mart_daily_sales"))
         assert reader.refresh() is False  # a run is (maybe) still writing: keep the old one
         assert reader.current() is first

@@ -277,14 +277,16 @@ def test_versions_and_lake_id_from_the_log_equal_opening_the_table(
     lakes: Lakes, tmp_path: Path
 ) -> None:
     from retail_lakehouse.lake import Lake
-    from retail_lakehouse.publish.postgres import lake_identity, log_version
+    from retail_lakehouse.lake.fingerprint import latest_version
+    from retail_lakehouse.publish.postgres import lake_identity
 
     lake = Lake(lakes.after)
     bronze = lake.delta("bronze.sales_lines")
     assert bronze is not None and lake_identity(lake) == bronze.metadata().id  # first commit
     for table in GOLD_TABLES:
-        assert log_version(lake, table.qualified) == lake.version(table.qualified), table.name
-    assert log_version(lake, "gold.no_such_table") is None
+        found = latest_version(lake.path(table.qualified))
+        assert found == lake.version(table.qualified), table.name
+    assert latest_version(lake.path("gold.no_such_table")) is None
 
     checkpointed = Lake(tmp_path)  # a checkpoint, then its older commits removed
     path = checkpointed.path("gold.t")
@@ -294,6 +296,6 @@ def test_versions_and_lake_id_from_the_log_equal_opening_the_table(
     for old in ("00000000000000000000.json", "00000000000000000001.json"):
         (path / "_delta_log" / old).unlink()
     (path / "_delta_log" / "_commit_tmp.json.tmp").write_text("")  # never a version
-    assert log_version(checkpointed, "gold.t") == DeltaTable(path).version() == 3
+    assert latest_version(path) == DeltaTable(path).version() == 3
     write_deltalake(path, pa.table({"x": [4]}), mode="append")
-    assert log_version(checkpointed, "gold.t") == DeltaTable(path).version() == 4
+    assert latest_version(path) == DeltaTable(path).version() == 4
