@@ -330,7 +330,7 @@ def prepare(lake_sql: LakeSQL, con: duckdb.DuckDBPyConnection, change: Change) -
                 limit=ENCODE_AHEAD_ROWS,
             )
             if prepared.new_rows is not None and t.references:
-                prepared.new_references = _reference_arrays(
+                prepared.new_references = reference_arrays(
                     con, t, t.qualified, _batch_filter(changed)
                 )
     else:
@@ -656,15 +656,21 @@ def _key_arrays(
     return [str(v) for v in found]
 
 
-def _reference_arrays(
-    con: duckdb.DuckDBPyConnection, t: TableContract, source: str, where: str
+def reference_arrays(
+    con: duckdb.DuckDBPyConnection, t: TableContract, source: str, where: str = ""
 ) -> list[str]:
     """Per foreign key of ``t``, the distinct non-NULL keys of the rows of ``source`` matching
-    ``where``, as a PostgreSQL array literal (for :func:`check_new_keys`)."""
+    ``where``, as a PostgreSQL array literal (for :func:`check_new_keys`). Made distinct
+    before each is quoted: quoting every row first and aggregating ``DISTINCT`` strings cost
+    0.6 s over a whole fact against 0.03 s (decision 0014, sixth addendum)."""
     parts = []
     for column, _ in t.references:
-        element = _array_element(f'"{column}"')
-        parts.append(f"'{{' || coalesce(string_agg(DISTINCT {element}, ','), '') || '}}'")
+        element = _array_element("x")
+        keys = f'list(DISTINCT "{column}") FILTER (WHERE "{column}" IS NOT NULL)'
+        parts.append(
+            f"'{{' || coalesce(array_to_string(list_transform({keys}, x -> {element}), ','), "
+            "'') || '}'"
+        )
     found = con.execute(f"SELECT {', '.join(parts)} FROM {source} {where}").fetchone()
     assert found is not None
     return [str(v) for v in found]

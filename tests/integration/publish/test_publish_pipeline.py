@@ -263,7 +263,7 @@ def test_new_fact_keys_missing_from_a_dimension_fail_the_check(
 
     postgres.publish(Lake(lakes.after), Target(dsn, "keys"), full=True)
     with LakeSQL(Lake(lakes.after), tables=[FACT_SALES.qualified]) as lake_sql:
-        arrays = incremental._reference_arrays(lake_sql.con, FACT_SALES, FACT_SALES.qualified, "")
+        arrays = incremental.reference_arrays(lake_sql.con, FACT_SALES, FACT_SALES.qualified)
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         incremental.check_new_keys(cur, "keys", FACT_SALES, arrays)  # every key is there
         columns = [column for column, _ in FACT_SALES.references]
