@@ -391,25 +391,51 @@ def _lake_diff(con: duckdb.DuckDBPyConnection, t: TableContract, previous: str) 
     so, in the same transaction as the data), so deleting the keys of the rows gone and inserting
     the rows new brings it to the current one.
 
-    One pass finds both sides: the two snapshots are stacked and grouped by every column; a row
-    present in one snapshot only is gone (old side) or new (new side). That reads each snapshot
-    once (two ``EXCEPT`` queries read each twice). The difference stays in DuckDB (spilled to
-    its temporary folder if large) until PostgreSQL's side streams it.
+    One pass finds both sides, reading each snapshot once (two ``EXCEPT`` queries read each
+    twice): the snapshots joined on the primary key (a full outer join), a pair kept when one
+    side is missing or any other column ``IS DISTINCT FROM`` the other's (exact, NULL-safe);
+    each kept pair gives its old row (``_retail_side`` 0) and its new row (1). Half the CPU of
+    stacking both snapshots and grouping by every column (0.058 s against 0.113 s for an
+    append's seven tables, the same rows; decision 0014, sixth addendum), which stays for a
+    table without a primary key (the whole row is its key). The difference stays in DuckDB
+    (spilled to its temporary folder if large) until PostgreSQL's side streams it.
 
     ``_retail_both`` marks the rows whose primary key is on both sides (within one snapshot a
-    key is unique, so such a key has exactly one old and one new row: a changed row). Without a
-    primary key the whole row is the key, and no row is on both sides."""
-    columns = ", ".join(f'"{c}"' for c in t.schema.names)
-    keys = ", ".join(f'"{c}"' for c in (t.primary_key or t.schema.names))
+    key is unique, so such a key has exactly one old and one new row: a changed row)."""
+    names = t.schema.names
+    columns = ", ".join(_quoted(c) for c in names)
     diff = f'"{DIFF_SCHEMA}"."diff_{t.name}"'
-    con.execute(
-        f"CREATE OR REPLACE TABLE {diff} AS SELECT *, "
-        f"count(*) OVER (PARTITION BY {keys}) > 1 AS _retail_both FROM ("
-        f"SELECT {columns}, max(_retail_side) AS _retail_side FROM ("
-        f"SELECT {columns}, 0 AS _retail_side FROM {previous} UNION ALL "
-        f"SELECT {columns}, 1 AS _retail_side FROM {t.qualified}"
-        f") GROUP BY ALL HAVING min(_retail_side) = max(_retail_side))"
-    )
+    if t.primary_key:
+        keys = list(t.primary_key)
+        same_key = " AND ".join(f"o.{_quoted(k)} = n.{_quoted(k)}" for k in keys)
+        changed = "".join(
+            f" OR o.{_quoted(c)} IS DISTINCT FROM n.{_quoted(c)}" for c in names if c not in keys
+        )
+        pairs = ", ".join(
+            f"{side}.{_quoted(c)} AS {_quoted(side + c)}" for side in "on" for c in names
+        )
+
+        def rows(side: str) -> str:
+            return ", ".join(f"{_quoted(side + c)} AS {_quoted(c)}" for c in names)
+
+        con.execute(
+            f"CREATE OR REPLACE TABLE {diff} AS WITH pairs AS MATERIALIZED ("
+            f"SELECT {pairs}, o._s IS NOT NULL AS _old, n._s IS NOT NULL AS _new "
+            f"FROM (SELECT {columns}, 0 AS _s FROM {previous}) o FULL JOIN "
+            f"(SELECT {columns}, 1 AS _s FROM {t.qualified}) n ON {same_key} "
+            f"WHERE o._s IS NULL OR n._s IS NULL{changed}) "
+            f"SELECT {rows('o')}, 0 AS _retail_side, _new AS _retail_both FROM pairs WHERE _old "
+            f"UNION ALL "
+            f"SELECT {rows('n')}, 1 AS _retail_side, _old AS _retail_both FROM pairs WHERE _new"
+        )
+    else:
+        con.execute(
+            f"CREATE OR REPLACE TABLE {diff} AS "
+            f"SELECT {columns}, max(_retail_side) AS _retail_side, false AS _retail_both FROM ("
+            f"SELECT {columns}, 0 AS _retail_side FROM {previous} UNION ALL "
+            f"SELECT {columns}, 1 AS _retail_side FROM {t.qualified}"
+            f") GROUP BY ALL HAVING min(_retail_side) = max(_retail_side)"
+        )
     found = con.execute(
         f"SELECT count(*) FILTER (WHERE _retail_side = 0), "
         f"count(*) FILTER (WHERE _retail_side = 1), "
@@ -420,6 +446,10 @@ def _lake_diff(con: duckdb.DuckDBPyConnection, t: TableContract, previous: str) 
     return Prepared(
         diff=diff, gone=int(gone), new=int(new), keys_kept=not vanished, updated=int(both)
     )
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def updates_in_place(t: TableContract) -> bool:

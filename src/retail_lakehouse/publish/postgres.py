@@ -464,7 +464,6 @@ def _full(
     _execute(cur, ddl.create_views(schema))
 
 
-
 def _copy_all(
     cur: Any,
     lake_sql: LakeSQL,

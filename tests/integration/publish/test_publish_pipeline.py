@@ -299,3 +299,53 @@ def test_versions_and_lake_id_from_the_log_equal_opening_the_table(
     assert latest_version(path) == DeltaTable(path).version() == 3
     write_deltalake(path, pa.table({"x": [4]}), mode="append")
     assert latest_version(path) == DeltaTable(path).version() == 4
+
+
+def test_lake_diff_is_exact_with_nulls_and_equals_grouping_every_column() -> None:
+    """The diff joins the snapshots on the primary key and compares the other columns with
+    ``IS DISTINCT FROM``: NULL against NULL is no change, NULL against a value is one, and the
+    rows found are those of stacking both snapshots and grouping by every column."""
+    from retail_lakehouse.publish.incremental import DIFF_SCHEMA, _lake_diff
+
+    con = duckdb.connect()
+    con.execute(f'CREATE SCHEMA "{DIFF_SCHEMA}"')
+    con.execute("CREATE SCHEMA gold")
+    names = DIM_PRODUCT.schema.names
+    key = DIM_PRODUCT.primary_key[0]
+
+    def view(name: str, rows: dict[int, str | None]) -> None:
+        values = ", ".join(
+            f"({k}, {'NULL' if v is None else repr(v)})" for k, v in sorted(rows.items())
+        )
+        columns = ", ".join(
+            f"k AS {c}"
+            if c == key
+            else ("d AS description" if c == "description" else f"NULL AS {c}")
+            for c in names
+        )
+        con.execute(
+            f"CREATE OR REPLACE VIEW {name} AS SELECT {columns} FROM (VALUES {values}) v(k, d)"
+        )
+
+    view("previous", {1: None, 2: None, 3: "a", 4: "b", 5: "gone"})
+    view("gold.dim_product", {1: None, 2: "now", 3: None, 4: "b", 6: "new"})
+    found = _lake_diff(con, DIM_PRODUCT, "previous")
+    assert (found.gone, found.new, found.updated, found.keys_kept) == (3, 3, 2, False)
+    rows = con.execute(
+        f"SELECT {key}, description, _retail_side, _retail_both FROM {found.diff} ORDER BY 1, 3"
+    ).fetchall()
+    assert rows == [
+        (2, None, 0, True),
+        (2, "now", 1, True),
+        (3, "a", 0, True),
+        (3, None, 1, True),
+        (5, "gone", 0, False),
+        (6, "new", 1, False),
+    ]
+    columns = ", ".join(names)
+    grouped = con.execute(
+        f"SELECT {columns}, max(s) FROM (SELECT {columns}, 0 AS s FROM previous UNION ALL "
+        f"SELECT {columns}, 1 FROM gold.dim_product) GROUP BY ALL HAVING min(s) = max(s) "
+        f"EXCEPT SELECT {columns}, _retail_side FROM {found.diff}"
+    ).fetchall()
+    assert grouped == []
