@@ -5,8 +5,8 @@ Each changed table is two pieces of work in two engines:
 
 - **the lake's side** (DuckDB and the Delta log, in this process): for the fact, each batch's
   fingerprint; for a dimension or mart, the published snapshot opened by its Delta version and
-  the rows that differ from the current one, found in one grouped pass and kept in a DuckDB
-  table;
+  the rows that differ from the current one, found in one pass (a join on the primary key) and
+  kept in a DuckDB table;
 - **PostgreSQL's side** (in its backend process): delete the rows or batches gone, ``COPY`` the
   new ones, check the new fact rows' foreign keys.
 

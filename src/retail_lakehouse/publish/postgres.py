@@ -13,7 +13,10 @@ How a publish runs, and why:
    refuses a schema that holds another lake's publish or tables it did not create.
 3. **Full** (first publish, ``--full``, a changed table shape, ``--take-over``): tables are
    created (or truncated) without keys, loaded with ``COPY``, then primary keys, indexes and
-   deferred foreign keys are built in bulk, comments and views (re)created.
+   deferred foreign keys are built in bulk, comments and views (re)created. A user allowed to
+   skip row triggers loads the dimensions and keys them first, adds the fact's foreign keys
+   while it is still empty, loads it without its per-row triggers and checks its distinct keys
+   once (PostgreSQL would validate each foreign key by scanning the whole fact).
    **Incremental**: only tables whose Delta version moved are touched. The fact replaces only
    the batches whose fingerprint (rows and writing run per ``_batch_seq``) changed: ``DELETE``
    those batches, ``COPY`` them again. For a dimension or mart, DuckDB compares the published
