@@ -94,7 +94,7 @@ def score_history(sql: LakeSQL, table: str = DEFAULT_TABLE) -> list[RunScores]:
     """Every run that scored ``table``, oldest first.
 
     A run id written twice (a retried write) keeps its latest rows, so a run counts once."""
-    rows: list[dict[str, Any]] = sql.arrow(
+    rows = sql.rows(
         """
         SELECT run_id, scope, name, score, grade, lines_checked, computed_at
         FROM meta.quality_scores
@@ -102,7 +102,7 @@ def score_history(sql: LakeSQL, table: str = DEFAULT_TABLE) -> list[RunScores]:
         ORDER BY computed_at, run_id
         """,
         [table],
-    ).to_pylist()
+    )
     overall: dict[str, dict[str, Any]] = {}
     dimensions: dict[str, dict[str, float]] = {}
     for row in rows:
