@@ -190,7 +190,9 @@ class LakeSQL:
             return self.con.execute(sql).to_arrow_table()
         name = f"_retail_query_{next(_STATEMENTS)}"
         if isinstance(params, dict):
-            values = ", ".join(f"{key} := {sql_literal(v)}" for key, v in params.items())
+            values = ", ".join(
+                '"' + key.replace('"', '""') + f'" := {sql_literal(v)}' for key, v in params.items()
+            )
         else:
             values = ", ".join(sql_literal(v) for v in params)
         self.con.execute(f"PREPARE {name} AS {sql}")
