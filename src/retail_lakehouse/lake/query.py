@@ -69,9 +69,10 @@ _STATEMENTS = itertools.count()
 
 def sql_literal(value: Any) -> str:
     """A Python value as a DuckDB literal of the type DuckDB gives the same value bound as a
-    parameter (text VARCHAR, integers BIGINT, floats DOUBLE, datetimes TIMESTAMP or TIMESTAMPTZ
-    by their zone, dates DATE, lists by their items). Text is quoted by doubling its quotes,
-    the SQL standard DuckDB follows; any other type is refused rather than guessed."""
+    parameter (text VARCHAR, integers INTEGER or BIGINT by size, floats DOUBLE, datetimes
+    TIMESTAMP or TIMESTAMPTZ by their zone, dates DATE, lists by their items). Text is quoted
+    by doubling its quotes, the SQL standard DuckDB follows; any other type is refused rather
+    than guessed."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -79,7 +80,7 @@ def sql_literal(value: Any) -> str:
     if isinstance(value, int):
         if not -(2**63) <= value < 2**63:
             raise ValueError(f"integer parameter out of BIGINT range: {value}")
-        return f"CAST({value} AS BIGINT)"
+        return f"CAST({value} AS {'INTEGER' if -(2**31) <= value < 2**31 else 'BIGINT'})"
     if isinstance(value, float):
         return f"CAST('{value!r}' AS DOUBLE)"
     if isinstance(value, str):
