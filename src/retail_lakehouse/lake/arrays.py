@@ -99,8 +99,7 @@ def table(columns: Mapping[str, Sequence[Any]], schema: pa.Schema) -> pa.Table:
         raise ValueError(f"columns of different lengths: {sorted(lengths)}")
     n = lengths.pop() if lengths else 0
     arrays = [
-        array(columns[f.name], f.type) if f.name in columns else pa.nulls(n, f.type)
-        for f in schema
+        array(columns[f.name], f.type) if f.name in columns else pa.nulls(n, f.type) for f in schema
     ]
     return pa.Table.from_arrays(arrays, schema=schema)
 
@@ -122,9 +121,7 @@ def empty_table(schema: pa.Schema) -> pa.Table:
 def pylist(data: pa.Table) -> list[dict[str, Any]]:
     """``data.to_pylist()``, the same values, with zoned timestamps converted here: pyarrow's
     conversion of each one asks whether pandas is installed, which imports it."""
-    zoned = {
-        f.name: f.type.tz for f in data.schema if pa.types.is_timestamp(f.type) and f.type.tz
-    }
+    zoned = {f.name: f.type.tz for f in data.schema if pa.types.is_timestamp(f.type) and f.type.tz}
     zones: dict[str, ZoneInfo] = {}
     for name, zone in zoned.items():
         try:
