@@ -60,3 +60,14 @@ def data_files(table: Any) -> list[str]:
     paths are decoded here; URIs with a scheme are left as delta-rs gives them."""
     uris: list[str] = table.file_uris()
     return [uri if _SCHEME.match(uri) and "://" in uri else unquote(uri) for uri in uris]
+
+
+def add_actions(table: Any) -> Any:
+    """The live files of a ``deltalake.DeltaTable`` with their statistics, one row each, as a
+    ``pyarrow.Table`` (``path``, ``size_bytes``, ``num_records``, ``min.<column>``...).
+
+    delta-rs returns an arro3 table; ``pa.table()`` of it asks whether it is a pandas frame
+    first, which imports pandas (0.2 s), so it is read through the Arrow C stream instead."""
+    import pyarrow as pa
+
+    return pa.RecordBatchReader.from_stream(table.get_add_actions(flatten=True)).read_all()

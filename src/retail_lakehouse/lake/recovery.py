@@ -34,6 +34,7 @@ from retail_lakehouse.lake.commits import app_ids, app_transactions, commit, las
 from retail_lakehouse.lake.contracts.bronze import BRONZE_FILES, BRONZE_REJECTS, BRONZE_SALES_LINES
 from retail_lakehouse.lake.contracts.meta import META_RETRACTIONS, META_RUNS
 from retail_lakehouse.lake.history import AsOf, Run, resolve_as_of, runs
+from retail_lakehouse.lake.location import add_actions
 from retail_lakehouse.lake.store import Lake
 from retail_lakehouse.lake.watermarks import read_watermark, write_watermark
 
@@ -128,7 +129,7 @@ def plan_rollback(lake: Lake, run_id: str) -> RollbackPlan:
 
 
 def _rows(table: Any) -> int:
-    actions = pa.table(table.get_add_actions(flatten=True))
+    actions = add_actions(table)
     if not actions.num_rows or "num_records" not in actions.column_names:
         return 0
     return int(sum(v or 0 for v in actions.column("num_records").to_pylist()))

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from retail_lakehouse.lake import intents
+from retail_lakehouse.lake import arrays, intents
 from retail_lakehouse.lake.commits import tagged
 from retail_lakehouse.lake.contracts.meta import META_RUNS
 from retail_lakehouse.lake.store import Lake
@@ -155,7 +155,7 @@ def record_run(
     finished = datetime.now(UTC)
     if seconds is None:
         seconds = round((finished - started).total_seconds(), 3)
-    row = {
+    row: dict[str, list[Any]] = {
         "run_id": [run_id],
         "command": [command],
         "started_at": [started],
@@ -166,12 +166,11 @@ def record_run(
         "engine": [engine],
         "seconds": [seconds],
     }
-    lake.write(META_RUNS.qualified, pa.table(row))
+    lake.write(META_RUNS.qualified, arrays.table(row, META_RUNS.schema))
 
 
 def _has_run(lake: Lake, run_id: str) -> bool:
-    table = lake.delta(META_RUNS.qualified)
-    if table is None:
+    if not lake.exists(META_RUNS.qualified):
         return False
-    ids = table.to_pyarrow_table(columns=["run_id"]).column("run_id")
-    return bool(pc.any(pc.equal(ids, run_id)).as_py())
+    ids = lake.read(META_RUNS.qualified, ["run_id"]).column("run_id")
+    return bool(pc.any(pc.is_in(ids, value_set=arrays.array([run_id], pa.string()))).as_py())

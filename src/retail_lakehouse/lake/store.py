@@ -20,12 +20,13 @@ from deltalake import ColumnProperties, DeltaTable, WriterProperties, write_delt
 from deltalake.exceptions import TableNotFoundError
 from filelock import FileLock, Timeout
 
+from retail_lakehouse.lake import arrays
 from retail_lakehouse.lake.commits import commit
 from retail_lakehouse.lake.contracts import TableContract, contract
 from retail_lakehouse.lake.errors import LakeBusyError
 from retail_lakehouse.lake.holder import HOLDER_FILE, LOCK_FILE
 from retail_lakehouse.lake.holder import live_holder as _live_holder
-from retail_lakehouse.lake.location import data_files
+from retail_lakehouse.lake.location import add_actions, data_files
 
 WriteMode = Literal["append", "overwrite"]
 DEFAULT_WRITER_WAIT = 10.0
@@ -111,7 +112,7 @@ class Lake:
         statistics (``num_records``, ``null_count.<column>``...); None when the table is missing.
         Reads only the log, never the data."""
         table = self.delta(qualified)
-        return None if table is None else pa.table(table.get_add_actions(flatten=True))
+        return None if table is None else add_actions(table)
 
     def arrow_schema(self, qualified: str) -> pa.Schema:
         """The table's schema on disk, or its contract's when the table does not exist yet."""
@@ -199,7 +200,7 @@ class Lake:
     def ensure(self, qualified: str) -> None:
         """Create an empty table from its contract if it does not exist yet."""
         if not self.exists(qualified):
-            self.write(qualified, contract(qualified).schema.empty_table())
+            self.write(qualified, arrays.empty_table(contract(qualified).schema))
 
     def delete(self, qualified: str, predicate: str) -> None:
         table = self.delta(qualified)
@@ -297,7 +298,7 @@ def _described(
 
 
 def _cast_reader(reader: pa.RecordBatchReader, target: TableContract) -> pa.RecordBatchReader:
-    schema = cast_batch(reader.schema.empty_table(), target).schema
+    schema = cast_batch(arrays.empty_table(reader.schema), target).schema
 
     def batches() -> Iterator[pa.RecordBatch]:
         for batch in reader:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
-from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake import Lake, arrays
 from retail_lakehouse.lake.contracts.meta import META_WATERMARKS
+
+# Read through ``Lake.read`` (DuckDB over the snapshot's files), not delta-rs'
+# ``to_pyarrow_table``: that imports ``pyarrow.dataset``, which imports pandas (0.2 s a run).
 
 GOLD_CONSUMER = "gold"
 SILVER_CONSUMER = "silver"
@@ -22,26 +22,23 @@ SILVER_CONSUMER = "silver"
 
 def read_watermark(lake: Lake, consumer: str) -> int | None:
     """Highest bronze batch sequence ``consumer`` has processed, or None before its first run."""
-    table = lake.delta(META_WATERMARKS.qualified)
-    if table is None:
+    if not lake.exists(META_WATERMARKS.qualified):
         return None
-    rows: pa.Table = table.to_pyarrow_table(columns=["consumer", "batch_seq"])
-    mine = rows.filter(pc.equal(rows.column("consumer"), consumer))
-    if mine.num_rows == 0:
-        return None
-    value: int | None = pc.max(mine.column("batch_seq")).as_py()
-    return value
+    rows = lake.read(META_WATERMARKS.qualified, ["consumer", "batch_seq"]).to_pylist()
+    mine: list[int] = [row["batch_seq"] for row in rows if row["consumer"] == consumer]
+    return max(mine) if mine else None
 
 
 def write_watermark(lake: Lake, consumer: str, batch_seq: int, run_id: str) -> None:
     """Replace ``consumer``'s watermark row (one small Delta commit)."""
-    row = pa.table(
+    row = arrays.table(
         {
             "consumer": [consumer],
             "batch_seq": [batch_seq],
             "run_id": [run_id],
             "updated_at": [datetime.now(UTC)],
-        }
+        },
+        META_WATERMARKS.schema,
     )
     if lake.exists(META_WATERMARKS.qualified):
         lake.write(
@@ -53,8 +50,7 @@ def write_watermark(lake: Lake, consumer: str, batch_seq: int, run_id: str) -> N
 
 def watermark_runs(lake: Lake) -> dict[str, str]:
     """Which run wrote each consumer's watermark (what recovery asks: "did run R finish?")."""
-    table = lake.delta(META_WATERMARKS.qualified)
-    if table is None:
+    if not lake.exists(META_WATERMARKS.qualified):
         return {}
-    rows = table.to_pyarrow_table(columns=["consumer", "run_id"]).to_pylist()
+    rows = lake.read(META_WATERMARKS.qualified, ["consumer", "run_id"]).to_pylist()
     return {row["consumer"]: row["run_id"] for row in rows}

@@ -18,9 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pyarrow as pa
-
-from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake import Lake, arrays
 from retail_lakehouse.lake.commits import commit
 from retail_lakehouse.lake.contracts.bronze import (
     BRONZE_FILES,
@@ -318,10 +316,11 @@ def commit_group(
         commit_staged(lake, BRONZE_REJECTS.qualified, rejects, replace=None)
     changes = [_schema_change_row(run, s) for s in group if s.schema_changed]
     if changes:
-        lake.write(META_SCHEMA_HISTORY.qualified, pa.Table.from_pylist(changes))
+        schema_rows = arrays.from_rows(changes, META_SCHEMA_HISTORY.schema)
+        lake.write(META_SCHEMA_HISTORY.qualified, schema_rows)
     lake.write(
         BRONZE_FILES.qualified,
-        pa.Table.from_pylist([_manifest_row(run, s) for s in group]),
+        arrays.from_rows([_manifest_row(run, s) for s in group], BRONZE_FILES.schema),
         transactions=transactions,
     )
     reports = []

@@ -32,7 +32,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake import Lake, arrays
 from retail_lakehouse.lake.contracts.bronze import BRONZE_CDC_EVENTS, RAW_COLUMNS
 from retail_lakehouse.lake.contracts.silver import SILVER_CDC_HISTORY, SILVER_CDC_LINES
 from retail_lakehouse.lake.query import LakeSQL
@@ -97,7 +97,7 @@ def apply_change_records(
     _record(lake, run, events, f"{source_name}#{first}-{last}")
     good = events.filter(pc.is_null(events["reason"])).drop_columns(["reason"])
     if not good.num_rows:
-        lake.write(SILVER_CDC_LINES.qualified, SILVER_CDC_LINES.schema.empty_table(),
+        lake.write(SILVER_CDC_LINES.qualified, arrays.empty_table(SILVER_CDC_LINES.schema),
                    transactions=positions)  # fmt: skip
         run.changed = True
         return CdcReport(events.num_rows, 0, 0, 0, 0, rejected=events.num_rows)
@@ -210,7 +210,7 @@ def _apply(
 
 def _existing_history(lake: Lake, buckets: list[int]) -> pa.Table:
     if not buckets or not lake.exists(SILVER_CDC_HISTORY.qualified):
-        return SILVER_CDC_HISTORY.schema.empty_table()
+        return arrays.empty_table(SILVER_CDC_HISTORY.schema)
     with LakeSQL(lake, tables=[SILVER_CDC_HISTORY.qualified]) as sql:
         return sql.arrow(
             "SELECT * FROM silver.cdc_history WHERE list_contains(?, _key_bucket)", [buckets]

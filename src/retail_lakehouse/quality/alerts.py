@@ -117,7 +117,7 @@ def recent_alerts(sql: LakeSQL, run_ids: list[str], limit: int = 20) -> list[dic
     """Stored alerts of the given runs, newest first (what reports show)."""
     if not run_ids:
         return []
-    rows: list[dict[str, Any]] = sql.arrow(
+    rows: list[dict[str, Any]] = sql.rows(
         """
         SELECT alert_id, run_id, raised_at, kind, severity, message, value, baseline,
                delivered, delivery_error
@@ -127,5 +127,5 @@ def recent_alerts(sql: LakeSQL, run_ids: list[str], limit: int = 20) -> list[dic
         LIMIT ?
         """,
         [run_ids, limit],
-    ).to_pylist()
+    )
     return rows

@@ -160,7 +160,7 @@ def likely_swaps(sql: LakeSQL) -> list[LikelySwap]:
     if not assumed.column("n")[0].as_py():
         return []
     query = _QUERY.format(units=units_sql(lake), tolerance=TOLERANCE_DAYS, share=MIN_SHARE)
-    rows = sql.arrow(query).to_pylist()
+    rows = sql.rows(query)
     return [
         LikelySwap(
             batch_seq=row["_batch_seq"],

@@ -94,7 +94,7 @@ def score_history(sql: LakeSQL, table: str = DEFAULT_TABLE) -> list[RunScores]:
     """Every run that scored ``table``, oldest first.
 
     A run id written twice (a retried write) keeps its latest rows, so a run counts once."""
-    rows: list[dict[str, Any]] = sql.arrow(
+    rows = sql.rows(
         """
         SELECT run_id, scope, name, score, grade, lines_checked, computed_at
         FROM meta.quality_scores
@@ -102,7 +102,7 @@ def score_history(sql: LakeSQL, table: str = DEFAULT_TABLE) -> list[RunScores]:
         ORDER BY computed_at, run_id
         """,
         [table],
-    ).to_pylist()
+    )
     overall: dict[str, dict[str, Any]] = {}
     dimensions: dict[str, dict[str, float]] = {}
     for row in rows:
@@ -127,7 +127,7 @@ def score_history(sql: LakeSQL, table: str = DEFAULT_TABLE) -> list[RunScores]:
 
 def rule_results(sql: LakeSQL, run_id: str, table: str = DEFAULT_TABLE) -> list[RuleResult]:
     """Every rule's result in one run, most failed lines first."""
-    rows: list[dict[str, Any]] = sql.arrow(
+    rows: list[dict[str, Any]] = sql.rows(
         """
         SELECT rule, any_value(dimension) AS dimension, any_value(action) AS action,
                any_value(weight) AS weight, max(lines_checked) AS lines_checked,
@@ -138,7 +138,7 @@ def rule_results(sql: LakeSQL, run_id: str, table: str = DEFAULT_TABLE) -> list[
         ORDER BY lines_failed DESC, rule
         """,
         [run_id, table],
-    ).to_pylist()
+    )
     return [
         RuleResult(
             rule=row["rule"],
@@ -344,7 +344,7 @@ def lake_query(sql: LakeSQL) -> Query:
     """:data:`Query` over a :class:`LakeSQL`."""
 
     def run(text: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = sql.arrow(text, params or None).to_pylist()
+        rows: list[dict[str, Any]] = sql.rows(text, params or None)
         return rows
 
     return run
@@ -352,7 +352,7 @@ def lake_query(sql: LakeSQL) -> Query:
 
 def quarantine_reasons(sql: LakeSQL, run_id: str | None = None) -> list[ReasonCount]:
     """Quarantined lines per reason (a line with two reasons counts for both), most first."""
-    rows: list[dict[str, Any]] = sql.arrow(
+    rows: list[dict[str, Any]] = sql.rows(
         """
         SELECT reason, count(*) AS lines,
                count(*) FILTER (WHERE _run_id = $run) AS lines_in_run
@@ -361,7 +361,7 @@ def quarantine_reasons(sql: LakeSQL, run_id: str | None = None) -> list[ReasonCo
         ORDER BY lines DESC, reason
         """,
         {"run": run_id},
-    ).to_pylist()
+    )
     return [ReasonCount(str(r["reason"]), int(r["lines"]), int(r["lines_in_run"])) for r in rows]
 
 

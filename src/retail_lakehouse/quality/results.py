@@ -8,9 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import pyarrow as pa
-
-from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake import Lake, arrays
 from retail_lakehouse.lake.contracts.meta import META_QUALITY_RESULTS, META_QUALITY_SCORES
 from retail_lakehouse.quality.rules import DIMENSIONS, Rule, RuleSet
 from retail_lakehouse.quality.scoring import grade, share_passing
@@ -242,7 +240,7 @@ def write_results(
     """Append this run's per-rule rows and overall/per-dimension score rows for ``table``
     (silver's lines, or a table judged by table tests)."""
     now = datetime.now(UTC)
-    results = pa.table(
+    results = arrays.table(
         {
             "run_id": [run_id] * len(outcome.rules),
             "table_name": [table] * len(outcome.rules),
@@ -254,7 +252,8 @@ def write_results(
             "lines_failed": [r.lines_failed for r in outcome.rules],
             "score": [r.score for r in outcome.rules],
             "checked_at": [now] * len(outcome.rules),
-        }
+        },
+        META_QUALITY_RESULTS.schema,
     )
     if results.num_rows:
         lake.write(META_QUALITY_RESULTS.qualified, results)
@@ -262,7 +261,7 @@ def write_results(
         ("dimension", d.name, d.score, grade(d.score)) for d in outcome.dimensions
     ]
     scopes = [s for s in scopes if s[2] is not None]
-    scores = pa.table(
+    scores = arrays.table(
         {
             "run_id": [run_id] * len(scopes),
             "table_name": [table] * len(scopes),
@@ -272,7 +271,8 @@ def write_results(
             "grade": [s[3] for s in scopes],
             "lines_checked": [outcome.lines_checked] * len(scopes),
             "computed_at": [now] * len(scopes),
-        }
+        },
+        META_QUALITY_SCORES.schema,
     )
     if scores.num_rows:
         lake.write(META_QUALITY_SCORES.qualified, scores)

@@ -131,6 +131,28 @@ def test_statistics_follow_delta_rs_formats(tmp_path: Path) -> None:
     assert stats["nullCount"] == {"n": 1, "price": 1, "local": 2, "utc": 0, "text": 1}
 
 
+def test_timestamp_statistics_are_read_from_the_stored_integers(tmp_path: Path) -> None:
+    """Zoned and millisecond timestamps, before and after the epoch, over two row groups: the
+    bounds pyarrow's own conversion gives (which imports pandas), read without it."""
+    import datetime as dt
+
+    early = dt.datetime(1969, 12, 31, 23, 59, 59, 999000, tzinfo=dt.UTC)
+    late = dt.datetime(2030, 6, 1, 12, 0, 0, 123000, tzinfo=dt.UTC)
+    table = pa.table(
+        {
+            "ms": pa.array([late, early, None, late], pa.timestamp("ms", "UTC")),
+            "us": pa.array([early, late, early, None], pa.timestamp("us", "UTC")),
+        }
+    )
+    pq.write_table(table, tmp_path / "f.parquet", row_group_size=2)
+    metadata = pq.ParquetFile(tmp_path / "f.parquet").metadata
+    stats = file_statistics(metadata)
+    for column in ("ms", "us"):
+        assert stats["minValues"][column] == "1969-12-31T23:59:59.999Z"
+        assert stats["maxValues"][column] == "2030-06-01T12:00:00.123Z"
+    assert stats["nullCount"] == {"ms": 1, "us": 1}
+
+
 def test_a_staged_file_never_committed_is_invisible(tmp_path: Path) -> None:
     """A crash between writing a staged file and committing it leaves the table as it was."""
     lake = Lake(tmp_path)

@@ -24,10 +24,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pyarrow as pa
-
 from retail_lakehouse.config import ChannelSettings, Settings
-from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake import Lake, arrays
 from retail_lakehouse.lake.contracts.meta import META_ALERTS
 from retail_lakehouse.observe.alerts.channels import configured_channels, send
 from retail_lakehouse.observe.alerts.model import (
@@ -183,7 +181,9 @@ class AlertBook:
         )
 
     def _write(self, alert: Alert, *, new: bool) -> None:
-        data = pa.table({name: [value] for name, value in alert.row().items()})
+        data = arrays.table(
+            {name: [value] for name, value in alert.row().items()}, META_ALERTS.schema
+        )
         with self._lock():
             if new:
                 self.lake.write(TABLE, data)

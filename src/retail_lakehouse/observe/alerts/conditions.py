@@ -96,9 +96,9 @@ def check_slow_run(book: AlertBook, run_id: str) -> Alert | None:
         return None
     limits = book.settings.alerts
     with LakeSQL(book.lake, tables=[META_RUNS.qualified]) as sql:
-        this = sql.arrow(
+        this = sql.rows(
             "SELECT command, seconds, started_at FROM meta.runs WHERE run_id = ?", [run_id]
-        ).to_pylist()
+        )
         if not this or this[0]["seconds"] is None:
             return None
         command, seconds = this[0]["command"], float(this[0]["seconds"])
@@ -135,9 +135,9 @@ def last_failed_run(book: AlertBook) -> str | None:
     if not book.lake.exists(META_RUNS.qualified):
         return None
     with LakeSQL(book.lake, tables=[META_RUNS.qualified]) as sql:
-        rows = sql.arrow(
+        rows = sql.rows(
             "SELECT run_id FROM meta.runs WHERE status = 'failed' ORDER BY finished_at DESC LIMIT 1"
-        ).to_pylist()
+        )
     return rows[0]["run_id"] if rows else None
 
 
@@ -146,5 +146,5 @@ def _ingest_times(book: AlertBook) -> list[tuple[str, datetime]]:
     if not book.lake.exists(BRONZE_FILES.qualified):
         return []
     with LakeSQL(book.lake, tables=[BRONZE_FILES.qualified]) as sql:
-        rows = sql.arrow("SELECT _source_file, _ingested_at FROM bronze.files").to_pylist()
+        rows = sql.rows("SELECT _source_file, _ingested_at FROM bronze.files")
     return [(row["_source_file"], row["_ingested_at"]) for row in rows]

@@ -162,6 +162,7 @@ def _tracing_engine(lake: Lake) -> Any:
     import pyarrow as pa
 
     from retail_lakehouse.engines.duckdb import DuckDBEngine
+    from retail_lakehouse.lake import arrays
 
     class TracingEngine(DuckDBEngine):
         def __init__(self, lake: Lake) -> None:
@@ -205,7 +206,7 @@ def _tracing_engine(lake: Lake) -> Any:
             return pa.RecordBatchReader.from_batches(schema, iter(()))
 
         def to_arrow(self, expr: ir.Table) -> Any:
-            return expr.schema().to_pyarrow().empty_table()
+            return arrays.empty_table(expr.schema().to_pyarrow())
 
     return TracingEngine(lake)
 

@@ -32,6 +32,7 @@ import pyarrow as pa
 
 from retail_lakehouse import __version__
 from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.location import add_actions
 from retail_lakehouse.observe.lineage.columns import REFERENCE_PREFIX, ColumnLineage
 from retail_lakehouse.observe.lineage.facets import PRODUCER, RUN_EVENT_SCHEMA, facet, to_json
 
@@ -239,9 +240,7 @@ class LineageEmitter:
                     for f in arrow
                 ],
             )
-            # through the C stream interface: ``pa.table()`` of it imports pandas (~0.3 s)
-            log = delta.get_add_actions(flatten=True)
-            actions = pa.RecordBatchReader.from_stream(log).read_all()
+            actions = add_actions(delta)
             sizes = actions.column("size_bytes").to_pylist() if actions.num_rows else []
             self._described[table] = (schema, int(sum(sizes)), len(sizes))
         return self._described[table]

@@ -47,6 +47,7 @@ from retail_lakehouse.lake.contracts.gold import (
     MART_PRODUCT_PERFORMANCE,
 )
 from retail_lakehouse.lake.contracts.silver import SILVER_SALES_LINES
+from retail_lakehouse.lake.location import add_actions
 from retail_lakehouse.lake.recovery import (
     GOLD_RETRACTIONS,
     pending_retractions,
@@ -201,10 +202,9 @@ class _GoldRun:
     def _write_if_changed(self, target: TableContract, data: pa.Table, key: str) -> None:
         """Commit a small table only when its content differs (keeps idle versions stable)."""
         data = cast_batch(data, target)
-        table = None if self.rebuild else self.lake.delta(target.qualified)
-        if table is not None:
-            # a whole small snapshot, read directly (LakeSQL would register every lake table)
-            current = cast_batch(table.to_pyarrow_table(), target)
+        if not self.rebuild and self.lake.exists(target.qualified):
+            # a whole small snapshot (through DuckDB: delta-rs' reader imports pandas)
+            current = cast_batch(self.lake.read(target.qualified), target)
             if current.sort_by(key).equals(data.sort_by(key)):
                 self.report.unchanged.append(target.qualified)
                 return
@@ -410,7 +410,7 @@ class _GoldRun:
         table = self.lake.delta(FACT_SALES.qualified)
         if self.gone or first_new is None or table is None:
             return False
-        actions = pa.table(table.get_add_actions(flatten=True))
+        actions = add_actions(table)
         if not actions.num_rows:
             return True
         if "max.invoice_ts" not in actions.column_names:

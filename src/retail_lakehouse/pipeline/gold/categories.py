@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from retail_lakehouse.engines import Engine
+from retail_lakehouse.lake import arrays
 from retail_lakehouse.pipeline.errors import PipelineError
 from retail_lakehouse.pipeline.text import ASCII_UPPER, ascii_upper
 
@@ -109,14 +110,24 @@ def rules_fingerprint(rules: list[CategoryRule]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+_RULES = pa.schema(
+    [
+        pa.field("rule_priority", pa.int32()),
+        pa.field("rule_keyword", pa.string()),
+        pa.field("rule_category", pa.string()),
+    ]
+)
+
+
 def rules_table(rules: list[CategoryRule]) -> pa.Table:
     """The mapping as data: priority (file order), `` KEYWORD`` as matched, category."""
-    return pa.table(
+    return arrays.table(
         {
-            "rule_priority": pa.array(range(len(rules)), pa.int32()),
+            "rule_priority": list(range(len(rules))),
             "rule_keyword": [" " + rule.keyword for rule in rules],
             "rule_category": [rule.category for rule in rules],
-        }
+        },
+        _RULES,
     )
 
 

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from retail_lakehouse.engines import Engine
+from retail_lakehouse.lake import arrays
 from retail_lakehouse.lake.contracts.gold import DIM_COUNTRY
 from retail_lakehouse.lake.store import cast_batch
 from retail_lakehouse.pipeline.gold.frames import conform
@@ -61,7 +62,12 @@ def build_dim_country(
     )
     rows = reference.select(*extra.columns).union(extra)
     unknown = engine.arrow_table(
-        cast_batch(pa.table({"country_key": [UNKNOWN_KEY], "country": ["Unknown"]}), DIM_COUNTRY),
+        cast_batch(
+            arrays.table(
+                {"country_key": [UNKNOWN_KEY], "country": ["Unknown"]}, DIM_COUNTRY.schema
+            ),
+            DIM_COUNTRY,
+        ),
         "gold_unknown_country",
     )
     keyed = conform(rows.mutate(country_key=surrogate_key(engine, rows.country)), DIM_COUNTRY)

@@ -20,12 +20,14 @@ validity (on an append, for the recomputed customers; keys unique over the whole
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
 from retail_lakehouse.engines import Engine
+from retail_lakehouse.lake import arrays
 from retail_lakehouse.lake.contracts.gold import DIM_CUSTOMER
 from retail_lakehouse.lake.store import cast_batch
 from retail_lakehouse.pipeline.errors import PipelineError
@@ -89,14 +91,15 @@ def build_dim_customer(
         rows = conform(kept, DIM_CUSTOMER).union(recomputed)
     unknown = engine.arrow_table(
         cast_batch(
-            pa.table(
+            arrays.table(
                 {
                     "customer_key": [UNKNOWN_KEY],
                     "country_key": [UNKNOWN_KEY],
-                    "valid_from": pa.array([UNKNOWN_VALID_FROM]).cast(pa.timestamp("us")),
+                    "valid_from": [datetime.fromisoformat(UNKNOWN_VALID_FROM)],
                     "is_current": [True],
-                    "version": pa.array([1], pa.int32()),
-                }
+                    "version": [1],
+                },
+                DIM_CUSTOMER.schema,
             ),
             DIM_CUSTOMER,
         ),

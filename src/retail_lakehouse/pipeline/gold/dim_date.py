@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from retail_lakehouse.lake import arrays
 from retail_lakehouse.lake.contracts.gold import DIM_DATE
 from retail_lakehouse.lake.store import cast_batch
 from retail_lakehouse.pipeline.gold.keys import UNKNOWN_DATE_KEY
@@ -37,10 +38,13 @@ _SEASONS: dict[int, str] = {
 
 _EPOCH = date(1970, 1, 1)
 # Indexed by month number (index 0 unused): twelve constants, not a loop over days.
-_SEASON_BY_MONTH = pa.array([None, *(_SEASONS[m] for m in range(1, 13))], pa.string())
-_FISCAL_QUARTER_BY_MONTH = pa.array(
+_SEASON_BY_MONTH = arrays.array([None, *(_SEASONS[m] for m in range(1, 13))], pa.string())
+_FISCAL_QUARTER_BY_MONTH = arrays.array(
     [None, *(((m + 8) % 12) // 3 + 1 for m in range(1, 13))], pa.int32()
 )
+# The int32 constants of the kernels below, as Arrow scalars: a Python number handed to a
+# compute function is converted by pyarrow, which imports pandas the first time.
+_I = {n: arrays.array([n], pa.int32())[0] for n in (4, 6, 100, 10000)}
 
 
 def calendar_bounds(first: date, last: date) -> tuple[date, date]:
@@ -55,9 +59,10 @@ def build_dim_date(first: date, last: date) -> pa.Table:
     round: importing it cost every run with new lines 0.1 s for these few thousand rows)."""
     start, end = calendar_bounds(first, last)
     epoch = (start - _EPOCH).days
-    days = pa.array(np.arange(epoch, epoch + (end - start).days + 1, dtype=np.int32)).cast(
-        pa.date32()
-    )
+    count = (end - start).days + 1
+    # From the day numbers' buffer: ``pa.array`` of a NumPy array imports pandas (0.2 s).
+    numbers = np.arange(epoch, epoch + count, dtype=np.int32)
+    days = pa.Array.from_buffers(pa.date32(), count, [None, pa.py_buffer(numbers)])
     holidays = bank_holidays()
     holiday = pc.index_in(days, value_set=holidays.column("date"))
     year = pc.year(days).cast(pa.int32())
@@ -68,7 +73,9 @@ def build_dim_date(first: date, last: date) -> pa.Table:
         {
             "date": days,
             "bank_holiday_name": pc.take(holidays.column("name"), holiday),
-            "date_key": pc.add(pc.add(pc.multiply(year, 10000), pc.multiply(month, 100)), day),
+            "date_key": pc.add(
+                pc.add(pc.multiply(year, _I[10000]), pc.multiply(month, _I[100])), day
+            ),
             "year": year,
             "quarter": pc.quarter(days).cast(pa.int32()),
             "month": month,
@@ -78,22 +85,23 @@ def build_dim_date(first: date, last: date) -> pa.Table:
             "day_name": pc.strftime(days, format="%A", locale="C"),
             "iso_year": pc.iso_year(days).cast(pa.int32()),
             "iso_week": pc.iso_week(days).cast(pa.int32()),
-            "fiscal_year": pc.add(year, pc.greater_equal(month, 4).cast(pa.int32())),
+            "fiscal_year": pc.add(year, pc.greater_equal(month, _I[4]).cast(pa.int32())),
             "fiscal_quarter": pc.take(_FISCAL_QUARTER_BY_MONTH, month),
-            "is_weekend": pc.greater_equal(weekday, 6),
+            "is_weekend": pc.greater_equal(weekday, _I[6]),
             "is_bank_holiday": pc.is_valid(holiday),
             "season": pc.take(_SEASON_BY_MONTH, month),
         }
     )
-    unknown = pa.table(
+    unknown = arrays.table(
         {
-            "date_key": pa.array([UNKNOWN_DATE_KEY], pa.int32()),
+            "date_key": [UNKNOWN_DATE_KEY],
             "month_name": ["Unknown"],
             "day_name": ["Unknown"],
             "season": ["Unknown"],
             "is_weekend": [False],
             "is_bank_holiday": [False],
-        }
+        },
+        DIM_DATE.schema,
     )
     known = cast_batch(frame, DIM_DATE)
     return pa.concat_tables([cast_batch(unknown, DIM_DATE), known])

@@ -9,9 +9,9 @@ lines disagree, so every engine agrees), cancellation/adjustment flags (any line
 from __future__ import annotations
 
 import ibis.expr.types as ir
-import pyarrow as pa
 
 from retail_lakehouse.engines import Engine
+from retail_lakehouse.lake import arrays
 from retail_lakehouse.lake.contracts.gold import DIM_INVOICE
 from retail_lakehouse.lake.store import cast_batch
 from retail_lakehouse.pipeline.gold.frames import conform
@@ -49,13 +49,14 @@ def build_dim_invoice(
         rows = conform(kept, DIM_INVOICE).union(recomputed)
     unknown = engine.arrow_table(
         cast_batch(
-            pa.table(
+            arrays.table(
                 {
                     "invoice_key": [UNKNOWN_KEY],
                     "is_cancellation": [False],
                     "is_adjustment": [False],
-                    "line_count": pa.array([0], pa.int64()),
-                }
+                    "line_count": [0],
+                },
+                DIM_INVOICE.schema,
             ),
             DIM_INVOICE,
         ),

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 
 from retail_lakehouse.engines import Engine
+from retail_lakehouse.lake import arrays
 from retail_lakehouse.lake.contracts.gold import DIM_PRODUCT
 from retail_lakehouse.lake.store import cast_batch
 from retail_lakehouse.pipeline.gold.categories import CategoryRule, with_category
@@ -136,13 +136,14 @@ def build_dim_product(
 def _unknown(engine: Engine) -> ir.Table:
     unknown = engine.arrow_table(
         cast_batch(
-            pa.table(
+            arrays.table(
                 {
                     "product_key": [UNKNOWN_KEY],
                     "description": ["Unknown"],
                     "category": ["Unknown"],
                     "is_non_product": [False],
-                }
+                },
+                DIM_PRODUCT.schema,
             ),
             DIM_PRODUCT,
         ),

@@ -8,8 +8,8 @@ Night 22:00-23:59. Business hours are 09:00-17:59 (the shop's trading hours; the
 from __future__ import annotations
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from retail_lakehouse.lake import arrays
 from retail_lakehouse.lake.contracts.gold import DIM_TIME
 from retail_lakehouse.lake.store import cast_batch
 from retail_lakehouse.pipeline.gold.keys import UNKNOWN_TIME_KEY
@@ -30,28 +30,22 @@ def day_part_of_hour(hour: int) -> str:
 
 
 def build_dim_time() -> pa.Table:
-    """The 1,440 minutes of a day and the unknown member."""
-    minute_of_day = pa.array(range(24 * 60), pa.int32())
-    hour = pc.divide(minute_of_day, 60)
-    minute = pc.subtract(minute_of_day, pc.multiply(hour, 60))
-    parts = pa.array([day_part_of_hour(h) for h in range(24)])
-    known = pa.table(
+    """The 1,440 minutes of a day and the unknown member (built from Python values by
+    :mod:`retail_lakehouse.lake.arrays`: pyarrow's own conversion imports pandas)."""
+    hours = [m // 60 for m in range(24 * 60)]
+    minutes = [m % 60 for m in range(24 * 60)]
+    known = arrays.table(
         {
-            "time_key": pc.add(pc.multiply(hour, 100), minute),
-            "hour": hour,
-            "minute": minute,
-            "day_part": pc.take(parts, hour),
-            "is_business_hour": pc.and_(
-                pc.greater_equal(hour, BUSINESS_HOURS.start),
-                pc.less(hour, BUSINESS_HOURS.stop),
-            ),
-        }
+            "time_key": [h * 100 + m for h, m in zip(hours, minutes, strict=True)],
+            "hour": hours,
+            "minute": minutes,
+            "day_part": [day_part_of_hour(h) for h in hours],
+            "is_business_hour": [h in BUSINESS_HOURS for h in hours],
+        },
+        DIM_TIME.schema,
     )
-    unknown = pa.table(
-        {
-            "time_key": pa.array([UNKNOWN_TIME_KEY], pa.int32()),
-            "day_part": ["Unknown"],
-            "is_business_hour": [False],
-        }
+    unknown = arrays.table(
+        {"time_key": [UNKNOWN_TIME_KEY], "day_part": ["Unknown"], "is_business_hour": [False]},
+        DIM_TIME.schema,
     )
     return pa.concat_tables([cast_batch(unknown, DIM_TIME), cast_batch(known, DIM_TIME)])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake import Lake, arrays
 from retail_lakehouse.lake.contracts.silver import (
     SILVER_DUPLICATES,
     SILVER_QUARANTINE,
@@ -28,10 +28,9 @@ def remove_retracted(lake: Lake, batches: frozenset[int], run_id: str) -> int | 
         return None
     listed = ", ".join(str(int(b)) for b in sorted(batches))
     redo: int | None = None
-    table = lake.delta(SILVER_DUPLICATES.qualified)
-    if table is not None:
-        rows: pa.Table = table.to_pyarrow_table(columns=["_batch_seq", "kept_batch_seq"])
-        gone = pa.array(sorted(batches), pa.int64())
+    if lake.exists(SILVER_DUPLICATES.qualified):
+        rows = lake.read(SILVER_DUPLICATES.qualified, ["_batch_seq", "kept_batch_seq"])
+        gone = arrays.array(sorted(batches), pa.int64())
         pointing = rows.filter(
             pc.and_(
                 pc.is_in(rows.column("kept_batch_seq"), gone),

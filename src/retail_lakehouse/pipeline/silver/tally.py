@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from retail_lakehouse.lake import arrays
 from retail_lakehouse.lake.staged import staged_files
 from retail_lakehouse.quality.rules import RuleSet
 
@@ -49,7 +50,7 @@ def tally_staged(
                     failed[entry["values"]] += int(entry["counts"])
             parents = pc.list_parent_indices(flags)
             for dimension, rules in by_dimension.items():
-                hit = pc.is_in(flat, value_set=pa.array(rules, pa.string()))
+                hit = pc.is_in(flat, value_set=arrays.array(rules, pa.string()))
                 dimension_lines[dimension] += len(pc.unique(parents.filter(hit)))
     for name, count in failed.items():
         totals[rule_columns[name]] = count

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from retail_lakehouse.engines import Engine
-from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake import Lake, arrays
 from retail_lakehouse.lake.contracts.silver import (
     SILVER_DUPLICATES,
     SILVER_QUARANTINE,
@@ -62,7 +62,7 @@ def _small_read(lake: Lake, qualified: str, columns: list[str]) -> pa.Table | No
         present = [c for c in columns if c in parquet.schema_arrow.names]
         parts.append(parquet.read(columns=present))
     if not parts:
-        return pa.table({c: pa.array([], pa.int64()) for c in columns})
+        return arrays.empty_table(pa.schema([(c, pa.int64()) for c in columns]))
     return pa.concat_tables(parts, promote_options="default")
 
 

@@ -20,10 +20,13 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from retail_lakehouse.engines import Engine
+from retail_lakehouse.lake import arrays
 from retail_lakehouse.lake.contracts.gold import MART_COHORT_RETENTION
 from retail_lakehouse.pipeline.gold.definitions import ratio
 from retail_lakehouse.pipeline.gold.frames import conform
 from retail_lakehouse.pipeline.gold.marts.customer_summary import month_rows
+
+_OFFSETS = pa.schema([pa.field("months_since", pa.int32())])
 
 
 def _month_index(month: ir.DateValue) -> ir.IntegerValue:
@@ -49,7 +52,7 @@ def cohorts_from_months(
     ).agg(active_customers=joined.count())
     span = (last_month.year * 12 + last_month.month) - (first_month.year * 12 + first_month.month)
     offsets = engine.arrow_table(
-        pa.table({"months_since": pa.array(range(span + 1), pa.int32())}), "gold_cohort_offsets"
+        arrays.table({"months_since": list(range(span + 1))}, _OFFSETS), "gold_cohort_offsets"
     )
     last_index = last_month.year * 12 + last_month.month - 1
     grid = sizes.cross_join(offsets)

@@ -1,0 +1,65 @@
+"""``retail ingest`` and ``retail run`` never import pandas (decision 0011, sixth round).
+
+pandas costs 0.15-0.3 s of every command that imports it, and nothing in these two commands
+needs it; it came in through side doors (pyarrow's conversion of Python values, DuckDB's
+parameters and Arrow scans, delta-rs' ``pyarrow.dataset`` reader, Ibis' result converter). A
+deterministic guard, not a timing test: the CLI's ``main`` runs in a fresh interpreter, which
+then lists the modules it loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+_PROBE = """
+import json, sys
+out, args = sys.argv[1], json.loads(sys.argv[2])
+{extra}
+from retail_lakehouse.cli.app import main
+sys.argv = ["retail", *args]
+try:
+    main()
+finally:
+    with open(out, "w") as handle:
+        json.dump(sorted({{name.split(".")[0] for name in sys.modules}}), handle)
+"""
+
+
+def _modules(tmp_path: Path, *args: str, extra: str = "") -> set[str]:
+    """Top-level modules loaded by ``retail ARGS`` run through ``main`` in a fresh process."""
+    out = tmp_path / "modules.json"
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(extra=extra), str(out), json.dumps(list(args))],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return set(json.loads(out.read_text()))
+
+
+def test_ingest_and_run_do_not_import_pandas(
+    tmp_path: Path, lake_dir: Path, real_files: list[Path]
+) -> None:
+    lake = str(lake_dir)
+    first, *later = real_files
+    # a fresh lake (tables created), its first run (full), then an append and its run
+    for args in (
+        ("--lake", lake, "ingest", str(first)),
+        ("--lake", lake, "run"),
+        ("--lake", lake, "ingest", *map(str, later)),
+        ("--lake", lake, "run"),
+        ("--lake", lake, "run", "--full-refresh"),
+    ):
+        loaded = _modules(tmp_path, *args)
+        assert "pandas" not in loaded, args
+        assert "duckdb" in loaded, args  # the command did its work in this process
+
+
+def test_the_probe_sees_pandas_when_something_imports_it(tmp_path: Path) -> None:
+    """The guard can fail: the same probe reports pandas once anything imports it."""
+    assert "pandas" in _modules(tmp_path, "--version", extra="import pandas")
