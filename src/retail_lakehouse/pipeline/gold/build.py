@@ -76,7 +76,7 @@ from retail_lakehouse.pipeline.gold.committer import Committer
 from retail_lakehouse.pipeline.gold.dim_country import build_dim_country
 from retail_lakehouse.pipeline.gold.dim_customer import build_dim_customer, check_scd2_on
 from retail_lakehouse.pipeline.gold.dim_date import build_dim_date
-from retail_lakehouse.pipeline.gold.dim_invoice import build_dim_invoice
+from retail_lakehouse.pipeline.gold.dim_invoice import build_dim_invoice, invoice_rows
 from retail_lakehouse.pipeline.gold.dim_product import build_dim_product
 from retail_lakehouse.pipeline.gold.dim_time import build_dim_time
 from retail_lakehouse.pipeline.gold.fact_sales import Dimensions, fact_rows, rekeyed_batches
@@ -181,11 +181,12 @@ class _GoldRun:
         self,
         target: TableContract,
         parts: list[ir.Table],
-        replace: BatchSelection,
+        replace: BatchSelection | None,
         extra: dict[str, str] | None = None,
     ) -> None:
         """Each of ``parts`` written by the engine as one staged file, then all committed in one
-        Delta commit replacing ``replace``; the staged files are discarded if writing fails."""
+        Delta commit replacing ``replace`` (None: added to the table, nothing replaced); the
+        staged files are discarded if writing fails."""
         paths = [staged_path(self.lake, target.qualified) for _ in parts]
         try:
             for part, path in zip(parts, paths, strict=True):
@@ -347,12 +348,18 @@ class _GoldRun:
         self._step("dim_customer")
 
         affected, previous = self._affected("invoice_no"), self._previous(DIM_INVOICE)
-        lines = self.silver
+        self.invoices_appended = False
         if affected is not None and previous is not None and not self.gone:
             known = affected.semi_join(previous, "invoice_no")
-            if self._nonempty(known, "known_invoices") is None:
-                lines = self.new  # only new invoices: all their lines are new lines
-        invoice = build_dim_invoice(self.engine, lines, affected, previous)
+            # only new invoices: all their lines are new lines and every previous row stands,
+            # so the new rows are added as a file of their own (a redo after a crash finds
+            # them known and rewrites the snapshot, so nothing is added twice)
+            self.invoices_appended = self._nonempty(known, "known_invoices") is None
+        self.previous_invoices = previous
+        if self.invoices_appended:
+            invoice = invoice_rows(self.engine, self.new)
+        else:
+            invoice = build_dim_invoice(self.engine, self.silver, affected, previous)
         self.invoices = self.engine.materialize(invoice, self._name("dim_invoice"))
         self._step("dim_invoice")
 
@@ -376,7 +383,10 @@ class _GoldRun:
         # Spark its executors), the driver only commits the files.
         self._write_staged(DIM_PRODUCT, self.products, {RULES_KEY: self.rules_fingerprint})
         self._write_staged(DIM_CUSTOMER, self.customers)
-        self._write_staged(DIM_INVOICE, self.invoices)
+        if self.invoices_appended:
+            self._commit_parts(DIM_INVOICE, [self.invoices], None)
+        else:
+            self._write_staged(DIM_INVOICE, self.invoices)
         self._step("write_dims")
 
     def _same_rules(self) -> bool:
@@ -428,7 +438,10 @@ class _GoldRun:
         chosen = silver._batch_seq > self.mark
         if self.rekeyed:
             chosen = chosen | silver._batch_seq.isin(self.rekeyed)
-        dims = Dimensions(self.customers, self.products, self.invoices, self.countries)
+        invoices = self.invoices
+        if self.invoices_appended and self.rekeyed and self.previous_invoices is not None:
+            invoices = self.previous_invoices.union(invoices)  # re-keyed rows' invoices are old
+        dims = Dimensions(self.customers, self.products, invoices, self.countries)
         rows = fact_rows(silver.filter(chosen), dims, self.run.run_id)
         path = staged_path(self.lake, FACT_SALES.qualified)
         try:
