@@ -93,3 +93,22 @@ def test_a_later_batch_moves_a_customer_without_a_pass_over_the_fact(lake: Lake)
     incremental = snapshot(lake)
     run_gold(lake, full_refresh=True)
     assert snapshot(lake) == incremental
+
+
+def test_new_invoices_are_added_to_dim_invoice_and_late_ones_still_rekey(lake: Lake) -> None:
+    """An append whose invoices are all new adds their rows to ``dim_invoice`` as a file of
+    their own (the previous rows are not rewritten); a late line among them still re-keys the
+    earlier batch, whose fact rows keep their (older) invoices' keys."""
+    write_batch(lake, 1, BATCH_1)
+    run_gold(lake)
+    files_before = len(lake.delta("gold.dim_invoice").file_uris())  # type: ignore[union-attr]
+    late = [line("9", "A2", 1, "4.00", "2011-01-05 10:00", "c1", FR, "TEA CUP")]  # c1 moves
+    write_batch(lake, 2, late)
+    report = run_gold(lake)
+    assert report.rekeyed_batches == [1] and report.tables["gold.dim_invoice"] == 1
+    assert len(lake.delta("gold.dim_invoice").file_uris()) == files_before + 1  # type: ignore[union-attr]
+    missing = rows(lake, UNRESOLVED_KEYS_SQL)
+    assert missing == [dict.fromkeys(missing[0], 0)]
+    incremental = snapshot(lake)
+    run_gold(lake, full_refresh=True)
+    assert snapshot(lake) == incremental
