@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from retail_lakehouse.lake import Lake
+import pytest
+
+from retail_lakehouse.lake import Lake, faults
 from retail_lakehouse.lake.contracts.gold import GOLD_SUMMARIES, GOLD_TABLES
 from retail_lakehouse.lake.watermarks import GOLD_CONSUMER, read_watermark
 from tests.unit.gold.silver_rows import UNRESOLVED_KEYS_SQL, line, rows, run_gold, write_batch
@@ -109,6 +111,33 @@ def test_new_invoices_are_added_to_dim_invoice_and_late_ones_still_rekey(lake: L
     assert len(lake.delta("gold.dim_invoice").file_uris()) == files_before + 1  # type: ignore[union-attr]
     missing = rows(lake, UNRESOLVED_KEYS_SQL)
     assert missing == [dict.fromkeys(missing[0], 0)]
+    incremental = snapshot(lake)
+    run_gold(lake, full_refresh=True)
+    assert snapshot(lake) == incremental
+
+
+def test_a_redo_after_dim_customer_was_committed_equals_a_rebuild(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Later lines continue ``dim_customer`` from its current versions; a run that failed
+    right after committing the dimension must not continue the versions it already added
+    (the dimension's own last ``valid_from`` sends the redo back to the customers' lines)."""
+    write_batch(lake, 1, BATCH_1)
+    write_batch(lake, 2, BATCH_2)
+    run_gold(lake)
+    later = [
+        line("9", "A1", 2, "1.50", "2011-04-01 10:00", "c2", DE, "RED BAG, NEW"),  # c2 moves
+        line("10", "A2", 1, "4.00", "2011-04-03 10:00", "c2", FR, "TEA CUP"),  # and back
+        line("11", "A2", 1, "4.00", "2011-04-04 10:00", "c1", FR, "TEA CUP"),
+    ]
+    write_batch(lake, 3, later)
+    monkeypatch.setattr(faults, "_ARMED", ("after:gold.dim_customer", 1, "enospc"))
+    with pytest.raises(OSError):
+        run_gold(lake)
+    monkeypatch.setattr(faults, "_ARMED", None)
+    run_gold(lake)
+    versions = rows(lake, "SELECT version FROM gold.dim_customer WHERE customer_id = 'c2'")
+    assert sorted(v["version"] for v in versions) == [1, 2, 3]
     incremental = snapshot(lake)
     run_gold(lake, full_refresh=True)
     assert snapshot(lake) == incremental

@@ -323,6 +323,7 @@ class _GoldRun:
     def _dimensions(self, bounds: _Bounds) -> None:
         """Build every dimension, check SCD2, then commit them (nothing is written before the
         check passes)."""
+        self.later = self._all_new_lines_later()  # asked before the fact's commit
         user_csv = self.settings.product_categories if self.settings else None
         rules = category_rules(user_csv)
         self.rules_fingerprint = rules_fingerprint(rules)
@@ -341,7 +342,11 @@ class _GoldRun:
 
         self.affected_customers = self._affected("customer_id")
         customer = build_dim_customer(
-            self.engine, self.silver, self.affected_customers, self._previous(DIM_CUSTOMER)
+            self.engine,
+            self.silver,
+            self.affected_customers,
+            self._previous(DIM_CUSTOMER),
+            new_lines=self.new if self.later else None,
         )
         self.customers = self.engine.materialize(customer, self._name("dim_customer"))
         check_scd2_on(self.engine, self.customers, self.affected_customers)
@@ -401,7 +406,7 @@ class _GoldRun:
     def _rekey(self) -> None:
         """Earlier batches whose customer keys the new SCD2 history changes."""
         self.rekeyed: list[int] = []
-        if self.rebuild or self.affected_customers is None or self._all_new_lines_later():
+        if self.rebuild or self.affected_customers is None or self.later:
             return
         fact = self.engine.table(FACT_SALES.qualified)
         old = fact.filter(fact._batch_seq <= self.mark).semi_join(
@@ -413,22 +418,36 @@ class _GoldRun:
 
     def _all_new_lines_later(self) -> bool:
         """Whether every new line is later than every line already in the fact, with nothing
-        retracted: SCD2 versions then only grow after the old lines, so no old key changes and
-        no pass over the fact is needed. The old lines' last instant comes from the fact files'
-        statistics (kept to the millisecond, so a millisecond of margin)."""
+        retracted: SCD2 versions then only grow after the old lines, so no old key changes, no
+        pass over the fact is needed and ``dim_customer`` continues from its current versions.
+
+        Read from the files' statistics (kept to the millisecond, so a millisecond of margin):
+        the fact's last ``invoice_ts`` and ``dim_customer``'s last ``valid_from``. The second
+        matters on a redo after a crash between the dimension's commit and the watermark: the
+        dimension then already holds versions the new lines started, which it must not be
+        continued from twice, so such a redo recomputes those customers from their lines."""
         first_new = self.bounds.new_first_ts
-        table = self.lake.delta(FACT_SALES.qualified)
-        if self.gone or first_new is None or table is None:
+        if self.rebuild or self.gone or first_new is None:
+            return False
+        return self._earlier_than(first_new, FACT_SALES, "invoice_ts") and self._earlier_than(
+            first_new, DIM_CUSTOMER, "valid_from"
+        )
+
+    def _earlier_than(self, instant: datetime, target: TableContract, column: str) -> bool:
+        """Whether every ``column`` value of ``target`` is earlier than ``instant``, by its
+        files' statistics (False when a file has none)."""
+        table = self.lake.delta(target.qualified)
+        if table is None:
             return False
         actions = pa.table(table.get_add_actions(flatten=True))
         if not actions.num_rows:
             return True
-        if "max.invoice_ts" not in actions.column_names:
+        if f"max.{column}" not in actions.column_names:
             return False
-        highs = actions.column("max.invoice_ts").to_pylist()
+        highs = actions.column(f"max.{column}").to_pylist()
         if any(high is None for high in highs):
             return False
-        return bool(first_new > max(highs) + timedelta(milliseconds=1))
+        return bool(instant > max(highs) + timedelta(milliseconds=1))
 
     # -- fact ----------------------------------------------------------------------------------
     def _fact(self) -> None:
