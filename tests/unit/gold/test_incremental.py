@@ -141,3 +141,28 @@ def test_a_redo_after_dim_customer_was_committed_equals_a_rebuild(
     incremental = snapshot(lake)
     run_gold(lake, full_refresh=True)
     assert snapshot(lake) == incremental
+
+
+def test_new_invoices_in_a_month_with_sales_add_to_its_product_sums(lake: Lake) -> None:
+    """Later lines on new invoices in the lake's last month: their sums (orders included) are
+    added to the month's previous rows, without reading the month's earlier fact rows."""
+    write_batch(lake, 1, BATCH_1)
+    write_batch(lake, 2, BATCH_2)
+    run_gold(lake)
+    march = [
+        line("12", "A3", 4, "2.00", "2011-03-20 10:00", "c4", UK, "CANDLE"),  # A3 sold in March
+        line("13", "A3", 1, "2.50", "2011-03-21 10:00", None, UK, "CANDLE"),
+        line("C14", "A3", -1, "2.00", "2011-03-22 10:00", "c4", UK, "CANDLE"),
+        line("15", "A2", 1, "4.00", "2011-03-22 11:00", "c1", FR, "TEA CUP"),
+    ]
+    write_batch(lake, 3, march)
+    run_gold(lake)
+    a3 = rows(
+        lake,
+        "SELECT units, orders, returned_units FROM gold.mart_product_performance "
+        "WHERE stock_code = 'A3' AND month = DATE '2011-03-01'",
+    )
+    assert a3 == [{"units": 7, "orders": 3, "returned_units": 1}]
+    incremental = snapshot(lake)
+    run_gold(lake, full_refresh=True)
+    assert snapshot(lake) == incremental

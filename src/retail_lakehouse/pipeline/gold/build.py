@@ -539,8 +539,11 @@ class _GoldRun:
             return
         # materialised first, as the dimensions and the split writes are: the engine's own types (a
         # DuckDB sum is a HUGEINT, which Ibis types int64) then meet the contract's cast
+        added = self.invoices_appended and not self.rekeyed  # only new rows, on new invoices
         rows = self.engine.materialize(
-            build_recent_months(fact, self.products, touched, previous, start),
+            build_recent_months(
+                fact, self.products, touched, previous, start, new_fact if added else None
+            ),
             self._name(target.name),
         )
         replace = BatchSelection(above=start - timedelta(days=1), column="month")
