@@ -83,6 +83,7 @@ from retail_lakehouse.pipeline.gold.fact_sales import Dimensions, fact_rows, rek
 from retail_lakehouse.pipeline.gold.marts.cohorts import cohorts_from_months
 from retail_lakehouse.pipeline.gold.marts.customer_summary import (
     month_rows,
+    new_pairs,
     reused_invoice_customers,
     summary_rows,
     update_months,
@@ -577,18 +578,31 @@ class _GoldRun:
                 fact,
                 self._nonempty(both, "recompute"),
             )
+            previous_months = self.engine.table(CUSTOMER_MONTHS.qualified)
+            if gone is None:  # pairs only add: the new ones go in a file of their own
+                return self._summary_written(summary), self._months_added(
+                    previous_months, new_pairs(previous_months, new_fact)
+                )
             months = update_months(
-                self.engine.table(CUSTOMER_MONTHS.qualified),
-                new_fact,
-                fact,
-                None if gone is None else self._nonempty(gone, "gone_customers"),
+                previous_months, new_fact, fact, self._nonempty(gone, "gone_customers")
             )
-        summary = self.engine.materialize(summary, self._name("customer_summary"))
+        summary = self._summary_written(summary)
         months = self.engine.materialize(months, self._name("customer_months"))
-        done = {SUMMARIES_KEY: str(self.upper)}
-        self._write_staged(CUSTOMER_SUMMARY, summary, done)
-        self._write_staged(CUSTOMER_MONTHS, months, done)
+        self._write_staged(CUSTOMER_MONTHS, months, {SUMMARIES_KEY: str(self.upper)})
         return summary, months
+
+    def _summary_written(self, summary: ir.Table) -> ir.Table:
+        summary = self.engine.materialize(summary, self._name("customer_summary"))
+        self._write_staged(CUSTOMER_SUMMARY, summary, {SUMMARIES_KEY: str(self.upper)})
+        return summary
+
+    def _months_added(self, previous: ir.Table, added: ir.Table) -> ir.Table:
+        """``added`` pairs committed as a file of their own (the previous files stand, with
+        this run's batches in the commit metadata like every summary commit); the table after
+        the run returned. A redo finds the metadata ahead of its watermark and rebuilds."""
+        added = self.engine.materialize(added, self._name("customer_months_added"))
+        self._commit_parts(CUSTOMER_MONTHS, [added], None, {SUMMARIES_KEY: str(self.upper)})
+        return previous.union(added)
 
     def _summaries_at_mark(self) -> bool:
         """Whether both summary tables hold exactly the batches up to the gold watermark this
