@@ -100,17 +100,15 @@ def typical_prices(lines: ir.Table) -> ir.Table:
     return reaching.group_by("stock_code").agg(typical_price=reaching.unit_price.min())
 
 
-def later_stats(
-    silver: ir.Table, new_lines: ir.Table, affected: ir.Table, previous: ir.Table
-) -> ir.Table:
-    """:func:`product_stats` of the ``affected`` stock codes (those in ``new_lines``) when each
-    new line is later than every line ``previous`` (the dimension so far) was built from: the
-    latest description is a new line's when one has any, the non-product flag an OR, the
-    first sale the previous one when there was one, the last the new one. Only the median
-    needs the codes' earlier lines, and only their prices: the scan of silver reads five
-    narrow columns, not the descriptions and instants (decision 0020, third addendum)."""
+def later_stats(silver: ir.Table, new_lines: ir.Table, previous: ir.Table) -> ir.Table:
+    """:func:`product_stats` of the stock codes in ``new_lines`` when each of those lines is
+    later than every line ``previous`` (the dimension so far) was built from: the latest
+    description is a new line's when one has any, the non-product flag an OR, the first sale
+    the previous one when there was one, the last the new one. Only the median needs the
+    codes' earlier lines, and only their prices: the scan of silver reads five narrow
+    columns, not the descriptions and instants (decision 0020, third addendum)."""
     fresh = product_stats(new_lines)
-    medians = typical_prices(silver.semi_join(affected, "stock_code"))
+    medians = typical_prices(silver.semi_join(fresh.select("stock_code"), "stock_code"))
     before = previous.filter(previous.stock_code.notnull()).select(
         "stock_code",
         _description=previous.description,
@@ -148,7 +146,7 @@ def build_dim_product(
         stats = product_stats(silver)
     else:
         if new_lines is not None:
-            recomputed = later_stats(silver, new_lines, affected, previous)
+            recomputed = later_stats(silver, new_lines, previous)
         else:
             recomputed = product_stats(silver.semi_join(affected, "stock_code"))
         kept = previous.filter(previous.product_key != UNKNOWN_KEY).anti_join(
