@@ -337,7 +337,6 @@ class _GoldRun:
             self.previous_products,
             rules,
             same_rules=self._same_rules(),
-            new_lines=self.new if self.later else None,
         )
         self.products = self.engine.materialize(product, self._name("dim_product"))
         self._step("dim_product")

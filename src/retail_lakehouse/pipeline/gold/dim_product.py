@@ -67,7 +67,17 @@ def product_stats(lines: ir.Table) -> ir.Table:
         ],
     )
     descriptions = at_last.group_by(described.stock_code).agg(description=at_last.description.max())
-    medians = typical_prices(lines)
+    priced = lines.filter(charged & (lines.unit_price > 0))
+    prices = priced.group_by("stock_code", "unit_price").agg(n=priced.count())
+    by_price = ibis.window(group_by=prices.stock_code, order_by=prices.unit_price, rows=(None, 0))
+    cumulative = prices.mutate(
+        upto=prices.n.sum().over(by_price),
+        total=prices.n.sum().over(ibis.window(group_by=prices.stock_code)),
+    )
+    # lower median: the price at 1-based position ceil(total / 2), i.e. the first price whose
+    # cumulative count reaches half the lines
+    reaching = cumulative.filter(2 * cumulative.upto >= cumulative.total)
+    medians = reaching.group_by("stock_code").agg(typical_price=reaching.unit_price.min())
     stats = lines.group_by("stock_code").agg(
         is_non_product=lines.is_non_product.fill_null(False).any(),
         first_sold=lines.invoice_ts.min(where=charged).date(),
@@ -84,49 +94,6 @@ def product_stats(lines: ir.Table) -> ir.Table:
     )
 
 
-def typical_prices(lines: ir.Table) -> ir.Table:
-    """Per stock code of ``lines``, the lower median price of its charged lines."""
-    lines = lines.filter(lines.stock_code.notnull())
-    priced = lines.filter(_charged(lines) & (lines.unit_price > 0))
-    prices = priced.group_by("stock_code", "unit_price").agg(n=priced.count())
-    by_price = ibis.window(group_by=prices.stock_code, order_by=prices.unit_price, rows=(None, 0))
-    cumulative = prices.mutate(
-        upto=prices.n.sum().over(by_price),
-        total=prices.n.sum().over(ibis.window(group_by=prices.stock_code)),
-    )
-    # lower median: the price at 1-based position ceil(total / 2), i.e. the first price whose
-    # cumulative count reaches half the lines
-    reaching = cumulative.filter(2 * cumulative.upto >= cumulative.total)
-    return reaching.group_by("stock_code").agg(typical_price=reaching.unit_price.min())
-
-
-def later_stats(silver: ir.Table, new_lines: ir.Table, previous: ir.Table) -> ir.Table:
-    """:func:`product_stats` of the stock codes in ``new_lines`` when each of those lines is
-    later than every line ``previous`` (the dimension so far) was built from: the latest
-    description is a new line's when one has any, the non-product flag an OR, the first sale
-    the previous one when there was one, the last the new one. Only the median needs the
-    codes' earlier lines, and only their prices: the scan of silver reads five narrow
-    columns, not the descriptions and instants (decision 0020, third addendum)."""
-    fresh = product_stats(new_lines)
-    medians = typical_prices(silver.semi_join(fresh.select("stock_code"), "stock_code"))
-    before = previous.filter(previous.stock_code.notnull()).select(
-        "stock_code",
-        _description=previous.description,
-        _non_product=previous.is_non_product,
-        _first=previous.first_sold,
-        _last=previous.last_sold,
-    )
-    joined = fresh.left_join(before, "stock_code").left_join(medians, "stock_code")
-    return joined.select(
-        fresh.stock_code,
-        description=fresh.description.coalesce(joined._description),
-        is_non_product=fresh.is_non_product | joined._non_product.fill_null(False),
-        typical_price=medians.typical_price.cast(DIM_PRODUCT.schema.field("typical_price").type),
-        first_sold=joined._first.coalesce(fresh.first_sold),
-        last_sold=fresh.last_sold.coalesce(joined._last),
-    )
-
-
 def build_dim_product(
     engine: Engine,
     silver: ir.Table,
@@ -135,20 +102,15 @@ def build_dim_product(
     rules: list[CategoryRule],
     *,
     same_rules: bool = False,
-    new_lines: ir.Table | None = None,
 ) -> ir.Table:
     """The whole dimension: recomputed rows for ``affected`` stock codes (all codes when None),
     previous rows for the others, and the unknown member. Categories are derived for every
     row, or only for the recomputed ones when ``same_rules`` (the previous rows were derived
-    with this very mapping, so theirs stand). ``new_lines``, given when every new line is
-    later than every earlier one, are combined with the previous rows (:func:`later_stats`)."""
+    with this very mapping, so theirs stand)."""
     if affected is None or previous is None:
         stats = product_stats(silver)
     else:
-        if new_lines is not None:
-            recomputed = later_stats(silver, new_lines, previous)
-        else:
-            recomputed = product_stats(silver.semi_join(affected, "stock_code"))
+        recomputed = product_stats(silver.semi_join(affected, "stock_code"))
         kept = previous.filter(previous.product_key != UNKNOWN_KEY).anti_join(
             affected, "stock_code"
         )
