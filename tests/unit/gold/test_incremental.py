@@ -145,7 +145,9 @@ def test_a_redo_after_dim_customer_was_committed_equals_a_rebuild(
 
 def test_new_invoices_in_a_month_with_sales_add_to_its_product_sums(lake: Lake) -> None:
     """Later lines on new invoices in the lake's last month: their sums (orders included) are
-    added to the month's previous rows, without reading the month's earlier fact rows."""
+    added to the month's previous rows, without reading the month's earlier fact rows; the
+    products' rows combine the previous ones with the new lines (a new description wins, a
+    line without one keeps the old, the first sale stays, the median needs every price)."""
     write_batch(lake, 1, BATCH_1)
     write_batch(lake, 2, BATCH_2)
     run_gold(lake)
@@ -153,7 +155,8 @@ def test_new_invoices_in_a_month_with_sales_add_to_its_product_sums(lake: Lake) 
         line("12", "A3", 4, "2.00", "2011-03-20 10:00", "c4", UK, "CANDLE"),  # A3 sold in March
         line("13", "A3", 1, "2.50", "2011-03-21 10:00", None, UK, "CANDLE"),
         line("C14", "A3", -1, "2.00", "2011-03-22 10:00", "c4", UK, "CANDLE"),
-        line("15", "A2", 1, "4.00", "2011-03-22 11:00", "c1", FR, "TEA CUP"),
+        line("15", "A2", 1, "4.00", "2011-03-22 11:00", "c1", FR, "TEA CUP, BLUE"),
+        line("16", "A1", 1, "9.00", "2011-03-23 11:00", "c1", FR, None),  # no description
     ]
     write_batch(lake, 3, march)
     run_gold(lake)
@@ -163,6 +166,17 @@ def test_new_invoices_in_a_month_with_sales_add_to_its_product_sums(lake: Lake) 
         "WHERE stock_code = 'A3' AND month = DATE '2011-03-01'",
     )
     assert a3 == [{"units": 7, "orders": 3, "returned_units": 1}]
+    products = rows(
+        lake,
+        "SELECT stock_code, description, typical_price, first_sold, last_sold "
+        "FROM gold.dim_product WHERE stock_code IN ('A1', 'A2') ORDER BY stock_code",
+    )
+    assert [(p["description"], str(p["typical_price"])) for p in products] == [
+        ("RED BAG, NEW", "1.5000"),
+        ("TEA CUP, BLUE", "4.0000"),
+    ]
+    assert str(products[0]["first_sold"]) == "2011-01-03"
+    assert str(products[0]["last_sold"]) == "2011-03-23"
     incremental = snapshot(lake)
     run_gold(lake, full_refresh=True)
     assert snapshot(lake) == incremental
