@@ -95,6 +95,7 @@ from retail_lakehouse.pipeline.gold.marts.product_performance import (
     build_product_performance,
     build_recent_months,
     touched_months,
+    with_attributes,
 )
 from retail_lakehouse.pipeline.gold.marts.rfm import score_rfm
 from retail_lakehouse.pipeline.gold.report import GoldReport
@@ -531,22 +532,28 @@ class _GoldRun:
         start: date | None = first.column("first")[0].as_py()
         previous = self.engine.table(target.qualified)
         changed = attributes_changed(self.previous_products, self.products)
+        added = self.invoices_appended and not self.rekeyed  # only new rows, on new invoices
+        recent = None
+        if start is not None:
+            recent = build_recent_months(
+                fact, self.products, touched, previous, start, new_fact if added else None
+            )
         if self._nonempty(changed, "changed") is not None:
-            rows = build_product_performance(fact, self.products, touched, previous)
+            undated = new_fact.filter(new_fact.invoice_ts.isnull()).select("stock_code")
+            if start is None or recent is None or self._nonempty(undated, "undated") is not None:
+                rows = build_product_performance(fact, self.products, touched, previous)
+            else:  # the earlier months' sums, ranks and classes stand: attributes joined again
+                cut = ibis.date(start.isoformat())
+                earlier = previous.filter((previous.month < cut) | previous.month.isnull())
+                rows = with_attributes(earlier, self.products).union(recent)
             self._write_staged_split(target, rows, "month", start or latest)
             return
-        if start is None:  # no sale or return line, no attribute changed: the mart stands
+        if recent is None or start is None:  # no sale or return line, no attribute changed
             self.report.unchanged.append(target.qualified)
             return
         # materialised first, as the dimensions and the split writes are: the engine's own types (a
         # DuckDB sum is a HUGEINT, which Ibis types int64) then meet the contract's cast
-        added = self.invoices_appended and not self.rekeyed  # only new rows, on new invoices
-        rows = self.engine.materialize(
-            build_recent_months(
-                fact, self.products, touched, previous, start, new_fact if added else None
-            ),
-            self._name(target.name),
-        )
+        rows = self.engine.materialize(recent, self._name(target.name))
         replace = BatchSelection(above=start - timedelta(days=1), column="month")
         self._write_staged(target, rows, replace=replace)
 

@@ -174,6 +174,25 @@ def _added(before: ir.Table, new: ir.Table) -> ir.Table:
     )
 
 
+def with_attributes(rows: ir.Table, products: ir.Table) -> ir.Table:
+    """Mart rows with their product's current key, description and category (what
+    :func:`finish` joins); sums, rank and class as they were (a product's attributes change
+    none of them)."""
+    attributes = products.filter(products.stock_code.notnull()).select(
+        "stock_code",
+        _key=products.product_key,
+        _description=products.description,
+        _category=products.category,
+    )
+    joined = rows.left_join(attributes, "stock_code")
+    result = joined.mutate(
+        product_key=joined._key.fill_null(UNKNOWN_KEY),
+        description=joined._description,
+        category=joined._category,
+    )
+    return conform(result, MART_PRODUCT_PERFORMANCE)
+
+
 def attributes_changed(previous: ir.Table, products: ir.Table) -> ir.Table:
     """Stock codes whose key, description or category differs between two ``dim_product``
     snapshots (their rows in every month must be re-joined)."""
