@@ -176,7 +176,7 @@ def existing_keys(
     its raw date text when it did not parse, so only earlier lines within those instants (a
     second of margin either side) or without one can. The files' ``invoice_ts`` statistics
     then skip the rest of the lake unread: an append of later lines no longer reads every
-    earlier line's key (decision 0020, third addendum)."""
+    earlier line's key (decision 0020, addendum of 2026-12-05)."""
     parts = []
     for qualified in ("silver.sales_lines", "silver.quarantine"):
         if not engine.lake.exists(qualified):
