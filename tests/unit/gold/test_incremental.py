@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from retail_lakehouse.lake import Lake
+import pytest
+
+from retail_lakehouse.lake import Lake, faults
 from retail_lakehouse.lake.contracts.gold import GOLD_SUMMARIES, GOLD_TABLES
 from retail_lakehouse.lake.watermarks import GOLD_CONSUMER, read_watermark
 from tests.unit.gold.silver_rows import UNRESOLVED_KEYS_SQL, line, rows, run_gold, write_batch
@@ -90,6 +92,91 @@ def test_a_later_batch_moves_a_customer_without_a_pass_over_the_fact(lake: Lake)
     assert not report.full_refresh and report.rekeyed_batches == []
     versions = rows(lake, "SELECT country FROM gold.dim_customer WHERE customer_id = 'c2'")
     assert sorted(v["country"] for v in versions) == sorted([DE, FR])
+    incremental = snapshot(lake)
+    run_gold(lake, full_refresh=True)
+    assert snapshot(lake) == incremental
+
+
+def test_new_invoices_are_added_to_dim_invoice_and_late_ones_still_rekey(lake: Lake) -> None:
+    """An append whose invoices are all new adds their rows to ``dim_invoice`` as a file of
+    their own (the previous rows are not rewritten); a late line among them still re-keys the
+    earlier batch, whose fact rows keep their (older) invoices' keys."""
+    write_batch(lake, 1, BATCH_1)
+    run_gold(lake)
+    files_before = len(lake.delta("gold.dim_invoice").file_uris())  # type: ignore[union-attr]
+    late = [line("9", "A2", 1, "4.00", "2011-01-05 10:00", "c1", FR, "TEA CUP")]  # c1 moves
+    write_batch(lake, 2, late)
+    report = run_gold(lake)
+    assert report.rekeyed_batches == [1] and report.tables["gold.dim_invoice"] == 1
+    assert len(lake.delta("gold.dim_invoice").file_uris()) == files_before + 1  # type: ignore[union-attr]
+    missing = rows(lake, UNRESOLVED_KEYS_SQL)
+    assert missing == [dict.fromkeys(missing[0], 0)]
+    incremental = snapshot(lake)
+    run_gold(lake, full_refresh=True)
+    assert snapshot(lake) == incremental
+
+
+def test_a_redo_after_dim_customer_was_committed_equals_a_rebuild(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Later lines continue ``dim_customer`` from its current versions; a run that failed
+    right after committing the dimension must not continue the versions it already added
+    (the dimension's own last ``valid_from`` sends the redo back to the customers' lines)."""
+    write_batch(lake, 1, BATCH_1)
+    write_batch(lake, 2, BATCH_2)
+    run_gold(lake)
+    later = [
+        line("9", "A1", 2, "1.50", "2011-04-01 10:00", "c2", DE, "RED BAG, NEW"),  # c2 moves
+        line("10", "A2", 1, "4.00", "2011-04-03 10:00", "c2", FR, "TEA CUP"),  # and back
+        line("11", "A2", 1, "4.00", "2011-04-04 10:00", "c1", FR, "TEA CUP"),
+    ]
+    write_batch(lake, 3, later)
+    monkeypatch.setattr(faults, "_ARMED", ("after:gold.dim_customer", 1, "enospc"))
+    with pytest.raises(OSError):
+        run_gold(lake)
+    monkeypatch.setattr(faults, "_ARMED", None)
+    run_gold(lake)
+    versions = rows(lake, "SELECT version FROM gold.dim_customer WHERE customer_id = 'c2'")
+    assert sorted(v["version"] for v in versions) == [1, 2, 3]
+    incremental = snapshot(lake)
+    run_gold(lake, full_refresh=True)
+    assert snapshot(lake) == incremental
+
+
+def test_new_invoices_in_a_month_with_sales_add_to_its_product_sums(lake: Lake) -> None:
+    """Later lines on new invoices in the lake's last month: their sums (orders included) are
+    added to the month's previous rows, without reading the month's earlier fact rows; the
+    products' rows combine the previous ones with the new lines (a new description wins, a
+    line without one keeps the old, the first sale stays, the median needs every price)."""
+    write_batch(lake, 1, BATCH_1)
+    write_batch(lake, 2, BATCH_2)
+    run_gold(lake)
+    march = [
+        line("12", "A3", 4, "2.00", "2011-03-20 10:00", "c4", UK, "CANDLE"),  # A3 sold in March
+        line("13", "A3", 1, "2.50", "2011-03-21 10:00", None, UK, "CANDLE"),
+        line("C14", "A3", -1, "2.00", "2011-03-22 10:00", "c4", UK, "CANDLE"),
+        line("15", "A2", 1, "4.00", "2011-03-22 11:00", "c1", FR, "TEA CUP, BLUE"),
+        line("16", "A1", 1, "9.00", "2011-03-23 11:00", "c1", FR, None),  # no description
+    ]
+    write_batch(lake, 3, march)
+    run_gold(lake)
+    a3 = rows(
+        lake,
+        "SELECT units, orders, returned_units FROM gold.mart_product_performance "
+        "WHERE stock_code = 'A3' AND month = DATE '2011-03-01'",
+    )
+    assert a3 == [{"units": 7, "orders": 3, "returned_units": 1}]
+    products = rows(
+        lake,
+        "SELECT stock_code, description, typical_price, first_sold, last_sold "
+        "FROM gold.dim_product WHERE stock_code IN ('A1', 'A2') ORDER BY stock_code",
+    )
+    assert [(p["description"], str(p["typical_price"])) for p in products] == [
+        ("RED BAG, NEW", "1.5000"),
+        ("TEA CUP, BLUE", "4.0000"),
+    ]
+    assert str(products[0]["first_sold"]) == "2011-01-03"
+    assert str(products[0]["last_sold"]) == "2011-03-23"
     incremental = snapshot(lake)
     run_gold(lake, full_refresh=True)
     assert snapshot(lake) == incremental

@@ -123,6 +123,43 @@ def test_the_same_sale_in_another_layout_is_a_duplicate_across_runs(
     assert lake_status(lake)["accounting"]["balanced"]
 
 
+def test_duplicates_across_runs_are_found_at_both_ends_of_the_new_lines_dates(
+    lake: Lake, engine: Engine
+) -> None:
+    """Earlier lines are narrowed to the new lines' instants (decision 0020, third addendum):
+    repeats of the first and of the last new instant, and of a line whose date did not parse,
+    are still found; a line a second past an earlier one is not its duplicate."""
+    write_batch(
+        lake,
+        [
+            raw(invoice_date="12/1/2010 8:26"),
+            raw(invoice_date="6/30/2011 17:59"),
+            raw(invoice_date="not a date"),
+            raw(invoice_date="3/1/2011 10:00"),
+        ],
+        seq=1,
+    )
+    process(lake, engine)
+    write_batch(
+        lake,
+        [
+            raw(invoice_date="12/1/2010 8:26"),  # the earliest new instant, a repeat
+            raw(invoice_date="6/30/2011 17:59"),  # the latest new instant, a repeat
+            raw(invoice_date="not a date"),  # the same unparsed text, a repeat
+            raw(invoice_date="2011-03-01 10:00:01"),  # a second later: another sale
+        ],
+        seq=2,
+    )
+    report = process(lake, engine)
+    kept = {
+        d["_row_number"]: (d["kept_batch_seq"], d["kept_row_number"])
+        for d in content(lake, "silver.duplicates")
+        if d["_batch_seq"] == 2
+    }
+    assert kept == {2: (1, 2), 3: (1, 3), 4: (1, 4)}
+    assert report.duplicates == 3 and report.balanced
+
+
 def test_a_second_run_with_nothing_new_changes_no_table(lake: Lake, engine: Engine) -> None:
     write_batch(lake, FIRST, seq=1)
     process(lake, engine)

@@ -77,13 +77,14 @@ from retail_lakehouse.pipeline.gold.committer import Committer
 from retail_lakehouse.pipeline.gold.dim_country import build_dim_country
 from retail_lakehouse.pipeline.gold.dim_customer import build_dim_customer, check_scd2_on
 from retail_lakehouse.pipeline.gold.dim_date import build_dim_date
-from retail_lakehouse.pipeline.gold.dim_invoice import build_dim_invoice
+from retail_lakehouse.pipeline.gold.dim_invoice import build_dim_invoice, invoice_rows
 from retail_lakehouse.pipeline.gold.dim_product import build_dim_product
 from retail_lakehouse.pipeline.gold.dim_time import build_dim_time
 from retail_lakehouse.pipeline.gold.fact_sales import Dimensions, fact_rows, rekeyed_batches
 from retail_lakehouse.pipeline.gold.marts.cohorts import cohorts_from_months
 from retail_lakehouse.pipeline.gold.marts.customer_summary import (
     month_rows,
+    new_pairs,
     reused_invoice_customers,
     summary_rows,
     update_months,
@@ -95,6 +96,7 @@ from retail_lakehouse.pipeline.gold.marts.product_performance import (
     build_product_performance,
     build_recent_months,
     touched_months,
+    with_attributes,
 )
 from retail_lakehouse.pipeline.gold.marts.rfm import score_rfm
 from retail_lakehouse.pipeline.gold.report import GoldReport
@@ -182,11 +184,12 @@ class _GoldRun:
         self,
         target: TableContract,
         parts: list[ir.Table],
-        replace: BatchSelection,
+        replace: BatchSelection | None,
         extra: dict[str, str] | None = None,
     ) -> None:
         """Each of ``parts`` written by the engine as one staged file, then all committed in one
-        Delta commit replacing ``replace``; the staged files are discarded if writing fails."""
+        Delta commit replacing ``replace`` (None: added to the table, nothing replaced); the
+        staged files are discarded if writing fails."""
         paths = [staged_path(self.lake, target.qualified) for _ in parts]
         try:
             for part, path in zip(parts, paths, strict=True):
@@ -322,6 +325,7 @@ class _GoldRun:
     def _dimensions(self, bounds: _Bounds) -> None:
         """Build every dimension, check SCD2, then commit them (nothing is written before the
         check passes)."""
+        self.later = self._all_new_lines_later()  # asked before the fact's commit
         user_csv = self.settings.product_categories if self.settings else None
         rules = category_rules(user_csv)
         self.rules_fingerprint = rules_fingerprint(rules)
@@ -340,19 +344,29 @@ class _GoldRun:
 
         self.affected_customers = self._affected("customer_id")
         customer = build_dim_customer(
-            self.engine, self.silver, self.affected_customers, self._previous(DIM_CUSTOMER)
+            self.engine,
+            self.silver,
+            self.affected_customers,
+            self._previous(DIM_CUSTOMER),
+            new_lines=self.new if self.later else None,
         )
         self.customers = self.engine.materialize(customer, self._name("dim_customer"))
         check_scd2_on(self.engine, self.customers, self.affected_customers)
         self._step("dim_customer")
 
         affected, previous = self._affected("invoice_no"), self._previous(DIM_INVOICE)
-        lines = self.silver
+        self.invoices_appended = False
         if affected is not None and previous is not None and not self.gone:
             known = affected.semi_join(previous, "invoice_no")
-            if self._nonempty(known, "known_invoices") is None:
-                lines = self.new  # only new invoices: all their lines are new lines
-        invoice = build_dim_invoice(self.engine, lines, affected, previous)
+            # only new invoices: all their lines are new lines and every previous row stands,
+            # so the new rows are added as a file of their own (a redo after a crash finds
+            # them known and rewrites the snapshot, so nothing is added twice)
+            self.invoices_appended = self._nonempty(known, "known_invoices") is None
+        self.previous_invoices = previous
+        if self.invoices_appended:
+            invoice = invoice_rows(self.engine, self.new)
+        else:
+            invoice = build_dim_invoice(self.engine, self.silver, affected, previous)
         self.invoices = self.engine.materialize(invoice, self._name("dim_invoice"))
         self._step("dim_invoice")
 
@@ -376,7 +390,10 @@ class _GoldRun:
         # Spark its executors), the driver only commits the files.
         self._write_staged(DIM_PRODUCT, self.products, {RULES_KEY: self.rules_fingerprint})
         self._write_staged(DIM_CUSTOMER, self.customers)
-        self._write_staged(DIM_INVOICE, self.invoices)
+        if self.invoices_appended:
+            self._commit_parts(DIM_INVOICE, [self.invoices], None)
+        else:
+            self._write_staged(DIM_INVOICE, self.invoices)
         self._step("write_dims")
 
     def _same_rules(self) -> bool:
@@ -391,7 +408,7 @@ class _GoldRun:
     def _rekey(self) -> None:
         """Earlier batches whose customer keys the new SCD2 history changes."""
         self.rekeyed: list[int] = []
-        if self.rebuild or self.affected_customers is None or self._all_new_lines_later():
+        if self.rebuild or self.affected_customers is None or self.later:
             return
         fact = self.engine.table(FACT_SALES.qualified)
         old = fact.filter(fact._batch_seq <= self.mark).semi_join(
@@ -403,22 +420,36 @@ class _GoldRun:
 
     def _all_new_lines_later(self) -> bool:
         """Whether every new line is later than every line already in the fact, with nothing
-        retracted: SCD2 versions then only grow after the old lines, so no old key changes and
-        no pass over the fact is needed. The old lines' last instant comes from the fact files'
-        statistics (kept to the millisecond, so a millisecond of margin)."""
+        retracted: SCD2 versions then only grow after the old lines, so no old key changes, no
+        pass over the fact is needed and ``dim_customer`` continues from its current versions.
+
+        Read from the files' statistics (kept to the millisecond, so a millisecond of margin):
+        the fact's last ``invoice_ts`` and ``dim_customer``'s last ``valid_from``. The second
+        matters on a redo after a crash between the dimension's commit and the watermark: the
+        dimension then already holds versions the new lines started, which it must not be
+        continued from twice, so such a redo recomputes those customers from their lines."""
         first_new = self.bounds.new_first_ts
-        table = self.lake.delta(FACT_SALES.qualified)
-        if self.gone or first_new is None or table is None:
+        if self.rebuild or self.gone or first_new is None:
+            return False
+        return self._earlier_than(first_new, FACT_SALES, "invoice_ts") and self._earlier_than(
+            first_new, DIM_CUSTOMER, "valid_from"
+        )
+
+    def _earlier_than(self, instant: datetime, target: TableContract, column: str) -> bool:
+        """Whether every ``column`` value of ``target`` is earlier than ``instant``, by its
+        files' statistics (False when a file has none)."""
+        table = self.lake.delta(target.qualified)
+        if table is None:
             return False
         actions = add_actions(table)
         if not actions.num_rows:
             return True
-        if "max.invoice_ts" not in actions.column_names:
+        if f"max.{column}" not in actions.column_names:
             return False
-        highs = actions.column("max.invoice_ts").to_pylist()
+        highs = actions.column(f"max.{column}").to_pylist()
         if any(high is None for high in highs):
             return False
-        return bool(first_new > max(highs) + timedelta(milliseconds=1))
+        return bool(instant > max(highs) + timedelta(milliseconds=1))
 
     # -- fact ----------------------------------------------------------------------------------
     def _fact(self) -> None:
@@ -428,7 +459,10 @@ class _GoldRun:
         chosen = silver._batch_seq > self.mark
         if self.rekeyed:
             chosen = chosen | silver._batch_seq.isin(self.rekeyed)
-        dims = Dimensions(self.customers, self.products, self.invoices, self.countries)
+        invoices = self.invoices
+        if self.invoices_appended and self.rekeyed and self.previous_invoices is not None:
+            invoices = self.previous_invoices.union(invoices)  # re-keyed rows' invoices are old
+        dims = Dimensions(self.customers, self.products, invoices, self.countries)
         rows = fact_rows(silver.filter(chosen), dims, self.run.run_id)
         path = staged_path(self.lake, FACT_SALES.qualified)
         try:
@@ -498,19 +532,28 @@ class _GoldRun:
         start: date | None = first.column("first")[0].as_py()
         previous = self.engine.table(target.qualified)
         changed = attributes_changed(self.previous_products, self.products)
+        added = self.invoices_appended and not self.rekeyed  # only new rows, on new invoices
+        recent = None
+        if start is not None:
+            recent = build_recent_months(
+                fact, self.products, touched, previous, start, new_fact if added else None
+            )
         if self._nonempty(changed, "changed") is not None:
-            rows = build_product_performance(fact, self.products, touched, previous)
+            undated = new_fact.filter(new_fact.invoice_ts.isnull()).select("stock_code")
+            if start is None or recent is None or self._nonempty(undated, "undated") is not None:
+                rows = build_product_performance(fact, self.products, touched, previous)
+            else:  # the earlier months' sums, ranks and classes stand: attributes joined again
+                cut = ibis.date(start.isoformat())
+                earlier = previous.filter((previous.month < cut) | previous.month.isnull())
+                rows = with_attributes(earlier, self.products).union(recent)
             self._write_staged_split(target, rows, "month", start or latest)
             return
-        if start is None:  # no sale or return line, no attribute changed: the mart stands
+        if recent is None or start is None:  # no sale or return line, no attribute changed
             self.report.unchanged.append(target.qualified)
             return
         # materialised first, as the dimensions and the split writes are: the engine's own types (a
         # DuckDB sum is a HUGEINT, which Ibis types int64) then meet the contract's cast
-        rows = self.engine.materialize(
-            build_recent_months(fact, self.products, touched, previous, start),
-            self._name(target.name),
-        )
+        rows = self.engine.materialize(recent, self._name(target.name))
         replace = BatchSelection(above=start - timedelta(days=1), column="month")
         self._write_staged(target, rows, replace=replace)
 
@@ -542,18 +585,31 @@ class _GoldRun:
                 fact,
                 self._nonempty(both, "recompute"),
             )
+            previous_months = self.engine.table(CUSTOMER_MONTHS.qualified)
+            if gone is None:  # pairs only add: the new ones go in a file of their own
+                return self._summary_written(summary), self._months_added(
+                    previous_months, new_pairs(previous_months, new_fact)
+                )
             months = update_months(
-                self.engine.table(CUSTOMER_MONTHS.qualified),
-                new_fact,
-                fact,
-                None if gone is None else self._nonempty(gone, "gone_customers"),
+                previous_months, new_fact, fact, self._nonempty(gone, "gone_customers")
             )
-        summary = self.engine.materialize(summary, self._name("customer_summary"))
+        summary = self._summary_written(summary)
         months = self.engine.materialize(months, self._name("customer_months"))
-        done = {SUMMARIES_KEY: str(self.upper)}
-        self._write_staged(CUSTOMER_SUMMARY, summary, done)
-        self._write_staged(CUSTOMER_MONTHS, months, done)
+        self._write_staged(CUSTOMER_MONTHS, months, {SUMMARIES_KEY: str(self.upper)})
         return summary, months
+
+    def _summary_written(self, summary: ir.Table) -> ir.Table:
+        summary = self.engine.materialize(summary, self._name("customer_summary"))
+        self._write_staged(CUSTOMER_SUMMARY, summary, {SUMMARIES_KEY: str(self.upper)})
+        return summary
+
+    def _months_added(self, previous: ir.Table, added: ir.Table) -> ir.Table:
+        """``added`` pairs committed as a file of their own (the previous files stand, with
+        this run's batches in the commit metadata like every summary commit); the table after
+        the run returned. A redo finds the metadata ahead of its watermark and rebuilds."""
+        added = self.engine.materialize(added, self._name("customer_months_added"))
+        self._commit_parts(CUSTOMER_MONTHS, [added], None, {SUMMARIES_KEY: str(self.upper)})
+        return previous.union(added)
 
     def _summaries_at_mark(self) -> bool:
         """Whether both summary tables hold exactly the batches up to the gold watermark this

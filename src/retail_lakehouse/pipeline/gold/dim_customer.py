@@ -42,10 +42,28 @@ class SCD2InvariantError(PipelineError):
     """``dim_customer`` would break an SCD2 invariant; nothing was committed."""
 
 
-def customer_versions(engine: Engine, lines: ir.Table) -> ir.Table:
-    """Every SCD2 version of the customers present in ``lines`` (all their lines)."""
+def _instants(lines: ir.Table) -> tuple[ir.Table, ir.Table]:
+    """``lines``' instants per customer (the alphabetically first country of each) and their
+    first and last sale."""
     known = lines.filter(lines.customer_id.notnull() & lines.invoice_ts.notnull())
     instants = known.group_by("customer_id", "invoice_ts").agg(country=known.country.min())
+    sale = is_sale_line(known)
+    purchases = known.group_by("customer_id").agg(
+        first_purchase=known.invoice_ts.min(where=sale),
+        last_purchase=known.invoice_ts.max(where=sale),
+    )
+    return instants, purchases
+
+
+def customer_versions(engine: Engine, lines: ir.Table) -> ir.Table:
+    """Every SCD2 version of the customers present in ``lines`` (all their lines)."""
+    instants, purchases = _instants(lines)
+    return _versions(engine, instants.mutate(_base=ibis.literal(0)), purchases)
+
+
+def _versions(engine: Engine, instants: ir.Table, purchases: ir.Table) -> ir.Table:
+    """Versions from ``instants`` (customer, instant, country, ``_base``: the number of the
+    versions before the first instant); ``purchases`` gives each customer's first and last."""
     by_time = ibis.window(group_by=instants.customer_id, order_by=instants.invoice_ts)
     marked = instants.mutate(previous=instants.country.fill_null("").lag().over(by_time))
     starts = marked.filter(
@@ -54,12 +72,7 @@ def customer_versions(engine: Engine, lines: ir.Table) -> ir.Table:
     by_start = ibis.window(group_by=starts.customer_id, order_by=starts.invoice_ts)
     versions = starts.mutate(
         next_from=starts.invoice_ts.lead().over(by_start),
-        version=ibis.row_number().over(by_start) + 1,
-    )
-    sale = is_sale_line(known)
-    purchases = known.group_by("customer_id").agg(
-        first_purchase=known.invoice_ts.min(where=sale),
-        last_purchase=known.invoice_ts.max(where=sale),
+        version=ibis.row_number().over(by_start) + 1 + starts._base,
     )
     joined = versions.join(purchases, "customer_id")
     return joined.select(
@@ -76,13 +89,60 @@ def customer_versions(engine: Engine, lines: ir.Table) -> ir.Table:
     )
 
 
+def later_versions(engine: Engine, new_lines: ir.Table, previous: ir.Table) -> ir.Table:
+    """The dimension's rows (but the unknown member) after ``new_lines``, when each of them is later
+    than every line ``previous`` (the dimension so far) was built from: a customer's versions
+    can then only continue after its current one, so they come from that current version (its
+    start and country, as an instant) and the new lines, without the customer's earlier lines.
+    Earlier versions keep their rows, with the first and last purchase brought up to date."""
+    instants, purchases = _instants(new_lines)
+    touched = previous.filter(previous.customer_id.notnull()).semi_join(instants, "customer_id")
+    current = touched.filter(touched.is_current)
+    seeds = current.select("customer_id", invoice_ts=current.valid_from, country=current.country)
+    bases = current.select("customer_id", _base=current.version - 1)
+    every = instants.union(seeds)
+    based = every.left_join(bases, "customer_id").select(
+        every.customer_id,
+        every.invoice_ts,
+        every.country,
+        _base=bases._base.fill_null(0),
+    )
+    before = current.select(
+        "customer_id", _first=current.first_purchase, _last=current.last_purchase
+    )
+    both = purchases.left_join(before, "customer_id")
+    spans = both.select(  # every new line is later: the old first and the new last stand
+        purchases.customer_id,
+        first_purchase=both._first.coalesce(both.first_purchase),
+        last_purchase=both.last_purchase.coalesce(both._last),
+    )
+    continued = _versions(engine, based, spans)
+    earlier = touched.filter(~touched.is_current).drop("first_purchase", "last_purchase")
+    earlier = earlier.join(spans, "customer_id")
+    others = previous.filter(previous.customer_id.notnull()).anti_join(instants, "customer_id")
+    return (
+        conform(others, DIM_CUSTOMER)
+        .union(conform(earlier, DIM_CUSTOMER))
+        .union(conform(continued, DIM_CUSTOMER))
+    )
+
+
 def build_dim_customer(
-    engine: Engine, silver: ir.Table, affected: ir.Table | None, previous: ir.Table | None
+    engine: Engine,
+    silver: ir.Table,
+    affected: ir.Table | None,
+    previous: ir.Table | None,
+    *,
+    new_lines: ir.Table | None = None,
 ) -> ir.Table:
     """The whole dimension: new versions of ``affected`` customers (all when None), previous
-    rows of everyone else, and the unknown member (guests)."""
+    rows of everyone else, and the unknown member (guests). ``new_lines``, given when every
+    new line is later than every earlier one, are continued from ``previous`` by
+    :func:`later_versions` instead of reading those customers' earlier lines."""
     if affected is None or previous is None:
         rows = conform(customer_versions(engine, silver), DIM_CUSTOMER)
+    elif new_lines is not None:
+        rows = later_versions(engine, new_lines, previous)
     else:
         recomputed = conform(
             customer_versions(engine, silver.semi_join(affected, "customer_id")), DIM_CUSTOMER

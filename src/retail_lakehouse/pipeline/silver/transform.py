@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import ibis
@@ -165,18 +165,53 @@ def source_lines(engine: Engine, batches: list[int]) -> ir.Table:
     return bronze.filter(bronze._batch_seq.isin(batches))
 
 
-def existing_keys(engine: Engine, before: int) -> ir.Table | None:
+def existing_keys(
+    engine: Engine, before: int, instants: tuple[datetime | None, datetime | None] | None = None
+) -> ir.Table | None:
     """Keys of lines kept by earlier batches (silver and quarantine), for cross-run dedup;
-    None when neither table exists yet (the first run)."""
+    None when neither table exists yet (the first run).
+
+    ``instants`` (the new lines' first and last ``invoice_ts``) narrows them to the lines that
+    can share a key with a new line: the key includes the line's instant (to the second), or
+    its raw date text when it did not parse, so only earlier lines within those instants (a
+    second of margin either side) or without one can. The files' ``invoice_ts`` statistics
+    then skip the rest of the lake unread: an append of later lines no longer reads every
+    earlier line's key (decision 0020, addendum of 2026-12-05)."""
     parts = []
     for qualified in ("silver.sales_lines", "silver.quarantine"):
         if not engine.lake.exists(qualified):
             continue
         table = engine.table(qualified)
-        parts.append(table.filter(table._batch_seq < before).select(*_DEDUP_COLUMNS))
+        keep = table._batch_seq < before
+        if instants is not None:
+            keep &= _near(table.invoice_ts, *instants)
+        parts.append(table.filter(keep).select(*_DEDUP_COLUMNS))
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else parts[0].union(parts[1])
+
+
+def _near(ts: ir.TimestampValue, first: datetime | None, last: datetime | None) -> ir.BooleanValue:
+    """``ts`` missing, or within ``[first, last]`` widened by a second each way (the key keeps
+    whole seconds); only missing when the new lines have no instant at all."""
+    missing: ir.BooleanValue = ts.isnull()
+    if first is None or last is None:
+        return missing
+    second = timedelta(seconds=1)
+    result: ir.BooleanValue = missing | ts.between(first - second, last + second)
+    return result
+
+
+def _instants(engine: Engine, lines: ir.Table) -> tuple[datetime | None, datetime | None]:
+    """The first and last ``invoice_ts`` of ``lines`` (one aggregate over the new lines)."""
+    row = (
+        engine.to_batches(
+            lines.aggregate(first=lines.invoice_ts.min(), last=lines.invoice_ts.max())
+        )
+        .read_all()
+        .to_pylist()[0]
+    )
+    return row["first"], row["last"]
 
 
 _DEDUP_COLUMNS = ("_line_key", "_batch_seq", "_row_number")
@@ -220,7 +255,7 @@ def build_pass(
         f"silver_lines_{n}",
         rows=_lines_of(manifest, batches),
     )
-    earlier = existing_keys(engine, min(batches)) if existing else None
+    earlier = existing_keys(engine, min(batches), _instants(engine, lines)) if existing else None
     found = find_duplicates(lines.select(*_DEDUP_COLUMNS), earlier)
     duplicates = engine.materialize(
         _with_batch(found.filter(found._batch_seq.isin(batches)), per_batch),

@@ -101,6 +101,19 @@ def update_summary(
     return combined.union(summary_rows(fact.semi_join(recompute, "customer_id")))
 
 
+def new_pairs(previous: ir.Table, new_fact: ir.Table) -> ir.Table:
+    """The new rows' (customer, month) pairs that ``previous`` lacks (NULL-safe: a NULL month
+    matches a NULL month), which an append adds to the table as they are."""
+    pairs = month_rows(new_fact)
+    return pairs.anti_join(
+        previous,
+        [
+            pairs.customer_id.identical_to(previous.customer_id),
+            pairs.month.identical_to(previous.month),
+        ],
+    )
+
+
 def update_months(
     previous: ir.Table, new_fact: ir.Table, fact: ir.Table, recompute: ir.Table | None
 ) -> ir.Table:

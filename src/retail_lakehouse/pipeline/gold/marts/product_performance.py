@@ -10,8 +10,9 @@ the month's total, ``B`` below 95%, ``C`` for the rest and for products without 
 ``product_key``, ``description`` and ``category`` come from ``dim_product`` (current values;
 a stock code the dimension lacks, which a full rebuild never produces, gets the unknown key).
 
-Incremental runs recompute the sums only for the months touched by new lines; rank and class
-are per month, so the months before the first touched one keep their rows. When no product's
+Incremental runs recompute the sums only for the months touched by new lines (or, when the new
+lines are all on new invoices, add theirs to the previous sums); rank and class are per month, so
+the months before the first touched one keep their rows. When no product's
 key, description or category changed, a run writes only the rows from its first touched month
 on (:func:`build_recent_months`, reading only the fact's row groups from that month on) and
 replaces only those months' files; otherwise every row is re-joined with the products and the
@@ -139,17 +140,57 @@ def build_product_performance(
 
 
 def build_recent_months(
-    fact: ir.Table, products: ir.Table, touched: ir.Table, previous: ir.Table, start: date
+    fact: ir.Table,
+    products: ir.Table,
+    touched: ir.Table,
+    previous: ir.Table,
+    start: date,
+    new_rows: ir.Table | None = None,
 ) -> ir.Table:
     """The mart's rows from month ``start`` on: the ``touched`` months recomputed, the previous
     rows of the others. The fact is read from ``start`` on (a range on ``invoice_ts``, which the
-    engines serve from row-group statistics), not as a whole."""
+    engines serve from row-group statistics), not as a whole.
+
+    ``new_rows``, given when they are the only fact rows the run changed and all their invoices
+    are new, are added to the previous sums instead: every sum adds up, and so does the count
+    of distinct sale invoices when no invoice was counted before. The fact's earlier rows of
+    the touched months are then not read (the lake's last month, whose rows grow with it)."""
+    later = previous.filter(previous.month >= ibis.date(start.isoformat()))
+    if new_rows is not None:
+        return finish(_added(_base_columns(later), product_month_base(new_rows)), products)
     since = ibis.timestamp(datetime(start.year, start.month, start.day))
     recent = fact.filter(fact.invoice_ts >= since)
     recomputed = product_month_base(_with_month(recent).semi_join(touched, "month"))
-    later = previous.filter(previous.month >= ibis.date(start.isoformat()))
     kept = _base_columns(later).anti_join(touched, "month")
     return finish(kept.union(recomputed), products)
+
+
+def _added(before: ir.Table, new: ir.Table) -> ir.Table:
+    """Per (month, stock code), ``before``'s sums plus ``new``'s (a group missing from one
+    side counts as zero there; NULL keys group together, as in one grouping)."""
+    both = before.union(new)
+    return _base_columns(
+        both.group_by(["month", "stock_code"]).agg(**{name: both[name].sum() for name in BASE[2:]})
+    )
+
+
+def with_attributes(rows: ir.Table, products: ir.Table) -> ir.Table:
+    """Mart rows with their product's current key, description and category (what
+    :func:`finish` joins); sums, rank and class as they were (a product's attributes change
+    none of them)."""
+    attributes = products.filter(products.stock_code.notnull()).select(
+        "stock_code",
+        _key=products.product_key,
+        _description=products.description,
+        _category=products.category,
+    )
+    joined = rows.left_join(attributes, "stock_code")
+    result = joined.mutate(
+        product_key=joined._key.fill_null(UNKNOWN_KEY),
+        description=joined._description,
+        category=joined._category,
+    )
+    return conform(result, MART_PRODUCT_PERFORMANCE)
 
 
 def attributes_changed(previous: ir.Table, products: ir.Table) -> ir.Table:
