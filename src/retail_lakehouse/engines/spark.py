@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from retail_lakehouse.config import SparkSettings
 from retail_lakehouse.engines.base import Engine, decimal_from_float_sql
-from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake import Lake, arrays
 from retail_lakehouse.lake.contracts import TableContract
 from retail_lakehouse.lake.location import data_files
 
@@ -101,7 +101,7 @@ class SparkEngine(Engine):
             frame = self._session.read.option("mergeSchema", "true").parquet(*files)
             frame.createOrReplaceTempView(view)
             return self._con.table(view)
-        return self.arrow_table(self.lake.arrow_schema(qualified).empty_table(), view)
+        return self.arrow_table(arrays.empty_table(self.lake.arrow_schema(qualified)), view)
 
     def arrow_table(self, data: pa.Table, name: str) -> ir.Table:
         from ibis.backends.pyspark.datatypes import PySparkSchema

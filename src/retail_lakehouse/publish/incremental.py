@@ -41,7 +41,7 @@ import pyarrow as pa
 
 from retail_lakehouse.lake import Lake, faults
 from retail_lakehouse.lake.contracts import TableContract
-from retail_lakehouse.lake.location import data_files
+from retail_lakehouse.lake.location import add_actions, data_files
 from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.publish.report import PublishReport, TableResult
 from retail_lakehouse.publish.stream import Encoded, copy_encoded, copy_query, encode_query
@@ -179,9 +179,7 @@ def _fingerprints_from_log(snapshot: Any) -> dict[str, str] | None:
     import pyarrow.compute as pc
 
     try:
-        # through the C stream interface: ``pa.table()`` of deltalake's table imports pandas
-        actions = pa.RecordBatchReader.from_stream(snapshot.get_add_actions(flatten=True))
-        actions = actions.read_all()
+        actions = add_actions(snapshot)
     except Exception:  # no statistics to read: count instead
         return None
     needed = ["num_records", "min._batch_seq", "max._batch_seq", "null_count._batch_seq"]
