@@ -67,6 +67,11 @@ def duckdb_type(arrow_type: pa.DataType) -> str:
 _STATEMENTS = itertools.count()
 
 
+def quoted_identifier(name: str) -> str:
+    """A column or table name as a DuckDB (and PostgreSQL) quoted identifier: quotes doubled."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def sql_literal(value: Any) -> str:
     """A Python value as a DuckDB literal of the type DuckDB gives the same value bound as a
     parameter (text VARCHAR, integers INTEGER or BIGINT by size, floats DOUBLE, datetimes
@@ -192,7 +197,7 @@ class LakeSQL:
         name = f"_retail_query_{next(_STATEMENTS)}"
         if isinstance(params, dict):
             values = ", ".join(
-                '"' + key.replace('"', '""') + f'" := {sql_literal(v)}' for key, v in params.items()
+                f"{quoted_identifier(key)} := {sql_literal(v)}" for key, v in params.items()
             )
         else:
             values = ", ".join(sql_literal(v) for v in params)

@@ -42,7 +42,7 @@ import pyarrow as pa
 from retail_lakehouse.lake import Lake, faults
 from retail_lakehouse.lake.contracts import TableContract
 from retail_lakehouse.lake.location import add_actions, data_files
-from retail_lakehouse.lake.query import LakeSQL
+from retail_lakehouse.lake.query import LakeSQL, quoted_identifier
 from retail_lakehouse.publish.report import PublishReport, TableResult
 from retail_lakehouse.publish.stream import Encoded, copy_encoded, copy_query, encode_query
 from retail_lakehouse.publish.target import PublishFailed
@@ -403,20 +403,28 @@ def _lake_diff(con: duckdb.DuckDBPyConnection, t: TableContract, previous: str) 
     ``_retail_both`` marks the rows whose primary key is on both sides (within one snapshot a
     key is unique, so such a key has exactly one old and one new row: a changed row)."""
     names = t.schema.names
-    columns = ", ".join(_quoted(c) for c in names)
+    columns = ", ".join(quoted_identifier(c) for c in names)
     diff = f'"{DIFF_SCHEMA}"."diff_{t.name}"'
     if t.primary_key:
         keys = list(t.primary_key)
-        same_key = " AND ".join(f"o.{_quoted(k)} = n.{_quoted(k)}" for k in keys)
+        same_key = " AND ".join(
+            f"o.{quoted_identifier(k)} = n.{quoted_identifier(k)}" for k in keys
+        )
         changed = "".join(
-            f" OR o.{_quoted(c)} IS DISTINCT FROM n.{_quoted(c)}" for c in names if c not in keys
+            f" OR o.{quoted_identifier(c)} IS DISTINCT FROM n.{quoted_identifier(c)}"
+            for c in names
+            if c not in keys
         )
         pairs = ", ".join(
-            f"{side}.{_quoted(c)} AS {_quoted(side + c)}" for side in "on" for c in names
+            f"{side}.{quoted_identifier(c)} AS {quoted_identifier(side + c)}"
+            for side in "on"
+            for c in names
         )
 
         def rows(side: str) -> str:
-            return ", ".join(f"{_quoted(side + c)} AS {_quoted(c)}" for c in names)
+            return ", ".join(
+                f"{quoted_identifier(side + c)} AS {quoted_identifier(c)}" for c in names
+            )
 
         con.execute(
             f"CREATE OR REPLACE TABLE {diff} AS WITH pairs AS MATERIALIZED ("
@@ -446,10 +454,6 @@ def _lake_diff(con: duckdb.DuckDBPyConnection, t: TableContract, previous: str) 
     return Prepared(
         diff=diff, gone=int(gone), new=int(new), keys_kept=not vanished, updated=int(both)
     )
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def updates_in_place(t: TableContract) -> bool:

@@ -23,7 +23,7 @@ import pyarrow.csv as pacsv
 from psycopg import Cursor, sql
 from psycopg.copy import QueuedLibpqWriter
 
-from retail_lakehouse.lake.query import LakeSQL
+from retail_lakehouse.lake.query import LakeSQL, quoted_identifier
 from retail_lakehouse.publish import binary
 
 BINARY = True
@@ -37,7 +37,7 @@ _CSV = pacsv.WriteOptions(include_header=False, batch_size=BATCH_ROWS)
 
 def _select_expression(field: pa.Field) -> str:
     """DuckDB SQL selecting one column in a form PostgreSQL's CSV ``COPY`` reads back exactly."""
-    column: str = '"' + field.name.replace('"', '""') + '"'
+    column = quoted_identifier(field.name)
     if pa.types.is_list(field.type) or pa.types.is_large_list(field.type):
         if pa.types.is_string(field.type.value_type):
             item = (
@@ -73,8 +73,7 @@ def _batches(
     use_binary: bool,
 ) -> pa.RecordBatchReader:
     select = ", ".join(
-        '"' + f.name.replace('"', '""') + '"' if use_binary else _select_expression(f)
-        for f in schema
+        quoted_identifier(f.name) if use_binary else _select_expression(f) for f in schema
     )
     query = f"SELECT {select} FROM {source} {where}"
     result = con.execute(query, list(params) if params is not None else None)
