@@ -181,11 +181,12 @@ def lake_history(lake: Lake) -> dict[str, list[Commit]]:
 
 def runs(lake: Lake) -> list[Run]:
     """The ``meta.runs`` rows, oldest first."""
-    table = lake.delta(META_RUNS.qualified)
-    if table is None:
+    if not lake.exists(META_RUNS.qualified):
         return []
-    data = table.to_pyarrow_table(
-        columns=["run_id", "command", "started_at", "finished_at", "status"]
+    # through DuckDB: delta-rs' reader starts pyarrow.dataset's scan threads, and under load one
+    # could still be running native code at exit ("terminate called without an active exception")
+    data = lake.read(
+        META_RUNS.qualified, ["run_id", "command", "started_at", "finished_at", "status"]
     ).sort_by("started_at")
     return [
         Run(r["run_id"], r["command"], r["started_at"], r["finished_at"], r["status"])
