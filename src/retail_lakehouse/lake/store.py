@@ -121,12 +121,25 @@ class Lake:
             return pa.schema(table.schema().to_arrow())
         return contract(qualified).schema
 
-    def read(self, qualified: str, columns: Sequence[str] | None = None) -> pa.Table:
-        """Whole-table read for small tables (meta, dimensions); big ones go through engines."""
-        from retail_lakehouse.lake.query import LakeSQL
+    def read(
+        self,
+        qualified: str,
+        columns: Sequence[str] | None = None,
+        *,
+        version: int | None = None,
+    ) -> pa.Table:
+        """Whole-table read for small tables (meta, dimensions); big ones go through engines.
+        ``version`` reads that snapshot instead of the latest. Empty (with the contract's
+        columns) when the table does not exist.
 
-        cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
-        with LakeSQL(self, tables=[qualified]) as sql:
+        Through DuckDB, never delta-rs' ``to_pyarrow_table``: that starts ``pyarrow.dataset``
+        scan threads, and under load one could still be in native code when the interpreter
+        exits ("terminate called without an active exception", an abort)."""
+        from retail_lakehouse.lake.query import LakeSQL, quoted_identifier
+
+        cols = ", ".join(quoted_identifier(c) for c in columns) if columns else "*"
+        pinned = None if version is None else {qualified: version}
+        with LakeSQL(self, tables=[qualified], versions=pinned) as sql:
             return sql.arrow(f"SELECT {cols} FROM {qualified}")
 
     # -- writes ----------------------------------------------------------------------------
