@@ -1,4 +1,5 @@
-"""``retail ingest`` and ``retail run`` never import pandas (decision 0011, sixth round).
+"""``retail ingest`` and ``retail run`` never import pandas (decision 0011, sixth round), nor
+Polars outside the reader worker (seventh round).
 
 pandas costs 0.15-0.3 s of every command that imports it, and nothing in these two commands
 needs it; it came in through side doors (pyarrow's conversion of Python values, DuckDB's
@@ -57,9 +58,12 @@ def test_ingest_and_run_do_not_import_pandas(
     ):
         loaded = _modules(tmp_path, *args)
         assert "pandas" not in loaded, args
+        # the reader worker parses; the commands' own processes never load Polars (0.09 CPU-s)
+        assert "polars" not in loaded, args
         assert "duckdb" in loaded, args  # the command did its work in this process
 
 
 def test_the_probe_sees_pandas_when_something_imports_it(tmp_path: Path) -> None:
-    """The guard can fail: the same probe reports pandas once anything imports it."""
+    """The guard can fail: the same probe reports pandas (or Polars) once anything imports it."""
     assert "pandas" in _modules(tmp_path, "--version", extra="import pandas")
+    assert "polars" in _modules(tmp_path, "--version", extra="import polars")

@@ -42,12 +42,13 @@ import fnmatch
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-import polars as pl
+from typing import TYPE_CHECKING, Any, Literal
 
 from retail_lakehouse.lake.contracts.bronze import FORMAT_COLUMNS, PER_SHEET
 from retail_lakehouse.sources.errors import FileRefused
+
+if TYPE_CHECKING:  # imported where used: the ingest's parent process never counts (decision 0011)
+    import polars as pl
 
 DateOrder = Literal["mdy", "dmy", "ymd"]
 Decimal = Literal[".", ","]
@@ -249,6 +250,8 @@ class FormatEvidence:
         self.year_digits.update(other.year_digits)
 
     def _add_dates(self, rows: pl.DataFrame, part: str | None) -> None:
+        import polars as pl
+
         parts = (
             _distinct(rows, "invoice_date")
             .with_columns(pl.col("text").str.strip_chars().str.extract_groups(_DATE).alias("g"))
@@ -288,6 +291,8 @@ class FormatEvidence:
         part: str | None,
         kind: pl.Expr,
     ) -> None:
+        import polars as pl
+
         text = pl.col("text").str.replace_all(_NOISE, "")
         counted = (
             _distinct(rows, column)
@@ -320,6 +325,8 @@ class FormatEvidence:
 
 
 def _price_kind() -> pl.Expr:
+    import polars as pl
+
     text = pl.col("text").str.replace_all(_NOISE, "")
     return (
         pl.when(text.str.contains(_AMBIGUOUS_COMMA) | text.str.contains(_AMBIGUOUS_POINT))
@@ -332,6 +339,8 @@ def _price_kind() -> pl.Expr:
 
 
 def _quantity_kind() -> pl.Expr:
+    import polars as pl
+
     text = pl.col("text").str.replace_all(_NOISE, "")
     return (
         pl.when(text.str.contains(_QUANTITY_AMBIGUOUS))
@@ -368,6 +377,8 @@ def _distinct(rows: pl.DataFrame, column: str) -> pl.DataFrame:
 
     A chunk of half a million lines has a few thousand distinct dates and prices (one per
     invoice, one per price point), so the regular expressions run on those only."""
+    import polars as pl
+
     return (
         rows.group_by(pl.col(column).alias("text"))
         .agg(pl.len().alias("n"), pl.col("_row_number").head(_EXAMPLES).alias("lines"))
@@ -379,6 +390,8 @@ def _distinct(rows: pl.DataFrame, column: str) -> pl.DataFrame:
 
 def _count(counter: Counter[Any], frame: pl.DataFrame, by: str) -> None:
     """Add the line counts ``n`` of ``frame`` per value of ``by`` to ``counter``."""
+    import polars as pl
+
     for key, n in frame.group_by(by).agg(pl.col("n").sum()).iter_rows():
         counter[key] += int(n)
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from retail_lakehouse.sources.delimited import open_delimited
 from retail_lakehouse.sources.errors import FileRefused
-from retail_lakehouse.sources.formats import Declared
-from retail_lakehouse.sources.jsonl import open_json
 from retail_lakehouse.sources.limits import ReaderLimits
-from retail_lakehouse.sources.records import OpenedSource
 from retail_lakehouse.sources.sniff import FileFacts, file_facts
-from retail_lakehouse.sources.tabular import open_excel, open_parquet
+
+if TYPE_CHECKING:
+    from retail_lakehouse.sources.formats import Declared
+    from retail_lakehouse.sources.records import OpenedSource
 
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".json", ".ndjson", ".jsonl"}
 BINARY_SUFFIXES = {".xlsx", ".xls", ".parquet"}
@@ -30,6 +30,12 @@ def open_source(
     Untrusted files are read this way only inside the reader worker process (``sandbox.py``),
     whose memory and time limits back up ``limits``. A declared encoding or delimiter
     (``[[formats.sources]]`` in ``retail.toml``) replaces the detected one."""
+    # The readers (Polars) are imported here, in the reader worker: processes that only ask
+    # which files are supported (the ingest's parent, the watcher) never load Polars.
+    from retail_lakehouse.sources.delimited import open_delimited
+    from retail_lakehouse.sources.jsonl import open_json
+    from retail_lakehouse.sources.tabular import open_excel, open_parquet
+
     limits = limits or ReaderLimits()
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import polars as pl
+if TYPE_CHECKING:  # imported where used: the ingest's parent process only unpickles layouts
+    import polars as pl
 
-REJECT_SCHEMA = {"line_number": pl.Int64, "raw_line": pl.String, "reason": pl.String}
+
+def _no_rejects() -> pl.DataFrame:
+    import polars as pl
+
+    schema = {"line_number": pl.Int64, "raw_line": pl.String, "reason": pl.String}
+    return pl.DataFrame(schema=schema)
 
 
 @dataclass
@@ -16,7 +23,7 @@ class SourceChunk:
     ``_row_number``) and the lines that could not be parsed, each with a reason."""
 
     rows: pl.DataFrame
-    rejects: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=REJECT_SCHEMA))
+    rejects: pl.DataFrame = field(default_factory=_no_rejects)
     part: str | None = None  # e.g. the sheet of a workbook
     blank_lines: int = 0  # empty lines skipped in this part (neither rows nor rejects)
 
@@ -44,6 +51,8 @@ class OpenedSource:
 
 def rejects(frame: pl.DataFrame, reason: pl.Expr | str) -> pl.DataFrame:
     """Shape the rejected lines of a frame with ``line_number`` and ``raw`` columns."""
+    import polars as pl
+
     reason_expr = pl.lit(reason) if isinstance(reason, str) else reason
     return frame.select(
         pl.col("line_number").cast(pl.Int64),

@@ -140,9 +140,10 @@ def add_derived(t: ir.Table) -> ir.Table:
         is_return=(t.quantity < 0).fill_null(False),
         is_adjustment=(
             t.invoice_no.startswith("A")
-            | (
-                (t.description.length() == len(ADJUSTMENT_DESCRIPTION))
-                & (ascii_upper(t.description) == ADJUSTMENT_DESCRIPTION)
+            | ibis.ifelse(  # a CASE, so only the few 15-character texts reach the case change
+                t.description.length() == len(ADJUSTMENT_DESCRIPTION),
+                ascii_upper(t.description) == ADJUSTMENT_DESCRIPTION,
+                False,
             )
         ).fill_null(False),
         is_non_product=t.stock_code.isin(list(NON_PRODUCT_STOCK_CODES)).fill_null(False),
