@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,6 +65,7 @@ class Lake:
 
         self.root = local_root(root).absolute()
         self.writer_wait = writer_wait
+        self._latest = threading.local()
 
     # -- locations -------------------------------------------------------------------------
     def path(self, qualified: str) -> Path:
@@ -90,6 +92,35 @@ class Lake:
 
     # -- snapshots -------------------------------------------------------------------------
     def delta(self, qualified: str, version: int | None = None) -> DeltaTable | None:
+        """The table's latest snapshot (or ``version``), None when there is no table.
+
+        The latest one is kept per thread and handed out again while its log has no newer
+        commit: an append's ``retail run`` asked for 109 snapshots of 23 tables, each open a
+        read of the log costing a millisecond of CPU or more as the log grows (decision 0020,
+        seventh round). Two file checks tell that nothing changed: no commit file after the
+        snapshot's version, and the version's own commit file is the very one it was read from
+        (a table removed and created again has another). Objects are per thread, as before they
+        were per call site, because delta-rs moves an object to its own new version when a
+        commit goes through it."""
+        if version is not None:
+            return self._open(qualified, version)
+        held: dict[str, tuple[DeltaTable, tuple[int, int]]] = self._latest.__dict__
+        log = self.path(qualified) / "_delta_log"
+        found = held.get(qualified)
+        if found is not None:
+            table, stamp = found
+            if _log_stamp(log, table.version()) == stamp:
+                return table
+        opened = self._open(qualified, None)
+        if opened is None:
+            held.pop(qualified, None)
+            return None
+        stamp_now = _log_stamp(log, opened.version())
+        if stamp_now is not None:
+            held[qualified] = (opened, stamp_now)
+        return opened
+
+    def _open(self, qualified: str, version: int | None) -> DeltaTable | None:
         try:
             return DeltaTable(str(self.path(qualified)), version=version)
         except TableNotFoundError:
@@ -123,10 +154,14 @@ class Lake:
 
     def read(self, qualified: str, columns: Sequence[str] | None = None) -> pa.Table:
         """Whole-table read for small tables (meta, dimensions); big ones go through engines."""
-        from retail_lakehouse.lake.query import LakeSQL
+        from retail_lakehouse.lake.query import LakeSQL, read_snapshot
 
+        table = self.delta(qualified)
+        files = data_files(table) if table is not None else []
+        if files:  # the common case: no connection of its own (see ``read_snapshot``)
+            return read_snapshot(files, columns)
         cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
-        with LakeSQL(self, tables=[qualified]) as sql:
+        with LakeSQL(self, tables=[qualified]) as sql:  # empty or missing: contract columns
             return sql.arrow(f"SELECT {cols} FROM {qualified}")
 
     # -- writes ----------------------------------------------------------------------------
@@ -264,6 +299,19 @@ _WRITER_PROPERTIES = WriterProperties(
     compression="SNAPPY",
     column_properties={c: ColumnProperties(dictionary_enabled=False) for c in UNIQUE_TEXT_COLUMNS},
 )
+
+
+def _log_stamp(log: Path, version: int) -> tuple[int, int] | None:
+    """What identifies the latest snapshot at ``version`` of the table whose log is ``log``:
+    its commit file's inode and modification time, or None when the version is no longer the
+    latest (a later commit file exists) or its commit file is gone (the table was removed)."""
+    if (log / f"{version + 1:020d}.json").exists():
+        return None
+    try:
+        stat = (log / f"{version:020d}.json").stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
 
 
 def described_schema(schema: pa.Schema, target: TableContract) -> pa.Schema:
