@@ -104,12 +104,17 @@ class Lake:
         commit goes through it."""
         if version is not None:
             return self._open(qualified, version)
-        held: dict[str, tuple[DeltaTable, tuple[int, int]]] = self._latest.__dict__
+        held: dict[str, tuple[DeltaTable, int, tuple[int, int]]] = self._latest.__dict__
         log = self.path(qualified) / "_delta_log"
         found = held.get(qualified)
         if found is not None:
-            table, stamp = found
-            if _log_stamp(log, table.version()) == stamp:
+            table, version_then, stamp = found
+            now = table.version()
+            current = _log_stamp(log, now)
+            if current is not None and (current == stamp or now != version_then):
+                # unchanged, or moved on by a commit through this very object (delta-rs then
+                # holds the version it wrote), with nothing committed after it
+                held[qualified] = (table, now, current)
                 return table
         opened = self._open(qualified, None)
         if opened is None:
@@ -117,7 +122,7 @@ class Lake:
             return None
         stamp_now = _log_stamp(log, opened.version())
         if stamp_now is not None:
-            held[qualified] = (opened, stamp_now)
+            held[qualified] = (opened, opened.version(), stamp_now)
         return opened
 
     def _open(self, qualified: str, version: int | None) -> DeltaTable | None:
