@@ -128,10 +128,10 @@ def read_snapshot(files: list[str], columns: Sequence[str] | None = None) -> pa.
         database = _READER.get("database")
         if database is None:
             database = _READER["database"] = duckdb.connect(":memory:")
-            database.execute("SET TimeZone = 'UTC'")
             atexit.register(database.close)
         cursor = database.cursor()
     try:
+        cursor.execute("SET TimeZone = 'UTC'")  # a session setting: each cursor has its own
         return cursor.execute(f"SELECT {cols} FROM {snapshot_relation_sql(files)}").to_arrow_table()
     finally:
         cursor.close()
