@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from retail_lakehouse.lake import faults
+from retail_lakehouse.lake.arrays import pylist
 from retail_lakehouse.lake.commits import app_ids, app_transactions, commit, last_run
 from retail_lakehouse.lake.contracts.bronze import BRONZE_FILES, BRONZE_REJECTS, BRONZE_SALES_LINES
 from retail_lakehouse.lake.contracts.meta import META_RETRACTIONS, META_RUNS
@@ -136,17 +137,17 @@ def _rows(table: Any) -> int:
 
 
 def _files_undone(lake: Lake, target: AsOf) -> list[dict[str, Any]]:
-    table = lake.delta(BRONZE_FILES.qualified)
-    if table is None:
+    if not lake.exists(BRONZE_FILES.qualified):
         return []
     columns = ["_batch_seq", "_source_file", "rows_ingested"]
-    now = table.to_pyarrow_table(columns=columns).to_pylist()
+    now = pylist(lake.read(BRONZE_FILES.qualified, columns))
     version = target.versions.get(BRONZE_FILES.qualified)
-    old = lake.delta(BRONZE_FILES.qualified, version) if version is not None else None
     kept = (
         set()
-        if old is None
-        else set(old.to_pyarrow_table(columns=["_batch_seq"]).column(0).to_pylist())
+        if version is None
+        else set(
+            lake.read(BRONZE_FILES.qualified, ["_batch_seq"], version=version).column(0).to_pylist()
+        )
     )
     return sorted(
         (row for row in now if row["_batch_seq"] not in kept), key=lambda r: r["_batch_seq"]
@@ -250,8 +251,7 @@ def find_batch(lake: Lake, *, file: str | None = None, batch: int | None = None)
 
 
 def _manifest(lake: Lake) -> list[dict[str, Any]]:
-    table = lake.delta(BRONZE_FILES.qualified)
-    if table is None:
+    if not lake.exists(BRONZE_FILES.qualified):
         return []
     columns = [
         "_batch_seq",
@@ -261,16 +261,13 @@ def _manifest(lake: Lake) -> list[dict[str, Any]]:
         "rows_ingested",
         "rows_rejected",
     ]
-    rows: list[dict[str, Any]] = table.to_pyarrow_table(columns=columns).to_pylist()
-    return rows
+    return pylist(lake.read(BRONZE_FILES.qualified, columns))
 
 
 def _retractions(lake: Lake) -> list[dict[str, Any]]:
-    table = lake.delta(META_RETRACTIONS.qualified)
-    if table is None:
+    if not lake.exists(META_RETRACTIONS.qualified):
         return []
-    rows: list[dict[str, Any]] = table.to_pyarrow_table().sort_by("retraction_id").to_pylist()
-    return rows
+    return pylist(lake.read(META_RETRACTIONS.qualified).sort_by("retraction_id"))
 
 
 def _unfinished(lake: Lake, *, file: str | None, batch: int | None) -> dict[str, Any] | None:
@@ -280,14 +277,15 @@ def _unfinished(lake: Lake, *, file: str | None, batch: int | None) -> dict[str,
             continue
         if file is not None and Path(row["source_file"]).name != Path(file).name:
             continue
-        lines = lake.delta(BRONZE_SALES_LINES.qualified)
-        if lines is None:
+        if not lake.exists(BRONZE_SALES_LINES.qualified):
             return None
-        import pyarrow.dataset as ds  # here: it imports pandas (0.25 s), which a run never needs
+        from retail_lakehouse.lake.query import LakeSQL  # here: recovery loads without DuckDB
 
-        still = lines.to_pyarrow_dataset().count_rows(
-            filter=ds.field("_batch_seq") == row["batch_seq"]
-        )
+        with LakeSQL(lake, tables=[BRONZE_SALES_LINES.qualified]) as sql:
+            still = sql.arrow(
+                f"SELECT count(*) FROM {BRONZE_SALES_LINES.qualified} WHERE _batch_seq = ?",
+                [int(row["batch_seq"])],
+            )[0][0].as_py()
         if still:
             return {
                 "_batch_seq": row["batch_seq"],

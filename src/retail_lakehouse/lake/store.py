@@ -157,16 +157,29 @@ class Lake:
             return pa.schema(table.schema().to_arrow())
         return contract(qualified).schema
 
-    def read(self, qualified: str, columns: Sequence[str] | None = None) -> pa.Table:
-        """Whole-table read for small tables (meta, dimensions); big ones go through engines."""
-        from retail_lakehouse.lake.query import LakeSQL, read_snapshot
+    def read(
+        self,
+        qualified: str,
+        columns: Sequence[str] | None = None,
+        *,
+        version: int | None = None,
+    ) -> pa.Table:
+        """Whole-table read for small tables (meta, dimensions); big ones go through engines.
+        ``version`` reads that snapshot instead of the latest. Empty (with the contract's
+        columns) when the table does not exist.
 
-        table = self.delta(qualified)
+        Through DuckDB, never delta-rs' ``to_pyarrow_table``: that starts ``pyarrow.dataset``
+        scan threads, and under load one could still be in native code when the interpreter
+        exits ("terminate called without an active exception", an abort)."""
+        from retail_lakehouse.lake.query import LakeSQL, quoted_identifier, read_snapshot
+
+        table = self.delta(qualified, version)
         files = data_files(table) if table is not None else []
         if files:  # the common case: no connection of its own (see ``read_snapshot``)
             return read_snapshot(files, columns)
-        cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
-        with LakeSQL(self, tables=[qualified]) as sql:  # empty or missing: contract columns
+        cols = ", ".join(quoted_identifier(c) for c in columns) if columns else "*"
+        pinned = None if version is None else {qualified: version}
+        with LakeSQL(self, tables=[qualified], versions=pinned) as sql:  # contract columns
             return sql.arrow(f"SELECT {cols} FROM {qualified}")
 
     # -- writes ----------------------------------------------------------------------------

@@ -29,10 +29,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.arrays import pylist
 from retail_lakehouse.lake.commits import current_run
 from retail_lakehouse.lake.contracts.bronze import BRONZE_FILES, RAW_COLUMNS
 from retail_lakehouse.lake.contracts.silver import SILVER_CDC_LINES
@@ -183,8 +183,7 @@ def _chunk(rows: pl.DataFrame) -> SourceChunk:
 
 def _live_batches(lake: Lake) -> dict[int, list[dict[str, Any]]]:
     """The manifest rows of the CDC group batches now in bronze, by group."""
-    table = lake.delta(BRONZE_FILES.qualified)
-    if table is None:
+    if not lake.exists(BRONZE_FILES.qualified):
         return {}
     columns = [
         "_batch_seq",
@@ -195,10 +194,10 @@ def _live_batches(lake: Lake) -> dict[int, list[dict[str, Any]]]:
         "rows_rejected",
         "format",
     ]
-    manifest: pa.Table = table.to_pyarrow_table(columns=columns)
+    manifest = lake.read(BRONZE_FILES.qualified, columns)
     found: dict[int, list[dict[str, Any]]] = {}
     prefix = f"{SOURCE}#group-"
-    for row in manifest.filter(pc.equal(manifest["format"], FORMAT)).to_pylist():
+    for row in pylist(manifest.filter(pc.equal(manifest["format"], FORMAT))):
         source = str(row["_source_file"])
         if source.startswith(prefix):
             found.setdefault(int(source[len(prefix) :]), []).append(row)

@@ -114,8 +114,7 @@ def _date_orders(root: Path, snapshots: dict[str, DeltaTable]) -> dict[str, list
     if files is None or "date_order_source" not in [f.name for f in files.schema().fields]:
         return none
     assumed = _DeltaSQL({"bronze.files": files}).rows(
-        "SELECT count(*) AS n FROM bronze.files "
-        "WHERE date_order_source IN ('assumed', 'per-sheet')"
+        "SELECT count(*) AS n FROM bronze.files WHERE date_order_source IN ('assumed', 'per-sheet')"
     )
     if not assumed or not assumed[0]["n"]:
         return none

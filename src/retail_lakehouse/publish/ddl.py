@@ -284,8 +284,7 @@ def drop_keys(schema: str, contract: TableContract) -> list[sql.Composed]:
     """Undo :func:`add_keys` (before a full reload; foreign keys must be dropped first)."""
     table = ident(schema, contract.name)
     statements = [
-        sql.SQL("DROP INDEX IF EXISTS {}").format(ident(schema, name))
-        for name in indexes(contract)
+        sql.SQL("DROP INDEX IF EXISTS {}").format(ident(schema, name)) for name in indexes(contract)
     ]
     if contract.primary_key:
         statements.append(

@@ -154,8 +154,7 @@ def likely_swaps(sql: LakeSQL) -> list[LikelySwap]:
     if "date_order_source" not in lake.arrow_schema("bronze.files").names:
         return []  # a lake from before formats were recorded
     assumed = sql.arrow(
-        "SELECT count(*) AS n FROM bronze.files "
-        "WHERE date_order_source IN ('assumed', 'per-sheet')"
+        "SELECT count(*) AS n FROM bronze.files WHERE date_order_source IN ('assumed', 'per-sheet')"
     )
     if not assumed.column("n")[0].as_py():
         return []

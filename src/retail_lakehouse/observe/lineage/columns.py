@@ -134,8 +134,12 @@ def derive(rule_files: Sequence[Path] = ()) -> ColumnLineage:
                     # a column computed from sibling columns names them (silver's line_amount
                     # reads silver's quantity and unit_price), not their own sources again
                     walker.reset(
-                        {pair: (table, other) for other, pairs in chains.items()
-                         if other != name for pair in pairs}
+                        {
+                            pair: (table, other)
+                            for other, pairs in chains.items()
+                            if other != name
+                            for pair in pairs
+                        }
                     )
                     lineage.columns[table][name] = walker.value_sources(value)
                 walker.reset({})

@@ -65,8 +65,9 @@ class PassFormats:
             _where(units, lambda f: f.get("decimal_separator") == ","),
             _where(
                 units,
-                lambda f: (f.get("quantity_decimal_separator") or f.get("decimal_separator"))
-                == ",",
+                lambda f: (
+                    (f.get("quantity_decimal_separator") or f.get("decimal_separator")) == ","
+                ),
             ),
         )
 

@@ -106,6 +106,7 @@ def trend(snapshot: Snapshot, limit: int) -> QualityTrend:
     """Per-run scores with the line-weighted trend (over every run, then cut to ``limit``) and
     the lake's current score (derived once per snapshot)."""
     from retail_lakehouse.quality.scoring import grade  # imports ibis: only when asked
+
     rows = snapshot.rows(
         """
         SELECT run_id, computed_at, score, grade, coalesce(lines_checked, 0) AS lines_checked
