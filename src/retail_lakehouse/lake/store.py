@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,6 +65,7 @@ class Lake:
 
         self.root = local_root(root).absolute()
         self.writer_wait = writer_wait
+        self._latest = threading.local()
 
     # -- locations -------------------------------------------------------------------------
     def path(self, qualified: str) -> Path:
@@ -90,6 +92,40 @@ class Lake:
 
     # -- snapshots -------------------------------------------------------------------------
     def delta(self, qualified: str, version: int | None = None) -> DeltaTable | None:
+        """The table's latest snapshot (or ``version``), None when there is no table.
+
+        The latest one is kept per thread and handed out again while its log has no newer
+        commit: an append's ``retail run`` asked for 109 snapshots of 23 tables, each open a
+        read of the log costing a millisecond of CPU or more as the log grows (decision 0020,
+        seventh round). Two file checks tell that nothing changed: no commit file after the
+        snapshot's version, and the version's own commit file is the very one it was read from
+        (a table removed and created again has another). Objects are per thread, as before they
+        were per call site, because delta-rs moves an object to its own new version when a
+        commit goes through it."""
+        if version is not None:
+            return self._open(qualified, version)
+        held: dict[str, tuple[DeltaTable, int, tuple[int, int]]] = self._latest.__dict__
+        log = self.path(qualified) / "_delta_log"
+        found = held.get(qualified)
+        if found is not None:
+            table, version_then, stamp = found
+            now = table.version()
+            current = _log_stamp(log, now)
+            if current is not None and (current == stamp or now != version_then):
+                # unchanged, or moved on by a commit through this very object (delta-rs then
+                # holds the version it wrote), with nothing committed after it
+                held[qualified] = (table, now, current)
+                return table
+        opened = self._open(qualified, None)
+        if opened is None:
+            held.pop(qualified, None)
+            return None
+        stamp_now = _log_stamp(log, opened.version())
+        if stamp_now is not None:
+            held[qualified] = (opened, opened.version(), stamp_now)
+        return opened
+
+    def _open(self, qualified: str, version: int | None) -> DeltaTable | None:
         try:
             return DeltaTable(str(self.path(qualified)), version=version)
         except TableNotFoundError:
@@ -135,11 +171,15 @@ class Lake:
         Through DuckDB, never delta-rs' ``to_pyarrow_table``: that starts ``pyarrow.dataset``
         scan threads, and under load one could still be in native code when the interpreter
         exits ("terminate called without an active exception", an abort)."""
-        from retail_lakehouse.lake.query import LakeSQL, quoted_identifier
+        from retail_lakehouse.lake.query import LakeSQL, quoted_identifier, read_snapshot
 
+        table = self.delta(qualified, version)
+        files = data_files(table) if table is not None else []
+        if files:  # the common case: no connection of its own (see ``read_snapshot``)
+            return read_snapshot(files, columns)
         cols = ", ".join(quoted_identifier(c) for c in columns) if columns else "*"
         pinned = None if version is None else {qualified: version}
-        with LakeSQL(self, tables=[qualified], versions=pinned) as sql:
+        with LakeSQL(self, tables=[qualified], versions=pinned) as sql:  # contract columns
             return sql.arrow(f"SELECT {cols} FROM {qualified}")
 
     # -- writes ----------------------------------------------------------------------------
@@ -277,6 +317,19 @@ _WRITER_PROPERTIES = WriterProperties(
     compression="SNAPPY",
     column_properties={c: ColumnProperties(dictionary_enabled=False) for c in UNIQUE_TEXT_COLUMNS},
 )
+
+
+def _log_stamp(log: Path, version: int) -> tuple[int, int] | None:
+    """What identifies the latest snapshot at ``version`` of the table whose log is ``log``:
+    its commit file's inode and modification time, or None when the version is no longer the
+    latest (a later commit file exists) or its commit file is gone (the table was removed)."""
+    if (log / f"{version + 1:020d}.json").exists():
+        return None
+    try:
+        stat = (log / f"{version:020d}.json").stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
 
 
 def described_schema(schema: pa.Schema, target: TableContract) -> pa.Schema:
