@@ -4,9 +4,10 @@ publish's one transaction, with the lake's side of the next tables prepared on a
 Each changed table is two pieces of work in two engines:
 
 - **the lake's side** (DuckDB and the Delta log, in this process): for the fact, each batch's
-  fingerprint; for a dimension or mart, the published snapshot opened by its Delta version and
-  the rows that differ from the current one, found in one pass (a join on the primary key) and
-  kept in a DuckDB table;
+  fingerprint; for a dimension or mart, the rows that differ between the published snapshot
+  (its Delta version in the target's state) and the current one, found in one pass (a join on
+  the primary key) over only the data files the two do not share (listed by the log's commits
+  in between) and kept in a DuckDB table;
 - **PostgreSQL's side** (in its backend process): delete the rows or batches gone, ``COPY`` the
   new ones, check the new fact rows' foreign keys.
 
