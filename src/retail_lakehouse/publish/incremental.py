@@ -4,9 +4,10 @@ publish's one transaction, with the lake's side of the next tables prepared on a
 Each changed table is two pieces of work in two engines:
 
 - **the lake's side** (DuckDB and the Delta log, in this process): for the fact, each batch's
-  fingerprint; for a dimension or mart, the published snapshot opened by its Delta version and
-  the rows that differ from the current one, found in one pass (a join on the primary key) and
-  kept in a DuckDB table;
+  fingerprint; for a dimension or mart, the rows that differ between the published snapshot
+  (its Delta version in the target's state) and the current one, found in one pass (a join on
+  the primary key) over only the data files the two do not share (listed by the log's commits
+  in between) and kept in a DuckDB table;
 - **PostgreSQL's side** (in its backend process): delete the rows or batches gone, ``COPY`` the
   new ones, check the new fact rows' foreign keys.
 
@@ -34,6 +35,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -42,9 +44,16 @@ import pyarrow as pa
 from retail_lakehouse.lake import Lake, faults
 from retail_lakehouse.lake.contracts import TableContract
 from retail_lakehouse.lake.location import add_actions, data_files
-from retail_lakehouse.lake.query import LakeSQL, quoted_identifier
+from retail_lakehouse.lake.query import LakeSQL, duckdb_type, quoted_identifier
 from retail_lakehouse.publish.report import PublishReport, TableResult
-from retail_lakehouse.publish.stream import Encoded, copy_encoded, copy_query, encode_query
+from retail_lakehouse.publish.stream import (
+    Encoded,
+    copy_encoded,
+    copy_query,
+    encode_query,
+    encode_rows,
+    read_rows,
+)
 from retail_lakehouse.publish.target import PublishFailed
 
 AHEAD = 4
@@ -300,18 +309,24 @@ def _prepare_unless_stopped(
 
 # -- the lake's side -----------------------------------------------------------------------------
 def prepare(lake_sql: LakeSQL, con: duckdb.DuckDBPyConnection, change: Change) -> Prepared:
-    """The lake's side of one change, on connection ``con`` (a lake-side thread's cursor): the
-    view of its pinned snapshot first (tables left unchanged are never opened)."""
+    """The lake's side of one change, on connection ``con`` (a lake-side thread's cursor): its
+    pinned snapshot opened first (tables left unchanged are never opened), its view made when
+    the whole snapshot is read."""
     from retail_lakehouse.publish import ddl
 
     lake = lake_sql.lake
     started = time.perf_counter()
     t = change.table
-    snapshot = lake.delta(t.qualified, change.version)  # the pinned version: its view, here
-    if snapshot is None:
-        raise PublishFailed(f"{t.qualified} version {change.version} is gone from the lake")
-    lake_sql.register(t.qualified, snapshot=snapshot, con=con)
+
+    def pinned() -> Any:
+        snapshot = lake.delta(t.qualified, change.version)
+        if snapshot is None:
+            raise PublishFailed(f"{t.qualified} version {change.version} is gone from the lake")
+        return snapshot
+
     if ddl.BATCH_COLUMN in t.schema.names:
+        snapshot = pinned()
+        lake_sql.register(t.qualified, snapshot=snapshot, con=con)
         fingerprints = batch_fingerprints(con, t.qualified, snapshot)
         published: dict[str, str] = change.state["batches"] or {}
         changed = sorted(int(s) for s, fp in fingerprints.items() if published.get(s) != fp)
@@ -321,7 +336,7 @@ def prepare(lake_sql: LakeSQL, con: duckdb.DuckDBPyConnection, change: Change) -
             stale=sorted(int(s) for s in published if fingerprints.get(s) != published[s]),
         )
         if changed:
-            prepared.new_rows = encode_query(
+            batches = read_rows(
                 con,
                 t.schema,
                 t.qualified,
@@ -329,16 +344,40 @@ def prepare(lake_sql: LakeSQL, con: duckdb.DuckDBPyConnection, change: Change) -
                 rows=sum(int(fingerprints[str(b)].split(":", 1)[0]) for b in changed),
                 limit=ENCODE_AHEAD_ROWS,
             )
-            if prepared.new_rows is not None and t.references:
-                prepared.new_references = reference_arrays(
-                    con, t, t.qualified, _batch_filter(changed)
-                )
+            if batches is not None:
+                prepared.new_rows = encode_rows(t.schema, batches)
+                if t.references:  # their distinct keys from the rows in hand: no second read
+                    prepared.new_references = [
+                        array_literal(
+                            pa.chunked_array(
+                                [b.column(column) for b in batches],
+                                batches[0].schema.field(column).type if batches else pa.null(),
+                            ),
+                            distinct=True,
+                        )
+                        for column, _ in t.references
+                    ]
     else:
-        previous = _previous_snapshot(lake, con, t, int(change.state["delta_version"]))
-        prepared = _lake_diff(con, t, previous) if previous is not None else Prepared()
+        published_version = int(change.state["delta_version"])
+        # the files that changed, from the log's commits in between when it tells exactly:
+        # then neither snapshot is opened (each open cost ~1.5 ms of CPU; decision 0014,
+        # seventh addendum)
+        logged = (
+            log_changes(lake.path(t.qualified), published_version, change.version)
+            if t.primary_key
+            else None
+        )
+        current = pinned() if logged is None else None
+        sides = _previous_snapshot(lake, con, t, published_version, current, logged)
+        if sides is None or t.qualified in sides:
+            # the whole current snapshot is read: by the comparison in PostgreSQL (no old
+            # snapshot), by a diff of whole snapshots (no primary key); a diff of the files
+            # that changed reads only its own views
+            lake_sql.register(t.qualified, snapshot=current or pinned(), con=con)
+        prepared = _lake_diff(con, t, *sides) if sides is not None else Prepared()
         if prepared.diff is not None:
             prepared.in_place = updates_in_place(t) and prepared.updated >= IN_PLACE_MIN_ROWS
-            if t.primary_key and prepared.to_delete <= ENCODE_AHEAD_ROWS:
+            if t.primary_key and 0 < prepared.to_delete <= ENCODE_AHEAD_ROWS:
                 prepared.gone_keys = _key_arrays(con, t, prepared.diff, prepared.delete_where)
             prepared.new_rows = encode_query(
                 con,
@@ -362,30 +401,112 @@ def prepare(lake_sql: LakeSQL, con: duckdb.DuckDBPyConnection, change: Change) -
     return prepared
 
 
+def log_changes(table: Path, published: int, current: int) -> tuple[list[str], list[str]] | None:
+    """The data files removed and added by the commits after version ``published`` up to
+    ``current``, read from the log's JSON commits (a few small files), as paths a reader opens;
+    None unless the log tells exactly: every commit file still there, no metadata or protocol
+    change (a schema or column mapping change), no deletion vector, no path added or removed
+    twice. A file added and removed in between is in neither snapshot: in neither list."""
+    import json
+    from urllib.parse import unquote
+
+    if current <= published:
+        return None
+    removed: dict[str, None] = {}
+    added: dict[str, None] = {}
+    for version in range(published + 1, current + 1):
+        try:
+            lines = (table / "_delta_log" / f"{version:020d}.json").read_bytes().splitlines()
+        except OSError:
+            return None
+        for line in lines:
+            if not line.strip():
+                continue
+            action = json.loads(line)
+            if "metaData" in action or "protocol" in action:
+                return None
+            for kind, other, seen in (("add", removed, added), ("remove", added, removed)):
+                if kind not in action:
+                    continue
+                entry = action[kind]
+                path = entry["path"]
+                if entry.get("deletionVector") or path in seen:
+                    return None
+                if path in other:
+                    if kind == "add":  # removed, then added again under its name
+                        return None
+                    del other[path]  # added in between, removed again
+                else:
+                    seen[path] = None
+
+    def located(path: str) -> str:
+        return path if "://" in path else str(table / unquote(path))
+
+    return [located(p) for p in removed], [located(p) for p in added]
+
+
 def _previous_snapshot(
-    lake: Lake, con: duckdb.DuckDBPyConnection, t: TableContract, version: int
-) -> str | None:
-    """A DuckDB view of the table as last published (its Delta version in the target's state),
-    or None when that snapshot can no longer be read (vacuumed files, expired log)."""
+    lake: Lake,
+    con: duckdb.DuckDBPyConnection,
+    t: TableContract,
+    version: int,
+    current: Any,
+    logged: tuple[list[str], list[str]] | None = None,
+) -> tuple[str | None, str | None] | None:
+    """The two sides to diff: DuckDB views of the rows as last published (the table at its
+    Delta version in the target's state) and of the rows now (the pinned snapshot
+    ``current``), or None when the published snapshot can no longer be read (vacuumed files,
+    expired log). A side is None when it holds no rows.
+
+    For a table with a primary key each side reads only the data files the other snapshot
+    does not share: a file in both snapshots holds the same rows in both, and since a key is
+    unique within each snapshot, none of its keys can be in the other files of either; those
+    rows would pair with themselves and drop out of the diff. So the diff reads only what
+    changed, whatever the files' layout (a compaction reads more, never gives another
+    answer): an append-only commit (``dim_invoice``, one new file) leaves no old side, its
+    rows are all new, nothing is joined (decision 0014, seventh addendum). A table without a
+    primary key compares whole snapshots (its rows are its keys, duplicates included).
+
+    ``logged``: the files removed and added, from :func:`log_changes` (then neither snapshot
+    is opened, ``current`` is None); otherwise both snapshots' file lists are compared."""
     from retail_lakehouse.lake.query import snapshot_relation_sql
 
-    name = f'"{DIFF_SCHEMA}"."published_{t.name}"'
-    columns = ", ".join(f'"{c}"' for c in t.schema.names)
+    columns = ", ".join(quoted_identifier(c) for c in t.schema.names)
     try:
-        table = lake.delta(t.qualified, version)
-        files = data_files(table) if table is not None else []
-        if not files:
-            return None
-        con.execute(
-            f"CREATE OR REPLACE VIEW {name} AS SELECT {columns} FROM {snapshot_relation_sql(files)}"
-        )
-        con.execute(f"SELECT count(*) FROM {name}")
+        new: list[str] | None = None  # the whole current snapshot: its registered view
+        if logged is not None:
+            old, new = logged
+        else:
+            table = lake.delta(t.qualified, version)
+            old = data_files(table) if table is not None else []
+            if not old:
+                return None
+        if t.primary_key and logged is None:
+            new = data_files(current)
+            shared = set(old) & set(new)
+            old = [f for f in old if f not in shared]
+            new = [f for f in new if f not in shared]
+        sides: list[str | None] = []
+        for side, files in (("published", old), ("current", new)):
+            if files is None:
+                sides.append(t.qualified)
+            elif not files:
+                sides.append(None)
+            else:
+                name = f'"{DIFF_SCHEMA}"."{side}_{t.name}"'
+                relation = snapshot_relation_sql(files)
+                con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {columns} FROM {relation}")
+                sides.append(name)
+        # (a view over read_parquet(..., union_by_name) reads every file's schema when it is
+        # made: a vacuumed or damaged file fails here, no query needed to find out)
     except Exception:  # any failure to read the old snapshot: compare in PostgreSQL instead
         return None
-    return name
+    return sides[0], sides[1]
 
 
-def _lake_diff(con: duckdb.DuckDBPyConnection, t: TableContract, previous: str) -> Prepared:
+def _lake_diff(
+    con: duckdb.DuckDBPyConnection, t: TableContract, previous: str | None, current: str | None
+) -> Prepared:
     """Rows that differ between the published snapshot and the current one, found by DuckDB in
     the lake: only they travel. The target holds exactly the published snapshot (its state says
     so, in the same transaction as the data), so deleting the keys of the rows gone and inserting
@@ -401,11 +522,25 @@ def _lake_diff(con: duckdb.DuckDBPyConnection, t: TableContract, previous: str) 
     (spilled to its temporary folder if large) until PostgreSQL's side streams it.
 
     ``_retail_both`` marks the rows whose primary key is on both sides (within one snapshot a
-    key is unique, so such a key has exactly one old and one new row: a changed row)."""
+    key is unique, so such a key has exactly one old and one new row: a changed row).
+
+    ``previous`` and ``current`` are the two sides (:func:`_previous_snapshot`); a side that is
+    None holds no rows, so every row of the other is a difference and no key is on both."""
     names = t.schema.names
     columns = ", ".join(quoted_identifier(c) for c in names)
     diff = f'"{DIFF_SCHEMA}"."diff_{t.name}"'
-    if t.primary_key:
+    if previous is None or current is None:
+        side, rows_of = (1, current) if previous is None else (0, previous)
+        typed_nulls = ", ".join(
+            f"CAST(NULL AS {duckdb_type(f.type)}) AS {quoted_identifier(f.name)}"
+            for f in t.schema
+        )
+        source = rows_of or f"(SELECT {typed_nulls} WHERE false)"
+        con.execute(
+            f"CREATE OR REPLACE TABLE {diff} AS SELECT {columns}, {side} AS _retail_side, "
+            f"false AS _retail_both FROM {source}"
+        )
+    elif t.primary_key:
         keys = list(t.primary_key)
         same_key = " AND ".join(
             f"o.{quoted_identifier(k)} = n.{quoted_identifier(k)}" for k in keys
@@ -430,7 +565,7 @@ def _lake_diff(con: duckdb.DuckDBPyConnection, t: TableContract, previous: str) 
             f"CREATE OR REPLACE TABLE {diff} AS WITH pairs AS MATERIALIZED ("
             f"SELECT {pairs}, o._s IS NOT NULL AS _old, n._s IS NOT NULL AS _new "
             f"FROM (SELECT {columns}, 0 AS _s FROM {previous}) o FULL JOIN "
-            f"(SELECT {columns}, 1 AS _s FROM {t.qualified}) n ON {same_key} "
+            f"(SELECT {columns}, 1 AS _s FROM {current}) n ON {same_key} "
             f"WHERE o._s IS NULL OR n._s IS NULL{changed}) "
             f"SELECT {rows('o')}, 0 AS _retail_side, _new AS _retail_both FROM pairs WHERE _old "
             f"UNION ALL "
@@ -441,7 +576,7 @@ def _lake_diff(con: duckdb.DuckDBPyConnection, t: TableContract, previous: str) 
             f"CREATE OR REPLACE TABLE {diff} AS "
             f"SELECT {columns}, max(_retail_side) AS _retail_side, false AS _retail_both FROM ("
             f"SELECT {columns}, 0 AS _retail_side FROM {previous} UNION ALL "
-            f"SELECT {columns}, 1 AS _retail_side FROM {t.qualified}"
+            f"SELECT {columns}, 1 AS _retail_side FROM {current}"
             f") GROUP BY ALL HAVING min(_retail_side) = max(_retail_side)"
         )
     found = con.execute(
@@ -683,45 +818,45 @@ def _key_arrays(
     con: duckdb.DuckDBPyConnection, t: TableContract, diff: str, where: str = _OLD
 ) -> list[str]:
     """The primary keys of the rows to delete (``where``: the rows gone, or only those whose key
-    vanished), as PostgreSQL array literals, one per key column, in
-    the same row order: built by DuckDB in one query (every element double-quoted, backslash
-    and quote escaped, so any text is one element; key columns are NOT NULL)."""
-    order = ", ".join(f'"{k}"' for k in t.primary_key)
-    parts = []
-    for k in t.primary_key:
-        element = _array_element(f'"{k}"')
-        parts.append(f"'{{' || coalesce(string_agg({element}, ',' ORDER BY {order}), '') || '}}'")
-    found = con.execute(f"SELECT {', '.join(parts)} FROM {diff} {where}").fetchone()
-    assert found is not None
-    return [str(v) for v in found]
+    vanished), as PostgreSQL array literals (:func:`array_literal`), one per key column, in the
+    same row order (key columns are NOT NULL)."""
+    order = ", ".join(quoted_identifier(k) for k in t.primary_key)
+    found = con.execute(f"SELECT {order} FROM {diff} {where} ORDER BY {order}").to_arrow_table()
+    return [array_literal(found.column(k)) for k in t.primary_key]
 
 
 def reference_arrays(
     con: duckdb.DuckDBPyConnection, t: TableContract, source: str, where: str = ""
 ) -> list[str]:
     """Per foreign key of ``t``, the distinct non-NULL keys of the rows of ``source`` matching
-    ``where``, as a PostgreSQL array literal (for :func:`check_new_keys`). Made distinct
-    before each is quoted: quoting every row first and aggregating ``DISTINCT`` strings cost
-    0.6 s over a whole fact against 0.03 s (decision 0014, sixth addendum)."""
-    parts = []
-    for column, _ in t.references:
-        element = _array_element("x")
-        keys = f'list(DISTINCT "{column}") FILTER (WHERE "{column}" IS NOT NULL)'
-        parts.append(
-            f"'{{' || coalesce(array_to_string(list_transform({keys}, x -> {element}), ','), "
-            "'') || '}'"
-        )
-    found = con.execute(f"SELECT {', '.join(parts)} FROM {source} {where}").fetchone()
-    assert found is not None
-    return [str(v) for v in found]
+    ``where``, as a PostgreSQL array literal (for :func:`check_new_keys`): listed by DuckDB in
+    one query, made distinct before they are quoted (quoting every row first and aggregating
+    ``DISTINCT`` strings cost 0.6 s over a whole fact against 0.03 s; decision 0014, sixth
+    addendum)."""
+    import pyarrow.compute as pc
+
+    lists = ", ".join(f"list(DISTINCT {quoted_identifier(c)})" for c, _ in t.references)
+    found = con.execute(f"SELECT {lists} FROM {source} {where}").to_arrow_table()
+    return [
+        array_literal(pc.list_flatten(found.column(i)), distinct=True)
+        for i in range(len(t.references))
+    ]
 
 
-def _array_element(column: str) -> str:
-    """DuckDB SQL for one element of a PostgreSQL array literal: the value as text,
-    double-quoted, backslashes and quotes escaped, so any text stays one element (NULL values
-    drop out of ``string_agg``)."""
-    text = f"CAST({column} AS VARCHAR)"
-    return f"'\"' || replace(replace({text}, '\\', '\\\\'), '\"', '\\\"') || '\"'"
+def array_literal(values: pa.Array | pa.ChunkedArray, *, distinct: bool = False) -> str:
+    """A column of values as one PostgreSQL array literal, bound as a parameter
+    (``%s::type[]``): every element as text, backslashes and quotes escaped, double-quoted, so
+    any text stays one element; NULL values dropped; ``distinct``: each value once. Made by
+    pyarrow's kernels in C++, no Python per value but the final join (and no Python scalar
+    handed to pyarrow, which would import pandas)."""
+    import pyarrow.compute as pc
+
+    kept = (pc.unique(values) if distinct else values).drop_null()
+    text = kept.cast(pa.string())
+    text = pc.replace_substring(text, pattern="\\", replacement="\\\\")
+    text = pc.replace_substring(text, pattern='"', replacement='\\"')
+    text = pc.replace_substring_regex(text, pattern="(?s)^(.*)$", replacement='"\\1"')
+    return "{" + ",".join(text.to_pylist()) + "}"
 
 
 def _batch_filter(batches: list[int]) -> str:

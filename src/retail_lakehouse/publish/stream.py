@@ -135,6 +135,29 @@ class Encoded:
     chunks: list[pa.Buffer]
 
 
+def read_rows(
+    con: duckdb.DuckDBPyConnection,
+    schema: pa.Schema,
+    source: str,
+    *,
+    where: str = "",
+    rows: int,
+    limit: int,
+) -> list[pa.RecordBatch] | None:
+    """The rows of ``source`` matching ``where`` (``rows`` of them, as the caller counted), read
+    for :func:`encode_rows`; None when the schema has no binary encoding or ``rows`` is over
+    ``limit`` (the caller then streams them with :func:`copy_query`: memory holds at most
+    ``limit`` rows here)."""
+    if rows > limit or not (BINARY and binary.supports(schema)):
+        return None
+    return [b for b in _batches(con, schema, source, where, None, True) if b.num_rows]
+
+
+def encode_rows(schema: pa.Schema, batches: list[pa.RecordBatch]) -> Encoded:
+    """Rows read by :func:`read_rows`, encoded for a binary ``COPY``."""
+    return Encoded(schema, sum(b.num_rows for b in batches), [_encoded(b, schema) for b in batches])
+
+
 def encode_query(
     con: duckdb.DuckDBPyConnection,
     schema: pa.Schema,
@@ -144,18 +167,10 @@ def encode_query(
     rows: int,
     limit: int,
 ) -> Encoded | None:
-    """The rows of ``source`` matching ``where`` (``rows`` of them, as the caller counted),
-    encoded for a binary ``COPY``; None when the schema has no binary encoding or ``rows`` is
-    over ``limit`` (the caller then streams them with :func:`copy_query`: memory holds at most
-    ``limit`` rows' bytes here)."""
-    if rows > limit or not (BINARY and binary.supports(schema)):
-        return None
-    chunks, sent = [], 0
-    for batch in _batches(con, schema, source, where, None, True):
-        if batch.num_rows:
-            chunks.append(_encoded(batch, schema))
-            sent += batch.num_rows
-    return Encoded(schema, sent, chunks)
+    """:func:`read_rows` then :func:`encode_rows`: the rows encoded for a binary ``COPY``, or
+    None (see :func:`read_rows`)."""
+    batches = read_rows(con, schema, source, where=where, rows=rows, limit=limit)
+    return None if batches is None else encode_rows(schema, batches)
 
 
 def copy_encoded(cursor: Cursor[Any], target: sql.Composable, encoded: Encoded) -> int:

@@ -238,12 +238,12 @@ def test_dimension_keys_that_vanish_keep_the_per_row_checks() -> None:
     con.execute("CREATE SCHEMA gold")
     view("previous", [1, 2, 3])
     view("gold.dim_product", [1, 2, 3], changed=2)  # an attribute changed: key 2 comes back
-    kept = _lake_diff(con, DIM_PRODUCT, "previous")
+    kept = _lake_diff(con, DIM_PRODUCT, "previous", DIM_PRODUCT.qualified)
     assert (kept.gone, kept.new, kept.keys_kept, kept.updated) == (1, 1, True, 1)
     kept.in_place = True  # the changed row is updated: nothing deleted, nothing inserted
     assert (kept.to_delete, kept.to_insert) == (0, 0)
     view("gold.dim_product", [1, 2], changed=2)  # key 3 vanished: the fact may point at it
-    vanished = _lake_diff(con, DIM_PRODUCT, "previous")
+    vanished = _lake_diff(con, DIM_PRODUCT, "previous", DIM_PRODUCT.qualified)
     assert (vanished.gone, vanished.new, vanished.keys_kept, vanished.updated) == (2, 1, False, 1)
     vanished.in_place = True  # key 3 deleted, key 2 updated
     assert (vanished.to_delete, vanished.to_insert) == (1, 0)
@@ -329,7 +329,7 @@ def test_lake_diff_is_exact_with_nulls_and_equals_grouping_every_column() -> Non
 
     view("previous", {1: None, 2: None, 3: "a", 4: "b", 5: "gone"})
     view("gold.dim_product", {1: None, 2: "now", 3: None, 4: "b", 6: "new"})
-    found = _lake_diff(con, DIM_PRODUCT, "previous")
+    found = _lake_diff(con, DIM_PRODUCT, "previous", DIM_PRODUCT.qualified)
     assert (found.gone, found.new, found.updated, found.keys_kept) == (3, 3, 2, False)
     rows = con.execute(
         f"SELECT {key}, description, _retail_side, _retail_both FROM {found.diff} ORDER BY 1, 3"
@@ -349,3 +349,75 @@ def test_lake_diff_is_exact_with_nulls_and_equals_grouping_every_column() -> Non
         f"EXCEPT SELECT {columns}, _retail_side FROM {found.diff}"
     ).fetchall()
     assert grouped == []
+
+
+def test_diff_reads_only_the_files_the_snapshots_do_not_share(tmp_path: Path) -> None:
+    """A table with a primary key is diffed on the data files one snapshot has and the other
+    not (decision 0014, seventh addendum): an append-only commit leaves no old side (every row
+    new, nothing joined), a rewritten file is compared with its replacement, and the rows
+    found are those of diffing the whole snapshots."""
+    from retail_lakehouse.lake import Lake
+    from retail_lakehouse.lake.contracts import TableContract
+    from retail_lakehouse.lake.location import data_files
+    from retail_lakehouse.lake.query import snapshot_relation_sql
+    from retail_lakehouse.publish.incremental import (
+        DIFF_SCHEMA,
+        _lake_diff,
+        _previous_snapshot,
+        log_changes,
+    )
+
+    contract = TableContract(
+        "gold", "t", pa.schema([("k", pa.int64()), ("v", pa.string())]), primary_key=("k",)
+    )
+    lake = Lake(tmp_path)
+    path = lake.path(contract.qualified)
+    write_deltalake(path, pa.table({"k": [1, 2, 3], "v": ["a", "b", "c"]}))  # version 0
+    write_deltalake(path, pa.table({"k": [4, 5], "v": ["d", "e"]}), mode="append")  # 1
+    write_deltalake(path, pa.table({"k": [6], "v": ["f"]}), mode="append")  # 2: append only
+    DeltaTable(path).update({"v": "'E'"}, predicate="k = 5")  # 3: the second file rewritten
+    DeltaTable(path).delete("k = 4")  # 4: that file rewritten again, a key gone
+    con = duckdb.connect()
+    con.execute(f'CREATE SCHEMA "{DIFF_SCHEMA}"')
+    con.execute("CREATE SCHEMA gold")
+
+    def rows(diff: str) -> list[tuple[object, ...]]:
+        return con.execute(f"SELECT * FROM {diff} ORDER BY _retail_side, k").fetchall()
+
+    def whole(version: int) -> str:
+        table = lake.delta(contract.qualified, version)
+        assert table is not None
+        return f"(SELECT k, v FROM {snapshot_relation_sql(data_files(table))})"
+
+    for published, now, expected in (
+        (1, 2, [(6, "f", 1, False)]),
+        (2, 3, [(5, "e", 0, True), (5, "E", 1, True)]),
+        (1, 4, [(4, "d", 0, False), (5, "e", 0, True), (5, "E", 1, True), (6, "f", 1, False)]),
+        (4, 4, []),
+    ):
+        current = lake.delta(contract.qualified, now)
+        con.execute(
+            f"CREATE OR REPLACE VIEW gold.t AS SELECT * FROM "
+            f"{snapshot_relation_sql(data_files(current))}"
+        )
+        sides = _previous_snapshot(lake, con, contract, published, current)
+        assert sides is not None
+        if published == 1 and now == 2:
+            assert sides[0] is None  # append only: no old side to read
+        found = rows(_lake_diff(con, contract, *sides).diff or "")
+        assert found == expected, (published, now)
+        assert rows(_lake_diff(con, contract, whole(published), whole(now)).diff or "") == found
+        logged = log_changes(path, published, now)  # the same files, from the commits alone
+        assert (logged is None) == (published == now)
+        if logged is not None:
+            sides = _previous_snapshot(lake, con, contract, published, None, logged)
+            assert sides is not None
+            assert rows(_lake_diff(con, contract, *sides).diff or "") == expected
+
+    # the log cannot tell: a schema change, a commit file gone
+    write_deltalake(
+        path, pa.table({"k": [7], "v": ["g"], "w": [1]}), mode="append", schema_mode="merge"
+    )
+    assert log_changes(path, 4, 5) is None
+    (path / "_delta_log" / f"{3:020d}.json").unlink()
+    assert log_changes(path, 1, 4) is None and log_changes(path, 3, 4) is not None
