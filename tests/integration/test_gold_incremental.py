@@ -10,6 +10,7 @@ the incremental result too.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +77,52 @@ def test_two_runs_equal_one_run_and_a_full_refresh(parts: tuple[Path, Path, Path
 
     assert "gold: full rebuild" in retail("run", "--full-refresh", lake=stepwise)
     assert gold_content(stepwise) == incremental
+
+
+def test_undated_lines_with_the_date_rule_off_equal_a_full_refresh(tmp_path: Path) -> None:
+    """With ``invoice_date_present`` turned off, lines without a date reach gold: the marts
+    keep them under a NULL month and day, every run's accounting check holds, and each append
+    (a product renamed, undated lines only, dated lines after undated ones) equals a full
+    refresh. Before the fix the split write and the month and day ranges of an update dropped
+    them, and every run failed its accounting check."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - name: invoice_date_present\n    enabled: false\n")
+    header = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
+    first = tmp_path / "first.csv"
+    first.write_text(
+        "\n".join(
+            [
+                header,
+                "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/1/2010 8:26,2.55,17850,"
+                "United Kingdom",
+                "536365,71053,WHITE METAL LANTERN,6,12/1/2010 8:26,3.39,17850,United Kingdom",
+                "536366,22633,HAND WARMER UNION JACK,6,12/2/2010 8:28,1.85,17850,United Kingdom",
+                "536367,84879,ASSORTED COLOUR BIRD ORNAMENT,32,,1.69,13047,United Kingdom",
+            ]
+        )
+        + "\n"
+    )
+    appends = {
+        "renamed": "600001,85123A,RENAMED HEART HOLDER,6,3/5/2011 10:00,2.55,17850,United Kingdom",
+        "undated": "600002,71053,WHITE METAL LANTERN,6,,3.39,17850,United Kingdom",
+        "dated": "600003,22633,HAND WARMER UNION JACK,6,3/6/2011 10:00,1.85,17850,United Kingdom",
+    }
+    lake, refreshed = tmp_path / "lake", tmp_path / "refreshed"
+    retail("ingest", first, lake=lake)
+    retail("run", "--rules", rules, lake=lake)
+    for name, line in appends.items():
+        added = tmp_path / f"{name}.csv"
+        added.write_text(f"{header}\n{line}\n")
+        retail("ingest", added, lake=lake)
+        assert "gold: incremental run" in retail("run", "--rules", rules, lake=lake)
+        incremental = gold_content(lake)
+        shutil.rmtree(refreshed, ignore_errors=True)
+        shutil.copytree(lake, refreshed)
+        retail("run", "--rules", rules, "--full-refresh", lake=refreshed)
+        assert gold_content(refreshed) == incremental, name
+    with LakeSQL(Lake(lake)) as con:
+        undated = con.arrow(
+            "SELECT (SELECT count(*) FROM gold.mart_product_performance WHERE month IS NULL),"
+            " (SELECT count(*) FROM gold.mart_daily_sales WHERE sale_date IS NULL)"
+        )
+    assert [c[0].as_py() for c in undated.columns] == [2, 1]

@@ -490,8 +490,14 @@ class _GoldRun:
         days = self._touched(touched_days, new_fact) if incremental else None
         since = None
         if days is not None:
-            first = self.engine.to_arrow(days.aggregate(first=days.sale_date.min()))
+            first = self.engine.to_arrow(
+                days.aggregate(first=days.sale_date.min(), undated=days.sale_date.isnull().sum())
+            )
             since = first.column("first")[0].as_py()
+            if first.column("undated")[0].as_py():
+                # lines without a date (the date rule turned off) group under a NULL day, which
+                # the day ranges and joins of an update never select: the whole mart
+                days = since = None
         daily = build_daily_sales(fact, days, self._previous(MART_DAILY_SALES), since)
         self._write_staged(MART_DAILY_SALES, daily)
         self._step("mart_daily_sales")
@@ -528,8 +534,16 @@ class _GoldRun:
             self._write_staged_split(target, rows, "month", latest)
             return
         touched = self._touched(touched_months, new_fact)
-        first = self.engine.to_arrow(touched.aggregate(first=touched.month.min()))
+        first = self.engine.to_arrow(
+            touched.aggregate(first=touched.month.min(), undated=touched.month.isnull().sum())
+        )
         start: date | None = first.column("first")[0].as_py()
+        if first.column("undated")[0].as_py():
+            # lines without a date (the date rule turned off) are one NULL month, which no
+            # month range below selects: the whole mart, as a fresh build makes it
+            rows = build_product_performance(fact, self.products, None, None)
+            self._write_staged_split(target, rows, "month", latest)
+            return
         previous = self.engine.table(target.qualified)
         changed = attributes_changed(self.previous_products, self.products)
         added = self.invoices_appended and not self.rekeyed  # only new rows, on new invoices
@@ -539,8 +553,7 @@ class _GoldRun:
                 fact, self.products, touched, previous, start, new_fact if added else None
             )
         if self._nonempty(changed, "changed") is not None:
-            undated = new_fact.filter(new_fact.invoice_ts.isnull()).select("stock_code")
-            if start is None or recent is None or self._nonempty(undated, "undated") is not None:
+            if start is None or recent is None:
                 rows = build_product_performance(fact, self.products, touched, previous)
             else:  # the earlier months' sums, ranks and classes stand: attributes joined again
                 # and streamed from the previous files to the new one; only the recomputed
@@ -548,7 +561,8 @@ class _GoldRun:
                 # 5 M lines), the two files being the split write's (decision 0020, seventh
                 # round)
                 cut = ibis.date(start.isoformat())
-                earlier = with_attributes(previous.filter(previous.month < cut), self.products)
+                earlier = previous.filter((previous.month < cut) | previous.month.isnull())
+                earlier = with_attributes(earlier, self.products)
                 recent = self.engine.materialize(recent, self._name(target.name))
                 self._commit_parts(target, [earlier, recent], BatchSelection(everything=True))
                 return
@@ -566,10 +580,12 @@ class _GoldRun:
     def _write_staged_split(
         self, target: TableContract, rows: ir.Table, column: str, at: date
     ) -> None:
-        """:meth:`_write_staged` as two files, rows before ``at`` and from ``at`` on."""
+        """:meth:`_write_staged` as two files, rows before ``at`` (and those without a
+        ``column``) and from ``at`` on."""
         rows = self.engine.materialize(rows, self._name(target.name))
         cut = ibis.date(at.isoformat())
-        parts = [rows.filter(rows[column] < cut), rows.filter(rows[column] >= cut)]
+        early = (rows[column] < cut) | rows[column].isnull()
+        parts = [rows.filter(early), rows.filter(rows[column] >= cut)]
         self._commit_parts(target, parts, BatchSelection(everything=True))
 
     def _customer_summaries(self, fact: ir.Table, new_fact: ir.Table) -> tuple[ir.Table, ir.Table]:
