@@ -47,7 +47,11 @@ def _compilers_on_demand() -> None:
 
     def compiler(name: str) -> object:
         module = name[: -len("Compiler")].lower() if name.endswith("Compiler") else name
-        if name.startswith("_") or importlib.util.find_spec(f"{_COMPILERS}.{module}") is None:
+        if (
+            name.startswith("_")
+            or "." in name
+            or importlib.util.find_spec(f"{_COMPILERS}.{module}") is None
+        ):
             raise AttributeError(f"module {_COMPILERS!r} has no attribute {name!r}")
         found = importlib.import_module(f"{_COMPILERS}.{module}")
         if module != name:
