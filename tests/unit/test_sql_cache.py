@@ -150,3 +150,14 @@ def test_the_engine_compiles_through_the_cache_folder_it_is_given(
     assert engine.to_arrow(expr).equals(first)
     assert duckdb_engine._sql_cache().hits == 0
     monkeypatch.setattr(duckdb_engine, "_CACHES", [])
+
+
+def test_a_folder_that_cannot_be_made_only_means_compiling(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    table = ibis.table({"a": "int64"}, name="t")
+    sql = cache(blocker / "sql")
+    for bound in (5, 6):
+        expr = table.filter(table.a > bound)
+        assert sql.sql(expr) == _compile_fresh(expr)
+    assert (sql.misses, sql.hits) == (2, 0)

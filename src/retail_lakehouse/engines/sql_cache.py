@@ -276,6 +276,7 @@ class SQLCache:
         self._folder = folder
         self._salt = salt
         self._trimmed = False
+        self._writable: bool | None = None
         self.hits = 0
         self.misses = 0
 
@@ -295,6 +296,8 @@ class SQLCache:
             return fill(template, [self._render(lit) for lit in found.slots])
         self.misses += 1
         actual = self._compile(expr)
+        if not self._can_write():
+            return actual
         template = actual
         if found.slots:
             replacements = {
@@ -305,6 +308,18 @@ class SQLCache:
                 return actual  # not reproduced exactly: never stored
         self._write(path, template)
         return actual
+
+    def _can_write(self) -> bool:
+        """Whether the folder can take new templates, asked once per process: a template is a
+        second compilation, not worth making when it cannot be kept (a read-only home)."""
+        if self._writable is None:
+            assert self._folder is not None
+            try:
+                self._folder.mkdir(parents=True, exist_ok=True)
+                self._writable = os.access(self._folder, os.W_OK)
+            except OSError:
+                self._writable = False
+        return self._writable
 
     def _write(self, path: Path, template: str) -> None:
         assert self._folder is not None
