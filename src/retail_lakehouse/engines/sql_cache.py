@@ -15,11 +15,12 @@ the key is a SHA-256 of
   dialect, and the source text of this module and of :mod:`retail_lakehouse.engines.duckdb`
   (which post-processes the SQL and defines the engine's built-in functions);
 - the whole expression graph, node by node: each operation's class and every argument
-  (column names, types, table names and schemas, every constant), so a changed rule set,
-  contract or transformation is another key. Nothing is left out except the backend object a
-  table belongs to (a connection, not part of the SQL) and the *values* of the constants
-  that are slots (below); an argument of a type this module does not know makes the
-  expression uncacheable (compiled as before), never a guess.
+  (column names, types, table names and schemas, every constant; for a user-defined function
+  its SQL name and result type), so a changed rule set, contract or transformation is another
+  key. Nothing is left out except the backend object a table belongs to (a connection, not
+  part of the SQL) and the *values* of the constants that are slots (below); an argument of
+  a type this module does not know makes the expression uncacheable (compiled as before),
+  never a guess.
 
 **Slots.** A constant is a slot only where it is an operand of a comparison, a range, a list
 membership, date or number arithmetic, ``if`` or ``coalesce`` (:data:`_SLOT_ARGS`), or a
@@ -138,9 +139,33 @@ class _Uncacheable(Exception):
     """The expression holds an argument this module cannot key faithfully."""
 
 
+_CLASS_NAMES: dict[type[Node], str] = {}
+
+
 def _class_name(node: Node) -> str:
+    """The operation's class; for a user-defined function also what its class (not its
+    arguments) tells the compiler: the SQL function's name and namespace, the kind of function
+    and its result type."""
     kind = type(node)
-    return f"{kind.__module__}.{kind.__qualname__}"
+    found = _CLASS_NAMES.get(kind)
+    if found is None:
+        found = f"{kind.__module__}.{kind.__qualname__}"
+        if isinstance(node, (ops.ScalarUDF, ops.AggUDF)):
+            found += (
+                "["
+                + ";".join(
+                    repr(getattr(kind, attribute, None))
+                    for attribute in (
+                        "__func_name__",
+                        "__udf_namespace__",
+                        "__input_type__",
+                        "dtype",
+                    )
+                )
+                + "]"
+            )
+        _CLASS_NAMES[kind] = found
+    return found
 
 
 def _leaf(value: Any) -> str:
@@ -201,7 +226,7 @@ class Fingerprint:
                 continue
             index[node] = len(lines)
             parts = [
-                f"{name}={'backend' if name == 'source' else arg(value)}"
+                f"{name}={'backend' if isinstance(value, ibis.BaseBackend) else arg(value)}"
                 for name, value in zip(node.__argnames__, node.__args__, strict=True)
             ]
             lines.append(_class_name(node) + "(" + ";".join(parts) + ")")
@@ -325,7 +350,7 @@ class SQLCache:
         assert self._folder is not None
         body = template.encode()
         data = hashlib.sha256(body).hexdigest().encode() + b"\n" + body
-        scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        scratch = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             scratch.write_bytes(data)
