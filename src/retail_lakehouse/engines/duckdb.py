@@ -17,7 +17,9 @@ import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pyarrow as pa
 import sqlglot.expressions as sge
+from ibis.backends.sql.compilers.duckdb import DuckDBCompiler
 
+from retail_lakehouse.engines import sql_cache
 from retail_lakehouse.engines.base import Engine, decimal_from_float_sql
 from retail_lakehouse.lake import Lake, arrays
 from retail_lakehouse.lake.contracts import TableContract
@@ -85,6 +87,67 @@ well inside the pool: no spill, and no Parquet to encode and decode), as a file 
 
 DEFAULT_MEMORY_LIMIT = "1GB"
 """DuckDB's buffer pool when neither the caller nor ``RETAIL_DUCKDB_MEMORY_LIMIT`` says."""
+
+
+class _Compiler(DuckDBCompiler):  # type: ignore[misc]
+    """Ibis' DuckDB compiler, plus the placeholder of a cached template's constant."""
+
+    def visit_Slot(self, op: sql_cache.Slot, **_kwargs: object) -> sge.Expression:  # noqa: N802 - Ibis' visitor name
+        return sge.Placeholder(this=sql_cache.placeholder(op.index))
+
+
+_COMPILER = _Compiler()
+_CACHES: list[sql_cache.SQLCache] = []
+"""The process's cache of compiled SQL, made on first use (empty until then)."""
+
+
+def _sql_cache() -> sql_cache.SQLCache:
+    """The process's cache of compiled SQL (:mod:`retail_lakehouse.engines.sql_cache`); no
+    folder (compiling every time) when none is configured or this module's source cannot be
+    read for the key."""
+    if not _CACHES:
+        folder = sql_cache.cache_folder()
+        salt = ""
+        if folder is not None:
+            try:
+                salt = sql_cache.compiler_salt(_COMPILER.dialect.__name__, Path(__file__))
+            except OSError:
+                folder = None
+        _CACHES.append(sql_cache.SQLCache(_compile_fresh, _literal_sql, salt, folder))
+    return _CACHES[0]
+
+
+def _literal_sql(literal: ops.Literal) -> str:
+    """A constant's SQL, exactly as the compiler writes it inside a statement."""
+    node = _COMPILER.visit_Literal(literal, value=literal.value, dtype=literal.dtype)
+    text: str = node.sql(dialect=_COMPILER.dialect)
+    return text
+
+
+def _compile_fresh(expr: ir.Table) -> str:
+    """The expression's SQL, with every CTE that only filters or projects inlined.
+
+    Ibis names each relation a query uses more than once as a CTE, and DuckDB materialises
+    such CTEs: a filter of silver read by three aggregates of ``dim_product`` became a
+    20-million-row buffer written and scanned again (14 s of 23 at 20 million lines). A
+    CTE without aggregate, window, join, set operation, DISTINCT or random function is
+    cheaper to recompute where it is used (a scan with a filter) than to buffer, so it is
+    marked ``NOT MATERIALIZED``; the others keep DuckDB's choice.
+
+    The columns of ``* EXCLUDE (...)`` are sorted: Ibis writes them in the order of a
+    ``frozenset``, which changes from process to process (string hashing), and the cache of
+    compiled SQL compares a template with the statement it was made from."""
+    query = _COMPILER.to_sqlglot(expr)
+    for cte in query.find_all(sge.CTE):
+        if not any(cte.this.find_all(*_HEAVY)):
+            cte.set("materialized", False)
+    for star in query.find_all(sge.Star):
+        for arg in ("except", "except_"):  # the name differs between sqlglot versions
+            excluded = star.args.get(arg)
+            if excluded:
+                star.set(arg, sorted(excluded, key=lambda column: column.sql()))
+    sql: str = query.sql(dialect=_COMPILER.dialect, copy=False)
+    return sql
 
 
 class DuckDBEngine(Engine):
@@ -211,20 +274,9 @@ class DuckDBEngine(Engine):
         )
 
     def _compile(self, expr: ir.Table) -> str:
-        """The expression's SQL, with every CTE that only filters or projects inlined.
-
-        Ibis names each relation a query uses more than once as a CTE, and DuckDB materialises
-        such CTEs: a filter of silver read by three aggregates of ``dim_product`` became a
-        20-million-row buffer written and scanned again (14 s of 23 at 20 million lines). A
-        CTE without aggregate, window, join, set operation, DISTINCT or random function is
-        cheaper to recompute where it is used (a scan with a filter) than to buffer, so it is
-        marked ``NOT MATERIALIZED``; the others keep DuckDB's choice."""
-        query = self._con.compiler.to_sqlglot(expr)
-        for cte in query.find_all(sge.CTE):
-            if not any(cte.this.find_all(*_HEAVY)):
-                cte.set("materialized", False)
-        sql: str = query.sql(dialect=self._con.dialect, copy=False)
-        return sql
+        """The expression's SQL (:func:`_compile_fresh`), from the cache of compiled SQL when
+        an earlier process compiled the same expression (decision 0020, eighth round)."""
+        return _sql_cache().sql(expr)
 
     def try_timestamp(self, value: ir.StringValue, strftime_format: str) -> ir.TimestampValue:
         result: ir.TimestampValue = _try_strptime(value, strftime_format)
