@@ -217,6 +217,33 @@ def test_retracting_a_file_restores_lines_it_made_duplicates(tmp_path: Path) -> 
     assert seqs == [2, 3]
 
 
+def test_a_retraction_sharing_a_manifest_file_then_new_data_and_a_full_refresh(
+    tmp_path: Path,
+) -> None:
+    """Two files ingested by one command share a manifest (``bronze.files``) Parquet file; the
+    retraction's DELETE rewrites the other file's row with delta-rs' own writer (string_view
+    columns). The next run with new data, and a full refresh, read that manifest file next to
+    ones the project wrote: once an internal error (`Unable to merge: Field _source_file`)."""
+    a, b = split_source(tmp_path)
+    lake = tmp_path / "lake"
+    ok("ingest", a, REAL_DATA / "online_retail_ii_head_99_bom.csv", lake=lake)
+    ok("run", lake=lake)
+    ok("retract", "online_retail_ii_head_99_bom.csv", lake=lake)
+    ok("run", lake=lake)
+    ok("ingest", b, lake=lake)
+    ok("run", lake=lake)
+    incremental = gold_rows(lake)
+    ok("run", "--full-refresh", lake=lake)
+    assert gold_rows(lake) == incremental
+    alone = tmp_path / "alone"
+    ok("ingest", a, lake=alone)
+    ok("ingest", b, lake=alone)
+    ok("run", lake=alone)
+    assert gold_rows(alone) == incremental
+    accounting = json.loads(ok("status", "--json", lake=lake).stdout)["accounting"]
+    assert accounting["balanced"] is True, accounting
+
+
 def test_a_damaged_or_incomplete_backup_is_refused_naming_the_file(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     ok("ingest", REAL_DATA / "online_retail_ii_head_99_bom.csv", lake=lake)

@@ -230,6 +230,10 @@ class _GoldRun:
         )
         refuse_text_keys(self.lake, GOLD_TABLES, full_refresh=self.rebuild)
         self.gone = sorted(self.retracted.batches) if not self.rebuild else []
+        if self.gone and not self._fact_holds(self.gone):
+            # a run applying them stopped after the fact's commit: what the retracted lines
+            # touched (customers, products, days, months) can no longer be told, so rebuild
+            self.rebuild, self.gone = True, []
         if silver_mark is None or (
             not self.rebuild and silver_mark <= (gold_mark or -1) and not self.gone
         ):
@@ -269,6 +273,16 @@ class _GoldRun:
         result = self.engine.to_arrow(table.aggregate(top=table._batch_seq.max()))
         value: int | None = result.column("top")[0].as_py()
         return value
+
+    def _fact_holds(self, batches: list[int]) -> bool:
+        """Whether the fact still has rows of ``batches``. Retracted batches' rows are taken out
+        of the fact by its commit; the marts and dimensions they touched are found from those
+        rows, read before that commit (:meth:`_gone_rows`). None left means an earlier run got
+        past the fact's commit and stopped (a kill, a full disk), or the batches never reached
+        the fact (every line quarantined or a duplicate): either way a rebuild is exact."""
+        fact = self.engine.table(FACT_SALES.qualified)
+        held = fact.filter(fact._batch_seq.isin(batches)).aggregate(n=fact._batch_seq.count())
+        return bool(self.engine.to_arrow(held).column("n")[0].as_py())
 
     def _bounds(self) -> _Bounds:
         silver = self.silver

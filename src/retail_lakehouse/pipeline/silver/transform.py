@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from retail_lakehouse.engines import Engine
 from retail_lakehouse.lake import Lake, arrays
+from retail_lakehouse.lake.contracts.base import contract
 from retail_lakehouse.lake.contracts.silver import (
     SILVER_DUPLICATES,
     SILVER_QUARANTINE,
@@ -60,10 +61,19 @@ def _small_read(lake: Lake, qualified: str, columns: list[str]) -> pa.Table | No
     for uri in data_files(table):  # files from before a column was added lack it: NULLs
         parquet = pq.ParquetFile(uri)
         present = [c for c in columns if c in parquet.schema_arrow.names]
-        parts.append(parquet.read(columns=present))
+        parts.append(_as_contract(parquet.read(columns=present), qualified))
     if not parts:
         return arrays.empty_table(pa.schema([(c, pa.int64()) for c in columns]))
     return pa.concat_tables(parts, promote_options="default")
+
+
+def _as_contract(data: pa.Table, qualified: str) -> pa.Table:
+    """Columns in the table contract's types. A file delta-rs rewrote itself (a retraction's
+    DELETE keeping the other rows of a shared file) holds ``string_view`` where the project's
+    own files hold ``string`` (both are Delta's ``string``), and the two do not concatenate."""
+    declared = contract(qualified).schema
+    fields = [declared.field(f.name) if f.name in declared.names else f for f in data.schema]
+    return data if data.schema.equals(pa.schema(fields)) else data.cast(pa.schema(fields))
 
 
 def watermark(lake: Lake, consumer: str = CONSUMER) -> int | None:
