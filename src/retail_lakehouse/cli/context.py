@@ -41,8 +41,9 @@ class AppState:
 
 def _console(stderr: bool = False) -> Console:
     probe = Console(stderr=stderr)
-    # Wide output in pipes and CI logs instead of Rich's 80-column default.
-    return probe if probe.is_terminal else Console(stderr=stderr, width=160)
+    # In pipes and CI logs: tables 160 columns wide instead of Rich's 80, and a printed line is
+    # never broken (a summary with a long path stays one line for grep and scripts).
+    return probe if probe.is_terminal else Console(stderr=stderr, width=160, soft_wrap=True)
 
 
 console = _console()
