@@ -161,3 +161,29 @@ def test_a_folder_that_cannot_be_made_only_means_compiling(tmp_path: Path) -> No
         expr = table.filter(table.a > bound)
         assert sql.sql(expr) == _compile_fresh(expr)
     assert (sql.misses, sql.hits) == (2, 0)
+
+
+def test_a_selected_constant_read_as_a_format_elsewhere_stays_in_the_key(tmp_path: Path) -> None:
+    """A selected text column is a slot, but a later operation may use that column as a
+    format, which Ibis inlines and sqlglot rewrites (``%e`` is written ``%-d``): reusing the
+    template of one format for another would keep the other's text as written."""
+    table = ibis.table({"ts": "timestamp"}, name="t")
+    sql = cache(tmp_path)
+    for fmt in ("%Y-%m", "%-d %e %j"):
+        expr = table.mutate(fmt=ibis.literal(fmt)).select(text=ibis._.ts.strftime(ibis._.fmt))
+        assert sql.sql(expr) == _compile_fresh(expr)
+        assert Fingerprint(expr.op()).slots == []
+    run = ibis.literal("run-1")
+    stamped = table.mutate(run=run).select("ts", "run")  # passed through: still a slot
+    assert Fingerprint(stamped.op()).slots == [run.op()]
+
+
+def test_a_template_that_cannot_be_made_only_means_compiling(tmp_path: Path) -> None:
+    """Ibis accepts a date column compared with a text constant, not with an untyped
+    placeholder: the expression is compiled and nothing is stored, never an error."""
+    table = ibis.table({"day": "date"}, name="t")
+    sql = cache(tmp_path)
+    for since in ("2011-01-01", "1960-02-29"):
+        expr = table.filter(table.day >= since)
+        assert sql.sql(expr) == _compile_fresh(expr)
+    assert sql.hits == 0

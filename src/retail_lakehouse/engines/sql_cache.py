@@ -64,6 +64,8 @@ import ibis.expr.operations as ops
 import ibis.expr.schema as sch
 import ibis.expr.types as ir
 import sqlglot
+import sqlglot.errors
+from ibis.common.exceptions import IbisError
 from ibis.common.graph import Node
 
 LIMIT = 4000
@@ -264,15 +266,46 @@ def _nodes_in(value: Any) -> list[Node]:
     return []
 
 
+def _column_literals(relation: Node, name: str) -> list[ops.Literal]:
+    """The constants column ``name`` of ``relation`` may be: Ibis' rewrites put a selected
+    constant in place of the columns that refer to it (a format, a pattern, a sort key), so
+    each such use must be checked as a use of the constant. Any relation with a parent is
+    assumed to pass the parent's column on (more constants found only means fewer slots)."""
+    found: list[ops.Literal] = []
+    stack: list[tuple[Node, str]] = [(relation, name)]
+    while stack:
+        rel, column = stack.pop()
+        value = None
+        if isinstance(rel, (ops.Project, ops.JoinChain)):
+            value = rel.values.get(column)
+        elif isinstance(rel, ops.Aggregate):
+            value = rel.groups.get(column)
+        for parent in ("parent", "left", "right"):
+            if value is None and isinstance(getattr(rel, parent, None), ops.Relation):
+                stack.append((getattr(rel, parent), column))
+        if isinstance(value, ops.Literal):
+            found.append(value)
+        elif isinstance(value, ops.Field):
+            stack.append((value.rel, value.name))
+    return found
+
+
 def _slottable_literals(order: list[Node]) -> set[Node]:
-    """Literals that may be slots wherever they are used (:func:`_slot_arg`)."""
+    """Literals that may be slots wherever they are used (:func:`_slot_arg`), directly or
+    through a column selected as the constant (:func:`_column_literals`)."""
     candidates: set[Node] = set()
     pinned: set[Node] = set()
     for node in order:
         for name, value in zip(node.__argnames__, node.__args__, strict=True):
             for child in _nodes_in(value):
                 if isinstance(child, ops.Literal):
-                    (candidates if _slot_arg(node, name, child) else pinned).add(child)
+                    literals = [child]
+                elif isinstance(child, ops.Field):
+                    literals = _column_literals(child.rel, child.name)
+                else:
+                    continue
+                for literal in literals:
+                    (candidates if _slot_arg(node, name, literal) else pinned).add(literal)
     return candidates - pinned
 
 
@@ -328,7 +361,10 @@ class SQLCache:
             replacements = {
                 lit: Slot(index=number, dtype=lit.dtype) for number, lit in enumerate(found.slots)
             }
-            template = self._compile(expr.op().replace(replacements).to_expr())
+            try:
+                template = self._compile(expr.op().replace(replacements).to_expr())
+            except (IbisError, sqlglot.errors.SqlglotError):
+                return actual  # Ibis or sqlglot needs the constant itself (a date as text)
             if fill(template, [self._render(lit) for lit in found.slots]) != actual:
                 return actual  # not reproduced exactly: never stored
         self._write(path, template)
