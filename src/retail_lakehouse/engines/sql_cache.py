@@ -28,12 +28,14 @@ selected text, date or timestamp column (:func:`_slot_arg`): those compile their
 without looking at them, so the constant's SQL is exactly the compiler's rendering of the
 literal. A constant used anywhere else as well (a substring's length, a window bound, an
 array index, a format string, a date part: compilers and rewrites read those values) is part
-of the key with its value. Equal constants share a slot, and the key records which slots
-are equal, so a template is only reused for the same pattern. The template is compiled with
-each slot replaced by a placeholder operation; before it is stored it is filled with the
-constants it was compiled for and must give exactly the SQL of the expression itself (both
+of the key with its value, also when used through a column that selects it (Ibis inlines the
+constant there: :func:`_column_literals`). Equal constants share a slot, and the key records
+which slots are equal, so a template is only reused for the same pattern. The template is
+compiled with each slot replaced by a placeholder operation; before it is stored it is filled
+with the constants it was compiled for and must give exactly the SQL of the expression itself (both
 are compiled on a miss), so a template that does not reproduce the compiler's output is
-never kept.
+never kept, and one Ibis or sqlglot cannot build with placeholders (a date column compared
+with a text constant) is not stored either.
 
 **Where.** ``$RETAIL_SQL_CACHE`` (``off`` turns it off), else
 ``$XDG_CACHE_HOME/retail-lakehouse/sql`` (``~/.cache`` without it): one file per key, written
