@@ -3,6 +3,8 @@ compiler, filled with the constants of the day, and always gives the SQL compili
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
@@ -192,3 +194,25 @@ def test_a_template_that_cannot_be_made_only_means_compiling(tmp_path: Path) -> 
         expr = table.filter(table.day >= since)
         assert sql.sql(expr) == _compile_fresh(expr)
     assert sql.hits == 0
+
+
+def test_a_folder_others_may_write_to_is_never_read(tmp_path: Path) -> None:
+    """A template is run as SQL (DuckDB's SQL reads and writes files), so a folder that other
+    users can write to (``RETAIL_SQL_CACHE=/tmp/shared``) would let them choose what a run
+    executes: such a folder is not used at all; the folders the cache creates are private."""
+    table = ibis.table({"a": "int64"}, name="t")
+    expr = table.filter(table.a > 5)
+    private = tmp_path / "private"
+    cache(private).sql(expr)
+    assert (private.stat().st_mode & 0o077) == 0
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    for stored in private.glob("*/*.sql"):
+        planted = shared / stored.parent.name / stored.name
+        planted.parent.mkdir()
+        body = b"SELECT 'planted'"
+        planted.write_bytes(hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
+    os.chmod(shared, 0o777)
+    sql = cache(shared)
+    assert sql.sql(expr) == _compile_fresh(expr)
+    assert (sql.hits, len(list(shared.glob("*/*.sql")))) == (0, 1)

@@ -42,7 +42,9 @@ with a text constant) is not stored either.
 to a temporary name and renamed, its first line a SHA-256 of the rest (a damaged file is a
 miss). Nothing in it is specific to a lake: the tables are named by the engine's views. The
 folder is trimmed to its most recent :data:`KEEP` files when a process first writes past
-:data:`LIMIT`. A folder that cannot be written to only means compiling, never a failure.
+:data:`LIMIT`. A folder that cannot be written to only means compiling, never a failure;
+one that is not the user's own or that others may write to is not used at all (its templates
+would be run as SQL), and the folders the cache creates are private (``0700``).
 """
 
 from __future__ import annotations
@@ -337,12 +339,18 @@ class SQLCache:
         self._salt = salt
         self._trimmed = False
         self._writable: bool | None = None
+        self._private: bool | None = None
         self.hits = 0
         self.misses = 0
 
     def sql(self, expr: ir.Table) -> str:
         """The SQL of ``expr``: filled from a stored template, or compiled (and stored)."""
         if self._folder is None:
+            return self._compile(expr)
+        if self._private is None:
+            self._private = _private_folder(self._folder)
+        if not self._private:
+            self.misses += 1
             return self._compile(expr)
         try:
             found = Fingerprint(expr.op())
@@ -390,7 +398,7 @@ class SQLCache:
         data = hashlib.sha256(body).hexdigest().encode() + b"\n" + body
         scratch = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, exist_ok=True)
             scratch.write_bytes(data)
             os.replace(scratch, path)
             if not self._trimmed:
@@ -398,6 +406,21 @@ class SQLCache:
                 _trim(self._folder)
         except OSError:
             scratch.unlink(missing_ok=True)
+
+
+def _private_folder(folder: Path) -> bool:
+    """Whether ``folder`` (created private if missing) is the user's own and only theirs: its
+    templates are run as SQL, which in DuckDB reads and writes files, so a folder another user
+    can write to (``RETAIL_SQL_CACHE=/tmp/shared``, made by them) must not choose what runs."""
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, exist_ok=True)
+        found = folder.stat()
+    except OSError:
+        return False
+    if not hasattr(os, "geteuid"):  # Windows: no owner and mode bits to check
+        return True
+    return found.st_uid == os.geteuid() and not found.st_mode & 0o022
 
 
 def _read(path: Path) -> str | None:
