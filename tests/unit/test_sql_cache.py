@@ -216,3 +216,23 @@ def test_a_folder_others_may_write_to_is_never_read(tmp_path: Path) -> None:
     sql = cache(shared)
     assert sql.sql(expr) == _compile_fresh(expr)
     assert (sql.hits, len(list(shared.glob("*/*.sql")))) == (0, 1)
+
+
+def test_bytes_that_are_not_text_are_a_miss_and_killed_writers_scratch_is_removed(
+    tmp_path: Path,
+) -> None:
+    table = ibis.table({"a": "int64"}, name="t")
+    expr = table.filter(table.a > 5)
+    cache(tmp_path).sql(expr)
+    (stored,) = tmp_path.glob("*/*.sql")
+    body = b"SELECT \xff\xfe"  # a valid checksum over bytes no compile wrote
+    stored.write_bytes(hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
+    stale = stored.with_name(f".{stored.name}.dead.tmp")  # a writer killed an hour ago
+    fresh = stored.with_name(f".{stored.name}.live.tmp")  # a writer still at work
+    for scratch in (stale, fresh):
+        scratch.write_bytes(b"partial")
+    os.utime(stale, (0, 0))
+    again = cache(tmp_path)
+    assert again.sql(expr) == _compile_fresh(expr)
+    assert again.misses == 1
+    assert not stale.exists() and fresh.exists()

@@ -56,6 +56,7 @@ import hashlib
 import os
 import re
 import sys
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -74,6 +75,9 @@ from ibis.common.graph import Node
 
 LIMIT = 4000
 """Files in the cache folder past which a process trims it (a run stores about 50)."""
+
+SCRATCH_AGE = 3600
+"""Seconds after which a scratch file is taken for one a killed process left behind."""
 
 KEEP = 2000
 """Files kept (the most recently written) when the folder is trimmed."""
@@ -431,12 +435,23 @@ def _read(path: Path) -> str | None:
     digest, _, body = data.partition(b"\n")
     if hashlib.sha256(body).hexdigest().encode() != digest:
         return None
-    return body.decode()
+    try:
+        return body.decode()
+    except UnicodeDecodeError:  # a matching checksum over bytes no compile wrote: a miss
+        return None
 
 
 def _trim(folder: Path) -> None:
     """Keep the :data:`KEEP` most recently written files once there are more than
-    :data:`LIMIT` (a rule set edited daily leaves old templates behind)."""
+    :data:`LIMIT` (a rule set edited daily leaves old templates behind), and remove scratch
+    files older than :data:`SCRATCH_AGE` seconds (left by a process killed mid-write)."""
+    stale = time.time() - SCRATCH_AGE
+    for scratch in folder.glob("*/.*.tmp"):
+        try:
+            if scratch.stat().st_mtime < stale:
+                scratch.unlink(missing_ok=True)
+        except OSError:
+            continue
     files = list(folder.glob("*/*.sql"))
     if len(files) <= LIMIT:
         return
