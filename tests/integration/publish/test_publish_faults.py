@@ -131,3 +131,39 @@ def test_killed_publish_leaves_postgres_as_before(
     assert done.code == -signal.SIGKILL
     assert pg_totals(pg, "killed") == lake_totals(lake)
     assert "nothing to publish" in ok(retail_env("publish", "--dsn", dsn, lake=lake))
+
+
+def test_publish_killed_at_each_commit_of_its_settling_record_recovers(
+    pg: Cluster, real_files: list[Path], tmp_path: Path
+) -> None:
+    """The publish that writes ``meta.publish_state``'s tenth version also compacts it (a second
+    commit) and checkpoints its log. Killed before or after either commit, the lake stays
+    readable, the next publish completes, and PostgreSQL equals the lake."""
+    import shutil
+
+    from retail_lakehouse.publish.postgres import RECORD_SETTLE_EVERY
+
+    dsn = create_database(pg, "settle")
+    base = tmp_path / "base"
+    ok(retail_env("ingest", real_files[2], lake=base))
+    ok(retail_env("run", lake=base))
+    for _ in range(RECORD_SETTLE_EVERY):  # versions 0-9: the next record settles
+        ok(retail_env("publish", "--dsn", dsn, "--full", lake=base))
+    record = "meta.publish_state"
+    for number, point in enumerate(
+        (f"before:{record}", f"after:{record}", f"before:{record}@2", f"after:{record}@2")
+    ):
+        lake = tmp_path / f"lake-{number}"
+        shutil.copytree(base, lake)
+        done = retail_env(
+            "publish", "--dsn", dsn, "--full", lake=lake, env={"RETAIL_FAULT": f"{point}:kill"}
+        )
+        assert done.code == -signal.SIGKILL, (point, done.stdout, done.stderr)
+        ok(retail_env("publish", "--dsn", dsn, "--full", lake=lake))
+        assert pg_totals(pg, "settle") == lake_totals(lake), point
+        runs = ok(
+            retail_env(
+                "sql", f"SELECT count(DISTINCT run_id) FROM {record}", "-f", "csv", lake=lake
+            )
+        )
+        assert int(runs.splitlines()[1]) >= RECORD_SETTLE_EVERY + 1, (point, runs)
