@@ -1,6 +1,9 @@
 """Structured logs: one JSON object per event, with the run id, command, layer and table.
 
-Every command logs through structlog. Two sinks:
+Every command logs through :func:`get_logger`: structlog's model (a logger bound to context,
+keyword fields, context bound for the whole command) in a few lines of our own, because
+importing structlog costs every command 25-30 ms (its package imports its console renderer,
+rich's tracebacks and pygments, and its stdlib bridge: decision 0011, ninth round). Two sinks:
 
 - ``<lake>/_logs/retail-YYYY-MM-DD.jsonl``: always JSON, every event at INFO and above, so an
   operator (or a log shipper) has the full history of what ran next to the data;
@@ -10,6 +13,9 @@ Every command logs through structlog. Two sinks:
 
 Secrets never reach either sink: a processor masks the values of secret-looking keys (API keys,
 tokens, passwords, DSNs) and the password part of any connection URL inside any string.
+
+The console form on standard error is structlog's ``ConsoleRenderer``, imported the first time
+a line is rendered that way (a warning, an error, or ``--log-format console``).
 """
 
 from __future__ import annotations
@@ -18,12 +24,12 @@ import json
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, TextIO
-
-import structlog
 
 from retail_lakehouse.observe.settings import CONFIG, LogFormat
 
@@ -58,7 +64,7 @@ def _is_secret(key: object, value: object) -> bool:
 def redact_processor(
     _logger: Any, _method: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """structlog processor: mask secrets in every field of the event."""
+    """Mask secrets in every field of the event (a structlog processor's signature)."""
     for key in list(event):
         event[key] = MASK if _is_secret(key, event[key]) else _redact(event[key])
     return event
@@ -71,7 +77,14 @@ class _Sinks:
         self.file: Path | None = None
         self.stderr_format: LogFormat | None = None
         self.stderr_level = logging.WARNING
-        self.console = structlog.dev.ConsoleRenderer(colors=False)
+        self._console: Callable[[Any, str, MutableMapping[str, Any]], str] | None = None
+
+    def console(self, event: MutableMapping[str, Any]) -> str:
+        if self._console is None:
+            from structlog.dev import ConsoleRenderer
+
+            self._console = ConsoleRenderer(colors=False)
+        return self._console(None, "", event)
 
     def write(self, event: MutableMapping[str, Any]) -> None:
         level = logging.getLevelName(str(event.get("level", "info")).upper())
@@ -84,16 +97,50 @@ class _Sinks:
                 pass  # a full or read-only disk never fails a command because of its log
         if isinstance(level, int) and level >= self.stderr_level:
             stream: TextIO = sys.stderr
-            rendered = line if self.stderr_format != "console" else self.console(None, "", event)
+            rendered = line if self.stderr_format != "console" else self.console(event)
             print(rendered, file=stream, flush=True)
 
 
 _SINKS = _Sinks()
 
 
-def _emit(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> str:
-    _SINKS.write(event)
-    raise structlog.DropEvent
+_CONTEXT: ContextVar[Mapping[str, Any]] = ContextVar(
+    "retail_log_context", default=MappingProxyType({})
+)
+"""What :func:`bind` added: fields of every event logged from here on (this context only)."""
+
+
+class EventLogger:
+    """A logger bound to some fields: ``log.info("event", key=value)`` writes one event with
+    the bound fields, the keywords, the event, the command's bound context, the level and the
+    time, in that order (structlog's order), secrets masked."""
+
+    def __init__(self, context: dict[str, Any]) -> None:
+        self._context = context
+
+    def bind(self, **context: Any) -> EventLogger:
+        """A logger with ``context`` added to this one's fields."""
+        return EventLogger({**self._context, **context})
+
+    def _log(self, level: str, event: str, fields: dict[str, Any]) -> None:
+        record: dict[str, Any] = {**self._context, **fields, "event": event}
+        for key, value in _CONTEXT.get().items():
+            record.setdefault(key, value)
+        record["level"] = level
+        record["ts"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        _SINKS.write(redact_processor(None, level, record))
+
+    def debug(self, event: str, **fields: Any) -> None:
+        self._log("debug", event, fields)
+
+    def info(self, event: str, **fields: Any) -> None:
+        self._log("info", event, fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._log("warning", event, fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._log("error", event, fields)
 
 
 def configure(lake_root: Path | None, log_format: LogFormat | None) -> None:
@@ -105,16 +152,6 @@ def configure(lake_root: Path | None, log_format: LogFormat | None) -> None:
     _SINKS.file = None
     if lake_root is not None:
         use_lake(lake_root)
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
-            redact_processor,
-            _emit,
-        ],
-        cache_logger_on_first_use=False,
-    )
 
 
 def use_lake(lake_root: Path) -> None:
@@ -136,19 +173,19 @@ def use_lake(lake_root: Path) -> None:
 _configured: list[bool] = []
 
 
-def get_logger(**context: Any) -> Any:
+def get_logger(**context: Any) -> EventLogger:
     """A logger bound to ``context`` (run_id, command, layer, table...); the first call sets
     up the sinks from the process settings."""
     if not _configured:
         configure(None, CONFIG.log_format)
         _configured.append(True)
-    return structlog.get_logger().bind(**context)
+    return EventLogger(context)
 
 
 def bind(**context: Any) -> None:
     """Bind context (run id, command) to every event logged from here on in this process."""
-    structlog.contextvars.bind_contextvars(**context)
+    _CONTEXT.set({**_CONTEXT.get(), **context})
 
 
 def unbind(*keys: str) -> None:
-    structlog.contextvars.unbind_contextvars(*keys)
+    _CONTEXT.set({k: v for k, v in _CONTEXT.get().items() if k not in keys})
