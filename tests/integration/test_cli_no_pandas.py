@@ -1,5 +1,5 @@
 """``retail ingest`` and ``retail run`` never import pandas (decision 0011, sixth round), nor
-Polars outside the reader worker (seventh round), nor structlog (ninth round).
+Polars outside the reader worker (seventh round), nor structlog or NumPy (ninth round).
 
 pandas costs 0.15-0.3 s of every command that imports it, and nothing in these two commands
 needs it; it came in through side doors (pyarrow's conversion of Python values, DuckDB's
@@ -70,6 +70,8 @@ def test_ingest_and_run_do_not_import_pandas(
         # logging is our own; structlog (rich's tracebacks, pygments) only renders console
         # lines, and these commands print none (25-30 ms; decision 0011, ninth round)
         assert "structlog" not in loaded, args
+        # pyarrow loads without its NumPy bridge, and nothing else asks for NumPy (0.09 CPU-s)
+        assert "numpy" not in loaded, args
         # only DuckDB's SQL compiler, not Ibis' other nineteen (50 ms; decision 0011, eighth
         # round)
         compilers = {n for n in every if n.startswith("ibis.backends.sql.compilers.")}

@@ -39,7 +39,13 @@ from retail_lakehouse.cli import (
     stream_cmd,
     watch_cmd,
 )
-from retail_lakehouse.cli.context import AppState, PipelineFailure, UsageProblem, err_console
+from retail_lakehouse.cli.context import (
+    ONE_COMMAND,
+    AppState,
+    PipelineFailure,
+    UsageProblem,
+    err_console,
+)
 from retail_lakehouse.cli.help import polish_help
 from retail_lakehouse.config_file import ConfigError
 from retail_lakehouse.lake.errors import LakeBusyError
@@ -191,6 +197,7 @@ def main() -> None:
     a thread still running native code at exit (the ingest's prefetch thread, since removed);
     every command now joins its threads and closes its DuckDB connections before it returns
     (decision 0011), which ``tests/integration/test_cli_exit.py`` checks."""
+    ONE_COMMAND.append(True)
     _main()
 
 

@@ -15,6 +15,7 @@ from retail_lakehouse.cli.context import (
     console,
     freeze_loaded_objects,
     lake_from,
+    pyarrow_without_numpy,
     state_from,
 )
 from retail_lakehouse.cli.progress import progress_bar
@@ -92,6 +93,8 @@ def ingest(
     with Sandbox(limits) as box:
         if cdc is None and paths and replaces is None:
             box.launch()
+        if cdc is None:  # a change log is read in this process, through Polars and NumPy
+            pyarrow_without_numpy()
         _ingest(ctx, box, paths or [], cdc, replaces, date_order, decimal)
 
 

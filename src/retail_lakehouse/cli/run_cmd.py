@@ -15,6 +15,7 @@ from retail_lakehouse.cli.context import (
     console,
     freeze_loaded_objects,
     lake_with_bronze,
+    pyarrow_without_numpy,
     state_from,
 )
 
@@ -51,6 +52,9 @@ def run(
     if not full_refresh and _settled(state.lake_root):
         _publish_after_run(state)
         return
+    engine_name = engine.value if engine else state.settings.engine
+    if engine_name == "duckdb" and not state.settings.publish.after_run:
+        pyarrow_without_numpy()  # Spark takes pandas frames; publishing is left as it was
     lake = lake_with_bronze(ctx)
     from retail_lakehouse.pipeline.errors import PipelineError
     from retail_lakehouse.pipeline.runner import run_pipeline
@@ -62,7 +66,7 @@ def run(
             state.settings,
             full_refresh=full_refresh,
             extra_rules=list(rules or []),
-            engine_name=engine.value if engine else state.settings.engine,
+            engine_name=engine_name,
         )
     except PipelineError as failed:  # a gate, a category file, an SCD2 invariant
         raise PipelineFailure(str(failed)) from None
