@@ -126,7 +126,9 @@ class Sandbox:
         try:
             conn.send(self.limits.memory_mb)
         except OSError:  # an early worker that died: start another
+            conn.close()
             process.kill()
+            process.join()
             process, conn = _start_worker()
             conn.send(self.limits.memory_mb)
         self._process, self._conn = process, conn
