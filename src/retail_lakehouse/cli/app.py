@@ -109,8 +109,6 @@ def main_options(
     ] = False,
 ) -> None:
     """Turn raw retail sales exports into a trustworthy Delta Lake warehouse."""
-    if ONE_COMMAND and ctx.invoked_subcommand == "ingest":
-        ingest_cmd.launch_reader_early(sys.argv)
     from retail_lakehouse.config import load_settings  # pydantic: not needed for --help
 
     if log_format not in (None, "json", "console"):

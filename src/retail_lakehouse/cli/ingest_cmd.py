@@ -38,21 +38,6 @@ class DecimalChoice(str, Enum):
     comma = ","
 
 
-def launch_reader_early(argv: list[str]) -> None:
-    """Start the reader worker from the CLI's main callback, before the settings load (0.1 s
-    of pydantic), when ``argv`` is an ingest of files: on a small file the worker's start-up
-    is the command's critical path (decision 0011, ninth round). Its memory limit is sent once
-    the settings are read (:func:`retail_lakehouse.sources.sandbox.launch_early`); a guess
-    that was wrong (a lake folder named ``ingest``) only costs a worker that exits unused."""
-    from retail_lakehouse.sources.sandbox import launch_early
-
-    rest = argv[argv.index("ingest") + 1 :] if "ingest" in argv else []
-    options = {a.split("=")[0] for a in rest if a.startswith("-")}
-    if options & {"--cdc", "--replaces", "--help", "-h"} or all(a.startswith("-") for a in rest):
-        return
-    launch_early()
-
-
 def ingest(
     ctx: typer.Context,
     paths: Annotated[

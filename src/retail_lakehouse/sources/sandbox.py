@@ -69,13 +69,11 @@ class _Worker:
     (for ``retail`` the whole CLI, typer and rich) and starts a resource-tracker process, about
     0.2 s on the critical path of every ``retail ingest`` (decision 0021). ``-P`` keeps the
     current folder out of the worker's import path; the parent's ``sys.path`` is the first
-    message, so what the worker unpickles imports there as it does here; its memory budget is
-    the second, sent by the :class:`Sandbox` that uses it (it may start before the command
-    has read its settings: :func:`launch_early`)."""
+    message, so what the worker unpickles imports there as it does here."""
 
-    def __init__(self, channel: socket.socket) -> None:
+    def __init__(self, channel: socket.socket, memory_mb: int) -> None:
         fd = channel.fileno()
-        entry = f"from retail_lakehouse.sources.sandbox import _main; _main({fd})"
+        entry = f"from retail_lakehouse.sources.sandbox import _main; _main({fd}, {int(memory_mb)})"
         self._popen = subprocess.Popen(
             [sys.executable, "-P", "-c", entry], pass_fds=(fd,), stdin=subprocess.DEVNULL
         )
@@ -122,15 +120,12 @@ class Sandbox:
             self._spawn()
 
     def _spawn(self) -> None:
-        process, conn = _EARLY.pop() if _EARLY else _start_worker()
-        try:
-            conn.send(self.limits.memory_mb)
-        except OSError:  # an early worker that died: start another
-            conn.close()
-            process.kill()
-            process.join()
-            process, conn = _start_worker()
-            conn.send(self.limits.memory_mb)
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            process = _Worker(theirs, self.limits.memory_mb)
+            conn = Connection(ours.detach())
+        # What the worker unpickles (``function`` by reference) must import there as here.
+        conn.send(sys.path)
         self._process, self._conn = process, conn
         self._starting = True
         self.starts += 1
@@ -263,30 +258,6 @@ class Sandbox:
         return f"the reader process exited unexpectedly (exit code {code})"
 
 
-_EARLY: list[tuple[_Worker, Connection]] = []
-"""A worker started by :func:`launch_early`, for the first :class:`Sandbox` that starts one."""
-
-
-def launch_early() -> None:
-    """Start a worker before the command has read its settings (``retail ingest`` of files,
-    from the CLI's main callback): its start-up, the critical path of a small ingest, begins
-    0.1 s earlier, before pydantic loads. It waits for its memory budget after warming up;
-    the first :class:`Sandbox` to start a worker adopts it and sends its own. One never
-    adopted reads the end of its pipe when this process exits, and exits too."""
-    if not _EARLY:
-        _EARLY.append(_start_worker())
-
-
-def _start_worker() -> tuple[_Worker, Connection]:
-    ours, theirs = socket.socketpair()
-    with ours, theirs:
-        process = _Worker(theirs)
-        conn = Connection(ours.detach())
-    # What the worker unpickles (``function`` by reference) must import there as here.
-    conn.send(sys.path)
-    return process, conn
-
-
 def _address_space() -> int:
     with open("/proc/self/status") as status:
         for line in status:
@@ -318,7 +289,7 @@ def _warm_up() -> None:
         con.execute("SELECT count(*) FROM range(100000)").fetchall()
 
 
-def _main(fd: int) -> None:
+def _main(fd: int, memory_mb: int) -> None:
     """The worker process's entry point (see :class:`_Worker`).
 
     It leaves through ``os._exit``: everything it wrote is closed and answered by then, and
@@ -329,19 +300,15 @@ def _main(fd: int) -> None:
         sys.path[:] = conn.recv()
     except (EOFError, OSError):
         os._exit(0)
-    _serve(conn)
+    _serve(conn, memory_mb)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
 
 
-def _serve(conn: Connection) -> None:
+def _serve(conn: Connection, memory_mb: int) -> None:
     """The worker's loop: one request at a time until the pipe closes."""
     _warm_up()
-    try:
-        memory_mb = int(conn.recv())
-    except (EOFError, OSError):  # started early, never used: the command has ended
-        return
     if hasattr(resource, "RLIMIT_AS"):
         limit = _address_space() + 4 * memory_mb * MIB
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

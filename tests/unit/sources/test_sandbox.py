@@ -12,7 +12,7 @@ import pytest
 
 from retail_lakehouse.sources.errors import FileRefused
 from retail_lakehouse.sources.limits import ReaderLimits
-from retail_lakehouse.sources.sandbox import _EARLY, Sandbox, launch_early
+from retail_lakehouse.sources.sandbox import Sandbox
 
 FILE = Path("hostile.csv")
 
@@ -98,33 +98,3 @@ def test_a_launched_worker_serves_the_first_call_and_an_unused_one_is_not_waited
     unused.close()
     assert time.monotonic() - started < 2.0
     assert not process.is_alive() and unused.starts == 1
-
-
-def address_limit(_: object) -> int:
-    import resource
-
-    return resource.getrlimit(resource.RLIMIT_AS)[0]
-
-
-def test_an_early_worker_is_adopted_with_the_sandbox_s_own_memory_limit() -> None:
-    """``launch_early`` starts a worker before the limits are known (decision 0011, ninth
-    round): the first sandbox uses it and sends its budget, which the address-space backstop
-    then reflects; the next sandbox starts its own."""
-    launch_early()
-    (early,) = _EARLY
-    with Sandbox(ReaderLimits(memory_mb=300)) as small:
-        assert small.call(FILE, pid, None) == early[0].pid and small.starts == 1
-        low = small.call(FILE, address_limit, None)
-    assert not _EARLY
-    with Sandbox(ReaderLimits(memory_mb=3000)) as large:
-        assert large.call(FILE, pid, None) != early[0].pid
-        high = large.call(FILE, address_limit, None)
-    assert high - low > 4 * 2000 * 2**20  # four times the budget on top of the start-up's
-
-
-def test_an_early_worker_never_adopted_exits_when_its_pipe_closes() -> None:
-    launch_early()
-    process, conn = _EARLY.pop()
-    conn.close()  # what this process's exit does to it
-    process.join(timeout=120)
-    assert process.exitcode == 0
