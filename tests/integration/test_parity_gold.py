@@ -3,8 +3,10 @@
 Both lakes get the same batches (generated lines, then the hostile text of
 :mod:`tests.adversarial`) and the same silver (built with DuckDB); gold then runs on
 DuckDB in one lake and on PySpark local mode in the other, after each batch, so both the full
-and the incremental path are compared. The Ibis definitions are shared, so any difference would
-come from an engine-specific semantic (hashing, ranking ties, decimal arithmetic, dates).
+and the incremental path are compared; a last append of later dates takes the paths that
+continue from the previous rows (``dim_customer``'s versions, ``dim_product``'s rows). The Ibis
+definitions are shared, so any difference would come from an engine-specific semantic (hashing,
+ranking ties, decimal arithmetic, dates).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from retail_lakehouse.benchmark.processes import make_append
 from retail_lakehouse.engines import open_engine
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.runs import recorded_run
@@ -46,7 +49,9 @@ def test_gold_on_spark_equals_gold_on_duckdb(tmp_path: Path) -> None:
     parts[1].write_text("\n".join([header, *lines[ROWS // 2 :]]) + "\n")
     duck_lake, spark_lake = Lake(tmp_path / "duck"), Lake(tmp_path / "spark")
     hostile = write_adversarial(tmp_path / "adversarial")
-    for part in ([parts[0], *hostile], [parts[1]]):
+    later = tmp_path / "later.csv"  # later dates: the append paths (decision 0020)
+    make_append(whole, later, ROWS // 100, 0)
+    for part in ([parts[0], *hostile], [parts[1]], [later]):
         for source in part:
             ingest(duck_lake.root, source)
             ingest(spark_lake.root, source)
