@@ -15,7 +15,7 @@ shows the same figures, and says "run in progress" instead of judging while a wr
 from __future__ import annotations
 
 import math
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING, Any, Protocol
 
 from retail_lakehouse.pipeline.errors import PipelineError
@@ -214,11 +214,13 @@ def _total(values: Iterable[str | float]) -> Decimal | float:
     """Exact decimals (kept as text) added exactly; a figure some file holds as a double (an
     older file's type) is a double, as the query over every row makes it."""
     exact, rough, floats = Decimal(0), 0.0, False
-    for value in values:
-        if isinstance(value, str):
-            exact += Decimal(value)
-        else:
-            rough, floats = rough + value, True
+    with localcontext() as context:
+        context.prec = 76  # exact for any sum of DECIMAL(38, s) figures
+        for value in values:
+            if isinstance(value, str):
+                exact += Decimal(value)
+            else:
+                rough, floats = rough + value, True
     return float(exact) + rough if floats else exact
 
 
