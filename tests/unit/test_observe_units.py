@@ -43,7 +43,7 @@ def test_column_lineage_covers_every_output_column_of_silver_and_gold() -> None:
         for t in lineage.tables()
         if t.startswith(("silver.", "gold.")) and t not in ("gold.dim_date", "gold.dim_time")
     ]
-    assert len(computed) == 14  # 3 silver, 4 computed dimensions, the fact, 4 marts, 2 summaries
+    assert len(computed) == 15  # 3 silver, 4 computed dimensions, the fact, 4 marts, 3 summaries
     for table in computed:
         columns = lineage.columns[table]
         assert set(columns) == set(contract(table).schema.names), table
@@ -54,3 +54,6 @@ def test_column_lineage_covers_every_output_column_of_silver_and_gold() -> None:
         ("gold.dim_customer", "customer_key")
     }
     assert lineage.upstream_tables("gold.mart_daily_sales") == {"gold.fact_sales"}
+    assert lineage.inputs("gold.product_prices", "unit_price") == {
+        ("silver.sales_lines", "unit_price")
+    }

@@ -14,13 +14,18 @@ shows the same figures, and says "run in progress" instead of judging while a wr
 
 from __future__ import annotations
 
-from decimal import Decimal
+import math
+from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING, Any, Protocol
 
 from retail_lakehouse.pipeline.errors import PipelineError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from pathlib import Path
+
     from retail_lakehouse.lake import Lake
+    from retail_lakehouse.lake.query import LakeSQL
 
 TABLES = [
     "bronze.sales_lines",
@@ -33,7 +38,7 @@ TABLES = [
     "gold.mart_product_performance",
 ]
 
-_QUERY = """
+_HEAD = """
 WITH silver_mark AS (
     SELECT coalesce(max(batch_seq), -1) AS seq FROM meta.watermarks WHERE consumer = 'silver'
 ), gold_mark AS (
@@ -49,22 +54,34 @@ SELECT
     (SELECT count(*) FROM silver.quarantine) AS quarantine,
     (SELECT count(*) FROM silver.duplicates) AS duplicates,
     (SELECT count(*) FROM silver.sales_lines, gold_mark WHERE _batch_seq <= gold_mark.seq)
-        AS silver_in_gold,
-    (SELECT count(*) FROM gold.fact_sales) AS fact,
-    (SELECT coalesce(sum(line_amount) FILTER (WHERE is_sale), 0) FROM gold.fact_sales)
-        AS fact_gross,
-    (SELECT coalesce(-sum(line_amount) FILTER (WHERE is_return_line), 0) FROM gold.fact_sales)
-        AS fact_returns,
-    (SELECT coalesce(sum(quantity) FILTER (WHERE is_sale), 0) FROM gold.fact_sales)
-        AS fact_units,
-    (SELECT coalesce(sum(gross_revenue), 0) FROM gold.mart_daily_sales) AS daily_gross,
-    (SELECT coalesce(sum(returns_amount), 0) FROM gold.mart_daily_sales) AS daily_returns,
-    (SELECT coalesce(sum(units), 0) FROM gold.mart_daily_sales) AS daily_units,
-    (SELECT coalesce(sum(revenue), 0) FROM gold.mart_product_performance) AS product_gross,
-    (SELECT coalesce(sum(returns_amount), 0) FROM gold.mart_product_performance)
-        AS product_returns,
-    (SELECT coalesce(sum(units), 0) FROM gold.mart_product_performance) AS product_units
-"""
+        AS silver_in_gold"""
+
+SUMS: dict[str, tuple[tuple[str, str], ...]] = {
+    "gold.fact_sales": (
+        ("fact", "count(*)"),
+        ("fact_gross", "coalesce(sum(line_amount) FILTER (WHERE is_sale), 0)"),
+        ("fact_returns", "coalesce(-sum(line_amount) FILTER (WHERE is_return_line), 0)"),
+        ("fact_units", "coalesce(sum(quantity) FILTER (WHERE is_sale), 0)"),
+    ),
+    "gold.mart_daily_sales": (
+        ("daily_gross", "coalesce(sum(gross_revenue), 0)"),
+        ("daily_returns", "coalesce(sum(returns_amount), 0)"),
+        ("daily_units", "coalesce(sum(units), 0)"),
+    ),
+    "gold.mart_product_performance": (
+        ("product_gross", "coalesce(sum(revenue), 0)"),
+        ("product_returns", "coalesce(sum(returns_amount), 0)"),
+        ("product_units", "coalesce(sum(units), 0)"),
+    ),
+}
+"""The figures that are counts and sums over a whole table: each adds up file by file, so the
+run's check can keep them per Parquet file (:func:`file_sums`)."""
+
+_QUERY = _HEAD + "".join(
+    f",\n    (SELECT {expr} FROM {table}) AS {name}"
+    for table, figures in SUMS.items()
+    for name, expr in figures
+)
 
 _EQUATIONS: tuple[tuple[str, str, str], ...] = (
     ("fact rows = silver lines", "fact", "silver_in_gold"),
@@ -92,9 +109,14 @@ class AccountingBroken(PipelineError):
     """An equation of the accounting identity does not hold: the run fails with the numbers."""
 
 
-def accounting(sql: Queries) -> dict[str, Any]:
-    """Every figure of the identity, which equations fail, and ``balanced``."""
-    counts: dict[str, Any] = sql.arrow(_QUERY).to_pylist()[0]
+def accounting(
+    sql: Queries, summed: dict[str, Decimal | float] | None = None
+) -> dict[str, Any]:
+    """Every figure of the identity, which equations fail, and ``balanced``. ``summed``: the
+    figures of :data:`SUMS`, already added up file by file (:func:`file_sums`); None: summed
+    by the query over every row."""
+    counts: dict[str, Any] = sql.arrow(_QUERY if summed is None else _HEAD).to_pylist()[0]
+    counts.update(summed or {})
     for key, value in counts.items():
         if isinstance(value, Decimal):
             counts[key] = float(value) if value != value.to_integral() else int(value)
@@ -127,10 +149,145 @@ def check_accounting(lake: Lake) -> dict[str, Any]:
     from retail_lakehouse.lake.query import LakeSQL
 
     with LakeSQL(lake, tables=TABLES) as sql:
-        counts = accounting(sql)
+        counts = accounting(sql, file_sums(lake, sql))
     if counts["broken"]:
         raise AccountingBroken(
             "the accounting identity does not hold after this run:\n  "
             + "\n  ".join(counts["broken"])
         )
     return counts
+
+
+SUMS_FILE = "_accounting.json"
+"""At the lake root: the :data:`SUMS` figures of each Parquet file the run's check has read."""
+
+
+def file_sums(lake: Lake, sql: LakeSQL) -> dict[str, Decimal | float] | None:
+    """The :data:`SUMS` figures of the views' snapshots, added up from per-file figures: those
+    of files an earlier check read come from :data:`SUMS_FILE`, the others are summed now
+    (one query per table, grouped by file) and remembered. None (sum every row) when a
+    table's snapshot is not the one the views read.
+
+    Why this is still the whole check (decision 0020, ninth round): a Delta data file is
+    never changed in place (a new version of a table writes new files under new names), and
+    the identity still adds up every live file of every snapshot, as listed by the log now.
+    So a line lost or doubled, a wrong file kept or removed by a commit, or a wrong row in a
+    file the run wrote is caught as before: the run's own files are always new. What is
+    trusted is that a file read before still holds the same rows; it is looked up by its path,
+    size and modification time on disk, so a file rewritten in place is summed again. An
+    unreadable or damaged record is ignored (everything summed); ``retail status`` sums every
+    row (it never reads the record). Appends then sum their new files only: at 5,000,000
+    lines the check cost 0.11 CPU-s more than at 541,909, the sums over the fact and marts."""
+    from retail_lakehouse.lake.location import data_files
+
+    path = lake.root / SUMS_FILE
+    known = _read_sums(path)
+    kept: dict[str, dict[str, str | float]] = {}
+    totals: dict[str, Decimal | float] = {}
+    for table, figures in SUMS.items():
+        snapshot = lake.delta(table)
+        version = snapshot.version() if snapshot is not None else None
+        if version != sql.versions.get(table):
+            return None
+        names = [name for name, _ in figures]
+        keys: dict[str, str] = {}
+        for file in data_files(snapshot) if snapshot is not None else []:
+            key = _file_key(lake, file)
+            if key is None:
+                return None
+            keys[file] = key
+        for key in keys.values():
+            found = known.get(key)
+            if found is not None and set(found) == set(names):
+                kept[key] = found
+        missing = {file: key for file, key in keys.items() if key not in kept}
+        if missing:
+            kept.update(_sum_files(sql, missing, figures))
+        for name in names:
+            totals[name] = _total(kept[key][name] for key in keys.values())
+    if kept != known:
+        _write_sums(path, kept)
+    return totals
+
+
+def _total(values: Iterable[str | float]) -> Decimal | float:
+    """Exact decimals (kept as text) added exactly; a figure some file holds as a double (an
+    older file's type) is a double, as the query over every row makes it."""
+    exact, rough, floats = Decimal(0), 0.0, False
+    with localcontext() as context:
+        context.prec = 76  # exact for any sum of DECIMAL(38, s) figures
+        for value in values:
+            if isinstance(value, str):
+                exact += Decimal(value)
+            else:
+                rough, floats = rough + value, True
+    return float(exact) + rough if floats else exact
+
+
+def _file_key(lake: Lake, file: str) -> str | None:
+    """``relative path|size|mtime_ns`` of a data file on disk (None: not a local file)."""
+    import os
+
+    try:
+        stat = os.stat(file)
+    except OSError:
+        return None
+    return f"{os.path.relpath(file, lake.root)}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+def _sum_files(
+    sql: LakeSQL, files: dict[str, str], figures: tuple[tuple[str, str], ...]
+) -> dict[str, dict[str, str | float]]:
+    """Each of ``files``' figures, one grouped query (file paths come from the Delta log)."""
+    from retail_lakehouse.lake.query import quoted_identifier
+
+    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    columns = ", ".join(f"{expr} AS {quoted_identifier(name)}" for name, expr in figures)
+    rows = sql.arrow(
+        f"SELECT filename, {columns} FROM read_parquet([{listed}], filename = true, "
+        "union_by_name = true) GROUP BY filename"
+    ).to_pylist()
+    by_file = {row.pop("filename"): row for row in rows}
+    result: dict[str, dict[str, str | float]] = {}
+    for file, key in files.items():
+        row = by_file.get(file) or {}  # a file without rows has no group: its figures are 0
+        values = {name: row.get(name, 0) for name, _ in figures}
+        result[key] = {n: v if isinstance(v, float) else str(v) for n, v in values.items()}
+    return result
+
+
+def _read_sums(path: Path) -> dict[str, dict[str, str | float]]:
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, dict) and all(map(_valid, v.values()))}
+
+
+def _valid(value: object) -> bool:
+    """A figure as :func:`_sum_files` records it: decimal text or a finite double."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if not isinstance(value, str):
+        return False
+    try:
+        return Decimal(value).is_finite()
+    except ArithmeticError:
+        return False
+
+
+def _write_sums(path: Path, sums: dict[str, dict[str, str | float]]) -> None:
+    """Written to a temporary name and renamed (a kill leaves the old record or the new)."""
+    import json
+    import os
+
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(json.dumps(sums, sort_keys=True), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)

@@ -91,6 +91,10 @@ TABLES: dict[str, str] = {
         "Internal: one row per customer and month with a sale line, kept up to date from new "
         "fact rows (feeds the cohort retention mart)."
     ),
+    "gold.product_prices": (
+        "Internal: per silver batch, stock code and price, the charged lines at that price, "
+        "kept up to date by each run (feeds dim_product's typical price)."
+    ),
     "meta.runs": "One row per command that changed the lake: what ran, when, and its result.",
     "meta.schema_history": "Schema changes of bronze: columns added by new source layouts.",
     "meta.watermarks": "The highest bronze batch each consumer (silver, gold) has processed.",
@@ -378,6 +382,12 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
     "gold.customer_months": {
         "customer_id": "The customer.",
         "month": "First day of a month with a sale line of the customer.",
+    },
+    "gold.product_prices": {
+        "stock_code": "The stock code.",
+        "unit_price": "A price the code was charged at (charged lines with a positive price).",
+        "lines": "The batch's charged lines of the code at that price.",
+        "_batch_seq": "The silver batch of those lines.",
     },
     "meta.runs": {
         "command": "The command (ingest, run, ...).",

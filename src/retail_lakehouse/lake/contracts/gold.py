@@ -308,10 +308,24 @@ CUSTOMER_MONTHS = TableContract(
     primary_key=("customer_id", "month"),
     internal=True,
 )
-GOLD_SUMMARIES = (CUSTOMER_SUMMARY, CUSTOMER_MONTHS)
-"""Small per-customer summaries the run keeps up to date from the new fact rows, so the marts
-that depend on all history (RFM, cohorts) never re-read the fact (decision 0020). Internal:
-not published, not served; rebuilt from the fact when missing."""
+PRODUCT_PRICES = TableContract(
+    "gold",
+    "product_prices",
+    pa.schema(
+        [
+            _f("stock_code", STR),
+            _f("unit_price", PRICE),
+            _f("lines", I64),
+            pa.field("_batch_seq", I64, nullable=False),
+        ]
+    ),
+    primary_key=("_batch_seq", "stock_code", "unit_price"),
+    internal=True,
+)
+GOLD_SUMMARIES = (CUSTOMER_SUMMARY, CUSTOMER_MONTHS, PRODUCT_PRICES)
+"""Small summaries the run keeps up to date from the new rows, so what depends on all history
+(RFM, cohorts, a product's median price) never re-reads the fact or silver (decision 0020).
+Internal: not published, not served; rebuilt when missing."""
 
 for _contract in (*GOLD_TABLES, *GOLD_SUMMARIES):
     register(_contract)

@@ -234,7 +234,7 @@ def _gold_outputs(engine: Any) -> dict[str, ir.Table]:
     from retail_lakehouse.pipeline.gold.dim_country import build_dim_country
     from retail_lakehouse.pipeline.gold.dim_customer import build_dim_customer
     from retail_lakehouse.pipeline.gold.dim_invoice import build_dim_invoice
-    from retail_lakehouse.pipeline.gold.dim_product import build_dim_product
+    from retail_lakehouse.pipeline.gold.dim_product import build_dim_product, price_rows
     from retail_lakehouse.pipeline.gold.fact_sales import Dimensions, fact_rows
     from retail_lakehouse.pipeline.gold.marts.cohorts import build_cohorts
     from retail_lakehouse.pipeline.gold.marts.customer_summary import month_rows, summary_rows
@@ -275,6 +275,7 @@ def _gold_outputs(engine: Any) -> dict[str, ir.Table]:
         "gold.mart_cohort_retention": build_cohorts(engine, fact, month, month),
         "gold.customer_summary": summary_rows(fact),
         "gold.customer_months": month_rows(fact),
+        "gold.product_prices": price_rows(silver),
     }
 
 

@@ -11,8 +11,13 @@
   was actually charged and needs no engine-specific rounding;
 - ``first_sold`` / ``last_sold``: dates of the first and last charged line.
 
-Incremental runs recompute the statistics only for the stock codes in the new batches (from all
-of their silver lines) and keep the other rows. Categories are derived for the recomputed rows;
+The median needs every charged price of a code, so each run keeps ``gold.product_prices`` (per
+silver batch, code and price: the charged lines; :func:`price_rows`) up to date and the median
+is taken from it, never from the lines (decision 0020, ninth round). Incremental runs recompute
+the statistics only for the stock codes in the new batches and keep the other rows: from all of
+their silver lines, or, when every new line is later than every earlier one, from the previous
+row and the new lines alone (the latest description and the last sale are then the new lines',
+the first sale the previous row's, the flag an OR). Categories are derived for the recomputed rows;
 the kept rows keep theirs only when the previous commit says it used the same mapping (its
 fingerprint in the commit metadata), otherwise every row is re-derived, so a changed mapping
 applies everywhere, as a full rebuild would.
@@ -25,7 +30,7 @@ import ibis.expr.types as ir
 
 from retail_lakehouse.engines import Engine
 from retail_lakehouse.lake import arrays
-from retail_lakehouse.lake.contracts.gold import DIM_PRODUCT
+from retail_lakehouse.lake.contracts.gold import DIM_PRODUCT, PRODUCT_PRICES
 from retail_lakehouse.lake.store import cast_batch
 from retail_lakehouse.pipeline.gold.categories import CategoryRule, with_category
 from retail_lakehouse.pipeline.gold.frames import conform
@@ -50,8 +55,33 @@ def _charged(lines: ir.Table) -> ir.BooleanValue:
     return result
 
 
-def product_stats(lines: ir.Table) -> ir.Table:
-    """Per stock code: current description, non-product flag, typical price, first/last sold.
+def price_rows(lines: ir.Table) -> ir.Table:
+    """``gold.product_prices`` rows of ``lines``: per batch, code and price, the charged lines
+    with a positive price (what the median counts)."""
+    lines = lines.filter(lines.stock_code.notnull())
+    priced = lines.filter(_charged(lines) & (lines.unit_price > 0))
+    grouped = priced.group_by("_batch_seq", "stock_code", "unit_price").agg(lines=priced.count())
+    return conform(grouped, PRODUCT_PRICES)
+
+
+def _medians(prices: ir.Table) -> ir.Table:
+    """Per code, the lower median price of ``prices`` rows (any number of rows per price)."""
+    prices = prices.group_by("stock_code", "unit_price").agg(n=prices.lines.sum())
+    by_price = ibis.window(group_by=prices.stock_code, order_by=prices.unit_price, rows=(None, 0))
+    cumulative = prices.mutate(
+        upto=prices.n.sum().over(by_price),
+        total=prices.n.sum().over(ibis.window(group_by=prices.stock_code)),
+    )
+    # lower median: the price at 1-based position ceil(total / 2), i.e. the first price whose
+    # cumulative count reaches half the lines
+    reaching = cumulative.filter(2 * cumulative.upto >= cumulative.total)
+    return reaching.group_by("stock_code").agg(typical_price=reaching.unit_price.min())
+
+
+def product_stats(lines: ir.Table, prices: ir.Table | None = None) -> ir.Table:
+    """Per stock code of ``lines``: current description, non-product flag, typical price (from
+    ``prices``, ``gold.product_prices`` rows covering every line of those codes; None: from
+    ``lines``), first/last sold.
 
     Only group-bys and joins over the lines (a window over every line costs a sort); the
     median's window runs over one row per code and price."""
@@ -67,17 +97,7 @@ def product_stats(lines: ir.Table) -> ir.Table:
         ],
     )
     descriptions = at_last.group_by(described.stock_code).agg(description=at_last.description.max())
-    priced = lines.filter(charged & (lines.unit_price > 0))
-    prices = priced.group_by("stock_code", "unit_price").agg(n=priced.count())
-    by_price = ibis.window(group_by=prices.stock_code, order_by=prices.unit_price, rows=(None, 0))
-    cumulative = prices.mutate(
-        upto=prices.n.sum().over(by_price),
-        total=prices.n.sum().over(ibis.window(group_by=prices.stock_code)),
-    )
-    # lower median: the price at 1-based position ceil(total / 2), i.e. the first price whose
-    # cumulative count reaches half the lines
-    reaching = cumulative.filter(2 * cumulative.upto >= cumulative.total)
-    medians = reaching.group_by("stock_code").agg(typical_price=reaching.unit_price.min())
+    medians = _medians(price_rows(lines) if prices is None else prices)
     stats = lines.group_by("stock_code").agg(
         is_non_product=lines.is_non_product.fill_null(False).any(),
         first_sold=lines.invoice_ts.min(where=charged).date(),
@@ -94,6 +114,30 @@ def product_stats(lines: ir.Table) -> ir.Table:
     )
 
 
+def later_stats(previous: ir.Table, new_lines: ir.Table, prices: ir.Table) -> ir.Table:
+    """:func:`product_stats` of the new lines' codes over all their lines, when every new line
+    is later than every earlier one: the new lines' latest description and last sale, else the
+    previous row's; the previous first sale, else the new lines'; the flag of either. Reads no
+    earlier line (the median comes from ``prices``, which covers every batch)."""
+    new = product_stats(new_lines, prices)
+    old = previous.select(
+        "stock_code",
+        old_description=previous.description,
+        old_non_product=previous.is_non_product,
+        old_first=previous.first_sold,
+        old_last=previous.last_sold,
+    )
+    both = new.left_join(old, "stock_code")
+    return both.select(
+        new.stock_code,
+        description=both.description.fill_null(both.old_description),
+        is_non_product=both.is_non_product | both.old_non_product.fill_null(False),
+        typical_price=both.typical_price,
+        first_sold=both.old_first.fill_null(both.first_sold),
+        last_sold=both.last_sold.fill_null(both.old_last),
+    )
+
+
 def build_dim_product(
     engine: Engine,
     silver: ir.Table,
@@ -102,15 +146,24 @@ def build_dim_product(
     rules: list[CategoryRule],
     *,
     same_rules: bool = False,
+    prices: ir.Table | None = None,
+    new_lines: ir.Table | None = None,
 ) -> ir.Table:
     """The whole dimension: recomputed rows for ``affected`` stock codes (all codes when None),
     previous rows for the others, and the unknown member. Categories are derived for every
     row, or only for the recomputed ones when ``same_rules`` (the previous rows were derived
-    with this very mapping, so theirs stand)."""
+    with this very mapping, so theirs stand). ``prices``: ``gold.product_prices`` after this
+    run (None: counted from ``silver``); ``new_lines``: the run's new lines when every one is
+    later than every earlier line (:func:`later_stats`; None: the codes' silver lines)."""
     if affected is None or previous is None:
-        stats = product_stats(silver)
+        stats = product_stats(silver, prices)
     else:
-        recomputed = product_stats(silver.semi_join(affected, "stock_code"))
+        touched = None if prices is None else prices.semi_join(affected, "stock_code")
+        if new_lines is not None and touched is not None:
+            mine = previous.semi_join(affected, "stock_code")
+            recomputed = later_stats(mine, new_lines, touched)
+        else:
+            recomputed = product_stats(silver.semi_join(affected, "stock_code"), touched)
         kept = previous.filter(previous.product_key != UNKNOWN_KEY).anti_join(
             affected, "stock_code"
         )

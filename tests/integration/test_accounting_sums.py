@@ -1,0 +1,78 @@
+"""The run's accounting check adds up per-file figures it remembers (decision 0020, ninth round):
+the same figures as the query over every row, and a lake broken after a check is still caught.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from retail_lakehouse.benchmark.processes import make_append
+from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.location import data_files
+from retail_lakehouse.lake.query import LakeSQL
+from retail_lakehouse.pipeline.accounting import (
+    SUMS_FILE,
+    TABLES,
+    AccountingBroken,
+    accounting,
+    check_accounting,
+)
+from tests.conftest import run_retail
+
+
+def ok(*args: str | Path, lake: Path) -> None:
+    done = run_retail(*args, lake=lake)
+    assert done.code == 0, done.stderr + done.stdout
+
+
+def every_row(lake: Lake) -> dict[str, object]:
+    with LakeSQL(lake, tables=TABLES) as sql:
+        return accounting(sql)
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Lake:
+    source, appended = tmp_path / "sales.csv", tmp_path / "a1.csv"
+    ok("generate", "--rows", "3000", "--out", source, lake=tmp_path / "unused")
+    make_append(source, appended, 30, 0)
+    root = tmp_path / "lake"
+    ok("ingest", source, lake=root)
+    ok("run", lake=root)
+    ok("ingest", appended, lake=root)
+    ok("run", lake=root)
+    return Lake(root)
+
+
+def test_remembered_file_figures_equal_the_query_over_every_row(lake: Lake) -> None:
+    record = json.loads((lake.root / SUMS_FILE).read_text(encoding="utf-8"))
+    fact = lake.delta("gold.fact_sales")
+    assert fact is not None and len(data_files(fact)) >= 2  # the append's file is its own
+    assert len(record) >= len(data_files(fact))
+    assert check_accounting(lake) == every_row(lake)
+    (lake.root / SUMS_FILE).write_text("not json", encoding="utf-8")  # a damaged record
+    assert check_accounting(lake) == every_row(lake)
+    damaged = {key: {name: "abc" for name in figures} for key, figures in record.items()}
+    (lake.root / SUMS_FILE).write_text(json.dumps(damaged), encoding="utf-8")
+    assert check_accounting(lake) == every_row(lake)
+
+
+def test_a_fact_file_rewritten_in_place_after_a_check_is_summed_again(lake: Lake) -> None:
+    check_accounting(lake)  # every file remembered
+    fact = lake.delta("gold.fact_sales")
+    assert fact is not None
+    file = max(data_files(fact), key=os.path.getsize)
+    before = os.stat(file)
+    rows = pq.read_table(file)
+    pq.write_table(rows.slice(1), file)  # a line lost in place
+    os.utime(file, ns=(before.st_atime_ns, before.st_mtime_ns))  # even with the old time
+    assert os.path.getsize(file) != before.st_size
+    with pytest.raises(AccountingBroken, match="fact rows = silver lines"):
+        check_accounting(lake)
+    assert not every_row(lake)["balanced"]
+    pq.write_table(rows, file)  # the rows back, at a new time: balanced again
+    assert check_accounting(lake) == every_row(lake)
