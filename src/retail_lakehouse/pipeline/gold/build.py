@@ -467,9 +467,13 @@ class _GoldRun:
         batches' rows, kept for the commit (:meth:`_dimensions`), which replaces the batches
         above the watermark and the retracted ones as the fact's does; so a redo after a crash
         replaces them again and nothing is counted twice. On a rebuild, or when an older lake
-        lacks the table, counted from every silver line and written whole."""
+        lacks the table, counted from every silver line and written whole; so too when the table
+        holds no file: a rollback to a run from before the table existed (an upgraded lake)
+        empties it while gold's watermark goes back to that run's, and the batches up to it
+        would be missing from every median (a lake whose lines have no charged price yet counts
+        nothing)."""
         target = PRODUCT_PRICES
-        if self.rebuild or not self.lake.exists(target.qualified):
+        if self.rebuild or not self.lake.snapshot_files(target.qualified):
             rows = self.engine.materialize(price_rows(self.silver), self._name(target.name))
             self.price_rows, self.price_replace = rows, BatchSelection(everything=True)
             return rows
