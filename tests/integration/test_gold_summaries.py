@@ -140,3 +140,34 @@ def test_a_rollback_to_before_the_price_table_existed_counts_it_again(tmp_path: 
     now, expected = content(lake), rebuilt(lake, copies)
     assert now["gold.dim_product"] == expected["gold.dim_product"]
     assert now == expected
+
+
+def test_a_run_killed_between_dim_product_and_the_product_mart_is_redone_exactly(
+    tmp_path: Path,
+) -> None:
+    """An append that renames products, killed after ``dim_product``'s commit and before
+    ``mart_product_performance``'s: the redo compares the products with a dimension that already
+    has the new names, so it must not take the earlier months' names in the mart as current."""
+    import csv
+
+    source, renamed = tmp_path / "sales.csv", tmp_path / "renamed.csv"
+    retail("generate", "--rows", "3000", "--out", source, lake=tmp_path / "unused")
+    appended = tmp_path / "a1.csv"
+    make_append(source, appended, 300, 0)
+    with appended.open(newline="") as old, renamed.open("w", newline="") as new:
+        rows = csv.DictReader(old)
+        out = csv.DictWriter(new, fieldnames=list(rows.fieldnames or []))
+        out.writeheader()
+        for row in rows:
+            out.writerow({**row, "Description": f"{row['Description']} (NEW)"})
+    lake, copies = tmp_path / "lake", tmp_path / "copies"
+    copies.mkdir()
+    retail("ingest", source, lake=lake)
+    retail("run", lake=lake)
+    retail("ingest", renamed, lake=lake)
+    killed = run_retail_with(lake, RETAIL_FAULT="after:gold.dim_product:kill")
+    assert killed.code != 0
+    retail("run", lake=lake)
+    now, expected = content(lake), rebuilt(lake, copies)
+    assert now["gold.mart_product_performance"] == expected["gold.mart_product_performance"]
+    assert now == expected
