@@ -76,3 +76,17 @@ def test_a_fact_file_rewritten_in_place_after_a_check_is_summed_again(lake: Lake
     assert not every_row(lake)["balanced"]
     pq.write_table(rows, file)  # the rows back, at a new time: balanced again
     assert check_accounting(lake) == every_row(lake)
+
+
+def test_a_figure_no_decimal_sum_can_hold_is_a_damaged_record(lake: Lake) -> None:
+    """A hand-edited figure that is finite decimal text but out of any DECIMAL(38) range is
+    ignored like any damaged one (it made the sum raise ``decimal.Overflow``: every later run
+    with changes failed as an internal error, the record never rewritten)."""
+    check_accounting(lake)
+    record = json.loads((lake.root / SUMS_FILE).read_text(encoding="utf-8"))
+    for huge in ("1E+1000000", "9" * 100):
+        edited = {key: dict(figures) for key, figures in record.items()}
+        key = next(key for key, figures in edited.items() if "fact_gross" in figures)
+        edited[key]["fact_gross"] = huge
+        (lake.root / SUMS_FILE).write_text(json.dumps(edited), encoding="utf-8")
+        assert check_accounting(lake) == every_row(lake), huge

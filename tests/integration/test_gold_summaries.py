@@ -108,3 +108,66 @@ def test_appends_retraction_and_rollback_keep_gold_equal_to_a_rebuild(tmp_path: 
     retail("ingest", second, lake=lake)
     retail("run", lake=lake)
     assert content(lake) == rebuilt(lake, copies)
+
+
+def test_a_rollback_to_before_the_price_table_existed_counts_it_again(tmp_path: Path) -> None:
+    """A lake from before ``gold.product_prices`` (modelled by removing the table: the earlier
+    release never wrote it) gets the table counted from every silver line by its first run on
+    this version. A rollback to a run from before that empties the table, as it does every
+    table that did not exist then, while gold's watermark goes back to that run's: the next
+    run must count the prices again, not take ``dim_product``'s median of the new lines alone
+    (the accounting identity cannot see a wrong median)."""
+    import shutil
+
+    source, first, second = tmp_path / "sales.csv", tmp_path / "a1.csv", tmp_path / "a2.csv"
+    retail("generate", "--rows", "3000", "--out", source, lake=tmp_path / "unused")
+    make_append(source, first, 300, 0)
+    make_append(source, second, 300, 1)
+    lake, copies = tmp_path / "lake", tmp_path / "copies"
+    copies.mkdir()
+    retail("ingest", source, lake=lake)
+    retail("run", lake=lake)
+    shutil.rmtree(lake / "gold" / "product_prices")  # the lake as the earlier release left it
+    runs = Lake(lake).delta("meta.runs")
+    assert runs is not None
+    before = max(runs.to_pyarrow_table().to_pylist(), key=lambda r: r["started_at"])["run_id"]
+    retail("ingest", first, lake=lake)
+    retail("run", lake=lake)  # the table counted from every silver line
+
+    retail("rollback", "--to-run", before, "--yes", lake=lake)
+    retail("ingest", second, lake=lake)
+    retail("run", lake=lake)
+    now, expected = content(lake), rebuilt(lake, copies)
+    assert now["gold.dim_product"] == expected["gold.dim_product"]
+    assert now == expected
+
+
+def test_a_run_killed_between_dim_product_and_the_product_mart_is_redone_exactly(
+    tmp_path: Path,
+) -> None:
+    """An append that renames products, killed after ``dim_product``'s commit and before
+    ``mart_product_performance``'s: the redo compares the products with a dimension that already
+    has the new names, so it must not take the earlier months' names in the mart as current."""
+    import csv
+
+    source, renamed = tmp_path / "sales.csv", tmp_path / "renamed.csv"
+    retail("generate", "--rows", "3000", "--out", source, lake=tmp_path / "unused")
+    appended = tmp_path / "a1.csv"
+    make_append(source, appended, 300, 0)
+    with appended.open(newline="") as old, renamed.open("w", newline="") as new:
+        rows = csv.DictReader(old)
+        out = csv.DictWriter(new, fieldnames=list(rows.fieldnames or []))
+        out.writeheader()
+        for row in rows:
+            out.writerow({**row, "Description": f"{row['Description']} (NEW)"})
+    lake, copies = tmp_path / "lake", tmp_path / "copies"
+    copies.mkdir()
+    retail("ingest", source, lake=lake)
+    retail("run", lake=lake)
+    retail("ingest", renamed, lake=lake)
+    killed = run_retail_with(lake, RETAIL_FAULT="after:gold.dim_product:kill")
+    assert killed.code != 0
+    retail("run", lake=lake)
+    now, expected = content(lake), rebuilt(lake, copies)
+    assert now["gold.mart_product_performance"] == expected["gold.mart_product_performance"]
+    assert now == expected

@@ -269,15 +269,21 @@ def _read_sums(path: Path) -> dict[str, dict[str, str | float]]:
 
 
 def _valid(value: object) -> bool:
-    """A figure as :func:`_sum_files` records it: decimal text or a finite double."""
+    """A figure as :func:`_sum_files` records it: decimal text or a finite double. Decimal text
+    is a count or a DECIMAL(38, s) sum: at most 38 digits, scale 0 to 38 (anything else, such
+    as ``1E+1000000``, would overflow or round the exact sum of :func:`_total`)."""
     if isinstance(value, float):
         return math.isfinite(value)
     if not isinstance(value, str):
         return False
     try:
-        return Decimal(value).is_finite()
+        number = Decimal(value)
     except ArithmeticError:
         return False
+    if not number.is_finite():
+        return False
+    _sign, digits, exponent = number.as_tuple()
+    return isinstance(exponent, int) and -38 <= exponent <= 0 and len(digits) <= 38
 
 
 def _write_sums(path: Path, sums: dict[str, dict[str, str | float]]) -> None:

@@ -28,6 +28,7 @@ import pyarrow as pa
 from retail_lakehouse.config import Settings
 from retail_lakehouse.engines import Engine
 from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.commits import last_run
 from retail_lakehouse.lake.contracts import TableContract
 from retail_lakehouse.lake.contracts.gold import (
     CUSTOMER_MONTHS,
@@ -393,6 +394,12 @@ class _GoldRun:
         self.rules_fingerprint = rules_fingerprint(rules)
         # bound to the snapshot before this run (the marts compare the products' attributes)
         self.previous_products = self._previous(DIM_PRODUCT)
+        # ...which the product mart's rows carry only if both were last committed by the same
+        # run: a run stopped between their commits left the dimension ahead of the mart, and
+        # its redo would see no attribute change (the whole mart is then built again)
+        self.mart_attributes_known = last_run(self.lake, DIM_PRODUCT.qualified) == last_run(
+            self.lake, MART_PRODUCT_PERFORMANCE.qualified
+        )
         product = build_dim_product(
             self.engine,
             self.silver,
@@ -467,9 +474,13 @@ class _GoldRun:
         batches' rows, kept for the commit (:meth:`_dimensions`), which replaces the batches
         above the watermark and the retracted ones as the fact's does; so a redo after a crash
         replaces them again and nothing is counted twice. On a rebuild, or when an older lake
-        lacks the table, counted from every silver line and written whole."""
+        lacks the table, counted from every silver line and written whole; so too when the table
+        holds no file: a rollback to a run from before the table existed (an upgraded lake)
+        empties it while gold's watermark goes back to that run's, and the batches up to it
+        would be missing from every median (a lake whose lines have no charged price yet counts
+        nothing)."""
         target = PRODUCT_PRICES
-        if self.rebuild or not self.lake.exists(target.qualified):
+        if self.rebuild or not self.lake.snapshot_files(target.qualified):
             rows = self.engine.materialize(price_rows(self.silver), self._name(target.name))
             self.price_rows, self.price_replace = rows, BatchSelection(everything=True)
             return rows
@@ -615,7 +626,7 @@ class _GoldRun:
         months before the latest and the latest, which the next append usually replaces."""
         target = MART_PRODUCT_PERFORMANCE
         latest = (bounds.last_ts.date() if bounds.last_ts else date.today()).replace(day=1)
-        if self.rebuild or self.previous_products is None:
+        if self.rebuild or self.previous_products is None or not self.mart_attributes_known:
             rows = build_product_performance(fact, self.products, None, None)
             self._write_staged_split(target, rows, "month", latest)
             return
