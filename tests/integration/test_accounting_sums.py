@@ -90,3 +90,15 @@ def test_a_figure_no_decimal_sum_can_hold_is_a_damaged_record(lake: Lake) -> Non
         edited[key]["fact_gross"] = huge
         (lake.root / SUMS_FILE).write_text(json.dumps(edited), encoding="utf-8")
         assert check_accounting(lake) == every_row(lake), huge
+
+
+def test_a_killed_runs_scratch_record_is_replaced_not_left_behind(lake: Lake) -> None:
+    """A run killed between writing the record's temporary file and renaming it leaves that
+    file; the next check writes over it and renames it, so none piles up at the lake root."""
+    scratch = lake.root / f".{SUMS_FILE}.tmp"
+    scratch.write_text("half a record", encoding="utf-8")
+    (lake.root / SUMS_FILE).unlink()  # the next check has a record to write
+    assert check_accounting(lake) == every_row(lake)
+    assert not scratch.exists()
+    assert [p.name for p in lake.root.glob(f".{SUMS_FILE}*")] == []
+    assert json.loads((lake.root / SUMS_FILE).read_text(encoding="utf-8"))

@@ -287,11 +287,13 @@ def _valid(value: object) -> bool:
 
 
 def _write_sums(path: Path, sums: dict[str, dict[str, str | float]]) -> None:
-    """Written to a temporary name and renamed (a kill leaves the old record or the new)."""
+    """Written to a temporary name and renamed (a kill leaves the old record or the new). The
+    name is fixed: only the run holding the lake's writer lock writes the record, and a
+    temporary file a killed run left behind is overwritten by the next one, never piled up."""
     import json
     import os
 
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = path.with_name(f".{path.name}.tmp")
     try:
         temporary.write_text(json.dumps(sums, sort_keys=True), encoding="utf-8")
         os.replace(temporary, path)
