@@ -56,15 +56,17 @@ def real_files() -> list[Path]:
     return [REAL_DATA / name for name in REAL_FILES]
 
 
-def run_retail(*args: str | Path, lake: Path | None = None, timeout: float = 600) -> CliResult:
-    """Run the installed ``retail`` console script, as a user would."""
+def run_retail(
+    *args: str | Path, lake: Path | None = None, timeout: float = 600, cwd: Path | None = None
+) -> CliResult:
+    """Run the installed ``retail`` console script, as a user would (in ``cwd`` if given)."""
     command = [RETAIL]
     if lake is not None:
         command += ["--lake", str(lake)]
     command += [str(a) for a in args]
     env = {**os.environ, "COLUMNS": "200"}
     done = subprocess.run(
-        command, capture_output=True, text=True, timeout=timeout, env=env, check=False
+        command, capture_output=True, text=True, timeout=timeout, env=env, check=False, cwd=cwd
     )
     return CliResult(done.returncode, done.stdout, done.stderr)
 

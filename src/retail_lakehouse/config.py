@@ -273,7 +273,9 @@ class Settings(BaseSettings):
     )
 
     lake: Path = Field(
-        default=Path("lake"), description="Root folder of the Delta tables (a path or file:// URI)."
+        default=Path("lake"),
+        description="Root folder of the Delta tables (a path or file:// URI).",
+        validate_default=True,  # ./lake in a folder delta-rs cannot open is refused too
     )
     landing: Path = Field(default=Path("landing"), description="Where new files are dropped.")
     rules: list[Path] = Field(

@@ -6,6 +6,10 @@ turned into a local path once, here, when the settings are read. Object-store ro
 ``abfss://``, ``gs://``, ``dbfs:``) are refused with a clear message instead of being taken for
 a relative folder named ``s3:`` (docs/spark.md says what to do instead: mount the bucket).
 Kept free of heavy imports: the settings use it.
+
+A folder whose absolute path delta-rs cannot open is refused here too (:func:`delta_openable`),
+so every command says why and exits 2 before writing anything, instead of failing half-way with
+"internal error" (decision 0008, addendum on lake folder names).
 """
 
 from __future__ import annotations
@@ -16,6 +20,12 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
+# What delta-rs (1.6) cannot open in a local path, found by writing, appending to and reading a
+# table in a folder named a<c>b for every ASCII character and a few others: it percent-decodes
+# the path once more when it reads the log than when it writes files (``x%20y`` is looked up as
+# ``x y``; no encoding of the path satisfies both), it panics on ``[ ] ^ |`` ("Invalid object
+# store url"), takes a backslash for a separator and refuses control characters.
+_DELTA_UNSAFE = re.compile(r"%[0-9A-Fa-f]{2}|[\x00-\x1f\x7f\[\]\\^|]")
 
 
 class UnsupportedLakeRoot(ValueError):
@@ -29,11 +39,11 @@ def local_root(value: str | Path) -> Path:
     Raises :class:`UnsupportedLakeRoot` for any other scheme, and for ``file://`` URIs naming
     another host."""
     if isinstance(value, Path):
-        return value.expanduser()
+        return delta_openable(value.expanduser())
     text = str(value)
     scheme = _SCHEME.match(text)
     if scheme is None:  # a plain path (one-letter "schemes" are Windows drive letters)
-        return Path(text).expanduser()
+        return delta_openable(Path(text).expanduser())
     name = scheme.group(1).lower()
     if name != "file":
         raise UnsupportedLakeRoot(
@@ -49,7 +59,37 @@ def local_root(value: str | Path) -> Path:
         )
     if not parsed.path.startswith("/"):
         raise UnsupportedLakeRoot(f"lake root {text!r}: a file URI needs an absolute path")
-    return Path(unquote(parsed.path))
+    return delta_openable(Path(unquote(parsed.path)))
+
+
+def delta_openable(folder: Path) -> Path:
+    """``folder`` unchanged when delta-rs can hold tables under it; else
+    :class:`UnsupportedLakeRoot` naming the offending part. Checked on the absolute path (the
+    working folder counts) and on the resolved one (delta-rs follows symbolic links)."""
+    for form in (folder.absolute(), folder.resolve()):
+        text = str(form)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UnsupportedLakeRoot(
+                f"lake folder {text!r}: its name is not valid UTF-8, which Delta Lake's "
+                "library (delta-rs) cannot open; rename the folder or choose another"
+            ) from None
+        found = _DELTA_UNSAFE.search(text)
+        if found is not None:
+            part = found.group()
+            shown = {"\t": "a tab", "\n": "a line break"}.get(part, repr(part))
+            if part.startswith("%"):
+                why = "Delta Lake's library (delta-rs) reads it as an escaped character"
+            elif len(part) == 1 and (part < " " or part == "\x7f"):
+                why = "Delta Lake's library (delta-rs) cannot open paths with control characters"
+            else:
+                why = "Delta Lake's library (delta-rs) cannot open a path holding it"
+            raise UnsupportedLakeRoot(
+                f"lake folder {text!r}: {shown} in a folder name is not supported ({why}); "
+                "rename the folder or choose another (spaces, #, ?, accents are fine)"
+            )
+    return folder
 
 
 def data_files(table: Any) -> list[str]:

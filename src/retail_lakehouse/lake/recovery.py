@@ -35,7 +35,7 @@ from retail_lakehouse.lake.commits import app_ids, app_transactions, commit, las
 from retail_lakehouse.lake.contracts.bronze import BRONZE_FILES, BRONZE_REJECTS, BRONZE_SALES_LINES
 from retail_lakehouse.lake.contracts.meta import META_RETRACTIONS, META_RUNS
 from retail_lakehouse.lake.history import AsOf, Run, resolve_as_of, runs
-from retail_lakehouse.lake.location import add_actions
+from retail_lakehouse.lake.location import add_actions, data_files
 from retail_lakehouse.lake.store import Lake
 from retail_lakehouse.lake.watermarks import read_watermark, write_watermark
 
@@ -104,14 +104,14 @@ def plan_rollback(lake: Lake, run_id: str) -> RollbackPlan:
         if table is None:
             continue
         then = target.versions.get(name)
-        now_files = set(table.file_uris())
+        now_files = set(data_files(table))
         then_files: set[str] = set()
         rows_then = 0
         if then is not None:
             old = lake.delta(name, then)
             assert old is not None
-            then_files = set(old.file_uris())
-            gone = [f for f in then_files if not Path(f.removeprefix("file://")).exists()]
+            then_files = set(data_files(old))  # decoded: a lake folder may hold a space
+            gone = [f for f in then_files if not Path(f).exists()]
             if gone:
                 raise RecoveryRefused(
                     f"the state after run {run_id} can no longer be restored: {name} version "

@@ -1,0 +1,85 @@
+"""Lake folders with unusual names, from the user's side.
+
+Spaces, ``#``, ``?``, an apostrophe, accents and braces work from ingest to the API. Names that
+Delta Lake's library (delta-rs) cannot open (a literal ``%20``, ``[``, ``|``, a backslash, a
+control character) are refused when the command starts, with the reason and exit 2, before
+anything is written: before, ``retail ingest`` printed "internal error: DeltaError: Kernel
+error: File not found: .../x y/lake/..." (delta-rs decodes ``%20`` in a local path) or, for
+``[``, a Rust panic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_retail
+from tests.integration.api.live import serve
+
+
+def test_a_lake_in_a_folder_with_spaces_hash_question_mark_accent_and_apostrophe_works(
+    tmp_path: Path, real_files: list[Path]
+) -> None:
+    lake = tmp_path / "sales {2026} #1? café's @ home" / "lake"
+    ingested = run_retail("ingest", real_files[0], lake=lake)
+    assert ingested.code == 0, ingested.stderr[-2000:]
+    first_run = json.loads(run_retail("history", "--json", lake=lake).stdout)[0]["run_id"]
+    ran = run_retail("run", "--engine", "duckdb", lake=lake)
+    assert ran.code == 0, ran.stderr[-2000:]
+    status = run_retail("status", lake=lake)
+    assert status.code == 0, status.stderr[-2000:]
+    counted = run_retail("sql", "SELECT count(*) AS n FROM bronze.sales_lines", lake=lake)
+    assert counted.code == 0, counted.stderr[-2000:]
+    for command in (("optimize",), ("vacuum",)):
+        done = run_retail(*command, lake=lake)
+        assert done.code == 0, f"{command}: {done.stderr[-2000:]}"
+    with serve(lake) as server:
+        response = server.client("viewer").get("/api/v1/kpis")
+        assert response.status_code == 200, response.text
+    undone = run_retail("rollback", "--to-run", first_run, "--yes", lake=lake)
+    assert undone.code == 0, undone.stderr[-2000:]
+    after = run_retail("status", lake=lake)
+    assert after.code == 0, after.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("name", "named"),
+    [
+        ("x%20y", "%20"),
+        ("Q%3F", "%3F"),
+        ("a[1]", "["),
+        ("a|b", "|"),
+        ("a\\b", "\\"),
+        ("a\tb", "tab"),
+    ],
+)
+def test_a_lake_folder_delta_lake_cannot_open_is_refused_at_start(
+    tmp_path: Path, real_files: list[Path], name: str, named: str
+) -> None:
+    lake = tmp_path / name / "lake"
+    done = run_retail("ingest", real_files[0], lake=lake)
+    assert done.code == 2, done.stderr[-2000:]
+    assert "internal error" not in done.stderr
+    assert named in done.stderr and "Delta Lake" in done.stderr, done.stderr
+    assert not lake.exists()  # nothing written, nothing to undo
+
+
+def test_the_working_folder_counts_too(tmp_path: Path, real_files: list[Path]) -> None:
+    """The default ``./lake`` inside a folder named ``x%20y`` is refused the same way."""
+    folder = tmp_path / "x%20y"
+    folder.mkdir()
+    done = run_retail("ingest", real_files[0], cwd=folder)
+    assert done.code == 2, done.stderr[-2000:]
+    assert "%20" in done.stderr and "internal error" not in done.stderr
+    assert not (folder / "lake").exists()
+
+
+def test_a_file_uri_naming_such_a_folder_is_refused_too(
+    tmp_path: Path, real_files: list[Path]
+) -> None:
+    uri = (tmp_path / "x%20y" / "lake").as_uri()  # file:///.../x%2520y/lake
+    done = run_retail("--lake", uri, "ingest", real_files[0])
+    assert done.code == 2, done.stderr[-2000:]
+    assert "%20" in done.stderr and "internal error" not in done.stderr
+    assert not (tmp_path / "x%20y").exists()
