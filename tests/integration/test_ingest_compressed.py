@@ -1,0 +1,147 @@
+"""Compressed exports (``.gz``, ``.bz2``, ``.xz``) of the text formats ingest like the files
+inside them, from the user's side: the same bronze rows, the manifest naming and hashing the
+file as given, and damaged or exploding files refused with exit 2 and the reason."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import json
+import lzma
+import os
+from pathlib import Path
+
+from tests.conftest import RetailCli, run_retail
+
+COMPRESS = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
+COMPARED = (
+    "SELECT * EXCLUDE (_source_file, _source_sha256, _batch_id, _batch_seq, _ingested_at) "
+    "FROM bronze.sales_lines ORDER BY _source_file, _row_number"
+)
+
+
+def _rows(retail: RetailCli, lake: Path, sql: str) -> list[dict[str, object]]:
+    done = retail("sql", sql, "-f", "json", lake=lake)
+    assert done.code == 0, done.stderr[-2000:]
+    rows: list[dict[str, object]] = done.json()
+    return rows
+
+
+def _plain_files(folder: Path, real_files: list[Path]) -> list[Path]:
+    """One CSV, one TSV, one NDJSON and one JSON array file, named so they sort alike."""
+    folder.mkdir()
+    csv = real_files[0].read_text(encoding="utf-8-sig").splitlines()[:60]
+    header = csv[0].split(",")
+    cells = [line.split(",") for line in csv[1:] if '"' not in line]
+    records = [dict(zip(header, row, strict=True)) for row in cells]
+    files = {
+        "a.csv": "\n".join(csv) + "\n",
+        "b.tsv": "\n".join("\t".join(row) for row in [header, *cells]) + "\n",
+        "c.jsonl": "".join(json.dumps(r) + "\n" for r in records),
+        "d.json": json.dumps(records),
+    }
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return [folder / name for name in files]
+
+
+def test_compressed_files_in_a_folder_land_like_the_files_inside_them(
+    retail: RetailCli, tmp_path: Path, real_files: list[Path]
+) -> None:
+    plain = _plain_files(tmp_path / "plain", real_files)
+    packed = tmp_path / "packed"
+    packed.mkdir()
+    given: dict[str, str] = {}
+    for source, suffix in zip(plain, [".gz", ".bz2", ".xz", ".gz"], strict=True):
+        target = packed / f"{source.name}{suffix}"
+        target.write_bytes(COMPRESS[suffix](source.read_bytes()))
+        given[str(target)] = hashlib.sha256(target.read_bytes()).hexdigest()
+    (packed / "notes.gz").write_bytes(gzip.compress(b"not a sales file"))  # no format inside
+    plain_lake, packed_lake = tmp_path / "plain-lake", tmp_path / "packed-lake"
+
+    assert retail("ingest", tmp_path / "plain", lake=plain_lake).code == 0
+    done = retail("ingest", packed, lake=packed_lake)
+    assert done.code == 0, done.stdout + done.stderr[-2000:]  # every compressed file picked
+
+    manifest = _rows(retail, packed_lake, "SELECT source_file, sha256 FROM bronze.files")
+    assert {r["source_file"]: r["sha256"] for r in manifest} == given  # the files as given
+    expected = _rows(retail, plain_lake, COMPARED)
+    got = _rows(retail, packed_lake, COMPARED)
+    assert len(got) == len(expected) > 100
+    assert got == expected
+    sources = _rows(retail, packed_lake, "SELECT DISTINCT _source_file FROM bronze.sales_lines")
+    assert {r["_source_file"] for r in sources} == set(given)
+    leftovers = [p for p in packed_lake.rglob("*") if ".input" in p.name]
+    assert leftovers == []  # the decompressed copies are gone
+
+
+def test_a_truncated_or_damaged_archive_is_refused_with_the_reason(
+    retail: RetailCli, tmp_path: Path, real_files: list[Path]
+) -> None:
+    whole = gzip.compress(real_files[0].read_bytes())
+    truncated = tmp_path / "cut.csv.gz"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    damaged = tmp_path / "noise.csv.gz"
+    damaged.write_bytes(b"\x1f\x8b\x08\x00" + os.urandom(4000))
+    not_gzip = tmp_path / "plain.csv.gz"
+    not_gzip.write_bytes(real_files[0].read_bytes())
+    for path, reason in [
+        (truncated, "truncated"),
+        (damaged, "damaged"),
+        (not_gzip, "not a gzip file"),
+    ]:
+        lake = tmp_path / f"lake-{path.stem}"
+        done = retail("ingest", path, lake=lake)
+        assert done.code == 2, done.stderr[-2000:]
+        assert path.name in done.stderr and reason in done.stderr, done.stderr
+        assert "internal error" not in done.stderr
+        assert not list(lake.rglob("*.input*"))
+
+
+def test_a_decompression_bomb_is_refused_before_it_fills_the_disk(
+    tmp_path: Path, real_files: list[Path]
+) -> None:
+    header = real_files[0].read_text(encoding="utf-8-sig").splitlines()[:2]
+    line = (header[1] + "\n").encode()
+    bomb = tmp_path / "bomb.csv.gz"
+    body = line * (200 * 2**20 // len(line))  # 200 MB of one repeated line: ~1,000 to 1
+    bomb.write_bytes(gzip.compress(header[0].encode() + b"\n" + body, compresslevel=9))
+    assert bomb.stat().st_size < 2 * 2**20
+    lake = tmp_path / "lake"
+    done = run_retail("ingest", bomb, lake=lake)
+    assert done.code == 2, done.stderr[-2000:]
+    assert "bomb.csv.gz" in done.stderr and "limits.max_compression_ratio" in done.stderr
+    assert not list(lake.rglob("*.input*"))
+
+
+def test_the_decompressed_size_limit_is_configurable(
+    tmp_path: Path, real_files: list[Path]
+) -> None:
+    lines = real_files[0].read_text(encoding="utf-8-sig").splitlines()
+    body = "\n".join(lines[1:]) + "\n"
+    packed = tmp_path / "sales.csv.gz"  # 2 MB inside, 25 times the file's own lines
+    packed.write_bytes(gzip.compress((lines[0] + "\n" + body * 25).encode()))
+    env_lake = tmp_path / "lake"
+    os.environ["RETAIL_LIMITS__MAX_DECOMPRESSED_MB"] = "1"
+    try:
+        done = run_retail("ingest", packed, lake=env_lake)
+    finally:
+        del os.environ["RETAIL_LIMITS__MAX_DECOMPRESSED_MB"]
+    assert done.code == 2, done.stderr[-2000:]
+    assert "limits.max_decompressed_mb" in done.stderr
+
+
+def test_a_compressed_binary_format_is_refused_with_what_is_supported(
+    retail: RetailCli, tmp_path: Path
+) -> None:
+    path = tmp_path / "sales.parquet.gz"
+    path.write_bytes(gzip.compress(b"PAR1 not really"))
+    done = retail("ingest", path, lake=tmp_path / "lake")
+    assert done.code == 2
+    assert "sales.parquet.gz" in done.stderr and "only text formats" in done.stderr
+
+
+def test_help_names_the_compressed_formats(retail: RetailCli) -> None:
+    done = retail("ingest", "--help")
+    assert ".gz" in done.stdout
