@@ -243,6 +243,12 @@ class LimitsSettings(BaseModel):
     max_json_keys: int = Field(default=1024, ge=8, description="Keys per JSON object.")
     max_workbook_mb: int = Field(default=512, ge=1, description="xlsx uncompressed size.")
     max_workbook_rows: int = Field(default=1_048_576, ge=1, description="Rows per sheet.")
+    max_decompressed_mb: int = Field(
+        default=4096, ge=1, description="Content of a .gz/.bz2/.xz file, decompressed."
+    )
+    max_compression_ratio: int = Field(
+        default=100, ge=2, description="Content / compressed size of a .gz/.bz2/.xz file."
+    )
     reader_memory_mb: int = Field(default=2048, ge=384, description="Reader process memory.")
     reader_timeout_s: float = Field(default=600.0, gt=0, description="Seconds per file.")
 
@@ -260,6 +266,8 @@ class LimitsSettings(BaseModel):
             max_json_keys=self.max_json_keys,
             max_workbook_bytes=self.max_workbook_mb * MIB,
             max_workbook_rows=self.max_workbook_rows,
+            max_decompressed_bytes=self.max_decompressed_mb * MIB,
+            max_compression_ratio=self.max_compression_ratio,
             memory_mb=self.reader_memory_mb,
             timeout_s=self.reader_timeout_s,
         )

@@ -64,8 +64,15 @@ def test_compressed_files_in_a_folder_land_like_the_files_inside_them(
     done = retail("ingest", packed, lake=packed_lake)
     assert done.code == 0, done.stdout + done.stderr[-2000:]  # every compressed file picked
 
-    manifest = _rows(retail, packed_lake, "SELECT source_file, sha256 FROM bronze.files")
-    assert {r["source_file"]: r["sha256"] for r in manifest} == given  # the files as given
+    manifest = _rows(
+        retail, packed_lake, "SELECT _source_file, _source_sha256, size_bytes FROM bronze.files"
+    )
+    assert {r["_source_file"]: r["_source_sha256"] for r in manifest} == given  # as given
+    assert {r["_source_file"]: r["size_bytes"] for r in manifest} == {
+        name: Path(name).stat().st_size for name in given
+    }
+    formats = "SELECT format, encoding, delimiter, rows_ingested FROM bronze.files ORDER BY 1, 4"
+    assert _rows(retail, packed_lake, formats) == _rows(retail, plain_lake, formats)
     expected = _rows(retail, plain_lake, COMPARED)
     got = _rows(retail, packed_lake, COMPARED)
     assert len(got) == len(expected) > 100

@@ -42,7 +42,10 @@ def ingest(
     ctx: typer.Context,
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Files or folders (csv, tsv, xlsx/xls, json, ndjson, parquet)."),
+        typer.Argument(
+            help="Files or folders (csv, tsv, xlsx/xls, json, ndjson, parquet; csv, tsv and "
+            "json also as .gz, .bz2 or .xz)."
+        ),
     ] = None,
     cdc: Annotated[
         Path | None,
@@ -84,7 +87,9 @@ def ingest(
 
     Each file is read in a separate reader process under the [limits] of retail.toml; a file
     that is refused (past a limit, unreadable, or crashing its reader) is listed with the
-    reason, the others are ingested, and the command exits 2."""
+    reason, the others are ingested, and the command exits 2. Compressed text files
+    (.csv.gz, .jsonl.bz2, .tsv.xz...) are read as the file inside; the manifest records them as
+    given."""
     from retail_lakehouse.sources.sandbox import Sandbox
 
     limits = state_from(ctx).settings.limits.reader_limits()
@@ -122,7 +127,9 @@ def _ingest(
     except FileRefused as refused:
         raise UsageProblem(str(refused)) from None
     if not files:
-        raise UsageProblem("no ingestible files found (csv, tsv, xlsx, xls, json, ndjson, parquet)")
+        from retail_lakehouse.sources.readers import SUPPORTED_TEXT
+
+        raise UsageProblem(f"no ingestible files found ({SUPPORTED_TEXT})")
     if replaces is not None:
         _ingest_replacing(lake, replaces, files, formats, limits)
         return

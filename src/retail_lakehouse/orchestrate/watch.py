@@ -334,13 +334,14 @@ class Watcher:
         from retail_lakehouse.lake import LakeBusyError
         from retail_lakehouse.pipeline.ingest import ingest_files
         from retail_lakehouse.sources.formats import FormatOptions
-        from retail_lakehouse.sources.readers import SUPPORTED_SUFFIXES
+        from retail_lakehouse.sources.readers import SUPPORTED_TEXT, is_supported
         from retail_lakehouse.sources.sandbox import Sandbox
 
         signature = self._seen[path][0]
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
-            self._refuse(path, f"unsupported file type {path.suffix!r} (supported: {supported})")
+        if not is_supported(path):
+            self._refuse(
+                path, f"unsupported file type {path.suffix!r} (supported: {SUPPORTED_TEXT})"
+            )
             return
         try:
             if self._sandbox is None:

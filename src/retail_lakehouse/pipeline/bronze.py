@@ -41,10 +41,11 @@ from retail_lakehouse.pipeline.bronze_stage import (
     record_hash_sql,
     stage_file,
 )
+from retail_lakehouse.sources.compressed import copy_path
 from retail_lakehouse.sources.errors import FileRefused
 from retail_lakehouse.sources.formats import FormatOptions, Formats
 from retail_lakehouse.sources.limits import ReaderLimits
-from retail_lakehouse.sources.readers import SUPPORTED_SUFFIXES
+from retail_lakehouse.sources.readers import is_supported
 from retail_lakehouse.sources.sandbox import Sandbox
 from retail_lakehouse.sources.sniff import file_facts
 
@@ -89,7 +90,7 @@ def discover(paths: Iterable[Path]) -> list[Path]:
                 p
                 for p in path.rglob("*")
                 if p.is_file()
-                and p.suffix.lower() in SUPPORTED_SUFFIXES
+                and is_supported(p)
                 and not p.name.startswith(".")
             )
         elif path.is_file():
@@ -270,8 +271,9 @@ def _stage(
     )
     try:
         staged: Staged = box.call(path, stage_file, request)
-    except FileRefused as refused:
-        discard([request.lines_file, request.rejects_file])
+    except FileRefused as refused:  # (the worker may have been killed with a copy written)
+        copy = copy_path(path, request.lines_file)
+        discard([request.lines_file, request.rejects_file, *([copy] if copy else [])])
         reports.append(_refusal(refused))
         return None
     staged.facts = facts

@@ -24,7 +24,7 @@ from retail_lakehouse.lake.store import DUCKDB_PARQUET_OPTIONS, cast_batch
 from retail_lakehouse.sources.errors import FileRefused
 from retail_lakehouse.sources.formats import FileEvidence, FormatOptions, Formats, decide_file
 from retail_lakehouse.sources.limits import ReaderLimits
-from retail_lakehouse.sources.readers import open_source
+from retail_lakehouse.sources.readers import open_source, readable
 from retail_lakehouse.sources.records import SourceChunk, SourceLayout
 from retail_lakehouse.sources.sniff import FileFacts
 
@@ -93,9 +93,16 @@ def stage_file(request: StageRequest) -> Staged:
     (per sheet of a workbook, :mod:`retail_lakehouse.sources.formats`) and decided once it is
     read: a refusal there
     leaves the staged files to the parent to discard, like any other refusal."""
+    with readable(request.path, request.facts, request.limits, request.lines_file) as opened:
+        return _stage(request, *opened)
+
+
+def _stage(request: StageRequest, path: Path, facts: FileFacts) -> Staged:
+    """:func:`stage_file` of the file the readers open (``path``: the content of a compressed
+    file; refusals still name the file as given, the parent reports them)."""
     limits = request.limits
     declared = request.formats.declared(request.path)
-    _, source = open_source(request.path, request.facts, limits, declared)
+    _, source = open_source(path, facts, limits, declared)
     known = set(request.known_extra)
     new_columns = [c for c in source.layout.extra_columns if c not in known]
     total_extra = len(request.known_extra) + len(new_columns)

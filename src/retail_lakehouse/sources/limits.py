@@ -4,8 +4,9 @@ One frozen value object travels from the settings (``[limits]`` in ``retail.toml
 worker process. Each limit guards one way a small file can cost a lot: a header of thousands of
 columns (bronze would widen for good), a line or field of megabytes, JSON nested thousands deep
 (DuckDB's JSON parser recurses and crashes) or with thousands of keys per object, a workbook
-whose zip expands to gigabytes. The memory and time limits are the backstop for everything the
-specific checks do not foresee; they are enforced on the worker process (see ``sandbox.py``).
+whose zip, or a ``.gz`` export whose content, expands to gigabytes. The memory and time limits
+are the backstop for everything the specific checks do not foresee; they are enforced on the
+worker process (see ``sandbox.py``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ class ReaderLimits:
     """Declared uncompressed size of an xlsx workbook's parts (checked before it is opened)."""
     max_workbook_rows: int = 1_048_576
     """Rows of one sheet (Excel's own maximum)."""
+    max_decompressed_bytes: int = 4096 * MIB
+    """Content of one compressed file (``.gz``, ``.bz2``, ``.xz``), checked while it is
+    decompressed: a bomb is refused once it has written this much."""
+    max_compression_ratio: int = 100
+    """How many times larger than its compressed bytes a compressed file's content may grow,
+    judged past its first 64 MiB (retail CSVs compress 5-15 times, a bomb a thousand)."""
     memory_mb: int = 2048
     """Resident memory of the reader process (its ~250 MB of libraries included). Staging a big
     ordinary CSV plateaus at 1.0-1.3 GB whatever its size (DuckDB's buffer pool is half of this

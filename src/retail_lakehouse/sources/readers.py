@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from retail_lakehouse.sources.compressed import COMPRESSIONS, decompressed, split_suffix
 from retail_lakehouse.sources.errors import FileRefused
 from retail_lakehouse.sources.limits import ReaderLimits
 from retail_lakehouse.sources.sniff import FileFacts, file_facts
@@ -17,6 +20,34 @@ if TYPE_CHECKING:
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".json", ".ndjson", ".jsonl"}
 BINARY_SUFFIXES = {".xlsx", ".xls", ".parquet"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | BINARY_SUFFIXES
+SUPPORTED_TEXT = "csv, tsv, txt, json, ndjson, jsonl, xlsx/xls, parquet; the text formats also "
+SUPPORTED_TEXT += f"compressed ({', '.join(sorted(COMPRESSIONS, key=len))})"
+"""The supported formats, as help texts and messages name them."""
+
+
+def is_supported(path: Path) -> bool:
+    """Whether a folder's file is one to ingest: a supported format, compressed or not (a
+    compressed binary format is picked too, to be refused with the reason)."""
+    return split_suffix(path)[0] in SUPPORTED_SUFFIXES
+
+
+@contextlib.contextmanager
+def readable(
+    path: Path, facts: FileFacts, limits: ReaderLimits, beside: Path
+) -> Iterator[tuple[Path, FileFacts]]:
+    """The file the readers open for ``path``, with its facts: ``path`` itself, or the content
+    of a compressed text file decompressed beside the staged file ``beside`` (in the worker,
+    under the limits; deleted on leaving). The facts of the content decide its encoding; the
+    hash of the file as given stays the parent's (lineage, manifest)."""
+    inner, compression = split_suffix(path)
+    if compression is not None and inner not in TEXT_SUFFIXES:
+        raise FileRefused(
+            path,
+            f"a compressed {inner or 'file without a format suffix'}: only text formats "
+            f"({', '.join(sorted(s.lstrip('.') for s in TEXT_SUFFIXES))}) may be compressed",
+        )
+    with decompressed(path, limits, beside) as copy:
+        yield copy, (facts if copy == path else file_facts(copy))
 
 
 def open_source(

@@ -130,7 +130,7 @@ def bronze_sales_lines(
     from retail_lakehouse.orchestrate.landing import landing_files
     from retail_lakehouse.pipeline.ingest import ingest_files
     from retail_lakehouse.sources.formats import FormatOptions
-    from retail_lakehouse.sources.readers import SUPPORTED_SUFFIXES
+    from retail_lakehouse.sources.readers import is_supported
 
     settings = retail.settings()
     lake = Lake(settings.lake)
@@ -141,7 +141,7 @@ def bronze_sales_lines(
         files = sorted(
             p
             for p, stat in landing_files(settings.landing)
-            if p.suffix.lower() in SUPPORTED_SUFFIXES and stat.st_mtime <= settled
+            if is_supported(p) and stat.st_mtime <= settled
         )
     formats = FormatOptions.from_settings(settings.formats)
     limits = settings.limits.reader_limits()

@@ -44,7 +44,7 @@ def landing_sensor(
     context: SensorEvaluationContext, retail: RetailProject
 ) -> SensorResult | SkipReason:
     from retail_lakehouse.orchestrate.landing import landing_files, sha256_of
-    from retail_lakehouse.sources.readers import SUPPORTED_SUFFIXES
+    from retail_lakehouse.sources.readers import is_supported
 
     settings = retail.settings()
     cached: dict[str, list[object]] = json.loads(context.cursor) if context.cursor else {}
@@ -52,7 +52,7 @@ def landing_sensor(
     requests: list[RunRequest] = []
     now = time.time()
     for path, stat in sorted(landing_files(settings.landing.absolute())):
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        if not is_supported(path):
             continue
         if now - stat.st_mtime < settings.watch.settle_seconds:
             continue  # still being written, or just written: next evaluation

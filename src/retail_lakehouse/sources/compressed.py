@@ -1,0 +1,120 @@
+"""Compressed exports: ``sales.csv.gz`` (or ``.bz2``, ``.xz``) is read as the ``sales.csv`` inside.
+
+Only the text formats may be compressed (Parquet and workbooks compress themselves). Inside the
+reader worker, the file is decompressed as a stream, a block at a time, into a copy beside the
+staged lines (the lake's disk, not ``/tmp``, which may be memory) that the ordinary readers then
+read and that is deleted once they are done. Two limits stop a decompression bomb while it is
+being written (``[limits]``): the size of the content (``max_decompressed_mb``) and, past its
+first 64 MiB, how many times larger than the compressed bytes read so far it has grown
+(``max_compression_ratio``: retail CSVs compress 5-15 times; a bomb a thousand). A damaged or
+truncated file is refused with the decompressor's reason. The manifest and the lineage keep
+the file as given: its name and the hash of its compressed bytes (decision 0008, addendum).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from retail_lakehouse.sources.errors import FileRefused
+from retail_lakehouse.sources.limits import MIB, ReaderLimits
+
+COMPRESSIONS = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz"}
+"""Compression suffix -> its name. The decompressors are imported when a file needs one: the
+ingest's parent imports this module only to know which files to pick."""
+RATIO_FLOOR = 64 * MIB
+"""Content below this size is never judged by its compression ratio: a small file of one
+repeated line compresses a hundredfold and is no threat."""
+_BLOCK = MIB
+
+
+def split_suffix(path: Path) -> tuple[str, str | None]:
+    """The format suffix and the compression suffix, lower-cased: ``a.CSV.gz`` gives
+    ``(".csv", ".gz")``, ``a.csv`` gives ``(".csv", None)``, ``notes.gz`` gives ``("", ".gz")``."""
+    last = path.suffix.lower()
+    if last in COMPRESSIONS:
+        return Path(path.stem).suffix.lower(), last
+    return last, None
+
+
+def copy_path(path: Path, beside: Path) -> Path | None:
+    """Where :func:`decompressed` writes the content of ``path`` (None: not compressed). The
+    parent deletes it too when the worker was killed before it could."""
+    inner, compression = split_suffix(path)
+    return None if compression is None else beside.with_name(f"{beside.name}.input{inner}")
+
+
+@contextlib.contextmanager
+def decompressed(path: Path, limits: ReaderLimits, beside: Path) -> Iterator[Path]:
+    """``path`` itself when it is not compressed; else its content, decompressed under the
+    limits into a file named after ``beside`` (with the inner format's suffix), deleted on
+    leaving. FileRefused (naming ``path``) when the file is damaged, truncated or too big."""
+    copy = copy_path(path, beside)
+    if copy is None:
+        yield path
+        return
+    try:
+        _decompress(path, COMPRESSIONS[split_suffix(path)[1] or ""], copy, limits)
+        yield copy
+    finally:
+        copy.unlink(missing_ok=True)
+
+
+def _opened(name: str, raw: IO[bytes]) -> io.BufferedIOBase:
+    """A decompressing stream over the raw file."""
+    if name == "gzip":
+        import gzip
+
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if name == "bzip2":
+        import bz2
+
+        return bz2.BZ2File(raw, mode="rb")
+    import lzma
+
+    return lzma.LZMAFile(raw, mode="rb")
+
+
+def _decompress(path: Path, name: str, copy: Path, limits: ReaderLimits) -> None:
+    import lzma
+    import zlib
+
+    damaged = (OSError, EOFError, zlib.error, lzma.LZMAError)
+    written = 0
+    with path.open("rb") as raw, copy.open("wb") as sink:
+        stream = _opened(name, raw)
+        while True:
+            try:
+                block = stream.read(_BLOCK)
+            except damaged as error:
+                raise FileRefused(path, _damaged(name, error)) from None
+            if not block:
+                break
+            written += len(block)
+            if written > limits.max_decompressed_bytes:
+                raise FileRefused(
+                    path,
+                    f"its content is larger than {limits.max_decompressed_bytes // MIB:,} MB "
+                    "decompressed (limits.max_decompressed_mb)",
+                )
+            ratio = written / max(raw.tell(), 1)
+            if written > RATIO_FLOOR and ratio > limits.max_compression_ratio:
+                raise FileRefused(
+                    path,
+                    f"it expands more than {limits.max_compression_ratio:,} times "
+                    f"({raw.tell():,} compressed bytes gave {written:,}; a decompression "
+                    "bomb?) (limits.max_compression_ratio)",
+                )
+            sink.write(block)
+
+
+def _damaged(name: str, error: Exception) -> str:
+    text = str(error) or type(error).__name__
+    if isinstance(error, EOFError):
+        return f"the {name} file is truncated ({text})"
+    if name == "gzip" and "Not a gzipped file" in text:
+        return f"not a gzip file, despite its name ({text})"
+    return f"the {name} file is damaged ({text})"
