@@ -23,7 +23,9 @@ from typing import BinaryIO
 from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-INGESTIBLE = (".csv", ".tsv", ".txt", ".xlsx", ".xls", ".json", ".ndjson", ".jsonl", ".parquet")
+from retail_lakehouse.sources.compressed import split_suffix
+from retail_lakehouse.sources.readers import SUPPORTED_TEXT, is_supported
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_NAME = 120
 
@@ -43,18 +45,16 @@ def safe_name(raw: str | None) -> str:
     base = re.split(r"[\\/]", raw)[-1]
     base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
     base = _UNSAFE.sub("_", base).strip("._-")
-    stem, dot, ext = base.rpartition(".")
-    if not dot or not stem:
-        stem, ext = base, ""
-    ext = ext.lower()
-    if f".{ext}" not in INGESTIBLE:
+    inner, compression = split_suffix(Path(base))
+    ext = inner + (compression or "")  # ".csv", or ".csv.gz" for a compressed export
+    stem = base[: len(base) - len(ext)] if ext else base
+    if not stem.strip("._-") or not is_supported(Path(base)):
+        shown = Path(base).suffix.lower() if stem.strip("._-") else ""
         raise UploadRefused(
-            f"unsupported file type {('.' + ext) if ext else '(none)'}; "
-            f"send one of {', '.join(INGESTIBLE)}",
-            415,
+            f"unsupported file type {shown or '(none)'}; send one of {SUPPORTED_TEXT}", 415
         )
-    stem = stem.strip("._-")[: MAX_NAME - len(ext) - 1] or "upload"
-    return f"{stem}.{ext}"
+    stem = stem.strip("._-")[: MAX_NAME - len(ext)] or "upload"
+    return f"{stem}{ext}"
 
 
 def confined(landing: Path, name: str) -> Path:

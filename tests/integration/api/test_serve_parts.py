@@ -78,13 +78,17 @@ def test_rate_limit_is_a_bucket_per_key_with_retry_after() -> None:
         ("..csv.json", "csv.json"),
         ("résumé – été.parquet", "resume_ete.parquet"),
         ("a" * 300 + ".csv", "a" * 116 + ".csv"),
+        ("Q1 sales.CSV.GZ", "Q1_sales.csv.gz"),
+        ("a" * 300 + ".jsonl.xz", "a" * 111 + ".jsonl.xz"),
     ],
 )
 def test_upload_names_become_plain_safe_names(sent: str, stored: str) -> None:
     assert safe_name(sent) == stored
 
 
-@pytest.mark.parametrize("sent", ["", "..", ".bashrc", "run.sh", "x.csv.exe", "noext", "/"])
+@pytest.mark.parametrize(
+    "sent", ["", "..", ".bashrc", "run.sh", "x.csv.exe", "noext", "/", "x.gz", "x.exe.gz", ".csv"]
+)
 def test_unsafe_or_unknown_upload_names_are_refused(sent: str) -> None:
     with pytest.raises(UploadRefused):
         safe_name(sent)
