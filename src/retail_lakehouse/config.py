@@ -474,6 +474,8 @@ landing = "landing"
 # max_json_keys = 1024         # keys per JSON object
 # max_workbook_mb = 512        # declared uncompressed size of an xlsx
 # max_workbook_rows = 1048576  # rows per sheet
+# max_decompressed_mb = 4096   # content of a .gz/.bz2/.xz export
+# max_compression_ratio = 100  # content / compressed size, judged past its first 64 MiB
 # reader_memory_mb = 2048      # resident memory of the reader process, libraries included
 # reader_timeout_s = 600
 # How files write dates and numbers (docs/dates-and-numbers.md). Detected per file from a value

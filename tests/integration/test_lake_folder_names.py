@@ -83,3 +83,20 @@ def test_a_file_uri_naming_such_a_folder_is_refused_too(
     assert done.code == 2, done.stderr[-2000:]
     assert "%20" in done.stderr and "internal error" not in done.stderr
     assert not (tmp_path / "x%20y").exists()
+
+
+@pytest.mark.spark
+def test_the_spark_engine_runs_a_lake_in_such_a_folder(
+    tmp_path: Path, real_files: list[Path]
+) -> None:
+    """Spark expands glob patterns in the paths it reads: ``{2026}`` or ``?`` in the folder name
+    made "Path does not exist" an internal error."""
+    lake = tmp_path / "sales {2026} #1? café's @ home *" / "lake"
+    ingested = run_retail("ingest", real_files[2], lake=lake)
+    assert ingested.code == 0, ingested.stderr[-2000:]
+    ran = run_retail("run", "--engine", "spark", lake=lake)
+    assert ran.code == 0, ran.stderr[-2000:]
+    counted = run_retail(
+        "sql", "SELECT count(*) AS n FROM silver.sales_lines", "-f", "json", lake=lake
+    )
+    assert counted.code == 0 and counted.json()[0]["n"] > 50, counted.stderr[-2000:]

@@ -95,7 +95,7 @@ class SparkEngine(Engine):
     def table(self, qualified: str, version: int | None = None) -> ir.Table:
         view = f"lake_{qualified.replace('.', '__')}_{next(self._ids)}"
         delta = self.lake.delta(qualified, version)
-        files = [file_uri(f) for f in data_files(delta)] if delta is not None else []
+        files = [_literal(file_uri(f)) for f in data_files(delta)] if delta is not None else []
         self.versions[qualified] = delta.version() if delta is not None else None
         if files:
             frame = self._session.read.option("mergeSchema", "true").parquet(*files)
@@ -171,6 +171,14 @@ def file_uri(location: str | Path) -> str:
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text):
         return text
     return "file://" + Path(text).absolute().as_posix()
+
+
+def _literal(uri: str) -> str:
+    """``uri`` as a path Spark's reader takes literally: it expands glob patterns in the paths
+    it reads (``{a,b}``, ``*``, ``?``), so a lake folder named ``sales {2026}`` or ``#1?`` was
+    "Path does not exist"; Hadoop's glob takes a backslash-escaped character as itself. (``[``,
+    ``]`` and backslashes cannot be in a lake path: ``lake/location.delta_openable``.)"""
+    return re.sub(r"([{}*?])", r"\\\1", uri)
 
 
 def spark_type(type_: pa.DataType) -> str:
