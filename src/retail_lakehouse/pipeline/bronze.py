@@ -89,9 +89,7 @@ def discover(paths: Iterable[Path]) -> list[Path]:
             found += sorted(
                 p
                 for p in path.rglob("*")
-                if p.is_file()
-                and is_supported(p)
-                and not p.name.startswith(".")
+                if p.is_file() and is_supported(p) and not p.name.startswith(".")
             )
         elif path.is_file():
             found.append(path)
