@@ -224,3 +224,22 @@ def test_an_upload_declares_its_date_order_and_a_mixed_file_is_refused(
     assert "day first only: 12 line(s) (line 26: '13/1/2011 9:00'" in reason
     bad = admin.post("/api/v1/files", params={"date_order": "xyz"}, files={"file": ("a.csv", b"")})
     assert bad.status_code == 422
+
+
+def test_a_gzipped_upload_is_ingested_as_the_file_inside(
+    server: Server, admin: httpx.Client, tmp_path: Path
+) -> None:
+    import gzip
+
+    plain = tmp_path / "april.csv"
+    _ok("generate", "--rows", "50", "--seed", "404", "--out", plain)
+    packed = gzip.compress(plain.read_bytes())
+    response = upload(admin, "april export.CSV.GZ", packed)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["file"] == "april_export.csv.gz"
+    assert body["job"]["detail"]["status"] == "ingested"
+    assert body["job"]["detail"]["rows_ingested"] == 50
+    broken = upload(admin, "cut.csv.gz", packed[: len(packed) // 2])
+    assert broken.status_code == 422
+    assert "truncated" in broken.json()["job"]["reason"]
