@@ -12,7 +12,7 @@ import lzma
 import os
 from pathlib import Path
 
-from tests.conftest import RetailCli, run_retail
+from tests.conftest import CliResult, RetailCli, run_retail
 
 COMPRESS = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
 COMPARED = (
@@ -152,3 +152,41 @@ def test_a_compressed_binary_format_is_refused_with_what_is_supported(
 def test_help_names_the_compressed_formats(retail: RetailCli) -> None:
     done = retail("ingest", "--help")
     assert ".gz" in done.stdout
+
+
+def _with_fault(fault: str, *args: str | Path, lake: Path) -> CliResult:
+    os.environ["RETAIL_FAULT"] = fault
+    try:
+        return run_retail(*args, lake=lake)
+    finally:
+        del os.environ["RETAIL_FAULT"]
+
+
+def test_a_full_lake_disk_while_decompressing_fails_the_command_not_the_file(
+    tmp_path: Path, real_files: list[Path]
+) -> None:
+    """The copy is written on the lake's disk: a full disk there is the lake's problem, like a
+    full disk at a commit (exit 1, "No space left on device"), not a refusal of a good file
+    (before: "refused: the file could not be read (OSError: [Errno 28] ...)", exit 2)."""
+    packed = tmp_path / "sales.csv.gz"
+    packed.write_bytes(gzip.compress(real_files[0].read_bytes()))
+    lake = tmp_path / "lake"
+    full = _with_fault("ingest.decompressing:enospc", "ingest", packed, lake=lake)
+    assert full.code == 1, full.stdout + full.stderr[-2000:]
+    assert "No space left on device" in full.stderr
+    assert "refused" not in full.stdout + full.stderr
+    assert not list(lake.rglob("*.input*"))
+    again = run_retail("ingest", packed, lake=lake)
+    assert again.code == 0, again.stderr[-2000:]
+
+
+def test_a_reader_killed_while_decompressing_leaves_no_copy(
+    tmp_path: Path, real_files: list[Path]
+) -> None:
+    packed = tmp_path / "sales.csv.xz"
+    packed.write_bytes(lzma.compress(real_files[0].read_bytes()))
+    lake = tmp_path / "lake"
+    killed = _with_fault("ingest.decompressing:kill", "ingest", packed, lake=lake)
+    assert killed.code == 2, killed.stderr[-2000:]  # the worker died: this file refused
+    assert "sales.csv.xz" in killed.stderr and "SIGKILL" in killed.stderr
+    assert not list(lake.rglob("*.input*"))

@@ -269,10 +269,12 @@ def _stage(
     )
     try:
         staged: Staged = box.call(path, stage_file, request)
-    except FileRefused as refused:  # (the worker may have been killed with a copy written)
+    except (FileRefused, OSError) as failed:  # (the worker may have been killed with a copy)
         copy = copy_path(path, request.lines_file)
         discard([request.lines_file, request.rejects_file, *([copy] if copy else [])])
-        reports.append(_refusal(refused))
+        if not isinstance(failed, FileRefused):
+            raise  # the lake's disk is full: the command fails, the file is not refused
+        reports.append(_refusal(failed))
         return None
     staged.facts = facts
     state.shas[facts.sha256] = batch_seq

@@ -22,6 +22,7 @@ about 0.4 s of imports, decision 0021; 2,000 tiny files cannot afford one each, 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import resource
 import signal
@@ -59,6 +60,19 @@ class _Refused:
 @dataclass(frozen=True)
 class _OutOfMemory:
     detail: str
+
+
+@dataclass(frozen=True)
+class _DiskFull:
+    """The worker's disk (the lake's: staged lines, a compressed file's content) is full: the
+    lake's problem, raised in the parent as the OSError a full disk at a commit is, so a good
+    file is not refused (the watcher tries it again later)."""
+
+    code: int
+    text: str
+
+
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 class _Worker:
@@ -209,6 +223,8 @@ class Sandbox:
             raise FileRefused(path, self._death(code)) from None
         if isinstance(answer, _Refused):
             raise FileRefused(path, answer.reason, line=answer.line)
+        if isinstance(answer, _DiskFull):
+            raise OSError(answer.code, f"{answer.text} (while reading {path})")
         if isinstance(answer, _OutOfMemory):
             self._kill()  # its heap may be in any state: the next file gets a fresh worker
             raise FileRefused(
@@ -336,7 +352,13 @@ def _serve(conn: Connection, memory_mb: int) -> None:
             answer = _OutOfMemory(str(error).splitlines()[0])
         except Exception as error:  # any other failure of a reader is this file's refusal
             text = str(error).splitlines()[0] if str(error) else ""
-            if "memory" in text.lower() and "alloc" in text.lower():
+            if isinstance(error, OSError) and error.errno in _DISK_FULL:
+                answer = _DiskFull(error.errno, error.strerror or text)
+            elif isinstance(error, duckdb.IOException) and (
+                full := next((c for c in _DISK_FULL if os.strerror(c) in text), None)
+            ):  # DuckDB writing the staged lines: "Could not write file ...: No space left..."
+                answer = _DiskFull(full, text)
+            elif "memory" in text.lower() and "alloc" in text.lower():
                 answer = _OutOfMemory(text)
             else:
                 answer = _Refused(

@@ -200,3 +200,27 @@ def test_a_watcher_killed_mid_file_loses_nothing(tmp_path: Path, delay: float) -
     assert count(project, "bronze.sales_lines") == 1071
     accounting = retail_in(project, "status", "--json").json()["accounting"]
     assert accounting["balanced"] and accounting["pending"] == 0
+
+
+def test_a_full_lake_disk_while_decompressing_leaves_the_file_in_landing(tmp_path: Path) -> None:
+    """A .csv.gz is decompressed on the lake's disk: when that disk is full the watcher says
+    so and tries the file again later; before, the good file went to landing/_refused/."""
+    import gzip
+
+    project = make_project(tmp_path / "shop")
+    packed = project / "landing" / "sales.csv.gz"
+    packed.write_bytes(gzip.compress(SAMPLE.read_bytes()))
+    done = subprocess.run(
+        [RETAIL, "watch", "--once", "--settle", "0"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env() | {"RETAIL_FAULT": "ingest.decompressing:enospc"},
+        check=False,
+    )
+    assert "No space left on device" in done.stdout + done.stderr, done.stdout + done.stderr
+    assert packed.exists()
+    assert not (project / "landing" / "_refused").exists()
+    again = retail_in(project, "watch", "--once", "--settle", "0")
+    assert "ingested sales.csv.gz: 1,071 lines" in again.stdout, again.stdout + again.stderr
