@@ -190,3 +190,37 @@ def test_a_reader_killed_while_decompressing_leaves_no_copy(
     assert killed.code == 2, killed.stderr[-2000:]  # the worker died: this file refused
     assert "sales.csv.xz" in killed.stderr and "SIGKILL" in killed.stderr
     assert not list(lake.rglob("*.input*"))
+
+
+def test_each_compressed_format_says_what_is_wrong_with_the_file(
+    retail: RetailCli, tmp_path: Path, real_files: list[Path]
+) -> None:
+    """The same reason whatever the compression: before, a plain CSV named .bz2 or .xz was
+    "damaged (Invalid data stream)", an empty .bz2 "truncated" (an empty .gz: "empty"), a
+    good gzip followed by junk "not a gzip file", and a .csv.gz compressed twice "binary
+    content in a text file"."""
+    text = real_files[0].read_bytes()
+    folder = tmp_path / "in"
+    folder.mkdir()
+    cases = {
+        "plain.csv.gz": (text, "not a gzip file"),
+        "plain.csv.bz2": (text, "not a bzip2 file"),
+        "plain.csv.xz": (text, "not a xz file"),
+        "empty.csv.gz": (b"", "the file is empty"),
+        "empty.csv.bz2": (b"", "the file is empty"),
+        "empty.csv.xz": (b"", "the file is empty"),
+        "junk.csv.gz": (gzip.compress(text) + b"junk after the end", "gzip file is damaged"),
+        "twice.csv.gz": (gzip.compress(gzip.compress(text)), "compressed twice"),
+        "twice.csv.xz": (lzma.compress(bz2.compress(text)), "compressed twice"),
+    }
+    for name, (content, _) in cases.items():
+        (folder / name).write_bytes(content)
+    done = retail("ingest", folder, lake=tmp_path / "lake")
+    assert done.code == 2, done.stderr[-2000:]
+    reasons = {
+        line.strip().split(":")[0].rsplit("/", 1)[-1]: line
+        for line in done.stderr.splitlines()
+        if ".csv." in line
+    }
+    for name, (_, reason) in cases.items():
+        assert reason in reasons.get(name, ""), (name, reasons.get(name))

@@ -30,6 +30,9 @@ RATIO_FLOOR = 64 * MIB
 """Content below this size is never judged by its compression ratio: a small file of one
 repeated line compresses a hundredfold and is no threat."""
 _BLOCK = MIB
+MAGIC = {"gzip": b"\x1f\x8b", "bzip2": b"BZh", "xz": b"\xfd7zXZ\x00"}
+"""How each compressed format starts: a file named ``.bz2`` that does not is not one (a plain
+CSV given a compressed name), and content that does was compressed twice."""
 
 
 def split_suffix(path: Path) -> tuple[str, str | None]:
@@ -86,6 +89,12 @@ def _decompress(path: Path, name: str, copy: Path, limits: ReaderLimits) -> None
     damaged = (OSError, EOFError, zlib.error, lzma.LZMAError)
     written = 0
     with path.open("rb") as raw, copy.open("wb") as sink:
+        head = raw.read(len(MAGIC[name]))
+        if not head:
+            raise FileRefused(path, "the file is empty")
+        if head != MAGIC[name]:
+            raise FileRefused(path, f"not a {name} file, despite its name")
+        raw.seek(0)
         stream = _opened(name, raw)
         while True:
             try:
@@ -94,6 +103,13 @@ def _decompress(path: Path, name: str, copy: Path, limits: ReaderLimits) -> None
                 raise FileRefused(path, _damaged(name, error)) from None
             if not block:
                 break
+            inside = next((n for n, m in MAGIC.items() if block.startswith(m)), None)
+            if not written and inside is not None and (inside != "bzip2" or block[3:4].isdigit()):
+                raise FileRefused(
+                    path,
+                    f"its content is {inside}-compressed again (compressed twice): decompress "
+                    "it once and ingest the file inside",
+                )
             written += len(block)
             if written > limits.max_decompressed_bytes:
                 raise FileRefused(
@@ -114,9 +130,8 @@ def _decompress(path: Path, name: str, copy: Path, limits: ReaderLimits) -> None
 
 
 def _damaged(name: str, error: Exception) -> str:
+    """Why the decompressor stopped (the file starts like one of its format: checked first)."""
     text = str(error) or type(error).__name__
     if isinstance(error, EOFError):
         return f"the {name} file is truncated ({text})"
-    if name == "gzip" and "Not a gzipped file" in text:
-        return f"not a gzip file, despite its name ({text})"
     return f"the {name} file is damaged ({text})"
