@@ -224,3 +224,21 @@ def test_each_compressed_format_says_what_is_wrong_with_the_file(
     }
     for name, (_, reason) in cases.items():
         assert reason in reasons.get(name, ""), (name, reasons.get(name))
+
+
+def test_a_compressed_change_log_is_refused_with_the_reason(
+    retail: RetailCli, tmp_path: Path
+) -> None:
+    """``--cdc`` reads its file in the command's own process, without the reader's limits: a
+    compressed change log is refused up front, the same for every compression (before, a .gz
+    was decompressed there without any limit, a .bz2 was "cannot read (CSV Error on Line: 1)"
+    and an .xz "line 1: not a JSON object")."""
+    event = b'{"op":"c","source":{"lsn":1},"after":{"line_id":"x1"}}\n'
+    lake = tmp_path / "lake"
+    for suffix, compress in COMPRESS.items():
+        path = tmp_path / f"changes.ndjson{suffix}"
+        path.write_bytes(compress(event))
+        done = retail("ingest", "--cdc", path, lake=lake)
+        assert done.code == 2, done.stdout + done.stderr[-2000:]
+        assert f"changes.ndjson{suffix}" in done.stderr, done.stderr
+        assert "decompress it first" in done.stderr, done.stderr

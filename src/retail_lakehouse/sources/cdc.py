@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from retail_lakehouse.lake.contracts.bronze import RAW_COLUMNS
 from retail_lakehouse.sources.aliases import canonical_name
+from retail_lakehouse.sources.compressed import split_suffix
 from retail_lakehouse.sources.errors import FileRefused
 
 KEY = "line_id"
@@ -27,7 +28,16 @@ OPS = ("c", "u", "d", "r")
 
 def read_change_events(path: Path) -> pa.Table:
     """The events of a change-log file (NDJSON of Debezium envelopes), in file order; the
-    first event that cannot be applied refuses the file, naming its line and why."""
+    first event that cannot be applied refuses the file, naming its line and why. A compressed
+    file is refused: it is read here, in the command's process, not under the reader's limits
+    of a compressed export (``[limits] max_decompressed_mb``, ``max_compression_ratio``)."""
+    compression = split_suffix(path)[1]
+    if compression is not None:
+        raise FileRefused(
+            path,
+            f"a compressed change log ({compression}): decompress it first and give the file "
+            "inside (only sales exports may be compressed)",
+        )
     location = str(path).replace("'", "''")
     with duckdb.connect() as con:
         try:
