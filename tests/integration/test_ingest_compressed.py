@@ -242,3 +242,22 @@ def test_a_compressed_change_log_is_refused_with_the_reason(
         assert done.code == 2, done.stdout + done.stderr[-2000:]
         assert f"changes.ndjson{suffix}" in done.stderr, done.stderr
         assert "decompress it first" in done.stderr, done.stderr
+
+
+def test_a_format_rule_for_the_plain_name_applies_to_the_compressed_export_too(
+    tmp_path: Path, real_files: list[Path]
+) -> None:
+    """``pattern = "shop_*.csv"`` says how the shop's CSVs write dates; the day the shop sends
+    them gzipped the rule must still apply (before: the rule did not match ``shop_1.csv.gz``
+    and its dates were silently assumed month first)."""
+    (tmp_path / "retail.toml").write_text(
+        'lake = "lake"\n[[formats.sources]]\npattern = "shop_*.csv"\ndate_order = "dmy"\n'
+    )
+    packed = tmp_path / "shop_1.csv.gz"
+    packed.write_bytes(gzip.compress(real_files[0].read_bytes()))
+    done = run_retail("ingest", packed, cwd=tmp_path)
+    assert done.code == 0, done.stdout + done.stderr[-2000:]
+    rows = run_retail(
+        "sql", "SELECT date_order, date_order_source FROM bronze.files", "-f", "json", cwd=tmp_path
+    ).json()
+    assert rows == [{"date_order": "dmy", "date_order_source": "declared"}]

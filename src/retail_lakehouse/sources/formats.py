@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from retail_lakehouse.lake.contracts.bronze import FORMAT_COLUMNS, PER_SHEET
+from retail_lakehouse.sources.compressed import split_suffix
 from retail_lakehouse.sources.errors import FileRefused
 
 if TYPE_CHECKING:  # imported where used: the ingest's parent process never counts (decision 0011)
@@ -108,7 +109,9 @@ class Declared:
 class SourceRule:
     """``[[formats.sources]]`` in ``retail.toml``: files whose name matches ``pattern`` (a glob
     on the file name, or on the whole path when it has a ``/``) are read this way. A pattern
-    with ``#`` names sheets of workbooks (``book.xlsx#Early``, ``*.xlsx#2011*``)."""
+    with ``#`` names sheets of workbooks (``book.xlsx#Early``, ``*.xlsx#2011*``). A compressed
+    file matches by its name as given or without its compression suffix: ``"shop_*.csv"``
+    covers ``shop_1.csv.gz`` (its content is that CSV)."""
 
     pattern: str
     declared: Declared
@@ -118,6 +121,10 @@ class SourceRule:
         return "#" in self.pattern
 
     def matches(self, path: Path) -> bool:
+        names = [path] if split_suffix(path)[1] is None else [path, path.with_suffix("")]
+        return any(self._matches(name) for name in names)
+
+    def _matches(self, path: Path) -> bool:
         target = path.as_posix() if "/" in self.pattern else path.name
         return fnmatch.fnmatch(target, self.pattern) or fnmatch.fnmatch(
             path.as_posix(), f"*/{self.pattern}"
