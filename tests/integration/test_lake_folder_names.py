@@ -100,3 +100,15 @@ def test_the_spark_engine_runs_a_lake_in_such_a_folder(
         "sql", "SELECT count(*) AS n FROM silver.sales_lines", "-f", "json", lake=lake
     )
     assert counted.code == 0 and counted.json()[0]["n"] > 50, counted.stderr[-2000:]
+
+
+def test_init_refuses_a_project_folder_delta_lake_cannot_open(tmp_path: Path) -> None:
+    """``retail init`` made ``shop[1]/`` with retail.toml and lake/ (exit 0), and then every
+    command in it was refused: say so before creating anything."""
+    project = tmp_path / "shop[1]"
+    done = run_retail("init", project, cwd=tmp_path)
+    assert done.code == 2, done.stdout + done.stderr[-2000:]
+    assert "[" in done.stderr and "Delta Lake" in done.stderr, done.stderr
+    assert not project.exists()
+    fine = run_retail("init", tmp_path / "shop #1 café's", cwd=tmp_path)
+    assert fine.code == 0, fine.stderr[-2000:]

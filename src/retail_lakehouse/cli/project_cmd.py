@@ -17,6 +17,12 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite an existing retail.toml.")] = False,
 ) -> None:
     """Create retail.toml with commented defaults, landing/ and lake/."""
+    from retail_lakehouse.lake.location import UnsupportedLakeRoot, delta_openable
+
+    try:  # its lake/ must be a folder Delta Lake can open: refused before anything is made
+        delta_openable(directory / "lake")
+    except UnsupportedLakeRoot as unsupported:
+        raise UsageProblem(str(unsupported)) from None
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "retail.toml"
     if config.exists() and not force:
