@@ -8,6 +8,7 @@ pydantic model means the CLI, the API and the Dagster definitions all see the sa
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
@@ -340,10 +341,18 @@ class Settings(BaseSettings):
     @field_validator("lake", mode="before")
     @classmethod
     def _lake_location(cls, value: Any) -> Any:
-        """A ``file://`` URI becomes its folder; other schemes are refused (lake/location)."""
-        from retail_lakehouse.lake.location import local_root
+        """A ``file://`` URI becomes its folder; other schemes are refused (lake/location), and
+        so are folders Delta Lake cannot open, unless the command uses no lake."""
+        from retail_lakehouse.lake.location import UnsupportedLakeRoot, local_root
 
-        return local_root(value) if isinstance(value, str | Path) else value
+        if not isinstance(value, str | Path):
+            return value
+        try:
+            return local_root(value)
+        except UnsupportedLakeRoot:
+            if _LAKE_UNUSED.get():
+                return Path(value)
+            raise
 
     @field_validator("spark", mode="before")
     @classmethod
@@ -376,17 +385,26 @@ def _path_defaults(settings_cls: type[BaseSettings]) -> dict[str, Any]:
     }
 
 
-def load_settings(**overrides: Any) -> Settings:
+_LAKE_UNUSED: ContextVar[bool] = ContextVar("lake_unused", default=False)
+
+
+def load_settings(*, lake_unused: bool = False, **overrides: Any) -> Settings:
     """Build settings, dropping ``None`` overrides so unset CLI options fall through.
 
     Raises :class:`~retail_lakehouse.config_file.ConfigError` naming the file and line (or the
-    environment variable) of a bad value, so callers can refuse before any work starts."""
+    environment variable) of a bad value, so callers can refuse before any work starts.
+    ``lake_unused``: the command opens no lake (``retail init DIR``, ``retail generate``, a
+    ``--help``), so a lake folder that cannot be used, the default ``./lake`` of the working
+    folder included, is no reason to refuse it."""
+    token = _LAKE_UNUSED.set(lake_unused)
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as error:
         config = find_config_file()
         data = read_config(config)
         raise ConfigError(describe_validation_error(error, config, data, "RETAIL_")) from None
+    finally:
+        _LAKE_UNUSED.reset(token)
 
 
 DEFAULT_TOML = """\

@@ -112,3 +112,21 @@ def test_init_refuses_a_project_folder_delta_lake_cannot_open(tmp_path: Path) ->
     assert not project.exists()
     fine = run_retail("init", tmp_path / "shop #1 café's", cwd=tmp_path)
     assert fine.code == 0, fine.stderr[-2000:]
+
+
+def test_commands_without_a_lake_still_work_in_such_a_working_folder(tmp_path: Path) -> None:
+    """The default ``./lake`` of a working folder named ``x%20y`` is refused, but only where a
+    lake is used: ``retail init`` elsewhere, ``retail generate`` and ``--help`` worked before
+    the check and must keep working (they were refused with the lake's reason)."""
+    folder = tmp_path / "x%20y"
+    folder.mkdir()
+    made = run_retail("init", tmp_path / "shop", cwd=folder)
+    assert made.code == 0, made.stderr[-2000:]
+    out = tmp_path / "sample.csv"
+    generated = run_retail("generate", "--rows", "10", "--out", out, cwd=folder)
+    assert generated.code == 0, generated.stderr[-2000:]
+    assert out.exists()
+    helped = run_retail("ingest", "--help", cwd=folder)
+    assert helped.code == 0 and "--cdc" in helped.stdout, helped.stderr[-2000:]
+    refused = run_retail("status", cwd=folder)
+    assert refused.code == 2 and "%20" in refused.stderr, refused.stderr[-2000:]

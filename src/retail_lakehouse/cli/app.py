@@ -66,6 +66,10 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+LAKE_FREE = ("init", "generate")
+"""Commands that open no lake: run even where the lake folder could not be used."""
+
+
 @app.callback()
 def main_options(
     ctx: typer.Context,
@@ -114,7 +118,11 @@ def main_options(
     if log_format not in (None, "json", "console"):
         raise UsageProblem(f"--log-format must be json or console, not {log_format!r}")
     settings = load_settings(
-        lake=lake, log_format=log_format, metrics_file=metrics_file, writer_wait=wait
+        lake_unused=ctx.invoked_subcommand in LAKE_FREE or "--help" in sys.argv[1:],
+        lake=lake,
+        log_format=log_format,
+        metrics_file=metrics_file,
+        writer_wait=wait,
     )
     ctx.obj = AppState(settings=settings, debug=debug)
     observe_settings.configure(
