@@ -106,3 +106,29 @@ def test_ingest_is_recorded_in_meta_runs(
     assert len(runs) == 1
     assert runs[0]["command"] == "ingest" and runs[0]["status"] == "succeeded"
     assert '"out": 2169' in runs[0]["rows"]
+
+
+def test_ingesting_the_project_folder_leaves_the_lakes_own_files_alone(tmp_path: Path) -> None:
+    """``retail ingest .`` in a project (lake/ and landing/ inside) ingested the lake's own
+    bronze Parquet files as new sales files (bronze widened for good with x__source_file...
+    columns) and tried its logs and Delta log JSON; a leftover decompressed copy
+    (``*.input.csv``) of an interrupted ingest would have been taken too."""
+    import gzip
+    import shutil
+
+    from tests.conftest import REAL_DATA, run_retail
+
+    project = tmp_path / "shop"
+    assert run_retail("init", project).code == 0
+    sample = REAL_DATA / "online_retail_ii_head_99_bom.csv"
+    shutil.copy(sample, project / "landing")
+    first = run_retail("ingest", "landing", cwd=project)
+    assert first.code == 0, first.stderr[-2000:]
+    leftover = project / "lake" / "bronze" / "sales_lines" / "part-x-c000.snappy.parquet.input.csv"
+    leftover.write_bytes(gzip.decompress(gzip.compress(sample.read_bytes())))
+    again = run_retail("ingest", ".", cwd=project)
+    assert "lake/" not in again.stdout + again.stderr, again.stdout[-3000:]
+    files = run_retail("sql", "SELECT _source_file FROM bronze.files", "-f", "json", cwd=project)
+    assert files.json() == [{"_source_file": "landing/online_retail_ii_head_99_bom.csv"}]
+    named = run_retail("ingest", leftover, cwd=project)
+    assert named.code == 2 and "the lake's own" in named.stderr, named.stderr[-2000:]

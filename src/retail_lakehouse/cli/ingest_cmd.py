@@ -123,7 +123,7 @@ def _ingest(
     limits = box.limits
     formats = _format_options(ctx, date_order, decimal)
     try:
-        files = discover(paths)
+        files = discover(paths, lake.root)
     except FileRefused as refused:
         raise UsageProblem(str(refused)) from None
     if not files:

@@ -81,17 +81,28 @@ class IngestReport:
     warnings: list[str] = field(default_factory=list)  # e.g. a date order that was assumed
 
 
-def discover(paths: Iterable[Path]) -> list[Path]:
-    """Expand folders (recursively, sorted) into supported files; keep named files as given."""
+def discover(paths: Iterable[Path], lake_root: Path | None = None) -> list[Path]:
+    """Expand folders (recursively, sorted) into supported files; keep named files as given.
+
+    The files of the lake at ``lake_root`` are never input: a folder holding the lake (``retail
+    ingest .`` in a project) skips them, a named one is refused (its tables' Parquet files, logs
+    and Delta log JSON, or a leftover decompressed copy, are no sales export)."""
+    own = lake_root.resolve() if lake_root is not None else None
+
+    def lakes(p: Path) -> bool:
+        return own is not None and p.resolve().is_relative_to(own)
+
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
             found += sorted(
                 p
                 for p in path.rglob("*")
-                if p.is_file() and is_supported(p) and not p.name.startswith(".")
+                if p.is_file() and is_supported(p) and not p.name.startswith(".") and not lakes(p)
             )
         elif path.is_file():
+            if lakes(path):
+                raise FileRefused(path, "it is one of the lake's own files, not a sales export")
             found.append(path)
         else:
             raise FileRefused(path, "no such file or folder")

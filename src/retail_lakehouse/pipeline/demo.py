@@ -37,6 +37,6 @@ def run_demo(lake: Lake, landing: Path, *, rows: int, seed: int) -> DemoSummary:
     if not sample.exists():
         generate(rows, sample, seed=seed)
     with recorded_run(lake, "ingest") as run:
-        ingest_files(lake, discover([sample, *bundled_samples()]), run)
+        ingest_files(lake, discover([sample, *bundled_samples()], lake.root), run)
     report = run_pipeline(lake, Settings(lake=lake.root, landing=landing))
     return DemoSummary(lake_status(lake), [report.render(), *gold.summary(lake)])
