@@ -75,6 +75,11 @@ def watch(
             raise UsageProblem(str(bad)) from None
     if options.retry_attempts < 1:
         raise UsageProblem("--retries must be at least 1")
+    from retail_lakehouse.orchestrate.landing import landing_problem
+
+    problem = landing_problem(state.settings.landing, state.lake_root)
+    if problem is not None:
+        raise UsageProblem(problem)
     watcher = Watcher(state.lake, state.settings, options)
     try:
         code = watcher.run()

@@ -19,6 +19,27 @@ ARCHIVE_FOLDER = "_archive"
 TEMPORARY_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".filepart", ".download")
 
 
+def landing_problem(landing: Path, lake: Path) -> str | None:
+    """Why ``landing`` cannot be watched, or None: a landing folder holding the lake, or the
+    ``retail.toml`` in use, would have the lake's own files taken as input and the settings
+    moved to ``_refused/`` (``landing = "."`` in a project)."""
+    from retail_lakehouse.config_file import find_config_file
+
+    here = landing.resolve()
+    if lake.resolve().is_relative_to(here):
+        return (
+            f"the landing folder {landing} holds the lake ({lake}): its own files would be "
+            "taken as input; set landing to a folder of its own (retail.toml: landing)"
+        )
+    config = find_config_file()
+    if config is not None and config.resolve().parent.is_relative_to(here):
+        return (
+            f"the landing folder {landing} holds the settings ({config}), which would be "
+            "moved to _refused/; set landing to a folder of its own (retail.toml: landing)"
+        )
+    return None
+
+
 def landing_files(landing: Path) -> Iterator[tuple[Path, os.stat_result]]:
     """Every candidate file under ``landing`` with its stat, in no particular order."""
     folders = [landing]

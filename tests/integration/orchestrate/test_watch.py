@@ -224,3 +224,18 @@ def test_a_full_lake_disk_while_decompressing_leaves_the_file_in_landing(tmp_pat
     assert not (project / "landing" / "_refused").exists()
     again = retail_in(project, "watch", "--once", "--settle", "0")
     assert "ingested sales.csv.gz: 1,071 lines" in again.stdout, again.stdout + again.stderr
+
+
+def test_a_landing_folder_holding_the_lake_or_the_settings_is_refused_at_start(
+    tmp_path: Path,
+) -> None:
+    """``landing = "."`` in a project: the watcher took the lake's own files and moved
+    retail.toml, its heartbeat and its lock into _refused/. It must refuse to start instead."""
+    project = make_project(tmp_path / "shop")
+    config = project / "retail.toml"
+    config.write_text(config.read_text().replace('landing = "landing"', 'landing = "."'))
+    shutil.copy(SAMPLE, project)
+    done = retail_in(project, "watch", "--once", "--settle", "0")
+    assert done.code == 2, done.stdout + done.stderr
+    assert "landing" in done.stderr and "lake" in done.stderr, done.stderr
+    assert config.exists() and not (project / "_refused").exists()

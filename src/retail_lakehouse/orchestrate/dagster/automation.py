@@ -43,10 +43,13 @@ EVERYTHING_FROM_BRONZE = AssetSelection.assets(key(BRONZE_SALES_LINES)).downstre
 def landing_sensor(
     context: SensorEvaluationContext, retail: RetailProject
 ) -> SensorResult | SkipReason:
-    from retail_lakehouse.orchestrate.landing import landing_files, sha256_of
+    from retail_lakehouse.orchestrate.landing import landing_files, landing_problem, sha256_of
     from retail_lakehouse.sources.readers import is_supported
 
     settings = retail.settings()
+    problem = landing_problem(settings.landing, settings.lake)
+    if problem is not None:
+        return SkipReason(problem)
     cached: dict[str, list[object]] = json.loads(context.cursor) if context.cursor else {}
     cursor: dict[str, list[object]] = {}
     requests: list[RunRequest] = []
