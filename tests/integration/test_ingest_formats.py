@@ -183,3 +183,31 @@ def test_xlsx_keeps_text_in_mostly_numeric_columns(
     )
     assert [g["invoice_no"] for g in got] == ["536365", "536366", "536367", "C536379"]
     assert got[0]["quantity"] == "6" and got[0]["customer_id"] == "17850"
+
+
+def test_a_json_array_named_like_a_pattern_is_read_as_itself(
+    retail: RetailCli, tmp_path: Path
+) -> None:
+    """DuckDB's reader expands ``[1]``, ``?`` and ``*`` in the name it is given: ``sales[1].json``
+    was read as ``sales1.json`` (another file's lines, silently), ``q?.json`` as every
+    ``q<x>.json``. Same for a ``--cdc`` change log."""
+    folder = tmp_path / "exports #1"
+    folder.mkdir()
+    for name, rows in [("sales[1].json", ROWS), ("q?.json", ROWS[:1]), ("s*.json", ROWS[1:])]:
+        (folder / name).write_text(json.dumps(rows))
+    for other in ("sales1.json", "qx.json", "sx.json", "sub/sales[1].json"):
+        (folder / other).parent.mkdir(exist_ok=True)
+        (folder / other).write_text(json.dumps(ROWS * 5))
+    for index, (name, expected) in enumerate(
+        [("sales[1].json", 2), ("q?.json", 1), ("s*.json", 1)]
+    ):
+        lake = tmp_path / f"lake-{index}"
+        done = retail("ingest", folder / name, lake=lake)
+        assert done.code == 0, done.stderr[-2000:]
+        got = query(retail, lake, "SELECT count(*) AS n FROM bronze.sales_lines")
+        assert got == [{"n": expected}], name
+    log = folder / "changes[1].ndjson"
+    log.write_text('{"op":"c","source":{"lsn":1},"after":{"line_id":"a"}}\n')
+    (folder / "changes1.ndjson").write_text("not json\n")
+    done = retail("ingest", "--cdc", log, lake=tmp_path / "lake-cdc")
+    assert "not a JSON object" not in done.stderr, done.stderr[-2000:]

@@ -21,6 +21,7 @@ from retail_lakehouse.lake.contracts.bronze import RAW_COLUMNS
 from retail_lakehouse.sources.aliases import canonical_name
 from retail_lakehouse.sources.compressed import split_suffix
 from retail_lakehouse.sources.errors import FileRefused
+from retail_lakehouse.sources.literal import duckdb_literal
 
 KEY = "line_id"
 OPS = ("c", "u", "d", "r")
@@ -38,7 +39,7 @@ def read_change_events(path: Path) -> pa.Table:
             f"a compressed change log ({compression}): decompress it first and give the file "
             "inside (only sales exports may be compressed)",
         )
-    location = str(path).replace("'", "''")
+    location = duckdb_literal(path).replace("'", "''")
     with duckdb.connect() as con:
         try:
             lines = con.execute(

@@ -23,6 +23,7 @@ from retail_lakehouse.sources.errors import FileRefused
 from retail_lakehouse.sources.json_depth import line_depths
 from retail_lakehouse.sources.limits import ReaderLimits
 from retail_lakehouse.sources.lines import iter_line_chunks
+from retail_lakehouse.sources.literal import duckdb_literal
 from retail_lakehouse.sources.records import OpenedSource, SourceChunk, SourceLayout, rejects
 from retail_lakehouse.sources.sniff import FileFacts
 
@@ -79,7 +80,7 @@ def _array_records(
         level = found.end
     try:
         relation = con.read_json(
-            str(path),
+            duckdb_literal(path),
             format="array",
             records="false",
             columns={"raw": "JSON"},
