@@ -10,9 +10,12 @@ import hashlib
 import json
 import lzma
 import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
-from tests.conftest import CliResult, RetailCli, run_retail
+from tests.conftest import RETAIL, CliResult, RetailCli, run_retail
 
 COMPRESS = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
 COMPARED = (
@@ -261,3 +264,43 @@ def test_a_format_rule_for_the_plain_name_applies_to_the_compressed_export_too(
         "sql", "SELECT date_order, date_order_source FROM bronze.files", "-f", "json", cwd=tmp_path
     ).json()
     assert rows == [{"date_order": "dmy", "date_order_source": "declared"}]
+
+
+def test_a_copy_left_by_an_ingest_killed_with_its_reader_is_removed_by_the_next_command(
+    retail: RetailCli, tmp_path: Path, real_files: list[Path]
+) -> None:
+    """When the command and its reader die together (a power cut, ``kill -9`` of the process
+    group), nobody deletes the decompressed copy, up to ``max_decompressed_mb`` on the lake's
+    disk; the next command's recovery of that ingest does (before: it stayed until a vacuum
+    past the retention, which did not even count it)."""
+    packed = tmp_path / "sales.csv.gz"
+    packed.write_bytes(gzip.compress(real_files[0].read_bytes()))
+    lake = tmp_path / "lake"
+    for before in ([], [real_files[1]]):  # into a new lake, then into one with a table
+        _kill_while_decompressing(lake, packed, before)
+        done = retail("ingest", real_files[2], lake=lake)
+        assert done.code == 0, done.stderr[-2000:]
+        assert "recovered interrupted ingest" in done.stdout + done.stderr
+        assert not list(lake.rglob("*.input*"))
+
+
+def _kill_while_decompressing(lake: Path, packed: Path, before: list[Path]) -> None:
+    """``retail ingest`` of ``before`` and ``packed``, its process group killed while the reader
+    writes the decompressed copy of ``packed``."""
+    started = subprocess.Popen(
+        [RETAIL, "--lake", str(lake), "ingest", *map(str, before), str(packed)],
+        env={**os.environ, "RETAIL_FAULT": "ingest.decompressing:hang"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list(lake.rglob("*.input*")):
+            assert time.monotonic() < deadline, "the reader never started its copy"
+            assert started.poll() is None, "the ingest ended before it was killed"
+            time.sleep(0.05)
+    finally:
+        os.killpg(started.pid, signal.SIGKILL)
+        started.wait()
+    assert list(lake.rglob("*.input*"))  # left behind: both processes are gone

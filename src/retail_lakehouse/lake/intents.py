@@ -162,6 +162,16 @@ def recover_all(lake: Lake) -> list[str]:
 
 # -- partial files -----------------------------------------------------------------------------
 
+SCRATCH_MARK = ".input"
+"""Names a scratch file beside a staged one (a reader's decompressed copy): never a Delta data
+file, so a recovering command deletes any its interrupted command left."""
+
+
+def scratch_beside(staged: Path, suffix: str) -> Path:
+    """A scratch file named after the staged file ``staged``, ending in ``suffix``."""
+    return staged.with_name(f"{staged.name}{SCRATCH_MARK}{suffix}")
+
+
 _SLACK_SECONDS = 2.0
 
 
@@ -171,7 +181,9 @@ def remove_unreferenced_files(lake: Lake, *, since: float) -> int:
     Only files of the interrupted command can qualify: a file is a candidate when it was
     modified after the command started, and it is kept if any commit made since then (the only
     commits that can name it) adds it. The caller holds the writer lock, so no other writer is
-    between writing a file and committing it. Leftover commit temporaries go too."""
+    between writing a file and committing it. Leftover commit temporaries go too, and scratch
+    files beside staged ones (a reader's decompressed copy, as large as the limits allow: when
+    the command and its reader died together nobody else deletes it)."""
     removed = 0
     for qualified in lake.tables():
         folder = lake.path(qualified)
@@ -191,6 +203,9 @@ def remove_unreferenced_files(lake: Lake, *, since: float) -> int:
             ):
                 data.unlink(missing_ok=True)
                 removed += 1
+    for scratch in lake.root.glob(f"*/*/part-*{SCRATCH_MARK}*"):  # (tables without a log too)
+        if scratch.is_file() and _mtime(scratch) >= since - _SLACK_SECONDS:
+            scratch.unlink(missing_ok=True)
     return removed
 
 

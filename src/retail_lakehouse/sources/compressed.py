@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from retail_lakehouse.lake import faults
+from retail_lakehouse.lake.intents import scratch_beside
 from retail_lakehouse.sources.errors import FileRefused
 from retail_lakehouse.sources.limits import MIB, ReaderLimits
 
@@ -48,7 +49,7 @@ def copy_path(path: Path, beside: Path) -> Path | None:
     """Where :func:`decompressed` writes the content of ``path`` (None: not compressed). The
     parent deletes it too when the worker was killed before it could."""
     inner, compression = split_suffix(path)
-    return None if compression is None else beside.with_name(f"{beside.name}.input{inner}")
+    return None if compression is None else scratch_beside(beside, inner)
 
 
 @contextlib.contextmanager
