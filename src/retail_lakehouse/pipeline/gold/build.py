@@ -726,9 +726,9 @@ class _GoldRun:
             )
             previous_months = self.engine.table(CUSTOMER_MONTHS.qualified)
             if gone is None:  # pairs only add: the new ones go in a file of their own
-                return self._summary_written(summary), self._months_added(
-                    previous_months, new_pairs(previous_months, new_fact)
-                )
+                first = self.bounds.new_first_ts  # no new row is earlier
+                added = new_pairs(previous_months, new_fact, first.date() if first else None)
+                return self._summary_written(summary), self._months_added(previous_months, added)
             months = update_months(
                 previous_months, new_fact, fact, self._nonempty(gone, "gone_customers")
             )
