@@ -400,13 +400,14 @@ class _GoldRun:
         self.mart_attributes_known = last_run(self.lake, DIM_PRODUCT.qualified) == last_run(
             self.lake, MART_PRODUCT_PERFORMANCE.qualified
         )
+        self.affected_codes, self.same_rules = self._affected("stock_code"), self._same_rules()
         product = build_dim_product(
             self.engine,
             self.silver,
-            self._affected("stock_code"),
+            self.affected_codes,
             self.previous_products,
             rules,
-            same_rules=self._same_rules(),
+            same_rules=self.same_rules,
             prices=self._prices(),
             new_lines=self.new if self.later else None,
         )
@@ -645,7 +646,12 @@ class _GoldRun:
             self._write_staged_split(target, rows, "month", latest)
             return
         previous = self.engine.table(target.qualified)
-        changed = attributes_changed(self.previous_products, self.products)
+        products = self.products
+        if self.same_rules and self.affected_codes is not None:
+            # the other codes' rows are the previous ones as they were (dim_product keeps them
+            # when the mapping is the same): only the recomputed codes can have changed
+            products = products.semi_join(self.affected_codes, "stock_code")
+        changed = attributes_changed(self.previous_products, products)
         added = self.invoices_appended and not self.rekeyed  # only new rows, on new invoices
         recent = None
         if start is not None:
