@@ -90,8 +90,9 @@ def test_appends_retraction_and_rollback_keep_gold_equal_to_a_rebuild(tmp_path: 
     retail("ingest", second, lake=lake)
     # killed after the summaries' commits, before the watermark: the next run redoes the same
     # batches, which must not add their rows to the summaries twice (the price counts first:
-    # the redo replaces the batches it committed, as the fact's commit does)
-    for table in ("gold.product_prices", "gold.customer_months"):
+    # the redo replaces the batches it committed, as the fact's commit does), nor its new
+    # month pairs to the cohort mart twice (its last commit, which an append adds to)
+    for table in ("gold.product_prices", "gold.customer_months", "gold.mart_cohort_retention"):
         killed = run_retail_with(lake, RETAIL_FAULT=f"after:{table}:kill")
         assert killed.code != 0
     out = retail("run", lake=lake)

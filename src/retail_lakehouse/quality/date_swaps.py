@@ -11,7 +11,9 @@ day/month swap, naming the file and how to correct it (docs/dates-and-numbers.md
 The unit judged is the file, or the sheet of a workbook whose sheets were decided differently
 (``bronze.files.sheet_formats``). One DuckDB query over the committed silver lines (two ASOF
 joins on the invoice number), run only when some file or sheet was assumed; no Python loop over
-lines.
+lines. The lines are grouped by invoice number text first and the number is read (a regular
+expression) once per invoice, not per line: the same minimum per number, at a twentieth of
+the matching (the check 0.51 -> 0.28 CPU-s over 5,000,000 lines; decision 0020, tenth round).
 """
 
 from __future__ import annotations
@@ -58,12 +60,18 @@ def units_sql(lake: Lake) -> str:
 
 _QUERY = """
 WITH units AS ({units}),
-invoices AS (
-    SELECT s._batch_seq, s._source_file,
-           CAST(regexp_extract(s.invoice_no, '^[A-Z]?([0-9]{{1,12}})$', 1) AS BIGINT) AS num,
-           min(s.invoice_ts) AS ts
+numbers AS (
+    SELECT s._batch_seq, s._source_file, s.invoice_no, min(s.invoice_ts) AS ts
     FROM silver.sales_lines s
-    WHERE s.invoice_ts IS NOT NULL AND regexp_matches(s.invoice_no, '^[A-Z]?[0-9]{{1,12}}$')
+    WHERE s.invoice_ts IS NOT NULL
+    GROUP BY ALL
+),
+invoices AS (
+    SELECT n._batch_seq, n._source_file,
+           CAST(regexp_extract(n.invoice_no, '^[A-Z]?([0-9]{{1,12}})$', 1) AS BIGINT) AS num,
+           min(n.ts) AS ts
+    FROM numbers n
+    WHERE regexp_matches(n.invoice_no, '^[A-Z]?[0-9]{{1,12}}$')
     GROUP BY ALL
 ),
 judged_units AS (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -180,3 +182,40 @@ def test_new_invoices_in_a_month_with_sales_add_to_its_product_sums(lake: Lake) 
     incremental = snapshot(lake)
     run_gold(lake, full_refresh=True)
     assert snapshot(lake) == incremental
+
+
+def test_later_appends_across_a_month_end_replace_whole_month_files_and_count_cohorts(
+    lake: Lake, tmp_path: Path
+) -> None:
+    """Appends of later lines (the benchmark's kind): the first crosses a month's end, the
+    next starts in that second month. The product mart's rows of the two months are separate
+    files, so the second append replaces whole files (no predicate rewrite of a file holding
+    both months), and the cohort mart, added to from the new month pairs, equals a rebuild
+    after each append (a new customer, an old one back, one in its own cohort month again)."""
+    write_batch(lake, 1, BATCH_1)
+    run_gold(lake)
+    crossing = [
+        line("11", "A1", 2, "1.50", "2011-03-31 10:00", "c1", UK, "RED BAG"),
+        line("12", "A2", 1, "4.00", "2011-04-01 09:00", "c5", FR, "TEA CUP"),  # a new customer
+        line("13", "A3", 1, "2.00", "2011-04-01 10:00", "c1", UK, "CANDLE"),
+    ]
+    later = [
+        line("14", "A1", 1, "1.50", "2011-04-05 10:00", "c5", FR, "RED BAG"),  # its cohort month
+        line("15", "A2", 2, "4.00", "2011-04-06 10:00", "c2", FR, "TEA CUP"),
+        line("16", "A3", 1, "2.00", "2011-05-02 10:00", "c6", DE, "CANDLE"),
+    ]
+    for batch, lines in ((2, crossing), (3, later)):
+        write_batch(lake, batch, lines)
+        report = run_gold(lake)
+        assert not report.full_refresh
+        table = lake.delta("gold.mart_product_performance")
+        assert table is not None
+        assert "predicate" not in (table.history(limit=1)[0].get("operationParameters") or {})
+        incremental = snapshot(lake)
+        assert incremental["gold.mart_cohort_retention"]
+        copy = Lake(tmp_path / f"rebuilt-{batch}")
+        shutil.copytree(lake.root, copy.root)
+        run_gold(copy, full_refresh=True)
+        assert snapshot(copy) == incremental, batch
+    months = rows(lake, "SELECT DISTINCT month FROM gold.mart_product_performance ORDER BY 1")
+    assert len(months) == 5

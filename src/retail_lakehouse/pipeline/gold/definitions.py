@@ -98,6 +98,14 @@ def as_float(value: ir.NumericValue) -> ir.FloatingValue:
     # Past what the unscaled value holds in 64 bits, the plain cast (no overflow error).
     fits = value.abs() < ibis.literal(Decimal(2**63 - 1) / unit, f"decimal(38, {dtype.scale})")
     result: ir.FloatingValue = fits.ifelse(unscaled, value.cast("float64"))
+    # Below 2**53 the unscaled value is exact as a double, so that path rounds once (one
+    # division by an exact power of ten), which is the correctly rounded value every engine's
+    # own cast gives there too (DuckDB and Spark divide the same way): the plain cast, without
+    # the 128-bit multiplication and BIGINT cast, which cost DuckDB 0.5 us a row (a quarter
+    # of the RFM mart's query at 39,000 customers; decision 0020, tenth round). The rule
+    # above is still what every larger value gets.
+    exact = value.abs() < ibis.literal(Decimal(2**53) / unit, f"decimal(38, {dtype.scale})")
+    result = exact.ifelse(value.cast("float64"), result)
     return result
 
 

@@ -20,6 +20,8 @@ the whole fact. ``tests/integration/test_gold_summaries.py`` checks the result e
 
 from __future__ import annotations
 
+from datetime import date
+
 import ibis
 import ibis.expr.types as ir
 
@@ -101,10 +103,19 @@ def update_summary(
     return combined.union(summary_rows(fact.semi_join(recompute, "customer_id")))
 
 
-def new_pairs(previous: ir.Table, new_fact: ir.Table) -> ir.Table:
+def new_pairs(previous: ir.Table, new_fact: ir.Table, since: date | None = None) -> ir.Table:
     """The new rows' (customer, month) pairs that ``previous`` lacks (NULL-safe: a NULL month
-    matches a NULL month), which an append adds to the table as they are."""
+    matches a NULL month), which an append adds to the table as they are.
+
+    ``since``, a day no later than the first instant of the new rows, leaves out the previous
+    pairs of earlier months (none can match): the engines then skip the files of earlier
+    appends from their month statistics, and the first, whole-history file is filtered as it
+    is read rather than joined (0.009 -> 0.002 CPU-s over 121,000 pairs; decision 0020, tenth
+    round)."""
     pairs = month_rows(new_fact)
+    if since is not None:
+        first = ibis.date(since.replace(day=1).isoformat())
+        previous = previous.filter((previous.month >= first) | previous.month.isnull())
     return pairs.anti_join(
         previous,
         [

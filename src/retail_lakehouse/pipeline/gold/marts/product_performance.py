@@ -167,11 +167,31 @@ def build_recent_months(
 
 def _added(before: ir.Table, new: ir.Table) -> ir.Table:
     """Per (month, stock code), ``before``'s sums plus ``new``'s (a group missing from one
-    side counts as zero there; NULL keys group together, as in one grouping)."""
-    both = before.union(new)
-    return _base_columns(
-        both.group_by(["month", "stock_code"]).agg(**{name: both[name].sum() for name in BASE[2:]})
+    side counts as zero there; NULL keys group together, as in one grouping).
+
+    Each side has one row per (month, stock code), so this is an outer join of the two, not a
+    grouping of their union: the new lines' few thousand groups are looked up from the
+    previous rows of the month (32,806 at 5 M lines), whose five decimal sums a grouping
+    re-aggregated (two fifths of the mart's query; decision 0020, tenth round)."""
+    old = before.mutate(_before=ibis.literal(True))
+    added = new.rename(**{f"_new_{name}": name for name in BASE})
+    joined = old.outer_join(
+        added,
+        [
+            old.month.identical_to(added._new_month),
+            old.stock_code.identical_to(added._new_stock_code),
+        ],
     )
+    present = joined._before.notnull()
+    keys = {name: present.ifelse(joined[name], joined[f"_new_{name}"]) for name in BASE[:2]}
+    sums = {name: _plus(joined[name], joined[f"_new_{name}"]) for name in BASE[2:]}
+    return _base_columns(joined.select(**keys, **sums))
+
+
+def _plus(a: ir.Value, b: ir.Value) -> ir.Value:
+    """``a + b`` as ``sum`` adds them: NULL when both are NULL, else a NULL counts as 0."""
+    result: ir.Value = ibis.cases((a.isnull(), b), (b.isnull(), a), else_=a + b)
+    return result
 
 
 def with_attributes(rows: ir.Table, products: ir.Table) -> ir.Table:
