@@ -177,6 +177,7 @@ def test_a_full_lake_disk_while_decompressing_fails_the_command_not_the_file(
     full = _with_fault("ingest.decompressing:enospc", "ingest", packed, lake=lake)
     assert full.code == 1, full.stdout + full.stderr[-2000:]
     assert "No space left on device" in full.stderr
+    assert "the disk is full" in full.stderr and "internal error" not in full.stderr
     assert "refused" not in full.stdout + full.stderr
     assert not list(lake.rglob("*.input*"))
     again = run_retail("ingest", packed, lake=lake)

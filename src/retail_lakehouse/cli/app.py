@@ -7,6 +7,7 @@ for one with ``--debug``.
 
 from __future__ import annotations
 
+import errno
 import sys
 import traceback
 from pathlib import Path
@@ -163,6 +164,11 @@ app.command("doctor")(doctor_cmd.doctor)
 app.command("stream")(stream_cmd.stream)
 
 
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+"""A full disk (or quota) is the machine's state, not a defect: said plainly, not as an
+"internal error" to report."""
+
+
 def _main() -> None:
     """Console-script entry point: run the app and map failures to exit codes."""
     debug = "--debug" in sys.argv
@@ -188,6 +194,13 @@ def _main() -> None:
     except Exception as error:
         if debug:
             traceback.print_exc()
+        if isinstance(error, OSError) and error.errno in _DISK_FULL:
+            err_console.print(
+                f"[red]error:[/] the disk is full: {error}\n"
+                "Free some space and run the command again: what this one had not committed "
+                "is undone by the next writing command."
+            )
+            sys.exit(1)
         err_console.print(
             f"[red]internal error:[/] {type(error).__name__}: {error}\n"
             "Run again with --debug for the traceback, and report it if it persists."
