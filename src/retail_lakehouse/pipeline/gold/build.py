@@ -188,22 +188,26 @@ class _GoldRun:
         staged files are discarded if writing fails."""
         paths = [staged_path(self.lake, target.qualified) for _ in parts]
         try:
-            for part, path in zip(parts, paths, strict=True):
-                self.engine.write_parquet(part, target, path)
+            writes = [
+                self.engine.parquet_writer(part, target, path)
+                for part, path in zip(parts, paths, strict=True)
+            ]
         except BaseException:
             discard(paths)
             raise
-        self._commit_staged(target, paths, replace, extra)
+        self._commit_staged(target, paths, replace, extra, writes)
 
     def _commit_staged(
         self,
         target: TableContract,
         paths: list[Path],
         replace: BatchSelection | None,
-        extra: dict[str, str] | None = None,
+        extra: dict[str, str] | None,
+        writes: list[Callable[[], None]],
     ) -> None:
-        """Queue the commit of the staged files (the committer's thread, in order, while the
-        engine computes the next table) and count their rows once committed."""
+        """Queue the writes of the staged files (DuckDB: on a cursor of their own) and their
+        commit on the committer's thread, in order, while the engine goes on with the next
+        table; count their rows once committed."""
         qualified = target.qualified
         self.report.tables[qualified] = 0  # the report lists the tables in commit order
 
@@ -211,7 +215,7 @@ class _GoldRun:
             self.report.tables[qualified] = rows
             self.run.count(qualified, rows_out=rows)
 
-        self.committer.staged(qualified, paths, replace, extra, written=written)
+        self.committer.staged(qualified, paths, replace, extra, writes=writes, written=written)
 
     def _write_if_changed(self, target: TableContract, data: pa.Table, key: str) -> None:
         """Commit a small table only when its content differs (keeps idle versions stable)."""
@@ -420,9 +424,6 @@ class _GoldRun:
             prices=self._prices(),
             new_lines=self.new if self.later else None,
         )
-        self.products = self.engine.materialize(product, self._name("dim_product"))
-        self._step("dim_product")
-
         self.affected_customers = self._affected("customer_id")
         customer = build_dim_customer(
             self.engine,
@@ -431,7 +432,12 @@ class _GoldRun:
             self._previous(DIM_CUSTOMER),
             new_lines=self.new if self.later else None,
         )
-        self.customers = self.engine.materialize(customer, self._name("dim_customer"))
+        # side by side: DuckDB runs each on about one core (a window; a nested-loop join)
+        self.products, self.customers = self.engine.materialize_all(
+            [(product, self._name("dim_product")), (customer, self._name("dim_customer"))]
+        )
+        self._step("dim_product")  # and dim_customer's rows
+
         check_scd2_on(self.engine, self.customers, self.affected_customers)
         self._step("dim_customer")
 
