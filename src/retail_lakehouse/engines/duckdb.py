@@ -243,19 +243,19 @@ class DuckDBEngine(Engine):
         return lambda: _run_on(cursor, sql)
 
     def materialize_all(self, named: Sequence[tuple[ir.Table, str]]) -> list[ir.Table]:
-        """Each statement compiled here, then the first run on the engine's connection while
-        each other runs on a cursor in a thread of its own: a statement DuckDB runs on one core
-        (a window, a nested-loop join) then shares the machine with the next one."""
-        statements = [_created_sql(name, self._compile(expr)) for expr, name in named]
-        threads = [
-            _Statement(self._cursor(), sql)
-            for sql in statements[1:]  # started before the first one runs here
-        ]
-        for thread in threads:
-            thread.start()
+        """Each statement compiled here and started on a cursor in a thread of its own while
+        the next one is compiled, the last run on the engine's connection: a statement DuckDB
+        runs on about one core (a window, a nested-loop join) then shares the machine with the
+        others, and Python's compiling with DuckDB's running."""
+        threads: list[_Statement] = []
         try:
-            if statements:
-                self._con.con.execute(statements[0])
+            for index, (expr, name) in enumerate(named):
+                sql = _created_sql(name, self._compile(expr))
+                if index == len(named) - 1:
+                    self._con.con.execute(sql)
+                else:
+                    threads.append(_Statement(self._cursor(), sql))
+                    threads[-1].start()
         finally:
             for thread in threads:
                 thread.join()
