@@ -9,7 +9,6 @@ to know which engine it runs on.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -64,21 +63,6 @@ class Engine(ABC):
         engine encodes the Parquet itself, so no table passes through Python;
         :mod:`retail_lakehouse.lake.staged` commits either form."""
 
-    def parquet_writer(
-        self, expr: ir.Table, target: TableContract, path: Path
-    ) -> Callable[[], None]:
-        """:meth:`write_parquet` in two halves: the statement is prepared here, on the caller's
-        thread, and the returned call runs it, from any thread (the gold committer's, while this
-        thread prepares the next statement). Engines that cannot run a statement from another
-        thread write here and return a call that does nothing."""
-        self.write_parquet(expr, target, path)
-        return _written
-
-    def materialize_all(self, named: Sequence[tuple[ir.Table, str]]) -> list[ir.Table]:
-        """:meth:`materialize` of each ``(expression, name)``; an engine may run them side by
-        side (none may read another's result)."""
-        return [self.materialize(expr, name) for expr, name in named]
-
     def view(self, expr: ir.Table, name: str) -> ir.Table:
         """Name an expression that several queries build on, so each of them compiles only its
         own few steps on top (compiling silver's evaluated lines costs a tenth of a second). No
@@ -130,10 +114,6 @@ class Engine(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _written() -> None:
-    """Nothing left to run: :meth:`Engine.parquet_writer` wrote already."""
 
 
 def decimal_from_float_sql(value: str, type_: pa.Decimal128Type) -> str:

@@ -5,11 +5,8 @@ from __future__ import annotations
 import itertools
 import os
 import tempfile
-import threading
-from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -111,14 +108,7 @@ def _compile_fresh(expr: ir.Table) -> str:
 
 
 class DuckDBEngine(Engine):
-    """Ibis over an in-memory DuckDB database that spills to a temporary folder.
-
-    The tables and views it creates are the database's, not ``TEMP`` (those belong to one
-    connection): a statement can then run on a cursor of its own, from another thread
-    (:meth:`parquet_writer`, :meth:`materialize_all`), while the engine's connection runs the
-    next one. Every name is the engine's own, so nothing else sees them, and they go with the
-    in-memory database when the engine closes.
-    """
+    """Ibis over an in-memory DuckDB database that spills to a temporary folder."""
 
     name = "duckdb"
 
@@ -160,7 +150,7 @@ class DuckDBEngine(Engine):
         source = f"_arrow_{name}"
         raw.from_arrow(data.__arrow_c_stream__()).create_view(source, replace=True)
         try:
-            raw.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM "{source}"')
+            raw.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS SELECT * FROM "{source}"')
         finally:
             raw.execute(f'DROP VIEW IF EXISTS "{source}"')
         return self._created(name)
@@ -176,9 +166,10 @@ class DuckDBEngine(Engine):
         return table
 
     def materialize(self, expr: ir.Table, name: str) -> ir.Table:
-        """One ``CREATE TABLE ... AS`` (:func:`_created_sql`)."""
+        """One ``CREATE TEMP TABLE ... AS``: Ibis' ``create_table(overwrite=True)`` inserts
+        into a scratch table and then copies it (a third of a second for silver's lines)."""
         sql = self._compile(expr)
-        self._con.con.execute(_created_sql(name, sql))
+        self._con.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
         return self._created(name)
 
     def materialize_wide(self, expr: ir.Table, name: str, *, rows: int | None = None) -> ir.Table:
@@ -200,12 +191,12 @@ class DuckDBEngine(Engine):
             f"COPY ({sql}) TO '{location}' (FORMAT parquet, COMPRESSION snappy, "
             f"ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
         )
-        raw.execute(f"CREATE OR REPLACE VIEW \"{name}\" AS SELECT * FROM '{location}'")
+        raw.execute(f"CREATE OR REPLACE TEMP VIEW \"{name}\" AS SELECT * FROM '{location}'")
         return self._created(name)
 
     def view(self, expr: ir.Table, name: str) -> ir.Table:
         sql = self._compile(expr)
-        self._con.con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql}')
+        self._con.con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {sql}')
         return self._created(name)
 
     def _created(self, name: str) -> ir.Table:
@@ -231,51 +222,13 @@ class DuckDBEngine(Engine):
         """``COPY ... TO``: DuckDB encodes the Parquet on every core from its own vectors (half
         the cost of exporting the rows to Arrow and encoding them again), each column cast to
         the contract's type."""
-        self._con.con.execute(self._copy_sql(expr, target, path))
-
-    def parquet_writer(
-        self, expr: ir.Table, target: TableContract, path: Path
-    ) -> Callable[[], None]:
-        """:meth:`write_parquet`'s statement compiled here; the returned call runs it on a
-        cursor of its own (a connection to the same database), from whichever thread calls."""
-        sql = self._copy_sql(expr, target, path)
-        cursor = self._cursor()
-        return lambda: _run_on(cursor, sql)
-
-    def materialize_all(self, named: Sequence[tuple[ir.Table, str]]) -> list[ir.Table]:
-        """Each statement compiled here and started on a cursor in a thread of its own while
-        the next one is compiled, the last run on the engine's connection: a statement DuckDB
-        runs on about one core (a window, a nested-loop join) then shares the machine with the
-        others, and Python's compiling with DuckDB's running."""
-        threads: list[_Statement] = []
-        try:
-            for index, (expr, name) in enumerate(named):
-                sql = _created_sql(name, self._compile(expr))
-                if index == len(named) - 1:
-                    self._con.con.execute(sql)
-                else:
-                    threads.append(_Statement(self._cursor(), sql))
-                    threads[-1].start()
-        finally:
-            for thread in threads:
-                thread.join()
-        for thread in threads:
-            thread.raise_error()
-        return [self._created(name) for _, name in named]
-
-    def _cursor(self) -> Any:
-        """A new connection to the engine's database (made on the engine's thread), set as the
-        engine's own is where a setting belongs to the connection."""
-        cursor = self._con.con.cursor()
-        cursor.execute("SET TimeZone = 'UTC'")
-        return cursor
-
-    def _copy_sql(self, expr: ir.Table, target: TableContract, path: Path) -> str:
         sql = self._compile(expr)
         produced = expr.schema().to_pyarrow()
         columns = ", ".join(_conformed(f, produced) for f in target.schema)
         location = str(path).replace("'", "''")
-        return f"COPY (SELECT {columns} FROM ({sql})) TO '{location}' ({DUCKDB_PARQUET_OPTIONS})"
+        self._con.con.execute(
+            f"COPY (SELECT {columns} FROM ({sql})) TO '{location}' ({DUCKDB_PARQUET_OPTIONS})"
+        )
 
     def _compile(self, expr: ir.Table) -> str:
         """The expression's SQL (:func:`_compile_fresh`), from the cache of compiled SQL when
@@ -301,39 +254,6 @@ class DuckDBEngine(Engine):
     def close(self) -> None:
         self._con.disconnect()
         self._tmp.cleanup()
-
-
-class _Statement(threading.Thread):
-    """One statement on a cursor of the engine's database, in a thread of its own."""
-
-    def __init__(self, cursor: Any, sql: str) -> None:
-        super().__init__(name="duckdb-statement", daemon=True)
-        self._cursor, self._sql = cursor, sql
-        self._error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            _run_on(self._cursor, self._sql)
-        except BaseException as error:  # handed to the caller's thread
-            self._error = error
-
-    def raise_error(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-
-def _run_on(cursor: Any, sql: str) -> None:
-    """Run ``sql`` on ``cursor``, then close it."""
-    try:
-        cursor.execute(sql)
-    finally:
-        cursor.close()
-
-
-def _created_sql(name: str, sql: str) -> str:
-    """One ``CREATE TABLE ... AS``: Ibis' ``create_table(overwrite=True)`` inserts into a
-    scratch table and then copies it (a third of a second for silver's lines)."""
-    return f'CREATE OR REPLACE TABLE "{name}" AS {sql}'
 
 
 _TYPES: dict[str, dt.DataType] = {}

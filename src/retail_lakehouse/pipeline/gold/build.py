@@ -9,9 +9,8 @@ Order of commits, and why:
 4. the ``gold`` watermark, last.
 
 Steps 1-3 are committed on one background thread (:mod:`.committer`), in the order the run
-makes them, none after one that failed, while the engine computes the next table; on DuckDB the
-engine's ``COPY`` of each staged file runs on that thread too, on a cursor of its own. The run
-waits for them before the marts (which read the committed fact) and before the watermark.
+makes them, none after one that failed, while the engine computes the next table. The run waits
+for them before the marts (which read the committed fact) and before the watermark.
 
 Every step is an idempotent overwrite, so a crash anywhere before step 4 means the next run
 processes the same batches again and ends in the same state. A run with no new silver batch
@@ -193,26 +192,22 @@ class _GoldRun:
         staged files are discarded if writing fails."""
         paths = [staged_path(self.lake, target.qualified) for _ in parts]
         try:
-            writes = [
-                self.engine.parquet_writer(part, target, path)
-                for part, path in zip(parts, paths, strict=True)
-            ]
+            for part, path in zip(parts, paths, strict=True):
+                self.engine.write_parquet(part, target, path)
         except BaseException:
             discard(paths)
             raise
-        self._commit_staged(target, paths, replace, extra, writes)
+        self._commit_staged(target, paths, replace, extra)
 
     def _commit_staged(
         self,
         target: TableContract,
         paths: list[Path],
         replace: BatchSelection | None,
-        extra: dict[str, str] | None,
-        writes: list[Callable[[], None]],
+        extra: dict[str, str] | None = None,
     ) -> None:
-        """Queue the writes of the staged files (DuckDB: on a cursor of their own) and their
-        commit on the committer's thread, in order, while the engine goes on with the next
-        table; count their rows once committed."""
+        """Queue the commit of the staged files (the committer's thread, in order, while the
+        engine computes the next table) and count their rows once committed."""
         qualified = target.qualified
         self.report.tables[qualified] = 0  # the report lists the tables in commit order
 
@@ -220,7 +215,7 @@ class _GoldRun:
             self.report.tables[qualified] = rows
             self.run.count(qualified, rows_out=rows)
 
-        self.committer.staged(qualified, paths, replace, extra, writes=writes, written=written)
+        self.committer.staged(qualified, paths, replace, extra, written=written)
 
     def _write_if_changed(self, target: TableContract, data: pa.Table, key: str) -> None:
         """Commit a small table only when its content differs (keeps idle versions stable)."""
@@ -429,6 +424,9 @@ class _GoldRun:
             prices=self._prices(),
             new_lines=self.new if self.later else None,
         )
+        self.products = self.engine.materialize(product, self._name("dim_product"))
+        self._step("dim_product")
+
         self.affected_customers = self._affected("customer_id")
         customer = build_dim_customer(
             self.engine,
@@ -437,6 +435,10 @@ class _GoldRun:
             self._previous(DIM_CUSTOMER),
             new_lines=self.new if self.later else None,
         )
+        self.customers = self.engine.materialize(customer, self._name("dim_customer"))
+        check_scd2_on(self.engine, self.customers, self.affected_customers)
+        self._step("dim_customer")
+
         affected, previous = self._affected("invoice_no"), self._previous(DIM_INVOICE)
         self.invoices_appended = False
         if affected is not None and previous is not None and not self.gone:
@@ -450,32 +452,20 @@ class _GoldRun:
             invoice = invoice_rows(self.engine, self.new)
         else:
             invoice = build_dim_invoice(self.engine, self.silver, affected, previous)
+        self.invoices = self.engine.materialize(invoice, self._name("dim_invoice"))
+        self._step("dim_invoice")
+
         if self.rebuild or self.gone:
             country = build_dim_country(self.engine, self.silver)
         else:  # an append: the previous dimension and the new lines
             country = build_dim_country(self.engine, self.new, self._previous(DIM_COUNTRY))
-        # Side by side (DuckDB runs dim_product's window and dim_customer's nested-loop join on
-        # about one core each), each started while the next is compiled (decision 0011, tenth
-        # round); none reads another's rows.
-        self.products, self.customers, self.invoices, self.countries = self.engine.materialize_all(
-            [
-                (product, self._name("dim_product")),
-                (customer, self._name("dim_customer")),
-                (invoice, self._name("dim_invoice")),
-                (country, self._name("dim_country")),
-            ]
-        )
-        self._step("dimensions")
-
-        check_scd2_on(self.engine, self.customers, self.affected_customers)
-        self._step("scd2_check")
-
+        self.countries = self.engine.materialize(country, self._name("dim_country"))
         countries = self.engine.to_arrow(self.countries)
         if bounds.first_ts is not None and bounds.last_ts is not None:
             dim_date = build_dim_date(bounds.first_ts.date(), bounds.last_ts.date())
         else:  # no dated line yet: only the unknown member
             dim_date = build_dim_date(date.today(), date.today()).slice(0, 1)
-        self._step("dim_date_time")
+        self._step("dim_date_time_country")
 
         self._rekey()
         self._write_if_changed(DIM_DATE, dim_date, "date_key")

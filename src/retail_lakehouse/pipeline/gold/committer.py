@@ -4,16 +4,13 @@ delta-rs encodes Parquet and commits without holding the GIL, so writing a dimen
 on one thread while DuckDB (or Spark) computes the next table on the main thread overlaps the
 two (measured: about a third off a write plus a query of similar size). The commits of files
 the engine staged (:meth:`Committer.staged`: reading their footers, the statistics, the Delta
-commit; 3-7 ms each, ten in a fresh run) go the same way, after the engine's statement that
-writes them when it can run on another thread.
+commit; 3-7 ms each, ten in a fresh run) go the same way.
 
 Commits run one at a time, in submission order, and once one has failed none after it runs
 (each is skipped): the order of the commits is the order of the calls, whatever the threads do.
 :meth:`Committer.wait` re-raises the first failure, so a run still never advances its
 watermark past a table that failed to commit. Only Arrow tables and staged files are handed
-over, and statements the engine prepared on its own thread to run on a cursor of their own
-(DuckDB's ``COPY`` of a staged file, :meth:`Committer.staged`'s ``writes``): the engine's
-connection is never used from the background thread.
+over: the engine itself is never used from the background thread.
 """
 
 from __future__ import annotations
@@ -54,20 +51,15 @@ class Committer:
         replace: BatchSelection | None,
         extra: Mapping[str, str] | None = None,
         *,
-        writes: Sequence[Callable[[], None]] = (),
         written: Callable[[int], None] | None = None,
     ) -> None:
-        """Queue the commit of ``files`` to ``qualified``, as
-        :func:`~retail_lakehouse.lake.staged.commit_staged` makes it, after ``writes`` (the
-        engine's statements writing them, prepared by
-        :meth:`~retail_lakehouse.engines.base.Engine.parquet_writer`) have run on this thread;
-        ``written`` is then called with the rows the files hold (read from their footers)."""
+        """Queue the commit of ``files`` (written by the engine, complete) to ``qualified``,
+        as :func:`~retail_lakehouse.lake.staged.commit_staged` makes it; ``written`` is then
+        called with the rows the files hold (read from their footers)."""
         paths = list(files)
 
         def work() -> None:
             try:
-                for write in writes:
-                    write()
                 rows = staged_rows(paths)
             except BaseException:
                 discard(paths)
