@@ -8,6 +8,10 @@ Order of commits, and why:
    RFM and cohorts from per-customer summaries updated from the new fact rows (decision 0020);
 4. the ``gold`` watermark, last.
 
+Steps 1-3 are committed on one background thread (:mod:`.committer`), in the order the run
+makes them, none after one that failed, while the engine computes the next table. The run waits
+for them before the marts (which read the committed fact) and before the watermark.
+
 Every step is an idempotent overwrite, so a crash anywhere before step 4 means the next run
 processes the same batches again and ends in the same state. A run with no new silver batch
 commits nothing at all.
@@ -20,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
@@ -55,13 +60,7 @@ from retail_lakehouse.lake.recovery import (
     retractions_applied,
 )
 from retail_lakehouse.lake.runs import RunContext
-from retail_lakehouse.lake.staged import (
-    BatchSelection,
-    commit_staged,
-    discard,
-    staged_path,
-    staged_rows,
-)
+from retail_lakehouse.lake.staged import BatchSelection, discard, staged_path
 from retail_lakehouse.lake.store import cast_batch
 from retail_lakehouse.lake.watermarks import (
     GOLD_CONSUMER,
@@ -195,13 +194,28 @@ class _GoldRun:
         try:
             for part, path in zip(parts, paths, strict=True):
                 self.engine.write_parquet(part, target, path)
-            written = staged_rows(paths)
         except BaseException:
             discard(paths)
             raise
-        commit_staged(self.lake, target.qualified, paths, replace, extra)
-        self.report.tables[target.qualified] = written
-        self.run.count(target.qualified, rows_out=written)
+        self._commit_staged(target, paths, replace, extra)
+
+    def _commit_staged(
+        self,
+        target: TableContract,
+        paths: list[Path],
+        replace: BatchSelection | None,
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        """Queue the commit of the staged files (the committer's thread, in order, while the
+        engine computes the next table) and count their rows once committed."""
+        qualified = target.qualified
+        self.report.tables[qualified] = 0  # the report lists the tables in commit order
+
+        def written(rows: int) -> None:
+            self.report.tables[qualified] = rows
+            self.run.count(qualified, rows_out=rows)
+
+        self.committer.staged(qualified, paths, replace, extra, written=written)
 
     def _write_if_changed(self, target: TableContract, data: pa.Table, key: str) -> None:
         """Commit a small table only when its content differs (keeps idle versions stable)."""
@@ -562,21 +576,12 @@ class _GoldRun:
             invoices = self.previous_invoices.union(invoices)  # re-keyed rows' invoices are old
         dims = Dimensions(self.customers, self.products, invoices, self.countries)
         rows = fact_rows(silver.filter(chosen), dims, self.run.run_id)
-        path = staged_path(self.lake, FACT_SALES.qualified)
-        try:
-            self.engine.write_parquet(rows, FACT_SALES, path)
-            written = staged_rows([path])
-        except BaseException:
-            discard([path])
-            raise
         replace = (
             BatchSelection(everything=True)
             if self.rebuild
             else BatchSelection(above=self.mark, listed=frozenset([*self.rekeyed, *self.gone]))
         )
-        commit_staged(self.lake, FACT_SALES.qualified, [path], replace)
-        self.report.tables[FACT_SALES.qualified] = written
-        self.run.count(FACT_SALES.qualified, rows_out=written)
+        self._commit_parts(FACT_SALES, [rows], replace)
         self.committer.wait()  # the marts read the committed fact and previous mart snapshots
         self._step("fact_sales")
 
