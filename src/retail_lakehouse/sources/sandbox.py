@@ -143,6 +143,12 @@ class _ForkedWorker:
                 os.closerange(fd + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
                 _main(fd, memory_mb, told_path=False)
                 code = 0
+            except BaseException:  # as a fresh interpreter would, say why it could not start
+                with contextlib.suppress(BaseException):
+                    import traceback
+
+                    traceback.print_exc()
+                    sys.stderr.flush()
             finally:
                 os._exit(code)
         self.pid = pid
@@ -215,11 +221,14 @@ class Sandbox:
         ours, theirs = socket.socketpair()
         forked = fork and single_threaded()
         with ours, theirs:
-            process: _Worker | _ForkedWorker = (
-                _ForkedWorker(theirs, ours, self.limits.memory_mb)
-                if forked
-                else _Worker(theirs, self.limits.memory_mb)
-            )
+            process: _Worker | _ForkedWorker | None = None
+            if forked:
+                try:
+                    process = _ForkedWorker(theirs, ours, self.limits.memory_mb)
+                except OSError:  # no fork to be had (EAGAIN, ENOMEM): a fresh interpreter
+                    forked = False
+            if process is None:
+                process = _Worker(theirs, self.limits.memory_mb)
             conn = Connection(ours.detach())
         if not forked:
             # What the worker unpickles (``function`` by reference) must import there as here.
