@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from retail_lakehouse.cli.context import (
+    ONE_COMMAND,
     UsageProblem,
     console,
     freeze_loaded_objects,
@@ -97,7 +98,9 @@ def ingest(
     # 0011, third round); a command that reads nothing closes it without waiting for it.
     with Sandbox(limits) as box:
         if cdc is None and paths and replaces is None:
-            box.launch()
+            # In the console script's own process, a fork made here, before this process
+            # loads pyarrow, DuckDB or the lake (decision 0021, tenth round).
+            box.launch(fork=bool(ONE_COMMAND))
         if cdc is None:  # a change log is read in this process, through Polars and NumPy
             pyarrow_without_numpy()
         _ingest(ctx, box, paths or [], cdc, replaces, date_order, decimal)

@@ -17,6 +17,12 @@ about 0.4 s of imports, decision 0021; 2,000 tiny files cannot afford one each, 
   set inside the worker to its start-up address space plus four times the budget, is only the
   backstop that makes one giant allocation fail at once instead of after it was sampled;
 - time: the parent waits at most ``timeout_s`` for an answer, then kills the worker by pid.
+
+The first worker of a ``retail`` command is a fork of the command's process, made while that
+process still runs a single thread and holds no file of the lake (``launch(fork=True)``): no
+second interpreter to start, no re-import of what the command had loaded (decision 0021, tenth
+round). Every other worker (a restart after a death, the API server's, the watcher's) is a
+fresh interpreter.
 """
 
 from __future__ import annotations
@@ -109,6 +115,91 @@ class _Worker:
         return self._popen.poll()
 
 
+def single_threaded() -> bool:
+    """Whether this process runs one thread, native ones included (``/proc/self/task``).
+
+    ``fork`` copies only the calling thread: a lock another thread held (an allocator's, a
+    library's pool) would stay held in the child forever. pyarrow, Polars, NumPy, DuckDB and
+    deltalake each start a thread when they are imported (jemalloc's background thread,
+    OpenBLAS, Polars' spill cleaner), so this is true only before any of them is loaded."""
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:  # no procfs: not Linux, do not fork
+        return False
+
+
+class _ForkedWorker:
+    """The worker as a fork of a single-threaded caller (:meth:`Sandbox.launch`).
+
+    The child keeps nothing of the caller's but its loaded modules: signals back to their
+    defaults, standard input from ``/dev/null``, every file descriptor closed but stdout,
+    stderr and its end of the socket (as ``subprocess`` does for the fresh interpreter), the
+    objects it inherited frozen out of the collector. It then runs :func:`_main` and leaves
+    through ``os._exit``, whatever happens: it never returns into the caller's code."""
+
+    def __init__(self, channel: socket.socket, ours: socket.socket, memory_mb: int) -> None:
+        import gc
+
+        fd = channel.fileno()
+        sys.stdout.flush()  # a buffered line would otherwise be written twice
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = 70
+            try:
+                gc.freeze()
+                for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                    signal.signal(signum, signal.SIG_DFL)
+                ours.close()
+                null = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(null, 0)
+                os.closerange(3, fd)
+                os.closerange(fd + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+                _main(fd, memory_mb, told_path=False)
+                code = 0
+            except BaseException:  # as a fresh interpreter would, say why it could not start
+                with contextlib.suppress(BaseException):
+                    import traceback
+
+                    traceback.print_exc()
+                    sys.stderr.flush()
+            finally:
+                os._exit(code)
+        self.pid = pid
+        self._code: int | None = None
+
+    def _poll(self, block: bool = False) -> int | None:
+        if self._code is None:
+            try:
+                done, status = os.waitpid(self.pid, 0 if block else os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere: gone, its status unknown
+                self._code = -int(signal.SIGKILL)
+            else:
+                if done:
+                    self._code = os.waitstatus_to_exitcode(status)
+        return self._code
+
+    def is_alive(self) -> bool:
+        return self._poll() is None
+
+    def kill(self) -> None:
+        if self._poll() is None:  # not reaped yet, so the pid is still this child's
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+    def join(self, timeout: float | None = None) -> None:
+        if timeout is None:
+            self._poll(block=True)
+            return
+        deadline = time.monotonic() + timeout
+        while self._poll() is None and time.monotonic() < deadline:
+            time.sleep(0.002)
+
+    @property
+    def exitcode(self) -> int | None:
+        return self._poll()
+
+
 class Sandbox:
     """A worker process that runs ``function(request)`` calls under the reader limits."""
 
@@ -118,6 +209,7 @@ class Sandbox:
         self._conn: Connection | None = None
         self._starting = False  # launched, "ready" not yet received
         self.starts = 0
+        self.forked = False  # the current worker is a fork of this process
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -125,21 +217,37 @@ class Sandbox:
         self.launch()
         self._ready()
 
-    def launch(self) -> None:
-        """Start the worker without waiting for it: its second of start-up (a fresh
-        interpreter importing DuckDB, Polars, Arrow) runs on the other core while the caller
-        does its own (``retail ingest`` imports the lake, takes the lock, recovers, reads the
-        manifest); the first call waits until it is ready."""
-        if self._conn is None:
-            self._spawn()
+    def launch(self, *, fork: bool = False) -> None:
+        """Start the worker without waiting for it: its start-up (importing DuckDB, Polars,
+        Arrow) runs on the other core while the caller does its own (``retail ingest`` imports
+        the lake, takes the lock, recovers, reads the manifest); the first call waits until it
+        is ready.
 
-    def _spawn(self) -> None:
+        ``fork``: make the worker a fork of this process instead of a fresh interpreter, when
+        this process still runs one thread (:func:`single_threaded`; otherwise a fresh
+        interpreter as always). For a command's own process at its start, before it loads the
+        libraries or opens the lake: the child starts without an interpreter's start-up and
+        with the command's modules already loaded (decision 0021, tenth round)."""
+        if self._conn is None:
+            self._spawn(fork=fork)
+
+    def _spawn(self, *, fork: bool = False) -> None:
         ours, theirs = socket.socketpair()
+        forked = fork and single_threaded()
         with ours, theirs:
-            process = _Worker(theirs, self.limits.memory_mb)
+            process: _Worker | _ForkedWorker | None = None
+            if forked:
+                try:
+                    process = _ForkedWorker(theirs, ours, self.limits.memory_mb)
+                except OSError:  # no fork to be had (EAGAIN, ENOMEM): a fresh interpreter
+                    forked = False
+            if process is None:
+                process = _Worker(theirs, self.limits.memory_mb)
             conn = Connection(ours.detach())
-        # What the worker unpickles (``function`` by reference) must import there as here.
-        conn.send(sys.path)
+        if not forked:
+            # What the worker unpickles (``function`` by reference) must import there as here.
+            conn.send(sys.path)
+        self.forked = forked
         self._process, self._conn = process, conn
         self._starting = True
         self.starts += 1
@@ -184,7 +292,7 @@ class Sandbox:
         if self._conn is not None:
             self._conn.close()
         self._conn = self._process = None
-        self._starting = False
+        self._starting = self.forked = False
         if process is None:
             return None
         if process.is_alive():
@@ -305,17 +413,19 @@ def _warm_up() -> None:
         con.execute("SELECT count(*) FROM range(100000)").fetchall()
 
 
-def _main(fd: int, memory_mb: int) -> None:
-    """The worker process's entry point (see :class:`_Worker`).
+def _main(fd: int, memory_mb: int, *, told_path: bool = True) -> None:
+    """The worker process's entry point (see :class:`_Worker`; ``told_path`` false for a
+    fork, which has the caller's import path already).
 
     It leaves through ``os._exit``: everything it wrote is closed and answered by then, and
     the interpreter's teardown (DuckDB's and Polars' pools, thousands of modules) took 0.15 to
     0.35 s that the command waited for in :meth:`Sandbox.close` (decision 0021)."""
     conn = Connection(fd)
-    try:
-        sys.path[:] = conn.recv()
-    except (EOFError, OSError):
-        os._exit(0)
+    if told_path:
+        try:
+            sys.path[:] = conn.recv()
+        except (EOFError, OSError):
+            os._exit(0)
     _serve(conn, memory_mb)
     sys.stdout.flush()
     sys.stderr.flush()
