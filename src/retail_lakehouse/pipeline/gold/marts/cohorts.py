@@ -52,6 +52,14 @@ def cohorts_from_months(
         "cohort_month",
         months_since=(_month_index(joined.month) - _month_index(joined.cohort_month)).cast("int32"),
     ).agg(active_customers=joined.count())
+    return _triangle(engine, sizes, active, first_month, last_month)
+
+
+def _triangle(
+    engine: Engine, sizes: ir.Table, active: ir.Table, first_month: date, last_month: date
+) -> ir.Table:
+    """The mart: every (cohort, months since) cell up to ``last_month`` with the cohort's size
+    (``sizes``), its active customers (``active``; none: 0) and the retention."""
     span = (last_month.year * 12 + last_month.month) - (first_month.year * 12 + first_month.month)
     offsets = engine.arrow_table(
         arrays.table({"months_since": list(range(span + 1))}, _OFFSETS), "gold_cohort_offsets"
@@ -106,13 +114,6 @@ def cohorts_added(
         cohort_month=merged.cohort_month.fill_null(merged.cohort_month_right),
         cohort_size=merged._size.fill_null(0) + merged._joined.fill_null(0),
     )
-    span = (last_month.year * 12 + last_month.month) - (first_month.year * 12 + first_month.month)
-    offsets = engine.arrow_table(
-        arrays.table({"months_since": list(range(span + 1))}, _OFFSETS), "gold_cohort_offsets"
-    )
-    last_index = last_month.year * 12 + last_month.month - 1
-    grid = sizes.cross_join(offsets)
-    grid = grid.filter(_month_index(grid.cohort_month) + grid.months_since <= last_index)
     kept = previous.select("cohort_month", "months_since", _before=previous.active_customers)
     counts = kept.outer_join(
         counted,
@@ -124,13 +125,6 @@ def cohorts_added(
     counts = counts.select(
         cohort_month=counts.cohort_month.fill_null(counts.cohort_month_right),
         months_since=counts.months_since.fill_null(counts.months_since_right),
-        active=counts._before.fill_null(0) + counts._added.fill_null(0),
+        active_customers=counts._before.fill_null(0) + counts._added.fill_null(0),
     )
-    full = grid.left_join(counts, ["cohort_month", "months_since"]).select(
-        grid.cohort_month,
-        grid.months_since,
-        grid.cohort_size,
-        active_customers=counts.active.fill_null(0),
-    )
-    result = full.mutate(retention=ratio(full.active_customers, full.cohort_size))
-    return conform(result, MART_COHORT_RETENTION)
+    return _triangle(engine, sizes, counts, first_month, last_month)
