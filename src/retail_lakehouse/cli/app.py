@@ -7,7 +7,6 @@ for one with ``--debug``.
 
 from __future__ import annotations
 
-import errno
 import sys
 import traceback
 from pathlib import Path
@@ -49,7 +48,7 @@ from retail_lakehouse.cli.context import (
 )
 from retail_lakehouse.cli.help import polish_help
 from retail_lakehouse.config_file import ConfigError
-from retail_lakehouse.lake.errors import LakeBusyError
+from retail_lakehouse.lake.errors import DISK_FULL, LakeBusyError
 from retail_lakehouse.observe import settings as observe_settings
 
 app = typer.Typer(
@@ -164,11 +163,6 @@ app.command("doctor")(doctor_cmd.doctor)
 app.command("stream")(stream_cmd.stream)
 
 
-_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
-"""A full disk (or quota) is the machine's state, not a defect: said plainly, not as an
-"internal error" to report."""
-
-
 def _main() -> None:
     """Console-script entry point: run the app and map failures to exit codes."""
     debug = "--debug" in sys.argv
@@ -194,7 +188,7 @@ def _main() -> None:
     except Exception as error:
         if debug:
             traceback.print_exc()
-        if isinstance(error, OSError) and error.errno in _DISK_FULL:
+        if isinstance(error, OSError) and error.errno in DISK_FULL:
             err_console.print(
                 f"[red]error:[/] the disk is full: {error}\n"
                 "Free some space and run the command again: what this one had not committed "

@@ -28,7 +28,6 @@ fresh interpreter.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import resource
 import signal
@@ -43,6 +42,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from retail_lakehouse.lake.errors import DISK_FULL
 from retail_lakehouse.sources.errors import FileRefused
 from retail_lakehouse.sources.limits import MIB, ReaderLimits
 
@@ -76,9 +76,6 @@ class _DiskFull:
 
     code: int
     text: str
-
-
-_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 class _Worker:
@@ -462,10 +459,10 @@ def _serve(conn: Connection, memory_mb: int) -> None:
             answer = _OutOfMemory(str(error).splitlines()[0])
         except Exception as error:  # any other failure of a reader is this file's refusal
             text = str(error).splitlines()[0] if str(error) else ""
-            if isinstance(error, OSError) and error.errno in _DISK_FULL:
+            if isinstance(error, OSError) and error.errno in DISK_FULL:
                 answer = _DiskFull(error.errno, error.strerror or text)
             elif isinstance(error, duckdb.IOException) and (
-                full := next((c for c in _DISK_FULL if os.strerror(c) in text), None)
+                full := next((c for c in DISK_FULL if os.strerror(c) in text), None)
             ):  # DuckDB writing the staged lines: "Could not write file ...: No space left..."
                 answer = _DiskFull(full, text)
             elif "memory" in text.lower() and "alloc" in text.lower():
