@@ -620,12 +620,14 @@ class _GoldRun:
         self._write_staged(MART_CUSTOMER_RFM, rfm)
         self._step("mart_customer_rfm")
 
-        span = (self.engine, first.replace(day=1), last.replace(day=1))
+        first_month, last_month = first.replace(day=1), last.replace(day=1)
         previous_cohorts = self._cohorts_at_mark()
         if previous_cohorts is not None and self.months_added is not None:
-            cohorts = cohorts_added(span[0], previous_cohorts, months, self.months_added, *span[1:])
+            cohorts = cohorts_added(
+                self.engine, previous_cohorts, months, self.months_added, first_month, last_month
+            )
         else:
-            cohorts = cohorts_from_months(span[0], months, *span[1:])
+            cohorts = cohorts_from_months(self.engine, months, first_month, last_month)
         self._write_staged(MART_COHORT_RETENTION, cohorts, {SUMMARIES_KEY: str(self.upper)})
         self._step("mart_cohort_retention")
 
@@ -770,9 +772,7 @@ class _GoldRun:
         compaction, or on an older lake: the mart is then counted from every pair)."""
         if self.rebuild or not self.later or self.gone:
             return None
-        table = self.lake.delta(MART_COHORT_RETENTION.qualified)
-        history = table.history(limit=1) if table is not None else []
-        if not history or history[0].get(SUMMARIES_KEY) != str(self.mark):
+        if not self._at_mark(MART_COHORT_RETENTION):
             return None
         return self.engine.table(MART_COHORT_RETENTION.qualified)
 
@@ -781,12 +781,14 @@ class _GoldRun:
         run starts from (their last commit says so). Not after a crash between their commit
         and the watermark (a redo would add the same rows twice), a rollback's restore, a
         lowered watermark or an older lake: then they are built again from the fact."""
-        for target in (CUSTOMER_SUMMARY, CUSTOMER_MONTHS):
-            table = self.lake.delta(target.qualified)
-            history = table.history(limit=1) if table is not None else []
-            if not history or history[0].get(SUMMARIES_KEY) != str(self.mark):
-                return False
-        return True
+        return all(self._at_mark(t) for t in (CUSTOMER_SUMMARY, CUSTOMER_MONTHS))
+
+    def _at_mark(self, target: TableContract) -> bool:
+        """Whether ``target``'s last commit says it holds exactly the batches up to the gold
+        watermark this run starts from (``SUMMARIES_KEY`` in its commit metadata)."""
+        table = self.lake.delta(target.qualified)
+        history = table.history(limit=1) if table is not None else []
+        return bool(history) and history[0].get(SUMMARIES_KEY) == str(self.mark)
 
     def _nonempty(self, keys: ir.Table, base: str) -> ir.Table | None:
         """``keys`` materialised, or None when it has no row (no pass over the fact then)."""
