@@ -219,3 +219,33 @@ def test_later_appends_across_a_month_end_replace_whole_month_files_and_count_co
         assert snapshot(copy) == incremental, batch
     months = rows(lake, "SELECT DISTINCT month FROM gold.mart_product_performance ORDER BY 1")
     assert len(months) == 5
+
+
+def test_an_append_recategorises_renamed_products_and_keeps_the_others(lake: Lake) -> None:
+    """Under the same mapping an append keeps the key and category of a recomputed product
+    whose description did not change, and matches the keywords again for one whose did (and
+    for a new one): the dimension equals a rebuild's (decision 0020, eleventh round)."""
+    write_batch(lake, 1, BATCH_1)
+    write_batch(lake, 2, BATCH_2)
+    run_gold(lake)
+    before = rows(lake, "SELECT stock_code, category FROM gold.dim_product ORDER BY 1")
+    later = [
+        line("9", "A1", 2, "1.50", "2011-04-01 10:00", "c2", DE, "CHRISTMAS BAUBLE"),  # renamed
+        line("10", "A2", 1, "4.00", "2011-04-02 10:00", "c1", FR, "TEA CUP"),  # as before
+        line("11", "A3", 1, "2.00", "2011-04-02 11:00", "c1", FR, None),  # no description
+        line("12", "B9", 1, "3.00", "2011-04-03 10:00", "c1", FR, "PARTY BUNTING"),  # new
+    ]
+    write_batch(lake, 3, later)
+    report = run_gold(lake)
+    assert not report.full_refresh and report.rekeyed_batches == []
+    after = {
+        r["stock_code"]: r["category"]
+        for r in rows(lake, "SELECT stock_code, category FROM gold.dim_product")
+    }
+    assert (
+        after["A1"] == "Christmas" != dict((r["stock_code"], r["category"]) for r in before)["A1"]
+    )
+    assert after["B9"] == "Party"
+    incremental = snapshot(lake)
+    run_gold(lake, full_refresh=True)
+    assert snapshot(lake) == incremental

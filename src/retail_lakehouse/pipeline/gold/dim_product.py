@@ -17,10 +17,10 @@ is taken from it, never from the lines (decision 0020, ninth round). Incremental
 the statistics only for the stock codes in the new batches and keep the other rows: from all of
 their silver lines, or, when every new line is later than every earlier one, from the previous
 row and the new lines alone (the latest description and the last sale are then the new lines',
-the first sale the previous row's, the flag an OR). Categories are derived for the recomputed rows;
-the kept rows keep theirs only when the previous commit says it used the same mapping (its
-fingerprint in the commit metadata), otherwise every row is re-derived, so a changed mapping
-applies everywhere, as a full rebuild would.
+the first sale the previous row's, the flag an OR). Categories are derived for the recomputed rows
+whose description or flag changed (or that are new); the other rows keep theirs only when the
+previous commit says it used the same mapping (its fingerprint in the commit metadata), otherwise
+every row is re-derived, so a changed mapping applies everywhere, as a full rebuild would.
 """
 
 from __future__ import annotations
@@ -159,6 +159,7 @@ def build_dim_product(
         stats = product_stats(silver, prices)
     else:
         touched = None if prices is None else prices.semi_join(affected, "stock_code")
+        mine = None
         if new_lines is not None and touched is not None:
             mine = previous.semi_join(affected, "stock_code")
             recomputed = later_stats(mine, new_lines, touched)
@@ -168,13 +169,15 @@ def build_dim_product(
             affected, "stock_code"
         )
         if same_rules:
-            fresh = with_category(
+            fresh = _recategorised(
                 engine,
-                recomputed.mutate(product_key=surrogate_key(engine, recomputed.stock_code)),
-                "stock_code",
+                recomputed,
+                mine if new_lines is not None else None,
+                previous,
+                affected,
                 rules,
             )
-            rows = conform(kept, DIM_PRODUCT).union(conform(fresh, DIM_PRODUCT))
+            rows = conform(kept, DIM_PRODUCT).union(fresh)
             return rows.union(_unknown(engine))
         stats = _stat_columns(kept).union(_stat_columns(recomputed))
     keyed = with_category(
@@ -184,6 +187,52 @@ def build_dim_product(
         rules,
     )
     return conform(keyed, DIM_PRODUCT).union(_unknown(engine))
+
+
+def _recategorised(
+    engine: Engine,
+    recomputed: ir.Table,
+    mine: ir.Table | None,
+    previous: ir.Table,
+    affected: ir.Table,
+    rules: list[CategoryRule],
+) -> ir.Table:
+    """``recomputed`` rows with their key and category, under the mapping the previous rows
+    were derived with: a code whose description and non-product flag are what its previous row
+    had keeps that row's key and category (both are functions of the code, and of those two
+    and the mapping); only the others go through the keyword match.
+
+    The match joins every row with every keyword (:func:`.categories.with_category`); an
+    append's recomputed codes are mostly codes sold before, whose description did not change
+    (2,100 of 2,107 in the benchmark's 1% append), and the match over all of them was a third
+    of the dimension's query (decision 0020, eleventh round)."""
+    if mine is None:
+        mine = previous.semi_join(affected, "stock_code")
+    old = mine.select(
+        _code=mine.stock_code,
+        _description=mine.description,
+        _non_product=mine.is_non_product,
+        _key=mine.product_key,
+        _category=mine.category,
+    )
+    both = recomputed.left_join(old, recomputed.stock_code == old._code)
+    same = (
+        both._code.notnull()
+        & both.description.identical_to(both._description)
+        & (both.is_non_product.identical_to(both._non_product))
+    )
+    kept = both.filter(same)
+    kept = kept.select(
+        *[kept[c] for c in STAT_COLUMNS], product_key=kept._key, category=kept._category
+    )
+    changed = both.filter(~same).select(*STAT_COLUMNS)
+    fresh = with_category(
+        engine,
+        changed.mutate(product_key=surrogate_key(engine, changed.stock_code)),
+        "stock_code",
+        rules,
+    )
+    return conform(kept, DIM_PRODUCT).union(conform(fresh, DIM_PRODUCT))
 
 
 def _unknown(engine: Engine) -> ir.Table:
