@@ -32,6 +32,7 @@ import pyarrow as pa
 
 from retail_lakehouse.config import Settings
 from retail_lakehouse.engines import Engine
+from retail_lakehouse.engines.base import FEW_LINES
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.commits import last_run
 from retail_lakehouse.lake.contracts import TableContract
@@ -268,7 +269,10 @@ class _GoldRun:
         self._gone_rows()
         self._step("read")
         if bounds.new_lines or self.rebuild or self.gone:
-            with Committer(self.lake) as self.committer:
+            self.later = self._all_new_lines_later()  # asked before the fact's commit
+            # an append of later lines reads and writes only what they touch: one thread
+            few = self.later and bounds.new_lines < FEW_LINES
+            with self.engine.serial(few), Committer(self.lake) as self.committer:
                 self._dimensions(bounds)
                 self._fact()
                 self._marts(bounds)
@@ -402,7 +406,6 @@ class _GoldRun:
     def _dimensions(self, bounds: _Bounds) -> None:
         """Build every dimension, check SCD2, then commit them (nothing is written before the
         check passes)."""
-        self.later = self._all_new_lines_later()  # asked before the fact's commit
         user_csv = self.settings.product_categories if self.settings else None
         rules = category_rules(user_csv)
         self.rules_fingerprint = rules_fingerprint(rules)

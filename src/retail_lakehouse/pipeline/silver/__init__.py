@@ -17,6 +17,7 @@ from pathlib import Path
 
 from retail_lakehouse.config import Settings
 from retail_lakehouse.engines import Engine
+from retail_lakehouse.engines.base import FEW_LINES
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts.silver import (
     SILVER_DUPLICATES,
@@ -42,6 +43,7 @@ from retail_lakehouse.pipeline.silver.transform import (
     bronze_batches,
     build_pass,
     pending_batches,
+    pending_lines,
 )
 from retail_lakehouse.quality.alerts import check_score_drop
 from retail_lakehouse.quality.results import write_results
@@ -85,10 +87,12 @@ def process(
         if retracted.batches:
             run.changed = True
         return SilverReport(full_refresh=full_refresh, retracted=sorted(retracted.batches))
-    silver_pass = build_pass(
-        engine, ruleset, batches=batches, existing=not full_refresh, now=now or datetime.now()
-    )
-    committed = commit_pass(lake, silver_pass, run.run_id, full_refresh=full_refresh)
+    lines = None if full_refresh else pending_lines(lake, batches)
+    with engine.serial(lines is not None and lines < FEW_LINES):  # an append's few lines
+        silver_pass = build_pass(
+            engine, ruleset, batches=batches, existing=not full_refresh, now=now or datetime.now()
+        )
+        committed = commit_pass(lake, silver_pass, run.run_id, full_refresh=full_refresh)
     write_results(lake, run.run_id, committed.outcome)
     alerts = _score_alerts(lake, run.run_id, settings)
     advance_watermark(lake, max(batches), run.run_id)

@@ -293,6 +293,11 @@ def build_pass(
     )
 
 
+def pending_lines(lake: Lake, batches: list[int]) -> int | None:
+    """Bronze lines of ``batches`` by the manifest (None: a lake without the count)."""
+    return _lines_of(_small_read(lake, "bronze.files", ["_batch_seq", "rows_ingested"]), batches)
+
+
 def _lines_of(manifest: pa.Table | None, batches: list[int]) -> int | None:
     """Bronze lines of ``batches`` by the manifest (None: a lake without the count)."""
     if manifest is None or "rows_ingested" not in manifest.column_names:
