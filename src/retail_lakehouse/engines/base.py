@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 FEW_LINES = 50_000
 """An incremental pass over fewer new lines than this runs on one thread
 (:meth:`Engine.serial`). Measured at 5,419 lines (the benchmark's 1% append), where one thread
-costs less CPU and no more time; not measured near the bound, which only keeps passes that
-scan much (a first load, a large file) on every core."""
+cost 8% less CPU for the whole ``retail run`` (on a loaded machine; a quiet machine's wall time
+was not measured); not measured near the bound, which only keeps passes that scan much (a
+first load, a large file) on every core."""
 
 
 class Engine(ABC):
