@@ -94,17 +94,22 @@ def read_change_events(path: Path, limits: ReaderLimits | None = None) -> pa.Tab
     parts = []
     for chunk in iter_line_chunks(
         path, facts.encoding, clean_utf8=facts.clean_utf8, max_line_bytes=limits.max_line_bytes
-    ):
+    ):  # chunk by chunk: the worker holds the parsed events, not the whole file's text
         numbers = pa.array(np.arange(chunk.first_line, chunk.first_line + len(chunk.lines)))
-        parts.append(pa.table({"n": numbers, "line": chunk.lines.to_arrow().cast(pa.string())}))
-    schema = pa.schema([("n", pa.int64()), ("line", pa.string())])
-    lines = pa.concat_tables(parts) if parts else schema.empty_table()
-    lines = lines.filter(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(lines["line"])), 0))
-    events = change_events(lines, limits)
-    bad = events.filter(pc.is_valid(events["reason"]))
-    if bad.num_rows:
-        raise FileRefused(path, f"line {bad['_row_number'][0]}: {bad['reason'][0]}")
-    return events.drop_columns(["reason"])
+        lines = pa.table({"n": numbers, "line": chunk.lines.to_arrow().cast(pa.string())})
+        blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(lines["line"])), 0)
+        lines = lines.filter(pc.invert(blank))
+        if not lines.num_rows:
+            continue
+        events = change_events(lines, limits)
+        bad = events.filter(pc.is_valid(events["reason"]))
+        if bad.num_rows:  # the first one refuses the file: the rest is not read
+            raise FileRefused(path, f"line {bad['_row_number'][0]}: {bad['reason'][0]}")
+        parts.append(events.drop_columns(["reason"]))
+    if not parts:  # blank lines only: no event
+        nothing = pa.table({"n": pa.array([], pa.int64()), "line": pa.array([], pa.string())})
+        parts.append(change_events(nothing, limits).drop_columns(["reason"]))
+    return pa.concat_tables(parts)
 
 
 def _within_limits(lines: pa.Table, limits: ReaderLimits) -> tuple[pa.Table, pa.Array]:
@@ -137,7 +142,7 @@ def change_events(lines: pa.Table, limits: ReaderLimits | None = None) -> pa.Tab
     The ``[limits]`` of a JSON record hold per event, for a change-log file and a stream
     micro-batch alike: an event larger than ``max_line_bytes`` or nested deeper than
     ``max_json_depth`` is never parsed, and a row image with more than ``max_json_keys`` keys
-    cannot be applied."""
+    or a value longer than ``max_field_bytes`` cannot be applied."""
     limits = limits or ReaderLimits()
     raw, limited = _within_limits(lines, limits)
     raw = raw.append_column("limited", limited)  # read by DuckDB below
@@ -192,14 +197,18 @@ def change_events(lines: pa.Table, limits: ReaderLimits | None = None) -> pa.Tab
             return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
 
         columns = ", ".join(f'{value(c)} AS "{c}"' for c in (KEY, *RAW_COLUMNS))
+        longest = ", ".join(f'coalesce(strlen("{c}"), 0)' for c in (KEY, *RAW_COLUMNS))
         ops = ", ".join(f"'{op}'" for op in OPS)
+        limit = int(limits.max_field_bytes)
         return con.execute(
-            f"SELECT n AS _row_number, op, log_position, source_ts_ms, {columns}, "
-            "coalesce(reason, CASE "
+            "SELECT * EXCLUDE (found), coalesce(found, CASE "
             f"WHEN op IS NULL OR op NOT IN ({ops}) THEN 'an op other than c, u, d, r' "
             "WHEN log_position IS NULL THEN "
             "'no log position (source.lsn, source.pos or source.sequence)' "
-            f"WHEN {value(KEY)} IS NULL THEN 'no line id (after.line_id / before.line_id)' "
-            "END) AS reason FROM ev ORDER BY n",
+            "WHEN line_id IS NULL THEN 'no line id (after.line_id / before.line_id)' "
+            f"WHEN greatest({longest}) > {limit} THEN 'a value longer than {limit:,} bytes "
+            "(limits.max_field_bytes)' END) AS reason FROM ("
+            f"SELECT n AS _row_number, op, log_position, source_ts_ms, {columns}, "
+            "reason AS found FROM ev) ORDER BY _row_number",
             params,
         ).to_arrow_table()

@@ -61,6 +61,7 @@ def _events_in_lake(lake: Path) -> int:
         ("binary", "binary content"),
         ("long", "longer than 8,388,608 bytes (limits.max_line_bytes)"),
         ("empty", "the file is empty"),
+        ("fat", "line 2: a value longer than 65,536 bytes (limits.max_field_bytes)"),
     ],
 )
 def test_a_hostile_change_log_is_refused_with_the_reason_and_leaves_the_lake_clean(
@@ -80,6 +81,8 @@ def test_a_hostile_change_log_is_refused_with_the_reason_and_leaves_the_lake_cle
         log.write_bytes(_event("L2", 20).encode() + bytes(range(256)) * 64)
     elif shape == "long":
         log.write_text(_event("L2", 20, description="x" * (9 * 2**20)))
+    elif shape == "fat":
+        log.write_text(_event("L2", 20) + _event("L3", 30, description="x" * 100_000))
     else:
         log.write_bytes(b"")
 
@@ -98,7 +101,7 @@ def test_a_long_line_within_the_limits_is_read_not_dropped(tmp_path: Path) -> No
     log = tmp_path / "long.jsonl"
     log.write_text(_event("L1", 10, description="x" * (3 * 2**20)) + _event("L2", 11))
 
-    done = _ingest(lake, log)
+    done = _ingest(lake, log, max_field_bytes=str(4 * 2**20))
 
     assert done.code == 0, done.stderr[-2000:]
     assert "2 change event(s) = 2 applied" in done.stdout, done.stdout
