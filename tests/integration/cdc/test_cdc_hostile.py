@@ -1,9 +1,9 @@
 """Hostile change logs, from the user's side: ``retail ingest --cdc`` reads the file in the
 isolated reader worker under the ``[limits]`` of every other file, so a long, deep, wide,
 binary or slow change log is refused with exit 2, the file and the reason named, and the lake
-is left as it was (the next command runs clean). A long line that is within the limits is read,
-never silently dropped (DuckDB's CSV reader, which the parent used to split lines, skipped lines
-over 2 MB and reported 0 events)."""
+is left as it was (the next command runs clean). A long line that is within the limits is read
+(DuckDB's CSV reader, which the parent used to split lines, refused a line over 2 MB with "CSV
+Error on Line", and dropped it without a word when it was the file's only line: "0 events")."""
 
 from __future__ import annotations
 
