@@ -48,9 +48,9 @@ from retail_lakehouse.sources.compressed import copy_path, split_suffix
 from retail_lakehouse.sources.errors import FileRefused
 from retail_lakehouse.sources.formats import FormatOptions, Formats
 from retail_lakehouse.sources.limits import ReaderLimits
-from retail_lakehouse.sources.readers import is_supported
+from retail_lakehouse.sources.readers import BINARY_TEXT, TEXT_SUFFIXES, is_supported
 from retail_lakehouse.sources.sandbox import Sandbox
-from retail_lakehouse.sources.sniff import file_facts
+from retail_lakehouse.sources.sniff import file_facts, starts_binary
 
 __all__ = [
     "FileRefused",
@@ -262,7 +262,14 @@ def _stage(
     formats: FormatOptions,
 ) -> Staged | None:
     """Read and stage one file in the worker; a skip or a refusal goes straight to reports."""
+    inner, compression = split_suffix(path)
     try:
+        if compression is None and inner in TEXT_SUFFIXES and starts_binary(path):
+            # Refused before the hash: hashing is the one read of a file this process does,
+            # unbounded by the reader's time limit (a 20 GB sparse "CSV" of NULs took 339 s
+            # here only for the reader to refuse it by its first 8 KB).
+            reports.append(_refusal(FileRefused(path, BINARY_TEXT, line=1)))
+            return None
         facts = file_facts(path)  # a streamed hash: safe to do here, and a skip costs no worker
     except OSError as error:
         reports.append(_refusal(FileRefused(path, f"cannot read the file ({error.strerror})")))
@@ -289,7 +296,7 @@ def _stage(
         staged_path(lake, LINES),
         staged_path(lake, BRONZE_REJECTS.qualified),
         formats,
-        frozenset(state.shas) if split_suffix(path)[1] is not None else frozenset(),
+        frozenset(state.shas) if compression is not None else frozenset(),
     )
     try:
         staged: Staged | Duplicate = box.call(path, stage_file, request)
