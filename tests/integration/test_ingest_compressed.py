@@ -305,3 +305,51 @@ def _kill_while_decompressing(lake: Path, packed: Path, before: list[Path]) -> N
         os.killpg(started.pid, signal.SIGKILL)
         started.wait()
     assert list(lake.rglob("*.input*"))  # left behind: both processes are gone
+
+
+def test_content_already_ingested_plain_or_compressed_is_skipped_either_way(
+    retail: RetailCli, tmp_path: Path, real_files: list[Path]
+) -> None:
+    """The same export plain and gzipped is one file: whichever comes second is skipped like a
+    re-ingested file, naming the batch that holds it, in one command or two, and bronze holds
+    its lines once (it held them twice, silver counting the copy as duplicates)."""
+    plain = tmp_path / "export.csv"
+    plain.write_bytes(real_files[2].read_bytes())
+    packed = {s: tmp_path / f"export.csv{s}" for s in COMPRESS}
+    for suffix, target in packed.items():
+        target.write_bytes(COMPRESS[suffix](plain.read_bytes()))
+    lines = len(plain.read_text(encoding="utf-8-sig").splitlines()) - 1
+
+    def bronze_lines(lake: Path) -> int:
+        return int(_rows(retail, lake, "SELECT count(*) AS n FROM bronze.sales_lines")[0]["n"])
+
+    first = tmp_path / "plain-first"  # plain, then each compression: all skipped
+    assert retail("ingest", plain, lake=first).code == 0
+    for target in packed.values():
+        done = retail("ingest", target, lake=first)
+        assert done.code == 0, done.stderr[-2000:]
+        assert "skipped" in done.stdout and "batch 1" in done.stdout, done.stdout
+    assert bronze_lines(first) == lines
+
+    second = tmp_path / "gz-first"  # gzipped, then plain and the others: all skipped
+    assert retail("ingest", packed[".gz"], lake=second).code == 0
+    done = retail("ingest", plain, packed[".bz2"], packed[".gz"], lake=second)
+    assert done.code == 0, done.stderr[-2000:]
+    assert done.stdout.count("skipped") == 3, done.stdout
+    assert bronze_lines(second) == lines
+
+    both = tmp_path / "one-command"  # both in one command (a folder): the second is skipped
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    (folder / "a.csv.gz").write_bytes(packed[".gz"].read_bytes())
+    (folder / "b.csv").write_bytes(plain.read_bytes())
+    done = retail("ingest", folder, lake=both)
+    assert done.code == 0 and done.stdout.count("skipped") == 1, done.stdout + done.stderr
+    assert bronze_lines(both) == lines
+    manifest = _rows(retail, both, "SELECT _source_file, content_sha256 FROM bronze.files")
+    assert manifest == [
+        {
+            "_source_file": str(folder / "a.csv.gz"),
+            "content_sha256": hashlib.sha256(plain.read_bytes()).hexdigest(),
+        }
+    ]

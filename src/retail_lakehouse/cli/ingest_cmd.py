@@ -97,11 +97,12 @@ def ingest(
     # The reader worker starts first, so its start-up overlaps this process's own (decision
     # 0011, third round); a command that reads nothing closes it without waiting for it.
     with Sandbox(limits) as box:
-        if cdc is None and paths and replaces is None:
+        if (cdc is not None or paths) and replaces is None:
             # In the console script's own process, a fork made here, before this process
-            # loads pyarrow, DuckDB or the lake (decision 0021, tenth round).
+            # loads pyarrow, DuckDB or the lake (decision 0021, tenth round). A change log is
+            # read there too, under the same limits (decision 0018, addendum).
             box.launch(fork=bool(ONE_COMMAND))
-        if cdc is None:  # a change log is read in this process, through Polars and NumPy
+        if cdc is None:  # (the change-log apply path was never measured without NumPy)
             pyarrow_without_numpy()
         _ingest(ctx, box, paths or [], cdc, replaces, date_order, decimal)
 
@@ -121,7 +122,7 @@ def _ingest(
     freeze_loaded_objects()
     lake = lake_from(ctx)
     if cdc is not None:
-        _ingest_changes(lake, cdc)
+        _ingest_changes(lake, cdc, box)
         return
     limits = box.limits
     formats = _format_options(ctx, date_order, decimal)
@@ -259,8 +260,9 @@ def _ingest_replacing(
         console.print(f"[yellow]note:[/] {escape(warning)}", highlight=False)
 
 
-def _ingest_changes(lake: Lake, path: Path) -> None:
-    """``--cdc FILE``: one recorded run that records the events and applies them to silver."""
+def _ingest_changes(lake: Lake, path: Path, box: Sandbox) -> None:
+    """``--cdc FILE``: one recorded run that records the events and applies them to silver;
+    the file is read in the reader worker ``box``, under the limits."""
     from retail_lakehouse.lake.runs import recorded_run
     from retail_lakehouse.pipeline.cdc import ingest_changes
     from retail_lakehouse.sources.errors import FileRefused
@@ -269,7 +271,7 @@ def _ingest_changes(lake: Lake, path: Path) -> None:
         raise UsageProblem(f"--cdc {path}: no such file")
     try:
         with recorded_run(lake, "ingest --cdc") as run:
-            report = ingest_changes(lake, path, run)
+            report = ingest_changes(lake, path, run, sandbox=box)
     except FileRefused as refused:
         raise UsageProblem(str(refused)) from None
     console.print(

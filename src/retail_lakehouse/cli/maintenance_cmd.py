@@ -76,7 +76,7 @@ def vacuum(
         report = run_vacuum(lake, hours, force=force)
         run.changed = report.total > 0
     console.print(
-        f"deleted {report.total} file(s) no version of the last {hours}h needs; Parquet files "
+        f"{report.describe()} no version of the last {hours}h needs; Parquet files "
         f"on disk: {before} -> {parquet_files_on_disk(lake)}"
     )
     if report.runs_lost:

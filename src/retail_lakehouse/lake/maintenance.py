@@ -44,10 +44,19 @@ class VacuumReport:
     files_deleted: dict[str, int] = field(default_factory=dict)
     cutoff: datetime | None = None
     runs_lost: list[str] = field(default_factory=list)
+    bytes_deleted: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
         return sum(self.files_deleted.values())
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self.bytes_deleted.values())
+
+    def describe(self) -> str:
+        """``deleted N file(s) (B bytes)``: what the vacuum removed from disk."""
+        return f"deleted {self.total} file(s) ({self.total_bytes:,} bytes)"
 
 
 def live_files(lake: Lake, qualified: str) -> int:
@@ -116,7 +125,7 @@ def vacuum(lake: Lake, retain_hours: int, *, force: bool = False) -> VacuumRepor
         if table is None:
             continue
         folder = lake.path(name)
-        before = _data_files(folder)
+        before = _files(folder)
         with commit(name) as properties:
             table.vacuum(
                 retention_hours=int(retain_hours),
@@ -125,13 +134,26 @@ def vacuum(lake: Lake, retain_hours: int, *, force: bool = False) -> VacuumRepor
                 full=True,
                 commit_properties=properties,
             )
-        # counted on disk: delta-rs also lists removed files an earlier vacuum already deleted
-        report.files_deleted[name] = before - _data_files(folder)
+        # Counted on disk: delta-rs also lists removed files an earlier vacuum already deleted,
+        # and its full vacuum deletes any file no version references, whatever its name (a
+        # reader's decompressed copy ``*.input.csv`` left by a kill, strays), not only Parquet.
+        after = _files(folder)
+        gone = [path for path in before if path not in after]
+        report.files_deleted[name] = len(gone)
+        report.bytes_deleted[name] = sum(before[path] for path in gone)
     return report
 
 
-def _data_files(folder: Path) -> int:
-    return sum(1 for _ in folder.rglob("*.parquet"))
+def _files(folder: Path) -> dict[Path, int]:
+    """Every file under a table's folder, with its size."""
+    found: dict[Path, int] = {}
+    for path in folder.rglob("*"):
+        try:
+            if path.is_file():
+                found[path] = path.stat().st_size
+        except FileNotFoundError:
+            continue
+    return found
 
 
 def auto_maintain(lake: Lake, max_files: int, retain_hours: int) -> str | None:
@@ -146,5 +168,5 @@ def auto_maintain(lake: Lake, max_files: int, retain_hours: int) -> str | None:
     after = sum(c.files_after for c in done)
     return (
         f"maintenance: compacted {len(done)} table(s) over {max_files} live files ({before} -> "
-        f"{after} files); vacuum ({retain_hours}h) deleted {report.total} file(s)"
+        f"{after} files); vacuum ({retain_hours}h) {report.describe()}"
     )

@@ -297,7 +297,14 @@ class StreamConsumer:
         from retail_lakehouse.pipeline.cdc import apply_change_records
 
         with recorded_run(self.lake, "stream --cdc") as run:
-            report = apply_change_records(self.lake, run, self.source.name, records, apps)
+            report = apply_change_records(
+                self.lake,
+                run,
+                self.source.name,
+                records,
+                apps,
+                self.settings.limits.reader_limits(),
+            )
         self.summary.batches += 1
         self.summary.lines += report.received - report.rejected
         self.summary.rejected += report.rejected

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
+
 from retail_lakehouse.lake import Lake, arrays
 from retail_lakehouse.lake.commits import commit
 from retail_lakehouse.lake.contracts.bronze import (
@@ -34,6 +36,7 @@ from retail_lakehouse.lake.runs import RunContext
 from retail_lakehouse.lake.staged import commit_staged, discard, staged_path
 from retail_lakehouse.pipeline.bronze_orphans import remove_orphans
 from retail_lakehouse.pipeline.bronze_stage import (
+    Duplicate,
     Lineage,
     Staged,
     StageRequest,
@@ -41,13 +44,13 @@ from retail_lakehouse.pipeline.bronze_stage import (
     record_hash_sql,
     stage_file,
 )
-from retail_lakehouse.sources.compressed import copy_path
+from retail_lakehouse.sources.compressed import copy_path, split_suffix
 from retail_lakehouse.sources.errors import FileRefused
 from retail_lakehouse.sources.formats import FormatOptions, Formats
 from retail_lakehouse.sources.limits import ReaderLimits
-from retail_lakehouse.sources.readers import is_supported
+from retail_lakehouse.sources.readers import BINARY_TEXT, TEXT_SUFFIXES, is_supported
 from retail_lakehouse.sources.sandbox import Sandbox
-from retail_lakehouse.sources.sniff import file_facts
+from retail_lakehouse.sources.sniff import file_facts, starts_binary
 
 __all__ = [
     "FileRefused",
@@ -208,7 +211,16 @@ class ManifestState:
     @classmethod
     def load(cls, lake: Lake) -> ManifestState:
         with LakeSQL(lake, tables=[BRONZE_FILES.qualified, META_SCHEMA_HISTORY.qualified]) as sql:
+            # A file is known by its hash as given and by its content's (a compressed file's
+            # decompressed bytes): the same export plain and gzipped is one file. (A lake from
+            # before the column has no content hashes: every file of it was hashed as read.)
             known = sql.arrow("SELECT _source_sha256, _batch_seq FROM bronze.files")
+            if "content_sha256" in sql.arrow("SELECT * FROM bronze.files LIMIT 0").schema.names:
+                content = sql.arrow(
+                    "SELECT content_sha256 AS _source_sha256, _batch_seq FROM bronze.files "
+                    "WHERE content_sha256 IS NOT NULL"
+                )
+                known = pa.concat_tables([known, content.cast(known.schema)])
             version = sql.arrow(
                 "SELECT coalesce(max(schema_version), 0) AS v FROM meta.schema_history "
                 "WHERE table_name = 'bronze.sales_lines'"
@@ -250,7 +262,14 @@ def _stage(
     formats: FormatOptions,
 ) -> Staged | None:
     """Read and stage one file in the worker; a skip or a refusal goes straight to reports."""
+    inner, compression = split_suffix(path)
     try:
+        if compression is None and inner in TEXT_SUFFIXES and starts_binary(path):
+            # Refused before the hash: hashing is the one read of a file this process does,
+            # unbounded by the reader's time limit (a 20 GB sparse "CSV" of NULs took 339 s
+            # here only for the reader to refuse it by its first 8 KB).
+            reports.append(_refusal(FileRefused(path, BINARY_TEXT, line=1)))
+            return None
         facts = file_facts(path)  # a streamed hash: safe to do here, and a skip costs no worker
     except OSError as error:
         reports.append(_refusal(FileRefused(path, f"cannot read the file ({error.strerror})")))
@@ -277,9 +296,10 @@ def _stage(
         staged_path(lake, LINES),
         staged_path(lake, BRONZE_REJECTS.qualified),
         formats,
+        frozenset(state.shas) if compression is not None else frozenset(),
     )
     try:
-        staged: Staged = box.call(path, stage_file, request)
+        staged: Staged | Duplicate = box.call(path, stage_file, request)
     except (FileRefused, OSError) as failed:  # (the worker may have been killed with a copy)
         copy = copy_path(path, request.lines_file)
         discard([request.lines_file, request.rejects_file, *([copy] if copy else [])])
@@ -287,8 +307,16 @@ def _stage(
             raise  # the lake's disk is full: the command fails, the file is not refused
         reports.append(_refusal(failed))
         return None
+    if isinstance(staged, Duplicate):  # a compressed file whose content bronze holds
+        seq = state.shas[staged.content_sha256]
+        state.shas[facts.sha256] = seq
+        note = f"same content (decompressed) already in batch {seq}"
+        reports.append(IngestReport(path, "skipped", note=note))
+        return None
     staged.facts = facts
     state.shas[facts.sha256] = batch_seq
+    if staged.content_sha256 is not None:
+        state.shas[staged.content_sha256] = batch_seq
     state.next_seq += 1
     state.schema_version = staged.lineage.schema_version
     state.known_extra += staged.new_columns
@@ -371,6 +399,7 @@ def _manifest_row(run: RunContext, staged: Staged) -> dict[str, object]:
         "_batch_seq": lineage.batch_seq,
         "_source_file": lineage.source_file,
         "_source_sha256": lineage.sha256,
+        "content_sha256": staged.content_sha256,
         "format": layout.format,
         "encoding": layout.encoding,
         "delimiter": layout.delimiter,

@@ -61,6 +61,17 @@ class StageRequest:
     lines_file: Path
     rejects_file: Path
     formats: FormatOptions = field(default_factory=FormatOptions)  # declarations, default order
+    known_content: frozenset[str] = frozenset()
+    """Content hashes bronze holds, sent with a compressed file only: its content is hashed
+    once decompressed, and content already in bronze is not read again (:class:`Duplicate`)."""
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """What :func:`stage_file` answers for a compressed file whose content bronze already
+    holds (ingested plain, or compressed otherwise): nothing was staged."""
+
+    content_sha256: str
 
 
 @dataclass
@@ -75,6 +86,7 @@ class Staged:
     blank_lines: int
     files: list[Path] = field(default_factory=list)  # lines file, then the rejects file if any
     facts: FileFacts | None = None  # set by the parent (it hashed the file)
+    content_sha256: str | None = None  # what the readers read (a compressed file's content)
     formats: Formats | None = None  # date order and decimal separator, decided while reading
     size_bytes: int = 0  # input bytes when there is no file (a stream micro-batch)
 
@@ -86,15 +98,22 @@ class Staged:
     first: bool = False  # the first file bronze ever received
 
 
-def stage_file(request: StageRequest) -> Staged:
+def stage_file(request: StageRequest) -> Staged | Duplicate:
     """Read ``request.path`` and write its staged Parquet files (in the worker process).
 
     The file's date order and decimal separators are counted on every chunk as it streams past
     (per sheet of a workbook, :mod:`retail_lakehouse.sources.formats`) and decided once it is
     read: a refusal there
-    leaves the staged files to the parent to discard, like any other refusal."""
+    leaves the staged files to the parent to discard, like any other refusal. A compressed
+    file whose decompressed content bronze already holds is a :class:`Duplicate` (its content
+    hash comes with the copy's facts, which are read anyway to detect its encoding)."""
     with readable(request.path, request.facts, request.limits, request.lines_file) as opened:
-        return _stage(request, *opened)
+        content = opened[1].sha256
+        if opened[0] != request.path and content in request.known_content:
+            return Duplicate(content)
+        staged = _stage(request, *opened)
+        staged.content_sha256 = content
+        return staged
 
 
 def _stage(request: StageRequest, path: Path, facts: FileFacts) -> Staged:

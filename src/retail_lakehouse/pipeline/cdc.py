@@ -35,10 +35,19 @@ import pyarrow.compute as pc
 from retail_lakehouse.lake import Lake, arrays
 from retail_lakehouse.lake.contracts.bronze import BRONZE_CDC_EVENTS, RAW_COLUMNS
 from retail_lakehouse.lake.contracts.silver import SILVER_CDC_HISTORY, SILVER_CDC_LINES
+from retail_lakehouse.lake.intents import scratch_beside
 from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.lake.runs import RunContext
+from retail_lakehouse.lake.staged import staged_path
 from retail_lakehouse.pipeline.cdc_batches import CDC_RECOVERY, SyncReport, groups_of, sync_groups
-from retail_lakehouse.sources.cdc import change_events, read_change_events
+from retail_lakehouse.sources.cdc import (
+    ChangeLogRequest,
+    change_events,
+    read_events_file,
+    stage_change_log,
+)
+from retail_lakehouse.sources.limits import ReaderLimits
+from retail_lakehouse.sources.sandbox import Sandbox
 from retail_lakehouse.sources.stream.base import StreamRecord
 
 BUCKETS = 256
@@ -62,10 +71,20 @@ class CdcReport:
         return self.received == self.rejected + self.duplicates + self.applied + self.superseded
 
 
-def ingest_changes(lake: Lake, path: Path, run: RunContext) -> CdcReport:
+def ingest_changes(
+    lake: Lake,
+    path: Path,
+    run: RunContext,
+    *,
+    sandbox: Sandbox | None = None,
+    limits: ReaderLimits | None = None,
+) -> CdcReport:
     """Record ``path``'s events in bronze, recompute the touched buckets of silver, then bring
-    the touched groups' bronze batches to the new state (gold follows on the next run)."""
-    events = read_change_events(path)
+    the touched groups' bronze batches to the new state (gold follows on the next run).
+
+    The file is read in the reader worker (``sandbox``, or one started for this call under
+    ``limits``), never in this process; FileRefused when it is refused."""
+    events = read_change_log(lake, path, sandbox=sandbox, limits=limits)
     run.note(recovery=CDC_RECOVERY, cdc_events=True)
     _record(lake, run, events, str(path))
     report, buckets = _apply(lake, events, run)
@@ -74,24 +93,44 @@ def ingest_changes(lake: Lake, path: Path, run: RunContext) -> CdcReport:
     return report
 
 
+def read_change_log(
+    lake: Lake, path: Path, *, sandbox: Sandbox | None = None, limits: ReaderLimits | None = None
+) -> pa.Table:
+    """The checked events of the change log ``path``, parsed by the reader worker under its
+    limits (memory, time, and the JSON limits of every event). The worker writes them to a
+    scratch file in ``bronze.cdc_events``' folder (the lake's disk; removed here, or by the next
+    command's recovery when this one and its worker die together) and only that file's events
+    enter this process: a huge, deep, wide or binary log is refused without being read here."""
+    box = sandbox or Sandbox(limits)
+    events_file = scratch_beside(staged_path(lake, BRONZE_CDC_EVENTS.qualified), ".arrow")
+    try:
+        box.call(path, stage_change_log, ChangeLogRequest(path, box.limits, events_file))
+        return read_events_file(events_file)
+    finally:
+        events_file.unlink(missing_ok=True)
+        if sandbox is None:
+            box.close()
+
+
 def apply_change_records(
     lake: Lake,
     run: RunContext,
     source_name: str,
     records: Sequence[StreamRecord],
     positions: dict[str, int],
+    limits: ReaderLimits | None = None,
 ) -> CdcReport:
     """``retail stream --cdc``: one micro-batch of change events. Events that cannot be applied
-    are recorded in ``bronze.cdc_events`` with their reason; the stream position rides on the
-    last commit, ``silver.cdc_lines`` (a crash before it reads the events again: recorded twice
-    in bronze, duplicates in silver)."""
+    (past the JSON ``limits`` too) are recorded in ``bronze.cdc_events`` with their reason; the
+    stream position rides on the last commit, ``silver.cdc_lines`` (a crash before it reads the
+    events again: recorded twice in bronze, duplicates in silver)."""
     lines = pa.table(
         {
             "n": pa.array([r.offset for r in records], pa.int64()),
             "line": pa.array([r.payload.decode("utf-8", "replace") for r in records]),
         }
     )
-    events = change_events(lines)
+    events = change_events(lines, limits)
     run.note(recovery=CDC_RECOVERY, cdc_events=True)
     first, last = min(r.offset for r in records), max(r.offset for r in records)
     _record(lake, run, events, f"{source_name}#{first}-{last}")

@@ -68,8 +68,17 @@ def decompressed(path: Path, limits: ReaderLimits, beside: Path) -> Iterator[Pat
         copy.unlink(missing_ok=True)
 
 
-def _opened(name: str, raw: IO[bytes]) -> io.BufferedIOBase:
-    """A decompressing stream over the raw file."""
+XZ_MEMORY_SHARE = 4
+"""An xz file may make its decoder use at most this share of the reader's memory budget
+(``limits.reader_memory_mb``; 512 MiB of the default 2,048). The decoder's memory is what the
+file's header declares (its dictionary): up to 4 GiB, though ``xz -9`` needs 65 MiB. Without a
+limit a file declaring 4 GiB was decoded, its dictionary growing with the content until the
+worker was killed at the budget; with it the file is refused at its first block, saying why."""
+
+
+def _opened(name: str, raw: IO[bytes], limits: ReaderLimits) -> io.BufferedIOBase:
+    """A decompressing stream over the raw file (``lzma.LZMAFile``'s reader, with a memory
+    limit it does not take)."""
     if name == "gzip":
         import gzip
 
@@ -78,9 +87,14 @@ def _opened(name: str, raw: IO[bytes]) -> io.BufferedIOBase:
         import bz2
 
         return bz2.BZ2File(raw, mode="rb")
+    import _compression
     import lzma
 
-    return lzma.LZMAFile(raw, mode="rb")
+    memlimit = limits.memory_mb * MIB // XZ_MEMORY_SHARE
+    reader = _compression.DecompressReader(
+        raw, lzma.LZMADecompressor, trailing_error=lzma.LZMAError, memlimit=memlimit
+    )
+    return io.BufferedReader(reader)
 
 
 def _decompress(path: Path, name: str, copy: Path, limits: ReaderLimits) -> None:
@@ -96,12 +110,12 @@ def _decompress(path: Path, name: str, copy: Path, limits: ReaderLimits) -> None
         if head != MAGIC[name]:
             raise FileRefused(path, f"not a {name} file, despite its name")
         raw.seek(0)
-        stream = _opened(name, raw)
+        stream = _opened(name, raw, limits)
         while True:
             try:
                 block = stream.read(_BLOCK)
             except damaged as error:
-                raise FileRefused(path, _damaged(name, error)) from None
+                raise FileRefused(path, _damaged(name, error, limits)) from None
             if not block:
                 break
             inside = next((n for n, m in MAGIC.items() if block.startswith(m)), None)
@@ -130,9 +144,15 @@ def _decompress(path: Path, name: str, copy: Path, limits: ReaderLimits) -> None
             faults.point("ingest.decompressing")
 
 
-def _damaged(name: str, error: Exception) -> str:
+def _damaged(name: str, error: Exception, limits: ReaderLimits) -> str:
     """Why the decompressor stopped (the file starts like one of its format: checked first)."""
     text = str(error) or type(error).__name__
+    if "memory usage limit" in text.lower():
+        return (
+            f"the {name} file needs more than {limits.memory_mb // XZ_MEMORY_SHARE:,} MB of "
+            f"memory to decompress (its header declares a dictionary that large; a share of "
+            "limits.reader_memory_mb)"
+        )
     if isinstance(error, EOFError):
         return f"the {name} file is truncated ({text})"
     return f"the {name} file is damaged ({text})"

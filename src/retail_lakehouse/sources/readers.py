@@ -23,6 +23,8 @@ SUPPORTED_SUFFIXES = TEXT_SUFFIXES | BINARY_SUFFIXES
 SUPPORTED_TEXT = "csv, tsv, txt, json, ndjson, jsonl, xlsx/xls, parquet; the text formats also "
 SUPPORTED_TEXT += f"compressed ({', '.join(sorted(COMPRESSIONS, key=len))})"
 """The supported formats, as help texts and messages name them."""
+BINARY_TEXT = "binary content in a text file (NUL or control bytes)"
+"""Why a text file that starts with binary bytes is refused (:func:`sniff.binary_head`)."""
 
 
 def is_supported(path: Path) -> bool:
@@ -77,7 +79,7 @@ def open_source(
     if facts.size == 0:
         raise FileRefused(path, "the file is empty")
     if suffix in TEXT_SUFFIXES and facts.looks_binary:
-        raise FileRefused(path, "binary content in a text file (NUL or control bytes)", line=1)
+        raise FileRefused(path, BINARY_TEXT, line=1)
     if suffix in {".json", ".ndjson", ".jsonl"}:
         return facts, open_json(path, facts, limits)
     if suffix in {".xlsx", ".xls"}:

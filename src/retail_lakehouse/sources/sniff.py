@@ -49,7 +49,7 @@ def file_facts(path: Path) -> FileFacts:
         while block := handle.read(BLOCK):
             if size == 0:
                 has_bom = block.startswith(_BOM)
-                head = block[:8192]
+                head = block[:HEAD_BYTES]
             digest.update(block)
             size += len(block)
             if not analysing:
@@ -65,7 +65,7 @@ def file_facts(path: Path) -> FileFacts:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             broken += 1  # the file ends inside a multi-byte sequence
-    looks_binary = b"\x00" in head or _control_share(head) > 0.05
+    looks_binary = binary_head(head)
     if has_bom:
         encoding = "utf-8-sig"
     elif broken == 0 or valid_multibyte * 10 > broken:
@@ -73,6 +73,23 @@ def file_facts(path: Path) -> FileFacts:
     else:
         encoding = "cp1252"
     return FileFacts(digest.hexdigest(), size, encoding, looks_binary, broken == 0)
+
+
+HEAD_BYTES = 8192
+"""How much of a file's start decides whether a text file is binary."""
+
+
+def binary_head(head: bytes) -> bool:
+    """Whether a text file starting with ``head`` (its first :data:`HEAD_BYTES`) is binary:
+    a NUL, or more than 5% control bytes. The one rule, for :func:`file_facts` and for the
+    ingest's early look at a file before hashing it (:func:`starts_binary`)."""
+    return b"\x00" in head or _control_share(head) > 0.05
+
+
+def starts_binary(path: Path) -> bool:
+    """:func:`binary_head` of the file's first bytes (a UTF-8 BOM does not count)."""
+    with path.open("rb") as handle:
+        return binary_head(handle.read(HEAD_BYTES))
 
 
 def _control_share(sample: bytes) -> float:

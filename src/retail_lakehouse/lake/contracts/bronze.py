@@ -102,6 +102,7 @@ BRONZE_FILES = TableContract(
             pa.field("_batch_seq", pa.int64(), nullable=False),
             pa.field("_source_file", STR, nullable=False),
             pa.field("_source_sha256", STR, nullable=False),
+            pa.field("content_sha256", STR),
             pa.field("format", STR, nullable=False),
             pa.field("encoding", STR),
             pa.field("delimiter", STR),
@@ -127,7 +128,10 @@ BRONZE_FILES = TableContract(
     evolves=True,  # lakes from before the format columns get them on the next ingest
 )
 """The ingestion manifest. Its commit is the last step of ingesting a file: a file is in bronze
-exactly when its hash is here, so a crash mid-file is cleaned up and retried, never doubled."""
+exactly when its hash is here, so a crash mid-file is cleaned up and retried, never doubled.
+``content_sha256`` hashes what the readers read (a compressed file's decompressed content), so
+the same export plain and compressed is ingested once (NULL: rows from before it, or a stream
+batch; their content is ``_source_sha256``)."""
 
 
 BRONZE_CDC_EVENTS = TableContract(

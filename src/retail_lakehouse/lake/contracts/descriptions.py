@@ -225,6 +225,10 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "reason": "Why the line could not be parsed.",
     },
     "bronze.files": {
+        "content_sha256": (
+            "SHA-256 of the content the readers read: a compressed file's decompressed bytes, "
+            "else the file's (NULL before this column existed, and for stream batches)."
+        ),
         "format": "Detected file format.",
         "encoding": "Detected text encoding.",
         "delimiter": "Detected field delimiter.",
