@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from retail_lakehouse.lake.contracts import contract
 from retail_lakehouse.lake.contracts.bronze import BRONZE_REJECTS, BRONZE_SALES_LINES, RAW_COLUMNS
-from retail_lakehouse.lake.store import DUCKDB_PARQUET_OPTIONS, cast_batch
+from retail_lakehouse.lake.shaping import DUCKDB_PARQUET_OPTIONS, cast_batch
 from retail_lakehouse.sources.errors import FileRefused
 from retail_lakehouse.sources.formats import FileEvidence, FormatOptions, Formats, decide_file
 from retail_lakehouse.sources.limits import ReaderLimits
