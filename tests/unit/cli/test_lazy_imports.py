@@ -77,3 +77,13 @@ def run_modules() -> set[str]:
 @pytest.mark.parametrize("library", NOT_IN_A_RUN)
 def test_the_run_leaves_the_library_alone(run_modules: set[str], library: str) -> None:
     assert library not in run_modules
+
+
+def test_the_reader_workers_stage_module_leaves_delta_rs_alone() -> None:
+    """The worker stages and writes bronze files but opens no Delta table: its warm-up module
+    loads neither delta-rs nor the writer's lock (decision 0021, eleventh round), while the
+    store it no longer imports does (so the probe can fail)."""
+    stage = _loaded_after("import retail_lakehouse.pipeline.bronze_stage")
+    assert "deltalake" not in stage
+    assert "filelock" not in stage
+    assert "deltalake" in _loaded_after("import retail_lakehouse.lake.store")
