@@ -10,35 +10,12 @@ from __future__ import annotations
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from typer.exceptions import TyperException
 
 from retail_lakehouse import __version__
-from retail_lakehouse.cli import (
-    alerts_cmd,
-    backup_cmd,
-    benchmark_cmd,
-    doctor_cmd,
-    generate_cmd,
-    history_cmd,
-    ingest_cmd,
-    keys_cmd,
-    maintenance_cmd,
-    observe_cmd,
-    project_cmd,
-    publish_cmd,
-    quality_cmd,
-    retract_cmd,
-    rollback_cmd,
-    run_cmd,
-    serve_cmd,
-    sql_cmd,
-    status_cmd,
-    stream_cmd,
-    watch_cmd,
-)
 from retail_lakehouse.cli.context import (
     ONE_COMMAND,
     AppState,
@@ -47,17 +24,10 @@ from retail_lakehouse.cli.context import (
     err_console,
 )
 from retail_lakehouse.cli.help import polish_help
+from retail_lakehouse.cli.lean_params import install as install_lean_params
 from retail_lakehouse.config_file import ConfigError
 from retail_lakehouse.lake.errors import DISK_FULL, LakeBusyError
 from retail_lakehouse.observe import settings as observe_settings
-
-app = typer.Typer(
-    name="retail",
-    help="Turn raw retail sales exports into a trustworthy Delta Lake warehouse.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
 
 
 def _version(value: bool) -> None:
@@ -70,7 +40,6 @@ LAKE_FREE = ("init", "generate")
 """Commands that open no lake: run even where the lake folder could not be used."""
 
 
-@app.callback()
 def main_options(
     ctx: typer.Context,
     lake: Annotated[
@@ -134,41 +103,116 @@ def main_options(
     )
 
 
-app.command("init")(project_cmd.init)
-app.command("ingest")(ingest_cmd.ingest)
-app.command("run")(run_cmd.run)
-app.command("status")(status_cmd.status)
-app.command("sql")(sql_cmd.sql)
-app.command("generate")(generate_cmd.generate)
-app.command("demo")(project_cmd.demo)
-# --- further commands register below this line (one line each) ---
-app.command("serve")(serve_cmd.serve)
-app.add_typer(keys_cmd.app, name="keys")
-app.add_typer(quality_cmd.app, name="quality")
-app.command("benchmark")(benchmark_cmd.benchmark)
-app.command("watch")(watch_cmd.watch)
-app.add_typer(alerts_cmd.app, name="alerts")
-app.command("lineage")(observe_cmd.lineage)
-app.command("catalog")(observe_cmd.catalog)
-app.command("metrics")(observe_cmd.metrics)
-app.command("publish")(publish_cmd.publish)
-app.command("history")(history_cmd.history)
-app.command("rollback")(rollback_cmd.rollback)
-app.command("retract")(retract_cmd.retract)
-app.command("backup")(backup_cmd.backup)
-app.command("restore")(backup_cmd.restore)
-app.command("optimize")(maintenance_cmd.optimize)
-app.command("vacuum")(maintenance_cmd.vacuum)
-app.command("doctor")(doctor_cmd.doctor)
-app.command("stream")(stream_cmd.stream)
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    # (name, module in retail_lakehouse.cli, function or sub-app), in --help's order
+    ("init", "project_cmd", "init"),
+    ("ingest", "ingest_cmd", "ingest"),
+    ("run", "run_cmd", "run"),
+    ("status", "status_cmd", "status"),
+    ("sql", "sql_cmd", "sql"),
+    ("generate", "generate_cmd", "generate"),
+    ("demo", "project_cmd", "demo"),
+    # --- further commands register below this line (one line each) ---
+    ("serve", "serve_cmd", "serve"),
+    ("keys", "keys_cmd", "app"),
+    ("quality", "quality_cmd", "app"),
+    ("benchmark", "benchmark_cmd", "benchmark"),
+    ("watch", "watch_cmd", "watch"),
+    ("alerts", "alerts_cmd", "app"),
+    ("lineage", "observe_cmd", "lineage"),
+    ("catalog", "observe_cmd", "catalog"),
+    ("metrics", "observe_cmd", "metrics"),
+    ("publish", "publish_cmd", "publish"),
+    ("history", "history_cmd", "history"),
+    ("rollback", "rollback_cmd", "rollback"),
+    ("retract", "retract_cmd", "retract"),
+    ("backup", "backup_cmd", "backup"),
+    ("restore", "backup_cmd", "restore"),
+    ("optimize", "maintenance_cmd", "optimize"),
+    ("vacuum", "maintenance_cmd", "vacuum"),
+    ("doctor", "doctor_cmd", "doctor"),
+    ("stream", "stream_cmd", "stream"),
+)
+"""Every command: a function (``app.command``) or, where the attribute is ``app``, a group of
+subcommands (``app.add_typer``). Listed, not imported, so a process imports only the module of
+the command it runs (decision 0011, eleventh round)."""
+
+GLOBAL_VALUE_OPTIONS = ("--lake", "--log-format", "--metrics-file", "--wait")
+"""The options of :func:`main_options` that take a value (the others are flags); a test
+checks this against the built command."""
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The ``retail`` app with every command, or with the command ``only`` alone.
+
+    Typer builds a Click command for every registered command (its signature, its options)
+    on every invocation, and each command module imports what its top needs: about 0.06
+    CPU-s for the whole tree, of which a process running one command uses one branch.
+    ``retail --help``, an unknown command and the completions need the whole tree."""
+    import importlib
+
+    built = typer.Typer(
+        name="retail",
+        help="Turn raw retail sales exports into a trustworthy Delta Lake warehouse.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    built.callback()(main_options)
+    for name, module_name, attribute in COMMANDS:
+        if only is not None and name != only:
+            continue
+        module = importlib.import_module(f"retail_lakehouse.cli.{module_name}")
+        target = getattr(module, attribute)
+        if attribute == "app":
+            built.add_typer(target, name=name)
+        else:
+            built.command(name)(target)
+    return built
+
+
+def command_named(arguments: list[str]) -> str | None:
+    """The command ``arguments`` run (the first word after the global options), if it is one
+    of :data:`COMMANDS` and nothing asks for the whole tree; else ``None``."""
+    names = {name for name, _, _ in COMMANDS}
+    waiting_value = False
+    for word in arguments:
+        if waiting_value:
+            waiting_value = False
+            continue
+        if word in ("--help", "-h"):
+            return None
+        if word.startswith("-"):
+            waiting_value = word in GLOBAL_VALUE_OPTIONS
+            continue
+        return word if word in names else None
+    return None
+
+
+_FULL_APP: list[typer.Typer] = []
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """``app``: the whole command tree, built on first use (for callers that import it)."""
+    if name == "app":
+        if not _FULL_APP:
+            _FULL_APP.append(build_app())
+        return _FULL_APP[0]
+    raise AttributeError(name)
+
+
+if TYPE_CHECKING:
+    app: typer.Typer
 
 
 def _main() -> None:
     """Console-script entry point: run the app and map failures to exit codes."""
     debug = "--debug" in sys.argv
-    polish_help(app)
+    install_lean_params()
+    command = build_app(only=command_named(sys.argv[1:]))
+    polish_help(command)
     try:
-        app(prog_name="retail", standalone_mode=False)
+        command(prog_name="retail", standalone_mode=False)
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except typer.Abort:

@@ -29,33 +29,16 @@ from retail_lakehouse.lake.fingerprint import latest_version
 from retail_lakehouse.lake.holder import HOLDER_FILE, LOCK_FILE
 from retail_lakehouse.lake.holder import live_holder as _live_holder
 from retail_lakehouse.lake.location import add_actions, data_files
+from retail_lakehouse.lake.shaping import (  # re-exported: the store's names since before
+    DUCKDB_PARQUET_OPTIONS as DUCKDB_PARQUET_OPTIONS,  # noqa: PLC0414
+)
+from retail_lakehouse.lake.shaping import ROW_GROUP_ROWS as ROW_GROUP_ROWS  # noqa: PLC0414
+from retail_lakehouse.lake.shaping import cast_batch as cast_batch  # noqa: PLC0414
 
 WriteMode = Literal["append", "overwrite"]
 DEFAULT_WRITER_WAIT = 10.0
 """Seconds a writing command waits for another one to finish before giving up (``--wait``)."""
 LAYERS: tuple[str, ...] = ("bronze", "silver", "gold", "meta")
-
-
-def cast_batch(batch: pa.RecordBatch | pa.Table, target: TableContract) -> pa.Table:
-    """Shape data to the contract: contract columns in order (missing ones as nulls), declared
-    types, and, for tables that evolve, any extra columns kept as strings after them."""
-    table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
-    n = table.num_rows
-    columns: list[pa.ChunkedArray] = []
-    fields: list[pa.Field] = []
-    for field in target.schema:
-        if field.name in table.column_names:
-            columns.append(table.column(field.name).cast(field.type))
-        else:
-            columns.append(pa.nulls(n, field.type))
-        fields.append(field.with_nullable(True))
-    if target.evolves:
-        known = set(target.schema.names)
-        for name in table.column_names:
-            if name not in known:
-                columns.append(table.column(name).cast(pa.string()))
-                fields.append(pa.field(name, pa.string()))
-    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
 
 
 class Lake:
@@ -304,13 +287,6 @@ class Lake:
         writer. A note whose process is gone is left by a killed writer and means nothing."""
         return _live_holder(self.root)
 
-
-ROW_GROUP_ROWS = 131_072
-"""Parquet row-group size of every lake file. Readers parallelise per row group (DuckDB runs one
-thread per row group), so a 500k-line batch written as one row group is scanned by one core."""
-
-DUCKDB_PARQUET_OPTIONS = f"FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE {ROW_GROUP_ROWS}"
-"""``COPY ... TO`` options of every lake file DuckDB writes (bronze lines, silver, the fact)."""
 
 UNIQUE_TEXT_COLUMNS = ("_record_hash", "_line_key")
 """Per-line hashes: a dictionary never pays off for them, and trying costs ~20% of a write."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts.bronze import BRONZE_FILES, BRONZE_REJECTS, BRONZE_SALES_LINES
-from retail_lakehouse.lake.query import LakeSQL
 
 
 def remove_orphans(lake: Lake) -> int:
@@ -23,6 +22,8 @@ def remove_orphans(lake: Lake) -> int:
         beyond = [_highest(lake, t) for t in (lines, BRONZE_REJECTS.qualified)]
         if all(high is not None and high <= max(manifest_high, 0) for high in beyond):
             return 0
+    from retail_lakehouse.lake.query import LakeSQL  # DuckDB: only when there may be orphans
+
     tables = [BRONZE_FILES.qualified, lines, BRONZE_REJECTS.qualified]
     with LakeSQL(lake, tables=tables) as sql:
         top = sql.arrow("SELECT coalesce(max(_batch_seq), 0) AS s FROM bronze.files")

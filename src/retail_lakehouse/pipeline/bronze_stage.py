@@ -14,13 +14,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from retail_lakehouse.lake.contracts import contract
 from retail_lakehouse.lake.contracts.bronze import BRONZE_REJECTS, BRONZE_SALES_LINES, RAW_COLUMNS
-from retail_lakehouse.lake.store import DUCKDB_PARQUET_OPTIONS, cast_batch
+from retail_lakehouse.lake.shaping import DUCKDB_PARQUET_OPTIONS, cast_batch
 from retail_lakehouse.sources.errors import FileRefused
 from retail_lakehouse.sources.formats import FileEvidence, FormatOptions, Formats, decide_file
 from retail_lakehouse.sources.limits import ReaderLimits
@@ -29,6 +28,7 @@ from retail_lakehouse.sources.records import SourceChunk, SourceLayout
 from retail_lakehouse.sources.sniff import FileFacts
 
 if TYPE_CHECKING:
+    import duckdb
     import polars as pl
 
 # Polars is imported inside the functions that run in the reader worker: the ingest's parent
@@ -233,6 +233,8 @@ def _connection(limits: ReaderLimits) -> duckdb.DuckDBPyConnection:
     memory = max(limits.memory_mb // 2, 128)
     con = _CONNECTIONS.get(memory)
     if con is None:
+        import duckdb  # the worker's (its warm-up loads it); the ingest's own process never
+
         con = duckdb.connect()
         con.execute("SET preserve_insertion_order = false")
         con.execute("SET enable_progress_bar = false")  # the CLI draws its own

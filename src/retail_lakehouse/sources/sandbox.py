@@ -50,11 +50,12 @@ SAMPLE_SECONDS = 0.02
 STARTUP_SECONDS = 120
 PRELOAD = ("retail_lakehouse.pipeline.bronze_stage",)
 """Modules the worker imports while warming up: the module of the function every caller
-sends (staging a file into bronze), with the lake's store and deltalake behind it. Unpickling
-the first request imported them on the critical path of every ``retail ingest`` (about 0.05
-CPU-s, 0.07-0.15 s wall on a busy machine) after the worker had said "ready"; imported in the
-warm-up they load while the parent is still starting (decision 0011, eighth round). Imported by
-name: the sandbox must not depend on the pipeline at import time."""
+sends (staging a file into bronze), with the readers and the contracts behind it (not the
+lake's store and deltalake since decision 0021's eleventh round: the stage opens no table).
+Unpickling the first request imported them on the critical path of every ``retail ingest``
+(about 0.05 CPU-s, 0.07-0.15 s wall on a busy machine) after the worker had said "ready";
+imported in the warm-up they load while the parent is still starting (decision 0011, eighth
+round). Imported by name: the sandbox must not depend on the pipeline at import time."""
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,8 @@ def _loaded_after(code: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def cli_modules() -> set[str]:
-    return _loaded_after("import retail_lakehouse.cli.app")
+    # build_app() imports every command module, as `retail --help` does
+    return _loaded_after("import retail_lakehouse.cli.app as a\na.build_app()")
 
 
 @pytest.mark.parametrize("library", HEAVY + ENGINE)
@@ -76,3 +77,13 @@ def run_modules() -> set[str]:
 @pytest.mark.parametrize("library", NOT_IN_A_RUN)
 def test_the_run_leaves_the_library_alone(run_modules: set[str], library: str) -> None:
     assert library not in run_modules
+
+
+def test_the_reader_workers_stage_module_leaves_delta_rs_alone() -> None:
+    """The worker stages and writes bronze files but opens no Delta table: its warm-up module
+    loads neither delta-rs nor the writer's lock (decision 0021, eleventh round), while the
+    store it no longer imports does (so the probe can fail)."""
+    stage = _loaded_after("import retail_lakehouse.pipeline.bronze_stage")
+    assert "deltalake" not in stage
+    assert "filelock" not in stage
+    assert "deltalake" in _loaded_after("import retail_lakehouse.lake.store")
