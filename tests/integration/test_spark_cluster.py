@@ -323,6 +323,7 @@ def test_standalone_cluster_in_an_odd_lake_folder(
     assert_written_by_executors(lake)
 
 
+@pytest.mark.soak  # a second Connect pipeline would add minutes to CI's `make test`
 def test_spark_connect_in_an_odd_lake_folder(bronze: dict[str, Path], connect_server: str) -> None:
     duck, lake = odd_lake(bronze, "connect", {"SPARK_REMOTE": connect_server}, as_uri=True)
     assert_same_as_duckdb(duck, lake)
