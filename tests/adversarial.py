@@ -16,7 +16,13 @@ escapes carry line breaks and carriage returns exactly), in the UCI header layou
   sigma, emoji, CJK, right-to-left text;
 - empty values in each column;
 - huge and tiny numbers: int64 limits and beyond, prices with more decimals than the contract
-  keeps, exponents, signed zeros, thousands separators, Excel serial dates at their limits.
+  keeps, exponents, signed zeros, thousands separators, Excel serial dates at their limits;
+- words engines read as numbers or as NULL: ``NaN``, ``inf``, ``-Infinity``, ``NULL``, ``None``,
+  underscores and hex in numbers, forty-digit and forty-decimal prices, a bare ``.5`` and ``5.``;
+- local times that do not exist or happen twice where clocks change (Europe and the US, 2010),
+  which an engine reading them in a zone with summer time would move or merge;
+- JSON ``null`` against the empty string in each column (the NDJSON carries ``null`` where the
+  CSV has an empty field).
 
 Most lines are otherwise valid (a real date, price, quantity and customer), so they travel
 through silver into every gold table and mart; the rest land in quarantine, so both silver
@@ -109,15 +115,26 @@ DATES = (
     "2/29/2012 0:00",
     "2/29/2011 0:00",
 )
+NUMBER_WORDS = ("NaN", "nan", "inf", "-Infinity", "Infinity", "NULL", "None", "1_000", "0x1A")
+"""Read as a number (or NULL) by some engine's cast, as text by none of ours: quarantined alike."""
+ODD_PRICES = (".5", "5.", "+2.55", "2.55e0", "9" * 40, "0." + "0" * 39 + "1", "-.0")
+DST_TIMES = (
+    "3/28/2010 1:30",  # Europe/London: 01:00 -> 02:00, 01:30 does not exist
+    "10/31/2010 1:30",  # Europe/London: 01:30 happens twice
+    "3/14/2010 2:30",  # America/New_York: 02:00 -> 03:00
+    "11/7/2010 1:30",  # America/New_York: 01:30 happens twice
+    "2010-03-28T01:59:59.999999",
+    "2010-10-31 01:00:00",
+)
 EXTREME_DATES = ("61", "2958465.99999")
 """Excel's first and last accepted serials (1900-03-01, 9999-12-31): valid, but they stretch the
 calendar and the cohort mart over eight thousand years (2.96 M ``dim_date`` rows), so they are
 only included when asked for."""
 
 
-def _line(n: int, **values: str) -> dict[str, str]:
+def _line(n: int, **values: str | None) -> dict[str, str | None]:
     """A valid line (invoice ``A0000n`` style numbers avoided: ``A`` means adjustment)."""
-    base = {
+    base: dict[str, str | None] = {
         "invoice_no": f"{580000 + n}",
         "stock_code": f"{70000 + n}",
         "description": f"PLAIN ITEM {n}",
@@ -131,11 +148,12 @@ def _line(n: int, **values: str) -> dict[str, str]:
     return base
 
 
-def adversarial_rows(*, extreme_dates: bool = False) -> list[dict[str, str]]:
-    """Every hostile line, in a fixed order (deterministic: no randomness at all)."""
-    rows: list[dict[str, str]] = []
+def adversarial_rows(*, extreme_dates: bool = False) -> list[dict[str, str | None]]:
+    """Every hostile line, in a fixed order (deterministic: no randomness at all). None: JSON
+    null in the NDJSON copy, an empty field in the CSV."""
+    rows: list[dict[str, str | None]] = []
 
-    def add(**values: str) -> None:
+    def add(**values: str | None) -> None:
         rows.append(_line(len(rows), **values))
 
     # Escape letters at both ends of every text column.
@@ -191,6 +209,20 @@ def adversarial_rows(*, extreme_dates: bool = False) -> list[dict[str, str]]:
         add(unit_price=price)
     for date in DATES + (EXTREME_DATES if extreme_dates else ()):
         add(invoice_date=date)
+
+    # Words read as numbers or NULL, odd decimal spellings, clock changes, JSON null.
+    for word in NUMBER_WORDS:
+        add(quantity=word)
+        add(unit_price=word)
+        add(customer_id=word, description=f"customer {word}")
+        add(description=word, stock_code=f"WORD{len(rows)}", country=word)
+    for price in ODD_PRICES:
+        add(unit_price=price)
+    for time in DST_TIMES:
+        add(invoice_date=time, description=f"clock change {time}")
+    for column in COLUMNS:
+        if column != "invoice_no":  # the NDJSON copy renumbers its invoices
+            add(**{column: None})
     return rows
 
 
@@ -266,14 +298,15 @@ def write_adversarial(folder: Path, *, extreme_dates: bool = False) -> list[Path
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(HEADER)
         for row in rows:
-            if not any(chr(cp) in value for value in row.values() for cp in LINE_BREAKS):
-                writer.writerow([row[c] for c in COLUMNS])
+            values = ["" if row[c] is None else row[c] for c in COLUMNS]
+            if not any(chr(cp) in value for value in values for cp in LINE_BREAKS):
+                writer.writerow(values)
     json_path = folder / "adversarial.ndjson"
     with json_path.open("w", encoding="utf-8") as handle:
         for row in rows:
             record = {h: row[c] for h, c in zip(HEADER, COLUMNS, strict=True)}
             # Distinct invoices, so the NDJSON copy is not a duplicate of the CSV lines.
-            record["InvoiceNo"] = record["InvoiceNo"].replace("5", "6", 1)
+            record["InvoiceNo"] = str(record["InvoiceNo"]).replace("5", "6", 1)
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     european = folder / "adversarial_european.csv"
     with european.open("w", encoding="utf-8", newline="") as handle:

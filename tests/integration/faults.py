@@ -21,6 +21,7 @@ import duckdb
 import pyarrow as pa
 from deltalake import DeltaTable
 
+from retail_lakehouse.lake.intents import FORMAT_FILE
 from tests.conftest import RETAIL, CliResult
 
 VOLATILE = {"run_id", "_batch_id", "seconds", "error", "rows", "detail"}
@@ -150,8 +151,14 @@ def differences(expected: Path, actual: Path) -> list[str]:
 
 
 def no_journal_left(lake: Path) -> bool:
+    """No intent in ``_journal`` (the lake's format record, kept there, is not one)."""
     journal = lake / "_journal"
-    return not journal.is_dir() or not list(journal.glob("*.json"))
+    return not journal.is_dir() or not intent_files(journal)
+
+
+def intent_files(journal: Path) -> list[Path]:
+    """The intents in a journal folder: its ``*.json`` but the lake's format record."""
+    return [p for p in journal.glob("*.json") if p.name != FORMAT_FILE]
 
 
 def wait_for(predicate: Any, timeout: float = 30.0) -> None:

@@ -89,7 +89,7 @@ def test_an_interrupted_command_is_work_for_the_next_run(
         "run", "--full-refresh", lake=lake_dir, fault="before:silver.sales_lines:kill"
     )
     assert killed.code != 0
-    assert list((lake_dir / "_journal").glob("*.json")), "the killed run left its intent"
+    assert faults.intent_files(lake_dir / "_journal"), "the killed run left its intent"
     status = ok("status", "--json", lake=lake_dir).json()
     assert [i["command"] for i in status["interrupted"]] == ["run --full-refresh"]
     assert status["accounting"]["balanced"] is None  # not judged before the recovery
@@ -97,7 +97,7 @@ def test_an_interrupted_command_is_work_for_the_next_run(
     after = ok("run", lake=lake_dir)
     assert IDLE not in after.stdout
     assert "recovered interrupted run --full-refresh" in after.stdout
-    assert not list((lake_dir / "_journal").glob("*.json"))
+    assert not faults.intent_files(lake_dir / "_journal")
     status = ok("status", "--json", lake=lake_dir).json()
     assert status["interrupted"] == [] and status["accounting"]["balanced"] is True
     assert IDLE in ok("run", lake=lake_dir).stdout

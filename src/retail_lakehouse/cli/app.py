@@ -26,7 +26,7 @@ from retail_lakehouse.cli.context import (
 from retail_lakehouse.cli.help import polish_help
 from retail_lakehouse.cli.lean_params import install as install_lean_params
 from retail_lakehouse.config_file import ConfigError
-from retail_lakehouse.lake.errors import DISK_FULL, LakeBusyError
+from retail_lakehouse.lake.errors import DISK_FULL, LakeBusyError, LakeFormatError
 from retail_lakehouse.observe import settings as observe_settings
 
 
@@ -225,7 +225,7 @@ def _main() -> None:
         else:
             err_console.print(f"[red]error:[/] {usage}")
         sys.exit(2)
-    except (UsageProblem, ConfigError) as problem:
+    except (UsageProblem, ConfigError, LakeFormatError) as problem:
         _fail(problem, 2, debug)
     except (PipelineFailure, LakeBusyError) as failure:
         _fail(failure, 1, debug)

@@ -12,3 +12,8 @@ problem, not a refusal of the file)."""
 
 class LakeBusyError(RuntimeError):
     """Another process holds the writer lock."""
+
+
+class LakeFormatError(RuntimeError):
+    """The lake was written in a format newer than this release writes (or its format record
+    cannot be read): writing commands refuse it, exit 2 (``lake/lake_format.py``)."""

@@ -32,6 +32,8 @@ STATE_FILE = "_settled.json"
 LAYERS = ("bronze", "silver", "gold", "meta")
 JOURNAL = "_journal"
 """``lake.intents.JOURNAL`` (spelled here: that module is not needed for the check)."""
+FORMAT_FILE = "lake-format.json"
+"""``lake.intents.FORMAT_FILE``: the lake's format record, not an intent."""
 _UNTRACKED = {"meta/runs"}
 """A command that only records itself (a failed one with nothing committed) changes nothing
 else; the run that records the state writes its own ``meta.runs`` row after the record."""
@@ -73,7 +75,9 @@ def intents_pending(root: Path) -> bool:
     """Whether an intent (``<run_id>.json``) waits in the journal: a command that started and
     did not finish, or one running now."""
     try:
-        return any(name.endswith(".json") for name in os.listdir(root / JOURNAL))
+        return any(
+            name.endswith(".json") and name != FORMAT_FILE for name in os.listdir(root / JOURNAL)
+        )
     except (FileNotFoundError, NotADirectoryError):
         return False
 

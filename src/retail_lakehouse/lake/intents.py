@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from retail_lakehouse.lake.store import Lake
 
 JOURNAL = "_journal"
+FORMAT_FILE = "lake-format.json"
+"""The lake's format record, kept in the journal (``lake/lake_format.py`` says why)."""
 RecoveryFunction = Callable[["Lake", "Intent"], str]
 
 
@@ -100,6 +102,8 @@ def pending(lake: Lake | Path) -> list[Intent]:
         return []
     found: list[Intent] = []
     for path in folder.glob("*.json"):
+        if path.name == FORMAT_FILE:  # the lake's format record, not a command
+            continue
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):

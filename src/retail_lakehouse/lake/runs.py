@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 from retail_lakehouse.lake import arrays, intents
 from retail_lakehouse.lake.commits import tagged
 from retail_lakehouse.lake.contracts.meta import META_RUNS
+from retail_lakehouse.lake.lake_format import check_and_record
 from retail_lakehouse.lake.store import Lake
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ def recorded_run(
     after its own partial work has been undone."""
     guard = lake.writer_lock(command) if lock else contextlib.nullcontext()
     with guard:
+        check_and_record(lake.root)  # a lake in a newer format is refused before any write
         started = datetime.now(UTC)
         clock = time.perf_counter()
         ctx = RunContext(new_run_id(started), command, started, engine)

@@ -332,6 +332,7 @@ class Watcher:
 
     def _take(self, path: Path) -> None:
         from retail_lakehouse.lake import LakeBusyError
+        from retail_lakehouse.lake.errors import LakeFormatError
         from retail_lakehouse.pipeline.ingest import ingest_files
         from retail_lakehouse.sources.formats import FormatOptions
         from retail_lakehouse.sources.readers import SUPPORTED_TEXT, is_supported
@@ -348,7 +349,7 @@ class Watcher:
                 self._sandbox = Sandbox(self.settings.limits.reader_limits())
             formats = FormatOptions.from_settings(self.settings.formats)
             outcomes = ingest_files(self.lake, [path], sandbox=self._sandbox, formats=formats)
-        except (LakeBusyError, OSError) as error:  # the lake, not the file: try again later
+        except (LakeBusyError, LakeFormatError, OSError) as error:  # the lake, not the file
             self.say(f"could not ingest {self._name(path)} now: {error}")
             self._seen.pop(path, None)
             return

@@ -32,7 +32,7 @@ SAMPLES = [
     "   ",
     "a\u00a0b",
     "STRAße ﬁne İ",
-    *[value for row in adversarial_rows() for value in row.values()],
+    *[value for row in adversarial_rows() for value in row.values() if value is not None],
 ]
 
 

@@ -67,6 +67,7 @@ from retail_lakehouse.lake.watermarks import (
     GOLD_CONSUMER,
     SILVER_CONSUMER,
     read_watermark,
+    watermark_runs,
     write_watermark,
 )
 from retail_lakehouse.pipeline.gold.categories import (
@@ -477,7 +478,9 @@ class _GoldRun:
         self._write_if_changed(DIM_COUNTRY, countries, "country_key")
         # Products, customers and invoices grow with the input: the engine writes them (on
         # Spark its executors), the driver only commits the files.
-        self._commit_parts(PRODUCT_PRICES, [self.price_rows], self.price_replace)
+        self._commit_parts(
+            PRODUCT_PRICES, [self.price_rows], self.price_replace, {SUMMARIES_KEY: str(self.upper)}
+        )
         self._write_staged(DIM_PRODUCT, self.products, {RULES_KEY: self.rules_fingerprint})
         self._write_staged(DIM_CUSTOMER, self.customers)
         if self.invoices_appended:
@@ -496,9 +499,16 @@ class _GoldRun:
         holds no file: a rollback to a run from before the table existed (an upgraded lake)
         empties it while gold's watermark goes back to that run's, and the batches up to it
         would be missing from every median (a lake whose lines have no charged price yet counts
-        nothing)."""
+        nothing). And so too when its last commit was not made by the run that wrote gold's
+        watermark, at that watermark (:meth:`_prices_current`): what a release from before the
+        table leaves when it runs gold on a lake that has it (decision 0007, downgrade
+        addendum)."""
         target = PRODUCT_PRICES
-        if self.rebuild or not self.lake.snapshot_files(target.qualified):
+        if (
+            self.rebuild
+            or not self.lake.snapshot_files(target.qualified)
+            or not self._prices_current()
+        ):
             rows = self.engine.materialize(price_rows(self.silver), self._name(target.name))
             self.price_rows, self.price_replace = rows, BatchSelection(everything=True)
             return rows
@@ -510,6 +520,19 @@ class _GoldRun:
         if self.gone:
             kept = kept & ~previous._batch_seq.isin(self.gone)
         return previous.filter(kept).union(rows)
+
+    def _prices_current(self) -> bool:
+        """Whether ``gold.product_prices`` holds every batch up to gold's watermark and no
+        retracted one: its last commit says it was made at that watermark, by the run that
+        wrote the watermark. Not so after a gold run of a release that does not know the table
+        (it moves the watermark, or applies a retraction, and leaves the table as it was), a
+        rollback's restore, a compaction, or a crash between the table's commit and the
+        watermark; the table is then counted again from silver, which a full run does anyway."""
+        if not self._at_mark(PRODUCT_PRICES):
+            return False
+        return last_run(self.lake, PRODUCT_PRICES.qualified) == watermark_runs(self.lake).get(
+            GOLD_CONSUMER
+        )
 
     def _same_rules(self) -> bool:
         """Whether the previous ``dim_product`` commit derived its categories with this run's
