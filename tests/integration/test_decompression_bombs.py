@@ -164,5 +164,7 @@ def test_concatenated_xz_streams_and_stream_padding_are_read_whole(tmp_path: Pat
     done = run_retail("ingest", packed, lake=lake)
 
     assert done.code == 0, done.stdout + done.stderr
-    lines = run_retail("sql", "SELECT count(*) AS n FROM bronze.sales_lines", "-f", "json", lake=lake)
+    lines = run_retail(
+        "sql", "SELECT count(*) AS n FROM bronze.sales_lines", "-f", "json", lake=lake
+    )
     assert lines.json() == [{"n": 150}], lines.stdout + lines.stderr

@@ -17,7 +17,7 @@ import contextlib
 import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from retail_lakehouse.lake import faults
 from retail_lakehouse.lake.intents import scratch_beside
@@ -87,14 +87,65 @@ def _opened(name: str, raw: IO[bytes], limits: ReaderLimits) -> io.BufferedIOBas
         import bz2
 
         return bz2.BZ2File(raw, mode="rb")
-    import _compression
-    import lzma
+    return io.BufferedReader(_XzReader(raw, limits.memory_mb * MIB // XZ_MEMORY_SHARE))
 
-    memlimit = limits.memory_mb * MIB // XZ_MEMORY_SHARE
-    reader = _compression.DecompressReader(
-        raw, lzma.LZMADecompressor, trailing_error=lzma.LZMAError, memlimit=memlimit
-    )
-    return io.BufferedReader(reader)
+
+class _XzReader(io.RawIOBase):
+    """An xz file's content, decoded to its end under a decoder memory limit (public ``lzma``
+    only). Every stream is decoded (``cat a.xz b.xz``) and the null Stream Padding the format
+    allows between and after streams is skipped, as ``xz -d`` does; anything else after a
+    stream raises, naming why: ``lzma.LZMAFile`` (and the private ``_compression`` reader it is
+    built on, gone in Python 3.14) took any error after the first stream for trailing garbage
+    and ended the content there, silently, so a second stream declaring a dictionary past the
+    limit, or lines appended to the file, were dropped with exit 0."""
+
+    def __init__(self, raw: IO[bytes], memlimit: int) -> None:
+        import lzma
+
+        self._raw = raw
+        self._memlimit = memlimit
+        self._decoder = lzma.LZMADecompressor(memlimit=memlimit)
+        self._started = False  # the current decoder has been given input
+        self._pending = b""  # input after a stream's end, not yet given to a decoder
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._next(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _next(self, size: int) -> bytes:
+        import lzma
+
+        while True:
+            if self._decoder.eof:  # a stream ended: padding, another stream, or the end
+                self._pending = self._decoder.unused_data + self._pending
+                self._decoder = lzma.LZMADecompressor(memlimit=self._memlimit)
+                self._started = False
+            if not self._started or self._decoder.needs_input:
+                chunk = self._pending or self._raw.read(_BLOCK)
+                self._pending = b""
+                if not self._started:
+                    chunk = chunk.lstrip(b"\0")  # Stream Padding (xz file format, 2.2)
+                    if not chunk:
+                        if not self._more():
+                            return b""  # the end, after a whole stream (and padding)
+                        continue
+                elif not chunk:
+                    raise EOFError("Compressed file ended before the end-of-stream marker")
+                self._started = True
+                data = self._decoder.decompress(chunk, size)
+            else:
+                data = self._decoder.decompress(b"", size)
+            if data:
+                return data
+
+    def _more(self) -> bool:
+        """Whether the file has bytes left (read into ``_pending``)."""
+        self._pending = self._raw.read(_BLOCK)
+        return bool(self._pending)
 
 
 def _decompress(path: Path, name: str, copy: Path, limits: ReaderLimits) -> None:
