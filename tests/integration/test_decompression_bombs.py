@@ -119,3 +119,62 @@ def test_a_bomb_is_refused_in_bounded_memory_and_leaves_nothing(
     assert manifest.code == 0 and manifest.json() == [{"n": 0}], manifest.stdout + manifest.stderr
     after = run_retail("ingest", real_files[2], lake=lake)  # the next command: clean
     assert after.code == 0 and "recovered" not in after.stdout + after.stderr, after.stdout
+
+
+SECOND = b"536366,22633,HAND WARMER UNION JACK,6,12/1/2010 8:28,1.85,17850,UK\n"
+
+
+@pytest.mark.parametrize(
+    ("shape", "reason"),
+    [
+        ("second-stream-4gib-dictionary", "needs more than 512 MB of memory to decompress"),
+        ("garbage-after-the-stream", "the xz file is damaged"),
+        ("bz2-garbage-after-the-stream", "the bzip2 file is damaged"),
+    ],
+)
+def test_an_xz_file_is_decoded_to_its_end_or_refused_never_cut_short(
+    tmp_path: Path, shape: str, reason: str
+) -> None:
+    """Everything after an xz file's first stream is read or refused: a second stream whose
+    header declares a 4 GiB dictionary (ingested as its first stream's 100 lines, exit 0: the
+    decoder's memory error was taken for trailing garbage and the 50 lines after it dropped), or
+    lines after the stream (dropped likewise; ``xz -d`` says "Compressed data is corrupt"); and
+    lines after a bzip2 stream (dropped likewise, as ``bzip2 -d`` does with a warning)."""
+    packer = bz2.compress if shape.startswith("bz2") else lzma.compress
+    first = packer(HEADER + LINE * 100)
+    rest = _xz_declaring(SECOND * 50) if shape.startswith("second") else SECOND * 50
+    cut = tmp_path / ("two.csv.bz2" if shape.startswith("bz2") else "two.csv.xz")
+    cut.write_bytes(first + rest)
+    lake = tmp_path / "lake"
+
+    done = run_retail("ingest", cut, lake=lake)
+
+    assert done.code == 2, done.stdout + done.stderr
+    assert f"{cut}: " in done.stderr and reason in " ".join(done.stderr.split()), done.stderr
+    manifest = run_retail("sql", "SELECT count(*) AS n FROM bronze.files", "-f", "json", lake=lake)
+    assert manifest.json() == [{"n": 0}], manifest.stdout + manifest.stderr
+
+
+def test_concatenated_xz_streams_and_stream_padding_are_read_whole(tmp_path: Path) -> None:
+    """What ``xz -d`` reads whole, the ingest reads whole: streams concatenated (``cat a.xz
+    b.xz``) and the null padding the format allows between and after them."""
+    packed = tmp_path / "two.csv.xz"
+    packed.write_bytes(
+        lzma.compress(HEADER + LINE * 100) + bytes(8) + lzma.compress(SECOND * 50) + bytes(4)
+    )
+    lake = tmp_path / "lake"
+
+    done = run_retail("ingest", packed, lake=lake)
+
+    assert done.code == 0, done.stdout + done.stderr
+    lines = run_retail(
+        "sql", "SELECT count(*) AS n FROM bronze.sales_lines", "-f", "json", lake=lake
+    )
+    assert lines.json() == [{"n": 150}], lines.stdout + lines.stderr
+    pbzip2 = tmp_path / "parallel.csv.bz2"  # pbzip2 writes one stream per block
+    pbzip2.write_bytes(bz2.compress(HEADER + SECOND * 10) + bz2.compress(LINE * 20))
+    assert run_retail("ingest", pbzip2, lake=lake).code == 0
+    lines = run_retail(
+        "sql", "SELECT count(*) AS n FROM bronze.sales_lines", "-f", "json", lake=lake
+    )
+    assert lines.json() == [{"n": 180}], lines.stdout + lines.stderr

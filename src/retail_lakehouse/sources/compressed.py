@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from retail_lakehouse.lake import faults
 from retail_lakehouse.lake.intents import scratch_beside
@@ -77,8 +77,9 @@ worker was killed at the budget; with it the file is refused at its first block,
 
 
 def _opened(name: str, raw: IO[bytes], limits: ReaderLimits) -> io.BufferedIOBase:
-    """A decompressing stream over the raw file (``lzma.LZMAFile``'s reader, with a memory
-    limit it does not take)."""
+    """A decompressing stream over the raw file: gzip's own (it refuses anything after its
+    members), and :class:`_StreamsReader` for bzip2 and xz (xz's decoder under a memory limit
+    ``lzma.LZMAFile`` does not take)."""
     if name == "gzip":
         import gzip
 
@@ -86,15 +87,70 @@ def _opened(name: str, raw: IO[bytes], limits: ReaderLimits) -> io.BufferedIOBas
     if name == "bzip2":
         import bz2
 
-        return bz2.BZ2File(raw, mode="rb")
-    import _compression
+        return io.BufferedReader(_StreamsReader(raw, bz2.BZ2Decompressor, padding=False))
+    import functools
     import lzma
 
     memlimit = limits.memory_mb * MIB // XZ_MEMORY_SHARE
-    reader = _compression.DecompressReader(
-        raw, lzma.LZMADecompressor, trailing_error=lzma.LZMAError, memlimit=memlimit
-    )
-    return io.BufferedReader(reader)
+    decoder = functools.partial(lzma.LZMADecompressor, memlimit=memlimit)
+    return io.BufferedReader(_StreamsReader(raw, decoder, padding=True))
+
+
+class _StreamsReader(io.RawIOBase):
+    """A bzip2 or xz file's content, decoded to its end (public ``bz2`` and ``lzma`` only).
+    Every stream is decoded (``cat a.xz b.xz``, pbzip2's one stream per block) and, for xz, the
+    null Stream Padding its format allows between and after streams is skipped, as ``xz -d``
+    does; anything else after a stream raises, naming why. ``bz2.BZ2File`` and
+    ``lzma.LZMAFile`` (and the private ``_compression`` reader under them, gone in Python 3.14)
+    take any error after the first stream for trailing garbage and end the content there,
+    silently: lines appended to the file, or a second xz stream declaring a dictionary past the
+    memory limit, were dropped with exit 0."""
+
+    def __init__(self, raw: IO[bytes], decoder: Callable[[], Any], *, padding: bool) -> None:
+        self._raw = raw
+        self._new = decoder
+        self._padding = padding
+        self._decoder = decoder()
+        self._started = False  # the current decoder has been given input
+        self._pending = b""  # input after a stream's end, not yet given to a decoder
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._next(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _next(self, size: int) -> bytes:
+        while True:
+            if self._decoder.eof:  # a stream ended: padding, another stream, or the end
+                self._pending = self._decoder.unused_data + self._pending
+                self._decoder = self._new()
+                self._started = False
+            if not self._started or self._decoder.needs_input:
+                chunk = self._pending or self._raw.read(_BLOCK)
+                self._pending = b""
+                if not self._started:
+                    if self._padding:
+                        chunk = chunk.lstrip(b"\0")  # Stream Padding (xz file format, 2.2)
+                    if not chunk:
+                        if not self._more():
+                            return b""  # the end, after a whole stream
+                        continue
+                elif not chunk:
+                    raise EOFError("Compressed file ended before the end-of-stream marker")
+                self._started = True
+                data: bytes = self._decoder.decompress(chunk, size)
+            else:
+                data = self._decoder.decompress(b"", size)
+            if data:
+                return data
+
+    def _more(self) -> bool:
+        """Whether the file has bytes left (read into ``_pending``)."""
+        self._pending = self._raw.read(_BLOCK)
+        return bool(self._pending)
 
 
 def _decompress(path: Path, name: str, copy: Path, limits: ReaderLimits) -> None:
