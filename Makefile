@@ -49,6 +49,7 @@ system-deps:
 
 lint: install
 	$(UV) run ruff check src tests
+	$(UV) run ruff format --check src tests
 
 typecheck: install
 	$(UV) run mypy --strict src

@@ -114,9 +114,7 @@ def test_revenue_tiles_show_seven_digit_figures_whole_at_common_widths(
     server: Server, browser: Any, tmp_path: Path
 ) -> None:
     viewer = create_key(server.lake, "viewer", "layout")
-    kpis = httpx.get(
-        f"{server.url}/api/v1/kpis", headers={"X-API-Key": viewer}, timeout=30
-    ).json()
+    kpis = httpx.get(f"{server.url}/api/v1/kpis", headers={"X-API-Key": viewer}, timeout=30).json()
     assert kpis["gross_revenue"] >= 1_000_000, "the fixture must have seven-digit revenue"
     trend = httpx.get(
         f"{server.url}/api/v1/quality/trend", headers={"X-API-Key": viewer}, timeout=30

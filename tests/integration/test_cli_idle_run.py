@@ -85,9 +85,7 @@ def test_an_interrupted_command_is_work_for_the_next_run(
     ok("run", lake=lake_dir)
     assert IDLE in ok("run", lake=lake_dir).stdout
 
-    killed = retail(
-        "run", "--full-refresh", lake=lake_dir, fault="before:silver.sales_lines:kill"
-    )
+    killed = retail("run", "--full-refresh", lake=lake_dir, fault="before:silver.sales_lines:kill")
     assert killed.code != 0
     assert faults.intent_files(lake_dir / "_journal"), "the killed run left its intent"
     status = ok("status", "--json", lake=lake_dir).json()

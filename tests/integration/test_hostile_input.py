@@ -101,7 +101,6 @@ def test_a_folder_of_hostile_files_refuses_each_and_ingests_the_rest(
     assert not [c for c in columns if str(c["column_name"]).startswith("x_")]  # not widened
 
 
-
 def test_schema_history_records_only_real_changes(tmp_path: Path) -> None:
     lake = Lake(tmp_path / "lake")
     wider = tmp_path / "wider.csv"

@@ -309,9 +309,7 @@ def odd_lake(
 
 
 @pytest.mark.soak
-def test_standalone_cluster_in_an_odd_lake_folder(
-    bronze: dict[str, Path], standalone: str
-) -> None:
+def test_standalone_cluster_in_an_odd_lake_folder(bronze: dict[str, Path], standalone: str) -> None:
     conf = {
         "spark.hadoop.fs.defaultFS": BOGUS_FS,
         "spark.executor.memory": "768m",

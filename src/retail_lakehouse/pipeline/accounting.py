@@ -109,9 +109,7 @@ class AccountingBroken(PipelineError):
     """An equation of the accounting identity does not hold: the run fails with the numbers."""
 
 
-def accounting(
-    sql: Queries, summed: dict[str, Decimal | float] | None = None
-) -> dict[str, Any]:
+def accounting(sql: Queries, summed: dict[str, Decimal | float] | None = None) -> dict[str, Any]:
     """Every figure of the identity, which equations fail, and ``balanced``. ``summed``: the
     figures of :data:`SUMS`, already added up file by file (:func:`file_sums`); None: summed
     by the query over every row."""

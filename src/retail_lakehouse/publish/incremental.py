@@ -532,8 +532,7 @@ def _lake_diff(
     if previous is None or current is None:
         side, rows_of = (1, current) if previous is None else (0, previous)
         typed_nulls = ", ".join(
-            f"CAST(NULL AS {duckdb_type(f.type)}) AS {quoted_identifier(f.name)}"
-            for f in t.schema
+            f"CAST(NULL AS {duckdb_type(f.type)}) AS {quoted_identifier(f.name)}" for f in t.schema
         )
         source = rows_of or f"(SELECT {typed_nulls} WHERE false)"
         con.execute(

@@ -134,9 +134,9 @@ def test_upload_names_are_sanitised_and_confined_to_landing(
     assert admin.post("/api/v1/files").status_code == 422
     assert admin.post("/api/v1/files", data={"note": "no file"}).status_code == 422
     # refused uploads and duplicates (again.csv) leave nothing behind in landing/
-    assert sorted(
-        p.name for p in server.landing.iterdir() if not p.name.startswith("new_sales")
-    ) == []
+    assert (
+        sorted(p.name for p in server.landing.iterdir() if not p.name.startswith("new_sales")) == []
+    )
 
 
 def test_uploads_over_the_size_limit_are_refused(server: Server, admin: httpx.Client) -> None:

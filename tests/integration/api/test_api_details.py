@@ -127,9 +127,7 @@ def test_head_of_the_dashboard_is_answered(server: Server) -> None:
         assert head.headers["content-type"].startswith("text/html")
 
 
-def test_include_non_product_adds_postage_and_fees(
-    viewer: httpx.Client, lake_sql: LakeSQL
-) -> None:
+def test_include_non_product_adds_postage_and_fees(viewer: httpx.Client, lake_sql: LakeSQL) -> None:
     truth = {
         r["stock_code"]: r
         for r in lake_sql.arrow(
@@ -165,8 +163,9 @@ def test_include_non_product_adds_postage_and_fees(
         WHERE is_non_product AND quantity > 0 GROUP BY m ORDER BY sum(line_amount) DESC LIMIT 1
         """,
     )["m"]
-    expected = lake_sql.arrow(
-        """
+    expected = (
+        lake_sql.arrow(
+            """
         SELECT stock_code FROM (
             SELECT stock_code, revenue, units FROM gold.mart_product_performance
             WHERE strftime(month, '%Y-%m') = $m
@@ -180,8 +179,11 @@ def test_include_non_product_adds_postage_and_fees(
             GROUP BY stock_code
         ) ORDER BY revenue DESC, units DESC, stock_code LIMIT 100
         """,
-        {"m": month},
-    ).column("stock_code").to_pylist()
+            {"m": month},
+        )
+        .column("stock_code")
+        .to_pylist()
+    )
     monthly = viewer.get(
         "/api/v1/products/top",
         params={"month": month, "limit": 100, "include_non_product": "true"},

@@ -28,10 +28,7 @@ def test_schedule_is_validated_and_fires_at_the_next_match() -> None:
     following = next_run_time("0 2 * * *", local)
     assert following - local == timedelta(minutes=30)
     assert next_run_time("0 2 * * *", following) - following == timedelta(days=1)
-    assert (
-        next_run_time("*/15 * * * *", datetime(2026, 1, 1, 0, 7, tzinfo=UTC)).minute % 15
-        == 0
-    )
+    assert next_run_time("*/15 * * * *", datetime(2026, 1, 1, 0, 7, tzinfo=UTC)).minute % 15 == 0
 
 
 def test_landing_files_skip_partial_hidden_and_own_folders(tmp_path: Path) -> None:
