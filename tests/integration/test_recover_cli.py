@@ -190,6 +190,29 @@ def test_replacing_a_file_equals_a_lake_of_the_corrected_file(tmp_path: Path) ->
     assert kept == len(lines) - 1  # the old version's lines left bronze
 
 
+def test_a_replacement_whose_content_bronze_already_holds_says_where_it_is(
+    tmp_path: Path,
+) -> None:
+    """``--replaces OLD NEW`` where NEW's content is already in bronze under another name: NEW
+    is skipped (its lines are counted in that batch), OLD is retracted, and the message names
+    the batch holding the content instead of "batch None"."""
+    small = REAL_DATA / "online_retail_ii_head_99_bom.csv"
+    copy = tmp_path / "copy-of-small.csv"
+    copy.write_bytes(small.read_bytes())
+    lake = tmp_path / "lake"
+    ok("ingest", SOURCE, lake=lake)
+    ok("ingest", small, lake=lake)
+    replaced = ok("ingest", "--replaces", SOURCE.name, copy, lake=lake).stdout
+    assert "None" not in replaced, replaced
+    assert "skipped (same content already in batch 2)" in replaced, replaced
+    assert "replaced batch 1" in replaced, replaced
+    ok("run", lake=lake)
+    alone = tmp_path / "alone"
+    ok("ingest", small, lake=alone)
+    ok("run", lake=alone)
+    assert gold_rows(lake) == gold_rows(alone)
+
+
 def test_retracting_a_file_restores_lines_it_made_duplicates(tmp_path: Path) -> None:
     """The 99-line file repeats lines of the 1071-line one: removed as duplicates while the
     bigger file is in, kept again once it is retracted (silver re-processes that batch)."""

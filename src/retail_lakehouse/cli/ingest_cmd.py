@@ -251,9 +251,15 @@ def _ingest_replacing(
     if already is not None:
         console.print(f"{files[0]}: {report.status} ({report.note or 'in bronze'}); {already}")
         return
+    # A new file whose content bronze already holds under another name is skipped, not
+    # ingested: its lines are counted in that batch, and the old file is still retracted.
+    outcome = (
+        f"skipped ({report.note})"
+        if report.batch_seq is None
+        else f"{report.status} ({report.rows_ingested:,} lines, batch {report.batch_seq})"
+    )
     console.print(
-        f"{files[0]}: {report.status} ({report.rows_ingested:,} lines, batch "
-        f"{report.batch_seq}); replaced batch {done.batch_seq} ({done.source_file}, "
+        f"{files[0]}: {outcome}; replaced batch {done.batch_seq} ({done.source_file}, "
         f"{done.lines:,} lines retracted). The next `retail run` updates silver and gold."
     )
     for warning in report.warnings:
