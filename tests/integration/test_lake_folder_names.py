@@ -133,6 +133,7 @@ def test_commands_without_a_lake_still_work_in_such_a_working_folder(tmp_path: P
 
 
 @pytest.mark.spark
+@pytest.mark.slow
 def test_spark_and_duckdb_build_the_same_lake_under_partition_percent_and_colon_folders(
     tmp_path: Path, real_files: list[Path]
 ) -> None:
@@ -158,3 +159,17 @@ def test_spark_and_duckdb_build_the_same_lake_under_partition_percent_and_colon_
     assert len(reference[0]) > 50  # silver.sales_lines has the file's rows
     for other in others:
         assert other == reference
+
+
+def test_a_relative_lake_folder_with_a_colon_is_told_how_to_give_it(
+    tmp_path: Path, real_files: list[Path]
+) -> None:
+    """``--lake sales:2026`` reads like a URI scheme and is refused (exit 2, nothing written);
+    the message says to give it as ``./sales:2026``, which works."""
+    refused = run_retail("--lake", "sales:2026", "ingest", real_files[2], cwd=tmp_path)
+    assert refused.code == 2, refused.stderr[-2000:]
+    assert "give ./sales:2026" in refused.stderr, refused.stderr
+    assert not (tmp_path / "sales:2026").exists()
+    done = run_retail("--lake", "./sales:2026", "ingest", real_files[2], cwd=tmp_path)
+    assert done.code == 0, done.stderr[-2000:]
+    assert (tmp_path / "sales:2026" / "bronze").is_dir()

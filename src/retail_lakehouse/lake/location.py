@@ -46,10 +46,13 @@ def local_root(value: str | Path) -> Path:
         return delta_openable(Path(text).expanduser())
     name = scheme.group(1).lower()
     if name != "file":
+        # ``sales:2026`` reads like a scheme too; a folder with a colon works given as a path
+        # (``./sales:2026``) on every engine (decision 0016, addendum on folder names).
+        folder = "" if "://" in text else f"; for a folder named {text!r}, give ./{text}"
         raise UnsupportedLakeRoot(
             f"lake root {text!r}: {name}: lake roots are not supported; mount the store "
             "(s3fs, blobfuse2, gcsfuse, NFS) and give its folder, or a file:// URI "
-            "(docs/spark.md, 'Object stores')"
+            f"(docs/spark.md, 'Object stores'){folder}"
         )
     parsed = urlparse(text)
     if parsed.netloc not in ("", "localhost"):
