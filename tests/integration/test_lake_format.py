@@ -188,3 +188,24 @@ def test_a_release_from_before_the_price_table_refuses_a_lake_that_has_it(
         assert done.returncode == 1, (command, done.stdout[-2000:], done.stderr[-2000:])
         assert "this lake has format 2" in done.stderr and "Upgrade" in done.stderr
         assert versions(lake) == before
+
+
+def test_status_shows_the_lakes_format_in_text_and_json(tmp_path: Path) -> None:
+    """``retail status`` says which format the lake records and which this release writes;
+    a newer format and an unreadable record are shown (status only reads, exit 0)."""
+    lake = tmp_path / "lake"
+    ok("ingest", write_csv(tmp_path / "b1.csv", [("100001", "12/1/2010", "1.00")]), lake=lake)
+    shown = json.loads(ok("status", "--json", lake=lake))["format"]
+    assert shown == {"recorded": 2, "this_release": 2, "problem": None}
+    assert "lake format: 2 (this release writes 2)" in ok("status", lake=lake)
+    record_path = lake / "_journal" / "lake-format.json"
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    record["notes"]["format"] = 3
+    record_path.write_text(json.dumps(record), encoding="utf-8")
+    assert json.loads(ok("status", "--json", lake=lake))["format"]["recorded"] == 3
+    text = ok("status", lake=lake)
+    assert "lake format: 3 (this release writes 2)" in text and "newer release" in text, text
+    record_path.write_text('{"notes": {}}', encoding="utf-8")
+    broken = json.loads(ok("status", "--json", lake=lake))["format"]
+    assert broken["recorded"] is None and "Upgrade retail-lakehouse" in broken["problem"]
+    assert "lake format: unreadable" in ok("status", lake=lake)

@@ -30,6 +30,7 @@ def status(
     for name, info in report["tables"].items():
         tables.add_row(name, f"{info['rows']:,}", str(info["version"]))
     console.print(tables)
+    console.print(_format_line(report["format"]), highlight=False)
     accounting = report.get("accounting")
     if accounting:
         console.print(_accounting_lines(accounting, report.get("interrupted") or []))
@@ -53,6 +54,17 @@ def status(
     watcher = report.get("watcher")
     if watcher:
         console.print(_watcher_line(watcher), highlight=False)
+
+
+def _format_line(lake_format: dict[str, Any]) -> str:
+    """The lake's recorded format, and whether this release writes to it."""
+    recorded, ours = lake_format["recorded"], lake_format["this_release"]
+    if recorded is None:
+        return f"lake format: [red]unreadable[/] ({escape(lake_format['problem'])})"
+    line = f"lake format: {recorded} (this release writes {ours})"
+    if recorded > ours:
+        line += "; [red]written by a newer release[/]: this one does not write to it"
+    return line
 
 
 def _watcher_line(watcher: dict[str, Any]) -> str:

@@ -35,6 +35,19 @@ LAYERS = ("bronze", "silver", "gold", "meta")
 """Listing order (``Lake.tables`` uses the same)."""
 
 
+def _lake_format(root: Path) -> dict[str, Any]:
+    """The format the lake records (``lake/lake_format.py``) next to the one this release
+    writes; an unreadable record is reported (``recorded`` None, ``problem``), not raised:
+    status only reads."""
+    from retail_lakehouse.lake.errors import LakeFormatError
+    from retail_lakehouse.lake.lake_format import LAKE_FORMAT, recorded_format
+
+    try:
+        return {"recorded": recorded_format(root), "this_release": LAKE_FORMAT, "problem": None}
+    except LakeFormatError as error:
+        return {"recorded": None, "this_release": LAKE_FORMAT, "problem": str(error)}
+
+
 def lake_status(lake: Lake | Path, *, last_runs: int = 10) -> dict[str, Any]:
     """Row count and version of every table on disk, the accounting identity, the last runs,
     and the watcher's last heartbeat (None when no ``retail watch`` ever ran here).
@@ -75,6 +88,7 @@ def lake_status(lake: Lake | Path, *, last_runs: int = 10) -> dict[str, Any]:
         counts["balanced"] = None
     return {
         "lake": str(root),
+        "format": _lake_format(root),
         "tables": tables,
         "accounting": counts,
         "date_orders": formats,
