@@ -208,24 +208,24 @@ class ManifestState:
 
     @classmethod
     def load(cls, lake: Lake) -> ManifestState:
-        known = _small_query(
-            lake, BRONZE_FILES.qualified, "SELECT _source_sha256, _batch_seq FROM t"
-        )
-        seqs = known.get("_batch_seq", [])
-        shas = dict(zip(known.get("_source_sha256", []), seqs, strict=True))
         # A file is known by its hash as given and by its content's (a compressed file's
         # decompressed bytes): the same export plain and gzipped is one file. (A lake from
         # before the column has no content hashes: every file of it was hashed as read.)
-        columns = _small_query(lake, BRONZE_FILES.qualified, "SELECT * FROM t LIMIT 0")
-        if "content_sha256" in columns:
-            content = _small_query(
-                lake,
-                BRONZE_FILES.qualified,
-                "SELECT content_sha256, _batch_seq FROM t WHERE content_sha256 IS NOT NULL",
-            )
-            shas.update(
-                zip(content.get("content_sha256", []), content.get("_batch_seq", []), strict=True)
-            )
+        files = lake.delta(BRONZE_FILES.qualified)
+        has_content = files is not None and "content_sha256" in files.schema().to_arrow().names
+        content_column = "content_sha256" if has_content else "NULL AS content_sha256"
+        known = _small_query(
+            lake,
+            BRONZE_FILES.qualified,
+            f"SELECT _source_sha256, {content_column}, _batch_seq FROM t",
+        )
+        seqs = known.get("_batch_seq", [])
+        shas = dict(zip(known.get("_source_sha256", []), seqs, strict=True))
+        shas.update(
+            (content, seq)
+            for content, seq in zip(known.get("content_sha256", []), seqs, strict=True)
+            if content is not None
+        )
         version = _small_query(
             lake,
             META_SCHEMA_HISTORY.qualified,
