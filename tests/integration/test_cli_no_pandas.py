@@ -75,6 +75,9 @@ def test_ingest_and_run_do_not_import_pandas(
         assert "structlog" not in loaded, args
         # pyarrow loads without its NumPy bridge, and nothing else asks for NumPy (0.09 CPU-s)
         assert "numpy" not in loaded, args
+        # the ingest's own process calls no pyarrow.compute function, so it does not build
+        # their ~290 wrappers (0.04 CPU-s; decision 0021, twelfth round); the run uses them
+        assert ("pyarrow.compute" in every) == (args[2] == "run"), args
         # only DuckDB's SQL compiler, not Ibis' other nineteen (50 ms; decision 0011, eighth
         # round)
         compilers = {n for n in every if n.startswith("ibis.backends.sql.compilers.")}

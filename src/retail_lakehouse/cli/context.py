@@ -136,7 +136,7 @@ command may shape what the process loads (:func:`pyarrow_without_numpy`). Empty 
 the API or the watcher calls a command's function inside a longer-lived process."""
 
 
-def pyarrow_without_numpy() -> None:
+def pyarrow_without_numpy(*, compute: bool = True) -> None:
     """Load pyarrow without its NumPy bridge: 0.09 CPU-s less for each command that calls it.
 
     pyarrow imports NumPy at start-up when it is installed (``pyarrow.lib`` and
@@ -147,12 +147,21 @@ def pyarrow_without_numpy() -> None:
     conversion to or from NumPy then raises ``ImportError``), and is importable again right
     after, for the code that uses it on its own (``np.frombuffer`` of Arrow buffers). Nothing
     changes if pyarrow or NumPy is already loaded, or outside a one-command process
-    (:data:`ONE_COMMAND`). Decision 0011, ninth round."""
+    (:data:`ONE_COMMAND`). Decision 0011, ninth round.
+
+    ``compute=False`` loads ``pyarrow.lib`` only: ``pyarrow.compute`` builds a wrapper and its
+    docstring for each of its ~290 functions when imported (0.07-0.09 CPU-s), and the ingest's
+    own process calls none of them (its reader worker does, in its own interpreter). Were it
+    imported later all the same, it would load NumPy then: the same cost, nothing wrong
+    (decision 0021, twelfth round)."""
     if not ONE_COMMAND or "pyarrow" in sys.modules or "numpy" in sys.modules:
         return
     sys.modules["numpy"] = None  # type: ignore[assignment]
     try:
-        import pyarrow.compute  # noqa: F401
+        if compute:
+            import pyarrow.compute  # noqa: F401
+        else:
+            import pyarrow  # noqa: F401
     finally:
         if sys.modules.get("numpy", 0) is None:
             del sys.modules["numpy"]

@@ -103,7 +103,7 @@ def ingest(
             # read there too, under the same limits (decision 0018, addendum).
             box.launch(fork=bool(ONE_COMMAND))
         if cdc is None:  # (the change-log apply path was never measured without NumPy)
-            pyarrow_without_numpy()
+            pyarrow_without_numpy(compute=False)
         _ingest(ctx, box, paths or [], cdc, replaces, date_order, decimal)
 
 

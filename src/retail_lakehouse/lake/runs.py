@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from retail_lakehouse.lake import arrays, intents
 from retail_lakehouse.lake.commits import tagged
@@ -174,5 +173,7 @@ def record_run(
 def _has_run(lake: Lake, run_id: str) -> bool:
     if not lake.exists(META_RUNS.qualified):
         return False
+    import pyarrow.compute as pc  # here only: the ingest's process never loads it otherwise
+
     ids = lake.read(META_RUNS.qualified, ["run_id"]).column("run_id")
     return bool(pc.any(pc.is_in(ids, value_set=arrays.array([run_id], pa.string()))).as_py())

@@ -22,7 +22,10 @@ def cast_batch(batch: pa.RecordBatch | pa.Table, target: TableContract) -> pa.Ta
     fields: list[pa.Field] = []
     for field in target.schema:
         if field.name in table.column_names:
-            columns.append(table.column(field.name).cast(field.type))
+            column = table.column(field.name)
+            # no cast where the type is already right: ``cast`` is pyarrow.compute's, whose
+            # import the ingest's own process otherwise avoids (decision 0021, twelfth round)
+            columns.append(column if column.type == field.type else column.cast(field.type))
         else:
             columns.append(pa.nulls(n, field.type))
         fields.append(field.with_nullable(True))
@@ -30,7 +33,8 @@ def cast_batch(batch: pa.RecordBatch | pa.Table, target: TableContract) -> pa.Ta
         known = set(target.schema.names)
         for name in table.column_names:
             if name not in known:
-                columns.append(table.column(name).cast(pa.string()))
+                extra = table.column(name)
+                columns.append(extra if extra.type == pa.string() else extra.cast(pa.string()))
                 fields.append(pa.field(name, pa.string()))
     return pa.Table.from_arrays(columns, schema=pa.schema(fields))
 
