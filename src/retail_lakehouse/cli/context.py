@@ -159,7 +159,7 @@ def pyarrow_without_numpy(*, compute: bool = True) -> None:
     sys.modules["numpy"] = None  # type: ignore[assignment]
     try:
         if compute:
-            import pyarrow.compute  # noqa: F401
+            import pyarrow.compute
         else:
             import pyarrow  # noqa: F401
     finally:
