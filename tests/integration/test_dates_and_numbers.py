@@ -510,3 +510,60 @@ def test_a_workbook_whose_sheets_contradict_themselves_is_refused(
     assert "sheet 'Both': the dates mix month-first and day-first spellings" in said
     assert "month first only: 12 line(s) (sheet 'Both' line 2: '12/13/2010 8:26'" in said
     assert "day first only: 12 line(s) (sheet 'Both' line 14: '13/12/2010 8:26'" in said
+
+
+def _stored_groups(lake: Path) -> set[str]:
+    return {p.name for p in (lake / "_swap_invoices").glob("*.pq")}
+
+
+def _silver_files(lake: Path) -> int:
+    from deltalake import DeltaTable
+
+    return len(DeltaTable(str(lake / "silver" / "sales_lines")).file_uris())
+
+
+def test_the_swap_check_groups_each_silver_file_once_and_follows_the_live_files(
+    retail: RetailCli, ambiguous_day_first: dict[str, Path], tmp_path: Path
+) -> None:
+    """The run's check takes each silver file's invoices from groups stored beside the lake
+    (decision 0020, twelfth round): a later run groups its new file only, flags what the
+    whole check (``retail status``) flags, survives a damaged entry and drops the entries of
+    files no longer live."""
+    lake = tmp_path / "lake"
+    frame = pl.read_csv(ambiguous_day_first["ambiguous"], infer_schema_length=0)
+    invoices = frame["InvoiceNo"].unique().sort()
+    half = invoices[len(invoices) // 2]
+    first, second = tmp_path / "first half.csv", tmp_path / "second half.csv"
+    frame.filter(pl.col("InvoiceNo") < half).write_csv(first)
+    frame.filter(pl.col("InvoiceNo") >= half).write_csv(second)
+    ok(retail, "ingest", ambiguous_day_first["known"], first, lake=lake)
+    run = " ".join(ok(retail, "run", lake=lake).stdout.split())
+    assert f"{first} (batch 2): likely day/month swap" in run
+    stored = _stored_groups(lake)
+    assert len(stored) == _silver_files(lake) >= 1
+
+    # the second half is flagged only if the run groups the new silver file
+    ok(retail, "ingest", second, lake=lake)
+    run = " ".join(ok(retail, "run", lake=lake).stdout.split())
+    assert f"{first} (batch 2): likely day/month swap" in run
+    assert f"{second} (batch 3): likely day/month swap" in run
+    assert stored < _stored_groups(lake)  # the earlier files' groups kept, the new one added
+    whole = ok(retail, "status", "--json", lake=lake).json()["date_orders"]["likely_swaps"]
+    assert next(m for m in whole if "batch 3" in m) in run.replace("warning: ", "")
+
+    # a damaged entry: the check groups every line again, and stores fresh entries
+    for entry in (lake / "_swap_invoices").glob("*.pq"):
+        entry.write_bytes(b"not parquet")
+    ok(retail, "retract", second, lake=lake)
+    ok(retail, "ingest", "--date-order", "dmy", second, lake=lake)  # the documented correction
+    run = " ".join(ok(retail, "run", lake=lake).stdout.split())
+    assert f"{first} (batch 2): likely day/month swap" in run and str(second) not in run
+    fresh = _stored_groups(lake)
+    assert len(fresh) == _silver_files(lake)
+    assert all(e.read_bytes()[:4] == b"PAR1" for e in (lake / "_swap_invoices").glob("*.pq"))
+
+    # no assumed file left: no stored groups left either
+    ok(retail, "retract", first, lake=lake)
+    ok(retail, "ingest", "--date-order", "dmy", first, lake=lake)
+    assert "swap" not in ok(retail, "run", lake=lake).stdout
+    assert not (lake / "_swap_invoices").exists()
