@@ -181,8 +181,9 @@ def likely_swaps(sql: LakeSQL, *, cached: bool = False) -> list[LikelySwap]:
     """Files with an assumed date order that the invoice numbers contradict (see module).
 
     ``cached``: the invoices of silver's files from their stored groups
-    (:mod:`.swap_invoices`, which groups and stores the files not seen before); only for the
-    caller holding the lake's writer lock (silver's step). Otherwise every line is grouped."""
+    (:mod:`.swap_invoices`, which groups and stores the files not seen before, also when no
+    file is assumed); only for the caller holding the lake's writer lock (silver's step).
+    Otherwise every line is grouped."""
     lake = sql.lake
     if not lake.exists("silver.sales_lines") or not lake.exists("bronze.files"):
         return []
@@ -192,10 +193,10 @@ def likely_swaps(sql: LakeSQL, *, cached: bool = False) -> list[LikelySwap]:
         "SELECT count(*) AS n FROM bronze.files WHERE date_order_source IN ('assumed', 'per-sheet')"
     )
     if not assumed.column("n")[0].as_py():
-        if cached:  # a lake whose assumed files were retracted keeps no stored groups
-            from retail_lakehouse.quality.swap_invoices import forget
+        if cached:  # kept up to date for the run that brings the first assumed file
+            from retail_lakehouse.quality.swap_invoices import kept_invoices_sql
 
-            forget(sql)
+            kept_invoices_sql(sql)
         return []
     rows = _cached_rows(sql) if cached else None
     if rows is None:
@@ -224,7 +225,7 @@ def _cached_rows(sql: LakeSQL) -> list[dict[str, Any]] | None:
     from retail_lakehouse.quality import swap_invoices
 
     for _attempt in range(2):
-        invoices = swap_invoices.cached_invoices_sql(sql)
+        invoices = swap_invoices.kept_invoices_sql(sql)
         if invoices is None:
             return None
         try:

@@ -18,7 +18,8 @@ compaction writes new silver files (grouped on the next check), a rollback resto
 are grouped again when their entries were removed, an older release's runs write files this one
 groups when it next runs, and entries of files no longer live are deleted. Each entry is written
 to a temporary name and renamed (a kill leaves the old folder or the new entry). Only the run
-holding the lake's writer lock writes here (silver's step); ``retail status`` groups every line.
+holding the lake's writer lock writes here (silver's step, on every run: the files are grouped
+as they arrive, not when the first assumed file does); ``retail status`` groups every line.
 """
 
 from __future__ import annotations
@@ -66,12 +67,18 @@ def invoices_sql(lines: str = SILVER) -> str:
     return INVOICES.format(lines=lines)
 
 
-def cached_invoices_sql(sql: LakeSQL) -> str | None:
-    """A query giving :data:`INVOICES`' columns for the silver snapshot ``sql``'s view reads:
-    the stored groups of its files (those not stored yet grouped and stored now), one row per
-    invoice and file (the check groups them again by invoice, after narrowing them). None when the
-    cache cannot answer (the view's snapshot is not the latest, a file is not on local disk, the
-    folder cannot be written): the caller groups the view."""
+def kept_invoices_sql(sql: LakeSQL) -> str | None:
+    """Bring the stored groups up to date with the silver snapshot ``sql``'s view reads (the
+    files not stored yet grouped and stored, those no longer live removed) and return a query
+    giving :data:`INVOICES`' columns from them: one row per invoice and file (the check groups
+    them again by invoice, after narrowing them). None when the stored groups cannot answer
+    (the view's snapshot is not the latest, a file is not on local disk, the folder cannot be
+    written): the caller groups the view.
+
+    Silver's step calls this on every run, also while no file's date order is assumed, so the
+    run that ingests the first such file (a weekly export dated the 1st to the 7th reads both
+    ways) finds every earlier file grouped: an append groups its own few thousand lines
+    (milliseconds), the first build its whole file once."""
     from retail_lakehouse.lake.location import data_files, file_key
 
     lake = sql.lake
