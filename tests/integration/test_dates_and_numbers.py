@@ -572,3 +572,40 @@ def test_the_swap_check_groups_each_silver_file_once_and_follows_the_live_files(
     assert "swap" not in ok(retail, "run", lake=lake).stdout
     assert len(_stored_groups(lake)) == _silver_files(lake)
     assert fresh - _stored_groups(lake)  # the retracted batch's file is gone
+
+
+def test_a_run_killed_while_storing_a_files_invoices_is_completed_by_the_next(
+    retail: RetailCli, ambiguous_day_first: dict[str, Path], tmp_path: Path
+) -> None:
+    """Killed between writing a file's grouped invoices and renaming them into place: the
+    next run flags what the whole check flags, and the folder holds exactly the live files'
+    groups (the scratch file removed, nothing half-written used)."""
+    import os
+    import subprocess
+
+    from tests.conftest import RETAIL
+
+    lake = tmp_path / "lake"
+    known = pl.read_csv(ambiguous_day_first["known"], infer_schema_length=0)
+    early, late = tmp_path / "known early.csv", tmp_path / "known late.csv"
+    known.head(known.height - 200).write_csv(early)
+    known.tail(200).write_csv(late)
+    ok(retail, "ingest", early, lake=lake)
+    ok(retail, "run", lake=lake)
+    ok(retail, "ingest", ambiguous_day_first["ambiguous"], lake=lake)
+    env = {**os.environ, "RETAIL_FAULT": "swap_invoices.stored:kill"}
+    killed = subprocess.run(
+        [RETAIL, "--lake", str(lake), "run"], capture_output=True, env=env, check=False
+    )
+    assert killed.returncode == -9, killed.stderr
+    assert list((lake / "_swap_invoices").glob(".*.tmp"))  # the kill left a scratch file
+    ok(retail, "run", lake=lake)  # completes gold; silver has nothing new to check
+    whole = ok(retail, "status", "--json", lake=lake).json()["date_orders"]["likely_swaps"]
+    assert len(whole) == 1
+
+    ok(retail, "ingest", late, lake=lake)  # the next check: from the stored groups
+    run = " ".join(ok(retail, "run", lake=lake).stdout.split())
+    whole = ok(retail, "status", "--json", lake=lake).json()["date_orders"]["likely_swaps"]
+    assert len(whole) == 1 and whole[0] in run.replace("warning: ", "")
+    assert not list((lake / "_swap_invoices").glob(".*"))
+    assert len(_stored_groups(lake)) == _silver_files(lake) == 3

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import duckdb
 
+from retail_lakehouse.lake.faults import point
 from retail_lakehouse.lake.query import LakeSQL
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,7 @@ def _store(sql: LakeSQL, path: Path, file: str) -> None:
         sql.con.execute(
             f"COPY ({invoices_sql(f'read_parquet([{quoted}])')}) TO {target} (FORMAT parquet)"
         )
+        point("swap_invoices.stored")  # written, not yet renamed (a fault-injection boundary)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
