@@ -510,3 +510,102 @@ def test_a_workbook_whose_sheets_contradict_themselves_is_refused(
     assert "sheet 'Both': the dates mix month-first and day-first spellings" in said
     assert "month first only: 12 line(s) (sheet 'Both' line 2: '12/13/2010 8:26'" in said
     assert "day first only: 12 line(s) (sheet 'Both' line 14: '13/12/2010 8:26'" in said
+
+
+def _stored_groups(lake: Path) -> set[str]:
+    return {p.name for p in (lake / "_swap_invoices").glob("*.pq")}
+
+
+def _silver_files(lake: Path) -> int:
+    from deltalake import DeltaTable
+
+    return len(DeltaTable(str(lake / "silver" / "sales_lines")).file_uris())
+
+
+def test_the_swap_check_groups_each_silver_file_once_and_follows_the_live_files(
+    retail: RetailCli, ambiguous_day_first: dict[str, Path], tmp_path: Path
+) -> None:
+    """The run's check takes each silver file's invoices from groups stored beside the lake
+    (decision 0020, twelfth round): a later run groups its new file only, flags what the
+    whole check (``retail status``) flags, survives a damaged entry and drops the entries of
+    files no longer live."""
+    lake = tmp_path / "lake"
+    ok(retail, "ingest", ambiguous_day_first["known"], lake=lake)
+    ok(retail, "run", lake=lake)  # no assumed file yet: the file's invoices are kept anyway
+    assert len(_stored_groups(lake)) == _silver_files(lake) == 1
+    frame = pl.read_csv(ambiguous_day_first["ambiguous"], infer_schema_length=0)
+    invoices = frame["InvoiceNo"].unique().sort()
+    half = invoices[len(invoices) // 2]
+    first, second = tmp_path / "first half.csv", tmp_path / "second half.csv"
+    frame.filter(pl.col("InvoiceNo") < half).write_csv(first)
+    frame.filter(pl.col("InvoiceNo") >= half).write_csv(second)
+    ok(retail, "ingest", first, lake=lake)
+    run = " ".join(ok(retail, "run", lake=lake).stdout.split())
+    assert f"{first} (batch 2): likely day/month swap" in run
+    stored = _stored_groups(lake)
+    assert len(stored) == _silver_files(lake) >= 1
+
+    # the second half is flagged only if the run groups the new silver file
+    ok(retail, "ingest", second, lake=lake)
+    run = " ".join(ok(retail, "run", lake=lake).stdout.split())
+    assert f"{first} (batch 2): likely day/month swap" in run
+    assert f"{second} (batch 3): likely day/month swap" in run
+    assert stored < _stored_groups(lake)  # the earlier files' groups kept, the new one added
+    whole = ok(retail, "status", "--json", lake=lake).json()["date_orders"]["likely_swaps"]
+    assert next(m for m in whole if "batch 3" in m) in run.replace("warning: ", "")
+
+    # a damaged entry: the check groups every line again, and stores fresh entries
+    for entry in (lake / "_swap_invoices").glob("*.pq"):
+        entry.write_bytes(b"not parquet")
+    ok(retail, "retract", second, lake=lake)
+    ok(retail, "ingest", "--date-order", "dmy", second, lake=lake)  # the documented correction
+    run = " ".join(ok(retail, "run", lake=lake).stdout.split())
+    assert f"{first} (batch 2): likely day/month swap" in run and str(second) not in run
+    fresh = _stored_groups(lake)
+    assert len(fresh) == _silver_files(lake)
+    assert all(e.read_bytes()[:4] == b"PAR1" for e in (lake / "_swap_invoices").glob("*.pq"))
+
+    # no assumed file left: the stored groups still follow silver's live files, ready for
+    # the next assumed file
+    ok(retail, "retract", first, lake=lake)
+    ok(retail, "ingest", "--date-order", "dmy", first, lake=lake)
+    assert "swap" not in ok(retail, "run", lake=lake).stdout
+    assert len(_stored_groups(lake)) == _silver_files(lake)
+    assert fresh - _stored_groups(lake)  # the retracted batch's file is gone
+
+
+def test_a_run_killed_while_storing_a_files_invoices_is_completed_by_the_next(
+    retail: RetailCli, ambiguous_day_first: dict[str, Path], tmp_path: Path
+) -> None:
+    """Killed between writing a file's grouped invoices and renaming them into place: the
+    next run flags what the whole check flags, and the folder holds exactly the live files'
+    groups (the scratch file removed, nothing half-written used)."""
+    import os
+    import subprocess
+
+    from tests.conftest import RETAIL
+
+    lake = tmp_path / "lake"
+    known = pl.read_csv(ambiguous_day_first["known"], infer_schema_length=0)
+    early, late = tmp_path / "known early.csv", tmp_path / "known late.csv"
+    known.head(known.height - 200).write_csv(early)
+    known.tail(200).write_csv(late)
+    ok(retail, "ingest", early, lake=lake)
+    ok(retail, "run", lake=lake)
+    ok(retail, "ingest", ambiguous_day_first["ambiguous"], lake=lake)
+    env = {**os.environ, "RETAIL_FAULT": "swap_invoices.stored:kill"}
+    killed = subprocess.run(
+        [RETAIL, "--lake", str(lake), "run"], capture_output=True, env=env, check=False
+    )
+    assert killed.returncode == -9, killed.stderr
+    assert list((lake / "_swap_invoices").glob(".*.tmp"))  # the kill left a scratch file
+    ok(retail, "run", lake=lake)  # completes gold; silver has nothing new to check
+    whole = ok(retail, "status", "--json", lake=lake).json()["date_orders"]["likely_swaps"]
+    assert len(whole) == 1
+
+    ok(retail, "ingest", late, lake=lake)  # the next check: from the stored groups
+    run = " ".join(ok(retail, "run", lake=lake).stdout.split())
+    whole = ok(retail, "status", "--json", lake=lake).json()["date_orders"]["likely_swaps"]
+    assert len(whole) == 1 and whole[0] in run.replace("warning: ", "")
+    assert not list((lake / "_swap_invoices").glob(".*"))
+    assert len(_stored_groups(lake)) == _silver_files(lake) == 3

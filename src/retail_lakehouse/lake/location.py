@@ -114,3 +114,17 @@ def add_actions(table: Any) -> Any:
     import pyarrow as pa
 
     return pa.RecordBatchReader.from_stream(table.get_add_actions(flatten=True)).read_all()
+
+
+def file_key(root: Path, file: str) -> str | None:
+    """``relative path|size|mtime_ns`` of a data file on disk, what per-file figures kept
+    beside the lake are looked up by (the accounting check's sums, the swap check's invoices):
+    a Delta data file is never changed in place, and one rewritten in place has another size or
+    time. None: not a local file."""
+    import os
+
+    try:
+        stat = os.stat(file)
+    except OSError:
+        return None
+    return f"{os.path.relpath(file, root)}|{stat.st_size}|{stat.st_mtime_ns}"

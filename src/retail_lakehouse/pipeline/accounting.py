@@ -224,13 +224,9 @@ def _total(values: Iterable[str | float]) -> Decimal | float:
 
 def _file_key(lake: Lake, file: str) -> str | None:
     """``relative path|size|mtime_ns`` of a data file on disk (None: not a local file)."""
-    import os
+    from retail_lakehouse.lake.location import file_key
 
-    try:
-        stat = os.stat(file)
-    except OSError:
-        return None
-    return f"{os.path.relpath(file, lake.root)}|{stat.st_size}|{stat.st_mtime_ns}"
+    return file_key(lake.root, file)
 
 
 def _sum_files(

@@ -11,17 +11,27 @@ day/month swap, naming the file and how to correct it (docs/dates-and-numbers.md
 The unit judged is the file, or the sheet of a workbook whose sheets were decided differently
 (``bronze.files.sheet_formats``). One DuckDB query over the committed silver lines (two ASOF
 joins on the invoice number), run only when some file or sheet was assumed; no Python loop over
-lines. The lines are grouped by invoice number text first and the number is read (a regular
-expression) once per invoice, not per line: the same minimum per number, at a twentieth of
-the matching (the check 0.51 -> 0.28 CPU-s over 5,000,000 lines; decision 0020, tenth round).
+lines. Its input is (batch, file, invoice number, first instant) rows (:mod:`.swap_invoices`):
+a run's check takes them from per-file groups kept beside the lake, so an append groups its own
+new lines only. Only the invoices numbered between the known invoice just below the lowest
+assumed one and the known invoice just above the highest are grouped by invoice and placed
+(two ASOF joins sort what they are given): no assumed invoice's neighbour lies outside that
+span, so the figures are those of placing among every invoice (decision 0020, twelfth round).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import Any
+
+import duckdb
 
 from retail_lakehouse.lake.query import LakeSQL
 from retail_lakehouse.lake.store import Lake
+from retail_lakehouse.quality.swap_invoices import invoices_sql
+
+log = logging.getLogger(__name__)
 
 TOLERANCE_DAYS = 2
 """Invoices a little out of order (a late entry) are not evidence: two days of slack."""
@@ -49,6 +59,13 @@ _SHEETS = """
 """
 
 
+def _query(lake: Lake, invoices: str) -> str:
+    """The check over ``invoices`` (a query of :data:`~.swap_invoices.INVOICES`' columns)."""
+    return _QUERY.format(
+        units=units_sql(lake), invoices=invoices, tolerance=TOLERANCE_DAYS, share=MIN_SHARE
+    )
+
+
 def units_sql(lake: Lake) -> str:
     """The units whose date order was decided, as a query over ``bronze.files``: a file, or
     each sheet of a workbook whose sheets were decided differently (``sheet``; NULL: the whole
@@ -60,24 +77,30 @@ def units_sql(lake: Lake) -> str:
 
 _QUERY = """
 WITH units AS ({units}),
-numbers AS (
-    SELECT s._batch_seq, s._source_file, s.invoice_no, min(s.invoice_ts) AS ts
-    FROM silver.sales_lines s
-    WHERE s.invoice_ts IS NOT NULL
-    GROUP BY ALL
+invoice_rows AS ({invoices}),
+unit_rows AS (
+    SELECT i._batch_seq, i._source_file, i.num, i.ts,
+           u.file, u.sheet, u.date_order, u.date_order_source
+    FROM invoice_rows i JOIN units u ON i._batch_seq = u._batch_seq
+        AND (u.sheet IS NULL OR i._source_file = u.file || '#' || u.sheet)
 ),
-invoices AS (
-    SELECT n._batch_seq, n._source_file,
-           CAST(regexp_extract(n.invoice_no, '^[A-Z]?([0-9]{{1,12}})$', 1) AS BIGINT) AS num,
-           min(n.ts) AS ts
-    FROM numbers n
-    WHERE regexp_matches(n.invoice_no, '^[A-Z]?[0-9]{{1,12}}$')
-    GROUP BY ALL
+suspect_span AS (
+    SELECT min(num) AS low, max(num) AS high FROM unit_rows
+    WHERE date_order_source = 'assumed'
+),
+span AS (
+    SELECT coalesce((SELECT max(r.num) FROM unit_rows r
+                     WHERE r.date_order_source <> 'assumed' AND r.num <= s.low), s.low) AS low,
+           coalesce((SELECT min(r.num) FROM unit_rows r
+                     WHERE r.date_order_source <> 'assumed' AND r.num >= s.high), s.high) AS high
+    FROM suspect_span s
 ),
 judged_units AS (
-    SELECT i.*, u.file, u.sheet, u.date_order, u.date_order_source
-    FROM invoices i JOIN units u ON i._batch_seq = u._batch_seq
-        AND (u.sheet IS NULL OR i._source_file = u.file || '#' || u.sheet)
+    SELECT r._batch_seq, r._source_file, r.num, min(r.ts) AS ts,
+           r.file, r.sheet, r.date_order, r.date_order_source
+    FROM unit_rows r, span
+    WHERE r.num BETWEEN span.low AND span.high
+    GROUP BY ALL
 ),
 known AS (
     SELECT num, ts FROM judged_units WHERE date_order_source <> 'assumed'
@@ -154,8 +177,13 @@ class LikelySwap:
         )
 
 
-def likely_swaps(sql: LakeSQL) -> list[LikelySwap]:
-    """Files with an assumed date order that the invoice numbers contradict (see module)."""
+def likely_swaps(sql: LakeSQL, *, cached: bool = False) -> list[LikelySwap]:
+    """Files with an assumed date order that the invoice numbers contradict (see module).
+
+    ``cached``: the invoices of silver's files from their stored groups
+    (:mod:`.swap_invoices`, which groups and stores the files not seen before, also when no
+    file is assumed); only for the caller holding the lake's writer lock (silver's step).
+    Otherwise every line is grouped."""
     lake = sql.lake
     if not lake.exists("silver.sales_lines") or not lake.exists("bronze.files"):
         return []
@@ -165,9 +193,14 @@ def likely_swaps(sql: LakeSQL) -> list[LikelySwap]:
         "SELECT count(*) AS n FROM bronze.files WHERE date_order_source IN ('assumed', 'per-sheet')"
     )
     if not assumed.column("n")[0].as_py():
+        if cached:  # kept up to date for the run that brings the first assumed file
+            from retail_lakehouse.quality.swap_invoices import kept_invoices_sql
+
+            kept_invoices_sql(sql)
         return []
-    query = _QUERY.format(units=units_sql(lake), tolerance=TOLERANCE_DAYS, share=MIN_SHARE)
-    rows = sql.rows(query)
+    rows = _cached_rows(sql) if cached else None
+    if rows is None:
+        rows = sql.rows(_query(lake, invoices_sql()))
     return [
         LikelySwap(
             batch_seq=row["_batch_seq"],
@@ -183,3 +216,21 @@ def likely_swaps(sql: LakeSQL) -> list[LikelySwap]:
         )
         for row in rows
     ]
+
+
+def _cached_rows(sql: LakeSQL) -> list[dict[str, Any]] | None:
+    """The check over the stored per-file invoices (:mod:`.swap_invoices`); None when they
+    cannot answer. An entry that cannot be read (a damaged file) makes every file be grouped
+    and stored again, once."""
+    from retail_lakehouse.quality import swap_invoices
+
+    for _attempt in range(2):
+        invoices = swap_invoices.kept_invoices_sql(sql)
+        if invoices is None:
+            return None
+        try:
+            return sql.rows(_query(sql.lake, invoices))
+        except duckdb.Error as error:
+            log.warning("swap check: stored invoices unreadable (%s); grouped again", error)
+            swap_invoices.forget(sql)
+    return None

@@ -158,4 +158,4 @@ def _date_swap_warnings(lake: Lake) -> list[str]:
 
     tables = ["bronze.files", "silver.sales_lines"]
     with LakeSQL(lake, tables=tables) as sql:
-        return [swap.message() for swap in likely_swaps(sql)]
+        return [swap.message() for swap in likely_swaps(sql, cached=True)]
