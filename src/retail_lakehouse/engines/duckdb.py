@@ -109,6 +109,19 @@ def _compile_fresh(expr: ir.Table) -> str:
     return sql
 
 
+def _connect() -> ibis.BaseBackend:
+    """An Ibis DuckDB backend on a new in-memory database: ``ibis.duckdb.connect()`` without
+    the lookup behind ``ibis.duckdb``, which reads the entry points of every installed
+    distribution to find the backend's module (150 distributions here; opening the engine
+    took 0.018-0.031 CPU-s instead of 0.024-0.036, 5 alternations in fresh processes at load
+    17-20). Ibis' ``load_backend`` does the same after that lookup (it also registers the
+    backend's options, which DuckDB's backend has none of)."""
+    from ibis.backends.duckdb import Backend
+
+    backend: ibis.BaseBackend = Backend().connect()
+    return backend
+
+
 class DuckDBEngine(Engine):
     """Ibis over an in-memory DuckDB database that spills to a temporary folder."""
 
@@ -117,7 +130,7 @@ class DuckDBEngine(Engine):
     def __init__(self, lake: Lake, *, memory_limit: str | None = None) -> None:
         super().__init__(lake)
         self._tmp = tempfile.TemporaryDirectory(prefix="retail-duckdb-")
-        self._con = ibis.duckdb.connect()
+        self._con = _connect()
         raw = self._con.con
         raw.execute("SET TimeZone = 'UTC'")
         raw.execute(f"SET temp_directory = '{self._tmp.name}'")
