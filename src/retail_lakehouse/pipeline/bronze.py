@@ -45,7 +45,7 @@ from retail_lakehouse.pipeline.bronze_stage import (
 from retail_lakehouse.sources.compressed import copy_path, split_suffix
 from retail_lakehouse.sources.errors import FileRefused
 from retail_lakehouse.sources.formats import FormatOptions, Formats
-from retail_lakehouse.sources.limits import ReaderLimits
+from retail_lakehouse.sources.limits import MIB, ReaderLimits
 from retail_lakehouse.sources.readers import BINARY_TEXT, TEXT_SUFFIXES, is_supported
 from retail_lakehouse.sources.sandbox import Sandbox
 from retail_lakehouse.sources.sniff import file_facts, starts_binary
@@ -285,6 +285,10 @@ def _stage(
     """Read and stage one file in the worker; a skip or a refusal goes straight to reports."""
     inner, compression = split_suffix(path)
     try:
+        size = path.stat().st_size
+        if size > limits.max_file_bytes:  # by its size alone: not a byte of it read or hashed
+            reports.append(_refusal(FileRefused(path, too_big(size, limits))))
+            return None
         if compression is None and inner in TEXT_SUFFIXES and starts_binary(path):
             # Refused before the hash: hashing is the one read of a file this process does,
             # unbounded by the reader's time limit (a 20 GB sparse "CSV" of NULs took 339 s
@@ -342,6 +346,14 @@ def _stage(
     state.schema_version = staged.lineage.schema_version
     state.known_extra += staged.new_columns
     return staged
+
+
+def too_big(size: int, limits: ReaderLimits) -> str:
+    """Why a file of ``size`` bytes is refused before it is read (``limits.max_file_bytes``)."""
+    return (
+        f"the file is {size:,} bytes, more than the {limits.max_file_bytes // MIB:,} MB allowed "
+        "(limits.max_file_mb); nothing of it was read"
+    )
 
 
 def _refusal(refused: FileRefused) -> IngestReport:
