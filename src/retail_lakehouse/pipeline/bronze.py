@@ -207,25 +207,34 @@ class ManifestState:
     known_extra: list[str]
 
     @classmethod
-    def load(cls, lake: Lake) -> ManifestState:
+    def load(cls, lake: Lake, *, hashes: bool = True) -> ManifestState:
+        """``hashes=False`` for a stream micro-batch or a CDC group sync, which never look a
+        file up: their cost then does not grow with the manifest (a stream adds a row per
+        micro-batch, and every micro-batch loaded all of them: 1,000,000 rows, 2-3 CPU-s and
+        500 MB each). With hashes, only files' rows: a stream or CDC batch's hash is of its
+        events, never a file's bytes."""
         # A file is known by its hash as given and by its content's (a compressed file's
         # decompressed bytes): the same export plain and gzipped is one file. (A lake from
         # before the column has no content hashes: every file of it was hashed as read.)
         files = lake.delta(BRONZE_FILES.qualified)
         has_content = files is not None and "content_sha256" in files.schema().to_arrow().names
-        content_column = "content_sha256" if has_content else "NULL AS content_sha256"
-        known = _small_query(
-            lake,
-            BRONZE_FILES.qualified,
-            f"SELECT _source_sha256, {content_column}, _batch_seq FROM t",
+        content_column = "content_sha256" if has_content else "NULL"
+        batches = "FROM t WHERE coalesce(format, '') NOT IN ('stream', 'cdc')"
+        sql = (  # the files' hashes, and one row with the highest batch number of all
+            f"SELECT _source_sha256, {content_column} AS content_sha256, _batch_seq {batches} "
+            "UNION ALL SELECT NULL, NULL, max(_batch_seq) FROM t"
+            if hashes
+            else "SELECT max(_batch_seq) AS _batch_seq FROM t"
         )
+        known = _small_query(lake, BRONZE_FILES.qualified, sql)
         seqs = known.get("_batch_seq", [])
-        shas = dict(zip(known.get("_source_sha256", []), seqs, strict=True))
-        shas.update(
-            (content, seq)
-            for content, seq in zip(known.get("content_sha256", []), seqs, strict=True)
-            if content is not None
-        )
+        shas: dict[str, int] = {}
+        for column in ("_source_sha256", "content_sha256") if hashes else ():
+            shas.update(
+                (sha, seq)
+                for sha, seq in zip(known.get(column, []), seqs, strict=True)
+                if sha is not None
+            )
         version = _small_query(
             lake,
             META_SCHEMA_HISTORY.qualified,
@@ -248,7 +257,7 @@ class ManifestState:
         return cls(
             shas,
             max(
-                max(seqs, default=0),
+                max((s for s in seqs if s is not None), default=0),
                 highest_retracted_batch(lake),
                 read_floor(lake, BATCH_COUNTER),
             )

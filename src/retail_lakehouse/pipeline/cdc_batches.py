@@ -102,7 +102,7 @@ def sync_groups(
     run.note(recovery=CDC_RECOVERY)
     rows, digests = _states(lake, wanted)
     live = _live_batches(lake)
-    state = ManifestState.load(lake)
+    state = ManifestState.load(lake, hashes=False)
     limits = limits or ReaderLimits()
     staged: list[Staged] = []
     superseded: list[dict[str, Any]] = []
