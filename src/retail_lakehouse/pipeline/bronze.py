@@ -34,11 +34,13 @@ from retail_lakehouse.lake.runs import RunContext
 from retail_lakehouse.lake.staged import commit_staged, discard, staged_path
 from retail_lakehouse.pipeline.bronze_orphans import remove_orphans
 from retail_lakehouse.pipeline.bronze_stage import (
+    ContentRequest,
     Duplicate,
     Lineage,
     Staged,
     StageRequest,
     bronze_schema,
+    content_sha256,
     record_hash_sql,
     stage_file,
 )
@@ -205,6 +207,10 @@ class ManifestState:
     next_seq: int
     schema_version: int
     known_extra: list[str]
+    unhashed: dict[str, list[tuple[str, str, int]]] | None = None
+    """Compressed files ingested before content hashes were kept, by their name without the
+    compression suffix: (file, hash as given, batch). Read when a file is first about to be
+    staged (:func:`_compressed_twin`)."""
 
     @classmethod
     def load(cls, lake: Lake, *, hashes: bool = True) -> ManifestState:
@@ -312,6 +318,11 @@ def _stage(
         seq = state.shas[facts.sha256]
         reports.append(IngestReport(path, "skipped", note=f"same content already in batch {seq}"))
         return None
+    twin = _compressed_twin(lake, box, state, path, limits)
+    if twin is not None and facts.sha256 in state.shas:
+        note = f"same content already in batch {state.shas[facts.sha256]} ({twin}, decompressed)"
+        reports.append(IngestReport(path, "skipped", note=note))
+        return None
     batch_seq = state.next_seq
     lineage = Lineage(
         str(path),
@@ -355,6 +366,66 @@ def _stage(
     state.schema_version = staged.lineage.schema_version
     state.known_extra += staged.new_columns
     return staged
+
+
+def _compressed_twin(
+    lake: Lake, box: Sandbox, state: ManifestState, path: Path, limits: ReaderLimits
+) -> str | None:
+    """Content hashes, computed on first need, of the compressed files a lake took before it
+    kept them (``content_sha256`` NULL): ``g.csv`` after such a ``g.csv.gz`` was ingested again
+    (silver counted its lines as duplicates). Only files of ``path``'s name without compression
+    suffix, still at their path with the bytes bronze hashed, are decompressed (in the worker,
+    under the limits), once per command; the name of the last one looked at, or None."""
+    if state.unhashed is None:
+        state.unhashed = _unhashed_compressed(lake)
+    twin = None
+    for source_file, sha, seq in state.unhashed.pop(_plain_name(path), []):
+        old = Path(source_file)
+        try:
+            if not old.is_file() or old.stat().st_size > limits.max_file_bytes:
+                continue
+            old_facts = file_facts(old)
+        except OSError:
+            continue
+        if old_facts.sha256 != sha:
+            continue  # another file now has its name
+        request = ContentRequest(old, old_facts, limits, staged_path(lake, LINES))
+        try:
+            state.shas.setdefault(box.call(old, content_sha256, request), seq)
+        except (FileRefused, OSError):
+            copy = copy_path(old, request.beside)
+            discard([copy] if copy else [])
+            continue
+        twin = source_file
+    return twin
+
+
+def _plain_name(path: Path) -> str:
+    return path.name[: -len(path.suffix)] if split_suffix(path)[1] else path.name
+
+
+def _unhashed_compressed(lake: Lake) -> dict[str, list[tuple[str, str, int]]]:
+    files = lake.delta(BRONZE_FILES.qualified)
+    if files is None:
+        return {}
+    names = files.schema().to_arrow().names
+    where = " OR ".join(f"lower(_source_file) LIKE '%{s}'" for s in (".gz", ".bz2", ".xz"))
+    if "content_sha256" in names:
+        where = f"content_sha256 IS NULL AND ({where})"
+    found = _small_query(
+        lake,
+        BRONZE_FILES.qualified,
+        f"SELECT _source_file, _source_sha256, _batch_seq FROM t WHERE {where}",
+    )
+    unhashed: dict[str, list[tuple[str, str, int]]] = {}
+    for row in zip(
+        found.get("_source_file", []),
+        found.get("_source_sha256", []),
+        found.get("_batch_seq", []),
+        strict=True,
+    ):  # (metadata rows of old compressed files, not data)
+        unhashed.setdefault(_plain_name(Path(row[0])), []).append(row)
+    return unhashed
 
 
 def too_big(size: int, limits: ReaderLimits) -> str:
