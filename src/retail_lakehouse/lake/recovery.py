@@ -274,9 +274,7 @@ def _holder_of_content(rows: list[dict[str, Any]], file: str | None) -> dict[str
         sha = file_facts(path).sha256
     except OSError:
         return None
-    return next(
-        (r for r in rows if sha in (r["_source_sha256"], r.get("content_sha256"))), None
-    )
+    return next((r for r in rows if sha in (r["_source_sha256"], r.get("content_sha256"))), None)
 
 
 def _manifest(lake: Lake) -> list[dict[str, Any]]:
