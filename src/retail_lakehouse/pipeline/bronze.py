@@ -198,6 +198,10 @@ def staged_size(staged: Staged) -> int:
     return sum(f.stat().st_size for f in staged.files if f.exists())
 
 
+FILE_ROWS = "coalesce(format, '') NOT IN ('stream', 'cdc')"
+"""The manifest rows of files (not stream micro-batches nor CDC group batches)."""
+
+
 @dataclass
 class ManifestState:
     """What the ingest needs from the manifest and schema history, read ONCE per command (the
@@ -225,7 +229,7 @@ class ManifestState:
         files = lake.delta(BRONZE_FILES.qualified)
         has_content = files is not None and "content_sha256" in files.schema().to_arrow().names
         content_column = "content_sha256" if has_content else "NULL"
-        batches = "FROM t WHERE coalesce(format, '') NOT IN ('stream', 'cdc')"
+        batches = f"FROM t WHERE {FILE_ROWS}"
         sql = (  # the files' hashes, and one row with the highest batch number of all
             f"SELECT _source_sha256, {content_column} AS content_sha256, _batch_seq {batches} "
             "UNION ALL SELECT NULL, NULL, max(_batch_seq) FROM t"
@@ -410,8 +414,9 @@ def _unhashed_compressed(lake: Lake) -> dict[str, list[tuple[str, str, int]]]:
         return {}
     names = files.schema().to_arrow().names
     where = " OR ".join(f"lower(_source_file) LIKE '%{s}'" for s in (".gz", ".bz2", ".xz"))
+    where = f"{FILE_ROWS} AND ({where})"
     if "content_sha256" in names:
-        where = f"content_sha256 IS NULL AND ({where})"
+        where = f"content_sha256 IS NULL AND {where}"
     found = _small_query(
         lake,
         BRONZE_FILES.qualified,
