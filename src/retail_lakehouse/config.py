@@ -244,6 +244,9 @@ class LimitsSettings(BaseModel):
     max_json_keys: int = Field(default=1024, ge=8, description="Keys per JSON object.")
     max_workbook_mb: int = Field(default=512, ge=1, description="xlsx uncompressed size.")
     max_workbook_rows: int = Field(default=1_048_576, ge=1, description="Rows per sheet.")
+    max_file_mb: int = Field(
+        default=4096, ge=1, description="Size of one source file as given (checked first)."
+    )
     max_decompressed_mb: int = Field(
         default=4096, ge=1, description="Content of a .gz/.bz2/.xz file, decompressed."
     )
@@ -267,6 +270,7 @@ class LimitsSettings(BaseModel):
             max_json_keys=self.max_json_keys,
             max_workbook_bytes=self.max_workbook_mb * MIB,
             max_workbook_rows=self.max_workbook_rows,
+            max_file_bytes=self.max_file_mb * MIB,
             max_decompressed_bytes=self.max_decompressed_mb * MIB,
             max_compression_ratio=self.max_compression_ratio,
             memory_mb=self.reader_memory_mb,
@@ -492,6 +496,7 @@ landing = "landing"
 # max_json_keys = 1024         # keys per JSON object
 # max_workbook_mb = 512        # declared uncompressed size of an xlsx
 # max_workbook_rows = 1048576  # rows per sheet
+# max_file_mb = 4096           # size of a file as given, checked before it is read
 # max_decompressed_mb = 4096   # content of a .gz/.bz2/.xz export
 # max_compression_ratio = 100  # content / compressed size, judged past its first 64 MiB
 # reader_memory_mb = 2048      # resident memory of the reader process, libraries included

@@ -178,3 +178,42 @@ def test_concatenated_xz_streams_and_stream_padding_are_read_whole(tmp_path: Pat
         "sql", "SELECT count(*) AS n FROM bronze.sales_lines", "-f", "json", lake=lake
     )
     assert lines.json() == [{"n": 180}], lines.stdout + lines.stderr
+
+
+@pytest.mark.parametrize("compression", ["gzip", "bzip2", "xz"])
+def test_a_file_of_countless_empty_streams_is_refused_at_once(
+    tmp_path: Path, compression: str
+) -> None:
+    """A gzip of one line and then a million empty members (20 MB) kept the reader busy 14-24 s
+    and was ingested; bzip2 and xz concatenate streams alike. Each stream costs a decoder, so a
+    file may hold at most 1,000 streams, or one per 4 KiB of content: refused, exit 2, named."""
+    packer = {"gzip": gzip.compress, "bzip2": bz2.compress, "xz": lzma.compress}[compression]
+    suffix = {"gzip": "gz", "bzip2": "bz2", "xz": "xz"}[compression]
+    empty = packer(b"")
+    many = tmp_path / f"many.csv.{suffix}"
+    many.write_bytes(
+        packer(HEADER + LINE) + empty * (1_000_000 if compression == "gzip" else 20_000)
+    )
+    lake = tmp_path / "lake"
+
+    done = run_retail("ingest", many, lake=lake, timeout=120)
+
+    assert done.code == 2, done.stdout + done.stderr
+    refusal = " ".join(done.stderr.split())
+    assert f"{many}: it is made of more than 1,000 {compression} streams" in refusal, refusal
+
+
+def test_many_streams_that_each_bring_content_are_read_whole(tmp_path: Path) -> None:
+    """bgzip writes a gzip member per 64 KiB, pbzip2 a bzip2 stream per 900 kB: many streams,
+    each with its share of the content, are an ordinary file (here 1,500 members of 100 lines)."""
+    members = tmp_path / "blocks.csv.gz"
+    members.write_bytes(gzip.compress(HEADER) + gzip.compress(LINE * 100, 1) * 1_500)
+    lake = tmp_path / "lake"
+
+    done = run_retail("ingest", members, lake=lake, timeout=120)
+
+    assert done.code == 0, done.stdout + done.stderr
+    lines = run_retail(
+        "sql", "SELECT count(*) AS n FROM bronze.sales_lines", "-f", "json", lake=lake
+    )
+    assert lines.json() == [{"n": 150_000}], lines.stdout + lines.stderr

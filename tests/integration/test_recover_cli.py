@@ -454,3 +454,29 @@ def test_maintenance_auto_compacts_and_vacuums_inside_the_run(
     assert live_files(reference)["bronze.sales_lines"] == 3  # no maintenance there
     assert figures(lake) == figures(reference)
     assert gold_rows(lake) == gold_rows(reference)
+
+
+def test_retracting_a_file_skipped_as_a_duplicate_names_the_file_that_holds_its_content(
+    tmp_path: Path,
+) -> None:
+    """A file whose content was already in the lake was skipped at ingest; retracting it said
+    only "not in bronze.files". It now names the file (and batch) that brought the content, and
+    what to retract instead; the lake is unchanged."""
+    lake = tmp_path / "lake"
+    first = tmp_path / "monday.csv"
+    first.write_bytes(SOURCE.read_bytes())
+    again = tmp_path / "monday-resent.csv"
+    again.write_bytes(SOURCE.read_bytes())
+    ok("ingest", first, lake=lake)
+    assert "same content already in batch 1" in ok("ingest", again, lake=lake).stdout
+
+    done = run_retail("retract", again, lake=lake)
+
+    assert done.code == 2, done.stdout + done.stderr
+    said = " ".join(done.stderr.split())
+    assert f"file '{again}' is not in bronze.files: its content was already in the lake" in said
+    assert f"as {first} (batch 1)" in said and "retail retract --batch 1" in said, said
+    lines = run_retail(
+        "sql", "SELECT count(*) AS n FROM bronze.sales_lines", "-f", "json", lake=lake
+    )
+    assert lines.json() == [{"n": 1071}], lines.stdout

@@ -69,6 +69,14 @@ def check_and_record(root: Path) -> None:
     """Refuse (:class:`LakeFormatError`) a lake in a newer format; record this release's format
     in a lake that has none or an older one. Called by every writing command under the writer
     lock, before it recovers or writes anything. The record is written whole or not at all."""
+    if refuse_newer(root) < LAKE_FORMAT:
+        _record(root)
+
+
+def refuse_newer(root: Path) -> int:
+    """The lake's recorded format; :class:`LakeFormatError` when a newer release wrote it. Also
+    what ``retail watch`` asks before it starts: a service that cannot write should say so and
+    stop, not retry a run that cannot succeed until retail-lakehouse is upgraded."""
     found = recorded_format(root)
     if found > LAKE_FORMAT:
         raise LakeFormatError(
@@ -78,8 +86,7 @@ def check_and_record(root: Path) -> None:
             "release that wrote the lake (or later); reading commands (status, sql, serve) "
             "still work"
         )
-    if found < LAKE_FORMAT:
-        _record(root)
+    return found
 
 
 def _record(root: Path) -> None:

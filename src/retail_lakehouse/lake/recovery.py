@@ -247,7 +247,34 @@ def find_batch(lake: Lake, *, file: str | None = None, batch: int | None = None)
                 f"{what} was already retracted (batch {row['batch_seq']}, run {row['run_id']}): "
                 "nothing left to do"
             )
+    holder = _holder_of_content(rows, file)
+    if holder is not None:
+        seq = holder["_batch_seq"]
+        raise RecoveryRefused(
+            f"{what} is not in bronze.files: its content was already in the lake as "
+            f"{holder['_source_file']} (batch {seq}) when it was ingested, so it was skipped; "
+            f"to take that content out, retract that file: retail retract --batch {seq}"
+        )
     raise RecoveryRefused(f"{what} is not in bronze.files (see `retail status`)")
+
+
+def _holder_of_content(rows: list[dict[str, Any]], file: str | None) -> dict[str, Any] | None:
+    """The manifest row whose content ``file`` (still on disk) has: the ingest skipped it as a
+    duplicate of that file. Hashed as the ingest hashes a file (``file_facts``), its bytes as
+    given; a file past the size limit was never ingested and is not read."""
+    from retail_lakehouse.sources.limits import ReaderLimits
+    from retail_lakehouse.sources.sniff import file_facts
+
+    path = Path(file) if file is not None else None
+    try:
+        if path is None or not path.is_file():
+            return None
+        if path.stat().st_size > ReaderLimits().max_file_bytes:
+            return None
+        sha = file_facts(path).sha256
+    except OSError:
+        return None
+    return next((r for r in rows if sha in (r["_source_sha256"], r.get("content_sha256"))), None)
 
 
 def _manifest(lake: Lake) -> list[dict[str, Any]]:
@@ -261,6 +288,9 @@ def _manifest(lake: Lake) -> list[dict[str, Any]]:
         "rows_ingested",
         "rows_rejected",
     ]
+    table = lake.delta(BRONZE_FILES.qualified)
+    if table is not None and "content_sha256" in table.schema().to_arrow().names:
+        columns.append("content_sha256")  # (lakes from before the column have none)
     return pylist(lake.read(BRONZE_FILES.qualified, columns))
 
 

@@ -140,6 +140,7 @@ class Watcher:
         self.run_failed = False
         self.heartbeat = Heartbeat(lake, min(HEARTBEAT_SECONDS, options.poll_max_seconds))
         self._sandbox: Any = None  # one reader worker for the watcher's life, started lazily
+        self._unwritable: Exception | None = None  # a LakeFormatError: the watcher stops
 
     # -- lifecycle ---------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -149,6 +150,9 @@ class Watcher:
 
     def run(self) -> int:
         """Watch until stopped (or, with ``once``, until what is there is done); exit code."""
+        from retail_lakehouse.lake.lake_format import refuse_newer
+
+        refuse_newer(self.lake.root)  # LakeFormatError (exit 2): not a lake this release writes
         lock = WatchLock(self.lake)
         lock.acquire()  # WatcherRunning names the holder
         previous = self._install_signals()
@@ -180,6 +184,8 @@ class Watcher:
             lock.release()
             self._restore_signals(previous)
         self.say("stopped")
+        if self._unwritable is not None:
+            raise self._unwritable  # the CLI: the reason, exit 2, as every writing command
         if self.run_failed:
             return EXIT_RUN_FAILED
         return EXIT_REFUSED if self.refused and self.options.once else EXIT_OK
@@ -349,7 +355,10 @@ class Watcher:
                 self._sandbox = Sandbox(self.settings.limits.reader_limits())
             formats = FormatOptions.from_settings(self.settings.formats)
             outcomes = ingest_files(self.lake, [path], sandbox=self._sandbox, formats=formats)
-        except (LakeBusyError, LakeFormatError, OSError) as error:  # the lake, not the file
+        except LakeFormatError as error:  # no retry helps until an upgrade: stop, saying why
+            self._stop_unwritable(error)
+            return
+        except (LakeBusyError, OSError) as error:  # the lake, not the file
             self.say(f"could not ingest {self._name(path)} now: {error}")
             self._seen.pop(path, None)
             return
@@ -429,8 +438,12 @@ class Watcher:
         self._retry_at = None
         self.heartbeat.beat(state="running")
         attempts = self.options.retry_attempts
+        from retail_lakehouse.lake.errors import LakeFormatError
+
         try:
             report = run_pipeline(self.lake, self.settings, engine_name=self.settings.engine)
+        except LakeFormatError as error:
+            self._stop_unwritable(error)
         except (PipelineError, RulesError) as error:  # the data or the rules: not retried
             self._failed(error, final=True)
         except Exception as error:
@@ -453,6 +466,16 @@ class Watcher:
             self._alert(lambda: conditions.run_succeeded(self.book))
             self._alert(lambda: conditions.check_slow_run(self.book, report.run_id))
         self.heartbeat.beat(state="watching", pending_run=self._pending_run)
+
+    def _stop_unwritable(self, error: Exception) -> None:
+        """A newer release wrote the lake (its format record) while this watcher ran: every
+        ingest and run would be refused, so the watcher stops with the reason (exit 2) instead
+        of retrying; the files stay in landing/ for the upgraded release."""
+        self.say(f"stopping: {error}")
+        self.heartbeat.beat(last_error=str(error).splitlines()[0])
+        self._unwritable = error
+        self._pending_run = False
+        self.request_stop()
 
     def _failed(self, error: BaseException, *, final: bool) -> None:
         from retail_lakehouse.observe.alerts import conditions

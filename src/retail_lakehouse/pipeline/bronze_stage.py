@@ -116,6 +116,24 @@ def stage_file(request: StageRequest) -> Staged | Duplicate:
         return staged
 
 
+@dataclass(frozen=True)
+class ContentRequest:
+    """A compressed file already in bronze, from before content hashes were kept: its content
+    hash is wanted (:func:`content_sha256`); ``beside`` names where its copy goes."""
+
+    path: Path
+    facts: FileFacts
+    limits: ReaderLimits
+    beside: Path
+
+
+def content_sha256(request: ContentRequest) -> str:
+    """In the worker: the SHA-256 of a compressed file's content, decompressed under the limits
+    as for an ingest (the copy is deleted on leaving)."""
+    with readable(request.path, request.facts, request.limits, request.beside) as opened:
+        return opened[1].sha256
+
+
 def _stage(request: StageRequest, path: Path, facts: FileFacts) -> Staged:
     """:func:`stage_file` of the file the readers open (``path``: the content of a compressed
     file; refusals still name the file as given, the parent reports them)."""

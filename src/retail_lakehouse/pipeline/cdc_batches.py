@@ -29,7 +29,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
-import pyarrow.compute as pc
 
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.arrays import pylist
@@ -102,7 +101,7 @@ def sync_groups(
     run.note(recovery=CDC_RECOVERY)
     rows, digests = _states(lake, wanted)
     live = _live_batches(lake)
-    state = ManifestState.load(lake)
+    state = ManifestState.load(lake, hashes=False)
     limits = limits or ReaderLimits()
     staged: list[Staged] = []
     superseded: list[dict[str, Any]] = []
@@ -194,10 +193,15 @@ def _live_batches(lake: Lake) -> dict[int, list[dict[str, Any]]]:
         "rows_rejected",
         "format",
     ]
-    manifest = lake.read(BRONZE_FILES.qualified, columns)
+    with LakeSQL(lake, tables=[BRONZE_FILES.qualified]) as sql:  # the CDC rows only: the
+        # manifest grows with every file and stream micro-batch (a million rows: 160 MB read)
+        manifest = sql.arrow(
+            f"SELECT {', '.join(columns)} FROM {BRONZE_FILES.qualified} WHERE format = ?",
+            [FORMAT],
+        )
     found: dict[int, list[dict[str, Any]]] = {}
     prefix = f"{SOURCE}#group-"
-    for row in pylist(manifest.filter(pc.equal(manifest["format"], FORMAT))):
+    for row in pylist(manifest):
         source = str(row["_source_file"])
         if source.startswith(prefix):
             found.setdefault(int(source[len(prefix) :]), []).append(row)

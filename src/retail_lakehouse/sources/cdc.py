@@ -107,9 +107,8 @@ def read_change_events(path: Path, limits: ReaderLimits | None = None) -> pa.Tab
         if bad.num_rows:  # the first one refuses the file: the rest is not read
             raise FileRefused(path, f"line {bad['_row_number'][0]}: {bad['reason'][0]}")
         parts.append(events.drop_columns(["reason"]))
-    if not parts:  # blank lines only: no event
-        nothing = pa.table({"n": pa.array([], pa.int64()), "line": pa.array([], pa.string())})
-        parts.append(change_events(nothing, limits).drop_columns(["reason"]))
+    if not parts:  # blank lines only: refused like an empty file (and a CSV without a header)
+        raise FileRefused(path, "no change event (blank lines only)")
     return pa.concat_tables(parts)
 
 

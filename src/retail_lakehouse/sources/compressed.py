@@ -77,13 +77,11 @@ worker was killed at the budget; with it the file is refused at its first block,
 
 
 def _opened(name: str, raw: IO[bytes], limits: ReaderLimits) -> io.BufferedIOBase:
-    """A decompressing stream over the raw file: gzip's own (it refuses anything after its
-    members), and :class:`_StreamsReader` for bzip2 and xz (xz's decoder under a memory limit
+    """A decompressing stream over the raw file: :class:`_StreamsReader` for all three, so the
+    streams (gzip members) of a file are counted alike (xz's decoder under a memory limit
     ``lzma.LZMAFile`` does not take)."""
     if name == "gzip":
-        import gzip
-
-        return gzip.GzipFile(fileobj=raw, mode="rb")
+        return io.BufferedReader(_StreamsReader(raw, _GzipMember, padding=True))
     if name == "bzip2":
         import bz2
 
@@ -94,6 +92,50 @@ def _opened(name: str, raw: IO[bytes], limits: ReaderLimits) -> io.BufferedIOBas
     memlimit = limits.memory_mb * MIB // XZ_MEMORY_SHARE
     decoder = functools.partial(lzma.LZMADecompressor, memlimit=memlimit)
     return io.BufferedReader(_StreamsReader(raw, decoder, padding=True))
+
+
+STREAMS_FLOOR = 1000
+"""Streams (gzip members) a compressed file may hold whatever its content: concatenated daily
+exports, pbzip2's one stream per 900 kB block, bgzip's one member per 64 kB all stay far below
+the rule after it."""
+STREAM_CONTENT = 4096
+"""Past :data:`STREAMS_FLOOR` streams, the content bytes each stream must bring on average.
+Every stream costs a decoder and a header in Python (~20 microseconds): a gzip of a million
+empty members (20 MB) kept the reader busy 14-24 s for one line; it is refused at its 1,001st."""
+
+
+class TooManyStreams(Exception):
+    """A compressed file made of more streams than its content justifies (see above)."""
+
+
+class _GzipMember:
+    """One gzip member's decoder with the interface of ``bz2.BZ2Decompressor`` (``eof``,
+    ``needs_input``, ``unused_data``) that :class:`_StreamsReader` drives; zlib checks the
+    member's CRC-32 and size trailer itself (``wbits=31``)."""
+
+    def __init__(self) -> None:
+        import zlib
+
+        self._decoder = zlib.decompressobj(31)
+        self._full = False  # the last call filled its output: more may be pending inside
+
+    @property
+    def eof(self) -> bool:
+        return bool(self._decoder.eof)
+
+    @property
+    def unused_data(self) -> bytes:
+        return bytes(self._decoder.unused_data)
+
+    @property
+    def needs_input(self) -> bool:
+        return not self._decoder.unconsumed_tail and not self._full
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        data = self._decoder.unconsumed_tail + data
+        out: bytes = self._decoder.decompress(data, max_length)
+        self._full = len(out) == max_length
+        return out
 
 
 class _StreamsReader(io.RawIOBase):
@@ -113,6 +155,8 @@ class _StreamsReader(io.RawIOBase):
         self._decoder = decoder()
         self._started = False  # the current decoder has been given input
         self._pending = b""  # input after a stream's end, not yet given to a decoder
+        self._streams = 0  # begun so far
+        self._content = 0  # bytes decoded so far
 
     def readable(self) -> bool:
         return True
@@ -138,6 +182,9 @@ class _StreamsReader(io.RawIOBase):
                         if not self._more():
                             return b""  # the end, after a whole stream
                         continue
+                    self._streams += 1
+                    if self._streams > max(STREAMS_FLOOR, self._content // STREAM_CONTENT):
+                        raise TooManyStreams(self._streams, self._content)
                 elif not chunk:
                     raise EOFError("Compressed file ended before the end-of-stream marker")
                 self._started = True
@@ -145,6 +192,7 @@ class _StreamsReader(io.RawIOBase):
             else:
                 data = self._decoder.decompress(b"", size)
             if data:
+                self._content += len(data)
                 return data
 
     def _more(self) -> bool:
@@ -172,6 +220,15 @@ def _decompress(path: Path, name: str, copy: Path, limits: ReaderLimits) -> None
                 block = stream.read(_BLOCK)
             except damaged as error:
                 raise FileRefused(path, _damaged(name, error, limits)) from None
+            except TooManyStreams as error:
+                streams, content = error.args
+                raise FileRefused(
+                    path,
+                    f"it is made of more than {streams - 1:,} {name} streams for only "
+                    f"{content:,} bytes of content (at most {STREAMS_FLOOR:,}, or one per "
+                    f"{STREAM_CONTENT:,} bytes; each stream costs a decoder): recompress it "
+                    "as one stream",
+                ) from None
             if not block:
                 break
             inside = next((n for n, m in MAGIC.items() if block.startswith(m)), None)

@@ -41,6 +41,11 @@ class ReaderLimits:
     """Declared uncompressed size of an xlsx workbook's parts (checked before it is opened)."""
     max_workbook_rows: int = 1_048_576
     """Rows of one sheet (Excel's own maximum)."""
+    max_file_bytes: int = 4096 * MIB
+    """Size of one file as given (its ``stat`` size), checked before the command reads a byte of
+    it: hashing, the one read the command's own process does, is outside the reader's time
+    limit (a 50 GB sparse CSV with a text head was hashed for minutes before any reader saw it).
+    The same bound as a compressed file's content (``max_decompressed_bytes``)."""
     max_decompressed_bytes: int = 4096 * MIB
     """Content of one compressed file (``.gz``, ``.bz2``, ``.xz``), checked while it is
     decompressed: a bomb is refused once it has written this much."""

@@ -151,3 +151,34 @@ def test_a_stream_micro_batch_rejects_a_hostile_change_event_and_applies_the_res
         None,
     ]
     assert events["line_id"].to_pylist()[2] == "L3"
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "the file is empty"),
+        (b"\n\n\n", "no change event (blank lines only)"),
+        (b"  \n\t\n \r\n", "no change event (blank lines only)"),
+    ],
+)
+def test_a_change_log_without_an_event_is_refused_like_an_empty_one(
+    tmp_path: Path, content: bytes, reason: str
+) -> None:
+    """An empty change log was refused while one of blank lines was "0 change event(s)" (exit
+    0) and, once the lake had CDC tables, whitespace-only lines ended in an internal error (a
+    Delta predicate over no bucket). The rule is the sales files' (a CSV of blank lines has no
+    header: refused): a change log with no event is refused, exit 2, named."""
+    lake = tmp_path / "lake"
+    first = tmp_path / "first.ndjson"
+    first.write_text(_event("L1", 1))
+    assert _ingest(lake, first).code == 0
+    log = tmp_path / "nothing.ndjson"
+    log.write_bytes(content)
+
+    done = _ingest(lake, log)
+
+    assert done.code == 2, done.stdout + done.stderr
+    assert f"{log}: {reason}" in " ".join(done.stderr.split()), done.stderr
+    assert _events_in_lake(lake) == 1
+    after = run_retail("status", lake=lake)
+    assert after.code == 0 and "recovered" not in after.stdout + after.stderr

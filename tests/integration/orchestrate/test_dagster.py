@@ -292,3 +292,54 @@ def test_webserver_serves_the_asset_graph(webserver: str, tmp_path: Path) -> Non
         page.screenshot(path=str(shot))
         browser.close()
     assert shot.stat().st_size > 10_000
+
+
+def test_bronze_asset_and_sensor_follow_the_ingests_rules_for_compressed_duplicate_and_huge(
+    tmp_path: Path,
+) -> None:
+    """Dagster's bronze asset is ``retail ingest``'s function: the same content gzipped is
+    skipped (the content hash), a file past ``limits.max_file_mb`` is refused by its size
+    (nothing read); the sensor does not hash such a file either (it was hashed whole, minutes
+    for a 50 GB file, to make a run key)."""
+    import gzip
+
+    from retail_lakehouse.orchestrate.dagster.assets import bronze_sales_lines
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    plain = landing / "a.csv"
+    shutil.copy(SAMPLE, plain)
+    packed = landing / "a_again.csv.gz"
+    packed.write_bytes(gzip.compress(SAMPLE.read_bytes()))
+    huge = landing / "huge.csv"
+    huge.write_bytes(SAMPLE.read_bytes()[:4000])
+    with huge.open("r+b") as handle:
+        handle.truncate(5 * 2**30)  # sparse: past the 4,096 MB default, no disk used
+    old = time.time() - 600
+    for path in (plain, packed, huge):
+        os.utime(path, (old, old))
+    retail = RetailProject(lake=str(tmp_path / "lake"), landing=str(landing))
+
+    sensed = landing_sensor(dg.build_sensor_context(resources={"retail": retail}))
+    keys = {
+        r.run_config["ops"][BRONZE_OP]["config"]["files"][0]: r.run_key for r in sensed.run_requests
+    }
+    assert keys[str(huge)].startswith("too-big:"), keys
+
+    result = dg.materialize(
+        [bronze_sales_lines],
+        resources={"retail": retail},
+        run_config=dg.RunConfig(
+            ops={BRONZE_OP: IngestConfig(files=[str(plain), str(packed), str(huge)])}
+        ),
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+
+    assert result.success
+    [event] = result.get_asset_materialization_events()
+    metadata = {k: v.value for k, v in event.materialization.metadata.items()}
+    assert metadata["files_ingested"] == 1 and metadata["files_skipped"] == 1, metadata
+    assert metadata["files_refused"] == 1, metadata
+    lake = Lake(tmp_path / "lake")
+    assert lake.read("bronze.files").num_rows == 1
+    assert lake.read("bronze.sales_lines").num_rows == metadata["lines_ingested"]

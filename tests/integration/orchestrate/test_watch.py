@@ -239,3 +239,63 @@ def test_a_landing_folder_holding_the_lake_or_the_settings_is_refused_at_start(
     assert done.code == 2, done.stdout + done.stderr
     assert "landing" in done.stderr and "lake" in done.stderr, done.stderr
     assert config.exists() and not (project / "_refused").exists()
+
+
+def _newer_format(project: Path) -> None:
+    """The lake's format record as a newer release would leave it (format 3)."""
+    import json
+
+    record_path = project / "lake" / "_journal" / "lake-format.json"
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    record["notes"]["format"] = 3
+    record_path.write_text(json.dumps(record), encoding="utf-8")
+
+
+def test_a_lake_in_a_newer_format_stops_the_watcher_with_the_reason(tmp_path: Path) -> None:
+    """A lake a newer release wrote is refused by every writing command (exit 2). The watcher
+    retried its run with backoff (30 s, 60 s, ...) as if the lake were busy, and took each new
+    file again at every poll. It now refuses to start, or stops when the record appears while it
+    runs, with exit 2 and the reason; the files stay in landing/ (not refused: nothing is wrong
+    with them) and the lake is untouched."""
+    project = make_project(
+        tmp_path / "shop",
+        "[watch]\nsettle_seconds = 0.2\nquiet_seconds = 0.2\npoll_max_seconds = 1\n",
+    )
+    landing = project / "landing"
+    shutil.copy(SAMPLE, landing / "first.csv")
+    assert retail_in(project, "watch", "--once", "--settle", "0").code == 0
+    _newer_format(project)
+    shutil.copy(SECOND, landing / "second.csv")
+
+    once = retail_in(project, "watch", "--once", "--settle", "0", timeout=60)
+
+    said = " ".join(once.stderr.split())
+    assert once.code == 2, once.stdout + once.stderr
+    assert "has format 3" in said and "Upgrade retail-lakehouse" in said, said
+    assert "internal error" not in said and "retrying" not in once.stdout, once.stdout
+    assert (landing / "second.csv").exists() and not (landing / "_refused").exists()
+    assert count(project, "bronze.sales_lines") == 1071
+
+    # while it runs: the record appears, then a file; the watcher stops by itself, exit 2
+    record = project / "lake" / "_journal" / "lake-format.json"
+    record.write_text(record.read_text().replace('"format": 3', '"format": 2'))
+    (landing / "second.csv").rename(tmp_path / "second.csv")
+    log = (tmp_path / "watch.log").open("w")
+    watcher = subprocess.Popen(
+        [RETAIL, "watch"], cwd=project, stdout=log, stderr=subprocess.STDOUT, env=env()
+    )
+    try:
+        wait_for(lambda: heartbeat(project).get("state") == "watching", timeout=120)
+        _newer_format(project)
+        (tmp_path / "second.csv").rename(landing / "second.csv")
+        code = watcher.wait(timeout=60)
+    finally:
+        if watcher.poll() is None:
+            watcher.send_signal(signal.SIGTERM)
+            watcher.wait(timeout=60)
+        log.close()
+    output = " ".join((tmp_path / "watch.log").read_text().split())
+    assert code == 2, output
+    assert "has format 3" in output and "Upgrade retail-lakehouse" in output, output
+    assert (landing / "second.csv").exists() and not (landing / "_refused").exists()
+    assert count(project, "bronze.sales_lines") == 1071

@@ -61,7 +61,11 @@ def landing_sensor(
             continue  # still being written, or just written: next evaluation
         signature = [stat.st_size, stat.st_mtime_ns]
         known = cached.get(str(path))
-        digest = known[2] if known and known[:2] == signature else sha256_of(path)
+        if stat.st_size > settings.limits.max_file_mb * 2**20:
+            # Not hashed (minutes for a huge file): the run refuses it by its size, saying so.
+            digest: str | None = f"too-big:{stat.st_size}:{stat.st_mtime_ns}:{path}"
+        else:
+            digest = str(known[2]) if known and known[:2] == signature else sha256_of(path)
         if digest is None:
             continue
         cursor[str(path)] = [*signature, digest]
