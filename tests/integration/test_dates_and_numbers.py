@@ -609,3 +609,37 @@ def test_a_run_killed_while_storing_a_files_invoices_is_completed_by_the_next(
     assert len(whole) == 1 and whole[0] in run.replace("warning: ", "")
     assert not list((lake / "_swap_invoices").glob(".*"))
     assert len(_stored_groups(lake)) == _silver_files(lake) == 3
+
+
+def test_the_swap_checks_folder_touches_only_its_own_entries_and_never_follows_a_link(
+    retail: RetailCli, ambiguous_day_first: dict[str, Path], tmp_path: Path
+) -> None:
+    """The kept groups' folder is the lake's own cache: a run removes only the entries it
+    would write there (not a user's file put beside them), and when ``_swap_invoices`` is a
+    link to a folder elsewhere it writes and deletes nothing through it (every line grouped
+    instead): a lake's cache never damages files outside it. The run's warnings are the
+    whole check's either way."""
+    lake = tmp_path / "lake"
+    ok(retail, "ingest", ambiguous_day_first["known"], lake=lake)
+    ok(retail, "run", lake=lake)
+    folder = lake / "_swap_invoices"
+    notes = folder / "notes.txt"
+    notes.write_text("kept by a person")
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "precious.txt").write_text("not the lake's")
+    moved = tmp_path / "moved"
+    folder.rename(moved)
+    folder.symlink_to(elsewhere, target_is_directory=True)
+    ok(retail, "ingest", ambiguous_day_first["ambiguous"], lake=lake)
+    run = " ".join(ok(retail, "run", lake=lake).stdout.split())
+    assert f"{ambiguous_day_first['ambiguous']} (batch 2): likely day/month swap" in run
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["precious.txt"]
+
+    folder.unlink()
+    moved.rename(folder)
+    run = " ".join(ok(retail, "run", "--full-refresh", lake=lake).stdout.split())  # new files
+    assert f"{ambiguous_day_first['ambiguous']} (batch 2): likely day/month swap" in run
+    assert notes.read_text() == "kept by a person"
+    assert len(_stored_groups(lake)) == _silver_files(lake)

@@ -212,7 +212,7 @@ def _main() -> None:
     command = build_app(only=command_named(sys.argv[1:]))
     polish_help(command)
     try:
-        command(prog_name="retail", standalone_mode=False)
+        returned = command(prog_name="retail", standalone_mode=False)
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except typer.Abort:
@@ -244,7 +244,18 @@ def _main() -> None:
             "Run again with --debug for the traceback, and report it if it persists."
         )
         sys.exit(1)
+    if returned == INTERRUPTED:  # typer turns Ctrl-C (KeyboardInterrupt) into this return value
+        err_console.print(
+            "interrupted: what the command had not committed is undone (now, or by the next writing"
+            " command)"
+        )
+        sys.exit(INTERRUPTED)
     sys.exit(0)
+
+
+INTERRUPTED = 130
+"""The shell's code for a command ended by SIGINT. Outside standalone mode typer does not exit
+on a KeyboardInterrupt: it returns 130 from the call, which an exit 0 would hide from scripts."""
 
 
 def main() -> None:

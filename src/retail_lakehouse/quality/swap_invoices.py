@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import shutil
+import re
 from pathlib import Path
 
 import duckdb
@@ -44,6 +44,10 @@ SUFFIX = ".pq"
 """Not ``.parquet``: the lake's counts of data files (maintenance, tests) stay about tables."""
 
 SILVER = "silver.sales_lines"
+
+_OURS = re.compile(r"\.?[0-9a-f]{40}\.pq(\.tmp)?")
+"""The names this module writes (an entry, or its scratch name before the rename): the only
+files it ever removes, so a person's file put in the folder is left alone."""
 
 INVOICES = """
     SELECT _batch_seq, _source_file,
@@ -95,12 +99,16 @@ def kept_invoices_sql(sql: LakeSQL) -> str | None:
     folder = lake.root / FOLDER
     try:
         folder.mkdir(exist_ok=True)
-        stored = {path.name for path in folder.iterdir()}
+        if folder.is_symlink() or not folder.is_dir():  # never write or delete elsewhere
+            raise OSError(f"{folder} is not a folder of the lake's own")
+        ours = [path for path in folder.iterdir() if _OURS.fullmatch(path.name)]
+        stored = {path.name for path in ours if _plain_file(path)}
         for name, file in entries.items():
             if name not in stored:
-                _store(sql, folder / name, file)
-        for name in stored - set(entries):
-            (folder / name).unlink(missing_ok=True)  # a file no longer live, or a scratch file
+                _store(sql, folder / name, file)  # replaces a link of that name, not its target
+        for path in ours:
+            if path.name not in entries:
+                path.unlink(missing_ok=True)  # a file no longer live, or a scratch file
     except (OSError, duckdb.Error) as error:
         log.warning("swap check: per-file invoices not kept (%s); every line grouped", error)
         return None
@@ -111,8 +119,23 @@ def kept_invoices_sql(sql: LakeSQL) -> str | None:
 
 
 def forget(sql: LakeSQL) -> None:
-    """Remove the stored groups (one could not be read: the next check groups every file)."""
-    shutil.rmtree(sql.lake.root / FOLDER, ignore_errors=True)
+    """Remove the stored groups (one could not be read: the next check groups every file);
+    only the entries this module writes, never through a link."""
+    folder = sql.lake.root / FOLDER
+    try:
+        if folder.is_symlink() or not folder.is_dir():
+            return
+        for path in folder.iterdir():
+            if _OURS.fullmatch(path.name):
+                path.unlink(missing_ok=True)
+    except OSError as error:
+        log.warning("swap check: stored invoices not removed (%s)", error)
+
+
+def _plain_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file itself, not a link to one elsewhere (an entry read
+    through a link would be another file's content under a live file's name)."""
+    return not path.is_symlink() and path.is_file()
 
 
 def _store(sql: LakeSQL, path: Path, file: str) -> None:

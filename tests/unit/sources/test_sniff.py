@@ -79,3 +79,43 @@ def test_a_file_larger_than_the_threshold_hashes_the_same_on_the_default_blocks(
     facts = sniff.file_facts(path)
     assert facts.sha256 == hashlib.sha256(data).hexdigest()
     assert (facts.encoding, facts.clean_utf8, facts.size) == ("utf-8", True, len(data))
+
+
+_MIB = 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    "size",
+    [0, 1, _MIB - 1, _MIB, _MIB + 1, 16 * _MIB - 1, 16 * _MIB, 16 * _MIB + 1, 33 * _MIB + 7],
+)
+def test_the_hash_equals_sha256sum_around_the_real_block_limits(tmp_path: Path, size: int) -> None:
+    """On the shipped blocks (16 MiB, hashed on the thread from 1 MiB): the hash ``sha256sum``
+    prints for files one byte either side of each limit, and no helper thread left."""
+    import subprocess
+
+    line = "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER £2.55,6\n".encode()
+    data = (line * (size // len(line) + 1))[:size]
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    threads = threading.active_count()
+    facts = sniff.file_facts(path)
+    printed = subprocess.run(["sha256sum", path], capture_output=True, check=True, text=True)
+    assert facts.sha256 == printed.stdout.split()[0]
+    assert facts.size == size
+    assert threading.active_count() == threads
+
+
+def test_a_broken_byte_in_the_third_real_block_is_found_and_hashed(tmp_path: Path) -> None:
+    """The UTF-8 check failing two blocks in (the analysis from there on) changes nothing of
+    the hash, which still equals ``sha256sum``'s."""
+    import subprocess
+
+    line = "536365,85123A,Café £2.55,6\n".encode()
+    head = line * (2 * sniff.BLOCK // len(line) + 1)
+    data = head + b"9,caf\xe9,1\n" + line * 1000
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    facts = sniff.file_facts(path)
+    printed = subprocess.run(["sha256sum", path], capture_output=True, check=True, text=True)
+    assert facts.sha256 == printed.stdout.split()[0]
+    assert (facts.encoding, facts.clean_utf8) == ("utf-8", False)
