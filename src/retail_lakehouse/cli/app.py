@@ -268,7 +268,11 @@ def main() -> None:
     every command now joins its threads and closes its DuckDB connections before it returns
     (decision 0011), which ``tests/integration/test_cli_exit.py`` checks."""
     ONE_COMMAND.append(True)
-    _main()
+    try:
+        _main()
+    except KeyboardInterrupt:  # Ctrl-C before typer runs the command (while it loads modules)
+        err_console.print("interrupted before the command started: nothing was changed")
+        sys.exit(INTERRUPTED)
 
 
 def _fail(error: Exception, code: int, debug: bool) -> None:
