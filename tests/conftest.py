@@ -42,6 +42,7 @@ FILE_WEIGHTS = {"cluster": 4, "spark": 3, "browser": 2, "slow": 1}
 """How early a test file is handed to a worker, by the heaviest marker of its tests."""
 
 
+@pytest.hookimpl(trylast=True)  # after -m/-k deselection: only the tests that will run count
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Put the slow files first, each file's tests kept together and in their order.
 
