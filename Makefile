@@ -57,13 +57,16 @@ typecheck: install
 unit: install
 	$(UV) run pytest $(PYTEST_ARGS)
 
+# Each test file runs whole on one of two workers (module fixtures built once), slowest files
+# first (tests/conftest.py orders them by marker; --no-loadscope-reorder keeps that order instead
+# of xdist's most-tests-first, which left the one-test Spark Connect and browser files for last).
 test: install system-deps lint typecheck
-	$(UV) run pytest -n 2 --dist loadfile -m "not soak" $(PYTEST_ARGS)
+	$(UV) run pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not soak" $(PYTEST_ARGS)
 
 # The slow suites (long fault-injection series, large hostile files, cluster runs): not in CI's
 # 30-minute budget, run before a release or when touching the commit paths.
 soak: install system-deps
-	$(UV) run pytest -n 2 --dist loadfile -m soak $(PYTEST_ARGS)
+	$(UV) run pytest -n 2 --dist loadfile --no-loadscope-reorder -m soak $(PYTEST_ARGS)
 
 # Real Spark servers (a standalone master and worker, a Spark Connect server) started from
 # pyspark's own scripts on localhost, the pipeline run through each and compared with DuckDB.

@@ -38,6 +38,33 @@ CHROMIUM_ARGS = [
 ]
 
 
+FILE_WEIGHTS = {"cluster": 4, "spark": 3, "browser": 2, "slow": 1}
+"""How early a test file is handed to a worker, by the heaviest marker of its tests."""
+
+
+@pytest.hookimpl(trylast=True)  # after -m/-k deselection: only the tests that will run count
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put the slow files first, each file's tests kept together and in their order.
+
+    ``make test`` runs ``--dist loadfile --no-loadscope-reorder``: each file goes whole to one of
+    two workers, in this order. xdist's own reordering (most tests first) handed out the
+    one-test files last, and those are the slowest (the Spark Connect pipeline, the browser
+    pages, the CDC gold run): one worker ran them alone at the end while the other had nothing
+    left. Slow first, the hundreds of quick unit tests fill the end on both workers.
+    """
+
+    def weight(item: pytest.Item) -> int:
+        return max(
+            (FILE_WEIGHTS[m.name] for m in item.iter_markers() if m.name in FILE_WEIGHTS), default=0
+        )
+
+    heaviest: dict[str, int] = {}
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        heaviest[path] = max(heaviest.get(path, 0), weight(item))
+    items.sort(key=lambda item: -heaviest[item.nodeid.split("::", 1)[0]])  # stable
+
+
 @dataclass
 class CliResult:
     code: int

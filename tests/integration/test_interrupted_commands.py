@@ -45,21 +45,38 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return files
 
 
+@pytest.fixture(scope="module")
+def lakes(tmp_path_factory: pytest.TempPathFactory, sources: dict[str, Path]) -> dict[str, Path]:
+    """The fault-free lakes several tests start from or compare with, built once per module
+    (each test works on its own copy): a ingested; a ingested and run; a and b ingested (two
+    commands) and run; a run, b run, then b retracted."""
+    folder = tmp_path_factory.mktemp("lakes")
+    a = folder / "a"
+    ok("ingest", sources["a"], lake=a)
+    a_run = copy_lake(a, folder / "a-run")
+    ok("run", lake=a_run)
+    ab_run = copy_lake(a, folder / "ab-run")
+    ok("ingest", sources["b"], lake=ab_run)
+    ok("run", lake=ab_run)
+    retracted = copy_lake(a_run, folder / "b-retracted")
+    ok("ingest", sources["b"], lake=retracted)
+    ok("run", lake=retracted)
+    ok("retract", "b.csv", lake=retracted)
+    return {"a": a, "a-run": a_run, "ab-run": ab_run, "b-retracted": retracted}
+
+
 def statuses(lake: Path) -> list[tuple[str, str]]:
     runs = ok("status", "--json", "--runs", "50", lake=lake).json()["runs"]
     return [(r["command"], r["status"]) for r in reversed(runs)]
 
 
 def test_orphan_lines_then_reingest_are_not_doubled(
-    tmp_path: Path, sources: dict[str, Path]
+    tmp_path: Path, sources: dict[str, Path], lakes: dict[str, Path]
 ) -> None:
     """Issue 13, bug 1: an ingest failing between its lines and its manifest, then the same file
     again: bronze must hold it once and ``retail run`` must not remove it as duplicates."""
-    clean, faulty = tmp_path / "clean", tmp_path / "faulty"
-    for lake in (clean, faulty):
-        ok("ingest", sources["a"], lake=lake)
-    ok("ingest", sources["b"], lake=clean)
-    ok("run", lake=clean)
+    clean = lakes["ab-run"]
+    faulty = copy_lake(lakes["a"], tmp_path / "faulty")
 
     failed = retail("ingest", sources["b"], lake=faulty, fault="before:bronze.files:enospc")
     assert failed.code == 1 and "No space left on device" in failed.stderr
@@ -78,12 +95,12 @@ def test_orphan_lines_then_reingest_are_not_doubled(
     assert [row["_batch_seq"] for row in json.loads(files.stdout)] == [1, 3]
 
 
-def test_killed_ingest_then_a_different_file(tmp_path: Path, sources: dict[str, Path]) -> None:
+def test_killed_ingest_then_a_different_file(
+    tmp_path: Path, sources: dict[str, Path], lakes: dict[str, Path]
+) -> None:
     """Bug 1, second form: killed after its lines commit, then another file is ingested: the
     orphan lines must not reach silver or gold, and the killed run is in meta.runs."""
-    clean, faulty = tmp_path / "clean", tmp_path / "faulty"
-    ok("ingest", sources["a"], lake=clean)
-    ok("run", lake=clean)
+    clean, faulty = lakes["a-run"], tmp_path / "faulty"
     killed = retail("ingest", sources["b"], lake=faulty, fault="after:bronze.sales_lines:kill")
     assert killed.code == -signal.SIGKILL
     assert not no_journal_left(faulty)  # the intent is there for the next command
@@ -111,14 +128,11 @@ def test_killed_ingest_then_a_different_file(tmp_path: Path, sources: dict[str, 
 
 
 def test_interrupted_full_refresh_is_finished_by_the_next_run(
-    tmp_path: Path, sources: dict[str, Path]
+    tmp_path: Path, sources: dict[str, Path], lakes: dict[str, Path]
 ) -> None:
     """Issue 13, bug 2: ``run --full-refresh`` with changed rules, killed between the fact and the
     marts; the next ``retail run`` must rebuild, never say "nothing to do"."""
-    base = tmp_path / "base"
-    ok("ingest", sources["a"], lake=base)
-    ok("ingest", sources["b"], lake=base)
-    ok("run", lake=base)
+    base = lakes["ab-run"]
     clean = copy_lake(base, tmp_path / "clean")
     faulty = copy_lake(base, tmp_path / "faulty")
     rules = ("--rules", str(sources["rules"]))
@@ -139,18 +153,13 @@ def test_interrupted_full_refresh_is_finished_by_the_next_run(
 
 @pytest.mark.parametrize("fault", ["after:gold.fact_sales:kill", "after:gold.fact_sales:enospc"])
 def test_run_applying_a_retraction_interrupted_after_the_fact(
-    tmp_path: Path, sources: dict[str, Path], fault: str
+    tmp_path: Path, lakes: dict[str, Path], fault: str
 ) -> None:
     """The run taking a retracted file out of gold, stopped right after the fact's commit: the
     fact no longer held the retracted lines, so the next run found none of them to recompute
     the marts from, and failed its accounting check (the daily and product marts kept the
     retracted lines' revenue) on every run after it."""
-    base = tmp_path / "base"
-    ok("ingest", sources["a"], lake=base)
-    ok("run", lake=base)
-    ok("ingest", sources["b"], lake=base)
-    ok("run", lake=base)
-    ok("retract", "b.csv", lake=base)
+    base = lakes["b-retracted"]
     clean = copy_lake(base, tmp_path / "clean")
     faulty = copy_lake(base, tmp_path / "faulty")
     ok("run", lake=clean)
@@ -163,10 +172,9 @@ def test_run_applying_a_retraction_interrupted_after_the_fact(
 
 
 def test_second_writer_waits_then_names_the_holder(
-    tmp_path: Path, sources: dict[str, Path]
+    tmp_path: Path, sources: dict[str, Path], lakes: dict[str, Path]
 ) -> None:
-    lake = tmp_path / "lake"
-    ok("ingest", sources["a"], lake=lake)
+    lake = copy_lake(lakes["a"], tmp_path / "lake")
     holder = subprocess.Popen(
         [RETAIL, "--lake", str(lake), "run"],
         stdout=subprocess.DEVNULL,
@@ -196,15 +204,13 @@ def test_second_writer_waits_then_names_the_holder(
     assert ok("status", "--json", lake=lake).json()["accounting"]["balanced"]
 
 
-def test_every_commit_carries_its_run_id(tmp_path: Path, sources: dict[str, Path]) -> None:
+def test_every_commit_carries_its_run_id(lakes: dict[str, Path]) -> None:
     from deltalake import DeltaTable
 
     from retail_lakehouse.lake import Lake
     from retail_lakehouse.lake.commits import run_of
 
-    lake = tmp_path / "lake"
-    ok("ingest", sources["a"], lake=lake)
-    ok("run", lake=lake)
+    lake = lakes["a-run"]
     runs = {r["run_id"]: r["command"] for r in ok("status", "--json", lake=lake).json()["runs"]}
     for name in Lake(lake).tables():
         for row in DeltaTable(str(Lake(lake).path(name))).history():
