@@ -86,6 +86,7 @@ def test_a_file_uri_naming_such_a_folder_is_refused_too(
 
 
 @pytest.mark.spark
+@pytest.mark.soak  # its own JVM: `make soak`, with the other odd-folder Spark runs
 def test_the_spark_engine_runs_a_lake_in_such_a_folder(
     tmp_path: Path, real_files: list[Path]
 ) -> None:
@@ -134,6 +135,7 @@ def test_commands_without_a_lake_still_work_in_such_a_working_folder(tmp_path: P
 
 @pytest.mark.spark
 @pytest.mark.slow
+@pytest.mark.soak  # two Spark builds: `make soak`, with the other odd-folder runs
 def test_spark_and_duckdb_build_the_same_lake_under_partition_percent_and_colon_folders(
     tmp_path: Path, real_files: list[Path]
 ) -> None:
