@@ -41,7 +41,7 @@ from retail_lakehouse.lake.contracts.gold import FACT_SALES
 from retail_lakehouse.lake.contracts.silver import SILVER_SALES_LINES
 from tests.adversarial import write_adversarial
 from tests.conftest import RETAIL
-from tests.integration.test_parity_cli import TABLES, rows_of
+from tests.integration.test_parity_cli import TABLES, assert_trimmed_as_whitespace_only, rows_of
 
 pytestmark = [pytest.mark.spark, pytest.mark.cluster]
 
@@ -276,6 +276,8 @@ def test_spark_connect_builds_the_same_lake_as_duckdb(
     lake = spark_lake(bronze, "connect", env)
     assert_same_as_duckdb(bronze["duckdb"], lake)
     assert_written_by_executors(lake)
+    for engine, built in (("duckdb", bronze["duckdb"]), ("spark connect", lake)):
+        assert_trimmed_as_whitespace_only(built, engine)  # the values, not only their equality
 
 
 ODD = "sales {2026} #1? a*b, café's @ home; ü"
