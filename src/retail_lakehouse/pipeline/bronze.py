@@ -44,7 +44,7 @@ from retail_lakehouse.pipeline.bronze_stage import (
     record_hash_sql,
     stage_file,
 )
-from retail_lakehouse.sources.compressed import copy_path, split_suffix
+from retail_lakehouse.sources.compressed import COMPRESSIONS, copy_path, split_suffix
 from retail_lakehouse.sources.errors import FileRefused
 from retail_lakehouse.sources.formats import FormatOptions, Formats
 from retail_lakehouse.sources.limits import MIB, ReaderLimits
@@ -413,7 +413,7 @@ def _unhashed_compressed(lake: Lake) -> dict[str, list[tuple[str, str, int]]]:
     if files is None:
         return {}
     names = files.schema().to_arrow().names
-    where = " OR ".join(f"lower(_source_file) LIKE '%{s}'" for s in (".gz", ".bz2", ".xz"))
+    where = " OR ".join(f"lower(_source_file) LIKE '%{s}'" for s in COMPRESSIONS)
     where = f"{FILE_ROWS} AND ({where})"
     if "content_sha256" in names:
         where = f"content_sha256 IS NULL AND {where}"
