@@ -21,6 +21,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
 from retail_lakehouse.config_env import environment_values, layered
 from retail_lakehouse.config_file import (
     ConfigError,

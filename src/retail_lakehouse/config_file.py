@@ -123,17 +123,30 @@ def _under(root: Path, value: Any) -> Any:
 def describe_validation_error(
     error: Any, config: Path | None, data: Mapping[str, Any], env_prefix: str
 ) -> str:
-    """One line per invalid setting, naming where its value came from."""
+    """One line per invalid setting, naming where its value came from: the environment
+    variable when one is set (it wins over the file), the nearest one for a nested key
+    (``RETAIL_LIMITS__MAX_FILE_MB``, else ``RETAIL_LIMITS``), else the file's line."""
     lines = []
     for problem in error.errors():
-        key = str(problem["loc"][0]) if problem.get("loc") else "?"
+        path = [str(part) for part in problem.get("loc", ())]
+        key = path[0] if path else "?"
         message = problem.get("msg", "invalid value")
-        env_name = f"{env_prefix}{key.upper()}"
-        if config is not None and key in data:
+        variable = _variable(env_prefix, path)
+        if variable is not None:
+            origin = f"environment variable {variable}={os.environ[variable]!r}"
+        elif config is not None and key in data:
             origin = f"{where(config, key)}: {key} = {data[key]!r}"
-        elif env_name in os.environ:
-            origin = f"environment variable {env_name}={os.environ[env_name]!r}"
         else:
             origin = f"setting {key}"
         lines.append(f"{origin}: {message}")
     return "invalid settings: " + "; ".join(lines)
+
+
+def _variable(env_prefix: str, path: list[str]) -> str | None:
+    """The set variable (any case) that spells the longest head of ``path``, if any."""
+    names = {name.lower(): name for name in os.environ}
+    for length in range(len(path), 0, -1):
+        found = names.get(f"{env_prefix}{'__'.join(path[:length])}".lower())
+        if found is not None:
+            return found
+    return None
