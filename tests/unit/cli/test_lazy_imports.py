@@ -7,8 +7,10 @@ A deterministic guard instead of a timing test: a fresh interpreter imports the 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -110,3 +112,33 @@ def test_reading_the_settings_leaves_the_library_alone(
 ) -> None:
     assert "pydantic" in settings_modules  # the probe did read the settings
     assert library not in settings_modules
+
+
+def test_tomllib_is_loaded_only_where_there_is_a_settings_file(tmp_path: Path) -> None:
+    """Importing tomllib compiles its regular expressions (0.006 CPU-s): a command run where no
+    ``retail.toml`` is found (``--lake``, ``RETAIL_LAKE``) does without it."""
+    probe = (
+        "import json, sys\nfrom retail_lakehouse.config import load_settings\n"
+        "load_settings(lake_unused=True)\nprint(json.dumps(sorted(sys.modules)))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("RETAIL_")}
+
+    def loaded(folder: Path) -> set[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", probe],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+            cwd=folder,
+            env=env,
+        )
+        return set(json.loads(done.stdout.splitlines()[-1]))
+
+    bare, project = tmp_path / "bare", tmp_path / "project"
+    bare.mkdir()
+    project.mkdir()
+    (project / "retail.toml").write_text('engine = "duckdb"\n')
+    assert "pydantic" in loaded(bare)
+    assert "tomllib" not in loaded(bare)
+    assert "tomllib" in loaded(project)
