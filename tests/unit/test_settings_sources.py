@@ -6,6 +6,7 @@ are the rules it kept."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -32,7 +33,7 @@ url = "http://file.example"
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in list(__import__("os").environ):
+    for name in list(os.environ):
         if name.upper().startswith("RETAIL_"):
             monkeypatch.delenv(name)
     config = tmp_path / "retail.toml"
@@ -95,12 +96,11 @@ def test_a_bad_value_is_refused_naming_its_variable(
 
 
 def test_the_cli_refuses_a_variable_that_is_not_json_with_exit_2(project: Path) -> None:
-    env = {k: v for k, v in __import__("os").environ.items()}
     done = subprocess.run(
         [RETAIL, "status"],
         capture_output=True,
         text=True,
-        env={**env, "RETAIL_WATCH": "{", "COLUMNS": "200"},
+        env={**os.environ, "RETAIL_WATCH": "{", "COLUMNS": "200"},
         timeout=60,
         check=False,
     )
