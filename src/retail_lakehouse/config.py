@@ -21,8 +21,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
-from retail_lakehouse.config_env import environment_values, layered
 from retail_lakehouse.config_file import (
     ConfigError,
     describe_validation_error,
@@ -273,17 +278,12 @@ class LimitsSettings(BaseModel):
         )
 
 
-class Settings(BaseModel):
-    """Runtime configuration of a retail-lakehouse project.
+class Settings(BaseSettings):
+    """Runtime configuration of a retail-lakehouse project."""
 
-    ``Settings(**values)`` reads its sources as pydantic-settings' ``BaseSettings`` did (until
-    the thirteenth round: decision 0021): the values given win over ``RETAIL_*`` variables
-    (:mod:`retail_lakehouse.config_env`), which win over ``retail.toml``, over the defaults."""
-
-    model_config = ConfigDict(extra="ignore", validate_default=True)
-
-    def __init__(self, **values: Any) -> None:
-        super().__init__(**_sources(type(self), values))
+    model_config = SettingsConfigDict(
+        env_prefix="RETAIL_", env_nested_delimiter="__", extra="ignore"
+    )
 
     lake: Path = Field(
         default=Path("lake"),
@@ -363,19 +363,24 @@ class Settings(BaseModel):
     def _spark_env(cls, value: Any) -> Any:
         return _spark_from_environment(value)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config = find_config_file()
+        data = read_config(config)
+        if config is not None:
+            warn_unknown_keys(config, data, settings_cls.model_fields)
+            data = rebase_paths(data, config, _path_defaults(settings_cls))
+        return (init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=data))
 
-def _sources(settings_cls: type[Settings], given: dict[str, Any]) -> dict[str, Any]:
-    """The values given, over the environment's, over ``retail.toml``'s (paths in a file found
-    in a parent folder made relative to that folder)."""
-    config = find_config_file()
-    data = read_config(config)
-    if config is not None:
-        warn_unknown_keys(config, data, settings_cls.model_fields)
-        data = rebase_paths(data, config, _path_defaults(settings_cls))
-    return layered(given, environment_values(settings_cls), data)
 
-
-def _path_defaults(settings_cls: type[Settings]) -> dict[str, Any]:
+def _path_defaults(settings_cls: type[BaseSettings]) -> dict[str, Any]:
     """Every setting that holds paths, with its default (rebased with the file's folder)."""
     return {
         name: field.get_default(call_default_factory=True)
