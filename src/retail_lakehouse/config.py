@@ -26,10 +26,12 @@ from pydantic_settings import (
     InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from retail_lakehouse.config_file import (
     ConfigError,
+    describe_settings_error,
     describe_validation_error,
     find_config_file,
     read_config,
@@ -396,7 +398,9 @@ def load_settings(*, lake_unused: bool = False, **overrides: Any) -> Settings:
     """Build settings, dropping ``None`` overrides so unset CLI options fall through.
 
     Raises :class:`~retail_lakehouse.config_file.ConfigError` naming the file and line (or the
-    environment variable) of a bad value, so callers can refuse before any work starts.
+    environment variable) of a bad value, so callers can refuse before any work starts: a
+    value pydantic refuses, and a ``RETAIL_*`` variable that should hold JSON and does not
+    (pydantic-settings' ``SettingsError``, otherwise an internal error, exit 1).
     ``lake_unused``: the command opens no lake (``retail init DIR``, ``retail generate``, a
     ``--help``), so a lake folder that cannot be used, the default ``./lake`` of the working
     folder included, is no reason to refuse it."""
@@ -407,6 +411,8 @@ def load_settings(*, lake_unused: bool = False, **overrides: Any) -> Settings:
         config = find_config_file()
         data = read_config(config)
         raise ConfigError(describe_validation_error(error, config, data, "RETAIL_")) from None
+    except SettingsError as error:  # a RETAIL_* variable that should hold JSON and does not
+        raise ConfigError(describe_settings_error(error, "RETAIL_")) from None
     finally:
         _LAKE_UNUSED.reset(token)
 

@@ -14,6 +14,7 @@ value of the wrong kind (``engine = "foo"``), and, as a warning only, a key no s
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import sys
@@ -151,3 +152,26 @@ def _variable(env_prefix: str, path: list[str]) -> str | None:
         if found is not None:
             return found
     return None
+
+
+def describe_settings_error(error: Exception, env_prefix: str) -> str:
+    """pydantic-settings' ``SettingsError`` (a variable that should hold JSON and does not:
+    ``RETAIL_WATCH='{'``) as a usage error naming the variable and its value.
+
+    Its message names only the field (``error parsing value for field "watch" from source
+    "EnvSettingsSource"``); the JSON error it is raised from holds the text that failed, so the
+    variable is the field's own (``RETAIL_WATCH``) or nested one (``RETAIL_WATCH__...``, any
+    case) that holds that text."""
+    cause = error.__cause__
+    field = re.search(r'field "([^"]+)"', str(error))
+    if field is None or not isinstance(cause, json.JSONDecodeError):
+        return f"invalid settings: {error}" + (f": {cause}" if cause else "")
+    head = f"{env_prefix}{field.group(1)}".lower()
+    names = [
+        name
+        for name, value in sorted(os.environ.items())
+        if value == cause.doc and (name.lower() == head or name.lower().startswith(f"{head}__"))
+    ]
+    origin = ", ".join(f"environment variable {name}={cause.doc!r}" for name in names)
+    origin = origin or f"setting {field.group(1)}"
+    return f"invalid settings: {origin}: this setting takes JSON: {cause}"

@@ -1,8 +1,8 @@
 """Where a setting comes from, as a user sets it: defaults < ``retail.toml`` < ``RETAIL_*``
 variables < options given in code (the CLI's flags), merged key by key inside tables, with the
-environment's spellings (nested ``__`` keys, JSON values, any case). Since the thirteenth round
-the environment is read by ``config_env`` instead of pydantic-settings (decision 0021); these
-are the rules it kept."""
+environment's spellings (nested ``__`` keys, JSON values, any case), as pydantic-settings reads
+them; and the refusals, which name the variable that holds a bad value (decision 0021,
+thirteenth round)."""
 
 from __future__ import annotations
 
@@ -91,8 +91,24 @@ def test_a_bad_value_is_refused_naming_its_variable(
         load_settings()
     monkeypatch.delenv("RETAIL_ENGINE")
     monkeypatch.setenv("RETAIL_LIMITS", "{max_columns: 3")
-    with pytest.raises(ConfigError, match=r"RETAIL_LIMITS=.*takes JSON"):
+    with pytest.raises(ConfigError, match=r"RETAIL_LIMITS='\{max_columns: 3'.*takes JSON"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("RETAIL_WATCH", ""), ("retail_watch", "{"), ("RETAIL_ALERTS__FRESHNESS", "[{")],
+)
+def test_a_variable_that_is_not_json_is_refused_naming_it(
+    project: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv("RETAIL_WATCH__SCHEDULE", "0 2 * * *")  # a good neighbour, not named
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as refused:
+        load_settings()
+    assert str(refused.value).startswith(f"invalid settings: environment variable {name}=")
+    assert f"{name}={value!r}: this setting takes JSON" in str(refused.value)
+    assert "SCHEDULE" not in str(refused.value)
 
 
 def test_the_cli_refuses_a_variable_that_is_not_json_with_exit_2(project: Path) -> None:

@@ -91,29 +91,6 @@ def test_the_reader_workers_stage_module_leaves_delta_rs_alone() -> None:
     assert "deltalake" in _loaded_after("import retail_lakehouse.lake.store")
 
 
-NOT_FOR_SETTINGS = ("pydantic_settings", "asyncio", "dotenv")
-"""What reading the settings need not import (decision 0021, thirteenth round): the
-``RETAIL_*`` variables are read by ``config_env``; pydantic-settings brought asyncio and dotenv
-into every command that reads the settings."""
-
-
-@pytest.fixture(scope="module")
-def settings_modules() -> set[str]:
-    return _loaded_after(
-        "import retail_lakehouse.cli.app\n"
-        "from retail_lakehouse.config import load_settings\n"
-        "load_settings(lake_unused=True)"
-    )
-
-
-@pytest.mark.parametrize("library", NOT_FOR_SETTINGS)
-def test_reading_the_settings_leaves_the_library_alone(
-    settings_modules: set[str], library: str
-) -> None:
-    assert "pydantic" in settings_modules  # the probe did read the settings
-    assert library not in settings_modules
-
-
 def test_tomllib_is_loaded_only_where_there_is_a_settings_file(tmp_path: Path) -> None:
     """Importing tomllib compiles its regular expressions (0.006 CPU-s): a command run where no
     ``retail.toml`` is found (``--lake``, ``RETAIL_LAKE``) does without it."""
