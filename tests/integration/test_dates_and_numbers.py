@@ -642,6 +642,31 @@ def test_a_run_killed_before_its_swap_check_is_reported_by_the_next_command(
     assert "swap" not in ok(retail, "run", lake=lake).stdout
 
 
+def test_a_folder_named_like_a_swap_cache_entry_is_left_alone_and_costs_one_file(
+    retail: RetailCli, ambiguous_day_first: dict[str, Path], tmp_path: Path
+) -> None:
+    """A folder in ``_swap_invoices`` under an entry's name (a person's, another program's)
+    is not the cache's to replace or remove: the run groups that one silver file directly,
+    keeps every other file's entry, says no warning, and flags what the whole check flags."""
+    lake = tmp_path / "lake"
+    ok(retail, "ingest", ambiguous_day_first["known"], lake=lake)
+    ok(retail, "run", lake=lake)
+    (entry,) = _stored_groups(lake)
+    blocker = lake / "_swap_invoices" / entry
+    blocker.unlink()
+    blocker.mkdir()
+    (blocker / "inside.txt").write_text("not the cache's")
+    ok(retail, "ingest", ambiguous_day_first["ambiguous"], lake=lake)
+    done = ok(retail, "run", lake=lake)
+    said = " ".join(done.stdout.split())
+    assert f"{ambiguous_day_first['ambiguous']} (batch 2): likely day/month swap" in said
+    assert "not kept" not in done.stdout + done.stderr, done.stderr
+    assert (blocker / "inside.txt").read_text() == "not the cache's"
+    assert len(_stored_groups(lake) - {entry}) == _silver_files(lake) - 1  # the others kept
+    whole = ok(retail, "status", "--json", lake=lake).json()["date_orders"]["likely_swaps"]
+    assert len(whole) == 1 and whole[0] in said.replace("warning: ", "")
+
+
 def test_the_swap_checks_folder_touches_only_its_own_entries_and_never_follows_a_link(
     retail: RetailCli, ambiguous_day_first: dict[str, Path], tmp_path: Path
 ) -> None:
