@@ -599,9 +599,11 @@ def test_a_run_killed_while_storing_a_files_invoices_is_completed_by_the_next(
     )
     assert killed.returncode == -9, killed.stderr
     assert list((lake / "_swap_invoices").glob(".*.tmp"))  # the kill left a scratch file
-    ok(retail, "run", lake=lake)  # completes gold; silver has nothing new to check
+    # completes gold; silver has nothing new, and the check the killed run did not finish is
+    # made by the recovery (decision 0007, thirteenth round)
+    run = " ".join(ok(retail, "run", lake=lake).stdout.split())
     whole = ok(retail, "status", "--json", lake=lake).json()["date_orders"]["likely_swaps"]
-    assert len(whole) == 1
+    assert len(whole) == 1 and whole[0] in run.replace("warning: ", "")
 
     ok(retail, "ingest", late, lake=lake)  # the next check: from the stored groups
     run = " ".join(ok(retail, "run", lake=lake).stdout.split())
@@ -609,6 +611,60 @@ def test_a_run_killed_while_storing_a_files_invoices_is_completed_by_the_next(
     assert len(whole) == 1 and whole[0] in run.replace("warning: ", "")
     assert not list((lake / "_swap_invoices").glob(".*"))
     assert len(_stored_groups(lake)) == _silver_files(lake) == 3
+
+
+@pytest.mark.parametrize("fault", ["after:meta.watermarks:kill", "silver.swaps_checked:kill"])
+def test_a_run_killed_before_its_swap_check_is_reported_by_the_next_command(
+    retail: RetailCli, ambiguous_day_first: dict[str, Path], tmp_path: Path, fault: str
+) -> None:
+    """Killed after silver committed the batches and advanced its watermark, before the
+    day/month swap check said anything (or after it, before the intent recorded it): the next
+    command has no new batch, and still reports the likely swap, once; the run after it is
+    quiet. Unattended (the watcher), nobody else would ever see it."""
+    import os
+    import subprocess
+
+    from tests.conftest import RETAIL
+
+    lake = tmp_path / "lake"
+    ok(retail, "ingest", ambiguous_day_first["known"], lake=lake)
+    ok(retail, "run", lake=lake)
+    ok(retail, "ingest", ambiguous_day_first["ambiguous"], lake=lake)
+    env = {**os.environ, "RETAIL_FAULT": fault}
+    killed = subprocess.run(
+        [RETAIL, "--lake", str(lake), "run"], capture_output=True, env=env, check=False
+    )
+    assert killed.returncode == -9, killed.stderr
+    run = " ".join(ok(retail, "run", lake=lake).stdout.split())
+    whole = ok(retail, "status", "--json", lake=lake).json()["date_orders"]["likely_swaps"]
+    assert len(whole) == 1 and whole[0] in run.replace("warning: ", ""), run
+    assert run.count("likely day/month swap") == 1
+    assert "swap" not in ok(retail, "run", lake=lake).stdout
+
+
+def test_a_folder_named_like_a_swap_cache_entry_is_left_alone_and_costs_one_file(
+    retail: RetailCli, ambiguous_day_first: dict[str, Path], tmp_path: Path
+) -> None:
+    """A folder in ``_swap_invoices`` under an entry's name (a person's, another program's)
+    is not the cache's to replace or remove: the run groups that one silver file directly,
+    keeps every other file's entry, says no warning, and flags what the whole check flags."""
+    lake = tmp_path / "lake"
+    ok(retail, "ingest", ambiguous_day_first["known"], lake=lake)
+    ok(retail, "run", lake=lake)
+    (entry,) = _stored_groups(lake)
+    blocker = lake / "_swap_invoices" / entry
+    blocker.unlink()
+    blocker.mkdir()
+    (blocker / "inside.txt").write_text("not the cache's")
+    ok(retail, "ingest", ambiguous_day_first["ambiguous"], lake=lake)
+    done = ok(retail, "run", lake=lake)
+    said = " ".join(done.stdout.split())
+    assert f"{ambiguous_day_first['ambiguous']} (batch 2): likely day/month swap" in said
+    assert "not kept" not in done.stdout + done.stderr, done.stderr
+    assert (blocker / "inside.txt").read_text() == "not the cache's"
+    assert len(_stored_groups(lake) - {entry}) == _silver_files(lake) - 1  # the others kept
+    whole = ok(retail, "status", "--json", lake=lake).json()["date_orders"]["likely_swaps"]
+    assert len(whole) == 1 and whole[0] in said.replace("warning: ", "")
 
 
 def test_the_swap_checks_folder_touches_only_its_own_entries_and_never_follows_a_link(

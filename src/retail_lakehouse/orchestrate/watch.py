@@ -454,6 +454,11 @@ class Watcher:
                 self._retry_at = time.monotonic() + delay
                 self.say(f"run attempt {self._attempt}/{attempts} failed; retrying in {delay:g}s")
         else:
+            for note in report.notes:  # what it recovered first (an owed swap check's warnings)
+                self.say(note)
+            for layer in report.layers.values():  # a run's warnings (a likely day/month swap)
+                for warning in getattr(layer, "warnings", []):
+                    self.say(f"warning: {warning}")
             self.say(f"run {report.run_id} ({reason}) finished in {report.seconds:.2f}s")
             self._attempt = 0
             self._pending_run = False

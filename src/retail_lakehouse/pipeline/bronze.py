@@ -35,7 +35,6 @@ from retail_lakehouse.lake.staged import commit_staged, discard, staged_path
 from retail_lakehouse.pipeline.bronze_orphans import remove_orphans
 from retail_lakehouse.pipeline.bronze_stage import (
     ContentRequest,
-    Duplicate,
     Lineage,
     Staged,
     StageRequest,
@@ -345,10 +344,9 @@ def _stage(
         staged_path(lake, LINES),
         staged_path(lake, BRONZE_REJECTS.qualified),
         formats,
-        frozenset(state.shas) if compression is not None else frozenset(),
     )
     try:
-        staged: Staged | Duplicate = box.call(path, stage_file, request)
+        staged: Staged = box.call(path, stage_file, request)
     except (FileRefused, OSError) as failed:  # (the worker may have been killed with a copy)
         copy = copy_path(path, request.lines_file)
         discard([request.lines_file, request.rejects_file, *([copy] if copy else [])])
@@ -356,7 +354,10 @@ def _stage(
             raise  # the lake's disk is full: the command fails, the file is not refused
         reports.append(_refusal(failed))
         return None
-    if isinstance(staged, Duplicate):  # a compressed file whose content bronze holds
+    if compression is not None and staged.content_sha256 in state.shas:
+        # a compressed file whose content bronze holds (plain, or compressed otherwise):
+        # looked up here, after staging, so the request need not carry every known hash
+        discard(staged.files)
         seq = state.shas[staged.content_sha256]
         state.shas[facts.sha256] = seq
         note = f"same content (decompressed) already in batch {seq}"

@@ -190,22 +190,26 @@ def recover_run(lake: Lake, intent: Intent) -> str:
     Silver not finished (its watermark not written by the run): the run's quality results,
     scores and alerts go (the redo writes them again). A full refresh that had committed into
     silver loses both watermarks, one that had finished silver loses gold's: the next ``retail
-    run`` rebuilds those layers. An incremental run needs nothing more: redoing it is exact."""
+    run`` rebuilds those layers. An incremental run needs nothing more: redoing it is exact.
+    Silver finished and its day/month swap check not made: made now, its warnings returned
+    (:func:`~.silver.overdue_swap_check`)."""
     marks = watermark_runs(lake)
     silver_done = marks.get(SILVER_CONSUMER) == intent.run_id
     gold_done = marks.get(GOLD_CONSUMER) == intent.run_id
+    said = silver.overdue_swap_check(lake, intent) if silver_done else ""
     quoted = intent.run_id.replace("'", "''")
     if not silver_done:
         for table in (META_QUALITY_RESULTS, META_QUALITY_SCORES, META_ALERTS):
             if lake.exists(table.qualified):
                 lake.delete(table.qualified, f"run_id = '{quoted}'")
     if not intent.notes.get("full_refresh") or gold_done:
-        return ""
+        return said
     if intent.notes.get("stopped") and not any(
         last_run(lake, table.qualified) == intent.run_id for table in SILVER_TABLES
     ):
-        return ""  # a gate or a rule stopped it before any commit: the lake is as it was
+        return said  # a gate or a rule stopped it before any commit: the lake is as it was
     consumers = [GOLD_CONSUMER] if silver_done else [SILVER_CONSUMER, GOLD_CONSUMER]
     listed = ", ".join(f"'{c}'" for c in consumers)
     lake.delete(META_WATERMARKS.qualified, f"consumer IN ({listed})")
-    return f"{' and '.join(consumers)} to be rebuilt by the next run (full refresh)"
+    rebuilt = f"{' and '.join(consumers)} to be rebuilt by the next run (full refresh)"
+    return "; ".join(part for part in (rebuilt, said) if part)

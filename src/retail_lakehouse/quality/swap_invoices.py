@@ -101,10 +101,10 @@ def kept_invoices_sql(sql: LakeSQL) -> str | None:
         folder.mkdir(exist_ok=True)
         if folder.is_symlink() or not folder.is_dir():  # never write or delete elsewhere
             raise OSError(f"{folder} is not a folder of the lake's own")
-        ours = [path for path in folder.iterdir() if _OURS.fullmatch(path.name)]
+        ours, taken = _ours(folder)
         stored = {path.name for path in ours if _plain_file(path)}
         for name, file in entries.items():
-            if name not in stored:
+            if name not in stored and name not in taken:
                 _store(sql, folder / name, file)  # replaces a link of that name, not its target
         for path in ours:
             if path.name not in entries:
@@ -114,8 +114,40 @@ def kept_invoices_sql(sql: LakeSQL) -> str | None:
         return None
     if not entries:
         return None  # an empty snapshot: the view gives the contract's columns
-    listed = ", ".join("'" + str(folder / n).replace("'", "''") + "'" for n in sorted(entries))
-    return f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"
+    parts = []
+    kept = sorted(name for name in entries if name not in taken)
+    if kept:
+        listed = ", ".join(_quoted(str(folder / name)) for name in kept)
+        parts.append(f"SELECT * FROM read_parquet([{listed}], union_by_name = true)")
+    direct = sorted(entries[name] for name in entries if name in taken)
+    if direct:  # an entry's name taken by a folder not ours: that file grouped on every run
+        log.info(
+            "swap check: %d entry name(s) in %s are folders; grouped directly", len(direct), folder
+        )
+        parts.append(invoices_sql(f"read_parquet([{', '.join(map(_quoted, direct))}])"))
+    return " UNION ALL BY NAME ".join(parts)
+
+
+def _ours(folder: Path) -> tuple[list[Path], set[str]]:
+    """The paths in ``folder`` named as this module names its entries, and the names of those
+    that are folders (not links): this module writes files only, so a folder of that name is
+    a person's or another program's, never written into, replaced or removed (decision 0020,
+    thirteenth round); the live file it would hold is grouped directly instead."""
+    ours: list[Path] = []
+    taken: set[str] = set()
+    for path in folder.iterdir():
+        if not _OURS.fullmatch(path.name):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            taken.add(path.name)
+        else:
+            ours.append(path)
+    return ours, taken
+
+
+def _quoted(text: str) -> str:
+    """``text`` as an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def forget(sql: LakeSQL) -> None:
@@ -125,9 +157,8 @@ def forget(sql: LakeSQL) -> None:
     try:
         if folder.is_symlink() or not folder.is_dir():
             return
-        for path in folder.iterdir():
-            if _OURS.fullmatch(path.name):
-                path.unlink(missing_ok=True)
+        for path in _ours(folder)[0]:
+            path.unlink(missing_ok=True)
     except OSError as error:
         log.warning("swap check: stored invoices not removed (%s)", error)
 
@@ -140,12 +171,11 @@ def _plain_file(path: Path) -> bool:
 
 def _store(sql: LakeSQL, path: Path, file: str) -> None:
     """``file``'s grouped invoices written to ``path`` (through a temporary name)."""
-    quoted = "'" + file.replace("'", "''") + "'"
     temporary = path.with_name(f".{path.name}.tmp")
-    target = "'" + str(temporary).replace("'", "''") + "'"
     try:
         sql.con.execute(
-            f"COPY ({invoices_sql(f'read_parquet([{quoted}])')}) TO {target} (FORMAT parquet)"
+            f"COPY ({invoices_sql(f'read_parquet([{_quoted(file)}])')}) "
+            f"TO {_quoted(str(temporary))} (FORMAT parquet)"
         )
         point("swap_invoices.stored")  # written, not yet renamed (a fault-injection boundary)
         os.replace(temporary, path)

@@ -343,3 +343,60 @@ def test_bronze_asset_and_sensor_follow_the_ingests_rules_for_compressed_duplica
     lake = Lake(tmp_path / "lake")
     assert lake.read("bronze.files").num_rows == 1
     assert lake.read("bronze.sales_lines").num_rows == metadata["lines_ingested"]
+
+
+def test_a_silver_asset_killed_before_its_swap_check_is_reported_by_the_next_command(
+    tmp_path: Path,
+) -> None:
+    """Dagster's silver asset is killed after silver's watermark, before the day/month swap
+    check: the next writing command (``retail run``, nothing new) reports the likely swap, as
+    it does for a killed ``retail run`` (the asset's run names the same recovery)."""
+    import polars as pl
+
+    from tests.conftest import RETAIL
+
+    def retail(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(RETAIL), "--lake", str(lake), *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            env=env,
+        )
+
+    lake = tmp_path / "lake"
+    generated = tmp_path / "dayfirst.csv"
+    made = retail(
+        "generate", "-n", "3000", "--seed", "7", "-o", str(generated), "--date-order", "dmy"
+    )
+    assert made.returncode == 0, made.stderr
+    frame = pl.read_csv(generated, infer_schema_length=0)
+    day = frame["InvoiceDate"].str.extract(r"^(\d+)/", 1).cast(pl.Int32)
+    known, ambiguous = tmp_path / "known.csv", tmp_path / "days 1-12.csv"
+    frame.filter(day > 12).write_csv(known)
+    frame.filter(day <= 12).write_csv(ambiguous)
+    for step in (("ingest", str(known)), ("run",), ("ingest", str(ambiguous))):
+        done = retail(*step)
+        assert done.returncode == 0, done.stderr
+    script = (
+        "import dagster as dg, sys\n"
+        "from retail_lakehouse.orchestrate.dagster.assets import silver_sales_lines\n"
+        "from retail_lakehouse.orchestrate.dagster.resources import RetailProject\n"
+        "retail = RetailProject(lake=sys.argv[1])\n"
+        "dg.materialize([silver_sales_lines], resources={'retail': retail},"
+        " instance=dg.DagsterInstance.ephemeral())\n"
+    )
+    environ = _dagster_env(tmp_path, lake) | {"RETAIL_FAULT": "after:meta.watermarks:kill"}
+    killed = subprocess.run(
+        [sys.executable, "-c", script, str(lake)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=environ,
+    )
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    said = " ".join(retail("run").stdout.split())
+    assert "recovered interrupted dagster silver" in said, said
+    assert f"{ambiguous} (batch 2): likely day/month swap" in said, said

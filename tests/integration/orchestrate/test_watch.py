@@ -54,6 +54,36 @@ def test_once_ingests_and_processes_and_a_second_once_changes_no_table(tmp_path:
     assert status["watcher"]["last_file"] == "online_retail_head_1071.csv"
 
 
+def test_once_says_the_runs_warnings(tmp_path: Path) -> None:
+    """A watcher's user reads its log, not a run's report: a likely day/month swap (or any
+    warning of the run) is said there too."""
+    import polars as pl
+
+    project = make_project(tmp_path / "shop")
+    generated = tmp_path / "dayfirst.csv"
+    made = retail_in(
+        project,
+        "generate",
+        "-n",
+        "3000",
+        "--seed",
+        "7",
+        "-o",
+        str(generated),
+        "--date-order",
+        "dmy",
+    )
+    assert made.code == 0, made.stderr
+    frame = pl.read_csv(generated, infer_schema_length=0)
+    day = frame["InvoiceDate"].str.extract(r"^(\d+)/", 1).cast(pl.Int32)
+    frame.filter(day > 12).write_csv(project / "landing" / "a known.csv")
+    frame.filter(day <= 12).write_csv(project / "landing" / "b days 1-12.csv")
+    done = retail_in(project, "watch", "--once", "--settle", "0.2")
+    assert done.code == 0, done.stderr + done.stdout
+    said = " ".join(done.stdout.split())
+    assert "b days 1-12.csv (batch 2): likely day/month swap" in said, said
+
+
 def test_long_running_watcher_takes_complete_files_only_and_stops_on_sigterm(
     tmp_path: Path,
 ) -> None:
@@ -299,3 +329,19 @@ def test_a_lake_in_a_newer_format_stops_the_watcher_with_the_reason(tmp_path: Pa
     assert "has format 3" in output and "Upgrade retail-lakehouse" in output, output
     assert (landing / "second.csv").exists() and not (landing / "_refused").exists()
     assert count(project, "bronze.sales_lines") == 1071
+
+
+def test_a_service_manager_is_told_not_to_restart_a_refusal(tmp_path: Path) -> None:
+    """Exit 2 is a refusal that repeats until a person acts (a lake in a newer format, a bad
+    option or landing/): the shipped systemd unit does not restart on it, and ``retail watch
+    --help`` says what each exit code means."""
+    from tests.conftest import REPO
+
+    guide = (REPO / "docs" / "running-every-day.md").read_text()
+    unit = guide[guide.index("# /etc/systemd/system/retail-watch.service") :]
+    unit = unit[: unit.index("```")]
+    assert "Restart=on-failure" in unit
+    assert "RestartPreventExitStatus=2" in unit
+    said = " ".join(retail_in(tmp_path, "watch", "--help").stdout.split())
+    assert "RestartPreventExitStatus=2" in said
+    assert "2 a refusal" in said

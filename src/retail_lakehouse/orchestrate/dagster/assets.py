@@ -99,12 +99,14 @@ def table_metadata(lake: Lake, contract: TableContract) -> dict[str, Any]:
 
 
 @contextmanager
-def _layer_run(lake: Lake, command: str, engine: str) -> Iterator[RunContext]:
+def _layer_run(
+    lake: Lake, command: str, engine: str, recovery: str | None = None
+) -> Iterator[RunContext]:
     """A recorded run (writer lock, ``meta.runs``) whose pipeline errors are final failures."""
     from retail_lakehouse.pipeline.errors import PipelineError, RulesError
 
     try:
-        with recorded_run(lake, command, engine=engine) as run:
+        with recorded_run(lake, command, engine=engine, recovery=recovery) as run:
             yield run
     except (PipelineError, RulesError) as error:
         raise Failure(description=str(error), allow_retries=False) from error
@@ -179,7 +181,8 @@ def silver_sales_lines(
 
     settings = retail.settings()
     lake = Lake(settings.lake)
-    with _layer_run(lake, "dagster silver", settings.engine) as run:
+    overdue = "retail_lakehouse.pipeline.silver:overdue_swap_check"  # killed before the check
+    with _layer_run(lake, "dagster silver", settings.engine, overdue) as run:
         remove_orphans(lake)
         with open_engine(lake, settings.engine) as engine:
             report = silver.process(

@@ -24,6 +24,8 @@ from retail_lakehouse.lake.contracts.silver import (
     SILVER_QUARANTINE,
     SILVER_SALES_LINES,
 )
+from retail_lakehouse.lake.faults import point
+from retail_lakehouse.lake.intents import Intent
 from retail_lakehouse.lake.recovery import (
     SILVER_RETRACTIONS,
     pending_retractions,
@@ -49,7 +51,7 @@ from retail_lakehouse.quality.alerts import check_score_drop
 from retail_lakehouse.quality.results import write_results
 from retail_lakehouse.quality.rules import load_rules
 
-__all__ = ["SilverReport", "gate_message", "process"]
+__all__ = ["SilverReport", "gate_message", "overdue_swap_check", "process"]
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +109,8 @@ def process(
     report = _report(silver_pass.batches, committed, full_refresh=full_refresh)
     report.alerts = alerts
     report.warnings += _date_swap_warnings(lake)
+    point("silver.swaps_checked")  # said, not yet noted (a fault-injection boundary)
+    run.note(swaps_checked=True)  # the next command need not say it again
     report.retracted = sorted(retracted.batches)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
@@ -159,3 +163,26 @@ def _date_swap_warnings(lake: Lake) -> list[str]:
     tables = ["bronze.files", "silver.sales_lines"]
     with LakeSQL(lake, tables=tables) as sql:
         return [swap.message() for swap in likely_swaps(sql, cached=True)]
+
+
+def overdue_swap_check(lake: Lake, intent: Intent) -> str:
+    """The day/month swap check an interrupted command's silver step owed, made now (a
+    recovery step, under the writer lock; decision 0007, thirteenth round).
+
+    The check runs after silver's watermark is advanced, so a command killed in between left
+    its batches in silver, unchecked, and the next run finds nothing new to check: this is
+    the only time its warnings can be said (the watcher's user reads nothing else). Owed when
+    silver's watermark is the interrupted run's and its intent does not record the check
+    (``swaps_checked``). Never raises: a recovery that fails would block every command."""
+    from retail_lakehouse.lake.watermarks import SILVER_CONSUMER, watermark_runs
+
+    if intent.notes.get("swaps_checked"):
+        return ""
+    if watermark_runs(lake).get(SILVER_CONSUMER) != intent.run_id:
+        return ""  # silver not advanced by it: the next run redoes its batches and checks them
+    try:
+        warnings = _date_swap_warnings(lake)
+    except Exception as error:
+        log.warning("the interrupted run's day/month swap check failed: %s", error)
+        return f"its day/month swap check could not be made: {error}"
+    return "; ".join(f"warning: {warning}" for warning in warnings)
