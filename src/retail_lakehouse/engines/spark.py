@@ -95,10 +95,10 @@ class SparkEngine(Engine):
     def table(self, qualified: str, version: int | None = None) -> ir.Table:
         view = f"lake_{qualified.replace('.', '__')}_{next(self._ids)}"
         delta = self.lake.delta(qualified, version)
-        files = [_literal(file_uri(f)) for f in data_files(delta)] if delta is not None else []
+        files = [file_uri(f) for f in data_files(delta)] if delta is not None else []
         self.versions[qualified] = delta.version() if delta is not None else None
         if files:
-            frame = self._session.read.option("mergeSchema", "true").parquet(*files)
+            frame = self._session.read.options(**_LITERAL_PATHS, mergeSchema="true").parquet(*files)
             frame.createOrReplaceTempView(view)
             return self._con.table(view)
         return self.arrow_table(arrays.empty_table(self.lake.arrow_schema(qualified)), view)
@@ -163,6 +163,18 @@ class SparkEngine(Engine):
         pass
 
 
+_LITERAL_PATHS = {"__globPaths__": "false"}
+"""Reader options that make Spark take the paths it is given as they are. Its reader expands
+glob patterns (``{a,b}``, ``*``, ``?``) in paths, so a lake folder named ``sales {2026}`` was
+"Path does not exist"; backslash-escaping those characters made the path a pattern all the
+same, and Hadoop's glob rebuilds every segment of a pattern with ``new Path(parent, segment)``,
+which takes a segment ``a:b`` for a URI with the scheme ``a`` ("Relative path in absolute URI:
+a:b"). ``__globPaths__`` is the option Spark's own readers of file lists set (the JSON, CSV and
+XML schema inference, ``FileTable``), read by ``DataSource`` since Spark 3.1; with it the
+paths go to the file index untouched, on a local session, a cluster and Spark Connect alike
+(decision 0016, addendum on folder names)."""
+
+
 def file_uri(location: str | Path) -> str:
     """A fully qualified URI for Spark: ``file:///abs/path`` for local paths (a cluster whose
     default filesystem is HDFS or an object store would resolve a bare path there), URIs with
@@ -171,14 +183,6 @@ def file_uri(location: str | Path) -> str:
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text):
         return text
     return "file://" + Path(text).absolute().as_posix()
-
-
-def _literal(uri: str) -> str:
-    """``uri`` as a path Spark's reader takes literally: it expands glob patterns in the paths
-    it reads (``{a,b}``, ``*``, ``?``), so a lake folder named ``sales {2026}`` or ``#1?`` was
-    "Path does not exist"; Hadoop's glob takes a backslash-escaped character as itself. (``[``,
-    ``]`` and backslashes cannot be in a lake path: ``lake/location.delta_openable``.)"""
-    return re.sub(r"([{}*?])", r"\\\1", uri)
 
 
 def spark_type(type_: pa.DataType) -> str:
