@@ -115,7 +115,9 @@ def kept_invoices_sql(sql: LakeSQL) -> str | None:
     if not entries:
         return None  # an empty snapshot: the view gives the contract's columns
     listed = ", ".join("'" + str(folder / n).replace("'", "''") + "'" for n in sorted(entries))
-    return f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"
+    return (
+        f"SELECT * FROM read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
+    )
 
 
 def forget(sql: LakeSQL) -> None:
