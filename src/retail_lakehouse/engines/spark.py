@@ -8,7 +8,6 @@ every other engine's files. Where the session runs comes from ``[spark]`` in ``r
 
 from __future__ import annotations
 
-import functools
 import itertools
 import re
 from datetime import datetime
@@ -193,7 +192,10 @@ def read_parquet(session: Any, uris: list[str]) -> Any:
     if not any(_GLOB.search(u) and ":" in _path_part(u) for u in uris):
         return session.read.option("mergeSchema", "true").parquet(*map(_literal, uris))
     frames = [session.read.option("__globPaths__", "false").parquet(u) for u in uris]
-    return functools.reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
+    while len(frames) > 1:  # pairs, not a chain: a plan log2(n) deep (Connect limits nesting)
+        pairs = itertools.zip_longest(frames[::2], frames[1::2])
+        frames = [a if b is None else a.unionByName(b, allowMissingColumns=True) for a, b in pairs]
+    return frames[0]
 
 
 _GLOB = re.compile(r"[{}*?]")
