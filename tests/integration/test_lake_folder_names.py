@@ -179,3 +179,27 @@ def test_a_lake_under_a_key_value_folder_gains_no_column(
     shown = run_retail("sql", "SELECT * FROM bronze.sales_lines LIMIT 1", "-f", "json", lake=lake)
     assert shown.code == 0, shown.stderr[-2000:]
     assert "x" not in shown.json()[0] and "invoice_no" in shown.json()[0], shown.stdout
+
+
+def test_spark_connect_refuses_a_lake_under_glob_characters_and_a_colon_at_start(
+    tmp_path: Path, real_files: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Local Spark reads such a lake file by file with globbing off; Spark Connect lower-cases
+    the name of that reader option, so Hadoop's glob failed on ``a:b`` ("Path does not exist"
+    after the run had started). Refused before the session opens (no server is needed to see
+    it), exit 2, no table written but the failed run's record; DuckDB runs the same lake."""
+    pytest.importorskip("pyspark")
+    lake = tmp_path / "sales {2026} *" / "a:b" / "lake"
+    ingested = run_retail("ingest", real_files[2], lake=lake)
+    assert ingested.code == 0, ingested.stderr[-2000:]
+    monkeypatch.setenv("SPARK_REMOTE", "sc://127.0.0.1:9")
+    refused = run_retail("run", "--engine", "spark", lake=lake)
+    assert refused.code == 2, refused.stderr[-2000:]
+    assert "internal error" not in refused.stderr
+    assert "Spark Connect" in refused.stderr and "a:b" in refused.stderr, refused.stderr
+    runs = json.loads(run_retail("history", "--json", lake=lake).stdout)
+    assert [r["status"] for r in runs] == ["failed", "succeeded"]  # as for an unreachable Spark
+    assert not (lake / "silver").exists() and not (lake / "gold").exists()
+    monkeypatch.delenv("SPARK_REMOTE")
+    ran = run_retail("run", "--engine", "duckdb", lake=lake)
+    assert ran.code == 0, ran.stderr[-2000:]

@@ -72,13 +72,21 @@ class SparkEngine(Engine):
 
     def __init__(self, lake: Lake, *, settings: SparkSettings | None = None) -> None:
         super().__init__(lake)
-        from retail_lakehouse.engines.spark_session import open_session
+        from retail_lakehouse.engines.spark_session import SparkUnavailable, open_session, target
 
         if settings is None:
             from retail_lakehouse.config import load_settings
 
             settings = load_settings().spark
         self.settings = settings
+        if target(settings)[0] == "remote" and _unglobbable(file_uri(lake.root)):
+            raise SparkUnavailable(
+                f"lake folder {str(lake.root)!r}: Spark Connect cannot read a lake whose path has "
+                "both glob characters ({ } * ?) and a folder name with a colon: Hadoop's glob "
+                "takes such a name for a URI, and Spark Connect lower-cases the name of the "
+                "reader option that turns globbing off; rename a folder, or use a Spark master "
+                "(not a Connect server) or --engine duckdb"
+            )
         self._session = open_session(settings)
         self._con = ibis.pyspark.connect(self._session)
         self._ids = itertools.count()
@@ -188,8 +196,10 @@ def read_parquet(session: Any, uris: list[str]) -> Any:
     checkAndGlobPathIfNecessary``, Spark 3.1 to 4.0): n files were read n times each. So there,
     and only there, each file is read alone and the frames are unioned by name (columns a file
     lacks are null, as ``mergeSchema`` makes them); a union of 100 one-file reads took 11-18 s
-    to plan against 2-4 s for one reader (decision 0016, addendum on folder names)."""
-    if not any(_GLOB.search(u) and ":" in _path_part(u) for u in uris):
+    to plan against 2-4 s for one reader. Spark Connect lower-cases reader options, so it never
+    gets here: :class:`SparkEngine` refuses such a lake on Connect (decision 0016, addendum on
+    folder names)."""
+    if not any(map(_unglobbable, uris)):
         return session.read.option("mergeSchema", "true").parquet(*map(_literal, uris))
     frames = [session.read.option("__globPaths__", "false").parquet(u) for u in uris]
     while len(frames) > 1:  # pairs, not a chain: a plan log2(n) deep (Connect limits nesting)
@@ -208,9 +218,10 @@ def _literal(uri: str) -> str:
     return _GLOB.sub(r"\\\g<0>", uri)
 
 
-def _path_part(uri: str) -> str:
-    """``uri`` without its ``scheme://authority``, where a colon is a folder name's own."""
-    return re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*", "", uri)
+def _unglobbable(uri: str) -> bool:
+    """Whether Hadoop's glob fails on ``uri`` (escaped or not): glob characters make it a
+    pattern, and a colon after its ``scheme://authority`` is in a folder name."""
+    return bool(_GLOB.search(uri)) and ":" in re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*", "", uri)
 
 
 def spark_type(type_: pa.DataType) -> str:
