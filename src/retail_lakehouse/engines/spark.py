@@ -202,7 +202,7 @@ def read_parquet(session: Any, uris: list[str]) -> Any:
     if not any(map(_unglobbable, uris)):
         return session.read.option("mergeSchema", "true").parquet(*map(_literal, uris))
     frames = [session.read.option("__globPaths__", "false").parquet(u) for u in uris]
-    while len(frames) > 1:  # pairs, not a chain: a plan log2(n) deep (Connect limits nesting)
+    while len(frames) > 1:  # in pairs, not a chain: a plan log2(n) unions deep, not n
         pairs = itertools.zip_longest(frames[::2], frames[1::2])
         frames = [a if b is None else a.unionByName(b, allowMissingColumns=True) for a, b in pairs]
     return frames[0]
