@@ -125,3 +125,29 @@ def test_silver_is_identical_on_duckdb_and_spark(spark_session: None, tmp_path: 
     final = content(lakes["duckdb"])
     assert final["silver.quarantine"] and final["silver.duplicates"]
     assert any(line["_batch_seq"] > 2 for line in final["silver.duplicates"])
+
+
+GLOB_AND_COLON = "sales {2026} #1? café's @ home */x=1/50% off/a:b"
+"""Glob characters above a segment with a colon: Spark read the files of a lake under it as a
+glob pattern, and Hadoop's glob took ``a:b`` for a URI ("Relative path in absolute URI: a:b",
+an internal error of ``retail run --engine spark``; decision 0016, addendum on folder names)."""
+
+
+def test_spark_reads_a_table_under_glob_characters_and_a_colon_as_delta_lake_has_it(
+    spark_session: None, tmp_path: Path
+) -> None:
+    """The guard of ``make test`` (the module's JVM; the whole pipeline in such a folder is
+    ``test_lake_folder_names.py``, soak): the bronze table read through ``SparkEngine.table``
+    holds the rows DuckDB reads (``Lake.read``), each file once, no column added."""
+    source = tmp_path / "edge_cases.csv"
+    source.write_text(EDGE_CASES, encoding="utf-8")
+    lake = tmp_path / GLOB_AND_COLON / "lake"
+    for file in (source, *sorted(REAL_DATA.glob("online_retail_head_*.csv"))[:2]):
+        ingest(lake, file)  # three files: unioned in pairs, one left over
+    expected = Lake(lake).read("bronze.sales_lines")
+    with open_engine(Lake(lake), "spark") as engine:
+        read = engine.to_arrow(engine.table("bronze.sales_lines"))
+    assert read.num_rows == expected.num_rows > 1000  # each file read once
+    order = [("_batch_seq", "ascending"), ("_row_number", "ascending")]
+    read = read.select(expected.column_names).cast(expected.schema).sort_by(order)
+    assert read.equals(expected.sort_by(order))

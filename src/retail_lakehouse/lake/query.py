@@ -105,9 +105,11 @@ def sql_literal(value: Any) -> str:
 
 
 def snapshot_relation_sql(files: list[str]) -> str:
-    """SQL text reading one snapshot; file paths come from the Delta log, never from users."""
+    """SQL text reading one snapshot; file paths come from the Delta log, never from users.
+    ``hive_partitioning = false``: DuckDB guesses partition columns from ``key=value`` folders
+    in the paths, so every table of a lake under a folder ``x=1`` gained a column ``x``."""
     quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-    return f"read_parquet([{quoted}], union_by_name = true)"
+    return f"read_parquet([{quoted}], union_by_name = true, hive_partitioning = false)"
 
 
 _READER: dict[str, duckdb.DuckDBPyConnection] = {}

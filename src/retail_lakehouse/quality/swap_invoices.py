@@ -118,13 +118,18 @@ def kept_invoices_sql(sql: LakeSQL) -> str | None:
     kept = sorted(name for name in entries if name not in taken)
     if kept:
         listed = ", ".join(_quoted(str(folder / name)) for name in kept)
-        parts.append(f"SELECT * FROM read_parquet([{listed}], union_by_name = true)")
+        options = "union_by_name = true, hive_partitioning = false"
+        parts.append(f"SELECT * FROM read_parquet([{listed}], {options})")
     direct = sorted(entries[name] for name in entries if name in taken)
     if direct:  # an entry's name taken by a folder not ours: that file grouped on every run
         log.info(
             "swap check: %d entry name(s) in %s are folders; grouped directly", len(direct), folder
         )
-        parts.append(invoices_sql(f"read_parquet([{', '.join(map(_quoted, direct))}])"))
+        parts.append(
+            invoices_sql(
+                f"read_parquet([{', '.join(map(_quoted, direct))}], hive_partitioning = false)"
+            )
+        )
     return " UNION ALL BY NAME ".join(parts)
 
 
