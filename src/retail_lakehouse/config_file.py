@@ -120,20 +120,42 @@ def _under(root: Path, value: Any) -> Any:
     return path if path.is_absolute() else root / path
 
 
+_SECRET_PART = re.compile(r"secret|password|passwd|dsn|url|token|^key$", re.IGNORECASE)
+"""Setting names whose values are never echoed: a DSN holds its password, a Slack or webhook
+URL its token, ``jwt_secret`` signs the API's tokens."""
+
+
+def _shown(loc: list[str], value: Any) -> str:
+    """A bad value as the refusal shows it: a scalar as written; a table or list only by its
+    kind (it may hold a secret beside the mistake); a secret setting not at all."""
+    if any(_SECRET_PART.search(part) for part in loc):
+        return "(value hidden)"
+    if isinstance(value, Mapping):
+        return "(a table)"
+    if isinstance(value, (list, tuple)):
+        return "(a list)"
+    return repr(value)
+
+
 def describe_validation_error(
     error: Any, config: Path | None, data: Mapping[str, Any], env_prefix: str
 ) -> str:
-    """One line per invalid setting, naming where its value came from."""
+    """One line per invalid setting, naming where its value came from: the dotted key
+    (``publish.after_run``) and the offending value only, never the table around it (which may
+    hold a password beside the mistake), and no value at all of a secret setting."""
     lines = []
     for problem in error.errors():
-        key = str(problem["loc"][0]) if problem.get("loc") else "?"
+        loc = [str(part) for part in problem.get("loc") or ()] or ["?"]
+        key, dotted = loc[0], ".".join(loc)
         message = problem.get("msg", "invalid value")
-        env_name = f"{env_prefix}{key.upper()}"
+        value = _shown(loc, problem.get("input"))
+        env_names = [f"{env_prefix}{'__'.join(loc).upper()}", f"{env_prefix}{key.upper()}"]
+        from_env = next((name for name in env_names if name in os.environ), None)
         if config is not None and key in data:
-            origin = f"{where(config, key)}: {key} = {data[key]!r}"
-        elif env_name in os.environ:
-            origin = f"environment variable {env_name}={os.environ[env_name]!r}"
+            origin = f"{where(config, key)}: {dotted} = {value}"
+        elif from_env is not None:
+            origin = f"environment variable {from_env}={value}"
         else:
-            origin = f"setting {key}"
+            origin = f"setting {dotted}"
         lines.append(f"{origin}: {message}")
     return "invalid settings: " + "; ".join(lines)
