@@ -237,7 +237,8 @@ def test_status_shows_whole_errors_and_rows_as_objects(lake: Path) -> None:
 
 def test_a_mistyped_lake_is_refused_by_read_commands_and_run(tmp_path: Path) -> None:
     missing = tmp_path / "lkae"
-    for args in (["status"], ["sql", "SELECT 1"], ["quality", "report"], ["quality", "check"]):
+    read_only = (["status"], ["sql", "SELECT 1"], ["quality", "report"], ["quality", "check"])
+    for args in (*read_only, ["history"], ["history", "gold.fact_sales"], ["alerts", "list"]):
         assert_usage_error(run_retail(*args, lake=missing), f"no lake at {missing}")
     assert_usage_error(run_retail("run", lake=missing), str(missing))
     assert not missing.exists()
