@@ -122,24 +122,45 @@ def _under(root: Path, value: Any) -> Any:
     return path if path.is_absolute() else root / path
 
 
+_SECRET_PART = re.compile(r"secret|password|passwd|dsn|url|token|^key$", re.IGNORECASE)
+"""Setting names whose values are never echoed: a DSN holds its password, a Slack or webhook
+URL its token, ``jwt_secret`` signs the API's tokens."""
+
+
+def _shown(loc: list[str], value: Any) -> str:
+    """A bad value as the refusal shows it: a scalar as written; a table or list only by its
+    kind (it may hold a secret beside the mistake); a secret setting not at all."""
+    if any(_SECRET_PART.search(part) for part in loc):
+        return "(value hidden)"
+    if isinstance(value, Mapping):
+        return "(a table)"
+    if isinstance(value, (list, tuple)):
+        return "(a list)"
+    return repr(value)
+
+
 def describe_validation_error(
     error: Any, config: Path | None, data: Mapping[str, Any], env_prefix: str
 ) -> str:
     """One line per invalid setting, naming where its value came from: the environment
     variable when one is set (it wins over the file), the nearest one for a nested key
-    (``RETAIL_LIMITS__MAX_FILE_MB``, else ``RETAIL_LIMITS``), else the file's line."""
+    (``RETAIL_LIMITS__MAX_FILE_MB``, else ``RETAIL_LIMITS``), else the file's line with the
+    dotted key (``publish.after_run``); and the offending value only, never the table around
+    it (which may hold a password beside the mistake), and no value at all of a secret
+    setting."""
     lines = []
     for problem in error.errors():
-        path = [str(part) for part in problem.get("loc", ())]
-        key = path[0] if path else "?"
+        loc = [str(part) for part in problem.get("loc") or ()] or ["?"]
+        key, dotted = loc[0], ".".join(loc)
         message = problem.get("msg", "invalid value")
-        variable = _variable(env_prefix, path)
+        value = _shown(loc, problem.get("input"))
+        variable = _variable(env_prefix, loc)
         if variable is not None:
-            origin = f"environment variable {variable}={os.environ[variable]!r}"
+            origin = f"environment variable {variable}={value}"
         elif config is not None and key in data:
-            origin = f"{where(config, key)}: {key} = {data[key]!r}"
+            origin = f"{where(config, key)}: {dotted} = {value}"
         else:
-            origin = f"setting {key}"
+            origin = f"setting {dotted}"
         lines.append(f"{origin}: {message}")
     return "invalid settings: " + "; ".join(lines)
 
@@ -156,7 +177,8 @@ def _variable(env_prefix: str, path: list[str]) -> str | None:
 
 def describe_settings_error(error: Exception, env_prefix: str) -> str:
     """pydantic-settings' ``SettingsError`` (a variable that should hold JSON and does not:
-    ``RETAIL_WATCH='{'``) as a usage error naming the variable and its value.
+    ``RETAIL_WATCH='{'``) as a usage error naming the variable (not its text, which may hold
+    a webhook's token beside the mistake) and where the JSON broke.
 
     Its message names only the field (``error parsing value for field "watch" from source
     "EnvSettingsSource"``); the JSON error it is raised from holds the text that failed, so the
@@ -172,6 +194,6 @@ def describe_settings_error(error: Exception, env_prefix: str) -> str:
         for name, value in sorted(os.environ.items())
         if value == cause.doc and (name.lower() == head or name.lower().startswith(f"{head}__"))
     ]
-    origin = ", ".join(f"environment variable {name}={cause.doc!r}" for name in names)
+    origin = ", ".join(f"environment variable {name}" for name in names)  # its text may be secret
     origin = origin or f"setting {field.group(1)}"
     return f"invalid settings: {origin}: this setting takes JSON: {cause}"

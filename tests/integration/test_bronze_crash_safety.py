@@ -39,15 +39,15 @@ def test_crash_before_manifest_is_cleaned_and_retried(
     monkeypatch.setattr(Lake, "write", real_write)
 
     # the failing command undid its own uncommitted file before it ended: its lines are gone,
-    # its batch number (2) is retired, and it is recorded as failed with what was undone
+    # its batch number (2) is retired, and it is recorded as interrupted with what was undone
     assert count(lake, "SELECT count(*) FROM bronze.sales_lines") == 99
     assert bronze.remove_orphans(lake) == 0
     with recorded_run(lake, "ingest") as run:
         report = bronze.ingest_file(lake, real_files[0], run)
     assert report.status == "ingested" and report.rows_ingested == 1071 and report.batch_seq == 3
     assert count(lake, "SELECT count(*) FROM bronze.sales_lines") == 99 + 1071
-    failed = count(lake, "SELECT count(*) FROM meta.runs WHERE status = 'failed'")
-    assert failed == 1
+    failed = count(lake, "SELECT count(*) FROM meta.runs WHERE status = 'interrupted'")
+    assert failed == 1  # a KeyboardInterrupt: recorded as interrupted (Ctrl-C), not failed
     undone = count(lake, "SELECT count(*) FROM meta.runs WHERE error LIKE '%batch 2 undone%'")
     assert undone == 1
 

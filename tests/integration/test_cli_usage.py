@@ -82,6 +82,37 @@ def test_unknown_engine_in_retail_toml_names_the_line(tmp_path: Path) -> None:
     assert_usage_error(done, "retail.toml:3", "engine", "foo")
 
 
+def test_a_bad_setting_names_its_key_and_never_echoes_a_secret(tmp_path: Path) -> None:
+    """A mistake beside a secret (a DSN with its password, a webhook URL holding its token, the
+    token signing key) names the key and the bad value, and prints no secret: the refusal ends
+    up in CI logs and terminals shared on screen."""
+    (tmp_path / "retail.toml").write_text(
+        'jwt_secret = 12345\n[publish]\ndsn = "postgresql://u:TOPSECRETPW@h/db"\n'
+        'after_run = "maybe"\n',
+        encoding="utf-8",
+    )
+    done = retail_in(tmp_path, "status", env={"RETAIL_WEBHOOK_URL": "x"})
+    assert_usage_error(done, "publish.after_run", "'maybe'", "jwt_secret")
+    assert "TOPSECRETPW" not in done.stderr and "12345" not in done.stderr
+    (tmp_path / "retail.toml").write_text('lake = "lake"\n', encoding="utf-8")
+    leaked = retail_in(
+        tmp_path,
+        "status",
+        env={
+            "RETAIL_PUBLISH__DSN": "postgresql://u:PW2@h/db",
+            "RETAIL_PUBLISH__AFTER_RUN": "maybe",
+        },
+    )
+    assert_usage_error(leaked, "RETAIL_PUBLISH__AFTER_RUN", "'maybe'")
+    assert "PW2" not in leaked.stderr
+    (tmp_path / "retail.toml").write_text(  # a list where a table belongs, holding a token
+        '[[alerts.channels]]\ntype = "slack"\nurl = "https://hooks.slack.com/T0/B0/TOKEN3"\n',
+        encoding="utf-8",
+    )
+    assert_usage_error(retail_in(tmp_path, "status"), "alerts.channels = (a list)")
+    assert "TOKEN3" not in retail_in(tmp_path, "status").stderr
+
+
 def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
     (tmp_path / "retail.toml").write_text('lake = "lake"\nengine = \n', encoding="utf-8")
     assert_usage_error(retail_in(tmp_path, "status"), "retail.toml", "line 2")
@@ -206,7 +237,8 @@ def test_status_shows_whole_errors_and_rows_as_objects(lake: Path) -> None:
 
 def test_a_mistyped_lake_is_refused_by_read_commands_and_run(tmp_path: Path) -> None:
     missing = tmp_path / "lkae"
-    for args in (["status"], ["sql", "SELECT 1"], ["quality", "report"], ["quality", "check"]):
+    read_only = (["status"], ["sql", "SELECT 1"], ["quality", "report"], ["quality", "check"])
+    for args in (*read_only, ["history"], ["history", "gold.fact_sales"], ["alerts", "list"]):
         assert_usage_error(run_retail(*args, lake=missing), f"no lake at {missing}")
     assert_usage_error(run_retail("run", lake=missing), str(missing))
     assert not missing.exists()

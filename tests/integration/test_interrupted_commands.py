@@ -24,6 +24,7 @@ from tests.integration.faults import (
     retail,
     wait_for,
 )
+from tests.integration.test_cli_exit import _default_sigint as default_sigint
 
 STRICT_RULES = """\
 rules:
@@ -216,3 +217,35 @@ def test_every_commit_carries_its_run_id(lakes: dict[str, Path]) -> None:
         for row in DeltaTable(str(Lake(lake).path(name))).history():
             assert run_of(row) in runs, (name, row)
             assert row["retail.command"] == runs[run_of(row) or ""]
+
+
+def test_ctrl_c_is_recorded_as_interrupted_not_as_a_failure(
+    tmp_path: Path, lakes: dict[str, Path]
+) -> None:
+    """Ctrl-C in the middle of a run: exit 130, what it had not committed undone at once, and
+    ``meta.runs`` says ``interrupted`` by the user, as for a killed command, not ``failed``
+    with ``KeyboardInterrupt:`` and an empty message (a failed run raises alerts)."""
+    lake = copy_lake(lakes["a"], tmp_path / "lake")
+    run = subprocess.Popen(
+        [RETAIL, "--lake", str(lake), "run"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "RETAIL_FAULT": "before:silver.sales_lines:hang"},
+        preexec_fn=default_sigint,  # noqa: PLW1509 (a background parent may ignore SIGINT)
+    )
+    try:
+        wait_for(lambda: not no_journal_left(lake), timeout=120)  # its intent: it has begun
+        run.send_signal(signal.SIGINT)
+        _, stderr = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 130, stderr
+    assert no_journal_left(lake)
+    latest = ok("status", "--json", lake=lake).json()["runs"][0]
+    assert (latest["command"], latest["status"]) == ("run", "interrupted")
+    assert "Ctrl-C" in latest["error"] and "KeyboardInterrupt" not in latest["error"]
+    ok("run", lake=lake)
+    assert differences(lakes["a-run"], lake) == []

@@ -18,7 +18,9 @@ import pytest
 
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts.gold import GOLD_TABLES
+from retail_lakehouse.lake.history import AsOfError, resolve_as_of
 from retail_lakehouse.lake.query import LakeSQL
+from retail_lakehouse.serve.readers import build_snapshot
 from tests.conftest import REAL_DATA, CliResult, run_retail
 
 pytestmark = pytest.mark.slow
@@ -163,6 +165,15 @@ def test_as_of_backup_rollback_restore_maintenance(tmp_path: Path) -> None:
     assert "time travel lost" in vacuumed
     assert parquet_files(lake) < before
     assert figures(lake) == after_r2
+    # a state whose files that vacuum deleted is refused by name, not an internal error: by
+    # `retail sql --as-of` (exit 2), by the API's `as_of` (its AsOfError is a 422), by rollback
+    gone = run_retail("sql", "--as-of", r1, "SELECT count(*) FROM gold.fact_sales", lake=lake)
+    assert gone.code == 2, gone.stderr
+    assert "retail vacuum` deleted" in gone.stderr and "internal error" not in gone.stderr
+    with pytest.raises(AsOfError, match="retail vacuum` deleted"):
+        build_snapshot(Lake(lake), versions=resolve_as_of(Lake(lake), r1).versions)
+    refused = run_retail("rollback", "--to-run", r1, "--yes", lake=lake)
+    assert refused.code == 2 and "retail vacuum` deleted" in refused.stderr
 
 
 def test_replacing_a_file_equals_a_lake_of_the_corrected_file(tmp_path: Path) -> None:

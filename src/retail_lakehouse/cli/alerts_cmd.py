@@ -9,7 +9,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from retail_lakehouse.cli.context import PipelineFailure, UsageProblem, console, state_from
+from retail_lakehouse.cli.context import (
+    PipelineFailure,
+    UsageProblem,
+    console,
+    existing_lake,
+    state_from,
+)
 
 app = typer.Typer(help="Alerts raised by runs and by `retail watch`, and their channels.")
 
@@ -24,8 +30,9 @@ def list_alerts(
     """List alerts, newest first, with their delivery status."""
     from retail_lakehouse.observe.alerts import AlertBook
 
+    lake = existing_lake(ctx)  # a mistyped --lake is refused, not listed as no alerts
     state = state_from(ctx)
-    alerts = [a for a in AlertBook(state.lake, state.settings).all() if a.open or not open_only]
+    alerts = [a for a in AlertBook(lake, state.settings).all() if a.open or not open_only]
     alerts = alerts[:limit]
     if as_json:
         rows = [alert.row() | {"channels": alert.channels} for alert in alerts]

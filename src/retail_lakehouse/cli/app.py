@@ -26,6 +26,7 @@ from retail_lakehouse.cli.context import (
 from retail_lakehouse.cli.help import polish_help
 from retail_lakehouse.cli.lean_params import install as install_lean_params
 from retail_lakehouse.config_file import ConfigError
+from retail_lakehouse.interrupts import ctrl_c_pressed, remember_ctrl_c
 from retail_lakehouse.lake.errors import DISK_FULL, LakeBusyError, LakeFormatError
 from retail_lakehouse.observe import settings as observe_settings
 
@@ -232,18 +233,21 @@ def _main() -> None:
     except Exception as error:
         if debug:
             traceback.print_exc()
-        if isinstance(error, OSError) and error.errno in DISK_FULL:
+        if ctrl_c_pressed():  # native code (DuckDB: "Query interrupted") raised its own error
+            returned = INTERRUPTED
+        elif isinstance(error, OSError) and error.errno in DISK_FULL:
             err_console.print(
                 f"[red]error:[/] the disk is full: {error}\n"
                 "Free some space and run the command again: what this one had not committed "
                 "is undone by the next writing command."
             )
             sys.exit(1)
-        err_console.print(
-            f"[red]internal error:[/] {type(error).__name__}: {error}\n"
-            "Run again with --debug for the traceback, and report it if it persists."
-        )
-        sys.exit(1)
+        else:
+            err_console.print(
+                f"[red]internal error:[/] {type(error).__name__}: {error}\n"
+                "Run again with --debug for the traceback, and report it if it persists."
+            )
+            sys.exit(1)
     if returned == INTERRUPTED:  # typer turns Ctrl-C (KeyboardInterrupt) into this return value
         err_console.print(
             "interrupted: what the command had not committed is undone (now, or by the next writing"
@@ -268,6 +272,7 @@ def main() -> None:
     every command now joins its threads and closes its DuckDB connections before it returns
     (decision 0011), which ``tests/integration/test_cli_exit.py`` checks."""
     ONE_COMMAND.append(True)
+    remember_ctrl_c()
     try:
         _main()
     except KeyboardInterrupt:  # Ctrl-C before typer runs the command (while it loads modules)

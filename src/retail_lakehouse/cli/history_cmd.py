@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from retail_lakehouse.cli.context import UsageProblem, console, lake_from
+from retail_lakehouse.cli.context import UsageProblem, console, existing_lake
 
 
 def history(
@@ -22,7 +22,7 @@ def history(
     """Show the Delta versions of a table, or every run with what it changed."""
     from retail_lakehouse.lake.history import runs_summary, table_history
 
-    lake = lake_from(ctx)
+    lake = existing_lake(ctx)  # a mistyped --lake is refused, not shown as no history
     if table is not None:
         try:
             exists = lake.exists(table)

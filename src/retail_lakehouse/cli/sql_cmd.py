@@ -71,9 +71,10 @@ def sql(
     lake = existing_lake(ctx)
     try:
         versions = None if as_of is None else resolve_as_of(lake, as_of).versions
+        lake_sql = LakeSQL(lake, versions=versions)  # a vacuumed past state: AsOfError
     except AsOfError as bad:
         raise UsageProblem(str(bad)) from None
-    with LakeSQL(lake, versions=versions) as lake_sql:
+    with lake_sql:
         try:
             if _SHOW_TABLES.match(query):
                 result = lake_sql.arrow(_LAKE_TABLES)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -30,6 +30,26 @@ from retail_lakehouse.lake.store import Lake
 
 class AsOfError(ValueError):
     """An ``--as-of`` value that names no run and is not a time (a usage error)."""
+
+
+class StateVacuumedError(AsOfError):
+    """A past state some of whose data files ``retail vacuum`` deleted: it can no longer be
+    read (``retail sql --as-of``, the API's ``as_of``) or rolled back to."""
+
+
+def require_files(table: str, version: int, files: Iterable[str], state: str) -> None:
+    """Refuse a past ``state`` (``"the state after run R"``) when ``version`` of ``table`` needs
+    data files that are no longer on disk, naming one: DuckDB would otherwise fail on the first
+    missing file with an IO error, an internal error to the user. The one rule for every
+    reader of a past state (:class:`~retail_lakehouse.lake.query.LakeSQL` for ``--as-of`` and
+    the API, :func:`~retail_lakehouse.lake.recovery.plan_rollback`). Files given as URIs with a
+    scheme are left to the reader."""
+    gone = [f for f in files if "://" not in f and not os.path.exists(f)]
+    if gone:
+        raise StateVacuumedError(
+            f"{state} can no longer be read or restored: {table} version {version} needs "
+            f"{len(gone)} file(s) that `retail vacuum` deleted (e.g. {gone[0]})"
+        )
 
 
 @dataclass(frozen=True)

@@ -163,7 +163,11 @@ class LakeSQL:
         self._pinned = versions
         self.files: list[str] = []  # every Parquet file the views read
         self.locked = False
-        self._register_all(None if tables is None else set(tables))
+        try:
+            self._register_all(None if tables is None else set(tables))
+        except BaseException:  # a vacuumed past state, say: no connection left open behind
+            self.con.close()
+            raise
 
     def _register_all(self, only: set[str] | None) -> None:
         on_disk = set(self.lake.tables())
@@ -199,6 +203,10 @@ class LakeSQL:
             else (self.lake.delta(qualified, version) if present else None)
         )
         files = data_files(dt) if dt is not None else []
+        if version is not None and dt is not None:  # a past state: vacuum may have deleted it
+            from retail_lakehouse.lake.history import require_files
+
+            require_files(qualified, version, files, "this past state of the lake")
         self.versions[qualified] = dt.version() if dt is not None else None
         self.files += files
         con = con if con is not None else self.con

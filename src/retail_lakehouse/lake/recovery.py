@@ -34,7 +34,14 @@ from retail_lakehouse.lake.arrays import pylist
 from retail_lakehouse.lake.commits import app_ids, app_transactions, commit, last_run
 from retail_lakehouse.lake.contracts.bronze import BRONZE_FILES, BRONZE_REJECTS, BRONZE_SALES_LINES
 from retail_lakehouse.lake.contracts.meta import META_RETRACTIONS, META_RUNS
-from retail_lakehouse.lake.history import AsOf, Run, resolve_as_of, runs
+from retail_lakehouse.lake.history import (
+    AsOf,
+    Run,
+    StateVacuumedError,
+    require_files,
+    resolve_as_of,
+    runs,
+)
 from retail_lakehouse.lake.location import add_actions, data_files
 from retail_lakehouse.lake.store import Lake
 from retail_lakehouse.lake.watermarks import read_watermark, write_watermark
@@ -111,13 +118,10 @@ def plan_rollback(lake: Lake, run_id: str) -> RollbackPlan:
             old = lake.delta(name, then)
             assert old is not None
             then_files = set(data_files(old))  # decoded: a lake folder may hold a space
-            gone = [f for f in then_files if not Path(f).exists()]
-            if gone:
-                raise RecoveryRefused(
-                    f"the state after run {run_id} can no longer be restored: {name} version "
-                    f"{then} needs {len(gone)} file(s) that `retail vacuum` deleted "
-                    f"(e.g. {gone[0]})"
-                )
+            try:
+                require_files(name, then, then_files, f"the state after run {run_id}")
+            except StateVacuumedError as gone:
+                raise RecoveryRefused(str(gone)) from None
             rows_then = _rows(old)
         if now_files == then_files and (then is not None or not now_files):
             then_positions = _positions_then(lake, name, table, then)

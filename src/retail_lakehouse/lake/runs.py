@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from retail_lakehouse.interrupts import ctrl_c_pressed
 from retail_lakehouse.lake import arrays, intents
 from retail_lakehouse.lake.commits import tagged
 from retail_lakehouse.lake.contracts.meta import META_RUNS
@@ -109,9 +110,11 @@ def recorded_run(
                 if ctx.changed:
                     _record(lake, ctx, "succeeded", None, clock)
             except BaseException as error:
-                reason = f"{type(error).__name__}: {error}"
+                status, reason = "failed", f"{type(error).__name__}: {error}"
+                if isinstance(error, KeyboardInterrupt) or ctrl_c_pressed():
+                    status, reason = "interrupted", "interrupted by the user (Ctrl-C)"
                 try:  # undo its own partial work now, and record the failed run
-                    intents.recover(lake, intent, status="failed", error=reason)
+                    intents.recover(lake, intent, status=status, error=reason)
                 except Exception as again:  # the next command recovers it instead
                     log.warning("could not undo the failed %s now: %s", command, again)
                 observer.finished("failed", reason)
