@@ -283,6 +283,9 @@ def test_a_damaged_or_incomplete_backup_is_refused_naming_the_file(tmp_path: Pat
     ok("ingest", REAL_DATA / "online_retail_ii_head_99_bom.csv", lake=lake)
     ok("run", lake=lake)
     key = ok("keys", "create", "--role", "viewer", lake=lake).stdout.strip().splitlines()[-1]
+    inside = run_retail("backup", lake / "backups", lake=lake)  # lost with the lake
+    assert inside.code == 2 and "inside the lake" in inside.stderr, inside.stderr[-2000:]
+    assert not (lake / "backups").exists()
     backups = tmp_path / "backups"
     ok("backup", backups, lake=lake)
     manifest = json.loads(next((backups / "backups").glob("*.json")).read_text())

@@ -102,6 +102,11 @@ def backup(lake: Lake, dest: Path) -> BackupReport:
     clock = time.perf_counter()
     if not lake.tables():
         raise BackupError(f"{lake.root} holds no lake tables: nothing to back up")
+    if dest.resolve().is_relative_to(lake.root.resolve()):
+        raise BackupError(
+            f"{dest} is inside the lake {lake.root}: a backup there is lost with the lake it "
+            "should protect; choose a folder outside it"
+        )
     versions, pinned = pin_versions(lake)
     dest.mkdir(parents=True, exist_ok=True)
     (dest / "objects").mkdir(exist_ok=True)
