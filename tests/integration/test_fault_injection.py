@@ -151,14 +151,20 @@ def _last_run_id(lake: Path, command: str) -> str:
     )
 
 
+CACHES = ("swap_invoices.stored",)
+"""Fault points of caches a command can do without: a full disk there is a warning and the
+command completes (the day/month swap check's per-file invoices, decision 0020: "per-file
+invoices not kept ... every line grouped"); a kill there is still a kill."""
+
+
 def fault_trial(scenario: Scenario, point: str, mode: str, work: Path) -> None:
     """One fault at one point, then the next command; the lake must equal the reference."""
     lake = copy_lake(scenario.base, work / "lake")
     faulted = retail(*scenario.command, lake=lake, fault=f"{point}:{mode}")
-    expected = -signal.SIGKILL if mode == "kill" else 1
+    expected = -signal.SIGKILL if mode == "kill" else 0 if point.startswith(CACHES) else 1
     assert faulted.code == expected, (point, mode, faulted.stdout, faulted.stderr)
     if mode == "enospc":
-        assert "No space left on device" in faulted.stderr
+        assert "No space left on device" in faulted.stderr + faulted.stdout
     ok(*scenario.next_command, lake=lake)
     assert differences(scenario.reference, lake) == [], (scenario.name, point, mode)
     assert no_journal_left(lake)
