@@ -33,7 +33,7 @@ from pathlib import Path
 import duckdb
 
 from retail_lakehouse.lake.faults import point
-from retail_lakehouse.lake.query import LakeSQL
+from retail_lakehouse.lake.query import LakeSQL, snapshot_relation_sql
 
 log = logging.getLogger(__name__)
 
@@ -117,19 +117,13 @@ def kept_invoices_sql(sql: LakeSQL) -> str | None:
     parts = []
     kept = sorted(name for name in entries if name not in taken)
     if kept:
-        listed = ", ".join(_quoted(str(folder / name)) for name in kept)
-        options = "union_by_name = true, hive_partitioning = false"
-        parts.append(f"SELECT * FROM read_parquet([{listed}], {options})")
+        parts.append(f"SELECT * FROM {snapshot_relation_sql([str(folder / n) for n in kept])}")
     direct = sorted(entries[name] for name in entries if name in taken)
     if direct:  # an entry's name taken by a folder not ours: that file grouped on every run
         log.info(
             "swap check: %d entry name(s) in %s are folders; grouped directly", len(direct), folder
         )
-        parts.append(
-            invoices_sql(
-                f"read_parquet([{', '.join(map(_quoted, direct))}], hive_partitioning = false)"
-            )
-        )
+        parts.append(invoices_sql(snapshot_relation_sql(direct)))
     return " UNION ALL BY NAME ".join(parts)
 
 
@@ -179,7 +173,7 @@ def _store(sql: LakeSQL, path: Path, file: str) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
     try:
         sql.con.execute(
-            f"COPY ({invoices_sql(f'read_parquet([{_quoted(file)}])')}) "
+            f"COPY ({invoices_sql(snapshot_relation_sql([file]))}) "
             f"TO {_quoted(str(temporary))} (FORMAT parquet)"
         )
         point("swap_invoices.stored")  # written, not yet renamed (a fault-injection boundary)
