@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from retail_lakehouse.cli.context import UsageProblem, console, lake_from
+from retail_lakehouse.cli.context import UsageProblem, console, existing_lake_root
 from retail_lakehouse.serve.auth.keys import KeyStore, KeyStoreError, keys_path
 from retail_lakehouse.serve.auth.roles import Role
 
@@ -20,7 +20,10 @@ app = typer.Typer(
 
 
 def _store(ctx: typer.Context) -> KeyStore:
-    return KeyStore(keys_path(lake_from(ctx).root))
+    """The lake's key store; a lake folder that does not exist is refused (a mistyped --lake
+    would list no keys, or make a key no server of the real lake accepts). ``retail init``, or
+    ``mkdir``, makes an empty lake to create the first key in before ``retail serve``."""
+    return KeyStore(keys_path(existing_lake_root(ctx)))
 
 
 @app.command("create")
