@@ -103,7 +103,6 @@ def test_a_broken_rule_is_refused_by_run_and_watch(lake: Path, tmp_path: Path) -
     "args",
     [
         ("keys", "list"),
-        ("keys", "create", "--role", "viewer"),
         ("keys", "revoke", "abc"),
         ("optimize",),
         ("vacuum",),
@@ -118,3 +117,16 @@ def test_a_mistyped_lake_is_refused_and_not_created(tmp_path: Path, args: tuple[
     assert done.code == 2, done.stdout + done.stderr
     assert f"no lake at {missing}" in done.stderr, done.stderr
     assert not missing.exists()
+
+
+def test_the_first_key_of_a_new_lake_says_it_made_the_lake(tmp_path: Path) -> None:
+    """``retail serve`` on a missing lake is deliberate (uploads start it), so the first key
+    may be made before the lake: the folder is created, and the user is told on stderr (the
+    key stays the last line of stdout)."""
+    new = tmp_path / "new-lake"
+    done = run_retail("keys", "create", "--role", "admin", lake=new)
+    assert done.code == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1].startswith("rlk_")
+    assert f"there was no lake at {new}" in done.stderr
+    again = run_retail("keys", "create", "--role", "viewer", lake=new)
+    assert again.code == 0 and "no lake" not in again.stderr
