@@ -4,12 +4,15 @@ no lake created or answered from by a mistyped ``--lake`` (fourteenth round's au
 from __future__ import annotations
 
 import json
+import signal
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from retail_lakehouse.lake import Lake
-from tests.conftest import REAL_DATA, CliResult, run_retail
+from tests.conftest import REAL_DATA, RETAIL, CliResult, run_retail
 
 SAMPLE = REAL_DATA / "online_retail_head_1071.csv"
 
@@ -130,3 +133,27 @@ def test_the_first_key_of_a_new_lake_says_it_made_the_lake(tmp_path: Path) -> No
     assert f"there was no lake at {new}" in done.stderr
     again = run_retail("keys", "create", "--role", "viewer", lake=new)
     assert again.code == 0 and "no lake" not in again.stderr
+
+
+def test_serve_on_a_missing_lake_serves_it_empty_and_says_so(tmp_path: Path) -> None:
+    """Deliberate (an upload starts the lake), but a mistyped --lake must not look like a lake
+    with no sales: the note says there is none yet."""
+    missing = tmp_path / "new-lake"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [RETAIL, "--lake", str(missing), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        said = [server.stdout.readline() for _ in range(2)]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    assert "serving lake" in said[0]
+    assert f"there is no lake at {missing} yet" in said[1], said
+    assert not missing.exists()
