@@ -29,6 +29,7 @@ from retail_lakehouse.config_file import ConfigError
 from retail_lakehouse.interrupts import ctrl_c_pressed, remember_ctrl_c
 from retail_lakehouse.lake.errors import DISK_FULL, LakeBusyError, LakeFormatError
 from retail_lakehouse.observe import settings as observe_settings
+from retail_lakehouse.pipeline.errors import RulesError
 
 
 def _version(value: bool) -> None:
@@ -226,7 +227,7 @@ def _main() -> None:
         else:
             err_console.print(f"[red]error:[/] {usage}")
         sys.exit(2)
-    except (UsageProblem, ConfigError, LakeFormatError) as problem:
+    except (UsageProblem, ConfigError, LakeFormatError, RulesError) as problem:
         _fail(problem, 2, debug)
     except (PipelineFailure, LakeBusyError) as failure:
         _fail(failure, 1, debug)

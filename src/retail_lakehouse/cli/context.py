@@ -13,8 +13,11 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:  # both pull in pydantic, pyarrow and delta-rs: imported when first used
+    from collections.abc import Sequence
+
     from retail_lakehouse.config import Settings
     from retail_lakehouse.lake import Lake
+    from retail_lakehouse.quality.rules import RuleSet
 
 
 @dataclass
@@ -78,7 +81,7 @@ def existing_lake_root(ctx: typer.Context) -> Path:
     if not root.is_dir():
         raise UsageProblem(
             f"no lake at {root} (check --lake, RETAIL_LAKE or retail.toml; "
-            "`retail ingest FILES` starts one)"
+            "`retail ingest FILES` starts one, `retail init` makes an empty one)"
         )
     return root
 
@@ -94,6 +97,24 @@ def lake_with_bronze(ctx: typer.Context) -> Lake:
             "(`retail ingest FILES`), or check --lake, RETAIL_LAKE or retail.toml"
         )
     return lake
+
+
+def checked_rules(state: AppState, extra: Sequence[Path] = ()) -> RuleSet:
+    """The rules a command will apply (the defaults, ``retail.toml``'s ``rules``, then
+    ``--rules``), loaded and compiled before any lock is taken or data read: a missing or
+    invalid file is a usage error (exit 2) naming the file, the rule and the problem. The same
+    check for ``run``, ``quality check`` and ``watch`` (which would otherwise fail every run
+    until a person fixes the file)."""
+    from retail_lakehouse.pipeline.errors import RulesError
+    from retail_lakehouse.quality.rules import load_rules
+
+    for path in extra:
+        if not path.is_file():
+            raise UsageProblem(f"rules file not found: {path}")
+    try:
+        return load_rules([*state.settings.rules, *extra])
+    except RulesError as bad:
+        raise UsageProblem(str(bad)) from None
 
 
 def writable_file(path: Path, what: str) -> Path:

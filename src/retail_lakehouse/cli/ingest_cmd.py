@@ -146,8 +146,8 @@ def _ingest(
 
     def show(index: int, outcome: FileOutcome) -> None:
         if outcome.refused is not None:
-            refusals.append(str(outcome.refused))
-            summary.add_row(str(outcome.path), "[red]refused[/]", "", "", outcome.refused.reason)
+            refusals.append(str(outcome.refused))  # the reason: once, in the error at the end
+            summary.add_row(str(outcome.path), "[red]refused[/]", "", "", "reason below")
         elif outcome.report is not None:
             report = outcome.report
             summary.add_row(

@@ -9,7 +9,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from retail_lakehouse.cli.context import UsageProblem, console, lake_from
+from retail_lakehouse.cli.context import (
+    UsageProblem,
+    console,
+    err_console,
+    existing_lake_root,
+    state_from,
+)
 from retail_lakehouse.serve.auth.keys import KeyStore, KeyStoreError, keys_path
 from retail_lakehouse.serve.auth.roles import Role
 
@@ -20,7 +26,9 @@ app = typer.Typer(
 
 
 def _store(ctx: typer.Context) -> KeyStore:
-    return KeyStore(keys_path(lake_from(ctx).root))
+    """The key store of an existing lake: ``list`` and ``revoke`` refuse a lake folder that
+    does not exist (a mistyped --lake listed no keys, exit 0)."""
+    return KeyStore(keys_path(existing_lake_root(ctx)))
 
 
 @app.command("create")
@@ -29,11 +37,23 @@ def create(
     role: Annotated[Role, typer.Option("--role", help="viewer, analyst or admin.")],
     name: Annotated[str | None, typer.Option("--name", help="A label to recognise it.")] = None,
 ) -> None:
-    """Create a key and print it once, as the last line (only a salted hash is stored)."""
+    """Create a key and print it once, as the last line (only a salted hash is stored).
+
+    In a lake folder that does not exist yet, the folder is created with the key, so that
+    ``retail serve`` on it accepts the first uploads; it is said on stderr, in case --lake was
+    mistyped."""
+    root = state_from(ctx).lake_root
+    new_lake = not root.is_dir()
     try:
-        record, secret = _store(ctx).create(role, name)
+        record, secret = KeyStore(keys_path(root)).create(role, name)
     except KeyStoreError as error:
         raise UsageProblem(str(error)) from None
+    if new_lake:
+        err_console.print(
+            f"note: there was no lake at {root}: it is created, holding only this key "
+            "(`retail serve` on it accepts uploads; check --lake if you meant another lake)",
+            highlight=False,
+        )
     console.print(
         f"created key [bold]{record.key_id}[/] ({record.role.value}, {record.name!r}); "
         "copy it now, it cannot be shown again:",

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from retail_lakehouse.cli.context import UsageProblem, console, lake_from
+from retail_lakehouse.cli.context import UsageProblem, console, existing_lake
 
 
 def optimize(
@@ -22,7 +22,7 @@ def optimize(
     from retail_lakehouse.lake.maintenance import parquet_files_on_disk
     from retail_lakehouse.lake.runs import recorded_run
 
-    lake = lake_from(ctx)
+    lake = existing_lake(ctx)
     if table is not None:
         try:
             exists = lake.exists(table)
@@ -70,7 +70,7 @@ def vacuum(
         check_retention(hours, force)
     except RetentionTooShort as refused:
         raise UsageProblem(str(refused)) from None
-    lake = lake_from(ctx)
+    lake = existing_lake(ctx)
     before = parquet_files_on_disk(lake)
     with recorded_run(lake, f"vacuum --retain {hours}h") as run:
         report = run_vacuum(lake, hours, force=force)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.tree import Tree
 
-from retail_lakehouse.cli.context import UsageProblem, console, state_from
+from retail_lakehouse.cli.context import UsageProblem, console, existing_lake, state_from
 
 
 def _lineage_inputs(ctx: typer.Context) -> tuple[Any, Any, list[str]]:
@@ -19,9 +19,7 @@ def _lineage_inputs(ctx: typer.Context) -> tuple[Any, Any, list[str]]:
     from retail_lakehouse.observe.lineage.graph import source_files
 
     state = state_from(ctx)
-    lake = state.lake
-    if not lake.root.is_dir():
-        raise UsageProblem(f"no lake at {lake.root}")
+    lake = existing_lake(ctx)
     return lake, column_lineage(lake, list(state.settings.rules)), source_files(lake)
 
 
@@ -132,9 +130,7 @@ def metrics(
     """Pipeline metrics in the Prometheus text format."""
     from retail_lakehouse.observe.metrics import render, write_textfile
 
-    lake = state_from(ctx).lake
-    if not lake.root.is_dir():
-        raise UsageProblem(f"no lake at {lake.root}")
+    lake = existing_lake(ctx)
     if textfile is not None:
         try:
             write_textfile(lake, textfile)

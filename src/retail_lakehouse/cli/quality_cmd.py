@@ -18,6 +18,7 @@ from retail_lakehouse.cli.context import (
     EngineChoice,
     PipelineFailure,
     UsageProblem,
+    checked_rules,
     console,
     existing_lake,
     state_from,
@@ -105,19 +106,11 @@ def check(
     what ``retail run --full-refresh`` with these rules would decide. Exits 2 when silver has
     no lines yet or a rules file is invalid."""
     from retail_lakehouse.engines import open_engine
-    from retail_lakehouse.pipeline.errors import RulesError
     from retail_lakehouse.quality.check_view import check_as_dict, render_check
     from retail_lakehouse.quality.evaluate import check_current
-    from retail_lakehouse.quality.rules import load_rules
 
     state = state_from(ctx)
-    for path in rules or []:
-        if not path.is_file():
-            raise UsageProblem(f"rules file not found: {path}")
-    try:
-        ruleset = load_rules([*state.settings.rules, *(rules or [])])
-    except RulesError as bad:
-        raise UsageProblem(str(bad)) from None
+    ruleset = checked_rules(state, rules or [])
     try:
         lake = existing_lake(ctx)
         with open_engine(lake, engine.value if engine else state.settings.engine) as opened:

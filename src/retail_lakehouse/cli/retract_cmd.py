@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from retail_lakehouse.cli.context import UsageProblem, console, lake_from
+from retail_lakehouse.cli.context import UsageProblem, console, existing_lake
 
 
 def retract(
@@ -31,7 +31,7 @@ def retract(
 
     if (file is None) == (batch is None):
         raise UsageProblem("name a FILE or give --batch N (one of them)")
-    lake = lake_from(ctx)
+    lake = existing_lake(ctx)
     refused: str | None = None
     with recorded_run(lake, "retract") as run:
         # asked under the lock, after the recovery of an interrupted command (which may be the

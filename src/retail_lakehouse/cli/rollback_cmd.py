@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from retail_lakehouse.cli.context import UsageProblem, console, lake_from
+from retail_lakehouse.cli.context import UsageProblem, console, existing_lake
 
 
 def rollback(
@@ -26,7 +26,7 @@ def rollback(
     from retail_lakehouse.lake.recovery import RecoveryRefused, apply_rollback, plan_rollback
     from retail_lakehouse.lake.runs import recorded_run
 
-    lake = lake_from(ctx)
+    lake = existing_lake(ctx)
     try:
         plan = plan_rollback(lake, to_run)
     except RecoveryRefused as refused:

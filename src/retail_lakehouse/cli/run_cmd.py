@@ -12,6 +12,7 @@ from retail_lakehouse.cli.context import (
     EngineChoice,
     PipelineFailure,
     UsageProblem,
+    checked_rules,
     console,
     freeze_loaded_objects,
     lake_with_bronze,
@@ -38,17 +39,8 @@ def run(
     from retail_lakehouse.pipeline.errors import RulesError
 
     state = state_from(ctx)
-    for path in rules or []:
-        if not path.is_file():
-            raise UsageProblem(f"rules file not found: {path}")
-    extra = [*state.settings.rules, *(rules or [])]
-    if extra:  # a bad rules file is a usage error: refuse it before taking the writer lock
-        from retail_lakehouse.quality.rules import load_rules
-
-        try:
-            load_rules(extra)
-        except RulesError as bad:
-            raise UsageProblem(str(bad)) from None
+    if state.settings.rules or rules:  # refused before the writer lock (the defaults are fine)
+        checked_rules(state, rules or [])
     if not full_refresh and _settled(state.lake_root):
         _publish_after_run(state)
         return

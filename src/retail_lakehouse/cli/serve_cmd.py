@@ -21,7 +21,11 @@ def serve(
         bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
     ] = False,
 ) -> None:
-    """Serve the REST API (docs at /docs) and the dashboard (at /) until interrupted."""
+    """Serve the REST API (docs at /docs) and the dashboard (at /) until interrupted.
+
+    A lake folder that does not exist yet is served empty, with a note: an admin's upload
+    (POST /api/v1/files) starts it. Make the first key with `retail keys create --role
+    admin` on the same --lake."""
     try:
         import uvicorn
 
@@ -39,6 +43,12 @@ def serve(
         f"serving lake [bold]{state.lake.root}[/] at http://{host}:{port}/ "
         f"(API docs at http://{host}:{port}/docs); Ctrl+C to stop"
     )
+    if not state.lake_root.is_dir():
+        console.print(
+            f"[yellow]note:[/] there is no lake at {state.lake_root} yet: serving it empty "
+            "until an upload starts it (check --lake if you meant another lake)",
+            highlight=False,
+        )
     if host not in _LOOPBACK:
         console.print(
             "[yellow]note:[/] listening beyond this machine without TLS: API keys travel in "

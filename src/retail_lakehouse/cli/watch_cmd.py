@@ -9,6 +9,7 @@ import typer
 from retail_lakehouse.cli.context import (
     PipelineFailure,
     UsageProblem,
+    checked_rules,
     freeze_loaded_objects,
     state_from,
 )
@@ -48,8 +49,8 @@ def watch(
 
     Exit codes: 0 stopped (with --once: done); 1 the last run failed, or another watcher
     holds the lake; 2 a refusal that repeats until a person acts (a lake in a newer format, a
-    bad option or landing/ folder; with --once also a refused file): a service manager should
-    not restart on it (systemd: RestartPreventExitStatus=2)."""
+    bad option, rules file or landing/ folder; with --once also a refused file): a service
+    manager should not restart on it (systemd: RestartPreventExitStatus=2)."""
     from retail_lakehouse.orchestrate.watch import (
         EXIT_REFUSED,
         EXIT_RUN_FAILED,
@@ -83,6 +84,8 @@ def watch(
     problem = landing_problem(state.settings.landing, state.lake_root)
     if problem is not None:
         raise UsageProblem(problem)
+    if state.settings.rules:  # a broken file would fail every run until a person fixes it
+        checked_rules(state)
     watcher = Watcher(state.lake, state.settings, options)
     try:
         code = watcher.run()

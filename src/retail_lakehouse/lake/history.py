@@ -228,7 +228,7 @@ def parse_time(text: str) -> datetime:
         return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
     except (ValueError, OverflowError):
         raise AsOfError(
-            f"--as-of {text!r} is neither a run id (see `retail history`) nor a time "
+            f"{text!r} is neither a run id (see `retail history`) nor a time "
             "(2026-12-04T10:15:00, 2026-12-04)"
         ) from None
 

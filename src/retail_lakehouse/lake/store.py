@@ -55,7 +55,10 @@ class Lake:
     def path(self, qualified: str) -> Path:
         layer, _, name = qualified.partition(".")
         if layer not in LAYERS or not name or not name.replace("_", "").isalnum():
-            raise ValueError(f"not a lake table name: {qualified!r} (expected layer.table)")
+            raise ValueError(
+                f"not a lake table name: {qualified!r} (expected layer.table, the layer one of "
+                f"{', '.join(LAYERS)}; `retail sql 'SHOW TABLES'` lists them)"
+            )
         return self.root / layer / name
 
     def exists(self, qualified: str) -> bool:

@@ -65,7 +65,7 @@ class CommandObserver:
         seconds = round(time.perf_counter() - self._clock, 3)
         rows = {t: c for t, c in self.run.rows.items() if c.get("in") or c.get("out")}
         if status == "failed":
-            self.log.error("command failed", error=error, seconds=seconds, rows=rows)
+            self.log.failure("command failed", error=error, seconds=seconds, rows=rows)
             self.begin_work()
             if self._job is not None:
                 job = self._job
@@ -88,7 +88,7 @@ class CommandObserver:
         try:
             yield
         except BaseException as error:
-            log.error("layer failed", error=f"{type(error).__name__}: {error}")
+            log.failure("layer failed", error=f"{type(error).__name__}: {error}")
             raise
         seconds = round(time.perf_counter() - clock, 3)
         self._layers[name] = seconds
@@ -176,7 +176,12 @@ class CommandObserver:
 
             columns = None
             if self.run.command.startswith("run"):
-                columns = column_lineage(self.lake, CONFIG.rule_files)
+                from retail_lakehouse.pipeline.errors import RulesError
+
+                try:
+                    columns = column_lineage(self.lake, CONFIG.rule_files)
+                except RulesError:  # the run failed on them: its events carry no columns
+                    columns = None
             self._emitter = LineageEmitter(
                 self.lake, url=CONFIG.lineage_url, namespace=CONFIG.namespace, columns=columns
             )

@@ -9,7 +9,11 @@ rich's tracebacks and pygments, and its stdlib bridge: decision 0011, ninth roun
   operator (or a log shipper) has the full history of what ran next to the data;
 - standard error: in the format asked for (``--log-format json|console`` or
   ``RETAIL_LOG_FORMAT``). Without either, only warnings and errors reach the terminal, because
-  the commands' own tables and progress bars are the human interface there.
+  the commands' own tables and progress bars are the human interface there; and of those, not
+  the failure of a command or of its layers (:meth:`EventLogger.failure`): whoever ran the
+  command says why it failed, once (the CLI's ``error:`` line, the watcher's ``run failed:``,
+  the API's job ``reason``), and the same reason three times on one terminal read as three
+  failures.
 
 Secrets never reach either sink: a processor masks the values of secret-looking keys (API keys,
 tokens, passwords, DSNs) and the password part of any connection URL inside any string.
@@ -77,6 +81,7 @@ class _Sinks:
         self.file: Path | None = None
         self.stderr_format: LogFormat | None = None
         self.stderr_level = logging.WARNING
+        self.asked = False  # --log-format or RETAIL_LOG_FORMAT: the whole stream, as asked
         self._console: Callable[[Any, str, MutableMapping[str, Any]], str] | None = None
 
     def console(self, event: MutableMapping[str, Any]) -> str:
@@ -86,7 +91,7 @@ class _Sinks:
             self._console = ConsoleRenderer(colors=False)
         return self._console(None, "", event)
 
-    def write(self, event: MutableMapping[str, Any]) -> None:
+    def write(self, event: MutableMapping[str, Any], *, reported: bool = False) -> None:
         level = logging.getLevelName(str(event.get("level", "info")).upper())
         line = json.dumps(event, default=str, sort_keys=False)
         if self.file is not None:
@@ -95,6 +100,8 @@ class _Sinks:
                     handle.write(line + "\n")
             except OSError:
                 pass  # a full or read-only disk never fails a command because of its log
+        if reported and not self.asked:
+            return  # the caller reports it to its user: once (see the module's docstring)
         if isinstance(level, int) and level >= self.stderr_level:
             stream: TextIO = sys.stderr
             rendered = line if self.stderr_format != "console" else self.console(event)
@@ -122,13 +129,15 @@ class EventLogger:
         """A logger with ``context`` added to this one's fields."""
         return EventLogger({**self._context, **context})
 
-    def _log(self, level: str, event: str, fields: dict[str, Any]) -> None:
+    def _log(
+        self, level: str, event: str, fields: dict[str, Any], *, reported: bool = False
+    ) -> None:
         record: dict[str, Any] = {**self._context, **fields, "event": event}
         for key, value in _CONTEXT.get().items():
             record.setdefault(key, value)
         record["level"] = level
         record["ts"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        _SINKS.write(redact_processor(None, level, record))
+        _SINKS.write(redact_processor(None, level, record), reported=reported)
 
     def debug(self, event: str, **fields: Any) -> None:
         self._log("debug", event, fields)
@@ -142,6 +151,11 @@ class EventLogger:
     def error(self, event: str, **fields: Any) -> None:
         self._log("error", event, fields)
 
+    def failure(self, event: str, **fields: Any) -> None:
+        """An error its caller reports to the user itself (a failed command or layer): in the
+        lake's log and in a log stream asked for on standard error, not on the terminal."""
+        self._log("error", event, fields, reported=True)
+
 
 def configure(lake_root: Path | None, log_format: LogFormat | None) -> None:
     """Set up the sinks for this process (the CLI calls it once, after reading settings).
@@ -149,6 +163,7 @@ def configure(lake_root: Path | None, log_format: LogFormat | None) -> None:
     ``log_format`` None keeps standard error for warnings and errors only, in console form."""
     _SINKS.stderr_format = log_format or "console"
     _SINKS.stderr_level = logging.INFO if log_format else logging.WARNING
+    _SINKS.asked = log_format is not None
     _SINKS.file = None
     if lake_root is not None:
         use_lake(lake_root)

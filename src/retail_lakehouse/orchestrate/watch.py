@@ -56,6 +56,8 @@ __all__ = ["WatchOptions", "Watcher", "WatcherRunning", "next_run_time", "valida
 log = logging.getLogger(__name__)
 
 FIRST_POLL_SECONDS = 0.5
+MISSING_LANDING_POLL_SECONDS = 2.0
+"""How often a watcher whose landing folder was removed looks for it again."""
 HEARTBEAT_SECONDS = 10.0
 EXIT_OK, EXIT_RUN_FAILED, EXIT_REFUSED = 0, 1, 2
 
@@ -98,6 +100,16 @@ def next_run_time(expression: str, after: datetime | None = None) -> datetime:
     return following
 
 
+class _Either:
+    """Set when either event is (watchfiles' ``stop_event`` needs only ``is_set``)."""
+
+    def __init__(self, first: threading.Event, second: threading.Event) -> None:
+        self.first, self.second = first, second
+
+    def is_set(self) -> bool:
+        return self.first.is_set() or self.second.is_set()
+
+
 def _say(message: str) -> None:
     stamp = datetime.now().astimezone().isoformat(timespec="seconds")
     print(f"{stamp} {message}", flush=True)
@@ -135,6 +147,8 @@ class Watcher:
         self._next_alert_check = 0.0
         self._poll = FIRST_POLL_SECONDS
         self._inotify = False
+        self._events_stop: threading.Event | None = None  # stops the current events thread
+        self._landing_gone = False
         self._started = datetime.now(UTC)
         self.refused = 0
         self.run_failed = False
@@ -209,17 +223,22 @@ class Watcher:
             signal.signal(signum, handler)
 
     def _start_file_events(self) -> bool:
-        """Wake the loop on inotify events (watchfiles); False when not available."""
+        """Wake the loop on inotify events (watchfiles); False when not available. A thread
+        started earlier (on a landing folder since removed) is stopped first."""
         try:
             import watchfiles
         except ImportError:
             return False
+        if self._events_stop is not None:
+            self._events_stop.set()
+        own = self._events_stop = threading.Event()
+        stop = _Either(self._stop, own)
 
         def events() -> None:
             try:
                 for _ in watchfiles.watch(
                     self.landing,
-                    stop_event=self._stop,
+                    stop_event=stop,
                     debounce=100,
                     step=200,
                     raise_interrupt=False,
@@ -228,8 +247,9 @@ class Watcher:
                     self._wake.set()
             except Exception as error:  # e.g. inotify watch limit: fall back to polling
                 log.warning("file events unavailable (%s); polling %s", error, self.landing)
-                self._inotify = False
-                self._wake.set()
+                if not own.is_set():
+                    self._inotify = False
+                    self._wake.set()
 
         threading.Thread(target=events, name="retail-watch-events", daemon=True).start()
         return True
@@ -300,6 +320,8 @@ class Watcher:
     # -- files ---------------------------------------------------------------------------------
     def _take_files(self) -> float | None:
         """Ingest every complete new file; return when the next still-changing one may settle."""
+        if not self._landing_here():
+            return None
         now = time.monotonic()
         settle = self.options.settle_seconds
         present: set[Path] = set()
@@ -332,6 +354,33 @@ class Watcher:
                 break
             self._take(path)
         return settle_at
+
+    def _landing_here(self) -> bool:
+        """Whether the landing folder exists; said once when it goes and when it comes back.
+
+        Its inotify watch goes with it (a new folder of the same name is another inode), so
+        the watcher polls while it is gone and watches the new folder when one appears: a
+        landing folder removed and made again (a redeployed share, a tidy-up script) must not
+        leave a watcher that looks alive and sees nothing for poll_max_seconds at a time."""
+        if self.landing.is_dir():
+            if self._landing_gone:
+                self._landing_gone = False
+                self.say(f"the landing folder {self.landing} is back: watching it again")
+                self.heartbeat.beat(landing_missing=False)
+                if self._events_stop is not None:  # it was watched by events: again
+                    self._inotify = self._start_file_events()
+                self._poll = FIRST_POLL_SECONDS
+            return True
+        if not self._landing_gone:
+            self._landing_gone = True
+            self._inotify = False  # poll until it is back
+            self.say(
+                f"the landing folder {self.landing} is gone: waiting for it to come back "
+                "(nothing is taken meanwhile)"
+            )
+            self.heartbeat.beat(landing_missing=True)
+        self._poll = min(MISSING_LANDING_POLL_SECONDS, self._poll_max())
+        return False
 
     def _poll_max(self) -> float:
         return self.options.poll_max_seconds

@@ -25,6 +25,7 @@ from typing import Any
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
+from ibis.common.annotations import ValidationError
 from ibis.common.exceptions import IbisError
 from sqlglot import exp, parse_one
 from sqlglot.errors import ParseError, TokenError
@@ -224,6 +225,28 @@ class Translator:
         return self.visit(node)
 
     def visit(self, node: exp.Expr) -> Any:
+        """The Ibis value of ``node``; an operation its operands' types do not allow is refused
+        here, at the innermost node, naming the operation and the operands with their types
+        (Ibis' own message names its internal classes)."""
+        try:
+            return self._visit(node)
+        except _TYPE_ERRORS:
+            raise _Refused(
+                f"the expression does not type-check: {self._type_problem(node)}", node
+            ) from None
+
+    def _type_problem(self, node: exp.Expr) -> str:
+        operands: list[str] = []
+        for child in node.iter_expressions():
+            try:
+                kind = self._visit(child).type()
+            except Exception:  # this child is not the problem's cause: leave it out
+                continue
+            operands.append(f"{child.sql(dialect='duckdb')} ({kind})")
+        operation = _OPERATOR_SIGNS.get(type(node)) or node.key.upper()
+        return f"{operation} does not apply to {' and '.join(operands) or 'these operands'}"
+
+    def _visit(self, node: exp.Expr) -> Any:
         spec = _stat_of(node)
         if spec is not None:
             return self.stat(spec)
@@ -439,11 +462,38 @@ class Translator:
                 f"{FUNCTIONS_HELP}",
                 node,
             )
+        if isinstance(node, exp.Alias):  # `quantity IS`, `quantity foo`: a word after a value
+            raise _Refused(
+                f"{node.this.sql(dialect='duckdb')!r} is followed by {node.alias!r} with no "
+                "operator between them (IS takes NULL, TRUE or FALSE)"
+            )
         raise _Refused(
-            f"{type(node).__name__} is not allowed in a rule (columns, literals, operators and "
-            f"these functions are: {FUNCTIONS_HELP})",
-            node,
+            f"{node.sql(dialect='duckdb')!r} is not allowed in a rule (columns, literals, "
+            f"operators and these functions are: {FUNCTIONS_HELP})"
         )
+
+
+_TYPE_ERRORS = (TypeError, ValueError, AttributeError, IbisError, ValidationError)
+"""What Ibis raises when an operation does not apply to its operands' types."""
+
+_OPERATOR_SIGNS: dict[type[exp.Expr], str] = {
+    exp.Add: "+",
+    exp.Sub: "-",
+    exp.Mul: "*",
+    exp.Div: "/",
+    exp.Mod: "%",
+    exp.EQ: "=",
+    exp.NEQ: "<>",
+    exp.GT: ">",
+    exp.GTE: ">=",
+    exp.LT: "<",
+    exp.LTE: "<=",
+    exp.And: "AND",
+    exp.Or: "OR",
+    exp.Not: "NOT",
+    exp.DPipe: "||",
+    exp.RegexpFullMatch: "~",
+}
 
 
 def _is_text_literal(node: exp.Expr) -> bool:
@@ -513,7 +563,11 @@ def parse_rule(rule: Rule) -> CompiledRule:
     try:
         tree = parse_one(rule.expression, read="duckdb")
     except (ParseError, TokenError) as error:
-        raise _rule_error(rule, f"cannot parse expression: {_first_line(error)}") from None
+        raise _rule_error(
+            rule, f"cannot read the expression: {_parse_problem(rule.expression, error)}"
+        ) from None
+    if isinstance(tree, exp.Block):
+        raise _rule_error(rule, "one condition only, not several statements (a ';' ends one)")
     if isinstance(tree, _STATEMENTS):
         raise _rule_error(rule, "must be an expression, not a statement")
     try:
@@ -557,7 +611,7 @@ def validate_rules(ruleset: RuleSet, *, now: datetime | None = None) -> list[Com
             value = Translator(table, now=moment, stat=placeholder)(item.tree)
         except _Refused as refused:
             raise _rule_error(rule, str(refused)) from None
-        except (TypeError, ValueError, AttributeError, IbisError) as error:
+        except _TYPE_ERRORS as error:
             raise _rule_error(
                 rule, f"the expression does not type-check: {_first_line(error)}"
             ) from None
@@ -588,6 +642,69 @@ def validate_tests(tests: Iterable[TableTest]) -> None:
             if column is not None and column not in schema.names:
                 known = ", ".join(n for n in schema.names if not n.startswith("_"))
                 raise refuse(f"{table} has no column {column!r}; its columns: {known}")
+
+
+def _parse_problem(text: str, error: ParseError | TokenError) -> str:
+    """What sqlglot could not read in ``text``, in the rule writer's words, and where (line and
+    column of the expression, when sqlglot says). Its own messages name its classes
+    ("Required keyword: 'expression' missing for <class 'sqlglot.expressions.core.GT'>")."""
+    if isinstance(error, TokenError):  # the tokenizer says no position: an open quote, mostly
+        quote = _unclosed_quote(text)
+        if quote is None:
+            return "it cannot be split into words, numbers and quoted texts"
+        mark, at = quote
+        kind = "text" if mark == "'" else "name"
+        return (
+            f"the quoted {kind} starting at {_where(text, at)} is not closed (a {mark} is missing)"
+        )
+    found = error.errors[0] if error.errors else {}
+    said = str(found.get("description") or _first_line(error))
+    token = str(found.get("highlight") or "")
+    end = found.get("col")
+    where = ""
+    if isinstance(end, int) and isinstance(found.get("line"), int):
+        offset = _offset(text, int(found["line"]), end - len(token) + 1)
+        where = f" ({_where(text, offset)} of {_excerpt(text)})"
+    if said.startswith("Required keyword"):
+        if "Between" in said:
+            return f"BETWEEN needs a low and a high value: x BETWEEN 1 AND 9{where}"
+        return f"something is missing after {token!r}{where}"
+    if said == "Expecting )":
+        if not found.get("end_context"):
+            return f"a '(' is not closed{where}"
+        return f"expected ')' before {token!r}{where}"
+    if said.startswith("Invalid expression / Unexpected token"):
+        return f"unexpected {token!r}{where}"
+    return re.sub(r"<class '(?:\w+\.)*(\w+)'>", r"\1", said) + where
+
+
+def _unclosed_quote(text: str) -> tuple[str, int] | None:
+    """The quote character and offset of a quoted text or name that is never closed (SQL
+    doubles a quote inside one: ``'it''s'``)."""
+    opened: tuple[str, int] | None = None
+    for at, char in enumerate(text):
+        if opened is None:
+            if char in "'\"":
+                opened = (char, at)
+        elif char == opened[0]:
+            opened = None  # a doubled quote closes and reopens: the same state at the end
+    return opened
+
+
+def _offset(text: str, line: int, column: int) -> int:
+    lines = text.split("\n")
+    return sum(len(part) + 1 for part in lines[: line - 1]) + max(column, 1) - 1
+
+
+def _where(text: str, offset: int) -> str:
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return f"line {line}, column {column}" if "\n" in text.strip() else f"column {column}"
+
+
+def _excerpt(text: str, width: int = 80) -> str:
+    flat = text.strip()
+    return repr(flat if len(flat) <= width else flat[: width - 1] + "…")
 
 
 def _rule_error(rule: Rule, problem: str) -> RulesError:

@@ -146,6 +146,34 @@ def test_long_running_watcher_takes_complete_files_only_and_stops_on_sigterm(
     assert heartbeat(project)["state"] == "stopped"
 
 
+def test_a_landing_folder_removed_and_made_again_is_watched_again(tmp_path: Path) -> None:
+    """Its inotify watch dies with the folder: the watcher says the folder is gone, and takes
+    a file dropped into the new folder within seconds (it saw nothing for poll_max_seconds,
+    30 s here, at a time, and said nothing)."""
+    project = make_project(tmp_path / "shop", "[watch]\nsettle_seconds = 0.5\nquiet_seconds = 60\n")
+    landing = project / "landing"
+    log_path = tmp_path / "watch.log"
+    with log_path.open("w") as log:
+        watcher = subprocess.Popen(
+            [RETAIL, "watch"], cwd=project, stdout=log, stderr=subprocess.STDOUT, env=env()
+        )
+        try:
+            wait_for(lambda: heartbeat(project).get("state") == "watching", timeout=120)
+            shutil.rmtree(landing)
+            wait_for(lambda: "is gone" in log_path.read_text(), timeout=20)
+            landing.mkdir()
+            shutil.copy(SAMPLE, landing / "after.csv")
+            wait_for(lambda: heartbeat(project).get("last_file") == "after.csv", timeout=20)
+        finally:
+            watcher.send_signal(signal.SIGTERM)
+            code = watcher.wait(timeout=120)
+    output = log_path.read_text()
+    assert code == 0, output
+    assert f"the landing folder {landing} is gone" in output
+    assert f"the landing folder {landing} is back" in output
+    assert count(project, "bronze.sales_lines") == 1071
+
+
 def test_refused_files_move_aside_with_their_reason_and_alert_once(tmp_path: Path) -> None:
     with http_receiver() as http, smtp_receiver() as smtp:
         project = make_project(tmp_path / "shop", channels_toml(http, smtp))

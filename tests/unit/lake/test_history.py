@@ -32,8 +32,10 @@ def test_times_parse_as_utc_and_a_date_means_its_end() -> None:
     assert parse_time("2026-12-04T11:15:00+01:00") == datetime(2026, 12, 4, 10, 15, tzinfo=UTC)
     assert parse_time("2026-12-04").date().isoformat() == "2026-12-04"
     assert parse_time("2026-12-04").hour == 23
-    with pytest.raises(AsOfError, match="neither a run id"):
+    with pytest.raises(AsOfError, match="neither a run id") as refused:
         parse_time("yesterday")
+    # one message for `retail sql --as-of` and the API's `as_of` parameter: it names neither
+    assert str(refused.value).startswith("'yesterday' is neither"), refused.value
 
 
 def test_retention_parsing_and_refusal() -> None:

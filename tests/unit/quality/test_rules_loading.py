@@ -110,7 +110,7 @@ def test_later_files_win_and_rules_can_be_switched_off(tmp_path: Path) -> None:
         ),
         ("rules:\n  - name: lonely\n    weight: 1\n", "missing dimension, expression, action"),
         (RULE + RULE[7:], "defined twice in the same file"),
-        (RULE.replace("quantity < 10000", "quantity <"), "cannot parse expression"),
+        (RULE.replace("quantity < 10000", "quantity <"), "cannot read the expression"),
         (RULE.replace("quantity < 10000", "qty < 10000"), "unknown column 'qty'"),
         (RULE.replace("quantity < 10000", "quantity + 1"), "must be a condition"),
         (
@@ -155,3 +155,48 @@ def test_statements_are_not_expressions() -> None:
                 "expression: 'DROP TABLE x'", 'expression: "DROP TABLE silver"'
             )
         )
+
+
+def _rule_with(expression: str) -> str:
+    """A one-rule file whose expression is ``expression`` (YAML double-quoted)."""
+    quoted = expression.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return (
+        "rules:\n  - name: broken_rule\n    dimension: validity\n"
+        f'    expression: "{quoted}"\n    action: warn\n'
+    )
+
+
+@pytest.mark.parametrize(
+    ("expression", "says"),
+    [
+        ("quantity >", "something is missing after '>' (column 10"),
+        ("quantity > 1 AND", "something is missing after 'AND' (column 14"),
+        ("NOT", "something is missing after 'NOT' (column 1"),
+        ("quantity BETWEEN 1", "BETWEEN needs a low and a high value: x BETWEEN 1 AND 9"),
+        ("quantity > (1", "a '(' is not closed (column 13"),
+        ("foo(1 2)", "expected ')' before '2' (column 7"),
+        ("quantity >= 1 1", "unexpected '1' (column 15"),
+        ("quantity > 1 )", "unexpected ')' (column 14"),
+        ("description = 'abc", "the quoted text starting at column 15 is not closed"),
+        ('"quantity > 1', "the quoted name starting at column 1 is not closed"),
+        ("quantity >\n  (1 +", "something is missing after '+' (line 2, column 6"),
+        ("quantity > 1; DROP TABLE x", "one condition only, not several statements"),
+        ("quantity IS", "'quantity' is followed by 'IS' with no operator"),
+        ("quantity + 'abc' > 1", "+ does not apply to quantity (int64) and 'abc' (string)"),
+        ("quantity LIKE '5%'", "LIKE does not apply to quantity (int64)"),
+        ("upper(quantity) = 'A'", "UPPER does not apply to quantity (int64)"),
+    ],
+)
+def test_an_unreadable_expression_is_explained_in_words(
+    tmp_path: Path, expression: str, says: str
+) -> None:
+    """sqlglot's own text (class names, 'Required keyword') never reaches the user: the message
+    says what is wrong and where in the expression, after the file and the rule's name."""
+    path = write(tmp_path, _rule_with(expression))
+    with pytest.raises(RulesError) as error:
+        load_rules([path])
+    message = str(error.value)
+    assert message.startswith(f"{path}: rule 'broken_rule': "), message
+    assert says in message, message
+    for internal in ("sqlglot", "<class", "Required keyword", "Error tokenizing", "Block", "Alias"):
+        assert internal not in message, message

@@ -1,0 +1,164 @@
+"""What a user sees when a command fails or refuses: the reason once, the right exit code, and
+no lake created or answered from by a mistyped ``--lake`` (fourteenth round's audit)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from retail_lakehouse.lake import Lake
+from tests.conftest import REAL_DATA, RETAIL, CliResult, run_retail
+
+SAMPLE = REAL_DATA / "online_retail_head_1071.csv"
+
+GATE = "rules:\n  - name: customer_present\n    action: fail\n"
+"""The sample has one line without a customer: this gate fails every run of it."""
+
+BROKEN_RULE = (
+    "rules:\n  - name: big_orders\n    dimension: accuracy\n"
+    '    expression: "quantity >"\n    action: warn\n'
+)
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A lake with the sample in bronze and nothing run (each test's run fails or refuses)."""
+    root = tmp_path_factory.mktemp("refusals") / "lake"
+    done = run_retail("ingest", SAMPLE, lake=root)
+    assert done.code == 0, done.stderr
+    return root
+
+
+def rules(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "rules.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def logged(lake: Path) -> list[dict[str, object]]:
+    return [
+        json.loads(line)
+        for path in sorted((lake / "_logs").glob("*.jsonl"))
+        for line in path.read_text().splitlines()
+    ]
+
+
+def test_a_failed_run_says_why_once(lake: Path, tmp_path: Path) -> None:
+    """A failed quality gate: the reason is printed once (the error line), exit 1; the run
+    record and the lake's log keep it as before (layer failed, command failed)."""
+    done = run_retail("run", "--rules", rules(tmp_path, GATE), lake=lake)
+    assert done.code == 1, done.stderr
+    reason = "quality gate 'customer_present' failed"
+    assert (done.stdout + done.stderr).count(reason) == 1, done.stdout + done.stderr
+    assert done.stderr.startswith("error: " + reason), done.stderr
+    failed = [r for r in Lake(lake).read("meta.runs").to_pylist() if r["status"] == "failed"]
+    assert failed and reason in failed[-1]["error"]
+    events = [e for e in logged(lake) if e.get("run_id") == failed[-1]["run_id"]]
+    for event in ("layer failed", "command failed"):
+        assert any(e["event"] == event and reason in str(e["error"]) for e in events), event
+
+
+def test_asked_for_log_lines_still_carry_the_failure(lake: Path, tmp_path: Path) -> None:
+    """--log-format asks for the log stream on stderr: it is complete, failures included."""
+    done = run_retail("--log-format", "json", "run", "--rules", rules(tmp_path, GATE), lake=lake)
+    assert done.code == 1
+    events = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    assert {"layer failed", "command failed"} <= {e["event"] for e in events}
+
+
+def test_a_refused_file_says_why_once(lake: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.csv"
+    other.write_text("a,b\n1,2\n", encoding="utf-8")
+    done = run_retail("ingest", other, lake=lake)
+    assert done.code == 2
+    reason = "missing required column(s)"
+    assert (done.stdout + done.stderr).count(reason) == 1, done.stdout + done.stderr
+    assert f"{other}: {reason}" in done.stderr
+    assert "refused" in done.stdout  # the table still lists the file and its status
+
+
+def test_a_broken_rule_is_refused_by_run_and_watch(lake: Path, tmp_path: Path) -> None:
+    """One message, from the rules loader, by every command that runs the rules; the watcher
+    refuses it before watching (it would fail every run until a person fixes the file)."""
+    path = rules(tmp_path, BROKEN_RULE)
+    said = f"{path}: rule 'big_orders': cannot read the expression: something is missing after '>'"
+    before = Lake(lake).versions()
+    done = run_retail("run", "--rules", path, lake=lake)
+    assert done.code == 2 and said in done.stderr, done.stderr
+    assert (done.stdout + done.stderr).count("something is missing") == 1, done.stderr
+    project = tmp_path / "project"
+    (project / "landing").mkdir(parents=True)
+    (project / "retail.toml").write_text(f'lake = "{lake}"\nrules = ["{path}"]\n', encoding="utf-8")
+    watched = run_retail("watch", "--once", cwd=project)
+    assert watched.code == 2 and said in watched.stderr, watched.stdout + watched.stderr
+    refused = run_retail("lineage", "gold.fact_sales", cwd=project)  # rules name its columns
+    assert refused.code == 2 and said in refused.stderr, refused.stderr
+    assert Lake(lake).versions() == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("keys", "list"),
+        ("keys", "revoke", "abc"),
+        ("optimize",),
+        ("vacuum",),
+        ("retract", "x.csv"),
+        ("rollback", "--to-run", "20261206T000000-abcdef12", "--yes"),
+    ],
+    ids=" ".join,
+)
+def test_a_mistyped_lake_is_refused_and_not_created(tmp_path: Path, args: tuple[str, ...]) -> None:
+    missing = tmp_path / "lkae"
+    done: CliResult = run_retail(*args, lake=missing)
+    assert done.code == 2, done.stdout + done.stderr
+    assert f"no lake at {missing}" in done.stderr, done.stderr
+    assert not missing.exists()
+
+
+def test_the_first_key_of_a_new_lake_says_it_made_the_lake(tmp_path: Path) -> None:
+    """``retail serve`` on a missing lake is deliberate (uploads start it), so the first key
+    may be made before the lake: the folder is created, and the user is told on stderr (the
+    key stays the last line of stdout)."""
+    new = tmp_path / "new-lake"
+    done = run_retail("keys", "create", "--role", "admin", lake=new)
+    assert done.code == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1].startswith("rlk_")
+    assert f"there was no lake at {new}" in done.stderr
+    again = run_retail("keys", "create", "--role", "viewer", lake=new)
+    assert again.code == 0 and "no lake" not in again.stderr
+
+
+def test_serve_on_a_missing_lake_serves_it_empty_and_says_so(tmp_path: Path) -> None:
+    """Deliberate (an upload starts the lake), but a mistyped --lake must not look like a lake
+    with no sales: the note says there is none yet."""
+    missing = tmp_path / "new-lake"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [RETAIL, "--lake", str(missing), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        said = [server.stdout.readline() for _ in range(2)]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    assert "serving lake" in said[0]
+    assert f"there is no lake at {missing} yet" in said[1], said
+    assert not missing.exists()
+
+
+def test_a_table_name_in_no_layer_names_the_layers(lake: Path) -> None:
+    done = run_retail("optimize", "sales.lines", lake=lake)
+    assert done.code == 2
+    assert "the layer one of bronze, silver, gold, meta" in done.stderr, done.stderr
