@@ -19,7 +19,7 @@ from retail_lakehouse.cli.context import (
     pyarrow_without_numpy,
     state_from,
 )
-from retail_lakehouse.cli.progress import progress_bar
+from retail_lakehouse.cli.progress import StderrProgress, progress_bar
 
 if TYPE_CHECKING:
     from retail_lakehouse.lake import Lake
@@ -116,7 +116,7 @@ def _ingest(
     date_order: DateOrderChoice | None,
     decimal: DecimalChoice | None,
 ) -> None:
-    from retail_lakehouse.pipeline.bronze import FileRefused, discover
+    from retail_lakehouse.pipeline.bronze import FileRefused, IngestProgress, discover
     from retail_lakehouse.pipeline.ingest import FileOutcome, ingest_files
 
     freeze_loaded_objects()
@@ -126,8 +126,9 @@ def _ingest(
         return
     limits = box.limits
     formats = _format_options(ctx, date_order, decimal)
+    say = StderrProgress("ingest", state_from(ctx).settings.progress_seconds)
     try:
-        files = discover(paths, lake.root)
+        files = discover(paths, lake.root, lambda n: say(lambda: f"listing: {n:,} files found"))
     except FileRefused as refused:
         raise UsageProblem(str(refused)) from None
     if not files:
@@ -159,7 +160,13 @@ def _ingest(
             )
             warnings.extend(report.warnings)
 
-    with progress_bar("ingesting", total=len(files)) as done:
+    with progress_bar("ingesting", total=len(files)) as bar:
+
+        def done(tally: IngestProgress) -> None:
+            bar(tally.done)
+            if not console.is_terminal:  # (on a terminal the bar says it)
+                say(tally.describe)
+
         ingest_files(
             lake,
             files,
