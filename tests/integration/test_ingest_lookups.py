@@ -59,6 +59,19 @@ def test_a_corrected_file_of_the_same_name_is_ingested_with_a_note_naming_the_ba
     assert "ingested before" not in new.stdout
 
 
+def test_a_correction_ingested_with_replaces_under_the_same_name_gets_no_note(
+    retail: RetailCli, lake_dir: Path, tmp_path: Path
+) -> None:
+    export = tmp_path / "sales_2026-11.csv"
+    export.write_text(_lines(20), encoding="utf-8")
+    assert retail("ingest", export, lake=lake_dir).code == 0
+    export.write_text(_lines(20, price="9.99"), encoding="utf-8")
+    replaced = retail("ingest", "--replaces", export.name, export, lake=lake_dir)
+    assert replaced.code == 0, replaced.stderr
+    assert "replaced batch 1" in replaced.stdout
+    assert "ingested before" not in replaced.stdout
+
+
 @pytest.fixture
 def many_files(tmp_path: Path) -> Path:
     """A folder of 3,000 tiny exports: 2,990 copies of one content, 10 of their own."""
@@ -110,3 +123,31 @@ def test_a_bad_progress_interval_is_refused_by_name(
     assert done.code == 2
     assert "RETAIL_PROGRESS_SECONDS" in done.stderr + done.stdout
     assert os.environ["RETAIL_PROGRESS_SECONDS"] == "soon"
+
+
+def test_the_watcher_and_the_api_say_the_same_note(tmp_path: Path) -> None:
+    """The watcher's log and an upload's job detail carry the note the CLI prints: all three
+    call the one ingest path."""
+    from retail_lakehouse.lake import Lake
+    from retail_lakehouse.serve.operations import ingest_upload
+    from tests.integration.orchestrate.project import make_project, retail_in
+
+    project = make_project(tmp_path / "shop")
+    export = project / "landing" / "sales_2026-11.csv"
+    export.write_text(_lines(20), encoding="utf-8")
+    first = retail_in(project, "watch", "--once", "--settle", "0.1")
+    assert first.code == 0, first.stderr + first.stdout
+    assert "ingested before" not in first.stdout
+    export.write_text(_lines(20, price="9.99"), encoding="utf-8")
+    second = retail_in(project, "watch", "--once", "--settle", "0.1")
+    assert second.code == 0, second.stderr + second.stdout
+    said = " ".join(second.stdout.split())
+    assert "note: sales_2026-11.csv was ingested before as batch 1" in said, said
+
+    upload = tmp_path / "sales_2026-11.csv"  # an upload lands under the name it was given
+    upload.write_text(_lines(20, price="7.77"), encoding="utf-8")
+    detail = ingest_upload(Lake(project / "lake"), upload)
+    assert detail["status"] == "ingested", detail
+    [note] = [w for w in detail["warnings"] if "ingested before" in w]
+    assert note.startswith("sales_2026-11.csv was ingested before as batch 2 "), note
+    assert "(and 1 earlier batch(es) of that name)" in note

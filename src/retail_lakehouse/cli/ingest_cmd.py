@@ -243,7 +243,9 @@ def _ingest_replacing(
             old, refused = None, str(error)
         if refused is None:
             try:
-                report = ingest_file(lake, files[0], run, limits=limits, formats=formats)
+                report = ingest_file(
+                    lake, files[0], run, limits=limits, formats=formats, replaces=old_name
+                )
             except FileRefused as file_refused:
                 raise UsageProblem(f"{file_refused}; {old_name} was not retracted") from None
         if old is not None:

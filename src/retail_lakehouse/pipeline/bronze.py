@@ -153,10 +153,15 @@ def ingest_file(
     limits: ReaderLimits | None = None,
     sandbox: Sandbox | None = None,
     formats: FormatOptions | None = None,
+    replaces: str | None = None,
 ) -> IngestReport:
     """Ingest one file (or skip it when its content is already in bronze); FileRefused when
-    the file is refused. The file is read in a reader worker process, never in this one."""
-    report = ingest_files(lake, [path], run, limits=limits, sandbox=sandbox, formats=formats)[0]
+    the file is refused. The file is read in a reader worker process, never in this one.
+    ``replaces``: the file this one corrects (``retail ingest --replaces``), retracted by the
+    caller, so an earlier file of that name is not mentioned."""
+    report = ingest_files(
+        lake, [path], run, limits=limits, sandbox=sandbox, formats=formats, replaces=replaces
+    )[0]
     if report.refused is not None:
         raise report.refused
     return report
@@ -172,6 +177,7 @@ def ingest_files(
     progress: Callable[[IngestProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     formats: FormatOptions | None = None,
+    replaces: str | None = None,
 ) -> list[IngestReport]:
     """Ingest files in order; a refused file is reported (``status="refused"``) and the next
     one goes on. Runs under the writer lock (``recorded_run``).
@@ -193,6 +199,7 @@ def ingest_files(
     box = sandbox or Sandbox(limits)
     limits = box.limits
     state = ManifestState.load(lake)
+    state.replaced = Path(replaces).name if replaces else None
     reports: list[IngestReport] = []
     group: list[Staged] = []
     group_bytes = 0
@@ -385,7 +392,7 @@ def _stage(
         return None
     staged.facts = facts
     earlier = state.names.get(path.name)
-    if earlier is not None:  # an earlier file of this name, with other content
+    if earlier is not None and path.name != state.replaced:  # one of its name, other content
         staged.notes.append(same_name_note(path, earlier))
     state.seen[facts.sha256] = batch_seq
     if staged.content_sha256 is not None:

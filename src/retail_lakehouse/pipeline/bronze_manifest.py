@@ -52,6 +52,8 @@ class ManifestState:
     bounded by the command's input."""
     names: dict[str, Earlier] = field(default_factory=dict)
     """File name -> the latest manifest row of that name, for the names looked up."""
+    replaced: str | None = None
+    """The name of the file this command's file replaces (``--replaces``): no note for it."""
     unhashed: dict[str, list[tuple[str, str, int]]] | None = None
     """Compressed files ingested before content hashes were kept, by their name without the
     compression suffix: (file, hash as given, batch). Read when a file is first about to be
@@ -157,8 +159,9 @@ def same_name_note(path: Path, earlier: Earlier) -> str:
     return (
         f"{path.name} was ingested before as batch {earlier.batch_seq} ({earlier.source_file})"
         f"{more} with other content; its lines are added alongside. If this file corrects that "
-        f"one, retract batch {earlier.batch_seq} (retail retract --batch {earlier.batch_seq}); a "
-        f"correction can also be ingested in its place: retail ingest FILE --replaces {path.name}"
+        f"one, retract batch {earlier.batch_seq} (retail retract --batch {earlier.batch_seq}); "
+        "a correction can also be ingested in its place: "
+        f"retail ingest --replaces {path.name} NEW_FILE"
     )
 
 
