@@ -450,6 +450,10 @@ landing = "landing"
 # Largest upload the API accepts, in MB.
 # max_upload_mb = 200
 
+# A `retail ingest` still going after this many seconds writes a progress line to stderr
+# (files done of all, lines, skipped, refused), then one per interval; stdout stays the summary.
+# progress_seconds = 10
+
 # `retail watch`: when a dropped file counts as complete, when the pipeline runs.
 # [watch]
 # settle_seconds = 5        # size and mtime unchanged this long (or rename from *.part)
