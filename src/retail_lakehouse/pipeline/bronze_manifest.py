@@ -28,6 +28,11 @@ FILE_ROWS = "coalesce(format, '') NOT IN ('stream', 'cdc')"
 """The manifest rows of files (not stream micro-batches nor CDC group batches)."""
 
 
+FEW_NAMES = 8
+"""Up to this many names are matched with ``ends_with`` each, more with one regular expression
+(at 1,000,000 manifest rows: 0.14 against 0.28 CPU-s for one name; 0.13 against 0.56 for 200)."""
+
+
 @dataclass(frozen=True)
 class Earlier:
     """The latest file of the manifest with a given name (its path as ingested, its batch)."""
@@ -113,9 +118,11 @@ class ManifestState:
             where.append(f"_source_sha256 IN ({listed})")
             if self.has_content:
                 where.append(f"content_sha256 IN ({listed})")
-        if asked:
-            quoted = ", ".join("'" + n.replace("'", "''") + "'" for n in asked)
-            where.append(f"regexp_replace(_source_file, '^.*/', '') IN ({quoted})")
+        quoted = ["'" + n.replace("'", "''") + "'" for n in asked]
+        if len(asked) <= FEW_NAMES:  # half the CPU of the regular expression for one name
+            where += [f"_source_file = {q} OR ends_with(_source_file, '/' || {q})" for q in quoted]
+        else:  # one pass whatever the number of names (an OR of 200 ends_with: 4x slower)
+            where.append(f"regexp_replace(_source_file, '^.*/', '') IN ({', '.join(quoted)})")
         found = small_query(
             lake,
             BRONZE_FILES.qualified,
