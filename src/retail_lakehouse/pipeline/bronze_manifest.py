@@ -11,6 +11,7 @@ snapshot, so what this process holds grows with the command's input, never with 
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,7 +169,7 @@ def same_name_note(path: Path, earlier: Earlier) -> str:
         f"{more} with other content; its lines are added alongside. If this file corrects that "
         f"one, retract batch {earlier.batch_seq} (retail retract --batch {earlier.batch_seq}); "
         "a correction can also be ingested in its place: "
-        f"retail ingest --replaces {path.name} NEW_FILE"
+        f"retail ingest --replaces {shlex.quote(path.name)} NEW_FILE"
     )
 
 
