@@ -105,6 +105,10 @@ def test_a_large_folder_reports_its_progress_on_stderr_and_skips_its_copies(
     assert "of 3,001 files" in progress[-1], progress[-1]
     assert "skipped" in progress[-1] and "lines" in progress[-1]
     assert "ingest: " not in done.stdout
+    lines = done.stdout.splitlines()  # past 1,000 files: tab-separated lines, not a table
+    assert lines[0] == "file\tstatus\tlines\trejected\tnote", lines[0]
+    copy = many_files / "day_00001.csv"
+    assert f"{copy}\tskipped\t0\t0\tsame content already in batch 2" in lines
     assert done.stdout.count("skipped") == 2990 - 1 + 1 + 1, done.stdout.count("skipped")
     status = retail("status", "--json", lake=lake_dir).json()
     files = status["tables"]["bronze.files"]["rows"]

@@ -138,7 +138,7 @@ def _ingest(
     if replaces is not None:
         _ingest_replacing(lake, replaces, files, formats, limits)
         return
-    summary = Table("file", "status", "lines", "rejected", "note")
+    rows: list[tuple[str, str, str, str, str]] = []
     refusals: list[str] = []
     warnings: list[str] = []
 
@@ -148,15 +148,17 @@ def _ingest(
     def show(index: int, outcome: FileOutcome) -> None:
         if outcome.refused is not None:
             refusals.append(str(outcome.refused))
-            summary.add_row(str(outcome.path), "[red]refused[/]", "", "", outcome.refused.reason)
+            rows.append((str(outcome.path), "refused", "", "", outcome.refused.reason))
         elif outcome.report is not None:
             report = outcome.report
-            summary.add_row(
-                str(outcome.path),
-                report.status,
-                f"{report.rows_ingested:,}",
-                f"{report.rows_rejected:,}",
-                report.note,
+            rows.append(
+                (
+                    str(outcome.path),
+                    report.status,
+                    f"{report.rows_ingested:,}",
+                    f"{report.rows_rejected:,}",
+                    report.note,
+                )
             )
             warnings.extend(report.warnings)
 
@@ -176,13 +178,36 @@ def _ingest(
             formats=formats,
             on_recovered=warn,
         )
-    console.print(summary)
+    _summary(rows)
     for warning in warnings:
         console.print(f"[yellow]note:[/] {escape(warning)}", highlight=False)
     if refusals:
         raise UsageProblem(
             f"{len(refusals)} of {len(files)} file(s) refused:\n  " + "\n  ".join(refusals)
         )
+
+
+TABLE_ROWS = 1000
+"""Up to this many files, the summary is a table; more are tab-separated lines, one a file:
+Rich measures and draws every cell (0.36 ms a row: 43 s for a folder of 119,000 files, silent
+after the ingest itself was done)."""
+
+
+def _summary(rows: list[tuple[str, str, str, str, str]]) -> None:
+    """Every file's outcome on stdout: a table, or for a large folder tab-separated lines with
+    the same columns (as quick to write as to parse)."""
+    header = ("file", "status", "lines", "rejected", "note")
+    if len(rows) <= TABLE_ROWS:
+        table = Table(*header)
+        for row in rows:
+            status = "[red]refused[/]" if row[1] == "refused" else row[1]
+            table.add_row(escape(row[0]), status, row[2], row[3], escape(row[4]))
+        console.print(table)
+        return
+    flat = str.maketrans("\t\r\n", "   ")  # (a name may hold them: one line per file)
+    lines = ("\t".join(cell.translate(flat) for cell in row) for row in [header, *rows])
+    console.file.write("\n".join(lines) + "\n")
+    console.file.flush()
 
 
 def _format_options(
