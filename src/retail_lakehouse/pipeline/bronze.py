@@ -186,10 +186,13 @@ def ingest_files(
     which returns only metadata. Staged files are committed in groups (``GROUP_FILES`` files or
     ``GROUP_BYTES`` of input, whichever first): lines, rejects, schema history, then the
     manifest rows of the whole group, so 2,000 tiny files cost a few dozen commits instead of
-    8,000, and the manifest is read once per command instead of once per file.
+    8,000. The files are hashed here in windows (``LOOKUP_FILES``, ``LOOKUP_BYTES``) and each
+    window's hashes and names are looked up in the manifest with one query: what this process
+    holds grows with the command's input, never with the lake's history.
 
-    ``should_stop`` is asked before each file is read: once it says stop, the files already
-    staged are committed and the rest are left for later (a watcher being stopped).
+    ``should_stop`` is asked before each file is staged (its window may already be hashed):
+    once it says stop, the files already staged are committed and the rest are left for later
+    (a watcher being stopped). ``progress`` hears the running tally after each file.
 
     ``formats`` holds what was declared about the files' dates and numbers (command line,
     ``retail.toml``); the rest is detected by the worker while it reads each file, and decided
