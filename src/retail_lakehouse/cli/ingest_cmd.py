@@ -90,7 +90,10 @@ def ingest(
     that is refused (past a limit, unreadable, or crashing its reader) is listed with the
     reason, the others are ingested, and the command exits 2. Compressed text files
     (.csv.gz, .jsonl.bz2, .tsv.xz...) are read as the file inside; the manifest records them as
-    given."""
+    given. A file whose name an earlier batch had, with other content, is ingested with a note
+    naming that batch (use --replaces for a corrected file). A command still going after
+    progress_seconds (10; RETAIL_PROGRESS_SECONDS) writes progress lines to stderr; past 1,000
+    files the summary is tab-separated lines."""
     from retail_lakehouse.sources.sandbox import Sandbox
 
     limits = state_from(ctx).settings.limits.reader_limits()
