@@ -306,6 +306,12 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(default=200, description="Largest file the API accepts.")
     api_rate_limit_per_minute: int = Field(default=600, description="Requests per key.")
     jwt_secret: str | None = Field(default=None, description="Signs API tokens; random if unset.")
+    progress_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often a long `retail ingest` writes a progress line to stderr "
+        "(the first after that long: a quicker command says nothing).",
+    )
     watch: WatchSettings = Field(default_factory=WatchSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     # -- observation (logs, lineage, metrics) ------------------------------------------------
@@ -443,6 +449,10 @@ landing = "landing"
 
 # Largest upload the API accepts, in MB.
 # max_upload_mb = 200
+
+# A `retail ingest` still going after this many seconds writes a progress line to stderr
+# (files done of all, lines, skipped, refused), then one per interval; stdout stays the summary.
+# progress_seconds = 10
 
 # `retail watch`: when a dropped file counts as complete, when the pipeline runs.
 # [watch]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import sys
+import time
 from collections.abc import Callable, Iterator
 
 from retail_lakehouse.cli.context import console
@@ -32,3 +34,22 @@ def progress_bar(label: str, total: int | None = None) -> Iterator[Callable[[int
     ) as progress:
         task = progress.add_task(label, total=total)
         yield lambda done: progress.update(task, completed=done)
+
+
+class StderrProgress:
+    """Progress lines on stderr, at most one per ``interval`` seconds and the first only after
+    ``interval``: a command that finishes sooner says nothing, and stdout (which scripts
+    parse) stays the command's result. For what has no bar: stdout is not a terminal."""
+
+    def __init__(self, label: str, interval: float) -> None:
+        self.label = label
+        self.interval = interval
+        self.next_at = time.monotonic() + interval
+
+    def __call__(self, describe: Callable[[], str]) -> None:
+        """Write ``describe()`` if the interval has passed (cheap to call for every file)."""
+        now = time.monotonic()
+        if now < self.next_at:
+            return
+        self.next_at = now + self.interval
+        print(f"{self.label}: {describe()}", file=sys.stderr, flush=True)

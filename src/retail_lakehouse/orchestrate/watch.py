@@ -432,6 +432,8 @@ class Watcher:
             )
         else:
             self.say(f"skipped {self._name(path)}: {report.note}")
+        for warning in report.warnings:  # a same-named earlier file, an assumed date order
+            self.say(f"note: {warning}")
         self.heartbeat.beat(
             last_file=self._name(path),
             last_file_at=datetime.now(UTC).isoformat(),

@@ -13,11 +13,11 @@ is ever reused.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from retail_lakehouse.lake import Lake, arrays
 from retail_lakehouse.lake.commits import commit
@@ -25,13 +25,18 @@ from retail_lakehouse.lake.contracts.bronze import (
     BRONZE_FILES,
     BRONZE_REJECTS,
     BRONZE_SALES_LINES,
-    RAW_COLUMNS,
 )
 from retail_lakehouse.lake.contracts.meta import META_SCHEMA_HISTORY
-from retail_lakehouse.lake.intents import Intent, raise_floor, read_floor
-from retail_lakehouse.lake.recovery import highest_retracted_batch
+from retail_lakehouse.lake.intents import Intent, raise_floor
 from retail_lakehouse.lake.runs import RunContext
 from retail_lakehouse.lake.staged import commit_staged, discard, staged_path
+from retail_lakehouse.pipeline.bronze_manifest import (
+    BATCH_COUNTER,
+    FILE_ROWS,
+    ManifestState,
+    same_name_note,
+    small_query,
+)
 from retail_lakehouse.pipeline.bronze_orphans import remove_orphans
 from retail_lakehouse.pipeline.bronze_stage import (
     ContentRequest,
@@ -49,11 +54,13 @@ from retail_lakehouse.sources.formats import FormatOptions, Formats
 from retail_lakehouse.sources.limits import MIB, ReaderLimits
 from retail_lakehouse.sources.readers import BINARY_TEXT, TEXT_SUFFIXES, is_supported
 from retail_lakehouse.sources.sandbox import Sandbox
-from retail_lakehouse.sources.sniff import file_facts, starts_binary
+from retail_lakehouse.sources.sniff import FileFacts, file_facts, starts_binary
 
 __all__ = [
     "FileRefused",
+    "IngestProgress",
     "IngestReport",
+    "ManifestState",
     "discover",
     "ingest_file",
     "ingest_files",
@@ -64,7 +71,6 @@ __all__ = [
 
 LINES = BRONZE_SALES_LINES.qualified
 INGEST_RECOVERY = "retail_lakehouse.pipeline.bronze:recover_ingest"
-BATCH_COUNTER = "bronze_batch_seq"
 
 
 @dataclass
@@ -83,12 +89,19 @@ class IngestReport:
     warnings: list[str] = field(default_factory=list)  # e.g. a date order that was assumed
 
 
-def discover(paths: Iterable[Path], lake_root: Path | None = None) -> list[Path]:
+def discover(
+    paths: Iterable[Path],
+    lake_root: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[Path]:
     """Expand folders (recursively, sorted) into supported files; keep named files as given.
 
     The files of the lake at ``lake_root`` are never input: a folder holding the lake (``retail
     ingest .`` in a project) skips them, a named one is refused (its tables' Parquet files, logs
-    and Delta log JSON, or a leftover decompressed copy, are no sales export)."""
+    and Delta log JSON, or a leftover decompressed copy, are no sales export). A folder is
+    walked once (``os.walk``, symlinked folders not followed, as ``Path.rglob``); only its
+    folders and symbolic links are resolved, not every file, so a folder of 100,000 files is
+    listed in one pass. ``progress`` hears how many files were found so far."""
     own = lake_root.resolve() if lake_root is not None else None
 
     def lakes(p: Path) -> bool:
@@ -97,11 +110,7 @@ def discover(paths: Iterable[Path], lake_root: Path | None = None) -> list[Path]
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file() and is_supported(p) and not p.name.startswith(".") and not lakes(p)
-            )
+            found += sorted(_walk(path, lakes, progress, len(found)))
         elif path.is_file():
             if lakes(path):
                 raise FileRefused(path, "it is one of the lake's own files, not a sales export")
@@ -109,6 +118,31 @@ def discover(paths: Iterable[Path], lake_root: Path | None = None) -> list[Path]
         else:
             raise FileRefused(path, "no such file or folder")
     return list(dict.fromkeys(found))
+
+
+def _walk(
+    folder: Path,
+    lakes: Callable[[Path], bool],
+    progress: Callable[[int], None] | None,
+    before: int,
+) -> Iterator[Path]:
+    """The supported, not hidden files under ``folder``, outside the lake, in no order."""
+    count = before
+    for top, folders, names in os.walk(folder):
+        here = Path(top)
+        if lakes(here):
+            folders.clear()  # the lake's own folder: nothing under it is input
+            continue
+        for name in names:
+            p = here / name
+            if name.startswith(".") or not is_supported(p) or not p.is_file():
+                continue  # (a FIFO or device named .csv is no file: never read)
+            if p.is_symlink() and lakes(p):
+                continue
+            count += 1
+            if progress is not None:
+                progress(count)
+            yield p
 
 
 def ingest_file(
@@ -119,10 +153,15 @@ def ingest_file(
     limits: ReaderLimits | None = None,
     sandbox: Sandbox | None = None,
     formats: FormatOptions | None = None,
+    replaces: str | None = None,
 ) -> IngestReport:
     """Ingest one file (or skip it when its content is already in bronze); FileRefused when
-    the file is refused. The file is read in a reader worker process, never in this one."""
-    report = ingest_files(lake, [path], run, limits=limits, sandbox=sandbox, formats=formats)[0]
+    the file is refused. The file is read in a reader worker process, never in this one.
+    ``replaces``: the file this one corrects (``retail ingest --replaces``), retracted by the
+    caller, so an earlier file of that name is not mentioned."""
+    report = ingest_files(
+        lake, [path], run, limits=limits, sandbox=sandbox, formats=formats, replaces=replaces
+    )[0]
     if report.refused is not None:
         raise report.refused
     return report
@@ -135,9 +174,10 @@ def ingest_files(
     *,
     limits: ReaderLimits | None = None,
     sandbox: Sandbox | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[IngestProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     formats: FormatOptions | None = None,
+    replaces: str | None = None,
 ) -> list[IngestReport]:
     """Ingest files in order; a refused file is reported (``status="refused"``) and the next
     one goes on. Runs under the writer lock (``recorded_run``).
@@ -146,10 +186,13 @@ def ingest_files(
     which returns only metadata. Staged files are committed in groups (``GROUP_FILES`` files or
     ``GROUP_BYTES`` of input, whichever first): lines, rejects, schema history, then the
     manifest rows of the whole group, so 2,000 tiny files cost a few dozen commits instead of
-    8,000, and the manifest is read once per command instead of once per file.
+    8,000. The files are hashed here in windows (``LOOKUP_FILES``, ``LOOKUP_BYTES``) and each
+    window's hashes and names are looked up in the manifest with one query: what this process
+    holds grows with the command's input, never with the lake's history.
 
-    ``should_stop`` is asked before each file is read: once it says stop, the files already
-    staged are committed and the rest are left for later (a watcher being stopped).
+    ``should_stop`` is asked before each file is staged (its window may already be hashed):
+    once it says stop, the files already staged are committed and the rest are left for later
+    (a watcher being stopped). ``progress`` hears the running tally after each file.
 
     ``formats`` holds what was declared about the files' dates and numbers (command line,
     ``retail.toml``); the rest is detected by the worker while it reads each file, and decided
@@ -159,24 +202,44 @@ def ingest_files(
     box = sandbox or Sandbox(limits)
     limits = box.limits
     state = ManifestState.load(lake)
+    state.replaced = Path(replaces).name if replaces else None
     reports: list[IngestReport] = []
     group: list[Staged] = []
     group_bytes = 0
+    tally = IngestProgress(len(paths))
+    counted = 0  # reports already in the tally
+    stopped = False
     try:
-        for index, path in enumerate(paths, start=1):
-            if should_stop is not None and should_stop():
+        for window in _windows(paths, limits, reports):
+            # The window's hashes and names in one query (never every hash of the lake).
+            state.look_up(
+                lake,
+                [facts.sha256 for _, facts in window],
+                [path.name for path, _ in window],
+            )
+            for path, facts in window:
+                if should_stop is not None and should_stop():
+                    stopped = True
+                    break
+                staged = _stage(lake, box, state, path, facts, limits, reports, formats)
+                if staged is not None:
+                    group.append(staged)
+                    group_bytes += staged_size(staged)
+                    tally.lines += staged.rows
+                if group and (len(group) >= GROUP_FILES or group_bytes >= GROUP_BYTES):
+                    # Once a commit starts its files belong to it: never discarded below, even
+                    # when the commit fails half-way (orphans are removed by remove_orphans).
+                    committing, group, group_bytes = group, [], 0
+                    reports += commit_group(lake, run, committing)
+                tally.done = paths_done(paths, tally.done, path)
+                for report in reports[counted:]:  # (refusals and skips; never all reports)
+                    tally.skipped += report.status == "skipped"
+                    tally.refused += report.status == "refused"
+                counted = len(reports)
+                if progress is not None:
+                    progress(tally)
+            if stopped:
                 break
-            staged = _stage(lake, box, state, path, limits, reports, formats)
-            if staged is not None:
-                group.append(staged)
-                group_bytes += staged_size(staged)
-            if group and (len(group) >= GROUP_FILES or group_bytes >= GROUP_BYTES):
-                # Once a commit starts its files belong to it: never discarded below, even
-                # when the commit fails half-way (orphans are removed by remove_orphans).
-                committing, group, group_bytes = group, [], 0
-                reports += commit_group(lake, run, committing)
-            if progress is not None:
-                progress(index)
         if group:
             committing, group = group, []
             reports += commit_group(lake, run, committing)
@@ -189,6 +252,57 @@ def ingest_files(
     return sorted(reports, key=lambda r: order.get(r.path, 0))
 
 
+LOOKUP_FILES = 256
+LOOKUP_BYTES = 64 * 2**20
+"""A window of files is hashed before its hashes and names are looked up in one query: up to
+``LOOKUP_FILES`` files or ``LOOKUP_BYTES`` of input (a large file is a window of its own)."""
+
+
+def _windows(
+    paths: Sequence[Path], limits: ReaderLimits, reports: list[IngestReport]
+) -> Iterator[list[tuple[Path, FileFacts]]]:
+    """The files in order, hashed, in windows; a file refused before its hash (too big,
+    binary, unreadable) goes straight to ``reports``."""
+    window: list[tuple[Path, FileFacts]] = []
+    size = 0
+    for path in paths:
+        facts = _facts(path, limits, reports)
+        if facts is None:
+            continue
+        window.append((path, facts))
+        size += facts.size
+        if len(window) >= LOOKUP_FILES or size >= LOOKUP_BYTES:
+            yield window
+            window, size = [], 0
+    if window:
+        yield window
+
+
+def paths_done(paths: Sequence[Path], index: int, path: Path) -> int:
+    """How many of ``paths`` are done once ``path`` is (refused ones before it count too)."""
+    while index < len(paths) and paths[index] != path:
+        index += 1
+    return min(index + 1, len(paths))
+
+
+@dataclass
+class IngestProgress:
+    """How far a command is, for a progress line: files done of ``total``, lines staged, files
+    skipped (content already in bronze) and refused."""
+
+    total: int
+    done: int = 0
+    lines: int = 0
+    skipped: int = 0
+    refused: int = 0
+
+    def describe(self) -> str:
+        return (
+            f"{self.done:,} of {self.total:,} files, {self.lines:,} lines, "
+            f"{self.skipped:,} skipped, {self.refused:,} refused"
+        )
+
+
 GROUP_FILES = 200
 GROUP_BYTES = 256 * 2**20
 
@@ -197,110 +311,9 @@ def staged_size(staged: Staged) -> int:
     return sum(f.stat().st_size for f in staged.files if f.exists())
 
 
-FILE_ROWS = "coalesce(format, '') NOT IN ('stream', 'cdc')"
-"""The manifest rows of files (not stream micro-batches nor CDC group batches)."""
-
-
-@dataclass
-class ManifestState:
-    """What the ingest needs from the manifest and schema history, read ONCE per command (the
-    writer lock is held, so nobody else changes them) and kept current as files are staged."""
-
-    shas: dict[str, int]
-    next_seq: int
-    schema_version: int
-    known_extra: list[str]
-    unhashed: dict[str, list[tuple[str, str, int]]] | None = None
-    """Compressed files ingested before content hashes were kept, by their name without the
-    compression suffix: (file, hash as given, batch). Read when a file is first about to be
-    staged (:func:`_compressed_twin`)."""
-
-    @classmethod
-    def load(cls, lake: Lake, *, hashes: bool = True) -> ManifestState:
-        """``hashes=False`` for a stream micro-batch or a CDC group sync, which never look a
-        file up: their cost then does not grow with the manifest (a stream adds a row per
-        micro-batch, and every micro-batch loaded all of them: at 1,000,000 rows, 2.2 CPU-s and
-        ~300 MB each). With hashes, only files' rows: a stream or CDC batch's hash is of its
-        events, never a file's bytes."""
-        # A file is known by its hash as given and by its content's (a compressed file's
-        # decompressed bytes): the same export plain and gzipped is one file. (A lake from
-        # before the column has no content hashes: every file of it was hashed as read.)
-        files = lake.delta(BRONZE_FILES.qualified)
-        has_content = files is not None and "content_sha256" in files.schema().to_arrow().names
-        content_column = "content_sha256" if has_content else "NULL"
-        batches = f"FROM t WHERE {FILE_ROWS}"
-        sql = (  # the files' hashes, and one row with the highest batch number of all
-            f"SELECT _source_sha256, {content_column} AS content_sha256, _batch_seq {batches} "
-            "UNION ALL SELECT NULL, NULL, max(_batch_seq) FROM t"
-            if hashes
-            else "SELECT max(_batch_seq) AS _batch_seq FROM t"
-        )
-        known = _small_query(lake, BRONZE_FILES.qualified, sql)
-        seqs = known.get("_batch_seq", [])
-        shas: dict[str, int] = {}
-        for column in ("_source_sha256", "content_sha256") if hashes else ():
-            shas.update(
-                (sha, seq)
-                for sha, seq in zip(known.get(column, []), seqs, strict=True)
-                if sha is not None
-            )
-        version = _small_query(
-            lake,
-            META_SCHEMA_HISTORY.qualified,
-            "SELECT coalesce(max(schema_version), 0) AS v FROM t "
-            "WHERE table_name = 'bronze.sales_lines'",
-        )
-        # Extra columns as the committed schema changes record them, not as the table's
-        # schema has them: an ingest interrupted after its lines commit widened the table
-        # (not undoable without a rewrite) but ingested nothing, so the file that brings the
-        # column next records the change again, as in a lake that was never interrupted.
-        recorded = _small_query(
-            lake,
-            META_SCHEMA_HISTORY.qualified,
-            "SELECT DISTINCT unnest(columns) AS c FROM t WHERE table_name = 'bronze.sales_lines'",
-        )
-        raw = set(RAW_COLUMNS)
-        extra = sorted(c for c in recorded.get("c", []) if c and c not in raw)
-        # Batch numbers are never reused: not a retracted one (recover), nor one an interrupted
-        # ingest had reserved (its floor), so the next is above all three.
-        return cls(
-            shas,
-            max(
-                max((s for s in seqs if s is not None), default=0),
-                highest_retracted_batch(lake),
-                read_floor(lake, BATCH_COUNTER),
-            )
-            + 1,
-            (version.get("v") or [0])[0],
-            [n for n in extra if n.startswith("x_")],
-        )
-
-
-def _small_query(lake: Lake, qualified: str, sql: str) -> dict[str, list[Any]]:
-    """``sql`` over the latest snapshot of one small table (named ``t``), run by delta-rs' own
-    engine, as ``retail status`` reads the lake: the ingest's own process need not load DuckDB
-    (46 CPU ms) and open a connection with views (28 ms) for the manifest's three reads, which
-    are its critical path now that the reader worker starts as a fork (decision 0021, eleventh
-    round). Columns by name; a table not created yet reads as no rows."""
-    from deltalake import QueryBuilder
-
-    table = lake.delta(qualified)
-    if table is None:
-        return {}
-    result = QueryBuilder().register("t", table).execute(sql).read_all()
-    return {name: list(result.column(name).to_pylist()) for name in result.column_names}
-
-
-def _stage(
-    lake: Lake,
-    box: Sandbox,
-    state: ManifestState,
-    path: Path,
-    limits: ReaderLimits,
-    reports: list[IngestReport],
-    formats: FormatOptions,
-) -> Staged | None:
-    """Read and stage one file in the worker; a skip or a refusal goes straight to reports."""
+def _facts(path: Path, limits: ReaderLimits, reports: list[IngestReport]) -> FileFacts | None:
+    """The file's hash and size, read in this process; None (and a refusal in ``reports``)
+    when it is refused without being read."""
     inner, compression = split_suffix(path)
     try:
         size = path.stat().st_size
@@ -313,17 +326,32 @@ def _stage(
             # here only for the reader to refuse it by its first 8 KB).
             reports.append(_refusal(FileRefused(path, BINARY_TEXT, line=1)))
             return None
-        facts = file_facts(path)  # a streamed hash: safe to do here, and a skip costs no worker
+        return file_facts(path)  # a streamed hash: safe to do here, and a skip costs no worker
     except OSError as error:
         reports.append(_refusal(FileRefused(path, f"cannot read the file ({error.strerror})")))
         return None
-    if facts.sha256 in state.shas:
-        seq = state.shas[facts.sha256]
+
+
+def _stage(
+    lake: Lake,
+    box: Sandbox,
+    state: ManifestState,
+    path: Path,
+    facts: FileFacts,
+    limits: ReaderLimits,
+    reports: list[IngestReport],
+    formats: FormatOptions,
+) -> Staged | None:
+    """Read and stage one file in the worker; a skip or a refusal goes straight to reports.
+    The file's hash and name were looked up with its window's (:meth:`ManifestState.look_up`)."""
+    compression = split_suffix(path)[1]
+    if facts.sha256 in state.seen:
+        seq = state.seen[facts.sha256]
         reports.append(IngestReport(path, "skipped", note=f"same content already in batch {seq}"))
         return None
     twin = _compressed_twin(lake, box, state, path, limits)
-    if twin is not None and facts.sha256 in state.shas:
-        note = f"same content already in batch {state.shas[facts.sha256]} ({twin}, decompressed)"
+    if twin is not None and facts.sha256 in state.seen:
+        note = f"same content already in batch {state.seen[facts.sha256]} ({twin}, decompressed)"
         reports.append(IngestReport(path, "skipped", note=note))
         return None
     batch_seq = state.next_seq
@@ -354,19 +382,24 @@ def _stage(
             raise  # the lake's disk is full: the command fails, the file is not refused
         reports.append(_refusal(failed))
         return None
-    if compression is not None and staged.content_sha256 in state.shas:
+    holder: int | None = None
+    if compression is not None and staged.content_sha256 is not None:
         # a compressed file whose content bronze holds (plain, or compressed otherwise):
-        # looked up here, after staging, so the request need not carry every known hash
+        # looked up here, after staging, so the request need not carry any known hash
+        holder = state.batch_of(lake, staged.content_sha256)
+    if holder is not None:
         discard(staged.files)
-        seq = state.shas[staged.content_sha256]
-        state.shas[facts.sha256] = seq
-        note = f"same content (decompressed) already in batch {seq}"
+        state.seen[facts.sha256] = holder
+        note = f"same content (decompressed) already in batch {holder}"
         reports.append(IngestReport(path, "skipped", note=note))
         return None
     staged.facts = facts
-    state.shas[facts.sha256] = batch_seq
+    earlier = state.names.get(path.name)
+    if earlier is not None and path.name != state.replaced:  # one of its name, other content
+        staged.notes.append(same_name_note(path, earlier))
+    state.seen[facts.sha256] = batch_seq
     if staged.content_sha256 is not None:
-        state.shas[staged.content_sha256] = batch_seq
+        state.seen[staged.content_sha256] = batch_seq
     state.next_seq += 1
     state.schema_version = staged.lineage.schema_version
     state.known_extra += staged.new_columns
@@ -396,7 +429,7 @@ def _compressed_twin(
             continue  # another file now has its name
         request = ContentRequest(old, old_facts, limits, staged_path(lake, LINES))
         try:
-            state.shas.setdefault(box.call(old, content_sha256, request), seq)
+            state.seen.setdefault(box.call(old, content_sha256, request), seq)
         except (FileRefused, OSError):
             copy = copy_path(old, request.beside)
             discard([copy] if copy else [])
@@ -418,7 +451,7 @@ def _unhashed_compressed(lake: Lake) -> dict[str, list[tuple[str, str, int]]]:
     where = f"{FILE_ROWS} AND ({where})"
     if "content_sha256" in names:
         where = f"content_sha256 IS NULL AND {where}"
-    found = _small_query(
+    found = small_query(
         lake,
         BRONZE_FILES.qualified,
         f"SELECT _source_file, _source_sha256, _batch_seq FROM t WHERE {where}",
@@ -504,7 +537,7 @@ def commit_group(
                 staged.lineage.batch_seq,
                 "; ".join(notes),
                 formats=staged.formats,
-                warnings=list(staged.formats.notes) if staged.formats else [],
+                warnings=[*staged.notes, *(staged.formats.notes if staged.formats else [])],
             )
         )
     run.changed = True

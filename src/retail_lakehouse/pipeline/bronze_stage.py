@@ -78,6 +78,7 @@ class Staged:
     content_sha256: str | None = None  # what the readers read (a compressed file's content)
     formats: Formats | None = None  # date order and decimal separator, decided while reading
     size_bytes: int = 0  # input bytes when there is no file (a stream micro-batch)
+    notes: list[str] = field(default_factory=list)  # the parent's (a same-named earlier file)
 
     @property
     def schema_changed(self) -> bool:

@@ -101,7 +101,7 @@ def sync_groups(
     run.note(recovery=CDC_RECOVERY)
     rows, digests = _states(lake, wanted)
     live = _live_batches(lake)
-    state = ManifestState.load(lake, hashes=False)
+    state = ManifestState.load(lake)
     limits = limits or ReaderLimits()
     staged: list[Staged] = []
     superseded: list[dict[str, Any]] = []

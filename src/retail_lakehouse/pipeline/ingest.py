@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.runs import recorded_run
 from retail_lakehouse.pipeline import bronze
-from retail_lakehouse.pipeline.bronze import FileRefused, IngestReport
+from retail_lakehouse.pipeline.bronze import FileRefused, IngestProgress, IngestReport
 from retail_lakehouse.sources.formats import FormatOptions
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def ingest_files(
     limits: ReaderLimits | None = None,
     sandbox: Sandbox | None = None,
     on_file: Callable[[int, FileOutcome], None] | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[IngestProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     formats: FormatOptions | None = None,
     on_recovered: Callable[[str], None] | None = None,

@@ -81,7 +81,7 @@ def commit_batch(
     """Commit ``records`` (all new: above the committed offsets) as one bronze batch whose
     manifest commit sets the transaction identifiers ``positions`` (app id -> offset)."""
     limits = limits or ReaderLimits()
-    state = ManifestState.load(lake, hashes=False)
+    state = ManifestState.load(lake)
     chunk, layout = parse_events(records, limits, state.known_extra)
     first = min(r.offset for r in records)
     last = max(r.offset for r in records)

@@ -344,6 +344,18 @@ def test_bronze_asset_and_sensor_follow_the_ingests_rules_for_compressed_duplica
     assert lake.read("bronze.files").num_rows == 1
     assert lake.read("bronze.sales_lines").num_rows == metadata["lines_ingested"]
 
+    corrected = landing / "a.csv"  # the same name, other content: said in the metadata
+    corrected.write_text(SAMPLE.read_text(encoding="utf-8")[:3000], encoding="utf-8")
+    again = dg.materialize(
+        [bronze_sales_lines],
+        resources={"retail": retail},
+        run_config=dg.RunConfig(ops={BRONZE_OP: IngestConfig(files=[str(corrected)])}),
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    [event] = again.get_asset_materialization_events()
+    notes = event.materialization.metadata["notes"].value
+    assert "a.csv was ingested before as batch 1" in notes, notes
+
 
 def test_a_silver_asset_killed_before_its_swap_check_is_reported_by_the_next_command(
     tmp_path: Path,

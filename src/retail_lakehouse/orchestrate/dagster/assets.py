@@ -152,6 +152,9 @@ def bronze_sales_lines(
     for outcome in refused:
         context.log.warning(f"refused {outcome.path}: {outcome.refused}")
     reports = [o.report for o in outcomes if o.report is not None]
+    notes = [f"{r.path}: {warning}" for r in reports for warning in r.warnings]
+    for note in notes:  # a same-named earlier file, an assumed date order
+        context.log.warning(note)
     return MaterializeResult(
         metadata={
             **table_metadata(lake, BRONZE_SALES_LINES),
@@ -159,6 +162,7 @@ def bronze_sales_lines(
             "files_skipped": sum(r.status == "skipped" for r in reports),
             "files_refused": len(refused),
             "lines_ingested": sum(r.rows_ingested for r in reports),
+            "notes": "\n".join(notes),
         }
     )
 
