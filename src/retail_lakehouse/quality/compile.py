@@ -566,6 +566,10 @@ def parse_rule(rule: Rule) -> CompiledRule:
         raise _rule_error(
             rule, f"cannot read the expression: {_parse_problem(rule.expression, error)}"
         ) from None
+    except RecursionError:  # sqlglot's parser recurses once per level of parentheses
+        raise _rule_error(rule, _TOO_DEEP) from None
+    if _depth(tree) > MAX_DEPTH:  # translated (and compiled to SQL) recursively, too
+        raise _rule_error(rule, _TOO_DEEP) from None
     if isinstance(tree, exp.Block):
         raise _rule_error(rule, "one condition only, not several statements (a ';' ends one)")
     if isinstance(tree, _STATEMENTS):
@@ -575,6 +579,29 @@ def parse_rule(rule: Rule) -> CompiledRule:
     except _Refused as refused:
         raise _rule_error(rule, str(refused)) from None
     return CompiledRule(rule, tree, stats)
+
+
+MAX_DEPTH = 100
+"""How deeply a rule's expression may nest (parentheses, operators: ``a AND b AND c`` is two
+levels). Real rules nest a few levels; a deeper tree would exhaust Python's stack in the parser,
+the translator or Ibis' SQL compiler, a crash instead of a refusal."""
+
+_TOO_DEEP = (
+    "the expression nests too deeply (parentheses within parentheses, some dozens deep, or "
+    f"more than {MAX_DEPTH} levels of conditions and terms chained by operators); split it "
+    "into several rules, or use IN (...) for a list of values"
+)
+"""sqlglot's parser gives up on fewer levels of parentheses (about 60 here) than of operators."""
+
+
+def _depth(tree: exp.Expr) -> int:
+    """The nesting depth of ``tree``, walked without recursion (a deep tree is the question)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in node.iter_expressions())
+    return deepest
 
 
 def stat_type(spec: StatSpec, table: ir.Table, now: datetime) -> dt.DataType:
