@@ -229,6 +229,10 @@ def test_failed_gate_is_alerted_and_not_retried(tmp_path: Path) -> None:
         done = retail_in(project, "watch", "--once", "--settle", "0.2")
         assert done.code == 1, done.stdout + done.stderr
         assert done.stdout.count("run failed") == 1  # the same data fails the same way
+        # the reason once on the terminal; the alert line says only that one was raised
+        terminal = done.stdout + done.stderr
+        assert terminal.count("quality gate 'customer_present' failed") == 1, terminal
+        assert "alert quality_gate_failed raised" in done.stderr
         [alert] = http.bodies("/hook")
         assert alert["kind"] == "quality_gate_failed"
         assert "customer_present" in alert["message"]
