@@ -243,7 +243,7 @@ class Translator:
             except Exception:  # this child is not the problem's cause: leave it out
                 continue
             operands.append(f"{child.sql(dialect='duckdb')} ({kind})")
-        operation = _OPERATOR_SIGNS.get(type(node)) or node.key.upper()
+        operation = _OPERATOR_SIGNS.get(type(node)) or _spelt(node)
         return f"{operation} does not apply to {' and '.join(operands) or 'these operands'}"
 
     def _visit(self, node: exp.Expr) -> Any:
@@ -491,9 +491,19 @@ _OPERATOR_SIGNS: dict[type[exp.Expr], str] = {
     exp.And: "AND",
     exp.Or: "OR",
     exp.Not: "NOT",
+    exp.Neg: "-",
     exp.DPipe: "||",
     exp.RegexpFullMatch: "~",
 }
+
+
+def _spelt(node: exp.Expr) -> str:
+    """A function's name as DuckDB spells it (``STARTS_WITH``, not sqlglot's ``startswith``);
+    another node's keyword (``BETWEEN``, ``CASE``)."""
+    called = (
+        re.match(r"(\w+)\(", node.sql(dialect="duckdb")) if isinstance(node, exp.Func) else None
+    )
+    return called.group(1) if called else node.key.upper()
 
 
 def _is_text_literal(node: exp.Expr) -> bool:

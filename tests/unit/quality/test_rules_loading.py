@@ -209,6 +209,9 @@ def _rule_with(expression: str) -> str:
         ("quantity + 'abc' > 1", "+ does not apply to quantity (int64) and 'abc' (string)"),
         ("quantity LIKE '5%'", "LIKE does not apply to quantity (int64)"),
         ("upper(quantity) = 'A'", "UPPER does not apply to quantity (int64)"),
+        # a function or an operator as the rule writer spelt it, not sqlglot's class keys
+        ("starts_with(quantity, 'a')", "STARTS_WITH does not apply to quantity (int64)"),
+        ("-country > 0", "- does not apply to country (string)"),
     ],
 )
 def test_an_unreadable_expression_is_explained_in_words(
