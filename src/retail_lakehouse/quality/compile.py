@@ -601,7 +601,7 @@ _TOO_DEEP = (
     f"more than {MAX_DEPTH} levels of conditions and terms chained by operators); split it "
     "into several rules, or use IN (...) for a list of values"
 )
-"""sqlglot's parser gives up on fewer levels of parentheses (about 60 here) than of operators."""
+"""sqlglot's parser gives up on fewer levels of parentheses (60 or fewer here) than of operators."""
 
 
 def _depth(tree: exp.Expr) -> int:
