@@ -235,7 +235,7 @@ class Watcher:
         own = self._events_stop = threading.Event()
         stop = _Either(self._stop, own)
 
-        itself = {str(self.landing), os.path.abspath(self.landing)}
+        itself = {str(self.landing), os.path.abspath(self.landing), str(self.landing.resolve())}
 
         def events() -> None:
             try:
@@ -247,8 +247,8 @@ class Watcher:
                     raise_interrupt=False,
                     ignore_permission_denied=True,
                 ):
-                    if any(path in itself for _, path in changes):  # its watch went with it
-                        self._watch_lost = True
+                    if not own.is_set() and any(path in itself for _, path in changes):
+                        self._watch_lost = True  # the folder itself went, and its watch with it
                     self._wake.set()
             except Exception as error:  # e.g. inotify watch limit: fall back to polling
                 log.warning("file events unavailable (%s); polling %s", error, self.landing)
