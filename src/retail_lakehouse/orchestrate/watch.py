@@ -148,6 +148,7 @@ class Watcher:
         self._poll = FIRST_POLL_SECONDS
         self._inotify = False
         self._events_stop: threading.Event | None = None  # stops the current events thread
+        self._watch_lost = False  # the events thread saw the landing folder itself deleted
         self._landing_gone = False
         self._started = datetime.now(UTC)
         self.refused = 0
@@ -234,9 +235,11 @@ class Watcher:
         own = self._events_stop = threading.Event()
         stop = _Either(self._stop, own)
 
+        itself = {str(self.landing), os.path.abspath(self.landing), str(self.landing.resolve())}
+
         def events() -> None:
             try:
-                for _ in watchfiles.watch(
+                for changes in watchfiles.watch(
                     self.landing,
                     stop_event=stop,
                     debounce=100,
@@ -244,6 +247,8 @@ class Watcher:
                     raise_interrupt=False,
                     ignore_permission_denied=True,
                 ):
+                    if not own.is_set() and any(path in itself for _, path in changes):
+                        self._watch_lost = True  # the folder itself went, and its watch with it
                     self._wake.set()
             except Exception as error:  # e.g. inotify watch limit: fall back to polling
                 log.warning("file events unavailable (%s); polling %s", error, self.landing)
@@ -361,15 +366,22 @@ class Watcher:
         Its inotify watch goes with it (a new folder of the same name is another inode), so
         the watcher polls while it is gone and watches the new folder when one appears: a
         landing folder removed and made again (a redeployed share, a tidy-up script) must not
-        leave a watcher that looks alive and sees nothing for poll_max_seconds at a time."""
+        leave a watcher that looks alive and sees nothing for poll_max_seconds at a time. Removed
+        and made again at once (``rm -rf landing && mkdir landing``, often with the same inode
+        number), it is never seen gone: the events thread's report of the folder's own deletion
+        says its watch is lost."""
         if self.landing.is_dir():
-            if self._landing_gone:
+            lost, self._watch_lost = self._watch_lost, False
+            back = self._landing_gone
+            if back:
                 self._landing_gone = False
                 self.say(f"the landing folder {self.landing} is back: watching it again")
                 self.heartbeat.beat(landing_missing=False)
-                if self._events_stop is not None:  # it was watched by events: again
-                    self._inotify = self._start_file_events()
                 self._poll = FIRST_POLL_SECONDS
+            elif lost:
+                self.say(f"the landing folder {self.landing} was made again: watching the new one")
+            if self._events_stop is not None and (back or lost):
+                self._inotify = self._start_file_events()  # it was watched by events: again
             return True
         if not self._landing_gone:
             self._landing_gone = True

@@ -243,7 +243,7 @@ class Translator:
             except Exception:  # this child is not the problem's cause: leave it out
                 continue
             operands.append(f"{child.sql(dialect='duckdb')} ({kind})")
-        operation = _OPERATOR_SIGNS.get(type(node)) or node.key.upper()
+        operation = _OPERATOR_SIGNS.get(type(node)) or _spelt(node)
         return f"{operation} does not apply to {' and '.join(operands) or 'these operands'}"
 
     def _visit(self, node: exp.Expr) -> Any:
@@ -491,9 +491,19 @@ _OPERATOR_SIGNS: dict[type[exp.Expr], str] = {
     exp.And: "AND",
     exp.Or: "OR",
     exp.Not: "NOT",
+    exp.Neg: "-",
     exp.DPipe: "||",
     exp.RegexpFullMatch: "~",
 }
+
+
+def _spelt(node: exp.Expr) -> str:
+    """A function's name as DuckDB spells it (``STARTS_WITH``, not sqlglot's ``startswith``);
+    another node's keyword (``BETWEEN``, ``CASE``)."""
+    called = (
+        re.match(r"(\w+)\(", node.sql(dialect="duckdb")) if isinstance(node, exp.Func) else None
+    )
+    return called.group(1) if called else node.key.upper()
 
 
 def _is_text_literal(node: exp.Expr) -> bool:
@@ -566,6 +576,10 @@ def parse_rule(rule: Rule) -> CompiledRule:
         raise _rule_error(
             rule, f"cannot read the expression: {_parse_problem(rule.expression, error)}"
         ) from None
+    except RecursionError:  # sqlglot's parser recurses once per level of parentheses
+        raise _rule_error(rule, _TOO_DEEP) from None
+    if _depth(tree) > MAX_DEPTH:  # translated (and compiled to SQL) recursively, too
+        raise _rule_error(rule, _TOO_DEEP) from None
     if isinstance(tree, exp.Block):
         raise _rule_error(rule, "one condition only, not several statements (a ';' ends one)")
     if isinstance(tree, _STATEMENTS):
@@ -575,6 +589,29 @@ def parse_rule(rule: Rule) -> CompiledRule:
     except _Refused as refused:
         raise _rule_error(rule, str(refused)) from None
     return CompiledRule(rule, tree, stats)
+
+
+MAX_DEPTH = 100
+"""How deeply a rule's expression may nest (parentheses, operators: ``a AND b AND c`` is two
+levels). Real rules nest a few levels; a deeper tree would exhaust Python's stack in the parser,
+the translator or Ibis' SQL compiler, a crash instead of a refusal."""
+
+_TOO_DEEP = (
+    "the expression nests too deeply (parentheses within parentheses, some dozens deep, or "
+    f"more than {MAX_DEPTH} levels of conditions and terms chained by operators); split it "
+    "into several rules, or use IN (...) for a list of values"
+)
+"""sqlglot's parser gives up on fewer levels of parentheses (60 or fewer here) than of operators."""
+
+
+def _depth(tree: exp.Expr) -> int:
+    """The nesting depth of ``tree``, walked without recursion (a deep tree is the question)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in node.iter_expressions())
+    return deepest
 
 
 def stat_type(spec: StatSpec, table: ir.Table, now: datetime) -> dt.DataType:

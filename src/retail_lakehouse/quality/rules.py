@@ -231,6 +231,10 @@ def load_rules(
             text = Path(path).read_text("utf-8")
         except OSError as error:
             raise RulesError(f"{path}: cannot read rules file: {error.strerror or error}") from None
+        except UnicodeDecodeError as error:  # another encoding, or not text at all
+            raise RulesError(
+                f"{path}: not UTF-8 text (byte {error.start}); save the rules file as UTF-8"
+            ) from None
         _overlay(merged, _entries(text, str(path)), str(path))
         _overlay_tests(tests, _test_entries(text, str(path)))
         sources.append(str(path))

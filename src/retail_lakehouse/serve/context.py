@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Query, Request
@@ -28,6 +29,11 @@ class ServeContext:
     jobs: JobQueue
     metrics: ApiMetrics
 
+    @property
+    def private_roots(self) -> tuple[Path, ...]:
+        """The server's folders a client is never shown (:mod:`retail_lakehouse.serve.reasons`)."""
+        return (self.lake.root, self.settings.landing)
+
 
 def serve_context(request: Request) -> ServeContext:
     context: ServeContext = request.app.state.serve
@@ -46,13 +52,15 @@ def current_snapshot(
     ] = None,
 ) -> Snapshot:
     """The snapshot a request reads (taken once, so all its queries see the same data)."""
-    reader = serve_context(request).reader
+    context = serve_context(request)
+    reader = context.reader
     if as_of is None:
         return reader.current()
     from retail_lakehouse.lake.history import AsOfError
     from retail_lakehouse.serve.filters import invalid
+    from retail_lakehouse.serve.reasons import client_message
 
     try:
         return reader.at(as_of)
     except AsOfError as bad:
-        raise invalid("as_of", str(bad), as_of) from None
+        raise invalid("as_of", client_message(bad, context.private_roots), as_of) from None

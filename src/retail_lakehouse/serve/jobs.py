@@ -55,8 +55,14 @@ class Job:
 class JobQueue:
     """A FIFO of jobs and the single thread that runs them."""
 
-    def __init__(self, after_each: Callable[[Job], None] | None = None, keep: int = 500) -> None:
+    def __init__(
+        self,
+        after_each: Callable[[Job], None] | None = None,
+        keep: int = 500,
+        describe: Callable[[Exception], str] = lambda error: f"{type(error).__name__}: {error}",
+    ) -> None:
         self.after_each = after_each
+        self.describe = describe  # a failed job's reason, as its client is told it
         self.keep = keep
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._jobs: OrderedDict[str, Job] = OrderedDict()
@@ -115,7 +121,7 @@ class JobQueue:
             outcome = JobStatus.succeeded
         except Exception as error:
             log.warning("job %s (%s) failed: %s", job.id, job.kind, error)
-            job.reason = f"{type(error).__name__}: {error}"
+            job.reason = self.describe(error)
             job.error_type = type(error).__name__
             outcome = JobStatus.failed
         if self.after_each is not None:

@@ -86,6 +86,7 @@ def ingest_upload(
         raise
     detail = as_detail(report)
     detail.setdefault("run_id", run.run_id)
+    detail["path"] = path.name  # the client's file by its name, not the server's folders
     detail["removed_from_landing"] = False
     if detail.get("status") == "skipped":
         path.unlink(missing_ok=True)

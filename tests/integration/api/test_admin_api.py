@@ -60,6 +60,7 @@ def test_upload_ingests_then_a_run_publishes_new_numbers(
     assert (server.landing / body["file"]).read_bytes() == new_sales.read_bytes()
     assert body["job"]["kind"] == "ingest" and body["job"]["status"] == "succeeded"
     assert body["job"]["detail"]["rows_ingested"] == 2000
+    assert body["job"]["detail"]["path"] == "new_sales_march.csv"  # not where the server keeps it
 
     again = upload(admin, "again.csv", new_sales.read_bytes())
     assert again.status_code == 201
@@ -126,7 +127,9 @@ def test_upload_names_are_sanitised_and_confined_to_landing(
     assert stored == "evil_name.csv"
     assert not (server.landing.parent.parent / "tmp" / "evil name.csv").exists()
     assert response.status_code == 422  # refused by ingestion: required columns are missing
-    assert "FileRefused" in response.json()["job"]["reason"]
+    reason = response.json()["job"]["reason"]
+    assert reason.startswith("FileRefused: evil_name.csv: "), reason  # its name, not where it is
+    assert str(server.landing) not in response.text and str(server.lake) not in response.text
     assert not (server.landing / stored).exists()  # a refused upload does not stay in landing/
     assert upload(admin, ".bashrc", content).status_code == 415
     assert upload(admin, "report.exe", content).status_code == 415

@@ -13,7 +13,7 @@ from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.history import resolve_as_of
 from retail_lakehouse.lake.query import LakeSQL
 from tests.conftest import run_retail
-from tests.integration.api.live import Server
+from tests.integration.api.live import Server, serve
 
 pytestmark = pytest.mark.slow
 
@@ -81,3 +81,16 @@ def test_a_backup_while_serve_is_reading_does_not_block_it(server: Server, tmp_p
     restored = tmp_path / "restored"
     assert run_retail("restore", tmp_path / "backups", "--lake", restored).code == 0
     assert sums(restored, None) == sums(server.lake, None)
+
+
+def test_as_of_a_vacuumed_state_names_no_server_path(private_lake: Path) -> None:
+    """The 422 says which table and how many files are gone, not where the lake lives."""
+    r1 = first_run(private_lake)
+    vacuumed = run_retail("vacuum", "--retain", "0h", "--force", lake=private_lake)
+    assert vacuumed.code == 0, vacuumed.stderr
+    with serve(private_lake) as server:
+        gone = server.client("viewer").get("/api/v1/kpis", params={"as_of": r1})
+    assert gone.status_code == 422, gone.text
+    message = gone.json()["detail"][0]["msg"]
+    assert "can no longer be read" in message and "file(s) that `retail vacuum` deleted" in message
+    assert "(e.g. gold/" in message and str(private_lake) not in gone.text, message

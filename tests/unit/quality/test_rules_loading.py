@@ -148,6 +148,30 @@ def test_an_unreadable_file_is_a_rules_error(tmp_path: Path) -> None:
         load_rules([tmp_path / "missing.yaml"])
 
 
+def test_a_file_that_is_not_utf8_text_is_a_rules_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(RULE.replace("Nobody", "Caf\u00e9").encode("latin-1"))
+    with pytest.raises(RulesError, match=r"latin1\.yaml: not UTF-8 text \(byte 1\d\d\)"):
+        load_rules([path])
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "(" * 150 + "quantity" + ")" * 150 + " > 0",  # sqlglot's parser runs out of stack
+        "quantity " + "+ 1 " * 600 + "> 0",  # parsed, then too deep to translate
+        " AND ".join(["quantity > 0"] * 120),
+    ],
+    ids=["parentheses", "sum", "conditions"],
+)
+def test_an_expression_nested_too_deeply_is_refused_not_a_crash(
+    tmp_path: Path, expression: str
+) -> None:
+    path = write(tmp_path, RULE.replace("quantity < 10000", repr(expression)))
+    with pytest.raises(RulesError, match=r"'big_orders': the expression nests too deeply"):
+        load_rules([path])
+
+
 def test_statements_are_not_expressions() -> None:
     with pytest.raises(RulesError, match="must be an expression"):
         rules_from_text(
@@ -185,6 +209,9 @@ def _rule_with(expression: str) -> str:
         ("quantity + 'abc' > 1", "+ does not apply to quantity (int64) and 'abc' (string)"),
         ("quantity LIKE '5%'", "LIKE does not apply to quantity (int64)"),
         ("upper(quantity) = 'A'", "UPPER does not apply to quantity (int64)"),
+        # a function or an operator as the rule writer spelt it, not sqlglot's class keys
+        ("starts_with(quantity, 'a')", "STARTS_WITH does not apply to quantity (int64)"),
+        ("-country > 0", "- does not apply to country (string)"),
     ],
 )
 def test_an_unreadable_expression_is_explained_in_words(

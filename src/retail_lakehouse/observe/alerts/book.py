@@ -87,9 +87,14 @@ class AlertBook:
         baseline: float | None = None,
         subject: str | None = None,
         alert_id: str | None = None,
+        reported: bool = False,
     ) -> Alert | None:
         """Raise, deliver and store an alert, unless one is open for ``condition`` (or an alert
-        with ``alert_id`` exists). Returns the new alert or None."""
+        with ``alert_id`` exists). Returns the new alert or None.
+
+        ``reported``: the caller has just told its user the reason (the watcher's ``run failed:``
+        and ``refused``), so the log line says only that an alert was raised: the message goes
+        to the channels and ``meta.alerts``, not a second time to the same terminal."""
         known = self.all()
         if any(a.condition == condition and a.open for a in known):
             return None
@@ -108,7 +113,10 @@ class AlertBook:
             condition=condition,
             subject=subject,
         )
-        log.warning("alert %s: %s", kind, message)
+        if reported:
+            log.warning("alert %s raised (`retail alerts list` shows it)", kind)
+        else:
+            log.warning("alert %s: %s", kind, message)
         alert = self._deliver(alert, list(self.channels))
         self._write(alert, new=True)
         return alert

@@ -33,17 +33,23 @@ GATE_FAILED = "quality_gate_failed"
 
 
 def run_failed(book: AlertBook, error: BaseException, *, attempts: int) -> Alert | None:
-    """A run failed for good: a failed gate is its own kind (fix the data, not the machine)."""
+    """A run failed for good: a failed gate is its own kind (fix the data, not the machine).
+    Its caller, the watcher, has said the reason (``reported``)."""
     from retail_lakehouse.pipeline.errors import GateFailed
 
     run_id = last_failed_run(book)
     if isinstance(error, GateFailed):
         return book.raise_alert(
-            KIND_GATE_FAILED, GATE_FAILED, str(error), severity="critical", run_id=run_id
+            KIND_GATE_FAILED,
+            GATE_FAILED,
+            str(error),
+            severity="critical",
+            run_id=run_id,
+            reported=True,
         )
     message = f"pipeline run failed after {attempts} attempt(s): {type(error).__name__}: {error}"
     return book.raise_alert(
-        KIND_RUN_FAILED, RUN_FAILED, message, severity="critical", run_id=run_id
+        KIND_RUN_FAILED, RUN_FAILED, message, severity="critical", run_id=run_id, reported=True
     )
 
 
@@ -54,9 +60,10 @@ def run_succeeded(book: AlertBook) -> None:
 
 
 def file_refused(book: AlertBook, name: str, sha256: str | None, reason: str) -> Alert | None:
+    """A file the watcher refused (and said so, with the reason: ``reported``)."""
     condition = f"file_refused:{name}:{sha256 or '-'}"
     return book.raise_alert(
-        KIND_FILE_REFUSED, condition, f"file {name} refused: {reason}", subject=name
+        KIND_FILE_REFUSED, condition, f"file {name} refused: {reason}", subject=name, reported=True
     )
 
 

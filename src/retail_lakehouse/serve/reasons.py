@@ -1,0 +1,35 @@
+"""What an API client is told about a failure: the reason, without the server's file layout.
+
+The CLI's messages name full paths, which help a user on the same machine. A client of the API
+sees the name of the file it uploaded and paths relative to the lake (``gold/fact_sales/...``),
+never where the server keeps the lake or its landing folder: that layout is none of its
+business, and an error message is no place to learn it (decision 0009). The one place the API
+words an error for a client, used by the job queue (``reason``) and the ``as_of`` refusal.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from retail_lakehouse.sources.errors import FileRefused
+
+
+def client_message(error: BaseException, roots: Sequence[Path]) -> str:
+    """``error``'s message with every path under one of ``roots`` made relative to it; a
+    refused file is named by its file name alone."""
+    if isinstance(error, FileRefused):
+        where = error.path.name + (f", line {error.line}" if error.line is not None else "")
+        text = f"{where}: {error.reason}"
+    else:
+        text = str(error)
+    prefixes = {form for root in roots for form in (str(root), str(root.resolve()))}
+    for prefix in sorted(prefixes, key=len, reverse=True):  # landing/ inside the lake first
+        text = text.replace(prefix.rstrip(os.sep) + os.sep, "")
+    return text
+
+
+def client_reason(error: BaseException, roots: Sequence[Path]) -> str:
+    """A failed job's ``reason``: the error's kind, then :func:`client_message`."""
+    return f"{type(error).__name__}: {client_message(error, roots)}"
