@@ -4,6 +4,7 @@ no lake created or answered from by a mistyped ``--lake`` (fourteenth round's au
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -80,6 +81,33 @@ def test_a_refused_file_says_why_once(lake: Path, tmp_path: Path) -> None:
     assert (done.stdout + done.stderr).count(reason) == 1, done.stdout + done.stderr
     assert f"{other}: {reason}" in done.stderr
     assert "refused" in done.stdout  # the table still lists the file and its status
+
+
+def test_a_refused_file_is_named_with_its_reason_when_the_ingest_then_fails(
+    lake: Path, tmp_path: Path
+) -> None:
+    """The reasons are printed at the end: a command that fails after a refusal (here a full
+    disk at the next file's commit) still names the refused file and says why."""
+    other = tmp_path / "other.csv"
+    other.write_text("a,b\n1,2\n", encoding="utf-8")
+    done = subprocess.run(
+        [
+            RETAIL,
+            "--lake",
+            str(lake),
+            "ingest",
+            str(other),
+            str(REAL_DATA / "online_retail_ii_head_99_bom.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "RETAIL_FAULT": "before:bronze.sales_lines:enospc"},
+    )
+    assert done.returncode == 1, done.stderr
+    assert f"{other}: missing required column(s)" in done.stderr, done.stderr
+    assert "No space left on device" in done.stderr or "ENOSPC" in done.stderr, done.stderr
 
 
 def test_a_broken_rule_is_refused_by_run_and_watch(lake: Path, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from retail_lakehouse.cli.context import (
     ONE_COMMAND,
     UsageProblem,
     console,
+    err_console,
     freeze_loaded_objects,
     lake_from,
     pyarrow_without_numpy,
@@ -166,21 +167,29 @@ def _ingest(
             warnings.extend(report.warnings)
 
     with progress_bar("ingesting", total=len(files)) as bar:
+        so_far = IngestProgress(len(files))
 
         def done(tally: IngestProgress) -> None:
+            nonlocal so_far
+            so_far = tally
             bar(tally.done)
             if not console.is_terminal:  # (on a terminal the bar says it)
                 say(tally.describe)
 
-        ingest_files(
-            lake,
-            files,
-            sandbox=box,
-            on_file=show,
-            progress=done,
-            formats=formats,
-            on_recovered=warn,
-        )
+        try:
+            ingest_files(
+                lake,
+                files,
+                sandbox=box,
+                on_file=show,
+                progress=done,
+                formats=formats,
+                on_recovered=warn,
+            )
+        except BaseException:  # a full disk, Ctrl-C: the refusals so far would go unsaid
+            for refusal in so_far.refusals:
+                err_console.print(f"refused: {escape(str(refusal))}", highlight=False)
+            raise
     _summary(rows)
     for warning in warnings:
         console.print(f"[yellow]note:[/] {escape(warning)}", highlight=False)

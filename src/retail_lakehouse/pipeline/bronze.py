@@ -234,7 +234,9 @@ def ingest_files(
                 tally.done = paths_done(paths, tally.done, path)
                 for report in reports[counted:]:  # (refusals and skips; never all reports)
                     tally.skipped += report.status == "skipped"
-                    tally.refused += report.status == "refused"
+                    if report.refused is not None:
+                        tally.refused += 1
+                        tally.refusals.append(report.refused)
                 counted = len(reports)
                 if progress is not None:
                     progress(tally)
@@ -288,13 +290,15 @@ def paths_done(paths: Sequence[Path], index: int, path: Path) -> int:
 @dataclass
 class IngestProgress:
     """How far a command is, for a progress line: files done of ``total``, lines staged, files
-    skipped (content already in bronze) and refused."""
+    skipped (content already in bronze) and refused. ``refusals`` keeps the refused files'
+    reasons so far, for a caller that must say them when the command fails before its end."""
 
     total: int
     done: int = 0
     lines: int = 0
     skipped: int = 0
     refused: int = 0
+    refusals: list[FileRefused] = field(default_factory=list)
 
     def describe(self) -> str:
         return (
