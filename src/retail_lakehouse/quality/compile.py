@@ -78,6 +78,8 @@ _WINDOW_AGGREGATES: dict[type[exp.Expr], str] = {
     exp.StddevSamp: "stddev",
 }
 _FLOAT_STATS = {"median", "avg", "stddev", "robust_z"}
+_NUMERIC_STATS = _FLOAT_STATS | {"sum"}
+"""The statistics whose value must be a number (min, max and count take any type)."""
 
 
 @dataclass(frozen=True)
@@ -641,7 +643,15 @@ def validate_rules(ruleset: RuleSet, *, now: datetime | None = None) -> list[Com
 
         try:
             for spec in item.stats:
-                Translator(table, now=moment, stat=placeholder)(spec.arg_ast)
+                arg = Translator(table, now=moment, stat=placeholder)(spec.arg_ast)
+                if spec.kind in _NUMERIC_STATS and not (
+                    arg.type().is_numeric() or arg.type().is_boolean()
+                ):
+                    # (else the engine's cast of a text to DOUBLE fails in the middle of a run)
+                    raise _Refused(
+                        f"the expression does not type-check: {spec.kind} needs numbers, "
+                        f"not {spec.arg_ast.sql(dialect='duckdb')} ({arg.type()})"
+                    )
                 for column in spec.partition:
                     if column not in table.columns:
                         raise _Refused(f"unknown PARTITION BY column {column!r}")

@@ -212,6 +212,10 @@ def _rule_with(expression: str) -> str:
         # a function or an operator as the rule writer spelt it, not sqlglot's class keys
         ("starts_with(quantity, 'a')", "STARTS_WITH does not apply to quantity (int64)"),
         ("-country > 0", "- does not apply to country (string)"),
+        # a statistic over text: DuckDB's cast of 'United Kingdom' to DOUBLE at run time
+        ("abs(robust_z(country)) <= 10", "robust_z needs numbers, not country (string)"),
+        ("median(description) OVER () > 1", "median needs numbers, not description (string)"),
+        ("sum(country) OVER () > 1", "sum needs numbers, not country (string)"),
     ],
 )
 def test_an_unreadable_expression_is_explained_in_words(
