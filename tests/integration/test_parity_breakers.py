@@ -28,7 +28,9 @@ from tests.conftest import run_retail
 from tests.engine_breakers import write_breakers
 from tests.integration.test_parity_cli import TABLES, rows_of
 
-pytestmark = pytest.mark.spark
+# Soak: two Spark runs of the whole pipeline (264 s at load 6-7); `make test` runs the same
+# data through the silver and gold parity tests (`test_parity_silver.py`, `test_parity_gold.py`).
+pytestmark = [pytest.mark.spark, pytest.mark.soak]
 
 ENGINES = ("duckdb", "spark")
 RULE_COLUMNS = ("table_name", "rule", "dimension", "action", "weight", "lines_checked")
