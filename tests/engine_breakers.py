@@ -7,8 +7,9 @@ adjustment flags, decimal sums and averages, medians and robust z-scores behind 
 rules, ranking ties in the marts, and SCD2 history across batches. What it covers, and why:
 
 - Unicode that looks equal but is not (NFC against NFD, full-width and Arabic-Indic digits,
-  Turkish dotted and dotless i, ``ß`` against ``SS``, ligatures, zero-width joiners, invalid
-  surrogates written as JSON escapes): no engine may normalise one and not the other;
+  Turkish dotted and dotless i, ``ß`` against ``SS``, ligatures, zero-width joiners, the Kelvin
+  sign): no engine may normalise one and not the other (lone surrogates and invalid UTF-8 are
+  refused or rejected by ingest, before any engine: decision 0017's parity addendum);
 - invoice numbers and stock codes that differ only by case, leading zeros or inner spaces
   (``c581001`` is a cancellation only if the engine upper-cases before testing the prefix);
 - customer ids as a spreadsheet leaves them (``17850.0``, ``17850.``, ``1.785E4``, ``017850``);
@@ -19,7 +20,9 @@ rules, ranking ties in the marts, and SCD2 history across batches. What it cover
 - dates: 29 February, midnight, ``24:00``, ``23:59:60``, two-digit years (``99``, ``00``),
   1900, an Excel serial at the last microsecond of a day, dates that read both ways, clock
   changes in London, a time-zone offset;
-- ties everywhere a mart ranks (same revenue for many products, same RFM values).
+- ties everywhere a mart ranks (same revenue for many products, same RFM values), and ties the
+  dimensions break: one customer in two countries at one instant, one product with three
+  descriptions at one instant.
 
 Batch one is ``breakers.csv`` (plus the same lines as NDJSON, with other invoice numbers, a
 Parquet file with typed columns, and a workbook whose sheets repeat a line at the same row);
