@@ -1,13 +1,14 @@
 """Gold on PySpark equals gold on DuckDB, table by table, value by value.
 
-Both lakes get the same batches (generated lines, then the hostile text of
-:mod:`tests.adversarial`) and the same silver (built with DuckDB); gold then runs on
-DuckDB in one lake and on PySpark local mode in the other, after each batch, so both the full
-and the incremental path are compared; a second pair of lakes gets an append of later dates,
-which takes the paths that continue from the previous rows (``dim_customer``'s versions,
-``dim_product``'s rows, the product mart's added sums; the hostile text's far dates keep the
-first pair off them). The Ibis definitions are shared, so any difference would come from an
-engine-specific semantic (hashing, ranking ties, decimal arithmetic, dates).
+Both lakes get the same batches (generated lines, the hostile text of :mod:`tests.adversarial` and
+the lines of :mod:`tests.engine_breakers`, then more generated lines and the breakers' second batch,
+which moves customers to other countries) and the same silver (built with DuckDB); gold then runs on
+DuckDB in one lake and on PySpark local mode in the other, after each batch, so both the full and
+the incremental path are compared; a second pair of lakes gets an append of later dates, which takes
+the paths that continue from the previous rows (``dim_customer``'s versions, ``dim_product``'s rows,
+the product mart's added sums; the hostile text's far dates keep the first pair off them). The Ibis
+definitions are shared, so any difference would come from an engine-specific semantic (hashing,
+ranking ties, decimal arithmetic, dates).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from retail_lakehouse.pipeline import gold, silver
 from tests.adversarial import write_adversarial
 from tests.conftest import ingest_with_cli as ingest
 from tests.conftest import run_retail
+from tests.engine_breakers import write_breakers
 from tests.integration.gold_rows import gold_rows
 
 pytestmark = pytest.mark.spark
@@ -50,7 +52,8 @@ def test_gold_on_spark_equals_gold_on_duckdb(tmp_path: Path) -> None:
     parts[1].write_text("\n".join([header, *lines[ROWS // 2 :]]) + "\n")
     duck_lake, spark_lake = Lake(tmp_path / "duck"), Lake(tmp_path / "spark")
     hostile = write_adversarial(tmp_path / "adversarial")
-    for part in ([parts[0], *hostile], [parts[1]]):
+    breakers, later, _ = write_breakers(tmp_path / "breakers")
+    for part in ([parts[0], *hostile, *breakers], [parts[1], *later]):
         for source in part:
             ingest(duck_lake.root, source)
             ingest(spark_lake.root, source)

@@ -1,13 +1,14 @@
-"""Silver on PySpark equals silver on DuckDB: every column of every silver, quarantine and
-duplicate line, and every rule count.
+"""Silver on PySpark equals silver on DuckDB: every column of every silver, quarantine and duplicate
+line, and every rule count.
 
-Both lakes get the same bronze batches through the real ``retail ingest``, including the
-hostile text of :mod:`tests.adversarial` (escape letters at the ends of values, every kind of
-whitespace, unicode, empty values, extreme numbers); silver then runs on
-DuckDB in one lake and on PySpark local mode in the other, after each group of batches, so the
-first run and the incremental path (dedup against earlier batches) are both compared. The
-transformation and the rules are defined once in Ibis; a difference would come from an engine
-semantic (regular expressions, date parsing, decimal rounding, hashing, window ties).
+Both lakes get the same bronze batches through the real ``retail ingest``, including the hostile
+text of :mod:`tests.adversarial` (escape letters at the ends of values, every kind of whitespace,
+unicode, empty values, extreme numbers) and the lines of :mod:`tests.engine_breakers` (look-alike
+Unicode, two-digit years, decimal edges, a workbook repeating a line per sheet); silver then runs on
+DuckDB in one lake and on PySpark local mode in the other, after each group of batches, so the first
+run and the incremental path (dedup against earlier batches) are both compared. The transformation
+and the rules are defined once in Ibis; a difference would come from an engine semantic (regular
+expressions, date parsing, decimal rounding, hashing, window ties).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from retail_lakehouse.pipeline import silver
 from tests.adversarial import write_adversarial
 from tests.conftest import REAL_DATA, run_retail
 from tests.conftest import ingest_with_cli as ingest
+from tests.engine_breakers import write_breakers
 
 pytestmark = pytest.mark.spark
 
@@ -94,13 +96,15 @@ def test_silver_is_identical_on_duckdb_and_spark(spark_session: None, tmp_path: 
     done = run_retail("generate", "--rows", "6000", "--out", generated, "--seed", "7")
     assert done.code == 0, done.stderr
     lakes = {"duckdb": tmp_path / "duck", "spark": tmp_path / "spark"}
+    breakers, later, _ = write_breakers(tmp_path / "breakers")
     groups = [
         [
             edge,
             *write_adversarial(tmp_path / "adversarial"),
+            *breakers,
             REAL_DATA / "online_retail_head_1071.csv",
         ],
-        [generated, REAL_DATA / "online_retail_head_999_short_dates.csv"],
+        [generated, *later, REAL_DATA / "online_retail_head_999_short_dates.csv"],
     ]
     for group in groups:
         reports = {}

@@ -5,8 +5,12 @@ Two bronze lines are the same sale when every business column is equal after sta
 same customer, ``EIRE`` and ``Ireland`` the same country. ``_line_key`` is the first 64 bits of
 the MD5 of those columns, as an int64 (identical on every engine, and half the cost of SHA-256
 on the hot path; it identifies lines, it protects nothing); the first line of a key (lowest
-``_batch_seq``, then ``_row_number``) is kept and every other one is recorded in
-``silver.duplicates`` pointing at it.
+``_batch_seq``, then ``_source_file``, then ``_row_number``) is kept and every other one is
+recorded in ``silver.duplicates`` pointing at it. ``_source_file`` is part of a line's identity
+because a workbook's sheets share a batch and number their rows each from 1: the same line at
+the same row of two sheets was two candidates with one identity, so removing the duplicate
+removed the kept line as well (the accounting identity caught it), and which sheet's line was
+kept was up to the engine.
 Lines already kept by earlier batches (in silver or quarantine) win over new ones.
 
 Duplicates are rare (about 1% of lines), so they are found with a grouped count first and only
@@ -62,7 +66,8 @@ def line_key(t: ir.Table) -> ir.StringValue:
 def find_duplicates(lines: ir.Table, existing: ir.Table | None) -> ir.Table:
     """Every line of ``lines`` that repeats an earlier line, with the line that was kept.
 
-    Both inputs carry ``_line_key``, ``_batch_seq`` and ``_row_number`` (and any other columns
+    Both inputs carry ``_line_key``, ``_batch_seq``, ``_source_file`` and ``_row_number`` (and
+    any other columns
     to pass through, the same in both); ``existing`` holds the lines kept by earlier batches
     (None when there are none). Returns those columns plus ``kept_batch_seq`` and
     ``kept_row_number``. The ranking orders by the full lineage key, so every engine keeps the
@@ -79,7 +84,8 @@ def find_duplicates(lines: ir.Table, existing: ir.Table | None) -> ir.Table:
     )
     candidates = universe.semi_join(repeated, "_line_key")
     window = ibis.window(
-        group_by=candidates._line_key, order_by=[candidates._batch_seq, candidates._row_number]
+        group_by=candidates._line_key,
+        order_by=[candidates._batch_seq, candidates._source_file, candidates._row_number],
     )
     ranked = candidates.mutate(
         _rank=ibis.row_number().over(window),

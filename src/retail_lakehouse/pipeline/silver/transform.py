@@ -224,7 +224,10 @@ def _instants(engine: Engine, lines: ir.Table) -> tuple[datetime | None, datetim
     return row["first"], row["last"]
 
 
-_DEDUP_COLUMNS = ("_line_key", "_batch_seq", "_row_number")
+_DEDUP_COLUMNS = ("_line_key", "_batch_seq", "_source_file", "_row_number")
+_LINE_IDENTITY = ["_batch_seq", "_source_file", "_row_number"]
+"""What tells one bronze line from another: a workbook's sheets share a batch and each number
+their rows from 1 (``_source_file`` names the sheet)."""
 _PER_BATCH = ("_batch_id",)
 """Lineage that is constant within a batch: kept once per batch, not once per line, in the
 materialised lines and joined back on output. Not ``_source_file``: a workbook's lines name
@@ -271,7 +274,7 @@ def build_pass(
         _with_batch(found.filter(found._batch_seq.isin(batches)), per_batch),
         f"silver_duplicates_{n}",
     )
-    kept = _with_batch(lines.anti_join(duplicates, ["_batch_seq", "_row_number"]), per_batch)
+    kept = _with_batch(lines.anti_join(duplicates, _LINE_IDENTITY), per_batch)
     stats_ids = itertools.count()
     evaluated = evaluate(
         kept,
