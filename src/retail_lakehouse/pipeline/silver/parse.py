@@ -186,7 +186,7 @@ def parse_invoice_ts(
     ]
     if swapped:
         result: ir.TimestampValue = ibis.cases(*branches, else_=ibis.null("timestamp"))
-        return result
+        return within_years(result)
     branches += [
         (text.re_search(guard), engine.try_timestamp(text, fmt))
         for guard, fmt in YEAR_FIRST_LAYOUTS
@@ -204,7 +204,26 @@ def parse_invoice_ts(
     )
     branches.append((text.re_search(EXCEL_SERIAL), excel_serial_to_ts(engine, text)))
     parsed: ir.TimestampValue = ibis.cases(*branches, else_=ibis.null("timestamp"))
-    return parsed
+    return within_years(parsed)
+
+
+FIRST_YEAR, LAST_YEAR = 1900, 2099
+"""Instants outside these years are not read as dates (NULL: quarantined by
+``invoice_date_parseable``, the file's text kept in ``raw_invoice_date``). Gold's calendar and
+the cohort triangle are dense from the data's first to its last month, so one line dated 0001
+and one dated 9999 made ``dim_date`` 3.65 million rows and the triangle 120,000 from three lines
+(one customer per month of such a span would ask for billions); the timeliness rules only warn.
+Two hundred years bound both (73,000 days, 2,400 months) and hold every real sales history
+(Excel's serials start in 1900)."""
+
+
+def within_years(ts: ir.TimestampValue) -> ir.TimestampValue:
+    """``ts`` when its year lies in :data:`FIRST_YEAR`..:data:`LAST_YEAR`, else NULL."""
+    year = ts.year()
+    kept: ir.TimestampValue = ibis.ifelse(
+        (year >= FIRST_YEAR) & (year <= LAST_YEAR), ts, ibis.null("timestamp")
+    )
+    return kept
 
 
 TWO_DIGIT_YEAR_PIVOT = 69
