@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -211,3 +212,62 @@ def test_a_json_array_named_like_a_pattern_is_read_as_itself(
     (folder / "changes1.ndjson").write_text("not json\n")
     done = retail("ingest", "--cdc", log, lake=tmp_path / "lake-cdc")
     assert "not a JSON object" not in done.stderr, done.stderr[-2000:]
+
+
+def test_parquet_timestamps_reach_silver_as_the_instants_the_file_meant(
+    retail: RetailCli, lake_dir: Path, tmp_path: Path
+) -> None:
+    """A zoned timestamp is an instant: bronze writes it in UTC with ``Z`` (which silver reads),
+    with its fraction; the two 02:30 of Berlin's autumn change stay two lines (in local time
+    they were one text, and silver removed the second as a duplicate). A naive timestamp keeps
+    its fraction in bronze (silver keeps whole seconds); a date column is read (it refused the
+    file). Decision 0017, addendum on typed timestamps."""
+    line = {k: v for k, v in ROWS[0].items() if k != "InvoiceDate"}
+    berlin = tmp_path / "berlin.parquet"
+    instants = [1325375999_999_999, 1319934600_000_000, 1319938200_000_000]  # UTC micros
+    zoned = pa.array(instants, pa.timestamp("us", tz="Europe/Berlin"))
+    pq.write_table(pa.Table.from_pylist([line] * 3).append_column("InvoiceDate", zoned), berlin)
+    naive = tmp_path / "naive.parquet"
+    wall = pa.array([dt.datetime(2011, 12, 31, 23, 59, 59, 999999)], pa.timestamp("us"))
+    other = {**line, "InvoiceNo": "536366"}
+    pq.write_table(pa.Table.from_pylist([other]).append_column("InvoiceDate", wall), naive)
+    dated = tmp_path / "dated.parquet"
+    day = pa.array([dt.date(2011, 3, 27)], pa.date32())
+    third = {**line, "InvoiceNo": "536367"}
+    pq.write_table(pa.Table.from_pylist([third]).append_column("InvoiceDate", day), dated)
+
+    result = retail("ingest", berlin, naive, dated, lake=lake_dir)
+    assert result.code == 0, result.stderr
+    result = retail("run", lake=lake_dir)
+    assert result.code == 0, result.stderr
+    got = query(
+        retail,
+        lake_dir,
+        "SELECT b.invoice_no, b.invoice_date, CAST(s.invoice_ts AS VARCHAR) AS ts "
+        "FROM bronze.sales_lines b LEFT JOIN silver.sales_lines s "
+        "ON s._batch_seq = b._batch_seq AND s._row_number = b._row_number "
+        "ORDER BY b.invoice_no, b.invoice_date",
+    )
+    assert got == [
+        {
+            "invoice_no": "536365",
+            "invoice_date": "2011-10-30T00:30:00Z",
+            "ts": "2011-10-30 00:30:00",
+        },
+        {
+            "invoice_no": "536365",
+            "invoice_date": "2011-10-30T01:30:00Z",
+            "ts": "2011-10-30 01:30:00",
+        },
+        {
+            "invoice_no": "536365",
+            "invoice_date": "2011-12-31T23:59:59.999999Z",
+            "ts": "2011-12-31 23:59:59",
+        },
+        {
+            "invoice_no": "536366",
+            "invoice_date": "2011-12-31 23:59:59.999999",
+            "ts": "2011-12-31 23:59:59",
+        },
+        {"invoice_no": "536367", "invoice_date": "2011-03-27", "ts": "2011-03-27 00:00:00"},
+    ]

@@ -1,7 +1,8 @@
 """Formats whose cells are already separated: Excel workbooks (every sheet) and Parquet.
 
 Values are turned into strings as a person would read them in the source (Excel datetimes as
-``YYYY-MM-DD HH:MM:SS``), so bronze stays a faithful, all-text copy of what arrived.
+the workbook reader writes them, ``YYYY-MM-DD HH:MM:SS``; Parquet dates and timestamps as
+:func:`temporal_text` writes them), so bronze stays a faithful, all-text copy of what arrived.
 """
 
 from __future__ import annotations
@@ -23,16 +24,39 @@ from retail_lakehouse.sources.records import OpenedSource, SourceChunk, SourceLa
 PARQUET_BATCH_ROWS = 500_000
 
 
+LAKE_TIME_ZONE = "UTC"
+"""The zone a typed instant (a Parquet timestamp with a time zone) is written in: the engines'
+session zone, and what silver's ISO layout reads a trailing ``Z`` as (decision 0017, addendum
+on typed timestamps)."""
+
+
+def temporal_text(column: str, dtype: pl.DataType) -> pl.Expr | None:
+    """The bronze text of a typed date or timestamp column, or None for other types.
+
+    A date is ``YYYY-MM-DD``. A timestamp without a zone (a wall clock) is
+    ``YYYY-MM-DD HH:MM:SS`` followed by its fraction when it has one (``.500``, ``.999999``:
+    0, 3, 6 or 9 digits, as needed), so nothing the file said is dropped. A timestamp with a
+    zone is an instant: it is converted to :data:`LAKE_TIME_ZONE` and written
+    ``YYYY-MM-DDTHH:MM:SS[.fraction]Z``, which silver's ISO layout reads exactly; in the zone's
+    local time, the two instants of a clock going back (02:30 CEST and 02:30 CET) would be one
+    text. Silver keeps whole seconds (the fraction is truncated, as for text files)."""
+    if dtype == pl.Date:
+        return pl.col(column).dt.strftime("%Y-%m-%d")
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is None:
+            return pl.col(column).dt.strftime("%Y-%m-%d %H:%M:%S%.f")
+        instant = pl.col(column).dt.convert_time_zone(LAKE_TIME_ZONE)
+        return instant.dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ")
+    return None
+
+
 def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
-    """Every column as text; datetimes without sub-second noise."""
-    return frame.select(
-        [
-            pl.col(name).dt.strftime("%Y-%m-%d %H:%M:%S").alias(name)
-            if dtype in (pl.Datetime, pl.Date) or isinstance(dtype, pl.Datetime)
-            else pl.col(name).cast(pl.String)
-            for name, dtype in frame.schema.items()
-        ]
-    )
+    """Every column as text (dates and timestamps as :func:`temporal_text` writes them)."""
+    columns = []
+    for name, dtype in frame.schema.items():
+        typed = temporal_text(name, dtype)
+        columns.append((pl.col(name).cast(pl.String) if typed is None else typed).alias(name))
+    return frame.select(columns)
 
 
 _DIMENSION = re.compile(rb'<dimension ref="[A-Z]+\d+:[A-Z]+(\d+)"')
