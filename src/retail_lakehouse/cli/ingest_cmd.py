@@ -141,6 +141,7 @@ def _ingest(
     if replaces is not None:
         _ingest_replacing(lake, replaces, files, formats, limits)
         return
+    new_lake = not lake.root.exists()  # (a mistyped --lake: see _forget_refused_lake)
     rows: list[tuple[str, str, str, str, str]] = []
     refusals: list[str] = []
     warnings: list[str] = []
@@ -185,9 +186,24 @@ def _ingest(
     for warning in warnings:
         console.print(f"[yellow]note:[/] {escape(warning)}", highlight=False)
     if refusals:
+        if new_lake and all(row[1] == "refused" for row in rows):
+            _forget_refused_lake(lake)
         raise UsageProblem(
             f"{len(refusals)} of {len(files)} file(s) refused:\n  " + "\n  ".join(refusals)
         )
+
+
+def _forget_refused_lake(lake: Lake) -> None:
+    """Remove the folder this command created for a lake when it took no file: a mistyped
+    ``--lake`` with a refused file would otherwise leave a folder that later commands read as
+    an empty lake instead of saying there is no lake there. Only a folder without a manifest
+    (nothing was ever ingested into it) is removed."""
+    import shutil
+
+    from retail_lakehouse.lake.contracts.bronze import BRONZE_FILES
+
+    if not lake.exists(BRONZE_FILES.qualified):
+        shutil.rmtree(lake.root, ignore_errors=True)
 
 
 TABLE_ROWS = 1000
