@@ -134,6 +134,10 @@ def test_an_ingest_refusing_every_file_into_a_mistyped_lake_leaves_no_lake(
     assert done.code == 2, done.stdout + done.stderr
     assert "bad.csv: missing required column(s)" in done.stderr, done.stderr
     assert not typo.exists()
+    for args, named in ((("--replaces", "old.csv", bad), "old.csv"), (("--cdc", bad), "bad.csv")):
+        other = run_retail("ingest", *args, lake=typo)  # the other two ways in
+        assert other.code == 2 and named in other.stderr, other.stderr
+        assert not typo.exists(), args
     status = run_retail("status", lake=typo)
     assert status.code == 2 and f"no lake at {typo}" in status.stderr, status.stderr
     taken = run_retail("ingest", bad, SAMPLE, lake=typo)

@@ -119,11 +119,30 @@ def _ingest(
     date_order: DateOrderChoice | None,
     decimal: DecimalChoice | None,
 ) -> None:
+    freeze_loaded_objects()
+    lake = lake_from(ctx)
+    new_lake = not lake.root.exists()
+    try:
+        _ingest_into(lake, ctx, box, paths, cdc, replaces, date_order, decimal)
+    except UsageProblem:
+        if new_lake:  # a mistyped --lake, every file refused: no empty lake left behind
+            _forget_refused_lake(lake)
+        raise
+
+
+def _ingest_into(
+    lake: Lake,
+    ctx: typer.Context,
+    box: Sandbox,
+    paths: list[Path],
+    cdc: Path | None,
+    replaces: str | None,
+    date_order: DateOrderChoice | None,
+    decimal: DecimalChoice | None,
+) -> None:
     from retail_lakehouse.pipeline.bronze import FileRefused, IngestProgress, discover
     from retail_lakehouse.pipeline.ingest import FileOutcome, ingest_files
 
-    freeze_loaded_objects()
-    lake = lake_from(ctx)
     if cdc is not None:
         _ingest_changes(lake, cdc, box)
         return
@@ -141,7 +160,6 @@ def _ingest(
     if replaces is not None:
         _ingest_replacing(lake, replaces, files, formats, limits)
         return
-    new_lake = not lake.root.exists()  # (a mistyped --lake: see _forget_refused_lake)
     rows: list[tuple[str, str, str, str, str]] = []
     refusals: list[str] = []
     warnings: list[str] = []
@@ -186,8 +204,6 @@ def _ingest(
     for warning in warnings:
         console.print(f"[yellow]note:[/] {escape(warning)}", highlight=False)
     if refusals:
-        if new_lake and all(row[1] == "refused" for row in rows):
-            _forget_refused_lake(lake)
         raise UsageProblem(
             f"{len(refusals)} of {len(files)} file(s) refused:\n  " + "\n  ".join(refusals)
         )
@@ -196,13 +212,12 @@ def _ingest(
 def _forget_refused_lake(lake: Lake) -> None:
     """Remove the folder this command created for a lake when it took no file: a mistyped
     ``--lake`` with a refused file would otherwise leave a folder that later commands read as
-    an empty lake instead of saying there is no lake there. Only a folder without a manifest
-    (nothing was ever ingested into it) is removed."""
+    an empty lake instead of saying there is no lake there. Only a folder whose one table is
+    the refused command's own run record is removed (an ingest that took a file, or a change
+    log applied, made other tables: the lake is kept)."""
     import shutil
 
-    from retail_lakehouse.lake.contracts.bronze import BRONZE_FILES
-
-    if not lake.exists(BRONZE_FILES.qualified):
+    if set(lake.tables()) <= {"meta.runs"}:
         shutil.rmtree(lake.root, ignore_errors=True)
 
 
