@@ -119,6 +119,8 @@ def _ingest(
     date_order: DateOrderChoice | None,
     decimal: DecimalChoice | None,
 ) -> None:
+    """The command's work (:func:`_ingest_into`); a refusal into a lake folder that did not
+    exist before the command takes the folder away again (:func:`_forget_refused_lake`)."""
     freeze_loaded_objects()
     lake = lake_from(ctx)
     new_lake = not lake.root.exists()
