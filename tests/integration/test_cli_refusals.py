@@ -149,6 +149,32 @@ def test_a_mistyped_lake_is_refused_and_not_created(tmp_path: Path, args: tuple[
     assert not missing.exists()
 
 
+def test_an_ingest_refusing_every_file_into_a_mistyped_lake_leaves_no_lake(
+    tmp_path: Path,
+) -> None:
+    """``retail --lake typo ingest bad.csv``: the refusal names the file, and the folder it
+    would have started is gone, so ``retail status`` says there is no lake there instead of
+    showing an empty one. A file taken creates the lake as before."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text("not,a\nsales,file\n", encoding="utf-8")
+    typo = tmp_path / "lkae"
+    done = run_retail("ingest", bad, lake=typo)
+    assert done.code == 2, done.stdout + done.stderr
+    assert "bad.csv: missing required column(s)" in done.stderr, done.stderr
+    assert not typo.exists()
+    for args, named in ((("--replaces", "old.csv", bad), "old.csv"), (("--cdc", bad), "bad.csv")):
+        other = run_retail("ingest", *args, lake=typo)  # the other two ways in
+        assert other.code == 2 and named in other.stderr, other.stderr
+        assert not typo.exists(), args
+    status = run_retail("status", lake=typo)
+    assert status.code == 2 and f"no lake at {typo}" in status.stderr, status.stderr
+    taken = run_retail("ingest", bad, SAMPLE, lake=typo)
+    assert taken.code == 2 and "1 of 2 file(s) refused" in taken.stderr, taken.stderr
+    assert Lake(typo).read("bronze.files").num_rows == 1
+    again = run_retail("ingest", bad, lake=typo)  # a lake before the command: kept
+    assert again.code == 2 and Lake(typo).read("bronze.files").num_rows == 1
+
+
 def test_the_first_key_of_a_new_lake_says_it_made_the_lake(tmp_path: Path) -> None:
     """``retail serve`` on a missing lake is deliberate (uploads start it), so the first key
     may be made before the lake: the folder is created, and the user is told on stderr (the

@@ -67,7 +67,7 @@ def test_refused_files_exit_2_with_reason_and_write_nothing(
     assert result.code == 2
     assert_clean_failure(result)
     assert name in result.stderr and needle in result.stderr.lower()
-    assert lines(retail, lake_dir) == 0
+    assert not lake_dir.exists()  # not even the lake folder: every file of the command refused
 
 
 def test_corrupt_parquet_data_after_good_rows_is_refused_and_leaves_no_file(
@@ -94,6 +94,7 @@ def test_corrupt_parquet_data_after_good_rows_is_refused_and_leaves_no_file(
     data = bytearray(path.read_bytes())
     data[page + 200 : page + 2000] = b"\xab" * 1800
     path.write_bytes(bytes(data))
+    lake_dir.mkdir()  # a lake before the command (empty): the refusal keeps it
 
     result = retail("ingest", path, lake=lake_dir)
     assert result.code == 2, result.stdout + result.stderr

@@ -494,3 +494,49 @@ def test_retracting_a_file_skipped_as_a_duplicate_names_the_file_that_holds_its_
         "sql", "SELECT count(*) AS n FROM bronze.sales_lines", "-f", "json", lake=lake
     )
     assert lines.json() == [{"n": 1071}], lines.stdout
+
+
+def test_retract_by_name_across_a_large_manifest(tmp_path: Path) -> None:
+    """``retail retract NAME`` asks the manifest by predicate, not row by row in Python: among
+    20,000 file rows, a name held by two batches is refused listing both, a path picks one, a
+    name is not a suffix of another (f1.csv is not f11.csv), and a quote in a name is data."""
+    import pyarrow as pa
+
+    from retail_lakehouse.lake.contracts.bronze import BRONZE_FILES
+
+    lake = tmp_path / "lake"
+    ok("ingest", SOURCE, lake=lake)
+    store = Lake(lake)
+    real = store.read(BRONZE_FILES.qualified)
+    names = [f"/x/f{i}.csv" for i in range(20_000)] + [f"/y/{SOURCE.name}", "/z/it's.csv"]
+    rows = real.take(pa.array([0] * len(names)))
+
+    def put(table: pa.Table, column: str, values: list[Any]) -> pa.Table:
+        kind = real.schema.field(column).type
+        return table.set_column(
+            table.schema.get_field_index(column), column, pa.array(values, type=kind)
+        )
+
+    rows = put(rows, "_batch_seq", list(range(100, 100 + len(names))))
+    rows = put(rows, "_source_file", names)
+    rows = put(rows, "_source_sha256", [f"{i:064x}" for i in range(len(names))])
+    store.write(BRONZE_FILES.qualified, rows)
+    other = 100 + 20_000
+
+    several = run_retail("retract", SOURCE.name, lake=lake)
+    assert several.code == 2, several.stdout + several.stderr
+    said = " ".join(several.stderr.split())
+    assert f"matches several batches: batch 1 ({SOURCE}), batch {other} (/y/{SOURCE.name})" in said
+    assert "use --batch N" in said
+
+    assert (
+        f"retracted batch {other} (/y/{SOURCE.name})"
+        in ok("retract", f"/y/{SOURCE.name}", lake=lake).stdout
+    )
+    assert "retracted batch 101 (/x/f1.csv)" in ok("retract", "f1.csv", lake=lake).stdout
+    assert (
+        f"retracted batch {other + 1} (/z/it's.csv)" in ok("retract", "it's.csv", lake=lake).stdout
+    )
+    again = run_retail("retract", "f1.csv", lake=lake)
+    assert again.code == 0 and "already retracted (batch 101" in again.stdout, again.stderr
+    assert Lake(lake).read(BRONZE_FILES.qualified).num_rows == 1 + 20_000 - 1

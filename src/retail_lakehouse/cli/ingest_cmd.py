@@ -120,11 +120,32 @@ def _ingest(
     date_order: DateOrderChoice | None,
     decimal: DecimalChoice | None,
 ) -> None:
+    """The command's work (:func:`_ingest_into`); a refusal into a lake folder that did not
+    exist before the command takes the folder away again (:func:`_forget_refused_lake`)."""
+    freeze_loaded_objects()
+    lake = lake_from(ctx)
+    new_lake = not lake.root.exists()
+    try:
+        _ingest_into(lake, ctx, box, paths, cdc, replaces, date_order, decimal)
+    except UsageProblem:
+        if new_lake:  # a mistyped --lake, every file refused: no empty lake left behind
+            _forget_refused_lake(lake)
+        raise
+
+
+def _ingest_into(
+    lake: Lake,
+    ctx: typer.Context,
+    box: Sandbox,
+    paths: list[Path],
+    cdc: Path | None,
+    replaces: str | None,
+    date_order: DateOrderChoice | None,
+    decimal: DecimalChoice | None,
+) -> None:
     from retail_lakehouse.pipeline.bronze import FileRefused, IngestProgress, discover
     from retail_lakehouse.pipeline.ingest import FileOutcome, ingest_files
 
-    freeze_loaded_objects()
-    lake = lake_from(ctx)
     if cdc is not None:
         _ingest_changes(lake, cdc, box)
         return
@@ -197,6 +218,18 @@ def _ingest(
         raise UsageProblem(
             f"{len(refusals)} of {len(files)} file(s) refused:\n  " + "\n  ".join(refusals)
         )
+
+
+def _forget_refused_lake(lake: Lake) -> None:
+    """Remove the folder this command created for a lake when it took no file: a mistyped
+    ``--lake`` with a refused file would otherwise leave a folder that later commands read as
+    an empty lake instead of saying there is no lake there. Only a folder whose one table is
+    the refused command's own run record is removed (an ingest that took a file, or a change
+    log applied, made other tables: the lake is kept)."""
+    import shutil
+
+    if set(lake.tables()) <= {"meta.runs"}:
+        shutil.rmtree(lake.root, ignore_errors=True)
 
 
 TABLE_ROWS = 1000

@@ -223,17 +223,20 @@ class Retraction:
 
 def find_batch(lake: Lake, *, file: str | None = None, batch: int | None = None) -> dict[str, Any]:
     """The manifest row of the batch to retract: by batch number, or by file (its path as
-    ingested, or its name). A half-done retraction of the same batch is returned to finish."""
-    rows = _manifest(lake)
+    ingested, or its name). A half-done retraction of the same batch is returned to finish.
+
+    The manifest is asked by predicate (batch number, exact path, name, content hash): only the
+    matching rows reach this process, whatever the number of files the lake has seen."""
     if batch is not None:
-        matches = [r for r in rows if r["_batch_seq"] == batch]
+        matches = _manifest_rows(lake, f"_batch_seq = {int(batch)}")
         what = f"batch {batch}"
     else:
         assert file is not None
-        name = Path(file).name
-        matches = [r for r in rows if r["_source_file"] == file] or [
-            r for r in rows if Path(r["_source_file"]).name == name
-        ]
+        from retail_lakehouse.pipeline.bronze_manifest import named
+
+        exact = "_source_file = '" + file.replace("'", "''") + "'"
+        rows = _manifest_rows(lake, f"{exact} OR {named([Path(file).name])}")
+        matches = [r for r in rows if r["_source_file"] == file] or rows
         what = f"file {file!r}"
     if len(matches) > 1:
         listed = ", ".join(f"batch {r['_batch_seq']} ({r['_source_file']})" for r in matches)
@@ -251,7 +254,7 @@ def find_batch(lake: Lake, *, file: str | None = None, batch: int | None = None)
                 f"{what} was already retracted (batch {row['batch_seq']}, run {row['run_id']}): "
                 "nothing left to do"
             )
-    holder = _holder_of_content(rows, file)
+    holder = _holder_of_content(lake, file)
     if holder is not None:
         seq = holder["_batch_seq"]
         raise RecoveryRefused(
@@ -262,7 +265,7 @@ def find_batch(lake: Lake, *, file: str | None = None, batch: int | None = None)
     raise RecoveryRefused(f"{what} is not in bronze.files (see `retail status`)")
 
 
-def _holder_of_content(rows: list[dict[str, Any]], file: str | None) -> dict[str, Any] | None:
+def _holder_of_content(lake: Lake, file: str | None) -> dict[str, Any] | None:
     """The manifest row whose content ``file`` (still on disk) has: the ingest skipped it as a
     duplicate of that file. Hashed as the ingest hashes a file (``file_facts``), its bytes as
     given; a file past the size limit was never ingested and is not read."""
@@ -278,24 +281,35 @@ def _holder_of_content(rows: list[dict[str, Any]], file: str | None) -> dict[str
         sha = file_facts(path).sha256
     except OSError:
         return None
-    return next((r for r in rows if sha in (r["_source_sha256"], r.get("content_sha256"))), None)
+    where = f"_source_sha256 = '{sha}' OR content_sha256 = '{sha}'"  # a hex digest: no quoting
+    rows = _manifest_rows(lake, where, first_only=True)
+    return rows[0] if rows else None
 
 
-def _manifest(lake: Lake) -> list[dict[str, Any]]:
-    if not lake.exists(BRONZE_FILES.qualified):
-        return []
-    columns = [
-        "_batch_seq",
-        "_batch_id",
-        "_source_file",
-        "_source_sha256",
-        "rows_ingested",
-        "rows_rejected",
-    ]
+_COLUMNS = "_batch_seq, _batch_id, _source_file, _source_sha256, rows_ingested, rows_rejected"
+
+
+def _manifest_rows(lake: Lake, where: str, *, first_only: bool = False) -> list[dict[str, Any]]:
+    """The manifest rows matching ``where``, in batch order, queried over the latest snapshot
+    by delta-rs' engine (``small_query``): only the matches reach this process."""
+    from retail_lakehouse.pipeline.bronze_manifest import small_query
+
     table = lake.delta(BRONZE_FILES.qualified)
-    if table is not None and "content_sha256" in table.schema().to_arrow().names:
-        columns.append("content_sha256")  # (lakes from before the column have none)
-    return pylist(lake.read(BRONZE_FILES.qualified, columns))
+    if table is None:
+        return []
+    if "content_sha256" in table.schema().to_arrow().names:
+        content = "content_sha256"
+    else:  # lakes from before the column have none
+        content = "CAST(NULL AS VARCHAR) AS content_sha256"
+    limit = " LIMIT 1" if first_only else ""
+    found = small_query(
+        lake,
+        BRONZE_FILES.qualified,
+        f"SELECT * FROM (SELECT {_COLUMNS}, {content} FROM t) WHERE {where} "
+        f"ORDER BY _batch_seq{limit}",
+    )
+    names = list(found)
+    return [dict(zip(names, values, strict=True)) for values in zip(*found.values(), strict=True)]
 
 
 def _retractions(lake: Lake) -> list[dict[str, Any]]:

@@ -119,11 +119,8 @@ class ManifestState:
             where.append(f"_source_sha256 IN ({listed})")
             if self.has_content:
                 where.append(f"content_sha256 IN ({listed})")
-        quoted = ["'" + n.replace("'", "''") + "'" for n in asked]
-        if len(asked) <= FEW_NAMES:  # half the CPU of the regular expression for one name
-            where += [f"_source_file = {q} OR ends_with(_source_file, '/' || {q})" for q in quoted]
-        else:  # one pass whatever the number of names (an OR of 200 ends_with: 4x slower)
-            where.append(f"regexp_replace(_source_file, '^.*/', '') IN ({', '.join(quoted)})")
+        if asked:
+            where.append(named(asked))
         found = small_query(
             lake,
             BRONZE_FILES.qualified,
@@ -159,6 +156,18 @@ class ManifestState:
         if sha not in self.seen:
             self.look_up(lake, [sha])
         return self.seen.get(sha)
+
+
+def named(names: list[str]) -> str:
+    """The SQL condition on ``_source_file`` for the manifest rows whose file name (the path's
+    last part, as ``Path.name`` has it) is one of ``names``: the one name-matching rule of the
+    ingest's same-name note and of ``retail retract FILE``."""
+    quoted = ["'" + n.replace("'", "''") + "'" for n in names]
+    if len(names) <= FEW_NAMES:  # half the CPU of the regular expression for one name
+        either = [f"_source_file = {q} OR ends_with(_source_file, '/' || {q})" for q in quoted]
+        return f"({' OR '.join(either)})"
+    # one pass whatever the number of names (an OR of 200 ends_with: 4x slower)
+    return f"regexp_replace(_source_file, '^.*/', '') IN ({', '.join(quoted)})"
 
 
 def same_name_note(path: Path, earlier: Earlier) -> str:
