@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -108,29 +110,10 @@ def ingest(
             box.launch(fork=bool(ONE_COMMAND))
         if cdc is None:  # (the change-log apply path was never measured without NumPy)
             pyarrow_without_numpy(compute=False)
-        _ingest(ctx, box, paths or [], cdc, replaces, date_order, decimal)
-
-
-def _ingest(
-    ctx: typer.Context,
-    box: Sandbox,
-    paths: list[Path],
-    cdc: Path | None,
-    replaces: str | None,
-    date_order: DateOrderChoice | None,
-    decimal: DecimalChoice | None,
-) -> None:
-    """The command's work (:func:`_ingest_into`); a refusal into a lake folder that did not
-    exist before the command takes the folder away again (:func:`_forget_refused_lake`)."""
-    freeze_loaded_objects()
-    lake = lake_from(ctx)
-    new_lake = not lake.root.exists()
-    try:
-        _ingest_into(lake, ctx, box, paths, cdc, replaces, date_order, decimal)
-    except UsageProblem:
-        if new_lake:  # a mistyped --lake, every file refused: no empty lake left behind
-            _forget_refused_lake(lake)
-        raise
+        freeze_loaded_objects()
+        lake = lake_from(ctx)
+        with _no_lake_left_by_a_refusal(lake):
+            _ingest_into(lake, ctx, box, paths or [], cdc, replaces, date_order, decimal)
 
 
 def _ingest_into(
@@ -220,16 +203,22 @@ def _ingest_into(
         )
 
 
-def _forget_refused_lake(lake: Lake) -> None:
-    """Remove the folder this command created for a lake when it took no file: a mistyped
-    ``--lake`` with a refused file would otherwise leave a folder that later commands read as
-    an empty lake instead of saying there is no lake there. Only a folder whose one table is
-    the refused command's own run record is removed (an ingest that took a file, or a change
-    log applied, made other tables: the lake is kept)."""
-    import shutil
+@contextmanager
+def _no_lake_left_by_a_refusal(lake: Lake) -> Iterator[None]:
+    """Remove the folder this command created for a lake when it ends in a refusal and took
+    no file: a mistyped ``--lake`` with a refused file would otherwise leave a folder that
+    later commands read as an empty lake instead of saying there is no lake there. Only a
+    folder whose one table is the refused command's own run record is removed (an ingest that
+    took a file, or a change log applied, made other tables: the lake is kept)."""
+    new_lake = not lake.root.exists()
+    try:
+        yield
+    except UsageProblem:
+        if new_lake and set(lake.tables()) <= {"meta.runs"}:
+            import shutil
 
-    if set(lake.tables()) <= {"meta.runs"}:
-        shutil.rmtree(lake.root, ignore_errors=True)
+            shutil.rmtree(lake.root, ignore_errors=True)
+        raise
 
 
 TABLE_ROWS = 1000
