@@ -232,9 +232,9 @@ def find_batch(lake: Lake, *, file: str | None = None, batch: int | None = None)
         what = f"batch {batch}"
     else:
         assert file is not None
-        from retail_lakehouse.pipeline.bronze_manifest import named
+        from retail_lakehouse.pipeline.bronze_manifest import named, text_literal
 
-        exact = "_source_file = '" + file.replace("'", "''") + "'"
+        exact = f"_source_file = {text_literal(file)}"
         rows = _manifest_rows(lake, f"{exact} OR {named([Path(file).name])}")
         matches = [r for r in rows if r["_source_file"] == file] or rows
         what = f"file {file!r}"

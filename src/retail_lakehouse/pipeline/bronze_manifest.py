@@ -158,11 +158,17 @@ class ManifestState:
         return self.seen.get(sha)
 
 
+def text_literal(text: str) -> str:
+    """``text`` as an SQL string literal for the manifest's queries (delta-rs' engine has no
+    bound parameters): quotes doubled, the SQL standard; a backslash is no escape there."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def named(names: list[str]) -> str:
     """The SQL condition on ``_source_file`` for the manifest rows whose file name (the path's
     last part, as ``Path.name`` has it) is one of ``names``: the one name-matching rule of the
     ingest's same-name note and of ``retail retract FILE``."""
-    quoted = ["'" + n.replace("'", "''") + "'" for n in names]
+    quoted = [text_literal(n) for n in names]
     if len(names) <= FEW_NAMES:  # half the CPU of the regular expression for one name
         either = [f"_source_file = {q} OR ends_with(_source_file, '/' || {q})" for q in quoted]
         return f"({' OR '.join(either)})"
