@@ -166,6 +166,7 @@ def test_an_ingest_refusing_every_file_into_a_mistyped_lake_leaves_no_lake(
         other = run_retail("ingest", *args, lake=typo)  # the other two ways in
         assert other.code == 2 and named in other.stderr, other.stderr
         assert not typo.exists(), args
+    assert not list(tmp_path.glob(".retail-refused-*"))  # nothing left beside it either
     status = run_retail("status", lake=typo)
     assert status.code == 2 and f"no lake at {typo}" in status.stderr, status.stderr
     taken = run_retail("ingest", bad, SAMPLE, lake=typo)

@@ -216,8 +216,14 @@ def _no_lake_left_by_a_refusal(lake: Lake) -> Iterator[None]:
     except UsageProblem:
         if new_lake and set(lake.tables()) <= {"meta.runs"}:
             import shutil
+            import tempfile
 
-            shutil.rmtree(lake.root, ignore_errors=True)
+            # Renamed away first (one atomic step), then deleted: a command killed while
+            # deleting leaves a hidden sibling folder, never a half-deleted run record that
+            # the next command at this path would read as a damaged lake.
+            doomed = Path(tempfile.mkdtemp(prefix=".retail-refused-", dir=lake.root.parent))
+            lake.root.rename(doomed / "lake")
+            shutil.rmtree(doomed, ignore_errors=True)
         raise
 
 
