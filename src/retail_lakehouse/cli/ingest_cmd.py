@@ -214,7 +214,7 @@ def _no_lake_left_by_a_refusal(lake: Lake) -> Iterator[None]:
     try:
         yield
     except UsageProblem:
-        if new_lake and set(lake.tables()) <= {"meta.runs"}:
+        if new_lake and lake.root.is_dir() and set(lake.tables()) <= {"meta.runs"}:
             import shutil
             import tempfile
 
