@@ -85,6 +85,6 @@ def test_a_second_stream_of_the_same_subject_is_refused_and_nothing_is_doubled(
     exactly_once(lake, 600)
     # the lock goes with its holder: the next session starts and finds nothing new
     again = start_stream(lake, broker, "--until-idle", "1")
-    out, err = again.communicate(timeout=120)
+    _, err = again.communicate(timeout=120)
     assert again.returncode == 0, err
     exactly_once(lake, 600)
