@@ -85,3 +85,23 @@ def test_text_postgresql_cannot_store_is_rejected_at_ingest_and_the_rest_publish
         lines = conn.execute("SELECT count(*) FROM retail.fact_sales").fetchone()
     assert published == KEEP
     assert lines == (2 * len(KEEP),)
+
+
+def test_schema_names_postgresql_keeps_for_itself_are_refused(pg: Cluster, tmp_path: Path) -> None:
+    """``pg_temp`` failed inside PostgreSQL (exit 1, "nothing was published"), and
+    ``information_schema`` was published into (the SQL standard's catalog views live there);
+    an empty ``--schema`` silently meant the default. Each is now refused before connecting."""
+    lake = tmp_path / "lake"
+    source = tmp_path / "lines.json"
+    source.write_text(json.dumps([line("84406B", "ok", 1)]))
+    ok(retail_env("ingest", source, lake=lake))
+    ok(retail_env("run", lake=lake))
+    dsn = create_database(pg, "reserved")
+    for schema in ("pg_temp", "pg_catalog", "information_schema", ""):
+        done = retail_env("publish", "--dsn", dsn, "--schema", schema, lake=lake)
+        assert done.code == 2, (schema, done.stderr)
+        assert f"schema name {schema!r} is not allowed" in done.stderr, done.stderr
+    ours = pg.psql(
+        "SELECT count(*) FROM pg_tables WHERE tablename = '_retail_publish'", dbname="reserved"
+    )
+    assert ours == "0"
