@@ -64,6 +64,14 @@ class StreamRunning(RuntimeError):
     """Another ``retail stream`` consumes this subject into this lake."""
 
 
+class PositionMoved(SourceUnavailable):
+    """The lake's position is not the one this session committed last: a ``retail rollback``
+    (or a restore) moved it while the stream ran. Handled as a lost connection: the batch in
+    hand is not committed nor acknowledged, and the consumer is positioned again from the lake,
+    so the events the rollback undid are read again (committing the next batch at the session's
+    own position would have skipped them for good)."""
+
+
 def stream_lock(lake: Lake, subject: str) -> ProcessLock:
     """The one-consumer-per-subject lock of a lake (the file is named by a hash of the subject:
     a subject may hold ``*``, ``>`` and any other character)."""
@@ -305,6 +313,7 @@ class StreamConsumer:
             self._apply_changes(records, apps)
             return True
         with recorded_run(self.lake, "stream") as run:
+            self._check_position()  # under the writer lock: no rollback can come in between
             report = commit_batch(
                 self.lake,
                 run,
@@ -328,6 +337,7 @@ class StreamConsumer:
         from retail_lakehouse.pipeline.cdc import apply_change_records
 
         with recorded_run(self.lake, "stream --cdc") as run:
+            self._check_position()
             report = apply_change_records(
                 self.lake,
                 run,
@@ -348,6 +358,18 @@ class StreamConsumer:
             f"{report.duplicates:,} duplicates + {report.rejected:,} rejected"
             + (f"; bronze: {report.synced.describe()}" if report.synced is not None else "")
         )
+
+    def _check_position(self) -> None:
+        """Raise :class:`PositionMoved` when the lake's committed offsets differ from what this
+        session committed (or read at its start)."""
+        lake = self._read_committed()
+        mine = {p: self._committed.get(p, 0) for p in lake}
+        if lake != mine:
+            raise PositionMoved(
+                "the lake's stream position moved while streaming (a rollback?): "
+                + ", ".join(f"{p}:{mine[p]} -> {lake[p]}" for p in sorted(lake))
+                + "; reading again from the lake's position"
+            )
 
     def _run_due(self) -> bool:
         every = self.options.run_every
