@@ -65,7 +65,7 @@ def stream(
     micro-batches, exactly once: each batch is committed with its stream position and
     acknowledged after the commit; unparseable events go to bronze.rejects. Stops cleanly on
     SIGTERM/SIGINT after the current commit; broker outages are retried with backoff."""
-    from retail_lakehouse.orchestrate.stream import StreamConsumer, StreamOptions
+    from retail_lakehouse.orchestrate.stream import StreamConsumer, StreamOptions, StreamRunning
     from retail_lakehouse.sources.stream.nats import JetStreamSource, SourceRefused
 
     freeze_loaded_objects()
@@ -80,6 +80,8 @@ def stream(
         summary = consumer.run()
     except SourceRefused as refused:
         raise UsageProblem(str(refused)) from None
+    except StreamRunning as running:  # as for a second watcher, or a lake busy: exit 1
+        raise PipelineFailure(str(running)) from None
     consumer.say(
         f"stopped ({summary.stopped_by or 'done'}): {summary.batches} batch(es), "
         f"{summary.lines:,} line(s), {summary.rejected:,} rejected, {summary.skipped:,} "

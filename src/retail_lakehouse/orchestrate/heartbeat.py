@@ -15,6 +15,7 @@ import json
 import os
 import socket
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,11 +34,14 @@ def watch_folder(lake: Lake | Path) -> Path:
     return (lake if isinstance(lake, Path) else lake.root) / FOLDER
 
 
-class WatchLock:
-    """The one-watcher-per-lake lock (released by the kernel if the process dies)."""
+class ProcessLock:
+    """An exclusive ``flock`` on ``path`` held for a process's whole life, with the holder's pid,
+    host and start time written inside so a second process can name it (the kernel releases it
+    when the holder dies, however it dies). ``busy`` makes the error for a second process."""
 
-    def __init__(self, lake: Lake) -> None:
-        self.path = watch_folder(lake) / "watch.lock"
+    def __init__(self, path: Path, busy: Callable[[dict[str, Any]], Exception]) -> None:
+        self.path = path
+        self.busy = busy
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -48,11 +52,7 @@ class WatchLock:
         except BlockingIOError:
             holder = _read_json(self.path)
             os.close(fd)
-            raise WatcherRunning(
-                f"another retail watch is already watching {self.path.parent.parent}: "
-                f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}, "
-                f"since {holder.get('started_at', '?')}"
-            ) from None
+            raise self.busy(holder) from None
         os.ftruncate(fd, 0)
         holder_text = json.dumps(
             {"pid": os.getpid(), "host": socket.gethostname(), "started_at": _now()}
@@ -66,6 +66,28 @@ class WatchLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+def describe_holder(holder: dict[str, Any]) -> str:
+    """``pid 12 on host, since 2026-...``: who holds a :class:`ProcessLock`."""
+    return (
+        f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}, "
+        f"since {holder.get('started_at', '?')}"
+    )
+
+
+class WatchLock(ProcessLock):
+    """The one-watcher-per-lake lock (released by the kernel if the process dies)."""
+
+    def __init__(self, lake: Lake) -> None:
+        folder = watch_folder(lake)
+        super().__init__(
+            folder / "watch.lock",
+            lambda holder: WatcherRunning(
+                f"another retail watch is already watching {folder.parent}: "
+                + describe_holder(holder)
+            ),
+        )
 
 
 class Heartbeat:

@@ -20,13 +20,20 @@ what ``retail run`` calls. What it adds:
   :data:`MAX_LOCK_BACKOFF_SECONDS`), logged; a pipeline run is postponed to its next turn;
 * **stopping**: SIGTERM or SIGINT ends the loop after the batch being committed; ``until_idle``
   ends it after that many seconds without a new record (a last pipeline run first, with
-  ``run_every``).
+  ``run_every``);
+* **one consumer per subject and lake**: a session holds ``<lake>/_stream/<subject>.lock``
+  (``flock``, released by the kernel however the process ends) and a second one is refused
+  naming the first. Two sessions would each trust the position they read at start: sharing the
+  durable consumer they would split the records between them and commit positions out of order
+  (a later restart reads again what the other committed), and with two durables both would
+  commit the same records.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import signal
 import time
@@ -39,6 +46,7 @@ from retail_lakehouse.config import Settings
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.errors import LakeBusyError
 from retail_lakehouse.lake.faults import point as fault_point
+from retail_lakehouse.orchestrate.heartbeat import ProcessLock, describe_holder
 from retail_lakehouse.sources.stream.base import SourceUnavailable, StreamRecord, StreamSource
 
 log = logging.getLogger(__name__)
@@ -50,6 +58,31 @@ LOCK_ATTEMPT_SECONDS = 1.0  # one wait for the writer lock: short, so SIGTERM is
 MAX_LOCK_BACKOFF_SECONDS = 5.0
 
 T = TypeVar("T")
+
+
+class StreamRunning(RuntimeError):
+    """Another ``retail stream`` consumes this subject into this lake."""
+
+
+class PositionMoved(SourceUnavailable):
+    """The lake's position is not the one this session committed last: a ``retail rollback``
+    (or a restore) moved it while the stream ran. Handled as a lost connection: the batch in
+    hand is not committed nor acknowledged, and the consumer is positioned again from the lake,
+    so the events the rollback undid are read again (committing the next batch at the session's
+    own position would have skipped them for good)."""
+
+
+def stream_lock(lake: Lake, subject: str) -> ProcessLock:
+    """The one-consumer-per-subject lock of a lake (the file is named by a hash of the subject:
+    a subject may hold ``*``, ``>`` and any other character)."""
+    name = hashlib.sha256(subject.encode()).hexdigest()[:16]
+    return ProcessLock(
+        lake.root / "_stream" / f"{name}.lock",
+        lambda holder: StreamRunning(
+            f"another retail stream is already consuming subject {subject!r} into {lake.root}: "
+            + describe_holder(holder)
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -111,8 +144,14 @@ class StreamConsumer:
         self.connected = False  # reached the broker at least once
 
     def run(self) -> StreamSummary:
-        """Consume until stopped (signal) or idle; the summary of what was done."""
-        asyncio.run(self._main())
+        """Consume until stopped (signal) or idle; the summary of what was done. Raises
+        :class:`StreamRunning` when another session consumes the same subject into the lake."""
+        lock = stream_lock(self.lake, self.source.subject)
+        lock.acquire()
+        try:
+            asyncio.run(self._main())
+        finally:
+            lock.release()
         return self.summary
 
     def request_stop(self, why: str) -> None:
@@ -274,6 +313,7 @@ class StreamConsumer:
             self._apply_changes(records, apps)
             return True
         with recorded_run(self.lake, "stream") as run:
+            self._check_position()  # under the writer lock: no rollback can come in between
             report = commit_batch(
                 self.lake,
                 run,
@@ -297,6 +337,7 @@ class StreamConsumer:
         from retail_lakehouse.pipeline.cdc import apply_change_records
 
         with recorded_run(self.lake, "stream --cdc") as run:
+            self._check_position()
             report = apply_change_records(
                 self.lake,
                 run,
@@ -317,6 +358,18 @@ class StreamConsumer:
             f"{report.duplicates:,} duplicates + {report.rejected:,} rejected"
             + (f"; bronze: {report.synced.describe()}" if report.synced is not None else "")
         )
+
+    def _check_position(self) -> None:
+        """Raise :class:`PositionMoved` when the lake's committed offsets differ from what this
+        session committed (or read at its start)."""
+        lake = self._read_committed()
+        mine = {p: self._committed.get(p, 0) for p in lake}
+        if lake != mine:
+            raise PositionMoved(
+                "the lake's stream position moved while streaming (a rollback?): "
+                + ", ".join(f"{p}:{mine[p]} -> {lake[p]}" for p in sorted(lake))
+                + "; reading again from the lake's position"
+            )
 
     def _run_due(self) -> bool:
         every = self.options.run_every

@@ -15,6 +15,8 @@ so locking, crash recovery and the exactly-once manifest are theirs. What it add
   data fails the same way) but alerted at once;
 * **refused files** move to ``landing/_refused/`` with ``<name>.reason.txt`` beside them, and
   processed files optionally to ``landing/_archive/YYYY-MM-DD/``;
+* **publishing**: with ``[publish] after_run``, each successful run is followed by a publish to
+  PostgreSQL (what ``retail run`` does); a failed publish is said and retried by the next run;
 * **stopping**: SIGTERM or SIGINT ends the loop after the file or run being committed;
 * **idle cost**: inotify through ``watchfiles`` wakes the loop (a full scan at most every
   ``poll_max_seconds`` as a safety net); without inotify, a stat-only scan whose interval
@@ -533,7 +535,28 @@ class Watcher:
             )
             self._alert(lambda: conditions.run_succeeded(self.book))
             self._alert(lambda: conditions.check_slow_run(self.book, report.run_id))
+            if self.settings.publish.after_run:
+                self._publish()
         self.heartbeat.beat(state="watching", pending_run=self._pending_run)
+
+    def _publish(self) -> None:
+        """``[publish] after_run``: gold into PostgreSQL after a successful run, with the
+        function ``retail publish`` calls (after the run released the writer lock, as ``retail
+        run`` does). A failure is said and kept in the heartbeat; the run's commits stay and the
+        next run publishes again (a publish owes nothing to a failed one: the target holds its
+        own state)."""
+        try:
+            from retail_lakehouse.publish.postgres import publish
+            from retail_lakehouse.publish.target import resolve_target
+
+            report = publish(self.lake, resolve_target(self.settings))
+        except Exception as error:  # refused, failed, psycopg missing: the watch goes on
+            first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+            self.say(f"publishing failed: {first_line}")
+            self.heartbeat.beat(last_error=f"publishing failed: {first_line}")
+            return
+        for line in report.render().splitlines():
+            self.say(line)
 
     def _stop_unwritable(self, error: Exception) -> None:
         """A newer release wrote the lake (its format record) while this watcher ran: every

@@ -24,12 +24,17 @@ from retail_lakehouse.sources.errors import FileRefused
 from retail_lakehouse.sources.formats import FileEvidence, FormatOptions, Formats, decide_file
 from retail_lakehouse.sources.limits import ReaderLimits
 from retail_lakehouse.sources.readers import open_source, readable
-from retail_lakehouse.sources.records import SourceChunk, SourceLayout
+from retail_lakehouse.sources.records import SourceChunk, SourceLayout, set_aside_nul
 from retail_lakehouse.sources.sniff import FileFacts
 
 if TYPE_CHECKING:
     import duckdb
     import polars as pl
+
+SPLIT_BY_LINE = ("csv", "tsv", "cdc")
+"""Formats whose values are not checked for a NUL here: a CSV or TSV line holding one is
+already rejected whole by its reader (as is a line with any control character), and a ``cdc``
+batch re-emits what ``silver.cdc_lines`` holds (its events were accounted for when applied)."""
 
 # Polars is imported inside the functions that run in the reader worker: the ingest's parent
 # process imports this module for its types and for ``stage_file``'s name, and never parses
@@ -281,7 +286,9 @@ def lineage_batches(
     columns = [*RAW_COLUMNS, *layout.extra_columns]
     hashed = _unhashed_schema(layout)
     names = hashed.names
-    for chunk in chunks:
+    values_checked = layout.format not in SPLIT_BY_LINE
+    for parsed in chunks:
+        chunk = set_aside_nul(parsed, columns) if values_checked else parsed
         if chunk.rejects.height:
             rejected.append(chunk.rejects)
         rows = chunk.rows

@@ -132,14 +132,13 @@ def stage_chunk(
     files = [staged_path(lake, LINES)]
     try:
         counted = [0]
-        rejected: list[pl.DataFrame] = []  # the chunk's rejects, written below from the chunk
+        rejected: list[pl.DataFrame] = []  # the chunk's rejects and the values set aside
         batches = lineage_batches(iter([chunk]), layout, lineage, rejected, counted)
         write_lines(batches, layout, files[0], limits)
-        if chunk.rejects.height:
+        refused = pl.concat(rejected) if rejected else None
+        if refused is not None and refused.height:
             files.append(staged_path(lake, BRONZE_REJECTS.qualified))
-            table = cast_batch(
-                reject_table(chunk.rejects, lineage), contract(BRONZE_REJECTS.qualified)
-            )
+            table = cast_batch(reject_table(refused, lineage), contract(BRONZE_REJECTS.qualified))
             pq.write_table(table, files[1], compression="snappy")
     except BaseException:
         discard(files)
@@ -149,7 +148,7 @@ def stage_chunk(
         lineage,
         new_columns,
         counted[0],
-        chunk.rejects.height,
+        0 if refused is None else refused.height,
         0,
         files,
         size_bytes=size_bytes,

@@ -1,7 +1,7 @@
 """``retail publish``: gold into PostgreSQL, incrementally, in one transaction.
 
 The one publish path: the CLI (``retail publish``, and ``retail run`` with ``[publish]
-after_run``) and the Dagster asset call :func:`publish`.
+after_run``) and the watcher (``retail watch``, the same setting) call :func:`publish`.
 
 How a publish runs, and why:
 

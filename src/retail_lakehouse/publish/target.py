@@ -16,6 +16,9 @@ from retail_lakehouse.config import Settings
 
 DSN_ENV = "RETAIL_PUBLISH_DSN"
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+RESERVED_SCHEMA = re.compile(r"^(pg_|information_schema$)")
+"""PostgreSQL's own: ``pg_`` names are refused by ``CREATE SCHEMA`` (and ``pg_catalog``,
+``pg_temp`` exist), ``information_schema`` holds the SQL standard's catalog views."""
 
 
 class PublishRefused(Exception):
@@ -40,10 +43,10 @@ class Target:
     schema: str
 
     def __post_init__(self) -> None:
-        if not SCHEMA_NAME.match(self.schema):
+        if not SCHEMA_NAME.match(self.schema) or RESERVED_SCHEMA.match(self.schema):
             raise PublishRefused(
                 f"schema name {self.schema!r} is not allowed: use lower-case letters, digits "
-                "and underscores, starting with a letter"
+                "and underscores, starting with a letter; not information_schema nor pg_..."
             )
 
     def parts(self) -> dict[str, str]:
@@ -107,4 +110,4 @@ def resolve_target(settings: Settings, dsn: str | None = None, schema: str | Non
             "no PostgreSQL target: pass --dsn, set RETAIL_PUBLISH_DSN, or set dsn in the "
             "[publish] table of retail.toml"
         )
-    return Target(chosen, schema or settings.publish.target_schema)
+    return Target(chosen, settings.publish.target_schema if schema is None else schema)

@@ -21,10 +21,14 @@ from retail_lakehouse.sources.aliases import checked_header
 from retail_lakehouse.sources.errors import FileRefused
 from retail_lakehouse.sources.limits import ReaderLimits
 from retail_lakehouse.sources.lines import LineChunk, iter_line_chunks
-from retail_lakehouse.sources.records import OpenedSource, SourceChunk, SourceLayout, rejects
+from retail_lakehouse.sources.records import (
+    CONTROL_CHARACTERS,
+    OpenedSource,
+    SourceChunk,
+    SourceLayout,
+    rejects,
+)
 from retail_lakehouse.sources.sniff import FileFacts, parse_header, sniff_delimiter
-
-_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
 
 
 def field_pattern(delimiter: str) -> str:
@@ -131,7 +135,7 @@ def _parse(
 
     n_fields = pl.col("fields").list.len()
     # The control-character regex runs only in a chunk known to hold such a byte somewhere.
-    control = pl.col("raw").str.contains(_CONTROL) if has_control else pl.lit(False)
+    control = pl.col("raw").str.contains(CONTROL_CHARACTERS) if has_control else pl.lit(False)
     # Only a chunk with a line longer than the field limit can hold a too-long field: the
     # per-field lengths are computed for that rare chunk only.
     field_limit = max_field_bytes or 2**62

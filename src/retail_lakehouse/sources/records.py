@@ -10,6 +10,13 @@ if TYPE_CHECKING:  # imported where used: the ingest's parent process only unpic
     import polars as pl
 
 
+CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+"""The C0 control characters but tab, line feed and carriage return: a CSV line holding one is
+binary data and is rejected whole (:mod:`~retail_lakehouse.sources.delimited`)."""
+
+NUL_IN_VALUE = "a NUL character in a value (binary data?)"
+
+
 def _no_rejects() -> pl.DataFrame:
     import polars as pl
 
@@ -58,4 +65,36 @@ def rejects(frame: pl.DataFrame, reason: pl.Expr | str) -> pl.DataFrame:
         pl.col("line_number").cast(pl.Int64),
         pl.col("raw").alias("raw_line"),
         reason_expr.cast(pl.String).alias("reason"),
+    )
+
+
+def set_aside_nul(chunk: SourceChunk, columns: list[str]) -> SourceChunk:
+    """``chunk`` with the rows whose text (any of ``columns``) holds a NUL character moved to its
+    rejects, their values as a JSON object for ``raw_line``.
+
+    For the formats whose values arrive already split (a JSON ``\\u0000`` escape, a Parquet
+    cell, a stream event); a CSV line with a NUL is already rejected whole. No sale line means a
+    NUL, and PostgreSQL's ``text`` cannot store one: once in gold, it made every later
+    ``retail publish`` fail. Other control characters stay (decision 0010: vertical tab and
+    form feed are trimmed as spaces, the rest kept; PostgreSQL stores them). Vectorised: one
+    literal search per text column."""
+    import polars as pl
+
+    rows = chunk.rows
+    text = [c for c in columns if c in rows.columns and rows.schema[c] == pl.String]
+    if not text or rows.height == 0:
+        return chunk
+    bad = pl.any_horizontal(
+        [pl.col(c).str.contains("\x00", literal=True).fill_null(False) for c in text]
+    )
+    flags = rows.select(bad.alias("bad")).get_column("bad")
+    if not flags.any():
+        return chunk
+    raw = rows.filter(flags).select(
+        pl.col("_row_number").alias("line_number"),
+        pl.struct(text).struct.json_encode().alias("raw"),
+    )
+    both = pl.concat([chunk.rejects, rejects(raw, NUL_IN_VALUE)]).sort("line_number")
+    return SourceChunk(
+        rows=rows.filter(~flags), rejects=both, part=chunk.part, blank_lines=chunk.blank_lines
     )

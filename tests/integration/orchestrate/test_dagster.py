@@ -412,3 +412,37 @@ def test_a_silver_asset_killed_before_its_swap_check_is_reported_by_the_next_com
     said = " ".join(retail("run").stdout.split())
     assert "recovered interrupted dagster silver" in said, said
     assert f"{ambiguous} (batch 2): likely day/month swap" in said, said
+
+
+def test_a_failing_table_test_fails_the_gold_asset_as_it_fails_retail_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Table tests judge what gold built: ``retail run`` (and the watcher) run them after gold
+    and fail on a ``fail`` test; the gold asset skipped them, so the same lake and rules passed
+    in Dagster. Now the asset fails, its reason shown, not retried, and the results are in
+    ``meta.quality_results`` as after ``retail run``."""
+    tests = tmp_path / "tests.yaml"
+    tests.write_text(
+        "tests:\n"
+        "  - name: fact_small\n    table: gold.fact_sales\n    test: row_count\n"
+        "    max: 10\n    action: fail\n"
+    )
+    config = tmp_path / "retail.toml"
+    config.write_text(f'rules = ["{tests}"]\n')
+    monkeypatch.setenv("RETAIL_CONFIG", str(config))
+    lake = tmp_path / "lake"
+    result = dg.materialize(
+        list(defs.assets),
+        resources={"retail": RetailProject(lake=str(lake))},
+        run_config=dg.RunConfig(ops={BRONZE_OP: IngestConfig(files=[str(SAMPLE)])}),
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert failure.step_key == "gold"
+    reason = failure.step_failure_data.user_failure_data.description
+    assert "fact_small" in reason, reason
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    results = Lake(lake).read("meta.quality_results").to_pylist()
+    assert any(r.get("rule") == "fact_small" for r in results), results[:3]

@@ -308,3 +308,32 @@ def test_the_lakes_record_of_publishes_stays_small(
         )
     )
     assert recorded.splitlines()[1] == f"{publishes},{publishes * len(GOLD)}"
+
+
+def test_the_watcher_publishes_after_its_runs(
+    pg: Cluster, real_files: list[Path], tmp_path: Path
+) -> None:
+    """``[publish] after_run = true`` was honoured by ``retail run`` only: the watcher, the
+    documented way to run unattended, ran the pipeline and left PostgreSQL behind the lake. Its
+    runs now publish too; a publish that fails is said, and the next run publishes again."""
+    dsn = create_database(pg, "watched")
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    config = tmp_path / "retail.toml"
+    config.write_text(
+        f'landing = "{landing}"\n[publish]\ndsn = "{dsn}"\nafter_run = true\n', encoding="utf-8"
+    )
+    env = {"RETAIL_CONFIG": str(config)}
+    lake = tmp_path / "lake"
+    (landing / real_files[2].name).write_bytes(real_files[2].read_bytes())
+    unreachable = {**env, "RETAIL_PUBLISH_DSN": "postgresql://nobody:pw-9x@127.0.0.1:1/x"}
+    failed = retail_env("watch", "--once", "--settle", "0", lake=lake, env=unreachable)
+    said = failed.stdout + failed.stderr
+    assert "publishing failed: cannot connect to postgresql://nobody@127.0.0.1:1/x" in said, said
+    assert "pw-9x" not in said
+
+    (landing / real_files[0].name).write_bytes(real_files[0].read_bytes())
+    done = retail_env("watch", "--once", "--settle", "0", lake=lake, env=env)
+    assert "published to postgresql://retail_admin@127.0.0.1" in ok(done)
+    assert PASSWORD not in done.stdout + done.stderr
+    assert pg_totals(pg, "watched") == lake_totals(lake)

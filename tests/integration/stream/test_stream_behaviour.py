@@ -177,3 +177,29 @@ def test_refusals_are_clear_and_exit_2(broker: Broker, tmp_path: Path) -> None:
         "stream", "--source", broker.url, "--subject", SUBJECT, "--durable", "a.b", lake=lake
     )
     assert bad_durable.code == 2
+
+
+def test_an_event_with_a_nul_in_a_value_is_rejected(broker: Broker, tmp_path: Path) -> None:
+    """``"\\u0000"`` is valid JSON, and a NUL in gold made every later ``retail publish`` fail
+    (PostgreSQL's text cannot hold it): the event is a reject with its offset, as a CSV line
+    with a NUL is; other control characters are kept."""
+    events = [sale(1), sale(2, description="nul\u0000byte"), sale(3, country="\u0000"), sale(4)]
+    events.append(sale(5, description="bell\u0007"))
+    publish(broker.url, SUBJECT, events)
+    lake = tmp_path / "lake"
+    done = subprocess.run(
+        [RETAIL, "--lake", str(lake), "stream", "--source", broker.url, "--subject", SUBJECT]
+        + ["--until-idle", "1", "--batch-seconds", "0.5"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    kept = query(lake, "SELECT _row_number AS n FROM bronze.sales_lines ORDER BY 1")
+    assert kept == [{"n": 1}, {"n": 4}, {"n": 5}]
+    rejects = query(lake, "SELECT line_number AS n, reason FROM bronze.rejects ORDER BY 1")
+    reason = "a NUL character in a value (binary data?)"
+    assert rejects == [{"n": 2, "reason": reason}, {"n": 3, "reason": reason}]
+    status = run_retail("status", "--json", lake=lake)
+    assert status.json()["accounting"]["balanced"] is True

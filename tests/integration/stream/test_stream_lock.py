@@ -63,3 +63,28 @@ def test_the_stream_waits_for_another_writer_then_commits_exactly_once(
     batches = [s for s in [*seen, *out.splitlines()] if " batch " in s and "offsets" in s]
     assert len(batches) == 2, batches
     exactly_once(lake, 40)
+
+
+def test_a_second_stream_of_the_same_subject_is_refused_and_nothing_is_doubled(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """Two ``retail stream`` commands of one subject into one lake, started together: each read
+    the lake's position once, so sharing the durable consumer they split the events between
+    them, one recreated the consumer under the other, and events were committed twice (3,100
+    lines for 3,000 events before). The second is refused, naming the first."""
+    lake = tmp_path / "lake"
+    publish(broker.url, SUBJECT, [sale(n) for n in range(1, 601)])
+    extra = ("--until-idle", "3", "--batch-seconds", "0.2", "--max-batch", "50")
+    first, second = start_stream(lake, broker, *extra), start_stream(lake, broker, *extra)
+    done = [process.communicate(timeout=300) for process in (first, second)]
+    codes = sorted(process.returncode for process in (first, second))
+    errors = "".join(err for _, err in done)
+    assert codes == [0, 1], errors
+    assert "another retail stream is already consuming subject 'sales.lines'" in errors
+    assert "Traceback" not in errors
+    exactly_once(lake, 600)
+    # the lock goes with its holder: the next session starts and finds nothing new
+    again = start_stream(lake, broker, "--until-idle", "1")
+    _, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err
+    exactly_once(lake, 600)

@@ -8,6 +8,7 @@ rolled-back lake that kept it would skip the undone events (silent loss).
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 from retail_lakehouse.benchmark.broker import Broker, publish
@@ -84,3 +85,38 @@ def test_positions_survive_backup_restore_and_go_back_with_a_rollback(
     assert position(second) == 250 and offsets(second) == list(range(1, 251))
     stream(second, broker)
     assert position(second) == 300 and offsets(second) == list(range(1, 301))
+
+
+def test_a_rollback_while_the_stream_runs_makes_it_read_the_undone_events_again(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """``retail rollback`` moves the lake's stream position back while ``retail stream`` runs:
+    the session committed its next batch at its own position (100 -> 150), so events 51-100,
+    undone by the rollback, were never read again (100 lines for 150 events). It now sees the
+    position moved under the writer lock, commits nothing, and reads again from the lake's."""
+    from tests.integration.stream.test_stream_cli import start_stream
+    from tests.integration.stream.test_stream_faults import exactly_once
+    from tests.integration.stream.test_stream_lock import read_until
+
+    lake = tmp_path / "lake"
+    process = start_stream(lake, broker, "--until-idle", "8", "--batch-seconds", "0.3")
+    seen: list[str] = []
+    try:
+        publish(broker.url, "sales.lines", [sale(n) for n in range(1, 51)])
+        read_until(process, "batch 1:", seen)
+        with LakeSQL(Lake(lake)) as sql:
+            first = sql.arrow("SELECT max(run_id) AS r FROM meta.runs").to_pylist()[0]["r"]
+        publish(broker.url, "sales.lines", [sale(n) for n in range(51, 101)])
+        read_until(process, "batch 2:", seen)
+        back = run_retail("rollback", "--to-run", first, "--yes", lake=lake)
+        assert back.code == 0, back.stderr
+        publish(broker.url, "sales.lines", [sale(n) for n in range(101, 151)])
+        read_until(process, "offsets 51-150", seen)  # read again from the lake's position
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert any("position moved while streaming" in line for line in seen), seen
+    exactly_once(lake, 150)

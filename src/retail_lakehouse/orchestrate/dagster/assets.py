@@ -8,8 +8,12 @@ pass whose commits are ordered for crash safety (dimensions, fact, marts, waterm
 ``multi_asset`` with one spec per table and the real dependencies between them: the graph shows
 the data flow while the work stays the tested single function.
 
-A failed quality gate or SCD2 invariant is a ``Failure`` that is not retried (the same data fails
-the same way); anything else (a busy lake, a full disk) is retried by the retry policy.
+After gold, the table tests of the rule files run as in ``retail run`` (a ``fail`` test fails the
+gold asset, gold staying committed, as the command exits 1 with gold committed).
+
+A failed quality gate, table test or SCD2 invariant is a ``Failure`` that is not retried (the
+same data fails the same way); anything else (a busy lake, a full disk) is retried by the retry
+policy.
 """
 
 import time
@@ -225,7 +229,7 @@ def gold_tables(
 ) -> Iterator[MaterializeResult[Any]]:
     """Silver into the star schema and marts: one call of ``retail run``'s gold function."""
     from retail_lakehouse.engines import open_engine
-    from retail_lakehouse.pipeline import gold
+    from retail_lakehouse.pipeline import gold, table_tests
 
     settings = retail.settings()
     lake = Lake(settings.lake)
@@ -234,6 +238,8 @@ def gold_tables(
         open_engine(lake, settings.engine) as engine,
     ):
         report = gold.process(lake, engine, run, settings=settings)
+        if not report.nothing_to_do:  # as `retail run`: the table tests judge what gold built
+            table_tests.process(lake, engine, run, list(settings.rules))
     context.log.info("gold: nothing new" if report.nothing_to_do else f"gold: {report.tables}")
     for table in GOLD_TABLES:
         yield MaterializeResult(

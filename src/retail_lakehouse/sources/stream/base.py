@@ -32,6 +32,9 @@ class SourceUnavailable(Exception):
 class StreamSource(Protocol):
     """What ``retail stream`` needs from a broker."""
 
+    subject: str
+    """What is consumed, as the user named it: one session per subject and lake."""
+
     @property
     def name(self) -> str:
         """A stable name of what is consumed (broker, stream, subject): lineage and app ids."""
