@@ -28,6 +28,7 @@ from retail_lakehouse.sources.aliases import canonical_name
 from retail_lakehouse.sources.compressed import split_suffix
 from retail_lakehouse.sources.errors import FileRefused
 from retail_lakehouse.sources.limits import ReaderLimits
+from retail_lakehouse.sources.records import NUL_IN_VALUE
 
 KEY = "line_id"
 OPS = ("c", "u", "d", "r")
@@ -142,7 +143,10 @@ def change_events(lines: pa.Table, limits: ReaderLimits | None = None) -> pa.Tab
     The ``[limits]`` of a JSON record hold per event, for a change-log file and a stream
     micro-batch alike: an event larger than ``max_line_bytes`` or nested deeper than
     ``max_json_depth`` is never parsed, and a row image with more than ``max_json_keys`` keys
-    or a value longer than ``max_field_bytes`` cannot be applied."""
+    or a value longer than ``max_field_bytes`` cannot be applied, nor one with a NUL character
+    (a JSON ``\\u0000`` escape: PostgreSQL's ``text`` cannot store it, so once in gold it made
+    every later ``retail publish`` fail; files and sales events set such rows aside the same
+    way, ``records.set_aside_nul``)."""
     limits = limits or ReaderLimits()
     raw, limited = _within_limits(lines, limits)
     raw = raw.append_column("limited", limited)  # read by DuckDB below
@@ -198,6 +202,7 @@ def change_events(lines: pa.Table, limits: ReaderLimits | None = None) -> pa.Tab
 
         columns = ", ".join(f'{value(c)} AS "{c}"' for c in (KEY, *RAW_COLUMNS))
         longest = ", ".join(f'coalesce(strlen("{c}"), 0)' for c in (KEY, *RAW_COLUMNS))
+        nul = " OR ".join(f'coalesce(contains("{c}", chr(0)), false)' for c in (KEY, *RAW_COLUMNS))
         ops = ", ".join(f"'{op}'" for op in OPS)
         limit = int(limits.max_field_bytes)
         return con.execute(
@@ -207,7 +212,7 @@ def change_events(lines: pa.Table, limits: ReaderLimits | None = None) -> pa.Tab
             "'no log position (source.lsn, source.pos or source.sequence)' "
             "WHEN line_id IS NULL THEN 'no line id (after.line_id / before.line_id)' "
             f"WHEN greatest({longest}) > {limit} THEN 'a value longer than {limit:,} bytes "
-            "(limits.max_field_bytes)' END) AS reason FROM ("
+            f"(limits.max_field_bytes)' WHEN {nul} THEN '{NUL_IN_VALUE}' END) AS reason FROM ("
             f"SELECT n AS _row_number, op, log_position, source_ts_ms, {columns}, "
             "reason AS found FROM ev) ORDER BY _row_number",
             params,

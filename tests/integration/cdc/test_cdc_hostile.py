@@ -62,6 +62,7 @@ def _events_in_lake(lake: Path) -> int:
         ("long", "longer than 8,388,608 bytes (limits.max_line_bytes)"),
         ("empty", "the file is empty"),
         ("fat", "line 2: a value longer than 65,536 bytes (limits.max_field_bytes)"),
+        ("nul", "line 2: a NUL character in a value (binary data?)"),
     ],
 )
 def test_a_hostile_change_log_is_refused_with_the_reason_and_leaves_the_lake_clean(
@@ -83,6 +84,8 @@ def test_a_hostile_change_log_is_refused_with_the_reason_and_leaves_the_lake_cle
         log.write_text(_event("L2", 20, description="x" * (9 * 2**20)))
     elif shape == "fat":
         log.write_text(_event("L2", 20) + _event("L3", 30, description="x" * 100_000))
+    elif shape == "nul":  # a JSON escape: the line has no NUL byte, the value does
+        log.write_text(_event("L2", 20) + _event("L3", 30, description="nul\u0000in"))
     else:
         log.write_bytes(b"")
 
@@ -134,11 +137,12 @@ def test_a_stream_micro_batch_rejects_a_hostile_change_event_and_applies_the_res
     nested = '{"a":' * 5000 + "1" + "}" * 5000
     lines = pa.table(
         {
-            "n": pa.array([7, 8, 9], pa.int64()),
+            "n": pa.array([7, 8, 9, 10], pa.int64()),
             "line": [
                 _event("L1", 1).replace('"ITEM"', nested),
                 _event("L2", 2, **{f"k{i}": "v" for i in range(2000)}),
                 _event("L3", 3),
+                _event("L4", 4, description="nul\u0000in"),
             ],
         }
     )
@@ -149,6 +153,7 @@ def test_a_stream_micro_batch_rejects_a_hostile_change_event_and_applies_the_res
         "JSON nested deeper than 64 levels (limits.max_json_depth)",
         "a row image with more than 1,024 keys (limits.max_json_keys)",
         None,
+        "a NUL character in a value (binary data?)",  # PostgreSQL's text cannot hold it
     ]
     assert events["line_id"].to_pylist()[2] == "L3"
 
