@@ -47,10 +47,11 @@ def watch(
     """Watch landing/: ingest complete files, run the pipeline after a quiet period or on a
     schedule, retry failed runs, alert. Stops cleanly on SIGTERM/SIGINT.
 
-    Exit codes: 0 stopped (with --once: done); 1 the last run failed, or another watcher
-    holds the lake; 2 a refusal that repeats until a person acts (a lake in a newer format, a
-    bad option, rules file or landing/ folder; with --once also a refused file): a service
-    manager should not restart on it (systemd: RestartPreventExitStatus=2)."""
+    Exit codes: 0 stopped (with --once: done); 1 the last run (or, with [publish]
+    after_run, its publish) failed, or another watcher holds the lake; 2 a refusal that
+    repeats until a person acts (a lake in a newer format, a bad option, rules file or
+    landing/ folder; with --once also a refused file): a service manager should not restart
+    on it (systemd: RestartPreventExitStatus=2)."""
     from retail_lakehouse.orchestrate.watch import (
         EXIT_REFUSED,
         EXIT_RUN_FAILED,

@@ -16,7 +16,8 @@ so locking, crash recovery and the exactly-once manifest are theirs. What it add
 * **refused files** move to ``landing/_refused/`` with ``<name>.reason.txt`` beside them, and
   processed files optionally to ``landing/_archive/YYYY-MM-DD/``;
 * **publishing**: with ``[publish] after_run``, each successful run is followed by a publish to
-  PostgreSQL (what ``retail run`` does); a failed publish is said and retried by the next run;
+  PostgreSQL (what ``retail run`` does); a failed publish is said and retried like a failed run
+  (an idle run, then the publish), then alerted (``publish_failed``, exit 1 with ``--once``);
 * **stopping**: SIGTERM or SIGINT ends the loop after the file or run being committed;
 * **idle cost**: inotify through ``watchfiles`` wakes the loop (a full scan at most every
   ``poll_max_seconds`` as a safety net); without inotify, a stat-only scan whose interval
@@ -155,6 +156,8 @@ class Watcher:
         self._started = datetime.now(UTC)
         self.refused = 0
         self.run_failed = False
+        self.publish_failed = False
+        self._publish_attempt = 0
         self.heartbeat = Heartbeat(lake, min(HEARTBEAT_SECONDS, options.poll_max_seconds))
         self._sandbox: Any = None  # one reader worker for the watcher's life, started lazily
         self._unwritable: Exception | None = None  # a LakeFormatError: the watcher stops
@@ -203,7 +206,7 @@ class Watcher:
         self.say("stopped")
         if self._unwritable is not None:
             raise self._unwritable  # the CLI: the reason, exit 2, as every writing command
-        if self.run_failed:
+        if self.run_failed or self.publish_failed:
             return EXIT_RUN_FAILED
         return EXIT_REFUSED if self.refused and self.options.once else EXIT_OK
 
@@ -542,9 +545,14 @@ class Watcher:
     def _publish(self) -> None:
         """``[publish] after_run``: gold into PostgreSQL after a successful run, with the
         function ``retail publish`` calls (after the run released the writer lock, as ``retail
-        run`` does). A failure is said and kept in the heartbeat; the run's commits stay and the
-        next run publishes again (a publish owes nothing to a failed one: the target holds its
-        own state)."""
+        run`` does). The run's commits stay whatever happens here. A failure is said, kept in
+        the heartbeat and retried with the runs' backoff (the retry is a run, idle when nothing
+        arrived, then this publish: a publish owes nothing to a failed one, the target holds its
+        own state); after the last attempt it raises ``publish_failed`` and the watcher's exit
+        code says it. Without the retry and the alert, PostgreSQL stayed behind the lake until
+        the next file arrived, and ``--once`` exited 0."""
+        from retail_lakehouse.observe.alerts import conditions
+
         try:
             from retail_lakehouse.publish.postgres import publish
             from retail_lakehouse.publish.target import resolve_target
@@ -554,7 +562,23 @@ class Watcher:
             first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
             self.say(f"publishing failed: {first_line}")
             self.heartbeat.beat(last_error=f"publishing failed: {first_line}")
+            self._publish_attempt += 1
+            attempts = self.options.retry_attempts
+            if self._publish_attempt < attempts:
+                delay = self.options.retry_backoff_seconds * 2 ** (self._publish_attempt - 1)
+                self._retry_at = time.monotonic() + delay
+                self.say(
+                    f"publish attempt {self._publish_attempt}/{attempts} failed; "
+                    f"retrying in {delay:g}s"
+                )
+                return
+            tried, self._publish_attempt = self._publish_attempt, 0
+            self.publish_failed = True
+            self._alert(lambda: conditions.publish_failed(self.book, first_line, attempts=tried))
             return
+        self._publish_attempt = 0
+        self.publish_failed = False
+        self._alert(lambda: conditions.publish_succeeded(self.book))
         for line in report.render().splitlines():
             self.say(line)
 

@@ -315,7 +315,8 @@ def test_the_watcher_publishes_after_its_runs(
 ) -> None:
     """``[publish] after_run = true`` was honoured by ``retail run`` only: the watcher, the
     documented way to run unattended, ran the pipeline and left PostgreSQL behind the lake. Its
-    runs now publish too; a publish that fails is said, and the next run publishes again."""
+    runs now publish too; a publish that fails is said, retried, alerted (``publish_failed``,
+    cleared by the next publish that works) and makes ``--once`` exit 1."""
     dsn = create_database(pg, "watched")
     landing = tmp_path / "landing"
     landing.mkdir()
@@ -327,13 +328,24 @@ def test_the_watcher_publishes_after_its_runs(
     lake = tmp_path / "lake"
     (landing / real_files[2].name).write_bytes(real_files[2].read_bytes())
     unreachable = {**env, "RETAIL_PUBLISH_DSN": "postgresql://nobody:pw-9x@127.0.0.1:1/x"}
-    failed = retail_env("watch", "--once", "--settle", "0", lake=lake, env=unreachable)
+    failed = retail_env(
+        "watch", "--once", "--settle", "0", "--retries", "2", "--backoff", "0.1",
+        lake=lake, env=unreachable,
+    )  # fmt: skip
     said = failed.stdout + failed.stderr
     assert "publishing failed: cannot connect to postgresql://nobody@127.0.0.1:1/x" in said, said
     assert "pw-9x" not in said
+    # retried like a failed run (an idle run, then the publish again), then alerted and exit 1:
+    # `retail watch --once` in cron said 0 while PostgreSQL stayed behind the lake
+    assert "publish attempt 1/2 failed; retrying in 0.1s" in said, said
+    assert failed.code == 1, said
+    alerts = retail_env("alerts", "list", "--open", lake=lake, env=env)
+    assert "publish_failed" in ok(alerts), alerts.stdout
 
     (landing / real_files[0].name).write_bytes(real_files[0].read_bytes())
     done = retail_env("watch", "--once", "--settle", "0", lake=lake, env=env)
     assert "published to postgresql://retail_admin@127.0.0.1" in ok(done)
     assert PASSWORD not in done.stdout + done.stderr
     assert pg_totals(pg, "watched") == lake_totals(lake)
+    cleared = retail_env("alerts", "list", "--open", lake=lake, env=env)
+    assert "publish_failed" not in ok(cleared), cleared.stdout  # a publish that worked clears it

@@ -4,6 +4,8 @@
   by the next successful run.
 * ``file_refused``: one alert per refused file (its name and content hash), never repeated.
 * ``freshness``: no file matching a source pattern arrived for N hours; cleared by a new one.
+* ``publish_failed``: ``[publish] after_run`` could not publish a run's gold to PostgreSQL
+  (after its retries); cleared by the next publish that works.
 * ``slow_run``: a run took more than ``slow_run_factor`` times the median of the recent
   successful runs of the same command; cleared by the next run of normal speed.
 """
@@ -23,6 +25,7 @@ from retail_lakehouse.observe.alerts.model import (
     KIND_FILE_REFUSED,
     KIND_FRESHNESS,
     KIND_GATE_FAILED,
+    KIND_PUBLISH_FAILED,
     KIND_RUN_FAILED,
     KIND_SLOW_RUN,
     Alert,
@@ -30,6 +33,7 @@ from retail_lakehouse.observe.alerts.model import (
 
 RUN_FAILED = "run_failed"
 GATE_FAILED = "quality_gate_failed"
+PUBLISH_FAILED = "publish_failed"
 
 
 def run_failed(book: AlertBook, error: BaseException, *, attempts: int) -> Alert | None:
@@ -57,6 +61,20 @@ def run_succeeded(book: AlertBook) -> None:
     """A successful run clears the failure conditions."""
     book.resolve(RUN_FAILED)
     book.resolve(GATE_FAILED)
+
+
+def publish_failed(book: AlertBook, reason: str, *, attempts: int) -> Alert | None:
+    """The lake's gold could not reach PostgreSQL: the lake is right, the BI database behind
+    it. Its caller, the watcher, has said the reason (``reported``)."""
+    message = f"publishing to PostgreSQL failed after {attempts} attempt(s): {reason}"
+    return book.raise_alert(
+        KIND_PUBLISH_FAILED, PUBLISH_FAILED, message, severity="critical", reported=True
+    )
+
+
+def publish_succeeded(book: AlertBook) -> None:
+    """A publish that worked clears the publish condition."""
+    book.resolve(PUBLISH_FAILED)
 
 
 def file_refused(book: AlertBook, name: str, sha256: str | None, reason: str) -> Alert | None:

@@ -14,6 +14,7 @@ KIND_FILE_REFUSED = "file_refused"
 KIND_FRESHNESS = "freshness"
 KIND_SLOW_RUN = "slow_run"
 KIND_SCORE_DROP = "quality_score_drop"
+KIND_PUBLISH_FAILED = "publish_failed"
 KIND_TEST = "test"
 
 KINDS = (
@@ -23,6 +24,7 @@ KINDS = (
     KIND_FRESHNESS,
     KIND_SLOW_RUN,
     KIND_SCORE_DROP,
+    KIND_PUBLISH_FAILED,
 )
 
 DELIVERED = "delivered"
