@@ -4,6 +4,7 @@ its progress on a large folder, and the manifest's lookups across many files of 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,46 @@ def test_the_watcher_and_the_api_say_the_same_note(tmp_path: Path) -> None:
     [note] = [w for w in detail["warnings"] if "ingested before" in w]
     assert note.startswith("sales_2026-11.csv was ingested before as batch 2 "), note
     assert "(and 1 earlier batch(es) of that name)" in note
+
+
+def _on_a_terminal(*args: str | Path) -> tuple[int, str]:
+    """``retail ARGS`` with its stdout and stderr on a pseudo-terminal, as a person runs it:
+    the exit code and everything the terminal was sent."""
+    import pty
+    import subprocess
+
+    from tests.conftest import RETAIL
+
+    primary, secondary = pty.openpty()
+    env = {**os.environ, "COLUMNS": "160", "TERM": "xterm"}
+    process = subprocess.Popen(
+        [RETAIL, *map(str, args)], stdin=secondary, stdout=secondary, stderr=secondary, env=env
+    )
+    os.close(secondary)
+    sent = bytearray()
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the terminal's other side closed: the command has ended
+            break
+        if not chunk:
+            break
+        sent += chunk
+    os.close(primary)
+    return process.wait(timeout=120), sent.decode("utf-8", "replace")
+
+
+def test_a_terminal_sees_the_ingest_progress_with_its_counts(tmp_path: Path) -> None:
+    """On a terminal (the commonest case) the progress lines are replaced by a bar, which
+    showed only files done of the total: the lines, skips and refusals the lines of a pipe
+    tell were not said until the end. The bar now carries them."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    source = REAL_DATA / "online_retail_head_1071.csv"
+    (folder / "a.csv").write_bytes(source.read_bytes())
+    (folder / "b.csv").write_bytes(source.read_bytes())  # a copy: skipped
+    (folder / "c.csv").write_bytes(b"\x00\x01binary" * 100)  # refused
+    code, sent = _on_a_terminal("--lake", tmp_path / "lake", "ingest", folder)
+    assert code == 2, sent
+    assert "/3" in sent, sent  # the bar (redrawn ten times a second: not every state shows)
+    assert re.search(r"\d[\d,]* lines, [01] skipped, [01] refused", sent), sent

@@ -184,3 +184,71 @@ def test_a_score_drop_in_a_run_is_stored_and_posted_to_the_webhook(
     assert posted["message"] == stored["message"]
     assert stored["delivered"] is True and stored["delivery_error"] is None
     assert stored["value"] < stored["baseline"] - 10
+
+
+GOOD_RULES = """\
+rules:
+  - name: big_orders
+    dimension: validity
+    expression: "quantity < 10000"
+    action: warn
+  - name: quantity_not_zero
+    action: fail
+    threshold: 0.2
+tests:
+  - name: invoice_no_everywhere
+    table: silver.sales_lines
+    column: invoice_no
+    test: not_null
+"""
+
+
+def test_quality_rules_checks_a_rules_file_without_a_lake(tmp_path: Path) -> None:
+    """A rules repository's CI has no lake: `retail quality rules FILE` loads the file with the
+    same loader as a run (defaults, then the file) and lists the rules in effect, exit 0, and
+    makes no lake folder."""
+    good = tmp_path / "team.yaml"
+    good.write_text(GOOD_RULES, encoding="utf-8")
+    lake = tmp_path / "no-lake"
+    done = run_retail("quality", "rules", good, lake=lake)
+    assert done.code == 0, done.stderr
+    out = " ".join(done.stdout.split())
+    assert "big_orders │ validity │ warn" in out and str(good.name) in out
+    assert "quantity_not_zero │ validity │ fail │ 20%" in out  # the override
+    assert "1 table test" in out
+    assert not lake.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (
+            "rules:\n  - name: broken\n    dimension: validity\n    action: warn\n"
+            '    expression: "quantity >"\n',
+            "rule 'broken': cannot read the expression",
+        ),
+        (
+            "rules:\n  - name: typed\n    dimension: validity\n    action: warn\n"
+            "    expression: \"quantity + 'abc' > 1\"\n",
+            "does not type-check",
+        ),
+        ("rules: [\n", "team.yaml"),
+    ],
+)
+def test_quality_rules_refuses_a_bad_file_as_a_run_does(
+    tmp_path: Path, text: str, reason: str
+) -> None:
+    """The refusal is the run's own: exit 2, the file and the reason, word for word."""
+    bad = tmp_path / "team.yaml"
+    bad.write_text(text, encoding="utf-8")
+    lake = tmp_path / "lake"
+    ok_lake = run_retail("ingest", REAL_DATA / "online_retail_ii_head_99_bom.csv", lake=lake)
+    assert ok_lake.code == 0, ok_lake.stderr
+    checked = run_retail("quality", "rules", bad, lake=tmp_path / "no-lake")
+    ran = run_retail("run", "--rules", bad, lake=lake)
+    assert checked.code == 2 and ran.code == 2
+    assert f"{bad}" in checked.stderr and reason in checked.stderr
+    assert checked.stderr == ran.stderr
+    missing = run_retail("quality", "rules", tmp_path / "nope.yaml", lake=tmp_path / "no-lake")
+    assert missing.code == 2 and "rules file not found" in missing.stderr
+    assert not (tmp_path / "no-lake").exists()

@@ -540,3 +540,23 @@ def test_retract_by_name_across_a_large_manifest(tmp_path: Path) -> None:
     again = run_retail("retract", "f1.csv", lake=lake)
     assert again.code == 0 and "already retracted (batch 101" in again.stdout, again.stderr
     assert Lake(lake).read(BRONZE_FILES.qualified).num_rows == 1 + 20_000 - 1
+    # the retractions are asked by predicate too: a second retraction of the quoted name is
+    # "already retracted", the next ingest numbers past every retracted batch, and a rollback
+    # lists exactly the files ingested after its target (the two manifests anti-joined)
+    again = run_retail("retract", "it's.csv", lake=lake)
+    assert again.code == 0 and f"already retracted (batch {other + 1}" in again.stdout
+    before = _runs(lake)[-1]
+    small = REAL_DATA / "online_retail_ii_head_99_bom.csv"
+    ok("ingest", small, lake=lake)
+    seqs = Lake(lake).read(BRONZE_FILES.qualified, ["_batch_seq", "_source_file"]).to_pylist()
+    assert [r["_batch_seq"] for r in seqs if r["_source_file"] == str(small)] == [other + 2]
+    rolled = " ".join(ok("rollback", "--to-run", before, "--yes", lake=lake).stdout.split())
+    assert f"{small.name} │ {other + 2} │" in rolled
+    assert rolled.count(".csv │") == 1  # none of the 20,000 others
+
+
+def _runs(lake: Path) -> list[str]:
+    """Run ids in the order they started."""
+    with LakeSQL(Lake(lake), tables=["meta.runs"]) as sql:
+        rows = sql.arrow("SELECT run_id FROM meta.runs ORDER BY started_at")
+    return [str(r) for r in rows.column("run_id").to_pylist()]

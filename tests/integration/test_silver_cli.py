@@ -236,14 +236,12 @@ def test_every_date_parses_from_every_format(tmp_path: Path, fmt: str, layout: s
     ]
 
 
-def test_a_line_repeated_at_the_same_row_of_two_sheets_is_one_duplicate(tmp_path: Path) -> None:
-    """A workbook's sheets share a batch and number their rows each from 1, so the same line at
-    the same row of two sheets had one identity: removing the duplicate removed the kept line
-    too, and `retail run` failed with the accounting identity broken (bronze 4 != silver 2 +
-    duplicates 1). Found by the engine-parity data (:mod:`tests.engine_breakers`)."""
+def _two_sheet_book(folder: Path) -> Path:
+    """A workbook whose sheets Early and Late hold the same line at the same row (and one line
+    of their own each)."""
     import xlsxwriter
 
-    book = tmp_path / "book.xlsx"
+    book = folder / "book.xlsx"
     workbook = xlsxwriter.Workbook(str(book))
     header = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice"]
     for name, other in (("Early", "581001"), ("Late", "581002")):
@@ -256,6 +254,15 @@ def test_a_line_repeated_at_the_same_row_of_two_sheets_is_one_duplicate(tmp_path
             2, 0, [other, "30001", "OTHER", "4", "12/1/2011 9:00", "1.25", "15000", "France"]
         )
     workbook.close()
+    return book
+
+
+def test_a_line_repeated_at_the_same_row_of_two_sheets_is_one_duplicate(tmp_path: Path) -> None:
+    """A workbook's sheets share a batch and number their rows each from 1, so the same line at
+    the same row of two sheets had one identity: removing the duplicate removed the kept line
+    too, and `retail run` failed with the accounting identity broken (bronze 4 != silver 2 +
+    duplicates 1). Found by the engine-parity data (:mod:`tests.engine_breakers`)."""
+    book = _two_sheet_book(tmp_path)
     lake = tmp_path / "lake"
     ok("ingest", book, lake=lake)
     ok("run", lake=lake)
@@ -267,3 +274,91 @@ def test_a_line_repeated_at_the_same_row_of_two_sheets_is_one_duplicate(tmp_path
         ("581002", "book.xlsx#Late"),
     ]
     assert len(rows(lake, "silver.duplicates")) == 1
+
+
+def _duplicate_records(lake: Path) -> list[tuple[str, int, str | None, int]]:
+    return sorted(
+        (
+            Path(d["_source_file"]).name,
+            d["_row_number"],
+            d["kept_source_file"] and Path(d["kept_source_file"]).name,
+            d["kept_row_number"],
+        )
+        for d in rows(lake, "silver.duplicates")
+    )
+
+
+def _duplicates_row(lake: Path) -> str:
+    out = ok("quality", "report", "--examples", "5", lake=lake)
+    return out[out.index("no_exact_duplicates") :].split("├")[0]
+
+
+def test_a_removed_duplicate_names_its_sheet_and_the_kept_lines_sheet(tmp_path: Path) -> None:
+    """silver.duplicates recorded the removed line's batch and row and the kept line's batch
+    and row: for a workbook that did not say which sheet either came from (both sheets are one
+    batch and number their rows from 1), and the report took the file's name from the batch."""
+    lake = tmp_path / "lake"
+    ok("ingest", _two_sheet_book(tmp_path), lake=lake)
+    ok("run", lake=lake)
+    assert _duplicate_records(lake) == [("book.xlsx#Late", 2, "book.xlsx#Early", 2)]
+    shown = _duplicates_row(lake)
+    assert "book.xlsx#Late:2" in shown and "copy_of=book.xlsx#Early:2" in shown
+    assert shown.count("SAME") == 1  # the kept line's values, once (not one per sheet)
+    # a later file repeating the line: the kept line is the earlier run's, named with its sheet
+    later = tmp_path / "later.csv"
+    later.write_text(
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "581000,30000,SAME,4,12/1/2011 9:00,1.25,15000,France\n",
+        encoding="utf-8",
+    )
+    ok("ingest", later, lake=lake)
+    ok("run", lake=lake)
+    assert _duplicate_records(lake) == [
+        ("book.xlsx#Late", 2, "book.xlsx#Early", 2),
+        ("later.csv", 2, "book.xlsx#Early", 2),
+    ]
+
+
+def _as_before_the_source_file_columns(lake: Path) -> None:
+    """Rewrite silver.duplicates as a lake from before its source-file columns had it."""
+    from deltalake import DeltaTable, write_deltalake
+
+    path = Lake(lake).path("silver.duplicates")
+    data = DeltaTable(str(path)).to_pyarrow_table().drop(["_source_file", "kept_source_file"])
+    write_deltalake(str(path), data, mode="overwrite", schema_mode="overwrite")
+
+
+def test_a_lake_from_before_the_source_file_columns_gets_them_on_its_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An existing lake's silver.duplicates gains the two columns on the next run that writes
+    it (their own metadata commit, then the rows); its earlier rows keep NULL there and the
+    report names their files from the batch, as before. A run killed right after the columns'
+    commit is completed by the next one."""
+    lake = tmp_path / "lake"
+    ok("ingest", _two_sheet_book(tmp_path), lake=lake)
+    ok("run", lake=lake)
+    _as_before_the_source_file_columns(lake)
+    assert "book.xlsx:2 copy_of=book.xlsx:2" in _duplicates_row(lake)
+    later = tmp_path / "later.csv"
+    later.write_text(
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "581000,30000,SAME,4,12/1/2011 9:00,1.25,15000,France\n",
+        encoding="utf-8",
+    )
+    ok("ingest", later, lake=lake)
+    monkeypatch.setenv("RETAIL_FAULT", "after:silver.duplicates.schema:kill")
+    killed = run_retail("run", lake=lake)
+    monkeypatch.delenv("RETAIL_FAULT")
+    assert killed.code == -9, killed.stderr
+    ok("run", lake=lake)
+    records = sorted(
+        (d["_row_number"], Path(d["_source_file"] or "-").name)
+        for d in rows(lake, "silver.duplicates")
+    )
+    assert records == [(2, "-"), (2, "later.csv")]  # the earlier row: NULL
+    later_record = [d for d in rows(lake, "silver.duplicates") if d["_source_file"]]
+    assert Path(later_record[0]["kept_source_file"]).name == "book.xlsx#Early"
+    shown = _duplicates_row(lake)
+    assert "book.xlsx:2 copy_of=book.xlsx:2" in shown
+    assert "later.csv:2 copy_of=book.xlsx#Early:2" in shown

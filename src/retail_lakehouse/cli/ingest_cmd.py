@@ -94,8 +94,9 @@ def ingest(
     reason, the others are ingested, and the command exits 2. Compressed text files
     (.csv.gz, .jsonl.bz2, .tsv.xz...) are read as the file inside; the manifest records them as
     given. A file whose name an earlier batch had, with other content, is ingested with a note
-    naming that batch (use --replaces for a corrected file). A command still going after
-    progress_seconds (10; RETAIL_PROGRESS_SECONDS) writes progress lines to stderr; past 1,000
+    naming that batch (use --replaces for a corrected file). On a terminal a bar shows the
+    files done, lines, skips and refusals; otherwise a command still going after
+    progress_seconds (10; RETAIL_PROGRESS_SECONDS) writes them as lines on stderr. Past 1,000
     files the summary is tab-separated lines."""
     from retail_lakehouse.sources.sandbox import Sandbox
 
@@ -176,8 +177,9 @@ def _ingest_into(
         def done(tally: IngestProgress) -> None:
             nonlocal so_far
             so_far = tally
-            bar(tally.done)
-            if not console.is_terminal:  # (on a terminal the bar says it)
+            if console.is_terminal:  # the bar says what the lines would (stdout is the bar's)
+                bar(tally.done, tally.counts())
+            else:
                 say(tally.describe)
 
         try:

@@ -11,10 +11,12 @@ from retail_lakehouse.cli.context import console
 
 
 @contextlib.contextmanager
-def progress_bar(label: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
-    """Yield ``advance(done)`` that sets the completed amount; a no-op when not on a terminal."""
+def progress_bar(label: str, total: int | None = None) -> Iterator[Callable[..., None]]:
+    """Yield ``advance(done, status="")`` that sets the completed amount and the text shown
+    after the bar (what a pipe's progress lines say besides the count: on a terminal the bar
+    replaces them); a no-op when not on a terminal."""
     if not console.is_terminal:
-        yield lambda _done: None
+        yield lambda _done, _status="": None
         return
     from rich.progress import (
         BarColumn,
@@ -29,11 +31,16 @@ def progress_bar(label: str, total: int | None = None) -> Iterator[Callable[[int
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("{task.fields[status]}"),
         console=console,
         transient=True,
     ) as progress:
-        task = progress.add_task(label, total=total)
-        yield lambda done: progress.update(task, completed=done)
+        task = progress.add_task(label, total=total, status="")
+
+        def advance(done: int, status: str = "") -> None:
+            progress.update(task, completed=done, status=status)
+
+        yield advance
 
 
 class StderrProgress:

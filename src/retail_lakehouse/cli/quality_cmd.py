@@ -1,6 +1,7 @@
-"""``retail quality``: how good the data is (``report``) and whether it would pass (``check``).
+"""``retail quality``: how good the data is (``report``), whether it would pass (``check``),
+and whether rules files load at all (``rules``: no lake needed).
 
-Both commands only read the lake. ``report`` renders what past runs recorded; ``check``
+``report`` and ``check`` only read the lake. ``report`` renders what past runs recorded; ``check``
 evaluates the rules on the current silver table right now, without writing anything, so it is
 safe to run while a pipeline runs and useful after editing a rules file.
 """
@@ -85,6 +86,35 @@ def report(
     if html is not None:
         written = write_html(built, html)
         console.print(f"HTML report written to [bold]{written}[/]")
+
+
+@app.command("rules")
+def rules_command(
+    ctx: typer.Context,
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Rules YAML files, applied in order after retail.toml's rules."),
+    ] = None,
+) -> None:
+    """Check rules files without a lake (a rules repository's CI) and list the rules in effect.
+
+    The files are loaded and compiled as ``retail run --rules FILE`` would (the shipped
+    defaults, ``retail.toml``'s ``rules``, then FILES): an invalid one exits 2 with the same
+    message, naming the file, the rule and the reason. Reads no lake and creates none."""
+    from rich.table import Table
+
+    ruleset = checked_rules(state_from(ctx), files or [])
+    table = Table(title=f"{len(ruleset)} rules in effect")
+    for column in ("rule", "dimension", "action", "threshold", "weight", "from"):
+        table.add_column(column)
+    for rule in ruleset:
+        threshold = "" if rule.threshold is None else f"{rule.threshold:.0%}"
+        table.add_row(
+            rule.name, rule.dimension, rule.action, threshold, f"{rule.weight:g}", rule.source
+        )
+    console.print(table)
+    tests = len(ruleset.tests)
+    console.print(f"{tests} table test{'' if tests == 1 else 's'}; every file loads.")
 
 
 @app.command("check")

@@ -100,7 +100,11 @@ class Engine(ABC):
 
     @abstractmethod
     def try_timestamp(self, value: ir.StringValue, strftime_format: str) -> ir.TimestampValue:
-        """Parse text with a strftime-style format; NULL (never an error) when it does not fit."""
+        """Parse text with a strftime-style format; NULL (never an error) when it does not fit.
+
+        A two-digit year (``%y``) follows the POSIX rule on every engine: 69-99 are 1969-1999,
+        00-68 are 2000-2068 (C, Python and DuckDB's ``strptime`` do this themselves; Spark's
+        ``yy`` does not, so its engine moves the value: decision 0017)."""
 
     def timestamp_from_seconds(self, seconds: ir.IntegerValue) -> ir.TimestampValue:
         """Whole seconds since 1970-01-01 as a wall-clock timestamp (no time zone).

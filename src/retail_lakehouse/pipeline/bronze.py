@@ -301,10 +301,11 @@ class IngestProgress:
     refusals: list[FileRefused] = field(default_factory=list)
 
     def describe(self) -> str:
-        return (
-            f"{self.done:,} of {self.total:,} files, {self.lines:,} lines, "
-            f"{self.skipped:,} skipped, {self.refused:,} refused"
-        )
+        return f"{self.done:,} of {self.total:,} files, {self.counts()}"
+
+    def counts(self) -> str:
+        """What a progress bar shows after its own ``done/total``."""
+        return f"{self.lines:,} lines, {self.skipped:,} skipped, {self.refused:,} refused"
 
 
 GROUP_FILES = 200

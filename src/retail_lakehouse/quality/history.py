@@ -207,16 +207,25 @@ def duplicate_lines(
     sql: LakeSQL, *, run_id: str | None = None, limit: int = 5
 ) -> list[FailingLine]:
     """Removed exact duplicates (``silver.duplicates``): where each came from, with the values
-    of the line that was kept in its place (they are equal in every business column)."""
+    of the line that was kept in its place (they are equal in every business column).
+
+    Both lines are named by their own ``_source_file`` (a workbook's names its sheet); rows of
+    lakes from before those columns (NULL, or no column yet) fall back to the batch's file."""
     columns = ", ".join(f"k.{c}" for c in EXAMPLE_COLUMNS)
+    recorded = set(sql.arrow("SELECT * FROM silver.duplicates LIMIT 0").column_names)
+    removed, kept = (
+        (f"d.{name}" if name in recorded else "NULL::VARCHAR")
+        for name in ("_source_file", "kept_source_file")
+    )
     result: pa.Table = sql.arrow(
         f"""
-        SELECT f._source_file, d._row_number, d._run_id, {columns},
-               kf._source_file AS kept_file, d.kept_row_number
+        SELECT coalesce({removed}, f._source_file) AS _source_file, d._row_number, d._run_id,
+               {columns}, coalesce({kept}, kf._source_file) AS kept_file, d.kept_row_number
         FROM silver.duplicates AS d
         JOIN bronze.files AS f ON f._batch_seq = d._batch_seq
         LEFT JOIN silver.sales_lines AS k
           ON k._batch_seq = d.kept_batch_seq AND k._row_number = d.kept_row_number
+         AND k._source_file = coalesce({kept}, k._source_file)
         LEFT JOIN bronze.files AS kf ON kf._batch_seq = d.kept_batch_seq
         ORDER BY (d._run_id = $run) DESC NULLS LAST, d._batch_seq, d._row_number
         LIMIT $limit

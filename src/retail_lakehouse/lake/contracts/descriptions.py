@@ -267,6 +267,8 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
     "silver.duplicates": {
         "kept_batch_seq": "Batch of the line that was kept.",
         "kept_row_number": "Line number of the line that was kept.",
+        "_source_file": "File of the removed line (a workbook's: book.xlsx#Sheet).",
+        "kept_source_file": "File of the line that was kept (a workbook's: book.xlsx#Sheet).",
     },
     "gold.dim_date": {
         "date": "The calendar day.",

@@ -109,11 +109,17 @@ SILVER_DUPLICATES = TableContract(
             pa.field("kept_batch_seq", pa.int64(), nullable=False),
             pa.field("kept_row_number", pa.int64(), nullable=False),
             pa.field("_run_id", STR, nullable=False),
+            # NULL in rows of lakes from before them (decision 0002, fifteenth round)
+            pa.field("_source_file", STR),
+            pa.field("kept_source_file", STR),
         ]
     ),
+    evolves=True,  # lakes from before the source-file columns get them on the next run
 )
 """Every removed exact duplicate, pointing at the line that was kept: the third term of the
-accounting identity bronze = silver + quarantine + duplicates, and the proof of each removal."""
+accounting identity bronze = silver + quarantine + duplicates, and the proof of each removal.
+Batch and row alone do not name a workbook's line (its sheets are one batch and each number
+their rows from 1), so both lines' ``_source_file`` (``book.xlsx#Sheet``) are kept too."""
 
 for _contract in (SILVER_SALES_LINES, SILVER_QUARANTINE, SILVER_DUPLICATES):
     register(_contract)

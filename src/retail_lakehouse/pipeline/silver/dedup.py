@@ -67,11 +67,11 @@ def find_duplicates(lines: ir.Table, existing: ir.Table | None) -> ir.Table:
     """Every line of ``lines`` that repeats an earlier line, with the line that was kept.
 
     Both inputs carry ``_line_key``, ``_batch_seq``, ``_source_file`` and ``_row_number`` (and
-    any other columns
-    to pass through, the same in both); ``existing`` holds the lines kept by earlier batches
-    (None when there are none). Returns those columns plus ``kept_batch_seq`` and
-    ``kept_row_number``. The ranking orders by the full lineage key, so every engine keeps the
-    same line."""
+    any other columns to pass through, the same in both); ``existing`` holds the lines kept by
+    earlier batches (None when there are none). Returns those columns plus ``kept_batch_seq``,
+    ``kept_row_number`` and ``kept_source_file`` (the kept line's sheet, for
+    ``silver.duplicates``: the reason the earlier lines' ``_source_file`` is read). The ranking
+    orders by the full lineage key, so every engine keeps the same line."""
     universe = lines
     if existing is not None:
         earlier = existing.select(*lines.columns)
@@ -91,5 +91,6 @@ def find_duplicates(lines: ir.Table, existing: ir.Table | None) -> ir.Table:
         _rank=ibis.row_number().over(window),
         kept_batch_seq=candidates._batch_seq.first().over(window),
         kept_row_number=candidates._row_number.first().over(window),
+        kept_source_file=candidates._source_file.first().over(window),
     )
     return ranked.filter(ranked._rank > 0).drop("_rank")

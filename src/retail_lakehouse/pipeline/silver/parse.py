@@ -172,8 +172,6 @@ def parse_invoice_ts(
     def read(fmt: str) -> ir.TimestampValue:
         month_first = engine.try_timestamp(text, fmt)
         other = engine.try_timestamp(text, _day_first(fmt))
-        if "%y" in fmt:
-            month_first, other = posix_century(month_first), posix_century(other)
         if swapped:
             month_first, other = other, month_first
         if day_first is None:
@@ -224,22 +222,6 @@ def within_years(ts: ir.TimestampValue) -> ir.TimestampValue:
         (year >= FIRST_YEAR) & (year <= LAST_YEAR), ts, ibis.null("timestamp")
     )
     return kept
-
-
-TWO_DIGIT_YEAR_PIVOT = 69
-"""Two-digit years 69-99 are 1969-1999, 00-68 are 2000-2068: the POSIX ``%y`` rule (C,
-Python, DuckDB). Spark's ``yy`` reads every two-digit year as 2000-2099 (``12/5/99`` was
-2099-12-05 on Spark, 1999-12-05 on DuckDB; decision 0017, addendum on engine parity)."""
-
-
-def posix_century(ts: ir.TimestampValue) -> ir.TimestampValue:
-    """A timestamp parsed from a two-digit year moved to the century :data:`TWO_DIGIT_YEAR_PIVOT`
-    gives it, whatever century the engine chose (DuckDB's values are already there; Spark's
-    2069-2099 move back a hundred years to 1969-1999, which have the same leap years, so a
-    29 February stays a 29 February)."""
-    moved: ir.TimestampValue = ts - ibis.interval(years=100)
-    result: ir.TimestampValue = ibis.ifelse(ts.year() >= 2000 + TWO_DIGIT_YEAR_PIVOT, moved, ts)
-    return result
 
 
 def excel_serial_to_ts(engine: Engine, text: ir.StringValue) -> ir.TimestampValue:
