@@ -65,9 +65,14 @@ def watermark_runs(lake: Lake) -> dict[str, str]:
 def recorded_time_zone(lake: Lake, consumer: str) -> str | None:
     """The time zone ``consumer``'s watermark says its tables were built in: None before its
     first run, ``UTC`` for a lake built before the zone was recorded (the only zone there was)."""
-    if not lake.exists(META_WATERMARKS.qualified):
+    table = lake.delta(META_WATERMARKS.qualified)
+    if table is None:
         return None
-    rows = lake.read(META_WATERMARKS.qualified).to_pylist()  # all: older lakes lack the zone
+    # Only the columns needed: reading ``updated_at`` (zoned) cost 0.2 CPU-s of imports. A
+    # lake from before the zone has no such column in any file.
+    zoned = any(field.name == "time_zone" for field in table.schema().fields)
+    columns = ["consumer", "time_zone"] if zoned else ["consumer"]
+    rows = lake.read(META_WATERMARKS.qualified, columns).to_pylist()
     mine = [row for row in rows if row["consumer"] == consumer]
     if not mine:
         return None
