@@ -154,6 +154,20 @@ DATES = (
     "40882.5",
     "40882.999999999",
     "1.5e4",
+    # Instants (decision 0017, addendum on the lake's time zone), converted into the lake's zone:
+    # London's spring gap (01:30Z is 02:30 BST; 01:30 London never happened), the hour that
+    # repeats in autumn (01:30 BST and 01:30 GMT), New Year's Eve in another year than UTC's,
+    # half-hour and three-quarter offsets, every spelling of a designator, one out of range.
+    "2011-03-27T01:30:00Z",
+    "2011-10-30T00:30:00Z",
+    "2011-10-30T01:30:00+00:00",
+    "2011-12-31T23:30:00-01:00",
+    "2012-01-01T05:00:00+05:30",
+    "2011-12-05T09:00:00+05:45",
+    "2011-12-05 09:00+0100",
+    "2011-12-05T09:00:00-03",
+    "2011-12-05T09:00:00z",
+    "2011-12-05T09:00:00+19:00",
 )
 WHITESPACE_TWINS = (
     # same line after cleaning, or not: (invoice, stock, description, country)

@@ -344,6 +344,14 @@ class Settings(BaseSettings):
     limits: LimitsSettings = Field(
         default_factory=LimitsSettings, description="Limits on untrusted source files."
     )
+    time_zone: str = Field(
+        default="UTC",
+        description="IANA zone (e.g. Europe/Berlin) of the shop's wall clock: silver's "
+        "invoice_ts and everything gold derives from it. Instants that arrive with a zone or "
+        "offset (zoned Parquet timestamps, ISO text ending in Z or +01:00) are converted into "
+        "it; dates without one are taken as already in it. A lake remembers the zone it was "
+        "built in: changing it needs `retail run --full-refresh` (decision 0017).",
+    )
     writer_wait: float = Field(
         default=10.0,
         ge=0,
@@ -366,6 +374,13 @@ class Settings(BaseSettings):
                 return Path(value)
             raise
 
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        """An IANA name the time-zone database knows; refused at load (exit 2) otherwise, before
+        a run could build silver in a zone no engine can convert to."""
+        return known_zone(value)
+
     @field_validator("spark", mode="before")
     @classmethod
     def _spark_env(cls, value: Any) -> Any:
@@ -386,6 +401,24 @@ class Settings(BaseSettings):
             warn_unknown_keys(config, data, settings_cls.model_fields)
             data = rebase_paths(data, config, _path_defaults(settings_cls))
         return (init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=data))
+
+
+def known_zone(name: str) -> str:
+    """``name`` when it is an IANA time zone (``UTC``, ``Europe/Berlin``, ``Asia/Kolkata``);
+    a ValueError naming it otherwise. Offsets (``+01:00``) and abbreviations that are not zones
+    (``CEST``) are refused: a fixed offset has no daylight saving, so it is not a shop's clock."""
+    if name == "UTC":
+        return name  # the default: no file to read
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r}: use an IANA name such as 'Europe/Berlin', "
+            "'America/New_York' or 'UTC'"
+        ) from None
+    return name
 
 
 def _path_defaults(settings_cls: type[BaseSettings]) -> dict[str, Any]:
@@ -517,6 +550,12 @@ landing = "landing"
 # max_compression_ratio = 100  # content / compressed size, judged past its first 64 MiB
 # reader_memory_mb = 2048      # resident memory of the reader process, libraries included
 # reader_timeout_s = 600
+# The shop's wall clock (an IANA zone): silver's invoice dates, and every day, hour and month
+# gold derives from them, are in it. Instants that arrive with a zone (zoned Parquet timestamps,
+# ISO text like 2011-12-01T08:26:00+01:00 or ...Z) are converted into it; dates without a zone
+# are taken as already in it. The lake records the zone it was built in; after changing it,
+# `retail run --full-refresh` rebuilds silver and gold (a plain run refuses, exit 2).
+# time_zone = "UTC"
 # How files write dates and numbers (docs/dates-and-numbers.md). Detected per file from a value
 # that reads one way (13/12/2010, 2,55); otherwise declare it, per file name:
 # [formats]

@@ -217,11 +217,12 @@ def test_a_json_array_named_like_a_pattern_is_read_as_itself(
 def test_parquet_timestamps_reach_silver_as_the_instants_the_file_meant(
     retail: RetailCli, lake_dir: Path, tmp_path: Path
 ) -> None:
-    """A zoned timestamp is an instant: bronze writes it in UTC with ``Z`` (which silver reads),
-    with its fraction; the two 02:30 of Berlin's autumn change stay two lines (in local time
-    they were one text, and silver removed the second as a duplicate). A naive timestamp keeps
-    its fraction in bronze (silver keeps whole seconds); a date column is read (it refused the
-    file). Decision 0017, addendum on typed timestamps."""
+    """A zoned timestamp is an instant: bronze keeps it as the file's zone wrote it, with its
+    offset and fraction, and silver converts it into the lake's zone (UTC by default); the two
+    02:30 of Berlin's autumn change stay two lines (without the offset they were one text, and
+    silver removed the second as a duplicate). A naive timestamp keeps its fraction in bronze
+    (silver keeps whole seconds); a date column is read (it refused the file). Decision 0017,
+    addenda on typed timestamps and on the lake's time zone."""
     line = {k: v for k, v in ROWS[0].items() if k != "InvoiceDate"}
     berlin = tmp_path / "berlin.parquet"
     instants = [1325375999_999_999, 1319934600_000_000, 1319938200_000_000]  # UTC micros
@@ -246,22 +247,22 @@ def test_parquet_timestamps_reach_silver_as_the_instants_the_file_meant(
         "SELECT b.invoice_no, b.invoice_date, CAST(s.invoice_ts AS VARCHAR) AS ts "
         "FROM bronze.sales_lines b LEFT JOIN silver.sales_lines s "
         "ON s._batch_seq = b._batch_seq AND s._row_number = b._row_number "
-        "ORDER BY b.invoice_no, b.invoice_date",
+        "ORDER BY b.invoice_no, s.invoice_ts",
     )
     assert got == [
         {
             "invoice_no": "536365",
-            "invoice_date": "2011-10-30T00:30:00Z",
+            "invoice_date": "2011-10-30T02:30:00+02:00",
             "ts": "2011-10-30 00:30:00",
         },
         {
             "invoice_no": "536365",
-            "invoice_date": "2011-10-30T01:30:00Z",
+            "invoice_date": "2011-10-30T02:30:00+01:00",
             "ts": "2011-10-30 01:30:00",
         },
         {
             "invoice_no": "536365",
-            "invoice_date": "2011-12-31T23:59:59.999999Z",
+            "invoice_date": "2012-01-01T00:59:59.999999+01:00",
             "ts": "2011-12-31 23:59:59",
         },
         {

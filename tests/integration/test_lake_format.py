@@ -102,7 +102,7 @@ def test_every_writing_command_records_the_format_and_it_is_no_interrupted_comma
     lake = tmp_path / "lake"
     ok("ingest", write_csv(tmp_path / "b1.csv", [("100001", "12/1/2010", "1.00")]), lake=lake)
     record = json.loads((lake / "_journal" / "lake-format.json").read_text(encoding="utf-8"))
-    assert record["notes"]["format"] == 2
+    assert record["notes"]["format"] == 3
     status = json.loads(ok("status", "--json", lake=lake))
     assert status["interrupted"] == []
     ok("run", lake=lake)  # the record is not "recovered" as a command
@@ -117,16 +117,16 @@ def test_a_lake_in_a_newer_format_is_refused_before_anything_is_written(
     write_csv(tmp_path / "b2.csv", [("100002", "12/2/2010", "5.00")])
     record_path = lake / "_journal" / "lake-format.json"
     record = json.loads(record_path.read_text(encoding="utf-8"))
-    record["notes"]["format"] = 3
+    record["notes"]["format"] = 4
     record_path.write_text(json.dumps(record), encoding="utf-8")
     before = versions(lake)
     args = [str(tmp_path / a) if a.endswith(".csv") else a for a in command]
     done = run_retail(*args, lake=lake)
     assert done.code == 2, done.stderr[-3000:]
     assert "internal error" not in done.stderr
-    assert "format 3" in done.stderr and "Upgrade retail-lakehouse" in done.stderr, done.stderr
+    assert "format 4" in done.stderr and "Upgrade retail-lakehouse" in done.stderr, done.stderr
     assert versions(lake) == before
-    assert json.loads(record_path.read_text(encoding="utf-8"))["notes"]["format"] == 3
+    assert json.loads(record_path.read_text(encoding="utf-8"))["notes"]["format"] == 4
     assert run_retail("status", lake=lake).code == 0  # reading still works
     assert run_retail("sql", "SELECT count(*) FROM bronze.sales_lines", lake=lake).code == 0
 
@@ -186,7 +186,7 @@ def test_a_release_from_before_the_price_table_refuses_a_lake_that_has_it(
             check=False,
         )
         assert done.returncode == 1, (command, done.stdout[-2000:], done.stderr[-2000:])
-        assert "this lake has format 2" in done.stderr and "Upgrade" in done.stderr
+        assert "this lake has format 3" in done.stderr and "Upgrade" in done.stderr
         assert versions(lake) == before
 
 
@@ -196,15 +196,15 @@ def test_status_shows_the_lakes_format_in_text_and_json(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     ok("ingest", write_csv(tmp_path / "b1.csv", [("100001", "12/1/2010", "1.00")]), lake=lake)
     shown = json.loads(ok("status", "--json", lake=lake))["format"]
-    assert shown == {"recorded": 2, "this_release": 2, "problem": None}
-    assert "lake format: 2 (this release writes 2)" in ok("status", lake=lake)
+    assert shown == {"recorded": 3, "this_release": 3, "problem": None}
+    assert "lake format: 3 (this release writes 3)" in ok("status", lake=lake)
     record_path = lake / "_journal" / "lake-format.json"
     record = json.loads(record_path.read_text(encoding="utf-8"))
-    record["notes"]["format"] = 3
+    record["notes"]["format"] = 4
     record_path.write_text(json.dumps(record), encoding="utf-8")
-    assert json.loads(ok("status", "--json", lake=lake))["format"]["recorded"] == 3
+    assert json.loads(ok("status", "--json", lake=lake))["format"]["recorded"] == 4
     text = ok("status", lake=lake)
-    assert "lake format: 3 (this release writes 2)" in text and "newer release" in text, text
+    assert "lake format: 4 (this release writes 3)" in text and "newer release" in text, text
     record_path.write_text('{"notes": {}}', encoding="utf-8")
     broken = json.loads(ok("status", "--json", lake=lake))["format"]
     assert broken["recorded"] is None and "Upgrade retail-lakehouse" in broken["problem"]

@@ -13,15 +13,19 @@ expressions, date parsing, decimal rounding, hashing, window ties).
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
+from retail_lakehouse.config import Settings
 from retail_lakehouse.engines import open_engine
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.runs import recorded_run
 from retail_lakehouse.pipeline import silver
+from retail_lakehouse.pipeline.silver.parse import parse_invoice_ts
 from tests.adversarial import write_adversarial
 from tests.conftest import REAL_DATA, run_retail
 from tests.conftest import ingest_with_cli as ingest
@@ -52,10 +56,17 @@ VOLATILE = {"_run_id", "_processed_at"}
 SILVER_TABLES = ("silver.sales_lines", "silver.quarantine", "silver.duplicates")
 
 
+ZONE = "Europe/London"
+"""The lakes' ``time_zone``: every instant (the breakers' ``Z`` and offset texts, the typed
+London Parquet file) goes through each engine's time-zone database, around London's 2011
+clock changes and New Year's Eve."""
+
+
 def run_silver(lake: Path, engine_name: str) -> silver.SilverReport:
     target = Lake(lake)
+    settings = Settings.model_construct(time_zone=ZONE)
     with recorded_run(target, "parity") as run, open_engine(target, engine_name) as engine:
-        return silver.process(target, engine, run, extra_rules=[])
+        return silver.process(target, engine, run, extra_rules=[], settings=settings)
 
 
 def content(lake: Path) -> dict[str, list[dict[str, Any]]]:
@@ -129,6 +140,47 @@ def test_silver_is_identical_on_duckdb_and_spark(spark_session: None, tmp_path: 
     final = content(lakes["duckdb"])
     assert final["silver.quarantine"] and final["silver.duplicates"]
     assert any(line["_batch_seq"] > 2 for line in final["silver.duplicates"])
+
+
+INSTANTS = (
+    "2011-03-27T00:30:00Z",  # Berlin's and London's spring gaps: 01:30 CET is 03:30 CEST next
+    "2011-03-27T01:30:00Z",
+    "2011-10-30T00:30:00Z",  # the repeated hour (Berlin 02:30 twice, London 01:30 twice)
+    "2011-10-30T01:30:00+00:00",
+    "2011-10-02T15:30:00Z",  # Lord Howe's spring change: half an hour forward
+    "2011-04-02T14:30:00Z",  # and its autumn one: half an hour back, repeated
+    "2011-12-31T18:30:00Z",  # New Year in Kolkata (+05:30), still 2011 in UTC
+    "2011-12-31T23:30:00-01:00",  # New Year in UTC and Europe, 2011 as written
+    "2011-11-06T06:30:00Z",  # New York's repeated 01:30 (EDT, then EST)
+    "2011-11-06T05:30:00+0000",
+    "2011-12-05T09:00:00+12:45",  # Chatham's offset
+    "2011-12-05T09:00:00-03",
+    "2011-12-05 09:00z",
+)
+ZONES = ("Europe/Berlin", "Asia/Kolkata", "Australia/Lord_Howe", "America/New_York")
+
+
+def test_instants_become_the_same_wall_clocks_on_both_engines(
+    spark_session: None, tmp_path: Path
+) -> None:
+    """Silver's one conversion, on each engine's own time-zone database (ICU, java.time), in
+    zones with daylight saving, a half-hour zone and one whose clock moves by half an hour."""
+    got = {}
+    for name in ("duckdb", "spark"):
+        with open_engine(Lake(tmp_path / name), name) as engine:
+            texts = engine.arrow_table(pa.table({"text": list(INSTANTS)}), f"instants_{name}")
+            zoned = {z: parse_invoice_ts(engine, texts.text, time_zone=z) for z in ZONES}
+            table = engine.to_arrow(texts.select(texts.text, **{f"z{i}": zoned[z] for i, z in
+                                                                enumerate(ZONES)}))  # fmt: skip
+            got[name] = table.sort_by("text").to_pylist()
+    assert got["duckdb"] == got["spark"]
+    berlin = {row["text"]: row["z0"] for row in got["duckdb"]}
+    assert berlin["2011-10-30T00:30:00Z"] == berlin["2011-10-30T01:30:00+00:00"]
+    assert berlin["2011-03-27T01:30:00Z"] == dt.datetime(2011, 3, 27, 3, 30)
+    kolkata = {row["text"]: row["z1"] for row in got["duckdb"]}
+    assert kolkata["2011-12-31T18:30:00Z"] == dt.datetime(2012, 1, 1, 0, 0)
+    lord_howe = {row["text"]: row["z2"] for row in got["duckdb"]}
+    assert lord_howe["2011-10-02T15:30:00Z"] == dt.datetime(2011, 10, 3, 2, 30)  # +11:00
 
 
 GLOB_AND_COLON = "sales {2026} #1? café's @ home */x=1/50% off/a:b"

@@ -144,7 +144,7 @@ def check(
     try:
         lake = existing_lake(ctx)
         with open_engine(lake, engine.value if engine else state.settings.engine) as opened:
-            outcome = check_current(lake, opened, ruleset)
+            outcome = check_current(lake, opened, ruleset, time_zone=state.settings.time_zone)
     except ValueError as bad:  # an unknown engine name, or RulesError raised while compiling
         raise UsageProblem(str(bad)) from None
     if not outcome.lines_checked:

@@ -115,6 +115,14 @@ class Engine(ABC):
         return result
 
     @abstractmethod
+    def wall_clock(self, utc: ir.TimestampValue, zone: str) -> ir.TimestampValue:
+        """A UTC instant (a zone-less timestamp holding UTC) as the wall clock of the IANA
+        ``zone`` at that instant: ``2011-10-30 00:30`` and ``01:30`` are both ``02:30`` in
+        Europe/Berlin (summer, then winter time). Always defined in this direction (a
+        clock going forward skips no instant, one going back repeats a wall-clock time); each
+        engine uses its own time-zone database (ICU for DuckDB, the JVM's for Spark)."""
+
+    @abstractmethod
     def hex_to_int(self, value: ir.StringValue) -> ir.IntegerValue:
         """Hexadecimal text of at most 8 digits as a (non-negative) int64.
 

@@ -37,6 +37,19 @@ def _timestamp_from_micros(microseconds: int) -> datetime:  # type: ignore[empty
     """DuckDB's ``make_timestamp(microseconds since the epoch)``: a TIMESTAMP, no zone."""
 
 
+_INSTANT = dt.Timestamp(timezone="UTC")
+
+
+@ibis.udf.scalar.builtin(name="timezone")  # type: ignore[untyped-decorator]
+def _as_instant(zone: str, wall: datetime) -> _INSTANT:  # type: ignore[valid-type]
+    """DuckDB's (ICU's) ``timezone(zone, TIMESTAMP)``: the instant ``zone``'s clock shows."""
+
+
+@ibis.udf.scalar.builtin(name="timezone")  # type: ignore[untyped-decorator]
+def _wall_clock(zone: str, instant: _INSTANT) -> datetime:  # type: ignore[empty-body,valid-type]
+    """DuckDB's (ICU's) ``timezone(zone, TIMESTAMPTZ)``: ``zone``'s clock at an instant."""
+
+
 _HEAVY = (sge.AggFunc, sge.Window, sge.Join, sge.SetOperation, sge.Distinct, sge.Group, sge.Rand)
 """Nodes that make a CTE worth computing once (or unsafe to compute twice: ``random()``)."""
 
@@ -285,6 +298,10 @@ class DuckDBEngine(Engine):
         (the line key, the Parquet cast) convert each line back through the time-zone library
         (a tenth of a second per use at 541,909 lines)."""
         result: ir.TimestampValue = _timestamp_from_micros(seconds * 1_000_000)
+        return result
+
+    def wall_clock(self, utc: ir.TimestampValue, zone: str) -> ir.TimestampValue:
+        result: ir.TimestampValue = _wall_clock(zone, _as_instant("UTC", utc))
         return result
 
     def hex_to_int(self, value: ir.StringValue) -> ir.IntegerValue:

@@ -61,6 +61,11 @@ def _conv(value: str, from_base: int, to_base: int) -> str:  # type: ignore[empt
     """Spark's base conversion of number text."""
 
 
+@ibis.udf.scalar.builtin(name="from_utc_timestamp")  # type: ignore[untyped-decorator]
+def _from_utc_timestamp(instant: datetime, zone: str) -> datetime:  # type: ignore[empty-body]
+    """Spark's ``from_utc_timestamp``: a UTC timestamp as the wall clock of ``zone``."""
+
+
 class SparkEngine(Engine):
     """Ibis over a Spark session: a local one, a cluster's driver, or a Spark Connect client.
 
@@ -157,6 +162,10 @@ class SparkEngine(Engine):
         result: ir.TimestampValue = _try_to_timestamp(value, spark_pattern(strftime_format))
         if "%y" in strftime_format:
             result = posix_century(result)
+        return result
+
+    def wall_clock(self, utc: ir.TimestampValue, zone: str) -> ir.TimestampValue:
+        result: ir.TimestampValue = _from_utc_timestamp(utc, zone)
         return result
 
     def hex_to_int(self, value: ir.StringValue) -> ir.IntegerValue:

@@ -29,9 +29,12 @@ from retail_lakehouse.lake.errors import LakeFormatError
 from retail_lakehouse.lake.intents import FORMAT_FILE, JOURNAL
 from retail_lakehouse.lake.intents import _write_atomic as write_atomic
 
-LAKE_FORMAT = 2
+LAKE_FORMAT = 3
 """Format this release writes. 1: lakes written before the format was recorded (no record);
-2: ``gold.product_prices`` kept by every gold run, the record written by every writing command."""
+2: ``gold.product_prices`` kept by every gold run, the record written by every writing command;
+3: ``meta.watermarks.time_zone``, the zone silver and gold were built in (a format-2 release
+committed silver, then failed on the wider watermark table, "SchemaMismatchError", exit 1, and
+knows no zone: it would append UTC lines to a lake built in another)."""
 
 FORMAT_RUN_ID = FORMAT_FILE.removesuffix(".json")
 
@@ -93,9 +96,9 @@ def _record(root: Path) -> None:
     path = format_path(root)
     path.parent.mkdir(parents=True, exist_ok=True)
     stop = (
-        f"this lake has format {LAKE_FORMAT}, written by a newer retail-lakehouse that keeps "
-        "gold.product_prices; this release would leave it incomplete and must not write here. "
-        "Upgrade retail-lakehouse (reading commands are safe)"
+        f"this lake has format {LAKE_FORMAT}, written by a newer retail-lakehouse (it keeps "
+        "gold.product_prices and records the lake's time zone); this release would damage it "
+        "and must not write here. Upgrade retail-lakehouse (reading commands are safe)"
     )
     record = {
         # The fields of an intent, so that older releases read it as one (see the module doc).

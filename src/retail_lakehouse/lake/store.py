@@ -224,7 +224,8 @@ class Lake:
                     _described(data, target) if retyped else data,
                     mode="overwrite",
                     predicate=predicate,
-                    schema_mode="overwrite" if retyped else None,
+                    # a table that evolves gains new contract columns on a keyed overwrite too
+                    schema_mode="overwrite" if retyped else "merge" if target.evolves else None,
                     commit_properties=properties,
                     writer_properties=_WRITER_PROPERTIES,
                 )

@@ -16,3 +16,9 @@ class RulesError(ValueError):
 
     A usage error, not a pipeline failure: the CLI maps it to exit code 2. The message names the
     file, the rule and the problem."""
+
+
+class ZoneChanged(RulesError):
+    """The lake's ``time_zone`` setting is not the zone silver and gold were built in: an
+    incremental run would put lines of two wall clocks in one table. A usage error handled
+    wherever a bad rules file is (exit 2; the watcher does not retry it)."""

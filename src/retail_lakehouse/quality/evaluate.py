@@ -451,7 +451,12 @@ def _relationship_counts(engine: Engine, table: ir.Table, test: TableTest) -> tu
 
 
 def check_current(
-    lake: Lake, engine: Engine, rules: RuleSet, *, now: datetime | None = None
+    lake: Lake,
+    engine: Engine,
+    rules: RuleSet,
+    *,
+    now: datetime | None = None,
+    time_zone: str = "UTC",
 ) -> CheckResult:
     """Evaluate ``rules`` over the lines currently in silver (and quarantine), writing nothing.
 
@@ -464,6 +469,11 @@ def check_current(
     if not batches:
         return QualityOutcome(0, 0, (), (), None)
     silver_pass = build_pass(
-        engine, rules, batches=batches, existing=False, now=now or datetime.now()
+        engine,
+        rules,
+        batches=batches,
+        existing=False,
+        now=now or datetime.now(),
+        time_zone=time_zone,
     )
     return silver_pass.outcome()

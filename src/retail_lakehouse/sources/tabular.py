@@ -24,29 +24,25 @@ from retail_lakehouse.sources.records import OpenedSource, SourceChunk, SourceLa
 PARQUET_BATCH_ROWS = 500_000
 
 
-LAKE_TIME_ZONE = "UTC"
-"""The zone a typed instant (a Parquet timestamp with a time zone) is written in: the engines'
-session zone, and what silver's ISO layout reads a trailing ``Z`` as (decision 0017, addendum
-on typed timestamps)."""
-
-
 def temporal_text(column: str, dtype: pl.DataType) -> pl.Expr | None:
     """The bronze text of a typed date or timestamp column, or None for other types.
 
     A date is ``YYYY-MM-DD``. A timestamp without a zone (a wall clock) is
     ``YYYY-MM-DD HH:MM:SS`` followed by its fraction when it has one (``.500``, ``.999999``:
     0, 3, 6 or 9 digits, as needed), so nothing the file said is dropped. A timestamp with a
-    zone is an instant: it is converted to :data:`LAKE_TIME_ZONE` and written
-    ``YYYY-MM-DDTHH:MM:SS[.fraction]Z``, which silver's ISO layout reads exactly; in the zone's
-    local time, the two instants of a clock going back (02:30 CEST and 02:30 CET) would be one
-    text. Silver keeps whole seconds (the fraction is truncated, as for text files)."""
+    zone is an instant, kept as one: the file zone's clock with its offset,
+    ``YYYY-MM-DDTHH:MM:SS[.fraction]+01:00`` (``Z`` for UTC), as an ISO 8601 export would write
+    it. Without the offset the two instants of a clock going back (02:30 CEST and 02:30 CET)
+    would be one text. No conversion here: silver converts every instant into the lake's
+    ``time_zone`` with one expression on both engines (decision 0017, addendum on the lake's
+    time zone) and keeps whole seconds (the fraction is truncated, as for text files)."""
     if dtype == pl.Date:
         return pl.col(column).dt.strftime("%Y-%m-%d")
     if isinstance(dtype, pl.Datetime):
         if dtype.time_zone is None:
             return pl.col(column).dt.strftime("%Y-%m-%d %H:%M:%S%.f")
-        instant = pl.col(column).dt.convert_time_zone(LAKE_TIME_ZONE)
-        return instant.dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ")
+        offset = "Z" if dtype.time_zone == "UTC" else "%:z"
+        return pl.col(column).dt.strftime(f"%Y-%m-%dT%H:%M:%S%.f{offset}")
     return None
 
 

@@ -312,12 +312,12 @@ def test_a_landing_folder_holding_the_lake_or_the_settings_is_refused_at_start(
 
 
 def _newer_format(project: Path) -> None:
-    """The lake's format record as a newer release would leave it (format 3)."""
+    """The lake's format record as a newer release would leave it (format 4)."""
     import json
 
     record_path = project / "lake" / "_journal" / "lake-format.json"
     record = json.loads(record_path.read_text(encoding="utf-8"))
-    record["notes"]["format"] = 3
+    record["notes"]["format"] = 4
     record_path.write_text(json.dumps(record), encoding="utf-8")
 
 
@@ -341,14 +341,14 @@ def test_a_lake_in_a_newer_format_stops_the_watcher_with_the_reason(tmp_path: Pa
 
     said = " ".join(once.stderr.split())
     assert once.code == 2, once.stdout + once.stderr
-    assert "has format 3" in said and "Upgrade retail-lakehouse" in said, said
+    assert "has format 4" in said and "Upgrade retail-lakehouse" in said, said
     assert "internal error" not in said and "retrying" not in once.stdout, once.stdout
     assert (landing / "second.csv").exists() and not (landing / "_refused").exists()
     assert count(project, "bronze.sales_lines") == 1071
 
     # while it runs: the record appears, then a file; the watcher stops by itself, exit 2
     record = project / "lake" / "_journal" / "lake-format.json"
-    record.write_text(record.read_text().replace('"format": 3', '"format": 2'))
+    record.write_text(record.read_text().replace('"format": 4', '"format": 3'))
     (landing / "second.csv").rename(tmp_path / "second.csv")
     log = (tmp_path / "watch.log").open("w")
     watcher = subprocess.Popen(
@@ -366,7 +366,7 @@ def test_a_lake_in_a_newer_format_stops_the_watcher_with_the_reason(tmp_path: Pa
         log.close()
     output = " ".join((tmp_path / "watch.log").read_text().split())
     assert code == 2, output
-    assert "has format 3" in output and "Upgrade retail-lakehouse" in output, output
+    assert "has format 4" in output and "Upgrade retail-lakehouse" in output, output
     assert (landing / "second.csv").exists() and not (landing / "_refused").exists()
     assert count(project, "bronze.sales_lines") == 1071
 

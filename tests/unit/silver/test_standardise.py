@@ -56,6 +56,16 @@ def one(engine: Engine, **fields: str | None) -> dict[str, Any]:
         ("2010-12-01 08:26:00", datetime(2010, 12, 1, 8, 26)),
         ("2010-12-01T08:26:00", datetime(2010, 12, 1, 8, 26)),
         ("2010-12-01T08:26:00.000Z", datetime(2010, 12, 1, 8, 26)),
+        # instants, into the lake's zone (UTC here): decision 0017, the lake's time zone
+        ("2010-12-01T08:26:00+01:00", datetime(2010, 12, 1, 7, 26)),
+        ("2010-12-01T08:26:00.5-05:30", datetime(2010, 12, 1, 13, 56)),
+        ("2010-12-01 8:26+0100", datetime(2010, 12, 1, 7, 26)),
+        ("2010-12-01T08:26:00-03", datetime(2010, 12, 1, 11, 26)),
+        ("2010-12-01T08:26:00z", datetime(2010, 12, 1, 8, 26)),
+        ("2010-12-31T23:30:00-01:00", datetime(2011, 1, 1, 0, 30)),
+        ("2010-12-01T08:26:00+19:00", None),  # no zone is 19 hours off
+        ("2010-12-01+01:00", None),  # an offset needs a time
+        ("2010-12-01T08:26:00 CET", None),  # an abbreviation is not an offset
         ("2010-12-01 08:26", datetime(2010, 12, 1, 8, 26)),
         ("2010-12-01", datetime(2010, 12, 1)),
         ("40513.35138888889", datetime(2010, 12, 1, 8, 26)),
@@ -77,6 +87,32 @@ def one(engine: Engine, **fields: str | None) -> dict[str, Any]:
 )
 def test_invoice_dates_in_every_layout(engine: Engine, text: str | None, expected: Any) -> None:
     assert one(engine, invoice_date=text)["invoice_ts"] == expected
+
+
+def test_instants_become_the_lake_zones_wall_clock_and_wall_clocks_stay(engine: Engine) -> None:
+    """``time_zone = "Europe/Berlin"``: the two instants of the repeated 02:30 both show 02:30,
+    the spring gap's 01:30 UTC is 03:30, a New Year's Eve instant in UTC is 2012 in Berlin;
+    text without a zone (even in the gap, 02:30 on 27 March) is the shop's clock as written."""
+    texts = [
+        "2011-10-30T00:30:00Z",
+        "2011-10-30T02:30:00+01:00",
+        "2011-03-27T01:30:00Z",
+        "2011-12-31T23:30:00Z",
+        "2011-12-31T23:30:00.999+05:30",
+        "3/27/2011 2:30",
+        "2011-03-27 02:30:00",
+    ]
+    rows = bronze(engine, [raw(invoice_date=text) for text in texts])
+    lines = standardise(engine, rows, time_zone="Europe/Berlin").order_by("_row_number")
+    assert engine.to_arrow(lines.select("invoice_ts")).column(0).to_pylist() == [
+        datetime(2011, 10, 30, 2, 30),
+        datetime(2011, 10, 30, 2, 30),
+        datetime(2011, 3, 27, 3, 30),
+        datetime(2012, 1, 1, 0, 30),
+        datetime(2011, 12, 31, 19, 0),
+        datetime(2011, 3, 27, 2, 30),
+        datetime(2011, 3, 27, 2, 30),
+    ]
 
 
 def test_invoice_ts_is_wall_clock_time_even_from_excel_serials(engine: Engine) -> None:

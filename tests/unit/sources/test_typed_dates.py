@@ -1,5 +1,6 @@
 """Typed Parquet dates and timestamps become the bronze text silver reads (decision 0017,
-addendum on typed timestamps): nothing the file said dropped, an instant never moved."""
+addenda on typed timestamps and on the lake's time zone): nothing the file said dropped, an
+instant kept as an instant."""
 
 from __future__ import annotations
 
@@ -22,13 +23,29 @@ INSTANTS = [
     1319934600_000_000,
     1319938200_000_000,
 ]
-AS_UTC = [
-    "2011-12-31T23:59:59.999999Z",
-    "2011-03-27T00:30:00Z",
-    "2011-03-27T01:30:00Z",
-    "2011-10-30T00:30:00Z",
-    "2011-10-30T01:30:00Z",
-]
+AS_WRITTEN = {
+    "UTC": [
+        "2011-12-31T23:59:59.999999Z",
+        "2011-03-27T00:30:00Z",
+        "2011-03-27T01:30:00Z",
+        "2011-10-30T00:30:00Z",
+        "2011-10-30T01:30:00Z",
+    ],
+    "Europe/Berlin": [
+        "2012-01-01T00:59:59.999999+01:00",
+        "2011-03-27T01:30:00+01:00",
+        "2011-03-27T03:30:00+02:00",
+        "2011-10-30T02:30:00+02:00",
+        "2011-10-30T02:30:00+01:00",
+    ],
+    "Asia/Kolkata": [
+        "2012-01-01T05:29:59.999999+05:30",
+        "2011-03-27T06:00:00+05:30",
+        "2011-03-27T07:00:00+05:30",
+        "2011-10-30T06:00:00+05:30",
+        "2011-10-30T07:00:00+05:30",
+    ],
+}
 
 
 def bronze_text(tmp_path: Path, column: pa.Array) -> list[str | None]:
@@ -40,12 +57,13 @@ def bronze_text(tmp_path: Path, column: pa.Array) -> list[str | None]:
     return [v for chunk in chunks for v in chunk.rows["invoice_date"].to_list()]
 
 
-@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/New_York"])
-def test_a_zoned_timestamp_is_its_instant_in_utc_whatever_the_zone(
-    tmp_path: Path, zone: str
-) -> None:
+@pytest.mark.parametrize("zone", sorted(AS_WRITTEN))
+def test_a_zoned_timestamp_stays_an_instant_as_its_zone_wrote_it(tmp_path: Path, zone: str) -> None:
+    """The file zone's clock and its offset (``Z`` for UTC): the two 02:30 of Berlin's autumn
+    change stay two texts; silver converts them to the lake's zone (decision 0017, addendum on
+    the lake's time zone)."""
     column = pa.array(INSTANTS + [None], pa.timestamp("us", tz=zone))
-    assert bronze_text(tmp_path, column) == AS_UTC + [None]
+    assert bronze_text(tmp_path, column) == AS_WRITTEN[zone] + [None]
 
 
 @pytest.mark.parametrize(
@@ -68,7 +86,7 @@ def test_nanoseconds_are_kept(tmp_path: Path) -> None:
     column = pa.array([1325375999_999_999_999], pa.timestamp("ns"))
     assert bronze_text(tmp_path, column) == ["2011-12-31 23:59:59.999999999"]
     zoned = pa.array([1325375999_999_999_999], pa.timestamp("ns", tz="Asia/Tokyo"))
-    assert bronze_text(tmp_path, zoned) == ["2011-12-31T23:59:59.999999999Z"]
+    assert bronze_text(tmp_path, zoned) == ["2012-01-01T08:59:59.999999999+09:00"]
 
 
 def test_a_date_column_is_read(tmp_path: Path) -> None:

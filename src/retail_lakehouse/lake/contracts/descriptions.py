@@ -418,6 +418,7 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "consumer": "The layer that consumes bronze batches (silver, gold).",
         "batch_seq": "Highest batch the consumer has fully processed.",
         "updated_at": "When the watermark moved (UTC).",
+        "time_zone": "The lake's time zone the consumer's tables were built in (NULL: UTC).",
     },
     "meta.quality_results": {
         "table_name": "Table the rule checks.",

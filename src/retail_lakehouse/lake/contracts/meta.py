@@ -52,8 +52,10 @@ META_WATERMARKS = TableContract(
             pa.field("batch_seq", pa.int64(), nullable=False),
             pa.field("run_id", STR, nullable=False),
             pa.field("updated_at", TS, nullable=False),
+            pa.field("time_zone", STR),  # the wall clock silver was built in (NULL: UTC)
         ]
     ),
+    evolves=True,  # lakes from before the time zone get the column on the next write
 )
 """How far each layer has read its input (highest bronze ``_batch_seq`` processed).
 

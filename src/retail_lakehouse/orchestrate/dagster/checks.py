@@ -70,7 +70,7 @@ def rule_checks(rule_files: list[Path] | None = None) -> AssetChecksDefinition:
         settings = retail.settings()
         lake = Lake(settings.lake)
         with open_engine(lake, settings.engine) as engine:
-            outcome = check_current(lake, engine, ruleset)
+            outcome = check_current(lake, engine, ruleset, time_zone=settings.time_zone)
         results = {result.name: result for result in outcome.rules}
         for name, rule in names.items():
             result = results.get(rule.name)

@@ -67,6 +67,7 @@ from retail_lakehouse.lake.watermarks import (
     GOLD_CONSUMER,
     SILVER_CONSUMER,
     read_watermark,
+    recorded_time_zone,
     watermark_runs,
     write_watermark,
 )
@@ -278,7 +279,9 @@ class _GoldRun:
                 self._fact()
                 self._marts(bounds)
             self._step("commits")
-        write_watermark(self.lake, GOLD_CONSUMER, self.upper, self.run.run_id)
+        # gold is in the wall clock of the silver it was built from
+        built_in = recorded_time_zone(self.lake, SILVER_CONSUMER)
+        write_watermark(self.lake, GOLD_CONSUMER, self.upper, self.run.run_id, built_in)
         retractions_applied(self.lake, GOLD_RETRACTIONS, self.retracted, self.run.run_id)
         self._step("watermark")
         return self._done()

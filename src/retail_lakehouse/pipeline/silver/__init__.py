@@ -32,6 +32,7 @@ from retail_lakehouse.lake.recovery import (
     retractions_applied,
 )
 from retail_lakehouse.lake.runs import RunContext
+from retail_lakehouse.pipeline.errors import ZoneChanged
 from retail_lakehouse.pipeline.hashing import refuse_text_keys
 from retail_lakehouse.pipeline.silver.commit import (
     Committed,
@@ -76,6 +77,9 @@ def process(
     refuse_text_keys(
         lake, [SILVER_SALES_LINES, SILVER_QUARANTINE, SILVER_DUPLICATES], full_refresh=full_refresh
     )
+    zone = settings.time_zone if settings else "UTC"
+    if not full_refresh:
+        refuse_changed_zone(lake, zone)
     retracted = pending_retractions(lake, SILVER_RETRACTIONS)
     if full_refresh:
         batches = bronze_batches(lake)
@@ -92,12 +96,17 @@ def process(
     lines = None if full_refresh else pending_lines(lake, batches)
     with engine.serial(lines is not None and lines < FEW_LINES):  # an append's few lines
         silver_pass = build_pass(
-            engine, ruleset, batches=batches, existing=not full_refresh, now=now or datetime.now()
+            engine,
+            ruleset,
+            batches=batches,
+            existing=not full_refresh,
+            now=now or datetime.now(),
+            time_zone=zone,
         )
         committed = commit_pass(lake, silver_pass, run.run_id, full_refresh=full_refresh)
     write_results(lake, run.run_id, committed.outcome)
     alerts = _score_alerts(lake, run.run_id, settings)
-    advance_watermark(lake, max(batches), run.run_id)
+    advance_watermark(lake, max(batches), run.run_id, time_zone=zone)
     retractions_applied(lake, SILVER_RETRACTIONS, retracted, run.run_id)
     run.count(
         SILVER_SALES_LINES.qualified,
@@ -114,6 +123,25 @@ def process(
     report.retracted = sorted(retracted.batches)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def refuse_changed_zone(lake: Lake, zone: str) -> None:
+    """Stop an incremental run whose ``time_zone`` is not the one silver was built in.
+
+    Silver's watermark records the zone with the batches it covers (in the same commit), so the
+    lake never holds lines of two wall clocks: the user either restores the setting or rebuilds
+    silver and gold from bronze in the new zone (``--full-refresh``, which bronze makes exact:
+    it keeps every instant as it arrived). Rebuilding unasked was the other choice; a setting
+    changed by mistake would then silently rewrite every table of a large lake."""
+    from retail_lakehouse.lake.watermarks import SILVER_CONSUMER, recorded_time_zone
+
+    built = recorded_time_zone(lake, SILVER_CONSUMER)
+    if built is not None and built != zone:
+        raise ZoneChanged(
+            f"silver and gold were built in time zone {built}, but time_zone is now {zone} "
+            "(retail.toml or RETAIL_TIME_ZONE). Run `retail run --full-refresh` once to "
+            f"rebuild them from bronze in {zone}, or set time_zone back to {built}."
+        )
 
 
 def _report(batches: list[int], committed: Committed, *, full_refresh: bool) -> SilverReport:

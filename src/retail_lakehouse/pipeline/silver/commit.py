@@ -126,6 +126,9 @@ def _replaced(silver_pass: SilverPass, full_refresh: bool) -> BatchSelection:
     return BatchSelection(above=min(silver_pass.batches) - 1)
 
 
-def advance_watermark(lake: Lake, batch_seq: int, run_id: str, consumer: str = CONSUMER) -> None:
-    """Record that ``consumer`` has processed every batch up to ``batch_seq`` (the last commit)."""
-    write_watermark(lake, consumer, batch_seq, run_id)
+def advance_watermark(
+    lake: Lake, batch_seq: int, run_id: str, consumer: str = CONSUMER, *, time_zone: str = "UTC"
+) -> None:
+    """Record that ``consumer`` has processed every batch up to ``batch_seq`` in ``time_zone``
+    (the last commit of the layer; the zone is what a later run is checked against)."""
+    write_watermark(lake, consumer, batch_seq, run_id, time_zone)

@@ -81,9 +81,16 @@ YEAR_FIRST_LAYOUTS: tuple[tuple[str, str], ...] = (
 """Year-first dates with ``/`` or ``.`` (``2010/12/01 08:26``, ``2010.12.01 08.26``); ISO's
 ``-`` is :data:`ISO_DATE`."""
 
-ISO_DATE = r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?Z?)?$"
-"""ISO 8601 as spreadsheets and JSON write it: ``2010-12-01 08:26:00``, ``2010-12-01T08:26``,
-optional fraction and ``Z`` (dropped: exports carry wall-clock minutes)."""
+ISO_DATE = r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?$"
+"""ISO 8601 as spreadsheets and JSON write it, without a zone: ``2010-12-01 08:26:00``,
+``2010-12-01T08:26``, an optional fraction (truncated to the second). A wall clock, taken as
+the lake's ``time_zone`` already."""
+
+_ZONE_DESIGNATOR = r"([Zz]|[+-](0\d|1[0-8])(:?[0-5]\d)?)$"
+ISO_INSTANT = r"^\d{4}-\d{1,2}-\d{1,2}[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?" + _ZONE_DESIGNATOR
+"""ISO 8601 / RFC 3339 with a zone designator: ``...T08:26:00Z``, ``+01:00``, ``+0100``,
+``-05`` (offsets up to 18 hours, as java.time allows). An instant: converted to the lake's
+``time_zone`` (decision 0017, addendum on the lake's time zone)."""
 
 EXCEL_SERIAL = r"^\d{1,7}(\.\d+)?$"
 """An Excel date serial as text (days since 1899-12-30, the time as the fraction)."""
@@ -158,8 +165,13 @@ def parse_invoice_ts(
     day_first: ir.BooleanValue | None = None,
     *,
     swapped: bool = False,
+    time_zone: str = "UTC",
 ) -> ir.TimestampValue:
     """Wall-clock timestamp from any supported layout, or NULL (``text`` is cleaned).
+
+    The wall clock is the lake's ``time_zone`` (an IANA name): text without a zone is taken as
+    already in it, an ISO instant (``Z``, ``+01:00``) is converted into it
+    (:func:`zoned_to_wall_clock`).
 
     Day and month are read in the order of the line's file: month first, or day first where
     ``day_first`` is TRUE (None: no file of the pass is day first). A value that does not fit
@@ -189,20 +201,42 @@ def parse_invoice_ts(
         (text.re_search(guard), engine.try_timestamp(text, fmt))
         for guard, fmt in YEAR_FIRST_LAYOUTS
     ]
-    iso = text.replace("T", " ").replace("Z", "").substr(0, 19)
-    branches.append(
-        (
-            text.re_search(ISO_DATE),
-            ibis.coalesce(
-                engine.try_timestamp(iso, "%Y-%m-%d %H:%M:%S"),
-                engine.try_timestamp(iso, "%Y-%m-%d %H:%M"),
-                engine.try_timestamp(iso, "%Y-%m-%d"),
-            ),
-        )
-    )
+    branches.append((text.re_search(ISO_DATE), _iso_wall_clock(engine, text)))
+    branches.append((text.re_search(ISO_INSTANT), zoned_to_wall_clock(engine, text, time_zone)))
     branches.append((text.re_search(EXCEL_SERIAL), excel_serial_to_ts(engine, text)))
     parsed: ir.TimestampValue = ibis.cases(*branches, else_=ibis.null("timestamp"))
     return within_years(parsed)
+
+
+def _iso_wall_clock(engine: Engine, text: ir.StringValue) -> ir.TimestampValue:
+    """An ISO date or date-time without its zone designator, to the second."""
+    iso = text.replace("T", " ").substr(0, 19)
+    result: ir.TimestampValue = ibis.coalesce(
+        engine.try_timestamp(iso, "%Y-%m-%d %H:%M:%S"),
+        engine.try_timestamp(iso, "%Y-%m-%d %H:%M"),
+        engine.try_timestamp(iso, "%Y-%m-%d"),
+    )
+    return result
+
+
+def zoned_to_wall_clock(engine: Engine, text: ir.StringValue, zone: str) -> ir.TimestampValue:
+    """An ISO instant (text matching :data:`ISO_INSTANT`) as the wall clock of ``zone``.
+
+    The written clock minus the written offset is UTC (``08:26+01:00`` is ``07:26`` UTC),
+    computed in whole seconds so both engines do the same integer arithmetic; the engine then
+    converts UTC to ``zone`` with its time-zone database (:meth:`Engine.wall_clock`), skipped
+    for UTC. Converting an instant to a wall clock is always defined: around a clock change
+    two instants can show the same wall clock (the repeated hour), never none."""
+    designator = text.re_extract(_ZONE_DESIGNATOR, 1)
+    digits = designator.re_replace(r"[^0-9]", "")  # "" for Z, "01", "0100"
+    hours = digits.substr(0, 2).nullif("").cast("int64").fill_null(0)
+    minutes = digits.substr(2, 2).nullif("").cast("int64").fill_null(0)
+    offset = (hours * 3600 + minutes * 60) * ibis.ifelse(designator.startswith("-"), -1, 1)
+    written = _iso_wall_clock(engine, text.re_replace(_ZONE_DESIGNATOR, ""))
+    utc = engine.timestamp_from_seconds(written.epoch_seconds().cast("int64") - offset)
+    if zone == "UTC":
+        return utc
+    return engine.wall_clock(utc, zone)
 
 
 FIRST_YEAR, LAST_YEAR = 1900, 2099

@@ -55,14 +55,22 @@ def country_lookup() -> pa.Table:
     return result
 
 
-def standardise(engine: Engine, bronze: ir.Table, formats: PassFormats | None = None) -> ir.Table:
+def standardise(
+    engine: Engine,
+    bronze: ir.Table,
+    formats: PassFormats | None = None,
+    *,
+    time_zone: str = "UTC",
+) -> ir.Table:
     """Typed business columns, derived amount and flags, kept raw text and bronze lineage.
 
     Dates and numbers are read with the conventions of each line's file or sheet (``formats``,
     from ``bronze.files``; quantities with their own column's separator);
     ``date_against_file_order`` marks a date that does not read in its file's order but would
     in the other one (``25/12/2010`` in a month-first file): such a line fails the
-    ``invoice_date_in_file_order`` rule and is quarantined, never swapped."""
+    ``invoice_date_in_file_order`` rule and is quarantined, never swapped. ``invoice_ts`` is
+    the wall clock of ``time_zone`` (the lake's setting): instants written with a zone are
+    converted into it."""
     formats = formats or PassFormats()
     where = (bronze._batch_seq, bronze._source_file)
     day_first = formats.day_first_lines(*where)
@@ -92,7 +100,9 @@ def standardise(engine: Engine, bronze: ir.Table, formats: PassFormats | None = 
     typed = cleaned.mutate(
         quantity=parse.parse_quantity(cleaned._quantity_text),
         unit_price=parse.parse_price(cleaned._price_text),
-        invoice_ts=parse.parse_invoice_ts(engine, cleaned._date_text, day_first_line),
+        invoice_ts=parse.parse_invoice_ts(
+            engine, cleaned._date_text, day_first_line, time_zone=time_zone
+        ),
         customer_id=parse.normalise_customer_id(cleaned._customer_text),
         **locate_country(cleaned._country_text),
     ).drop("_quantity_text", "_price_text", "_customer_text", "_country_text")

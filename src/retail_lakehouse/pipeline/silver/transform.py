@@ -242,11 +242,13 @@ def build_pass(
     batches: list[int],
     existing: bool,
     now: datetime,
+    time_zone: str = "UTC",
 ) -> SilverPass:
     """Standardise, deduplicate and set up the evaluation of ``batches``. Writes nothing.
 
     ``existing`` dedupes against lines already kept from batches before ``min(batches)`` (an
-    incremental run); a full refresh passes False and starts from nothing.
+    incremental run); a full refresh passes False and starts from nothing. ``time_zone`` is
+    the lake's (the wall clock of ``invoice_ts``).
 
     One wide table is materialised: the standardised, keyed lines. Duplicates and statistics are
     small tables computed from it; the evaluated lines are an expression over it joined with
@@ -256,7 +258,7 @@ def build_pass(
     source = source_lines(engine, batches)
     manifest = _small_read(engine.lake, "bronze.files", [*FORMAT_COLUMNS, "rows_ingested"])
     formats = PassFormats.from_manifest(manifest, batches)
-    standardised = standardise(engine, source, formats)
+    standardised = standardise(engine, source, formats, time_zone=time_zone)
     per_batch = engine.materialize(
         source.select("_batch_seq", *_PER_BATCH).distinct(), f"silver_batches_{n}"
     )
