@@ -58,7 +58,7 @@ def vacuum(
 ) -> None:
     """Delete files no version inside the retention window needs (old versions, strays)."""
     from retail_lakehouse.lake.maintenance import (
-        RetentionTooShort,
+        RetentionRefused,
         check_retention,
         parquet_files_on_disk,
     )
@@ -68,7 +68,7 @@ def vacuum(
     hours = parse_hours(retain)
     try:
         check_retention(hours, force)
-    except RetentionTooShort as refused:
+    except RetentionRefused as refused:
         raise UsageProblem(str(refused)) from None
     lake = existing_lake(ctx)
     before = parquet_files_on_disk(lake)
