@@ -34,3 +34,32 @@ def test_a_retention_beyond_any_date_is_refused(lake: Path, retain: str) -> None
     assert "error: --retain" in done.stderr and "at most 876,000h" in done.stderr, done.stderr
     assert Lake(lake).versions() == before
 
+
+def test_a_backup_into_a_file_or_an_impossible_folder_is_refused(
+    lake: Path, tmp_path: Path
+) -> None:
+    """A file given as the backup folder, or a folder under a file, was FileExistsError /
+    NotADirectoryError (exit 1, "internal error"); the file is left as it was."""
+    afile = tmp_path / "notes.txt"
+    afile.write_text("keep me\n", encoding="utf-8")
+    for dest in (afile, afile / "backups"):
+        done = run_retail("backup", dest, lake=lake)
+        assert done.code == 2, done.stdout + done.stderr
+        assert "internal error" not in done.stderr
+        assert f"{dest}: cannot hold a backup" in done.stderr, done.stderr
+    assert afile.read_text(encoding="utf-8") == "keep me\n"
+
+
+def test_a_restore_into_a_file_is_refused(lake: Path, tmp_path: Path) -> None:
+    """``restore --lake FILE`` was NotADirectoryError (exit 1); nothing is written beside it."""
+    backups = tmp_path / "backups"
+    made = run_retail("backup", backups, lake=lake)
+    assert made.code == 0, made.stderr
+    afile = tmp_path / "notes.txt"
+    afile.write_text("keep me\n", encoding="utf-8")
+    done = run_retail("restore", backups, "--lake", afile)
+    assert done.code == 2, done.stdout + done.stderr
+    assert "internal error" not in done.stderr
+    assert f"{afile} is a file" in done.stderr, done.stderr
+    assert afile.read_text(encoding="utf-8") == "keep me\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backups", "notes.txt"]

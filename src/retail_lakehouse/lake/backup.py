@@ -107,10 +107,13 @@ def backup(lake: Lake, dest: Path) -> BackupReport:
             f"{dest} is inside the lake {lake.root}: a backup there is lost with the lake it "
             "should protect; choose a folder outside it"
         )
+    try:  # before any work: a file given as DEST, a folder under a file, a read-only place
+        for folder in (dest, dest / "objects", dest / "backups"):
+            folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = "it is a file" if dest.is_file() else (error.strerror or str(error))
+        raise BackupError(f"{dest}: cannot hold a backup ({reason})") from None
     versions, pinned = pin_versions(lake)
-    dest.mkdir(parents=True, exist_ok=True)
-    (dest / "objects").mkdir(exist_ok=True)
-    (dest / "backups").mkdir(exist_ok=True)
     index = _load_index(dest)
     now = datetime.now(UTC)
     backup_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
@@ -287,6 +290,8 @@ def restore(
 
     clock = time.perf_counter()
     target = target.expanduser().absolute()
+    if target.exists() and not target.is_dir():
+        raise BackupError(f"{target} is a file: restore into a new or empty folder")
     if target.exists() and any(target.iterdir()):
         what = "a lake" if Lake(target).tables() else "files"
         raise BackupError(f"{target} already holds {what}: restore into a new or empty folder")
