@@ -50,6 +50,9 @@ def send(channel: ChannelSettings, alert: Alert) -> str | None:
 def _send_mail(channel: ChannelSettings, alert: Alert) -> str | None:
     if not channel.to:
         return "smtp channel has no recipients (to = [...])"
+    password = os.environ.get(channel.password_env) if channel.password_env else ""
+    if channel.username and password is None:  # an empty login failed as "invalid" or timed out
+        return f"the environment variable {channel.password_env} (password_env) is not set"
     message = EmailMessage()
     message["Subject"] = f"{alert.title()}: {alert.message.splitlines()[0][:120]}"
     message["From"] = channel.sender
@@ -60,8 +63,7 @@ def _send_mail(channel: ChannelSettings, alert: Alert) -> str | None:
         if channel.starttls:
             smtp.starttls()
         if channel.username:
-            password = os.environ.get(channel.password_env or "", "")
-            smtp.login(channel.username, password)
+            smtp.login(channel.username, password or "")
         smtp.send_message(message)
     return None
 
