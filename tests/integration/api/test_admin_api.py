@@ -131,6 +131,9 @@ def test_upload_names_are_sanitised_and_confined_to_landing(
     assert reason.startswith("FileRefused: evil_name.csv: "), reason  # its name, not where it is
     assert str(server.landing) not in response.text and str(server.lake) not in response.text
     assert not (server.landing / stored).exists()  # a refused upload does not stay in landing/
+    for name in ("продажи.csv", "売上.csv"):  # letters ASCII cannot keep: a name, not a type
+        named = upload(admin, name, content)
+        assert named.status_code == 422 and named.json()["file"] == "upload.csv", named.text
     assert upload(admin, ".bashrc", content).status_code == 415
     assert upload(admin, "report.exe", content).status_code == 415
     assert upload(admin, "..\\..\\x.csv.exe", content).status_code == 415
