@@ -182,6 +182,7 @@ def test_daily_sales_are_mart_rows_paginated_and_sorted(
     )
     assert row["gross_revenue"] == money(mart["gross_revenue"])
     assert row["orders"] == mart["orders"] and row["customers"] == mart["customers"]
+    assert type(row["units"]) is int and row["units"] == mart["units"]  # OpenAPI: integer
     second = viewer.get("/api/v1/sales/daily", params={"page_size": 50, "page": 2}).json()
     keys = {(r["sale_date"], r["country"]) for r in first["rows"]}
     assert keys.isdisjoint({(r["sale_date"], r["country"]) for r in second["rows"]})
