@@ -50,7 +50,12 @@ def optimize(
 def vacuum(
     ctx: typer.Context,
     retain: Annotated[
-        str, typer.Option("--retain", help="Keep what versions of the last N hours need (168h).")
+        str,
+        typer.Option(
+            "--retain",
+            help="Keep what versions of the last N hours (168h) or days (7d) need; at most "
+            "876000h.",
+        ),
     ] = "168h",
     force: Annotated[
         bool, typer.Option("--force", help="Allow a retention shorter than 168h.")
