@@ -28,6 +28,9 @@ from retail_lakehouse.serve.models import (
 from retail_lakehouse.serve.routers.common import AUTH_ERRORS, BAD_BODY, NOT_FOUND
 from retail_lakehouse.serve.uploads import UploadRefused, receive_file, safe_name, store
 
+UPLOAD_PATH = "/api/v1/files"
+"""Streamed to disk after the key check under its own limit (exempt from the body cap)."""
+
 router = APIRouter(
     prefix="/api/v1",
     tags=["admin"],
