@@ -98,3 +98,28 @@ def test_a_large_request_body_is_refused_before_it_is_buffered(tmp_path: Path) -
             assert (
                 admin.post("/api/v1/runs", json={"full_refresh": "x" * 70_000}).status_code == 413
             )
+
+
+@pytest.mark.parametrize("damage", ["{not json", '[{"key_id": 5}]', '{"keys": {"a": {}}}'])
+def test_a_damaged_key_store_is_named_and_never_overwritten(tmp_path: Path, damage: str) -> None:
+    """``_serve/api_keys.json`` cut short or edited by hand: ``keys list`` and ``keys create``
+    were internal errors (JSONDecodeError, AttributeError, exit 1). They now name the file and
+    the way out, exit 2, and ``create`` leaves the file as it was (writing a fresh store would
+    have dropped every key in it). A running server answers 503 without a path, not 500."""
+    lake = tmp_path / "lake"
+    store = lake / "_serve" / "api_keys.json"
+    with serve(lake) as server:
+        store.write_text(damage, encoding="utf-8")
+        for args in (
+            ("keys", "list"),
+            ("keys", "create", "--role", "viewer"),
+            ("keys", "revoke", "0123456789ab"),
+        ):
+            done = run_retail(*args, lake=lake)
+            assert done.code == 2, (args, done.stdout + done.stderr)
+            assert f"{store} is damaged" in done.stderr, (args, done.stderr)
+        assert store.read_text(encoding="utf-8") == damage
+        with server.client("viewer") as viewer:
+            answered = viewer.get("/api/v1/kpis")
+        assert answered.status_code == 503, answered.text
+        assert "key store" in answered.json()["detail"] and str(lake) not in answered.text
