@@ -4,7 +4,8 @@ The CLI's messages name full paths, which help a user on the same machine. A cli
 sees the name of the file it uploaded and paths relative to the lake (``gold/fact_sales/...``),
 never where the server keeps the lake or its landing folder: that layout is none of its
 business, and an error message is no place to learn it (decision 0009). The one place the API
-words an error for a client, used by the job queue (``reason``) and the ``as_of`` refusal.
+words an error for a client, used by the job queue (``reason``), the ``as_of`` refusal and the
+health check's ``refresh_error``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ def client_message(error: BaseException, roots: Sequence[Path]) -> str:
         text = f"{where}: {error.reason}"
     else:
         text = str(error)
+    return client_text(text, roots)
+
+
+def client_text(text: str, roots: Sequence[Path]) -> str:
+    """``text`` with every path under one of ``roots`` made relative to it (an error kept as
+    text, such as the last failed snapshot refresh that ``/health`` shows without a key)."""
     prefixes = {form for root in roots for form in (str(root), str(root.resolve()))}
     for prefix in sorted(prefixes, key=len, reverse=True):  # landing/ inside the lake first
         text = text.replace(prefix.rstrip(os.sep) + os.sep, "")
