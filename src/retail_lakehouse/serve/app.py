@@ -33,7 +33,7 @@ from retail_lakehouse.serve.metrics import ApiMetrics, MetricsMiddleware
 from retail_lakehouse.serve.operations import close_sandboxes
 from retail_lakehouse.serve.ratelimit import RateLimiter
 from retail_lakehouse.serve.readers import SnapshotReader
-from retail_lakehouse.serve.reasons import client_reason
+from retail_lakehouse.serve.reasons import client_detail, client_reason
 from retail_lakehouse.serve.routers import admin, customers, products, quality, sales, system, web
 from retail_lakehouse.serve.warm import warm_dashboard
 
@@ -74,6 +74,7 @@ def build_context(settings: Settings, *, poll_seconds: float = 1.0) -> ServeCont
 
     jobs.after_each = refresh_after
     jobs.describe = lambda error: client_reason(error, context.private_roots)
+    jobs.reword = lambda detail: client_detail(detail, context.private_roots)
     return context
 
 

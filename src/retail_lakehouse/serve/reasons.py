@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from retail_lakehouse.sources.errors import FileRefused
 
@@ -40,3 +41,15 @@ def client_text(text: str, roots: Sequence[Path]) -> str:
 def client_reason(error: BaseException, roots: Sequence[Path]) -> str:
     """A failed job's ``reason``: the error's kind, then :func:`client_message`."""
     return f"{type(error).__name__}: {client_message(error, roots)}"
+
+
+def client_detail(value: Any, roots: Sequence[Path]) -> Any:
+    """A job's JSON ``detail`` with :func:`client_text` applied to every string in it (an
+    ingest's notes and warnings name the file where the server keeps it)."""
+    if isinstance(value, str):
+        return client_text(value, roots)
+    if isinstance(value, list):
+        return [client_detail(item, roots) for item in value]
+    if isinstance(value, dict):
+        return {key: client_detail(item, roots) for key, item in value.items()}
+    return value

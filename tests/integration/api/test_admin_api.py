@@ -211,6 +211,11 @@ def test_an_upload_declares_its_date_order_and_a_mixed_file_is_refused(
     formats = declared.json()["job"]["detail"]["formats"]
     assert (formats["date_order"], formats["date_order_source"]) == ("dmy", "declared")
     assert declared.json()["job"]["detail"]["warnings"] == []
+    assumed = upload(admin, "no order.csv", ambiguous.replace(b"\n59", b"\n56"))
+    assert assumed.status_code == 201, assumed.text
+    [warning] = assumed.json()["job"]["detail"]["warnings"]  # named by the file, not its folder
+    assert warning.startswith("no_order.csv: every date reads both ways"), warning
+    assert str(server.landing) not in assumed.text and str(server.lake) not in assumed.text
 
     mixed = (
         header
