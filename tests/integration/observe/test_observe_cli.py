@@ -174,10 +174,12 @@ def test_a_down_endpoint_never_fails_the_pipeline_and_events_are_sent_later(
 ) -> None:
     url, received = receiver
     lake = tmp_path / "lake"
-    down = f"http://lineage-user:s3cret-pw@127.0.0.1:{_free_port()}"
+    # a password in the URL, and a token in its query (fifteenth round: the token was logged)
+    down = f"http://lineage-user:s3cret-pw@127.0.0.1:{_free_port()}/?api_key=q9-t0ken"
     first = ok("--log-format", "json", "ingest", SAMPLE, lake=lake, env={"OPENLINEAGE_URL": down})
     assert "kept for later" in first.stderr
     assert "s3cret-pw" not in first.stderr  # the URL's password is masked in the log
+    assert "q9-t0ken" not in first.stderr and "api_key=***" in first.stderr
     outbox = lake / "_lineage" / "outbox.ndjson"
     kept = outbox.read_text().splitlines()
     assert [json.loads(line)["eventType"] for line in kept] == ["START", "COMPLETE"]
@@ -187,6 +189,7 @@ def test_a_down_endpoint_never_fails_the_pipeline_and_events_are_sent_later(
     assert not outbox.exists()
     logs = "".join(p.read_text() for p in (lake / "_logs").glob("*.jsonl"))
     assert "s3cret-pw" not in logs and "lineage-user:***@" in logs
+    assert "q9-t0ken" not in logs
 
 
 def test_catalog_lists_every_table_with_described_columns(built: dict[str, Any]) -> None:
