@@ -16,7 +16,8 @@ rich's tracebacks and pygments, and its stdlib bridge: decision 0011, ninth roun
   failures.
 
 Secrets never reach either sink: a processor masks the values of secret-looking keys (API keys,
-tokens, passwords, DSNs) and the password part of any connection URL inside any string.
+tokens, passwords, DSNs), the password part of any connection URL and the value of any
+credential-like query parameter inside any string.
 
 The console form on standard error is structlog's ``ConsoleRenderer``, imported the first time
 a line is rendered that way (a warning, an error, or ``--log-format console``).
