@@ -63,3 +63,20 @@ def test_a_restore_into_a_file_is_refused(lake: Path, tmp_path: Path) -> None:
     assert f"{afile} is a file" in done.stderr, done.stderr
     assert afile.read_text(encoding="utf-8") == "keep me\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["backups", "notes.txt"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("status", "--runs", "99999999999999999999"),
+        ("sql", "--limit", "9223372036854775808", "SELECT 1"),
+        ("quality", "report", "--examples", "99999999999999999999"),
+    ],
+    ids=" ".join,
+)
+def test_a_count_past_any_size_is_a_usage_error(lake: Path, args: tuple[str, ...]) -> None:
+    """Counts without an upper bound reached DuckDB or a C long and were internal errors
+    (OverflowError, "integer parameter out of BIGINT range", exit 1)."""
+    done = run_retail(*args, lake=lake)
+    assert done.code == 2, done.stdout + done.stderr
+    assert "internal error" not in done.stderr and "Invalid value" in done.stderr, done.stderr
