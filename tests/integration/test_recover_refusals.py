@@ -4,6 +4,8 @@ is left as it was."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,31 @@ def test_a_count_past_any_size_is_a_usage_error(lake: Path, args: tuple[str, ...
     done = run_retail(*args, lake=lake)
     assert done.code == 2, done.stdout + done.stderr
     assert "internal error" not in done.stderr and "Invalid value" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("where", ["extra", "table"])
+def test_a_backup_whose_manifest_points_outside_the_lake_is_refused(
+    lake: Path, tmp_path: Path, where: str
+) -> None:
+    """A backup comes from somewhere: one whose manifest names ``../../x`` as a file (its
+    object present, its checksum right) made ``retail restore`` write that file outside the
+    lake it was restoring (fifteenth round's audit). Refused before anything is written."""
+    backups = tmp_path / "backups"
+    assert run_retail("backup", backups, lake=lake).code == 0
+    manifest_path = next((backups / "backups").glob("*.json"))
+    manifest = json.loads(manifest_path.read_text())
+    content = b"not from this lake\n"
+    digest = hashlib.sha256(content).hexdigest()
+    (backups / "objects" / digest[:2]).mkdir(exist_ok=True)
+    (backups / "objects" / digest[:2] / digest).write_bytes(content)
+    entry = {"path": "../../../escaped.txt", "size": len(content), "sha256": digest}
+    if where == "extra":
+        manifest.setdefault("extra", []).append(entry)
+    else:
+        manifest["tables"]["gold.fact_sales"]["files"].append(entry)
+    manifest_path.write_text(json.dumps(manifest))
+    target = tmp_path / "deep" / "er" / "restored"
+    done = run_retail("restore", backups, "--lake", target)
+    assert done.code == 2, done.stdout + done.stderr
+    assert "../../../escaped.txt" in done.stderr and "outside" in done.stderr, done.stderr
+    assert not list(tmp_path.rglob("escaped.txt")) and not target.exists()
