@@ -217,3 +217,29 @@ def test_smtp_login_reads_the_named_variable_and_says_when_it_is_unset(
         for path in project.rglob("*"):
             if path.is_file():
                 assert secret.encode() not in path.read_bytes(), path
+
+
+def test_slack_text_from_a_file_name_cannot_mention_or_link(tmp_path: Path) -> None:
+    """Alert text names files dropped in landing/ (untrusted): a refused file called
+    ``<!channel> <https://evil.example|invoice>.csv`` became, in Slack's markup, a mention of the
+    whole channel and a disguised link. ``&``, ``<`` and ``>`` are escaped as Slack asks
+    (fifteenth round's audit); the JSON webhook keeps the text as it is."""
+    from retail_lakehouse.observe.alerts.channels import send
+    from retail_lakehouse.observe.alerts.model import Alert
+
+    name = "<!channel> <https://evil.example|invoice> & co.csv"
+    alert = Alert(
+        alert_id="a1",
+        run_id=None,
+        raised_at=datetime(2026, 12, 6, tzinfo=UTC),
+        kind="file_refused",
+        severity="warning",
+        message=f"{name}: missing required column(s)",
+    )
+    with http_receiver() as http:
+        for kind in ("slack", "webhook"):
+            assert send(ChannelSettings(type=kind, url=f"{http.url}/{kind}"), alert) is None
+        text = http.bodies("/slack")[0]["text"]
+        assert "&lt;!channel&gt; &lt;https://evil.example|invoice&gt; &amp; co.csv" in text, text
+        assert "<!channel>" not in text and "<https://" not in text
+        assert http.bodies("/webhook")[0]["message"].startswith(name)

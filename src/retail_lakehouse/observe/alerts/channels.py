@@ -38,13 +38,20 @@ def send(channel: ChannelSettings, alert: Alert) -> str | None:
             return _send_mail(channel, alert)
         if not channel.url:
             return f"{channel.type} channel has no url"
-        body = alert.payload() if channel.type == "webhook" else {"text": alert.text()}
+        body = alert.payload() if channel.type == "webhook" else {"text": _slack_escaped(alert)}
         response = httpx.post(channel.url, json=body, timeout=channel.timeout_seconds)
     except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError, smtplib.SMTPException) as error:
         return f"{type(error).__name__}: {_without_secrets(str(error), channel)}"
     if response.is_success:
         return None
     return f"HTTP {response.status_code} {response.reason_phrase}".strip()
+
+
+def _slack_escaped(alert: Alert) -> str:
+    """The alert's text with ``&``, ``<`` and ``>`` escaped, as Slack asks: alert text names
+    files dropped in landing/, and ``<!channel>`` or ``<https://...|label>`` in a file name
+    would otherwise notify the whole channel or show a disguised link."""
+    return alert.text().replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _send_mail(channel: ChannelSettings, alert: Alert) -> str | None:
