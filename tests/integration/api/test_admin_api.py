@@ -254,3 +254,20 @@ def test_a_gzipped_upload_is_ingested_as_the_file_inside(
     broken = upload(admin, "cut.csv.gz", packed[: len(packed) // 2])
     assert broken.status_code == 422
     assert "truncated" in broken.json()["job"]["reason"]
+
+
+def test_an_upload_the_server_cannot_store_is_a_503_naming_no_path(tmp_path: Path) -> None:
+    """The landing folder is not a writable folder (here a file; a full disk is the same): an
+    upload was a 500 "internal server error". It is a 503 saying uploads cannot be stored now,
+    without the server's paths; its log keeps the reason (fifteenth round's audit)."""
+    landing = tmp_path / "not-a-folder.csv"
+    landing.write_text("x\n", encoding="utf-8")
+    with (
+        serve(tmp_path / "lake", env={"RETAIL_LANDING": str(landing)}) as server,
+        server.client("admin") as admin,
+    ):
+        refused = upload(admin, "march.csv", b"InvoiceNo,StockCode\n1,2\n")
+    assert refused.status_code == 503, refused.text
+    assert "cannot store uploads" in refused.json()["detail"]
+    assert str(tmp_path) not in refused.text
+    assert landing.read_text(encoding="utf-8") == "x\n"
