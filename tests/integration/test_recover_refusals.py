@@ -13,6 +13,7 @@ import pytest
 from retail_lakehouse.lake import Lake
 from tests.conftest import REAL_DATA, run_retail
 
+pytestmark = pytest.mark.slow  # about 40 s on 2 loaded cores: scheduled with the slow files
 SAMPLE = REAL_DATA / "online_retail_ii_head_99_bom.csv"
 
 
