@@ -279,6 +279,10 @@ def test_quality_endpoints_follow_meta_tables(server: Server, lake_sql: LakeSQL)
     with server.client("analyst") as analyst:
         latest = analyst.get("/api/v1/quality/latest").json()
         history = analyst.get("/api/v1/quality/history").json()["runs"]
+        typo = analyst.get("/api/v1/quality/latest", params={"table": "gold.fact_sale"})
+        assert typo.status_code == 422 and "unknown table 'gold.fact_sale'" in typo.text, typo.text
+        untested = analyst.get("/api/v1/quality/latest", params={"table": "gold.fact_sales"})
+        assert untested.status_code == 200 and untested.json()["rules"] == []  # no table tests
         page = analyst.get("/api/v1/quarantine", params={"page_size": 10}).json()
     overall = one(
         lake_sql,
