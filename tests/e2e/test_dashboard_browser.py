@@ -149,3 +149,44 @@ def test_a_wrong_key_is_refused_in_the_page(server: Server, browser: Any) -> Non
     assert "not accepted" in page.inner_text("#login-error")
     assert page.is_hidden("#dashboard")
     page.close()
+
+
+def test_an_empty_lake_loads_with_empty_charts_and_no_console_errors(
+    browser: Any, tmp_path: Path
+) -> None:
+    """A lake with only its key store (``retail keys create`` on a new folder; nothing ingested):
+    the page loads, every KPI is zero (the average "–"), every chart says it has no data, and
+    the browser reports no error, warning or failed request (fifteenth round's audit)."""
+    lake = tmp_path / "lake"
+    with serve(lake) as empty:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        problems: list[str] = []
+        page.on(
+            "console",
+            lambda m: problems.append(m.text) if m.type in ("error", "warning") else None,
+        )
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("requestfailed", lambda r: problems.append(f"{r.url}: {r.failure}"))
+        page.on(
+            "response",
+            lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+        )
+        page.goto(empty.url + "/")
+        page.wait_for_selector("#login:not([hidden])")
+        page.fill("#api-key", empty.keys["viewer"])
+        page.click("#login-form button[type=submit]")
+        page.wait_for_selector("body[data-loaded=true]", timeout=30_000)
+        shown = {kpi: text for kpi, (_, text) in tiles(page).items()}
+        assert shown == {
+            **dict.fromkeys(TILES, "0"),
+            **{
+                "gross_revenue": "£0.00",
+                "returns_amount": "£0.00",
+                "net_revenue": "£0.00",
+                "avg_order_value": "–",
+            },
+        }, shown
+        for chart in ("revenue", "countries", "products", "segments", "quality"):
+            assert "No data for this selection." in page.inner_text(f"#chart-{chart}"), chart
+        assert problems == []
+        page.close()

@@ -69,7 +69,10 @@ def list_keys(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Every key with its role and state (never the secret)."""
-    keys = _store(ctx).list()
+    try:
+        keys = _store(ctx).list()
+    except KeyStoreError as error:
+        raise UsageProblem(str(error)) from None
     if as_json:
         sys.stdout.write(json.dumps([k.public() for k in keys], indent=2) + "\n")
         return

@@ -50,7 +50,12 @@ def optimize(
 def vacuum(
     ctx: typer.Context,
     retain: Annotated[
-        str, typer.Option("--retain", help="Keep what versions of the last N hours need (168h).")
+        str,
+        typer.Option(
+            "--retain",
+            help="Keep what versions of the last N hours (168h) or days (7d) need; at most "
+            "876000h.",
+        ),
     ] = "168h",
     force: Annotated[
         bool, typer.Option("--force", help="Allow a retention shorter than 168h.")
@@ -58,7 +63,7 @@ def vacuum(
 ) -> None:
     """Delete files no version inside the retention window needs (old versions, strays)."""
     from retail_lakehouse.lake.maintenance import (
-        RetentionTooShort,
+        RetentionRefused,
         check_retention,
         parquet_files_on_disk,
     )
@@ -68,7 +73,7 @@ def vacuum(
     hours = parse_hours(retain)
     try:
         check_retention(hours, force)
-    except RetentionTooShort as refused:
+    except RetentionRefused as refused:
         raise UsageProblem(str(refused)) from None
     lake = existing_lake(ctx)
     before = parquet_files_on_disk(lake)

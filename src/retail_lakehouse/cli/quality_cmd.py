@@ -54,7 +54,7 @@ def report(
     table: Annotated[str, typer.Option("--table", help="Scored table.")] = DEFAULT_TABLE,
     top: Annotated[int, typer.Option("--top", min=1, help="How many failing rules to show.")] = 10,
     examples: Annotated[
-        int, typer.Option("--examples", min=0, help="Example failing lines per rule.")
+        int, typer.Option("--examples", min=0, max=1000, help="Example failing lines per rule.")
     ] = 3,
 ) -> None:
     """Scores, worst rules with failing lines, quarantine reasons and history of one run.

@@ -50,7 +50,7 @@ def sql(
         ),
     ] = OutputFormat.auto,
     limit: Annotated[
-        int, typer.Option(min=0, help="Most rows printed as a table or vertically.")
+        int, typer.Option(min=0, max=10**12, help="Most rows printed as a table or vertically.")
     ] = 1000,
     as_of: Annotated[
         str | None,

@@ -16,7 +16,9 @@ from retail_lakehouse.cli.context import console, existing_lake_root
 def status(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-    runs: Annotated[int, typer.Option(min=0, help="How many recent runs to show.")] = 10,
+    runs: Annotated[
+        int, typer.Option(min=0, max=1_000_000, help="How many recent runs to show.")
+    ] = 10,
 ) -> None:
     """Show the lake's tables (rows, Delta version), line accounting and recent runs."""
     from retail_lakehouse.pipeline.status import lake_status

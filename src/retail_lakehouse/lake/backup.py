@@ -30,13 +30,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from retail_lakehouse.lake import faults
@@ -107,10 +108,13 @@ def backup(lake: Lake, dest: Path) -> BackupReport:
             f"{dest} is inside the lake {lake.root}: a backup there is lost with the lake it "
             "should protect; choose a folder outside it"
         )
+    try:  # before any work: a file given as DEST, a folder under a file, a read-only place
+        for folder in (dest, dest / "objects", dest / "backups"):
+            folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = "it is a file" if dest.is_file() else (error.strerror or str(error))
+        raise BackupError(f"{dest}: cannot hold a backup ({reason})") from None
     versions, pinned = pin_versions(lake)
-    dest.mkdir(parents=True, exist_ok=True)
-    (dest / "objects").mkdir(exist_ok=True)
-    (dest / "backups").mkdir(exist_ok=True)
     index = _load_index(dest)
     now = datetime.now(UTC)
     backup_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
@@ -252,9 +256,21 @@ def verify(manifest_path: Path) -> dict[str, Any]:
     manifest = _read_manifest(manifest_path)
     dest = manifest_path.parent.parent
     for name, files in _all_files(manifest):
+        if name:
+            try:
+                Lake(dest).path(name)  # a lake table name, so its folder stays in the lake
+            except ValueError as bad:
+                raise BackupError(f"{manifest_path}: {bad}") from None
         for entry in files:
+            where = entry.get("path") if isinstance(entry, dict) else entry
+            label = f"{name}/{where}" if name else str(where)
+            digest = entry.get("sha256") if isinstance(entry, dict) else None
+            if not _stays_inside(where) or not _DIGEST.fullmatch(str(digest)):
+                raise BackupError(
+                    f"{manifest_path}: {label} would be restored outside the lake (or names "
+                    "no object): not a backup this release wrote, nothing restored"
+                )
             obj = _object(dest, entry["sha256"])
-            label = f"{name}/{entry['path']}" if name else entry["path"]
             if not obj.is_file():
                 raise BackupError(f"backup incomplete: {label} is missing (object {obj})")
             if obj.stat().st_size != entry["size"]:
@@ -262,6 +278,18 @@ def verify(manifest_path: Path) -> dict[str, Any]:
             if _sha256(obj) != entry["sha256"]:
                 raise BackupError(f"backup damaged: {label} fails its checksum (object {obj})")
     return manifest
+
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def _stays_inside(relative: object) -> bool:
+    """A manifest path that cannot leave the folder it is joined to (no root, no ``..``): a
+    backup may come from anywhere, and a crafted one wrote files outside the restored lake."""
+    if not isinstance(relative, str) or not relative or "\x00" in relative:
+        return False
+    path = PurePosixPath(relative)
+    return not path.is_absolute() and ".." not in path.parts
 
 
 def _all_files(manifest: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -287,6 +315,8 @@ def restore(
 
     clock = time.perf_counter()
     target = target.expanduser().absolute()
+    if target.exists() and not target.is_dir():
+        raise BackupError(f"{target} is a file: restore into a new or empty folder")
     if target.exists() and any(target.iterdir()):
         what = "a lake" if Lake(target).tables() else "files"
         raise BackupError(f"{target} already holds {what}: restore into a new or empty folder")

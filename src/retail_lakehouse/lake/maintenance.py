@@ -24,10 +24,13 @@ from retail_lakehouse.lake.commits import commit
 from retail_lakehouse.lake.store import WRITER_PROPERTIES, Lake
 
 DEFAULT_RETAIN_HOURS = 168
+MAX_RETAIN_HOURS = 876_000
+"""100 years: longer than any lake has existed, so it keeps every version; a longer window has
+no cut-off date the calendar can hold (Python's dates end at year 1), it was an OverflowError."""
 
 
-class RetentionTooShort(ValueError):
-    """A vacuum window below the default without ``--force`` (a usage error)."""
+class RetentionRefused(ValueError):
+    """A vacuum window out of range, or below the default without ``--force`` (a usage error)."""
 
 
 @dataclass
@@ -93,11 +96,16 @@ def optimize(
 
 
 def check_retention(retain_hours: int, force: bool) -> None:
-    """Refuse a window shorter than the default unless forced."""
+    """Refuse a window shorter than the default unless forced, and one past the calendar."""
     if retain_hours < 0:
-        raise RetentionTooShort("--retain must be 0h or more")
+        raise RetentionRefused("--retain must be 0h or more")
+    if retain_hours > MAX_RETAIN_HOURS:
+        raise RetentionRefused(
+            f"--retain {retain_hours:,}h: give at most {MAX_RETAIN_HOURS:,}h (100 years, which "
+            "already keeps every version)"
+        )
     if retain_hours < DEFAULT_RETAIN_HOURS and not force:
-        raise RetentionTooShort(
+        raise RetentionRefused(
             f"--retain {retain_hours:g}h is shorter than the default {DEFAULT_RETAIN_HOURS}h: "
             f"time travel (`retail sql --as-of`, `retail rollback`) to states older than "
             f"{retain_hours:g}h would no longer work, and a query reading an older snapshot "

@@ -103,7 +103,9 @@ def recorded_run(
         observer = ctx.observer = CommandObserver(lake, ctx)
         with tagged(ctx.run_id, command):
             observer.started()
+            left = intents.pending(lake)
             ctx.recovered = intents.recover_all(lake)
+            observer.aborted(left)
             intent = ctx.intent = intents.begin(lake, ctx.run_id, command, recovery)
             try:
                 yield ctx

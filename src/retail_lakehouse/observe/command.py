@@ -6,7 +6,8 @@ without knowing about it. The runner marks its layers with :meth:`CommandObserve
 
 Lineage events are emitted only for commands that do work: an ingest always does, a ``retail
 run`` does once it has found something to process (:meth:`begin_work`), so an idle run stays
-cheap (no OpenLineage client import, no events). A failed command always emits its FAIL.
+cheap (no OpenLineage client import, no events). A failed command always emits its FAIL; a
+killed one cannot, so the command that recovers it emits its ABORT (:meth:`aborted`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from retail_lakehouse.observe.settings import CONFIG
 
 if TYPE_CHECKING:
     from retail_lakehouse.lake import Lake
+    from retail_lakehouse.lake.intents import Intent
     from retail_lakehouse.lake.runs import RunContext
     from retail_lakehouse.observe.lineage.events import Dataset, JobRun, LineageEmitter
     from retail_lakehouse.quality.results import QualityOutcome
@@ -57,9 +59,26 @@ class CommandObserver:
             return
         from retail_lakehouse.observe.lineage.events import JobRun, run_uuid
 
-        name = "retail." + self.run.command.split()[0].replace("-", "_")
+        name = job_name(self.run.command)
         self._job = JobRun(name, run_uuid(self.run.run_id, name), self.run.started_at)
         self._safely(lambda: self._emitter_().start(self._job_(), self._sources()))
+
+    def aborted(self, left: list[Intent]) -> None:
+        """Close the lineage runs of the commands this one recovered (killed ones): each gets
+        an ABORT naming the recovering run, where it would otherwise stay started for ever."""
+        if not left or not CONFIG.lineage:
+            return
+        from retail_lakehouse.observe.lineage.events import JobRun, run_uuid
+
+        for intent in left:
+            name = job_name(intent.command)
+            since = datetime.fromtimestamp(intent.started_at, UTC)
+            job = JobRun(name, run_uuid(intent.run_id, name), since)
+            reason = (
+                f"interrupted: the process ended before {intent.command} finished (run "
+                f"{intent.run_id}); recovered by run {self.run.run_id}"
+            )
+            self._safely(lambda j=job, s=since, r=reason: self._emitter_().abort_open(j, s, r))
 
     def finished(self, status: str, error: str | None = None) -> None:
         seconds = round(time.perf_counter() - self._clock, 3)
@@ -240,6 +259,11 @@ class CommandObserver:
                 write_textfile(self.lake, CONFIG.metrics_file)
         except OSError as error:
             self.log.warning("metrics not written", error=str(error))
+
+
+def job_name(command: str) -> str:
+    """The OpenLineage job of a command line (``vacuum --retain 0h``: ``retail.vacuum``)."""
+    return "retail." + command.split(maxsplit=1)[0].replace("-", "_")
 
 
 def _null_counts(lake: Lake, table: str) -> dict[str, int]:

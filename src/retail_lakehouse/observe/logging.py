@@ -16,7 +16,8 @@ rich's tracebacks and pygments, and its stdlib bridge: decision 0011, ninth roun
   failures.
 
 Secrets never reach either sink: a processor masks the values of secret-looking keys (API keys,
-tokens, passwords, DSNs) and the password part of any connection URL inside any string.
+tokens, passwords, DSNs), the password part of any connection URL and the value of any
+credential-like query parameter inside any string.
 
 The console form on standard error is structlog's ``ConsoleRenderer``, imported the first time
 a line is rendered that way (a warning, an error, or ``--log-format console``).
@@ -42,11 +43,18 @@ _SECRET_KEY = re.compile(r"(api_?key|token|secret|password|passwd|pwd|dsn|author
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]+:)(?P<pw>[^@\s]+)(?=@)", re.I)
 _KEYWORD_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>'[^']*'|\S+)", re.I)
 _BEARER = re.compile(r"(?P<head>\bbearer\s+)(?P<pw>[A-Za-z0-9._~+/=-]+)", re.I)
+QUERY_SECRET = re.compile(
+    r"(?i)(?P<head>[?&](?:[a-z0-9_.-]*(?:key|token|secret|password|passwd|auth|credential|jwt|sig)"
+    r"[a-z0-9_.-]*)=)(?P<pw>[^&#\s'\"]*)"
+)
+"""The value of a credential-like query parameter (``?api_key=...``): in an endpoint's URL
+(``OPENLINEAGE_URL``) or a request line of the API's access log (``serve/redact.py``)."""
 
 
 def redact_text(text: str) -> str:
-    """``text`` with passwords in URLs and DSNs and bearer tokens masked."""
-    for pattern in (_URL_PASSWORD, _KEYWORD_PASSWORD, _BEARER):
+    """``text`` with passwords in URLs and DSNs, credential query parameters and bearer
+    tokens masked."""
+    for pattern in (_URL_PASSWORD, _KEYWORD_PASSWORD, _BEARER, QUERY_SECRET):
         text = pattern.sub(lambda m: m.group("head") + MASK, text)
     return text
 

@@ -25,6 +25,7 @@ from retail_lakehouse.lake import Lake
 from retail_lakehouse.observe.metrics import PipelineCollector
 from retail_lakehouse.serve.auth.keys import KeyStore, keys_path
 from retail_lakehouse.serve.auth.tokens import TokenSigner
+from retail_lakehouse.serve.bodylimit import BodyLimit
 from retail_lakehouse.serve.context import ServeContext
 from retail_lakehouse.serve.filters import single_valued_query
 from retail_lakehouse.serve.jobs import Job, JobQueue
@@ -32,7 +33,7 @@ from retail_lakehouse.serve.metrics import ApiMetrics, MetricsMiddleware
 from retail_lakehouse.serve.operations import close_sandboxes
 from retail_lakehouse.serve.ratelimit import RateLimiter
 from retail_lakehouse.serve.readers import SnapshotReader
-from retail_lakehouse.serve.reasons import client_reason
+from retail_lakehouse.serve.reasons import client_detail, client_reason
 from retail_lakehouse.serve.routers import admin, customers, products, quality, sales, system, web
 from retail_lakehouse.serve.warm import warm_dashboard
 
@@ -73,6 +74,7 @@ def build_context(settings: Settings, *, poll_seconds: float = 1.0) -> ServeCont
 
     jobs.after_each = refresh_after
     jobs.describe = lambda error: client_reason(error, context.private_roots)
+    jobs.reword = lambda detail: client_detail(detail, context.private_roots)
     return context
 
 
@@ -124,7 +126,8 @@ def create_app(settings: Settings, *, poll_seconds: float = 1.0) -> FastAPI:
         dependencies=[Depends(single_valued_query)],
     )
     app.state.serve = context
-    app.add_middleware(MetricsMiddleware, metrics=context.metrics)
+    app.add_middleware(BodyLimit, exempt=frozenset({admin.UPLOAD_PATH}))
+    app.add_middleware(MetricsMiddleware, metrics=context.metrics)  # outermost: counts 413s too
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, error: Exception) -> JSONResponse:

@@ -60,9 +60,11 @@ class JobQueue:
         after_each: Callable[[Job], None] | None = None,
         keep: int = 500,
         describe: Callable[[Exception], str] = lambda error: f"{type(error).__name__}: {error}",
+        reword: Callable[[dict[str, Any]], dict[str, Any]] = lambda detail: detail,
     ) -> None:
         self.after_each = after_each
         self.describe = describe  # a failed job's reason, as its client is told it
+        self.reword = reword  # a succeeded job's detail, as its client is told it
         self.keep = keep
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._jobs: OrderedDict[str, Job] = OrderedDict()
@@ -117,7 +119,7 @@ class JobQueue:
         job.started_at = datetime.now(UTC)
         self.running = job
         try:
-            job.detail = job.work()
+            job.detail = self.reword(job.work())
             outcome = JobStatus.succeeded
         except Exception as error:
             log.warning("job %s (%s) failed: %s", job.id, job.kind, error)

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import copy
 import logging
-import re
 from typing import Any
 
-_SECRET_PARAM = re.compile(
-    r"(?i)([?&](?:[a-z0-9_.-]*(?:key|token|secret|password|passwd|auth|credential|jwt|sig)"
-    r"[a-z0-9_.-]*)=)[^&#\s]*"
-)
+from retail_lakehouse.observe.logging import QUERY_SECRET
 
 
 def redact_url(text: str) -> str:
-    """``text`` with the values of credential-like query parameters replaced."""
-    return _SECRET_PARAM.sub(r"\1[redacted]", text)
+    """``text`` with the values of credential-like query parameters replaced (the pattern the
+    lake's own log masks them with)."""
+    return QUERY_SECRET.sub(r"\g<head>[redacted]", text)
 
 
 class RedactSecrets(logging.Filter):

@@ -42,8 +42,10 @@ def safe_name(raw: str | None) -> str:
     """A harmless file name derived from what the client sent, keeping its extension."""
     if not raw:
         raise UploadRefused("the upload has no file name")
-    base = re.split(r"[\\/]", raw)[-1]
-    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
+    sent = re.split(r"[\\/]", raw)[-1]
+    base = unicodedata.normalize("NFKD", sent).encode("ascii", "ignore").decode()
+    if base.startswith(".") and not sent.startswith("."):  # "продажи.csv": no letter ASCII keeps
+        base = "upload" + base
     base = _UNSAFE.sub("_", base).strip("._-")
     inner, compression = split_suffix(Path(base))
     ext = inner + (compression or "")  # ".csv", or ".csv.gz" for a compressed export

@@ -131,6 +131,9 @@ def test_upload_names_are_sanitised_and_confined_to_landing(
     assert reason.startswith("FileRefused: evil_name.csv: "), reason  # its name, not where it is
     assert str(server.landing) not in response.text and str(server.lake) not in response.text
     assert not (server.landing / stored).exists()  # a refused upload does not stay in landing/
+    for name in ("продажи.csv", "売上.csv"):  # letters ASCII cannot keep: a name, not a type
+        named = upload(admin, name, content)
+        assert named.status_code == 422 and named.json()["file"] == "upload.csv", named.text
     assert upload(admin, ".bashrc", content).status_code == 415
     assert upload(admin, "report.exe", content).status_code == 415
     assert upload(admin, "..\\..\\x.csv.exe", content).status_code == 415
@@ -208,6 +211,11 @@ def test_an_upload_declares_its_date_order_and_a_mixed_file_is_refused(
     formats = declared.json()["job"]["detail"]["formats"]
     assert (formats["date_order"], formats["date_order_source"]) == ("dmy", "declared")
     assert declared.json()["job"]["detail"]["warnings"] == []
+    assumed = upload(admin, "no order.csv", ambiguous.replace(b"\n59", b"\n56"))
+    assert assumed.status_code == 201, assumed.text
+    [warning] = assumed.json()["job"]["detail"]["warnings"]  # named by the file, not its folder
+    assert warning.startswith("no_order.csv: every date reads both ways"), warning
+    assert str(server.landing) not in assumed.text and str(server.lake) not in assumed.text
 
     mixed = (
         header
@@ -246,3 +254,20 @@ def test_a_gzipped_upload_is_ingested_as_the_file_inside(
     broken = upload(admin, "cut.csv.gz", packed[: len(packed) // 2])
     assert broken.status_code == 422
     assert "truncated" in broken.json()["job"]["reason"]
+
+
+def test_an_upload_the_server_cannot_store_is_a_503_naming_no_path(tmp_path: Path) -> None:
+    """The landing folder is not a writable folder (here a file; a full disk is the same): an
+    upload was a 500 "internal server error". It is a 503 saying uploads cannot be stored now,
+    without the server's paths; its log keeps the reason (fifteenth round's audit)."""
+    landing = tmp_path / "not-a-folder.csv"
+    landing.write_text("x\n", encoding="utf-8")
+    with (
+        serve(tmp_path / "lake", env={"RETAIL_LANDING": str(landing)}) as server,
+        server.client("admin") as admin,
+    ):
+        refused = upload(admin, "march.csv", b"InvoiceNo,StockCode\n1,2\n")
+    assert refused.status_code == 503, refused.text
+    assert "cannot store uploads" in refused.json()["detail"]
+    assert str(tmp_path) not in refused.text
+    assert landing.read_text(encoding="utf-8") == "x\n"

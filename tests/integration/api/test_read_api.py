@@ -182,6 +182,7 @@ def test_daily_sales_are_mart_rows_paginated_and_sorted(
     )
     assert row["gross_revenue"] == money(mart["gross_revenue"])
     assert row["orders"] == mart["orders"] and row["customers"] == mart["customers"]
+    assert type(row["units"]) is int and row["units"] == mart["units"]  # OpenAPI: integer
     second = viewer.get("/api/v1/sales/daily", params={"page_size": 50, "page": 2}).json()
     keys = {(r["sale_date"], r["country"]) for r in first["rows"]}
     assert keys.isdisjoint({(r["sale_date"], r["country"]) for r in second["rows"]})
@@ -278,6 +279,10 @@ def test_quality_endpoints_follow_meta_tables(server: Server, lake_sql: LakeSQL)
     with server.client("analyst") as analyst:
         latest = analyst.get("/api/v1/quality/latest").json()
         history = analyst.get("/api/v1/quality/history").json()["runs"]
+        typo = analyst.get("/api/v1/quality/latest", params={"table": "gold.fact_sale"})
+        assert typo.status_code == 422 and "unknown table 'gold.fact_sale'" in typo.text, typo.text
+        untested = analyst.get("/api/v1/quality/latest", params={"table": "gold.fact_sales"})
+        assert untested.status_code == 200 and untested.json()["rules"] == []  # no table tests
         page = analyst.get("/api/v1/quarantine", params={"page_size": 10}).json()
     overall = one(
         lake_sql,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.history import resolve_as_of
 from retail_lakehouse.lake.query import LakeSQL
-from tests.conftest import run_retail
+from tests.conftest import REAL_DATA, run_retail
 from tests.integration.api.live import Server, serve
 
 pytestmark = pytest.mark.slow
@@ -94,3 +95,25 @@ def test_as_of_a_vacuumed_state_names_no_server_path(private_lake: Path) -> None
     message = gone.json()["detail"][0]["msg"]
     assert "can no longer be read" in message and "file(s) that `retail vacuum` deleted" in message
     assert "(e.g. gold/" in message and str(private_lake) not in gone.text, message
+
+
+def test_health_names_no_server_path_when_a_refresh_fails(private_lake: Path) -> None:
+    """``GET /api/v1/health`` needs no key; a failed snapshot refresh (a data file removed by
+    hand) showed its error with the lake's absolute path there (fifteenth round's audit)."""
+    with serve(private_lake) as server:
+        served = next((private_lake / "gold" / "dim_country").glob("*.parquet"))
+        served.rename(private_lake / "moved-away.parquet")
+        added = run_retail(
+            "ingest", REAL_DATA / "online_retail_ii_head_99_bom.csv", lake=private_lake
+        )
+        assert added.code == 0, added.stderr
+        run_retail("run", lake=private_lake)  # new gold versions: the server rebuilds, and fails
+        with server.client() as anonymous:
+            deadline = time.monotonic() + 60
+            health = anonymous.get("/api/v1/health").json()
+            while health["refresh_error"] is None and time.monotonic() < deadline:
+                time.sleep(0.5)
+                health = anonymous.get("/api/v1/health").json()
+    assert health["status"] == "degraded", health
+    assert "gold/dim_country/part-" in health["refresh_error"], health["refresh_error"]
+    assert str(private_lake) not in health["refresh_error"], health["refresh_error"]

@@ -174,10 +174,12 @@ def test_a_down_endpoint_never_fails_the_pipeline_and_events_are_sent_later(
 ) -> None:
     url, received = receiver
     lake = tmp_path / "lake"
-    down = f"http://lineage-user:s3cret-pw@127.0.0.1:{_free_port()}"
+    # a password in the URL, and a token in its query (fifteenth round: the token was logged)
+    down = f"http://lineage-user:s3cret-pw@127.0.0.1:{_free_port()}/?api_key=q9-t0ken"
     first = ok("--log-format", "json", "ingest", SAMPLE, lake=lake, env={"OPENLINEAGE_URL": down})
     assert "kept for later" in first.stderr
     assert "s3cret-pw" not in first.stderr  # the URL's password is masked in the log
+    assert "q9-t0ken" not in first.stderr and "api_key=***" in first.stderr
     outbox = lake / "_lineage" / "outbox.ndjson"
     kept = outbox.read_text().splitlines()
     assert [json.loads(line)["eventType"] for line in kept] == ["START", "COMPLETE"]
@@ -187,6 +189,7 @@ def test_a_down_endpoint_never_fails_the_pipeline_and_events_are_sent_later(
     assert not outbox.exists()
     logs = "".join(p.read_text() for p in (lake / "_logs").glob("*.jsonl"))
     assert "s3cret-pw" not in logs and "lineage-user:***@" in logs
+    assert "q9-t0ken" not in logs
 
 
 def test_catalog_lists_every_table_with_described_columns(built: dict[str, Any]) -> None:
@@ -238,3 +241,25 @@ def test_metrics_as_prometheus_text_and_textfile(built: dict[str, Any], tmp_path
     ok("--metrics-file", textfile, "ingest", SECOND, lake=built["lake"])
     written = {f.name for f in text_string_to_metric_families(textfile.read_text())}
     assert {"retail_table_rows", "retail_runs"} <= written
+
+
+def test_the_html_catalog_escapes_values_from_the_data(tmp_path: Path) -> None:
+    """The catalog shows example values, which come from source files: a description such as
+    ``<script>...</script>`` was written into the page as markup (Jinja's autoescape selected
+    ``.html`` templates and the template is ``catalog.html.j2``), so opening the catalog ran
+    the file's script (fifteenth round's audit)."""
+    hostile = tmp_path / "hostile.csv"
+    hostile.write_text(
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "590001,85123A,<script>alert(1)</script>,6,12/1/2011 8:26,2.55,17850,United Kingdom\n"
+        '590002,<img src=x onerror=alert(2)>,HEART,6,12/1/2011 8:26,2.55,17850,"<b>x</b>"\n',
+        encoding="utf-8",
+    )
+    lake = tmp_path / "lake"
+    ok("ingest", hostile, lake=lake)
+    ok("run", lake=lake)
+    ok("catalog", "--html", tmp_path / "site", lake=lake)
+    page = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>alert" not in page and "<img src=x" not in page and "<b>x</b>" not in page
+    assert page.count("<svg") == 1  # the lineage drawing is still markup

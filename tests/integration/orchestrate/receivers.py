@@ -58,11 +58,15 @@ def http_receiver() -> Iterator[HttpReceiver]:
 class SmtpReceiver:
     port: int
     messages: list[Message] = field(default_factory=list)
+    logins: list[tuple[str, str]] = field(default_factory=list)
+    """Every AUTH attempt (user, password), accepted or not."""
 
 
 @contextmanager
-def smtp_receiver() -> Iterator[SmtpReceiver]:
+def smtp_receiver(login: tuple[str, str] | None = None) -> Iterator[SmtpReceiver]:
+    """``login``: the server offers AUTH (without TLS, on loopback) and accepts only this pair."""
     from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
 
     receiver = SmtpReceiver(port=0)
 
@@ -71,8 +75,16 @@ def smtp_receiver() -> Iterator[SmtpReceiver]:
             receiver.messages.append(message_from_bytes(envelope.content))
             return "250 OK"
 
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+        pair = (data.login.decode(), data.password.decode())
+        receiver.logins.append(pair)
+        return AuthResult(success=pair == login)
+
     receiver.port = free_port()
-    controller = Controller(Handler(), hostname="127.0.0.1", port=receiver.port)
+    auth: dict[str, Any] = (
+        {"authenticator": authenticate, "auth_require_tls": False} if login else {}
+    )
+    controller = Controller(Handler(), hostname="127.0.0.1", port=receiver.port, **auth)
     controller.start()
     try:
         yield receiver

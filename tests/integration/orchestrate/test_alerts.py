@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from retail_lakehouse.config import AlertSettings, ChannelSettings, FreshnessSettings, Settings
 from retail_lakehouse.lake import Lake
@@ -188,3 +189,57 @@ def test_alerts_test_and_list_commands(tmp_path: Path) -> None:
         assert down.code == 1 and "HTTP 500" in down.stderr
         listed = retail_in(project, "alerts", "list")
         assert listed.code == 0, listed.stderr  # an empty lake lists no alert, without error
+
+
+def test_smtp_login_reads_the_named_variable_and_says_when_it_is_unset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``password_env`` names the variable holding the SMTP password: set, the alert is sent
+    with it and the password is nowhere in the lake (its logs included); unset, the channel
+    says so instead of logging in with an empty password and reporting "credentials invalid"."""
+    secret = "S3cret-pw!" + "x" * 8
+    with smtp_receiver(login=("bob", secret)) as smtp:
+        toml = (
+            f'[alerts.channels.mail]\ntype = "smtp"\nhost = "127.0.0.1"\nport = {smtp.port}\n'
+            'to = ["team@test.local"]\nusername = "bob"\npassword_env = "SHOP_SMTP_PW"\n'
+        )
+        project = make_project(tmp_path / "shop", toml)
+        monkeypatch.delenv("SHOP_SMTP_PW", raising=False)
+        unset = retail_in(project, "alerts", "test", "mail")
+        assert unset.code == 1, unset.stdout + unset.stderr
+        assert "SHOP_SMTP_PW" in unset.stderr and "not set" in unset.stderr, unset.stderr
+        assert smtp.logins == [] and smtp.messages == []
+        monkeypatch.setenv("SHOP_SMTP_PW", secret)
+        sent = retail_in(project, "alerts", "test", "mail")
+        assert sent.code == 0, sent.stdout + sent.stderr
+        assert smtp.logins[-1] == ("bob", secret) and len(smtp.messages) == 1
+        assert secret not in sent.stdout + sent.stderr
+        for path in project.rglob("*"):
+            if path.is_file():
+                assert secret.encode() not in path.read_bytes(), path
+
+
+def test_slack_text_from_a_file_name_cannot_mention_or_link(tmp_path: Path) -> None:
+    """Alert text names files dropped in landing/ (untrusted): a refused file called
+    ``<!channel> <https://evil.example|invoice>.csv`` became, in Slack's markup, a mention of the
+    whole channel and a disguised link. ``&``, ``<`` and ``>`` are escaped as Slack asks
+    (fifteenth round's audit); the JSON webhook keeps the text as it is."""
+    from retail_lakehouse.observe.alerts.channels import send
+    from retail_lakehouse.observe.alerts.model import Alert
+
+    name = "<!channel> <https://evil.example|invoice> & co.csv"
+    alert = Alert(
+        alert_id="a1",
+        run_id=None,
+        raised_at=datetime(2026, 12, 6, tzinfo=UTC),
+        kind="file_refused",
+        severity="warning",
+        message=f"{name}: missing required column(s)",
+    )
+    with http_receiver() as http:
+        for kind in ("slack", "webhook"):
+            assert send(ChannelSettings(type=kind, url=f"{http.url}/{kind}"), alert) is None
+        text = http.bodies("/slack")[0]["text"]
+        assert "&lt;!channel&gt; &lt;https://evil.example|invoice&gt; &amp; co.csv" in text, text
+        assert "<!channel>" not in text and "<https://" not in text
+        assert http.bodies("/webhook")[0]["message"].startswith(name)

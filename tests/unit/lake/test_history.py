@@ -9,7 +9,7 @@ import pytest
 from retail_lakehouse.cli.context import UsageProblem
 from retail_lakehouse.cli.maintenance_cmd import parse_hours
 from retail_lakehouse.lake.history import AsOfError, Commit, _version_at, parse_time
-from retail_lakehouse.lake.maintenance import RetentionTooShort, check_retention
+from retail_lakehouse.lake.maintenance import RetentionRefused, check_retention
 
 T0 = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
 
@@ -46,5 +46,5 @@ def test_retention_parsing_and_refusal() -> None:
         parse_hours("a week")
     check_retention(168, force=False)
     check_retention(0, force=True)
-    with pytest.raises(RetentionTooShort, match="time travel"):
+    with pytest.raises(RetentionRefused, match="time travel"):
         check_retention(24, force=False)

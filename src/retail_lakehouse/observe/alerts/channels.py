@@ -38,7 +38,7 @@ def send(channel: ChannelSettings, alert: Alert) -> str | None:
             return _send_mail(channel, alert)
         if not channel.url:
             return f"{channel.type} channel has no url"
-        body = alert.payload() if channel.type == "webhook" else {"text": alert.text()}
+        body = alert.payload() if channel.type == "webhook" else {"text": _slack_escaped(alert)}
         response = httpx.post(channel.url, json=body, timeout=channel.timeout_seconds)
     except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError, smtplib.SMTPException) as error:
         return f"{type(error).__name__}: {_without_secrets(str(error), channel)}"
@@ -47,9 +47,19 @@ def send(channel: ChannelSettings, alert: Alert) -> str | None:
     return f"HTTP {response.status_code} {response.reason_phrase}".strip()
 
 
+def _slack_escaped(alert: Alert) -> str:
+    """The alert's text with ``&``, ``<`` and ``>`` escaped, as Slack asks: alert text names
+    files dropped in landing/, and ``<!channel>`` or ``<https://...|label>`` in a file name
+    would otherwise notify the whole channel or show a disguised link."""
+    return alert.text().replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _send_mail(channel: ChannelSettings, alert: Alert) -> str | None:
     if not channel.to:
         return "smtp channel has no recipients (to = [...])"
+    password = os.environ.get(channel.password_env) if channel.password_env else ""
+    if channel.username and password is None:  # an empty login failed as "invalid" or timed out
+        return f"the environment variable {channel.password_env} (password_env) is not set"
     message = EmailMessage()
     message["Subject"] = f"{alert.title()}: {alert.message.splitlines()[0][:120]}"
     message["From"] = channel.sender
@@ -60,8 +70,7 @@ def _send_mail(channel: ChannelSettings, alert: Alert) -> str | None:
         if channel.starttls:
             smtp.starttls()
         if channel.username:
-            password = os.environ.get(channel.password_env or "", "")
-            smtp.login(channel.username, password)
+            smtp.login(channel.username, password or "")
         smtp.send_message(message)
     return None
 

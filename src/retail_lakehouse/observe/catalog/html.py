@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader
 
 from retail_lakehouse.observe.catalog.build import SOURCE_FILES, CatalogEntry
 
@@ -81,7 +81,10 @@ def write_site(entries: list[CatalogEntry], folder: Path, generated_at: str) -> 
     """Write ``index.html`` into ``folder`` and return its path."""
     env = Environment(
         loader=PackageLoader("retail_lakehouse.observe.catalog", "templates"),
-        autoescape=select_autoescape(["html"]),
+        # every value escaped: example values come from source files. select_autoescape(["html"])
+        # left this template (``catalog.html.j2``) unescaped, and a description reading
+        # ``<script>...`` ran in the page
+        autoescape=True,
     )
     page = env.get_template("catalog.html.j2").render(
         entries=entries, svg=lineage_svg(entries), generated_at=generated_at

@@ -98,6 +98,34 @@ class LineageEmitter:
     def fail(self, job: JobRun, error: str, inputs: Iterable[Dataset] = ()) -> None:
         self._send("FAIL", job, datetime.now(UTC), inputs, (), error=error)
 
+    def abort_open(self, job: JobRun, since: datetime, reason: str) -> int:
+        """ABORT ``job`` and each of its child runs that started (since ``since``) and never
+        ended: a killed command emits no end, and consumers (Marquez) would show it running
+        for ever. Returns how many were closed."""
+        first = f"events-{since.astimezone(UTC):%Y-%m-%d}.ndjson"
+        started: dict[str, dict[str, Any]] = {}
+        ended: set[str] = set()
+        for path in sorted(self.folder.glob("events-*.ndjson")):
+            if path.name < first:
+                continue
+            for line in path.read_text().splitlines():
+                event = json.loads(line) if line.strip() else {}
+                if event.get("eventType") == "START":
+                    started[event["run"]["runId"]] = event
+                elif event.get("eventType") in ("COMPLETE", "FAIL", "ABORT"):
+                    ended.add(event["run"]["runId"])
+        runs = {job.run_id: job}
+        for run_id, event in started.items():  # a parent's START comes before its children's
+            parent = event["run"]["facets"].get("parent", {}).get("run", {}).get("runId")
+            if parent in runs:
+                runs[run_id] = JobRun(event["job"]["name"], run_id, job.started_at, runs[parent])
+        open_runs = [
+            run for run_id, run in runs.items() if run_id in started and run_id not in ended
+        ]
+        for run in reversed(open_runs):  # children first, as a finishing command does
+            self._send("ABORT", run, datetime.now(UTC), (), (), error=reason)
+        return len(open_runs)
+
     # -- building ----------------------------------------------------------------------------
     def _send(
         self,

@@ -631,6 +631,10 @@ class _GoldRun:
                 # the day ranges and joins of an update never select: the whole mart
                 days = since = None
         daily = build_daily_sales(fact, days, self._previous(MART_DAILY_SALES), since)
+        # materialised first, as product performance is: a DuckDB sum is a HUGEINT that Ibis
+        # types int64, so the writer skipped the cast and ``units`` reached Parquet as DOUBLE
+        # under a ``long`` Delta schema; the engine's own types meet the contract's cast
+        daily = self.engine.materialize(daily, self._name(MART_DAILY_SALES.name))
         self._write_staged(MART_DAILY_SALES, daily)
         self._step("mart_daily_sales")
 

@@ -7,6 +7,7 @@ OpenAPI schema and ``/docs`` show both schemes.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
@@ -14,9 +15,12 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from retail_lakehouse.serve.auth.keys import ApiKey
+from retail_lakehouse.serve.auth.keys import ApiKey, KeyStore, KeyStoreDamaged
 from retail_lakehouse.serve.auth.roles import Role
+from retail_lakehouse.serve.auth.tokens import TokenSigner
 from retail_lakehouse.serve.context import serve_context
+
+log = logging.getLogger(__name__)
 
 api_key_header = APIKeyHeader(
     name="X-API-Key",
@@ -46,27 +50,42 @@ def _unauthorized(message: str) -> HTTPException:
     return HTTPException(status_code=401, detail=message, headers=CHALLENGE)
 
 
+def _stored_key(
+    keys: KeyStore,
+    signer: TokenSigner,
+    api_key: str | None,
+    token: HTTPAuthorizationCredentials | None,
+) -> ApiKey:
+    """The active key behind the credentials presented, or a 401 saying what was wrong."""
+    if api_key:
+        record = keys.verify(api_key)
+        if record is None:
+            raise _unauthorized("invalid or revoked API key")
+        return record
+    if token is not None:
+        key_id = signer.key_id(token.credentials)
+        found = keys.get(key_id) if key_id else None
+        if found is None or not found.active:
+            raise _unauthorized("invalid or expired token; get a new one from /api/v1/auth/token")
+        return found
+    raise _unauthorized(
+        "missing credentials: send an X-API-Key header or Authorization: Bearer <token>"
+    )
+
+
 async def authenticate(
     request: Request,
     api_key: Annotated[str | None, Security(api_key_header)] = None,
     token: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_token)] = None,
 ) -> Principal:
     context = serve_context(request)
-    record: ApiKey | None = None
-    if api_key:
-        record = context.keys.verify(api_key)
-        if record is None:
-            raise _unauthorized("invalid or revoked API key")
-    elif token is not None:
-        key_id = context.signer.key_id(token.credentials)
-        found = context.keys.get(key_id) if key_id else None
-        if found is None or not found.active:
-            raise _unauthorized("invalid or expired token; get a new one from /api/v1/auth/token")
-        record = found
-    else:
-        raise _unauthorized(
-            "missing credentials: send an X-API-Key header or Authorization: Bearer <token>"
-        )
+    try:
+        record = _stored_key(context.keys, context.signer, api_key, token)
+    except KeyStoreDamaged as damaged:  # no key can be checked: refused, the path kept private
+        log.error("%s", damaged)
+        raise HTTPException(
+            status_code=503, detail="the server's key store is damaged; tell its operator"
+        ) from None
     wait = context.limiter.check(record.key_id)
     if wait > 0:
         raise HTTPException(

@@ -37,6 +37,10 @@ class KeyStoreError(ValueError):
     """A key could not be created or revoked (bad name, unknown id)."""
 
 
+class KeyStoreDamaged(KeyStoreError):
+    """The key file cannot be read as a key store (cut short, edited by hand)."""
+
+
 @dataclass(frozen=True)
 class ApiKey:
     """One stored key: everything but the secret."""
@@ -93,13 +97,23 @@ class KeyStore:
         stamp = (stat.st_mtime_ns, stat.st_size)
         with self._mutex:
             if stamp != self._stamp:
-                raw = json.loads(self.path.read_text(encoding="utf-8") or "{}")
-                self._cache = {
-                    k: ApiKey(**{**v, "role": Role(v["role"])})
-                    for k, v in raw.get("keys", {}).items()
-                }
+                self._cache = self._parse(self.path.read_text(encoding="utf-8") or "{}")
                 self._stamp = stamp
             return self._cache
+
+    def _parse(self, text: str) -> dict[str, ApiKey]:
+        """The keys of the file's text; a damaged file is refused, never taken as empty (a
+        ``create`` would then write a store without the keys it held)."""
+        try:
+            raw = json.loads(text)
+            return {
+                k: ApiKey(**{**v, "role": Role(v["role"])}) for k, v in raw.get("keys", {}).items()
+            }
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            raise KeyStoreDamaged(
+                f"{self.path} is damaged ({type(error).__name__}: {error}); restore it from a "
+                "backup (`retail backup` copies it) or move it away and create new keys"
+            ) from None
 
     def list(self) -> list[ApiKey]:
         return sorted(self._load().values(), key=lambda k: (k.created_at, k.key_id))

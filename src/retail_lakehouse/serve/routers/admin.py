@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -27,6 +28,11 @@ from retail_lakehouse.serve.models import (
 )
 from retail_lakehouse.serve.routers.common import AUTH_ERRORS, BAD_BODY, NOT_FOUND
 from retail_lakehouse.serve.uploads import UploadRefused, receive_file, safe_name, store
+
+log = logging.getLogger(__name__)
+
+UPLOAD_PATH = "/api/v1/files"
+"""Streamed to disk after the key check under its own limit (exempt from the body cap)."""
 
 router = APIRouter(
     prefix="/api/v1",
@@ -105,6 +111,15 @@ async def upload_file(
         stored = await run_in_threadpool(store, upload.file, context.settings.landing, name)
     except UploadRefused as refused:
         return JSONResponse({"detail": str(refused)}, status_code=refused.status)
+    except OSError as error:  # landing/ not a writable folder, or its disk full: the server's
+        log.error("upload not stored in %s: %s", context.settings.landing, error)
+        return JSONResponse(
+            {
+                "detail": "the server cannot store uploads now (its landing folder cannot be "
+                "written); try again later or tell its operator"
+            },
+            status_code=503,
+        )
     lake, settings = context.lake, context.settings
     formats = operations.upload_formats(settings, date_order, decimal)
     job = context.jobs.submit(

@@ -55,6 +55,15 @@ async def quality_latest(
     ] = queries.SCORED_TABLE,
 ) -> Response:
     """The latest run's overall, per-dimension and per-rule (or per-test) quality results."""
+    from retail_lakehouse.lake.contracts import contracts
+
+    if table not in {contract.qualified for contract in contracts()}:  # a typo answered empty
+        raise invalid(
+            "table",
+            f"unknown table {table!r}: silver.sales_lines (the rules) or a lake table with table "
+            "tests (`retail sql 'SHOW TABLES'` lists the tables)",
+            table,
+        )
     return await cached_json(snapshot, ("q_latest", table), lambda: queries.latest(snapshot, table))
 
 

@@ -13,6 +13,7 @@ from retail_lakehouse.serve.auth.deps import Principal, authenticate
 from retail_lakehouse.serve.context import serve_context
 from retail_lakehouse.serve.metrics import CONTENT_TYPE
 from retail_lakehouse.serve.models import Health, Me, SnapshotInfo, Token
+from retail_lakehouse.serve.reasons import client_text
 from retail_lakehouse.serve.routers.common import AUTH_ERRORS
 
 router = APIRouter()
@@ -24,8 +25,9 @@ async def health(request: Request) -> Health:
     context = serve_context(request)
     snapshot = context.reader.current()
     running = context.jobs.running
+    error = context.reader.last_error
     return Health(
-        status="degraded" if context.reader.last_error else "ok",
+        status="degraded" if error else "ok",
         version=__version__,
         snapshot=SnapshotInfo(
             id=snapshot.id,
@@ -34,7 +36,7 @@ async def health(request: Request) -> Health:
             age_seconds=round((datetime.now(UTC) - snapshot.built_at).total_seconds(), 3),
             versions=snapshot.versions,
         ),
-        refresh_error=context.reader.last_error,
+        refresh_error=client_text(error, context.private_roots) if error else None,
         jobs_queued=context.jobs.queued,
         job_running=running.id if running else None,
     )
