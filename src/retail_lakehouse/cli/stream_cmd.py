@@ -24,8 +24,13 @@ def stream(
         typer.Option("--subject", help="The subject to consume (a JetStream stream must hold it)."),
     ],
     durable: Annotated[
-        str, typer.Option("--durable", help="Name of the durable pull consumer.")
-    ] = "retail",
+        str | None,
+        typer.Option(
+            "--durable",
+            help="Name of the durable pull consumer (default: named after the lake and the "
+            "subject, so two lakes never share one; another lake's is refused).",
+        ),
+    ] = None,
     batch_seconds: Annotated[
         float,
         typer.Option(
@@ -66,12 +71,24 @@ def stream(
     acknowledged after the commit; unparseable events go to bronze.rejects. Stops cleanly on
     SIGTERM/SIGINT after the current commit; broker outages are retried with backoff."""
     from retail_lakehouse.orchestrate.stream import StreamConsumer, StreamOptions, StreamRunning
-    from retail_lakehouse.sources.stream.nats import JetStreamSource, SourceRefused
+    from retail_lakehouse.sources.stream.nats import (
+        JetStreamSource,
+        SourceRefused,
+        consumer_owner,
+        default_durable,
+    )
 
     freeze_loaded_objects()
     state = state_from(ctx)
+    root = state.lake.root
     try:
-        broker = JetStreamSource(source, subject, durable, max_in_flight=max(max_batch * 2, 1000))
+        broker = JetStreamSource(
+            source,
+            subject,
+            durable if durable is not None else default_durable(root, subject),
+            max_in_flight=max(max_batch * 2, 1000),
+            owner=consumer_owner(root),
+        )
     except SourceRefused as refused:
         raise UsageProblem(str(refused)) from None
     options = StreamOptions(batch_seconds, max_batch, until_idle, run_every, cdc)
