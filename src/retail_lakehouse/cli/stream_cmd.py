@@ -80,17 +80,19 @@ def stream(
 
     freeze_loaded_objects()
     state = state_from(ctx)
-    root = state.lake.root
-    try:
+    try:  # the arguments first: a refused command leaves nothing in the lake's folder
         broker = JetStreamSource(
             source,
             subject,
-            durable if durable is not None else default_durable(root, subject),
+            durable if durable is not None else "retail",
             max_in_flight=max(max_batch * 2, 1000),
-            owner=consumer_owner(root),
         )
     except SourceRefused as refused:
         raise UsageProblem(str(refused)) from None
+    root = state.lake.root
+    broker.owner = consumer_owner(root)
+    if durable is None:
+        broker.durable = default_durable(root, subject)
     options = StreamOptions(batch_seconds, max_batch, until_idle, run_every, cdc)
     consumer = StreamConsumer(state.lake, state.settings, broker, options)
     try:

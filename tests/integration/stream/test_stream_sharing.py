@@ -106,3 +106,15 @@ def test_an_overlapping_subject_into_the_same_lake_is_refused(
     assert lines(fresh) in (0, 100)
     if lines(fresh):
         exactly_once(fresh, 100)
+
+
+def test_refused_arguments_leave_no_lake_folder(tmp_path: Path) -> None:
+    """The lake's consumer id is made only once the arguments are accepted."""
+    fresh = tmp_path / "fresh"
+    for subject, durable in (("a b", "ok"), ("sales.lines", "a.b"), ("sales.lines", "")):
+        done = run_retail(
+            "stream", "--source", "nats://127.0.0.1:1", "--subject", subject,
+            "--durable", durable, lake=fresh,
+        )  # fmt: skip
+        assert done.code == 2, done.stderr
+        assert not fresh.exists()
