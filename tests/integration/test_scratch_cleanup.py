@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from retail_lakehouse.lake.scratch import STALE_SECONDS, scratch_path, sweep
-from tests.integration.api.live import copy_lake, serve
+from tests.integration.api.live import serve
 from tests.integration.faults import ok, retail
 
 
@@ -71,7 +71,9 @@ def test_the_next_backup_removes_the_scratch_object_of_a_killed_one(tmp_path: Pa
 def test_a_server_started_after_one_killed_mid_upload_removes_its_part_file(
     tmp_path: Path,
 ) -> None:
-    lake = copy_lake(tmp_path / "lake")
+    lake, source = tmp_path / "lake", tmp_path / "sales.csv"
+    ok("generate", "--rows", "50", "--seed", "3", "--out", source, lake=lake)
+    ok("ingest", source, lake=lake)  # a small lake: the server's start is what is tested
     landing = lake.parent / "landing"
     landing.mkdir()
     (landing / ".upload-notes.part").write_text("a user's dot file: not ours")
