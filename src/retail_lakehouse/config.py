@@ -126,6 +126,14 @@ class PublishSettings(BaseModel):
     after_run: bool = Field(default=False, description="Publish after every successful run.")
 
 
+DEFAULT_RETAIN_HOURS = 168
+"""Vacuum's default window: a week of versions stays readable (``--as-of``, rollback)."""
+MAX_RETAIN_HOURS = 876_000
+"""100 years: longer than any lake has existed, so it keeps every version; a longer window has
+no cut-off date the calendar can hold (Python's dates end at year 1), it was an OverflowError.
+The one bound of ``retail vacuum --retain`` and ``[maintenance] retain_hours``."""
+
+
 class MaintenanceSettings(BaseModel):
     """``[maintenance]``: let ``retail run`` compact and vacuum on its own (off by default)."""
 
@@ -134,7 +142,10 @@ class MaintenanceSettings(BaseModel):
         default=64, description="A table with more live files than this is compacted."
     )
     retain_hours: int = Field(
-        default=168, description="Vacuum keeps what versions of the last N hours need."
+        default=DEFAULT_RETAIN_HOURS,
+        ge=0,
+        le=MAX_RETAIN_HOURS,
+        description="Vacuum keeps what versions of the last N hours need (0 to 876,000).",
     )
 
 

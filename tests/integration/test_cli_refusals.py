@@ -217,3 +217,29 @@ def test_a_table_name_in_no_layer_names_the_layers(lake: Path) -> None:
     done = run_retail("optimize", "sales.lines", lake=lake)
     assert done.code == 2
     assert "the layer one of bronze, silver, gold, meta" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("hours", ["-1", "876001"])
+def test_maintenance_retain_hours_out_of_bounds_is_refused_when_settings_load(
+    tmp_path: Path, hours: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``[maintenance] retain_hours`` takes the bounds ``retail vacuum --retain`` takes: a value
+    outside them used to pass until the automatic maintenance after a run, which then failed."""
+    project = tmp_path / "project"
+    project.mkdir()
+    toml = project / "retail.toml"
+    toml.write_text(f"[maintenance]\nauto = true\nretain_hours = {hours}\n", encoding="utf-8")
+    source = tmp_path / "sales.csv"
+    assert run_retail("generate", "--rows", "20", "--out", source).code == 0
+    done = run_retail("ingest", source, cwd=project)
+    assert done.code == 2, done.stdout + done.stderr
+    assert "retail.toml" in done.stderr and "retain_hours" in done.stderr, done.stderr
+    bound = "greater than or equal to 0" if hours == "-1" else "less than or equal to 876000"
+    assert bound in done.stderr.replace(",", ""), done.stderr
+    assert not (project / "lake").exists()
+    vacuum = run_retail("vacuum", "--retain", f"{hours}h", lake=tmp_path / "lake")
+    assert vacuum.code == 2, vacuum.stderr
+    monkeypatch.setenv("RETAIL_MAINTENANCE__RETAIN_HOURS", hours)
+    env = run_retail("ingest", source, lake=tmp_path / "lake")
+    assert not (tmp_path / "lake").exists()
+    assert env.code == 2 and "RETAIL_MAINTENANCE__RETAIN_HOURS" in env.stderr, env.stderr

@@ -698,3 +698,23 @@ def test_the_swap_checks_folder_touches_only_its_own_entries_and_never_follows_a
     assert f"{ambiguous_day_first['ambiguous']} (batch 2): likely day/month swap" in run
     assert notes.read_text() == "kept by a person"
     assert len(_stored_groups(lake)) == _silver_files(lake)
+
+
+def test_the_assumed_order_note_counts_dates_that_read_neither_way(
+    retail: RetailCli, tmp_path: Path
+) -> None:
+    """``12/1/2011``, ``13/45/2011``, ``12/1/2011``: the note said "every date reads both ways"
+    although one date is invalid in either order; it now says so first."""
+    source = tmp_path / "odd dates.csv"
+    head = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
+    lines = [
+        f"53636{n},85123A,WHITE HANGING HEART,6,{date} 08:26,2.55,17850,United Kingdom\n"
+        for n, date in enumerate(("12/1/2011", "13/45/2011", "12/1/2011"))
+    ]
+    source.write_text(head + "".join(lines), encoding="utf-8")
+    said = " ".join(ok(retail, "ingest", source, lake=tmp_path / "lake").stdout.split())
+    assert (
+        f"{source}: 1 line(s) have a date that reads neither way (line 3: '13/45/2011 08:26'); "
+        "every other date reads both ways" in said
+    ), said
+    assert "every date reads both ways" not in said

@@ -35,6 +35,11 @@ def backup(
         f"new file(s) ({report.bytes_copied:,} bytes), the rest already in {dest} "
         f"({report.seconds:.2f} s)\nmanifest: {report.manifest}"
     )
+    if report.scratch_removed:
+        console.print(
+            f"removed {report.scratch_removed} abandoned scratch file(s) of an interrupted "
+            f"backup from {dest / 'objects'}"
+        )
 
 
 def restore(

@@ -297,7 +297,6 @@ def _ingest_replacing(
 
     if len(files) != 1:
         raise UsageProblem("--replaces takes exactly one new file")
-    refused: str | None = None
     already: str | None = None
     with recorded_run(lake, "ingest --replaces") as run:
         for line in run.recovered:
@@ -307,23 +306,24 @@ def _ingest_replacing(
         except AlreadyRetracted as retracted:  # a retry after an interruption: idempotent
             old, already = None, str(retracted)
         except RecoveryRefused as error:
-            old, refused = None, str(error)
-        if refused is None:
+            old = None
+            run.refuse(str(error))
+        if run.refused is None:
             try:
                 report = ingest_file(
                     lake, files[0], run, limits=limits, formats=formats, replaces=old_name
                 )
-            except FileRefused as file_refused:
-                raise UsageProblem(f"{file_refused}; {old_name} was not retracted") from None
+            except FileRefused as file_refused:  # refused while read: nothing was written
+                old = None
+                run.refuse(f"{file_refused}; {old_name} was not retracted")
         if old is not None:
             if report.status == "skipped" and report.note.endswith(f" batch {old['_batch_seq']}"):
-                raise UsageProblem(
-                    f"{files[0]} has the same content as {old_name}: nothing to replace"
-                )
-            done = retract_batch(lake, old, run, replaced_by=str(files[0]))
-            run.changed = True
-    if refused is not None:
-        raise UsageProblem(refused)
+                run.refuse(f"{files[0]} has the same content as {old_name}: nothing to replace")
+            else:
+                done = retract_batch(lake, old, run, replaced_by=str(files[0]))
+                run.changed = True
+    if run.refused is not None:
+        raise UsageProblem(run.refused)
     if already is not None:
         console.print(f"{files[0]}: {report.status} ({report.note or 'in bronze'}); {already}")
         return

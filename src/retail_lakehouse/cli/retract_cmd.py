@@ -32,7 +32,6 @@ def retract(
     if (file is None) == (batch is None):
         raise UsageProblem("name a FILE or give --batch N (one of them)")
     lake = existing_lake(ctx)
-    refused: str | None = None
     with recorded_run(lake, "retract") as run:
         # asked under the lock, after the recovery of an interrupted command (which may be the
         # very retraction being retried)
@@ -42,13 +41,13 @@ def retract(
             console.print(str(already))
             return
         except RecoveryRefused as error:
-            refused = str(error)
+            run.refuse(str(error))
         else:
             done = retract_batch(lake, row, run)
             run.count("bronze.sales_lines", rows_in=done.lines)
             run.changed = True
-    if refused is not None:
-        raise UsageProblem(refused)
+    if run.refused is not None:
+        raise UsageProblem(run.refused)
     console.print(
         f"retracted batch {done.batch_seq} ({done.source_file}): {done.lines:,} line(s) and "
         f"{done.rejects:,} reject(s) removed from bronze; the next `retail run` takes them out "

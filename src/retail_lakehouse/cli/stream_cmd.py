@@ -24,8 +24,13 @@ def stream(
         typer.Option("--subject", help="The subject to consume (a JetStream stream must hold it)."),
     ],
     durable: Annotated[
-        str, typer.Option("--durable", help="Name of the durable pull consumer.")
-    ] = "retail",
+        str | None,
+        typer.Option(
+            "--durable",
+            help="Name of the durable pull consumer (default: named after the lake and the "
+            "subject, so two lakes never share one; another lake's is refused).",
+        ),
+    ] = None,
     batch_seconds: Annotated[
         float,
         typer.Option(
@@ -66,14 +71,28 @@ def stream(
     acknowledged after the commit; unparseable events go to bronze.rejects. Stops cleanly on
     SIGTERM/SIGINT after the current commit; broker outages are retried with backoff."""
     from retail_lakehouse.orchestrate.stream import StreamConsumer, StreamOptions, StreamRunning
-    from retail_lakehouse.sources.stream.nats import JetStreamSource, SourceRefused
+    from retail_lakehouse.sources.stream.nats import (
+        JetStreamSource,
+        SourceRefused,
+        consumer_owner,
+        default_durable,
+    )
 
     freeze_loaded_objects()
     state = state_from(ctx)
-    try:
-        broker = JetStreamSource(source, subject, durable, max_in_flight=max(max_batch * 2, 1000))
+    try:  # the arguments first: a refused command leaves nothing in the lake's folder
+        broker = JetStreamSource(
+            source,
+            subject,
+            durable if durable is not None else "retail",
+            max_in_flight=max(max_batch * 2, 1000),
+        )
     except SourceRefused as refused:
         raise UsageProblem(str(refused)) from None
+    root = state.lake.root
+    broker.owner = consumer_owner(root)
+    if durable is None:
+        broker.durable = default_durable(root, subject)
     options = StreamOptions(batch_seconds, max_batch, until_idle, run_every, cdc)
     consumer = StreamConsumer(state.lake, state.settings, broker, options)
     try:

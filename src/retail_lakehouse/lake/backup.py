@@ -14,7 +14,9 @@ never take the writer lock. The versions are pinned by trying the writer lock wi
 when free, the current versions are a committed state no command is changing (the lock is held
 for milliseconds); when a command is running, the backup takes the state right after the last
 finished run instead (:func:`~retail_lakehouse.lake.history.resolve_as_of`), never a half-done
-run. The manifest is written last: an interrupted backup leaves only objects, reused next time.
+run. The manifest is written last: an interrupted backup leaves only objects, reused next time,
+and at most one object still under its scratch name, which the next backup into the same
+folder removes (:mod:`retail_lakehouse.lake.scratch`).
 
 **Restore** reads the manifest, verifies that every object exists with its size and checksum,
 and only then writes anything: into a temporary folder beside the target, renamed into place at
@@ -44,6 +46,7 @@ from retail_lakehouse.lake import faults
 from retail_lakehouse.lake.commits import COMMAND_KEY, app_ids, app_transactions, commit
 from retail_lakehouse.lake.errors import LakeBusyError
 from retail_lakehouse.lake.location import data_files
+from retail_lakehouse.lake.scratch import scratch_path, sweep
 from retail_lakehouse.lake.store import Lake
 
 FORMAT = 1
@@ -66,6 +69,7 @@ class BackupReport:
     files_copied: int = 0
     bytes_copied: int = 0
     seconds: float = 0.0
+    scratch_removed: int = 0  # abandoned ``objects/.tmp-*`` of killed backups, removed first
 
 
 @dataclass
@@ -114,11 +118,13 @@ def backup(lake: Lake, dest: Path) -> BackupReport:
     except OSError as error:
         reason = "it is a file" if dest.is_file() else (error.strerror or str(error))
         raise BackupError(f"{dest}: cannot hold a backup ({reason})") from None
+    swept = sweep(dest / "objects", "tmp")  # objects of killed backups into DEST
     versions, pinned = pin_versions(lake)
     index = _load_index(dest)
     now = datetime.now(UTC)
     backup_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
     report = BackupReport(backup_id, dest / "backups" / f"{backup_id}.json", pinned)
+    report.scratch_removed = len(swept)
     tables: dict[str, Any] = {}
     for name, version in versions.items():
         if version is None:
@@ -194,12 +200,13 @@ def _object(dest: Path, digest: str) -> Path:
 
 
 def _copy_in(dest: Path, source: Path) -> str:
-    tmp = dest / "objects" / f".tmp-{uuid.uuid4().hex}"
+    tmp = scratch_path(dest / "objects", "tmp")
     hasher = hashlib.sha256()
     with source.open("rb") as reader, tmp.open("wb") as writer:
         while chunk := reader.read(1 << 20):
             hasher.update(chunk)
             writer.write(chunk)
+    faults.point("backup.object_copied")
     digest = hasher.hexdigest()
     target = _object(dest, digest)
     if target.is_file():

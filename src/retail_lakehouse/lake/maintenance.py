@@ -20,13 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from retail_lakehouse.config import DEFAULT_RETAIN_HOURS, MAX_RETAIN_HOURS
 from retail_lakehouse.lake.commits import commit
 from retail_lakehouse.lake.store import WRITER_PROPERTIES, Lake
-
-DEFAULT_RETAIN_HOURS = 168
-MAX_RETAIN_HOURS = 876_000
-"""100 years: longer than any lake has existed, so it keeps every version; a longer window has
-no cut-off date the calendar can hold (Python's dates end at year 1), it was an OverflowError."""
 
 
 class RetentionRefused(ValueError):

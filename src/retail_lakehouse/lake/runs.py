@@ -59,6 +59,14 @@ class RunContext:
     observer: CommandObserver | None = None  # logs, lineage and metrics of the command
     intent: intents.Intent | None = None
     recovered: list[str] = field(default_factory=list)  # what this command repaired first
+    refused: str | None = None
+    """Why the command refuses its request (it then exits 2): set instead of raising, so the
+    frame ends normally (nothing of the command's to undo) and records a refusal, not "idle"."""
+
+    def refuse(self, reason: str) -> None:
+        """End this command as refused: logged as ``command refused``, its lineage run FAILs
+        with the reason, and no ``meta.runs`` row (unless it also changed the lake)."""
+        self.refused = reason
 
     def count(self, table: str, *, rows_in: int | None = None, rows_out: int | None = None) -> None:
         """Add to the rows read from / written to ``table`` by this run."""
@@ -122,7 +130,15 @@ def recorded_run(
                 observer.finished("failed", reason)
                 raise
             intents.end(intent)
-        observer.finished("succeeded" if ctx.changed else "idle")
+        observer.finished(_outcome(ctx), ctx.refused)
+
+
+def _outcome(ctx: RunContext) -> str:
+    """A refusal that took nothing is ``refused``; one that also did work (some files of an
+    ingest ingested, others refused) succeeded, and says its refusals as its error."""
+    if ctx.changed:
+        return "succeeded"
+    return "refused" if ctx.refused is not None else "idle"
 
 
 def _record(lake: Lake, ctx: RunContext, status: str, error: str | None, clock: float) -> None:

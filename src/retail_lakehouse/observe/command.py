@@ -7,7 +7,11 @@ without knowing about it. The runner marks its layers with :meth:`CommandObserve
 Lineage events are emitted only for commands that do work: an ingest always does, a ``retail
 run`` does once it has found something to process (:meth:`begin_work`), so an idle run stays
 cheap (no OpenLineage client import, no events). A failed command always emits its FAIL; a
-killed one cannot, so the command that recovers it emits its ABORT (:meth:`aborted`).
+killed one cannot, so the command that recovers it emits its ABORT (:meth:`aborted`). A command
+that refuses its request after it started (``RunContext.refuse``: a retract of a file not in
+bronze, an ingest whose every file is refused) logs ``command refused`` and FAILs its started
+lineage run with the reason; a refusal decided before the command starts (bad options, no such
+run to roll back to) emits nothing, as nothing started.
 """
 
 from __future__ import annotations
@@ -89,8 +93,14 @@ class CommandObserver:
             if self._job is not None:
                 job = self._job
                 self._safely(lambda: self._emitter_().fail(job, error or "failed"))
+        elif status == "refused":  # exit 2: the START already sent ends in a FAIL, not COMPLETE
+            self.log.warning("command refused", status=status, reason=error, seconds=seconds)
+            if self._job is not None:
+                job = self._job
+                self._safely(lambda: self._emitter_().fail(job, f"refused: {error}"))
         else:
-            self.log.info("command finished", status=status, seconds=seconds, rows=rows)
+            extra = {"refused": error} if error else {}
+            self.log.info("command finished", status=status, seconds=seconds, rows=rows, **extra)
             if self._job is not None:
                 self._complete(self._job, self._all_inputs(), self._outputs(None))
         self._save_metrics_state(status, seconds)

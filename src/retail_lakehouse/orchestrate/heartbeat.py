@@ -39,9 +39,15 @@ class ProcessLock:
     host and start time written inside so a second process can name it (the kernel releases it
     when the holder dies, however it dies). ``busy`` makes the error for a second process."""
 
-    def __init__(self, path: Path, busy: Callable[[dict[str, Any]], Exception]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        busy: Callable[[dict[str, Any]], Exception],
+        detail: dict[str, str] | None = None,
+    ) -> None:
         self.path = path
         self.busy = busy
+        self.detail = detail or {}  # written with the holder (the stream lock: its subject)
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -55,7 +61,7 @@ class ProcessLock:
             raise self.busy(holder) from None
         os.ftruncate(fd, 0)
         holder_text = json.dumps(
-            {"pid": os.getpid(), "host": socket.gethostname(), "started_at": _now()}
+            {"pid": os.getpid(), "host": socket.gethostname(), "started_at": _now(), **self.detail}
         )
         os.write(fd, holder_text.encode())
         os.fsync(fd)
@@ -66,6 +72,32 @@ class ProcessLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+def recorded_holder(path: Path) -> dict[str, Any]:
+    """What the last holder of a :class:`ProcessLock` wrote in it (``{}`` when unreadable)."""
+    return _read_json(path)
+
+
+def held_by_another(path: Path) -> dict[str, Any] | None:
+    """The holder written in ``path`` when another process holds that lock now, else None.
+
+    Probed with a shared ``flock`` released at once: a process acquiring the lock in that
+    instant is refused as if it were held (the error is towards refusing, never towards two
+    holders)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _read_json(path)
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
 
 
 def describe_holder(holder: dict[str, Any]) -> str:

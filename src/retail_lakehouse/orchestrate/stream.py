@@ -26,7 +26,12 @@ what ``retail run`` calls. What it adds:
   naming the first. Two sessions would each trust the position they read at start: sharing the
   durable consumer they would split the records between them and commit positions out of order
   (a later restart reads again what the other committed), and with two durables both would
-  commit the same records.
+  commit the same records;
+* **no subject sharing events with another in the lake**: ``sales.>`` and ``sales.lines`` have
+  their own positions (app ids), so the events they share would be committed twice. A session is
+  refused (exit 1) while a session of an overlapping subject runs (its lock is held; the subject
+  is written in it), and refused (exit 2) when the lake holds a position of an overlapping
+  subject of the same broker stream (:meth:`StreamConsumer._refuse_overlapping_positions`).
 """
 
 from __future__ import annotations
@@ -40,13 +45,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from retail_lakehouse.config import Settings
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.errors import LakeBusyError
 from retail_lakehouse.lake.faults import point as fault_point
-from retail_lakehouse.orchestrate.heartbeat import ProcessLock, describe_holder
+from retail_lakehouse.orchestrate.heartbeat import (
+    ProcessLock,
+    describe_holder,
+    held_by_another,
+    recorded_holder,
+)
 from retail_lakehouse.sources.stream.base import SourceUnavailable, StreamRecord, StreamSource
 
 log = logging.getLogger(__name__)
@@ -74,7 +84,7 @@ class PositionMoved(SourceUnavailable):
 
 def stream_lock(lake: Lake, subject: str) -> ProcessLock:
     """The one-consumer-per-subject lock of a lake (the file is named by a hash of the subject:
-    a subject may hold ``*``, ``>`` and any other character)."""
+    a subject may hold ``*``, ``>`` and any other character; the subject is written inside)."""
     name = hashlib.sha256(subject.encode()).hexdigest()[:16]
     return ProcessLock(
         lake.root / "_stream" / f"{name}.lock",
@@ -82,7 +92,23 @@ def stream_lock(lake: Lake, subject: str) -> ProcessLock:
             f"another retail stream is already consuming subject {subject!r} into {lake.root}: "
             + describe_holder(holder)
         ),
+        detail={"subject": subject},
     )
+
+
+def overlapping_subjects(lake: Lake, subject: str) -> dict[str, dict[str, Any]]:
+    """The other subjects ever consumed into ``lake`` (named in its stream locks) that share
+    events with ``subject`` (``sales.>`` and ``sales.lines``), each with its lock's holder
+    record and whether a session holds it now (``running``)."""
+    from retail_lakehouse.sources.stream.nats import subjects_overlap
+
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted((lake.root / "_stream").glob("*.lock")):
+        other = recorded_holder(path).get("subject")
+        if isinstance(other, str) and other != subject and subjects_overlap(subject, other):
+            holder = held_by_another(path)
+            found[other] = {**(holder or {}), "running": holder is not None}
+    return found
 
 
 @dataclass(frozen=True)
@@ -149,6 +175,13 @@ class StreamConsumer:
         lock = stream_lock(self.lake, self.source.subject)
         lock.acquire()
         try:
+            for other, holder in overlapping_subjects(self.lake, self.source.subject).items():
+                if holder["running"]:  # both would commit the events the subjects share
+                    raise StreamRunning(
+                        f"another retail stream is consuming subject {other!r}, which shares "
+                        f"events with {self.source.subject!r}, into {self.lake.root}: "
+                        + describe_holder(holder)
+                    )
             asyncio.run(self._main())
         finally:
             lock.release()
@@ -180,6 +213,7 @@ class StreamConsumer:
                     await self.source.connect()
                     self.connected = True
                     self._committed = await asyncio.to_thread(self._read_committed)
+                    await asyncio.to_thread(self._refuse_overlapping_positions)
                     await self.source.seek(self._committed)
                     self.say(
                         f"consuming {self.source.name} after offset(s) "
@@ -303,6 +337,26 @@ class StreamConsumer:
             p: self.lake.transaction_version(table, self.source.app_id(p)) or 0
             for p in self.source.partitions()
         }
+
+    def _refuse_overlapping_positions(self) -> None:
+        """Refuse a subject sharing events with one whose position the lake holds (from the
+        same broker stream): its events are in the lake already, and this subject's position
+        (its own app id) knows nothing of them, so they would be committed a second time."""
+        from retail_lakehouse.lake.contracts.silver import SILVER_CDC_LINES
+        from retail_lakehouse.pipeline.stream_batch import POSITIONS_TABLE
+        from retail_lakehouse.sources.stream.nats import SourceRefused
+
+        table = SILVER_CDC_LINES.qualified if self.options.cdc else POSITIONS_TABLE
+        for other in overlapping_subjects(self.lake, self.source.subject):
+            ids = self.source.app_ids_of(other)
+            held = {app: self.lake.transaction_version(table, app) for app in ids}
+            if any(version for version in held.values()):
+                raise SourceRefused(
+                    f"subject {self.source.subject!r} shares events with {other!r}, already "
+                    f"consumed into {self.lake.root} from the same stream: they would be "
+                    "committed twice. Consume one of them, or subjects that share no event "
+                    "(or roll the other back first: `retail rollback`)"
+                )
 
     def _commit_in_lake(self, records: list[StreamRecord], positions: dict[int, int]) -> bool:
         from retail_lakehouse.lake.runs import recorded_run

@@ -69,6 +69,9 @@ def ingest_files(
             should_stop=should_stop,
             formats=formats,
         )
+        refused = sum(r.refused is not None for r in reports)
+        if refused:  # the CLI exits 2; recorded as a refusal when no file was taken
+            run.refuse(f"{refused} of {len(reports)} file(s) refused")
     outcomes = [
         FileOutcome(r.path, refused=r.refused)
         if r.refused is not None

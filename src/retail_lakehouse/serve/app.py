@@ -35,6 +35,7 @@ from retail_lakehouse.serve.ratelimit import RateLimiter
 from retail_lakehouse.serve.readers import SnapshotReader
 from retail_lakehouse.serve.reasons import client_detail, client_reason
 from retail_lakehouse.serve.routers import admin, customers, products, quality, sales, system, web
+from retail_lakehouse.serve.uploads import sweep_landing
 from retail_lakehouse.serve.warm import warm_dashboard
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,8 @@ def create_app(settings: Settings, *, poll_seconds: float = 1.0) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for abandoned in await run_in_threadpool(sweep_landing, settings.landing):
+            log.warning("removed %s, left by a server killed while storing an upload", abandoned)
         await run_in_threadpool(context.reader.start)
         context.jobs.start()
         try:

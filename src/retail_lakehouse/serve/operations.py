@@ -78,12 +78,16 @@ def ingest_upload(
     from retail_lakehouse.pipeline.bronze import FileRefused
     from retail_lakehouse.pipeline.bronze import ingest_file as bronze_ingest
 
-    try:
-        with recorded_run(lake, "ingest") as run:
+    refusal: FileRefused | None = None
+    with recorded_run(lake, "ingest") as run:
+        try:
             report = bronze_ingest(lake, path, run, sandbox=_sandbox(settings), formats=formats)
-    except FileRefused:
+        except FileRefused as refused:  # refused while read: nothing was written
+            refusal = refused
+            run.refuse(str(refused))
+    if refusal is not None:
         path.unlink(missing_ok=True)
-        raise
+        raise refusal
     detail = as_detail(report)
     detail.setdefault("run_id", run.run_id)
     detail["path"] = path.name  # the client's file by its name, not the server's folders

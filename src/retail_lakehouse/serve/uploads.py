@@ -4,7 +4,9 @@ The body is counted as it streams in and refused (413) as soon as it passes the 
 name a client sends is reduced to a plain file name (no folders, no dot files, a small
 character set, a known extension) that is then checked to resolve inside ``landing/``. The file
 appears under its final name only once complete, so a ``retail ingest landing/`` running at the
-same moment never reads half a file.
+same moment never reads half a file. A server killed between the two leaves its scratch file
+(``.upload-<pid>@<host>-<random>.part``, skipped by ingest); the next server started on the same
+landing folder removes it (:func:`sweep_landing`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from typing import BinaryIO
 from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from retail_lakehouse.lake import faults
+from retail_lakehouse.lake.scratch import scratch_path, sweep
 from retail_lakehouse.sources.compressed import split_suffix
 from retail_lakehouse.sources.readers import SUPPORTED_TEXT, is_supported
 
@@ -112,11 +116,17 @@ def store(upload: BinaryIO, landing: Path, name: str) -> Stored:
         stem, _, ext = name.rpartition(".")
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         target = confined(landing, f"{stem}-{stamp}-{secrets.token_hex(2)}.{ext}")
-    partial = landing.resolve() / f".upload-{secrets.token_hex(8)}.part"
+    partial = scratch_path(landing.resolve(), "upload", ".part")
     upload.seek(0)
     with partial.open("wb") as out:
         shutil.copyfileobj(upload, out, 1024 * 1024)
         out.flush()
         os.fsync(out.fileno())
+    faults.point("upload.stored")
     os.replace(partial, target)
     return Stored(target, target.stat().st_size)
+
+
+def sweep_landing(landing: Path) -> list[Path]:
+    """Remove the scratch files of uploads whose server was killed mid-store (at start)."""
+    return sweep(landing, "upload", ".part")

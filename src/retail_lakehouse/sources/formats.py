@@ -233,6 +233,10 @@ class FormatEvidence:
     year_digits: Counter[int] = field(default_factory=Counter)
     prices: Tally = field(default_factory=Tally)
     quantities: Tally = field(default_factory=Tally)
+    undated: int = 0
+    """Lines whose date is no date in either order (``13/45/2011``), or not a date at all:
+    they decide nothing, and the note of an assumed order must not count them as both ways."""
+    undated_example: Example | None = None
 
     def add(self, rows: pl.DataFrame, part: str | None = None) -> None:
         """Count the chunk's date, price and quantity spellings (``rows`` as the readers produce
@@ -255,6 +259,9 @@ class FormatEvidence:
         self.date_separators.update(other.date_separators)
         self.time_separators.update(other.time_separators)
         self.year_digits.update(other.year_digits)
+        self.undated += other.undated
+        if self.undated_example is None:
+            self.undated_example = other.undated_example
 
     def _add_dates(self, rows: pl.DataFrame, part: str | None) -> None:
         import polars as pl
@@ -280,9 +287,14 @@ class FormatEvidence:
             .when(numeric & month_first)
             .then(pl.lit("mdy"))
         )
-        dated = parts.with_columns(kind.alias("kind"), c_len.alias("year_len")).filter(
-            pl.col("kind").is_not_null()
-        )
+        kinds = parts.with_columns(kind.alias("kind"), c_len.alias("year_len"))
+        undated = kinds.filter(pl.col("kind").is_null())
+        if undated.height:
+            self.undated += int(undated["n"].sum())
+            if self.undated_example is None:
+                first = undated.row(0, named=True)  # distinct values in file order
+                self.undated_example = Example(int(first["line"]), str(first["text"]), part)
+        dated = kinds.filter(pl.col("kind").is_not_null())
         if dated.height == 0:
             return
         self.dates.add(dated, part)
@@ -452,14 +464,25 @@ class Formats:
 _ORDER_WORDS = {"mdy": "month first", "dmy": "day first", "ymd": "year first"}
 
 
-def assumed_note(path: str | Path, order: str, sheet: str | None = None) -> str:
+def assumed_note(
+    path: str | Path,
+    order: str,
+    sheet: str | None = None,
+    undated: int = 0,
+    example: Example | None = None,
+) -> str:
     """What a user is told when a file's (or a sheet's) date order was assumed (ingest output,
-    status)."""
+    status). ``undated``: lines whose date reads in neither order, said first, so that "every
+    other date reads both ways" stays true of a file holding ``13/45/2011``."""
     other = "dmy" if order != "dmy" else "mdy"
+    every = "every"
+    if undated:
+        shown = f" ({example})" if example is not None else ""
+        every = f"{undated:,} line(s) have a date that reads neither way{shown}; every other"
     if sheet is not None:
         name = Path(str(path)).name
         return (
-            f"{path} sheet {sheet!r}: every date of the sheet reads both ways (day and month "
+            f"{path} sheet {sheet!r}: {every} date of the sheet reads both ways (day and month "
             f"both 12 or less), so they were read {_ORDER_WORDS.get(order, order)} ({order}, "
             f"the default). If the sheet is written otherwise, declare it: a [[formats.sources]] "
             f'rule in retail.toml with pattern = "{name}#{sheet}" and date_order = "{other}", '
@@ -467,7 +490,7 @@ def assumed_note(path: str | Path, order: str, sheet: str | None = None) -> str:
             "file already ingested: retail retract it first)"
         )
     return (
-        f"{path}: every date reads both ways (day and month both 12 or less), so they were "
+        f"{path}: {every} date reads both ways (day and month both 12 or less), so they were "
         f"read {_ORDER_WORDS.get(order, order)} ({order}, the default). If the file is written "
         f"otherwise, declare it: retail ingest --date-order {other} {path} (a file already "
         "ingested: retail retract it first), or a [[formats.sources]] rule in retail.toml"
@@ -611,7 +634,11 @@ def decide(
         order = (workbook.date_order, "inferred")
     else:
         order = (default_order, "assumed")
-        note = assumed_note(path, default_order, sheet) if counts["ambiguous"] else ""
+        note = (
+            assumed_note(path, default_order, sheet, evidence.undated, evidence.undated_example)
+            if counts["ambiguous"]
+            else ""
+        )
     settled = _settle(_DECIMAL, path, evidence.prices, declared.decimal, origin, max_share, where)
     decimal: tuple[str, Source]
     if settled is not None:

@@ -51,6 +51,11 @@ class StreamSource(Protocol):
         same broker can never read the same records into the lake twice."""
         ...
 
+    def app_ids_of(self, subject: str) -> list[str]:
+        """The app ids another ``subject`` of the same stream or topic has (to find whether the
+        lake holds events it shares with this one)."""
+        ...
+
     async def connect(self) -> None:
         """Reach the broker and find what to consume (raises :class:`SourceUnavailable`)."""
         ...

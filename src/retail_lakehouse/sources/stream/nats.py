@@ -15,7 +15,12 @@ committed past them would wrongly skip them.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
+import os
+import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,11 +48,63 @@ def parse_url(url: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
+OWNER_PREFIX = "retail lake "
+
+
+def subjects_overlap(a: str, b: str) -> bool:
+    """Whether some subject matches both NATS subject filters (``*``: one token, ``>``: one or
+    more trailing tokens): ``sales.>`` and ``sales.lines`` do, ``sales.*`` and ``sales.a.b``
+    do not."""
+    left, right = a.split("."), b.split(".")
+    for x, y in zip(left, right, strict=False):
+        if x == ">" or y == ">":
+            return True
+        if x != y and "*" not in (x, y):
+            return False
+    return len(left) == len(right)
+
+
+def lake_consumer_id(root: Path) -> str:
+    """A random id of the lake, made once (``_stream/consumer-id``): it names the lake's
+    default durable consumers and marks them as its own on the broker. Not a path or host name:
+    the same path on two hosts is two lakes, and a container's host name changes each start."""
+    path = root / "_stream" / "consumer-id"
+    with contextlib.suppress(FileNotFoundError):
+        return path.read_text(encoding="ascii").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(f".consumer-id-{uuid.uuid4().hex}")
+    scratch.write_text(uuid.uuid4().hex, encoding="ascii")
+    try:
+        os.link(scratch, path)  # the first writer wins; a racing one reads the winner's id
+    except FileExistsError:
+        pass
+    finally:
+        scratch.unlink()
+    return path.read_text(encoding="ascii").strip()
+
+
+def consumer_owner(root: Path) -> str:
+    """The description a lake's consumers carry on the broker."""
+    return f"{OWNER_PREFIX}{lake_consumer_id(root)}"
+
+
+def default_durable(root: Path, subject: str) -> str:
+    """``retail-<hash of lake id and subject>``: two lakes never share a default consumer."""
+    digest = hashlib.sha256(f"{lake_consumer_id(root)}\0{subject}".encode()).hexdigest()
+    return f"retail-{digest[:16]}"
+
+
 class JetStreamSource:
     """A durable pull consumer on ``subject`` of the JetStream stream that holds it."""
 
     def __init__(
-        self, url: str, subject: str, durable: str, *, max_in_flight: int = 10_000
+        self,
+        url: str,
+        subject: str,
+        durable: str,
+        *,
+        max_in_flight: int = 10_000,
+        owner: str | None = None,
     ) -> None:
         host, port = parse_url(url)
         if not subject or any(c.isspace() for c in subject):
@@ -57,6 +114,9 @@ class JetStreamSource:
         self.url = f"nats://{host}:{port}"
         self.subject = subject
         self.durable = durable
+        self.owner = owner
+        """The consumer's description, naming the lake it feeds (:func:`consumer_owner`): a
+        durable described as another lake's is refused, never taken over."""
         self.max_in_flight = max_in_flight
         self.stream: str | None = None
         self._nc: Any = None
@@ -71,9 +131,15 @@ class JetStreamSource:
         return [PARTITION]
 
     def app_id(self, partition: int) -> str:
+        return self._app_id(self.subject, partition)
+
+    def app_ids_of(self, subject: str) -> list[str]:
+        return [self._app_id(subject, partition) for partition in self.partitions()]
+
+    def _app_id(self, subject: str, partition: int) -> str:
         if self.stream is None:
             raise RuntimeError("connect() first: the stream's name is part of the app id")
-        return f"retail.stream:nats:{self.stream}:{self.subject}:{partition}"
+        return f"retail.stream:nats:{self.stream}:{subject}:{partition}"
 
     async def connect(self) -> None:
         import nats
@@ -113,6 +179,8 @@ class JetStreamSource:
         try:
             await self._position(js, committed.get(PARTITION, 0))
             self._sub = await js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
+        except SourceRefused:
+            raise
         except Exception as error:
             raise SourceUnavailable(f"{self.url}: {_describe(error)}") from None
 
@@ -126,12 +194,21 @@ class JetStreamSource:
         except NotFoundError:
             info = None
         if info is not None:
+            other = info.config.description or ""
+            if self.owner and other.startswith(OWNER_PREFIX) and other != self.owner:
+                raise SourceRefused(
+                    f"--durable {self.durable!r} on {self.url} is the consumer of another lake "
+                    f"({other.removeprefix(OWNER_PREFIX)}): two lakes sharing one durable "
+                    "consumer split its events between them. Give this lake its own --durable, "
+                    "or leave --durable out (the default is named after the lake and subject)"
+                )
             clean = (
                 info.num_ack_pending == 0
                 and info.delivered.stream_seq == committed
                 and info.ack_floor.stream_seq == committed
                 and info.config.filter_subject == self.subject
                 and info.config.ack_policy == AckPolicy.ALL
+                and (not self.owner or other == self.owner)
             )
             if clean:
                 return
@@ -152,6 +229,7 @@ class JetStreamSource:
         )
         config = ConsumerConfig(
             durable_name=self.durable,
+            description=self.owner,
             ack_policy=AckPolicy.ALL,
             ack_wait=ACK_WAIT_SECONDS,
             filter_subject=self.subject,
