@@ -668,9 +668,7 @@ def _record_state(lake: Lake, target: Target, report: PublishReport) -> None:
         io.BytesIO("\n".join(lines).encode()),
         parse_options=pa_json.ParseOptions(explicit_schema=schema),
     )
-    version = lake.write(
-        META_PUBLISH_STATE.qualified, rows, commit_properties={"run_id": report.run_id}
-    )
+    version = lake.write(META_PUBLISH_STATE.qualified, rows)  # tagged by `_record`
     if version and version % RECORD_SETTLE_EVERY == 0:
         _settle_record(lake)
 
