@@ -109,7 +109,9 @@ def plan_rollback(lake: Lake, run_id: str) -> RollbackPlan:
     plan.runs_undone = [
         run
         for run in known.values()
-        if run.started_at > started and run.status == "succeeded" and run.run_id != run_id
+        if run.started_at > started
+        and run.status == "succeeded"
+        and run.run_id != run_id
         and run.command != "publish"  # its record and PostgreSQL stay: nothing of it undone
     ]
     for name in lake.tables():
