@@ -125,6 +125,7 @@ def recover(lake: Lake, intent: Intent, *, status: str = "interrupted", error: s
     """Complete or undo what ``intent``'s command left, record it in ``meta.runs``, forget it.
 
     Returns a description of what was done."""
+    from retail_lakehouse.lake.commits import tagged
     from retail_lakehouse.lake.runs import record_run
 
     done: list[str] = []
@@ -139,15 +140,16 @@ def recover(lake: Lake, intent: Intent, *, status: str = "interrupted", error: s
     reason = error or "interrupted (process ended before the command finished)"
     if summary:
         reason = f"{reason}; recovery: {summary}"
-    record_run(
-        lake,
-        run_id=intent.run_id,
-        command=intent.command,
-        started_at=intent.started_at,
-        status=status,
-        error=reason,
-        if_absent=True,
-    )
+    with tagged(intent.run_id, intent.command):  # the row is the interrupted run's own: an
+        record_run(  # idle recovering command (not recorded) would leave it "unrecorded"
+            lake,
+            run_id=intent.run_id,
+            command=intent.command,
+            started_at=intent.started_at,
+            status=status,
+            error=reason,
+            if_absent=True,
+        )
     end(intent)
     return summary
 

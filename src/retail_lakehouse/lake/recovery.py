@@ -1,6 +1,7 @@
 """Undoing: roll the whole lake back to a run, and retract one ingested file.
 
-**Rollback** restores every table (except ``meta.runs``, the audit log of commands) to its
+**Rollback** restores every table (except ``meta.runs``, the audit log of commands, and
+``meta.publish_state``, the record of what PostgreSQL holds, which a rollback does not touch) to its
 version right after a run, as NEW Delta commits (``DeltaTable.restore``): history is kept, the
 rollback is itself a recorded run, and it can be rolled back in turn. Watermarks, the ingestion
 manifest and the retractions are tables like any other, so they go back consistently: files
@@ -33,7 +34,11 @@ from retail_lakehouse.lake import faults
 from retail_lakehouse.lake.arrays import pylist
 from retail_lakehouse.lake.commits import app_ids, app_transactions, commit, last_run
 from retail_lakehouse.lake.contracts.bronze import BRONZE_FILES, BRONZE_REJECTS, BRONZE_SALES_LINES
-from retail_lakehouse.lake.contracts.meta import META_RETRACTIONS, META_RUNS
+from retail_lakehouse.lake.contracts.meta import (
+    META_PUBLISH_STATE,
+    META_RETRACTIONS,
+    META_RUNS,
+)
 from retail_lakehouse.lake.history import (
     AsOf,
     Run,
@@ -53,8 +58,10 @@ if TYPE_CHECKING:
 ROLLBACK_RECOVERY = "retail_lakehouse.lake.recovery:recover_rollback"
 RETRACT_RECOVERY = "retail_lakehouse.lake.recovery:recover_retract"
 
-NOT_ROLLED_BACK = frozenset({META_RUNS.qualified})
-"""The command log: a rollback adds to it and never erases what ran."""
+NOT_ROLLED_BACK = frozenset({META_RUNS.qualified, META_PUBLISH_STATE.qualified})
+"""The command log: a rollback adds to it and never erases what ran. And the record of what
+PostgreSQL holds (``meta.publish_state``): a rollback does not change PostgreSQL, so the record
+stays true; the next publish moves PostgreSQL to the rolled-back gold (decision 0014)."""
 
 
 class RecoveryRefused(ValueError):
@@ -102,7 +109,10 @@ def plan_rollback(lake: Lake, run_id: str) -> RollbackPlan:
     plan.runs_undone = [
         run
         for run in known.values()
-        if run.started_at > started and run.status == "succeeded" and run.run_id != run_id
+        if run.started_at > started
+        and run.status == "succeeded"
+        and run.run_id != run_id
+        and run.command != "publish"  # its record and PostgreSQL stay: nothing of it undone
     ]
     for name in lake.tables():
         if name in NOT_ROLLED_BACK:

@@ -54,6 +54,7 @@ from retail_lakehouse.pipeline.errors import GateFailed, PipelineError
 
 RUN_RECOVERY = "retail_lakehouse.pipeline.runner:recover_run"
 SILVER_TABLES = (SILVER_SALES_LINES, SILVER_QUARANTINE, SILVER_DUPLICATES)
+LAYERS = ("silver", "gold")
 
 __all__ = ["GateFailed", "PipelineReport", "run_pipeline"]
 
@@ -98,51 +99,67 @@ def run_pipeline(
     extra_rules: list[Path] | None = None,
     engine_name: str = "duckdb",
     on_layer_done: Callable[[str], None] | None = None,
+    layers: tuple[str, ...] = LAYERS,
+    command: str | None = None,
 ) -> PipelineReport:
-    """Process everything pending through silver and gold; raise GateFailed on a failed gate."""
-    command = "run --full-refresh" if full_refresh else "run"
+    """Process everything pending through silver and gold; raise GateFailed on a failed gate.
+
+    ``layers`` and ``command`` are for Dagster, whose silver and gold assets are separate
+    steps: each is this function with one layer (``dagster silver``, ``dagster gold``), so the
+    rebuild of an interrupted full refresh, the recovery, lineage and metrics, the accounting
+    check and ``[maintenance] auto`` are the ones ``retail run`` has, not a copy that drifts.
+    Only a run of every layer records the lake as settled (silver alone leaves gold pending)."""
+    unknown = set(layers) - set(LAYERS)
+    if unknown or not layers:
+        raise ValueError(f"layers must be among {LAYERS}, not {layers}")
+    if command is None:
+        command = "run --full-refresh" if full_refresh else "run"
     started = time.perf_counter()
     with recorded_run(lake, command, engine=engine_name) as run:
         report = PipelineReport(run.run_id, engine_name)
         report.notes += run.recovered
-        if not full_refresh and rebuild_pending(lake):
+        if not full_refresh and "silver" in layers and rebuild_pending(lake):
             full_refresh = True
             report.notes.append("silver has no watermark: rebuilding silver and gold from bronze")
-        run.note(recovery=RUN_RECOVERY, full_refresh=full_refresh)
-        report.orphans_removed = remove_orphans(lake)
+        run.note(recovery=RUN_RECOVERY, full_refresh=full_refresh, layers=list(layers))
+        report.orphans_removed = remove_orphans(lake) if "silver" in layers else 0
         rules = [*settings.rules, *(extra_rules or [])]
         observer = run.observer or CommandObserver(lake, run)
         if full_refresh or _has_work(lake):
             observe.configure(rule_files=rules)
             observer.begin_work()
         with open_engine(lake, engine_name, settings) as engine, _stopped_noted(run):
-            clock = time.perf_counter()
-            with observer.layer("silver"):
-                report.layers["silver"] = silver.process(
-                    lake,
-                    engine,
-                    run,
-                    extra_rules=rules,
-                    full_refresh=full_refresh,
-                    settings=settings,
-                )
-            observer.quality(report.layers["silver"].outcome)
-            report.layer_seconds["silver"] = time.perf_counter() - clock
-            if on_layer_done:
-                on_layer_done("silver")
-            clock = time.perf_counter()
-            with observer.layer("gold"):
-                report.layers["gold"] = gold.process(
-                    lake, engine, run, full_refresh=full_refresh, settings=settings
-                )
-            report.layer_seconds["gold"] = time.perf_counter() - clock
-            if on_layer_done:
-                on_layer_done("gold")
-            if not report.layers["gold"].nothing_to_do:  # table tests judge what gold built
-                tested = table_tests.process(lake, engine, run, rules)
-                if tested is not None:
-                    report.layers["tests"] = tested
-        if run.changed:  # an idle run changed nothing the last check did not see
+            if "silver" in layers:
+                clock = time.perf_counter()
+                with observer.layer("silver"):
+                    report.layers["silver"] = silver.process(
+                        lake,
+                        engine,
+                        run,
+                        extra_rules=rules,
+                        full_refresh=full_refresh,
+                        settings=settings,
+                    )
+                observer.quality(report.layers["silver"].outcome)
+                report.layer_seconds["silver"] = time.perf_counter() - clock
+                if on_layer_done:
+                    on_layer_done("silver")
+            if "gold" in layers:
+                clock = time.perf_counter()
+                with observer.layer("gold"):
+                    report.layers["gold"] = gold.process(
+                        lake, engine, run, full_refresh=full_refresh, settings=settings
+                    )
+                report.layer_seconds["gold"] = time.perf_counter() - clock
+                if on_layer_done:
+                    on_layer_done("gold")
+                if not report.layers["gold"].nothing_to_do:  # table tests judge what gold built
+                    tested = table_tests.process(lake, engine, run, rules)
+                    if tested is not None:
+                        report.layers["tests"] = tested
+        # an idle run changed nothing the last check did not see; silver alone (Dagster's
+        # silver step) is checked by the gold step after it: gold may be pending a rebuild
+        if run.changed and "gold" in layers:
             report.accounting = check_accounting(lake)
         upkeep = settings.maintenance
         if upkeep.auto:  # inside the run: its commits are tagged and under the same lock
@@ -150,7 +167,8 @@ def run_pipeline(
             if report.maintenance:  # an otherwise idle run that compacted is recorded too, or
                 run.changed = True  # `retail history` would not show whose commits they are
         # still under the writer lock, after the last commit: the next idle run can tell
-        record_settled(lake.root, run.run_id if run.changed else None)
+        if layers == LAYERS:
+            record_settled(lake.root, run.run_id if run.changed else None)
     report.recorded = run.changed
     report.seconds = time.perf_counter() - started
     return report
@@ -194,7 +212,8 @@ def recover_run(lake: Lake, intent: Intent) -> str:
     Silver finished and its day/month swap check not made: made now, its warnings returned
     (:func:`~.silver.overdue_swap_check`)."""
     marks = watermark_runs(lake)
-    silver_done = marks.get(SILVER_CONSUMER) == intent.run_id
+    silver_owed = "silver" in intent.notes.get("layers", LAYERS)  # Dagster's gold step: not
+    silver_done = not silver_owed or marks.get(SILVER_CONSUMER) == intent.run_id
     gold_done = marks.get(GOLD_CONSUMER) == intent.run_id
     said = silver.overdue_swap_check(lake, intent) if silver_done else ""
     quoted = intent.run_id.replace("'", "''")

@@ -31,7 +31,10 @@ How a publish runs, and why:
    exactly what its state says, whatever instant the process dies at; a reader sees the state
    before or after, never half. After the commit the lake records the publish in
    ``meta.publish_state`` (one Delta commit). If the process dies between the two, the target
-   is right and the next publish trusts the target's state.
+   is right and the next publish trusts the target's state. The lake's record is a recorded
+   run (command ``publish`` in ``meta.runs``, its commits tagged): ``retail history`` lists it;
+   ``retail rollback`` leaves ``meta.publish_state`` as it is (it describes PostgreSQL, which a
+   rollback does not change), and the next publish brings PostgreSQL to the rolled-back gold.
 """
 
 from __future__ import annotations
@@ -231,9 +234,10 @@ def publish(
     from retail_lakehouse.publish import ddl
 
     started = time.perf_counter()
+    started_at = datetime.now(UTC)
     tables = ddl.published_tables()
     lake_id = lake_identity(lake)
-    report = PublishReport(new_run_id(), target.display(), target.schema, lake_id)
+    report = PublishReport(new_run_id(started_at), target.display(), target.schema, lake_id)
     # DuckDB's in-memory database (7-9 ms of CPU) is made on another thread while PostgreSQL
     # authenticates the connection (the server's work): it reads nothing from the lake, so a
     # refused connection still leaves the lake untouched (decision 0014, seventh addendum)
@@ -278,7 +282,7 @@ def publish(
                 report.step("commit")
                 point("publish.committed")
                 if not report.nothing_to_do:
-                    _record(lake, target, report)
+                    _record(lake, target, report, started_at)
                     report.step("record_in_lake")
             finally:
                 closing.join()
@@ -312,8 +316,8 @@ def publish(
 
 
 def _observe(lake: Lake, report: PublishReport) -> CommandObserver:
-    """Logs and OpenLineage events of a publish. A publish is not a run of the lake (it changes
-    no lake table but its own record), so it is observed without a ``meta.runs`` row."""
+    """Logs and OpenLineage events of a publish, under the run id its ``meta.runs`` row and
+    its ``meta.publish_state`` commit carry (:func:`_record`)."""
     from retail_lakehouse.observe.command import CommandObserver
 
     observer = CommandObserver(lake, RunContext(report.run_id, "publish", datetime.now(UTC)))
@@ -593,8 +597,41 @@ def _execute(cur: Any, statements: list[Any]) -> None:
         cur.execute(statement)
 
 
-def _record(lake: Lake, target: Target, report: PublishReport) -> None:
-    """The lake's record of a committed publish (``meta.publish_state``), one Delta commit.
+def _record(lake: Lake, target: Target, report: PublishReport, started_at: datetime) -> None:
+    """The lake's record of a committed publish: a recorded run like every writing command.
+
+    Its ``meta.publish_state`` commit (and the compaction every
+    :data:`RECORD_SETTLE_EVERY` versions) carries the run id, and the run's ``meta.runs`` row
+    (command ``publish``) comes last, so ``retail history`` names the commits and lineage and
+    metrics see a run (decision 0014, sixteenth round). The intent, written first, makes a
+    publish killed between these commits ``interrupted`` in the history (by the next command's
+    recovery) rather than an unnamed commit; its rows stay: PostgreSQL did commit them."""
+    from retail_lakehouse.lake import intents
+    from retail_lakehouse.lake.commits import tagged
+    from retail_lakehouse.lake.runs import record_run
+
+    with tagged(report.run_id, "publish"):
+        intent = intents.begin(lake, report.run_id, "publish")
+        _record_state(lake, target, report)
+        rows = {
+            f"gold.{name}": {"in": result.rows_written, "out": 0}
+            for name, result in report.tables.items()
+            if result.action != "unchanged"
+        }
+        rows[META_PUBLISH_STATE.qualified] = {"in": 0, "out": len(report.tables)}
+        record_run(
+            lake,
+            run_id=report.run_id,
+            command="publish",
+            started_at=started_at,
+            status="succeeded",
+            rows=rows,
+        )
+        intents.end(intent)
+
+
+def _record_state(lake: Lake, target: Target, report: PublishReport) -> None:
+    """The rows of ``meta.publish_state`` for a committed publish, one Delta commit.
 
     The rows are read by Arrow's JSON reader against the contract's schema: a Python list
     handed to ``pa.table`` goes through pyarrow's Python converter, whose first use imports
@@ -631,9 +668,7 @@ def _record(lake: Lake, target: Target, report: PublishReport) -> None:
         io.BytesIO("\n".join(lines).encode()),
         parse_options=pa_json.ParseOptions(explicit_schema=schema),
     )
-    version = lake.write(
-        META_PUBLISH_STATE.qualified, rows, commit_properties={"run_id": report.run_id}
-    )
+    version = lake.write(META_PUBLISH_STATE.qualified, rows)  # tagged by `_record`
     if version and version % RECORD_SETTLE_EVERY == 0:
         _settle_record(lake)
 

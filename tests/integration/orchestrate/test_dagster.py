@@ -340,6 +340,8 @@ def test_bronze_asset_and_sensor_follow_the_ingests_rules_for_compressed_duplica
     metadata = {k: v.value for k, v in event.materialization.metadata.items()}
     assert metadata["files_ingested"] == 1 and metadata["files_skipped"] == 1, metadata
     assert metadata["files_refused"] == 1, metadata
+    refusal = metadata["refused"]  # the file and the reason, as `retail ingest` says them
+    assert str(huge) in refusal and "max_file_mb" in refusal, refusal
     lake = Lake(tmp_path / "lake")
     assert lake.read("bronze.files").num_rows == 1
     assert lake.read("bronze.sales_lines").num_rows == metadata["lines_ingested"]
@@ -446,3 +448,92 @@ def test_a_failing_table_test_fails_the_gold_asset_as_it_fails_retail_run(
     assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
     results = Lake(lake).read("meta.quality_results").to_pylist()
     assert any(r.get("rule") == "fact_small" for r in results), results[:3]
+
+
+def _silver_and_gold(lake: Path) -> Any:
+    """Materialise Dagster's silver and gold assets in process (bronze already ingested)."""
+    from retail_lakehouse.orchestrate.dagster.assets import gold_tables, silver_sales_lines
+
+    return dg.materialize(
+        [silver_sales_lines, gold_tables],
+        resources={"retail": RetailProject(lake=str(lake))},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def test_a_killed_full_refresh_is_completed_by_the_next_materialisation_as_by_retail_run(
+    tmp_path: Path,
+) -> None:
+    """``retail run --full-refresh`` killed after its first silver commit leaves silver to be
+    rebuilt (decision 0007). The next ``retail run`` rebuilds it; the Dagster assets ran a
+    plain incremental silver over the half-replaced table instead. Now they are
+    ``run_pipeline``'s layers, so the next materialisation rebuilds: the lake equals one whose
+    full refresh was never interrupted, and the history names the recovery."""
+    from tests.integration.faults import copy_lake, differences, ok, retail
+
+    lake = tmp_path / "lake"
+    ok("ingest", SAMPLE, lake=lake)
+    ok("run", lake=lake)
+    reference = copy_lake(lake, tmp_path / "reference")
+    ok("run", "--full-refresh", lake=reference)
+    killed = retail("run", "--full-refresh", lake=lake, fault="after:silver.sales_lines:kill")
+    assert killed.code == -9, killed  # the point is reached: the process is killed there
+    result = _silver_and_gold(lake)
+    assert result.success
+    said = {
+        "/".join(e.asset_key.path): e.materialization.metadata.get("run_notes")
+        for e in result.get_asset_materialization_events()
+    }
+    logged = said["silver/sales_lines"].value
+    assert "recovered interrupted run --full-refresh" in logged, logged[-2000:]
+    assert "rebuilding silver and gold from bronze" in logged, logged[-2000:]
+    assert differences(reference, lake) == []
+    assert "nothing to do" in ok("run", lake=lake).stdout  # and `retail run` agrees it is done
+
+
+def test_maintenance_auto_runs_after_a_materialisation_as_after_retail_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``[maintenance] auto``: ``retail run`` compacts a table past ``max_files`` and vacuums,
+    as commits of its run; the Dagster assets did not (a Dagster-only lake never compacted)."""
+    import json
+
+    from tests.integration.faults import copy_lake, ok
+
+    config = tmp_path / "retail.toml"
+    config.write_text("[maintenance]\nauto = true\nmax_files = 1\nretain_hours = 0\n")
+    monkeypatch.setenv("RETAIL_CONFIG", str(config))
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)
+    halves = [tmp_path / "first.csv", tmp_path / "second.csv"]
+    halves[0].write_text("".join(lines[:500]), encoding="utf-8")
+    halves[1].write_text(lines[0] + "".join(lines[500:]), encoding="utf-8")
+    lake = tmp_path / "lake"
+    ok("ingest", *halves, lake=lake)
+    reference = copy_lake(lake, tmp_path / "reference")
+    ran = ok("run", lake=reference).stdout
+    assert "maintenance: compacted" in ran, ran
+
+    assert _silver_and_gold(lake).success
+    opened = Lake(lake)
+    bronze = opened.delta("bronze.sales_lines")
+    assert bronze is not None and len(bronze.file_uris()) == 1  # two ingests, compacted
+    history = json.loads(ok("history", "bronze.sales_lines", "--json", lake=lake).stdout)
+    by = {v["operation"]: v["run_id"] for v in history}
+    runs = {
+        r["run_id"]: r["command"] for r in json.loads(ok("history", "--json", lake=lake).stdout)
+    }
+    assert runs[by["OPTIMIZE"]] == "dagster silver", (by, runs)
+    assert "VACUUM END" in by
+    for name in set(opened.tables()) - {"meta.runs"}:  # each run's row comes after its upkeep
+        table = opened.delta(name)  # as `retail run` left its lake: nothing past the threshold
+        assert table is None or len(table.file_uris()) <= 1, name
+    assert differences_of_gold(reference, lake) == []
+
+
+def differences_of_gold(reference: Path, lake: Path) -> list[str]:
+    """The gold tables that differ between two lakes (volatile columns left out)."""
+    from tests.integration.faults import contents
+
+    want, got = contents(reference), contents(lake)
+    return [name for name in want if name.startswith("gold.") and want[name] != got.get(name)]

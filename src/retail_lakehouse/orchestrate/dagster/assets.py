@@ -1,15 +1,15 @@
 """The lake as Dagster assets: ``bronze/sales_lines`` -> ``silver/sales_lines`` -> gold.
 
-Each asset calls the layer function ``retail run`` calls (one implementation, two callers):
-bronze is :func:`~retail_lakehouse.pipeline.ingest.ingest_files`, silver is
-:func:`retail_lakehouse.pipeline.silver.process`, gold is
-:func:`retail_lakehouse.pipeline.gold.process`. Gold builds its dimensions, fact and marts in one
+Each asset calls what the command calls (one implementation, every caller): bronze is
+:func:`~retail_lakehouse.pipeline.ingest.ingest_files` (``retail ingest``), silver and gold are
+:func:`~retail_lakehouse.pipeline.runner.run_pipeline` (``retail run``) restricted to their layer,
+each one recorded run (``dagster silver``, ``dagster gold``). So the rebuild of an interrupted
+full refresh, the recovery of a killed run, the accounting check, lineage and metrics, the table
+tests after gold and ``[maintenance] auto`` are the command's own, not a copy that can drift
+(an earlier copy here had lost the last two). Gold builds its dimensions, fact and marts in one
 pass whose commits are ordered for crash safety (dimensions, fact, marts, watermark), so it is one
 ``multi_asset`` with one spec per table and the real dependencies between them: the graph shows
 the data flow while the work stays the tested single function.
-
-After gold, the table tests of the rule files run as in ``retail run`` (a ``fail`` test fails the
-gold asset, gold staying committed, as the command exits 1 with gold committed).
 
 A failed quality gate, table test or SCD2 invariant is a ``Failure`` that is not retried (the
 same data fails the same way); anything else (a busy lake, a full disk) is retried by the retry
@@ -18,9 +18,8 @@ policy.
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagster import (
     AssetExecutionContext,
@@ -36,7 +35,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from retail_lakehouse.config import load_settings
+from retail_lakehouse.config import Settings, load_settings
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts import TableContract
 from retail_lakehouse.lake.contracts.bronze import BRONZE_SALES_LINES
@@ -53,8 +52,10 @@ from retail_lakehouse.lake.contracts.gold import (
     MART_PRODUCT_PERFORMANCE,
 )
 from retail_lakehouse.lake.contracts.silver import SILVER_SALES_LINES
-from retail_lakehouse.lake.runs import RunContext, recorded_run
 from retail_lakehouse.orchestrate.dagster.resources import RetailProject
+
+if TYPE_CHECKING:
+    from retail_lakehouse.pipeline.runner import PipelineReport
 
 DIMENSIONS = (DIM_DATE, DIM_TIME, DIM_COUNTRY, DIM_PRODUCT, DIM_CUSTOMER, DIM_INVOICE)
 
@@ -102,18 +103,31 @@ def table_metadata(lake: Lake, contract: TableContract) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def _layer_run(
-    lake: Lake, command: str, engine: str, recovery: str | None = None
-) -> Iterator[RunContext]:
-    """A recorded run (writer lock, ``meta.runs``) whose pipeline errors are final failures."""
+def _pipeline_step(
+    context: AssetExecutionContext, lake: Lake, settings: Settings, layer: str
+) -> "PipelineReport":
+    """One layer of :func:`~retail_lakehouse.pipeline.runner.run_pipeline`, the function
+    ``retail run``, the API and the watcher call, as one recorded run (``dagster <layer>``):
+    the rebuild of an interrupted full refresh, the recovery, the accounting check and
+    ``[maintenance] auto`` are theirs. Pipeline errors are final failures (not retried)."""
     from retail_lakehouse.pipeline.errors import PipelineError, RulesError
+    from retail_lakehouse.pipeline.runner import run_pipeline
 
     try:
-        with recorded_run(lake, command, engine=engine, recovery=recovery) as run:
-            yield run
+        report = run_pipeline(
+            lake,
+            settings,
+            engine_name=settings.engine,
+            layers=(layer,),
+            command=f"dagster {layer}",
+        )
     except (PipelineError, RulesError) as error:
         raise Failure(description=str(error), allow_retries=False) from error
+    for note in report.notes:  # a recovered run, a rebuild from bronze (and in the metadata)
+        context.log.warning(note)
+    if report.maintenance:
+        context.log.info(report.maintenance)
+    return report
 
 
 class IngestConfig(Config):
@@ -151,12 +165,19 @@ def bronze_sales_lines(
         )
     formats = FormatOptions.from_settings(settings.formats)
     limits = settings.limits.reader_limits()
-    outcomes = ingest_files(lake, files, limits=limits, formats=formats) if files else []
-    refused = [o for o in outcomes if o.refused is not None]
-    for outcome in refused:
-        context.log.warning(f"refused {outcome.path}: {outcome.refused}")
+    recovered: list[str] = []  # what an interrupted command left, completed or undone
+    outcomes = (
+        ingest_files(lake, files, limits=limits, formats=formats, on_recovered=recovered.append)
+        if files
+        else []
+    )
+    # the reasons as `retail ingest` says them (each names its file), in the metadata too:
+    # the UI shows a materialisation's metadata, the step's log only when opened
+    refused = [str(o.refused) for o in outcomes if o.refused is not None]
+    for refusal in refused:
+        context.log.warning(f"refused: {refusal}")
     reports = [o.report for o in outcomes if o.report is not None]
-    notes = [f"{r.path}: {warning}" for r in reports for warning in r.warnings]
+    notes = [*recovered, *(f"{r.path}: {warning}" for r in reports for warning in r.warnings)]
     for note in notes:  # a same-named earlier file, an assumed date order
         context.log.warning(note)
     return MaterializeResult(
@@ -166,6 +187,7 @@ def bronze_sales_lines(
             "files_skipped": sum(r.status == "skipped" for r in reports),
             "files_refused": len(refused),
             "lines_ingested": sum(r.rows_ingested for r in reports),
+            "refused": "\n".join(refused),
             "notes": "\n".join(notes),
         }
     )
@@ -182,20 +204,11 @@ def bronze_sales_lines(
 def silver_sales_lines(
     context: AssetExecutionContext, retail: RetailProject
 ) -> MaterializeResult[Any]:
-    """New bronze batches into silver with the same function as ``retail run``."""
-    from retail_lakehouse.engines import open_engine
-    from retail_lakehouse.pipeline import silver
-    from retail_lakehouse.pipeline.bronze import remove_orphans
-
+    """New bronze batches into silver: ``retail run``'s pipeline, its silver layer."""
     settings = retail.settings()
     lake = Lake(settings.lake)
-    overdue = "retail_lakehouse.pipeline.silver:overdue_swap_check"  # killed before the check
-    with _layer_run(lake, "dagster silver", settings.engine, overdue) as run:
-        remove_orphans(lake)
-        with open_engine(lake, settings.engine) as engine:
-            report = silver.process(
-                lake, engine, run, extra_rules=list(settings.rules), settings=settings
-            )
+    run = _pipeline_step(context, lake, settings, "silver")
+    report = run.layers["silver"]  # the layer's report, as `retail run` prints it
     context.log.info(f"silver: {report.silver_lines:,} new lines from batches {report.batches}")
     metadata: dict[str, Any] = {
         **table_metadata(lake, SILVER_SALES_LINES),
@@ -203,6 +216,7 @@ def silver_sales_lines(
         "lines_in": report.bronze_lines,
         "quarantined": report.quarantined,
         "duplicates": report.duplicates,
+        **_run_notes(run),
     }
     score = _latest_score(lake)
     if score is not None:
@@ -228,24 +242,23 @@ def gold_tables(
     context: AssetExecutionContext, retail: RetailProject
 ) -> Iterator[MaterializeResult[Any]]:
     """Silver into the star schema and marts: one call of ``retail run``'s gold function."""
-    from retail_lakehouse.engines import open_engine
-    from retail_lakehouse.pipeline import gold, table_tests
-
     settings = retail.settings()
     lake = Lake(settings.lake)
-    with (
-        _layer_run(lake, "dagster gold", settings.engine) as run,
-        open_engine(lake, settings.engine) as engine,
-    ):
-        report = gold.process(lake, engine, run, settings=settings)
-        if not report.nothing_to_do:  # as `retail run`: the table tests judge what gold built
-            table_tests.process(lake, engine, run, list(settings.rules))
+    run = _pipeline_step(context, lake, settings, "gold")
+    report = run.layers["gold"]
     context.log.info("gold: nothing new" if report.nothing_to_do else f"gold: {report.tables}")
     for table in GOLD_TABLES:
         yield MaterializeResult(
             asset_key=key(table),
-            metadata={**table_metadata(lake, table), "run_id": run.run_id},
+            metadata={**table_metadata(lake, table), "run_id": run.run_id, **_run_notes(run)},
         )
+
+
+def _run_notes(run: "PipelineReport") -> dict[str, str]:
+    """What ``retail run`` prints besides the layers (a recovered run, a rebuild from bronze,
+    ``[maintenance] auto``), beside the asset: the UI shows metadata, not the step's log."""
+    said = [*run.notes, *([run.maintenance] if run.maintenance else [])]
+    return {"run_notes": "\n".join(said)} if said else {}
 
 
 def _latest_score(lake: Lake) -> float | None:
