@@ -215,6 +215,7 @@ def test_an_all_ambiguous_day_first_file_is_assumed_told_flagged_and_corrected(
     assert "swap" not in run
     assert ok(retail, "status", "--json", lake=lake).json()["date_orders"] == {
         "assumed": [],
+        "assumed_count": 0,
         "likely_swaps": [],
     }
     reference = spelled_lakes["us"]  # the same data, month first
@@ -718,3 +719,26 @@ def test_the_assumed_order_note_counts_dates_that_read_neither_way(
         "every other date reads both ways" in said
     ), said
     assert "every date reads both ways" not in said
+
+
+def test_status_names_the_latest_assumed_files_and_counts_the_rest(
+    retail: RetailCli, tmp_path: Path
+) -> None:
+    """A long-lived lake may hold thousands of files whose date order was assumed: status names
+    the latest few and says how many (naming a million took minutes and printed a million
+    lines)."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    header = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+    for n in range(25):  # each file's one date reads both ways: its order is assumed
+        line = f"5{n:05d},85123A,HOLDER,6,{n % 12 + 1}/3/2010 08:26,2.55,17850,United Kingdom\n"
+        (folder / f"day{n:02d}.csv").write_text(header + line)
+    lake = tmp_path / "lake"
+    ok(retail, "ingest", folder, lake=lake)
+    dates = ok(retail, "status", "--json", lake=lake).json()["date_orders"]
+    assert dates["assumed_count"] == 25
+    named = [re.search(r"day\d\d\.csv", note).group(0) for note in dates["assumed"]]  # type: ignore[union-attr]
+    assert named == [f"day{n:02d}.csv" for n in range(5, 25)]  # the latest 20, in batch order
+    said = " ".join(ok(retail, "status", lake=lake).stdout.split())
+    assert "date order assumed for 25 files or sheets; the latest 20:" in said
+    assert "day04.csv" not in said and "day24.csv" in said

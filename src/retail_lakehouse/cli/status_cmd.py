@@ -39,7 +39,14 @@ def status(
     dates = report.get("date_orders") or {}
     for line in dates.get("likely_swaps", []):
         console.print(f"[red]date check:[/] {escape(line)}", highlight=False)
-    for line in dates.get("assumed", []):
+    assumed = dates.get("assumed", [])
+    if dates.get("assumed_count", 0) > len(assumed):
+        console.print(
+            f"[yellow]date order assumed[/] for {dates['assumed_count']:,} files or sheets; "
+            f"the latest {len(assumed):,}:",
+            highlight=False,
+        )
+    for line in assumed:
         console.print(f"[yellow]date order assumed:[/] {escape(line)}", highlight=False)
     recent = Table("run", "command", "status", "finished", "seconds", title="recent runs")
     recent.add_column("error", overflow="fold")  # whole, wrapped: a cut "916 of 4" misleads

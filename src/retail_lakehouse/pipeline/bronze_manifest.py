@@ -15,13 +15,16 @@ import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.contracts.bronze import BRONZE_FILES, RAW_COLUMNS
 from retail_lakehouse.lake.contracts.meta import META_SCHEMA_HISTORY
 from retail_lakehouse.lake.intents import read_floor
 from retail_lakehouse.lake.recovery import highest_retracted_batch
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 BATCH_COUNTER = "bronze_batch_seq"
 
@@ -202,3 +205,17 @@ def small_query(lake: Lake, qualified: str, sql: str) -> dict[str, list[Any]]:
         return {}
     result = QueryBuilder().register("t", table).execute(sql).read_all()
     return {name: list(result.column(name).to_pylist()) for name in result.column_names}
+
+
+def query_arrow(lake: Lake, qualified: str, sql: str) -> pa.Table | None:
+    """:func:`small_query`'s answer as a pyarrow table (None: no such table), for callers
+    that take rows of a table. Text comes back as ``string_view`` (delta-rs' engine). Read
+    through the stream, not ``pa.table(...)``, which imports pandas (a second of start-up)."""
+    import pyarrow as pa
+    from deltalake import QueryBuilder
+
+    table = lake.delta(qualified)
+    if table is None:
+        return None
+    stream = QueryBuilder().register("t", table).execute(sql)
+    return pa.RecordBatchReader.from_stream(stream).read_all()

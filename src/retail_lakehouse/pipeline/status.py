@@ -98,33 +98,49 @@ def lake_status(lake: Lake | Path, *, last_runs: int = 10) -> dict[str, Any]:
     }
 
 
-def date_order_report(sql: LakeSQL) -> dict[str, list[str]]:
-    """Files whose date order was assumed (every date read both ways), and files the invoice
-    numbers say are probably read with day and month swapped, in words a user acts on."""
+ASSUMED_LISTED = 20
+"""At most this many files (or sheets) with an assumed date order are named, the latest ones;
+``assumed_count`` says how many there are. A long-lived lake may hold a million such files:
+naming each made ``retail status`` take 108 CPU-s and 1 GB to print a million lines (decision
+0020's fifteenth-round addendum, branch ``manifest15``)."""
+
+
+def date_order_report(sql: LakeSQL) -> dict[str, Any]:
+    """Files whose date order was assumed (every date read both ways; the latest
+    :data:`ASSUMED_LISTED` named, and how many), and files the invoice numbers say are probably
+    read with day and month swapped, in words a user acts on."""
     from retail_lakehouse.quality.date_swaps import likely_swaps, units_sql
     from retail_lakehouse.sources.formats import assumed_note
 
     lake = sql.lake
     if not lake.exists("bronze.files"):
-        return {"assumed": [], "likely_swaps": []}
+        return dict(_NO_DATE_ORDERS)
     if "date_order_source" not in lake.arrow_schema("bronze.files").names:
-        return {"assumed": [], "likely_swaps": []}
-    assumed = sql.arrow(
-        f"SELECT file, sheet, date_order FROM ({units_sql(lake)}) "
-        "WHERE date_order_source = 'assumed' AND date_pattern IS NOT NULL "
-        "ORDER BY _batch_seq, sheet"
+        return dict(_NO_DATE_ORDERS)
+    assumed_units = (
+        f"SELECT _batch_seq, file, sheet, date_order FROM ({units_sql(lake)}) "
+        "WHERE date_order_source = 'assumed' AND date_pattern IS NOT NULL"
+    )
+    count = sql.arrow(f"SELECT count(*) AS n FROM ({assumed_units})").to_pylist()[0]["n"]
+    latest = sql.arrow(
+        f"SELECT * FROM ({assumed_units} ORDER BY _batch_seq DESC, sheet DESC "
+        f"LIMIT {ASSUMED_LISTED}) ORDER BY _batch_seq, sheet"
     ).to_pylist()
     return {
-        "assumed": [assumed_note(r["file"], r["date_order"], r["sheet"]) for r in assumed],
+        "assumed": [assumed_note(r["file"], r["date_order"], r["sheet"]) for r in latest],
+        "assumed_count": int(count),
         "likely_swaps": [swap.message() for swap in likely_swaps(sql)],
     }
 
 
-def _date_orders(root: Path, snapshots: dict[str, DeltaTable]) -> dict[str, list[str]]:
+_NO_DATE_ORDERS: dict[str, Any] = {"assumed": [], "assumed_count": 0, "likely_swaps": []}
+
+
+def _date_orders(root: Path, snapshots: dict[str, DeltaTable]) -> dict[str, Any]:
     """:func:`date_order_report`, opening an engine only when some file's date order was
     assumed (the swap check needs one; a lake without such files answers from the log)."""
     files = snapshots.get("bronze.files")
-    none: dict[str, list[str]] = {"assumed": [], "likely_swaps": []}
+    none = dict(_NO_DATE_ORDERS)
     if files is None or "date_order_source" not in [f.name for f in files.schema().fields]:
         return none
     assumed = _DeltaSQL({"bronze.files": files}).rows(

@@ -30,7 +30,7 @@ from retail_lakehouse.lake.store import Lake
 from retail_lakehouse.observe.alerts import Alert, AlertBook, configured_channels
 from retail_lakehouse.observe.alerts.channels import LEGACY_WEBHOOK
 from retail_lakehouse.observe.alerts.model import KIND_SCORE_DROP
-from retail_lakehouse.quality.history import DEFAULT_TABLE, RunScores, score_history
+from retail_lakehouse.quality.history import DEFAULT_TABLE, RunScores, recent_scores
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +54,6 @@ class Baseline:
         return sum(r.overall for r in self.runs) / len(self.runs)
 
 
-def baseline_for(history: list[RunScores], run_id: str) -> tuple[RunScores, Baseline] | None:
-    """The run itself and the up-to-five runs before it, or None when the run has no score."""
-    for position, run in enumerate(history):
-        if run.run_id == run_id:
-            earlier = history[max(0, position - BASELINE_RUNS) : position]
-            return run, Baseline(earlier)
-    return None
-
-
 def check_score_drop(
     lake: Lake,
     run_id: str,
@@ -79,10 +70,10 @@ def check_score_drop(
     or, without settings, to ``webhook_url`` alone."""
     alert_id = f"{KIND_SCORE_DROP}:{table}:{run_id}"
     with LakeSQL(lake, tables=[META_QUALITY_SCORES.qualified]) as sql:
-        found = baseline_for(score_history(sql, table), run_id)
-    if found is None:
+        recent = recent_scores(sql, run_id, table, BASELINE_RUNS)
+    if not recent:  # the run has no score
         return []
-    run, baseline = found
+    run, baseline = recent[-1], Baseline(recent[:-1])
     if not baseline.usable:
         return []
     drop = baseline.mean - run.overall

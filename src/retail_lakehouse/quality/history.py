@@ -125,6 +125,45 @@ def score_history(sql: LakeSQL, table: str = DEFAULT_TABLE) -> list[RunScores]:
     return history
 
 
+def recent_scores(
+    sql: LakeSQL, run_id: str, table: str = DEFAULT_TABLE, earlier: int = 5
+) -> list[RunScores]:
+    """``run_id``'s overall score and those of up to ``earlier`` runs before it, oldest first
+    (empty when the run has no score): what a score-drop alert compares, as
+    :func:`score_history` orders and deduplicates runs, without its per-dimension scores.
+
+    Asked of the engine, not read whole: every ``retail run`` asks, and the history grows by a
+    run's rows each time (decision 0020's fifteenth-round addendum, branch ``manifest15``)."""
+    rows = sql.rows(
+        """
+        WITH runs AS (
+            SELECT run_id, computed_at, score, grade, lines_checked
+            FROM meta.quality_scores
+            WHERE table_name = ? AND scope = 'overall'
+            QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY computed_at DESC) = 1
+        ), this AS (
+            SELECT computed_at, run_id FROM runs WHERE run_id = ?
+        )
+        SELECT r.* FROM runs r, this
+        WHERE r.computed_at < this.computed_at
+           OR (r.computed_at = this.computed_at AND r.run_id <= this.run_id)
+        ORDER BY r.computed_at DESC, r.run_id DESC
+        LIMIT ?
+        """,
+        [table, run_id, int(earlier) + 1],
+    )
+    return [
+        RunScores(
+            run_id=row["run_id"],
+            computed_at=row["computed_at"],
+            overall=float(row["score"]),
+            grade=row["grade"],
+            lines_checked=int(row["lines_checked"]),
+        )
+        for row in reversed(rows)
+    ]
+
+
 def rule_results(sql: LakeSQL, run_id: str, table: str = DEFAULT_TABLE) -> list[RuleResult]:
     """Every rule's result in one run, most failed lines first."""
     rows: list[dict[str, Any]] = sql.rows(

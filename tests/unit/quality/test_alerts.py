@@ -91,6 +91,16 @@ def test_baseline_is_the_last_five_earlier_runs_only(tmp_path: Path) -> None:
     assert check_score_drop(lake2, "run02") == []
 
 
+def test_a_run_whose_scores_were_written_twice_counts_once_at_its_latest(tmp_path: Path) -> None:
+    # run01 written again later (a retried write): one baseline run, placed at its last write
+    lake = lake_with_runs(tmp_path, [95.0, 95.0, 95.0])
+    write_run(lake, "run01", 95.0, index=3)
+    write_run(lake, "run04", 80.0, index=4)
+    [alert] = check_score_drop(lake, "run04")
+    assert alert.baseline == pytest.approx(95.0) and "of the previous 3 runs" in alert.message
+    assert check_score_drop(lake, "run02") == []  # run01's latest write is after run02
+
+
 def test_checking_the_same_run_twice_stores_one_alert(tmp_path: Path) -> None:
     lake = lake_with_runs(tmp_path, [95.0, 95.0, 70.0])
     assert len(check_score_drop(lake, "run02")) == 1
