@@ -327,6 +327,11 @@ def _manifest_rows(lake: Lake, where: str, *, first_only: bool = False) -> list[
         f"SELECT * FROM (SELECT {_COLUMNS}, {content} FROM t) WHERE {where} "
         f"ORDER BY _batch_seq{limit}",
     )
+    return _as_rows(found)
+
+
+def _as_rows(found: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """A few rows answered column by column, as one dict per row (for the callers' messages)."""
     names = list(found)
     return [dict(zip(names, values, strict=True)) for values in zip(*found.values(), strict=True)]
 
@@ -349,8 +354,7 @@ def _retractions(lake: Lake, where: str = "TRUE") -> list[dict[str, Any]]:
         f"SELECT * FROM (SELECT {_RETRACTION_COLUMNS}, source_file AS _source_file FROM t) "
         f"WHERE {where} ORDER BY retraction_id",
     )
-    names = list(found)
-    return [dict(zip(names, values, strict=True)) for values in zip(*found.values(), strict=True)]
+    return _as_rows(found)
 
 
 def _batches_in(seqs: list[int]) -> str:
