@@ -305,18 +305,24 @@ def test_a_removed_duplicate_names_its_sheet_and_the_kept_lines_sheet(tmp_path: 
     assert "book.xlsx#Late:2" in shown and "copy_of=book.xlsx#Early:2" in shown
     assert shown.count("SAME") == 1  # the kept line's values, once (not one per sheet)
     # a later file repeating the line: the kept line is the earlier run's, named with its sheet
-    later = tmp_path / "later.csv"
-    later.write_text(
-        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
-        "581000,30000,SAME,4,12/1/2011 9:00,1.25,15000,France\n",
-        encoding="utf-8",
-    )
+    later = _later_repeat_of_the_book(tmp_path)
     ok("ingest", later, lake=lake)
     ok("run", lake=lake)
     assert _duplicate_records(lake) == [
         ("book.xlsx#Late", 2, "book.xlsx#Early", 2),
         ("later.csv", 2, "book.xlsx#Early", 2),
     ]
+
+
+def _later_repeat_of_the_book(folder: Path) -> Path:
+    """A later CSV repeating the workbook's duplicated line (the earlier run's kept line)."""
+    later = folder / "later.csv"
+    later.write_text(
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "581000,30000,SAME,4,12/1/2011 9:00,1.25,15000,France\n",
+        encoding="utf-8",
+    )
+    return later
 
 
 def _as_before_the_source_file_columns(lake: Path) -> None:
@@ -340,12 +346,7 @@ def test_a_lake_from_before_the_source_file_columns_gets_them_on_its_next_run(
     ok("run", lake=lake)
     _as_before_the_source_file_columns(lake)
     assert "book.xlsx:2 copy_of=book.xlsx:2" in _duplicates_row(lake)
-    later = tmp_path / "later.csv"
-    later.write_text(
-        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
-        "581000,30000,SAME,4,12/1/2011 9:00,1.25,15000,France\n",
-        encoding="utf-8",
-    )
+    later = _later_repeat_of_the_book(tmp_path)
     ok("ingest", later, lake=lake)
     monkeypatch.setenv("RETAIL_FAULT", "after:silver.duplicates.schema:kill")
     killed = run_retail("run", lake=lake)
