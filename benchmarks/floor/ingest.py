@@ -54,7 +54,7 @@ if child == 0:  # the reader: one file, limits, DuckDB only
     con.execute("SET memory_limit = '512MB'")
     parts = ", ".join(f"coalesce(\"{c}\", '\\N')" for c in RAW)
     # bronze keeps an empty field as '' (DuckDB's reader makes it NULL)
-    cols = ", ".join(f"coalesce(\"{h}\", '') AS \"{c}\"" for h, c in zip(HEADER, RAW, strict=True))
+    cols = ", ".join(f'coalesce("{h}", \'\') AS "{c}"' for h, c in zip(HEADER, RAW, strict=True))
     name = os.path.basename(FILE)
     rows = con.execute(
         f"COPY (SELECT *, '{name}' AS _source_file, 'sha' AS _source_sha256, "
@@ -73,8 +73,8 @@ import hashlib  # noqa: E402
 import pickle  # noqa: E402
 
 sys.modules["numpy"] = None  # type: ignore[assignment]  # as `retail ingest` loads pyarrow
-import pyarrow.ipc as ipc  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
+from pyarrow import ipc  # noqa: E402
 
 del sys.modules["numpy"]
 from deltalake import (  # noqa: E402

@@ -37,7 +37,7 @@ OUT.mkdir(parents=True, exist_ok=True)
 
 import duckdb  # noqa: E402
 import pyarrow as pa  # noqa: E402
-import pyarrow.ipc as ipc  # noqa: E402
+from pyarrow import ipc  # noqa: E402
 
 LOG: list[tuple[Any, ...]] = []
 LOCK = threading.Lock()
@@ -185,7 +185,14 @@ def _acts(actions: Any) -> list[Any]:
 
 
 def cwt(self: Any, actions: Any, mode: str, schema: Any, *a: Any, **k: Any) -> Any:
-    log("txn", self.table_uri, _acts(actions), mode, schema.to_json(), *_props(k.get("commit_properties")))
+    log(
+        "txn",
+        self.table_uri,
+        _acts(actions),
+        mode,
+        schema.to_json(),
+        *_props(k.get("commit_properties")),
+    )
     return _cwt(self, actions, mode, schema, *a, **k)
 
 
@@ -198,7 +205,17 @@ _create = staged.create_table_with_add_actions
 
 def create(uri: str, schema: Any, actions: Any, **k: Any) -> Any:
     meta, apps = _props(k.get("commit_properties"))
-    log("create", uri, schema.to_json(), _acts(actions), k.get("name"), k.get("description"), meta, apps, k.get("mode"))
+    log(
+        "create",
+        uri,
+        schema.to_json(),
+        _acts(actions),
+        k.get("name"),
+        k.get("description"),
+        meta,
+        apps,
+        k.get("mode"),
+    )
     return _create(uri, schema, actions, **k)
 
 
@@ -209,7 +226,14 @@ _write = store.write_deltalake
 def write(uri: str, data: Any, **k: Any) -> Any:
     table = data if isinstance(data, pa.Table) else pa.table(data)
     meta, apps = _props(k.pop("commit_properties", None))
-    entry = ["write", uri, keep(table), {x: v for x, v in k.items() if x != "writer_properties"}, meta, apps]
+    entry = [
+        "write",
+        uri,
+        keep(table),
+        {x: v for x, v in k.items() if x != "writer_properties"},
+        meta,
+        apps,
+    ]
     log(*entry)
     result = _write(uri, table, commit_properties=_rebuild(meta, apps), **k)
     with LOCK:  # the files this commit added: later statements name them
@@ -230,7 +254,8 @@ def _rebuild(meta: Any, apps: Any) -> Any:
     if meta is None and not apps:
         return None
     return deltalake.CommitProperties(
-        custom_metadata=meta, app_transactions=[deltalake.Transaction(a, v) for a, v in apps] or None
+        custom_metadata=meta,
+        app_transactions=[deltalake.Transaction(a, v) for a, v in apps] or None,
     )
 
 

@@ -25,16 +25,17 @@ A throwaway measuring tool (decision 0020, sixteenth round), not part of the pac
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import re
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.modules["numpy"] = None  # type: ignore[assignment]  # as `retail run` loads pyarrow
-import pyarrow as pa  # noqa: E402
-import pyarrow.ipc as ipc  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
+from pyarrow import ipc  # noqa: E402
 
 del sys.modules["numpy"]
 import duckdb  # noqa: E402
@@ -50,6 +51,8 @@ from deltalake import (  # noqa: E402
 from deltalake.exceptions import TableNotFoundError  # noqa: E402
 from deltalake.transaction import RemoveAction, create_table_with_add_actions  # noqa: E402
 
+SPLIT = os.environ.get("FLOOR_SPLIT")
+"""When set, print the process CPU and wall spent per kind of entry (and before the first)."""
 REC = sys.argv[1]
 ONE = "--one-connection" in sys.argv
 WRITER = WriterProperties(
@@ -111,15 +114,21 @@ def main() -> None:
     one: duckdb.DuckDBPyConnection | None = None
     opened: set[str] = set()
     renames: dict[str, str] = {}
+    spent: dict[str, list[float]] = {}
+    spent["start (interpreter, imports, log)"] = [time.process_time(), 0.0]
     for entry in log:
         kind = entry[0]
+        if SPLIT:
+            cpu0, wall0 = time.process_time(), time.perf_counter()
         if kind == "connect":
             _, cid, parent = entry
             if ONE:
                 one = one or duckdb.connect(":memory:")
                 conns[cid] = one
             else:
-                conns[cid] = duckdb.connect(":memory:") if parent is None else conns[parent].cursor()
+                conns[cid] = (
+                    duckdb.connect(":memory:") if parent is None else conns[parent].cursor()
+                )
         elif kind == "exec":
             _, cid, sql, params = entry
             for old, new in renames.items():  # names of files this replay's writes chose
@@ -181,9 +190,20 @@ def main() -> None:
                 renames[old] = new
         else:
             raise SystemExit(f"unknown entry {kind}")
+        if SPLIT:
+            label = kind
+            if kind == "exec":
+                label = "exec " + entry[2].lstrip().split()[0].upper()
+            cell = spent.setdefault(label, [0.0, 0.0])
+            cell[0] += time.process_time() - cpu0
+            cell[1] += time.perf_counter() - wall0
     for con in {id(c): c for c in conns.values()}.values():
         con.close()
     tmp.cleanup()
+    if SPLIT:
+        for label, (cpu, wall) in spent.items():
+            print(f"{label:36} CPU {cpu:.3f} wall {wall:.3f}", file=sys.stderr)
+        print(f"{'whole (to here)':36} CPU {time.process_time():.3f}", file=sys.stderr)
 
 
 if __name__ == "__main__":
