@@ -35,7 +35,10 @@ for log in sorted(a.glob("*/*/_delta_log")):
         )
     ]
     sel = ", ".join(f'"{c}"' for c in keep)
-    q = lambda f: f"SELECT {sel} FROM read_parquet({f!r}, union_by_name=true)"
+
+    def q(f):
+        return f"SELECT {sel} FROM read_parquet({f!r}, union_by_name=true)"
+
     n1 = con.execute(f"SELECT count(*) FROM ({q(fa)} EXCEPT ALL {q(fb)})").fetchone()[0]
     n2 = con.execute(f"SELECT count(*) FROM ({q(fb)} EXCEPT ALL {q(fa)})").fetchone()[0]
     rows = con.execute(f"SELECT count(*) FROM ({q(fa)})").fetchone()[0]

@@ -24,7 +24,7 @@ HEADER = (
     "Country",
 )
 F = "/tmp/fl16/F.csv"
-cols = ", ".join(f'coalesce("{h}", \'\') AS "{c}"' for h, c in zip(HEADER, RAW))
+cols = ", ".join(f'coalesce("{h}", \'\') AS "{c}"' for h, c in zip(HEADER, RAW, strict=False))
 parts = ", ".join(f"coalesce(\"{c}\", '\\N')" for c in RAW)
 lin = "'F.csv' AS _source_file, 'sha' AS _source_sha256, 'b000002' AS _batch_id, 2::BIGINT AS _batch_seq, now() AS _ingested_at, 1 AS _schema_version"
 V = {
@@ -42,7 +42,7 @@ def cpu():
 
 
 res = {k: [] for k in V}
-for rnd in range(3):
+for _rnd in range(3):
     for k, q in V.items():
         con = duckdb.connect()
         con.execute("SET preserve_insertion_order = false")
