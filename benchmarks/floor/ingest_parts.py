@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (a throwaway measurement tool, decision 0011 point 48)
 import resource
 import time
 

@@ -1,3 +1,4 @@
+# ruff: noqa: B018, SIM105  (a throwaway measurement tool, decision 0011 point 48)
 """Replay a recorded ``retail run`` (``record.py``) as the floor of any implementation of it.
 
 Usage: ``python benchmarks/floor/replay.py REC [--one-connection]`` on a fresh copy of the lake
