@@ -102,3 +102,27 @@ def test_a_killed_runs_scratch_record_is_replaced_not_left_behind(lake: Lake) ->
     assert not scratch.exists()
     assert [p.name for p in lake.root.glob(f".{SUMS_FILE}*")] == []
     assert json.loads((lake.root / SUMS_FILE).read_text(encoding="utf-8"))
+
+
+def test_line_counts_of_a_file_holding_batches_on_both_sides_of_a_watermark(
+    lake: Lake, tmp_path: Path
+) -> None:
+    """The head's line counts come from per-file figures too (decision 0020, sixteenth round):
+    a file's lines above silver's watermark (pending) or up to gold's are its whole count when
+    its batch range lies on one side. A compacted bronze file holding processed batches and
+    a pending one straddles silver's watermark: counted by a query, the same as over every
+    row; so is a lake with the pending batch in a file of its own."""
+    later = tmp_path / "a2.csv"
+    make_append(tmp_path / "sales.csv", later, 40, 1)
+    ok("ingest", later, lake=lake.root)  # a pending batch: silver has not seen it
+    pending = check_accounting(lake)
+    assert pending == every_row(lake)
+    assert pending["pending"] == 40 and pending["balanced"]
+    ok("optimize", lake=lake.root)
+    bronze = lake.delta("bronze.sales_lines")
+    assert bronze is not None and len(data_files(bronze)) == 1  # batches 1-3 in one file
+    compacted = check_accounting(lake)
+    assert compacted == every_row(lake) == pending
+    ok("run", lake=lake.root)
+    assert check_accounting(lake) == every_row(lake)
+    assert every_row(lake)["pending"] == 0
