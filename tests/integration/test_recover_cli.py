@@ -560,3 +560,38 @@ def _runs(lake: Path) -> list[str]:
     with LakeSQL(Lake(lake), tables=["meta.runs"]) as sql:
         rows = sql.arrow("SELECT run_id FROM meta.runs ORDER BY started_at")
     return [str(r) for r in rows.column("run_id").to_pylist()]
+
+
+def test_a_path_given_to_retract_or_replaces_never_picks_another_folder_s_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``jan/sales.csv`` and ``feb/sales.csv`` in one lake: once jan's batch was retracted (or
+    replaced), ``retail retract jan/sales.csv`` again, or the same ``ingest --replaces`` run a
+    second time (a retry), fell back from the path to the name and retracted feb's file, whose
+    lines the user never named (sixteenth round's audit). A path names the files whose path it
+    ends with, folder by folder (``./jan/sales.csv`` and ``/abs/.../jan/sales.csv`` are jan's);
+    a bare name still matches every folder."""
+    for month, seed in (("jan", 1), ("feb", 2)):
+        (tmp_path / month).mkdir()
+        ok("generate", "--rows", "60", "--seed", str(seed), "--out", tmp_path / month / "sales.csv")
+    fixed = tmp_path / "fixed.csv"
+    ok("generate", "--rows", "30", "--seed", "3", "--out", fixed)
+    lake = tmp_path / "lake"
+
+    def lines(source: str) -> int:
+        found = ok("sql", "-f", "json", "SELECT count(*) AS n FROM bronze.sales_lines "
+                   f"WHERE _source_file = '{source}'", lake=lake).json()  # fmt: skip
+        return int(found[0]["n"])
+
+    monkeypatch.chdir(tmp_path)  # the files are ingested as the user names them: jan/sales.csv
+    ok("ingest", "jan/sales.csv", "feb/sales.csv", lake=lake)
+    assert "retracted batch 1 (jan/sales.csv)" in ok("retract", "./jan/sales.csv", lake=lake).stdout
+    again = ok("retract", "jan/sales.csv", lake=lake)
+    assert "already retracted (batch 1" in again.stdout + again.stderr
+    assert lines("feb/sales.csv") == 60
+
+    ok("ingest", "jan/sales.csv", lake=lake)  # batch 3, jan's lines back
+    ok("ingest", "--replaces", str(tmp_path / "jan" / "sales.csv"), fixed, lake=lake)
+    retry = ok("ingest", "--replaces", "jan/sales.csv", fixed, lake=lake)  # replaced feb's
+    assert "feb" not in retry.stdout, retry.stdout
+    assert (lines("jan/sales.csv"), lines("feb/sales.csv"), lines(str(fixed))) == (0, 60, 30)

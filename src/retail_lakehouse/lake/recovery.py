@@ -255,6 +255,7 @@ def find_batch(lake: Lake, *, file: str | None = None, batch: int | None = None)
 
         exact = f"_source_file = {text_literal(file)}"
         rows = _manifest_rows(lake, f"{exact} OR {named([Path(file).name])}")
+        rows = [r for r in rows if same_file(file, r["_source_file"])]
         matches = [r for r in rows if r["_source_file"] == file] or rows
         what = f"file {file!r}"
     if len(matches) > 1:
@@ -268,7 +269,10 @@ def find_batch(lake: Lake, *, file: str | None = None, batch: int | None = None)
     from retail_lakehouse.pipeline.bronze_manifest import named
 
     which = f"batch_seq = {int(batch)}" if batch is not None else named([Path(str(file)).name])
-    for row in _retractions(lake, which)[-1:]:  # the last retraction of that batch or name
+    earlier = [
+        r for r in _retractions(lake, which) if file is None or same_file(file, r["source_file"])
+    ]
+    for row in earlier[-1:]:  # the last retraction of that batch or file
         raise AlreadyRetracted(
             f"{what} was already retracted (batch {row['batch_seq']}, run {row['run_id']}): "
             "nothing left to do"
@@ -282,6 +286,19 @@ def find_batch(lake: Lake, *, file: str | None = None, batch: int | None = None)
             f"to take that content out, retract that file: retail retract --batch {seq}"
         )
     raise RecoveryRefused(f"{what} is not in bronze.files (see `retail status`)")
+
+
+def same_file(given: str, recorded: str) -> bool:
+    """Whether ``given`` (what the user typed) may name the file ingested as ``recorded``: the
+    folders of the shorter path, as written, end the longer one (``sales.csv`` names every
+    ``*/sales.csv``; ``./jan/sales.csv`` and ``/data/jan/sales.csv`` name ``jan/sales.csv``,
+    never ``feb/sales.csv``). The manifest's name predicate (``named``) found the candidates;
+    this only drops the ones in another folder, so a path the lake no longer holds is never
+    taken for another file of its name (which retracted that file)."""
+    mine = [part for part in given.split("/") if part not in ("", ".")]
+    theirs = [part for part in recorded.split("/") if part not in ("", ".")]
+    shorter = min(len(mine), len(theirs))
+    return shorter > 0 and mine[-shorter:] == theirs[-shorter:]
 
 
 def _holder_of_content(lake: Lake, file: str | None) -> dict[str, Any] | None:
@@ -368,6 +385,8 @@ def _unfinished(lake: Lake, *, file: str | None, batch: int | None) -> dict[str,
     conditions = [] if batch is None else [f"batch_seq = {int(batch)}"]
     conditions += [] if file is None else [named([Path(file).name])]
     for row in reversed(_retractions(lake, " AND ".join(conditions) or "TRUE")):
+        if file is not None and not same_file(file, row["source_file"]):
+            continue
         if not lake.exists(BRONZE_SALES_LINES.qualified):
             return None
         from retail_lakehouse.lake.query import LakeSQL  # here: recovery loads without DuckDB
