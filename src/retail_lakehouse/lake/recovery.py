@@ -103,6 +103,7 @@ def plan_rollback(lake: Lake, run_id: str) -> RollbackPlan:
     known = {run.run_id: run for run in runs(lake)}
     if run_id not in known:
         raise RecoveryRefused(f"no run {run_id!r} in meta.runs (see `retail history`)")
+    _refuse_a_torn_state(known[run_id], list(known.values()))
     target = resolve_as_of(lake, run_id)
     plan = RollbackPlan(target)
     started = known[run_id].started_at
@@ -141,6 +142,25 @@ def plan_rollback(lake: Lake, run_id: str) -> RollbackPlan:
         plan.changes.append(TableChange(name, table.version(), then, _rows(table), rows_then))
     plan.files_undone = _files_undone(lake, target)
     return plan
+
+
+def _refuse_a_torn_state(run: Any, known: list[Any]) -> None:
+    """Refuse a run that did not succeed: the lake right after it is where it stopped (a
+    killed run's fact committed, its marts and accounting not), which no command produced as
+    its result; the run before it that succeeded is named instead."""
+    if run.status == "succeeded":
+        return
+    earlier = [r for r in known if r.status == "succeeded" and r.started_at < run.started_at]
+    instead = (
+        f"retail rollback --to-run {max(earlier, key=lambda r: r.started_at).run_id} "
+        "(the last run that succeeded before it)"
+        if earlier
+        else "retail rollback --to-run with a run that succeeded before it (see `retail history`)"
+    )
+    raise RecoveryRefused(
+        f"run {run.run_id} was {run.status}: the lake right after it is part-way through that "
+        f"command, not a state to return to; use {instead}"
+    )
 
 
 def _rows(table: Any) -> int:
