@@ -595,6 +595,10 @@ def test_a_path_given_to_retract_or_replaces_never_picks_another_folder_s_file(
     retry = ok("ingest", "--replaces", "jan/sales.csv", fixed, lake=lake)  # replaced feb's
     assert "feb" not in retry.stdout, retry.stdout
     assert (lines("jan/sales.csv"), lines("feb/sales.csv"), lines(str(fixed))) == (0, 60, 30)
+    (tmp_path / "archive").mkdir()  # feb's file moved after its ingest: found by its bytes
+    (tmp_path / "feb" / "sales.csv").rename(tmp_path / "archive" / "sales.csv")
+    moved = ok("retract", "archive/sales.csv", lake=lake).stdout
+    assert "retracted batch 2 (feb/sales.csv)" in moved, moved
 
 
 def test_a_rollback_to_an_interrupted_run_is_refused_naming_the_run_before_it(

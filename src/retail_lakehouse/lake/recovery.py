@@ -298,6 +298,8 @@ def find_batch(lake: Lake, *, file: str | None = None, batch: int | None = None)
             "nothing left to do"
         )
     holder = _holder_of_content(lake, file)
+    if holder is not None and Path(holder["_source_file"]).name == Path(str(file)).name:
+        return holder  # the same bytes and name: the file ingested, moved since (an archive)
     if holder is not None:
         seq = holder["_batch_seq"]
         raise RecoveryRefused(
