@@ -69,3 +69,42 @@ def test_exit_codes_and_no_tracebacks(retail: RetailCli, lake_dir: Path, tmp_pat
         assert "Traceback" not in result.stderr + result.stdout
     version = retail("--version")
     assert version.code == 0 and "retail-lakehouse" in version.stdout
+
+
+def test_the_demo_never_mixes_its_sample_sales_into_a_lake_or_landing_of_real_files(
+    tmp_path: Path,
+) -> None:
+    """``retail demo`` in a project ingested 100,000 generated sales (and the bundled samples)
+    into the project's lake, beside the shop's own files, and dropped its generated file into
+    the project's landing/, where ``retail watch`` ingests it (sixteenth round's audit). It now
+    refuses a lake holding files it did not write (exit 2, naming one), and keeps its generated
+    file in the lake's own folder; on its own lake it can run again."""
+    from tests.conftest import run_retail
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    own = tmp_path / "march.csv"
+    assert run_retail("generate", "--rows", "50", "--out", own, lake=tmp_path / "x").code == 0
+    shop = tmp_path / "shop-lake"
+    assert run_retail("ingest", own, lake=shop).code == 0
+    env = {**os.environ, "RETAIL_LANDING": str(landing)}
+
+    def demo(lake: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [RETAIL, "--lake", str(lake), "demo", "--rows", "300"],
+            capture_output=True, text=True, env=env, check=False,
+        )  # fmt: skip
+
+    refused = demo(shop)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    said = " ".join(refused.stderr.split())
+    assert str(shop) in said and "march.csv" in said and "new lake" in said, said
+    lines = subprocess.run(
+        [RETAIL, "--lake", str(shop), "sql", "-f", "csv", "SELECT count(*) FROM bronze.files"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert lines.stdout.split() == ["count_star()", "1"], lines.stdout + lines.stderr
+    for _ in range(2):
+        done = demo(tmp_path / "demo-lake")
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert list(landing.iterdir()) == []

@@ -243,3 +243,26 @@ def test_maintenance_retain_hours_out_of_bounds_is_refused_when_settings_load(
     env = run_retail("ingest", source, lake=tmp_path / "lake")
     assert not (tmp_path / "lake").exists()
     assert env.code == 2 and "RETAIL_MAINTENANCE__RETAIN_HOURS" in env.stderr, env.stderr
+
+
+def test_a_file_name_that_reads_as_rich_markup_is_printed_as_written(tmp_path: Path) -> None:
+    """A file under a folder named ``q[`` is ``q[/].csv`` to the CLI: Rich read its ``[/]`` as
+    a closing tag, so a refusal naming it, and ``retail retract`` after it had retracted the
+    file, ended in a MarkupError traceback (exit 1) instead of their message (sixteenth round's
+    audit)."""
+    folder = tmp_path / "q["
+    folder.mkdir()
+    good, bad = folder / "].csv", folder / "]bad.csv"
+    assert run_retail("generate", "--rows", "20", "--out", good, lake=tmp_path / "x").code == 0
+    bad.write_text("InvoiceNo\n1\n", encoding="utf-8")
+    lake = tmp_path / "lake"
+    for args, code in (
+        (("ingest", good), 0),
+        (("ingest", bad), 2),
+        (("retract", str(good)), 0),
+        (("retract", str(good)), 0),  # already retracted: said so
+    ):
+        done = run_retail(*args, lake=lake, cwd=tmp_path)
+        said = done.stdout + done.stderr
+        assert done.code == code and "Traceback" not in said, said
+        assert "q[/]" in " ".join(said.split()), said

@@ -56,6 +56,9 @@ def assert_clean_failure(result: object) -> None:
             "customer_id",
         ),
         ("binary.csv", bytes(range(256)) * 40, "binary"),
+        # Excel's "Unicode Text" export: said to be binary content (sixteenth round's audit)
+        ("unicode.txt", (HEADER + "\n" + GOOD + "\n").encode("utf-16"), "save it as utf-8"),
+        ("unicode.csv", (HEADER + "\n" + GOOD + "\n").encode("utf-16-be"), "binary"),
         ("notes.txt.pdf", b"%PDF-1.4", "unsupported"),
     ],
 )

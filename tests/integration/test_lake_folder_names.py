@@ -203,3 +203,26 @@ def test_spark_connect_refuses_a_lake_under_glob_characters_and_a_colon_at_start
     monkeypatch.delenv("SPARK_REMOTE")
     ran = run_retail("run", "--engine", "duckdb", lake=lake)
     assert ran.code == 0, ran.stderr[-2000:]
+
+
+def test_a_lake_inside_another_lake_s_table_is_refused_before_it_is_written(
+    tmp_path: Path,
+) -> None:
+    """``--lake outer/gold/fact_sales/inner``: the ingest made a lake there, and the outer
+    lake's next ``retail vacuum`` deleted every file of it (the Delta table's folder holds only
+    what its log references: 13 files, the inner lake's log and data among them; sixteenth
+    round's audit). A lake inside a Delta table's folder is refused (exit 2, naming the table),
+    before anything is written there."""
+    source = tmp_path / "s.csv"
+    assert run_retail("generate", "--rows", "30", "--out", source, lake=tmp_path / "x").code == 0
+    outer = tmp_path / "outer"
+    assert run_retail("ingest", source, lake=outer).code == 0
+    table = outer / "bronze" / "sales_lines"
+    for inner in (table / "inner", table):
+        done = run_retail("ingest", source, lake=inner)
+        said = " ".join(done.stderr.split())
+        assert done.code == 2, done.stdout + done.stderr
+        assert f"{table} is a Delta table" in said, said
+    assert sorted(p.name for p in table.iterdir() if not p.name.startswith("part-")) == [
+        "_delta_log"
+    ]

@@ -560,3 +560,76 @@ def _runs(lake: Path) -> list[str]:
     with LakeSQL(Lake(lake), tables=["meta.runs"]) as sql:
         rows = sql.arrow("SELECT run_id FROM meta.runs ORDER BY started_at")
     return [str(r) for r in rows.column("run_id").to_pylist()]
+
+
+def test_a_path_given_to_retract_or_replaces_never_picks_another_folder_s_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``jan/sales.csv`` and ``feb/sales.csv`` in one lake: once jan's batch was retracted (or
+    replaced), ``retail retract jan/sales.csv`` again, or the same ``ingest --replaces`` run a
+    second time (a retry), fell back from the path to the name and retracted feb's file, whose
+    lines the user never named (sixteenth round's audit). A path names the files whose path it
+    ends with, folder by folder (``./jan/sales.csv`` and ``/abs/.../jan/sales.csv`` are jan's);
+    a bare name still matches every folder."""
+    for month, seed in (("jan", 1), ("feb", 2)):
+        (tmp_path / month).mkdir()
+        ok("generate", "--rows", "60", "--seed", str(seed), "--out", tmp_path / month / "sales.csv")
+    fixed = tmp_path / "fixed.csv"
+    ok("generate", "--rows", "30", "--seed", "3", "--out", fixed)
+    lake = tmp_path / "lake"
+
+    def lines(source: str) -> int:
+        found = ok("sql", "-f", "json", "SELECT count(*) AS n FROM bronze.sales_lines "
+                   f"WHERE _source_file = '{source}'", lake=lake).json()  # fmt: skip
+        return int(found[0]["n"])
+
+    monkeypatch.chdir(tmp_path)  # the files are ingested as the user names them: jan/sales.csv
+    ok("ingest", "jan/sales.csv", "feb/sales.csv", lake=lake)
+    assert "retracted batch 1 (jan/sales.csv)" in ok("retract", "./jan/sales.csv", lake=lake).stdout
+    again = ok("retract", "jan/sales.csv", lake=lake)
+    assert "already retracted (batch 1" in again.stdout + again.stderr
+    assert lines("feb/sales.csv") == 60
+
+    ok("ingest", "jan/sales.csv", lake=lake)  # batch 3, jan's lines back
+    ok("ingest", "--replaces", str(tmp_path / "jan" / "sales.csv"), fixed, lake=lake)
+    retry = ok("ingest", "--replaces", "jan/sales.csv", fixed, lake=lake)  # replaced feb's
+    assert "feb" not in retry.stdout, retry.stdout
+    assert (lines("jan/sales.csv"), lines("feb/sales.csv"), lines(str(fixed))) == (0, 60, 30)
+    (tmp_path / "archive").mkdir()  # feb's file moved after its ingest: found by its bytes
+    (tmp_path / "feb" / "sales.csv").rename(tmp_path / "archive" / "sales.csv")
+    moved = ok("retract", "archive/sales.csv", lake=lake).stdout
+    assert "retracted batch 2 (feb/sales.csv)" in moved, moved
+
+
+def test_a_rollback_to_an_interrupted_run_is_refused_naming_the_run_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``retail run`` killed after its fact commit, then recovered by the next run: rolling
+    back to the killed run's id restored the lake as the kill left it, the fact with 445 lines
+    and the marts and the line accounting of 192 (``retail status``: not balanced), which the
+    API served until the next run (sixteenth round's audit). That state is no run's result: the
+    rollback is refused (exit 2), naming the last run that succeeded before it."""
+    sources = []
+    for seed, rows in ((1, 200), (2, 300)):
+        source = tmp_path / f"s{seed}.csv"
+        ok("generate", "--rows", str(rows), "--seed", str(seed), "--out", source)
+        sources.append(source)
+    lake = tmp_path / "lake"
+    ok("ingest", sources[0], lake=lake)
+    ok("run", lake=lake)
+    ok("ingest", sources[1], lake=lake)
+    monkeypatch.setenv("RETAIL_FAULT", "after:gold.fact_sales:kill")
+    assert run_retail("run", lake=lake).code == -9
+    monkeypatch.delenv("RETAIL_FAULT")
+    ok("run", lake=lake)
+    history = ok("history", "--json", lake=lake).json()  # newest first
+    listed = {r["status"]: r["run_id"] for r in reversed(history)}  # the newest of each
+    ingest = next(r["run_id"] for r in history if r["command"] == "ingest")  # the second file
+    before = Lake(lake).versions()
+
+    refused = run_retail("rollback", "--to-run", listed["interrupted"], "--yes", lake=lake)
+    assert refused.code == 2, refused.stdout + refused.stderr
+    said = " ".join(refused.stderr.split())
+    assert f"run {listed['interrupted']} was interrupted" in said, said
+    assert f"use retail rollback --to-run {ingest} (the last run that succeeded" in said, said
+    assert Lake(lake).versions() == before

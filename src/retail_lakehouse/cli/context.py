@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -43,11 +43,29 @@ class AppState:
         return self.settings.landing
 
 
+class _Console(Console):
+    """Rich's console, printing a message as written when its text does not read as markup.
+
+    Messages are f-strings with Rich markup around names the user chose: a file under a folder
+    ``q[`` is ``q[/].csv``, whose ``[/]`` Rich takes for a closing tag, and every message naming
+    it (a refusal, ``retail retract``'s report after its work was done, ``generate``'s) was a
+    MarkupError traceback, exit 1. Rich renders everything before it writes, so nothing of the
+    failed attempt was printed."""
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        from rich.errors import MarkupError
+
+        try:
+            super().print(*objects, **options)
+        except MarkupError:
+            super().print(*objects, **{**options, "markup": False})
+
+
 def _console(stderr: bool = False) -> Console:
-    probe = Console(stderr=stderr)
+    probe = _Console(stderr=stderr)
     # In pipes and CI logs: tables 160 columns wide instead of Rich's 80, and a printed line is
     # never broken (a summary with a long path stays one line for grep and scripts).
-    return probe if probe.is_terminal else Console(stderr=stderr, width=160, soft_wrap=True)
+    return probe if probe.is_terminal else _Console(stderr=stderr, width=160, soft_wrap=True)
 
 
 console = _console()

@@ -41,11 +41,14 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed of the sample data.")] = 42,
 ) -> None:
     """Generate sample data, ingest it with the bundled real samples, run every layer, summarise."""
-    from retail_lakehouse.pipeline.demo import run_demo
+    from retail_lakehouse.pipeline.demo import DemoRefused, run_demo
 
     state = state_from(ctx)
     started = time.perf_counter()
-    summary = run_demo(state.lake, state.landing, rows=rows, seed=seed)
+    try:
+        summary = run_demo(state.lake, state.landing, rows=rows, seed=seed)
+    except DemoRefused as refused:
+        raise UsageProblem(str(refused)) from None
     tables = Table("table", "rows", "version", title="lake after the demo")
     for name, info in summary.status["tables"].items():
         tables.add_row(name, f"{info['rows']:,}", str(info["version"]))

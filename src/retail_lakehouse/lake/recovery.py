@@ -103,6 +103,7 @@ def plan_rollback(lake: Lake, run_id: str) -> RollbackPlan:
     known = {run.run_id: run for run in runs(lake)}
     if run_id not in known:
         raise RecoveryRefused(f"no run {run_id!r} in meta.runs (see `retail history`)")
+    _refuse_a_torn_state(known[run_id], list(known.values()))
     target = resolve_as_of(lake, run_id)
     plan = RollbackPlan(target)
     started = known[run_id].started_at
@@ -141,6 +142,25 @@ def plan_rollback(lake: Lake, run_id: str) -> RollbackPlan:
         plan.changes.append(TableChange(name, table.version(), then, _rows(table), rows_then))
     plan.files_undone = _files_undone(lake, target)
     return plan
+
+
+def _refuse_a_torn_state(run: Any, known: list[Any]) -> None:
+    """Refuse a run that did not succeed: the lake right after it is where it stopped (a
+    killed run's fact committed, its marts and accounting not), which no command produced as
+    its result; the run before it that succeeded is named instead."""
+    if run.status == "succeeded":
+        return
+    earlier = [r for r in known if r.status == "succeeded" and r.started_at < run.started_at]
+    instead = (
+        f"retail rollback --to-run {max(earlier, key=lambda r: r.started_at).run_id} "
+        "(the last run that succeeded before it)"
+        if earlier
+        else "retail rollback --to-run with a run that succeeded before it (see `retail history`)"
+    )
+    raise RecoveryRefused(
+        f"run {run.run_id} was {run.status}: the lake right after it is part-way through that "
+        f"command, not a state to return to; use {instead}"
+    )
 
 
 def _rows(table: Any) -> int:
@@ -255,6 +275,7 @@ def find_batch(lake: Lake, *, file: str | None = None, batch: int | None = None)
 
         exact = f"_source_file = {text_literal(file)}"
         rows = _manifest_rows(lake, f"{exact} OR {named([Path(file).name])}")
+        rows = [r for r in rows if same_file(file, r["_source_file"])]
         matches = [r for r in rows if r["_source_file"] == file] or rows
         what = f"file {file!r}"
     if len(matches) > 1:
@@ -268,12 +289,17 @@ def find_batch(lake: Lake, *, file: str | None = None, batch: int | None = None)
     from retail_lakehouse.pipeline.bronze_manifest import named
 
     which = f"batch_seq = {int(batch)}" if batch is not None else named([Path(str(file)).name])
-    for row in _retractions(lake, which)[-1:]:  # the last retraction of that batch or name
+    earlier = [
+        r for r in _retractions(lake, which) if file is None or same_file(file, r["source_file"])
+    ]
+    for row in earlier[-1:]:  # the last retraction of that batch or file
         raise AlreadyRetracted(
             f"{what} was already retracted (batch {row['batch_seq']}, run {row['run_id']}): "
             "nothing left to do"
         )
     holder = _holder_of_content(lake, file)
+    if holder is not None and Path(holder["_source_file"]).name == Path(str(file)).name:
+        return holder  # the same bytes and name: the file ingested, moved since (an archive)
     if holder is not None:
         seq = holder["_batch_seq"]
         raise RecoveryRefused(
@@ -282,6 +308,19 @@ def find_batch(lake: Lake, *, file: str | None = None, batch: int | None = None)
             f"to take that content out, retract that file: retail retract --batch {seq}"
         )
     raise RecoveryRefused(f"{what} is not in bronze.files (see `retail status`)")
+
+
+def same_file(given: str, recorded: str) -> bool:
+    """Whether ``given`` (what the user typed) may name the file ingested as ``recorded``: the
+    folders of the shorter path, as written, end the longer one (``sales.csv`` names every
+    ``*/sales.csv``; ``./jan/sales.csv`` and ``/data/jan/sales.csv`` name ``jan/sales.csv``,
+    never ``feb/sales.csv``). The manifest's name predicate (``named``) found the candidates;
+    this only drops the ones in another folder, so a path the lake no longer holds is never
+    taken for another file of its name (which retracted that file)."""
+    mine = [part for part in given.split("/") if part not in ("", ".")]
+    theirs = [part for part in recorded.split("/") if part not in ("", ".")]
+    shorter = min(len(mine), len(theirs))
+    return shorter > 0 and mine[-shorter:] == theirs[-shorter:]
 
 
 def _holder_of_content(lake: Lake, file: str | None) -> dict[str, Any] | None:
@@ -368,6 +407,8 @@ def _unfinished(lake: Lake, *, file: str | None, batch: int | None) -> dict[str,
     conditions = [] if batch is None else [f"batch_seq = {int(batch)}"]
     conditions += [] if file is None else [named([Path(file).name])]
     for row in reversed(_retractions(lake, " AND ".join(conditions) or "TRUE")):
+        if file is not None and not same_file(file, row["source_file"]):
+            continue
         if not lake.exists(BRONZE_SALES_LINES.qualified):
             return None
         from retail_lakehouse.lake.query import LakeSQL  # here: recovery loads without DuckDB

@@ -24,7 +24,7 @@ from filelock import FileLock, Timeout
 from retail_lakehouse.lake import arrays
 from retail_lakehouse.lake.commits import commit
 from retail_lakehouse.lake.contracts import TableContract, contract
-from retail_lakehouse.lake.errors import LakeBusyError
+from retail_lakehouse.lake.errors import LakeBusyError, LakeFormatError
 from retail_lakehouse.lake.fingerprint import latest_version
 from retail_lakehouse.lake.holder import HOLDER_FILE, LOCK_FILE
 from retail_lakehouse.lake.holder import live_holder as _live_holder
@@ -260,6 +260,7 @@ class Lake:
         holder writes next to the lock. The lock is an OS file lock (``flock``): the kernel
         drops it when its process dies, so a killed writer never leaves a stale lock; its
         holder note, left behind, is overwritten by the next writer."""
+        refuse_inside_a_table(self.root)
         self.root.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.root / LOCK_FILE))
         limit = self.writer_wait if wait is None else wait
@@ -371,3 +372,19 @@ def _busy_message(root: Path, waited: float) -> str:
         f"the lake {root} is busy: {who} holds the writer lock; waited {waited:g}s. "
         "Try again when it finishes, or wait longer with --wait SECONDS."
     )
+
+
+def refuse_inside_a_table(root: Path) -> None:
+    """Refuse (:class:`LakeFormatError`, exit 2) to write a lake at ``root`` when ``root`` or a
+    folder above it is a Delta table (holds ``_delta_log``): a table's folder holds only what
+    its log references, so the outer lake's ``retail vacuum`` deletes every file of a lake made
+    inside it (``--lake lake/gold/fact_sales/x``: 13 files, the inner lake's log among them).
+    A few ``stat`` calls, before the writer lock makes its first file there."""
+    here = root.absolute()
+    for folder in (here, *here.parents):
+        if (folder / "_delta_log").is_dir():
+            raise LakeFormatError(
+                f"{folder} is a Delta table (it holds _delta_log): a lake at {root} would be "
+                "inside it, and that table's vacuum deletes every file it does not reference. "
+                "Choose a lake folder outside every table"
+            )

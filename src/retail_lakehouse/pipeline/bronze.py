@@ -52,7 +52,7 @@ from retail_lakehouse.sources.compressed import COMPRESSIONS, copy_path, split_s
 from retail_lakehouse.sources.errors import FileRefused
 from retail_lakehouse.sources.formats import FormatOptions, Formats
 from retail_lakehouse.sources.limits import MIB, ReaderLimits
-from retail_lakehouse.sources.readers import BINARY_TEXT, TEXT_SUFFIXES, is_supported
+from retail_lakehouse.sources.readers import TEXT_SUFFIXES, binary_reason, is_supported
 from retail_lakehouse.sources.sandbox import Sandbox
 from retail_lakehouse.sources.sniff import FileFacts, file_facts, starts_binary
 
@@ -329,7 +329,7 @@ def _facts(path: Path, limits: ReaderLimits, reports: list[IngestReport]) -> Fil
             # Refused before the hash: hashing is the one read of a file this process does,
             # unbounded by the reader's time limit (a 20 GB sparse "CSV" of NULs took 339 s
             # here only for the reader to refuse it by its first 8 KB).
-            reports.append(_refusal(FileRefused(path, BINARY_TEXT, line=1)))
+            reports.append(_refusal(FileRefused(path, binary_reason(path), line=1)))
             return None
         return file_facts(path)  # a streamed hash: safe to do here, and a skip costs no worker
     except OSError as error:

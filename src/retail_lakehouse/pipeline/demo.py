@@ -30,13 +30,46 @@ def bundled_samples() -> list[Path]:
     return sorted(Path(str(p)) for p in folder.iterdir() if str(p).endswith(".csv"))
 
 
+class DemoRefused(ValueError):
+    """The lake holds files the demo did not write: its sample sales would mix with them."""
+
+
 def run_demo(lake: Lake, landing: Path, *, rows: int, seed: int) -> DemoSummary:
-    """Generate a sample file into the landing folder, ingest it and the real samples, run."""
-    landing.mkdir(parents=True, exist_ok=True)
-    sample = landing / f"generated_{rows}_seed{seed}.csv"
-    if not sample.exists():
+    """Generate a sample file, ingest it and the real samples, run every layer.
+
+    Only on a new lake or one the demo made: on a lake of real files it would add its sample
+    sales to the shop's figures (refused, naming one of them)."""
+    import tempfile
+
+    _refuse_real_files(lake)
+    # generated in a folder of its own, removed after: never the project's landing/, where a
+    # ``retail watch`` would ingest the invented sales into the shop's lake (a run again
+    # generates the same bytes from the seed, skipped as already ingested)
+    with tempfile.TemporaryDirectory(prefix="retail-demo-") as folder:
+        sample = Path(folder) / f"generated_{rows}_seed{seed}.csv"
         generate(rows, sample, seed=seed)
-    with recorded_run(lake, "ingest") as run:
-        ingest_files(lake, discover([sample, *bundled_samples()], lake.root), run)
+        with recorded_run(lake, "ingest") as run:
+            ingest_files(lake, discover([sample, *bundled_samples()], lake.root), run)
     report = run_pipeline(lake, Settings(lake=lake.root, landing=landing))
     return DemoSummary(lake_status(lake), [report.render(), *gold.summary(lake)])
+
+
+def _refuse_real_files(lake: Lake) -> None:
+    """Refuse a lake whose manifest holds a file that is neither a generated demo file nor a
+    bundled sample (asked by predicate: one row at most reaches this process)."""
+    from retail_lakehouse.lake.contracts.bronze import BRONZE_FILES
+    from retail_lakehouse.pipeline.bronze_manifest import named, small_query
+
+    own = r"regexp_like(_source_file, '(^|/)generated_[0-9]+_seed[0-9]+\.csv$')"
+    samples = named([path.name for path in bundled_samples()])
+    found = small_query(
+        lake,
+        BRONZE_FILES.qualified,
+        f"SELECT _source_file FROM t WHERE NOT ({own} OR {samples}) LIMIT 1",
+    )
+    for source in found.get("_source_file", []):
+        raise DemoRefused(
+            f"the lake at {lake.root} holds files of its own ({source}, ...): the demo would "
+            "add its generated sales to them. Run it on a new lake: "
+            "retail --lake demo-lake demo"
+        )

@@ -11,6 +11,7 @@ landing folder removes it (:func:`sweep_landing`).
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
@@ -29,6 +30,9 @@ from retail_lakehouse.lake import faults
 from retail_lakehouse.lake.scratch import scratch_path, sweep
 from retail_lakehouse.sources.compressed import split_suffix
 from retail_lakehouse.sources.readers import SUPPORTED_TEXT, is_supported
+
+_NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.ENOSYS}
+"""What ``link()`` answers where the file system has no hard links (EPERM: vfat on Linux)."""
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_NAME = 120
@@ -109,13 +113,15 @@ async def receive_file(
 
 
 def store(upload: BinaryIO, landing: Path, name: str) -> Stored:
-    """Copy the spooled upload to ``landing/`` under a name no other file has."""
+    """Copy the spooled upload to ``landing/`` under a name no other file has.
+
+    The name is claimed with a hard link, which fails when the name exists, rather than checked
+    and then replaced: two uploads of one name at once both found it free and the second
+    replaced the first before its ingest read it (one upload's lines lost, another's ingested
+    twice as 'duplicate'). A taken name gets a stamp before its whole extension
+    (``may-<stamp>-<hex>.csv.gz``), so the reader still knows its type."""
     landing.mkdir(parents=True, exist_ok=True)
     target = confined(landing, name)
-    if target.exists():
-        stem, _, ext = name.rpartition(".")
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        target = confined(landing, f"{stem}-{stamp}-{secrets.token_hex(2)}.{ext}")
     partial = scratch_path(landing.resolve(), "upload", ".part")
     upload.seek(0)
     with partial.open("wb") as out:
@@ -123,8 +129,31 @@ def store(upload: BinaryIO, landing: Path, name: str) -> Stored:
         out.flush()
         os.fsync(out.fileno())
     faults.point("upload.stored")
-    os.replace(partial, target)
+    try:
+        while True:
+            try:
+                os.link(partial, target)
+                break
+            except FileExistsError:
+                target = confined(landing, _stamped(name))
+            except OSError as error:  # a file system without hard links (vfat, some shares)
+                if error.errno not in _NO_LINKS:
+                    raise
+                if target.exists():  # checked then replaced: the race above stays open there
+                    target = confined(landing, _stamped(name))
+                os.replace(partial, target)
+                break
+    finally:
+        partial.unlink(missing_ok=True)
     return Stored(target, target.stat().st_size)
+
+
+def _stamped(name: str) -> str:
+    """``name`` with a time stamp and a random part before its extension (``.csv.gz`` whole)."""
+    inner, compression = split_suffix(Path(name))
+    ext = inner + (compression or "")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return f"{name[: len(name) - len(ext)]}-{stamp}-{secrets.token_hex(2)}{ext}"
 
 
 def sweep_landing(landing: Path) -> list[Path]:

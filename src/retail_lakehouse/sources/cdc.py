@@ -77,7 +77,7 @@ def read_change_events(path: Path, limits: ReaderLimits | None = None) -> pa.Tab
     import numpy as np
 
     from retail_lakehouse.sources.lines import iter_line_chunks
-    from retail_lakehouse.sources.readers import BINARY_TEXT
+    from retail_lakehouse.sources.readers import binary_reason
     from retail_lakehouse.sources.sniff import file_facts
 
     limits = limits or ReaderLimits()
@@ -92,7 +92,7 @@ def read_change_events(path: Path, limits: ReaderLimits | None = None) -> pa.Tab
     if facts.size == 0:
         raise FileRefused(path, "the file is empty")
     if facts.looks_binary:
-        raise FileRefused(path, BINARY_TEXT, line=1)
+        raise FileRefused(path, binary_reason(path), line=1)
     parts = []
     for chunk in iter_line_chunks(
         path, facts.encoding, clean_utf8=facts.clean_utf8, max_line_bytes=limits.max_line_bytes

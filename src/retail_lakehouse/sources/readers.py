@@ -24,6 +24,28 @@ SUPPORTED_TEXT = "csv, tsv, txt, json, ndjson, jsonl, xlsx/xls, parquet; the tex
 SUPPORTED_TEXT += f"compressed ({', '.join(sorted(COMPRESSIONS, key=len))})"
 """The supported formats, as help texts and messages name them."""
 BINARY_TEXT = "binary content in a text file (NUL or control bytes)"
+
+UTF16_TEXT = (
+    "UTF-16 or UTF-32 text (it starts with that byte order mark): save it as UTF-8 "
+    "(in Excel: CSV UTF-8) and ingest that"
+)
+
+
+def binary_reason(path: Path) -> str:
+    """Why a text file that reads as binary is refused: Excel's "Unicode Text" export is
+    UTF-16 with a byte order mark, whose every other byte is a NUL, and "binary content" sent
+    its user looking for a damaged file (sixteenth round's audit)."""
+    import codecs
+
+    marks = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4)
+    except OSError:
+        return BINARY_TEXT
+    return UTF16_TEXT if head.startswith(marks) else BINARY_TEXT
+
+
 """Why a text file that starts with binary bytes is refused (:func:`sniff.binary_head`)."""
 
 
@@ -79,7 +101,7 @@ def open_source(
     if facts.size == 0:
         raise FileRefused(path, "the file is empty")
     if suffix in TEXT_SUFFIXES and facts.looks_binary:
-        raise FileRefused(path, BINARY_TEXT, line=1)
+        raise FileRefused(path, binary_reason(path), line=1)
     if suffix in {".json", ".ndjson", ".jsonl"}:
         return facts, open_json(path, facts, limits)
     if suffix in {".xlsx", ".xls"}:

@@ -271,3 +271,63 @@ def test_an_upload_the_server_cannot_store_is_a_503_naming_no_path(tmp_path: Pat
     assert "cannot store uploads" in refused.json()["detail"]
     assert str(tmp_path) not in refused.text
     assert landing.read_text(encoding="utf-8") == "x\n"
+
+
+def test_a_compressed_upload_named_like_one_in_landing_is_ingested(
+    server: Server, admin: httpx.Client, tmp_path: Path
+) -> None:
+    """A second ``may.csv.gz`` (a corrected export, say) was stored as
+    ``may.csv-<stamp>-<hex>.gz``: a type no reader knows, so its ingest refused it (422) and its
+    lines never reached the lake (sixteenth round's audit). The stamp goes before the whole
+    extension."""
+    import gzip
+
+    sent = []
+    for seed in (505, 506):
+        source = tmp_path / f"may-{seed}.csv"
+        _ok("generate", "--rows", "40", "--seed", str(seed), "--out", source)
+        response = upload(admin, "may.csv.gz", gzip.compress(source.read_bytes()))
+        assert response.status_code == 201, response.text
+        sent.append(response.json())
+    assert sent[0]["file"] == "may.csv.gz"
+    assert sent[1]["file"].startswith("may-") and sent[1]["file"].endswith(".csv.gz"), sent[1]
+    assert [body["job"]["detail"]["rows_ingested"] for body in sent] == [40, 40]
+
+
+def test_uploads_of_one_name_at_once_each_keep_their_own_file(
+    server: Server, tmp_path: Path
+) -> None:
+    """Uploads of the same name arriving together each saw no file of that name in landing/
+    and then replaced one another's: of six different ``june.csv`` files two reached the lake,
+    three answered 422 and one 201 "duplicate" for lines it never ingested (sixteenth round's
+    audit). Each upload now claims its name without replacing a file already there."""
+    import threading
+
+    count = 4
+    contents = []
+    for seed in range(count):
+        source = tmp_path / f"june-{seed}.csv"
+        _ok("generate", "--rows", "7000", "--seed", str(700 + seed), "--out", source)
+        contents.append(source.read_bytes())
+    start = threading.Barrier(count)
+    answers: list[httpx.Response | None] = [None] * count
+
+    def send(i: int) -> None:
+        with server.client("admin") as client:
+            start.wait()
+            answers[i] = client.post(
+                "/api/v1/files?wait=120", files={"file": ("june.csv", contents[i], "text/csv")}
+            )
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    bodies = [answer.json() for answer in answers if answer is not None]
+    assert [answer.status_code for answer in answers if answer] == [201] * count, bodies
+    stored = {body["file"] for body in bodies}
+    assert len(stored) == count, bodies
+    assert sorted((server.landing / name).read_bytes() for name in stored) == sorted(contents)
+    assert [body["duplicate"] for body in bodies] == [False] * count
+    assert [body["job"]["detail"]["rows_ingested"] for body in bodies] == [7000] * count

@@ -217,6 +217,19 @@ def test_totals_and_monthly_roll_ups_add_up_to_the_kpis(viewer: httpx.Client) ->
     assert {r["country"] for r in uk} == {"United Kingdom"}
 
 
+def test_a_period_ending_on_the_calendar_s_last_day_is_answered(viewer: httpx.Client) -> None:
+    """``/sales/monthly?to=9999-12-31`` (a client's "no end") was a 500: telling whether the
+    period ends on a month's last day added a day to it, past the calendar (OverflowError;
+    sixteenth round's audit). It is the whole of every month, as an open end is."""
+    months = viewer.get("/api/v1/sales/monthly", params={"by": "total"}).json()
+    for params in ({"to": "9999-12-31"}, {"from": "0001-01-01", "to": "9999-12-31"}):
+        answered = viewer.get("/api/v1/sales/monthly", params={"by": "total", **params})
+        assert answered.status_code == 200, answered.text
+        assert answered.json()["rows"] == months["rows"]
+    late = viewer.get("/api/v1/sales/monthly", params={"from": "9999-12-01", "to": "9999-12-31"})
+    assert late.status_code == 200 and late.json()["rows"] == [], late.text
+
+
 def test_customer_segments_and_one_customer(viewer: httpx.Client, lake_sql: LakeSQL) -> None:
     segments = viewer.get("/api/v1/customers/segments").json()
     customers = one(lake_sql, "SELECT count(*) AS n FROM gold.mart_customer_rfm")["n"]

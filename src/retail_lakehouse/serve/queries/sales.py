@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import timedelta
+from datetime import date, timedelta
 
 from retail_lakehouse.serve.filters import Grouping, Paging, Period, SalesSort, period_where
 from retail_lakehouse.serve.models import CountrySales, Kpis
@@ -47,7 +47,8 @@ _MONTHS_IN = (
 def whole_months(period: Period) -> bool:
     """True when the period starts on a 1st and ends on a month's last day (or is open)."""
     starts = period.start is None or period.start.day == 1
-    ends = period.end is None or (period.end + timedelta(days=1)).day == 1
+    # 9999-12-31 ends a month too: the day after it is past the calendar (OverflowError, a 500)
+    ends = period.end is None or period.end == date.max or (period.end + timedelta(days=1)).day == 1
     return starts and ends
 
 
