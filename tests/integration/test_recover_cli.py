@@ -527,7 +527,10 @@ def test_retract_by_name_across_a_large_manifest(tmp_path: Path) -> None:
     assert several.code == 2, several.stdout + several.stderr
     said = " ".join(several.stderr.split())
     assert f"matches several batches: batch 1 ({SOURCE}), batch {other} (/y/{SOURCE.name})" in said
-    assert "use --batch N" in said
+    assert (
+        "name it by its path as ingested, or retract it by number first: retail retract --batch N"
+        in said
+    )
 
     assert (
         f"retracted batch {other} (/y/{SOURCE.name})"

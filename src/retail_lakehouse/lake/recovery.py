@@ -280,7 +280,10 @@ def find_batch(lake: Lake, *, file: str | None = None, batch: int | None = None)
         what = f"file {file!r}"
     if len(matches) > 1:
         listed = ", ".join(f"batch {r['_batch_seq']} ({r['_source_file']})" for r in matches)
-        raise RecoveryRefused(f"{what} matches several batches: {listed}; use --batch N")
+        raise RecoveryRefused(
+            f"{what} matches several batches: {listed}; name it by its path as ingested, "
+            "or retract it by number first: retail retract --batch N"
+        )
     if matches:
         return matches[0]
     unfinished = _unfinished(lake, file=file, batch=batch)
