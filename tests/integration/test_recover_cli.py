@@ -109,6 +109,9 @@ def test_as_of_backup_rollback_restore_maintenance(tmp_path: Path) -> None:
 
     # time travel: every table as it was when R1 finished
     assert figures(lake, r1) == after_r1
+    # a time before the lake's first commit is refused, not answered as an empty lake
+    early = run_retail("sql", "--as-of", "2000-01-01", "SELECT 1", lake=lake)
+    assert early.code == 2 and "nothing had been written to this lake" in early.stderr
     # history ties Delta versions to runs
     history = json.loads(ok("history", "--json", lake=lake).stdout)
     by_run = {entry["run_id"]: entry for entry in history}

@@ -254,6 +254,13 @@ def resolve_as_of(lake: Lake, as_of: str) -> AsOf:
     state = AsOf(label, cutoff, run)
     for name, history in histories.items():
         state.versions[name] = _version_at(history, cutoff, later)
+    first = min((c.timestamp for h in histories.values() for c in h), default=None)
+    if run is None and first is not None and all(v is None for v in state.versions.values()):
+        # an empty answer would read as "no sales", not as "before this lake existed"
+        raise AsOfError(
+            f"nothing had been written to this lake by {label}; "
+            f"its first commit is at {first.isoformat()}"
+        )
     return state
 
 

@@ -52,9 +52,9 @@ def test_read_endpoints_answer_as_of_a_run(server: Server) -> None:
     assert past.json()["units"] == int(then["u"])
     current = viewer.get("/api/v1/kpis")
     assert current.json()["gross_revenue"] == float(now["g"])
-    # a time before the lake existed: every table empty
+    # a time before the lake existed is refused, not answered as a lake without sales
     empty = viewer.get("/api/v1/kpis", params={"as_of": "2001-01-01T00:00:00"})
-    assert empty.status_code == 200 and empty.json()["gross_revenue"] == 0
+    assert empty.status_code == 422 and "nothing had been written to this lake" in empty.text
     bad = viewer.get("/api/v1/kpis", params={"as_of": "not a run"})
     assert bad.status_code == 422 and "neither a run id" in bad.text
 
