@@ -59,7 +59,7 @@ def main_options(
         typer.Option(
             "--log-format",
             envvar="RETAIL_LOG_FORMAT",
-            help="Log events on stderr as json or console lines (always JSON in <lake>/_logs/).",
+            help="Log events on stderr as json or console lines (always JSON in the lake's _logs/).",
         ),
     ] = None,
     metrics_file: Annotated[
@@ -76,7 +76,8 @@ def main_options(
             "--wait",
             min=0,
             metavar="SECONDS",
-            help="How long a writing command waits for another writer to finish (default 10).",
+            help="How long a writing command waits for another writer to finish, then exits 1 "
+            "naming it (default: RETAIL_WRITER_WAIT, else 10).",
         ),
     ] = None,
     version: Annotated[
