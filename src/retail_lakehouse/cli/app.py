@@ -59,7 +59,8 @@ def main_options(
         typer.Option(
             "--log-format",
             envvar="RETAIL_LOG_FORMAT",
-            help="Log events on stderr as json or console lines (always JSON in the lake's _logs/).",
+            help="Log events on stderr as json or console lines (always JSON in the lake's "
+            "_logs/).",
         ),
     ] = None,
     metrics_file: Annotated[

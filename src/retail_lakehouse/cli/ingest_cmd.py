@@ -47,8 +47,8 @@ def ingest(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Files or folders (csv, tsv, txt, xlsx/xls, json, ndjson, jsonl, parquet; the text "
-            "formats also as .gz, .bz2 or .xz)."
+            help="Files or folders (csv, tsv, txt, xlsx/xls, json, ndjson, jsonl, parquet; "
+            "the text formats also as .gz, .bz2 or .xz)."
         ),
     ] = None,
     cdc: Annotated[
