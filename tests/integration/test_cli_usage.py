@@ -294,6 +294,26 @@ def test_help_shows_flags_without_values_and_no_rst_markup() -> None:
         )
 
 
+def test_top_level_help_keeps_what_markdown_would_swallow() -> None:
+    """Help is rendered as Markdown, where ``<lake>`` reads as an HTML tag and vanishes."""
+    done = run_retail("--help")  # COLUMNS=200: no line breaks inside the words asked for
+    assert done.code == 0, done.stderr
+    assert " /_logs/" not in done.stdout, done.stdout  # the folder's owner was swallowed
+    assert "_logs/" in done.stdout and "RETAIL_WRITER_WAIT" in done.stdout, done.stdout
+
+
+def test_error_messages_keep_their_brackets(tmp_path: Path) -> None:
+    """An error naming a retail.toml table (``[publish]``) is printed as written, not read as
+    console markup and dropped."""
+    (tmp_path / "lake").mkdir()
+    done = run_retail("publish", lake=tmp_path / "lake", cwd=tmp_path)
+    assert done.code == 2, done.stderr
+    assert "dsn in the [publish] table of retail.toml" in done.stderr, done.stderr
+    out = tmp_path / "sales[eu].csv"  # a file name is printed as given, too
+    done = run_retail("generate", "-n", "5", "-o", out, cwd=tmp_path)
+    assert done.code == 0 and "sales[eu].csv" in done.stdout, done.stdout
+
+
 def test_sql_tables_align_numbers_and_wide_results_stay_readable(lake: Path) -> None:
     done = run_retail("sql", "SELECT 1234567 AS n, 'x' AS s UNION ALL SELECT 5, 'yy'", lake=lake)
     assert done.code == 0, done.stderr

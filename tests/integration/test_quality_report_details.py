@@ -120,6 +120,7 @@ def test_the_html_report_shows_the_same(lake: Path, tmp_path: Path) -> None:
 def test_duplicates_show_examples_on_a_first_run(lake: Path) -> None:
     first = truth(lake)["runs"][0]["run_id"]
     out = ok("quality", "report", "--run", first, "--examples", "2", lake=lake)
+    assert "first scored run" in out and "vs previous run" not in out  # nothing to compare
     row = out[out.index("no_exact_duplicates") :].split("├")[0]
     assert "no example lines left" not in row
     assert "online_retail_head_1071.csv:" in row and "copy_of=" in row

@@ -73,4 +73,4 @@ def test_channel(
     error = book.test(channel)
     if error:
         raise PipelineFailure(f"test alert not delivered to {channel}: {error}")
-    console.print(f"test alert delivered to {channel}")
+    console.print(f"test alert delivered to {channel}", markup=False)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape  # messages name retail.toml tables: [publish], [limits]
 from typer.exceptions import TyperException
 
 from retail_lakehouse import __version__
@@ -59,7 +60,8 @@ def main_options(
         typer.Option(
             "--log-format",
             envvar="RETAIL_LOG_FORMAT",
-            help="Log events on stderr as json or console lines (always JSON in <lake>/_logs/).",
+            help="Log events on stderr as json or console lines (always JSON in the lake's "
+            "_logs/).",
         ),
     ] = None,
     metrics_file: Annotated[
@@ -76,7 +78,8 @@ def main_options(
             "--wait",
             min=0,
             metavar="SECONDS",
-            help="How long a writing command waits for another writer to finish (default 10).",
+            help="How long a writing command waits for another writer to finish, then exits 1 "
+            "naming it (default: RETAIL_WRITER_WAIT, else 10).",
         ),
     ] = None,
     version: Annotated[
@@ -225,7 +228,7 @@ def _main() -> None:
         if callable(show):
             show()
         else:
-            err_console.print(f"[red]error:[/] {usage}")
+            err_console.print(f"[red]error:[/] {escape(str(usage))}")
         sys.exit(2)
     except (UsageProblem, ConfigError, LakeFormatError, RulesError) as problem:
         _fail(problem, 2, debug)
@@ -238,14 +241,14 @@ def _main() -> None:
             returned = INTERRUPTED
         elif isinstance(error, OSError) and error.errno in DISK_FULL:
             err_console.print(
-                f"[red]error:[/] the disk is full: {error}\n"
+                f"[red]error:[/] the disk is full: {escape(str(error))}\n"
                 "Free some space and run the command again: what this one had not committed "
                 "is undone by the next writing command."
             )
             sys.exit(1)
         else:
             err_console.print(
-                f"[red]internal error:[/] {type(error).__name__}: {error}\n"
+                f"[red]internal error:[/] {type(error).__name__}: {escape(str(error))}\n"
                 "Run again with --debug for the traceback, and report it if it persists."
             )
             sys.exit(1)
@@ -284,5 +287,5 @@ def main() -> None:
 def _fail(error: Exception, code: int, debug: bool) -> None:
     if debug:
         traceback.print_exc()
-    err_console.print(f"[red]error:[/] {error}", highlight=False)
+    err_console.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
     sys.exit(code)

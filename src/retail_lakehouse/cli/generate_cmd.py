@@ -137,4 +137,6 @@ def generate(
             progress=advance,
             spelling=spelling,
         )
-    console.print(f"wrote {result.rows:,} lines to {result.path} in {result.seconds:.1f}s")
+    console.print(
+        f"wrote {result.rows:,} lines to {result.path} in {result.seconds:.1f}s", markup=False
+    )

@@ -47,8 +47,8 @@ def ingest(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Files or folders (csv, tsv, xlsx/xls, json, ndjson, parquet; the text formats "
-            "also as .gz, .bz2 or .xz)."
+            help="Files or folders (csv, tsv, txt, xlsx/xls, json, ndjson, jsonl, parquet; "
+            "the text formats also as .gz, .bz2 or .xz)."
         ),
     ] = None,
     cdc: Annotated[
@@ -152,7 +152,7 @@ def _ingest_into(
     warnings: list[str] = []
 
     def warn(line: str) -> None:  # what an interrupted command left, completed or undone
-        console.print(f"[yellow]{line}[/]")
+        console.print(f"[yellow]{escape(line)}[/]", highlight=False)
 
     def show(index: int, outcome: FileOutcome) -> None:
         if outcome.refused is not None:
@@ -300,7 +300,7 @@ def _ingest_replacing(
     already: str | None = None
     with recorded_run(lake, "ingest --replaces") as run:
         for line in run.recovered:
-            console.print(f"[yellow]{line}[/]")
+            console.print(f"[yellow]{escape(line)}[/]", highlight=False)
         try:
             old: dict[str, Any] | None = find_batch(lake, file=old_name)
         except AlreadyRetracted as retracted:  # a retry after an interruption: idempotent
@@ -325,7 +325,9 @@ def _ingest_replacing(
     if run.refused is not None:
         raise UsageProblem(run.refused)
     if already is not None:
-        console.print(f"{files[0]}: {report.status} ({report.note or 'in bronze'}); {already}")
+        console.print(
+            f"{files[0]}: {report.status} ({report.note or 'in bronze'}); {already}", markup=False
+        )
         return
     # A new file whose content bronze already holds under another name is skipped, not
     # ingested: its lines are counted in that batch, and the old file is still retracted.

@@ -93,4 +93,6 @@ def revoke(
         record = _store(ctx).revoke(key_id)
     except KeyStoreError as error:
         raise UsageProblem(str(error)) from None
-    console.print(f"revoked key {record.key_id} ({record.name!r}) at {record.revoked_at}")
+    console.print(
+        f"revoked key {record.key_id} ({record.name!r}) at {record.revoked_at}", markup=False
+    )

@@ -102,7 +102,7 @@ def catalog(
         except OSError as error:
             raise UsageProblem(f"cannot write the catalog into {html}: {error}") from None
         if not as_json:
-            console.print(f"catalog written to {index}")
+            console.print(f"catalog written to {index}", markup=False)
     if as_json:
         typer.echo(json.dumps([e.to_json() for e in entries], indent=2, default=str))
         return

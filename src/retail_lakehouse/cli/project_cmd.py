@@ -32,7 +32,7 @@ def init(
     config.write_text(DEFAULT_TOML, encoding="utf-8")
     for sub in ("landing", "lake"):
         (directory / sub).mkdir(exist_ok=True)
-    console.print(f"initialised {directory.resolve()}: retail.toml, landing/, lake/")
+    console.print(f"initialised {directory.resolve()}: retail.toml, landing/, lake/", markup=False)
 
 
 def demo(

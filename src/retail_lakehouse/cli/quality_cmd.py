@@ -85,7 +85,7 @@ def report(
     render_terminal(built, console)
     if html is not None:
         written = write_html(built, html)
-        console.print(f"HTML report written to [bold]{written}[/]")
+        console.print(f"HTML report written to {written}", markup=False)
 
 
 @app.command("rules")

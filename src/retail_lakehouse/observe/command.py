@@ -94,7 +94,7 @@ class CommandObserver:
                 job = self._job
                 self._safely(lambda: self._emitter_().fail(job, error or "failed"))
         elif status == "refused":  # exit 2: the START already sent ends in a FAIL, not COMPLETE
-            self.log.warning("command refused", status=status, reason=error, seconds=seconds)
+            self.log.refusal("command refused", status=status, reason=error, seconds=seconds)
             if self._job is not None:
                 job = self._job
                 self._safely(lambda: self._emitter_().fail(job, f"refused: {error}"))

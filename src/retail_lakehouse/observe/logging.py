@@ -164,6 +164,11 @@ class EventLogger:
         lake's log and in a log stream asked for on standard error, not on the terminal."""
         self._log("error", event, fields, reported=True)
 
+    def refusal(self, event: str, **fields: Any) -> None:
+        """A warning its caller reports itself (a refused command: the CLI's ``error:`` line,
+        the API's 4xx), kept off the terminal as :meth:`failure` is, so it is said once."""
+        self._log("warning", event, fields, reported=True)
+
 
 def configure(lake_root: Path | None, log_format: LogFormat | None) -> None:
     """Set up the sinks for this process (the CLI calls it once, after reading settings).

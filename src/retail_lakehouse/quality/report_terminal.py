@@ -39,9 +39,9 @@ def _short(text: str, width: int = 24) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _change(value: float | None) -> Text:
+def _change(value: float | None, first: str = "first run") -> Text:
     if value is None:
-        return Text("first run", style="dim")
+        return Text(first, style="dim")  # nothing to compare with
     if value > 0.05:
         return Text(f"▲ {value:.1f}", style="green")
     if value < -0.05:
@@ -92,8 +92,8 @@ def _headline(report: QualityReport) -> Panel:
         ("  grade ", "bold"),
         (run.grade or "–", f"bold {style_for(run.overall)}"),
         "   ",
-        _change(report.change),
-        " vs previous run\n",
+        _change(report.change, "first scored run"),
+        "\n" if report.change is None else " vs previous run\n",
         *_lake_now(report),
         (
             f"{run.lines_checked:,} lines checked · {report.failing_rules} of {len(report.rules)} "

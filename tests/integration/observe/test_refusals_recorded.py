@@ -55,6 +55,10 @@ def test_refused_commands_fail_their_lineage_run_and_log_refused(tmp_path: Path)
         last = _log(lake)[-1]
         assert last["event"] == "command refused" and last["status"] == "refused", last
         assert reason in last["reason"]
+    # on a terminal without --log-format the reason is said once, by the error line
+    done = run_retail("retract", "nosuch.csv", lake=lake)
+    assert done.code == 2 and done.stderr.count("not in bronze.files") == 1, done.stderr
+    assert _log(lake)[-1]["event"] == "command refused"  # still in the lake's log
     seen = len(events_in(lake / "_lineage"))
     assert run_retail("rollback", "--to-run", "nosuch", lake=lake).code == 2
     assert len(events_in(lake / "_lineage")) == seen  # refused before it started: no events
