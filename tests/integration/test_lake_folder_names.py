@@ -226,3 +226,24 @@ def test_a_lake_inside_another_lake_s_table_is_refused_before_it_is_written(
     assert sorted(p.name for p in table.iterdir() if not p.name.startswith("part-")) == [
         "_delta_log"
     ]
+
+
+def test_a_restore_into_another_lake_s_table_is_refused_before_it_is_written(
+    tmp_path: Path,
+) -> None:
+    """``retail restore B --lake outer/bronze/sales_lines/inner`` made its
+    ``inner.restoring`` folder inside the outer table before any check (sixteenth round's
+    audit): the same refusal as every writer's, exit 2, nothing written there."""
+    source = tmp_path / "s.csv"
+    assert run_retail("generate", "--rows", "30", "--out", source, lake=tmp_path / "x").code == 0
+    outer = tmp_path / "outer"
+    assert run_retail("ingest", source, lake=outer).code == 0
+    backups = tmp_path / "backups"
+    assert run_retail("backup", backups, lake=outer).code == 0
+    table = outer / "bronze" / "sales_lines"
+    before = sorted(p.name for p in table.iterdir())
+    done = run_retail("restore", backups, "--lake", table / "inner")
+    said = " ".join(done.stderr.split())
+    assert done.code == 2, done.stdout + done.stderr
+    assert f"{table} is a Delta table" in said, said
+    assert sorted(p.name for p in table.iterdir()) == before

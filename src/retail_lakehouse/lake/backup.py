@@ -47,7 +47,7 @@ from retail_lakehouse.lake.commits import COMMAND_KEY, app_ids, app_transactions
 from retail_lakehouse.lake.errors import LakeBusyError
 from retail_lakehouse.lake.location import data_files
 from retail_lakehouse.lake.scratch import scratch_path, sweep
-from retail_lakehouse.lake.store import Lake
+from retail_lakehouse.lake.store import Lake, refuse_inside_a_table
 
 FORMAT = 1
 KEY_STORE = "_serve/api_keys.json"
@@ -322,6 +322,7 @@ def restore(
 
     clock = time.perf_counter()
     target = target.expanduser().absolute()
+    refuse_inside_a_table(target)  # before <target>.restoring is made inside that table
     if target.exists() and not target.is_dir():
         raise BackupError(f"{target} is a file: restore into a new or empty folder")
     if target.exists() and any(target.iterdir()):
