@@ -266,3 +266,15 @@ def test_a_file_name_that_reads_as_rich_markup_is_printed_as_written(tmp_path: P
         said = done.stdout + done.stderr
         assert done.code == code and "Traceback" not in said, said
         assert "q[/]" in " ".join(said.split()), said
+
+
+def test_a_named_pipe_is_refused_as_no_regular_file(lake: Path, tmp_path: Path) -> None:
+    """A FIFO named ``sales.csv`` given by name was refused as "no such file or folder" (it
+    exists; sixteenth round's audit): it is refused for what it is, and never opened (opening
+    a pipe with no writer would block the ingest for ever)."""
+    pipe = tmp_path / "sales.csv"
+    os.mkfifo(pipe)
+    done = run_retail("ingest", pipe, lake=lake)
+    said = " ".join(done.stderr.split())
+    assert done.code == 2, done.stdout + done.stderr
+    assert f"{pipe}: not a regular file (a pipe, device or socket)" in said, said

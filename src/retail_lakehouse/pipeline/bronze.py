@@ -115,6 +115,10 @@ def discover(
             if lakes(path):
                 raise FileRefused(path, "it is one of the lake's own files, not a sales export")
             found.append(path)
+        elif path.exists():  # a pipe, device or socket: reading one could block for ever
+            raise FileRefused(
+                path, "not a regular file (a pipe, device or socket): only files are read"
+            )
         else:
             raise FileRefused(path, "no such file or folder")
     return list(dict.fromkeys(found))
