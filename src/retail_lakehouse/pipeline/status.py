@@ -118,7 +118,8 @@ def date_order_report(sql: LakeSQL) -> dict[str, Any]:
     if "date_order_source" not in lake.arrow_schema("bronze.files").names:
         return dict(_NO_DATE_ORDERS)
     assumed_units = (
-        f"SELECT _batch_seq, file, sheet, date_order FROM ({units_sql(lake)}) "
+        "SELECT _batch_seq, file, sheet, date_order, undated_lines, undated_example "
+        f"FROM ({units_sql(lake)}) "
         "WHERE date_order_source = 'assumed' AND date_pattern IS NOT NULL"
     )
     count = sql.arrow(f"SELECT count(*) AS n FROM ({assumed_units})").to_pylist()[0]["n"]
@@ -127,7 +128,16 @@ def date_order_report(sql: LakeSQL) -> dict[str, Any]:
         f"LIMIT {ASSUMED_LISTED}) ORDER BY _batch_seq, sheet"
     ).to_pylist()
     return {
-        "assumed": [assumed_note(r["file"], r["date_order"], r["sheet"]) for r in latest],
+        "assumed": [
+            assumed_note(
+                r["file"],
+                r["date_order"],
+                r["sheet"],
+                r["undated_lines"] or 0,  # NULL: ingested before the count was kept
+                r["undated_example"],
+            )
+            for r in latest
+        ],
         "assumed_count": int(count),
         "likely_swaps": [swap.message() for swap in likely_swaps(sql)],
     }
