@@ -721,6 +721,72 @@ def test_the_assumed_order_note_counts_dates_that_read_neither_way(
     assert "every date reads both ways" not in said
 
 
+def test_status_says_the_ingests_note_for_dates_that_read_neither_way(
+    retail: RetailCli, tmp_path: Path
+) -> None:
+    """``retail status`` rebuilt the note from ``bronze.files``, which did not keep the count of
+    dates that read neither way: it said "every date reads both ways" of a file holding
+    ``13/45/2011``. The manifest keeps the count and the first such line; a lake from before
+    them (the columns absent) is still read, its note as it was, and its next ingest adds them."""
+    import deltalake
+
+    head = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
+
+    def export(name: str, dates: tuple[str, ...], first: int) -> Path:
+        source = tmp_path / name
+        lines = [
+            f"{first + n},85123A,WHITE HANGING HEART,6,{date} 08:26,2.55,17850,United Kingdom\n"
+            for n, date in enumerate(dates)
+        ]
+        source.write_text(head + "".join(lines), encoding="utf-8")
+        return source
+
+    lake = tmp_path / "lake"
+    older = export("older.csv", ("12/1/2011", "13/45/2011"), 536360)
+    ok(retail, "ingest", older, lake=lake)
+    # the lake as an earlier version left it: bronze.files without the new columns
+    manifest = deltalake.DeltaTable(str(lake / "bronze" / "files"))
+    table = manifest.to_pyarrow_table()
+    kept = [n for n in table.column_names if n not in ("undated_lines", "undated_example")]
+    deltalake.write_deltalake(
+        manifest, table.select(kept), mode="overwrite", schema_mode="overwrite"
+    )
+    said = " ".join(ok(retail, "status", lake=lake).stdout.split())
+    assert f"{older}: every date reads both ways" in said, said  # what it knows: no count
+
+    source = export("odd dates.csv", ("12/1/2011", "13/45/2011", "12/1/2011"), 536370)
+    ingested = " ".join(ok(retail, "ingest", source, lake=lake).stdout.split())
+    note = (
+        f"{source}: 1 line(s) have a date that reads neither way (line 3: '13/45/2011 08:26'); "
+        "every other date reads both ways"
+    )
+    assert note in ingested, ingested
+    said = " ".join(ok(retail, "status", lake=lake).stdout.split())
+    assert note in said, said
+    assert f"{source}: every date reads both ways" not in said, said
+    notes = ok(retail, "status", "--json", lake=lake).json()["date_orders"]["assumed"]
+    assert any(n.startswith(note) for n in notes), notes
+    assert any(n.startswith(f"{older}: every date reads both ways") for n in notes), notes
+
+    # a workbook's sheet: the note names the sheet and its line, in status as at the ingest
+    book = _workbook(
+        tmp_path / "book.xlsx",
+        {
+            "US": ["12/13/2010 8:26"] * 12,
+            "EU": ["13/12/2010 8:26"] * 12,  # the workbook decides nothing for "Odd"
+            "Odd": ["2/12/2010 10:00", "13/45/2010 10:00"],
+        },
+    )
+    ingested = " ".join(ok(retail, "ingest", book, lake=lake).stdout.split())
+    sheet_note = (
+        f"{book} sheet 'Odd': 1 line(s) have a date that reads neither way (sheet 'Odd' line 3: "
+        "'13/45/2010 10:00'); every other date of the sheet reads both ways"
+    )
+    assert sheet_note in ingested, ingested
+    notes = ok(retail, "status", "--json", lake=lake).json()["date_orders"]["assumed"]
+    assert any(n.startswith(sheet_note) for n in notes), notes
+
+
 def test_status_names_the_latest_assumed_files_and_counts_the_rest(
     retail: RetailCli, tmp_path: Path
 ) -> None:

@@ -205,3 +205,49 @@ def test_a_killed_rebuild_into_another_zone_leaves_no_lake_of_two_zones(
     assert [row["s"] for row in rows] == walls * 3
     assert [row["f"] for row in rows] == walls * 3
     assert {tuple(row["zones"]) for row in rows} == {("Europe/Berlin", "Europe/Berlin")}
+
+
+def test_status_shows_the_lakes_time_zone_and_says_when_the_setting_differs(
+    retail: RetailCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``retail status`` showed nothing of the zone the lake was built in, so a changed
+    ``time_zone`` was first heard of as the next run's refusal (exit 2)."""
+    lake = tmp_path / "lake"
+    monkeypatch.delenv("RETAIL_TIME_ZONE", raising=False)
+    monkeypatch.setenv("RETAIL_CONFIG", str(tmp_path / "absent.toml"))
+    assert retail("ingest", *_exports(tmp_path / "exports"), lake=lake).code == 0
+
+    def status() -> tuple[str, dict[str, object]]:
+        text = retail("status", lake=lake)
+        as_json = retail("status", "--json", lake=lake)
+        assert text.code == 0 and as_json.code == 0, text.stderr + as_json.stderr
+        return " ".join(text.stdout.split()), json.loads(as_json.stdout)["time_zone"]
+
+    said, zone = status()  # nothing built yet: the next run builds in the setting's zone
+    assert zone == {"lake": None, "configured": "UTC", "differs": False}, zone
+    assert "time zone: UTC (silver and gold not built yet)" in said, said
+
+    assert retail("run", lake=lake).code == 0
+    said, zone = status()
+    assert zone == {"lake": "UTC", "configured": "UTC", "differs": False}, zone
+    assert "time zone: UTC" in said and "differs" not in said, said
+
+    monkeypatch.setenv("RETAIL_TIME_ZONE", "Europe/Berlin")
+    said, zone = status()
+    assert zone == {"lake": "UTC", "configured": "Europe/Berlin", "differs": True}, zone
+    assert (
+        "time zone: UTC (silver and gold were built in it); time_zone is now Europe/Berlin: "
+        "a `retail run` with new lines is refused until `retail run --full-refresh` rebuilds "
+        "them in Europe/Berlin, or time_zone is set back to UTC" in said
+    ), said
+    later = tmp_path / "later.csv"
+    later.write_text(
+        ",".join(HEADER) + "\n" + "900001,22423,CAKESTAND,1,2/1/2011 9:00,12.75,13047,Germany\n"
+    )
+    assert retail("ingest", later, lake=lake).code == 0
+    refused = retail("run", lake=lake)  # what status foretold
+    assert refused.code == 2 and "built in time zone UTC" in refused.stderr, refused.stderr
+    assert retail("run", "--full-refresh", lake=lake).code == 0
+    said, zone = status()
+    assert zone == {"lake": "Europe/Berlin", "configured": "Europe/Berlin", "differs": False}
+    assert "time zone: Europe/Berlin" in said, said

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from retail_lakehouse.cli.context import console, existing_lake_root
+from retail_lakehouse.cli.context import console, existing_lake_root, state_from
 
 
 def status(
@@ -24,7 +24,8 @@ def status(
     from retail_lakehouse.pipeline.status import lake_status
 
     root = existing_lake_root(ctx)
-    report: dict[str, Any] = lake_status(root, last_runs=runs)
+    zone = state_from(ctx).settings.time_zone
+    report: dict[str, Any] = lake_status(root, last_runs=runs, time_zone=zone)
     if as_json:
         sys.stdout.write(json.dumps(report, default=str, indent=2) + "\n")
         return
@@ -33,6 +34,7 @@ def status(
         tables.add_row(name, f"{info['rows']:,}", str(info["version"]))
     console.print(tables)
     console.print(_format_line(report["format"]), highlight=False)
+    console.print(_zone_line(report["time_zone"]), highlight=False)
     accounting = report.get("accounting")
     if accounting:
         console.print(_accounting_lines(accounting, report.get("interrupted") or []))
@@ -74,6 +76,22 @@ def _format_line(lake_format: dict[str, Any]) -> str:
     if recorded > ours:
         line += "; [red]written by a newer release[/]: this one does not write to it"
     return line
+
+
+def _zone_line(zone: dict[str, Any]) -> str:
+    """The zone silver and gold were built in; when ``time_zone`` now says another, what the
+    next run with new lines will do (refuse, exit 2) and the two ways out, said beforehand."""
+    built, configured = zone["lake"], zone["configured"]
+    if built is None:
+        return f"time zone: {escape(configured)} (silver and gold not built yet)"
+    if not zone["differs"]:
+        return f"time zone: {escape(built)}"
+    return (
+        f"time zone: {escape(built)} (silver and gold were built in it); [red]time_zone is now "
+        f"{escape(configured)}[/]: a `retail run` with new lines is refused until `retail run "
+        f"--full-refresh` rebuilds them in {escape(configured)}, or time_zone is set back to "
+        f"{escape(built)}"
+    )
 
 
 def _watcher_line(watcher: dict[str, Any]) -> str:

@@ -150,11 +150,16 @@ class PipelineCollector(Collector):
             "Seconds since a file from each source folder was last ingested.",
             labels=["source"],
         )
+        # Grouped by folder path first (a string function per file), the folder's name taken
+        # from each group: the regular expression over every path of a million-file manifest
+        # cost 0.25 CPU-s, this 0.14 (decision 0020, sixteenth-round addendum).
         rows = self._query(
             """
-            SELECT regexp_extract(_source_file, '([^/]+)/[^/]+$', 1) AS source,
-                   max(epoch(_ingested_at)) AS last
-            FROM bronze.files GROUP BY 1 ORDER BY 1
+            SELECT regexp_extract(folder, '([^/]+)$', 1) AS source, max(last) AS last
+            FROM (SELECT parse_dirpath(_source_file, 'forward_slash') AS folder,
+                         max(epoch(_ingested_at)) AS last
+                  FROM bronze.files GROUP BY 1)
+            GROUP BY 1 ORDER BY 1
             """,
             "bronze.files",
         )

@@ -219,6 +219,8 @@ class StreamConsumer:
                         f"consuming {self.source.name} after offset(s) "
                         + ", ".join(f"{p}:{o}" for p, o in sorted(self._committed.items()))
                     )
+                    for note in self.source.notes:  # a consumer an earlier version left
+                        self.say(f"note: {note}")
                     backoff = FIRST_BACKOFF_SECONDS
                     idle_since = await self._consume()
                     break

@@ -48,9 +48,12 @@ def _lake_format(root: Path) -> dict[str, Any]:
         return {"recorded": None, "this_release": LAKE_FORMAT, "problem": str(error)}
 
 
-def lake_status(lake: Lake | Path, *, last_runs: int = 10) -> dict[str, Any]:
+def lake_status(
+    lake: Lake | Path, *, last_runs: int = 10, time_zone: str = "UTC"
+) -> dict[str, Any]:
     """Row count and version of every table on disk, the accounting identity, the last runs,
     and the watcher's last heartbeat (None when no ``retail watch`` ever ran here).
+    ``time_zone``: the configured zone, set beside the one silver and gold were built in.
 
     While a writer holds the lake, the snapshots of its tables may be taken on both sides of one
     of its commits, so the accounting is reported but not judged (``balanced`` is None and
@@ -92,10 +95,31 @@ def lake_status(lake: Lake | Path, *, last_runs: int = 10) -> dict[str, Any]:
         "tables": tables,
         "accounting": counts,
         "date_orders": formats,
+        "time_zone": _time_zone(snapshots, time_zone),
         "runs": runs,
         "watcher": watcher_status(root),
         "interrupted": interrupted,
     }
+
+
+def _time_zone(snapshots: dict[str, DeltaTable], configured: str) -> dict[str, Any]:
+    """The zone silver and gold were built in (silver's watermark, as the run's refusal reads
+    it: ``lake/watermarks.recorded_time_zone``; None before the first run, UTC for a lake from
+    before the zone was recorded), the configured one, and whether they differ: then the next
+    ``retail run`` with new lines is refused (exit 2) until a full refresh rebuilds in it."""
+    from retail_lakehouse.lake.watermarks import SILVER_CONSUMER
+
+    built: str | None = None
+    table = snapshots.get("meta.watermarks")
+    if table is not None:
+        zoned = any(field.name == "time_zone" for field in table.schema().fields)
+        column = "time_zone" if zoned else "CAST(NULL AS VARCHAR) AS time_zone"
+        rows = _DeltaSQL({"meta.watermarks": table}).rows(
+            f"SELECT {column} FROM meta.watermarks WHERE consumer = '{SILVER_CONSUMER}'"
+        )
+        if rows:
+            built = rows[0]["time_zone"] or "UTC"
+    return {"lake": built, "configured": configured, "differs": built not in (None, configured)}
 
 
 ASSUMED_LISTED = 20
@@ -118,7 +142,8 @@ def date_order_report(sql: LakeSQL) -> dict[str, Any]:
     if "date_order_source" not in lake.arrow_schema("bronze.files").names:
         return dict(_NO_DATE_ORDERS)
     assumed_units = (
-        f"SELECT _batch_seq, file, sheet, date_order FROM ({units_sql(lake)}) "
+        "SELECT _batch_seq, file, sheet, date_order, undated_lines, undated_example "
+        f"FROM ({units_sql(lake)}) "
         "WHERE date_order_source = 'assumed' AND date_pattern IS NOT NULL"
     )
     count = sql.arrow(f"SELECT count(*) AS n FROM ({assumed_units})").to_pylist()[0]["n"]
@@ -127,7 +152,16 @@ def date_order_report(sql: LakeSQL) -> dict[str, Any]:
         f"LIMIT {ASSUMED_LISTED}) ORDER BY _batch_seq, sheet"
     ).to_pylist()
     return {
-        "assumed": [assumed_note(r["file"], r["date_order"], r["sheet"]) for r in latest],
+        "assumed": [
+            assumed_note(
+                r["file"],
+                r["date_order"],
+                r["sheet"],
+                r["undated_lines"] or 0,  # NULL: ingested before the count was kept
+                r["undated_example"],
+            )
+            for r in latest
+        ],
         "assumed_count": int(count),
         "likely_swaps": [swap.message() for swap in likely_swaps(sql)],
     }

@@ -100,6 +100,12 @@ class Target:
         return _KV_PASSWORD.sub(r"\1***", out)
 
 
+def configured(settings: Settings) -> bool:
+    """Whether a target is set (``RETAIL_PUBLISH_DSN`` or ``[publish] dsn``): what makes
+    Dagster's publish asset publish, rather than say there is nowhere to publish to."""
+    return bool(os.environ.get(DSN_ENV)) or settings.publish.dsn is not None
+
+
 def resolve_target(settings: Settings, dsn: str | None = None, schema: str | None = None) -> Target:
     """The target from (highest first) the option, ``RETAIL_PUBLISH_DSN``, ``[publish]``."""
     chosen = dsn or os.environ.get(DSN_ENV)

@@ -40,20 +40,21 @@ MIN_SHARE = 0.5
 """A file is flagged when at least this share of its checked invoices is out of place and
 every one of those would be in place with day and month swapped."""
 
-_WHOLE_FILES = """
+_NO_UNDATED = "CAST(NULL AS BIGINT) AS undated_lines, CAST(NULL AS VARCHAR) AS undated_example"
+_WHOLE_FILES = f"""
     SELECT _batch_seq, _source_file AS file, CAST(NULL AS VARCHAR) AS sheet, date_order,
-           date_order_source, date_pattern
+           date_order_source, date_pattern, {_NO_UNDATED}
     FROM bronze.files
 """
 _SHEETS = """
     SELECT _batch_seq, _source_file AS file, CAST(NULL AS VARCHAR) AS sheet, date_order,
-           date_order_source, date_pattern
+           date_order_source, date_pattern, {undated}
     FROM bronze.files
     WHERE sheet_formats IS NULL
        OR NOT (date_order = 'per-sheet' OR date_order_source = 'per-sheet')
     UNION ALL
     SELECT f._batch_seq, f._source_file, s.sheet, s.date_order, s.date_order_source,
-           s.date_pattern
+           s.date_pattern, {sheet_undated}
     FROM bronze.files f, unnest(f.sheet_formats) AS u(s)
     WHERE f.date_order = 'per-sheet' OR f.date_order_source = 'per-sheet'
 """
@@ -69,10 +70,17 @@ def _query(lake: Lake, invoices: str) -> str:
 def units_sql(lake: Lake) -> str:
     """The units whose date order was decided, as a query over ``bronze.files``: a file, or
     each sheet of a workbook whose sheets were decided differently (``sheet``; NULL: the whole
-    file). Columns: ``_batch_seq, file, sheet, date_order, date_order_source, date_pattern``."""
-    if "sheet_formats" in lake.arrow_schema("bronze.files").names:
-        return _SHEETS
-    return _WHOLE_FILES  # a lake from before per-sheet formats
+    file). Columns: ``_batch_seq, file, sheet, date_order, date_order_source, date_pattern,
+    undated_lines, undated_example`` (the last two NULL in a lake from before them)."""
+    names = lake.arrow_schema("bronze.files").names
+    if "undated_lines" in names:
+        undated = "undated_lines, undated_example"
+        sheet_undated = "s.undated_lines, s.undated_example"
+    else:
+        undated = sheet_undated = _NO_UNDATED
+    if "sheet_formats" in names:
+        return _SHEETS.format(undated=undated, sheet_undated=sheet_undated)
+    return _WHOLE_FILES  # a lake from before per-sheet formats (and the undated columns)
 
 
 _QUERY = """

@@ -451,14 +451,22 @@ class Formats:
     quantity_thousands_separator: str | None = None
     notes: tuple[str, ...] = ()
     sheets: tuple[tuple[str, Formats], ...] = ()
+    undated_lines: int = 0
+    undated_example: str | None = None
 
     def columns(self) -> dict[str, str | None]:
         """The manifest's format columns of this file or sheet."""
         return {name: getattr(self, name) for name in FORMAT_COLUMNS}
 
     def manifest_columns(self) -> dict[str, Any]:
-        sheets = [{"sheet": name, **formats.columns()} for name, formats in self.sheets]
-        return {**self.columns(), "sheet_formats": sheets or None}
+        sheets = [{"sheet": name, **formats._recorded()} for name, formats in self.sheets]
+        return {**self._recorded(), "sheet_formats": sheets or None}
+
+    def _recorded(self) -> dict[str, Any]:
+        """The format columns and the undated lines, which ``retail status`` rebuilds the
+        assumed-order note from (:func:`assumed_note`)."""
+        undated = {"undated_lines": self.undated_lines, "undated_example": self.undated_example}
+        return {**self.columns(), **undated}
 
 
 _ORDER_WORDS = {"mdy": "month first", "dmy": "day first", "ymd": "year first"}
@@ -469,7 +477,7 @@ def assumed_note(
     order: str,
     sheet: str | None = None,
     undated: int = 0,
-    example: Example | None = None,
+    example: Example | str | None = None,
 ) -> str:
     """What a user is told when a file's (or a sheet's) date order was assumed (ingest output,
     status). ``undated``: lines whose date reads in neither order, said first, so that "every
@@ -663,6 +671,8 @@ def decide(
         quantity_decimal_separator_source=quantity[1],
         quantity_thousands_separator=_thousands(evidence.quantities, quantity[0]),
         notes=(note,) if note else (),
+        undated_lines=evidence.undated,
+        undated_example=None if evidence.undated_example is None else str(evidence.undated_example),
     )
 
 
@@ -714,4 +724,11 @@ def decide_file(
         notes = workbook.notes  # one decision for the whole workbook: told once, by file
     else:
         notes = tuple(note for _, formats in decided for note in formats.notes)
-    return Formats(**summary, notes=notes, sheets=tuple(decided))
+    examples = [f.undated_example for _, f in decided if f.undated_example is not None]
+    return Formats(
+        **summary,
+        notes=notes,
+        sheets=tuple(decided),
+        undated_lines=sum(f.undated_lines for _, f in decided),
+        undated_example=examples[0] if examples else None,
+    )

@@ -263,3 +263,24 @@ def test_the_html_catalog_escapes_values_from_the_data(tmp_path: Path) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<script>alert" not in page and "<img src=x" not in page and "<b>x</b>" not in page
     assert page.count("<svg") == 1  # the lineage drawing is still markup
+
+
+def test_freshness_is_labelled_by_each_files_folder(tmp_path: Path) -> None:
+    """``retail_data_freshness_seconds`` per source folder (the folder's name, '.' for none):
+    guards the aggregation's rewrite (folders grouped first, decision 0020 sixteenth round)."""
+    lake = tmp_path / "lake"
+    exports = tmp_path / "exports"
+    for folder, source in (("shop a", SAMPLE), ("shop_b", SECOND)):
+        (exports / folder).mkdir(parents=True)
+        (exports / folder / source.name).write_bytes(source.read_bytes())
+    ok("ingest", exports, lake=lake)
+    here = tmp_path / "here.csv"
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)
+    here.write_text("".join(lines[:1] + lines[-20:]), encoding="utf-8")
+    done = run_retail("ingest", "here.csv", lake=lake, cwd=tmp_path)
+    assert done.code == 0, done.stderr
+    text = ok("metrics", lake=lake).stdout
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    ages = {s.labels["source"]: s.value for s in families["retail_data_freshness_seconds"].samples}
+    assert set(ages) == {"shop a", "shop_b", "."}, ages
+    assert all(0 <= age < 3600 for age in ages.values()), ages

@@ -118,3 +118,62 @@ def test_refused_arguments_leave_no_lake_folder(tmp_path: Path) -> None:
         )  # fmt: skip
         assert done.code == 2, done.stderr
         assert not fresh.exists()
+
+
+def test_the_consumer_an_earlier_version_shared_is_named_after_the_upgrade(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """Before durables were named per lake every lake used ``retail``; after the upgrade that
+    consumer stays on the broker unused. On a stream retained by interest it keeps every
+    event for ever (the broker's storage grows): ``retail stream`` says so, naming it and how to
+    remove it, and removes nothing (a lake of the earlier version may still use it)."""
+    import nats
+    from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StreamConfig
+
+    async def earlier_version() -> None:
+        nc = await nats.connect(broker.url)
+        try:
+            js = nc.jetstream()
+            await js.add_stream(
+                StreamConfig(name="SALES", subjects=[SUBJECT], retention=RetentionPolicy.INTEREST)
+            )
+            await js.add_consumer(  # as an earlier `retail stream` made it: no description
+                "SALES",
+                ConsumerConfig(
+                    durable_name="retail", ack_policy=AckPolicy.ALL, filter_subject=SUBJECT
+                ),
+            )
+        finally:
+            await nc.close()
+
+    async def kept() -> tuple[int, list[str]]:
+        nc = await nats.connect(broker.url)
+        try:
+            js = nc.jetstream()
+            names = [c.name for c in await js.consumers_info("SALES")]
+            return (await js.stream_info("SALES")).state.messages, names
+        finally:
+            await nc.close()
+
+    asyncio.run(earlier_version())
+    publish(broker.url, SUBJECT, [sale(n) for n in range(1, 51)])
+    lake = tmp_path / "lake"
+    session = stream(lake, broker, SUBJECT)
+    out, err = session.communicate(timeout=300)
+    assert session.returncode == 0, err
+    said = " ".join(out.split())
+    assert (
+        f"consumer 'retail' on stream SALES of {broker.url} was made by an earlier version of "
+        "retail stream, before each lake had its own" in said
+    ), said
+    assert "retention by interest: it keeps every event" in said, said
+    assert "nats consumer rm SALES retail" in said, said
+    exactly_once(lake, 50)
+    messages, consumers = asyncio.run(kept())
+    assert "retail" in consumers and messages == 50  # removed nothing; the events it holds
+
+    # a lake that names its durable `retail` by hand uses it: nothing to say
+    again = stream(tmp_path / "other", broker, SUBJECT, "--durable", "retail")
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err
+    assert "earlier version" not in out, out

@@ -83,10 +83,15 @@ FORMAT_COLUMNS = (
 PER_SHEET = "per-sheet"
 """A workbook's ``bronze.files`` format value when its sheets differ (see ``sheet_formats``)."""
 
+UNDATED_FIELDS = (pa.field("undated_lines", pa.int64()), pa.field("undated_example", STR))
+"""Lines whose date reads in neither order, and the first of them, as the ingest's note said
+them: ``retail status`` says the same note from the manifest (NULL: a lake from before)."""
+
 SHEET_FORMATS = pa.struct(
     [
         pa.field("sheet", STR),
         *(pa.field(name, STR) for name in FORMAT_COLUMNS),
+        *UNDATED_FIELDS,
     ]
 )
 """The formats of one sheet of a workbook (``bronze.files.sheet_formats``, one per sheet): a
@@ -122,6 +127,7 @@ BRONZE_FILES = TableContract(
             pa.field("sheet_formats", pa.list_(SHEET_FORMATS)),
             pa.field("run_id", STR, nullable=False),
             pa.field("_ingested_at", TS, nullable=False),
+            *UNDATED_FIELDS,
         ]
     ),
     append_only=True,

@@ -257,6 +257,9 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "quantity_thousands_separator": "Thousands separator seen in the quantities, if any.",
         "sheet_formats": "A workbook's formats, one entry per sheet (each sheet is decided on "
         "its own values); NULL for files without sheets.",
+        "undated_lines": "Lines whose date reads in neither order (13/45/2011): they decide no "
+        "date order (NULL: ingested before this column existed).",
+        "undated_example": "The first such line and its value, as the ingest's note said it.",
     },
     "silver.quarantine": {
         "raw_quantity": "Quantity as written in the source.",

@@ -6,6 +6,9 @@ twice), and a new file reusing an old name has a new hash, so it is never missed
 cached in the sensor cursor by (path, size, mtime), so an unchanged folder is only listed, never
 read. Which files count, and when they are complete, is the watcher's rule
 (:mod:`retail_lakehouse.orchestrate.landing`, ``[watch] settle_seconds``).
+
+Both reach the publish asset (``publish/postgres``) only with ``[publish] after_run = true``, the
+setting that makes ``retail run`` and ``retail watch`` publish after a run.
 """
 
 import json
@@ -27,11 +30,24 @@ from dagster import (
 from retail_lakehouse.config import load_settings
 from retail_lakehouse.lake.contracts.bronze import BRONZE_SALES_LINES
 from retail_lakehouse.orchestrate.dagster.assets import IngestConfig, key
+from retail_lakehouse.orchestrate.dagster.publish import PUBLISH_KEY
 from retail_lakehouse.orchestrate.dagster.resources import RetailProject
 
 BRONZE_OP = "__".join(key(BRONZE_SALES_LINES).path)
 DEFAULT_SCHEDULE = "0 2 * * *"
-EVERYTHING_FROM_BRONZE = AssetSelection.assets(key(BRONZE_SALES_LINES)).downstream()
+
+
+def _published_only_after_run(selection: AssetSelection) -> AssetSelection:
+    """``selection`` without the publish asset unless ``[publish] after_run`` is true."""
+    if load_settings().publish.after_run:
+        return selection
+    return selection - AssetSelection.assets(PUBLISH_KEY)
+
+
+EVERYTHING_FROM_BRONZE = _published_only_after_run(
+    AssetSelection.assets(key(BRONZE_SALES_LINES)).downstream()
+)
+EVERYTHING = _published_only_after_run(AssetSelection.all())
 
 
 @sensor(
@@ -84,7 +100,7 @@ def landing_sensor(
 daily_schedule = ScheduleDefinition(
     name="daily_run",
     cron_schedule=load_settings().watch.schedule or DEFAULT_SCHEDULE,
-    target=AssetSelection.all(),
+    target=EVERYTHING,
     default_status=DefaultScheduleStatus.RUNNING,
     description="Ingest what is in landing/ and bring silver and gold up to date.",
 )

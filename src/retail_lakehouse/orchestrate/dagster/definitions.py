@@ -18,10 +18,11 @@ from retail_lakehouse.orchestrate.dagster.checks import (
     rule_checks,
     scd2_one_current_row,
 )
+from retail_lakehouse.orchestrate.dagster.publish import publish_postgres
 from retail_lakehouse.orchestrate.dagster.resources import RetailProject
 
 defs = Definitions(
-    assets=[bronze_sales_lines, silver_sales_lines, gold_tables],
+    assets=[bronze_sales_lines, silver_sales_lines, gold_tables, publish_postgres],
     asset_checks=[rule_checks(), line_accounting, scd2_one_current_row, fact_keys_resolve],
     sensors=[landing_sensor],
     schedules=[daily_schedule],

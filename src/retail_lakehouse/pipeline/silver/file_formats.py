@@ -32,6 +32,28 @@ COLUMNS = [
 quantities without their own column follow the prices)."""
 
 
+_NOT_DEFAULT = {
+    "date_order": ("dmy", PER_SHEET),
+    "decimal_separator": (",", PER_SHEET),
+    "quantity_decimal_separator": (",", PER_SHEET),
+}
+"""The values that make a manifest row matter to :class:`PassFormats`: every other row is
+month first with '.' throughout, which is what silver does unasked."""
+
+
+def not_default_predicate(columns: set[str]) -> str:
+    """SQL over ``bronze.files`` keeping only the rows :meth:`PassFormats.from_manifest` can
+    use (a day-first, decimal-comma or per-sheet file), so a full refresh over a million
+    default files turns a handful of rows into Python, not a million (3 CPU-s: decision 0020,
+    sixteenth-round addendum). ``columns``: the manifest's (a lake from before a column)."""
+    terms = [
+        f"{name} IN ({', '.join(repr(v) for v in values)})"
+        for name, values in _NOT_DEFAULT.items()
+        if name in columns
+    ]
+    return f"({' OR '.join(terms)})" if terms else "FALSE"
+
+
 @dataclass(frozen=True, order=True)
 class Unit:
     """The lines of one batch, or of one sheet of it (``source_file``: ``book.xlsx#Early``)."""
@@ -53,7 +75,8 @@ class PassFormats:
 
     @classmethod
     def from_manifest(cls, files: pa.Table | None, batches: list[int]) -> PassFormats:
-        """From rows of ``bronze.files`` (any subset of :data:`COLUMNS`)."""
+        """From rows of ``bronze.files`` (any subset of :data:`COLUMNS`; the rows that are all
+        default can be left out: :func:`not_default_predicate`)."""
         if files is None:
             return cls()
         wanted = set(batches)

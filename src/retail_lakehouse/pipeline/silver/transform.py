@@ -32,7 +32,7 @@ from retail_lakehouse.pipeline.bronze_manifest import query_arrow, small_query
 from retail_lakehouse.pipeline.hashing import int64_from_hex
 from retail_lakehouse.pipeline.silver.dedup import find_duplicates, line_key
 from retail_lakehouse.pipeline.silver.file_formats import COLUMNS as FORMAT_COLUMNS
-from retail_lakehouse.pipeline.silver.file_formats import PassFormats
+from retail_lakehouse.pipeline.silver.file_formats import PassFormats, not_default_predicate
 from retail_lakehouse.pipeline.silver.standardise import standardise
 from retail_lakehouse.quality.evaluate import Evaluated, evaluate, summarise
 from retail_lakehouse.quality.results import QualityOutcome, with_uniqueness
@@ -46,24 +46,26 @@ _ids = itertools.count()
 # -- which batches ---------------------------------------------------------------------------
 
 
-def _manifest_rows(lake: Lake, columns: list[str], batches: list[int]) -> pa.Table | None:
+def _manifest_rows(
+    lake: Lake, columns: list[str], batches: list[int], *, not_default: bool = False
+) -> pa.Table | None:
     """The ``bronze.files`` rows of ``batches`` (``columns`` the manifest has; a lake from
     before a column lacks it), asked by predicate: a range of batch numbers, which the Delta
     statistics of a manifest appended in batch order prune to the pending batches' files, so
     an append's pass reads a few rows however many files the lake has seen (reading the
     whole manifest cost 1.5 CPU-s at 1,000,001 file rows, decision 0020's fifteenth-round
-    addendum). None: a lake without a manifest."""
+    addendum). ``not_default``: only the rows whose formats silver must be told
+    (:func:`~.file_formats.not_default_predicate`). None: a lake without a manifest."""
     table = lake.delta(BRONZE_FILES)
     if table is None:
         return None
     names = set(table.schema().to_arrow().names)
     present = ", ".join(c for c in columns if c in names)
     low, high = (min(batches), max(batches)) if batches else (0, -1)
-    return query_arrow(
-        lake,
-        BRONZE_FILES,
-        f"SELECT {present} FROM t WHERE _batch_seq >= {int(low)} AND _batch_seq <= {int(high)}",
-    )
+    where = f"_batch_seq >= {int(low)} AND _batch_seq <= {int(high)}"
+    if not_default:
+        where += f" AND {not_default_predicate(names)}"
+    return query_arrow(lake, BRONZE_FILES, f"SELECT {present} FROM t WHERE {where}")
 
 
 def watermark(lake: Lake, consumer: str = CONSUMER) -> int | None:
@@ -163,7 +165,35 @@ def _project(t: ir.Table, names: list[str], run_id: str, processed_at: datetime 
 def source_lines(engine: Engine, batches: list[int]) -> ir.Table:
     """The bronze lines of ``batches`` (one committed snapshot)."""
     bronze = engine.table("bronze.sales_lines")
-    return bronze.filter(bronze._batch_seq.isin(batches))
+    return bronze.filter(among(bronze._batch_seq, batches))
+
+
+RANGES_AT_MOST = 64
+"""Above this many runs of consecutive batch numbers, :func:`among` lists the numbers."""
+
+
+def among(column: ir.IntegerValue, batches: list[int]) -> ir.BooleanValue:
+    """``column`` is one of ``batches``, said as ranges of consecutive numbers. A full refresh
+    of a lake of a million batches passed a million-literal ``IN`` list, which Ibis spent CPU
+    minutes building (decision 0020, sixteenth-round addendum); its batches are one range, or
+    a few where retracted batches left gaps. Scattered numbers are still listed."""
+    import pyarrow.compute as pc
+
+    values = pc.unique(pa.array(batches, pa.int64()))
+    values = values.take(pc.array_sort_indices(values))
+    if len(values) == 0:
+        return ibis.literal(False)
+    starts = pc.indices_nonzero(pc.fill_null(pc.not_equal(pc.pairwise_diff(values), 1), True))
+    if len(starts) > RANGES_AT_MOST:
+        return column.isin(values.to_pylist())
+    first = values.take(starts).to_pylist()
+    last = values.take(
+        pa.array([*(i - 1 for i in starts.to_pylist()[1:]), len(values) - 1], pa.int64())
+    ).to_pylist()
+    test = column.between(first[0], last[0])
+    for low, high in zip(first[1:], last[1:], strict=True):
+        test |= column.between(low, high)
+    return test
 
 
 def existing_keys(
@@ -247,8 +277,10 @@ def build_pass(
     would cost more than everything the rules do)."""
     n = next(_ids)
     source = source_lines(engine, batches)
-    manifest = _manifest_rows(engine.lake, [*FORMAT_COLUMNS, "rows_ingested"], batches)
-    formats = PassFormats.from_manifest(manifest, batches)
+    manifest = _manifest_rows(engine.lake, ["_batch_seq", "rows_ingested"], batches)
+    formats = PassFormats.from_manifest(
+        _manifest_rows(engine.lake, FORMAT_COLUMNS, batches, not_default=True), batches
+    )
     standardised = standardise(engine, source, formats, time_zone=time_zone)
     per_batch = engine.materialize(
         source.select("_batch_seq", *_PER_BATCH).distinct(), f"silver_batches_{n}"
@@ -264,7 +296,7 @@ def build_pass(
     earlier = existing_keys(engine, min(batches), _instants(engine, lines)) if existing else None
     found = find_duplicates(lines.select(*_DEDUP_COLUMNS), earlier)
     duplicates = engine.materialize(
-        _with_batch(found.filter(found._batch_seq.isin(batches)), per_batch),
+        _with_batch(found.filter(among(found._batch_seq, batches)), per_batch),
         f"silver_duplicates_{n}",
     )
     kept = _with_batch(lines.anti_join(duplicates, _LINE_IDENTITY), per_batch)
@@ -298,10 +330,11 @@ def _lines_of(manifest: pa.Table | None, batches: list[int]) -> int | None:
     """Bronze lines of ``batches`` by the manifest (None: a lake without the count)."""
     if manifest is None or "rows_ingested" not in manifest.column_names:
         return None
-    wanted = set(batches)
-    seqs = manifest.column("_batch_seq").to_pylist()
-    rows = manifest.column("rows_ingested").to_pylist()
-    return sum(int(r or 0) for s, r in zip(seqs, rows, strict=True) if s in wanted)
+    import pyarrow.compute as pc
+
+    wanted = pc.is_in(manifest.column("_batch_seq"), value_set=pa.array(batches, pa.int64()))
+    total = pc.sum(manifest.column("rows_ingested").filter(wanted)).as_py()
+    return int(total or 0)
 
 
 def _with_batch(lines: ir.Table, per_batch: ir.Table) -> ir.Table:

@@ -35,6 +35,9 @@ class StreamSource(Protocol):
     subject: str
     """What is consumed, as the user named it: one session per subject and lake."""
 
+    notes: list[str]
+    """What the broker showed that the user should hear of (said after each seek)."""
+
     @property
     def name(self) -> str:
         """A stable name of what is consumed (broker, stream, subject): lineage and app ids."""

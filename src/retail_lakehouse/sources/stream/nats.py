@@ -49,6 +49,9 @@ def parse_url(url: str) -> tuple[str, int]:
 
 
 OWNER_PREFIX = "retail lake "
+LEGACY_DURABLE = "retail"
+"""The durable every lake shared before the default was named per lake (decision 0018,
+fifteenth round): left on the broker by the upgrade."""
 
 
 def subjects_overlap(a: str, b: str) -> bool:
@@ -118,6 +121,7 @@ class JetStreamSource:
         """The consumer's description, naming the lake it feeds (:func:`consumer_owner`): a
         durable described as another lake's is refused, never taken over."""
         self.max_in_flight = max_in_flight
+        self.notes: list[str] = []
         self.stream: str | None = None
         self._nc: Any = None
         self._sub: Any = None
@@ -179,10 +183,42 @@ class JetStreamSource:
         try:
             await self._position(js, committed.get(PARTITION, 0))
             self._sub = await js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
+            self.notes = await self._leftover(js)
         except SourceRefused:
             raise
         except Exception as error:
             raise SourceUnavailable(f"{self.url}: {_describe(error)}") from None
+
+    async def _leftover(self, js: Any) -> list[str]:
+        """The consumer an earlier version shared (:data:`LEGACY_DURABLE`, no description),
+        named when this lake uses another: nothing reads it unless a lake of that version still
+        streams, and on a stream retained by interest it holds every event for ever. Said, not
+        removed: which lakes of that version remain, only the user knows."""
+        from nats.js.api import RetentionPolicy
+        from nats.js.errors import NotFoundError
+
+        assert self.stream is not None
+        if self.durable == LEGACY_DURABLE:
+            return []
+        try:
+            info = await js.consumer_info(self.stream, LEGACY_DURABLE)
+        except NotFoundError:
+            return []
+        if info.config.description:  # made by this version, for a lake that named it so
+            return []
+        retention = (await js.stream_info(self.stream)).config.retention
+        holds = (
+            "The stream's retention by interest: it keeps every event until that consumer "
+            "acknowledges it, so the broker's storage grows. "
+            if retention == RetentionPolicy.INTEREST
+            else ""
+        )
+        return [
+            f"consumer {LEGACY_DURABLE!r} on stream {self.stream} of {self.url} was made by an "
+            "earlier version of retail stream, before each lake had its own (this lake now "
+            f"uses {self.durable!r}); only a lake of that version still reads it. {holds}Once "
+            f"none is left, remove it: nats consumer rm {self.stream} {LEGACY_DURABLE}"
+        ]
 
     async def _position(self, js: Any, committed: int) -> None:
         from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
