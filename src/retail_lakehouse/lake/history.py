@@ -264,6 +264,16 @@ def resolve_as_of(lake: Lake, as_of: str) -> AsOf:
     return state
 
 
+def last_finished_state(lake: Lake) -> AsOf | None:
+    """The lake as the last recorded command left it (None before the first one).
+
+    What a reader reads while another command is between its commits: every table at the
+    version that command's predecessor left, never the running command's first commits beside
+    the tables it has not reached yet (``retail backup`` and ``retail sql``)."""
+    finished = runs(lake)
+    return resolve_as_of(lake, finished[-1].run_id) if finished else None
+
+
 def _version_at(history: list[Commit], cutoff: datetime, later: set[str]) -> int | None:
     chosen: int | None = None
     for commit in history:

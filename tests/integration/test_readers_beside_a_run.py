@@ -1,4 +1,5 @@
-"""``retail sql`` while another process's command is between its commits (sixteenth round).
+"""``retail sql`` and ``retail backup`` while another process's command is between its commits
+(sixteenth round).
 
 Each table is read at one committed version, but a query that reads several tables must read
 them at one state of the lake: the state a finished command left, never a run's new fact beside
@@ -23,7 +24,7 @@ TOTALS = (
 )
 
 
-def test_a_query_during_a_run_reads_the_state_the_last_finished_command_left(
+def test_a_query_or_backup_during_a_run_reads_the_state_the_last_finished_command_left(
     tmp_path: Path,
 ) -> None:
     first, later, lake = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "lake"
@@ -46,6 +47,11 @@ def test_a_query_during_a_run_reads_the_state_the_last_finished_command_left(
         during = ok("sql", "--format", "json", TOTALS, lake=lake)
         assert during.json() == before, "a run's half was read"
         assert "is writing" in during.stderr  # and the reader is told why
+        # a backup meanwhile holds the same state (the rule both share), and restores to it
+        backups, restored = tmp_path / "backups", tmp_path / "restored"
+        assert "a command was writing" in ok("backup", backups, lake=lake).stdout
+        ok("restore", backups, "--lake", restored, lake=restored)
+        assert ok("sql", "--format", "json", TOTALS, lake=restored).json() == before
     finally:
         os.kill(writer.pid, signal.SIGKILL)
         writer.wait()
