@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 from retail_lakehouse.lake.fingerprint import latest_version
@@ -52,6 +53,12 @@ def test_a_query_or_backup_during_a_run_reads_the_state_the_last_finished_comman
         assert "a command was writing" in ok("backup", backups, lake=lake).stdout
         ok("restore", backups, "--lake", restored, lake=restored)
         assert ok("sql", "--format", "json", TOTALS, lake=restored).json() == before
+        # a time while the run was between its commits is the state before the run, not
+        # its half: while it runs, and once it has been killed and recovered
+        midway = datetime.now(UTC).isoformat()
+        assert ok("sql", "--format", "json", "--as-of", midway, TOTALS, lake=lake).json() == before
     finally:
         os.kill(writer.pid, signal.SIGKILL)
         writer.wait()
+    ok("run", lake=lake)  # recovers the killed run (recorded as interrupted), then runs
+    assert ok("sql", "--format", "json", "--as-of", midway, TOTALS, lake=lake).json() == before
