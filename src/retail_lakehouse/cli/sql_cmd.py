@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import re
 import sys
 from decimal import Decimal
@@ -14,10 +15,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from retail_lakehouse.cli.context import UsageProblem, console, existing_lake
+from retail_lakehouse.cli.context import UsageProblem, console, err_console, existing_lake
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from retail_lakehouse.lake import Lake
 
 
 class OutputFormat(str, Enum):
@@ -62,7 +65,8 @@ def sql(
     ] = None,
 ) -> None:
     """Query the lake read-only. Tables are named layer.table, e.g. gold.fact_sales;
-    `SHOW TABLES` lists them."""
+    `SHOW TABLES` lists them. While another command is writing, every table is read as the
+    last finished command left it."""
     import duckdb
 
     from retail_lakehouse.lake.history import AsOfError, resolve_as_of
@@ -71,6 +75,8 @@ def sql(
     lake = existing_lake(ctx)
     try:
         versions = None if as_of is None else resolve_as_of(lake, as_of).versions
+        if versions is None:
+            versions = _finished_while_writing(lake)
         lake_sql = LakeSQL(lake, versions=versions)  # a vacuumed past state: AsOfError
     except AsOfError as bad:
         raise UsageProblem(str(bad)) from None
@@ -85,6 +91,29 @@ def sql(
         except duckdb.Error as error:
             raise UsageProblem(f"query failed: {str(error).splitlines()[0]}") from None
     write_result(result, output, limit)
+
+
+def _finished_while_writing(lake: Lake) -> dict[str, int | None] | None:
+    """Versions of the state the last finished command left, when another process's command
+    is writing now (None otherwise: the latest versions are a finished state). Each table's
+    latest version alone would put that command's first commits (a run's new fact) beside the
+    tables it has not reached (its old marts) in one query. Read from the holder note beside
+    the writer lock, without touching the lock."""
+    from retail_lakehouse.lake.history import last_finished_state
+
+    writer = lake.writer()
+    if writer is None or writer.get("pid") == os.getpid():
+        return None
+    state = last_finished_state(lake)
+    if state is None:
+        return None
+    err_console.print(
+        f"note: {writer.get('command', 'a command')} (pid {writer.get('pid')}) is writing to "
+        f"the lake; reading the state {state.label} left (its commits so far are left out)",
+        markup=False,
+        highlight=False,
+    )
+    return state.versions
 
 
 def write_result(result: pa.Table, output: OutputFormat, limit: int = 1000) -> None:

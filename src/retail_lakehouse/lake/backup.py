@@ -93,13 +93,12 @@ def pin_versions(lake: Lake) -> tuple[dict[str, int | None], str]:
         with lake.writer_lock("backup", wait=0):
             return dict(lake.versions()), "current state (no command was writing)"
     except LakeBusyError:
-        from retail_lakehouse.lake.history import resolve_as_of, runs
+        from retail_lakehouse.lake.history import last_finished_state
 
-        finished = runs(lake)
-        if not finished:
+        state = last_finished_state(lake)
+        if state is None or state.run is None:
             raise BackupError("a command is writing to a lake with no finished run yet") from None
-        state = resolve_as_of(lake, finished[-1].run_id)
-        return state.versions, f"state after run {finished[-1].run_id} (a command was writing)"
+        return state.versions, f"state after run {state.run.run_id} (a command was writing)"
 
 
 def backup(lake: Lake, dest: Path) -> BackupReport:

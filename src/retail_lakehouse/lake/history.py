@@ -249,7 +249,10 @@ def resolve_as_of(lake: Lake, as_of: str) -> AsOf:
         label = f"run {run.run_id}"
     else:
         cutoff = parse_time(text)
-        later = {r.run_id for r in known if r.started_at > cutoff}
+        # A run not finished by the cut-off is left out whole, as later ones are: a time while
+        # a command was between its commits (or is, its intent still in the journal and no
+        # row yet) would otherwise cut it in half, its new fact beside its old marts.
+        later = {r.run_id for r in known if r.finished_at > cutoff} | _unfinished(lake)
         label = cutoff.isoformat()
     state = AsOf(label, cutoff, run)
     for name, history in histories.items():
@@ -262,6 +265,24 @@ def resolve_as_of(lake: Lake, as_of: str) -> AsOf:
             f"its first commit is at {first.isoformat()}"
         )
     return state
+
+
+def last_finished_state(lake: Lake) -> AsOf | None:
+    """The lake as the last recorded command left it (None before the first one).
+
+    What a reader reads while another command is between its commits: every table at the
+    version that command's predecessor left, never the running command's first commits beside
+    the tables it has not reached yet (``retail backup`` and ``retail sql``)."""
+    finished = runs(lake)
+    return resolve_as_of(lake, finished[-1].run_id) if finished else None
+
+
+def _unfinished(lake: Lake) -> set[str]:
+    """Run ids of commands that started and have not finished (running now, or interrupted
+    and not yet recovered): their intents in the journal."""
+    from retail_lakehouse.lake.intents import pending
+
+    return {intent.run_id for intent in pending(lake)}
 
 
 def _version_at(history: list[Commit], cutoff: datetime, later: set[str]) -> int | None:

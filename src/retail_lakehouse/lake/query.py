@@ -1,8 +1,11 @@
 """Read-only SQL over every lake table, addressed as ``layer.table`` (DuckDB, in-process).
 
 Each table becomes a view over the Parquet files of one committed Delta snapshot, taken when the
-connection opens: a query sees a consistent state even while a pipeline run commits, and holds no
-lock a writer needs. Tables that do not exist yet (or are empty) appear with their contract
+connection opens: each table is consistent even while a pipeline run commits, and no lock a writer
+needs is held. Across tables, the latest versions are one state only when no command is between
+its commits; callers that may read beside a writer pass ``versions``
+(``history.last_finished_state``, as ``retail sql`` and ``retail backup`` do).
+Tables that do not exist yet (or are empty) appear with their contract
 schema so queries over a fresh lake still work.
 """
 

@@ -498,6 +498,7 @@ class Watcher:
 
     # -- runs ----------------------------------------------------------------------------------
     def _run_pipeline(self, reason: str) -> None:
+        from retail_lakehouse.lake import LakeBusyError
         from retail_lakehouse.observe.alerts import conditions
         from retail_lakehouse.pipeline.errors import PipelineError, RulesError
         from retail_lakehouse.pipeline.runner import run_pipeline
@@ -514,13 +515,13 @@ class Watcher:
             self._stop_unwritable(error)
         except (PipelineError, RulesError) as error:  # the data or the rules: not retried
             self._failed(error, final=True)
+        except LakeBusyError as busy:
+            if self.options.once:  # a one-off ends, as `retail run` on a busy lake does
+                self._attempted(busy, attempts)
+            else:
+                self._postpone(busy)
         except Exception as error:
-            final = self._attempt >= attempts
-            self._failed(error, final=final)
-            if not final:
-                delay = self.options.retry_backoff_seconds * 2 ** (self._attempt - 1)
-                self._retry_at = time.monotonic() + delay
-                self.say(f"run attempt {self._attempt}/{attempts} failed; retrying in {delay:g}s")
+            self._attempted(error, attempts)
         else:
             for note in report.notes:  # what it recovered first (an owed swap check's warnings)
                 self.say(note)
@@ -541,6 +542,26 @@ class Watcher:
             if self.settings.publish.after_run:
                 self._publish()
         self.heartbeat.beat(state="watching", pending_run=self._pending_run)
+
+    def _attempted(self, error: BaseException, attempts: int) -> None:
+        """A failed attempt: retried with doubling backoff, alerted after the last one."""
+        final = self._attempt >= attempts
+        self._failed(error, final=final)
+        if not final:
+            delay = self.options.retry_backoff_seconds * 2 ** (self._attempt - 1)
+            self._retry_at = time.monotonic() + delay
+            self.say(f"run attempt {self._attempt}/{attempts} failed; retrying in {delay:g}s")
+
+    def _postpone(self, busy: Exception) -> None:
+        """Another command holds the lake (a ``retail publish``, ``optimize`` or ``rollback`` by
+        hand): "try later", as for a file, not a failed attempt. Counted as one, a command
+        holding the lake longer than the attempts lasted (about two minutes by default) made
+        the run "failed", alerted, and dropped until another file came, its lines left in
+        bronze. Tried again after ``retry_backoff_seconds`` for as long as the lake is busy."""
+        self._attempt -= 1
+        delay = self.options.retry_backoff_seconds
+        self._retry_at = time.monotonic() + delay
+        self.say(f"run postponed: {str(busy).splitlines()[0]} Tried again in {delay:g}s.")
 
     def _publish(self) -> None:
         """``[publish] after_run``: gold into PostgreSQL after a successful run, with the

@@ -10,8 +10,9 @@ two versions.
 A :class:`SnapshotReader` owns the current snapshot. A background thread polls the ``_delta_log``
 folders (a directory listing, no table opened) and builds the next snapshot beside the current
 one, swapping a single reference when it is ready: requests never wait for a rebuild. It waits
-for a command to finish (``meta.runs`` changes last) or for the lake to be quiet for
-``settle_seconds`` before rebuilding, so it does not serve a pipeline run's half-written gold.
+for a command to finish (``meta.runs`` changes last, and no live process holds the writer lock)
+or for the lake to be quiet for ``settle_seconds`` with no writer before rebuilding, so it does
+not serve a pipeline run's half-written gold.
 """
 
 from __future__ import annotations
@@ -428,6 +429,12 @@ class SnapshotReader:
             current = self._snapshot
             if current is not None and not force:
                 if disk == current.versions:
+                    return False
+                if self.lake.writer() is not None:
+                    # A command is between its commits. Comparing meta.runs with the snapshot's
+                    # is not enough: an ingest that changed no served table moved it, and the
+                    # run after it then looked finished at its first gold commit, its new fact
+                    # served beside its old marts (sixteenth round, decision 0004).
                     return False
                 runs = latest_version(self.lake.path(COMMAND_LOG))
                 command_finished = runs != current.runs_version

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +72,47 @@ def test_failed_runs_are_retried_with_backoff_then_alerted(
         [alert] = AlertBook(lake, settings).all()
         assert "after 3 attempt(s)" in alert.message and "No space left" in alert.message
         assert not lake.exists("silver.sales_lines")
+
+
+def test_a_run_due_while_another_command_holds_the_lake_waits_for_it_not_given_up(
+    tmp_path: Path,
+) -> None:
+    """``retail watch`` ingests a file; before its run is due, another command (a
+    ``retail publish``, ``optimize`` or ``rollback`` by hand) takes the writer lock for longer
+    than the watcher's attempts last. A busy lake is "try later", as for its files: the run must
+    happen once the lake is free, not be counted as failed, alerted as ``run_failed`` and
+    dropped, leaving the file's lines in bronze until some other file arrives (sixteenth
+    round)."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    shutil.copy(REAL_DATA / "online_retail_ii_head_99_bom.csv", landing)
+    settings = Settings(
+        lake=tmp_path / "lake",
+        landing=landing,
+        watch=WatchSettings(
+            retry_attempts=2, retry_backoff_seconds=0.2, settle_seconds=0, quiet_seconds=0.2
+        ),
+    )
+    lake = Lake(settings.lake, writer_wait=0.2)
+    held, release, said = threading.Event(), threading.Event(), []
+
+    def other_command() -> None:  # another process's command, through the same lock
+        with Lake(settings.lake).writer_lock("publish"):
+            held.set()
+            release.wait(10)
+
+    def say(message: str) -> None:
+        said.append(message)
+        if message.startswith("ingested") and not held.is_set():
+            threading.Thread(target=other_command, daemon=True).start()
+            assert held.wait(10)
+            threading.Timer(2.0, release.set).start()  # the other command ends in 2 s
+        if message.startswith("run ") and "finished" in message:
+            watcher.request_stop()
+
+    watcher = Watcher(lake, settings, WatchOptions.from_settings(settings), say=say)
+    threading.Timer(15.0, watcher.request_stop).start()  # a bound, whatever happens
+    assert watcher.run() == 0, said
+    assert lake.exists("silver.sales_lines") and lake.read("silver.sales_lines").num_rows > 0
+    assert AlertBook(lake, settings).all() == []
+    assert not watcher.run_failed
