@@ -104,6 +104,7 @@ from retail_lakehouse.pipeline.gold.marts.product_performance import (
 from retail_lakehouse.pipeline.gold.marts.rfm import score_rfm
 from retail_lakehouse.pipeline.gold.report import GoldReport
 from retail_lakehouse.pipeline.hashing import refuse_text_keys
+from retail_lakehouse.pipeline.silver.transform import among
 
 _NAMES = itertools.count()
 
@@ -304,7 +305,7 @@ class _GoldRun:
         past the fact's commit and stopped (a kill, a full disk), or the batches never reached
         the fact (every line quarantined or a duplicate): either way a rebuild is exact."""
         fact = self.engine.table(FACT_SALES.qualified)
-        held = fact.filter(fact._batch_seq.isin(batches)).aggregate(n=fact._batch_seq.count())
+        held = fact.filter(among(fact._batch_seq, batches)).aggregate(n=fact._batch_seq.count())
         return bool(self.engine.to_arrow(held).column("n")[0].as_py())
 
     def _bounds(self) -> _Bounds:
@@ -385,7 +386,7 @@ class _GoldRun:
             return
         fact = self.engine.table(FACT_SALES.qualified)
         self.gone_fact = self.engine.materialize(
-            fact.filter(fact._batch_seq.isin(self.gone)), self._name("retracted")
+            fact.filter(among(fact._batch_seq, self.gone)), self._name("retracted")
         )
         self.report.retracted_batches = self.gone
 
@@ -521,7 +522,7 @@ class _GoldRun:
         previous = self.engine.table(target.qualified)
         kept = previous._batch_seq <= self.mark
         if self.gone:
-            kept = kept & ~previous._batch_seq.isin(self.gone)
+            kept = kept & ~among(previous._batch_seq, self.gone)
         return previous.filter(kept).union(rows)
 
     def _prices_current(self) -> bool:
@@ -599,7 +600,7 @@ class _GoldRun:
         silver = self.silver
         chosen = silver._batch_seq > self.mark
         if self.rekeyed:
-            chosen = chosen | silver._batch_seq.isin(self.rekeyed)
+            chosen = chosen | among(silver._batch_seq, self.rekeyed)
         invoices = self.invoices
         if self.invoices_appended and self.rekeyed and self.previous_invoices is not None:
             invoices = self.previous_invoices.union(invoices)  # re-keyed rows' invoices are old
