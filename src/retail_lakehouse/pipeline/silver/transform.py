@@ -179,17 +179,22 @@ def among(column: ir.IntegerValue, batches: list[int]) -> ir.BooleanValue:
     a few where retracted batches left gaps. Scattered numbers are still listed."""
     import pyarrow.compute as pc
 
-    values = pc.unique(pa.array(batches, pa.int64()))
+    from retail_lakehouse.lake import arrays
+
+    # Arrow values built from their buffers: pa.array or pa.scalar of Python values (or a
+    # Python value handed to a compute function) imports pandas, 0.15-0.3 s (lake/arrays.py)
+    values = pc.unique(arrays.array(batches, pa.int64()))
     values = values.take(pc.array_sort_indices(values))
     if len(values) == 0:
         return ibis.literal(False)
-    starts = pc.indices_nonzero(pc.fill_null(pc.not_equal(pc.pairwise_diff(values), 1), True))
+    one, yes = arrays.array([1], pa.int64())[0], arrays.array([True], pa.bool_())[0]
+    breaks = pc.not_equal(pc.pairwise_diff(values), one)
+    starts = pc.indices_nonzero(pc.fill_null(breaks, yes))
     if len(starts) > RANGES_AT_MOST:
         return column.isin(values.to_pylist())
     first = values.take(starts).to_pylist()
-    last = values.take(
-        pa.array([*(i - 1 for i in starts.to_pylist()[1:]), len(values) - 1], pa.int64())
-    ).to_pylist()
+    ends = [*(i - 1 for i in starts.to_pylist()[1:]), len(values) - 1]
+    last = values.take(arrays.array(ends, pa.int64())).to_pylist()
     test = column.between(first[0], last[0])
     for low, high in zip(first[1:], last[1:], strict=True):
         test |= column.between(low, high)
