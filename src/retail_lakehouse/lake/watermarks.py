@@ -16,9 +16,6 @@ from retail_lakehouse.lake.contracts.meta import META_WATERMARKS
 # Read through ``Lake.read`` (DuckDB over the snapshot's files), not delta-rs'
 # ``to_pyarrow_table``: that imports ``pyarrow.dataset``, which imports pandas (0.2 s a run).
 
-GOLD_CONSUMER = "gold"
-SILVER_CONSUMER = "silver"
-
 
 def read_watermark(lake: Lake, consumer: str) -> int | None:
     """Highest bronze batch sequence ``consumer`` has processed, or None before its first run."""

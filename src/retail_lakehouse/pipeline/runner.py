@@ -29,6 +29,7 @@ from retail_lakehouse.config import Settings
 from retail_lakehouse.engines import open_engine
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.commits import last_run
+from retail_lakehouse.lake.consumers import GOLD_CONSUMER, SILVER_CONSUMER
 from retail_lakehouse.lake.contracts.meta import (
     META_ALERTS,
     META_QUALITY_RESULTS,
@@ -44,7 +45,7 @@ from retail_lakehouse.lake.fingerprint import record_settled
 from retail_lakehouse.lake.intents import Intent
 from retail_lakehouse.lake.maintenance import auto_maintain
 from retail_lakehouse.lake.runs import RunContext, recorded_run
-from retail_lakehouse.lake.watermarks import GOLD_CONSUMER, SILVER_CONSUMER, watermark_runs
+from retail_lakehouse.lake.watermarks import watermark_runs
 from retail_lakehouse.observe import settings as observe
 from retail_lakehouse.observe.command import CommandObserver
 from retail_lakehouse.pipeline import gold, silver, table_tests
@@ -176,7 +177,7 @@ def run_pipeline(
 
 def _has_work(lake: Lake) -> bool:
     """Whether silver or gold has anything to process (decides if the run emits lineage)."""
-    from retail_lakehouse.lake.watermarks import GOLD_CONSUMER, SILVER_CONSUMER, read_watermark
+    from retail_lakehouse.lake.watermarks import read_watermark
     from retail_lakehouse.pipeline.silver.transform import pending_batches
 
     if pending_batches(lake):

@@ -107,7 +107,7 @@ def _time_zone(snapshots: dict[str, DeltaTable], configured: str) -> dict[str, A
     it: ``lake/watermarks.recorded_time_zone``; None before the first run, UTC for a lake from
     before the zone was recorded), the configured one, and whether they differ: then the next
     ``retail run`` with new lines is refused (exit 2) until a full refresh rebuilds in it."""
-    from retail_lakehouse.lake.watermarks import SILVER_CONSUMER
+    from retail_lakehouse.lake.consumers import SILVER_CONSUMER
 
     built: str | None = None
     table = snapshots.get("meta.watermarks")

@@ -15,9 +15,10 @@ import pyarrow as pa
 
 from retail_lakehouse.engines import open_engine
 from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.consumers import SILVER_CONSUMER
 from retail_lakehouse.lake.contracts.silver import SILVER_SALES_LINES
 from retail_lakehouse.lake.runs import recorded_run
-from retail_lakehouse.lake.watermarks import SILVER_CONSUMER, write_watermark
+from retail_lakehouse.lake.watermarks import write_watermark
 from retail_lakehouse.pipeline import gold
 
 NON_PRODUCT = {"POST", "DOT", "M", "C2", "D", "CRUK", "BANK CHARGES", "AMAZONFEE", "S", "PADS", "B"}

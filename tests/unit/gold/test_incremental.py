@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from retail_lakehouse.lake import Lake, faults
+from retail_lakehouse.lake.consumers import GOLD_CONSUMER
 from retail_lakehouse.lake.contracts.gold import GOLD_SUMMARIES, GOLD_TABLES
-from retail_lakehouse.lake.watermarks import GOLD_CONSUMER, read_watermark
+from retail_lakehouse.lake.watermarks import read_watermark
 from tests.unit.gold.silver_rows import UNRESOLVED_KEYS_SQL, line, rows, run_gold, write_batch
 
 UK, FR, DE = "United Kingdom", "France", "Germany"

@@ -10,8 +10,9 @@ from rich.console import Console
 from retail_lakehouse.config import Settings
 from retail_lakehouse.engines import open_engine
 from retail_lakehouse.lake import Lake
+from retail_lakehouse.lake.consumers import GOLD_CONSUMER
 from retail_lakehouse.lake.runs import recorded_run
-from retail_lakehouse.lake.watermarks import GOLD_CONSUMER, read_watermark
+from retail_lakehouse.lake.watermarks import read_watermark
 from retail_lakehouse.pipeline import gold
 from tests.unit.gold.silver_rows import line, rows, run_gold, write_batch
 

@@ -35,6 +35,7 @@ from retail_lakehouse.engines import Engine
 from retail_lakehouse.engines.base import FEW_LINES
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.commits import last_run
+from retail_lakehouse.lake.consumers import GOLD_CONSUMER, SILVER_CONSUMER
 from retail_lakehouse.lake.contracts import TableContract
 from retail_lakehouse.lake.contracts.gold import (
     CUSTOMER_MONTHS,
@@ -64,8 +65,6 @@ from retail_lakehouse.lake.runs import RunContext
 from retail_lakehouse.lake.staged import BatchSelection, discard, staged_path
 from retail_lakehouse.lake.store import cast_batch
 from retail_lakehouse.lake.watermarks import (
-    GOLD_CONSUMER,
-    SILVER_CONSUMER,
     read_watermark,
     recorded_time_zone,
     watermark_runs,

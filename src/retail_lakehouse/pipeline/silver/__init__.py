@@ -133,7 +133,8 @@ def refuse_changed_zone(lake: Lake, zone: str) -> None:
     silver and gold from bronze in the new zone (``--full-refresh``, which bronze makes exact:
     it keeps every instant as it arrived). Rebuilding unasked was the other choice; a setting
     changed by mistake would then silently rewrite every table of a large lake."""
-    from retail_lakehouse.lake.watermarks import SILVER_CONSUMER, recorded_time_zone
+    from retail_lakehouse.lake.consumers import SILVER_CONSUMER
+    from retail_lakehouse.lake.watermarks import recorded_time_zone
 
     built = recorded_time_zone(lake, SILVER_CONSUMER)
     if built is not None and built != zone:
@@ -202,7 +203,8 @@ def overdue_swap_check(lake: Lake, intent: Intent) -> str:
     the only time its warnings can be said (the watcher's user reads nothing else). Owed when
     silver's watermark is the interrupted run's and its intent does not record the check
     (``swaps_checked``). Never raises: a recovery that fails would block every command."""
-    from retail_lakehouse.lake.watermarks import SILVER_CONSUMER, watermark_runs
+    from retail_lakehouse.lake.consumers import SILVER_CONSUMER
+    from retail_lakehouse.lake.watermarks import watermark_runs
 
     if intent.notes.get("swaps_checked"):
         return ""

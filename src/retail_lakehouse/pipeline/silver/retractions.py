@@ -13,12 +13,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from retail_lakehouse.lake import Lake, arrays
+from retail_lakehouse.lake.consumers import GOLD_CONSUMER
 from retail_lakehouse.lake.contracts.silver import (
     SILVER_DUPLICATES,
     SILVER_QUARANTINE,
     SILVER_SALES_LINES,
 )
-from retail_lakehouse.lake.watermarks import GOLD_CONSUMER, read_watermark, write_watermark
+from retail_lakehouse.lake.watermarks import read_watermark, write_watermark
 
 
 def remove_retracted(lake: Lake, batches: frozenset[int], run_id: str) -> int | None:
