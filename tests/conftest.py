@@ -98,6 +98,18 @@ def run_retail(
     return CliResult(done.returncode, done.stdout, done.stderr)
 
 
+def hung_run(lake: Path, point: str) -> subprocess.Popen[bytes]:
+    """A ``retail run`` of ``lake`` started in the background that stops for good at the fault
+    point ``point`` (``before:gold.fact_sales``), holding the writer lock, for tests of what
+    other commands and readers do beside a writer. The caller kills it."""
+    return subprocess.Popen(
+        [RETAIL, "--lake", str(lake), "run"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "RETAIL_FAULT": f"{point}:hang"},
+    )
+
+
 @pytest.fixture
 def retail() -> RetailCli:
     return run_retail

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RETAIL
+from tests.conftest import RETAIL, hung_run
 from tests.integration.faults import (
     copy_lake,
     differences,
@@ -176,12 +176,7 @@ def test_second_writer_waits_then_names_the_holder(
     tmp_path: Path, sources: dict[str, Path], lakes: dict[str, Path]
 ) -> None:
     lake = copy_lake(lakes["a"], tmp_path / "lake")
-    holder = subprocess.Popen(
-        [RETAIL, "--lake", str(lake), "run"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "RETAIL_FAULT": "before:gold.fact_sales:hang"},
-    )
+    holder = hung_run(lake, "before:gold.fact_sales")
     try:
         wait_for((lake / "gold" / "dim_invoice" / "_delta_log").is_dir, timeout=120)
         # a reader is never blocked, and says a run is in progress instead of judging

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
 from retail_lakehouse.lake.fingerprint import latest_version
-from tests.conftest import RETAIL
+from tests.conftest import hung_run
 from tests.integration.faults import ok, wait_for
 
 TOTALS = (
@@ -37,12 +36,7 @@ def test_a_query_or_backup_during_a_run_reads_the_state_the_last_finished_comman
     before = ok("sql", "--format", "json", TOTALS, lake=lake).json()
     fact = lake / "gold" / "fact_sales"
     version = latest_version(fact)
-    writer = subprocess.Popen(
-        [RETAIL, "--lake", str(lake), "run"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "RETAIL_FAULT": "before:gold.mart_daily_sales:hang"},
-    )
+    writer = hung_run(lake, "before:gold.mart_daily_sales")
     try:
         wait_for(lambda: latest_version(fact) != version, timeout=300)
         during = ok("sql", "--format", "json", TOTALS, lake=lake)

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 from pathlib import Path
 
 from retail_lakehouse.lake import Lake
 from retail_lakehouse.lake.fingerprint import latest_version
 from retail_lakehouse.serve.readers import SnapshotReader
-from tests.conftest import RETAIL
+from tests.conftest import hung_run
 from tests.integration.faults import ok, wait_for
 
 
@@ -38,12 +37,7 @@ def test_a_run_after_an_ingest_is_not_served_half_written(tmp_path: Path) -> Non
         reader.refresh()  # the poller's turn after the ingest
         served = reader.current().versions
         fact = lake / "gold" / "fact_sales"
-        writer = subprocess.Popen(
-            [RETAIL, "--lake", str(lake), "run"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, "RETAIL_FAULT": "before:gold.mart_daily_sales:hang"},
-        )
+        writer = hung_run(lake, "before:gold.mart_daily_sales")
         try:
             wait_for(lambda: latest_version(fact) != served["gold.fact_sales"], timeout=300)
             assert reader.refresh() is False, "a run's half was served"
