@@ -62,13 +62,6 @@ def run_publish(
     take_over: bool = False,
 ) -> PublishReport:
     """Resolve the target and publish; refusals are usage problems (exit 2), failures exit 1."""
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        raise UsageProblem(
-            "publishing needs psycopg: install the [postgres] extra "
-            "(pip install 'retail-lakehouse[postgres]')"
-        ) from None
     from retail_lakehouse.publish.postgres import publish as publish_gold
     from retail_lakehouse.publish.target import PublishFailed, PublishRefused, resolve_target
 

@@ -107,7 +107,16 @@ def configured(settings: Settings) -> bool:
 
 
 def resolve_target(settings: Settings, dsn: str | None = None, schema: str | None = None) -> Target:
-    """The target from (highest first) the option, ``RETAIL_PUBLISH_DSN``, ``[publish]``."""
+    """The target from (highest first) the option, ``RETAIL_PUBLISH_DSN``, ``[publish]``;
+    refused first when the PostgreSQL driver is not installed (one message for the CLI, the
+    watcher and Dagster; looked up, not imported)."""
+    from importlib.util import find_spec
+
+    if find_spec("psycopg") is None:
+        raise PublishRefused(
+            "publishing needs psycopg: install the [postgres] extra "
+            "(pip install 'retail-lakehouse[postgres]')"
+        )
     chosen = dsn or os.environ.get(DSN_ENV)
     if not chosen and settings.publish.dsn is not None:
         chosen = settings.publish.dsn.get_secret_value()

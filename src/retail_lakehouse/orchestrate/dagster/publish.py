@@ -51,14 +51,6 @@ def publish_postgres(
             "publishing is not configured (RETAIL_PUBLISH_DSN or [publish] dsn): nothing published"
         )
         return
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        raise Failure(
-            description="publishing needs psycopg: install the [postgres] extra "
-            "(pip install 'retail-lakehouse[postgres]')",
-            allow_retries=False,
-        ) from None
     from retail_lakehouse.publish.postgres import publish
     from retail_lakehouse.publish.target import PublishFailed, PublishRefused, resolve_target
 
