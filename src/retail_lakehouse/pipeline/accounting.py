@@ -77,25 +77,16 @@ SUMS: dict[str, tuple[tuple[str, str], ...]] = {
 """The figures that are counts and sums over a whole table: each adds up file by file, so the
 run's check can keep them per Parquet file (:func:`file_sums`)."""
 
+_BATCHED_LINES = (
+    ("rows", "count(*)"),
+    ("batched", "count(_batch_seq)"),
+    ("low", "coalesce(min(_batch_seq), 0)"),
+    ("high", "coalesce(max(_batch_seq), 0)"),
+)
+
 COUNTS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
-    "bronze.sales_lines": (
-        "bronze",
-        (
-            ("rows", "count(*)"),
-            ("batched", "count(_batch_seq)"),
-            ("low", "coalesce(min(_batch_seq), 0)"),
-            ("high", "coalesce(max(_batch_seq), 0)"),
-        ),
-    ),
-    "silver.sales_lines": (
-        "silver",
-        (
-            ("rows", "count(*)"),
-            ("batched", "count(_batch_seq)"),
-            ("low", "coalesce(min(_batch_seq), 0)"),
-            ("high", "coalesce(max(_batch_seq), 0)"),
-        ),
-    ),
+    "bronze.sales_lines": ("bronze", _BATCHED_LINES),
+    "silver.sales_lines": ("silver", _BATCHED_LINES),
     "silver.quarantine": ("quarantine", (("rows", "count(*)"),)),
     "silver.duplicates": ("duplicates", (("rows", "count(*)"),)),
 }
